@@ -1,0 +1,1 @@
+"""FieldOps domain: models, services and errors. Imports no edge framework."""

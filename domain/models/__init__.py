@@ -1,0 +1,34 @@
+"""Tortoise models, one module per area; MODEL_MODULES lists them for Tortoise."""
+
+from domain.models.audit import AuditLog
+from domain.models.chat import BindCode, ChatBinding, ChatSession, ProcessedUpdate
+from domain.models.orgs import Org, OrgLevel, Role, Staff, StaffRole, WebCredential
+from domain.models.outbox import OutboxMessage, OutboxStatus
+from domain.models.system import JobLease, Setting
+
+MODEL_MODULES = [
+    "domain.models.orgs",
+    "domain.models.chat",
+    "domain.models.audit",
+    "domain.models.outbox",
+    "domain.models.system",
+]
+
+__all__ = [
+    "MODEL_MODULES",
+    "AuditLog",
+    "BindCode",
+    "ChatBinding",
+    "ChatSession",
+    "JobLease",
+    "Org",
+    "OrgLevel",
+    "OutboxMessage",
+    "OutboxStatus",
+    "ProcessedUpdate",
+    "Role",
+    "Setting",
+    "Staff",
+    "StaffRole",
+    "WebCredential",
+]

@@ -1,0 +1,43 @@
+"""Outgoing chat notifications, written in the sender's transaction (DESIGN.md §3)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+from domain.models.orgs import Staff
+
+
+class OutboxStatus(StrEnum):
+    """pending → sending → sent, or pending → dead after the last failed attempt."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DEAD = "dead"
+
+
+class OutboxMessage(Model):
+    """A notification for one staff member, template is a msgid filled with params."""
+
+    id = fields.BigIntField(primary_key=True)
+    recipient: fields.ForeignKeyRelation[Staff] = fields.ForeignKeyField(
+        "models.Staff", related_name="outbox_messages", on_delete=fields.CASCADE
+    )
+    channel = fields.CharField(max_length=16)
+    template = fields.TextField()
+    params: dict = fields.JSONField(default=dict)
+    idempotency_key = fields.CharField(max_length=128, unique=True)
+    status = fields.CharEnumField(OutboxStatus, max_length=16, default=OutboxStatus.PENDING)
+    attempts = fields.IntField(default=0)
+    next_attempt_at = fields.DatetimeField(db_index=True)
+    claimed_until = fields.DatetimeField(null=True)
+    last_error = fields.TextField(default="")
+    created_at = fields.DatetimeField()
+    sent_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "outbox_message"
+        ordering = ["id"]

@@ -1,0 +1,29 @@
+"""Scheduler leases and runtime settings."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class JobLease(Model):
+    """Who runs a scheduler job until when, so several processes run it once."""
+
+    name = fields.CharField(max_length=64, primary_key=True)
+    holder = fields.CharField(max_length=128)
+    expires_at = fields.DatetimeField()
+
+    class Meta:
+        table = "job_lease"
+
+
+class Setting(Model):
+    """A runtime setting kept by administrators (value is JSON)."""
+
+    key = fields.CharField(max_length=64, primary_key=True)
+    value: dict = fields.JSONField()
+    updated_at = fields.DatetimeField(auto_now=True)
+    updated_by_id = fields.IntField(null=True)
+
+    class Meta:
+        table = "setting"

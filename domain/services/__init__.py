@@ -1,0 +1,1 @@
+"""Use cases: each checks permission and rules, writes in one transaction, audits."""

@@ -1,0 +1,72 @@
+"""Permissions: which roles may do what, and the org-subtree scope of every read."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from domain.errors import N_, PermissionDenied
+from domain.models import Org, Role
+from domain.services.actors import Actor
+
+ALL_WEB_ROLES = frozenset(Role) - {Role.FIELD_AGENT}
+
+
+class Permission(StrEnum):
+    """Named permissions checked by the services."""
+
+    DASHBOARD_VIEW = "dashboard.view"
+    ORG_VIEW = "org.view"
+    ORG_MANAGE = "org.manage"
+    STAFF_VIEW = "staff.view"
+    STAFF_MANAGE = "staff.manage"
+    BIND_CODE_ISSUE = "bind_code.issue"
+    AUDIT_VIEW = "audit.view"
+    OUTBOX_VIEW = "outbox.view"
+    OUTBOX_RETRY = "outbox.retry"
+
+
+GRANTS: dict[Permission, frozenset[Role]] = {
+    Permission.DASHBOARD_VIEW: ALL_WEB_ROLES,
+    Permission.ORG_VIEW: ALL_WEB_ROLES,
+    Permission.ORG_MANAGE: frozenset({Role.SYSADMIN}),
+    Permission.STAFF_VIEW: frozenset(
+        {Role.SYSADMIN, Role.OPS_ADMIN, Role.IT_ADMIN, Role.AUDITOR, Role.SUPERVISOR}
+    ),
+    Permission.STAFF_MANAGE: frozenset({Role.SYSADMIN}),
+    Permission.BIND_CODE_ISSUE: frozenset({Role.SYSADMIN}),
+    Permission.AUDIT_VIEW: frozenset({Role.SYSADMIN, Role.AUDITOR}),
+    Permission.OUTBOX_VIEW: frozenset({Role.SYSADMIN}),
+    Permission.OUTBOX_RETRY: frozenset({Role.SYSADMIN}),
+}
+
+
+def can(actor: Actor, permission: Permission) -> bool:
+    """True when one of the actor's roles grants the permission."""
+    return actor.is_system or actor.has(*GRANTS[permission])
+
+
+def require(actor: Actor, permission: Permission) -> None:
+    """Refuse unless the actor holds a role granting the permission."""
+    if not can(actor, permission):
+        raise PermissionDenied(N_("You do not have permission for this action."))
+
+
+def sees_everything(actor: Actor) -> bool:
+    """System actors and system admins see every org (DESIGN.md §1)."""
+    return actor.is_system or actor.has(Role.SYSADMIN)
+
+
+def in_scope(actor: Actor, org: Org) -> bool:
+    """True when the org lies in the actor's org subtree."""
+    return sees_everything(actor) or org.path.startswith(actor.org_path)
+
+
+def require_scope(actor: Actor, org: Org) -> None:
+    """Refuse access to an org outside the actor's subtree."""
+    if not in_scope(actor, org):
+        raise PermissionDenied(N_("This record belongs to an organisation outside your scope."))
+
+
+def scope_prefix(actor: Actor) -> str:
+    """The org path prefix that bounds what the actor may see."""
+    return "/" if sees_everything(actor) else actor.org_path

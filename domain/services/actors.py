@@ -1,0 +1,43 @@
+"""Who acts: a staff member (with roles loaded) or the system itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from domain.models import Org, Role, Staff
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The acting person as the services see it: id, org scope and roles."""
+
+    staff_id: int | None
+    label: str
+    org_id: int | None = None
+    org_path: str = "/"
+    roles: frozenset[Role] = field(default_factory=frozenset)
+
+    @property
+    def is_system(self) -> bool:
+        return self.staff_id is None
+
+    def has(self, *roles: Role) -> bool:
+        return bool(self.roles.intersection(roles))
+
+
+def system_actor(name: str) -> Actor:
+    """An actor for the scheduler, the CLI or the dispatcher: all scope, no person."""
+    return Actor(staff_id=None, label=f"system:{name}", roles=frozenset({Role.SYSADMIN}))
+
+
+async def actor_for(staff: Staff) -> Actor:
+    """Load the roles and org path of a staff member into an `Actor`."""
+    org = await Org.get(id=staff.org_id)  # type: ignore[attr-defined]
+    roles = await staff.roles.all().values_list("role", flat=True)
+    return Actor(
+        staff_id=staff.id,
+        label=f"{staff.employee_no} {staff.name}",
+        org_id=org.id,
+        org_path=org.path,
+        roles=frozenset(Role(r) for r in roles),
+    )

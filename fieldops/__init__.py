@@ -1,0 +1,1 @@
+"""FieldOps composition root: settings, CLI and the wiring of the processes."""

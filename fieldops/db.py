@@ -1,0 +1,89 @@
+"""Database configuration, start-up and migration checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from tortoise import Tortoise, connections
+from tortoise.context import TortoiseContext
+from tortoise.migrations.api import migrate as migrate_api
+from tortoise.migrations.executor import MigrationExecutor
+
+from domain.models import MODEL_MODULES
+
+APP = "models"
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+def tortoise_config(database_url: str) -> dict[str, Any]:
+    """Build the Tortoise config; SQLite gets WAL and a busy timeout."""
+    if database_url.startswith("sqlite://"):
+        file_path = database_url.removeprefix("sqlite://")
+        if file_path != ":memory:":
+            Path(file_path).parent.mkdir(parents=True, exist_ok=True)
+        connection: Any = {
+            "engine": "tortoise.backends.sqlite",
+            "credentials": {
+                "file_path": file_path,
+                "journal_mode": "WAL",
+                "busy_timeout": SQLITE_BUSY_TIMEOUT_MS,
+                "foreign_keys": "ON",
+            },
+        }
+    else:
+        parts = urlsplit(database_url)
+        connection = {
+            "engine": "tortoise.backends.asyncpg",
+            "credentials": {
+                "host": parts.hostname or "127.0.0.1",
+                "port": parts.port or 5432,
+                "user": parts.username or "postgres",
+                "password": parts.password or "",
+                "database": parts.path.lstrip("/") or "postgres",
+            },
+        }
+    return {
+        "connections": {"default": connection},
+        "apps": {
+            APP: {
+                "models": MODEL_MODULES,
+                "migrations": "domain.migrations",
+                "default_connection": "default",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+_open: list[TortoiseContext] = []
+
+
+async def open_database(database_url: str) -> None:
+    """Connect Tortoise for this process; every task sees it through the global fallback."""
+    if _open:
+        await close_database()
+    _open.append(
+        await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
+    )
+
+
+async def close_database() -> None:
+    """Close the connections opened by `open_database`."""
+    while _open:
+        await _open.pop().close_connections()
+
+
+async def pending_migrations(database_url: str) -> list[str]:
+    """Names of migrations not yet applied to the database."""
+    config = tortoise_config(database_url)
+    executor = MigrationExecutor(connections.get("default"), config["apps"])
+    steps = await executor.plan(None)
+    return [step.migration.name for step in steps if not step.backward]
+
+
+async def apply_migrations(database_url: str, progress: Any = None) -> None:
+    """Apply every committed migration."""
+    await migrate_api(config=tortoise_config(database_url), progress=progress)

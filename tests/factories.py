@@ -1,0 +1,42 @@
+"""Small builders for test data, going through the real domain services."""
+
+from __future__ import annotations
+
+from domain.models import Role, Staff
+from domain.services import auth, orgs, staff
+from domain.services.actors import Actor, actor_for, system_actor
+
+ROOT = system_actor("tests")
+
+
+async def org_tree() -> dict[str, int]:
+    """A province with two branches, each with a sub-branch and an outlet."""
+    province = await orgs.create_org(ROOT, code="P1", name="省分行", parent_id=None)
+    ids = {"province": province.id}
+    for key in ("a", "b"):
+        branch = await orgs.create_org(ROOT, code=f"B{key}", name=f"二级分行{key}",
+                                       parent_id=province.id)
+        sub = await orgs.create_org(ROOT, code=f"S{key}", name=f"支行{key}", parent_id=branch.id)
+        outlet = await orgs.create_org(ROOT, code=f"O{key}", name=f"网点{key}", parent_id=sub.id)
+        ids |= {f"branch_{key}": branch.id, f"sub_{key}": sub.id, f"outlet_{key}": outlet.id}
+    return ids
+
+
+async def person(org_id: int, *roles: Role, no: str, name: str = "") -> tuple[Staff, Actor]:
+    """A staff member with roles; returns the row and its actor."""
+    row = await staff.create_staff(
+        ROOT, staff.StaffForm(employee_no=no, name=name or f"员工{no}", org_id=org_id,
+                              roles=frozenset(roles)),
+    )
+    return row, await actor_for(row)
+
+
+async def web_user(org_id: int, *roles: Role, no: str, password: str = "Secret-pass-123"
+                   ) -> tuple[Staff, str]:
+    """A staff member with a web log-in whose first password change is already done."""
+    row, _ = await person(org_id, *roles, no=no)
+    username = f"u{no}"
+    initial = await staff.grant_web_login(ROOT, row.id, username)
+    actor = await actor_for(row)
+    await auth.change_password(actor, initial, password, password)
+    return row, username
