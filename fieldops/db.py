@@ -9,7 +9,9 @@ from urllib.parse import urlsplit
 from tortoise import Tortoise, connections
 from tortoise.context import TortoiseContext
 from tortoise.migrations.api import migrate as migrate_api
+from tortoise.migrations.autodetector import MigrationAutodetector
 from tortoise.migrations.executor import MigrationExecutor
+from tortoise.migrations.writer import MigrationWriter, format_migration_name
 
 from domain.models import MODEL_MODULES
 
@@ -87,3 +89,23 @@ async def pending_migrations(database_url: str) -> list[str]:
 async def apply_migrations(database_url: str, progress: Any = None) -> None:
     """Apply every committed migration."""
     await migrate_api(config=tortoise_config(database_url), progress=progress)
+
+
+async def _migration_writers(database_url: str) -> list[MigrationWriter]:
+    config = tortoise_config(database_url)
+    return await MigrationAutodetector(Tortoise.apps, config["apps"]).changes()
+
+
+async def model_changes(database_url: str) -> list[str]:
+    """Names of migrations that `make_migrations` would write (empty when up to date)."""
+    return [writer.name for writer in await _migration_writers(database_url)]
+
+
+async def make_migrations(database_url: str, name: str | None) -> list[str]:
+    """Write migration files for model changes; return their paths."""
+    written = []
+    for writer in await _migration_writers(database_url):
+        if name:
+            writer.name = format_migration_name(int(writer.name.split("_", 1)[0]), name)
+        written.append(str(writer.write()))
+    return written

@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     business_timezone: str = "Asia/Shanghai"
     default_locale: str = "zh_CN"
     telegram_bot_token: str = ""
+    telegram_bot_username: str = ""
     telegram_api_base_url: str = "https://api.telegram.org/bot"
     telegram_file_base_url: str = "https://api.telegram.org/file/bot"
     webhook_url: str = ""
@@ -73,9 +74,6 @@ class Settings(BaseSettings):
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.business_timezone)
 
-    @property
-    def webhook_path(self) -> str:
-        return "/telegram/webhook"
 
 
 def load_settings(**overrides: object) -> Settings:

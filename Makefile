@@ -1,0 +1,42 @@
+# FieldOps: `make run` starts everything on SQLite with demo data, `make test` runs the suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint messages bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/fieldops migrate
+	$(BIN)/fieldops demo
+	$(BIN)/fieldops run
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q
+	@if [ -n "$$FIELDOPS_TEST_DATABASE_URL" ]; then \
+		echo "== again on PostgreSQL ($$FIELDOPS_TEST_DATABASE_URL) =="; \
+		FIELDOPS_TEST_BACKEND=postgres $(BIN)/pytest -q; \
+	else \
+		echo "FIELDOPS_TEST_DATABASE_URL not set: PostgreSQL run skipped"; \
+	fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k translate:2 -k translate_plural:2,3 \
+		--no-location --sort-output -o locales/messages.pot .
+	$(BIN)/pybabel update -i locales/messages.pot -d locales -D messages --no-fuzzy-matching
+
+bench: $(STAMP)
+	$(BIN)/python bench/bot_throughput.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,171 @@
+"""The `fieldops` command: migrate, init, run, demo, audit verify."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+
+from domain.errors import DomainError
+from domain.services import audit
+from domain.services.bootstrap import create_first_sysadmin
+from fieldops import db
+from fieldops.settings import Settings, SettingsError, load_settings
+from locales import translate
+
+log = logging.getLogger("fieldops")
+
+
+def progress_bar(done: int, total: int, label: str) -> None:
+    """Draw a one-line progress bar on stderr."""
+    width = 30
+    filled = int(width * done / total) if total else width
+    end = "\n" if done >= total else ""
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {label:<20}{end}")
+    sys.stderr.flush()
+
+
+def migration_progress(event: str, app_label: str, name: str) -> None:
+    """Print each migration as it is applied."""
+    if event == "apply_done":
+        print(f"applied {app_label}.{name}")
+
+
+async def cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
+    """Apply every committed migration."""
+    pending = await db.pending_migrations(settings.database_url)
+    if not pending:
+        print("database is up to date")
+        return 0
+    await db.apply_migrations(settings.database_url, progress=migration_progress)
+    print(f"{len(pending)} migration(s) applied")
+    return 0
+
+
+async def cmd_makemigrations(settings: Settings, args: argparse.Namespace) -> int:
+    """Write a migration for model changes (developers)."""
+    written = await db.make_migrations(settings.database_url, args.name)
+    print("\n".join(written) if written else "no changes detected")
+    return 0
+
+
+async def cmd_init(settings: Settings, args: argparse.Namespace) -> int:
+    """Migrate and create the first system admin from flags or prompts."""
+    await db.apply_migrations(settings.database_url, progress=migration_progress)
+    username = args.username or await _ask("admin user name: ")
+    name = args.name or await _ask("real name: ")
+    employee_no = args.employee_no or await _ask("employee number: ")
+    password = args.password or await asyncio.to_thread(
+        getpass.getpass, "password (10+ chars, letters and digits): "
+    )
+    try:
+        await create_first_sysadmin(
+            username=username, password=password, name=name, employee_no=employee_no,
+            org_code=args.org_code, org_name=args.org_name,
+        )
+    except DomainError as err:
+        print(translate(settings.default_locale, err.key, **err.params), file=sys.stderr)
+        return 1
+    print(f"system admin {username} created; log in at http://{settings.web_host}:"
+          f"{settings.web_port}/login")
+    return 0
+
+
+async def _ask(prompt: str) -> str:
+    return (await asyncio.to_thread(input, prompt)).strip()
+
+
+async def cmd_demo(settings: Settings, _: argparse.Namespace) -> int:
+    """Seed the demo org tree and staff; print log-ins and bind codes."""
+    from fieldops.demo import DEMO_PASSWORD, seed_demo
+
+    await db.apply_migrations(settings.database_url)
+    result = await seed_demo(progress_bar)
+    base = f"http://{settings.web_host}:{settings.web_port}"
+    print(f"\nAdmin site: {base}/login   password for every demo log-in: {DEMO_PASSWORD}")
+    for username, name, roles in result.logins:
+        print(f"  {username:<14} {name:<6} {roles}")
+    print("\nBind codes for the field agents (valid 10 minutes; send /start CODE to the bot):")
+    for employee_no, name, code in result.bind_codes:
+        print(f"  {employee_no} {name:<6} {code}")
+    return 0
+
+
+async def cmd_audit_verify(_: Settings, __: argparse.Namespace) -> int:
+    """Check the audit hash chain; print the first broken row."""
+    checked, broken = await audit.verify_chain()
+    if broken is None:
+        print(f"audit chain intact: {checked} rows verified")
+        return 0
+    print(f"audit chain BROKEN at row {broken.row_id}: {broken.reason} "
+          f"({checked} rows before it verified)")
+    return 1
+
+
+async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    """Run web, bot, scheduler and dispatcher (or one part) until stopped."""
+    from fieldops.runtime import StartupError, serve
+
+    try:
+        await serve(settings, args.only)
+    except StartupError as err:
+        print(str(err), file=sys.stderr)
+        return 1
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every sub-command."""
+    parser = argparse.ArgumentParser(prog="fieldops", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+    make = sub.add_parser("makemigrations", help="write a migration for model changes")
+    make.add_argument("--name", default=None)
+    make.set_defaults(func=cmd_makemigrations)
+    init = sub.add_parser("init", help="migrate and create the first system admin")
+    for flag in ("username", "name", "employee-no", "password"):
+        init.add_argument(f"--{flag}", default="")
+    init.add_argument("--org-code", default="ROOT")
+    init.add_argument("--org-name", default="省分行")
+    init.set_defaults(func=cmd_init)
+    run = sub.add_parser("run", help="run the admin site, bot, scheduler and dispatcher")
+    run.add_argument("--only", choices=["web", "bot", "scheduler"], default=None)
+    run.set_defaults(func=cmd_run)
+    sub.add_parser("demo", help="seed demo data").set_defaults(func=cmd_demo)
+    audit_cmd = sub.add_parser("audit", help="audit log tools")
+    audit_sub = audit_cmd.add_subparsers(dest="audit_command", required=True)
+    audit_sub.add_parser("verify", help="check the hash chain").set_defaults(
+        func=cmd_audit_verify
+    )
+    return parser
+
+
+async def _with_database(
+    settings: Settings, action: Callable[[Settings, argparse.Namespace], Awaitable[int]],
+    args: argparse.Namespace,
+) -> int:
+    await db.open_database(settings.database_url)
+    try:
+        return await action(settings, args)
+    finally:
+        await db.close_database()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `fieldops` console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        settings = load_settings()
+    except SettingsError as err:
+        print(f"fieldops: bad setting {err}", file=sys.stderr)
+        return 2
+    return asyncio.run(_with_database(settings, args.func, args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""Wiring of the processes: admin web, chat bot, outbox dispatcher and scheduler in one loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from contextlib import AsyncExitStack
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from admin_web.app import AdminConfig, init_app
+from bot.dispatcher import OutboxDispatcher
+from bot.telegram import BotConfig, TelegramBot
+from fieldops import db
+from fieldops.settings import Settings
+from scheduler.runner import build_scheduler
+
+log = logging.getLogger("fieldops.run")
+
+
+class StartupError(Exception):
+    """The process cannot start; the message says what fixes it."""
+
+
+async def check_migrations(settings: Settings) -> None:
+    """Refuse to start on a database with unapplied migrations."""
+    pending = await db.pending_migrations(settings.database_url)
+    if pending:
+        raise StartupError(
+            f"fieldops: the database lacks {len(pending)} migration(s) ({', '.join(pending)}); "
+            "run `fieldops migrate` and start again"
+        )
+
+
+def bot_config(settings: Settings) -> BotConfig:
+    """The chat bot's configuration from the settings."""
+    return BotConfig(
+        token=settings.telegram_bot_token,
+        api_base_url=settings.telegram_api_base_url,
+        file_base_url=settings.telegram_file_base_url,
+        webhook_url=settings.webhook_url,
+        webhook_secret=settings.webhook_secret,
+        default_locale=settings.default_locale,
+    )
+
+
+def admin_config(settings: Settings, bot_username: str) -> AdminConfig:
+    """The admin site's configuration from the settings."""
+    return AdminConfig(
+        secret_key=settings.secret_key,
+        session_idle_minutes=settings.session_idle_minutes,
+        default_locale=settings.default_locale,
+        business_timezone=settings.business_timezone,
+        bot_username=bot_username,
+    )
+
+
+async def _start_bot(settings: Settings, stack: AsyncExitStack) -> TelegramBot | None:
+    if not settings.telegram_bot_token:
+        log.warning("FIELDOPS_TELEGRAM_BOT_TOKEN is not set: the chat bot and the outbox "
+                    "dispatcher stay off; the rest runs")
+        return None
+    bot = TelegramBot(bot_config(settings))
+    await bot.start()
+    stack.push_async_callback(bot.stop)
+    dispatcher = OutboxDispatcher(
+        bot.sender, poll_seconds=settings.outbox_poll_seconds,
+        backoff_seconds=settings.outbox_backoff_seconds,
+        max_attempts=settings.outbox_max_attempts, default_locale=settings.default_locale,
+    )
+    task = asyncio.create_task(dispatcher.run_forever(), name="outbox-dispatcher")
+    stack.push_async_callback(_stop_task, dispatcher, task)
+    log.info("chat bot @%s started (%s)", bot.username,
+             "webhook" if settings.webhook_url else "long polling")
+    return bot
+
+
+async def _stop_task(dispatcher: OutboxDispatcher, task: asyncio.Task[None]) -> None:
+    dispatcher.stop()
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.wait_for(task, timeout=10)
+
+
+async def _start_web(settings: Settings, app: web.Application, stack: AsyncExitStack) -> None:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    stack.push_async_callback(runner.cleanup)
+    await web.TCPSite(runner, settings.web_host, settings.web_port).start()
+    log.info("admin site on http://%s:%s/", settings.web_host, settings.web_port)
+
+
+async def serve(settings: Settings, only: str | None = None) -> None:
+    """Run every part (or `only` one) until SIGINT/SIGTERM; the database is already open."""
+    await check_migrations(settings)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    async with AsyncExitStack() as stack:
+        bot = await _start_bot(settings, stack) if only in (None, "bot") else None
+        webhook = bot is not None and bool(settings.webhook_url)
+        if only in (None, "web") or webhook:
+            username = bot.username if bot else settings.telegram_bot_username
+            app = init_app(admin_config(settings, username)) if only != "bot" else web.Application()
+            if webhook and bot is not None:
+                path = urlsplit(settings.webhook_url).path or "/telegram/webhook"
+                app.router.add_post(path, bot.handle_webhook)
+            await _start_web(settings, app, stack)
+        if only in (None, "scheduler"):
+            scheduler = build_scheduler()
+            scheduler.start()
+            stack.callback(scheduler.shutdown, wait=False)
+            log.info("scheduler started with %d job(s)", len(scheduler.get_jobs()))
+        await stopping.wait()
+        log.info("stopping")

@@ -1,0 +1,125 @@
+"""The `fieldops` command, run as a newcomer would run it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+
+from domain.models import AuditLog, Staff, WebCredential
+from fieldops.demo import PEOPLE
+
+FIELDOPS = [sys.executable, "-m", "fieldops.cli"]
+
+
+def cli_env(database_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FIELDOPS_")}
+    env |= {"FIELDOPS_DATABASE_URL": database_url, "FIELDOPS_SECRET_KEY": "k" * 48,
+            "FIELDOPS_MEDIA_ROOT": str(tmp_path / "media")}
+    return env | extra
+
+
+async def fieldops(env: dict[str, str], *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return await asyncio.to_thread(
+        subprocess.run, [*FIELDOPS, *args], env=env, cwd=cwd, capture_output=True, text=True,
+        timeout=120,
+    )
+
+
+async def test_run_refuses_a_database_with_unapplied_migrations(tmp_path: Path) -> None:
+    env = cli_env(f"sqlite://{tmp_path}/fresh.sqlite3", tmp_path)
+    result = await fieldops(env, "run", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "fieldops migrate" in result.stderr
+    assert "0001_initial" in result.stderr
+
+
+async def test_bad_setting_stops_with_one_line(tmp_path: Path) -> None:
+    env = cli_env(f"sqlite://{tmp_path}/x.sqlite3", tmp_path, FIELDOPS_WEB_PORT="http")
+    result = await fieldops(env, "migrate", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        line for line in result.stderr.strip().splitlines() if "FIELDOPS_WEB_PORT" in line
+    ]
+
+
+async def test_demo_is_idempotent_and_prints_logins(database_url: str, tmp_path: Path) -> None:
+    env = cli_env(database_url, tmp_path)
+    first = await fieldops(env, "demo", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "admin" in first.stdout and "FieldOps-demo-2026" in first.stdout
+    staff_count = await Staff.all().count()
+    second = await fieldops(env, "demo", cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert await Staff.all().count() == staff_count == len(PEOPLE) + 1
+    agents = [p for p in PEOPLE if not p.username]
+    assert second.stdout.count("E01") == len(agents)
+    assert "23/23" in second.stderr
+
+
+async def test_init_creates_the_first_system_admin_once(database_url: str, tmp_path: Path
+                                                        ) -> None:
+    env = cli_env(database_url, tmp_path)
+    flags = ["--username", "root", "--name", "管理员", "--employee-no", "A001",
+             "--password", "Strong-pass-2026"]
+    created = await fieldops(env, "init", *flags, cwd=tmp_path)
+    assert created.returncode == 0, created.stderr
+    assert await WebCredential.filter(username="root").exists()
+    again = await fieldops(env, "init", *flags, cwd=tmp_path)
+    assert again.returncode == 1
+    assert "已存在" in again.stderr or "already exists" in again.stderr
+
+
+async def test_audit_verify_catches_a_hand_edited_row(database_url: str, tmp_path: Path) -> None:
+    env = cli_env(database_url, tmp_path)
+    assert (await fieldops(env, "demo", cwd=tmp_path)).returncode == 0
+    intact = await fieldops(env, "audit", "verify", cwd=tmp_path)
+    assert intact.returncode == 0 and "intact" in intact.stdout
+    victim = await AuditLog.filter(action="staff.create").order_by("id").first()
+    await AuditLog.filter(id=victim.id).update(actor_label="someone else")
+    broken = await fieldops(env, "audit", "verify", cwd=tmp_path)
+    assert broken.returncode == 1
+    assert f"row {victim.id}" in broken.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def test_run_without_token_serves_the_admin_and_keeps_the_bot_off(
+    database_url: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = cli_env(database_url, tmp_path, FIELDOPS_WEB_PORT=str(port))
+    process = await asyncio.create_subprocess_exec(
+        *FIELDOPS, "run", env=env, cwd=tmp_path, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        status = await wait_for_health(port)
+        assert status == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    log = stderr.decode()
+    assert process.returncode == 0, log
+    assert "FIELDOPS_TELEGRAM_BOT_TOKEN is not set" in log
+    assert "scheduler started" in log
+
+
+async def wait_for_health(port: int) -> int:
+    async with aiohttp.ClientSession() as session:
+        for _ in range(100):
+            try:
+                async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
+                    return response.status
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(0.2)
+    return 0

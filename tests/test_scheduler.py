@@ -1,0 +1,63 @@
+"""Scheduler jobs run under a lease, survive failures and actually fire."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+import pytest
+
+from domain.clock import utcnow
+from domain.models import JobLease, ProcessedUpdate
+from domain.services import chat, leases
+from scheduler.jobs import Job, prune_processed_updates
+from scheduler.runner import build_scheduler, run_leased
+
+
+async def test_a_failing_job_is_logged_and_does_not_raise(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken() -> None:
+        raise RuntimeError("disk full")
+
+    with caplog.at_level(logging.ERROR):
+        assert await run_leased(Job("broken", broken, every=timedelta(minutes=1)), "p1") is False
+    assert "job broken failed" in caplog.text
+    assert await leases.acquire("broken", "p2", timedelta(minutes=1))
+
+
+async def test_a_job_leased_elsewhere_is_skipped(database_url: str) -> None:
+    runs: list[str] = []
+
+    async def sweep() -> None:
+        runs.append("ran")
+
+    job = Job("sweep", sweep, every=timedelta(minutes=1))
+    assert await leases.acquire("sweep", "other-process", timedelta(minutes=5))
+    assert await run_leased(job, "this-process") is False
+    await JobLease.filter(name="sweep").update(expires_at=utcnow() - timedelta(seconds=1))
+    assert await run_leased(job, "this-process") is True
+    assert runs == ["ran"]
+
+
+async def test_scheduler_fires_the_job_on_its_interval(database_url: str) -> None:
+    fired = asyncio.Event()
+
+    async def sweep() -> None:
+        fired.set()
+
+    scheduler = build_scheduler([Job("tick", sweep, every=timedelta(milliseconds=200))], "p1")
+    scheduler.start()
+    try:
+        await asyncio.wait_for(fired.wait(), timeout=10)
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+async def test_prune_forgets_only_old_update_marks(database_url: str) -> None:
+    assert await chat.claim_update("telegram", 1)
+    assert await chat.claim_update("telegram", 2)
+    await ProcessedUpdate.filter(update_id="1").update(processed_at=utcnow() - timedelta(days=8))
+    assert await prune_processed_updates() == 1
+    assert not await chat.claim_update("telegram", 2)
