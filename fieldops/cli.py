@@ -94,13 +94,14 @@ async def cmd_demo(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
-async def cmd_audit_verify(_: Settings, __: argparse.Namespace) -> int:
+async def cmd_audit_verify(settings: Settings, _: argparse.Namespace) -> int:
     """Check the audit hash chain; print the first broken row."""
     checked, broken = await audit.verify_chain()
     if broken is None:
         print(f"audit chain intact: {checked} rows verified")
         return 0
-    print(f"audit chain BROKEN at row {broken.row_id}: {broken.reason} "
+    reason = translate(settings.default_locale, broken.reason)
+    print(f"audit chain BROKEN at row {broken.row_id}: {reason} "
           f"({checked} rows before it verified)")
     return 1
 

@@ -85,7 +85,8 @@ async def test_five_failed_logins_lock_the_account(database_url: str) -> None:
             await auth.authenticate(username, "wrong-password-1")
     with pytest.raises(auth.LoginRefused) as locked:
         await auth.authenticate(username, "Secret-pass-123")
-    assert "locked" in locked.value.key
+    assert "Too many failed log-ins" in locked.value.key
+    assert locked.value.params["minutes"] == 15
     await WebCredential.filter(username=username).update(locked_until=utcnow())
     actor, must_change = await auth.authenticate(username, "Secret-pass-123")
     assert actor.has(Role.SYSADMIN) and not must_change

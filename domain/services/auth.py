@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 from tortoise.transactions import in_transaction
@@ -53,9 +54,9 @@ async def _check_credential(credential: WebCredential, password: str) -> LoginRe
     actor = await actor_for(staff)
     if credential.locked_until and credential.locked_until > now:
         await audit.record(actor, "auth.login_locked", "staff", staff.id, org_id=actor.org_id)
+        minutes = math.ceil((credential.locked_until - now).total_seconds() / 60)
         return LoginRefused(
-            N_("Too many failed log-ins. The account is locked until %(until)s."),
-            until=credential.locked_until,
+            N_("Too many failed log-ins. Try again in %(minutes)d minutes."), minutes=minutes
         )
     if not password_matches(credential.password_hash, password):
         credential.failed_attempts += 1
