@@ -36,7 +36,7 @@ messages: $(STAMP)
 	$(BIN)/pybabel update -i locales/messages.pot -d locales -D messages --no-fuzzy-matching
 
 bench: $(STAMP)
-	$(BIN)/python bench/bot_throughput.py
+	$(BIN)/python -m bench.bot_throughput
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -67,7 +67,7 @@ async def _start_bot(settings: Settings, stack: AsyncExitStack) -> TelegramBot |
     await bot.start()
     stack.push_async_callback(bot.stop)
     dispatcher = OutboxDispatcher(
-        bot.sender, poll_seconds=settings.outbox_poll_seconds,
+        bot, poll_seconds=settings.outbox_poll_seconds,
         backoff_seconds=settings.outbox_backoff_seconds,
         max_attempts=settings.outbox_max_attempts, default_locale=settings.default_locale,
     )

@@ -15,7 +15,7 @@ KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None,
 METHODS = [
     ("domain/**.py", "python"), ("bot/**.py", "python"), ("admin_web/**.py", "python"),
     ("scheduler/**.py", "python"), ("fieldops/**.py", "python"),
-    ("admin_web/templates/**.html", "jinja2.ext:babel_extract"),
+    ("admin_web/templates/**.html", "jinja2"),
 ]
 OPTIONS = {"admin_web/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
 

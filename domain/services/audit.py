@@ -127,3 +127,9 @@ async def search(actor: Actor, terms: AuditFilter, limit: int = 200) -> list[Aud
     if terms.date_to:
         query = query.filter(at__lt=terms.date_to)
     return await query.order_by("-id").limit(limit)
+
+
+async def count_rows(actor: Actor) -> int:
+    """Number of rows in the audit log (for /metrics)."""
+    require(actor, Permission.AUDIT_VIEW)
+    return await AuditLog.all().count()

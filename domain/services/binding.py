@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 
 from tortoise.transactions import in_transaction
 
 from domain.clock import utcnow
 from domain.errors import N_, DomainError
-from domain.models import BindCode, ChatBinding, Staff
+from domain.models import BindCode, ChatBinding, Role, Staff
 from domain.services import audit
 from domain.services.access import Permission
 from domain.services.actors import Actor, system_actor
@@ -81,14 +82,14 @@ async def bind_chat(channel: str, external_user_id: str, chat_id: str, code: str
 def _code_refusal(bind_code: BindCode | None, now: object) -> DomainError | None:
     if bind_code is None:
         return DomainError(N_("This bind code is not valid. Check it or ask for a new one."))
+    if not bind_code.staff.active:
+        return DomainError(N_("Your staff account is deactivated. Contact your administrator."))
     if bind_code.used_at is not None:
         return DomainError(N_("This bind code has already been used. Ask for a new one."))
     if bind_code.revoked_at is not None:
         return DomainError(N_("This bind code was replaced by a newer one. Use the newest code."))
     if bind_code.expires_at <= now:  # type: ignore[operator]
         return DomainError(N_("This bind code has expired. Ask your administrator for a new one."))
-    if not bind_code.staff.active:
-        return DomainError(N_("Your staff account is deactivated. Contact your administrator."))
     return None
 
 
@@ -109,3 +110,31 @@ async def unbind_chat(actor: Actor, staff_id: int, channel: str) -> None:
             raise DomainError(N_("This staff member has no chat binding on this channel."))
         await audit.record(actor, "chat.unbind", "staff", staff.id, org_id=staff.org.id,
                            detail={"channel": channel})
+
+
+@dataclass(frozen=True)
+class ChatIdentity:
+    """Who a chat account speaks for: the bound staff member, his org and roles."""
+
+    staff_id: int
+    name: str
+    employee_no: str
+    org_name: str
+    org_name_en: str
+    roles: tuple[Role, ...]
+
+
+async def chat_identity(channel: str, external_user_id: str) -> ChatIdentity:
+    """The active staff member behind a chat account; refused when unbound or deactivated (Q6)."""
+    staff = await bound_staff(channel, external_user_id)
+    if staff is None:
+        raise DomainError(N_("This chat account is not bound yet. Ask your administrator for a "
+                             "bind code, then send /bind followed by the code."))
+    if not staff.active:
+        raise DomainError(N_("Your staff account is deactivated. Contact your administrator."))
+    roles = await staff.roles.all().values_list("role", flat=True)
+    return ChatIdentity(
+        staff_id=staff.id, name=staff.name, employee_no=staff.employee_no,
+        org_name=staff.org.name, org_name_en=staff.org.name_en,
+        roles=tuple(sorted(Role(r) for r in roles)),
+    )

@@ -24,6 +24,19 @@ def locale_from_language_code(language_code: str | None) -> str | None:
     return None
 
 
+def preferred_locale(
+    session_locale: str | None,
+    staff_locale: str | None,
+    language_code: str | None,
+    default: str,
+) -> str:
+    """The language to answer in: chosen in chat, else the staff member's, else the client's."""
+    for locale in (session_locale, staff_locale, locale_from_language_code(language_code)):
+        if locale in SUPPORTED_LOCALES:
+            return locale
+    return default
+
+
 async def claim_update(channel: str, update_id: str | int) -> bool:
     """Mark an inbound update handled; False when it was handled before."""
     try:

@@ -10,6 +10,13 @@ from domain.services import audit
 from domain.services.access import Permission, require, require_scope, scope_prefix
 from domain.services.actors import Actor
 
+LEVEL_LABELS: dict[OrgLevel, str] = {
+    OrgLevel.PROVINCE: N_("Provincial branch"),
+    OrgLevel.BRANCH: N_("Branch"),
+    OrgLevel.SUBBRANCH: N_("Sub-branch"),
+    OrgLevel.OUTLET: N_("Outlet"),
+}
+
 CHILD_LEVEL = {
     None: OrgLevel.PROVINCE,
     OrgLevel.PROVINCE: OrgLevel.BRANCH,
@@ -22,6 +29,12 @@ async def list_orgs(actor: Actor) -> list[Org]:
     """Orgs in the actor's subtree, in tree order."""
     require(actor, Permission.ORG_VIEW)
     return await Org.filter(path__startswith=scope_prefix(actor)).order_by("path")
+
+
+async def count_orgs(actor: Actor) -> int:
+    """Number of orgs in the actor's subtree."""
+    require(actor, Permission.ORG_VIEW)
+    return await Org.filter(path__startswith=scope_prefix(actor)).count()
 
 
 async def get_org(actor: Actor, org_id: int) -> Org:

@@ -130,6 +130,12 @@ async def list_messages(actor: Actor, status: OutboxStatus, limit: int = 200
     ).limit(limit)
 
 
+async def count_messages(actor: Actor, status: OutboxStatus) -> int:
+    """Number of outbox rows in one state, for the admin."""
+    require(actor, Permission.OUTBOX_VIEW)
+    return await OutboxMessage.filter(status=status).count()
+
+
 async def retry_dead(actor: Actor, message_id: int) -> None:
     """Put a dead message back in the queue for a fresh round of attempts."""
     require(actor, Permission.OUTBOX_RETRY)

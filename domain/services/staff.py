@@ -5,16 +5,29 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from domain.clock import utcnow
 from domain.errors import N_, DomainError, NotFound
-from domain.models import BindCode, Org, Role, Staff, StaffRole, WebCredential
+from domain.models import BindCode, ChatBinding, Org, Role, Staff, StaffRole, WebCredential
 from domain.services import audit
 from domain.services.access import Permission, require, require_scope, scope_prefix
 from domain.services.actors import Actor
 from domain.services.orgs import get_org
 from domain.services.passwords import hash_password
+
+ROLE_LABELS: dict[Role, str] = {
+    Role.FIELD_AGENT: N_("Field agent"),
+    Role.REVIEWER: N_("Central reviewer"),
+    Role.SUPERVISOR: N_("Branch operations supervisor"),
+    Role.BUSINESS_HEAD: N_("Business department head"),
+    Role.OPS_ADMIN: N_("Operations management"),
+    Role.IT_ADMIN: N_("IT department"),
+    Role.CALLBACK_AGENT: N_("Callback agent"),
+    Role.AUDITOR: N_("Auditor"),
+    Role.SYSADMIN: N_("System administrator"),
+}
 
 
 @dataclass(frozen=True)
@@ -38,7 +51,7 @@ async def list_staff(
         prefix = (await get_org(actor, org_id)).path
     rows = Staff.filter(org__path__startswith=prefix).prefetch_related("org", "roles")
     if query:
-        rows = rows.filter(name__icontains=query) | rows.filter(employee_no__icontains=query)
+        rows = rows.filter(Q(name__icontains=query) | Q(employee_no__icontains=query))
     if active is not None:
         rows = rows.filter(active=active)
     return await rows.order_by("employee_no")
@@ -167,3 +180,36 @@ async def grant_web_login(actor: Actor, staff_id: int, username: str) -> str:
 async def org_of(staff: Staff) -> Org:
     """The org of a staff member (loaded if needed)."""
     return await Org.get(id=staff.org_id)  # type: ignore[attr-defined]
+
+
+async def count_staff(actor: Actor, *, active: bool | None = None) -> int:
+    """Number of staff in the actor's subtree, optionally only active or inactive ones."""
+    require(actor, Permission.STAFF_VIEW)
+    rows = Staff.filter(org__path__startswith=scope_prefix(actor))
+    if active is not None:
+        rows = rows.filter(active=active)
+    return await rows.count()
+
+
+@dataclass(frozen=True)
+class StaffProfile:
+    """A staff member with the web user name and the bound chat channels."""
+
+    staff: Staff
+    username: str | None
+    chat_channels: tuple[str, ...]
+
+    @property
+    def roles(self) -> frozenset[Role]:
+        """The roles the staff member holds."""
+        return frozenset(Role(r.role) for r in self.staff.roles)
+
+
+async def get_profile(actor: Actor, staff_id: int) -> StaffProfile:
+    """One staff member of the actor's subtree with log-in and chat bindings."""
+    member = await get_staff(actor, staff_id)
+    credential = await WebCredential.get_or_none(staff=member)
+    channels = await ChatBinding.filter(staff=member).order_by("channel").values_list(
+        "channel", flat=True
+    )
+    return StaffProfile(member, credential.username if credential else None, tuple(channels))

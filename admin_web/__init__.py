@@ -1,0 +1,1 @@
+"""The admin site: aiohttp + Jinja2, server-rendered (DESIGN.md §3)."""

@@ -1,0 +1,53 @@
+"""The admin site's app factory (aiohttp-demos "polls" layout)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from aiohttp_session import session_middleware
+
+from admin_web.middlewares import (
+    add_security_headers,
+    check_csrf,
+    count_requests,
+    error_pages,
+    require_login,
+    select_locale,
+)
+from admin_web.routes import setup_routes
+from admin_web.sessions import cookie_storage
+from admin_web.state import CONFIG_KEY, REQUESTS_KEY, TIMEZONE_KEY, RequestCounter
+from admin_web.templating import setup_templates
+
+
+@dataclass(frozen=True)
+class AdminConfig:
+    """Settings of the admin site."""
+
+    secret_key: str
+    session_idle_minutes: int = 30
+    default_locale: str = "zh_CN"
+    business_timezone: str = "Asia/Shanghai"
+    bot_username: str = ""
+    secure_cookies: bool = False
+
+
+def init_app(config: AdminConfig) -> web.Application:
+    """Build the admin site; the caller has already opened the database."""
+    if not config.secret_key:
+        raise ValueError("AdminConfig.secret_key must not be empty")
+    storage = cookie_storage(config.secret_key, secure=config.secure_cookies)
+    app = web.Application(middlewares=[
+        count_requests, session_middleware(storage), select_locale, error_pages, check_csrf,
+        require_login,
+    ])
+    zone = ZoneInfo(config.business_timezone)
+    app[CONFIG_KEY] = config
+    app[TIMEZONE_KEY] = zone
+    app[REQUESTS_KEY] = RequestCounter()
+    setup_templates(app, zone)
+    setup_routes(app)
+    app.on_response_prepare.append(add_security_headers)
+    return app

@@ -1,0 +1,146 @@
+"""Request pipeline: metrics, locale, error pages, CSRF, log-in with idle timeout (S3)."""
+
+from __future__ import annotations
+
+import hmac
+from urllib.parse import urlencode
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+from aiohttp_session import Session, get_session
+
+from admin_web import sessions
+from admin_web.i18n import error_text, reset_locale, use_locale
+from admin_web.i18n import gettext as _
+from admin_web.pages import redirect, render
+from admin_web.routes import PASSWORD_CHANGE_ROUTES, PUBLIC_ROUTES
+from admin_web.state import ACTOR_KEY, CONFIG_KEY, REQUESTS_KEY
+from domain import clock
+from domain.errors import DomainError, NotFound, PermissionDenied
+from domain.services import auth
+from domain.services.actors import Actor
+from locales import normalise
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+class CsrfRefused(Exception):
+    """A state-changing request came without the session's CSRF token."""
+
+
+def route_label(request: web.Request) -> str:
+    """The URL pattern that matched, for metrics labels."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
+@web.middleware
+async def count_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Count every request by method, route and status."""
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        request.app[REQUESTS_KEY].count(request.method, route_label(request), status)
+
+
+async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Lock the page down: same-origin resources only, no framing, no sniffing."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+
+
+@web.middleware
+async def select_locale(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Serve the request in the language kept in the session (or the configured default)."""
+    session = await get_session(request)
+    locale = normalise(session.get(sessions.LOCALE), request.app[CONFIG_KEY].default_locale)
+    token = use_locale(locale)
+    try:
+        return await handler(request)
+    finally:
+        reset_locale(token)
+
+
+@web.middleware
+async def error_pages(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn refusals into translated error pages."""
+    try:
+        return await handler(request)
+    except PermissionDenied as err:
+        return await _error_page(request, 403, _("Access denied"), error_text(err))
+    except CsrfRefused:
+        message = _("This form has expired or did not come from this site. "
+                    "Go back, reload the page and try again.")
+        return await _error_page(request, 403, _("Access denied"), message)
+    except NotFound as err:
+        return await _error_page(request, 404, _("Not found"), error_text(err))
+    except web.HTTPNotFound:
+        return await _error_page(request, 404, _("Not found"), _("This page does not exist."))
+    except DomainError as err:
+        return await _error_page(request, 400, _("Request refused"), error_text(err))
+
+
+async def _error_page(request: web.Request, status: int, title: str, message: str
+                      ) -> web.Response:
+    context = {"title": title, "message": message}
+    return await render(request, "errors/error.html", context, status=status)
+
+
+@web.middleware
+async def check_csrf(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse any state-changing request whose form lacks the session's CSRF token."""
+    if request.method in UNSAFE_METHODS:
+        session = await get_session(request)
+        expected = str(session.get(sessions.CSRF, ""))
+        sent = (await request.post()).get("csrf_token")
+        if not expected or not isinstance(sent, str) or not hmac.compare_digest(
+            sent.encode("utf-8"), expected.encode("utf-8")
+        ):
+            raise CsrfRefused
+    return await handler(request)
+
+
+@web.middleware
+async def require_login(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Let only logged-in, active staff past; end idle sessions; force the first password change."""
+    route = request.match_info.route.name
+    if route in PUBLIC_ROUTES or request.match_info.http_exception is not None:
+        return await handler(request)
+    session = await get_session(request)
+    actor = await _session_actor(request, session)
+    request[ACTOR_KEY] = actor
+    if route not in PASSWORD_CHANGE_ROUTES and await auth.must_change_password(actor.staff_id):
+        redirect("/password")
+    return await handler(request)
+
+
+async def _session_actor(request: web.Request, session: Session) -> Actor:
+    staff_id = session.get(sessions.STAFF_ID)
+    actor = await auth.load_actor(staff_id) if isinstance(staff_id, int) else None
+    if actor is None:
+        sessions.end_login(session)
+        query = urlencode({"next": request.path_qs}) if request.method == "GET" else ""
+        redirect(f"/login?{query}" if query else "/login")
+    now = clock.utcnow().timestamp()
+    idle_minutes = request.app[CONFIG_KEY].session_idle_minutes
+    if now - float(session.get(sessions.LAST_SEEN, 0)) > idle_minutes * 60:
+        await auth.record_logout(actor, idle=True)
+        sessions.end_login(session)
+        sessions.set_flash(session, _(
+            "You were logged out after %(minutes)d minutes without activity."
+        ) % {"minutes": idle_minutes})
+        redirect("/login")
+    session[sessions.LAST_SEEN] = now
+    return actor

@@ -1,0 +1,99 @@
+"""Helpers every view uses: the acting staff member, rendering, redirects, form values."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Any, NoReturn, TypeVar
+
+import aiohttp_jinja2
+from aiohttp import web
+from aiohttp_session import get_session
+from multidict import MultiDict
+
+from admin_web import sessions
+from admin_web.i18n import current_locale, error_text
+from admin_web.state import ACTOR_KEY
+from domain.errors import DomainError, NotFound, PermissionDenied
+from domain.services.access import Permission, can
+from domain.services.actors import Actor
+from locales import LOCALES
+
+T = TypeVar("T")
+
+
+def actor_of(request: web.Request) -> Actor:
+    """The logged-in staff member handling this request."""
+    return request[ACTOR_KEY]
+
+
+async def base_context(request: web.Request) -> dict[str, Any]:
+    """What every page may use: user, permissions, CSRF token, language, flash, error."""
+    session = await get_session(request)
+    actor = request.get(ACTOR_KEY)
+    return {
+        "actor": actor,
+        "may": lambda name: actor is not None and can(actor, Permission(name)),
+        "csrf_token": sessions.csrf_token(session),
+        "locale": current_locale(),
+        "locales": LOCALES,
+        "flash": sessions.pop_flash(session),
+        "path": request.path_qs,
+        "error": None,
+    }
+
+
+async def render(
+    request: web.Request, template: str, context: dict[str, Any] | None = None, *,
+    status: int = 200,
+) -> web.Response:
+    """Render a template inside the layout."""
+    page = await base_context(request) | (context or {})
+    return aiohttp_jinja2.render_template(template, request, page, status=status)
+
+
+def redirect(location: str) -> NoReturn:
+    """Send the browser to another page of the site (303 after a form)."""
+    raise web.HTTPSeeOther(location)
+
+
+async def flash_and_redirect(request: web.Request, location: str, message: str) -> NoReturn:
+    """Show a (translated) message on the next page and go there."""
+    sessions.set_flash(await get_session(request), message)
+    redirect(location)
+
+
+async def attempt(call: Awaitable[T]) -> tuple[T | None, str | None]:
+    """Await a service call; return its result, or the translated refusal of a business rule.
+
+    Permission and not-found refusals propagate to the error pages.
+    """
+    try:
+        return await call, None
+    except (PermissionDenied, NotFound):
+        raise
+    except DomainError as err:
+        return None, error_text(err)
+
+
+def int_or_none(value: str | None) -> int | None:
+    """A positive integer from a form or query value, None when blank or malformed."""
+    text = (value or "").strip()
+    return int(text) if text.isdigit() and int(text) > 0 else None
+
+
+def path_id(request: web.Request, name: str) -> int:
+    """The integer id in the URL (routes only match digits)."""
+    return int(request.match_info[name])
+
+
+async def form_of(request: web.Request) -> MultiDict[str]:
+    """The posted text fields (file uploads are not accepted here)."""
+    data = await request.post()
+    return MultiDict((k, v) for k, v in data.items() if isinstance(v, str))
+
+
+def local_path(target: str | None, default: str = "/") -> str:
+    """A redirect target inside this site, never an external URL."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return default

@@ -1,0 +1,35 @@
+"""Typed keys of the app and request state, and the in-process request counter."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from domain.services.actors import Actor
+
+if TYPE_CHECKING:
+    from admin_web.app import AdminConfig
+
+
+class RequestCounter:
+    """HTTP requests handled, by method, route and status (for /metrics)."""
+
+    def __init__(self) -> None:
+        self._counts: Counter[tuple[str, str, int]] = Counter()
+
+    def count(self, method: str, route: str, status: int) -> None:
+        """Add one handled request."""
+        self._counts[(method, route, status)] += 1
+
+    def items(self) -> list[tuple[tuple[str, str, int], int]]:
+        """All counters, in a stable order."""
+        return sorted(self._counts.items())
+
+
+CONFIG_KEY: web.AppKey[AdminConfig] = web.AppKey("admin_config")
+TIMEZONE_KEY = web.AppKey("business_timezone", ZoneInfo)
+REQUESTS_KEY = web.AppKey("request_counter", RequestCounter)
+ACTOR_KEY = web.RequestKey("actor", Actor)

@@ -1,0 +1,67 @@
+"""The Jinja2 environment: autoescape, gettext of the request's locale, display filters."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+from markupsafe import Markup
+
+from admin_web.i18n import gettext, ngettext
+from domain.models import OrgLevel, Role
+from domain.services.orgs import LEVEL_LABELS
+from domain.services.staff import ROLE_LABELS
+
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+
+
+def role_label(role: str) -> str:
+    """The translated display name of a role key."""
+    return gettext(ROLE_LABELS[Role(role)])
+
+
+def level_label(level: str) -> str:
+    """The translated name of an org level."""
+    return gettext(LEVEL_LABELS[OrgLevel(level)])
+
+
+def detail_text(detail: dict[str, Any]) -> str:
+    """An audit detail as compact JSON, Chinese kept readable."""
+    return json.dumps(detail, ensure_ascii=False, sort_keys=True) if detail else ""
+
+
+@jinja2.pass_context
+def csrf_field(context: jinja2.runtime.Context) -> Markup:
+    """The hidden CSRF input every POST form carries."""
+    return Markup('<input type="hidden" name="csrf_token" value="{}">').format(
+        context["csrf_token"]
+    )
+
+
+def local_time_filter(zone: ZoneInfo) -> Any:
+    """A filter showing UTC times in the business time zone."""
+    def local_time(value: datetime | None) -> str:
+        return value.astimezone(zone).strftime("%Y-%m-%d %H:%M") if value else ""
+    return local_time
+
+
+def setup_templates(app: web.Application, zone: ZoneInfo) -> None:
+    """Install the template environment on the app."""
+    env = aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
+        default_helpers=False,
+        filters={"role_label": role_label, "level_label": level_label,
+                 "local_time": local_time_filter(zone), "detail_text": detail_text},
+    )
+    env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.globals.update(csrf_field=csrf_field, role_choices=list(ROLE_LABELS))

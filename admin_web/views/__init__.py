@@ -1,0 +1,1 @@
+"""Views, one module per area: parse the request, call one domain service, render."""

@@ -1,0 +1,48 @@
+"""The audit log (S3): filtered by actor, action, object and date, newest first."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from multidict import MultiMapping
+
+from admin_web.i18n import gettext as _
+from admin_web.pages import actor_of, render
+from admin_web.state import TIMEZONE_KEY
+from domain.services import audit
+
+TEXT_FILTERS = ("actor", "action", "object_type", "object_id")
+ALL_FILTERS = (*TEXT_FILTERS, "date_from", "date_to")
+
+
+def day_start(value: str, zone: ZoneInfo, days_after: int = 0) -> datetime | None:
+    """Midnight (business time) of a YYYY-MM-DD day, plus some days; None when blank."""
+    if not value.strip():
+        return None
+    day = date.fromisoformat(value.strip()) + timedelta(days=days_after)
+    return datetime.combine(day, time.min, tzinfo=zone)
+
+
+def audit_filter(query: MultiMapping[str], zone: ZoneInfo) -> audit.AuditFilter:
+    """Search terms from the query string; the end date is inclusive."""
+    texts = {name: query.get(name, "").strip() for name in TEXT_FILTERS}
+    return audit.AuditFilter(
+        **texts,
+        date_from=day_start(query.get("date_from", ""), zone),
+        date_to=day_start(query.get("date_to", ""), zone, days_after=1),
+    )
+
+
+async def audit_log(request: web.Request) -> web.Response:
+    """Show the audit rows the actor may read."""
+    filters = {name: request.query.get(name, "") for name in ALL_FILTERS}
+    try:
+        terms = audit_filter(request.query, request.app[TIMEZONE_KEY])
+    except ValueError:
+        context = {"rows": [], "filters": filters,
+                   "error": _("Dates must be written as YYYY-MM-DD.")}
+        return await render(request, "audit/list.html", context, status=400)
+    rows = await audit.search(actor_of(request), terms)
+    return await render(request, "audit/list.html", {"rows": rows, "filters": filters})

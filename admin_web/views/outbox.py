@@ -1,0 +1,25 @@
+"""The outbox: dead messages with a retry button, and the pending count."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from admin_web.i18n import gettext as _
+from admin_web.pages import actor_of, attempt, flash_and_redirect, path_id, render
+from domain.models import OutboxStatus
+from domain.services import outbox
+
+
+async def outbox_page(request: web.Request) -> web.Response:
+    """Show dead messages and how many are waiting."""
+    actor = actor_of(request)
+    dead = await outbox.list_messages(actor, OutboxStatus.DEAD)
+    pending = await outbox.count_messages(actor, OutboxStatus.PENDING)
+    return await render(request, "outbox/list.html", {"dead": dead, "pending": pending})
+
+
+async def retry(request: web.Request) -> web.Response:
+    """Queue a dead message again."""
+    message_id = path_id(request, "message_id")
+    _done, error = await attempt(outbox.retry_dead(actor_of(request), message_id))
+    await flash_and_redirect(request, "/outbox", error or _("The message is queued again."))

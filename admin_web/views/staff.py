@@ -1,0 +1,137 @@
+"""Staff: list with filters, create, edit, (de)activate, web log-in, chat unbinding."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from multidict import MultiDict
+
+from admin_web.i18n import gettext as _
+from admin_web.pages import (
+    actor_of,
+    attempt,
+    flash_and_redirect,
+    form_of,
+    int_or_none,
+    path_id,
+    render,
+)
+from domain.models import Role
+from domain.services import binding, orgs, staff
+from domain.services.staff import StaffForm, StaffProfile
+
+ACTIVE_FILTER = {"1": True, "0": False}
+ROLE_KEYS = frozenset(role.value for role in Role)
+
+
+def staff_form(form: MultiDict[str]) -> StaffForm:
+    """The staff fields of a posted form; unknown roles are ignored."""
+    roles = frozenset(Role(v) for v in form.getall("roles", []) if v in ROLE_KEYS)
+    return StaffForm(
+        employee_no=form.get("employee_no", ""), name=form.get("name", ""),
+        org_id=int_or_none(form.get("org_id")) or 0, roles=roles, phone=form.get("phone", ""),
+    )
+
+
+def form_values(profile: StaffProfile) -> dict[str, Any]:
+    """The edit form filled from a staff record."""
+    member = profile.staff
+    return {"employee_no": member.employee_no, "name": member.name, "org_id": member.org.id,
+            "phone": member.phone, "roles": sorted(profile.roles)}
+
+
+def posted_values(form: MultiDict[str]) -> dict[str, Any]:
+    """The edit form as the user sent it, to show it again with an error."""
+    values: dict[str, Any] = {key: form.get(key, "") for key in ("employee_no", "name", "phone")}
+    return values | {"org_id": int_or_none(form.get("org_id")), "roles": form.getall("roles", [])}
+
+
+async def staff_list(request: web.Request) -> web.Response:
+    """List staff of the actor's subtree, filtered by org, name or number, and state."""
+    actor = actor_of(request)
+    filters = {"org_id": int_or_none(request.query.get("org_id")),
+               "q": request.query.get("q", "").strip(), "active": request.query.get("active", "")}
+    rows = await staff.list_staff(actor, org_id=filters["org_id"], query=filters["q"],
+                                  active=ACTIVE_FILTER.get(filters["active"]))
+    context = {"rows": rows, "filters": filters, "orgs": await orgs.list_orgs(actor)}
+    return await render(request, "staff/list.html", context)
+
+
+async def new_form(request: web.Request) -> web.Response:
+    """Show the form for a new staff member."""
+    return await _new_page(request, {"roles": []})
+
+
+async def _new_page(request: web.Request, values: dict[str, Any], error: str | None = None
+                    ) -> web.Response:
+    context = {"form": values, "error": error, "orgs": await orgs.list_orgs(actor_of(request))}
+    return await render(request, "staff/new.html", context, status=400 if error else 200)
+
+
+async def create(request: web.Request) -> web.Response:
+    """Add a staff member."""
+    form = await form_of(request)
+    member, error = await attempt(staff.create_staff(actor_of(request), staff_form(form)))
+    if member is None:
+        return await _new_page(request, posted_values(form), error)
+    message = _("Staff member %(name)s added.") % {"name": member.name}
+    await flash_and_redirect(request, f"/staff/{member.id}", message)
+
+
+async def staff_page(request: web.Request) -> web.Response:
+    """Show one staff member with the edit and account forms."""
+    return await _detail_page(request)
+
+
+async def _detail_page(request: web.Request, values: dict[str, Any] | None = None,
+                       error: str | None = None) -> web.Response:
+    actor = actor_of(request)
+    profile = await staff.get_profile(actor, path_id(request, "staff_id"))
+    context = {"profile": profile, "member": profile.staff, "error": error,
+               "form": values or form_values(profile), "orgs": await orgs.list_orgs(actor)}
+    return await render(request, "staff/detail.html", context, status=400 if error else 200)
+
+
+async def update(request: web.Request) -> web.Response:
+    """Save the edited fields and roles of a staff member."""
+    form = await form_of(request)
+    staff_id = path_id(request, "staff_id")
+    member, error = await attempt(staff.update_staff(actor_of(request), staff_id,
+                                                     staff_form(form)))
+    if member is None:
+        return await _detail_page(request, posted_values(form), error)
+    await flash_and_redirect(request, f"/staff/{staff_id}", _("Changes saved."))
+
+
+async def set_active(request: web.Request) -> web.Response:
+    """Deactivate or reactivate a staff member."""
+    form = await form_of(request)
+    staff_id = path_id(request, "staff_id")
+    active = form.get("active") == "1"
+    _member, error = await attempt(staff.set_active(actor_of(request), staff_id, active))
+    done = _("Staff member reactivated.") if active else _("Staff member deactivated.")
+    await flash_and_redirect(request, f"/staff/{staff_id}", error or done)
+
+
+async def grant_web_login(request: web.Request) -> web.Response:
+    """Create or reset a web log-in and show the initial password once."""
+    form = await form_of(request)
+    staff_id = path_id(request, "staff_id")
+    username = form.get("username", "").strip()
+    password, error = await attempt(staff.grant_web_login(actor_of(request), staff_id, username))
+    if error is not None:
+        await flash_and_redirect(request, f"/staff/{staff_id}", error)
+    context = {"username": username, "password": password, "staff_id": staff_id}
+    response = await render(request, "staff/password_issued.html", context)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def unbind(request: web.Request) -> web.Response:
+    """Remove a staff member's chat binding on one channel."""
+    form = await form_of(request)
+    staff_id = path_id(request, "staff_id")
+    _done, error = await attempt(binding.unbind_chat(actor_of(request), staff_id,
+                                                     form.get("channel", "")))
+    await flash_and_redirect(request, f"/staff/{staff_id}", error or _("Chat account unbound."))

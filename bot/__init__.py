@@ -1,0 +1,1 @@
+"""Chat side: channel-neutral flows, channel adapters and the outbox dispatcher."""

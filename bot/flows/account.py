@@ -1,0 +1,89 @@
+"""The account flow: bind a chat account, say who it is, choose the language, get help."""
+
+from __future__ import annotations
+
+from bot.flows.messages import Reply
+from bot.flows.turn import Outcome, Step, Turn, answer
+from domain.errors import N_
+from domain.services import binding, chat
+from domain.services.staff import ROLE_LABELS
+from locales import translate
+
+LANGUAGE_CALLBACK = "lang:"
+LANGUAGE_NAMES = {"zh_CN": "中文", "en": "English"}
+
+
+async def start(turn: Turn) -> Outcome:
+    """/start: bind with a deep-link code, greet a bound account, or ask for a code."""
+    if turn.inbound.args:
+        return await _bind(turn, turn.inbound.args[0])
+    if turn.staff is not None:
+        me = await binding.chat_identity(turn.inbound.channel, turn.inbound.external_user_id)
+        return answer(Step.IDLE, turn._("Welcome back, %(name)s. Send /help to see what I can do.",
+                                         name=me.name))
+    return answer(Step.AWAITING_BIND_CODE, turn._(
+        "Welcome to FieldOps. Send the bind code your administrator gave you."))
+
+
+async def bind(turn: Turn) -> Outcome:
+    """/bind <code>: bind this chat account; without a code, ask for one."""
+    if turn.inbound.args:
+        return await _bind(turn, turn.inbound.args[0])
+    return answer(Step.AWAITING_BIND_CODE, turn._("Send your bind code."))
+
+
+async def bind_code_text(turn: Turn) -> Outcome:
+    """A text while a bind code is awaited: take it as the code."""
+    return await _bind(turn, turn.inbound.text)
+
+
+async def _bind(turn: Turn, code: str) -> Outcome:
+    inbound = turn.inbound
+    staff = await binding.bind_chat(inbound.channel, inbound.external_user_id, inbound.chat_id,
+                                    code)
+    return answer(Step.IDLE, turn._(
+        "This chat is now bound to %(name)s (%(employee_no)s). Send /help to see what I can do.",
+        name=staff.name, employee_no=staff.employee_no))
+
+
+async def whoami(turn: Turn) -> Outcome:
+    """/whoami: the bound staff member, his org and roles."""
+    me = await binding.chat_identity(turn.inbound.channel, turn.inbound.external_user_id)
+    org = me.org_name_en if turn.locale == "en" and me.org_name_en else me.org_name
+    roles = ", ".join(turn._(ROLE_LABELS[role]) for role in me.roles)
+    return answer(Step.IDLE, turn._(
+        "Name: %(name)s\nEmployee number: %(employee_no)s\nOrganisation: %(org)s\n"
+        "Roles: %(roles)s", name=me.name, employee_no=me.employee_no, org=org, roles=roles))
+
+
+async def language(turn: Turn) -> Outcome:
+    """/language: offer the supported languages as buttons."""
+    buttons = ((*((name, LANGUAGE_CALLBACK + code) for code, name in LANGUAGE_NAMES.items()),),)
+    return answer(Step.IDLE, Reply(turn._("Choose your language."), buttons))
+
+
+async def language_chosen(turn: Turn) -> Outcome:
+    """A language button: keep the choice and confirm it in the new language."""
+    locale = turn.inbound.callback_data.removeprefix(LANGUAGE_CALLBACK)
+    await chat.choose_locale(turn.session, locale)
+    return answer(Step.IDLE, translate(locale, N_("From now on I answer in %(language)s."),
+                                       language=LANGUAGE_NAMES[locale]))
+
+
+async def help_(turn: Turn) -> Outcome:
+    """/help: the commands this bot understands."""
+    return answer(Step.IDLE, turn._(
+        "Commands:\n/bind <code> – bind this chat to your staff account\n"
+        "/whoami – show who this chat is bound to\n/language – choose the language\n"
+        "/help – show this help"))
+
+
+async def unknown_text(turn: Turn) -> Outcome:
+    """Anything not understood: a short hint."""
+    return answer(Step.IDLE, turn._("I did not understand that. Send /help to see what I can do."))
+
+
+async def stale_button(turn: Turn) -> Outcome:
+    """A button whose action no longer exists."""
+    return answer(turn.step, turn._("This button is no longer valid."))
+

@@ -1,0 +1,24 @@
+"""Settings of the Telegram adapter, handed in by the composition root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from locales import DEFAULT_LOCALE
+
+
+@dataclass(frozen=True)
+class BotConfig:
+    """Token, Bot API addresses (local Bot API servers, tests) and webhook settings."""
+
+    token: str
+    api_base_url: str = "https://api.telegram.org/bot"
+    file_base_url: str = "https://api.telegram.org/file/bot"
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    default_locale: str = DEFAULT_LOCALE
+    poll_timeout_seconds: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.webhook_url and not self.webhook_secret:
+            raise ValueError("webhook mode needs a webhook_secret")
