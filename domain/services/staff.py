@@ -11,7 +11,7 @@ from tortoise.transactions import in_transaction
 from domain.clock import utcnow
 from domain.errors import N_, DomainError, NotFound
 from domain.models import BindCode, ChatBinding, Org, Role, Staff, StaffRole, WebCredential
-from domain.services import audit
+from domain.services import audit, outbox
 from domain.services.access import Permission, require, require_scope, scope_prefix
 from domain.services.actors import Actor
 from domain.services.orgs import get_org
@@ -124,8 +124,13 @@ async def update_staff(actor: Actor, staff_id: int, form: StaffForm) -> Staff:
             await StaffRole.create(staff=staff, role=role)
         after = {"employee_no": staff.employee_no, "name": staff.name, "org_id": org.id,
                  "phone": staff.phone, "roles": sorted(form.roles)}
-        await audit.record(actor, "staff.update", "staff", staff.id, org_id=org.id,
-                           detail={"before": before, "after": after})
+        row = await audit.record(actor, "staff.update", "staff", staff.id, org_id=org.id,
+                                 detail={"before": before, "after": after})
+        if set(before_roles) != form.roles:
+            await outbox.enqueue(
+                staff.id, N_("%(actor)s changed your roles. Send /whoami to see them."),
+                {"actor": actor.label}, idempotency_key=f"staff.roles:{row.id}",
+            )
     return await get_staff(actor, staff_id)
 
 
@@ -144,10 +149,15 @@ async def set_active(actor: Actor, staff_id: int, active: bool) -> Staff:
             await BindCode.filter(staff=staff, used_at=None, revoked_at=None).update(
                 revoked_at=utcnow()
             )
-        await audit.record(
+        row = await audit.record(
             actor, "staff.activate" if active else "staff.deactivate", "staff", staff.id,
             org_id=staff.org.id,
         )
+        notice = (N_("%(actor)s reactivated your staff account.") if active else
+                  N_("%(actor)s deactivated your staff account. "
+                     "FieldOps no longer accepts your requests."))
+        await outbox.enqueue(staff.id, notice, {"actor": actor.label},
+                             idempotency_key=f"staff.active:{row.id}")
     return staff
 
 
