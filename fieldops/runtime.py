@@ -55,6 +55,7 @@ def admin_config(settings: Settings, bot_username: str) -> AdminConfig:
         default_locale=settings.default_locale,
         business_timezone=settings.business_timezone,
         bot_username=bot_username,
+        secure_cookies=settings.secure_cookies,
     )
 
 

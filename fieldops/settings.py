@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     webhook_url: str = ""
     webhook_secret: str = ""
     session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    secure_cookies: bool = False
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
     outbox_backoff_seconds: float = Field(default=2.0, gt=0)
     outbox_max_attempts: int = Field(default=8, ge=1)
