@@ -19,6 +19,7 @@ from domain.services.actors import Actor
 from locales import LOCALES
 
 T = TypeVar("T")
+ACTIVE_FILTER = {"1": True, "0": False}
 
 
 def actor_of(request: web.Request) -> Actor:
@@ -79,6 +80,12 @@ def int_or_none(value: str | None) -> int | None:
     """A positive integer from a form or query value, None when blank or malformed."""
     text = (value or "").strip()
     return int(text) if text.isdigit() and int(text) > 0 else None
+
+
+def whole_number(value: str | None) -> int | None:
+    """A non-negative integer from a form value, None when blank or malformed."""
+    text = (value or "").strip()
+    return int(text) if text.isdigit() else None
 
 
 def path_id(request: web.Request, name: str) -> int:

@@ -11,6 +11,7 @@ from admin_web.views import (
     audit,
     auth,
     bind_codes,
+    business_types,
     dashboard,
     health,
     language,
@@ -50,6 +51,13 @@ def setup_routes(app: web.Application) -> None:
               post=staff.grant_web_login)
     _resource(app, "/staff/{staff_id:\\d+}/unbind", "staff_unbind", post=staff.unbind)
     _resource(app, "/staff/{staff_id:\\d+}/bind-code", "bind_code", post=bind_codes.issue)
+    _resource(app, "/business-types", "business_types", get=business_types.business_type_list)
+    _resource(app, "/business-types/new", "business_type_new", get=business_types.new_form,
+              post=business_types.create)
+    _resource(app, "/business-types/{business_type_id:\\d+}", "business_type",
+              get=business_types.business_type_page, post=business_types.update)
+    _resource(app, "/business-types/{business_type_id:\\d+}/active", "business_type_active",
+              post=business_types.set_active)
     _resource(app, "/audit", "audit", get=audit.audit_log)
     _resource(app, "/outbox", "outbox", get=outbox.outbox_page)
     _resource(app, "/outbox/{message_id:\\d+}/retry", "outbox_retry", post=outbox.retry)

@@ -13,8 +13,9 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
-from admin_web.i18n import gettext, ngettext
-from domain.models import OrgLevel, Role
+from admin_web.i18n import current_locale, gettext, ngettext
+from domain.models import BusinessType, OrgLevel, PhotoKind, Role
+from domain.services.business_types import PHOTO_KIND_LABELS
 from domain.services.orgs import LEVEL_LABELS
 from domain.services.staff import ROLE_LABELS
 
@@ -29,6 +30,16 @@ def role_label(role: str) -> str:
 def level_label(level: str) -> str:
     """The translated name of an org level."""
     return gettext(LEVEL_LABELS[OrgLevel(level)])
+
+
+def photo_kind_label(kind: str) -> str:
+    """The translated name of a photo kind."""
+    return gettext(PHOTO_KIND_LABELS[PhotoKind(kind)])
+
+
+def local_name(business_type: BusinessType) -> str:
+    """A business type's name in the request's locale."""
+    return business_type.name_in(current_locale())
 
 
 def detail_text(detail: dict[str, Any]) -> str:
@@ -61,7 +72,9 @@ def setup_templates(app: web.Application, zone: ZoneInfo) -> None:
         extensions=["jinja2.ext.i18n"],
         default_helpers=False,
         filters={"role_label": role_label, "level_label": level_label,
-                 "local_time": local_time_filter(zone), "detail_text": detail_text},
+                 "local_time": local_time_filter(zone), "detail_text": detail_text,
+                 "photo_kind_label": photo_kind_label, "local_name": local_name},
     )
     env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
-    env.globals.update(csrf_field=csrf_field, role_choices=list(ROLE_LABELS))
+    env.globals.update(csrf_field=csrf_field, role_choices=list(ROLE_LABELS),
+                       photo_kind_choices=list(PHOTO_KIND_LABELS))

@@ -1,14 +1,15 @@
-"""Idempotent demo data: a realistic org tree, staff in every role, log-ins and bind codes."""
+"""Idempotent demo data: org tree, staff in every role, log-ins, bind codes, business types."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from domain.models import Org, Role, Staff, StaffRole, WebCredential
-from domain.services import auth, binding, orgs, staff
+from domain.models import BusinessType, Org, PhotoKind, Role, Staff, StaffRole, WebCredential
+from domain.services import auth, binding, business_types, orgs, staff
 from domain.services.actors import actor_for, system_actor
 from domain.services.bootstrap import create_first_sysadmin
+from domain.services.business_types import BusinessTypeForm
 
 DEMO_PASSWORD = "FieldOps-demo-2026"
 ADMIN_USERNAME = "admin"
@@ -54,6 +55,24 @@ PEOPLE: tuple[DemoPerson, ...] = (
     DemoPerson("E0104", "蒋展业", "SZ0101", frozenset({Role.FIELD_AGENT})),
 )
 
+ID_BOTH_SIDES = frozenset({PhotoKind.ID_FRONT, PhotoKind.ID_BACK, PhotoKind.ONSITE_WITH_AGENT})
+# (code, voucher type issued, form): the four bank business types of the demo
+BUSINESS_TYPES: tuple[tuple[str, str | None, BusinessTypeForm], ...] = (
+    ("PERSONAL_INFO", None, BusinessTypeForm(
+        "个人客户信息建立/修改", "Personal customer information create/change",
+        ID_BOTH_SIDES | {PhotoKind.SIGNED_FORM}, review_sla_minutes=15, callback_rate=10)),
+    ("DEBIT_CARD_OPEN", "DEBIT_CARD", BusinessTypeForm(
+        "借记卡开户(实时发卡)", "Debit card opening with instant issue",
+        ID_BOTH_SIDES | {PhotoKind.SIGNED_FORM}, review_sla_minutes=15, four_eyes=True,
+        callback_rate=100)),
+    ("SMS_ALERT", None, BusinessTypeForm(
+        "短信签约", "SMS alert sign-up", business_types.MANDATORY_PHOTO_KINDS,
+        review_sla_minutes=10, callback_rate=10)),
+    ("MOBILE_TRANSFER", None, BusinessTypeForm(
+        "手机银行转账签约", "Mobile banking transfer sign-up", ID_BOTH_SIDES,
+        review_sla_minutes=15, four_eyes=True, callback_rate=100)),
+)
+
 Progress = Callable[[int, int, str], None]
 
 
@@ -67,7 +86,7 @@ class DemoResult:
 
 async def seed_demo(progress: Progress) -> DemoResult:
     """Create whatever of the demo data is missing and issue fresh bind codes."""
-    total = len(ORG_TREE) + len(PEOPLE) + 1
+    total = len(ORG_TREE) + len(PEOPLE) + 1 + len(BUSINESS_TYPES)
     step = 0
     root = system_actor("demo")
     for code, name, name_en, parent_code in ORG_TREE:
@@ -95,6 +114,13 @@ async def seed_demo(progress: Progress) -> DemoResult:
             codes.append((person.employee_no, person.name, code))
         step += 1
         progress(step, total, person.employee_no)
+    for code, voucher_type_code, form in BUSINESS_TYPES:
+        if not await BusinessType.exists(code=code):
+            await business_types.create_business_type(
+                root, code, form, voucher_type_code=voucher_type_code
+            )
+        step += 1
+        progress(step, total, code)
     return DemoResult(logins=logins, bind_codes=codes)
 
 

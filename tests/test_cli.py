@@ -60,7 +60,7 @@ async def test_demo_is_idempotent_and_prints_logins(database_url: str, tmp_path:
     assert await Staff.all().count() == staff_count == len(PEOPLE) + 1
     agents = [p for p in PEOPLE if not p.username]
     assert second.stdout.count("E01") == len(agents)
-    assert "23/23" in second.stderr
+    assert "27/27" in second.stderr
 
 
 async def test_init_creates_the_first_system_admin_once(database_url: str, tmp_path: Path

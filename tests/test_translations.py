@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from babel.messages.extract import extract_from_dir
@@ -55,3 +56,18 @@ def test_translation_follows_the_locale() -> None:
     msgid = "You do not have permission for this action."
     assert translate("en", msgid) == msgid
     assert translate("zh_CN", msgid) != msgid
+
+
+PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|%%|%[sd]")
+
+
+def test_zh_cn_keeps_every_placeholder_and_no_stray_percent() -> None:
+    broken = []
+    for message in catalog("zh_CN"):
+        if not message.id or not isinstance(message.id, str):
+            continue
+        wanted = sorted(PLACEHOLDER.findall(message.id))
+        found = sorted(PLACEHOLDER.findall(message.string))
+        if wanted != found or message.string.count("%") != message.id.count("%"):
+            broken.append((message.id, message.string))
+    assert broken == []

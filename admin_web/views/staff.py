@@ -9,6 +9,7 @@ from multidict import MultiDict
 
 from admin_web.i18n import gettext as _
 from admin_web.pages import (
+    ACTIVE_FILTER,
     actor_of,
     attempt,
     flash_and_redirect,
@@ -21,7 +22,6 @@ from domain.models import Role
 from domain.services import binding, orgs, staff
 from domain.services.staff import StaffForm, StaffProfile
 
-ACTIVE_FILTER = {"1": True, "0": False}
 ROLE_KEYS = frozenset(role.value for role in Role)
 
 

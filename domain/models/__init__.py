@@ -1,6 +1,7 @@
 """Tortoise models, one module per area; MODEL_MODULES lists them for Tortoise."""
 
 from domain.models.audit import AuditLog
+from domain.models.cases import BusinessType, PhotoKind
 from domain.models.chat import BindCode, ChatBinding, ChatSession, ProcessedUpdate
 from domain.models.orgs import Org, OrgLevel, Role, Staff, StaffRole, WebCredential
 from domain.models.outbox import OutboxMessage, OutboxStatus
@@ -12,12 +13,14 @@ MODEL_MODULES = [
     "domain.models.audit",
     "domain.models.outbox",
     "domain.models.system",
+    "domain.models.cases",
 ]
 
 __all__ = [
     "MODEL_MODULES",
     "AuditLog",
     "BindCode",
+    "BusinessType",
     "ChatBinding",
     "ChatSession",
     "JobLease",
@@ -25,6 +28,7 @@ __all__ = [
     "OrgLevel",
     "OutboxMessage",
     "OutboxStatus",
+    "PhotoKind",
     "ProcessedUpdate",
     "Role",
     "Setting",

@@ -23,6 +23,8 @@ class Permission(StrEnum):
     AUDIT_VIEW = "audit.view"
     OUTBOX_VIEW = "outbox.view"
     OUTBOX_RETRY = "outbox.retry"
+    BUSINESS_TYPE_VIEW = "business_type.view"
+    BUSINESS_TYPE_MANAGE = "business_type.manage"
 
 
 GRANTS: dict[Permission, frozenset[Role]] = {
@@ -37,6 +39,10 @@ GRANTS: dict[Permission, frozenset[Role]] = {
     Permission.AUDIT_VIEW: frozenset({Role.SYSADMIN, Role.AUDITOR}),
     Permission.OUTBOX_VIEW: frozenset({Role.SYSADMIN}),
     Permission.OUTBOX_RETRY: frozenset({Role.SYSADMIN}),
+    Permission.BUSINESS_TYPE_VIEW: frozenset(
+        {Role.OPS_ADMIN, Role.REVIEWER, Role.SUPERVISOR, Role.AUDITOR, Role.SYSADMIN}
+    ),
+    Permission.BUSINESS_TYPE_MANAGE: frozenset({Role.OPS_ADMIN}),
 }
 
 

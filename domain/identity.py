@@ -1,0 +1,110 @@
+"""Customer identity data: resident ID number (C1), mobile number (C4), name, masks (C10)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from domain.errors import N_, DomainError
+
+ID_LENGTH = 18
+EARLIEST_BIRTH_YEAR = 1900
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK_CHARS = "10X98765432"
+_MOBILE_PATTERN = re.compile(r"1[3-9]\d{9}")
+_MOBILE_SEPARATORS = re.compile(r"[\s\-]")
+NAME_MIN_LENGTH = 2
+NAME_MAX_LENGTH = 50
+
+
+def resident_id_check_digit(first17: str) -> str:
+    """GB 11643-1999 ISO 7064 MOD 11-2 check character of the first 17 digits (C1)."""
+    total = sum(int(digit) * weight for digit, weight in zip(first17, _ID_WEIGHTS, strict=True))
+    return _ID_CHECK_CHARS[total % 11]
+
+
+def validate_resident_id(value: str, today: date) -> str:
+    """Normalise and validate a second-generation resident ID number (C1)."""
+    number = "".join(value.split()).upper()
+    _check_id_shape(number)
+    if number[:6] == "000000":
+        raise DomainError(N_("The region code of this ID number (the first 6 digits) is invalid."))
+    _check_birth_date(number[6:14], today)
+    if resident_id_check_digit(number[:17]) != number[17]:
+        raise DomainError(
+            N_("The check digit of this ID number is wrong. Please check the number.")
+        )
+    return number
+
+
+def _check_id_shape(number: str) -> None:
+    """Refuse ID numbers of the wrong length or with letters where digits belong (C1)."""
+    if len(number) != ID_LENGTH:
+        raise DomainError(
+            N_("The ID number must have 18 characters; you sent %(n)d."), n=len(number)
+        )
+    if not (number[:17].isascii() and number[:17].isdigit()):
+        raise DomainError(N_("The first 17 characters of the ID number must be digits."))
+    if not (number[17].isdigit() or number[17] == "X"):
+        raise DomainError(N_("The last character of the ID number must be a digit or X."))
+
+
+def _check_birth_date(text: str, today: date) -> None:
+    """Refuse a birth date that does not exist, lies in the future or before 1900 (C1)."""
+    shown = f"{text[:4]}-{text[4:6]}-{text[6:]}"
+    try:
+        born = date(int(text[:4]), int(text[4:6]), int(text[6:]))
+    except ValueError:
+        raise DomainError(
+            N_("The birth date in this ID number (%(date)s) is not a real date."), date=shown
+        ) from None
+    if born > today:
+        raise DomainError(
+            N_("The birth date in this ID number (%(date)s) is in the future."), date=shown
+        )
+    if born.year < EARLIEST_BIRTH_YEAR:
+        raise DomainError(
+            N_("The birth date in this ID number (%(date)s) is before 1900."), date=shown
+        )
+
+
+def validate_mobile(value: str) -> str:
+    """Normalise and validate a mainland China mobile number to 11 digits (C4)."""
+    number = _MOBILE_SEPARATORS.sub("", value)
+    if number.startswith("+86"):
+        number = number[3:]
+    elif len(number) == 13 and number.startswith("86"):
+        number = number[2:]
+    if not (number.isascii() and number.isdigit()):
+        raise DomainError(N_("The mobile number may contain only digits."))
+    if len(number) != 11:
+        raise DomainError(
+            N_("The mobile number must have 11 digits; you sent %(n)d."), n=len(number)
+        )
+    if not _MOBILE_PATTERN.fullmatch(number):
+        raise DomainError(N_("A mainland mobile number starts with 13 to 19."))
+    return number
+
+
+def validate_customer_name(value: str) -> str:
+    """Normalise and validate the customer's name as on the ID card (C1)."""
+    name = " ".join(value.split())
+    if not NAME_MIN_LENGTH <= len(name) <= NAME_MAX_LENGTH:
+        raise DomainError(
+            N_("The name must have %(min)d to %(max)d characters."),
+            min=NAME_MIN_LENGTH,
+            max=NAME_MAX_LENGTH,
+        )
+    if any(char.isdigit() for char in name):
+        raise DomainError(N_("The name must not contain digits."))
+    return name
+
+
+def mask_resident_id(number: str) -> str:
+    """Show only the first 6 and last 4 characters of an ID number (C10)."""
+    return f"{number[:6]}{'*' * 8}{number[-4:]}"
+
+
+def mask_mobile(number: str) -> str:
+    """Show only the first 3 and last 4 digits of a mobile number (C10)."""
+    return f"{number[:3]}****{number[-4:]}"
