@@ -1,7 +1,18 @@
 """Tortoise models, one module per area; MODEL_MODULES lists them for Tortoise."""
 
 from domain.models.audit import AuditLog
-from domain.models.cases import BusinessType, PhotoKind
+from domain.models.cases import (
+    BusinessType,
+    Case,
+    CaseCounter,
+    CaseEvent,
+    CaseEventKind,
+    CasePhoto,
+    CaseStatus,
+    PhotoKind,
+    SpecialApproval,
+    SpecialApprovalStatus,
+)
 from domain.models.chat import BindCode, ChatBinding, ChatSession, ProcessedUpdate
 from domain.models.orgs import Org, OrgLevel, Role, Staff, StaffRole, WebCredential
 from domain.models.outbox import OutboxMessage, OutboxStatus
@@ -21,6 +32,12 @@ __all__ = [
     "AuditLog",
     "BindCode",
     "BusinessType",
+    "Case",
+    "CaseCounter",
+    "CaseEvent",
+    "CaseEventKind",
+    "CasePhoto",
+    "CaseStatus",
     "ChatBinding",
     "ChatSession",
     "JobLease",
@@ -32,6 +49,8 @@ __all__ = [
     "ProcessedUpdate",
     "Role",
     "Setting",
+    "SpecialApproval",
+    "SpecialApprovalStatus",
     "Staff",
     "StaffRole",
     "WebCredential",

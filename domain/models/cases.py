@@ -7,6 +7,8 @@ from enum import StrEnum
 from tortoise import fields
 from tortoise.models import Model
 
+from domain.models.orgs import Org, Staff
+
 
 class PhotoKind(StrEnum):
     """Kinds of photo a case may require (C1, C5)."""
@@ -41,3 +43,150 @@ class BusinessType(Model):
     def name_in(self, locale: str) -> str:
         """The display name for a locale: Chinese for zh locales, English otherwise."""
         return self.name_zh if locale.startswith("zh") else self.name_en
+
+
+class CaseStatus(StrEnum):
+    """Case states from DESIGN.md section 4 (C3, C7, C8)."""
+
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    IN_REVIEW = "in_review"
+    APPROVED = "approved"
+    RETURNED = "returned"
+    REJECTED = "rejected"
+    ON_HOLD = "on_hold"
+    CANCELLED = "cancelled"
+
+
+class CaseEventKind(StrEnum):
+    """Kinds of entry on the case timeline (C9)."""
+
+    CREATED = "created"
+    CUSTOMER_SET = "customer_set"
+    LOCATION_SET = "location_set"
+    PHOTO_ADDED = "photo_added"
+    RISK_HINT_CONFIRMED = "risk_hint_confirmed"
+    SUBMITTED = "submitted"
+    CANCELLED = "cancelled"
+
+
+class SpecialApprovalStatus(StrEnum):
+    """States of an out-of-hours special approval (C2)."""
+
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    REFUSED = "refused"
+
+
+class Case(Model):
+    """A customer case captured on site by a field agent (C1, C3, C4, C10, C11)."""
+
+    id = fields.IntField(primary_key=True)
+    case_no = fields.CharField(max_length=32, unique=True, null=True)
+    business_type: fields.ForeignKeyRelation[BusinessType] = fields.ForeignKeyField(
+        "models.BusinessType", related_name="cases", on_delete=fields.RESTRICT
+    )
+    agent: fields.ForeignKeyRelation[Staff] = fields.ForeignKeyField(
+        "models.Staff", related_name="cases", on_delete=fields.RESTRICT
+    )
+    org: fields.ForeignKeyRelation[Org] = fields.ForeignKeyField(
+        "models.Org", related_name="cases", on_delete=fields.RESTRICT
+    )
+    status = fields.CharEnumField(CaseStatus, max_length=16, default=CaseStatus.DRAFT,
+                                  db_index=True)
+    revision = fields.IntField(default=1)
+    customer_name = fields.CharField(max_length=50, default="")
+    id_number_enc = fields.TextField(null=True)
+    id_number_hash = fields.CharField(max_length=64, null=True, db_index=True)
+    mobile_enc = fields.TextField(null=True)
+    mobile_hash = fields.CharField(max_length=64, null=True, db_index=True)
+    latitude = fields.FloatField(null=True)
+    longitude = fields.FloatField(null=True)
+    risk_hint_confirmed_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    submitted_at = fields.DatetimeField(null=True)
+    review_due_at = fields.DatetimeField(null=True, db_index=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    photos: fields.ReverseRelation[CasePhoto]
+    events: fields.ReverseRelation[CaseEvent]
+
+    class Meta:
+        table = "case_record"
+        ordering = ["id"]
+
+
+class CaseCounter(Model):
+    """The last case number handed out on one business day, day is YYYYMMDD."""
+
+    day = fields.CharField(max_length=8, primary_key=True)
+    last_no = fields.IntField(default=0)
+
+    class Meta:
+        table = "case_counter"
+
+
+class CasePhoto(Model):
+    """One uploaded photo of a case revision, append-only and never replaced (C9)."""
+
+    id = fields.IntField(primary_key=True)
+    case: fields.ForeignKeyRelation[Case] = fields.ForeignKeyField(
+        "models.Case", related_name="photos", on_delete=fields.RESTRICT
+    )
+    kind = fields.CharEnumField(PhotoKind, max_length=32)
+    revision = fields.IntField()
+    sha256 = fields.CharField(max_length=64)
+    width = fields.IntField()
+    height = fields.IntField()
+    original_name = fields.CharField(max_length=255, default="")
+    content_type = fields.CharField(max_length=100, default="")
+    uploaded_at = fields.DatetimeField()
+
+    class Meta:
+        table = "case_photo"
+        ordering = ["id"]
+
+
+class CaseEvent(Model):
+    """One entry of the append-only case timeline (C9)."""
+
+    id = fields.IntField(primary_key=True)
+    case: fields.ForeignKeyRelation[Case] = fields.ForeignKeyField(
+        "models.Case", related_name="events", on_delete=fields.RESTRICT
+    )
+    at = fields.DatetimeField()
+    actor_id = fields.IntField(null=True)
+    actor_label = fields.CharField(max_length=200)
+    kind = fields.CharEnumField(CaseEventKind, max_length=32)
+    detail: dict = fields.JSONField(default=dict)
+
+    class Meta:
+        table = "case_event"
+        ordering = ["id"]
+
+
+class SpecialApproval(Model):
+    """An out-of-hours window in which one staff member may capture cases (C2)."""
+
+    id = fields.IntField(primary_key=True)
+    staff: fields.ForeignKeyRelation[Staff] = fields.ForeignKeyField(
+        "models.Staff", related_name="special_approvals", on_delete=fields.RESTRICT
+    )
+    org: fields.ForeignKeyRelation[Org] = fields.ForeignKeyField(
+        "models.Org", related_name="special_approvals", on_delete=fields.RESTRICT
+    )
+    starts_at = fields.DatetimeField()
+    ends_at = fields.DatetimeField()
+    reason = fields.TextField()
+    status = fields.CharEnumField(SpecialApprovalStatus, max_length=16,
+                                  default=SpecialApprovalStatus.REQUESTED)
+    decided_by: fields.ForeignKeyNullableRelation[Staff] = fields.ForeignKeyField(
+        "models.Staff", related_name="decided_special_approvals", null=True,
+        on_delete=fields.SET_NULL,
+    )
+    decided_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "special_approval"
+        ordering = ["id"]

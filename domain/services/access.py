@@ -25,6 +25,8 @@ class Permission(StrEnum):
     OUTBOX_RETRY = "outbox.retry"
     BUSINESS_TYPE_VIEW = "business_type.view"
     BUSINESS_TYPE_MANAGE = "business_type.manage"
+    CASE_VIEW = "case.view"
+    CUSTOMER_DATA_REVEAL = "customer_data.reveal"
 
 
 GRANTS: dict[Permission, frozenset[Role]] = {
@@ -43,6 +45,10 @@ GRANTS: dict[Permission, frozenset[Role]] = {
         {Role.OPS_ADMIN, Role.REVIEWER, Role.SUPERVISOR, Role.AUDITOR, Role.SYSADMIN}
     ),
     Permission.BUSINESS_TYPE_MANAGE: frozenset({Role.OPS_ADMIN}),
+    Permission.CASE_VIEW: frozenset(
+        {Role.REVIEWER, Role.SUPERVISOR, Role.OPS_ADMIN, Role.AUDITOR, Role.SYSADMIN}
+    ),
+    Permission.CUSTOMER_DATA_REVEAL: frozenset({Role.REVIEWER, Role.OPS_ADMIN, Role.AUDITOR}),
 }
 
 

@@ -1,0 +1,411 @@
+"""Case capture: the gate, the draft wizard steps, submission and customer data (C1–C4, C9–C11)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tortoise import connections
+from tortoise.transactions import in_transaction
+
+from domain.clock import utcnow
+from domain.errors import N_, DomainError, NotFound, PermissionDenied
+from domain.identity import (
+    mask_mobile,
+    mask_resident_id,
+    validate_customer_name,
+    validate_mobile,
+    validate_resident_id,
+)
+from domain.images import PhotoLimits, inspect_photo
+from domain.media import MediaStore
+from domain.models import (
+    BusinessType,
+    Case,
+    CaseEvent,
+    CaseEventKind,
+    CasePhoto,
+    CaseStatus,
+    ChatBinding,
+    Org,
+    PhotoKind,
+    Role,
+    SpecialApproval,
+    SpecialApprovalStatus,
+    Staff,
+    StaffRole,
+)
+from domain.privacy import FieldCipher
+from domain.services import audit, outbox
+from domain.services.access import Permission, can, require, require_scope, scope_prefix
+from domain.services.actors import Actor
+
+CASE_NO_PREFIX = "YD"
+CASE_NO_DIGITS = 6
+MAX_NAME_LENGTH = 255
+MAX_CONTENT_TYPE_LENGTH = 100
+REVIEWER_TEMPLATE = N_("New case %(case_no)s (%(business_type)s) from %(agent)s is waiting for "
+                       "review, due by %(due)s.")
+MISSING_PHOTO: dict[PhotoKind, str] = {
+    PhotoKind.ID_FRONT: N_("The photo of the ID card portrait side is still missing."),
+    PhotoKind.ID_BACK: N_("The photo of the ID card national emblem side is still missing."),
+    PhotoKind.ONSITE_WITH_AGENT: N_(
+        "The on-site photo of you with the customer is still missing."),
+    PhotoKind.SIGNED_FORM: N_("The photo of the signed application form is still missing."),
+    PhotoKind.OTHER: N_("The other required photo is still missing."),
+}
+
+
+@dataclass(frozen=True)
+class WorkingHours:
+    """Operating hours in business time: working weekdays (0 = Monday) and opening hours (C2)."""
+
+    weekdays: frozenset[int] = field(default_factory=lambda: frozenset(range(5)))
+    start: time = time(8, 30)
+    end: time = time(17, 30)
+
+    def covers(self, moment: datetime, zone: ZoneInfo) -> bool:
+        """True when the moment falls on a working day within opening hours (C2)."""
+        local = moment.astimezone(zone)
+        return local.weekday() in self.weekdays and self.start <= local.time() < self.end
+
+
+@dataclass(frozen=True)
+class CaptureContext:
+    """What the edges hand to capture: cipher (C10), media store (C9), limits (C7), hours (C2)."""
+
+    cipher: FieldCipher
+    media: MediaStore
+    photo_limits: PhotoLimits
+    hours: WorkingHours
+    zone: ZoneInfo
+
+
+@dataclass(frozen=True)
+class CaseSummary:
+    """A case as the agent and the reviewer see it, ID and mobile masked (C10)."""
+
+    case_id: int
+    case_no: str | None
+    status: CaseStatus
+    revision: int
+    business_type_code: str
+    business_type_zh: str
+    business_type_en: str
+    customer_name: str
+    id_number_masked: str
+    mobile_masked: str
+    latitude: float | None
+    longitude: float | None
+    photo_kinds: tuple[PhotoKind, ...]
+    missing_photo_kinds: tuple[PhotoKind, ...]
+    risk_hint_confirmed: bool
+    submitted_at: datetime | None
+    review_due_at: datetime | None
+
+
+@dataclass(frozen=True)
+class CustomerData:
+    """The unmasked customer data of a case, shown only with the reveal permission (C10)."""
+
+    name: str
+    id_number: str
+    mobile: str
+
+
+async def capture_gate(staff_id: int, business_type_id: int, now: datetime,
+                       ctx: CaptureContext) -> None:
+    """Refuse capture unless an active, bound agent works in hours or is approved (C2, Q6)."""
+    staff = await Staff.get_or_none(id=staff_id)
+    if staff is None or not staff.active:
+        raise DomainError(N_("Your staff account is deactivated. Contact your administrator."))
+    if not await StaffRole.exists(staff_id=staff_id, role=Role.FIELD_AGENT):
+        raise PermissionDenied(N_("Only field agents can capture cases."))
+    if not await ChatBinding.exists(staff_id=staff_id):
+        raise DomainError(N_("Bind your chat account before you capture cases."))
+    if not await BusinessType.exists(id=business_type_id, active=True):
+        raise DomainError(N_("This business type is not offered for new cases."))
+    if not ctx.hours.covers(now, ctx.zone) and not await _approved_window(staff_id, now):
+        raise DomainError(
+            N_("Cases can be captured only in working hours (%(start)s to %(end)s on working "
+               "days). Outside them, ask for a special approval first."),
+            start=ctx.hours.start.strftime("%H:%M"), end=ctx.hours.end.strftime("%H:%M"),
+        )
+
+
+async def _approved_window(staff_id: int, now: datetime) -> bool:
+    """True when an approved special approval covers the moment (C2)."""
+    return await SpecialApproval.exists(staff_id=staff_id, status=SpecialApprovalStatus.APPROVED,
+                                        starts_at__lte=now, ends_at__gt=now)
+
+
+async def start_draft(actor: Actor, business_type_id: int, ctx: CaptureContext,
+                      now: datetime | None = None) -> Case:
+    """Open a draft case for the acting field agent once the gate lets him through (C2, C3)."""
+    if actor.staff_id is None:
+        raise PermissionDenied(N_("Only field agents can capture cases."))
+    moment = now or utcnow()
+    async with in_transaction():
+        await capture_gate(actor.staff_id, business_type_id, moment, ctx)
+        staff = await Staff.get(id=actor.staff_id)
+        case = await Case.create(business_type_id=business_type_id, agent_id=staff.id,
+                                 org_id=staff.org_id)  # type: ignore[attr-defined]
+        await _log(actor, case, CaseEventKind.CREATED, {"business_type_id": business_type_id})
+    return case
+
+
+async def set_customer(actor: Actor, case_id: int, name: str, id_number: str, mobile: str,
+                       ctx: CaptureContext) -> Case:
+    """Store the customer's name, ID number (C1) and own mobile (C4), encrypted and hashed (C10)."""
+    today = utcnow().astimezone(ctx.zone).date()
+    clean_name = validate_customer_name(name)
+    clean_id = validate_resident_id(id_number, today)
+    clean_mobile = validate_mobile(mobile)
+    async with in_transaction():
+        case = await _draft_for_change(actor, case_id)
+        case.customer_name = clean_name
+        case.id_number_enc = ctx.cipher.encrypt(clean_id)
+        case.id_number_hash = ctx.cipher.lookup_hash(clean_id)
+        case.mobile_enc = ctx.cipher.encrypt(clean_mobile)
+        case.mobile_hash = ctx.cipher.lookup_hash(clean_mobile)
+        await case.save()
+        await _log(actor, case, CaseEventKind.CUSTOMER_SET, {
+            "id_number": mask_resident_id(clean_id), "mobile": mask_mobile(clean_mobile)})
+    return case
+
+
+async def set_location(actor: Actor, case_id: int, latitude: float, longitude: float) -> Case:
+    """Record where the case was captured, as shared from the agent's phone (C3)."""
+    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        raise DomainError(N_("This location is not valid. Please share it again."))
+    async with in_transaction():
+        case = await _draft_for_change(actor, case_id)
+        case.latitude, case.longitude = latitude, longitude
+        await case.save()
+        await _log(actor, case, CaseEventKind.LOCATION_SET,
+                   {"latitude": latitude, "longitude": longitude})
+    return case
+
+
+async def add_photo(actor: Actor, case_id: int, kind: PhotoKind, data: bytes, original_name: str,
+                    content_type: str, ctx: CaptureContext) -> CasePhoto:
+    """Check and store a photo as a new row of the current revision, never replacing (C7, C9)."""
+    async with in_transaction():
+        case = await _draft_for_change(actor, case_id)
+        business_type = await BusinessType.get(id=case.business_type_id)  # type: ignore[attr-defined]
+        if kind.value not in business_type.required_photo_kinds:
+            raise DomainError(N_("This business type does not need a photo of this kind."),
+                              kind=kind.value)
+        info = await asyncio.to_thread(inspect_photo, data, ctx.photo_limits)
+        sha256 = await ctx.media.aput(data)
+        photo = await CasePhoto.create(
+            case=case, kind=kind, revision=case.revision, sha256=sha256, width=info.width,
+            height=info.height, original_name=original_name[:MAX_NAME_LENGTH],
+            content_type=content_type[:MAX_CONTENT_TYPE_LENGTH], uploaded_at=utcnow(),
+        )
+        await _touch(case)
+        await _log(actor, case, CaseEventKind.PHOTO_ADDED, {
+            "photo_id": photo.id, "kind": kind.value, "sha256": sha256, "revision": case.revision})
+    return photo
+
+
+async def confirm_risk_hint(actor: Actor, case_id: int) -> Case:
+    """Record that the agent gave the customer the risk hints (C11)."""
+    async with in_transaction():
+        case = await _draft_for_change(actor, case_id)
+        case.risk_hint_confirmed_at = utcnow()
+        await case.save()
+        await _log(actor, case, CaseEventKind.RISK_HINT_CONFIRMED, {})
+    return case
+
+
+async def submit(actor: Actor, case_id: int, ctx: CaptureContext,
+                 now: datetime | None = None) -> Case:
+    """Submit a complete draft: number it, set the review deadline, tell the reviewers (C3, C8)."""
+    moment = now or utcnow()
+    async with in_transaction():
+        case = await _draft_for_change(actor, case_id)
+        business_type = await BusinessType.get(id=case.business_type_id)  # type: ignore[attr-defined]
+        await _check_complete(case, business_type)
+        case.case_no = await _next_case_no(moment, ctx.zone)
+        case.status = CaseStatus.SUBMITTED
+        case.submitted_at = moment
+        case.review_due_at = moment + timedelta(minutes=business_type.review_sla_minutes)
+        await case.save()
+        await _log(actor, case, CaseEventKind.SUBMITTED, {
+            "case_no": case.case_no, "revision": case.revision,
+            "review_due_at": case.review_due_at.isoformat()})
+        await _notify_reviewers(case, business_type, actor, ctx.zone)
+    return case
+
+
+async def cancel(actor: Actor, case_id: int) -> Case:
+    """Cancel a draft; submitted cases go through review instead (DESIGN.md section 4)."""
+    async with in_transaction():
+        case = await _draft_for_change(actor, case_id)
+        case.status = CaseStatus.CANCELLED
+        await case.save()
+        await _log(actor, case, CaseEventKind.CANCELLED, {})
+    return case
+
+
+async def open_drafts(actor: Actor) -> list[Case]:
+    """The acting agent's drafts, most recently changed first, for /resume."""
+    return await Case.filter(agent_id=actor.staff_id, status=CaseStatus.DRAFT).prefetch_related(
+        "business_type").order_by("-updated_at", "-id")
+
+
+async def case_summary(actor: Actor, case_id: int, ctx: CaptureContext) -> CaseSummary:
+    """A case with customer ID and mobile masked, for its agent or reviewers in scope (C10)."""
+    case = await _visible_case(actor, case_id)
+    business_type = await BusinessType.get(id=case.business_type_id)  # type: ignore[attr-defined]
+    kinds = await _photo_kinds(case)
+    required = [PhotoKind(k) for k in business_type.required_photo_kinds]
+    customer = _decrypted(case, ctx.cipher)
+    return CaseSummary(
+        case_id=case.id, case_no=case.case_no, status=case.status, revision=case.revision,
+        business_type_code=business_type.code, business_type_zh=business_type.name_zh,
+        business_type_en=business_type.name_en, customer_name=case.customer_name,
+        id_number_masked=mask_resident_id(customer.id_number) if customer else "",
+        mobile_masked=mask_mobile(customer.mobile) if customer else "",
+        latitude=case.latitude, longitude=case.longitude,
+        photo_kinds=tuple(k for k in required if k in kinds),
+        missing_photo_kinds=tuple(k for k in required if k not in kinds),
+        risk_hint_confirmed=case.risk_hint_confirmed_at is not None,
+        submitted_at=case.submitted_at, review_due_at=case.review_due_at,
+    )
+
+
+async def reveal_customer(actor: Actor, case_id: int, ctx: CaptureContext) -> CustomerData:
+    """Unmasked customer data for holders of the reveal permission, audited (C10)."""
+    require(actor, Permission.CUSTOMER_DATA_REVEAL)
+    async with in_transaction():
+        case = await _case(case_id)
+        require_scope(actor, await Org.get(id=case.org_id))  # type: ignore[attr-defined]
+        customer = _decrypted(case, ctx.cipher)
+        if customer is None:
+            raise DomainError(N_("No customer data has been entered for this case yet."))
+        await audit.record(actor, "case.customer_reveal", "case", case.id,
+                           org_id=case.org_id,  # type: ignore[attr-defined]
+                           detail={"case_no": case.case_no})
+    return customer
+
+
+async def find_by_id_number(actor: Actor, id_number: str, ctx: CaptureContext) -> list[Case]:
+    """Cases of one customer in the actor's scope, found through the keyed hash (C10)."""
+    require(actor, Permission.CASE_VIEW)
+    digest = ctx.cipher.lookup_hash(id_number)
+    async with in_transaction():
+        rows = await Case.filter(id_number_hash=digest,
+                                 org__path__startswith=scope_prefix(actor)).order_by("id")
+        await audit.record(actor, "case.customer_lookup", "case", org_id=actor.org_id,
+                           detail={"found": [row.id for row in rows]})
+    return rows
+
+
+async def _case(case_id: int) -> Case:
+    """Load a case, locking its row on PostgreSQL so concurrent changes queue up."""
+    case = await Case.filter(id=case_id).select_for_update().first()
+    if case is None:
+        raise NotFound(N_("No such case."))
+    return case
+
+
+async def _draft_for_change(actor: Actor, case_id: int) -> Case:
+    """The actor's own draft; stale buttons on submitted or cancelled cases are refused (C3)."""
+    case = await _case(case_id)
+    if case.agent_id != actor.staff_id:  # type: ignore[attr-defined]
+        raise PermissionDenied(N_("Only the field agent who captured this case may change it."))
+    if case.status == CaseStatus.CANCELLED:
+        raise DomainError(N_("This draft was cancelled and can no longer be changed."))
+    if case.status != CaseStatus.DRAFT:
+        raise DomainError(N_("Case %(case_no)s has already been submitted and can no longer "
+                             "be changed."), case_no=case.case_no)
+    return case
+
+
+async def _visible_case(actor: Actor, case_id: int) -> Case:
+    """A case its own agent or a case viewer of its org subtree may read (C10)."""
+    case = await Case.get_or_none(id=case_id).prefetch_related("org")
+    if case is None:
+        raise NotFound(N_("No such case."))
+    if case.agent_id == actor.staff_id:  # type: ignore[attr-defined]
+        return case
+    if not can(actor, Permission.CASE_VIEW):
+        raise PermissionDenied(N_("You do not have permission for this action."))
+    require_scope(actor, case.org)
+    return case
+
+
+def _decrypted(case: Case, cipher: FieldCipher) -> CustomerData | None:
+    """The customer data of a case in clear, or None before it was entered (C10)."""
+    if case.id_number_enc is None or case.mobile_enc is None:
+        return None
+    return CustomerData(case.customer_name, cipher.decrypt(case.id_number_enc),
+                        cipher.decrypt(case.mobile_enc))
+
+
+async def _photo_kinds(case: Case) -> set[PhotoKind]:
+    """Photo kinds uploaded for the current revision of a case (C9)."""
+    kinds = await CasePhoto.filter(case_id=case.id, revision=case.revision).values_list(
+        "kind", flat=True)
+    return {PhotoKind(k) for k in kinds}
+
+
+async def _check_complete(case: Case, business_type: BusinessType) -> None:
+    """Refuse submission without customer data (C1, C4), a required photo or risk hints (C11)."""
+    if case.id_number_enc is None:
+        raise DomainError(N_("Enter the customer's name, ID number and mobile number before "
+                             "submitting."))
+    present = await _photo_kinds(case)
+    for kind in (PhotoKind(k) for k in business_type.required_photo_kinds):
+        if kind not in present:
+            raise DomainError(MISSING_PHOTO[kind], kind=kind.value)
+    if case.risk_hint_confirmed_at is None:
+        raise DomainError(N_("Confirm that you gave the customer the risk hints before "
+                             "submitting."))
+
+
+async def _next_case_no(moment: datetime, zone: ZoneInfo) -> str:
+    """The next case number of the business day, e.g. YD20261122-000123, from an atomic upsert."""
+    day = moment.astimezone(zone).strftime("%Y%m%d")
+    connection = connections.get("default")
+    mark = "$1" if connection.capabilities.dialect == "postgres" else "?"
+    rows = await connection.execute_query_dict(
+        f'INSERT INTO "case_counter" ("day", "last_no") VALUES ({mark}, 1) '
+        'ON CONFLICT ("day") DO UPDATE SET "last_no" = "case_counter"."last_no" + 1 '
+        'RETURNING "last_no"', [day],
+    )
+    return f"{CASE_NO_PREFIX}{day}-{rows[0]['last_no']:0{CASE_NO_DIGITS}d}"
+
+
+async def _notify_reviewers(case: Case, business_type: BusinessType, actor: Actor,
+                            zone: ZoneInfo) -> None:
+    """Queue a note for each active reviewer whose org contains the case org (C3, C8)."""
+    org = await Org.get(id=case.org_id)  # type: ignore[attr-defined]
+    reviewers = await Staff.filter(active=True, roles__role=Role.REVIEWER).prefetch_related("org")
+    assert case.review_due_at is not None
+    params = {"case_no": case.case_no, "business_type": business_type.name_zh,
+              "agent": actor.label, "due": case.review_due_at.astimezone(zone).strftime("%H:%M")}
+    for reviewer in {r.id: r for r in reviewers}.values():
+        if org.path.startswith(reviewer.org.path):
+            await outbox.enqueue(
+                reviewer.id, REVIEWER_TEMPLATE, params,
+                idempotency_key=f"case:{case.id}:r{case.revision}:submitted:{reviewer.id}",
+            )
+
+
+async def _touch(case: Case) -> None:
+    """Move the draft's updated_at so /resume lists it first."""
+    await case.save(update_fields=["updated_at"])
+
+
+async def _log(actor: Actor, case: Case, kind: CaseEventKind, detail: dict[str, Any]) -> None:
+    """Append the timeline entry and the audit row of one change (C9, S3)."""
+    await CaseEvent.create(case=case, at=utcnow(), actor_id=actor.staff_id,
+                           actor_label=actor.label, kind=kind, detail=detail)
+    await audit.record(actor, f"case.{kind.value}", "case", case.id,
+                       org_id=case.org_id, detail=detail)  # type: ignore[attr-defined]
