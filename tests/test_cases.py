@@ -20,6 +20,7 @@ from domain.models import (
     AuditLog,
     Case,
     CaseEvent,
+    CaseEventKind,
     CasePhoto,
     CaseStatus,
     ChatBinding,
@@ -234,3 +235,14 @@ async def test_reveal_is_audited_and_refused_for_a_field_agent(world: World) -> 
     _, outsider = await person(world.ids["branch_b"], Role.REVIEWER, no="R002")
     with pytest.raises(PermissionDenied):
         await cases.reveal_customer(outsider, case.id, world.ctx)
+
+
+async def test_location_is_kept_and_an_impossible_one_refused(world: World) -> None:
+    draft = await cases.start_draft(world.agent, world.business_type_id, world.ctx, MONDAY_10AM)
+    refused = await refusal(cases.set_location, world.agent, draft.id, 95.0, 118.8)
+    assert refused.key == "This location is not valid. Please share it again."
+    await cases.set_location(world.agent, draft.id, 32.06, 118.79)
+    stored = await Case.get(id=draft.id)
+    assert (stored.latitude, stored.longitude) == (32.06, 118.79)
+    kinds = await CaseEvent.filter(case_id=draft.id).values_list("kind", flat=True)
+    assert kinds == [CaseEventKind.CREATED, CaseEventKind.LOCATION_SET]

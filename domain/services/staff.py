@@ -10,7 +10,7 @@ from tortoise.transactions import in_transaction
 
 from domain.clock import utcnow
 from domain.errors import N_, DomainError, NotFound
-from domain.models import BindCode, ChatBinding, Org, Role, Staff, StaffRole, WebCredential
+from domain.models import BindCode, ChatBinding, Role, Staff, StaffRole, WebCredential
 from domain.services import audit, outbox
 from domain.services.access import Permission, require, require_scope, scope_prefix
 from domain.services.actors import Actor
@@ -186,10 +186,6 @@ async def grant_web_login(actor: Actor, staff_id: int, username: str) -> str:
                            org_id=staff.org.id, detail={"username": username})
     return initial
 
-
-async def org_of(staff: Staff) -> Org:
-    """The org of a staff member (loaded if needed)."""
-    return await Org.get(id=staff.org_id)  # type: ignore[attr-defined]
 
 
 async def count_staff(actor: Actor, *, active: bool | None = None) -> int:
