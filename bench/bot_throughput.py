@@ -22,6 +22,7 @@ from domain.models import Role
 from domain.services import binding, orgs, staff
 from domain.services.actors import system_actor
 from fieldops.db import apply_migrations, close_database, open_database
+from tests.factories import flow_context
 from tests.fake_telegram import FakeTelegram
 
 USER = 9001
@@ -55,7 +56,8 @@ async def fieldops_rate(count: int) -> float:
             await bound_user()
             async with FakeTelegram() as fake:
                 bot = TelegramBot(BotConfig(token=fake.token, api_base_url=fake.api_base_url,
-                                            file_base_url=fake.file_base_url))
+                                            file_base_url=fake.file_base_url),
+                                  flow_context(Path(directory) / "media"))
                 await bot.start()
                 try:
                     return await answered_per_second(fake, count)

@@ -9,6 +9,7 @@ from collections import defaultdict
 from datetime import timedelta
 from typing import Protocol
 
+from bot.flows.messages import Buttons
 from bot.throttle import Throttle
 from domain.services import outbox
 from domain.services.outbox import Delivery
@@ -30,18 +31,22 @@ class SendFailed(Exception):
 class Sender(Protocol):
     """What a channel adapter offers the dispatcher; raises `SendFailed` when it cannot send."""
 
-    async def send_text(self, chat_id: str, text: str) -> None:
-        """Send one text message to a chat."""
+    async def send_text(self, chat_id: str, text: str, buttons: Buttons = ()) -> None:
+        """Send one text message to a chat, with rows of (label, data) buttons."""
 
 
 class OutboxDispatcher:
-    """Sends due outbox messages in the recipient's language, at most once per message."""
+    """Sends due outbox messages in the recipient's language, at most once per message.
 
-    def __init__(self, sender: Sender, *, poll_seconds: float = 1.0,
+    `senders` maps each channel this process can deliver on to its adapter; messages of other
+    channels are left for a process that can.
+    """
+
+    def __init__(self, senders: dict[str, Sender], *, poll_seconds: float = 1.0,
                  backoff_seconds: float = 5.0, max_attempts: int = 8,
                  default_locale: str = DEFAULT_LOCALE, per_second: float = 30.0,
                  chat_gap_seconds: float = 1.0, batch_size: int = 50) -> None:
-        self.sender = sender
+        self.senders = senders
         self.poll_seconds = poll_seconds
         self.backoff = timedelta(seconds=backoff_seconds)
         self.max_attempts = max_attempts
@@ -53,7 +58,7 @@ class OutboxDispatcher:
     async def run_once(self) -> int:
         """Claim the due messages and send them, chats in parallel; returns how many were sent."""
         by_chat: dict[str | None, list[Delivery]] = defaultdict(list)
-        for delivery in await outbox.claim_due(self.batch_size):
+        for delivery in await outbox.claim_due(self.batch_size, tuple(self.senders)):
             by_chat[delivery.chat_id].append(delivery)
         results = await asyncio.gather(
             *(self._deliver_in_order(items) for items in by_chat.values()),
@@ -97,14 +102,14 @@ class OutboxDispatcher:
                 f"recipient has no {delivery.channel} chat binding", permanent=True))
             return False
         try:
-            text = self._render(delivery)
+            text, buttons = self._render(delivery)
         except (KeyError, TypeError, ValueError) as error:
             await self._fail(delivery, SendFailed(f"template cannot be filled: {error!r}",
                                                   permanent=True))
             return False
         await self.throttle.before_send(delivery.chat_id)
         try:
-            await self.sender.send_text(delivery.chat_id, text)
+            await self.senders[delivery.channel].send_text(delivery.chat_id, text, buttons)
         except SendFailed as failure:
             await self._fail(delivery, failure)
             return False
@@ -113,9 +118,11 @@ class OutboxDispatcher:
         await outbox.mark_sent(delivery.message_id)
         return True
 
-    def _render(self, delivery: Delivery) -> str:
+    def _render(self, delivery: Delivery) -> tuple[str, Buttons]:
         locale = normalise(delivery.locale, self.default_locale)
-        return translate(locale, delivery.template, **delivery.params)
+        buttons = tuple(tuple((translate(locale, label), data) for label, data in row)
+                        for row in delivery.buttons)
+        return translate(locale, delivery.template, **delivery.params), buttons
 
     async def _fail(self, delivery: Delivery, failure: SendFailed) -> None:
         status = await outbox.mark_failed(

@@ -16,6 +16,7 @@ from bot.dispatcher import OutboxDispatcher
 from bot.telegram import BotConfig, TelegramBot
 from fieldops import db
 from fieldops.settings import Settings
+from fieldops.wiring import flow_context
 from scheduler.runner import build_scheduler
 
 log = logging.getLogger("fieldops.run")
@@ -64,11 +65,11 @@ async def _start_bot(settings: Settings, stack: AsyncExitStack) -> TelegramBot |
         log.warning("FIELDOPS_TELEGRAM_BOT_TOKEN is not set: the chat bot and the outbox "
                     "dispatcher stay off; the rest runs")
         return None
-    bot = TelegramBot(bot_config(settings))
+    bot = TelegramBot(bot_config(settings), flow_context(settings))
     await bot.start()
     stack.push_async_callback(bot.stop)
     dispatcher = OutboxDispatcher(
-        bot, poll_seconds=settings.outbox_poll_seconds,
+        {"telegram": bot}, poll_seconds=settings.outbox_poll_seconds,
         backoff_seconds=settings.outbox_backoff_seconds,
         max_attempts=settings.outbox_max_attempts, default_locale=settings.default_locale,
     )

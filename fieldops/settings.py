@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import secrets
+from datetime import time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -11,6 +13,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 VAR_DIR = Path("var")
 SUPPORTED_LOCALES = ("zh_CN", "en")
+LOCATION_MODES = ("off", "optional", "required")
+HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
 
 
 class SettingsError(Exception):
@@ -27,6 +31,15 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8080, ge=1, le=65535)
     secret_key: str = ""
+    data_key: str = ""
+    public_url: str = ""
+    working_days: str = "1,2,3,4,5"
+    working_hours: str = "08:30-17:30"
+    location_mode: str = "optional"
+    photo_max_mb: int = Field(default=20, ge=1, le=100)
+    photo_min_width: int = Field(default=800, ge=1)
+    photo_min_height: int = Field(default=600, ge=1)
+    sla_escalation_repeat_minutes: int = Field(default=30, ge=1)
     business_timezone: str = "Asia/Shanghai"
     default_locale: str = "zh_CN"
     telegram_bot_token: str = ""
@@ -71,9 +84,50 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL")
         return value
 
+    @field_validator("working_days")
+    @classmethod
+    def _weekdays(cls, value: str) -> str:
+        days = [d.strip() for d in value.split(",") if d.strip()]
+        if not days or any(d not in "1234567" or len(d) != 1 for d in days):
+            raise ValueError("must list ISO weekdays 1 (Monday) to 7 (Sunday), e.g. 1,2,3,4,5")
+        return value
+
+    @field_validator("working_hours")
+    @classmethod
+    def _opening_hours(cls, value: str) -> str:
+        match = HOURS.match(value.strip())
+        if match is None or match.group(1, 2) >= match.group(3, 4):
+            raise ValueError("must be HH:MM-HH:MM with the start before the end, e.g. 08:30-17:30")
+        return value.strip()
+
+    @field_validator("location_mode")
+    @classmethod
+    def _location_mode(cls, value: str) -> str:
+        if value not in LOCATION_MODES:
+            raise ValueError(f"must be one of {', '.join(LOCATION_MODES)}")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        if value and not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
+
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.business_timezone)
+
+    @property
+    def weekdays(self) -> frozenset[int]:
+        """Working weekdays as Python weekday numbers (0 = Monday)."""
+        return frozenset(int(d) - 1 for d in self.working_days.split(",") if d.strip())
+
+    @property
+    def opening_hours(self) -> tuple[time, time]:
+        """Start and end of the working day."""
+        start, end = self.working_hours.split("-")
+        return time.fromisoformat(start), time.fromisoformat(end)
 
 
 
@@ -88,13 +142,19 @@ def load_settings(**overrides: object) -> Settings:
     if settings.webhook_url and not settings.webhook_secret:
         raise SettingsError("FIELDOPS_WEBHOOK_SECRET: required when FIELDOPS_WEBHOOK_URL is set")
     if not settings.secret_key:
-        settings.secret_key = _stored_secret_key()
+        settings.secret_key = _stored_key("secret_key")
+    if not settings.data_key:
+        settings.data_key = _stored_key("data_key")
     return settings
 
 
-def _stored_secret_key() -> str:
-    """Generate the secret key on first run and keep it under ./var/."""
-    path = VAR_DIR / "secret_key"
+def _stored_key(name: str) -> str:
+    """Generate a key on first run and keep it under ./var/.
+
+    `secret_key` signs sessions and may be rotated freely; `data_key` encrypts customer data
+    at rest (C10) and must be kept (and backed up) as long as the data lives.
+    """
+    path = VAR_DIR / name
     if path.exists():
         return path.read_text(encoding="utf-8").strip()
     VAR_DIR.mkdir(parents=True, exist_ok=True)

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.flows.context import FlowContext
+from domain.images import PhotoLimits
+from domain.media import MediaStore
 from domain.models import Role, Staff
+from domain.privacy import FieldCipher
 from domain.services import auth, orgs, staff
 from domain.services.actors import Actor, actor_for, system_actor
+from domain.services.cases import CaptureContext, WorkingHours
 
 ROOT = system_actor("tests")
 
@@ -40,3 +49,18 @@ async def web_user(org_id: int, *roles: Role, no: str, password: str = "Secret-p
     actor = await actor_for(row)
     await auth.change_password(actor, initial, password, password)
     return row, username
+
+
+def capture_context(media_root: Path, **overrides: Any) -> CaptureContext:
+    """The capture context tests use: a fixed data key, media under tmp, Shanghai hours."""
+    values: dict[str, Any] = {
+        "cipher": FieldCipher("a-test-secret-that-is-long-enough"),
+        "media": MediaStore(media_root), "photo_limits": PhotoLimits(),
+        "hours": WorkingHours(), "zone": ZoneInfo("Asia/Shanghai"),
+    }
+    return CaptureContext(**(values | overrides))
+
+
+def flow_context(media_root: Path, public_url: str = "", **overrides: Any) -> FlowContext:
+    """The chat flows' context for tests."""
+    return FlowContext(capture=capture_context(media_root, **overrides), public_url=public_url)

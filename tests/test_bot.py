@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -18,7 +19,7 @@ from domain.clock import utcnow
 from domain.models import BindCode, OutboxMessage, OutboxStatus, Role, Staff
 from domain.services import binding, outbox, staff
 from locales import translate
-from tests.factories import ROOT, org_tree, person
+from tests.factories import ROOT, flow_context, org_tree, person
 from tests.fake_telegram import FakeTelegram
 
 AGENT = 7001
@@ -41,9 +42,10 @@ def config(fake: FakeTelegram, **extra: str) -> BotConfig:
 
 
 @pytest.fixture
-async def bot(database_url: str, fake: FakeTelegram) -> AsyncIterator[TelegramBot]:
+async def bot(database_url: str, fake: FakeTelegram, tmp_path: Path
+              ) -> AsyncIterator[TelegramBot]:
     """The FieldOps bot, long polling the fake server."""
-    telegram = TelegramBot(config(fake))
+    telegram = TelegramBot(config(fake), flow_context(tmp_path))
     await telegram.start()
     try:
         yield telegram
@@ -183,8 +185,10 @@ async def test_the_same_update_delivered_twice_is_handled_once(
     assert "陈展业" in fake.texts(AGENT)[0]
 
 
-async def test_router_keeps_the_awaited_step_in_the_database(agent: Staff) -> None:
-    first, second = ChatRouter("en"), ChatRouter("en")
+async def test_router_keeps_the_awaited_step_in_the_database(agent: Staff,
+                                                             tmp_path: Path) -> None:
+    first, second = ChatRouter(flow_context(tmp_path), "en"), ChatRouter(flow_context(tmp_path),
+                                                                         "en")
     await first.handle(Inbound.message("telegram", "1", "9", "9", "/bind"))
     replies = await second.handle(Inbound.message("telegram", "2", "9", "9",
                                                   await code_for(agent)))
@@ -192,12 +196,13 @@ async def test_router_keeps_the_awaited_step_in_the_database(agent: Staff) -> No
 
 
 @pytest.fixture
-async def webhook(database_url: str, fake: FakeTelegram) -> AsyncIterator[tuple[TelegramBot, str]]:
+async def webhook(database_url: str, fake: FakeTelegram, tmp_path: Path
+                  ) -> AsyncIterator[tuple[TelegramBot, str]]:
     """The bot in webhook mode behind a real aiohttp server; yields it and the hook URL."""
     app = web.Application()
     runner = web.AppRunner(app)
     telegram = TelegramBot(config(fake, webhook_url="https://bot.example/hook",
-                                  webhook_secret="s3cret"))
+                                  webhook_secret="s3cret"), flow_context(tmp_path))
     app.router.add_post("/hook", telegram.handle_webhook)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -249,7 +254,7 @@ async def bound_agent(member: Staff, user: int = AGENT) -> None:
 
 def dispatcher_for(bot: TelegramBot, **settings: float) -> OutboxDispatcher:
     """A dispatcher sending through the bot, with fast backoff settings."""
-    return OutboxDispatcher(bot, poll_seconds=0.05, backoff_seconds=0.05,
+    return OutboxDispatcher({"telegram": bot}, poll_seconds=0.05, backoff_seconds=0.05,
                             default_locale="zh_CN", **settings)  # type: ignore[arg-type]
 
 

@@ -6,6 +6,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -15,7 +16,7 @@ from bot.dispatcher import OutboxDispatcher
 from bot.telegram import BotConfig, TelegramBot
 from domain.models import OutboxMessage, OutboxStatus, Role, Staff
 from locales import translate
-from tests.factories import org_tree, person, web_user
+from tests.factories import flow_context, org_tree, person, web_user
 from tests.fake_telegram import FakeTelegram
 from tests.test_admin_web import log_in, submit
 
@@ -32,16 +33,17 @@ class Platform:
 
 
 @pytest.fixture
-async def platform(database_url: str) -> AsyncIterator[Platform]:
+async def platform(database_url: str, tmp_path: Path) -> AsyncIterator[Platform]:
     """Admin site, polling bot and running dispatcher; a system admin is logged in."""
     ids = await org_tree()
     _, username = await web_user(ids["province"], Role.SYSADMIN, no="S001")
     agent, _ = await person(ids["outlet_a"], Role.FIELD_AGENT, no="F001", name="陈展业")
     async with FakeTelegram() as fake:
         bot = TelegramBot(BotConfig(token=fake.token, api_base_url=fake.api_base_url,
-                                    file_base_url=fake.file_base_url, poll_timeout_seconds=1))
+                                    file_base_url=fake.file_base_url, poll_timeout_seconds=1),
+                          flow_context(tmp_path))
         await bot.start()
-        dispatcher = OutboxDispatcher(bot, poll_seconds=0.05, backoff_seconds=0.05)
+        dispatcher = OutboxDispatcher({"telegram": bot}, poll_seconds=0.05, backoff_seconds=0.05)
         loop = asyncio.create_task(dispatcher.run_forever())
         admin = TestClient(TestServer(init_app(AdminConfig(secret_key="e2e",
                                                            bot_username=bot.username))))

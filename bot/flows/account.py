@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from bot.flows.messages import Reply
 from bot.flows.turn import Outcome, Step, Turn, answer
 from domain.errors import N_
@@ -65,6 +67,8 @@ async def language(turn: Turn) -> Outcome:
 async def language_chosen(turn: Turn) -> Outcome:
     """A language button: keep the choice and confirm it in the new language."""
     locale = turn.inbound.callback_data.removeprefix(LANGUAGE_CALLBACK)
+    if locale not in LANGUAGE_NAMES:
+        return await stale_button(turn)
     await chat.choose_locale(turn.session, locale)
     return answer(Step.IDLE, translate(locale, N_("From now on I answer in %(language)s."),
                                        language=LANGUAGE_NAMES[locale]))
@@ -87,3 +91,19 @@ async def stale_button(turn: Turn) -> Outcome:
     """A button whose action no longer exists."""
     return answer(turn.step, turn._("This button is no longer valid."))
 
+
+
+Handler = Callable[[Turn], Awaitable[Outcome]]
+
+COMMANDS: dict[str, Handler] = {
+    "start": start,
+    "bind": bind,
+    "whoami": whoami,
+    "language": language,
+    "help": help_,
+}
+CALLBACKS: dict[str, Handler] = {LANGUAGE_CALLBACK: language_chosen}
+STEPS: dict[str, Handler] = {
+    Step.IDLE: unknown_text,
+    Step.AWAITING_BIND_CODE: bind_code_text,
+}

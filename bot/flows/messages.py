@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 Buttons = tuple[tuple[tuple[str, str], ...], ...]
+URL_PREFIXES = ("https://", "http://")
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A photo or file sent in chat; `fetch` downloads its bytes from the channel.
+
+    `size` is what the channel announced (None when unknown) so that oversized files are
+    refused before they are downloaded; `as_photo` is False for files sent as documents.
+    """
+
+    name: str
+    content_type: str
+    size: int | None
+    fetch: Callable[[], Awaitable[bytes]]
+    as_photo: bool = True
 
 
 @dataclass(frozen=True)
@@ -21,6 +38,8 @@ class Inbound:
     args: tuple[str, ...] = ()
     callback_data: str = ""
     callback_id: str = ""
+    attachment: Attachment | None = None
+    location: tuple[float, float] | None = None
 
     @classmethod
     def message(cls, channel: str, update_id: str, external_user_id: str, chat_id: str,
@@ -39,12 +58,38 @@ class Inbound:
                    callback_data=callback_data, callback_id=callback_id)
 
 
+    @classmethod
+    def upload(cls, channel: str, update_id: str, external_user_id: str, chat_id: str,
+               attachment: Attachment, caption: str = "", language_code: str | None = None
+               ) -> Inbound:
+        """A photo or file, with its caption as text."""
+        return cls(channel, update_id, external_user_id, chat_id, language_code,
+                   text=caption, attachment=attachment)
+
+    @classmethod
+    def shared_location(cls, channel: str, update_id: str, external_user_id: str, chat_id: str,
+                        latitude: float, longitude: float, language_code: str | None = None
+                        ) -> Inbound:
+        """A location shared from the phone."""
+        return cls(channel, update_id, external_user_id, chat_id, language_code,
+                   location=(latitude, longitude))
+
+
 @dataclass(frozen=True)
 class Reply:
-    """A message for the chat account, with optional rows of (label, callback data) buttons."""
+    """A message for the chat account, with optional rows of (label, data) buttons.
+
+    A button whose data is an http(s) URL opens that page; any other data comes back as a
+    button press.
+    """
 
     text: str
     buttons: Buttons = ()
+
+
+def is_url(data: str) -> bool:
+    """True when button data is a link rather than callback data."""
+    return data.startswith(URL_PREFIXES)
 
 
 def parse_command(text: str) -> tuple[str, tuple[str, ...]]:

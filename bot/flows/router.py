@@ -2,38 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from types import ModuleType
 
-from bot.flows import account
+from bot.flows import account, capture, review, special
+from bot.flows.context import FlowContext
 from bot.flows.messages import Inbound, Reply
-from bot.flows.turn import Outcome, Step, Turn
+from bot.flows.turn import Step, Turn
 from domain.errors import DomainError
 from domain.services import binding, chat
 from locales import DEFAULT_LOCALE
 
-Handler = Callable[[Turn], Awaitable[Outcome]]
-
-FLOW = "account"
-COMMANDS: dict[str, Handler] = {
-    "start": account.start,
-    "bind": account.bind,
-    "whoami": account.whoami,
-    "language": account.language,
-    "help": account.help_,
+FLOWS: dict[str, ModuleType] = {
+    "account": account, "capture": capture, "review": review, "special": special,
 }
-CALLBACKS: dict[str, Handler] = {
-    account.LANGUAGE_CALLBACK + code: account.language_chosen for code in account.LANGUAGE_NAMES
+COMMANDS: dict[str, account.Handler] = {
+    name: handler for flow in FLOWS.values() for name, handler in flow.COMMANDS.items()
 }
-STEP_TEXT: dict[Step, Handler] = {
-    Step.IDLE: account.unknown_text,
-    Step.AWAITING_BIND_CODE: account.bind_code_text,
+CALLBACKS: dict[str, account.Handler] = {
+    prefix: handler for flow in FLOWS.values() for prefix, handler in flow.CALLBACKS.items()
 }
+STEPS: dict[str, account.Handler] = {
+    step: handler for flow in FLOWS.values() for step, handler in flow.STEPS.items()
+}
+STEP_FLOW: dict[str, str] = {step: name for name, flow in FLOWS.items() for step in flow.STEPS}
 
 
 class ChatRouter:
     """Turns inbound events into replies; all state lives in the chat session row."""
 
-    def __init__(self, default_locale: str = DEFAULT_LOCALE) -> None:
+    def __init__(self, ctx: FlowContext, default_locale: str = DEFAULT_LOCALE) -> None:
+        self.ctx = ctx
         self.default_locale = default_locale
 
     async def handle(self, inbound: Inbound) -> list[Reply]:
@@ -42,11 +40,12 @@ class ChatRouter:
             return []
         turn = await self._turn(inbound)
         try:
-            outcome = await _handler(turn)(turn)
+            outcome = await handler_for(turn)(turn)
         except DomainError as refusal:
             return [Reply(turn._(refusal.key, **refusal.params))]
-        if outcome.step != turn.step or turn.session.flow != FLOW:
-            await chat.save_step(turn.session, FLOW, outcome.step, {})
+        if outcome.step != turn.step or outcome.data != turn.data:
+            await chat.save_step(turn.session, STEP_FLOW.get(outcome.step, "account"),
+                                 outcome.step, outcome.data)
         return list(outcome.replies)
 
     async def _turn(self, inbound: Inbound) -> Turn:
@@ -55,13 +54,16 @@ class ChatRouter:
         staff = await binding.bound_staff(inbound.channel, inbound.external_user_id)
         locale = chat.preferred_locale(session.locale, staff.locale if staff else None,
                                        inbound.language_code, self.default_locale)
-        return Turn(inbound, session, staff, locale)
+        return Turn(inbound, session, staff, locale, self.ctx)
 
 
-def _handler(turn: Turn) -> Handler:
+def handler_for(turn: Turn) -> account.Handler:
+    """The handler of a button (longest matching prefix), a command, or the current step."""
     inbound = turn.inbound
     if inbound.callback_data or inbound.callback_id:
-        return CALLBACKS.get(inbound.callback_data, account.stale_button)
+        prefixes = sorted((p for p in CALLBACKS if inbound.callback_data.startswith(p)),
+                          key=len, reverse=True)
+        return CALLBACKS[prefixes[0]] if prefixes else account.stale_button
     if inbound.command:
         return COMMANDS.get(inbound.command, account.unknown_text)
-    return STEP_TEXT[turn.step]
+    return STEPS.get(turn.step, STEPS[Step.IDLE])

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from bot.flows.context import FlowContext
 from bot.flows.messages import Inbound, Reply
 from domain.models import ChatSession, Staff
 from locales import translate
 
 
 class Step(StrEnum):
-    """Where a chat account stands; stored in `ChatSession.step`."""
+    """Steps of the account flow; other flows name theirs in their own module.
+
+    A session's step is stored as its string value in `ChatSession.step`; step values are
+    unique across flows so that the router finds the handler from the value alone.
+    """
 
     IDLE = "idle"
     AWAITING_BIND_CODE = "awaiting_bind_code"
@@ -26,14 +31,17 @@ class Turn:
     session: ChatSession
     staff: Staff | None
     locale: str
+    ctx: FlowContext
 
     @property
-    def step(self) -> Step:
-        """The step the session is in (idle when it holds no known step)."""
-        try:
-            return Step(self.session.step)
-        except ValueError:
-            return Step.IDLE
+    def step(self) -> str:
+        """The step the session is in (idle when it holds none)."""
+        return self.session.step or Step.IDLE
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """What the current step keeps between turns (for example the draft case id)."""
+        return dict(self.session.data or {})
 
     def _(self, msgid: str, **params: Any) -> str:
         """Translate a msgid into the language of this turn."""
@@ -42,12 +50,14 @@ class Turn:
 
 @dataclass(frozen=True)
 class Outcome:
-    """The step a turn leads to and what to answer."""
+    """The step a turn leads to, what that step keeps, and what to answer."""
 
-    step: Step
+    step: str
     replies: tuple[Reply, ...]
+    data: dict[str, Any] = field(default_factory=dict)
 
 
-def answer(step: Step, *replies: Reply | str) -> Outcome:
+def answer(step: str, *replies: Reply | str, data: dict[str, Any] | None = None) -> Outcome:
     """An outcome from replies given as `Reply` objects or plain texts."""
-    return Outcome(step, tuple(r if isinstance(r, Reply) else Reply(r) for r in replies))
+    return Outcome(step, tuple(r if isinstance(r, Reply) else Reply(r) for r in replies),
+                   data or {})

@@ -15,7 +15,10 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bot.dispatcher import SendFailed
 from bot.flows import ChatRouter
+from bot.flows.context import FlowContext
+from bot.flows.messages import Buttons
 from bot.telegram.config import BotConfig
+from bot.telegram.convert import markup
 from bot.telegram.handlers import UpdateHandlers
 
 log = logging.getLogger(__name__)
@@ -26,9 +29,9 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 class TelegramBot:
     """Runs the FieldOps flows on Telegram and sends outbox messages for the dispatcher."""
 
-    def __init__(self, config: BotConfig) -> None:
+    def __init__(self, config: BotConfig, ctx: FlowContext) -> None:
         self.config = config
-        self.handlers = UpdateHandlers(ChatRouter(config.default_locale))
+        self.handlers = UpdateHandlers(ChatRouter(ctx, config.default_locale))
         self._application: Application | None = None  # type: ignore[type-arg]
 
     @property
@@ -88,10 +91,11 @@ class TelegramBot:
         await self.application.process_update(update)
         return web.Response()
 
-    async def send_text(self, chat_id: str, text: str) -> None:
+    async def send_text(self, chat_id: str, text: str, buttons: Buttons = ()) -> None:
         """Send a notification; Bot API errors become `SendFailed` for the dispatcher."""
         try:
-            await self.application.bot.send_message(chat_id=chat_id, text=text)
+            await self.application.bot.send_message(chat_id=chat_id, text=text,
+                                                    reply_markup=markup(buttons))
         except RetryAfter as error:
             raise SendFailed(str(error), retry_after=_seconds(error)) from error
         except (Forbidden, BadRequest, ChatMigrated) as error:

@@ -8,7 +8,13 @@ from telegram import Bot, Update
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
 from bot.flows import ChatRouter, Reply
-from bot.telegram.convert import inbound_button, inbound_message, keyboard
+from bot.telegram.convert import (
+    inbound_button,
+    inbound_location,
+    inbound_message,
+    inbound_upload,
+    keyboard,
+)
 
 log = logging.getLogger(__name__)
 
@@ -22,12 +28,25 @@ class UpdateHandlers:
     def install(self, application: Application) -> None:  # type: ignore[type-arg]
         """Register the handlers on an application."""
         application.add_handler(MessageHandler(filters.TEXT, self.on_message))
+        application.add_handler(MessageHandler(filters.PHOTO | filters.Document.ALL,
+                                               self.on_upload))
+        application.add_handler(MessageHandler(filters.LOCATION, self.on_location))
         application.add_handler(CallbackQueryHandler(self.on_button))
         application.add_error_handler(self.on_error)
 
     async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Pass a text or command to the flows and send the replies."""
         inbound = inbound_message(update)
+        await send_replies(context.bot, inbound.chat_id, await self.router.handle(inbound))
+
+    async def on_upload(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Pass a photo or file to the flows and send the replies."""
+        inbound = inbound_upload(update)
+        await send_replies(context.bot, inbound.chat_id, await self.router.handle(inbound))
+
+    async def on_location(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Pass a shared location to the flows and send the replies."""
+        inbound = inbound_location(update)
         await send_replies(context.bot, inbound.chat_id, await self.router.handle(inbound))
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

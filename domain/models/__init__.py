@@ -5,15 +5,25 @@ from domain.models.cases import (
     BusinessType,
     Case,
     CaseCounter,
+    CaseDecision,
     CaseEvent,
     CaseEventKind,
     CasePhoto,
     CaseStatus,
+    DecisionKind,
     PhotoKind,
+    ReasonKind,
+    ReviewReason,
     SpecialApproval,
     SpecialApprovalStatus,
 )
-from domain.models.chat import BindCode, ChatBinding, ChatSession, ProcessedUpdate
+from domain.models.chat import (
+    BindCode,
+    ChatBinding,
+    ChatSession,
+    ProcessedUpdate,
+    WebChatMessage,
+)
 from domain.models.orgs import Org, OrgLevel, Role, Staff, StaffRole, WebCredential
 from domain.models.outbox import OutboxMessage, OutboxStatus
 from domain.models.system import JobLease, Setting
@@ -34,12 +44,14 @@ __all__ = [
     "BusinessType",
     "Case",
     "CaseCounter",
+    "CaseDecision",
     "CaseEvent",
     "CaseEventKind",
     "CasePhoto",
     "CaseStatus",
     "ChatBinding",
     "ChatSession",
+    "DecisionKind",
     "JobLease",
     "Org",
     "OrgLevel",
@@ -47,11 +59,14 @@ __all__ = [
     "OutboxStatus",
     "PhotoKind",
     "ProcessedUpdate",
+    "ReasonKind",
+    "ReviewReason",
     "Role",
     "Setting",
     "SpecialApproval",
     "SpecialApprovalStatus",
     "Staff",
     "StaffRole",
+    "WebChatMessage",
     "WebCredential",
 ]

@@ -68,6 +68,35 @@ class CaseEventKind(StrEnum):
     RISK_HINT_CONFIRMED = "risk_hint_confirmed"
     SUBMITTED = "submitted"
     CANCELLED = "cancelled"
+    CLAIMED = "claimed"
+    RELEASED = "released"
+    FIRST_APPROVED = "first_approved"
+    APPROVED = "approved"
+    RETURNED = "returned"
+    REJECTED = "rejected"
+    HELD = "held"
+    SLA_REMINDED = "sla_reminded"
+    SLA_ESCALATED = "sla_escalated"
+
+
+class DecisionKind(StrEnum):
+    """What a reviewer decided on one revision of a case (C6, C7, S2)."""
+
+    FIRST_APPROVAL = "first_approval"
+    APPROVE = "approve"
+    RETURN = "return"
+    REJECT = "reject"
+    HOLD = "hold"
+
+
+class ReasonKind(StrEnum):
+    """Which decision a managed reason belongs to (C6, C7)."""
+
+    RETURN = "return"
+    REJECT = "reject"
+
+
+RETAKE_CUSTOMER = "customer"
 
 
 class SpecialApprovalStatus(StrEnum):
@@ -106,10 +135,24 @@ class Case(Model):
     created_at = fields.DatetimeField(auto_now_add=True)
     submitted_at = fields.DatetimeField(null=True)
     review_due_at = fields.DatetimeField(null=True, db_index=True)
+    claimed_by: fields.ForeignKeyNullableRelation[Staff] = fields.ForeignKeyField(
+        "models.Staff", related_name="claimed_cases", null=True, on_delete=fields.RESTRICT
+    )
+    claimed_at = fields.DatetimeField(null=True)
+    first_approved_by: fields.ForeignKeyNullableRelation[Staff] = fields.ForeignKeyField(
+        "models.Staff", related_name="first_approved_cases", null=True,
+        on_delete=fields.RESTRICT,
+    )
+    retake_items: list[str] = fields.JSONField(default=list)
+    decided_at = fields.DatetimeField(null=True)
+    sla_reminded_at = fields.DatetimeField(null=True)
+    escalated_at = fields.DatetimeField(null=True)
+    escalation_count = fields.IntField(default=0)
     updated_at = fields.DatetimeField(auto_now=True)
 
     photos: fields.ReverseRelation[CasePhoto]
     events: fields.ReverseRelation[CaseEvent]
+    decisions: fields.ReverseRelation[CaseDecision]
 
     class Meta:
         table = "case_record"
@@ -165,6 +208,53 @@ class CaseEvent(Model):
         ordering = ["id"]
 
 
+class ReviewReason(Model):
+    """A managed reason code a reviewer picks when returning or rejecting (C6, C7).
+
+    retake_items lists the photo kinds (or customer) the agent must redo after a return.
+    """
+
+    id = fields.IntField(primary_key=True)
+    code = fields.CharField(max_length=32, unique=True)
+    kind = fields.CharEnumField(ReasonKind, max_length=16)
+    name_zh = fields.CharField(max_length=100)
+    name_en = fields.CharField(max_length=100)
+    retake_items: list[str] = fields.JSONField(default=list)
+    active = fields.BooleanField(default=True)
+    sort_order = fields.IntField(default=0)
+
+    class Meta:
+        table = "review_reason"
+        ordering = ["sort_order", "code"]
+
+    def name_in(self, locale: str) -> str:
+        """The display name for a locale: Chinese for zh locales, English otherwise."""
+        return self.name_zh if locale.startswith("zh") else self.name_en
+
+
+class CaseDecision(Model):
+    """One reviewer decision on one revision of a case, append-only (C6, C7, S2)."""
+
+    id = fields.IntField(primary_key=True)
+    case: fields.ForeignKeyRelation[Case] = fields.ForeignKeyField(
+        "models.Case", related_name="decisions", on_delete=fields.RESTRICT
+    )
+    revision = fields.IntField()
+    kind = fields.CharEnumField(DecisionKind, max_length=16)
+    reviewer: fields.ForeignKeyRelation[Staff] = fields.ForeignKeyField(
+        "models.Staff", related_name="case_decisions", on_delete=fields.RESTRICT
+    )
+    reason_codes: list[str] = fields.JSONField(default=list)
+    retake_items: list[str] = fields.JSONField(default=list)
+    note = fields.TextField(default="")
+    decided_at = fields.DatetimeField()
+
+    class Meta:
+        table = "case_decision"
+        ordering = ["id"]
+        unique_together = (("case", "revision", "kind"),)
+
+
 class SpecialApproval(Model):
     """An out-of-hours window in which one staff member may capture cases (C2)."""
 
@@ -185,6 +275,7 @@ class SpecialApproval(Model):
         on_delete=fields.SET_NULL,
     )
     decided_at = fields.DatetimeField(null=True)
+    decision_note = fields.TextField(default="")
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

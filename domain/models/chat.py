@@ -74,3 +74,21 @@ class ProcessedUpdate(Model):
     class Meta:
         table = "processed_update"
         unique_together = (("channel", "update_id"),)
+
+
+class WebChatMessage(Model):
+    """One line of the browser chat transcript of a staff member, inbound or from the bot."""
+
+    id = fields.BigIntField(primary_key=True)
+    staff: fields.ForeignKeyRelation[Staff] = fields.ForeignKeyField(
+        "models.Staff", related_name="web_chat_messages", on_delete=fields.CASCADE
+    )
+    from_bot = fields.BooleanField()
+    text = fields.TextField(default="")
+    buttons: list = fields.JSONField(default=list)
+    photo_sha256 = fields.CharField(max_length=64, null=True)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "web_chat_message"
+        ordering = ["id"]

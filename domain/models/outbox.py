@@ -20,7 +20,10 @@ class OutboxStatus(StrEnum):
 
 
 class OutboxMessage(Model):
-    """A notification for one staff member, template is a msgid filled with params."""
+    """A notification for one staff member, template is a msgid filled with params.
+
+    buttons holds rows of label msgid and callback data pairs, translated when sent.
+    """
 
     id = fields.BigIntField(primary_key=True)
     recipient: fields.ForeignKeyRelation[Staff] = fields.ForeignKeyField(
@@ -29,6 +32,7 @@ class OutboxMessage(Model):
     channel = fields.CharField(max_length=16)
     template = fields.TextField()
     params: dict = fields.JSONField(default=dict)
+    buttons: list = fields.JSONField(default=list)
     idempotency_key = fields.CharField(max_length=128, unique=True)
     status = fields.CharEnumField(OutboxStatus, max_length=16, default=OutboxStatus.PENDING)
     attempts = fields.IntField(default=0)

@@ -27,6 +27,10 @@ class Permission(StrEnum):
     BUSINESS_TYPE_MANAGE = "business_type.manage"
     CASE_VIEW = "case.view"
     CUSTOMER_DATA_REVEAL = "customer_data.reveal"
+    CASE_REVIEW = "case.review"
+    REVIEW_REASON_MANAGE = "review_reason.manage"
+    SPECIAL_APPROVAL_VIEW = "special_approval.view"
+    SPECIAL_APPROVAL_DECIDE = "special_approval.decide"
 
 
 GRANTS: dict[Permission, frozenset[Role]] = {
@@ -49,6 +53,12 @@ GRANTS: dict[Permission, frozenset[Role]] = {
         {Role.REVIEWER, Role.SUPERVISOR, Role.OPS_ADMIN, Role.AUDITOR, Role.SYSADMIN}
     ),
     Permission.CUSTOMER_DATA_REVEAL: frozenset({Role.REVIEWER, Role.OPS_ADMIN, Role.AUDITOR}),
+    Permission.CASE_REVIEW: frozenset({Role.REVIEWER}),
+    Permission.REVIEW_REASON_MANAGE: frozenset({Role.OPS_ADMIN}),
+    Permission.SPECIAL_APPROVAL_VIEW: frozenset(
+        {Role.SUPERVISOR, Role.OPS_ADMIN, Role.AUDITOR, Role.SYSADMIN}
+    ),
+    Permission.SPECIAL_APPROVAL_DECIDE: frozenset({Role.SUPERVISOR}),
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -73,6 +74,14 @@ class WorkingHours:
         return local.weekday() in self.weekdays and self.start <= local.time() < self.end
 
 
+class LocationMode(StrEnum):
+    """Whether the wizard asks for the shared location of the visit (setting)."""
+
+    OFF = "off"
+    OPTIONAL = "optional"
+    REQUIRED = "required"
+
+
 @dataclass(frozen=True)
 class CaptureContext:
     """What the edges hand to capture: cipher (C10), media store (C9), limits (C7), hours (C2)."""
@@ -82,6 +91,7 @@ class CaptureContext:
     photo_limits: PhotoLimits
     hours: WorkingHours
     zone: ZoneInfo
+    location_mode: LocationMode = LocationMode.OPTIONAL
 
 
 @dataclass(frozen=True)
@@ -105,6 +115,8 @@ class CaseSummary:
     risk_hint_confirmed: bool
     submitted_at: datetime | None
     review_due_at: datetime | None
+    retake_items: tuple[str, ...] = ()
+    retaken_items: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -229,7 +241,7 @@ async def submit(actor: Actor, case_id: int, ctx: CaptureContext,
     async with in_transaction():
         case = await _draft_for_change(actor, case_id)
         business_type = await BusinessType.get(id=case.business_type_id)  # type: ignore[attr-defined]
-        await _check_complete(case, business_type)
+        await _check_complete(case, business_type, ctx)
         case.case_no = await _next_case_no(moment, ctx.zone)
         case.status = CaseStatus.SUBMITTED
         case.submitted_at = moment
@@ -355,11 +367,14 @@ async def _photo_kinds(case: Case) -> set[PhotoKind]:
     return {PhotoKind(k) for k in kinds}
 
 
-async def _check_complete(case: Case, business_type: BusinessType) -> None:
+async def _check_complete(case: Case, business_type: BusinessType,
+                          ctx: CaptureContext) -> None:
     """Refuse submission without customer data (C1, C4), a required photo or risk hints (C11)."""
     if case.id_number_enc is None:
         raise DomainError(N_("Enter the customer's name, ID number and mobile number before "
                              "submitting."))
+    if ctx.location_mode == LocationMode.REQUIRED and case.latitude is None:
+        raise DomainError(N_("Share the location of the visit before submitting."))
     present = await _photo_kinds(case)
     for kind in (PhotoKind(k) for k in business_type.required_photo_kinds):
         if kind not in present:

@@ -20,24 +20,40 @@ CLAIM_LEASE = timedelta(minutes=2)
 MAX_BACKOFF = timedelta(minutes=30)
 
 
+CHANNEL_PREFERENCE = ("telegram", "web")
+ButtonRows = list[list[tuple[str, str]]]
+
+
 async def enqueue(
     recipient_id: int,
     template: str,
     params: dict[str, Any] | None = None,
     *,
     idempotency_key: str,
-    channel: str = "telegram",
+    channel: str | None = None,
+    buttons: ButtonRows | None = None,
 ) -> None:
     """Queue a notification; call inside the transaction of the change it reports.
 
-    A second call with the same idempotency key adds nothing.
+    Without a channel the message goes to the recipient's Telegram chat, or to his browser
+    chat when he has no Telegram binding. `buttons` are rows of (label msgid, data) pairs,
+    translated when sent. A second call with the same idempotency key adds nothing.
     """
     await OutboxMessage.bulk_create(
-        [OutboxMessage(recipient_id=recipient_id, channel=channel, template=template,
-                       params=params or {}, idempotency_key=idempotency_key,
-                       next_attempt_at=utcnow(), created_at=utcnow())],
+        [OutboxMessage(recipient_id=recipient_id,
+                       channel=channel or await preferred_channel(recipient_id),
+                       template=template, params=params or {},
+                       buttons=[[list(button) for button in row] for row in buttons or []],
+                       idempotency_key=idempotency_key, next_attempt_at=utcnow(),
+                       created_at=utcnow())],
         ignore_conflicts=True,
     )
+
+
+async def preferred_channel(staff_id: int) -> str:
+    """The channel a staff member is reached on: Telegram first, else the browser chat."""
+    bound = set(await ChatBinding.filter(staff_id=staff_id).values_list("channel", flat=True))
+    return next((c for c in CHANNEL_PREFERENCE if c in bound), CHANNEL_PREFERENCE[0])
 
 
 @dataclass(frozen=True)
@@ -51,16 +67,21 @@ class Delivery:
     template: str
     params: dict[str, Any]
     attempts: int
+    buttons: tuple[tuple[tuple[str, str], ...], ...] = ()
 
 
-async def claim_due(limit: int = 50) -> list[Delivery]:
-    """Claim due messages for this dispatcher; a crashed claim is taken over after its lease."""
+async def claim_due(limit: int = 50, channels: tuple[str, ...] | None = None) -> list[Delivery]:
+    """Claim due messages of the given channels (all when None) for this dispatcher.
+
+    A crashed claim is taken over after its lease.
+    """
     now = utcnow()
+    only = {"channel__in": list(channels)} if channels is not None else {}
     due = await OutboxMessage.filter(
-        status=OutboxStatus.PENDING, next_attempt_at__lte=now
+        status=OutboxStatus.PENDING, next_attempt_at__lte=now, **only
     ).order_by("next_attempt_at", "id").limit(limit).values_list("id", flat=True)
     stale = await OutboxMessage.filter(
-        status=OutboxStatus.SENDING, claimed_until__lt=now
+        status=OutboxStatus.SENDING, claimed_until__lt=now, **only
     ).limit(limit).values_list("id", flat=True)
     claimed: list[Delivery] = []
     for message_id in [*due, *stale]:
@@ -85,6 +106,8 @@ async def _delivery(message_id: int) -> Delivery:
         message_id=message.id, channel=message.channel,
         chat_id=binding.chat_id if binding else None, locale=recipient.locale,
         template=message.template, params=message.params, attempts=message.attempts,
+        buttons=tuple(tuple((str(label), str(data)) for label, data in row)
+                      for row in message.buttons or []),
     )
 
 

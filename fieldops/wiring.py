@@ -1,0 +1,30 @@
+"""Build the domain's capture context and the flows' context from the settings."""
+
+from __future__ import annotations
+
+from bot.flows.context import FlowContext
+from domain.images import MIB, PhotoLimits
+from domain.media import MediaStore
+from domain.privacy import FieldCipher
+from domain.services.cases import CaptureContext, LocationMode, WorkingHours
+from fieldops.settings import Settings
+
+
+def capture_context(settings: Settings) -> CaptureContext:
+    """Cipher (C10), media store (C9), photo limits (C7), hours (C2) and location mode."""
+    start, end = settings.opening_hours
+    return CaptureContext(
+        cipher=FieldCipher(settings.data_key),
+        media=MediaStore(settings.media_root),
+        photo_limits=PhotoLimits(max_bytes=settings.photo_max_mb * MIB,
+                                 min_width=settings.photo_min_width,
+                                 min_height=settings.photo_min_height),
+        hours=WorkingHours(weekdays=settings.weekdays, start=start, end=end),
+        zone=settings.zone,
+        location_mode=LocationMode(settings.location_mode),
+    )
+
+
+def flow_context(settings: Settings) -> FlowContext:
+    """What the chat flows need: the capture context and the admin's public address."""
+    return FlowContext(capture=capture_context(settings), public_url=settings.public_url)
