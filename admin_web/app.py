@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -20,6 +21,10 @@ from admin_web.routes import setup_routes
 from admin_web.sessions import cookie_storage
 from admin_web.state import CONFIG_KEY, REQUESTS_KEY, TIMEZONE_KEY, RequestCounter
 from admin_web.templating import setup_templates
+from domain.services.cases import CaptureContext
+
+if TYPE_CHECKING:
+    from admin_web.state import ChatPort
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,8 @@ class AdminConfig:
     business_timezone: str = "Asia/Shanghai"
     bot_username: str = ""
     secure_cookies: bool = False
+    capture: CaptureContext | None = None
+    chat: ChatPort | None = None
 
 
 def init_app(config: AdminConfig) -> web.Application:

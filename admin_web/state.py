@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -12,6 +12,13 @@ from domain.services.actors import Actor
 
 if TYPE_CHECKING:
     from admin_web.app import AdminConfig
+
+
+class ChatPort(Protocol):
+    """The browser chat adapter the composition root hands to the admin (see /chat).
+
+    Being built: the browser chat issue part defines its methods.
+    """
 
 
 class RequestCounter:

@@ -79,8 +79,9 @@ class Inbound:
 class Reply:
     """A message for the chat account, with optional rows of (label, data) buttons.
 
-    A button whose data is an http(s) URL opens that page; any other data comes back as a
-    button press.
+    A button whose data is an http(s) URL, or an admin path starting with "/", opens that
+    page (paths are made absolute with the public address, and dropped without one); any
+    other data comes back as a button press.
     """
 
     text: str
@@ -88,8 +89,16 @@ class Reply:
 
 
 def is_url(data: str) -> bool:
-    """True when button data is a link rather than callback data."""
-    return data.startswith(URL_PREFIXES)
+    """True when button data is a link (URL or admin path) rather than callback data."""
+    return data.startswith((*URL_PREFIXES, "/"))
+
+
+def absolute_links(buttons: Buttons, public_url: str) -> Buttons:
+    """Admin paths made absolute with the public address; without one, link buttons go."""
+    rows = (tuple((label, f"{public_url.rstrip('/')}{data}" if data.startswith("/") else data)
+                  for label, data in row if not data.startswith("/") or public_url)
+            for row in buttons)
+    return tuple(row for row in rows if row)
 
 
 def parse_command(text: str) -> tuple[str, tuple[str, ...]]:

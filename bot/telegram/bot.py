@@ -16,7 +16,7 @@ from telegram.warnings import PTBDeprecationWarning
 from bot.dispatcher import SendFailed
 from bot.flows import ChatRouter
 from bot.flows.context import FlowContext
-from bot.flows.messages import Buttons
+from bot.flows.messages import Buttons, absolute_links
 from bot.telegram.config import BotConfig
 from bot.telegram.convert import markup
 from bot.telegram.handlers import UpdateHandlers
@@ -31,6 +31,7 @@ class TelegramBot:
 
     def __init__(self, config: BotConfig, ctx: FlowContext) -> None:
         self.config = config
+        self.public_url = ctx.public_url
         self.handlers = UpdateHandlers(ChatRouter(ctx, config.default_locale))
         self._application: Application | None = None  # type: ignore[type-arg]
 
@@ -94,8 +95,9 @@ class TelegramBot:
     async def send_text(self, chat_id: str, text: str, buttons: Buttons = ()) -> None:
         """Send a notification; Bot API errors become `SendFailed` for the dispatcher."""
         try:
-            await self.application.bot.send_message(chat_id=chat_id, text=text,
-                                                    reply_markup=markup(buttons))
+            await self.application.bot.send_message(
+                chat_id=chat_id, text=text,
+                reply_markup=markup(absolute_links(buttons, self.public_url)))
         except RetryAfter as error:
             raise SendFailed(str(error), retry_after=_seconds(error)) from error
         except (Forbidden, BadRequest, ChatMigrated) as error:

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
 from bot.flows import Inbound, Reply
-from bot.flows.messages import Attachment, Buttons, is_url
+from bot.flows.messages import Attachment, Buttons, absolute_links, is_url
 
 CHANNEL = "telegram"
 
@@ -67,9 +67,9 @@ def _fetcher(bot: Bot, file_id: str) -> Callable[[], Awaitable[bytes]]:
     return fetch
 
 
-def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+def keyboard(reply: Reply, public_url: str) -> InlineKeyboardMarkup | None:
     """Inline buttons of a reply, or None when it has none."""
-    return markup(reply.buttons)
+    return markup(absolute_links(reply.buttons, public_url))
 
 
 def markup(buttons: Buttons) -> InlineKeyboardMarkup | None:
