@@ -12,10 +12,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+# The demo lets agents capture at any hour; set FIELDOPS_WORKING_DAYS/HOURS to see the C2 gate.
+DEMO_HOURS := FIELDOPS_WORKING_DAYS="$${FIELDOPS_WORKING_DAYS:-1,2,3,4,5,6,7}" \
+	FIELDOPS_WORKING_HOURS="$${FIELDOPS_WORKING_HOURS:-00:00-23:59}"
+
 run: $(STAMP)
 	$(BIN)/fieldops migrate
 	$(BIN)/fieldops demo
-	$(BIN)/fieldops run
+	$(DEMO_HOURS) $(BIN)/fieldops run
 
 test: $(STAMP)
 	$(BIN)/ruff check .

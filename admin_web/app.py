@@ -26,6 +26,8 @@ from domain.services.cases import CaptureContext
 if TYPE_CHECKING:
     from admin_web.state import ChatPort
 
+FORM_BODY_BYTES = 1024 * 1024
+
 
 @dataclass(frozen=True)
 class AdminConfig:
@@ -41,6 +43,14 @@ class AdminConfig:
     chat: ChatPort | None = None
 
 
+def body_limit(config: AdminConfig) -> int:
+    """Largest request body: a plain form, plus twice the largest chat photo when chat is on.
+
+    The headroom lets the chat refuse an oversized photo with a clear message.
+    """
+    return FORM_BODY_BYTES + (2 * config.chat.max_upload_bytes if config.chat else 0)
+
+
 def init_app(config: AdminConfig) -> web.Application:
     """Build the admin site; the caller has already opened the database."""
     if not config.secret_key:
@@ -49,7 +59,7 @@ def init_app(config: AdminConfig) -> web.Application:
     app = web.Application(middlewares=[
         count_requests, session_middleware(storage), select_locale, error_pages, check_csrf,
         require_login,
-    ])
+    ], client_max_size=body_limit(config))
     zone = ZoneInfo(config.business_timezone)
     app[CONFIG_KEY] = config
     app[TIMEZONE_KEY] = zone

@@ -13,7 +13,7 @@ from admin_web import sessions
 from admin_web.i18n import error_text, reset_locale, use_locale
 from admin_web.i18n import gettext as _
 from admin_web.pages import redirect, render
-from admin_web.routes import PASSWORD_CHANGE_ROUTES, PUBLIC_ROUTES
+from admin_web.routes import PASSIVE_ROUTES, PASSWORD_CHANGE_ROUTES, PUBLIC_ROUTES
 from admin_web.state import ACTOR_KEY, CONFIG_KEY, REQUESTS_KEY
 from domain import clock
 from domain.errors import DomainError, NotFound, PermissionDenied
@@ -84,6 +84,9 @@ async def error_pages(request: web.Request, handler: Handler) -> web.StreamRespo
         message = _("This form has expired or did not come from this site. "
                     "Go back, reload the page and try again.")
         return await _error_page(request, 403, _("Access denied"), message)
+    except web.HTTPRequestEntityTooLarge:
+        message = _("This upload is too large. Go back and send a smaller file.")
+        return await _error_page(request, 413, _("Request refused"), message)
     except NotFound as err:
         return await _error_page(request, 404, _("Not found"), error_text(err))
     except web.HTTPNotFound:
@@ -142,5 +145,6 @@ async def _session_actor(request: web.Request, session: Session) -> Actor:
             "You were logged out after %(minutes)d minutes without activity."
         ) % {"minutes": idle_minutes})
         redirect("/login")
-    session[sessions.LAST_SEEN] = now
+    if request.match_info.route.name not in PASSIVE_ROUTES:
+        session[sessions.LAST_SEEN] = now
     return actor

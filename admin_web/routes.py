@@ -12,17 +12,23 @@ from admin_web.views import (
     auth,
     bind_codes,
     business_types,
+    cases,
+    chat,
     dashboard,
     health,
     language,
     orgs,
     outbox,
+    review_reasons,
+    special_approvals,
     staff,
 )
 
 STATIC_DIR = Path(__file__).parent / "static"
 PUBLIC_ROUTES = frozenset({"login", "language", "healthz", "metrics", "static"})
 PASSWORD_CHANGE_ROUTES = frozenset({"password", "logout"})
+# Requests a page makes by itself (the chat's polling) do not count as activity (S3).
+PASSIVE_ROUTES = frozenset({"chat_messages"})
 
 
 def _resource(app: web.Application, path: str, name: str, *, get: Handler | None = None,
@@ -58,9 +64,36 @@ def setup_routes(app: web.Application) -> None:
               get=business_types.business_type_page, post=business_types.update)
     _resource(app, "/business-types/{business_type_id:\\d+}/active", "business_type_active",
               post=business_types.set_active)
+    _resource(app, "/cases", "cases", get=cases.queue)
+    case = "/cases/{case_id:\\d+}"
+    _resource(app, case, "case", get=cases.case_page)
+    _resource(app, f"{case}/claim", "case_claim", post=cases.claim)
+    _resource(app, f"{case}/release", "case_release", post=cases.release)
+    _resource(app, f"{case}/reveal", "case_reveal", post=cases.reveal)
+    _resource(app, f"{case}/approve", "case_approve", post=cases.approve)
+    _resource(app, f"{case}/return", "case_return", post=cases.return_case)
+    _resource(app, f"{case}/reject", "case_reject", post=cases.reject)
+    _resource(app, f"{case}/hold", "case_hold", post=cases.hold)
+    photo = case + "/photos/{sha256:[0-9a-f]{64}}"
+    _resource(app, photo, "case_photo", get=cases.photo)
+    _resource(app, f"{photo}/original", "case_photo_original", get=cases.photo_original)
+    _resource(app, "/review-reasons", "review_reasons", get=review_reasons.reason_list)
+    _resource(app, "/review-reasons/new", "review_reason_new", get=review_reasons.new_form,
+              post=review_reasons.create)
+    _resource(app, "/review-reasons/{reason_id:\\d+}", "review_reason",
+              get=review_reasons.reason_page, post=review_reasons.update)
+    _resource(app, "/review-reasons/{reason_id:\\d+}/active", "review_reason_active",
+              post=review_reasons.set_active)
+    _resource(app, "/special-approvals", "special_approvals",
+              get=special_approvals.special_list)
+    _resource(app, "/special-approvals/{approval_id:\\d+}/decide", "special_approval_decide",
+              post=special_approvals.decide)
     _resource(app, "/audit", "audit", get=audit.audit_log)
     _resource(app, "/outbox", "outbox", get=outbox.outbox_page)
     _resource(app, "/outbox/{message_id:\\d+}/retry", "outbox_retry", post=outbox.retry)
+    _resource(app, "/chat", "chat", get=chat.chat_page, post=chat.post)
+    _resource(app, "/chat/messages", "chat_messages", get=chat.new_messages)
+    _resource(app, "/chat/photos/{sha256:[0-9a-f]{64}}", "chat_photo", get=chat.photo)
     _resource(app, "/healthz", "healthz", get=health.healthz)
     _resource(app, "/metrics", "metrics", get=health.metrics)
     app.router.add_static("/static", STATIC_DIR, name="static")

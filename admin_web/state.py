@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from domain.media import MediaStore
 from domain.services.actors import Actor
 
 if TYPE_CHECKING:
@@ -17,8 +18,19 @@ if TYPE_CHECKING:
 class ChatPort(Protocol):
     """The browser chat adapter the composition root hands to the admin (see /chat).
 
-    Being built: the browser chat issue part defines its methods.
+    `media` holds the photos sent in chat; `max_upload_bytes` is the largest photo accepted.
     """
+
+    media: MediaStore
+    max_upload_bytes: int
+
+    async def post(self, staff_id: int, *, client_id: str, text: str = "", button: str = "",
+                   upload: tuple[str, str, bytes] | None = None, locale: str | None = None
+                   ) -> None:
+        """Handle one chat form of a staff member once per `client_id`.
+
+        `upload` is (file name, content type, bytes); refusals raise `DomainError`.
+        """
 
 
 class RequestCounter:

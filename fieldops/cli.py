@@ -10,7 +10,7 @@ import sys
 from collections.abc import Awaitable, Callable
 
 from domain.errors import DomainError
-from domain.services import audit
+from domain.services import audit, review
 from domain.services.bootstrap import create_first_sysadmin
 from fieldops import db
 from fieldops.settings import Settings, SettingsError, load_settings
@@ -35,13 +35,16 @@ def migration_progress(event: str, app_label: str, name: str) -> None:
 
 
 async def cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
-    """Apply every committed migration."""
+    """Apply every committed migration, then add any missing standard review reason."""
     pending = await db.pending_migrations(settings.database_url)
-    if not pending:
+    if pending:
+        await db.apply_migrations(settings.database_url, progress=migration_progress)
+        print(f"{len(pending)} migration(s) applied")
+    else:
         print("database is up to date")
-        return 0
-    await db.apply_migrations(settings.database_url, progress=migration_progress)
-    print(f"{len(pending)} migration(s) applied")
+    added = await review.seed_default_reasons()
+    if added:
+        print(f"{added} standard review reason(s) added")
     return 0
 
 
@@ -88,6 +91,8 @@ async def cmd_demo(settings: Settings, _: argparse.Namespace) -> int:
     print(f"\nAdmin site: {base}/login   password for every demo log-in: {DEMO_PASSWORD}")
     for username, name, roles in result.logins:
         print(f"  {username:<14} {name:<6} {roles}")
+    print(f"\nCapture a demo case without Telegram: log in as agent1, open Chat ({base}/chat), "
+          "send /new and follow the buttons; photos are uploaded from files.")
     print("\nBind codes for the field agents (valid 10 minutes; send /start CODE to the bot):")
     for employee_no, name, code in result.bind_codes:
         print(f"  {employee_no} {name:<6} {code}")

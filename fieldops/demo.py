@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from domain.models import BusinessType, Org, PhotoKind, Role, Staff, StaffRole, WebCredential
-from domain.services import auth, binding, business_types, orgs, staff
+from domain.services import auth, binding, business_types, orgs, review, staff
 from domain.services.actors import actor_for, system_actor
 from domain.services.bootstrap import create_first_sysadmin
 from domain.services.business_types import BusinessTypeForm
@@ -45,14 +45,15 @@ PEOPLE: tuple[DemoPerson, ...] = (
     DemoPerson("E0003", "孙科技", "JS0000", frozenset({Role.IT_ADMIN}), "it"),
     DemoPerson("E0004", "李稽核", "JS0000", frozenset({Role.AUDITOR}), "auditor"),
     DemoPerson("E0005", "周审核", "JS0000", frozenset({Role.REVIEWER}), "reviewer"),
+    DemoPerson("E0010", "何复核", "JS0000", frozenset({Role.REVIEWER}), "reviewer2"),
     DemoPerson("E0006", "吴回访", "JS0000", frozenset({Role.CALLBACK_AGENT}), "callback"),
     DemoPerson("E0007", "郑业务", "NJ0000", frozenset({Role.BUSINESS_HEAD}), "bizhead"),
     DemoPerson("E0008", "王主管", "NJ0100", frozenset({Role.SUPERVISOR}), "supervisor"),
     DemoPerson("E0009", "冯主管", "SZ0100", frozenset({Role.SUPERVISOR}), "supervisor_sz"),
-    DemoPerson("E0101", "陈展业", "NJ0101", frozenset({Role.FIELD_AGENT})),
-    DemoPerson("E0102", "褚展业", "NJ0102", frozenset({Role.FIELD_AGENT})),
-    DemoPerson("E0103", "卫展业", "NJ0201", frozenset({Role.FIELD_AGENT})),
-    DemoPerson("E0104", "蒋展业", "SZ0101", frozenset({Role.FIELD_AGENT})),
+    DemoPerson("E0101", "陈展业", "NJ0101", frozenset({Role.FIELD_AGENT}), "agent1"),
+    DemoPerson("E0102", "褚展业", "NJ0102", frozenset({Role.FIELD_AGENT}), "agent2"),
+    DemoPerson("E0103", "卫展业", "NJ0201", frozenset({Role.FIELD_AGENT}), "agent3"),
+    DemoPerson("E0104", "蒋展业", "SZ0101", frozenset({Role.FIELD_AGENT}), "agent4"),
 )
 
 ID_BOTH_SIDES = frozenset({PhotoKind.ID_FRONT, PhotoKind.ID_BACK, PhotoKind.ONSITE_WITH_AGENT})
@@ -78,7 +79,7 @@ Progress = Callable[[int, int, str], None]
 
 @dataclass(frozen=True)
 class DemoResult:
-    """What the demo prints: web log-ins and fresh bind codes."""
+    """What the demo prints: web log-ins (field agents use the browser chat) and bind codes."""
 
     logins: list[tuple[str, str, str]]
     bind_codes: list[tuple[str, str, str]]
@@ -109,7 +110,7 @@ async def seed_demo(progress: Progress) -> DemoResult:
         member = await _ensure_person(person)
         if person.username:
             logins.append((person.username, person.name, ",".join(sorted(person.roles))))
-        else:
+        if Role.FIELD_AGENT in person.roles:
             code, _ = await binding.issue_bind_code(root, member.id)
             codes.append((person.employee_no, person.name, code))
         step += 1
@@ -121,6 +122,7 @@ async def seed_demo(progress: Progress) -> DemoResult:
             )
         step += 1
         progress(step, total, code)
+    await review.seed_default_reasons()
     return DemoResult(logins=logins, bind_codes=codes)
 
 

@@ -7,16 +7,19 @@ import contextlib
 import logging
 import signal
 from contextlib import AsyncExitStack
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from admin_web.app import AdminConfig, init_app
-from bot.dispatcher import OutboxDispatcher
+from bot.dispatcher import OutboxDispatcher, Sender
 from bot.telegram import BotConfig, TelegramBot
+from bot.webchat import WebChat
 from fieldops import db
 from fieldops.settings import Settings
-from fieldops.wiring import flow_context
+from fieldops.wiring import capture_context, flow_context
+from scheduler.jobs import scheduled_jobs
 from scheduler.runner import build_scheduler
 
 log = logging.getLogger("fieldops.run")
@@ -48,8 +51,9 @@ def bot_config(settings: Settings) -> BotConfig:
     )
 
 
-def admin_config(settings: Settings, bot_username: str) -> AdminConfig:
-    """The admin site's configuration from the settings."""
+def admin_config(settings: Settings, bot_username: str, chat: WebChat | None = None
+                 ) -> AdminConfig:
+    """The admin site's configuration from the settings, with the browser chat when given."""
     return AdminConfig(
         secret_key=settings.secret_key,
         session_idle_minutes=settings.session_idle_minutes,
@@ -57,27 +61,33 @@ def admin_config(settings: Settings, bot_username: str) -> AdminConfig:
         business_timezone=settings.business_timezone,
         bot_username=bot_username,
         secure_cookies=settings.secure_cookies,
+        chat=chat,
     )
 
 
 async def _start_bot(settings: Settings, stack: AsyncExitStack) -> TelegramBot | None:
     if not settings.telegram_bot_token:
-        log.warning("FIELDOPS_TELEGRAM_BOT_TOKEN is not set: the chat bot and the outbox "
-                    "dispatcher stay off; the rest runs")
+        log.warning("FIELDOPS_TELEGRAM_BOT_TOKEN is not set: the Telegram bot stays off; "
+                    "the browser chat (/chat) and the rest run")
         return None
     bot = TelegramBot(bot_config(settings), flow_context(settings))
     await bot.start()
     stack.push_async_callback(bot.stop)
+    log.info("chat bot @%s started (%s)", bot.username,
+             "webhook" if settings.webhook_url else "long polling")
+    return bot
+
+
+def _start_dispatcher(settings: Settings, senders: dict[str, Sender],
+                      stack: AsyncExitStack) -> None:
     dispatcher = OutboxDispatcher(
-        {"telegram": bot}, poll_seconds=settings.outbox_poll_seconds,
+        senders, poll_seconds=settings.outbox_poll_seconds,
         backoff_seconds=settings.outbox_backoff_seconds,
         max_attempts=settings.outbox_max_attempts, default_locale=settings.default_locale,
     )
     task = asyncio.create_task(dispatcher.run_forever(), name="outbox-dispatcher")
     stack.push_async_callback(_stop_task, dispatcher, task)
-    log.info("chat bot @%s started (%s)", bot.username,
-             "webhook" if settings.webhook_url else "long polling")
-    return bot
+    log.info("outbox dispatcher started for %s", ", ".join(sorted(senders)))
 
 
 async def _stop_task(dispatcher: OutboxDispatcher, task: asyncio.Task[None]) -> None:
@@ -101,18 +111,25 @@ async def serve(settings: Settings, only: str | None = None) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stopping.set)
+    webchat = WebChat(flow_context(settings), settings.default_locale)
     async with AsyncExitStack() as stack:
         bot = await _start_bot(settings, stack) if only in (None, "bot") else None
+        if only in (None, "bot"):
+            senders: dict[str, Sender] = {"web": webchat}
+            _start_dispatcher(settings, senders | ({"telegram": bot} if bot else {}), stack)
         webhook = bot is not None and bool(settings.webhook_url)
         if only in (None, "web") or webhook:
             username = bot.username if bot else settings.telegram_bot_username
-            app = init_app(admin_config(settings, username)) if only != "bot" else web.Application()
+            config = admin_config(settings, username, webchat)
+            app = init_app(config) if only != "bot" else web.Application()
             if webhook and bot is not None:
                 path = urlsplit(settings.webhook_url).path or "/telegram/webhook"
                 app.router.add_post(path, bot.handle_webhook)
             await _start_web(settings, app, stack)
         if only in (None, "scheduler"):
-            scheduler = build_scheduler()
+            scheduler = build_scheduler(scheduled_jobs(
+                capture_context(settings),
+                timedelta(minutes=settings.sla_escalation_repeat_minutes)))
             scheduler.start()
             stack.callback(scheduler.shutdown, wait=False)
             log.info("scheduler started with %d job(s)", len(scheduler.get_jobs()))

@@ -6,8 +6,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
-from domain.services import housekeeping
+from domain.clock import utcnow
+from domain.services import housekeeping, review
+from domain.services.cases import CaptureContext
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +32,20 @@ async def prune_processed_updates() -> int:
     return removed
 
 
+async def sweep_review_sla(capture: CaptureContext, repeat: timedelta) -> review.SweepResult:
+    """Remind reviewers at half time and escalate overdue cases to supervisors (S1)."""
+    result = await review.sweep_sla(utcnow(), repeat, capture)
+    if result.reminded or result.escalated:
+        log.info("review SLA: %d reminded, %d escalated", result.reminded, result.escalated)
+    return result
+
+
 JOBS: tuple[Job, ...] = (
     Job("prune_processed_updates", prune_processed_updates, every=timedelta(hours=6)),
 )
+
+
+def scheduled_jobs(capture: CaptureContext, sla_repeat: timedelta) -> tuple[Job, ...]:
+    """Every job of a running process: the plain ones plus those that need the settings."""
+    return (*JOBS, Job("review_sla", partial(sweep_review_sla, capture, sla_repeat),
+                       every=timedelta(minutes=1), lease=timedelta(minutes=2)))

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from domain.services import leases
-from scheduler.jobs import JOBS, Job
+from scheduler.jobs import Job
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +36,11 @@ async def run_leased(job: Job, holder: str) -> bool:
     return True
 
 
-def build_scheduler(jobs: Iterable[Job] = JOBS, holder: str | None = None) -> AsyncIOScheduler:
-    """An AsyncIOScheduler with every job on an interval trigger; start it in the loop."""
+def build_scheduler(jobs: Iterable[Job], holder: str | None = None) -> AsyncIOScheduler:
+    """An AsyncIOScheduler with every job on an interval trigger; start it in the loop.
+
+    A running process passes `scheduled_jobs(...)`, which includes the review SLA sweep (S1).
+    """
     scheduler = AsyncIOScheduler(timezone="UTC")
     name = holder or holder_name()
     for job in jobs:

@@ -131,6 +131,51 @@ class FakeTelegram:
                  "message": self._message(user_id, BOT_USER, "…")}
         return {"update_id": next(self._ids), "callback_query": query}
 
+    def photo(self, user_id: int, content: bytes, caption: str = "", width: int = 1200,
+              height: int = 900, language_code: str | None = None) -> Params:
+        """An update with a photo (a thumbnail and the full size); its bytes are downloadable."""
+        file_id = f"photo{next(self._ids)}"
+        self.files[file_id] = content
+        message = self._upload(user_id, caption, language_code)
+        message["photo"] = [
+            {"file_id": f"{file_id}t", "file_unique_id": f"u{file_id}t", "width": 90,
+             "height": 90 * height // width, "file_size": 1024},
+            {"file_id": file_id, "file_unique_id": f"u{file_id}", "width": width,
+             "height": height, "file_size": len(content)},
+        ]
+        return {"update_id": next(self._ids), "message": message}
+
+    def document(self, user_id: int, content: bytes, file_name: str, mime_type: str,
+                 file_size: int | None = None, caption: str = "",
+                 language_code: str | None = None) -> Params:
+        """An update with a file; `file_size` is what Telegram announces (default: the real one)."""
+        file_id = f"doc{next(self._ids)}"
+        self.files[file_id] = content
+        message = self._upload(user_id, caption, language_code)
+        message["document"] = {"file_id": file_id, "file_unique_id": f"u{file_id}",
+                               "file_name": file_name, "mime_type": mime_type,
+                               "file_size": len(content) if file_size is None else file_size}
+        return {"update_id": next(self._ids), "message": message}
+
+    def location(self, user_id: int, latitude: float, longitude: float,
+                 language_code: str | None = None) -> Params:
+        """An update with a location shared from the phone."""
+        message = self._upload(user_id, "", language_code)
+        message["location"] = {"latitude": latitude, "longitude": longitude}
+        return {"update_id": next(self._ids), "message": message}
+
+    def downloads(self, file_id: str) -> int:
+        """How often the bot asked for a file (getFile) before downloading it."""
+        return sum(1 for c in self.calls
+                   if c.method == "getFile" and c.params.get("file_id") == file_id)
+
+    def _upload(self, user_id: int, caption: str, language_code: str | None) -> Params:
+        message = self._message(user_id, self._user(user_id, language_code), "")
+        del message["text"]
+        if caption:
+            message["caption"] = caption
+        return message
+
     def _user(self, user_id: int, language_code: str | None) -> Params:
         user: Params = {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"}
         if language_code:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import aiohttp
 
-from domain.models import AuditLog, Staff, WebCredential
-from fieldops.demo import PEOPLE
+from domain.models import AuditLog, Role, Staff, WebCredential
+from fieldops.demo import BUSINESS_TYPES, ORG_TREE, PEOPLE
 
 FIELDOPS = [sys.executable, "-m", "fieldops.cli"]
 
@@ -58,9 +58,12 @@ async def test_demo_is_idempotent_and_prints_logins(database_url: str, tmp_path:
     second = await fieldops(env, "demo", cwd=tmp_path)
     assert second.returncode == 0, second.stderr
     assert await Staff.all().count() == staff_count == len(PEOPLE) + 1
-    agents = [p for p in PEOPLE if not p.username]
+    agents = [p for p in PEOPLE if Role.FIELD_AGENT in p.roles]
     assert second.stdout.count("E01") == len(agents)
-    assert "27/27" in second.stderr
+    assert "agent1" in second.stdout and "/chat" in second.stdout
+    assert not await WebCredential.exists(username="agent1", must_change_password=True)
+    total = len(ORG_TREE) + len(PEOPLE) + 1 + len(BUSINESS_TYPES)
+    assert f"{total}/{total}" in second.stderr
 
 
 async def test_init_creates_the_first_system_admin_once(database_url: str, tmp_path: Path

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from admin_web.pages import actor_of, render
+from admin_web.pages import actor_of, redirect, render
+from admin_web.state import CONFIG_KEY
 from domain.errors import N_
 from domain.models import OutboxStatus
-from domain.services import orgs, outbox, staff
+from domain.services import orgs, outbox, review, staff
 from domain.services.access import Permission, can, require
 from domain.services.actors import Actor
 
@@ -45,9 +46,38 @@ CARDS: tuple[Card, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class Tile:
+    """A card as shown: caption msgid, link, figure text and whether it calls for action."""
+
+    title: str
+    href: str
+    figure: str
+    alert: bool = False
+
+
+async def _sla_tiles(request: web.Request, actor: Actor) -> list[Tile]:
+    """Open and overdue cases now and the SLA kept today, for case viewers (C8, S1)."""
+    ctx = request.app[CONFIG_KEY].capture
+    if ctx is None or not can(actor, Permission.CASE_VIEW):
+        return []
+    stats = await review.sla_stats(actor, ctx)
+    kept = "—" if stats.kept_percent is None else f"{stats.kept_percent}%"
+    return [
+        Tile(N_("Open cases"), "/cases", str(stats.open_cases)),
+        Tile(N_("Overdue cases"), "/cases?overdue=1", str(stats.overdue_cases),
+             alert=stats.overdue_cases > 0),
+        Tile(N_("Reviews within the time limit today"), "/cases", kept),
+    ]
+
+
 async def index(request: web.Request) -> web.Response:
-    """Show the cards the actor may see."""
+    """Show the cards the actor may see; staff without a dashboard (field agents) go to chat."""
     actor = actor_of(request)
+    if not can(actor, Permission.DASHBOARD_VIEW) and request.app[CONFIG_KEY].chat is not None:
+        redirect("/chat")
     require(actor, Permission.DASHBOARD_VIEW)
-    cards = [(card, await card.figure(actor)) for card in CARDS if can(actor, card.permission)]
-    return await render(request, "dashboard/index.html", {"cards": cards})
+    tiles = await _sla_tiles(request, actor) + [
+        Tile(card.title, card.href, str(await card.figure(actor)))
+        for card in CARDS if can(actor, card.permission)]
+    return await render(request, "dashboard/index.html", {"cards": tiles})

@@ -75,11 +75,15 @@ async def language_chosen(turn: Turn) -> Outcome:
 
 
 async def help_(turn: Turn) -> Outcome:
-    """/help: the commands this bot understands."""
-    return answer(Step.IDLE, turn._(
+    """/help: the commands this bot understands, with a button that starts a new case."""
+    text = turn._(
         "Commands:\n/bind <code> – bind this chat to your staff account\n"
         "/whoami – show who this chat is bound to\n/language – choose the language\n"
-        "/help – show this help"))
+        "/new – capture a new case\n/resume – continue a draft or a returned case\n"
+        "/cancel – cancel the draft you are capturing\n"
+        "/special – ask for a special approval to work outside working hours\n"
+        "/help – show this help")
+    return answer(Step.IDLE, Reply(text, (((turn._("New case"), "cap:start"),),)))
 
 
 async def unknown_text(turn: Turn) -> Outcome:
@@ -88,8 +92,8 @@ async def unknown_text(turn: Turn) -> Outcome:
 
 
 async def stale_button(turn: Turn) -> Outcome:
-    """A button whose action no longer exists."""
-    return answer(turn.step, turn._("This button is no longer valid."))
+    """A button whose action no longer exists; the step and what it keeps stay as they are."""
+    return answer(turn.step, turn._("This button is no longer valid."), data=turn.data)
 
 
 

@@ -1,13 +1,622 @@
-"""The capture flow (being built): its commands, button prefixes and steps for the router."""
+"""The capture wizard in chat: /new, /resume, /cancel and retakes after a return (C1–C5, C7–C11).
+
+A case goes through items in a fixed order: customer data (name, ID number, mobile), the
+location of the visit (per setting), one photo per required kind, the risk hints and the
+summary. The wizard always asks for the first item still missing, so a fresh draft, a
+resumed one and a returned case (only its flagged items) run the same way. Every rule is
+checked by `domain.services.cases`; this module parses input and words the answers.
+Buttons carry "cap:<action>:<case id>[:<arg>]" ("cap:new:<business type id>" before a
+draft exists).
+"""
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Awaitable, Callable
+from enum import StrEnum
+from typing import Any
 
-from bot.flows.turn import Outcome, Turn
+from bot.flows.account import stale_button
+from bot.flows.common import chat_actor, joined
+from bot.flows.messages import Buttons, Reply
+from bot.flows.special import SpecialStep
+from bot.flows.turn import Outcome, Step, Turn, answer
+from domain.clock import utcnow
+from domain.errors import N_, DomainError, PermissionDenied
+from domain.identity import validate_customer_name, validate_mobile, validate_resident_id
+from domain.images import MIB
+from domain.models import BusinessType, Case, CaseStatus, PhotoKind
+from domain.models.cases import RETAKE_CUSTOMER
+from domain.services import cases
+from domain.services.actors import Actor
+from domain.services.business_types import PHOTO_KIND_LABELS
+from domain.services.cases import MISSING_PHOTO, CaseSummary, LocationMode
+from domain.services.review_reasons import RETAKE_ITEM_LABELS
+
+log = logging.getLogger(__name__)
 
 Handler = Callable[[Turn], Awaitable[Outcome]]
+PREFIX = "cap:"
+NEW_CASE = "cap:start"
+PRESS = re.compile(r"cap:([a-z]+):([1-9][0-9]{0,8})(?::([a-z_]{1,32}))?", re.ASCII)
+DUE_FORMAT = "%Y-%m-%d %H:%M"
+LIST_FORMAT = "%m-%d %H:%M"
+CUSTOMER = RETAKE_CUSTOMER
+LOCATION = "location"
+RISK = "risk"
+SUMMARY = "summary"
+ITEM_LABELS: dict[str, str] = RETAKE_ITEM_LABELS | {LOCATION: N_("Location of the visit")}
+PHOTO_PROMPTS: dict[PhotoKind, str] = {
+    PhotoKind.ID_FRONT: N_("Send a photo of the ID card portrait side (the side with the "
+                           "customer's picture)."),
+    PhotoKind.ID_BACK: N_("Send a photo of the ID card national emblem side."),
+    PhotoKind.ONSITE_WITH_AGENT: N_("Send an on-site photo of you together with the customer."),
+    PhotoKind.SIGNED_FORM: N_("Send a photo of the application form the customer signed."),
+    PhotoKind.OTHER: N_("Send the other photo this business needs."),
+}
+RISK_PROMPT = N_("Give the customer the risk hints now:\n"
+                 "• use only your own mobile number for this business\n"
+                 "• keep your card and its PIN to yourself and never lend them\n"
+                 "• never tell anyone your e-banking password or SMS codes\n"
+                 "Press the button once you have done so.")
+NOTHING_TO_CANCEL = N_("There is nothing to cancel.")
 
-COMMANDS: dict[str, Handler] = {}
-CALLBACKS: dict[str, Handler] = {}
-STEPS: dict[str, Handler] = {}
+
+class CaptureStep(StrEnum):
+    """Steps of the capture wizard, stored in `ChatSession.step`."""
+
+    BUSINESS_TYPE = "capture_business_type"
+    NAME = "capture_name"
+    ID_NUMBER = "capture_id_number"
+    MOBILE = "capture_mobile"
+    LOCATION = "capture_location"
+    PHOTO = "capture_photo"
+    RISK_HINT = "capture_risk_hint"
+    SUMMARY = "capture_summary"
+
+
+ITEM_STEPS = {CUSTOMER: CaptureStep.NAME, LOCATION: CaptureStep.LOCATION,
+              RISK: CaptureStep.RISK_HINT, SUMMARY: CaptureStep.SUMMARY}
+STEP_ITEMS = {step: item for item, step in ITEM_STEPS.items()}
+CAPTURE_STEPS = frozenset(step.value for step in CaptureStep)
+SPECIAL_STEPS = frozenset(step.value for step in SpecialStep)
+
+
+# --- commands ---------------------------------------------------------------------------
+
+
+async def new(turn: Turn) -> Outcome:
+    """/new: the business types the gate lets the agent capture now, as buttons (C2)."""
+    return await _type_choice(turn, await chat_actor(turn))
+
+
+async def resume(turn: Turn) -> Outcome:
+    """/resume: the agent's returned cases and open drafts, as buttons."""
+    actor = await chat_actor(turn)
+    returned, drafts = await cases.returned_cases(actor), await cases.open_drafts(actor)
+    if not returned and not drafts:
+        return answer(Step.IDLE, turn._("You have no open drafts and no returned cases."))
+    rows = tuple(((_list_label(turn, case), f"{PREFIX}resume:{case.id}"),)
+                 for case in (*returned, *drafts))
+    return answer(Step.IDLE, Reply(turn._("Which case do you want to continue?"), rows))
+
+
+async def cancel(turn: Turn) -> Outcome:
+    """/cancel: cancel the draft being captured; a returned case just stays returned."""
+    if turn.step in SPECIAL_STEPS:
+        return answer(Step.IDLE, turn._("The request was not sent."))
+    if turn.step not in CAPTURE_STEPS or "case" not in turn.data:
+        return answer(Step.IDLE, turn._(NOTHING_TO_CANCEL))
+    actor = await chat_actor(turn)
+    try:
+        summary = await _editable(turn, actor, int(turn.data["case"]))
+        if summary.status == CaseStatus.RETURNED:
+            return answer(Step.IDLE, turn._(
+                "Stopped. Case %(case_no)s stays returned; send /resume to continue it.",
+                case_no=summary.case_no))
+        await cases.cancel(actor, summary.case_id)
+    except DomainError as refusal:
+        return answer(Step.IDLE, turn._(refusal.key, **refusal.params))
+    return answer(Step.IDLE, turn._("The draft was cancelled; nothing of it will be submitted."))
+
+
+# --- buttons ----------------------------------------------------------------------------
+
+
+async def pressed(turn: Turn) -> Outcome:
+    """A "cap:" button: "New case", or parsed and handled by its action; else stale."""
+    if turn.inbound.callback_data == NEW_CASE:
+        return await new(turn)
+    match = PRESS.fullmatch(turn.inbound.callback_data)
+    action = BUTTONS.get(match[1]) if match else None
+    if match is None or action is None:
+        return await stale_button(turn)
+    return await action(turn, int(match[2]), match[3] or "")
+
+
+async def _new_draft(turn: Turn, business_type_id: int, arg: str) -> Outcome:
+    """A business type chosen: open the draft (the gate runs again) and ask for the name."""
+    if turn.step != CaptureStep.BUSINESS_TYPE or arg:
+        return await stale_button(turn)
+    actor = await chat_actor(turn)
+    case = await cases.start_draft(actor, business_type_id, turn.ctx.capture)
+    summary = await _summary(turn, actor, case.id)
+    return _ask(turn, summary, CUSTOMER, {}, turn._(
+        "New case: %(business_type)s.", business_type=_type_name(turn, summary)))
+
+
+async def _resume_case(turn: Turn, case_id: int, arg: str) -> Outcome:
+    """A case picked from /resume: continue at its first missing item."""
+    actor = await chat_actor(turn)
+    summary = await _editable(turn, actor, case_id)
+    if summary.status == CaseStatus.RETURNED:
+        return await _retake(turn, case_id, arg)
+    return _ask(turn, summary, _next_item(turn, summary, {}), {},
+                turn._("Let us continue this draft."))
+
+
+async def _retake(turn: Turn, case_id: int, arg: str) -> Outcome:
+    """The returned notification's button: list the flagged items and ask only for those."""
+    actor = await chat_actor(turn)
+    summary = await _editable(turn, actor, case_id)
+    if summary.status != CaseStatus.RETURNED or arg:
+        return await stale_button(turn)
+    items = [turn._(ITEM_LABELS[item]) for item in summary.retake_items]
+    lead = turn._("Case %(case_no)s was returned for correction. Please redo: %(items)s.",
+                  case_no=summary.case_no, items=joined(turn, items))
+    return _ask(turn, summary, _next_item(turn, summary, {}), {}, lead)
+
+
+async def _back(turn: Turn, case_id: int, position: str) -> Outcome:
+    """Back: to the step before the one this button was shown on."""
+    if not _data_for(turn, case_id) or _position(turn.step, turn.data) != position:
+        return await stale_button(turn)
+    actor = await chat_actor(turn)
+    summary = await _editable(turn, actor, case_id)
+    data = turn.data
+    if turn.step == CaptureStep.ID_NUMBER:
+        return _go(turn, summary, CaptureStep.NAME, data)
+    if turn.step == CaptureStep.MOBILE:
+        return _go(turn, summary, CaptureStep.ID_NUMBER, data)
+    previous = _previous(turn, summary, _current_item(turn.step, data))
+    if previous is None:
+        return await _before_first(turn, actor, summary, data)
+    if previous == CUSTOMER and {"name", "id"} <= data.keys():
+        return _go(turn, summary, CaptureStep.MOBILE, data)
+    return _ask(turn, summary, previous, data)
+
+
+async def _before_first(turn: Turn, actor: Actor, summary: CaseSummary,
+                        data: dict[str, Any]) -> Outcome:
+    """Back from the first item: an untouched draft is discarded, else the summary shows."""
+    untouched = summary.status == CaseStatus.DRAFT and not (
+        summary.id_number_masked or summary.photo_kinds or summary.latitude is not None)
+    if not untouched:
+        return _ask(turn, summary, SUMMARY, data)
+    await cases.cancel(actor, summary.case_id)
+    return await _type_choice(turn, actor, turn._("The empty draft was discarded."))
+
+
+async def _skip_location(turn: Turn, case_id: int, arg: str) -> Outcome:
+    """Skip: go on without a location where the setting makes it optional."""
+    optional = turn.ctx.capture.location_mode == LocationMode.OPTIONAL
+    if turn.step != CaptureStep.LOCATION or turn.data.get("case") != case_id or not optional:
+        return await stale_button(turn)
+    actor = await chat_actor(turn)
+    await _editable(turn, actor, case_id)
+    return await _continue(turn, actor, case_id, turn.data | {"no_location": True})
+
+
+async def _risk_hints_given(turn: Turn, case_id: int, arg: str) -> Outcome:
+    """The risk-hint confirmation button (C11)."""
+    actor = await chat_actor(turn)
+    await cases.confirm_risk_hint(actor, case_id)
+    return await _continue(turn, actor, case_id, _data_for(turn, case_id),
+                           turn._("Risk hints confirmed."))
+
+
+async def _change(turn: Turn, case_id: int, item: str) -> Outcome:
+    """A change button under the summary: ask for that one item again."""
+    actor = await chat_actor(turn)
+    summary = await _editable(turn, actor, case_id)
+    if item not in _items(turn, summary) or item == RISK:
+        return await stale_button(turn)
+    data = _data_for(turn, case_id)
+    data.pop("no_location", None)
+    return _ask(turn, summary, item, data)
+
+
+async def _submit(turn: Turn, case_id: int, arg: str) -> Outcome:
+    """Submit (or resubmit a returned case); a second tap is refused with the case number."""
+    actor = await chat_actor(turn)
+    case = await cases.submit(actor, case_id, turn.ctx.capture)
+    assert case.review_due_at is not None
+    due = case.review_due_at.astimezone(turn.ctx.capture.zone).strftime(DUE_FORMAT)
+    if case.revision > 1:
+        return answer(Step.IDLE, turn._(
+            "Case %(case_no)s was submitted again as revision %(revision)s. A reviewer will "
+            "decide it by %(due)s; I will tell you the result here.",
+            case_no=case.case_no, revision=case.revision, due=due))
+    return answer(Step.IDLE, turn._(
+        "Case %(case_no)s was submitted. A reviewer will decide it by %(due)s; I will tell "
+        "you the result here.", case_no=case.case_no, due=due))
+
+
+ButtonAction = Callable[[Turn, int, str], Awaitable[Outcome]]
+BUTTONS: dict[str, ButtonAction] = {
+    "new": _new_draft, "resume": _resume_case, "retake": _retake, "back": _back,
+    "skip": _skip_location, "risk": _risk_hints_given, "edit": _change, "submit": _submit,
+}
+
+
+# --- steps ------------------------------------------------------------------------------
+
+CaseHandler = Callable[[Turn, Actor, CaseSummary], Awaitable[Outcome]]
+
+
+def _on_case(handler: CaseHandler) -> Handler:
+    """A step handler for the session's case; a case no longer editable ends the wizard."""
+
+    async def run(turn: Turn) -> Outcome:
+        actor = await chat_actor(turn)
+        try:
+            summary = await _editable(turn, actor, int(turn.data.get("case", 0)))
+        except DomainError as refusal:
+            return answer(Step.IDLE, turn._(refusal.key, **refusal.params))
+        return await handler(turn, actor, summary)
+
+    run.__doc__ = handler.__doc__
+    return run
+
+
+async def type_text(turn: Turn) -> Outcome:
+    """Text while the business types are offered: point at the buttons."""
+    return await _type_choice(turn, await chat_actor(turn),
+                              turn._("Please choose with the buttons."))
+
+
+@_on_case
+async def name_text(turn: Turn, actor: Actor, summary: CaseSummary) -> Outcome:
+    """The customer's name (C1): checked at once, then the ID number is asked."""
+    try:
+        name = validate_customer_name(turn.inbound.text)
+    except DomainError as refusal:
+        return _go(turn, summary, CaptureStep.NAME, turn.data, _said(turn, refusal))
+    return _go(turn, summary, CaptureStep.ID_NUMBER, turn.data | {"name": name})
+
+
+@_on_case
+async def id_number_text(turn: Turn, actor: Actor, summary: CaseSummary) -> Outcome:
+    """The ID number (C1): the precise fault is named and the number asked again."""
+    today = utcnow().astimezone(turn.ctx.capture.zone).date()
+    try:
+        number = validate_resident_id(turn.inbound.text, today)
+    except DomainError as refusal:
+        return _go(turn, summary, CaptureStep.ID_NUMBER, turn.data, _said(turn, refusal))
+    sealed = turn.ctx.capture.cipher.encrypt(number)  # kept between turns only encrypted (C10)
+    return _go(turn, summary, CaptureStep.MOBILE, turn.data | {"id": sealed})
+
+
+@_on_case
+async def mobile_text(turn: Turn, actor: Actor, summary: CaseSummary) -> Outcome:
+    """The customer's own mobile (C4): with name and ID number, stored on the case."""
+    data = turn.data
+    try:
+        mobile = validate_mobile(turn.inbound.text)
+    except DomainError as refusal:
+        return _go(turn, summary, CaptureStep.MOBILE, data, _said(turn, refusal))
+    if not {"name", "id"} <= data.keys():
+        return _go(turn, summary, CaptureStep.NAME, data)
+    capture = turn.ctx.capture
+    await cases.set_customer(actor, summary.case_id, data["name"],
+                             capture.cipher.decrypt(data["id"]), mobile, capture)
+    return await _continue(turn, actor, summary.case_id, data,
+                           turn._("Customer data saved."))
+
+
+@_on_case
+async def location_shared(turn: Turn, actor: Actor, summary: CaseSummary) -> Outcome:
+    """A shared location of the visit; anything else is asked again."""
+    if turn.inbound.location is None:
+        return _go(turn, summary, CaptureStep.LOCATION, turn.data,
+                   turn._("Please share the location from the attachment menu."))
+    latitude, longitude = turn.inbound.location
+    await cases.set_location(actor, summary.case_id, latitude, longitude)
+    return await _continue(turn, actor, summary.case_id, turn.data, turn._("Location saved."))
+
+
+@_on_case
+async def photo_received(turn: Turn, actor: Actor, summary: CaseSummary) -> Outcome:
+    """A photo or file of the asked kind: checked and stored, or refused with the reason (C7)."""
+    upload, limits = turn.inbound.attachment, turn.ctx.capture.photo_limits
+    if upload is None:
+        return _go(turn, summary, CaptureStep.PHOTO, turn.data,
+                   turn._("A photo is expected here."))
+    if upload.size is not None and upload.size > limits.max_bytes:
+        return _go(turn, summary, CaptureStep.PHOTO, turn.data, turn._(
+            "The photo is too large: at most %(limit)d MB is allowed.",
+            limit=limits.max_bytes // MIB))
+    try:
+        content = await upload.fetch()
+    except Exception:  # any channel's download failure: the agent can simply send it again
+        log.warning("download of %s for case %s failed", upload.name, summary.case_id,
+                    exc_info=True)
+        return _go(turn, summary, CaptureStep.PHOTO, turn.data,
+                   turn._("I could not download this file. Please send it again."))
+    try:
+        await cases.add_photo(actor, summary.case_id, PhotoKind(turn.data["kind"]), content,
+                              upload.name, upload.content_type, turn.ctx.capture)
+    except DomainError as refusal:
+        return _go(turn, summary, CaptureStep.PHOTO, turn.data, _said(turn, refusal))
+    return await _continue(turn, actor, summary.case_id, turn.data, turn._("Photo received."))
+
+
+@_on_case
+async def risk_text(turn: Turn, actor: Actor, summary: CaseSummary) -> Outcome:
+    """Text while the risk hints are shown: show them again."""
+    return _go(turn, summary, CaptureStep.RISK_HINT, turn.data)
+
+
+@_on_case
+async def summary_text(turn: Turn, actor: Actor, summary: CaseSummary) -> Outcome:
+    """Text while the summary is shown: show it again."""
+    return _go(turn, summary, CaptureStep.SUMMARY, turn.data)
+
+
+# --- where the wizard stands ------------------------------------------------------------
+
+
+def _items(turn: Turn, summary: CaseSummary) -> list[str]:
+    """The items of the case in order: all of a draft, or the flagged ones of a returned case."""
+    if summary.status == CaseStatus.RETURNED:
+        order = (CUSTOMER, *(kind.value for kind in PhotoKind))
+        return [item for item in order if item in summary.retake_items]
+    kinds = [kind.value for kind in PhotoKind
+             if kind in summary.photo_kinds or kind in summary.missing_photo_kinds]
+    located = [LOCATION] if turn.ctx.capture.location_mode != LocationMode.OFF else []
+    return [CUSTOMER, *located, *kinds, RISK]
+
+
+def _done(turn: Turn, summary: CaseSummary, item: str, data: dict[str, Any]) -> bool:
+    """Whether an item needs nothing more (a skipped optional location counts as done)."""
+    if summary.status == CaseStatus.RETURNED:
+        return item in summary.retaken_items
+    if item == CUSTOMER:
+        return bool(summary.id_number_masked)
+    if item == LOCATION:
+        optional = turn.ctx.capture.location_mode == LocationMode.OPTIONAL
+        return summary.latitude is not None or (optional and bool(data.get("no_location")))
+    if item == RISK:
+        return summary.risk_hint_confirmed
+    return PhotoKind(item) not in summary.missing_photo_kinds
+
+
+def _next_item(turn: Turn, summary: CaseSummary, data: dict[str, Any]) -> str:
+    """The first item still missing, or the summary when nothing is."""
+    return next((item for item in _items(turn, summary)
+                 if not _done(turn, summary, item, data)), SUMMARY)
+
+
+def _previous(turn: Turn, summary: CaseSummary, item: str) -> str | None:
+    """The item before `item` in the wizard's order (None before the first)."""
+    items = _items(turn, summary)
+    if item == SUMMARY:
+        return items[-1] if items else None
+    position = items.index(item) if item in items else 0
+    return items[position - 1] if position else None
+
+
+def _current_item(step: str, data: dict[str, Any]) -> str:
+    """The item a step asks for (a photo step asks for the kind it keeps)."""
+    return str(data.get("kind")) if step == CaptureStep.PHOTO else STEP_ITEMS[step]
+
+
+def _position(step: str, data: dict[str, Any]) -> str:
+    """Where the wizard stands, as put on Back buttons: the step, or the photo kind."""
+    return str(data.get("kind")) if step == CaptureStep.PHOTO else step
+
+
+async def _continue(turn: Turn, actor: Actor, case_id: int, data: dict[str, Any],
+                    *lead: str) -> Outcome:
+    """After a change: ask for the first item still missing."""
+    summary = await _summary(turn, actor, case_id)
+    return _ask(turn, summary, _next_item(turn, summary, data), data, *lead)
+
+
+def _ask(turn: Turn, summary: CaseSummary, item: str, data: dict[str, Any],
+         *lead: str) -> Outcome:
+    """Ask for one item."""
+    step = ITEM_STEPS.get(item, CaptureStep.PHOTO)
+    if step == CaptureStep.PHOTO:
+        data = data | {"kind": item}
+    return _go(turn, summary, step, data, *lead)
+
+
+def _go(turn: Turn, summary: CaseSummary, step: CaptureStep, data: dict[str, Any],
+        *lead: str) -> Outcome:
+    """Move to a step: its prompt after any lead texts, its buttons and a Back button."""
+    data = data | {"case": summary.case_id}
+    screen = SCREENS[step](turn, summary, data)
+    back = ((turn._("« Back"), f"{PREFIX}back:{summary.case_id}:{_position(step, data)}"),)
+    return answer(step, Reply("\n\n".join((*lead, screen.text)), (*screen.buttons, back)),
+                  data=data)
+
+
+# --- what each step shows ---------------------------------------------------------------
+
+
+def _name_screen(turn: Turn, summary: CaseSummary, data: dict[str, Any]) -> Reply:
+    return Reply(turn._("Enter the customer's full name as printed on the ID card."))
+
+
+def _id_number_screen(turn: Turn, summary: CaseSummary, data: dict[str, Any]) -> Reply:
+    return Reply(turn._("Enter the customer's 18-character resident ID number."))
+
+
+def _mobile_screen(turn: Turn, summary: CaseSummary, data: dict[str, Any]) -> Reply:
+    return Reply(turn._("Enter the customer's own mobile number."))
+
+
+def _location_screen(turn: Turn, summary: CaseSummary, data: dict[str, Any]) -> Reply:
+    if turn.ctx.capture.location_mode == LocationMode.REQUIRED:
+        return Reply(turn._("Share the location of the visit: attachment menu, then Location."))
+    return Reply(turn._("Share the location of the visit (attachment menu, then Location), "
+                        "or press Skip."),
+                 (((turn._("Skip"), f"{PREFIX}skip:{summary.case_id}"),),))
+
+
+def _photo_screen(turn: Turn, summary: CaseSummary, data: dict[str, Any]) -> Reply:
+    prompt = turn._(PHOTO_PROMPTS[PhotoKind(data["kind"])])
+    return Reply(f"{prompt}\n{turn._('Send it as a photo or as a file, sharp and well lit.')}")
+
+
+def _risk_screen(turn: Turn, summary: CaseSummary, data: dict[str, Any]) -> Reply:
+    return Reply(turn._(RISK_PROMPT),
+                 (((turn._("I gave the risk hints"), f"{PREFIX}risk:{summary.case_id}"),),))
+
+
+def _summary_screen(turn: Turn, summary: CaseSummary, data: dict[str, Any]) -> Reply:
+    """The case as it stands, ID and mobile masked (C10), with change and Submit buttons."""
+    missing = _missing(turn, summary, data)
+    lines = [*_summary_lines(turn, summary), ""]
+    lines += [turn._("Still missing:"), *(f"• {text}" for text in missing)] if missing else [
+        turn._("Everything is there. Check it and press Submit.")]
+    changes = [(turn._("Change: %(item)s", item=turn._(ITEM_LABELS[item])),
+                f"{PREFIX}edit:{summary.case_id}:{item}")
+               for item in _items(turn, summary) if item != RISK]
+    rows = tuple(tuple(changes[i:i + 2]) for i in range(0, len(changes), 2))
+    return Reply("\n".join(lines),
+                 (*rows, ((turn._("Submit"), f"{PREFIX}submit:{summary.case_id}"),)))
+
+
+def _summary_lines(turn: Turn, summary: CaseSummary) -> list[str]:
+    """Business type, customer, location and photos of the summary."""
+    business_type = _type_name(turn, summary)
+    title = (turn._("Case %(case_no)s (%(business_type)s), returned for correction",
+                    case_no=summary.case_no, business_type=business_type)
+             if summary.status == CaseStatus.RETURNED else
+             turn._("Summary: %(business_type)s", business_type=business_type))
+    lines = [title, turn._("Customer: %(name)s", name=summary.customer_name or "–"),
+             turn._("ID number: %(id_number)s", id_number=summary.id_number_masked or "–"),
+             turn._("Mobile: %(mobile)s", mobile=summary.mobile_masked or "–")]
+    if turn.ctx.capture.location_mode != LocationMode.OFF:
+        where = ("–" if summary.latitude is None or summary.longitude is None
+                 else f"{summary.latitude:.5f}, {summary.longitude:.5f}")
+        lines.append(turn._("Location: %(location)s", location=where))
+    photos = [turn._(PHOTO_KIND_LABELS[kind]) for kind in summary.photo_kinds]
+    lines.append(turn._("Photos: %(photos)s", photos=joined(turn, photos)))
+    return lines
+
+
+def _missing(turn: Turn, summary: CaseSummary, data: dict[str, Any]) -> list[str]:
+    """What still stops the submission, in the agent's words."""
+    pending = [item for item in _items(turn, summary)
+               if not _done(turn, summary, item, data | {"no_location": True})]
+    if summary.status == CaseStatus.RETURNED:
+        return [turn._("Redo: %(item)s", item=turn._(ITEM_LABELS[item])) for item in pending]
+    texts = {
+        CUSTOMER: N_("Enter the customer's name, ID number and mobile number before "
+                     "submitting."),
+        LOCATION: N_("Share the location of the visit before submitting."),
+        RISK: N_("Confirm that you gave the customer the risk hints before submitting."),
+    }
+    return [turn._(texts.get(item) or MISSING_PHOTO[PhotoKind(item)]) for item in pending]
+
+
+SCREENS: dict[CaptureStep, Callable[[Turn, CaseSummary, dict[str, Any]], Reply]] = {
+    CaptureStep.NAME: _name_screen,
+    CaptureStep.ID_NUMBER: _id_number_screen,
+    CaptureStep.MOBILE: _mobile_screen,
+    CaptureStep.LOCATION: _location_screen,
+    CaptureStep.PHOTO: _photo_screen,
+    CaptureStep.RISK_HINT: _risk_screen,
+    CaptureStep.SUMMARY: _summary_screen,
+}
+
+
+# --- small helpers ----------------------------------------------------------------------
+
+
+async def _type_choice(turn: Turn, actor: Actor, *lead: str) -> Outcome:
+    """The active business types the gate lets the agent capture now, or the gate's refusal."""
+    offered = await BusinessType.filter(active=True).order_by("code")
+    if not offered:
+        raise DomainError(N_("No business type is offered for new cases yet."))
+    assert actor.staff_id is not None
+    open_types: list[BusinessType] = []
+    refusal: DomainError | None = None
+    for business_type in offered:
+        try:
+            await cases.capture_gate(actor.staff_id, business_type.id, utcnow(),
+                                     turn.ctx.capture)
+        except DomainError as refused:
+            refusal = refusal or refused
+            continue
+        open_types.append(business_type)
+    if not open_types:
+        assert refusal is not None
+        raise refusal
+    rows: Buttons = tuple(((row.name_in(turn.locale), f"{PREFIX}new:{row.id}"),)
+                          for row in open_types)
+    text = turn._("Which business do you capture? Choose the business type.")
+    return answer(CaptureStep.BUSINESS_TYPE, Reply("\n\n".join((*lead, text)), rows))
+
+
+async def _summary(turn: Turn, actor: Actor, case_id: int) -> CaseSummary:
+    """The masked summary of a case (C10)."""
+    return await cases.case_summary(actor, case_id, turn.ctx.capture)
+
+
+async def _editable(turn: Turn, actor: Actor, case_id: int) -> CaseSummary:
+    """The agent's own draft or returned case; otherwise refused with the reason (C3)."""
+    summary = await _summary(turn, actor, case_id)
+    own = [*await cases.open_drafts(actor), *await cases.returned_cases(actor)]
+    if any(case.id == case_id for case in own):
+        return summary
+    if summary.status == CaseStatus.CANCELLED:
+        raise DomainError(N_("This draft was cancelled and can no longer be changed."))
+    if summary.status in (CaseStatus.DRAFT, CaseStatus.RETURNED):
+        raise PermissionDenied(N_("Only the field agent who captured this case may change it."))
+    raise DomainError(N_("Case %(case_no)s has already been submitted and can no longer be "
+                         "changed."), case_no=summary.case_no)
+
+
+def _data_for(turn: Turn, case_id: int) -> dict[str, Any]:
+    """The session data when the wizard stands on this case, else a fresh start."""
+    own = turn.step in CAPTURE_STEPS and turn.data.get("case") == case_id
+    return turn.data if own else {}
+
+
+def _said(turn: Turn, refusal: DomainError) -> str:
+    return turn._(refusal.key, **refusal.params)
+
+
+def _type_name(turn: Turn, summary: CaseSummary) -> str:
+    return summary.business_type_zh if turn.locale.startswith("zh") else summary.business_type_en
+
+
+def _list_label(turn: Turn, case: Case) -> str:
+    """One line of the /resume list: returned cases by number, drafts by customer and time."""
+    business_type = case.business_type.name_in(turn.locale)
+    if case.status == CaseStatus.RETURNED:
+        return turn._("%(case_no)s %(business_type)s – returned",
+                      case_no=case.case_no, business_type=business_type)
+    changed = case.updated_at.astimezone(turn.ctx.capture.zone).strftime(LIST_FORMAT)
+    return turn._("Draft %(business_type)s – %(customer)s – %(changed)s",
+                  business_type=business_type, customer=case.customer_name or "–",
+                  changed=changed)
+
+
+COMMANDS: dict[str, Handler] = {"new": new, "resume": resume, "cancel": cancel}
+CALLBACKS: dict[str, Handler] = {PREFIX: pressed}
+STEPS: dict[str, Handler] = {
+    CaptureStep.BUSINESS_TYPE: type_text,
+    CaptureStep.NAME: name_text,
+    CaptureStep.ID_NUMBER: id_number_text,
+    CaptureStep.MOBILE: mobile_text,
+    CaptureStep.LOCATION: location_shared,
+    CaptureStep.PHOTO: photo_received,
+    CaptureStep.RISK_HINT: risk_text,
+    CaptureStep.SUMMARY: summary_text,
+}

@@ -1,13 +1,184 @@
-"""The special flow (being built): its commands, button prefixes and steps for the router."""
+"""The special-approval flow: /special asks for an out-of-hours window, supervisors decide (C2).
+
+The agent gives the window and a reason and confirms; `domain.services.special` checks the
+window, stores the request and tells the supervisors, whose "sp:approve:<id>" and
+"sp:refuse:<id>" buttons land here too.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
 
-from bot.flows.turn import Outcome, Turn
+from bot.flows.account import stale_button
+from bot.flows.common import chat_actor
+from bot.flows.messages import Reply
+from bot.flows.turn import Outcome, Step, Turn, answer
+from domain.clock import utcnow
+from domain.errors import N_, DomainError
+from domain.models import SpecialApproval
+from domain.services import special
 
 Handler = Callable[[Turn], Awaitable[Outcome]]
+PREFIX = "sp:"
+WINDOW = re.compile(r"(?:(\d{4}-\d{1,2}-\d{1,2})\s+)?(\d{1,2}:\d{2})\s*[-–~]\s*(\d{1,2}:\d{2})",
+                    re.ASCII)
+DECISION = re.compile(r"sp:(approve|refuse):([1-9][0-9]{0,8})", re.ASCII)
+WINDOW_PROMPT = N_("Which time window do you need? Send it as HH:MM-HH:MM for today, or as "
+                   "YYYY-MM-DD HH:MM-HH:MM for another day, in business time. A window that "
+                   "ends before it starts runs past midnight.")
+REASON_PROMPT = N_("Why do you need to work outside working hours? Write the reason in a few "
+                   "words.")
 
-COMMANDS: dict[str, Handler] = {}
-CALLBACKS: dict[str, Handler] = {}
-STEPS: dict[str, Handler] = {}
+
+class SpecialStep(StrEnum):
+    """Steps of the special-approval flow, stored in `ChatSession.step`."""
+
+    WINDOW = "special_window"
+    REASON = "special_reason"
+    CONFIRM = "special_confirm"
+
+
+async def special_command(turn: Turn) -> Outcome:
+    """/special: ask a bound agent for the window he needs."""
+    await chat_actor(turn)
+    return answer(SpecialStep.WINDOW, turn._(WINDOW_PROMPT))
+
+
+async def window_text(turn: Turn) -> Outcome:
+    """The window as typed: parsed in business time, or refused with what is wrong."""
+    zone = turn.ctx.capture.zone
+    try:
+        starts_at, ends_at = parse_window(turn.inbound.text, utcnow().astimezone(zone).date(),
+                                          zone)
+    except DomainError as refusal:
+        return answer(SpecialStep.WINDOW, "\n\n".join(
+            (turn._(refusal.key, **refusal.params), turn._(WINDOW_PROMPT))))
+    return answer(SpecialStep.REASON, turn._(REASON_PROMPT), data={
+        "starts_at": starts_at.isoformat(), "ends_at": ends_at.isoformat()})
+
+
+async def reason_text(turn: Turn) -> Outcome:
+    """The reason: kept, then the whole request is shown for confirmation."""
+    reason = " ".join(turn.inbound.text.split())
+    if not reason:
+        return answer(SpecialStep.REASON, turn._(REASON_PROMPT), data=turn.data)
+    if len(reason) > special.MAX_REASON_LENGTH:
+        return answer(SpecialStep.REASON, turn._(
+            "The reason may be at most %(max)s characters long.", max=special.MAX_REASON_LENGTH),
+            data=turn.data)
+    data = turn.data | {"reason": reason}
+    text = turn._("Send this request for a special approval?\nWindow: %(window)s\n"
+                  "Reason: %(reason)s", window=_window_of(turn, data), reason=reason)
+    buttons = (((turn._("Send request"), f"{PREFIX}send"),
+                (turn._("Cancel"), f"{PREFIX}drop")),)
+    return answer(SpecialStep.CONFIRM, Reply(text, buttons), data=data)
+
+
+async def confirm_text(turn: Turn) -> Outcome:
+    """Text while the confirmation buttons are shown: point at them."""
+    return answer(SpecialStep.CONFIRM, turn._("Press Send request or Cancel."), data=turn.data)
+
+
+async def pressed(turn: Turn) -> Outcome:
+    """An "sp:" button: the agent's send or cancel, or a supervisor's decision."""
+    data = turn.inbound.callback_data
+    if data in (f"{PREFIX}send", f"{PREFIX}drop"):
+        if turn.step != SpecialStep.CONFIRM:
+            return await stale_button(turn)
+        return await (_send(turn) if data.endswith("send") else _drop(turn))
+    match = DECISION.fullmatch(data)
+    if match is None:
+        return await stale_button(turn)
+    return await _decide(turn, int(match[2]), approve=match[1] == "approve")
+
+
+async def _send(turn: Turn) -> Outcome:
+    """Store the request; a window the domain refuses is asked for again (C2)."""
+    actor = await chat_actor(turn)
+    data = turn.data
+    try:
+        approval = await special.request_special(
+            actor, datetime.fromisoformat(data["starts_at"]),
+            datetime.fromisoformat(data["ends_at"]), data["reason"], zone=turn.ctx.capture.zone)
+    except DomainError as refusal:
+        return answer(SpecialStep.WINDOW, "\n\n".join(
+            (turn._(refusal.key, **refusal.params), turn._(WINDOW_PROMPT))))
+    return answer(Step.IDLE, turn._(
+        "Your request for %(window)s was sent to your supervisors. I will tell you their "
+        "decision here.", window=window_label(approval.starts_at, approval.ends_at,
+                                             turn.ctx.capture.zone)))
+
+
+async def _drop(turn: Turn) -> Outcome:
+    """Forget the request before it was sent."""
+    return answer(Step.IDLE, turn._("The request was not sent."))
+
+
+async def _decide(turn: Turn, approval_id: int, *, approve: bool) -> Outcome:
+    """A supervisor's decision; the domain checks his scope and refuses a second one (C2)."""
+    actor = await chat_actor(turn)
+    approval = await special.decide_special(actor, approval_id, approve,
+                                            zone=turn.ctx.capture.zone)
+    params = {"agent": approval.staff.name, "window": _label(turn, approval)}
+    text = (turn._("You approved the special approval of %(agent)s for %(window)s.", **params)
+            if approve else
+            turn._("You refused the special approval of %(agent)s for %(window)s.", **params))
+    return answer(turn.step, text, data=turn.data)
+
+
+def parse_window(text: str, today: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """A typed window "HH:MM-HH:MM" (today) or "YYYY-MM-DD HH:MM-HH:MM", as UTC times (C2)."""
+    match = WINDOW.fullmatch(text.strip())
+    if match is None:
+        raise DomainError(N_("I could not read this window. Send it as HH:MM-HH:MM, for "
+                             "example 19:00-21:00, or as YYYY-MM-DD HH:MM-HH:MM."))
+    day = _day(match[1]) if match[1] else today
+    start, end = _time_of_day(match[2]), _time_of_day(match[3])
+    starts_at = datetime.combine(day, start, tzinfo=zone)
+    ends_at = datetime.combine(day + timedelta(days=int(end <= start)), end, tzinfo=zone)
+    return starts_at.astimezone(UTC), ends_at.astimezone(UTC)
+
+
+def _day(text: str) -> date:
+    """A typed date, refused when it does not exist."""
+    try:
+        return date.fromisoformat("-".join(part.zfill(2) for part in text.split("-")))
+    except ValueError:
+        raise DomainError(N_("%(value)s is not a real date."), value=text) from None
+
+
+def _time_of_day(text: str) -> time:
+    """A typed time of day, refused outside 00:00 to 23:59."""
+    hours, minutes = (int(part) for part in text.split(":"))
+    if hours > 23 or minutes > 59:
+        raise DomainError(N_("%(value)s is not a valid time of day."), value=text)
+    return time(hours, minutes)
+
+
+def window_label(starts_at: datetime, ends_at: datetime, zone: ZoneInfo) -> str:
+    """A window in business time, e.g. 2026-11-23 19:00–21:00."""
+    start, end = starts_at.astimezone(zone), ends_at.astimezone(zone)
+    end_format = "%H:%M" if start.date() == end.date() else "%Y-%m-%d %H:%M"
+    return f"{start:%Y-%m-%d %H:%M}–{end.strftime(end_format)}"
+
+
+def _window_of(turn: Turn, data: dict[str, str]) -> str:
+    return window_label(datetime.fromisoformat(data["starts_at"]),
+                        datetime.fromisoformat(data["ends_at"]), turn.ctx.capture.zone)
+
+
+def _label(turn: Turn, approval: SpecialApproval) -> str:
+    return window_label(approval.starts_at, approval.ends_at, turn.ctx.capture.zone)
+
+
+COMMANDS: dict[str, Handler] = {"special": special_command}
+CALLBACKS: dict[str, Handler] = {PREFIX: pressed}
+STEPS: dict[str, Handler] = {
+    SpecialStep.WINDOW: window_text,
+    SpecialStep.REASON: reason_text,
+    SpecialStep.CONFIRM: confirm_text,
+}

@@ -39,6 +39,7 @@ from domain.models import (
     Staff,
     StaffRole,
 )
+from domain.models.cases import RETAKE_CUSTOMER
 from domain.privacy import FieldCipher
 from domain.services import audit, outbox
 from domain.services.access import Permission, can, require, require_scope, scope_prefix
@@ -50,6 +51,11 @@ MAX_NAME_LENGTH = 255
 MAX_CONTENT_TYPE_LENGTH = 100
 REVIEWER_TEMPLATE = N_("New case %(case_no)s (%(business_type)s) from %(agent)s is waiting for "
                        "review, due by %(due)s.")
+RESUBMITTED_TEMPLATE = N_("Case %(case_no)s (%(business_type)s) from %(agent)s was corrected and "
+                          "submitted again as revision %(revision)s; it is waiting for review, "
+                          "due by %(due)s.")
+DEFAULT_LOCALE = "zh_CN"
+DUE_FORMAT = "%H:%M"
 MISSING_PHOTO: dict[PhotoKind, str] = {
     PhotoKind.ID_FRONT: N_("The photo of the ID card portrait side is still missing."),
     PhotoKind.ID_BACK: N_("The photo of the ID card national emblem side is still missing."),
@@ -57,6 +63,17 @@ MISSING_PHOTO: dict[PhotoKind, str] = {
         "The on-site photo of you with the customer is still missing."),
     PhotoKind.SIGNED_FORM: N_("The photo of the signed application form is still missing."),
     PhotoKind.OTHER: N_("The other required photo is still missing."),
+}
+RETAKE_PHOTO: dict[PhotoKind, str] = {
+    PhotoKind.ID_FRONT: N_("Retake the photo of the ID card portrait side before you submit "
+                           "the case again."),
+    PhotoKind.ID_BACK: N_("Retake the photo of the ID card national emblem side before you "
+                          "submit the case again."),
+    PhotoKind.ONSITE_WITH_AGENT: N_("Retake the on-site photo of you with the customer before "
+                                    "you submit the case again."),
+    PhotoKind.SIGNED_FORM: N_("Retake the photo of the signed application form before you "
+                              "submit the case again."),
+    PhotoKind.OTHER: N_("Retake the other required photo before you submit the case again."),
 }
 
 
@@ -165,7 +182,8 @@ async def start_draft(actor: Actor, business_type_id: int, ctx: CaptureContext,
         staff = await Staff.get(id=actor.staff_id)
         case = await Case.create(business_type_id=business_type_id, agent_id=staff.id,
                                  org_id=staff.org_id)  # type: ignore[attr-defined]
-        await _log(actor, case, CaseEventKind.CREATED, {"business_type_id": business_type_id})
+        await record_event(actor, case, CaseEventKind.CREATED,
+                           {"business_type_id": business_type_id})
     return case
 
 
@@ -177,14 +195,14 @@ async def set_customer(actor: Actor, case_id: int, name: str, id_number: str, mo
     clean_id = validate_resident_id(id_number, today)
     clean_mobile = validate_mobile(mobile)
     async with in_transaction():
-        case = await _draft_for_change(actor, case_id)
+        case = await _case_for_change(actor, case_id, RETAKE_CUSTOMER)
         case.customer_name = clean_name
         case.id_number_enc = ctx.cipher.encrypt(clean_id)
         case.id_number_hash = ctx.cipher.lookup_hash(clean_id)
         case.mobile_enc = ctx.cipher.encrypt(clean_mobile)
         case.mobile_hash = ctx.cipher.lookup_hash(clean_mobile)
         await case.save()
-        await _log(actor, case, CaseEventKind.CUSTOMER_SET, {
+        await record_event(actor, case, CaseEventKind.CUSTOMER_SET, {
             "id_number": mask_resident_id(clean_id), "mobile": mask_mobile(clean_mobile)})
     return case
 
@@ -194,73 +212,101 @@ async def set_location(actor: Actor, case_id: int, latitude: float, longitude: f
     if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
         raise DomainError(N_("This location is not valid. Please share it again."))
     async with in_transaction():
-        case = await _draft_for_change(actor, case_id)
+        case = await _case_for_change(actor, case_id)
         case.latitude, case.longitude = latitude, longitude
         await case.save()
-        await _log(actor, case, CaseEventKind.LOCATION_SET,
+        await record_event(actor, case, CaseEventKind.LOCATION_SET,
                    {"latitude": latitude, "longitude": longitude})
     return case
 
 
 async def add_photo(actor: Actor, case_id: int, kind: PhotoKind, data: bytes, original_name: str,
                     content_type: str, ctx: CaptureContext) -> CasePhoto:
-    """Check and store a photo as a new row of the current revision, never replacing (C7, C9)."""
+    """Check and store a photo as a new row, never replacing (C7, C9).
+
+    A draft's photo belongs to its current revision; the retake of a flagged item on a
+    returned case belongs to the next revision, so the returned revision stays as it was.
+    """
     async with in_transaction():
-        case = await _draft_for_change(actor, case_id)
+        case = await _case_for_change(actor, case_id, kind.value)
         business_type = await BusinessType.get(id=case.business_type_id)  # type: ignore[attr-defined]
         if kind.value not in business_type.required_photo_kinds:
             raise DomainError(N_("This business type does not need a photo of this kind."),
                               kind=kind.value)
         info = await asyncio.to_thread(inspect_photo, data, ctx.photo_limits)
         sha256 = await ctx.media.aput(data)
+        revision = case.revision + 1 if case.status == CaseStatus.RETURNED else case.revision
         photo = await CasePhoto.create(
-            case=case, kind=kind, revision=case.revision, sha256=sha256, width=info.width,
+            case=case, kind=kind, revision=revision, sha256=sha256, width=info.width,
             height=info.height, original_name=original_name[:MAX_NAME_LENGTH],
             content_type=content_type[:MAX_CONTENT_TYPE_LENGTH], uploaded_at=utcnow(),
         )
         await _touch(case)
-        await _log(actor, case, CaseEventKind.PHOTO_ADDED, {
-            "photo_id": photo.id, "kind": kind.value, "sha256": sha256, "revision": case.revision})
+        await record_event(actor, case, CaseEventKind.PHOTO_ADDED, {
+            "photo_id": photo.id, "kind": kind.value, "sha256": sha256, "revision": revision})
     return photo
 
 
 async def confirm_risk_hint(actor: Actor, case_id: int) -> Case:
     """Record that the agent gave the customer the risk hints (C11)."""
     async with in_transaction():
-        case = await _draft_for_change(actor, case_id)
+        case = await _case_for_change(actor, case_id)
         case.risk_hint_confirmed_at = utcnow()
         await case.save()
-        await _log(actor, case, CaseEventKind.RISK_HINT_CONFIRMED, {})
+        await record_event(actor, case, CaseEventKind.RISK_HINT_CONFIRMED, {})
     return case
 
 
 async def submit(actor: Actor, case_id: int, ctx: CaptureContext,
                  now: datetime | None = None) -> Case:
-    """Submit a complete draft: number it, set the review deadline, tell the reviewers (C3, C8)."""
+    """Submit a complete draft, or a returned case once every flagged item is redone (C3, C7, C8).
+
+    A first submission gets its case number; a resubmission becomes revision n+1. Either
+    way the review deadline starts again and the reviewers of the org chain are told.
+    """
     moment = now or utcnow()
     async with in_transaction():
-        case = await _draft_for_change(actor, case_id)
+        case = await _own_case(actor, case_id)
         business_type = await BusinessType.get(id=case.business_type_id)  # type: ignore[attr-defined]
-        await _check_complete(case, business_type, ctx)
-        case.case_no = await _next_case_no(moment, ctx.zone)
-        case.status = CaseStatus.SUBMITTED
-        case.submitted_at = moment
-        case.review_due_at = moment + timedelta(minutes=business_type.review_sla_minutes)
+        if case.status == CaseStatus.RETURNED:
+            await _check_retaken(case)
+            case.revision += 1
+        else:
+            _require_changeable(case, None)
+            await _check_complete(case, business_type, ctx)
+            case.case_no = await _next_case_no(moment, ctx.zone)
+        _start_review_clock(case, business_type, moment)
         await case.save()
-        await _log(actor, case, CaseEventKind.SUBMITTED, {
+        assert case.review_due_at is not None
+        await record_event(actor, case, CaseEventKind.SUBMITTED, {
             "case_no": case.case_no, "revision": case.revision,
-            "review_due_at": case.review_due_at.isoformat()})
+            "review_due_at": case.review_due_at.isoformat()}, at=moment)
         await _notify_reviewers(case, business_type, actor, ctx.zone)
     return case
+
+
+def _start_review_clock(case: Case, business_type: BusinessType, moment: datetime) -> None:
+    """Put the case in the queue with a fresh deadline and no review state left over (C8, S1)."""
+    case.status = CaseStatus.SUBMITTED
+    case.submitted_at = moment
+    case.review_due_at = moment + timedelta(minutes=business_type.review_sla_minutes)
+    case.claimed_by_id = None  # type: ignore[attr-defined]
+    case.claimed_at = None
+    case.first_approved_by_id = None  # type: ignore[attr-defined]
+    case.retake_items = []
+    case.decided_at = None
+    case.sla_reminded_at = None
+    case.escalated_at = None
+    case.escalation_count = 0
 
 
 async def cancel(actor: Actor, case_id: int) -> Case:
     """Cancel a draft; submitted cases go through review instead (DESIGN.md section 4)."""
     async with in_transaction():
-        case = await _draft_for_change(actor, case_id)
+        case = await _case_for_change(actor, case_id)
         case.status = CaseStatus.CANCELLED
         await case.save()
-        await _log(actor, case, CaseEventKind.CANCELLED, {})
+        await record_event(actor, case, CaseEventKind.CANCELLED, {})
     return case
 
 
@@ -270,12 +316,27 @@ async def open_drafts(actor: Actor) -> list[Case]:
         "business_type").order_by("-updated_at", "-id")
 
 
+async def returned_cases(actor: Actor) -> list[Case]:
+    """The acting agent's cases returned for correction, latest return first, for /resume (C7)."""
+    return await Case.filter(agent_id=actor.staff_id, status=CaseStatus.RETURNED
+                             ).prefetch_related("business_type").order_by("-decided_at", "-id")
+
+
 async def case_summary(actor: Actor, case_id: int, ctx: CaptureContext) -> CaseSummary:
-    """A case with customer ID and mobile masked, for its agent or reviewers in scope (C10)."""
-    case = await _visible_case(actor, case_id)
+    """A case with customer ID and mobile masked, for its agent or reviewers in scope (C10).
+
+    For a returned case the missing photos are the flagged ones not yet retaken (C7).
+    """
+    case = await visible_case(actor, case_id)
     business_type = await BusinessType.get(id=case.business_type_id)  # type: ignore[attr-defined]
     kinds = await _photo_kinds(case)
     required = [PhotoKind(k) for k in business_type.required_photo_kinds]
+    retaken = await _retaken_items(case)
+    if case.status == CaseStatus.RETURNED:
+        missing = tuple(PhotoKind(i) for i in case.retake_items
+                        if i != RETAKE_CUSTOMER and i not in retaken)
+    else:
+        missing = tuple(k for k in required if k not in kinds)
     customer = _decrypted(case, ctx.cipher)
     return CaseSummary(
         case_id=case.id, case_no=case.case_no, status=case.status, revision=case.revision,
@@ -285,9 +346,11 @@ async def case_summary(actor: Actor, case_id: int, ctx: CaptureContext) -> CaseS
         mobile_masked=mask_mobile(customer.mobile) if customer else "",
         latitude=case.latitude, longitude=case.longitude,
         photo_kinds=tuple(k for k in required if k in kinds),
-        missing_photo_kinds=tuple(k for k in required if k not in kinds),
+        missing_photo_kinds=missing,
         risk_hint_confirmed=case.risk_hint_confirmed_at is not None,
         submitted_at=case.submitted_at, review_due_at=case.review_due_at,
+        retake_items=tuple(case.retake_items),
+        retaken_items=tuple(i for i in case.retake_items if i in retaken),
     )
 
 
@@ -326,20 +389,37 @@ async def _case(case_id: int) -> Case:
     return case
 
 
-async def _draft_for_change(actor: Actor, case_id: int) -> Case:
-    """The actor's own draft; stale buttons on submitted or cancelled cases are refused (C3)."""
+async def _own_case(actor: Actor, case_id: int) -> Case:
+    """The actor's own case, locked for the change (C3)."""
     case = await _case(case_id)
     if case.agent_id != actor.staff_id:  # type: ignore[attr-defined]
         raise PermissionDenied(N_("Only the field agent who captured this case may change it."))
-    if case.status == CaseStatus.CANCELLED:
-        raise DomainError(N_("This draft was cancelled and can no longer be changed."))
-    if case.status != CaseStatus.DRAFT:
-        raise DomainError(N_("Case %(case_no)s has already been submitted and can no longer "
-                             "be changed."), case_no=case.case_no)
     return case
 
 
-async def _visible_case(actor: Actor, case_id: int) -> Case:
+def _require_changeable(case: Case, item: str | None) -> None:
+    """Refuse changes except to a draft, or to a flagged item of a returned case (C3, C7)."""
+    if case.status == CaseStatus.DRAFT:
+        return
+    if case.status == CaseStatus.RETURNED:
+        if item is not None and item in case.retake_items:
+            return
+        raise DomainError(N_("Case %(case_no)s was returned for correction: only the flagged "
+                             "items can be redone."), case_no=case.case_no)
+    if case.status == CaseStatus.CANCELLED:
+        raise DomainError(N_("This draft was cancelled and can no longer be changed."))
+    raise DomainError(N_("Case %(case_no)s has already been submitted and can no longer "
+                         "be changed."), case_no=case.case_no)
+
+
+async def _case_for_change(actor: Actor, case_id: int, item: str | None = None) -> Case:
+    """The actor's own draft, or his returned case when `item` was flagged; stale taps refused."""
+    case = await _own_case(actor, case_id)
+    _require_changeable(case, item)
+    return case
+
+
+async def visible_case(actor: Actor, case_id: int) -> Case:
     """A case its own agent or a case viewer of its org subtree may read (C10)."""
     case = await Case.get_or_none(id=case_id).prefetch_related("org")
     if case is None:
@@ -361,10 +441,36 @@ def _decrypted(case: Case, cipher: FieldCipher) -> CustomerData | None:
 
 
 async def _photo_kinds(case: Case) -> set[PhotoKind]:
-    """Photo kinds uploaded for the current revision of a case (C9)."""
-    kinds = await CasePhoto.filter(case_id=case.id, revision=case.revision).values_list(
+    """Photo kinds the current revision has, kept from earlier revisions or retaken (C9)."""
+    kinds = await CasePhoto.filter(case_id=case.id, revision__lte=case.revision).values_list(
         "kind", flat=True)
     return {PhotoKind(k) for k in kinds}
+
+
+async def _retaken_items(case: Case) -> set[str]:
+    """Flagged items of a returned case already redone: retaken photos, corrected data (C7)."""
+    if case.status != CaseStatus.RETURNED:
+        return set()
+    done = {PhotoKind(k).value for k in await CasePhoto.filter(
+        case_id=case.id, revision=case.revision + 1).values_list("kind", flat=True)}
+    returned = await CaseEvent.filter(case_id=case.id, kind=CaseEventKind.RETURNED
+                                      ).order_by("-id").first()
+    if returned is not None and await CaseEvent.exists(
+            case_id=case.id, kind=CaseEventKind.CUSTOMER_SET, id__gt=returned.id):
+        done.add(RETAKE_CUSTOMER)
+    return {item for item in case.retake_items if item in done}
+
+
+async def _check_retaken(case: Case) -> None:
+    """Refuse a resubmission until every flagged item has been redone (C7)."""
+    done = await _retaken_items(case)
+    for item in case.retake_items:
+        if item in done:
+            continue
+        if item == RETAKE_CUSTOMER:
+            raise DomainError(N_("Correct the customer's data before you submit the case "
+                                 "again."), item=item)
+        raise DomainError(RETAKE_PHOTO[PhotoKind(item)], kind=item)
 
 
 async def _check_complete(case: Case, business_type: BusinessType,
@@ -397,20 +503,47 @@ async def _next_case_no(moment: datetime, zone: ZoneInfo) -> str:
     return f"{CASE_NO_PREFIX}{day}-{rows[0]['last_no']:0{CASE_NO_DIGITS}d}"
 
 
+def locale_of(staff: Staff) -> str:
+    """The locale a staff member reads messages in; Chinese unless he chose otherwise."""
+    return staff.locale or DEFAULT_LOCALE
+
+
+def reviewer_buttons(case_id: int) -> list[list[tuple[str, str]]]:
+    """Chat buttons under a case offered to reviewers: claim, approve, return, open (C8)."""
+    return [[(N_("Claim"), f"rv:claim:{case_id}"), (N_("Approve"), f"rv:approve:{case_id}")],
+            [(N_("Return"), f"rv:return:{case_id}"), (N_("Open in web"), f"/cases/{case_id}")]]
+
+
+def chain_paths(org: Org) -> list[str]:
+    """The paths of an org and of every org above it, e.g. /1/, /1/4/, /1/4/9/."""
+    ids = [part for part in org.path.split("/") if part]
+    return ["/" + "/".join(ids[:n]) + "/" for n in range(1, len(ids) + 1)]
+
+
+async def staff_in_chain(org: Org, *roles: Role) -> list[Staff]:
+    """Active staff holding one of the roles whose org contains `org` (its org chain)."""
+    rows = await Staff.filter(active=True, roles__role__in=list(roles),
+                              org__path__in=chain_paths(org)).order_by("id")
+    return list({row.id: row for row in rows}.values())
+
+
 async def _notify_reviewers(case: Case, business_type: BusinessType, actor: Actor,
                             zone: ZoneInfo) -> None:
-    """Queue a note for each active reviewer whose org contains the case org (C3, C8)."""
+    """Queue a note with decision buttons for each reviewer of the org chain (C3, C8)."""
     org = await Org.get(id=case.org_id)  # type: ignore[attr-defined]
-    reviewers = await Staff.filter(active=True, roles__role=Role.REVIEWER).prefetch_related("org")
     assert case.review_due_at is not None
-    params = {"case_no": case.case_no, "business_type": business_type.name_zh,
-              "agent": actor.label, "due": case.review_due_at.astimezone(zone).strftime("%H:%M")}
-    for reviewer in {r.id: r for r in reviewers}.values():
-        if org.path.startswith(reviewer.org.path):
-            await outbox.enqueue(
-                reviewer.id, REVIEWER_TEMPLATE, params,
-                idempotency_key=f"case:{case.id}:r{case.revision}:submitted:{reviewer.id}",
-            )
+    template = REVIEWER_TEMPLATE if case.revision == 1 else RESUBMITTED_TEMPLATE
+    params = {"case_no": case.case_no, "agent": actor.label, "revision": case.revision,
+              "due": case.review_due_at.astimezone(zone).strftime(DUE_FORMAT)}
+    for reviewer in await staff_in_chain(org, Role.REVIEWER):
+        if reviewer.id == case.agent_id:  # type: ignore[attr-defined]
+            continue
+        await outbox.enqueue(
+            reviewer.id, template,
+            params | {"business_type": business_type.name_in(locale_of(reviewer))},
+            idempotency_key=f"case:{case.id}:r{case.revision}:submitted:{reviewer.id}",
+            buttons=reviewer_buttons(case.id),
+        )
 
 
 async def _touch(case: Case) -> None:
@@ -418,9 +551,10 @@ async def _touch(case: Case) -> None:
     await case.save(update_fields=["updated_at"])
 
 
-async def _log(actor: Actor, case: Case, kind: CaseEventKind, detail: dict[str, Any]) -> None:
+async def record_event(actor: Actor, case: Case, kind: CaseEventKind, detail: dict[str, Any],
+                       at: datetime | None = None) -> None:
     """Append the timeline entry and the audit row of one change (C9, S3)."""
-    await CaseEvent.create(case=case, at=utcnow(), actor_id=actor.staff_id,
+    await CaseEvent.create(case=case, at=at or utcnow(), actor_id=actor.staff_id,
                            actor_label=actor.label, kind=kind, detail=detail)
     await audit.record(actor, f"case.{kind.value}", "case", case.id,
                        org_id=case.org_id, detail=detail)  # type: ignore[attr-defined]

@@ -1,0 +1,98 @@
+"""The browser chat (/chat): the chat bot's flows for a logged-in user, for demos and training."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+from aiohttp_session import get_session
+
+from admin_web import sessions
+from admin_web.i18n import current_locale
+from admin_web.pages import actor_of, attempt, flash_and_redirect, redirect, render, whole_number
+from admin_web.state import CONFIG_KEY, ChatPort
+from domain.errors import N_, DomainError
+from domain.images import MIB, preview_without_exif
+from domain.services import webchat
+
+CLIENT_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def new_client_id() -> str:
+    """A fresh id for one rendered form, so that submitting it twice acts once."""
+    return secrets.token_hex(16)
+
+
+async def chat_page(request: web.Request) -> web.Response:
+    """Show the user's chat as bubbles, with the forms to write and to send a photo."""
+    port = request.app[CONFIG_KEY].chat
+    lines = await webchat.transcript(actor_of(request)) if port else []
+    return await render(request, "chat/index.html", {
+        "enabled": port is not None, "lines": lines, "client_id": new_client_id,
+        "max_bytes": port.max_upload_bytes if port else 0,
+        "max_mb": port.max_upload_bytes // MIB if port else 0,
+    })
+
+
+async def new_messages(request: web.Request) -> web.Response:
+    """The chat lines after `?after=<id>` as an HTML fragment, for the page's polling."""
+    after = whole_number(request.query.get("after")) or 0
+    lines = await webchat.transcript(actor_of(request), after_id=after)
+    context: dict[str, Any] = {
+        "lines": lines, "client_id": new_client_id,
+        "csrf_token": sessions.csrf_token(await get_session(request)),
+    }
+    return aiohttp_jinja2.render_template("chat/_lines.html", request, context)
+
+
+async def post(request: web.Request) -> web.Response:
+    """Hand a text, a button press or a photo to the chat, then show the chat again (PRG)."""
+    port = _port(request)
+    form = await request.post()
+    client_id = form.get("client_id")
+    if not isinstance(client_id, str) or not CLIENT_ID.fullmatch(client_id):
+        raise DomainError(N_("This form is not valid. Reload the page and try again."))
+    staff_id = actor_of(request).staff_id
+    assert staff_id is not None
+    _done, error = await attempt(port.post(
+        staff_id, client_id=client_id, text=_text(form.get("text")),
+        button=_text(form.get("button")), upload=await _upload(form.get("photo")),
+        locale=current_locale(),
+    ))
+    if error:
+        await flash_and_redirect(request, "/chat", error)
+    redirect("/chat#compose")
+
+
+async def photo(request: web.Request) -> web.Response:
+    """A downscaled copy without EXIF of a photo the user himself sent in chat (C9, C10)."""
+    port = _port(request)
+    sha256 = request.match_info["sha256"]
+    await webchat.require_own_photo(actor_of(request), sha256)
+    original = await port.media.aread(sha256)
+    preview = await asyncio.to_thread(preview_without_exif, original)
+    return web.Response(body=preview, content_type="image/jpeg",
+                        headers={"Cache-Control": "private, max-age=3600"})
+
+
+def _port(request: web.Request) -> ChatPort:
+    port = request.app[CONFIG_KEY].chat
+    if port is None:
+        raise DomainError(N_("The browser chat is not enabled on this site."))
+    return port
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+async def _upload(field: object) -> tuple[str, str, bytes] | None:
+    """(file name, content type, bytes) of a chosen file; None when no file was chosen."""
+    if not isinstance(field, web.FileField) or not field.filename:
+        return None
+    data = await asyncio.to_thread(field.file.read)
+    return field.filename, field.content_type, data

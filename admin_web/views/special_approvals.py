@@ -1,0 +1,47 @@
+"""Special approvals in the web: supervisors decide out-of-hours requests, others read (C2)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from admin_web.i18n import gettext as _
+from admin_web.pages import (
+    actor_of,
+    attempt,
+    flash_and_redirect,
+    form_of,
+    local_path,
+    path_id,
+    render,
+)
+from domain.errors import N_
+from domain.models import SpecialApprovalStatus
+from domain.services import special
+
+STATUS_LABELS = {
+    SpecialApprovalStatus.REQUESTED: N_("Waiting for a decision"),
+    SpecialApprovalStatus.APPROVED: N_("Approved"),
+    SpecialApprovalStatus.REFUSED: N_("Refused"),
+}
+
+
+async def special_list(request: web.Request) -> web.Response:
+    """Requests of the actor's org subtree, newest first, optionally of one status (C2)."""
+    state = request.query.get("status", "")
+    status = SpecialApprovalStatus(state) if state in {s.value for s in STATUS_LABELS} else None
+    rows = await special.list_special(actor_of(request), status)
+    context = {"rows": rows, "state": state, "statuses": list(STATUS_LABELS),
+               "status_label": lambda value: _(STATUS_LABELS[SpecialApprovalStatus(value)])}
+    return await render(request, "special_approvals/list.html", context)
+
+
+async def decide(request: web.Request) -> web.Response:
+    """Approve or refuse one request with a note; a second decision is refused (C2)."""
+    form = await form_of(request)
+    approval_id = path_id(request, "approval_id")
+    approve = form.get("decision") == "approve"
+    _done, error = await attempt(special.decide_special(actor_of(request), approval_id, approve,
+                                                        form.get("note", "")))
+    done = _("Special approval granted.") if approve else _("Special approval refused.")
+    await flash_and_redirect(request, local_path(form.get("next"), "/special-approvals"),
+                             error or done)

@@ -1,0 +1,73 @@
+"""The browser chat adapter: the admin's /chat page runs the same flows as Telegram (DESIGN §3)."""
+
+from __future__ import annotations
+
+from bot.dispatcher import SendFailed
+from bot.flows import ChatRouter
+from bot.flows.context import FlowContext
+from bot.flows.messages import Attachment, Buttons, Inbound
+from domain.errors import N_, DomainError
+from domain.images import MIB
+from domain.services import chat, webchat
+from locales import DEFAULT_LOCALE
+
+CHANNEL = webchat.CHANNEL
+# Forms are claimed under their own channel so that a double submit records its line once;
+# the router then claims the same id under "web" for the flows.
+FORM_CHANNEL = "web-form"
+Upload = tuple[str, str, bytes]
+
+
+class WebChat:
+    """Runs the flows for a logged-in web user and records both sides of his chat.
+
+    It is also the outbox sender of the "web" channel, so results pushed to a staff member
+    without Telegram land in his browser chat.
+    """
+
+    def __init__(self, ctx: FlowContext, default_locale: str = DEFAULT_LOCALE) -> None:
+        self.router = ChatRouter(ctx, default_locale)
+        self.media = ctx.capture.media
+        self.max_upload_bytes = ctx.capture.photo_limits.max_bytes
+
+    async def post(self, staff_id: int, *, client_id: str, text: str = "", button: str = "",
+                   upload: Upload | None = None, locale: str | None = None) -> None:
+        """Handle one submitted chat form once: a text, a button press or a photo."""
+        if upload is not None and len(upload[2]) > self.max_upload_bytes:
+            raise DomainError(N_("The photo is too large: at most %(limit)d MB is allowed."),
+                              limit=self.max_upload_bytes // MIB)
+        if not (text.strip() or button or upload) or not await chat.claim_update(
+                FORM_CHANNEL, client_id):
+            return
+        await webchat.bind_web_chat(staff_id)
+        address = str(staff_id)
+        if upload is not None:
+            inbound = await self._upload(staff_id, client_id, upload, text, locale)
+        elif button:
+            inbound = Inbound.button(CHANNEL, client_id, address, address, button, client_id,
+                                     locale)
+        else:
+            await webchat.record(staff_id, False, text)
+            inbound = Inbound.message(CHANNEL, client_id, address, address, text, locale)
+        for reply in await self.router.handle(inbound):
+            await webchat.record(staff_id, True, reply.text, reply.buttons)
+
+    async def send_text(self, chat_id: str, text: str, buttons: Buttons = ()) -> None:
+        """Deliver an outbox message into the browser chat of the staff member `chat_id`."""
+        if not chat_id.isdigit():
+            raise SendFailed(f"not a browser chat address: {chat_id!r}", permanent=True)
+        await webchat.record(int(chat_id), True, text, buttons)
+
+    async def _upload(self, staff_id: int, client_id: str, upload: Upload, caption: str,
+                      locale: str | None) -> Inbound:
+        name, content_type, data = upload
+        sha256 = await self.media.aput(data)
+        await webchat.record(staff_id, False, caption, photo_sha256=sha256)
+
+        async def fetch() -> bytes:
+            return data
+
+        attachment = Attachment(name, content_type, len(data), fetch,
+                                as_photo=content_type.startswith("image/"))
+        address = str(staff_id)
+        return Inbound.upload(CHANNEL, client_id, address, address, attachment, caption, locale)

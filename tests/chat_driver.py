@@ -1,0 +1,80 @@
+"""Drive the real Telegram bot as one chat user would: send, press, upload, read the answer."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.telegram import BotConfig, TelegramBot
+from tests.factories import flow_context
+from tests.fake_telegram import ApiCall, FakeTelegram, Params
+
+
+@dataclass(frozen=True)
+class Said:
+    """One message of the bot: its text and its buttons (label → callback data or URL)."""
+
+    text: str
+    buttons: dict[str, str]
+
+    @classmethod
+    def of(cls, call: ApiCall) -> Said:
+        rows = (call.params.get("reply_markup") or {}).get("inline_keyboard", [])
+        return cls(call.params["text"], {button["text"]: button.get("callback_data")
+                                         or button.get("url", "") for row in rows
+                                         for button in row})
+
+
+@dataclass
+class Chat:
+    """A chat account talking to the bot through the fake Bot API."""
+
+    fake: FakeTelegram
+    user: int
+
+    async def send(self, update: Params) -> Said:
+        """Deliver an update and return the bot's (single) answer."""
+        before = len(self.fake.sent(self.user))
+        self.fake.push(update)
+        await self.fake.wait_until(lambda: len(self.fake.sent(self.user)) > before)
+        return Said.of(self.fake.sent(self.user)[before])
+
+    async def say(self, text: str) -> Said:
+        return await self.send(self.fake.message(self.user, text))
+
+    async def press(self, data: str) -> Said:
+        return await self.send(self.fake.button(self.user, data))
+
+    async def photo(self, content: bytes, **extra: Any) -> Said:
+        return await self.send(self.fake.photo(self.user, content, **extra))
+
+    async def file(self, content: bytes, name: str, mime_type: str, **extra: Any) -> Said:
+        return await self.send(self.fake.document(self.user, content, name, mime_type, **extra))
+
+    async def location(self, latitude: float, longitude: float) -> Said:
+        return await self.send(self.fake.location(self.user, latitude, longitude))
+
+    def last(self) -> Said:
+        """The last message the bot sent to this chat."""
+        return Said.of(self.fake.sent(self.user)[-1])
+
+
+def bot_config(fake: FakeTelegram) -> BotConfig:
+    """Bot settings pointing at the fake server."""
+    return BotConfig(token=fake.token, api_base_url=fake.api_base_url,
+                     file_base_url=fake.file_base_url, poll_timeout_seconds=1)
+
+
+@contextlib.asynccontextmanager
+async def running_bot(fake: FakeTelegram, media_root: Path, **capture: Any
+                      ) -> AsyncIterator[TelegramBot]:
+    """A started FieldOps bot polling the fake server, with capture settings overridden."""
+    telegram = TelegramBot(bot_config(fake), flow_context(media_root, **capture))
+    await telegram.start()
+    try:
+        yield telegram
+    finally:
+        await telegram.stop()

@@ -1,0 +1,130 @@
+"""The browser chat in a real headless Chromium: an agent talks to the bot from the admin site."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from aiohttp.test_utils import TestServer
+from playwright.async_api import Page, async_playwright
+
+from admin_web.app import init_app
+from bot.dispatcher import OutboxDispatcher
+from bot.webchat import WebChat
+from domain.models import Case, CasePhoto, CaseStatus, Role
+from domain.services import business_types, outbox
+from domain.services.business_types import BusinessTypeForm
+from locales import translate
+from tests.factories import ROOT, flow_context, org_tree, web_user
+from tests.test_admin_browser import CHROMIUM_ARGS, chromium  # noqa: F401  (fixture)
+from tests.test_admin_web import PASSWORD
+from tests.test_cases import ID_NUMBER, KINDS, noisy_jpeg
+from tests.test_webchat import chat_config
+
+POLL_WAIT_MS = 10_000
+
+
+@asynccontextmanager
+async def chat_in_browser(chromium: Path, tmp_path: Path, username: str  # noqa: F811
+                          ) -> AsyncIterator[Page]:
+    """A real admin site with the chat on, and a Chromium page logged in on /chat."""
+    server = TestServer(init_app(chat_config(tmp_path)), host="127.0.0.1")
+    await server.start_server()
+    try:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=str(chromium),
+                                                       args=CHROMIUM_ARGS)
+            page = await browser.new_page()
+            await page.goto(str(server.make_url("/")))
+            await page.fill("input[name=username]", username)
+            await page.fill("input[name=password]", PASSWORD)
+            await page.click("main form button.primary")
+            await page.wait_for_url("**/chat")
+            try:
+                yield page
+            finally:
+                await browser.close()
+    finally:
+        await server.close()
+
+
+async def send(page: Page, text: str) -> str:
+    """Type a message, send it and return the bot's newest answer."""
+    await page.fill("form.chat-text input[name=text]", text)
+    async with page.expect_navigation():
+        await page.click("form.chat-text button")
+    return await last_answer(page)
+
+
+async def tap(page: Page, label: str) -> str:
+    """Tap a button under the bot's newest message and return the bot's newest answer."""
+    async with page.expect_navigation():
+        await page.locator(".bubble.bot").last.get_by_role("button", name=label).click()
+    return await last_answer(page)
+
+
+async def send_photo(page: Page, photo: Path) -> str:
+    """Choose a photo file, send it and return the bot's newest answer."""
+    await page.set_input_files("form.chat-photo-form input[type=file]", str(photo))
+    async with page.expect_navigation():
+        await page.click("form.chat-photo-form button")
+    return await last_answer(page)
+
+
+async def last_answer(page: Page) -> str:
+    """The text of the bot's newest message."""
+    return await page.locator(".bubble.bot .chat-text-body").last.inner_text()
+
+
+async def test_an_agent_chats_and_sees_pushed_messages_without_reloading(
+        database_url: str, chromium: Path, tmp_path: Path) -> None:  # noqa: F811
+    ids = await org_tree()
+    agent, username = await web_user(ids["outlet_a"], Role.FIELD_AGENT, no="F1")
+    async with chat_in_browser(chromium, tmp_path, username) as page:
+        identity = await send(page, "/whoami")
+        await send(page, "/language")
+        switched = await tap(page, "English")
+        await outbox.enqueue(agent.id, "%(actor)s changed your roles. Send /whoami to see them.",
+                             {"actor": "S001 张伟"}, idempotency_key="roles:1")
+        chat = WebChat(flow_context(tmp_path / "media"), "zh_CN")
+        assert await OutboxDispatcher({"web": chat}).run_once() == 1
+        pushed = page.locator(".bubble.bot", has_text="S001 张伟 changed your roles.")
+        await pushed.wait_for(timeout=POLL_WAIT_MS)
+        mine = await page.locator(".bubble.me").all_inner_texts()
+    assert "员工F1" in identity and translate("zh_CN", "Field agent") in identity
+    assert switched == "From now on I answer in English."
+    assert [text.splitlines()[0] for text in mine] == ["/whoami", "/language"]
+
+
+def zh(message: str, **params: object) -> str:
+    """What the agent reads (and taps) for a msgid."""
+    return translate("zh_CN", message, **params)
+
+
+async def test_an_agent_captures_a_case_in_the_browser_chat(
+        database_url: str, chromium: Path, tmp_path: Path) -> None:  # noqa: F811
+    ids = await org_tree()
+    _, username = await web_user(ids["outlet_a"], Role.FIELD_AGENT, no="F1")
+    await business_types.create_business_type(ROOT, "DEBIT_CARD", BusinessTypeForm(
+        "借记卡开户", "Debit card opening", frozenset(KINDS)))
+    photos = []
+    for seed, kind in enumerate(KINDS):
+        photos.append(tmp_path / f"{kind}.jpg")
+        photos[-1].write_bytes(noisy_jpeg(seed))
+    async with chat_in_browser(chromium, tmp_path, username) as page:
+        await send(page, "/new")
+        await tap(page, "借记卡开户")
+        await send(page, "张三")
+        await send(page, ID_NUMBER)
+        await send(page, "13800138000")
+        await tap(page, zh("Skip"))
+        for photo in photos:
+            await send_photo(page, photo)
+        await tap(page, zh("I gave the risk hints"))
+        submitted = await tap(page, zh("Submit"))
+        shown_photos = await page.locator(".bubble.me img.chat-photo").count()
+    case = await Case.get()
+    assert case.status == CaseStatus.SUBMITTED and case.case_no
+    assert case.case_no in submitted
+    assert await CasePhoto.filter(case=case).count() == len(KINDS) == shown_photos

@@ -1,0 +1,258 @@
+"""The browser chat (/chat) through HTTP: texts, photos, buttons, once-only forms, the outbox."""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import time, timedelta
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import ClientResponse
+from aiohttp.test_utils import TestClient
+from PIL import Image
+
+from admin_web.app import AdminConfig
+from bot.dispatcher import OutboxDispatcher
+from bot.webchat import WebChat
+from domain import clock
+from domain.errors import DomainError
+from domain.images import MIB, PhotoLimits
+from domain.models import ChatBinding, OutboxMessage, OutboxStatus, Role, Staff, WebChatMessage
+from domain.services import outbox, staff, webchat
+from domain.services.cases import WorkingHours
+from locales import translate
+from tests.factories import ROOT, capture_context, flow_context, org_tree, web_user
+from tests.test_admin_web import admin_site, csrf_token, log_in
+from tests.test_cases import noisy_jpeg
+
+ALL_HOURS = WorkingHours(weekdays=frozenset(range(7)), start=time(0, 0),
+                         end=time(23, 59, 59, 999999))
+FIELD = r'name="client_id" value="([0-9a-f]{32})"'
+
+
+def zh(message: str, **params: object) -> str:
+    """What a Chinese user reads for a msgid."""
+    return translate("zh_CN", message, **params)
+
+
+def chat_config(tmp_path: Path, **capture: object) -> AdminConfig:
+    """An admin site with the browser chat on, open at every hour, media under tmp/media."""
+    media_root = tmp_path / "media"
+    chat = WebChat(flow_context(media_root, hours=ALL_HOURS, **capture), "zh_CN")
+    return AdminConfig(secret_key="chat-secret", capture=capture_context(media_root), chat=chat)
+
+
+@dataclass
+class Agent:
+    """A logged-in field agent's browser and his staff row."""
+
+    client: TestClient
+    row: Staff
+
+
+@pytest.fixture
+async def ids(database_url: str) -> dict[str, int]:
+    return await org_tree()
+
+
+@pytest.fixture
+async def agent(ids: dict[str, int], tmp_path: Path) -> AsyncIterator[Agent]:
+    """Field agent F1 logged in to a chat-enabled admin site."""
+    row, username = await web_user(ids["outlet_a"], Role.FIELD_AGENT, no="F1")
+    async with admin_site(chat_config(tmp_path)) as client:
+        await log_in(client, username)
+        yield Agent(client, row)
+
+
+async def chat_page(client: TestClient) -> str:
+    """The chat page as the browser shows it, entities decoded."""
+    return html.unescape(await (await client.get("/chat")).text())
+
+
+async def text_form_id(client: TestClient) -> str:
+    """The client id of the page's text form (the last form before the photo form)."""
+    page = await (await client.get("/chat")).text()
+    compose = page[page.index('id="compose"'):]
+    found = re.search(FIELD, compose)
+    assert found, page
+    return found.group(1)
+
+
+async def post_chat(client: TestClient, fields: dict[str, str]) -> ClientResponse:
+    """Post a chat form with the page's CSRF token."""
+    token = await csrf_token(client, "/chat")
+    return await client.post("/chat", data={**fields, "csrf_token": token})
+
+
+async def say(client: TestClient, text: str) -> str:
+    """Type a text into the chat and return the page shown after it."""
+    response = await post_chat(client, {"text": text, "client_id": await text_form_id(client)})
+    assert response.status == 200 and response.url.path == "/chat"
+    return html.unescape(await response.text())
+
+
+async def press(client: TestClient, data: str) -> str:
+    """Press the newest button carrying `data` and return the page shown after it."""
+    page = await (await client.get("/chat")).text()
+    forms = re.findall(FIELD + r'>\s*<button name="button" value="' + re.escape(data) + '"', page)
+    assert forms, page
+    response = await post_chat(client, {"button": data, "client_id": forms[-1]})
+    return html.unescape(await response.text())
+
+
+async def upload(client: TestClient, photo: bytes, name: str = "id-front.jpg") -> ClientResponse:
+    """Send a photo through the page's file form."""
+    page = await (await client.get("/chat")).text()
+    form = aiohttp.FormData()
+    form.add_field("csrf_token", await csrf_token(client, "/chat"))
+    form.add_field("client_id", re.findall(FIELD, page)[-1])
+    form.add_field("photo", io.BytesIO(photo), filename=name, content_type="image/jpeg")
+    return await client.post("/chat", data=form)
+
+
+async def lines_of(member: Staff) -> list[tuple[bool, str]]:
+    """(from the bot, text) of each line of a staff member's transcript."""
+    rows = await WebChatMessage.filter(staff=member).order_by("id")
+    return [(row.from_bot, row.text) for row in rows]
+
+
+async def test_whoami_is_answered_in_the_browser_chat(agent: Agent) -> None:
+    page = await say(agent.client, "/whoami")
+    identity = zh("Name: %(name)s\nEmployee number: %(employee_no)s\nOrganisation: %(org)s\n"
+                  "Roles: %(roles)s", name="员工F1", employee_no="F1", org="网点a",
+                  roles=zh("Field agent"))
+    assert '<div class="bubble me"' in page and "/whoami" in page
+    assert identity in page
+    assert await lines_of(agent.row) == [(False, "/whoami"), (True, identity)]
+    assert await ChatBinding.exists(staff=agent.row, channel="web", chat_id=str(agent.row.id))
+
+
+async def test_a_field_agent_lands_in_the_chat_after_log_in(ids: dict[str, int],
+                                                            tmp_path: Path) -> None:
+    _, username = await web_user(ids["outlet_a"], Role.FIELD_AGENT, no="F2")
+    async with admin_site(chat_config(tmp_path)) as client:
+        response = await log_in(client, username)
+        page = await response.text()
+    assert response.url.path == "/chat"
+    assert zh("No messages yet. Send /help to start.") in page
+    assert '<script src="/static/chat.js" defer></script>' in page
+
+
+async def test_a_photo_lands_in_the_transcript_and_the_media_store(agent: Agent,
+                                                                 tmp_path: Path) -> None:
+    photo = noisy_jpeg(1)
+    response = await upload(agent.client, photo)
+    page = await response.text()
+    line = await WebChatMessage.get(staff=agent.row, from_bot=False)
+    assert response.url.path == "/chat"
+    assert line.photo_sha256 is not None
+    assert f'src="/chat/photos/{line.photo_sha256}"' in page
+    stored = tmp_path / "media" / line.photo_sha256[:2] / line.photo_sha256[2:4] / line.photo_sha256
+    assert stored.read_bytes() == photo
+    shown = await agent.client.get(f"/chat/photos/{line.photo_sha256}")
+    assert shown.status == 200 and shown.content_type == "image/jpeg"
+    preview = Image.open(io.BytesIO(await shown.read()))
+    assert preview.size == (1200, 900) and not preview.getexif()
+
+
+async def test_an_oversized_photo_is_refused_with_the_limit(ids: dict[str, int],
+                                                            tmp_path: Path) -> None:
+    _, username = await web_user(ids["outlet_a"], Role.FIELD_AGENT, no="F3")
+    config = chat_config(tmp_path, photo_limits=PhotoLimits(max_bytes=MIB))
+    async with admin_site(config) as client:
+        await log_in(client, username)
+        response = await upload(client, noisy_jpeg(2) + bytes(MIB))
+        page = html.unescape(await response.text())
+        huge = await upload(client, bytes(4 * MIB))
+        huge_page = html.unescape(await huge.text())
+    assert response.url.path == "/chat"
+    assert zh("The photo is too large: at most %(limit)d MB is allowed.", limit=1) in page
+    assert huge.status == 413
+    assert zh("This upload is too large. Go back and send a smaller file.") in huge_page
+    assert not await WebChatMessage.exists()
+    assert not (tmp_path / "media").exists()
+
+
+async def test_a_language_button_switches_the_chat_to_english(agent: Agent) -> None:
+    page = await say(agent.client, "/language")
+    assert zh("Choose your language.") in page
+    page = await press(agent.client, "lang:en")
+    assert "From now on I answer in English." in page
+    page = await say(agent.client, "/whoami")
+    assert "Employee number: F1" in page
+
+
+async def test_a_form_submitted_twice_acts_once(agent: Agent) -> None:
+    fields = {"text": "/help", "client_id": await text_form_id(agent.client)}
+    first = await post_chat(agent.client, fields)
+    second = await post_chat(agent.client, fields)
+    assert first.status == second.status == 200
+    assert [from_bot for from_bot, _ in await lines_of(agent.row)] == [False, True]
+
+
+async def test_another_users_photo_is_not_served(agent: Agent, ids: dict[str, int],
+                                                 tmp_path: Path) -> None:
+    other, _ = await web_user(ids["outlet_b"], Role.FIELD_AGENT, no="F9")
+    chat = WebChat(flow_context(tmp_path / "media", hours=ALL_HOURS), "zh_CN")
+    await chat.post(other.id, client_id="a" * 32, upload=("p.jpg", "image/jpeg", noisy_jpeg(3)))
+    sha256 = (await WebChatMessage.get(staff=other, from_bot=False)).photo_sha256
+    refused = await agent.client.get(f"/chat/photos/{sha256}")
+    escaping = await agent.client.get("/chat/photos/..%2F..%2Fetc%2Fpasswd")
+    assert refused.status == 404 and escaping.status == 404
+    assert zh("This photo is not in your chat.") in await refused.text()
+
+
+async def test_a_chat_post_without_csrf_token_is_refused(agent: Agent) -> None:
+    client_id = await text_form_id(agent.client)
+    response = await agent.client.post("/chat", data={"text": "/help", "client_id": client_id})
+    assert response.status == 403
+    assert not await WebChatMessage.exists()
+
+
+async def test_an_outbox_message_reaches_the_browser_chat(agent: Agent, tmp_path: Path) -> None:
+    await webchat.bind_web_chat(agent.row.id)
+    await outbox.enqueue(agent.row.id, "%(actor)s changed your roles. Send /whoami to see them.",
+                         {"actor": "S001 张伟"}, idempotency_key="roles:1",
+                         buttons=[[("Open in web", "/chat"), ("Claim", "review:claim:1")]])
+    chat = WebChat(flow_context(tmp_path / "media"), "zh_CN")
+    assert await OutboxDispatcher({"web": chat}).run_once() == 1
+    fragment = html.unescape(await (await agent.client.get("/chat/messages?after=0")).text())
+    last_id = re.findall(r'data-id="(\d+)"', fragment)[-1]
+    nothing_new = await (await agent.client.get(f"/chat/messages?after={last_id}")).text()
+    message = await OutboxMessage.get(idempotency_key="roles:1")
+    assert message.channel == "web" and message.status == OutboxStatus.SENT
+    assert zh("%(actor)s changed your roles. Send /whoami to see them.",
+              actor="S001 张伟") in fragment
+    assert '<a class="button" href="/chat">' in fragment
+    assert 'name="button" value="review:claim:1"' in fragment
+    assert nothing_new.strip() == ""
+
+
+async def test_the_chat_page_says_when_the_chat_is_off(ids: dict[str, int]) -> None:
+    _, username = await web_user(ids["province"], Role.REVIEWER, no="R1")
+    async with admin_site(AdminConfig(secret_key="chat-secret")) as client:
+        await log_in(client, username)
+        page = await (await client.get("/chat")).text()
+    assert zh("The browser chat is not enabled on this site.") in page
+
+
+async def test_a_deactivated_staff_member_gets_no_browser_chat(ids: dict[str, int]) -> None:
+    row, _ = await web_user(ids["outlet_a"], Role.FIELD_AGENT, no="F4")
+    await staff.set_active(ROOT, row.id, False)
+    with pytest.raises(DomainError):
+        await webchat.bind_web_chat(row.id)
+    assert not await ChatBinding.exists(staff=row)
+
+
+async def test_polling_alone_does_not_keep_an_idle_session_open(
+        agent: Agent, monkeypatch: pytest.MonkeyPatch) -> None:
+    start = clock.utcnow()
+    for minutes in (10, 20, 31):
+        monkeypatch.setattr(clock, "utcnow", lambda m=minutes: start + timedelta(minutes=m))
+        polled = await agent.client.get("/chat/messages?after=0")
+    assert polled.url.path == "/login"
