@@ -14,6 +14,7 @@ from admin_web.pages import (
     path_id,
     render,
 )
+from admin_web.state import TIMEZONE_KEY
 from domain.errors import N_
 from domain.models import SpecialApprovalStatus
 from domain.services import special
@@ -40,8 +41,9 @@ async def decide(request: web.Request) -> web.Response:
     form = await form_of(request)
     approval_id = path_id(request, "approval_id")
     approve = form.get("decision") == "approve"
-    _done, error = await attempt(special.decide_special(actor_of(request), approval_id, approve,
-                                                        form.get("note", "")))
+    _done, error = await attempt(special.decide_special(
+        actor_of(request), approval_id, approve, form.get("note", ""),
+        zone=request.app[TIMEZONE_KEY]))
     done = _("Special approval granted.") if approve else _("Special approval refused.")
     await flash_and_redirect(request, local_path(form.get("next"), "/special-approvals"),
                              error or done)

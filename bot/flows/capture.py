@@ -26,7 +26,7 @@ from domain.clock import utcnow
 from domain.errors import N_, DomainError, PermissionDenied
 from domain.identity import validate_customer_name, validate_mobile, validate_resident_id
 from domain.images import MIB
-from domain.models import BusinessType, Case, CaseStatus, PhotoKind
+from domain.models import Case, CaseStatus, PhotoKind
 from domain.models.cases import RETAKE_CUSTOMER
 from domain.services import cases
 from domain.services.actors import Actor
@@ -540,23 +540,8 @@ SCREENS: dict[CaptureStep, Callable[[Turn, CaseSummary, dict[str, Any]], Reply]]
 
 async def _type_choice(turn: Turn, actor: Actor, *lead: str) -> Outcome:
     """The active business types the gate lets the agent capture now, or the gate's refusal."""
-    offered = await BusinessType.filter(active=True).order_by("code")
-    if not offered:
-        raise DomainError(N_("No business type is offered for new cases yet."))
     assert actor.staff_id is not None
-    open_types: list[BusinessType] = []
-    refusal: DomainError | None = None
-    for business_type in offered:
-        try:
-            await cases.capture_gate(actor.staff_id, business_type.id, utcnow(),
-                                     turn.ctx.capture)
-        except DomainError as refused:
-            refusal = refusal or refused
-            continue
-        open_types.append(business_type)
-    if not open_types:
-        assert refusal is not None
-        raise refusal
+    open_types = await cases.offered_business_types(actor.staff_id, utcnow(), turn.ctx.capture)
     rows: Buttons = tuple(((row.name_in(turn.locale), f"{PREFIX}new:{row.id}"),)
                           for row in open_types)
     text = turn._("Which business do you capture? Choose the business type.")

@@ -39,7 +39,7 @@ class BusinessTypeForm:
     callback_rate: int | None = 0
 
 
-def _clean_code(code: str) -> str:
+def clean_code(code: str) -> str:
     code = code.strip().upper()
     if not CODE_PATTERN.fullmatch(code):
         raise DomainError(
@@ -133,8 +133,8 @@ async def create_business_type(
 ) -> BusinessType:
     """Add a business type with a unique code; photos must cover C1 and C5."""
     require(actor, Permission.BUSINESS_TYPE_MANAGE)
-    code, values = _clean_code(code), _clean(form)
-    voucher = _clean_code(voucher_type_code) if voucher_type_code else None
+    code, values = clean_code(code), _clean(form)
+    voucher = clean_code(voucher_type_code) if voucher_type_code else None
     async with in_transaction():
         if await BusinessType.exists(code=code):
             raise DomainError(N_("Business type code %(code)s is already used."), code=code)

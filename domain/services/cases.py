@@ -165,6 +165,26 @@ async def capture_gate(staff_id: int, business_type_id: int, now: datetime,
         )
 
 
+async def offered_business_types(staff_id: int, now: datetime, ctx: CaptureContext
+                                 ) -> list[BusinessType]:
+    """The active business types the gate lets the agent capture now; else the refusal (C2)."""
+    offered = await BusinessType.filter(active=True).order_by("code")
+    if not offered:
+        raise DomainError(N_("No business type is offered for new cases yet."))
+    open_types: list[BusinessType] = []
+    refusal: DomainError | None = None
+    for business_type in offered:
+        try:
+            await capture_gate(staff_id, business_type.id, now, ctx)
+        except DomainError as refused:
+            refusal = refusal or refused
+            continue
+        open_types.append(business_type)
+    if refusal is not None and not open_types:
+        raise refusal
+    return open_types
+
+
 async def _approved_window(staff_id: int, now: datetime) -> bool:
     """True when an approved special approval covers the moment (C2)."""
     return await SpecialApproval.exists(staff_id=staff_id, status=SpecialApprovalStatus.APPROVED,

@@ -13,8 +13,7 @@ from domain.models.cases import RETAKE_CUSTOMER
 from domain.services import audit
 from domain.services.access import Permission, can, require
 from domain.services.actors import Actor
-from domain.services.business_types import PHOTO_KIND_LABELS
-from domain.services.business_types import _clean_code as clean_code
+from domain.services.business_types import PHOTO_KIND_LABELS, clean_code
 
 RETAKE_ITEM_LABELS: dict[str, str] = {kind.value: label for kind, label in
                                       PHOTO_KIND_LABELS.items()} | {
