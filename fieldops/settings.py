@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     photo_min_width: int = Field(default=800, ge=1)
     photo_min_height: int = Field(default=600, ge=1)
     sla_escalation_repeat_minutes: int = Field(default=30, ge=1)
+    idle_account_days: int = Field(default=90, ge=1)
+    idle_account_grace_days: int = Field(default=14, ge=0)
+    major_incident_threshold: int = Field(default=2, ge=1)
     business_timezone: str = "Asia/Shanghai"
     default_locale: str = "zh_CN"
     telegram_bot_token: str = ""

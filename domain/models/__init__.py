@@ -24,8 +24,28 @@ from domain.models.chat import (
     ProcessedUpdate,
     WebChatMessage,
 )
+from domain.models.devices import (
+    Device,
+    DeviceEvent,
+    DeviceEventKind,
+    DeviceState,
+    Incident,
+    IncidentKind,
+    IncidentStatus,
+)
 from domain.models.orgs import Org, OrgLevel, Role, Staff, StaffRole, WebCredential
 from domain.models.outbox import OutboxMessage, OutboxStatus
+from domain.models.qualifications import (
+    CounterQualification,
+    ExamResult,
+    Qualification,
+    QualificationBasis,
+    QualificationEvent,
+    QualificationEventKind,
+    QualificationStatus,
+    TrainingRecord,
+    WithdrawalReason,
+)
 from domain.models.system import JobLease, Setting
 
 MODEL_MODULES = [
@@ -35,6 +55,8 @@ MODEL_MODULES = [
     "domain.models.outbox",
     "domain.models.system",
     "domain.models.cases",
+    "domain.models.qualifications",
+    "domain.models.devices",
 ]
 
 __all__ = [
@@ -51,7 +73,16 @@ __all__ = [
     "CaseStatus",
     "ChatBinding",
     "ChatSession",
+    "CounterQualification",
     "DecisionKind",
+    "Device",
+    "DeviceEvent",
+    "DeviceEventKind",
+    "DeviceState",
+    "ExamResult",
+    "Incident",
+    "IncidentKind",
+    "IncidentStatus",
     "JobLease",
     "Org",
     "OrgLevel",
@@ -59,6 +90,11 @@ __all__ = [
     "OutboxStatus",
     "PhotoKind",
     "ProcessedUpdate",
+    "Qualification",
+    "QualificationBasis",
+    "QualificationEvent",
+    "QualificationEventKind",
+    "QualificationStatus",
     "ReasonKind",
     "ReviewReason",
     "Role",
@@ -67,6 +103,8 @@ __all__ = [
     "SpecialApprovalStatus",
     "Staff",
     "StaffRole",
+    "TrainingRecord",
     "WebChatMessage",
     "WebCredential",
+    "WithdrawalReason",
 ]

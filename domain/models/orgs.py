@@ -65,6 +65,9 @@ class Staff(Model):
     phone = fields.CharField(max_length=20, default="")
     created_at = fields.DatetimeField(auto_now_add=True)
     last_active_at = fields.DatetimeField(null=True)
+    idle_flagged_at = fields.DatetimeField(null=True)
+    idle_kept_until = fields.DateField(null=True)
+    retraining_flagged_at = fields.DatetimeField(null=True)
 
     roles: fields.ReverseRelation[StaffRole]
 

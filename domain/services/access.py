@@ -31,6 +31,13 @@ class Permission(StrEnum):
     REVIEW_REASON_MANAGE = "review_reason.manage"
     SPECIAL_APPROVAL_VIEW = "special_approval.view"
     SPECIAL_APPROVAL_DECIDE = "special_approval.decide"
+    QUALIFICATION_VIEW = "qualification.view"
+    QUALIFICATION_MANAGE = "qualification.manage"
+    DEVICE_VIEW = "device.view"
+    DEVICE_MANAGE = "device.manage"
+    INCIDENT_VIEW = "incident.view"
+    INCIDENT_MANAGE = "incident.manage"
+    IDLE_ACCOUNT_KEEP = "idle_account.keep"
 
 
 GRANTS: dict[Permission, frozenset[Role]] = {
@@ -59,6 +66,19 @@ GRANTS: dict[Permission, frozenset[Role]] = {
         {Role.SUPERVISOR, Role.OPS_ADMIN, Role.AUDITOR, Role.SYSADMIN}
     ),
     Permission.SPECIAL_APPROVAL_DECIDE: frozenset({Role.SUPERVISOR}),
+    Permission.QUALIFICATION_VIEW: frozenset(
+        {Role.OPS_ADMIN, Role.AUDITOR, Role.SUPERVISOR, Role.SYSADMIN}
+    ),
+    Permission.QUALIFICATION_MANAGE: frozenset({Role.OPS_ADMIN}),
+    Permission.DEVICE_VIEW: frozenset(
+        {Role.IT_ADMIN, Role.OPS_ADMIN, Role.SUPERVISOR, Role.AUDITOR, Role.SYSADMIN}
+    ),
+    Permission.DEVICE_MANAGE: frozenset({Role.IT_ADMIN}),
+    Permission.INCIDENT_VIEW: frozenset(
+        {Role.OPS_ADMIN, Role.IT_ADMIN, Role.SUPERVISOR, Role.AUDITOR, Role.SYSADMIN}
+    ),
+    Permission.INCIDENT_MANAGE: frozenset({Role.OPS_ADMIN, Role.IT_ADMIN}),
+    Permission.IDLE_ACCOUNT_KEEP: frozenset({Role.OPS_ADMIN, Role.SYSADMIN}),
 }
 
 
