@@ -15,10 +15,13 @@ from admin_web.views import (
     cases,
     chat,
     dashboard,
+    devices,
     health,
+    incidents,
     language,
     orgs,
     outbox,
+    qualifications,
     review_reasons,
     special_approvals,
     staff,
@@ -88,6 +91,7 @@ def setup_routes(app: web.Application) -> None:
               get=special_approvals.special_list)
     _resource(app, "/special-approvals/{approval_id:\\d+}/decide", "special_approval_decide",
               post=special_approvals.decide)
+    setup_ledger_routes(app)
     _resource(app, "/audit", "audit", get=audit.audit_log)
     _resource(app, "/outbox", "outbox", get=outbox.outbox_page)
     _resource(app, "/outbox/{message_id:\\d+}/retry", "outbox_retry", post=outbox.retry)
@@ -97,3 +101,33 @@ def setup_routes(app: web.Application) -> None:
     _resource(app, "/healthz", "healthz", get=health.healthz)
     _resource(app, "/metrics", "metrics", get=health.metrics)
     app.router.add_static("/static", STATIC_DIR, name="static")
+
+
+def setup_ledger_routes(app: web.Application) -> None:
+    """The qualification and device ledgers and the incidents (Q2–Q7, D1–D3)."""
+    _resource(app, "/qualifications", "qualifications", get=qualifications.qualification_list)
+    ledger = "/staff/{staff_id:\\d+}/qualifications"
+    _resource(app, ledger, "staff_qualifications", get=qualifications.ledger_page)
+    _resource(app, f"{ledger}/training", "qualification_training",
+              post=qualifications.add_training)
+    _resource(app, f"{ledger}/exams", "qualification_exam", post=qualifications.add_exam)
+    _resource(app, f"{ledger}/counter", "qualification_counter", post=qualifications.add_counter)
+    _resource(app, f"{ledger}/grant", "qualification_grant", post=qualifications.grant)
+    one = ledger + "/{qualification_id:\\d+}"
+    _resource(app, f"{one}/suspend", "qualification_suspend", post=qualifications.suspend)
+    _resource(app, f"{one}/reinstate", "qualification_reinstate", post=qualifications.reinstate)
+    _resource(app, f"{one}/withdraw", "qualification_withdraw", post=qualifications.withdraw)
+    _resource(app, "/staff/{staff_id:\\d+}/keep-account", "staff_keep_account",
+              post=qualifications.keep_account)
+    _resource(app, "/devices", "devices", get=devices.device_list, post=devices.register)
+    device = "/devices/{device_id:\\d+}"
+    _resource(app, device, "device", get=devices.device_page)
+    _resource(app, f"{device}/issue", "device_issue", post=devices.issue)
+    _resource(app, f"{device}/return", "device_return", post=devices.return_device)
+    _resource(app, f"{device}/repair", "device_repair", post=devices.send_to_repair)
+    _resource(app, f"{device}/repaired", "device_repaired", post=devices.repaired)
+    _resource(app, f"{device}/found", "device_found", post=devices.found)
+    _resource(app, f"{device}/retire", "device_retire", post=devices.retire)
+    _resource(app, "/incidents", "incidents", get=incidents.incident_list)
+    _resource(app, "/incidents/{incident_id:\\d+}/close", "incident_close",
+              post=incidents.close)

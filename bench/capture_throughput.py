@@ -27,6 +27,7 @@ from domain.services.business_types import BusinessTypeForm
 from domain.services.cases import LocationMode, WorkingHours
 from fieldops.db import apply_migrations, close_database, open_database
 from tests.chat_driver import Chat, running_bot
+from tests.factories import operational
 from tests.fake_telegram import FakeTelegram
 from tests.test_cases import noisy_jpeg
 
@@ -38,7 +39,7 @@ KINDS = frozenset({PhotoKind.ID_FRONT, PhotoKind.ID_BACK, PhotoKind.ONSITE_WITH_
 
 
 async def seed(agents: int) -> None:
-    """An org, one business type with three photo kinds, and bound field agents."""
+    """An org, one business type with three photo kinds, and bound agents able to capture."""
     root = system_actor("bench")
     org = await orgs.create_org(root, code="P1", name="省分行", parent_id=None)
     ops = await staff.create_staff(root, staff.StaffForm(
@@ -52,6 +53,7 @@ async def seed(agents: int) -> None:
         code, _ = await binding.issue_bind_code(root, agent.id)
         user = str(FIRST_USER + n)
         await binding.bind_chat("telegram", user, user, code)
+        await operational(agent)
 
 
 async def capture(chat: Chat, photos: list[bytes]) -> None:

@@ -1,4 +1,4 @@
-"""The `fieldops` command: migrate, init, run, demo, audit verify."""
+"""The `fieldops` command: migrate, init, run, demo, import, audit verify."""
 
 from __future__ import annotations
 
@@ -8,10 +8,15 @@ import getpass
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from functools import partial
+from pathlib import Path
 
+from domain.clock import utcnow
 from domain.errors import DomainError
-from domain.services import audit, review
+from domain.services import audit, devices, qualifications, review
+from domain.services.actors import system_actor
 from domain.services.bootstrap import create_first_sysadmin
+from domain.services.ledger_csv import ImportReport
 from fieldops import db
 from fieldops.settings import Settings, SettingsError, load_settings
 from locales import translate
@@ -111,6 +116,46 @@ async def cmd_audit_verify(settings: Settings, _: argparse.Namespace) -> int:
     return 1
 
 
+IMPORT_FORMATS = {
+    "training": "employee_no,course,completed_on,hours,trainer",
+    "exams": "employee_no,exam,taken_on,score,pass_mark",
+    "devices": "asset_tag,serial,imei,model,purchase_date,org_code",
+}
+
+
+def _importer(settings: Settings, ledger: str) -> Callable[..., Awaitable[ImportReport]]:
+    """The domain import of one ledger; dates are checked against today in business time."""
+    today = utcnow().astimezone(settings.zone).date()
+    return {
+        "training": partial(qualifications.import_training_csv, today=today),
+        "exams": partial(qualifications.import_exams_csv, today=today),
+        "devices": partial(devices.import_devices_csv, zone=settings.zone),
+    }[ledger]
+
+
+async def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
+    """Import a ledger CSV as the system with a progress bar and a row-by-row error report."""
+    try:
+        text = await asyncio.to_thread(Path(args.file).read_text, encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as err:
+        print(f"fieldops: cannot read {args.file}: {err}", file=sys.stderr)
+        return 1
+    report = await _importer(settings, args.ledger)(
+        system_actor("cli"), text, all_or_nothing=args.all_or_nothing, progress=progress_bar)
+    for row in report.errors:
+        message = translate(settings.default_locale, row.error, **row.params)
+        print(f"line {row.line}: {message}")
+    if not report.errors:
+        print(f"{report.imported} of {report.read} row(s) imported")
+    elif report.all_or_nothing:
+        print(f"nothing imported (--all-or-nothing): {len(report.errors)} of {report.read} "
+              "row(s) failed")
+    else:
+        print(f"{report.imported} of {report.read} row(s) imported; {len(report.errors)} "
+              "failed")
+    return 1 if report.errors else 0
+
+
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     """Run web, bot, scheduler and dispatcher (or one part) until stopped."""
     from fieldops.runtime import StartupError, serve
@@ -141,12 +186,26 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--only", choices=["web", "bot", "scheduler"], default=None)
     run.set_defaults(func=cmd_run)
     sub.add_parser("demo", help="seed demo data").set_defaults(func=cmd_demo)
+    _add_import_parser(sub)
     audit_cmd = sub.add_parser("audit", help="audit log tools")
     audit_sub = audit_cmd.add_subparsers(dest="audit_command", required=True)
     audit_sub.add_parser("verify", help="check the hash chain").set_defaults(
         func=cmd_audit_verify
     )
     return parser
+
+
+def _add_import_parser(sub: argparse._SubParsersAction) -> None:
+    """`fieldops import training|exams|devices FILE [--all-or-nothing]`."""
+    importer = sub.add_parser("import", help="import ledger records from a CSV file")
+    ledgers = importer.add_subparsers(dest="ledger", required=True)
+    for ledger, columns in IMPORT_FORMATS.items():
+        one = ledgers.add_parser(ledger, help=f"CSV with the header row {columns}")
+        one.add_argument("file", help="CSV file (UTF-8) with a header row")
+        one.add_argument("--all-or-nothing", action="store_true",
+                         help="import nothing when any row fails (default: import the good "
+                              "rows and report the bad ones)")
+        one.set_defaults(func=cmd_import)
 
 
 async def _with_database(

@@ -1,13 +1,42 @@
-"""Idempotent demo data: org tree, staff in every role, log-ins, bind codes, business types."""
+"""Idempotent demo data: org tree, staff in every role, log-ins, bind codes, business types,
+the qualification and device ledgers of the field agents."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
 
-from domain.models import BusinessType, Org, PhotoKind, Role, Staff, StaffRole, WebCredential
-from domain.services import auth, binding, business_types, orgs, review, staff
-from domain.services.actors import actor_for, system_actor
+from domain.clock import utcnow
+from domain.models import (
+    BusinessType,
+    CounterQualification,
+    Device,
+    ExamResult,
+    Org,
+    PhotoKind,
+    Qualification,
+    QualificationBasis,
+    QualificationEvent,
+    QualificationEventKind,
+    Role,
+    Staff,
+    StaffRole,
+    TrainingRecord,
+    WebCredential,
+)
+from domain.services import (
+    auth,
+    binding,
+    business_types,
+    devices,
+    orgs,
+    qualifications,
+    review,
+    staff,
+)
+from domain.services.actors import Actor, actor_for, system_actor
 from domain.services.bootstrap import create_first_sysadmin
 from domain.services.business_types import BusinessTypeForm
 
@@ -54,6 +83,7 @@ PEOPLE: tuple[DemoPerson, ...] = (
     DemoPerson("E0102", "褚展业", "NJ0102", frozenset({Role.FIELD_AGENT}), "agent2"),
     DemoPerson("E0103", "卫展业", "NJ0201", frozenset({Role.FIELD_AGENT}), "agent3"),
     DemoPerson("E0104", "蒋展业", "SZ0101", frozenset({Role.FIELD_AGENT}), "agent4"),
+    DemoPerson("E0105", "沈展业", "SZ0101", frozenset({Role.FIELD_AGENT}), "agent5"),
 )
 
 ID_BOTH_SIDES = frozenset({PhotoKind.ID_FRONT, PhotoKind.ID_BACK, PhotoKind.ONSITE_WITH_AGENT})
@@ -74,6 +104,49 @@ BUSINESS_TYPES: tuple[tuple[str, str | None, BusinessTypeForm], ...] = (
         review_sla_minutes=15, four_eyes=True, callback_rate=100)),
 )
 
+
+
+@dataclass(frozen=True)
+class DemoTablet:
+    """One demo tablet: asset tag, serial, IMEI, outlet code; reported lost by its holder."""
+
+    asset_tag: str
+    serial: str
+    imei: str
+    org_code: str
+    lost: bool = False
+
+
+@dataclass(frozen=True)
+class DemoLedger:
+    """The qualification and tablets of one demo field agent, suspended when a reason is set."""
+
+    employee_no: str
+    basis: QualificationBasis
+    tablets: tuple[DemoTablet, ...]
+    suspension: str = ""
+
+
+TRAINED = QualificationBasis.TRAINING_AND_EXAM
+LEDGERS: tuple[DemoLedger, ...] = (
+    DemoLedger("E0101", TRAINED, (
+        DemoTablet("PAD-NJ0101-01", "HWMP2025NJ010101", "861234050101016", "NJ0101"),)),
+    DemoLedger("E0102", TRAINED, (
+        DemoTablet("PAD-NJ0102-01", "HWMP2025NJ010201", "861234050102014", "NJ0102"),)),
+    DemoLedger("E0103", QualificationBasis.COUNTER, (
+        DemoTablet("PAD-NJ0201-01", "HWMP2025NJ020101", "861234050201014", "NJ0201"),)),
+    DemoLedger("E0104", TRAINED, (
+        DemoTablet("PAD-SZ0101-01", "HWMP2025SZ010101", "861234051101015", "SZ0101"),)),
+    DemoLedger("E0105", TRAINED, (
+        DemoTablet("PAD-SZ0101-02", "HWMP2025SZ010102", "861234051101023", "SZ0101",
+                   lost=True),),
+               suspension="外出展业途中遗失平板，整改完成前暂停上岗资格"),
+)
+TABLET_MODEL = "华为 MatePad 11"
+TRAINING = qualifications.TrainingForm("移动运营业务培训", date(2026, 3, 9), Decimal("16.0"),
+                                       "钱运营")
+EXAM = qualifications.ExamForm("移动运营上岗考试", date(2026, 3, 20), Decimal("88"), Decimal("80"))
+
 Progress = Callable[[int, int, str], None]
 
 
@@ -87,7 +160,7 @@ class DemoResult:
 
 async def seed_demo(progress: Progress) -> DemoResult:
     """Create whatever of the demo data is missing and issue fresh bind codes."""
-    total = len(ORG_TREE) + len(PEOPLE) + 1 + len(BUSINESS_TYPES)
+    total = len(ORG_TREE) + len(PEOPLE) + 1 + len(BUSINESS_TYPES) + len(LEDGERS)
     step = 0
     root = system_actor("demo")
     for code, name, name_en, parent_code in ORG_TREE:
@@ -123,6 +196,12 @@ async def seed_demo(progress: Progress) -> DemoResult:
         step += 1
         progress(step, total, code)
     await review.seed_default_reasons()
+    ops = await actor_for(await Staff.get(employee_no="E0002"))
+    it = await actor_for(await Staff.get(employee_no="E0003"))
+    for ledger in LEDGERS:
+        await _ensure_ledger(ledger, ops, it)
+        step += 1
+        progress(step, total, ledger.employee_no)
     return DemoResult(logins=logins, bind_codes=codes)
 
 
@@ -138,3 +217,50 @@ async def _ensure_person(person: DemoPerson) -> Staff:
         initial = await staff.grant_web_login(root, member.id, person.username)
         await auth.change_password(await actor_for(member), initial, DEMO_PASSWORD, DEMO_PASSWORD)
     return member
+
+
+async def _ensure_ledger(ledger: DemoLedger, ops: Actor, it: Actor) -> None:
+    """Qualify one agent on his basis, hand him his tablets, lose and suspend as the demo says."""
+    agent = await Staff.get(employee_no=ledger.employee_no)
+    if not await Qualification.exists(staff=agent):
+        basis = await _ensure_basis(agent, ledger.basis, ops)
+        type_ids = await BusinessType.filter(code__in=[code for code, _, _ in BUSINESS_TYPES]
+                                             ).order_by("code").values_list("id", flat=True)
+        await qualifications.grant(ops, agent.id, list(type_ids), ledger.basis, **basis)
+    for tablet in ledger.tablets:
+        if not await Device.exists(asset_tag=tablet.asset_tag):
+            await _hand_over(tablet, agent, it)
+    suspended = await QualificationEvent.exists(qualification__staff=agent,
+                                                kind=QualificationEventKind.SUSPENDED)
+    if ledger.suspension and not suspended:
+        await qualifications.suspend_all_for_staff(ops, agent.id, ledger.suspension)
+
+
+async def _ensure_basis(agent: Staff, basis: QualificationBasis, ops: Actor
+                        ) -> dict[str, int]:
+    """The counter qualification, or a training record and a passed exam, of a demo agent."""
+    if basis == QualificationBasis.COUNTER:
+        if not await CounterQualification.exists(staff=agent):
+            await qualifications.record_counter_qualification(
+                ops, agent.id, f"GT-{agent.employee_no}", date(2019, 7, 1))
+        return {}
+    training = await TrainingRecord.filter(staff=agent).first()
+    training = training or await qualifications.record_training(ops, agent.id, TRAINING)
+    exam = await ExamResult.filter(staff=agent).first()
+    exam = exam or await qualifications.record_exam(ops, agent.id, EXAM)
+    return {"training_id": training.id, "exam_id": exam.id}
+
+
+async def _hand_over(tablet: DemoTablet, agent: Staff, it: Actor) -> None:
+    """Register a tablet, issue it to the agent who confirms receipt; report it lost if so."""
+    org = await Org.get(code=tablet.org_code)
+    device = await devices.register_device(it, devices.DeviceForm(
+        asset_tag=tablet.asset_tag, serial=tablet.serial, imei=tablet.imei, model=TABLET_MODEL,
+        purchase_date=date(2025, 12, 1), org_id=org.id))
+    await devices.issue_device(it, device.id, agent.id, "展业领用")
+    holder = await actor_for(agent)
+    await devices.confirm_receipt(holder, device.id)
+    if tablet.lost:
+        await devices.report_loss(holder, devices.LossReport(
+            what="device", item=tablet.asset_tag, occurred_at=utcnow() - timedelta(hours=2),
+            place="星海街地铁站", description="外出展业途中平板遗失在地铁站"))

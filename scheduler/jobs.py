@@ -7,10 +7,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
+from zoneinfo import ZoneInfo
 
 from domain.clock import utcnow
-from domain.services import housekeeping, review
+from domain.services import devices, housekeeping, qualifications, review
 from domain.services.cases import CaptureContext
+from domain.services.qualifications import SweepReport
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +25,16 @@ class Job:
     sweep: Callable[[], Awaitable[object]]
     every: timedelta
     lease: timedelta = timedelta(minutes=5)
+    at_start: bool = False
+
+
+@dataclass(frozen=True)
+class LedgerSettings:
+    """What the ledger sweeps read from the settings (Q4, Q7, K2)."""
+
+    idle_account_days: int = 90
+    idle_account_grace_days: int = 14
+    major_incident_threshold: int = 2
 
 
 async def prune_processed_updates() -> int:
@@ -40,12 +52,59 @@ async def sweep_review_sla(capture: CaptureContext, repeat: timedelta) -> review
     return result
 
 
+async def sweep_qualification_expiry(zone: ZoneInfo) -> SweepReport:
+    """Warn holders a week before expiry and expire lapsed qualifications (Q1)."""
+    result = await qualifications.sweep_expiry(utcnow().astimezone(zone).date())
+    log.info("qualification expiry: %d warned, %d expired", result.warned, result.changed)
+    return result
+
+
+async def sweep_idle_accounts(idle_days: int, grace_days: int) -> SweepReport:
+    """Flag idle accounts and disable them after the grace period (Q7)."""
+    result = await qualifications.sweep_idle_accounts(utcnow(), idle_days, grace_days)
+    log.info("idle accounts: %d flagged, %d disabled", result.warned, result.changed)
+    return result
+
+
+async def sweep_major_incidents(threshold: int) -> SweepReport:
+    """Flag retraining at the configured count of major incidents (Q4, K2)."""
+    result = await qualifications.sweep_major_incidents(utcnow(), threshold)
+    log.info("major incidents: %d staff flagged for retraining", result.changed)
+    return result
+
+
+async def sweep_device_receipts() -> SweepReport:
+    """Flag tablets whose receipt is unconfirmed after 24 hours (D1)."""
+    result = await devices.sweep_unconfirmed_receipts(utcnow())
+    if result.changed:
+        log.info("device receipts: %d unconfirmed issues flagged", result.changed)
+    return result
+
+
 JOBS: tuple[Job, ...] = (
     Job("prune_processed_updates", prune_processed_updates, every=timedelta(hours=6)),
 )
 
 
-def scheduled_jobs(capture: CaptureContext, sla_repeat: timedelta) -> tuple[Job, ...]:
+def ledger_jobs(zone: ZoneInfo, ledgers: LedgerSettings) -> tuple[Job, ...]:
+    """The daily ledger sweeps, run once at start too, and the hourly receipt sweep."""
+    day = timedelta(days=1)
+    return (
+        Job("qualification_expiry", partial(sweep_qualification_expiry, zone), every=day,
+            at_start=True),
+        Job("idle_accounts", partial(sweep_idle_accounts, ledgers.idle_account_days,
+                                     ledgers.idle_account_grace_days), every=day,
+            at_start=True),
+        Job("major_incidents", partial(sweep_major_incidents,
+                                       ledgers.major_incident_threshold), every=day,
+            at_start=True),
+        Job("device_receipts", sweep_device_receipts, every=timedelta(hours=1), at_start=True),
+    )
+
+
+def scheduled_jobs(capture: CaptureContext, sla_repeat: timedelta,
+                   ledgers: LedgerSettings | None = None) -> tuple[Job, ...]:
     """Every job of a running process: the plain ones plus those that need the settings."""
     return (*JOBS, Job("review_sla", partial(sweep_review_sla, capture, sla_repeat),
-                       every=timedelta(minutes=1), lease=timedelta(minutes=2)))
+                       every=timedelta(minutes=1), lease=timedelta(minutes=2)),
+            *ledger_jobs(capture.zone, ledgers or LedgerSettings()))

@@ -6,6 +6,7 @@ import logging
 import os
 import socket
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -39,14 +40,17 @@ async def run_leased(job: Job, holder: str) -> bool:
 def build_scheduler(jobs: Iterable[Job], holder: str | None = None) -> AsyncIOScheduler:
     """An AsyncIOScheduler with every job on an interval trigger; start it in the loop.
 
-    A running process passes `scheduled_jobs(...)`, which includes the review SLA sweep (S1).
+    A running process passes `scheduled_jobs(...)`, which includes the review SLA sweep (S1)
+    and the ledger sweeps; a job marked `at_start` also runs right away, so a daily sweep
+    is not put off by each restart.
     """
     scheduler = AsyncIOScheduler(timezone="UTC")
     name = holder or holder_name()
     for job in jobs:
+        first_run = {"next_run_time": datetime.now(UTC)} if job.at_start else {}
         scheduler.add_job(
             run_leased, "interval", args=[job, name], id=job.name,
             seconds=job.every.total_seconds(), coalesce=True, max_instances=1,
-            misfire_grace_time=max(1, int(job.every.total_seconds())),
+            misfire_grace_time=max(1, int(job.every.total_seconds())), **first_run,
         )
     return scheduler

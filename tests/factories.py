@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -9,9 +10,9 @@ from zoneinfo import ZoneInfo
 from bot.flows.context import FlowContext
 from domain.images import PhotoLimits
 from domain.media import MediaStore
-from domain.models import Role, Staff
+from domain.models import BusinessType, Device, OutboxMessage, QualificationBasis, Role, Staff
 from domain.privacy import FieldCipher
-from domain.services import auth, orgs, staff
+from domain.services import auth, devices, orgs, qualifications, staff
 from domain.services.actors import Actor, actor_for, system_actor
 from domain.services.cases import CaptureContext, WorkingHours
 
@@ -64,3 +65,22 @@ def capture_context(media_root: Path, **overrides: Any) -> CaptureContext:
 def flow_context(media_root: Path, public_url: str = "", **overrides: Any) -> FlowContext:
     """The chat flows' context for tests."""
     return FlowContext(capture=capture_context(media_root, **overrides), public_url=public_url)
+
+
+async def operational(staff: Staff, *, business_type_ids: list[int] | None = None) -> None:
+    """Make a field agent able to capture (Q1, Q2, D1, D2): counter qualification, grants
+    for every active business type (or the given ones), a tablet issued and confirmed."""
+    before = await OutboxMessage.all().order_by("-id").first()
+    await qualifications.record_counter_qualification(ROOT, staff.id, f"GT{staff.employee_no}",
+                                                      date(2020, 1, 6))
+    type_ids = business_type_ids or await BusinessType.filter(active=True).order_by(
+        "id").values_list("id", flat=True)
+    await qualifications.grant(ROOT, staff.id, list(type_ids), QualificationBasis.COUNTER)
+    number = await Device.all().count() + 1
+    tablet = await devices.register_device(ROOT, devices.DeviceForm(
+        asset_tag=f"PAD{number:05d}", serial=f"SN{number:08d}", imei=None, model="Huawei MatePad",
+        purchase_date=date(2025, 3, 1), org_id=staff.org_id))  # type: ignore[attr-defined]
+    await devices.issue_device(ROOT, tablet.id, staff.id)
+    await devices.confirm_receipt(await actor_for(staff), tablet.id)
+    # The ledgers' own notifications belong to the set-up, long before the test's first step.
+    await OutboxMessage.filter(id__gt=before.id if before else 0).delete()

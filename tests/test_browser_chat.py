@@ -16,7 +16,7 @@ from domain.models import Case, CasePhoto, CaseStatus, Role
 from domain.services import business_types, outbox
 from domain.services.business_types import BusinessTypeForm
 from locales import translate
-from tests.factories import ROOT, flow_context, org_tree, web_user
+from tests.factories import ROOT, flow_context, operational, org_tree, web_user
 from tests.test_admin_browser import CHROMIUM_ARGS, chromium  # noqa: F401  (fixture)
 from tests.test_admin_web import PASSWORD
 from tests.test_cases import ID_NUMBER, KINDS, noisy_jpeg
@@ -105,9 +105,10 @@ def zh(message: str, **params: object) -> str:
 async def test_an_agent_captures_a_case_in_the_browser_chat(
         database_url: str, chromium: Path, tmp_path: Path) -> None:  # noqa: F811
     ids = await org_tree()
-    _, username = await web_user(ids["outlet_a"], Role.FIELD_AGENT, no="F1")
+    agent, username = await web_user(ids["outlet_a"], Role.FIELD_AGENT, no="F1")
     await business_types.create_business_type(ROOT, "DEBIT_CARD", BusinessTypeForm(
         "借记卡开户", "Debit card opening", frozenset(KINDS)))
+    await operational(agent)
     photos = []
     for seed, kind in enumerate(KINDS):
         photos.append(tmp_path / f"{kind}.jpg")

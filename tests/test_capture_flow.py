@@ -33,7 +33,7 @@ from domain.services import business_types, cases, review
 from domain.services.business_types import BusinessTypeForm
 from domain.services.cases import LocationMode, WorkingHours
 from tests.chat_driver import Chat, Said, running_bot
-from tests.factories import capture_context, org_tree, person
+from tests.factories import capture_context, operational, org_tree, person
 from tests.fake_telegram import FakeTelegram
 from tests.test_bot import bound_agent, dispatching
 from tests.test_cases import noisy_jpeg
@@ -73,6 +73,7 @@ async def desk(database_url: str, tmp_path: Path) -> Desk:
         ops, "DEBIT_CARD", BusinessTypeForm("借记卡开户", TYPE, KINDS))
     agent, _ = await person(ids["outlet_a"], Role.FIELD_AGENT, no="F1", name="陈展业")
     await bound_agent(agent, AGENT)
+    await operational(agent)
     return Desk(ids, agent, tmp_path / "media")
 
 
@@ -226,6 +227,7 @@ async def test_random_foreign_and_stale_buttons_are_refused(chat: Chat, desk: De
         assert (await chat.press(data)).text == STALE
     other, other_actor = await person(desk.ids["outlet_a"], Role.FIELD_AGENT, no="F2")
     await bound_agent(other, AGENT + 1)
+    await operational(other)
     foreign = await cases.start_draft(other_actor, (await BusinessType.get(code="DEBIT_CARD")).id,
                                       capture_context(desk.media_root, hours=ALWAYS))
     assert (await chat.press(f"cap:edit:{foreign.id}:customer")).text == (

@@ -37,7 +37,7 @@ from domain.models import (
 from domain.services import business_types, review
 from domain.services.business_types import BusinessTypeForm
 from tests.chat_driver import Chat, Said, bot_config
-from tests.factories import capture_context, flow_context, org_tree, person
+from tests.factories import capture_context, flow_context, operational, org_tree, person
 from tests.fake_telegram import FakeTelegram
 from tests.test_admin_cases import web_login
 from tests.test_admin_web import admin_site, log_in, submit
@@ -68,6 +68,7 @@ async def loop(database_url: str, tmp_path: Path) -> AsyncIterator[Loop]:
     await review.seed_default_reasons()
     agent, _ = await person(ids["outlet_a"], Role.FIELD_AGENT, no="F1", name="陈展业")
     await bound_agent(agent, AGENT)
+    await operational(agent)
     await person(ids["branch_a"], Role.REVIEWER, no="R1", name="周审核")
     second, _ = await person(ids["branch_a"], Role.REVIEWER, no="R2", name="何复核")
     await bound_agent(second, REVIEWER)

@@ -35,7 +35,7 @@ from domain.services import business_types, cases
 from domain.services.actors import Actor
 from domain.services.business_types import BusinessTypeForm
 from domain.services.cases import CaptureContext, WorkingHours
-from tests.factories import org_tree, person
+from tests.factories import operational, org_tree, person
 
 ZONE = ZoneInfo("Asia/Shanghai")
 MONDAY_10AM = datetime(2026, 11, 23, 10, 0, tzinfo=ZONE).astimezone(UTC)
@@ -66,10 +66,11 @@ def noisy_jpeg(seed: int) -> bytes:
 
 
 async def bound_agent(org_id: int, no: str) -> Actor:
-    """A field agent with a Telegram binding (Q6)."""
+    """A field agent with a Telegram binding (Q6), qualified and holding a tablet (Q1, D2)."""
     row, actor = await person(org_id, Role.FIELD_AGENT, no=no)
     await ChatBinding.create(staff=row, channel="telegram", external_user_id=f"tg{no}",
                              chat_id=f"tg{no}", bound_at=MONDAY_10AM)
+    await operational(row)
     return actor
 
 

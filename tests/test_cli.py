@@ -12,10 +12,20 @@ from pathlib import Path
 
 import aiohttp
 
-from domain.models import AuditLog, Role, Staff, WebCredential
-from fieldops.demo import BUSINESS_TYPES, ORG_TREE, PEOPLE
+from domain.models import (
+    AuditLog,
+    Device,
+    DeviceEvent,
+    Incident,
+    QualificationEvent,
+    Role,
+    Staff,
+    WebCredential,
+)
+from fieldops.demo import BUSINESS_TYPES, LEDGERS, ORG_TREE, PEOPLE
 
 FIELDOPS = [sys.executable, "-m", "fieldops.cli"]
+LEDGER_MODELS = (QualificationEvent, Device, DeviceEvent, Incident)
 
 
 def cli_env(database_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -55,14 +65,16 @@ async def test_demo_is_idempotent_and_prints_logins(database_url: str, tmp_path:
     assert first.returncode == 0, first.stderr
     assert "admin" in first.stdout and "FieldOps-demo-2026" in first.stdout
     staff_count = await Staff.all().count()
+    ledgers = [await model.all().count() for model in LEDGER_MODELS]
     second = await fieldops(env, "demo", cwd=tmp_path)
     assert second.returncode == 0, second.stderr
+    assert [await model.all().count() for model in LEDGER_MODELS] == ledgers
     assert await Staff.all().count() == staff_count == len(PEOPLE) + 1
     agents = [p for p in PEOPLE if Role.FIELD_AGENT in p.roles]
     assert second.stdout.count("E01") == len(agents)
     assert "agent1" in second.stdout and "/chat" in second.stdout
     assert not await WebCredential.exists(username="agent1", must_change_password=True)
-    total = len(ORG_TREE) + len(PEOPLE) + 1 + len(BUSINESS_TYPES)
+    total = len(ORG_TREE) + len(PEOPLE) + 1 + len(BUSINESS_TYPES) + len(LEDGERS)
     assert f"{total}/{total}" in second.stderr
 
 

@@ -34,6 +34,7 @@ from domain.models import (
 from domain.services import cases, review
 from domain.services.actors import Actor, actor_for
 from domain.services.review import QueueFilters
+from tests.factories import operational
 from tests.review_support import (
     Desk,
     build_desk,
@@ -102,7 +103,9 @@ async def test_an_agent_who_is_also_a_reviewer_cannot_review_his_own_case(desk: 
     await StaffRole.create(staff_id=desk.reviewer.staff_id, role=Role.FIELD_AGENT)
     await ChatBinding.create(staff_id=desk.reviewer.staff_id, channel="telegram",
                              external_user_id="tgR001", chat_id="tgR001", bound_at=MONDAY_10AM)
-    both = await actor_for(await Staff.get(id=desk.reviewer.staff_id))
+    member = await Staff.get(id=desk.reviewer.staff_id)
+    await operational(member)
+    both = await actor_for(member)
     case = await submitted_case(desk, agent=both)
     refused = await refusal(review.approve, both, case.id, desk.ctx)
     assert refused.key == "You cannot review a case you captured yourself."

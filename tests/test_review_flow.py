@@ -36,7 +36,7 @@ from domain.services.actors import Actor
 from domain.services.business_types import BusinessTypeForm
 from domain.services.cases import WorkingHours
 from locales import translate
-from tests.factories import flow_context, org_tree, person
+from tests.factories import flow_context, operational, org_tree, person
 from tests.fake_telegram import FakeTelegram
 from tests.test_bot import NOT_BOUND, code_for, config, press, say
 from tests.test_cases import ID_NUMBER, KINDS, MOBILE, noisy_jpeg
@@ -115,7 +115,8 @@ async def desk(bot: TelegramBot, ctx: FlowContext) -> Desk:
         ops, "PROFILE", BusinessTypeForm("个人客户信息建立/修改", "Customer profile",
                                          frozenset(KINDS), four_eyes=True))
     await review.seed_default_reasons()
-    _, agent = await bound(ids["outlet_a"], Role.FIELD_AGENT, "F1", AGENT)
+    agent_row, agent = await bound(ids["outlet_a"], Role.FIELD_AGENT, "F1", AGENT)
+    await operational(agent_row)
     reviewers = {user: (await bound(ids[org], Role.REVIEWER, no, user))[0]
                  for user, org, no in ((FIRST, "branch_a", "R1"), (SECOND, "branch_a", "R2"),
                                        (OTHER_BRANCH, "branch_b", "R3"))}

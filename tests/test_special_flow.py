@@ -19,7 +19,7 @@ from domain.services.business_types import BusinessTypeForm
 from domain.services.cases import WorkingHours
 from locales import translate
 from tests.chat_driver import Chat, Said, running_bot
-from tests.factories import org_tree, person
+from tests.factories import operational, org_tree, person
 from tests.fake_telegram import FakeTelegram
 from tests.test_bot import NOT_BOUND, bound_agent, dispatching
 
@@ -75,6 +75,8 @@ async def branch(bot: TelegramBot, fake: FakeTelegram) -> Branch:
                                 ("branch_b", Role.SUPERVISOR, "S2", FAR_SUPERVISOR)):
         member, _ = await person(ids[org], role, no=no, name=f"员工{no}")
         await bound_agent(member, user)
+        if role == Role.FIELD_AGENT:
+            await operational(member)
     return Branch(Chat(fake, AGENT), Chat(fake, SUPERVISOR), Chat(fake, FAR_SUPERVISOR))
 
 

@@ -82,6 +82,7 @@ async def help_(turn: Turn) -> Outcome:
         "/new – capture a new case\n/resume – continue a draft or a returned case\n"
         "/cancel – cancel the draft you are capturing\n"
         "/special – ask for a special approval to work outside working hours\n"
+        "/loss – report a lost tablet, vouchers or customer papers\n"
         "/help – show this help")
     return answer(Step.IDLE, Reply(text, (((turn._("New case"), "cap:start"),),)))
 

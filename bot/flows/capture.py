@@ -19,6 +19,7 @@ from typing import Any
 
 from bot.flows.account import stale_button
 from bot.flows.common import chat_actor, joined
+from bot.flows.devices import LOSS_STEPS, NOT_SENT
 from bot.flows.messages import Buttons, Reply
 from bot.flows.special import SpecialStep
 from bot.flows.turn import Outcome, Step, Turn, answer
@@ -106,6 +107,8 @@ async def cancel(turn: Turn) -> Outcome:
     """/cancel: cancel the draft being captured; a returned case just stays returned."""
     if turn.step in SPECIAL_STEPS:
         return answer(Step.IDLE, turn._("The request was not sent."))
+    if turn.step in LOSS_STEPS:
+        return answer(Step.IDLE, turn._(NOT_SENT))
     if turn.step not in CAPTURE_STEPS or "case" not in turn.data:
         return answer(Step.IDLE, turn._(NOTHING_TO_CANCEL))
     actor = await chat_actor(turn)

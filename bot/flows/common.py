@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date, time
+
 from bot.flows.turn import Turn
+from domain.errors import N_, DomainError
 from domain.services import binding
 from domain.services.actors import Actor, actor_for
 
@@ -17,3 +20,19 @@ async def chat_actor(turn: Turn) -> Actor:
 def joined(turn: Turn, items: list[str]) -> str:
     """A list of names the way the reply language writes it."""
     return ("、" if turn.locale.startswith("zh") else ", ").join(items) or "–"
+
+
+def typed_date(text: str) -> date:
+    """A typed date, refused when it does not exist."""
+    try:
+        return date.fromisoformat("-".join(part.zfill(2) for part in text.split("-")))
+    except ValueError:
+        raise DomainError(N_("%(value)s is not a real date."), value=text) from None
+
+
+def typed_time(text: str) -> time:
+    """A typed time of day, refused outside 00:00 to 23:59."""
+    hours, minutes = (int(part) for part in text.split(":"))
+    if hours > 23 or minutes > 59:
+        raise DomainError(N_("%(value)s is not a valid time of day."), value=text)
+    return time(hours, minutes)

@@ -1,13 +1,251 @@
-"""The device flow (being built): /loss and the receipt confirmation of an issued tablet."""
+"""The device flow: /loss reports a loss step by step (D3); the holder confirms a tablet (D1).
+
+/loss asks what was lost (tablet, vouchers, customer papers), which item (for a tablet, a
+button per tablet issued to the agent; otherwise free text), when ("now" or a time in
+business time), where, and what happened, then shows the report with Report and Cancel
+buttons; `domain.services.devices.report_loss` checks and stores it and alerts the org
+chain. /cancel during /loss is answered by the capture flow's /cancel. Buttons carry
+"dev:what:<kind>", "dev:item:<device id>", "dev:send", "dev:drop" and, under the issue
+message of the outbox, "dev:confirm:<device id>".
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
 
-from bot.flows.turn import Outcome, Turn
+from bot.flows.account import stale_button
+from bot.flows.common import chat_actor, typed_date, typed_time
+from bot.flows.messages import Reply
+from bot.flows.turn import Outcome, Step, Turn, answer
+from domain.clock import utcnow
+from domain.errors import N_, DomainError, PermissionDenied
+from domain.models import Role
+from domain.services import devices
+from domain.services.devices import LossReport
 
 Handler = Callable[[Turn], Awaitable[Outcome]]
+PREFIX = "dev:"
+PRESS = re.compile(r"dev:(confirm|what|item):([a-z]{1,16}|[1-9][0-9]{0,8})", re.ASCII)
+WHEN = re.compile(r"(?:(\d{4}-\d{1,2}-\d{1,2})\s+)?(\d{1,2}:\d{2})", re.ASCII)
+NOW_WORDS = frozenset({"now", "现在", "刚才"})
+TIME_FORMAT = "%Y-%m-%d %H:%M"
+MAX_TEXT = 200
+MAX_DESCRIPTION = 1000
+NOT_SENT = N_("The loss report was not sent.")
+WHAT_LABELS: dict[str, str] = {
+    "device": N_("Tablet"), "vouchers": N_("Vouchers"), "papers": N_("Customer papers"),
+}
+WHAT_PROMPT = N_("What was lost?")
+ITEM_PROMPTS: dict[str, str] = {
+    "vouchers": N_("Which vouchers were lost? Give their serial numbers, or the voucher type "
+                   "and how many."),
+    "papers": N_("Which customer papers were lost? Say which customer and which papers, "
+                 "without the full ID number."),
+}
+WHEN_PROMPT = N_("When was it lost? Send now, or the time as HH:MM for today or as "
+                 "YYYY-MM-DD HH:MM, in business time.")
+PLACE_PROMPT = N_("Where was it lost? Describe the place in a few words.")
+DESCRIPTION_PROMPT = N_("Describe briefly what happened.")
 
-COMMANDS: dict[str, Handler] = {}
-CALLBACKS: dict[str, Handler] = {}
-STEPS: dict[str, Handler] = {}
+
+class LossStep(StrEnum):
+    """Steps of the loss report, stored in `ChatSession.step`."""
+
+    WHAT = "loss_what"
+    ITEM = "loss_item"
+    WHEN = "loss_when"
+    PLACE = "loss_place"
+    DESCRIPTION = "loss_description"
+    CONFIRM = "loss_confirm"
+
+
+LOSS_STEPS = frozenset(step.value for step in LossStep)
+
+
+async def loss_command(turn: Turn) -> Outcome:
+    """/loss: ask a bound field agent what was lost (D3)."""
+    actor = await chat_actor(turn)
+    if not actor.has(Role.FIELD_AGENT):
+        raise PermissionDenied(N_("Only field agents can report a loss."))
+    return answer(LossStep.WHAT, _what_question(turn))
+
+
+async def what_text(turn: Turn) -> Outcome:
+    """Text while the kinds are offered: ask again with the buttons."""
+    return answer(LossStep.WHAT, _what_question(turn))
+
+
+async def item_text(turn: Turn) -> Outcome:
+    """The lost vouchers or papers as typed; for a tablet, point at its buttons."""
+    what = turn.data.get("what", "")
+    if what == "device":
+        return answer(LossStep.ITEM, turn._("Press the button of the lost tablet."),
+                      data=turn.data)
+    item = " ".join(turn.inbound.text.split())
+    if not item or len(item) > MAX_TEXT:
+        return _again(turn, LossStep.ITEM, ITEM_PROMPTS[what], MAX_TEXT, bool(item))
+    return answer(LossStep.WHEN, turn._(WHEN_PROMPT), data=turn.data | {"item": item})
+
+
+async def when_text(turn: Turn) -> Outcome:
+    """The time of the loss: now, HH:MM today or YYYY-MM-DD HH:MM in business time."""
+    try:
+        occurred_at = parse_when(turn.inbound.text, utcnow(), turn.ctx.capture.zone)
+    except DomainError as refusal:
+        return answer(LossStep.WHEN, "\n\n".join(
+            (turn._(refusal.key, **refusal.params), turn._(WHEN_PROMPT))), data=turn.data)
+    return answer(LossStep.PLACE, turn._(PLACE_PROMPT),
+                  data=turn.data | {"when": occurred_at.isoformat()})
+
+
+async def place_text(turn: Turn) -> Outcome:
+    """Where the loss happened, in a few words."""
+    place = " ".join(turn.inbound.text.split())
+    if not place or len(place) > MAX_TEXT:
+        return _again(turn, LossStep.PLACE, PLACE_PROMPT, MAX_TEXT, bool(place))
+    return answer(LossStep.DESCRIPTION, turn._(DESCRIPTION_PROMPT),
+                  data=turn.data | {"place": place})
+
+
+async def description_text(turn: Turn) -> Outcome:
+    """What happened; then the whole report is shown for confirmation."""
+    description = " ".join(turn.inbound.text.split())
+    if not description or len(description) > MAX_DESCRIPTION:
+        return _again(turn, LossStep.DESCRIPTION, DESCRIPTION_PROMPT, MAX_DESCRIPTION,
+                      bool(description))
+    data = turn.data | {"description": description}
+    what = WHAT_LABELS[data["what"]]
+    text = turn._("Report this loss?\nLost: %(what)s\nItem: %(item)s\nWhen: %(when)s\n"
+                  "Where: %(place)s\nWhat happened: %(description)s",
+                  what=turn._(what), item=data["item"],
+                  when=_when_label(turn, data["when"]), place=data["place"],
+                  description=description)
+    buttons = (((turn._("Report the loss"), f"{PREFIX}send"),
+                (turn._("Cancel"), f"{PREFIX}drop")),)
+    return answer(LossStep.CONFIRM, Reply(text, buttons), data=data)
+
+
+async def confirm_text(turn: Turn) -> Outcome:
+    """Text while the confirmation buttons are shown: point at them."""
+    return answer(LossStep.CONFIRM, turn._("Press Report the loss or Cancel."), data=turn.data)
+
+
+async def pressed(turn: Turn) -> Outcome:
+    """A "dev:" button: receipt confirmation, a step of /loss, send or cancel."""
+    data = turn.inbound.callback_data
+    if data in (f"{PREFIX}send", f"{PREFIX}drop"):
+        if turn.step != LossStep.CONFIRM:
+            return await stale_button(turn)
+        return await _send(turn) if data.endswith("send") else answer(Step.IDLE, turn._(NOT_SENT))
+    match = PRESS.fullmatch(data)
+    if match is None:
+        return await stale_button(turn)
+    action, arg = match[1], match[2]
+    if action == "confirm" and arg.isdigit():
+        return await _confirm(turn, int(arg))
+    if action == "what" and arg in WHAT_LABELS and turn.step == LossStep.WHAT:
+        return await _what_chosen(turn, arg)
+    if action == "item" and arg.isdigit() and turn.step == LossStep.ITEM:
+        return await _tablet_chosen(turn, int(arg))
+    return await stale_button(turn)
+
+
+async def _confirm(turn: Turn, device_id: int) -> Outcome:
+    """The holder confirms that he received the tablet; the step he is in stays (D1)."""
+    device = await devices.confirm_receipt(await chat_actor(turn), device_id)
+    return answer(turn.step, turn._("Receipt of tablet %(asset_tag)s confirmed.",
+                                     asset_tag=device.asset_tag), data=turn.data)
+
+
+async def _what_chosen(turn: Turn, what: str) -> Outcome:
+    """Ask which item: the agent's tablets as buttons, or a typed description."""
+    if what != "device":
+        return answer(LossStep.ITEM, turn._(ITEM_PROMPTS[what]), data={"what": what})
+    tablets = await devices.my_devices(await chat_actor(turn))
+    if not tablets:
+        return answer(Step.IDLE, "\n\n".join((turn._(
+            "No tablet is issued to you, so there is none to report lost."), turn._(NOT_SENT))))
+    rows = tuple(((f"{tablet.asset_tag} {tablet.model}", f"{PREFIX}item:{tablet.id}"),)
+                 for tablet in tablets)
+    return answer(LossStep.ITEM, Reply(turn._("Which tablet was lost?"), rows),
+                  data={"what": what})
+
+
+async def _tablet_chosen(turn: Turn, device_id: int) -> Outcome:
+    """One of the agent's issued tablets, by its button."""
+    if turn.data.get("what") != "device":
+        return await stale_button(turn)
+    tablets = await devices.my_devices(await chat_actor(turn))
+    tablet = next((t for t in tablets if t.id == device_id), None)
+    if tablet is None:
+        return await stale_button(turn)
+    return answer(LossStep.WHEN, turn._(WHEN_PROMPT), data=turn.data | {"item": tablet.asset_tag})
+
+
+async def _send(turn: Turn) -> Outcome:
+    """Report the loss; a refusal ends the dialog with the reason (D3)."""
+    data = turn.data
+    report = LossReport(what=data["what"], item=data["item"],
+                        occurred_at=datetime.fromisoformat(data["when"]),
+                        place=data["place"], description=data["description"])
+    try:
+        incident = await devices.report_loss(await chat_actor(turn), report,
+                                             zone=turn.ctx.capture.zone)
+    except DomainError as refusal:
+        return answer(Step.IDLE, "\n\n".join((turn._(refusal.key, **refusal.params),
+                                              turn._(NOT_SENT))))
+    told = turn._("Loss reported as incident #%(incident)s. Your supervisors, the IT "
+                  "department and operations management have been told.", incident=incident.id)
+    if data["what"] != "device":
+        return answer(Step.IDLE, told)
+    return answer(Step.IDLE, told + "\n" + turn._(
+        "The tablet is marked lost. You cannot capture cases until an administrator closes "
+        "the incident or issues you another tablet."))
+
+
+def parse_when(text: str, now: datetime, zone: ZoneInfo) -> datetime:
+    """A typed time of loss as UTC: now, HH:MM today or YYYY-MM-DD HH:MM in business time."""
+    clean = text.strip().lower()
+    if clean in NOW_WORDS:
+        return now.astimezone(UTC)
+    match = WHEN.fullmatch(clean)
+    if match is None:
+        raise DomainError(N_("I could not read this time. Send now, HH:MM for today or "
+                             "YYYY-MM-DD HH:MM."))
+    day = typed_date(match[1]) if match[1] else now.astimezone(zone).date()
+    moment = datetime.combine(day, typed_time(match[2]), tzinfo=zone)
+    if moment > now + timedelta(minutes=1):
+        raise DomainError(N_("The time of the loss cannot be in the future."))
+    return moment.astimezone(UTC)
+
+
+def _what_question(turn: Turn) -> Reply:
+    """The question what was lost, one button per kind."""
+    return Reply(turn._(WHAT_PROMPT), tuple(((turn._(label), f"{PREFIX}what:{what}"),)
+                                            for what, label in WHAT_LABELS.items()))
+
+
+def _again(turn: Turn, step: LossStep, prompt: str, limit: int, too_long: bool) -> Outcome:
+    """Ask for the same answer again, saying it was too long when it was."""
+    lead = turn._("Please keep it to at most %(max)s characters.", max=limit) if too_long else ""
+    return answer(step, "\n\n".join(p for p in (lead, turn._(prompt)) if p), data=turn.data)
+
+
+def _when_label(turn: Turn, when: str) -> str:
+    return datetime.fromisoformat(when).astimezone(turn.ctx.capture.zone).strftime(TIME_FORMAT)
+
+
+COMMANDS: dict[str, Handler] = {"loss": loss_command}
+CALLBACKS: dict[str, Handler] = {PREFIX: pressed}
+STEPS: dict[str, Handler] = {
+    LossStep.WHAT: what_text,
+    LossStep.ITEM: item_text,
+    LossStep.WHEN: when_text,
+    LossStep.PLACE: place_text,
+    LossStep.DESCRIPTION: description_text,
+    LossStep.CONFIRM: confirm_text,
+}

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from bot.flows.account import stale_button
-from bot.flows.common import chat_actor
+from bot.flows.common import chat_actor, typed_date, typed_time
 from bot.flows.messages import Reply
 from bot.flows.turn import Outcome, Step, Turn, answer
 from domain.clock import utcnow
@@ -136,27 +136,11 @@ def parse_window(text: str, today: date, zone: ZoneInfo) -> tuple[datetime, date
     if match is None:
         raise DomainError(N_("I could not read this window. Send it as HH:MM-HH:MM, for "
                              "example 19:00-21:00, or as YYYY-MM-DD HH:MM-HH:MM."))
-    day = _day(match[1]) if match[1] else today
-    start, end = _time_of_day(match[2]), _time_of_day(match[3])
+    day = typed_date(match[1]) if match[1] else today
+    start, end = typed_time(match[2]), typed_time(match[3])
     starts_at = datetime.combine(day, start, tzinfo=zone)
     ends_at = datetime.combine(day + timedelta(days=int(end <= start)), end, tzinfo=zone)
     return starts_at.astimezone(UTC), ends_at.astimezone(UTC)
-
-
-def _day(text: str) -> date:
-    """A typed date, refused when it does not exist."""
-    try:
-        return date.fromisoformat("-".join(part.zfill(2) for part in text.split("-")))
-    except ValueError:
-        raise DomainError(N_("%(value)s is not a real date."), value=text) from None
-
-
-def _time_of_day(text: str) -> time:
-    """A typed time of day, refused outside 00:00 to 23:59."""
-    hours, minutes = (int(part) for part in text.split(":"))
-    if hours > 23 or minutes > 59:
-        raise DomainError(N_("%(value)s is not a valid time of day."), value=text)
-    return time(hours, minutes)
 
 
 def window_label(starts_at: datetime, ends_at: datetime, zone: ZoneInfo) -> str:

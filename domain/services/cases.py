@@ -41,7 +41,7 @@ from domain.models import (
 )
 from domain.models.cases import RETAKE_CUSTOMER
 from domain.privacy import FieldCipher
-from domain.services import audit, outbox
+from domain.services import audit, devices, outbox, qualifications
 from domain.services.access import Permission, can, require, require_scope, scope_prefix
 from domain.services.actors import Actor
 
@@ -147,7 +147,8 @@ class CustomerData:
 
 async def capture_gate(staff_id: int, business_type_id: int, now: datetime,
                        ctx: CaptureContext) -> None:
-    """Refuse capture unless an active, bound agent works in hours or is approved (C2, Q6)."""
+    """Refuse capture unless an active, bound, qualified agent holding his tablet works in
+    hours or is approved (C2, Q1, Q6, D2, D3)."""
     staff = await Staff.get_or_none(id=staff_id)
     if staff is None or not staff.active:
         raise DomainError(N_("Your staff account is deactivated. Contact your administrator."))
@@ -157,6 +158,8 @@ async def capture_gate(staff_id: int, business_type_id: int, now: datetime,
         raise DomainError(N_("Bind your chat account before you capture cases."))
     if not await BusinessType.exists(id=business_type_id, active=True):
         raise DomainError(N_("This business type is not offered for new cases."))
+    await qualifications.require_active(staff_id, business_type_id, now, zone=ctx.zone)
+    await devices.require_issued_device(staff_id)
     if not ctx.hours.covers(now, ctx.zone) and not await _approved_window(staff_id, now):
         raise DomainError(
             N_("Cases can be captured only in working hours (%(start)s to %(end)s on working "
@@ -202,6 +205,7 @@ async def start_draft(actor: Actor, business_type_id: int, ctx: CaptureContext,
         staff = await Staff.get(id=actor.staff_id)
         case = await Case.create(business_type_id=business_type_id, agent_id=staff.id,
                                  org_id=staff.org_id)  # type: ignore[attr-defined]
+        await qualifications.touch_activity(staff.id, moment)
         await record_event(actor, case, CaseEventKind.CREATED,
                            {"business_type_id": business_type_id})
     return case
@@ -297,6 +301,7 @@ async def submit(actor: Actor, case_id: int, ctx: CaptureContext,
             case.case_no = await _next_case_no(moment, ctx.zone)
         _start_review_clock(case, business_type, moment)
         await case.save()
+        await qualifications.touch_activity(case.agent_id, moment)  # type: ignore[attr-defined]
         assert case.review_due_at is not None
         await record_event(actor, case, CaseEventKind.SUBMITTED, {
             "case_no": case.case_no, "revision": case.revision,

@@ -1,0 +1,58 @@
+"""Incidents in the web: the list with owner, kind and major flag, and closing (D3, Q4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from admin_web.i18n import gettext as _
+from admin_web.pages import actor_of, attempt, flash_and_redirect, form_of, path_id, render
+from domain.errors import N_
+from domain.models import IncidentKind, IncidentStatus
+from domain.services import devices
+
+KIND_LABELS: dict[IncidentKind, str] = {
+    IncidentKind.DEVICE_LOSS: N_("Device lost"),
+    IncidentKind.VOUCHER_LOSS: N_("Vouchers lost"),
+    IncidentKind.PAPERS_LOSS: N_("Customer papers lost"),
+    IncidentKind.DISCREPANCY: N_("Count discrepancy"),
+    IncidentKind.MIS_ISSUE: N_("Mis-issued voucher"),
+    IncidentKind.MAJOR_ERROR: N_("Major operating error"),
+}
+STATUS_LABELS: dict[IncidentStatus, str] = {
+    IncidentStatus.OPEN: N_("Open"),
+    IncidentStatus.CLOSED: N_("Closed"),
+}
+STATUS_KEYS = frozenset(status.value for status in IncidentStatus)
+
+
+def labels() -> dict[str, Any]:
+    """Label helpers the incident template uses."""
+    return {"kind_label": lambda value: _(KIND_LABELS[IncidentKind(value)]),
+            "incident_status_label": lambda value: _(STATUS_LABELS[IncidentStatus(value)])}
+
+
+async def incident_list(request: web.Request) -> web.Response:
+    """Incidents of the actor's subtree, newest first, open ones by default (D3, Q4)."""
+    return await _list_view(request)
+
+
+async def _list_view(request: web.Request, error: str | None = None) -> web.Response:
+    """Render the list, with the refusal of a closing when there is one."""
+    status = request.query.get("status", IncidentStatus.OPEN.value)
+    status = status if status in STATUS_KEYS else ""
+    rows = await devices.list_incidents(actor_of(request), status=status or None)
+    context = {"rows": rows, "status": status, "statuses": list(IncidentStatus), "error": error}
+    return await render(request, "incidents/list.html", context | labels(),
+                        status=409 if error else 200)
+
+
+async def close(request: web.Request) -> web.Response:
+    """Close an incident with its resolution (D3)."""
+    form = await form_of(request)
+    row, error = await attempt(devices.close_incident(
+        actor_of(request), path_id(request, "incident_id"), form.get("resolution", "")))
+    if row is None:
+        return await _list_view(request, error)
+    await flash_and_redirect(request, "/incidents", _("Incident closed."))

@@ -1,0 +1,271 @@
+"""Qualification ledger in the web: the list, one staff ledger and its forms (Q2–Q5, Q7)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+from multidict import MultiDict, MultiMapping
+
+from admin_web.i18n import gettext as _
+from admin_web.pages import (
+    actor_of,
+    attempt,
+    flash_and_redirect,
+    form_of,
+    int_or_none,
+    path_id,
+    render,
+)
+from admin_web.views.ledger_forms import (
+    business_today,
+    optional_date,
+    required_date,
+    required_decimal,
+)
+from domain.errors import N_, DomainError
+from domain.models import (
+    CounterQualification,
+    ExamResult,
+    Qualification,
+    QualificationBasis,
+    QualificationEvent,
+    QualificationEventKind,
+    QualificationStatus,
+    Role,
+    TrainingRecord,
+    WithdrawalReason,
+)
+from domain.services import business_types, orgs, qualifications, staff
+from domain.services.access import Permission
+from domain.services.actors import Actor
+from domain.services.qualifications import (
+    PERMANENT_REASONS,
+    WITHDRAWAL_REASON_LABELS,
+    ExamForm,
+    TrainingForm,
+)
+
+STATUS_LABELS: dict[QualificationStatus, str] = {
+    QualificationStatus.ACTIVE: N_("Valid"),
+    QualificationStatus.SUSPENDED: N_("Suspended"),
+    QualificationStatus.REVOKED: N_("Withdrawn (may qualify again)"),
+    QualificationStatus.REVOKED_PERMANENTLY: N_("Withdrawn for good"),
+    QualificationStatus.EXPIRED: N_("Expired"),
+}
+BASIS_LABELS: dict[QualificationBasis, str] = {
+    QualificationBasis.COUNTER: N_("Counter qualification"),
+    QualificationBasis.TRAINING_AND_EXAM: N_("Training and passed exam"),
+}
+EVENT_LABELS: dict[QualificationEventKind, str] = {
+    QualificationEventKind.GRANTED: N_("Granted"),
+    QualificationEventKind.SUSPENDED: N_("Suspended"),
+    QualificationEventKind.REINSTATED: N_("Reinstated"),
+    QualificationEventKind.REVOKED: N_("Withdrawn (may qualify again)"),
+    QualificationEventKind.REVOKED_PERMANENTLY: N_("Withdrawn for good"),
+    QualificationEventKind.EXPIRED: N_("Expired"),
+    QualificationEventKind.EXPIRY_WARNED: N_("Holder warned of the expiry"),
+}
+STATUS_KEYS = frozenset(status.value for status in QualificationStatus)
+BASIS_KEYS = frozenset(basis.value for basis in QualificationBasis)
+
+
+def event_reason(event: QualificationEvent) -> str:
+    """The reason of a history entry: the Q3 reason or the grant's basis named in words."""
+    if event.withdrawal_reason:
+        label = _(WITHDRAWAL_REASON_LABELS[WithdrawalReason(event.withdrawal_reason)])
+        return f"{label}: {event.reason}" if event.reason else label
+    basis, _sep, rest = event.reason.partition(": ")
+    if event.kind == QualificationEventKind.GRANTED and basis in BASIS_KEYS:
+        label = _(BASIS_LABELS[QualificationBasis(basis)])
+        return f"{label}: {rest}" if rest else label
+    return event.reason
+
+
+def labels() -> dict[str, Any]:
+    """Label helpers the qualification templates use."""
+    return {
+        "status_label": lambda value: _(STATUS_LABELS[QualificationStatus(value)]),
+        "basis_label": lambda value: _(BASIS_LABELS[QualificationBasis(value)]),
+        "withdrawal_label": lambda value: _(WITHDRAWAL_REASON_LABELS[WithdrawalReason(value)]),
+        "event_label": lambda value: _(EVENT_LABELS[QualificationEventKind(value)]),
+        "event_reason": event_reason,
+    }
+
+
+def list_filters(query: MultiMapping[str]) -> dict[str, Any]:
+    """The list filters of the query string; unknown values mean any."""
+    status = query.get("status", "")
+    return {"status": status if status in STATUS_KEYS else None,
+            "business_type_id": int_or_none(query.get("business_type_id")),
+            "org_id": int_or_none(query.get("org_id"))}
+
+
+async def qualification_list(request: web.Request) -> web.Response:
+    """Qualifications of the actor's org subtree, filtered by state, business type and org."""
+    actor = actor_of(request)
+    filters = list_filters(request.query)
+    context = {
+        "rows": await qualifications.list_qualifications(actor, **filters),
+        "filters": filters, "statuses": list(QualificationStatus),
+        "business_types": await business_types.list_business_types(actor),
+        "orgs": await orgs.list_orgs(actor),
+    }
+    return await render(request, "qualifications/list.html", context | labels())
+
+
+async def ledger_page(request: web.Request) -> web.Response:
+    """One staff member's ledger: training, exams, counter qualification, grants, history."""
+    return await _ledger_view(request, path_id(request, "staff_id"))
+
+
+async def _ledger_view(request: web.Request, staff_id: int, error: str | None = None
+                       ) -> web.Response:
+    """Render the ledger, with the refusal of a form when there is one."""
+    actor = actor_of(request)
+    ledger = await qualifications.staff_ledger(actor, staff_id)
+    member = await staff.get_staff(actor, staff_id, Permission.QUALIFICATION_VIEW)
+    today = business_today(request)
+    context = {
+        "member": member, "error": error, "today": today, "tomorrow": today + timedelta(days=1),
+        "field_agent": any(r.role == Role.FIELD_AGENT for r in member.roles),
+        "training": ledger["training"], "exams": ledger["exams"],
+        "counter": ledger["counter"][0] if ledger["counter"] else None,
+        "qualifications": ledger["qualifications"], "events": ledger["events"],
+        "grantable_types": await business_types.list_business_types(actor, active=True),
+        "withdrawal_reasons": list(WithdrawalReason), "permanent_reasons": PERMANENT_REASONS,
+    }
+    return await render(request, "qualifications/ledger.html", context | labels(),
+                        status=400 if error else 200)
+
+
+async def _done(request: web.Request, staff_id: int, error: str | None, message: str
+                ) -> web.Response:
+    """Back to the ledger with the message, or the ledger again showing the refusal."""
+    if error is not None:
+        return await _ledger_view(request, staff_id, error)
+    await flash_and_redirect(request, f"/staff/{staff_id}/qualifications", message)
+
+
+def training_form(form: MultiDict[str]) -> TrainingForm:
+    """The training fields of a posted form."""
+    return TrainingForm(course=form.get("course", ""),
+                        completed_on=required_date(form.get("completed_on"), N_("Completed on")),
+                        hours=required_decimal(form.get("hours"), N_("Hours")),
+                        trainer=form.get("trainer", ""))
+
+
+def exam_form(form: MultiDict[str]) -> ExamForm:
+    """The exam fields of a posted form."""
+    return ExamForm(exam=form.get("exam", ""),
+                    taken_on=required_date(form.get("taken_on"), N_("Taken on")),
+                    score=required_decimal(form.get("score"), N_("Score")),
+                    pass_mark=required_decimal(form.get("pass_mark"), N_("Pass mark")))
+
+
+async def _add_training(actor: Actor, staff_id: int, form: MultiDict[str]) -> TrainingRecord:
+    return await qualifications.record_training(actor, staff_id, training_form(form))
+
+
+async def _add_exam(actor: Actor, staff_id: int, form: MultiDict[str]) -> ExamResult:
+    return await qualifications.record_exam(actor, staff_id, exam_form(form))
+
+
+async def _add_counter(actor: Actor, staff_id: int, form: MultiDict[str]
+                       ) -> CounterQualification:
+    obtained_on = required_date(form.get("obtained_on"), N_("Obtained on"))
+    return await qualifications.record_counter_qualification(
+        actor, staff_id, form.get("certificate_no", ""), obtained_on)
+
+
+async def add_training(request: web.Request) -> web.Response:
+    """Record a completed training course (Q2)."""
+    form, staff_id = await form_of(request), path_id(request, "staff_id")
+    _row, error = await attempt(_add_training(actor_of(request), staff_id, form))
+    return await _done(request, staff_id, error, _("Training record added."))
+
+
+async def add_exam(request: web.Request) -> web.Response:
+    """Record an exam result (Q2)."""
+    form, staff_id = await form_of(request), path_id(request, "staff_id")
+    _row, error = await attempt(_add_exam(actor_of(request), staff_id, form))
+    return await _done(request, staff_id, error, _("Exam result added."))
+
+
+async def add_counter(request: web.Request) -> web.Response:
+    """Record the counter qualification (Q2)."""
+    form, staff_id = await form_of(request), path_id(request, "staff_id")
+    _row, error = await attempt(_add_counter(actor_of(request), staff_id, form))
+    return await _done(request, staff_id, error, _("Counter qualification recorded."))
+
+
+async def _grant(actor: Actor, staff_id: int, form: MultiDict[str]) -> list[Qualification]:
+    """Grant on the chosen basis; the service names what is missing (Q2, Q3)."""
+    basis = form.get("basis", "")
+    if basis not in {b.value for b in QualificationBasis}:
+        raise DomainError(N_("Choose the basis of the grant."))
+    on_training = basis == QualificationBasis.TRAINING_AND_EXAM
+    type_ids = [n for n in map(int_or_none, form.getall("business_type_ids", [])) if n]
+    return await qualifications.grant(
+        actor, staff_id, type_ids, QualificationBasis(basis),
+        training_id=int_or_none(form.get("training_id")) if on_training else None,
+        exam_id=int_or_none(form.get("exam_id")) if on_training else None,
+        valid_until=optional_date(form.get("valid_until"), N_("Valid until")))
+
+
+async def grant(request: web.Request) -> web.Response:
+    """Grant qualifications for the ticked business types (Q2, Q3)."""
+    form, staff_id = await form_of(request), path_id(request, "staff_id")
+    granted, error = await attempt(_grant(actor_of(request), staff_id, form))
+    count = len(granted or [])
+    return await _done(request, staff_id, error,
+                       _("Qualifications granted: %(count)s.") % {"count": count})
+
+
+async def suspend(request: web.Request) -> web.Response:
+    """Suspend an active qualification with a reason (Q5)."""
+    form, staff_id = await form_of(request), path_id(request, "staff_id")
+    call = qualifications.suspend(actor_of(request), path_id(request, "qualification_id"),
+                                  form.get("reason", ""))
+    _row, error = await attempt(call)
+    return await _done(request, staff_id, error, _("Qualification suspended."))
+
+
+async def reinstate(request: web.Request) -> web.Response:
+    """Reinstate a suspended qualification once the matter is rectified (Q5)."""
+    form, staff_id = await form_of(request), path_id(request, "staff_id")
+    call = qualifications.reinstate(actor_of(request), path_id(request, "qualification_id"),
+                                    form.get("reason", ""))
+    _row, error = await attempt(call)
+    return await _done(request, staff_id, error, _("Qualification reinstated."))
+
+
+async def _withdraw(actor: Actor, qualification_id: int, form: MultiDict[str]) -> Qualification:
+    reason = form.get("reason", "")
+    if reason not in {r.value for r in WithdrawalReason}:
+        raise DomainError(N_("Choose a withdrawal reason."))
+    return await qualifications.withdraw(actor, qualification_id, WithdrawalReason(reason),
+                                         form.get("note", ""))
+
+
+async def withdraw(request: web.Request) -> web.Response:
+    """Withdraw with a Q3 reason; two reasons withdraw for good (Q3)."""
+    form, staff_id = await form_of(request), path_id(request, "staff_id")
+    row, error = await attempt(_withdraw(actor_of(request),
+                                         path_id(request, "qualification_id"), form))
+    done = _("Qualification withdrawn for good.") if row is not None and (
+        row.status == QualificationStatus.REVOKED_PERMANENTLY) else _("Qualification withdrawn.")
+    return await _done(request, staff_id, error, done)
+
+
+async def _keep(actor: Actor, staff_id: int, form: MultiDict[str]) -> None:
+    until = required_date(form.get("until"), N_("Keep until"))
+    await qualifications.keep_idle_account(actor, staff_id, until, form.get("reason", ""))
+
+
+async def keep_account(request: web.Request) -> web.Response:
+    """Keep a flagged idle account active until a date (Q7)."""
+    form, staff_id = await form_of(request), path_id(request, "staff_id")
+    _none, error = await attempt(_keep(actor_of(request), staff_id, form))
+    return await _done(request, staff_id, error, _("The account is kept active."))
