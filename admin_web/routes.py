@@ -131,3 +131,5 @@ def setup_ledger_routes(app: web.Application) -> None:
     _resource(app, "/incidents", "incidents", get=incidents.incident_list)
     _resource(app, "/incidents/{incident_id:\\d+}/close", "incident_close",
               post=incidents.close)
+    _resource(app, "/incidents/{incident_id:\\d+}/major", "incident_major",
+              post=incidents.mark_major)

@@ -98,6 +98,8 @@ async def cmd_demo(settings: Settings, _: argparse.Namespace) -> int:
         print(f"  {username:<14} {name:<6} {roles}")
     print(f"\nCapture a demo case without Telegram: log in as agent1, open Chat ({base}/chat), "
           "send /new and follow the buttons; photos are uploaded from files.")
+    print("agent5 shows the capture gate refusing: his qualifications are suspended and his "
+          "tablet was reported lost (see /qualifications, /devices and /incidents as ops or it).")
     print("\nBind codes for the field agents (valid 10 minutes; send /start CODE to the bot):")
     for employee_no, name, code in result.bind_codes:
         print(f"  {employee_no} {name:<6} {code}")

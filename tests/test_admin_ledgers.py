@@ -348,17 +348,29 @@ def task_list(page: str, title: str) -> str:
 async def test_repeated_major_incidents_propose_withdrawal_to_ops_admin(ledgers: Ledgers
                                                                         ) -> None:
     await qualified(ledgers.agent_a, ledgers.type_id)
-    now = clock.utcnow()
-    # No service marks an incident major yet: the rows stand for two reviewed incidents (Q4).
-    for item in ("客户身份未核实", "凭证批量遗失"):
-        await Incident.create(kind="major_error", major=True, staff_id=ledgers.agent_a.id,
-                              org_id=ledgers.ids["outlet_a"], item=item, reported_at=now)
-        await qualifications.major_incident_recorded(ledgers.agent_a.id, now)
+    agent = await actor_for(ledgers.agent_a)
+    first = await devices.report_loss(agent, LossReport(
+        "vouchers", "借记卡 6222 0000 0000 0001", None, "客户家中", "清点时少了一张"))
+    second = await devices.report_loss(agent, LossReport(
+        "papers", "开户申请书", None, "网点门口", "资料袋遗失"))
+    assert (first.major, second.major) == (False, True)  # a repeated loss is major (Q4)
     async with session(ledgers.ids["branch_a"], Role.OPS_ADMIN, "O001") as client:
+        marked = await submit(client, f"/incidents/{first.id}/major",
+                              {"reason": "客户身份未核实即发卡"}, page="/incidents")
+        marked_page = await marked.text()
+        twice = await submit(client, f"/incidents/{first.id}/major",
+                             {"reason": "再次标记"}, page="/incidents")
+        twice_page = await twice.text()
         dashboard = await (await client.get("/")).text()
         ledger = await (await client.get(f"/staff/{ledgers.agent_a.id}/qualifications")).text()
     async with session(ledgers.ids["province"], Role.AUDITOR, "A001") as client:
         auditor_dashboard = await (await client.get("/")).text()
+    assert zh("Incident marked major.") in marked_page
+    assert "客户身份未核实即发卡" in marked_page
+    assert zh("Repeated loss of vouchers or customer papers (Q4)") in marked_page
+    assert twice.status == 409
+    assert zh("Incident #%(incident)s is already marked major.", incident=first.id) in twice_page
+    assert (await Incident.get(id=first.id)).detail["major_reason"] == "客户身份未核实即发卡"
     proposals = task_list(dashboard, zh("Withdrawal proposals"))
     assert f'href="/staff/{ledgers.agent_a.id}/qualifications"' in proposals
     assert "F001 张三" in proposals and "网点a" in proposals

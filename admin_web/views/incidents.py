@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 from aiohttp import web
@@ -9,7 +10,7 @@ from aiohttp import web
 from admin_web.i18n import gettext as _
 from admin_web.pages import actor_of, attempt, flash_and_redirect, form_of, path_id, render
 from domain.errors import N_
-from domain.models import IncidentKind, IncidentStatus
+from domain.models import Incident, IncidentKind, IncidentStatus
 from domain.services import devices
 
 KIND_LABELS: dict[IncidentKind, str] = {
@@ -51,8 +52,22 @@ async def _list_view(request: web.Request, error: str | None = None) -> web.Resp
 async def close(request: web.Request) -> web.Response:
     """Close an incident with its resolution (D3)."""
     form = await form_of(request)
-    row, error = await attempt(devices.close_incident(
-        actor_of(request), path_id(request, "incident_id"), form.get("resolution", "")))
+    return await _act(request, devices.close_incident(
+        actor_of(request), path_id(request, "incident_id"), form.get("resolution", "")),
+        _("Incident closed."))
+
+
+async def mark_major(request: web.Request) -> web.Response:
+    """Mark an incident major with the reason; it counts toward withdrawal (Q4, K2)."""
+    form = await form_of(request)
+    return await _act(request, devices.mark_major(
+        actor_of(request), path_id(request, "incident_id"), form.get("reason", "")),
+        _("Incident marked major."))
+
+
+async def _act(request: web.Request, call: Awaitable[Incident], done: str) -> web.Response:
+    """Run one incident change: back to the list with its result, or with the refusal."""
+    row, error = await attempt(call)
     if row is None:
         return await _list_view(request, error)
-    await flash_and_redirect(request, "/incidents", _("Incident closed."))
+    await flash_and_redirect(request, "/incidents", done)

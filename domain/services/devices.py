@@ -27,6 +27,7 @@ import io
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from tortoise.transactions import in_transaction
@@ -48,13 +49,14 @@ from domain.models import (
     Staff,
     StaffRole,
 )
-from domain.services import audit, cases, outbox
+from domain.services import audit, cases, outbox, qualifications
 from domain.services.access import Permission, require, require_scope, scope_prefix
 from domain.services.actors import Actor, system_actor
 from domain.services.qualifications import ImportReport, ImportRow, SweepReport
 
 RECEIPT_DEADLINE_HOURS = 24
 DEFAULT_ZONE = ZoneInfo("Asia/Shanghai")
+REPEATABLE_LOSSES = (IncidentKind.VOUCHER_LOSS, IncidentKind.PAPERS_LOSS)
 TIME_FORMAT = "%Y-%m-%d %H:%M"
 MAX_NOTE_LENGTH = 500
 MAX_TEXT_LENGTH = 200
@@ -496,11 +498,16 @@ async def report_loss(actor: Actor, report: LossReport, now: datetime | None = N
     async with in_transaction():
         agent = await Staff.get(id=actor.staff_id).prefetch_related("org")
         device = await _own_issued(agent, clean.item) if clean.what == "device" else None
+        repeated = clean.what != "device" and await Incident.exists(
+            staff_id=agent.id, kind__in=list(REPEATABLE_LOSSES))
         incident = await Incident.create(
             kind=LOSS_KINDS[clean.what], staff=agent, org=agent.org, device=device,
             item=clean.item, occurred_at=clean.occurred_at, place=clean.place,
-            description=clean.description, detail={"what": clean.what}, reported_by=agent,
-            reported_at=moment)
+            description=clean.description, major=repeated,
+            detail={"what": clean.what, "repeated_loss": repeated},
+            reported_by=agent, reported_at=moment)
+        if repeated:
+            await qualifications.major_incident_recorded(agent.id, moment)
         if device is not None:
             await _transition(actor, device, DeviceEventKind.LOST, moment,
                               f"#{incident.id} {clean.description}")
@@ -559,12 +566,10 @@ async def close_incident(actor: Actor, incident_id: int, resolution: str,
     moment = now or utcnow()
     async with in_transaction():
         incident = await _incident_in_scope(actor, incident_id)
-        won = await Incident.filter(id=incident.id, status=IncidentStatus.OPEN).update(
-            status=IncidentStatus.CLOSED, closed_by_id=actor.staff_id, closed_at=moment,
-            resolution=clean)
-        if not won:
-            raise DomainError(N_("Incident #%(incident)s is already closed."),
-                              incident=incident.id)
+        await _change_once(incident, {"status": IncidentStatus.OPEN}, {
+            "status": IncidentStatus.CLOSED, "closed_by_id": actor.staff_id,
+            "closed_at": moment, "resolution": clean,
+        }, N_("Incident #%(incident)s is already closed."))
         await audit.record(actor, "incident.closed", "incident", incident.id,
                            org_id=incident.org.id, detail={"resolution": clean})
         if incident.staff_id is not None:  # type: ignore[attr-defined]
@@ -574,6 +579,32 @@ async def close_incident(actor: Actor, incident_id: int, resolution: str,
                                            "actor": actor.label, "resolution": clean},
                 idempotency_key=f"incident:{incident.id}:closed")
     return await Incident.get(id=incident.id).prefetch_related("org", "staff", "device")
+
+
+async def mark_major(actor: Actor, incident_id: int, reason: str,
+                     now: datetime | None = None) -> Incident:
+    """Operations management marks an incident major (identity not verified, customer data
+    leaked, mass loss…), which counts toward withdrawal and retraining (Q4, K2)."""
+    require(actor, Permission.INCIDENT_MANAGE)
+    clean = _required(reason, N_("Say why the incident is major."), MAX_DESCRIPTION_LENGTH)
+    async with in_transaction():
+        incident = await _incident_in_scope(actor, incident_id)
+        await _change_once(incident, {"major": False}, {
+            "major": True, "detail": incident.detail | {"major_reason": clean},
+        }, N_("Incident #%(incident)s is already marked major."))
+        await audit.record(actor, "incident.marked_major", "incident", incident.id,
+                           org_id=incident.org.id, detail={"reason": clean})
+        if incident.staff_id is not None:  # type: ignore[attr-defined]
+            await qualifications.major_incident_recorded(
+                incident.staff_id, now or utcnow())  # type: ignore[attr-defined]
+    return await Incident.get(id=incident.id).prefetch_related("org", "staff", "device")
+
+
+async def _change_once(incident: Incident, guard: dict[str, Any], values: dict[str, Any],
+                       refusal: str) -> None:
+    """Update the incident only while `guard` holds; a second, concurrent change is refused."""
+    if not await Incident.filter(id=incident.id, **guard).update(**values):
+        raise DomainError(refusal, incident=incident.id)
 
 
 async def _incident_in_scope(actor: Actor, incident_id: int) -> Incident:
