@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     idle_account_days: int = Field(default=90, ge=1)
     idle_account_grace_days: int = Field(default=14, ge=0)
     major_incident_threshold: int = Field(default=2, ge=1)
+    box_count_max_age_hours: int = Field(default=24, ge=1)
+    day_end_closing_time: str = "17:30"
+    day_end_answer_minutes: int = Field(default=30, ge=1)
+    day_end_escalate_minutes: int = Field(default=60, ge=1)
+    mass_loss_threshold: int = Field(default=10, ge=1)
     business_timezone: str = "Asia/Shanghai"
     default_locale: str = "zh_CN"
     telegram_bot_token: str = ""
@@ -101,6 +106,13 @@ class Settings(BaseSettings):
         match = HOURS.match(value.strip())
         if match is None or match.group(1, 2) >= match.group(3, 4):
             raise ValueError("must be HH:MM-HH:MM with the start before the end, e.g. 08:30-17:30")
+        return value.strip()
+
+    @field_validator("day_end_closing_time")
+    @classmethod
+    def _closing_time(cls, value: str) -> str:
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value.strip()):
+            raise ValueError("must be HH:MM, e.g. 17:30")
         return value.strip()
 
     @field_validator("location_mode")

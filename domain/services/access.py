@@ -38,6 +38,11 @@ class Permission(StrEnum):
     INCIDENT_VIEW = "incident.view"
     INCIDENT_MANAGE = "incident.manage"
     IDLE_ACCOUNT_KEEP = "idle_account.keep"
+    VOUCHER_VIEW = "voucher.view"
+    VOUCHER_MANAGE = "voucher.manage"
+    VOID_SIGN_BUSINESS = "void.sign_business"
+    VOID_SIGN_OPERATIONS = "void.sign_operations"
+    REPORT_EXPORT = "report.export"
 
 
 GRANTS: dict[Permission, frozenset[Role]] = {
@@ -79,6 +84,13 @@ GRANTS: dict[Permission, frozenset[Role]] = {
     ),
     Permission.INCIDENT_MANAGE: frozenset({Role.OPS_ADMIN, Role.IT_ADMIN}),
     Permission.IDLE_ACCOUNT_KEEP: frozenset({Role.OPS_ADMIN, Role.SYSADMIN}),
+    Permission.VOUCHER_VIEW: frozenset(
+        {Role.OPS_ADMIN, Role.SUPERVISOR, Role.BUSINESS_HEAD, Role.AUDITOR, Role.SYSADMIN}
+    ),
+    Permission.VOUCHER_MANAGE: frozenset({Role.OPS_ADMIN}),
+    Permission.VOID_SIGN_BUSINESS: frozenset({Role.BUSINESS_HEAD}),
+    Permission.VOID_SIGN_OPERATIONS: frozenset({Role.OPS_ADMIN}),
+    Permission.REPORT_EXPORT: frozenset({Role.OPS_ADMIN, Role.AUDITOR}),
 }
 
 
