@@ -25,6 +25,7 @@ from admin_web.views import (
     review_reasons,
     special_approvals,
     staff,
+    vouchers,
 )
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -92,6 +93,7 @@ def setup_routes(app: web.Application) -> None:
     _resource(app, "/special-approvals/{approval_id:\\d+}/decide", "special_approval_decide",
               post=special_approvals.decide)
     setup_ledger_routes(app)
+    setup_voucher_routes(app)
     _resource(app, "/audit", "audit", get=audit.audit_log)
     _resource(app, "/outbox", "outbox", get=outbox.outbox_page)
     _resource(app, "/outbox/{message_id:\\d+}/retry", "outbox_retry", post=outbox.retry)
@@ -133,3 +135,28 @@ def setup_ledger_routes(app: web.Application) -> None:
               post=incidents.close)
     _resource(app, "/incidents/{incident_id:\\d+}/major", "incident_major",
               post=incidents.mark_major)
+
+
+def setup_voucher_routes(app: web.Application) -> None:
+    """The voucher ledger: types, caps, receipts, boxes, journal, voids, reconciliation."""
+    _resource(app, "/vouchers", "vouchers", get=vouchers.balance_page)
+    _resource(app, "/vouchers/types", "voucher_types", get=vouchers.types_page,
+              post=vouchers.define_type)
+    _resource(app, "/vouchers/caps", "voucher_caps", post=vouchers.set_cap)
+    _resource(app, "/vouchers/receive", "voucher_receive", get=vouchers.receive_page,
+              post=vouchers.receive)
+    _resource(app, "/vouchers/boxes", "voucher_box_open", post=vouchers.open_box)
+    box = "/vouchers/boxes/{box_id:\\d+}"
+    _resource(app, box, "voucher_box", get=vouchers.box_page)
+    _resource(app, f"{box}/allocate", "voucher_allocate", post=vouchers.allocate)
+    _resource(app, f"{box}/return", "voucher_return", post=vouchers.return_to_vault)
+    _resource(app, f"{box}/unfreeze", "voucher_unfreeze", post=vouchers.unfreeze)
+    _resource(app, "/vouchers/journal", "voucher_journal", get=vouchers.journal_page)
+    _resource(app, "/vouchers/voids", "voucher_voids", get=vouchers.voids_page)
+    void = "/vouchers/voids/{void_id:\\d+}"
+    _resource(app, f"{void}/sign", "voucher_void_sign", post=vouchers.sign_void)
+    _resource(app, f"{void}/refuse", "voucher_void_refuse", post=vouchers.refuse_void)
+    _resource(app, "/vouchers/reconciliation", "voucher_reconciliation",
+              get=vouchers.report_page)
+    _resource(app, "/vouchers/reconciliation/export", "voucher_reconciliation_export",
+              post=vouchers.export_report)

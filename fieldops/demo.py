@@ -1,5 +1,6 @@
 """Idempotent demo data: org tree, staff in every role, log-ins, bind codes, business types,
-the qualification and device ledgers of the field agents."""
+the qualification and device ledgers of the field agents, and the voucher ledger (vault
+stock, allocated tail boxes, one pending void)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,11 @@ from domain.models import (
     Staff,
     StaffRole,
     TrainingRecord,
+    VoidRequest,
+    Voucher,
+    VoucherCap,
+    VoucherMovement,
+    VoucherType,
     WebCredential,
 )
 from domain.services import (
@@ -35,10 +41,12 @@ from domain.services import (
     qualifications,
     review,
     staff,
+    vouchers,
 )
 from domain.services.actors import Actor, actor_for, system_actor
 from domain.services.bootstrap import create_first_sysadmin
 from domain.services.business_types import BusinessTypeForm
+from domain.services.vouchers import VoucherTypeForm
 
 DEMO_PASSWORD = "FieldOps-demo-2026"
 ADMIN_USERNAME = "admin"
@@ -147,6 +155,42 @@ TRAINING = qualifications.TrainingForm("移动运营业务培训", date(2026, 3,
                                        "钱运营")
 EXAM = qualifications.ExamForm("移动运营上岗考试", date(2026, 3, 20), Decimal("88"), Decimal("80"))
 
+# (code, form): the controlled vouchers of the demo bank (V1)
+VOUCHER_TYPES: tuple[tuple[str, VoucherTypeForm], ...] = (
+    ("DEBIT_CARD", VoucherTypeForm("借记卡", "Debit card", r"\d{19}", "luhn")),
+    ("USB_KEY", VoucherTypeForm("网银盾", "E-banking USB key", r"UK\d{8}", "none")),
+)
+
+
+@dataclass(frozen=True)
+class DemoStock:
+    """Serials of one type received into the vault of one outlet: prefix, first number, count."""
+
+    org_code: str
+    type_code: str
+    prefix: str
+    first: int
+    count: int
+
+
+VAULT_STOCK: tuple[DemoStock, ...] = (
+    DemoStock("NJ0101", "DEBIT_CARD", "6222021001", 10_000_001, 30),
+    DemoStock("NJ0201", "USB_KEY", "UK", 10_010_001, 10),
+    DemoStock("NJ0102", "DEBIT_CARD", "6222021001", 10_000_101, 20),
+    DemoStock("SZ0101", "DEBIT_CARD", "6222023001", 20_000_001, 20),
+)
+# (tablet asset tag, voucher type code, count): one allocation per box from the outlet
+# vault; a second one would need a day-end count first (V1, V2, V4)
+BOX_ALLOCATIONS: tuple[tuple[str, str, int], ...] = (
+    ("PAD-NJ0101-01", "DEBIT_CARD", 10),
+    ("PAD-NJ0201-01", "USB_KEY", 5),
+    ("PAD-NJ0102-01", "DEBIT_CARD", 8),
+    ("PAD-SZ0101-01", "DEBIT_CARD", 6),
+)
+BOX_CAPS = {"DEBIT_CARD": 30, "USB_KEY": 10}  # per outlet holding tail boxes (V2)
+LOST_CARD_HOLDER = "E0102"  # reports one card of his box lost: the pending void (V6)
+VOUCHER_STEPS = len(VOUCHER_TYPES) + len(VAULT_STOCK) + len(BOX_ALLOCATIONS) + 1
+
 Progress = Callable[[int, int, str], None]
 
 
@@ -160,7 +204,8 @@ class DemoResult:
 
 async def seed_demo(progress: Progress) -> DemoResult:
     """Create whatever of the demo data is missing and issue fresh bind codes."""
-    total = len(ORG_TREE) + len(PEOPLE) + 1 + len(BUSINESS_TYPES) + len(LEDGERS)
+    total = (len(ORG_TREE) + len(PEOPLE) + 1 + len(BUSINESS_TYPES) + len(LEDGERS)
+             + VOUCHER_STEPS)
     step = 0
     root = system_actor("demo")
     for code, name, name_en, parent_code in ORG_TREE:
@@ -202,6 +247,9 @@ async def seed_demo(progress: Progress) -> DemoResult:
         await _ensure_ledger(ledger, ops, it)
         step += 1
         progress(step, total, ledger.employee_no)
+    for label in await _seed_vouchers(ops):
+        step += 1
+        progress(step, total, label)
     return DemoResult(logins=logins, bind_codes=codes)
 
 
@@ -264,3 +312,67 @@ async def _hand_over(tablet: DemoTablet, agent: Staff, it: Actor) -> None:
         await devices.report_loss(holder, devices.LossReport(
             what="device", item=tablet.asset_tag, occurred_at=utcnow() - timedelta(hours=2),
             place="星海街地铁站", description="外出展业途中平板遗失在地铁站"))
+
+
+def luhn_complete(body: str) -> str:
+    """The body with its Luhn check digit appended, as bank card numbers carry."""
+    total = 0
+    for index, digit in enumerate(reversed(body)):
+        value = int(digit) * (2 if index % 2 == 0 else 1)
+        total += value - 9 if value > 9 else value
+    return body + str((10 - total % 10) % 10)
+
+
+def stock_serials(stock: DemoStock) -> list[str]:
+    """The serials of one demo receipt; card numbers carry their Luhn check digit."""
+    numbers = (f"{stock.prefix}{stock.first + offset:08d}" for offset in range(stock.count))
+    if stock.type_code == "DEBIT_CARD":
+        return [luhn_complete(number) for number in numbers]
+    return list(numbers)
+
+
+async def _seed_vouchers(ops: Actor) -> list[str]:
+    """Voucher types, outlet caps, outlet vault stock, allocated tail boxes and one pending
+    void; each part only when missing. Returns one progress label per step."""
+    labels = []
+    for code, form in VOUCHER_TYPES:
+        if not await VoucherType.exists(code=code):
+            await vouchers.define_voucher_type(ops, code, form)
+        labels.append(code)
+    types = {row.code: row for row in await VoucherType.all()}
+    for stock in VAULT_STOCK:
+        serials = stock_serials(stock)
+        if not await Voucher.exists(voucher_type=types[stock.type_code], serial=serials[0]):
+            org = await Org.get(code=stock.org_code)
+            await vouchers.receive_serials(ops, org.id, types[stock.type_code].id, serials)
+        labels.append(f"{stock.org_code} {stock.type_code}")
+    for asset_tag, type_code, count in BOX_ALLOCATIONS:
+        await _ensure_allocation(ops, asset_tag, types[type_code], count)
+        labels.append(f"{asset_tag} {type_code}")
+    if not await VoidRequest.exists():
+        await _lose_one_card(types["DEBIT_CARD"])
+    labels.append("void")
+    return labels
+
+
+async def _ensure_allocation(ops: Actor, asset_tag: str, voucher_type: VoucherType,
+                             count: int) -> None:
+    """Cap the outlet and allocate a count of the type to the tablet's tail box, once."""
+    device = await Device.get(asset_tag=asset_tag)
+    box = await vouchers.box_for_device(device.id)
+    if not await VoucherCap.exists(org_id=box.org_id, voucher_type=voucher_type):
+        await vouchers.set_cap(ops, box.org_id, voucher_type.id, BOX_CAPS[voucher_type.code])
+    allocated = await VoucherMovement.exists(to_box_id=box.id,
+                                             voucher_type_id=voucher_type.id)
+    if not allocated:
+        await vouchers.allocate(ops, box.id, voucher_type.id, count=count)
+
+
+async def _lose_one_card(card: VoucherType) -> None:
+    """A field agent reports one card of his box lost: it waits for two signatures (V6)."""
+    agent = await Staff.get(employee_no=LOST_CARD_HOLDER)
+    device = await Device.get(holder=agent)
+    lost = await Voucher.filter(box__device=device, voucher_type=card).order_by("-serial").first()
+    if lost is not None:
+        await vouchers.report_lost_serials(await actor_for(agent), [lost.serial],
+                                           "外出展业途中遗失借记卡一张")

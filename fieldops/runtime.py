@@ -19,7 +19,7 @@ from bot.webchat import WebChat
 from fieldops import db
 from fieldops.settings import Settings
 from fieldops.wiring import capture_context, flow_context
-from scheduler.jobs import LedgerSettings, scheduled_jobs
+from scheduler.jobs import CountSettings, LedgerSettings, scheduled_jobs
 from scheduler.runner import build_scheduler
 
 log = logging.getLogger("fieldops.run")
@@ -131,7 +131,9 @@ async def serve(settings: Settings, only: str | None = None) -> None:
                 capture_context(settings),
                 timedelta(minutes=settings.sla_escalation_repeat_minutes),
                 LedgerSettings(settings.idle_account_days, settings.idle_account_grace_days,
-                               settings.major_incident_threshold)))
+                               settings.major_incident_threshold),
+                CountSettings(settings.day_end_closing_time, settings.day_end_answer_minutes,
+                              settings.day_end_escalate_minutes)))
             scheduler.start()
             stack.callback(scheduler.shutdown, wait=False)
             log.info("scheduler started with %d job(s)", len(scheduler.get_jobs()))

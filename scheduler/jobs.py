@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import time, timedelta
 from functools import partial
 from zoneinfo import ZoneInfo
 
 from domain.clock import utcnow
-from domain.services import devices, housekeeping, qualifications, review
+from domain.services import devices, housekeeping, qualifications, review, voucher_counts
 from domain.services.cases import CaptureContext
 from domain.services.qualifications import SweepReport
 
@@ -35,6 +35,15 @@ class LedgerSettings:
     idle_account_days: int = 90
     idle_account_grace_days: int = 14
     major_incident_threshold: int = 2
+
+
+@dataclass(frozen=True)
+class CountSettings:
+    """When the day-end count is asked, reminded and escalated (V3, S1)."""
+
+    closing_time: str = "17:30"  # HH:MM business time
+    answer_minutes: int = 30
+    escalate_minutes: int = 60
 
 
 async def prune_processed_updates() -> int:
@@ -81,6 +90,37 @@ async def sweep_device_receipts() -> SweepReport:
     return result
 
 
+async def request_day_end_counts(zone: ZoneInfo, closing: time) -> int:
+    """Ask holders of open boxes for the day-end count once closing time has passed (V3)."""
+    asked = await voucher_counts.request_day_end_counts(utcnow(), zone, closing=closing)
+    if asked:
+        log.info("day-end count: %d holders asked", asked)
+    return asked
+
+
+async def sweep_unanswered_counts(zone: ZoneInfo, remind: timedelta, escalate: timedelta
+                                  ) -> int:
+    """Remind, then escalate day-end counts nobody answered (V3, S1)."""
+    done = await voucher_counts.sweep_unanswered_counts(utcnow(), remind, escalate, zone=zone)
+    if done:
+        log.info("day-end count: %d counts reminded or escalated", done)
+    return done
+
+
+def count_jobs(zone: ZoneInfo, counts: CountSettings) -> tuple[Job, ...]:
+    """The day-end count jobs, every minute; the domain decides what is due (V3)."""
+    minute = timedelta(minutes=1)
+    return (
+        Job("day_end_count_requests", partial(request_day_end_counts, zone,
+                                              time.fromisoformat(counts.closing_time)),
+            every=minute, lease=timedelta(minutes=2)),
+        Job("day_end_count_sweep", partial(
+            sweep_unanswered_counts, zone, timedelta(minutes=counts.answer_minutes),
+            timedelta(minutes=counts.escalate_minutes)), every=minute,
+            lease=timedelta(minutes=2)),
+    )
+
+
 JOBS: tuple[Job, ...] = (
     Job("prune_processed_updates", prune_processed_updates, every=timedelta(hours=6)),
 )
@@ -103,8 +143,10 @@ def ledger_jobs(zone: ZoneInfo, ledgers: LedgerSettings) -> tuple[Job, ...]:
 
 
 def scheduled_jobs(capture: CaptureContext, sla_repeat: timedelta,
-                   ledgers: LedgerSettings | None = None) -> tuple[Job, ...]:
+                   ledgers: LedgerSettings | None = None, counts: CountSettings | None = None
+                   ) -> tuple[Job, ...]:
     """Every job of a running process: the plain ones plus those that need the settings."""
     return (*JOBS, Job("review_sla", partial(sweep_review_sla, capture, sla_repeat),
                        every=timedelta(minutes=1), lease=timedelta(minutes=2)),
-            *ledger_jobs(capture.zone, ledgers or LedgerSettings()))
+            *ledger_jobs(capture.zone, ledgers or LedgerSettings()),
+            *count_jobs(capture.zone, counts or CountSettings()))

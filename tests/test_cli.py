@@ -20,12 +20,14 @@ from domain.models import (
     QualificationEvent,
     Role,
     Staff,
+    VoidRequest,
+    VoucherMovement,
     WebCredential,
 )
-from fieldops.demo import BUSINESS_TYPES, LEDGERS, ORG_TREE, PEOPLE
+from fieldops.demo import BUSINESS_TYPES, LEDGERS, ORG_TREE, PEOPLE, VOUCHER_STEPS
 
 FIELDOPS = [sys.executable, "-m", "fieldops.cli"]
-LEDGER_MODELS = (QualificationEvent, Device, DeviceEvent, Incident)
+LEDGER_MODELS = (QualificationEvent, Device, DeviceEvent, Incident, VoucherMovement, VoidRequest)
 
 
 def cli_env(database_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -74,7 +76,8 @@ async def test_demo_is_idempotent_and_prints_logins(database_url: str, tmp_path:
     assert second.stdout.count("E01") == len(agents)
     assert "agent1" in second.stdout and "/chat" in second.stdout
     assert not await WebCredential.exists(username="agent1", must_change_password=True)
-    total = len(ORG_TREE) + len(PEOPLE) + 1 + len(BUSINESS_TYPES) + len(LEDGERS)
+    total = (len(ORG_TREE) + len(PEOPLE) + 1 + len(BUSINESS_TYPES) + len(LEDGERS)
+             + VOUCHER_STEPS)
     assert f"{total}/{total}" in second.stderr
 
 

@@ -83,6 +83,8 @@ async def help_(turn: Turn) -> Outcome:
         "/cancel – cancel the draft you are capturing\n"
         "/special – ask for a special approval to work outside working hours\n"
         "/loss – report a lost tablet, vouchers or customer papers\n"
+        "/box – show the vouchers in your tail box and any count to do\n"
+        "/handover <employee no.> – hand your tail box over to another agent\n"
         "/help – show this help")
     return answer(Step.IDLE, Reply(text, (((turn._("New case"), "cap:start"),),)))
 

@@ -1,12 +1,16 @@
 """The capture wizard in chat: /new, /resume, /cancel and retakes after a return (C1–C5, C7–C11).
 
 A case goes through items in a fixed order: customer data (name, ID number, mobile), the
-location of the visit (per setting), one photo per required kind, the risk hints and the
-summary. The wizard always asks for the first item still missing, so a fresh draft, a
-resumed one and a returned case (only its flagged items) run the same way. Every rule is
-checked by `domain.services.cases`; this module parses input and words the answers.
-Buttons carry "cap:<action>:<case id>[:<arg>]" ("cap:new:<business type id>" before a
-draft exists).
+location of the visit (per setting), one photo per required kind, the serial of the voucher
+handed over (for a business type that issues one), the risk hints and the summary. The
+serial comes after the photos because the card is handed over once the papers are done and
+before the card-safety hints; it is typed, or read from the caption of a photo of the card
+(the photo itself is not kept: it is no case evidence). The serial stays reserved through a
+return, so a retake never asks for it. The wizard always asks for the first item still
+missing, so a fresh draft, a resumed one and a returned case (only its flagged items) run
+the same way. Every rule is checked by `domain.services.cases`; this module parses input
+and words the answers. Buttons carry "cap:<action>:<case id>[:<arg>]" ("cap:new:<business
+type id>" before a draft exists).
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from domain.models.cases import RETAKE_CUSTOMER
 from domain.services import cases
 from domain.services.actors import Actor
 from domain.services.business_types import PHOTO_KIND_LABELS
-from domain.services.cases import MISSING_PHOTO, CaseSummary, LocationMode
+from domain.services.cases import MISSING_PHOTO, MISSING_VOUCHER, CaseSummary, LocationMode
 from domain.services.review_reasons import RETAKE_ITEM_LABELS
 
 log = logging.getLogger(__name__)
@@ -45,9 +49,13 @@ DUE_FORMAT = "%Y-%m-%d %H:%M"
 LIST_FORMAT = "%m-%d %H:%M"
 CUSTOMER = RETAKE_CUSTOMER
 LOCATION = "location"
+VOUCHER = "voucher"
 RISK = "risk"
 SUMMARY = "summary"
-ITEM_LABELS: dict[str, str] = RETAKE_ITEM_LABELS | {LOCATION: N_("Location of the visit")}
+ITEM_LABELS: dict[str, str] = RETAKE_ITEM_LABELS | {LOCATION: N_("Location of the visit"),
+                                                    VOUCHER: N_("Voucher serial")}
+SERIAL_GAPS = re.compile(r"(?<=[0-9])[\s-]+(?=[0-9])")
+SERIAL_RUN = re.compile(r"[0-9A-Za-z]*[0-9][0-9A-Za-z]*", re.ASCII)
 PHOTO_PROMPTS: dict[PhotoKind, str] = {
     PhotoKind.ID_FRONT: N_("Send a photo of the ID card portrait side (the side with the "
                            "customer's picture)."),
@@ -73,12 +81,14 @@ class CaptureStep(StrEnum):
     MOBILE = "capture_mobile"
     LOCATION = "capture_location"
     PHOTO = "capture_photo"
+    VOUCHER = "capture_voucher"
     RISK_HINT = "capture_risk_hint"
     SUMMARY = "capture_summary"
 
 
 ITEM_STEPS = {CUSTOMER: CaptureStep.NAME, LOCATION: CaptureStep.LOCATION,
-              RISK: CaptureStep.RISK_HINT, SUMMARY: CaptureStep.SUMMARY}
+              VOUCHER: CaptureStep.VOUCHER, RISK: CaptureStep.RISK_HINT,
+              SUMMARY: CaptureStep.SUMMARY}
 STEP_ITEMS = {step: item for item, step in ITEM_STEPS.items()}
 CAPTURE_STEPS = frozenset(step.value for step in CaptureStep)
 SPECIAL_STEPS = frozenset(step.value for step in SpecialStep)
@@ -356,6 +366,29 @@ async def photo_received(turn: Turn, actor: Actor, summary: CaseSummary) -> Outc
 
 
 @_on_case
+async def voucher_received(turn: Turn, actor: Actor, summary: CaseSummary) -> Outcome:
+    """The serial handed over, typed or in a photo's caption: reserved from the agent's own
+    box, or refused with the reason and asked again (V1)."""
+    serial = read_serial(turn.inbound.text)
+    if not serial:
+        fault = (N_("Write the serial in the caption of the photo, or type it.")
+                 if turn.inbound.attachment else N_("I found no serial in your message."))
+        return _go(turn, summary, CaptureStep.VOUCHER, turn.data, turn._(fault))
+    try:
+        voucher = await cases.set_voucher(actor, summary.case_id, serial)
+    except DomainError as refusal:
+        return _go(turn, summary, CaptureStep.VOUCHER, turn.data, _said(turn, refusal))
+    return await _continue(turn, actor, summary.case_id, turn.data, turn._(
+        "Serial %(serial)s is reserved for this case.", serial=voucher.serial))
+
+
+def read_serial(text: str) -> str:
+    """The serial in a typed text or a caption: the longest run of letters and digits that
+    holds a digit, once spaces and dashes between digit groups are removed."""
+    return max(SERIAL_RUN.findall(SERIAL_GAPS.sub("", text)), key=len, default="")
+
+
+@_on_case
 async def risk_text(turn: Turn, actor: Actor, summary: CaseSummary) -> Outcome:
     """Text while the risk hints are shown: show them again."""
     return _go(turn, summary, CaptureStep.RISK_HINT, turn.data)
@@ -378,7 +411,8 @@ def _items(turn: Turn, summary: CaseSummary) -> list[str]:
     kinds = [kind.value for kind in PhotoKind
              if kind in summary.photo_kinds or kind in summary.missing_photo_kinds]
     located = [LOCATION] if turn.ctx.capture.location_mode != LocationMode.OFF else []
-    return [CUSTOMER, *located, *kinds, RISK]
+    handed = [VOUCHER] if summary.issues_voucher else []
+    return [CUSTOMER, *located, *kinds, *handed, RISK]
 
 
 def _done(turn: Turn, summary: CaseSummary, item: str, data: dict[str, Any]) -> bool:
@@ -392,6 +426,8 @@ def _done(turn: Turn, summary: CaseSummary, item: str, data: dict[str, Any]) -> 
         return summary.latitude is not None or (optional and bool(data.get("no_location")))
     if item == RISK:
         return summary.risk_hint_confirmed
+    if item == VOUCHER:
+        return bool(summary.voucher_serial)
     return PhotoKind(item) not in summary.missing_photo_kinds
 
 
@@ -474,6 +510,12 @@ def _photo_screen(turn: Turn, summary: CaseSummary, data: dict[str, Any]) -> Rep
     return Reply(f"{prompt}\n{turn._('Send it as a photo or as a file, sharp and well lit.')}")
 
 
+def _voucher_screen(turn: Turn, summary: CaseSummary, data: dict[str, Any]) -> Reply:
+    return Reply(turn._("Enter the serial of the %(voucher_type)s you hand over to the "
+                        "customer, or send a photo of it with the serial in the caption.",
+                        voucher_type=_voucher_name(turn, summary)))
+
+
 def _risk_screen(turn: Turn, summary: CaseSummary, data: dict[str, Any]) -> Reply:
     return Reply(turn._(RISK_PROMPT),
                  (((turn._("I gave the risk hints"), f"{PREFIX}risk:{summary.case_id}"),),))
@@ -509,6 +551,10 @@ def _summary_lines(turn: Turn, summary: CaseSummary) -> list[str]:
         lines.append(turn._("Location: %(location)s", location=where))
     photos = [turn._(PHOTO_KIND_LABELS[kind]) for kind in summary.photo_kinds]
     lines.append(turn._("Photos: %(photos)s", photos=joined(turn, photos)))
+    if summary.issues_voucher:
+        lines.append(turn._("%(voucher_type)s handed over: %(serial)s",
+                            voucher_type=_voucher_name(turn, summary),
+                            serial=summary.voucher_serial or "–"))
     return lines
 
 
@@ -523,6 +569,7 @@ def _missing(turn: Turn, summary: CaseSummary, data: dict[str, Any]) -> list[str
                      "submitting."),
         LOCATION: N_("Share the location of the visit before submitting."),
         RISK: N_("Confirm that you gave the customer the risk hints before submitting."),
+        VOUCHER: MISSING_VOUCHER,
     }
     return [turn._(texts.get(item) or MISSING_PHOTO[PhotoKind(item)]) for item in pending]
 
@@ -533,6 +580,7 @@ SCREENS: dict[CaptureStep, Callable[[Turn, CaseSummary, dict[str, Any]], Reply]]
     CaptureStep.MOBILE: _mobile_screen,
     CaptureStep.LOCATION: _location_screen,
     CaptureStep.PHOTO: _photo_screen,
+    CaptureStep.VOUCHER: _voucher_screen,
     CaptureStep.RISK_HINT: _risk_screen,
     CaptureStep.SUMMARY: _summary_screen,
 }
@@ -584,6 +632,10 @@ def _type_name(turn: Turn, summary: CaseSummary) -> str:
     return summary.business_type_zh if turn.locale.startswith("zh") else summary.business_type_en
 
 
+def _voucher_name(turn: Turn, summary: CaseSummary) -> str:
+    return summary.voucher_type_zh if turn.locale.startswith("zh") else summary.voucher_type_en
+
+
 def _list_label(turn: Turn, case: Case) -> str:
     """One line of the /resume list: returned cases by number, drafts by customer and time."""
     business_type = case.business_type.name_in(turn.locale)
@@ -605,6 +657,7 @@ STEPS: dict[str, Handler] = {
     CaptureStep.MOBILE: mobile_text,
     CaptureStep.LOCATION: location_shared,
     CaptureStep.PHOTO: photo_received,
+    CaptureStep.VOUCHER: voucher_received,
     CaptureStep.RISK_HINT: risk_text,
     CaptureStep.SUMMARY: summary_text,
 }

@@ -166,8 +166,8 @@ class VoucherMovement(Model):
     from_state = fields.CharEnumField(VoucherState, max_length=16, null=True)
     to_state = fields.CharEnumField(VoucherState, max_length=16)
     org_id = fields.IntField(db_index=True)
-    from_box_id = fields.IntField(null=True)
-    to_box_id = fields.IntField(null=True)
+    from_box_id = fields.IntField(null=True, db_index=True)
+    to_box_id = fields.IntField(null=True, db_index=True)
     case_id = fields.IntField(null=True)
     actor_id = fields.IntField(null=True)
     actor_label = fields.CharField(max_length=200)
@@ -281,3 +281,19 @@ class BoxCount(Model):
         table = "box_count"
         ordering = ["-id"]
         unique_together = (("box", "kind", "business_day"),)
+
+
+class VoucherBalance(Model):
+    """How many serials of one type are in one state at one place, box_id 0 being the org
+    vault, kept in step with every movement so balance pages stay cheap (V1, V2)."""
+
+    id = fields.BigIntField(primary_key=True)
+    org_id = fields.IntField()
+    box_id = fields.IntField(default=0)
+    voucher_type_id = fields.IntField()
+    state = fields.CharEnumField(VoucherState, max_length=16)
+    count = fields.IntField(default=0)
+
+    class Meta:
+        table = "voucher_balance"
+        unique_together = (("org_id", "box_id", "voucher_type_id", "state"),)

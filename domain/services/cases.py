@@ -38,10 +38,13 @@ from domain.models import (
     SpecialApprovalStatus,
     Staff,
     StaffRole,
+    Voucher,
+    VoucherState,
+    VoucherType,
 )
 from domain.models.cases import RETAKE_CUSTOMER
 from domain.privacy import FieldCipher
-from domain.services import audit, devices, outbox, qualifications
+from domain.services import audit, devices, outbox, qualifications, vouchers
 from domain.services.access import Permission, can, require, require_scope, scope_prefix
 from domain.services.actors import Actor
 
@@ -54,6 +57,8 @@ REVIEWER_TEMPLATE = N_("New case %(case_no)s (%(business_type)s) from %(agent)s 
 RESUBMITTED_TEMPLATE = N_("Case %(case_no)s (%(business_type)s) from %(agent)s was corrected and "
                           "submitted again as revision %(revision)s; it is waiting for review, "
                           "due by %(due)s.")
+MISSING_VOUCHER = N_("Enter the serial of the voucher you hand over to the customer before "
+                     "submitting.")
 DEFAULT_LOCALE = "zh_CN"
 DUE_FORMAT = "%H:%M"
 MISSING_PHOTO: dict[PhotoKind, str] = {
@@ -134,6 +139,15 @@ class CaseSummary:
     review_due_at: datetime | None
     retake_items: tuple[str, ...] = ()
     retaken_items: tuple[str, ...] = ()
+    voucher_type_code: str | None = None  # None: the business type issues no voucher
+    voucher_type_zh: str = ""
+    voucher_type_en: str = ""
+    voucher_serial: str = ""  # reserved or issued; a blank voucher serial is no customer data
+
+    @property
+    def issues_voucher(self) -> bool:
+        """True when the business type hands a voucher to the customer (V1)."""
+        return self.voucher_type_code is not None
 
 
 @dataclass(frozen=True)
@@ -271,6 +285,27 @@ async def add_photo(actor: Actor, case_id: int, kind: PhotoKind, data: bytes, or
     return photo
 
 
+async def set_voucher(actor: Actor, case_id: int, serial: str,
+                      now: datetime | None = None) -> Voucher:
+    """Reserve the serial of the agent's own box he hands over with his draft; a change
+    releases the serial held before, in the same transaction (C3, V1)."""
+    async with in_transaction():
+        case = await _case_for_change(actor, case_id)
+        held = await _reserved_voucher(case.id)
+        if held is not None and held.serial == serial:
+            return held
+        if held is not None:
+            await vouchers.release_for_case(actor, case.id, now)
+        voucher = await vouchers.reserve_for_case(actor, case.id, serial, now)
+        await _touch(case)
+    return voucher
+
+
+async def _reserved_voucher(case_id: int) -> Voucher | None:
+    """The serial a case holds reserved, if any (V1)."""
+    return await Voucher.filter(case_id=case_id, state=VoucherState.RESERVED).first()
+
+
 async def confirm_risk_hint(actor: Actor, case_id: int) -> Case:
     """Record that the agent gave the customer the risk hints (C11)."""
     async with in_transaction():
@@ -326,11 +361,13 @@ def _start_review_clock(case: Case, business_type: BusinessType, moment: datetim
 
 
 async def cancel(actor: Actor, case_id: int) -> Case:
-    """Cancel a draft; submitted cases go through review instead (DESIGN.md section 4)."""
+    """Cancel a draft, releasing its reserved serial; submitted cases go through review
+    instead (DESIGN.md section 4, V1)."""
     async with in_transaction():
         case = await _case_for_change(actor, case_id)
         case.status = CaseStatus.CANCELLED
         await case.save()
+        await vouchers.release_for_case(actor, case.id)
         await record_event(actor, case, CaseEventKind.CANCELLED, {})
     return case
 
@@ -376,7 +413,22 @@ async def case_summary(actor: Actor, case_id: int, ctx: CaptureContext) -> CaseS
         submitted_at=case.submitted_at, review_due_at=case.review_due_at,
         retake_items=tuple(case.retake_items),
         retaken_items=tuple(i for i in case.retake_items if i in retaken),
+        **await _voucher_fields(case, business_type),
     )
+
+
+async def _voucher_fields(case: Case, business_type: BusinessType) -> dict[str, Any]:
+    """The voucher type the case hands over and its reserved or issued serial (V1)."""
+    code = business_type.voucher_type_code
+    if not code:
+        return {}
+    voucher_type = await VoucherType.get_or_none(code=code)
+    held = await Voucher.filter(case_id=case.id, state__in=(
+        VoucherState.RESERVED, VoucherState.ISSUED)).order_by("-id").first()
+    return {"voucher_type_code": code,
+            "voucher_type_zh": voucher_type.name_zh if voucher_type else code,
+            "voucher_type_en": voucher_type.name_en if voucher_type else code,
+            "voucher_serial": held.serial if held else ""}
 
 
 async def reveal_customer(actor: Actor, case_id: int, ctx: CaptureContext) -> CustomerData:
@@ -500,7 +552,8 @@ async def _check_retaken(case: Case) -> None:
 
 async def _check_complete(case: Case, business_type: BusinessType,
                           ctx: CaptureContext) -> None:
-    """Refuse submission without customer data (C1, C4), a required photo or risk hints (C11)."""
+    """Refuse submission without customer data (C1, C4), a required photo, the reserved
+    voucher serial (V1) or risk hints (C11)."""
     if case.id_number_enc is None:
         raise DomainError(N_("Enter the customer's name, ID number and mobile number before "
                              "submitting."))
@@ -510,6 +563,8 @@ async def _check_complete(case: Case, business_type: BusinessType,
     for kind in (PhotoKind(k) for k in business_type.required_photo_kinds):
         if kind not in present:
             raise DomainError(MISSING_PHOTO[kind], kind=kind.value)
+    if business_type.voucher_type_code and await _reserved_voucher(case.id) is None:
+        raise DomainError(MISSING_VOUCHER)
     if case.risk_hint_confirmed_at is None:
         raise DomainError(N_("Confirm that you gave the customer the risk hints before "
                              "submitting."))

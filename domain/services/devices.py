@@ -48,8 +48,10 @@ from domain.models import (
     Role,
     Staff,
     StaffRole,
+    Voucher,
+    VoucherState,
 )
-from domain.services import audit, cases, outbox, qualifications
+from domain.services import audit, cases, outbox, qualifications, vouchers
 from domain.services.access import Permission, require, require_scope, scope_prefix
 from domain.services.actors import Actor, system_actor
 from domain.services.qualifications import ImportReport, ImportRow, SweepReport
@@ -64,6 +66,7 @@ MAX_DESCRIPTION_LENGTH = 1000
 CONFIRM_PREFIX = "dev:confirm:"
 CSV_COLUMNS = ("asset_tag", "serial", "imei", "model", "purchase_date", "org_code")
 IMEI = re.compile(r"[0-9]{15}", re.ASCII)
+SERIAL_SEPARATORS = re.compile(r"[\s,，、;；]+")
 LOSS_KINDS: dict[str, IncidentKind] = {
     "device": IncidentKind.DEVICE_LOSS, "vouchers": IncidentKind.VOUCHER_LOSS,
     "papers": IncidentKind.PAPERS_LOSS,
@@ -490,7 +493,10 @@ async def report_loss(actor: Actor, report: LossReport, now: datetime | None = N
                       zone: ZoneInfo = DEFAULT_ZONE) -> Incident:
     """A field agent reports a loss: a lost device is marked lost at once, an incident
     opened, and the supervisors, IT and operations management of the agent's org chain
-    alerted (D3). Freezing the device's tail box comes with the voucher ledger."""
+    alerted (D3). A lost tablet freezes its tail box; the serials of the agent's own box
+    named in the item of a voucher loss (split on spaces and commas) go void-pending under
+    the incident, and a mass loss makes it major (V6, Q4); other words of the item stay in
+    the incident only."""
     if actor.staff_id is None or not actor.has(Role.FIELD_AGENT):
         raise PermissionDenied(N_("Only field agents can report a loss."))
     moment = now or utcnow()
@@ -511,6 +517,11 @@ async def report_loss(actor: Actor, report: LossReport, now: datetime | None = N
         if device is not None:
             await _transition(actor, device, DeviceEventKind.LOST, moment,
                               f"#{incident.id} {clean.description}")
+            await vouchers.freeze_box_of_device(actor, device.id,
+                                                f"#{incident.id} {clean.description}", moment)
+        elif clean.what == "vouchers" and (serials := await _own_box_serials(agent, clean.item)):
+            await vouchers.report_lost_serials(actor, serials, clean.description,
+                                               incident_id=incident.id, now=moment)
         await audit.record(actor, "incident.reported", "incident", incident.id,
                            org_id=agent.org.id, detail={
                                "kind": incident.kind.value, "item": clean.item,
@@ -531,6 +542,15 @@ def _clean_report(report: LossReport, moment: datetime) -> LossReport:
     if occurred_at > moment + timedelta(minutes=1):
         raise DomainError(N_("The time of the loss cannot be in the future."))
     return LossReport(report.what, item, occurred_at, place, description)
+
+
+async def _own_box_serials(agent: Staff, item: str) -> list[str]:
+    """The words of a loss item that are serials in the agent's own tail box (V6)."""
+    words = [word for word in SERIAL_SEPARATORS.split(item) if word]
+    return list(await Voucher.filter(
+        serial__in=words, box__holder_id=agent.id,
+        state__in=[VoucherState.IN_BOX, VoucherState.RESERVED]).order_by("serial").values_list(
+        "serial", flat=True)) if words else []
 
 
 async def _own_issued(agent: Staff, asset_tag: str) -> Device:

@@ -49,7 +49,7 @@ from domain.models import (
     Staff,
 )
 from domain.models.cases import RETAKE_CUSTOMER
-from domain.services import audit, outbox
+from domain.services import audit, outbox, vouchers
 from domain.services.access import Permission, require, require_scope, scope_prefix
 from domain.services.actors import Actor, system_actor
 from domain.services.cases import (
@@ -353,7 +353,8 @@ async def release(actor: Actor, case_id: int) -> Case:
 
 async def approve(actor: Actor, case_id: int, ctx: CaptureContext,
                   now: datetime | None = None) -> Case:
-    """Approve; four-eyes types need a second, different reviewer (C6, S2)."""
+    """Approve; four-eyes types need a second, different reviewer (C6, S2); the final
+    approval issues the reserved voucher serial to the customer (V1)."""
     moment = now or utcnow()
     async with in_transaction():
         case, business_type = await _open_for_decision(actor, case_id, OPEN_STATUSES)
@@ -366,6 +367,7 @@ async def approve(actor: Actor, case_id: int, ctx: CaptureContext,
         else:
             updated = await _decide(actor, case, _Outcome(
                 DecisionKind.APPROVE, CaseStatus.APPROVED, CaseEventKind.APPROVED), moment)
+            await vouchers.issue_for_case(actor, case.id, moment)
             await _tell_agent(updated, business_type, "approved", APPROVED_TO_AGENT)
     return updated
 
@@ -377,7 +379,7 @@ async def return_case(actor: Actor, case_id: int, reason_codes: list[str], note:
 
     The items to retake are `retake_items` when given, else the union of the reasons'
     items; at least one item is required. The agent is told every reason and gets a
-    button that starts the retake.
+    button that starts the retake. A reserved voucher serial stays with the case (V1).
     """
     clean_note = _clean_note(note)
     moment = now or utcnow()
@@ -396,7 +398,8 @@ async def return_case(actor: Actor, case_id: int, reason_codes: list[str], note:
 
 async def reject(actor: Actor, case_id: int, reason_code: str, note: str, ctx: CaptureContext,
                  now: datetime | None = None) -> Case:
-    """Reject (for example a failed networked identity check) with a managed reason (C6)."""
+    """Reject (for example a failed networked identity check) with a managed reason (C6);
+    a reserved voucher serial goes back to the box (V1)."""
     clean_note = _clean_note(note)
     moment = now or utcnow()
     async with in_transaction():
@@ -405,6 +408,7 @@ async def reject(actor: Actor, case_id: int, reason_code: str, note: str, ctx: C
         updated = await _decide(actor, case, _Outcome(
             DecisionKind.REJECT, CaseStatus.REJECTED, CaseEventKind.REJECTED, reasons,
             note=clean_note), moment)
+        await vouchers.release_for_case(actor, case.id, moment)
         await _tell_agent(updated, business_type, "rejected", _noted(REJECTED_TO_AGENT, clean_note),
                           {"note": clean_note}, reasons)
     return updated

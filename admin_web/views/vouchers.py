@@ -1,0 +1,400 @@
+"""Voucher ledger in the web: types and caps, receipts, balances, tail boxes, the movement
+journal, pending voids and the monthly reconciliation with its export (V1–V6, S4)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+from multidict import MultiDict, MultiMapping
+
+from admin_web.i18n import current_locale
+from admin_web.i18n import gettext as _
+from admin_web.pages import (
+    actor_of,
+    attempt,
+    flash_and_redirect,
+    form_of,
+    int_or_none,
+    path_id,
+    render,
+    whole_number,
+)
+from admin_web.state import TIMEZONE_KEY
+from admin_web.views.ledger_forms import business_today
+from domain.errors import N_, DomainError
+from domain.models import DeviceState, MovementKind, VoidKind, VoucherState
+from domain.services import devices, orgs, voucher_reports, vouchers
+from domain.services.access import Permission, can
+from domain.services.vouchers import VoucherTypeForm
+
+STATE_LABELS: dict[VoucherState, str] = {
+    VoucherState.IN_VAULT: N_("In the vault"),
+    VoucherState.IN_BOX: N_("In the tail box"),
+    VoucherState.RESERVED: N_("Reserved by a case"),
+    VoucherState.ISSUED: N_("Issued to the customer"),
+    VoucherState.LOST: N_("Lost"),
+    VoucherState.VOID_PENDING: N_("Void pending"),
+    VoucherState.VOIDED: N_("Voided"),
+}
+KIND_LABELS: dict[MovementKind, str] = {
+    MovementKind.RECEIVED: N_("Received into the vault"),
+    MovementKind.ALLOCATED: N_("Allocated to a tail box"),
+    MovementKind.RETURNED_TO_VAULT: N_("Returned to the vault"),
+    MovementKind.RESERVED: N_("Reserved by a case"),
+    MovementKind.ISSUED: N_("Issued to the customer"),
+    MovementKind.RELEASED: N_("Released back to the box"),
+    MovementKind.REPORTED_LOST: N_("Reported lost"),
+    MovementKind.VOID_REQUESTED: N_("Void requested"),
+    MovementKind.VOID_REFUSED: N_("Void refused"),
+    MovementKind.VOIDED: N_("Voided"),
+    MovementKind.HANDED_OVER: N_("Box handed over"),
+    MovementKind.COUNT_ADJUSTMENT: N_("Count adjustment"),
+}
+VOID_KIND_LABELS: dict[VoidKind, str] = {
+    VoidKind.LOST: N_("Lost"),
+    VoidKind.MIS_ISSUED: N_("Mis-issued and recovered"),
+    VoidKind.EXPIRED: N_("Expired"),
+}
+KIND_KEYS = frozenset(kind.value for kind in MovementKind)
+JOURNAL_PAGE = 50
+TYPE_FIELDS = ("code", "name_zh", "name_en", "serial_pattern", "serial_check")
+
+
+def labels() -> dict[str, Any]:
+    """Label helpers the voucher templates use."""
+    return {"voucher_state_label": lambda value: _(STATE_LABELS[VoucherState(value)]),
+            "movement_label": lambda value: _(KIND_LABELS[MovementKind(value)]),
+            "void_kind_label": lambda value: _(VOID_KIND_LABELS[VoidKind(value)])}
+
+
+def serial_lines(text: str) -> list[str]:
+    """The serials of a text area or a file: one per line, blank lines skipped."""
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+async def _page(request: web.Request, template: str, context: dict[str, Any],
+                error: str | None = None, refused: int = 409) -> web.Response:
+    """Render a voucher page, with the refusal of an action when there is one."""
+    return await render(request, template, context | labels() | {"error": error},
+                        status=refused if error else 200)
+
+
+async def _act(request: web.Request, call: Awaitable[Any], location: str, message: str,
+               again: Callable[[str], Awaitable[web.Response]]) -> web.Response:
+    """Run one change: go on with its message, or show the page again with the refusal."""
+    result, error = await attempt(call)
+    if error is not None:
+        return await again(error)
+    await flash_and_redirect(request, location, _(message) % _params(result))
+
+
+def _params(result: Any) -> dict[str, Any]:
+    """Message parameters of a service result: a count or the length of a list."""
+    if isinstance(result, int):
+        return {"n": result}
+    if isinstance(result, list):
+        return {"n": len(result)}
+    return {}
+
+
+# Balances and tail boxes
+
+
+async def balance_page(request: web.Request) -> web.Response:
+    """Vault and box balances per type and org of the actor's subtree (V1, V2)."""
+    return await _balance_view(request)
+
+
+async def _balance_view(request: web.Request, error: str | None = None) -> web.Response:
+    actor = actor_of(request)
+    org_id = int_or_none(request.query.get("org_id"))
+    tablets = []
+    if can(actor, Permission.VOUCHER_MANAGE) and can(actor, Permission.DEVICE_VIEW):
+        tablets = await devices.list_devices(actor, state=DeviceState.ISSUED)
+    context = {"rows": await vouchers.balances(actor, org_id=org_id), "org_id": org_id,
+               "orgs": await orgs.list_orgs(actor), "tablets": tablets}
+    return await _page(request, "vouchers/balances.html", context, error)
+
+
+async def open_box(request: web.Request) -> web.Response:
+    """Open the tail box of an issued tablet to allocate into it (V1)."""
+    form = await form_of(request)
+    device_id = int_or_none(form.get("device_id"))
+    if device_id is None:
+        return await _balance_view(request, _("Choose a tablet."))
+    box, error = await attempt(voucher_reports.tail_box_of_device(actor_of(request), device_id))
+    if box is None:
+        return await _balance_view(request, error)
+    raise web.HTTPSeeOther(f"/vouchers/boxes/{box.id}")
+
+
+async def box_page(request: web.Request) -> web.Response:
+    """One tail box: every serial in it, its history and the actions on it (V1, V4)."""
+    return await _box_view(request, path_id(request, "box_id"))
+
+
+async def _box_view(request: web.Request, box_id: int, error: str | None = None,
+                    form: MultiMapping[str] | None = None) -> web.Response:
+    actor = actor_of(request)
+    box, serials, movements = await vouchers.box_detail(actor, box_id)
+    await box.fetch_related("device", "holder", "org")
+    history: dict[int, list[Any]] = {}
+    for movement in sorted(movements, key=lambda m: m.id):
+        history.setdefault(movement.voucher_id, []).append(movement)
+    types = await voucher_reports.voucher_types(actor)
+    context = {"box": box, "serials": serials, "history": history, "types": types,
+               "type_codes": {row.id: row.code for row in types},
+               "serial_of": await voucher_reports.serials_of(set(history)),
+               "movements": movements, "form": form or {}}
+    return await _page(request, "vouchers/box.html", context, error)
+
+
+async def _box_action(request: web.Request, call: Awaitable[Any], message: str
+                      ) -> web.Response:
+    """Run an action on a box; a refusal is shown on the box page with its reason."""
+    box_id = path_id(request, "box_id")
+    form = await form_of(request)
+    return await _act(request, call, f"/vouchers/boxes/{box_id}", message,
+                      lambda error: _box_view(request, box_id, error, form))
+
+
+async def _allocate(request: web.Request) -> list[Any]:
+    form = await form_of(request)
+    type_id = int_or_none(form.get("voucher_type_id"))
+    if type_id is None:
+        raise DomainError(N_("Choose a voucher type."))
+    serials = serial_lines(form.get("serials", ""))
+    count = whole_number(form.get("count"))
+    if not serials and not count:
+        raise DomainError(N_("Enter the serials or how many to allocate."))
+    return await vouchers.allocate(actor_of(request), path_id(request, "box_id"), type_id,
+                                   serials=serials or None, count=None if serials else count)
+
+
+async def allocate(request: web.Request) -> web.Response:
+    """Allocate serials or a count from the vault to the box (V1, V2, V4, Q1)."""
+    return await _box_action(request, _allocate(request),
+                             N_("Allocated to the tail box: %(n)s vouchers."))
+
+
+async def _return(request: web.Request) -> int:
+    form = await form_of(request)
+    serials = serial_lines(form.get("serials", ""))
+    if not serials:
+        raise DomainError(N_("Enter the serials to take back."))
+    return await vouchers.return_to_vault(actor_of(request), path_id(request, "box_id"), serials)
+
+
+async def return_to_vault(request: web.Request) -> web.Response:
+    """Take serials from the box back into the vault (V1)."""
+    return await _box_action(request, _return(request),
+                             N_("Returned to the vault: %(n)s vouchers."))
+
+
+async def _unfreeze(request: web.Request) -> Any:
+    form = await form_of(request)
+    return await vouchers.unfreeze_box(actor_of(request), path_id(request, "box_id"),
+                                       form.get("reason", "").strip())
+
+
+async def unfreeze(request: web.Request) -> web.Response:
+    """Unfreeze a box once the matter is settled (D3, V5)."""
+    return await _box_action(request, _unfreeze(request), N_("The tail box is unfrozen."))
+
+
+# Voucher types, caps and receipts
+
+
+async def types_page(request: web.Request) -> web.Response:
+    """Voucher types and the caps per org and type (V1, V2)."""
+    return await _types_view(request)
+
+
+async def _types_view(request: web.Request, error: str | None = None,
+                      form: MultiMapping[str] | None = None) -> web.Response:
+    actor = actor_of(request)
+    context = {"types": await voucher_reports.voucher_types(actor),
+               "caps": await voucher_reports.caps(actor), "orgs": await orgs.list_orgs(actor),
+               "form": form or {}}
+    return await _page(request, "vouchers/types.html", context, error, refused=400)
+
+
+async def _define(request: web.Request, form: MultiDict[str]) -> Any:
+    values = {key: form.get(key, "").strip() for key in TYPE_FIELDS}
+    return await vouchers.define_voucher_type(actor_of(request), values.pop("code"),
+                                              VoucherTypeForm(**values))
+
+
+async def define_type(request: web.Request) -> web.Response:
+    """Define a voucher type with its serial pattern and check rule (V1)."""
+    form = await form_of(request)
+    return await _act(request, _define(request, form), "/vouchers/types",
+                      N_("Voucher type defined."),
+                      lambda error: _types_view(request, error, form))
+
+
+async def _cap(request: web.Request, form: MultiDict[str]) -> Any:
+    org_id, type_id = int_or_none(form.get("org_id")), int_or_none(form.get("voucher_type_id"))
+    most = whole_number(form.get("max_in_boxes"))
+    if org_id is None or type_id is None or most is None:
+        raise DomainError(N_("Choose the organisation and the voucher type, and enter the cap."))
+    return await vouchers.set_cap(actor_of(request), org_id, type_id, most)
+
+
+async def set_cap(request: web.Request) -> web.Response:
+    """Set the most vouchers of a type the boxes of an org may hold (V2)."""
+    form = await form_of(request)
+    return await _act(request, _cap(request, form), "/vouchers/types", N_("Cap saved."),
+                      lambda error: _types_view(request, error, form))
+
+
+async def receive_page(request: web.Request) -> web.Response:
+    """The receipt form: a serial range or a file of serials into an org's vault (V1)."""
+    return await _receive_view(request)
+
+
+async def _receive_view(request: web.Request, error: str | None = None,
+                        form: MultiMapping[str] | None = None) -> web.Response:
+    actor = actor_of(request)
+    context = {"types": await voucher_reports.voucher_types(actor),
+               "orgs": await orgs.list_orgs(actor), "form": form or {}}
+    return await _page(request, "vouchers/receive.html", context, error, refused=400)
+
+
+async def _uploaded_serials(request: web.Request) -> list[str]:
+    """The serials of the chosen file, one per line; empty when no file was chosen."""
+    field = (await request.post()).get("file")
+    if not isinstance(field, web.FileField) or not field.filename:
+        return []
+    data = await asyncio.to_thread(field.file.read)
+    try:
+        return serial_lines(data.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise DomainError(N_("The file is not UTF-8 text.")) from None
+
+
+async def _receive(request: web.Request, form: MultiDict[str]) -> int:
+    actor = actor_of(request)
+    org_id, type_id = int_or_none(form.get("org_id")), int_or_none(form.get("voucher_type_id"))
+    if org_id is None or type_id is None:
+        raise DomainError(N_("Choose the organisation and the voucher type."))
+    serials = await _uploaded_serials(request)
+    if serials:
+        return await vouchers.receive_serials(actor, org_id, type_id, serials)
+    first, last = form.get("first", "").strip(), form.get("last", "").strip()
+    if not first or not last:
+        raise DomainError(N_("Enter the first and last serial of the range, or choose a file."))
+    return await vouchers.receive_range(actor, org_id, type_id, first, last)
+
+
+async def receive(request: web.Request) -> web.Response:
+    """Receive a range or a file of serials into an org's vault, all or nothing (V1)."""
+    form = await form_of(request)
+    return await _act(request, _receive(request, form), "/vouchers",
+                      N_("Received into the vault: %(n)s vouchers."),
+                      lambda error: _receive_view(request, error, form))
+
+
+# Journal and voids
+
+
+def journal_filters(query: MultiMapping[str]) -> dict[str, Any]:
+    """The journal filters of the query string; unknown values mean any."""
+    kind = query.get("kind", "")
+    return {"kind": kind if kind in KIND_KEYS else None,
+            "org_id": int_or_none(query.get("org_id")),
+            "serial": query.get("serial", "").strip() or None}
+
+
+async def journal_page(request: web.Request) -> web.Response:
+    """The movement journal, newest first, filtered and paged by id (V1)."""
+    actor = actor_of(request)
+    filters = journal_filters(request.query)
+    rows = await vouchers.journal(actor, **filters, limit=JOURNAL_PAGE,
+                                  before_id=int_or_none(request.query.get("before_id")))
+    older = None
+    if len(rows) == JOURNAL_PAGE:
+        kept = {key: value for key, value in filters.items() if value}
+        older = "/vouchers/journal?" + urlencode(kept | {"before_id": rows[-1].id})
+    context = {"rows": rows, "filters": filters, "older": older, "kinds": list(MovementKind),
+               "orgs": await orgs.list_orgs(actor),
+               "serial_of": await voucher_reports.serials_of({row.voucher_id for row in rows})}
+    return await _page(request, "vouchers/journal.html", context)
+
+
+async def voids_page(request: web.Request) -> web.Response:
+    """Void requests waiting for the business and operations heads' signatures (V6)."""
+    return await _voids_view(request)
+
+
+async def _voids_view(request: web.Request, error: str | None = None) -> web.Response:
+    context = {"rows": await voucher_reports.void_queue(actor_of(request))}
+    return await _page(request, "vouchers/voids.html", context, error)
+
+
+async def sign_void(request: web.Request) -> web.Response:
+    """Sign a void as business dept head or operations head (V6)."""
+    call = vouchers.sign_void(actor_of(request), path_id(request, "void_id"))
+    return await _act(request, call, "/vouchers/voids", N_("Your signature is recorded."),
+                      lambda error: _voids_view(request, error))
+
+
+async def _refuse(request: web.Request) -> Any:
+    form = await form_of(request)
+    return await vouchers.refuse_void(actor_of(request), path_id(request, "void_id"),
+                                      form.get("note", "").strip())
+
+
+async def refuse_void(request: web.Request) -> web.Response:
+    """Refuse a void with a note; the serials go back where they were (V6)."""
+    return await _act(request, _refuse(request), "/vouchers/voids",
+                      N_("The void is refused; the serials are back where they were."),
+                      lambda error: _voids_view(request, error))
+
+
+# Monthly reconciliation
+
+
+def month_of(value: str | None, default: date) -> date:
+    """The first day of a month typed as YYYY-MM; the default when blank or malformed."""
+    try:
+        return date.fromisoformat(f"{(value or '').strip()}-01")
+    except ValueError:
+        return default.replace(day=1)
+
+
+async def report_page(request: web.Request) -> web.Response:
+    """The monthly reconciliation per org and type (V1 to V6)."""
+    return await _report_view(request, month_of(request.query.get("month"),
+                                                business_today(request)))
+
+
+async def _report_view(request: web.Request, month: date, error: str | None = None,
+                       purpose: str = "") -> web.Response:
+    rows = await voucher_reports.reconciliation(actor_of(request), month,
+                                                zone=request.app[TIMEZONE_KEY])
+    context = {"rows": rows, "month": f"{month.year:04d}-{month.month:02d}",
+               "purpose": purpose}
+    return await _page(request, "vouchers/reconciliation.html", context, error, refused=400)
+
+
+async def export_report(request: web.Request) -> web.StreamResponse:
+    """Download the reconciliation as CSV or XLSX with a stated purpose, audited (S4)."""
+    form = await form_of(request)
+    month = month_of(form.get("month"), business_today(request))
+    purpose = form.get("purpose", "")
+    call = voucher_reports.export_reconciliation(
+        actor_of(request), month, purpose, form.get("fmt", ""),
+        zone=request.app[TIMEZONE_KEY], locale=current_locale())
+    exported, error = await attempt(call)
+    if exported is None:
+        return await _report_view(request, month, error, purpose)
+    name, data = exported
+    kind = "text/csv" if name.endswith(".csv") else voucher_reports.XLSX_TYPE
+    return web.Response(body=data, content_type=kind, headers={
+        "Content-Disposition": f'attachment; filename="{name}"'})

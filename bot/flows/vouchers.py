@@ -1,0 +1,173 @@
+"""The voucher flow: /box shows the agent's tail box, counts are answered in chat and
+/handover hands a box to another agent (V3).
+
+"Count now" ("vc:count:<count id>") under the day-end request or reminder, and "Count and
+confirm" ("vc:handover:<count id>") under a hand-over request, ask the number of each voucher
+type in turn; the answer goes to `domain.services.vouchers.answer_count`, which compares it
+with the ledger without ever showing the ledger figure. /handover <employee number> lets the
+holder count his box and name the new holder (`voucher_counts.hand_over`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from enum import StrEnum
+from typing import Any
+
+from bot.flows.account import stale_button
+from bot.flows.common import chat_actor
+from bot.flows.messages import Reply
+from bot.flows.turn import Outcome, Step, Turn, answer
+from domain.errors import N_, DomainError
+from domain.models import BoxCount, CountKind, CountStatus, VoucherType
+from domain.services import voucher_counts, vouchers
+from domain.services.voucher_counts import COUNT_PREFIX, HANDOVER_PREFIX
+
+Handler = Callable[[Turn], Awaitable[Outcome]]
+PREFIX = "vc:"
+PRESS = re.compile(r"vc:(count|handover):([1-9][0-9]{0,9})", re.ASCII)
+NUMBER = re.compile(r"[0-9]{1,7}", re.ASCII)
+ASK = N_("How many %(type)s are in the box?")
+NOT_HANDED_OVER = N_("The hand-over was not registered.")
+
+
+class CountStep(StrEnum):
+    """Steps of a count, stored in `ChatSession.step`."""
+
+    NUMBER = "count_number"
+
+
+async def box_command(turn: Turn) -> Outcome:
+    """/box: the balance per voucher type of the agent's boxes and any open count (V3)."""
+    actor = await chat_actor(turn)
+    texts: list[str] = []
+    rows: list[tuple[tuple[str, str], ...]] = []
+    for box in await voucher_counts.my_boxes(actor):
+        texts.append("\n".join([turn._("Tail box %(box)s:", box=box.box_label)] + [
+            f"{voucher_type.name_in(turn.locale)}: {n}" for voucher_type, n in box.balance]))
+        for count in box.open_counts:
+            texts.append(turn._("The day-end count of %(day)s is waiting for your count.",
+                                day=voucher_counts.day_label(count.business_day)))
+            rows.append(((turn._(voucher_counts.COUNT_NOW), f"{COUNT_PREFIX}{count.id}"),))
+    for label, count in await voucher_counts.hand_overs_to_confirm(actor):
+        texts.append(turn._("Tail box %(box)s is being handed over to you; count it to "
+                            "confirm.", box=label))
+        rows.append(((turn._(voucher_counts.COUNT_AND_CONFIRM),
+                      f"{HANDOVER_PREFIX}{count.id}"),))
+    if not texts:
+        return answer(Step.IDLE, turn._("You hold no tail box."))
+    return answer(Step.IDLE, Reply("\n\n".join(texts), tuple(rows)))
+
+
+async def handover_command(turn: Turn) -> Outcome:
+    """/handover <employee number>: the holder counts his box for the named new holder (V3)."""
+    if len(turn.inbound.args) != 1:
+        return answer(Step.IDLE, turn._("Send /handover followed by the employee number of "
+                                        "the new holder."))
+    actor = await chat_actor(turn)
+    box, taker = await voucher_counts.new_holder_by_number(actor, turn.inbound.args[0])
+    types = await voucher_counts.types_to_count(await vouchers.expected_counts(box.id))
+    intro = turn._("Hand-over of tail box %(box)s to %(taker)s. Count the vouchers of each "
+                   "type in the box.", box=box.device.asset_tag,
+                   taker=f"{taker.employee_no} {taker.name}")
+    return await _begin(turn, intro, types, {"box": box.id, "to": taker.id,
+                                             "label": box.device.asset_tag})
+
+
+async def pressed(turn: Turn) -> Outcome:
+    """A "vc:" button: start answering a day-end or hand-over count (V3)."""
+    match = PRESS.fullmatch(turn.inbound.callback_data)
+    if match is None:
+        return await stale_button(turn)
+    request = await voucher_counts.count_to_answer(await chat_actor(turn), int(match[2]))
+    if request.count.kind == CountKind.HANDOVER:
+        intro = turn._("Hand-over of tail box %(box)s from %(giver)s. Count the vouchers of "
+                       "each type in the box.", box=request.box_label, giver=request.giver)
+    else:
+        intro = turn._("Day-end count of tail box %(box)s. Count the vouchers of each type "
+                       "in the box.", box=request.box_label)
+    return await _begin(turn, intro, request.types, {"count": request.count.id,
+                                                     "label": request.box_label})
+
+
+async def number_text(turn: Turn) -> Outcome:
+    """The number of the type asked; then the next type, or the count is handed in (V3)."""
+    data = turn.data
+    position = len(data["counted"])
+    text = turn.inbound.text.strip()
+    if not NUMBER.fullmatch(text):
+        return answer(CountStep.NUMBER, turn._(
+            "Send the number of %(type)s as a whole number, 0 or more.",
+            type=data["names"][position]), data=data)
+    counted = data["counted"] | {data["codes"][position]: int(text)}
+    data |= {"counted": counted}
+    if len(counted) < len(data["codes"]):
+        return answer(CountStep.NUMBER, turn._(ASK, type=data["names"][position + 1]),
+                      data=data)
+    return await _hand_in(turn, data)
+
+
+async def _begin(turn: Turn, intro: str, types: list[VoucherType], data: dict[str, Any]
+                 ) -> Outcome:
+    """Ask for the first type, keeping the codes and names to ask in the step's data."""
+    data |= {"codes": [t.code for t in types], "names": [t.name_in(turn.locale) for t in types],
+             "counted": {}}
+    if not types:
+        return await _hand_in(turn, data)
+    return answer(CountStep.NUMBER, "\n\n".join((intro, turn._(ASK, type=data["names"][0]))),
+                  data=data)
+
+
+async def _hand_in(turn: Turn, data: dict[str, Any]) -> Outcome:
+    """Give the complete count to the domain and say what came of it."""
+    actor = await chat_actor(turn)
+    if "to" in data:
+        try:
+            await voucher_counts.hand_over(actor, data["box"], data["to"], data["counted"],
+                                           zone=turn.ctx.capture.zone)
+        except DomainError as refusal:
+            return _refused(turn, refusal, data, NOT_HANDED_OVER)
+        return answer(Step.IDLE, turn._(
+            "Hand-over of tail box %(box)s registered. It is complete once the new holder "
+            "confirms it with his own count.", box=data["label"]))
+    try:
+        count = await vouchers.answer_count(actor, data["count"], data["counted"])
+    except DomainError as refusal:
+        return answer(Step.IDLE, turn._(refusal.key, **refusal.params))
+    return _result(turn, count, data)
+
+
+def _refused(turn: Turn, refusal: DomainError, data: dict[str, Any], ending: str) -> Outcome:
+    """A refused hand-over: count again after a mismatch, else stop with the reason."""
+    reason = turn._(refusal.key, **refusal.params)
+    if refusal.key == voucher_counts.HANDOVER_MISMATCH:
+        return _again(turn, reason, data)
+    return answer(Step.IDLE, "\n\n".join((reason, turn._(ending))))
+
+
+def _result(turn: Turn, count: BoxCount, data: dict[str, Any]) -> Outcome:
+    """What the holder is told after his count (V3): never the ledger figure."""
+    if count.status == CountStatus.RETRY:
+        return _again(turn, turn._("The count does not match the ledger. Count the box again "
+                                   "carefully."), data)
+    if count.status == CountStatus.DISCREPANCY:
+        return answer(Step.IDLE, turn._(
+            "The count still does not match the ledger. Incident #%(incident)s is open and your "
+            "supervisors have been told.", incident=count.incident_id))  # type: ignore[attr-defined]
+    if count.kind == CountKind.HANDOVER:
+        return answer(Step.IDLE, turn._("Hand-over confirmed: you now hold tail box %(box)s.",
+                                        box=data["label"]))
+    return answer(Step.IDLE, turn._("Count recorded: tail box %(box)s matches the ledger.",
+                                    box=data["label"]))
+
+
+def _again(turn: Turn, lead: str, data: dict[str, Any]) -> Outcome:
+    """Start the count over from the first type."""
+    return answer(CountStep.NUMBER, "\n\n".join((lead, turn._(ASK, type=data["names"][0]))),
+                  data=data | {"counted": {}})
+
+
+COMMANDS: dict[str, Handler] = {"box": box_command, "handover": handover_command}
+CALLBACKS: dict[str, Handler] = {PREFIX: pressed}
+STEPS: dict[str, Handler] = {CountStep.NUMBER: number_text}

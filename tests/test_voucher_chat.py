@@ -1,0 +1,205 @@
+"""Day-end counts, /box and /handover through the real Telegram bot (V3, S1): a match is
+recorded, two mismatches reach the supervisor, silence is reminded then escalated."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.telegram import TelegramBot
+from domain.clock import utcnow
+from domain.models import (
+    BoxCount,
+    CountStatus,
+    Incident,
+    IncidentKind,
+    PhotoKind,
+    Role,
+    Staff,
+    TailBox,
+)
+from domain.services import vouchers
+from domain.services.business_types import BusinessTypeForm, create_business_type
+from tests.chat_driver import Chat, Said, running_bot
+from tests.factories import operational, org_tree, person
+from tests.fake_telegram import FakeTelegram
+from tests.test_bot import bound_agent
+from tests.test_loss_flow import delivered
+from tests.test_voucher_counts import stock_box_directly
+
+AGENT, OTHER, SUPERVISOR = 7401, 7402, 7403
+REMIND, ESCALATE = timedelta(minutes=30), timedelta(minutes=60)
+ASK_CARD = "How many Debit card are in the box?"
+ASK_SIM = "How many SIM card are in the box?"
+
+
+@dataclass
+class Outlet:
+    """An agent holding box PAD00001 (3 cards, 2 SIM), a second agent and their supervisor,
+    all bound and switched to English."""
+
+    agent: Staff
+    other: Staff
+    box: TailBox
+    media_root: Path
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as server:
+        yield server
+
+
+@pytest.fixture
+async def outlet(database_url: str, tmp_path: Path) -> Outlet:
+    ids = await org_tree()
+    _, ops = await person(ids["province"], Role.OPS_ADMIN, no="O1")
+    await create_business_type(ops, "DEBIT_CARD", BusinessTypeForm(
+        "借记卡开户", "Debit card opening",
+        frozenset({PhotoKind.ID_FRONT, PhotoKind.ONSITE_WITH_AGENT})))
+    supervisor, _ = await person(ids["sub_a"], Role.SUPERVISOR, no="S1")
+    agent, _ = await person(ids["outlet_a"], Role.FIELD_AGENT, no="F1", name="陈展业")
+    other, _ = await person(ids["outlet_a"], Role.FIELD_AGENT, no="F2", name="李接手")
+    for member, user in ((agent, AGENT), (other, OTHER), (supervisor, SUPERVISOR)):
+        await bound_agent(member, user)
+    await operational(agent)
+    await operational(other)
+    box = await stock_box_directly(agent, {"CARD": 3, "SIM": 2})
+    return Outlet(agent, other, box, tmp_path / "media")
+
+
+@pytest.fixture
+async def bot(outlet: Outlet, fake: FakeTelegram) -> AsyncIterator[TelegramBot]:
+    async with running_bot(fake, outlet.media_root) as telegram:
+        yield telegram
+
+
+async def english_chat(fake: FakeTelegram, user: int) -> Chat:
+    chat = Chat(fake, user)
+    await chat.press("lang:en")
+    return chat
+
+
+@pytest.fixture
+async def chat(bot: TelegramBot, fake: FakeTelegram) -> Chat:
+    """The agent's chat, in English."""
+    return await english_chat(fake, AGENT)
+
+
+@pytest.fixture
+async def supervisor(bot: TelegramBot, fake: FakeTelegram) -> Chat:
+    return await english_chat(fake, SUPERVISOR)
+
+
+async def asked_to_count(bot: TelegramBot, chat: Chat) -> Said:
+    """The scheduler asks for the day's counts; the agent presses Count now."""
+    assert await vouchers.request_day_end_counts(utcnow()) == 1
+    await delivered(bot)
+    request = chat.last()
+    assert request.text.startswith("Day-end count of tail box PAD00001: count the vouchers")
+    said = await chat.press(request.buttons["Count now"])
+    assert said.text.endswith(ASK_CARD)
+    return said
+
+
+async def test_day_end_count_that_matches_is_recorded(bot: TelegramBot, chat: Chat) -> None:
+    await asked_to_count(bot, chat)
+    assert (await chat.say("three")).text == (
+        "Send the number of Debit card as a whole number, 0 or more.")
+    assert (await chat.say("-1")).text.startswith("Send the number of Debit card")
+    assert (await chat.say("3")).text == ASK_SIM
+    assert (await chat.say("2")).text == "Count recorded: tail box PAD00001 matches the ledger."
+    box = await TailBox.get(id=(await BoxCount.get()).box_id)  # type: ignore[attr-defined]
+    assert box.last_count_matched is True
+    assert (await chat.say("2")).text.startswith("I did not understand that.")
+
+
+async def test_two_mismatching_counts_open_an_incident_and_tell_the_supervisor(
+        bot: TelegramBot, chat: Chat, supervisor: Chat, fake: FakeTelegram) -> None:
+    await asked_to_count(bot, chat)
+    await chat.say("2")
+    again = await chat.say("2")
+    assert again.text == ("The count does not match the ledger. Count the box again "
+                          "carefully.\n\n" + ASK_CARD)
+    await chat.say("2")
+    failed = await chat.say("2")
+    incident = await Incident.get()
+    assert incident.kind == IncidentKind.DISCREPANCY
+    assert failed.text == (f"The count still does not match the ledger. Incident "
+                           f"#{incident.id} is open and your supervisors have been told.")
+    assert not any("3" in text for text in fake.texts(AGENT)[1:])  # the ledger figure
+    await delivered(bot)
+    [alert] = fake.texts(SUPERVISOR)[1:]
+    assert "PAD00001" in alert and "F1 陈展业" in alert
+    assert "Counted: Debit card 2, SIM card 2" in alert
+    assert "Ledger: Debit card 3, SIM card 2" in alert
+    count = await BoxCount.get()
+    assert (await chat.press(f"vc:count:{count.id}")).text == "This count is already closed."
+
+
+async def test_silence_is_reminded_then_escalated_to_the_supervisor(
+        bot: TelegramBot, chat: Chat, supervisor: Chat, fake: FakeTelegram) -> None:
+    asked_at = utcnow()
+    assert await vouchers.request_day_end_counts(asked_at) == 1
+    await delivered(bot)
+    assert await vouchers.sweep_unanswered_counts(asked_at + timedelta(minutes=31),
+                                                  REMIND, ESCALATE) == 1
+    await delivered(bot)
+    reminder = chat.last()
+    assert reminder.text.startswith("Reminder: the day-end count of tail box PAD00001")
+    assert fake.texts(SUPERVISOR)[1:] == []
+    assert await vouchers.sweep_unanswered_counts(asked_at + timedelta(minutes=61),
+                                                  REMIND, ESCALATE) == 1
+    assert await vouchers.sweep_unanswered_counts(asked_at + timedelta(minutes=90),
+                                                  REMIND, ESCALATE) == 0
+    await delivered(bot)
+    [escalation] = fake.texts(SUPERVISOR)[1:]
+    assert escalation.startswith("F1 陈展业 has not answered the day-end count of tail box "
+                                 "PAD00001")
+    assert len([t for t in fake.texts(AGENT) if t.startswith("Reminder")]) == 1
+    assert (await BoxCount.get()).status == CountStatus.UNANSWERED
+    assert (await chat.press(reminder.buttons["Count now"])).text.endswith(ASK_CARD)
+    await chat.say("3")
+    assert (await chat.say("2")).text.startswith("Count recorded")
+
+
+async def test_box_shows_the_balance_per_type_and_the_open_count(
+        bot: TelegramBot, chat: Chat, fake: FakeTelegram) -> None:
+    assert (await chat.say("/box")).text == "Tail box PAD00001:\nDebit card: 3\nSIM card: 2"
+    assert await vouchers.request_day_end_counts(utcnow()) == 1
+    shown = await chat.say("/box")
+    assert "is waiting for your count." in shown.text
+    assert (await chat.press(shown.buttons["Count now"])).text.endswith(ASK_CARD)
+    other = await english_chat(fake, OTHER)
+    assert (await other.say("/box")).text == "You hold no tail box."
+
+
+async def test_handover_in_chat_moves_the_box_after_both_counts(
+        bot: TelegramBot, chat: Chat, fake: FakeTelegram, outlet: Outlet) -> None:
+    other = await english_chat(fake, OTHER)
+    assert (await chat.say("/handover")).text.startswith("Send /handover followed by")
+    refused = await chat.say("/handover X404")
+    assert refused.text == "No staff member has the employee number X404."
+    started = await chat.say("/handover F2")
+    assert started.text.startswith("Hand-over of tail box PAD00001 to F2 李接手.")
+    await chat.say("3")
+    wrong = await chat.say("1")
+    assert wrong.text.startswith("Your count does not match the ledger. Count the box again.")
+    await chat.say("3")
+    assert (await chat.say("2")).text.startswith("Hand-over of tail box PAD00001 registered.")
+    await delivered(bot)
+    confirm = other.last()
+    assert confirm.text.startswith("F1 陈展业 hands tail box PAD00001 over to you.")
+    assert (await other.say("/box")).text.startswith("Tail box PAD00001 is being handed over")
+    assert (await other.press(confirm.buttons["Count and confirm"])).text.startswith(
+        "Hand-over of tail box PAD00001 from F1 陈展业.")
+    await other.say("3")
+    assert (await other.say("2")).text == "Hand-over confirmed: you now hold tail box PAD00001."
+    assert (await TailBox.get(id=outlet.box.id)).holder_id == outlet.other.id  # type: ignore[attr-defined]
+    assert (await chat.say("/box")).text == "You hold no tail box."
+    await delivered(bot)
+    assert chat.last().text.startswith("F2 李接手 confirmed the hand-over")

@@ -1,0 +1,276 @@
+"""Day-end counts and hand-over of tail boxes (V3, V4, S1): asked once a day, a match
+recorded, two mismatches make an incident, silence is reminded then escalated, and a box
+changes holder only when both counts match the ledger."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from domain.errors import PermissionDenied
+from domain.models import (
+    AuditLog,
+    BoxCount,
+    CountKind,
+    CountStatus,
+    Device,
+    Incident,
+    IncidentKind,
+    OutboxMessage,
+    PhotoKind,
+    Role,
+    Staff,
+    TailBox,
+    Voucher,
+    VoucherState,
+    VoucherType,
+)
+from domain.services import voucher_counts, vouchers
+from domain.services.actors import Actor
+from domain.services.business_types import BusinessTypeForm, create_business_type
+from scheduler.jobs import CountSettings, count_jobs
+from tests.factories import operational, org_tree, person
+from tests.test_cases import refusal
+
+CLOSING = time(17, 30)
+BEFORE_CLOSING = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # 17:00 business time
+AFTER_CLOSING = datetime(2026, 11, 23, 9, 45, tzinfo=UTC)  # 17:45 business time
+REMIND, ESCALATE = timedelta(minutes=30), timedelta(minutes=60)
+STOCK = {"CARD": 3, "SIM": 2}
+
+
+@dataclass
+class Counting:
+    """A qualified agent holding a stocked box, a second agent, and supervisors near/far."""
+
+    ids: dict[str, int]
+    agent: Actor
+    agent_row: Staff
+    other: Actor
+    other_row: Staff
+    supervisor: Staff
+    far_supervisor: Staff
+    box: TailBox
+
+
+async def voucher_types() -> dict[str, VoucherType]:
+    """The card and SIM voucher types, written directly (the ledger is tested apart)."""
+    return {code: await VoucherType.create(code=code, name_zh=zh, name_en=en,
+                                           serial_pattern=r"\d{4}")
+            for code, zh, en in (("CARD", "借记卡", "Debit card"), ("SIM", "SIM卡", "SIM card"))}
+
+
+async def stock_box_directly(holder: Staff, stock: dict[str, int]) -> TailBox:
+    """The tail box of the holder's tablet with vouchers in it, written directly as models
+    so that these tests need nothing of the allocation service."""
+    device = await Device.get(holder_id=holder.id)
+    box = await TailBox.create(device=device, org_id=device.org_id,  # type: ignore[attr-defined]
+                               holder=holder)
+    types = {t.code: t for t in await VoucherType.all()} or await voucher_types()
+    serial = await Voucher.all().count()
+    for code, n in stock.items():
+        for _ in range(n):
+            serial += 1
+            await Voucher.create(voucher_type=types[code], serial=f"{serial:04d}",
+                                 state=VoucherState.IN_BOX, org_id=box.org_id,  # type: ignore[attr-defined]
+                                 box=box, updated_at=BEFORE_CLOSING)
+    return box
+
+
+async def counting_world() -> Counting:
+    """Two operational agents in outlet a; the first holds a box with STOCK."""
+    ids = await org_tree()
+    _, ops = await person(ids["province"], Role.OPS_ADMIN, no="O001")
+    await create_business_type(ops, "DEBIT_CARD", BusinessTypeForm(
+        "借记卡开户", "Debit card opening",
+        frozenset({PhotoKind.ID_FRONT, PhotoKind.ONSITE_WITH_AGENT})))
+    supervisor, _ = await person(ids["sub_a"], Role.SUPERVISOR, no="S001")
+    far_supervisor, _ = await person(ids["branch_b"], Role.SUPERVISOR, no="S002")
+    agent_row, agent = await person(ids["outlet_a"], Role.FIELD_AGENT, no="F001", name="陈展业")
+    other_row, other = await person(ids["outlet_a"], Role.FIELD_AGENT, no="F002", name="李接手")
+    for row in (agent_row, other_row):
+        await operational(row)
+    box = await stock_box_directly(agent_row, STOCK)
+    return Counting(ids, agent, agent_row, other, other_row, supervisor, far_supervisor, box)
+
+
+@pytest.fixture
+async def w(database_url: str) -> Counting:
+    return await counting_world()
+
+
+async def messages_to(staff: Staff) -> list[OutboxMessage]:
+    return await OutboxMessage.filter(recipient_id=staff.id).order_by("id")
+
+
+async def day_end_count(w: Counting) -> BoxCount:
+    """Ask for the day's counts and return the agent's."""
+    assert await vouchers.request_day_end_counts(AFTER_CLOSING) == 1
+    return await BoxCount.get(box_id=w.box.id, kind=CountKind.DAY_END)
+
+
+async def test_day_end_count_is_asked_once_per_open_box_and_business_day(w: Counting) -> None:
+    empty_holder, _ = await person(w.ids["outlet_a"], Role.FIELD_AGENT, no="F003")
+    await operational(empty_holder)
+    await stock_box_directly(empty_holder, {})
+    frozen = await stock_box_directly(w.other_row, {"CARD": 1})
+    await TailBox.filter(id=frozen.id).update(frozen=True)
+
+    assert await voucher_counts.request_day_end_counts(BEFORE_CLOSING, closing=CLOSING) == 0
+    assert await voucher_counts.request_day_end_counts(AFTER_CLOSING, closing=CLOSING) == 1
+    assert await voucher_counts.request_day_end_counts(AFTER_CLOSING + timedelta(minutes=1),
+                                                       closing=CLOSING) == 0
+    count = await BoxCount.get()
+    assert (count.box_id, count.business_day, count.holder_id) == (  # type: ignore[attr-defined]
+        w.box.id, "20261123", w.agent_row.id)
+    [asked] = await messages_to(w.agent_row)
+    assert asked.buttons == [[["Count now", f"vc:count:{count.id}"]]]
+    assert await OutboxMessage.filter(recipient_id__in=[empty_holder.id, w.other_row.id]
+                                      ).count() == 0
+    next_day = AFTER_CLOSING + timedelta(days=1)
+    assert await voucher_counts.request_day_end_counts(next_day, closing=CLOSING) == 1
+
+
+async def test_scheduler_job_asks_once_closing_time_has_passed(w: Counting) -> None:
+    jobs = {job.name: job for job in count_jobs(ZoneInfo("Asia/Shanghai"),
+                                                CountSettings(closing_time="00:00"))}
+    assert await jobs["day_end_count_requests"].sweep() == 1
+    assert await jobs["day_end_count_requests"].sweep() == 0
+    assert await jobs["day_end_count_sweep"].sweep() == 0
+    assert (await BoxCount.get()).holder_id == w.agent_row.id
+
+
+async def test_matching_count_is_recorded_on_the_box(w: Counting) -> None:
+    count = await day_end_count(w)
+    answered = await vouchers.answer_count(w.agent, count.id, dict(STOCK), AFTER_CLOSING)
+    assert (answered.status, answered.counted) == (CountStatus.MATCHED, STOCK)
+    box = await TailBox.get(id=w.box.id)
+    assert box.last_count_matched is True and box.last_count_at == AFTER_CLOSING
+    assert not await Incident.exists()
+    closed = await refusal(vouchers.answer_count, w.agent, count.id, dict(STOCK))
+    assert closed.key == "This count is already closed."
+
+
+async def test_reserved_vouchers_are_still_in_the_box_for_the_count(w: Counting) -> None:
+    await Voucher.filter(serial="0001").update(state=VoucherState.RESERVED)
+    await Voucher.filter(serial="0002").update(state=VoucherState.ISSUED, box_id=None)
+    count = await day_end_count(w)
+    answered = await vouchers.answer_count(w.agent, count.id, {"CARD": 2, "SIM": 2})
+    assert answered.status == CountStatus.MATCHED
+
+
+async def test_second_mismatch_opens_discrepancy_incident_and_tells_supervisors_once(
+        w: Counting) -> None:
+    count = await day_end_count(w)
+    first = await vouchers.answer_count(w.agent, count.id, {"CARD": 2, "SIM": 2})
+    assert first.status == CountStatus.RETRY and not await Incident.exists()
+    second = await vouchers.answer_count(w.agent, count.id, {"CARD": 2, "SIM": 2})
+    assert second.status == CountStatus.DISCREPANCY
+    incident = await Incident.get()
+    assert (incident.kind, incident.staff_id) == (  # type: ignore[attr-defined]
+        IncidentKind.DISCREPANCY, w.agent_row.id)
+    assert incident.detail["expected"] == STOCK
+    assert incident.detail["counted"] == {"CARD": 2, "SIM": 2}
+    assert second.incident_id == incident.id  # type: ignore[attr-defined]
+    assert (await TailBox.get(id=w.box.id)).last_count_matched is False
+    [told] = await messages_to(w.supervisor)
+    assert told.params["incident"] == incident.id and "借记卡 2" in told.params["counted"]
+    assert "借记卡 3" in told.params["expected"]
+    assert await messages_to(w.far_supervisor) == []
+    again = await refusal(vouchers.answer_count, w.agent, count.id, dict(STOCK))
+    assert again.key == "This count is already closed."
+    assert await Incident.all().count() == 1 and len(await messages_to(w.supervisor)) == 1
+
+
+async def test_count_is_answered_only_by_the_holder_with_every_type_as_a_whole_number(
+        w: Counting) -> None:
+    count = await day_end_count(w)
+    with pytest.raises(PermissionDenied):
+        await vouchers.answer_count(w.other, count.id, dict(STOCK))
+    missing = await refusal(vouchers.answer_count, w.agent, count.id, {"CARD": 3})
+    assert missing.params == {"code": "SIM"}
+    negative = await refusal(vouchers.answer_count, w.agent, count.id, {"CARD": -1, "SIM": 2})
+    assert negative.key == "The count of %(code)s must be a whole number, 0 or more."
+    assert (await BoxCount.get(id=count.id)).status == CountStatus.REQUESTED
+
+
+async def test_silence_brings_one_reminder_then_one_escalation(w: Counting) -> None:
+    count = await day_end_count(w)
+
+    async def sweep(minutes: int) -> int:
+        return await vouchers.sweep_unanswered_counts(
+            AFTER_CLOSING + timedelta(minutes=minutes), REMIND, ESCALATE)
+
+    assert await sweep(10) == 0
+    assert await sweep(31) == 1
+    assert await sweep(45) == 0
+    reminders = [m for m in await messages_to(w.agent_row) if m.template.startswith("Remind")]
+    assert len(reminders) == 1 and reminders[0].buttons[0][0][1] == f"vc:count:{count.id}"
+    assert await messages_to(w.supervisor) == []
+    assert await sweep(61) == 1
+    assert await sweep(120) == 0
+    assert (await BoxCount.get(id=count.id)).status == CountStatus.UNANSWERED
+    [escalated] = await messages_to(w.supervisor)
+    assert escalated.params["holder"] == "F001 陈展业"
+    assert escalated.params["requested"] == "2026-11-23 17:45"
+    assert await messages_to(w.far_supervisor) == []
+    late = await vouchers.answer_count(w.agent, count.id, dict(STOCK))
+    assert late.status == CountStatus.MATCHED
+
+
+async def test_hand_over_moves_the_box_once_the_new_holder_counts_the_same(
+        w: Counting) -> None:
+    pending = await vouchers.hand_over(w.agent, w.box.id, w.other_row.id, dict(STOCK),
+                                       AFTER_CLOSING)
+    assert (pending.kind, pending.status, pending.holder_id) == (
+        CountKind.HANDOVER, CountStatus.REQUESTED, w.other_row.id)
+    [asked] = await messages_to(w.other_row)
+    assert asked.buttons == [[["Count and confirm", f"vc:handover:{pending.id}"]]]
+    assert (await TailBox.get(id=w.box.id)).holder_id == w.agent_row.id  # type: ignore[attr-defined]
+    with pytest.raises(PermissionDenied):
+        await vouchers.answer_count(w.agent, pending.id, dict(STOCK))
+    done = await vouchers.answer_count(w.other, pending.id, dict(STOCK), AFTER_CLOSING)
+    assert done.status == CountStatus.MATCHED
+    box = await TailBox.get(id=w.box.id)
+    assert box.holder_id == w.other_row.id and box.last_count_matched  # type: ignore[attr-defined]
+    entry = await AuditLog.get(action="voucher_box.handed_over")
+    assert entry.detail["from_holder_id"] == w.agent_row.id
+    assert entry.detail["to_holder_id"] == w.other_row.id
+    [told] = [m for m in await messages_to(w.agent_row)
+              if m.template.startswith("%(taker)s confirmed")]
+    assert told.params["taker"] == "F002 李接手"
+
+
+async def test_hand_over_is_refused_to_others_than_the_holder_and_to_unqualified_agents(
+        w: Counting) -> None:
+    with pytest.raises(PermissionDenied):
+        await vouchers.hand_over(w.other, w.box.id, w.agent_row.id, dict(STOCK))
+    supervisor = await refusal(vouchers.hand_over, w.agent, w.box.id, w.supervisor.id,
+                               dict(STOCK))
+    assert supervisor.key.startswith("%(name)s is not an active, qualified field agent")
+    unqualified, _ = await person(w.ids["outlet_a"], Role.FIELD_AGENT, no="F009")
+    refused = await refusal(vouchers.hand_over, w.agent, w.box.id, unqualified.id, dict(STOCK))
+    assert refused.params == {"name": unqualified.name}
+    far_agent, _ = await person(w.ids["outlet_b"], Role.FIELD_AGENT, no="F010")
+    await operational(far_agent)
+    far = await refusal(vouchers.hand_over, w.agent, w.box.id, far_agent.id, dict(STOCK))
+    assert far.key.startswith("Tail box %(box)s belongs to %(org)s")
+    assert not await BoxCount.exists()
+
+
+async def test_hand_over_needs_counts_that_match_the_ledger(w: Counting) -> None:
+    wrong = await refusal(vouchers.hand_over, w.agent, w.box.id, w.other_row.id,
+                          {"CARD": 3, "SIM": 1})
+    assert wrong.key == "Your count does not match the ledger. Count the box again."
+    assert not await BoxCount.exists()
+    pending = await vouchers.hand_over(w.agent, w.box.id, w.other_row.id, dict(STOCK))
+    short = {"CARD": 3, "SIM": 1}
+    assert (await vouchers.answer_count(w.other, pending.id, short)).status == CountStatus.RETRY
+    failed = await vouchers.answer_count(w.other, pending.id, short)
+    assert failed.status == CountStatus.DISCREPANCY
+    assert (await TailBox.get(id=w.box.id)).holder_id == w.agent_row.id  # type: ignore[attr-defined]
+    assert (await Incident.get()).detail["count_kind"] == "handover"
+    assert len(await messages_to(w.supervisor)) == 1
