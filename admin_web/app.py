@@ -41,6 +41,7 @@ class AdminConfig:
     secure_cookies: bool = False
     capture: CaptureContext | None = None
     chat: ChatPort | None = None
+    box_count_max_age_hours: int = 24
 
 
 def body_limit(config: AdminConfig) -> int:

@@ -61,7 +61,9 @@ def admin_config(settings: Settings, bot_username: str, chat: WebChat | None = N
         business_timezone=settings.business_timezone,
         bot_username=bot_username,
         secure_cookies=settings.secure_cookies,
+        capture=capture_context(settings),
         chat=chat,
+        box_count_max_age_hours=settings.box_count_max_age_hours,
     )
 
 

@@ -47,7 +47,6 @@ class Settings(BaseSettings):
     day_end_closing_time: str = "17:30"
     day_end_answer_minutes: int = Field(default=30, ge=1)
     day_end_escalate_minutes: int = Field(default=60, ge=1)
-    mass_loss_threshold: int = Field(default=10, ge=1)
     business_timezone: str = "Asia/Shanghai"
     default_locale: str = "zh_CN"
     telegram_bot_token: str = ""

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 
 import pytest
 
+from domain.services.cases import LocationMode
 from fieldops import settings as settings_module
+from fieldops.runtime import admin_config
 from fieldops.settings import SettingsError, load_settings
 
 
@@ -44,3 +47,31 @@ def test_secret_key_is_generated_once_and_kept(monkeypatch: pytest.MonkeyPatch,
     assert len(first) >= 40
     assert load_settings().secret_key == first
     assert (tmp_path / "var" / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_admin_and_chat_get_the_capture_settings(monkeypatch: pytest.MonkeyPatch,
+                                                 tmp_path: Path) -> None:
+    monkeypatch.setattr(settings_module, "VAR_DIR", tmp_path / "var")
+    for name, value in (("WORKING_DAYS", "1,2,3,4,5,6"), ("WORKING_HOURS", "09:00-18:00"),
+                        ("LOCATION_MODE", "required"), ("PHOTO_MAX_MB", "5"),
+                        ("MEDIA_ROOT", str(tmp_path / "media")),
+                        ("BOX_COUNT_MAX_AGE_HOURS", "12")):
+        monkeypatch.setenv(f"FIELDOPS_{name}", value)
+    settings = load_settings()
+    config = admin_config(settings, "fieldops_bot")
+    assert config.capture is not None and config.box_count_max_age_hours == 12
+    capture = config.capture
+    assert (capture.hours.weekdays, capture.hours.start, capture.hours.end) == (
+        frozenset(range(6)), time(9, 0), time(18, 0))
+    assert capture.location_mode == LocationMode.REQUIRED
+    assert capture.photo_limits.max_bytes == 5 * 1024 * 1024
+    assert capture.media.root == tmp_path / "media"
+    assert capture.cipher.decrypt(capture.cipher.encrypt("11010519491231002X")) == (
+        "11010519491231002X")
+    assert (tmp_path / "var" / "data_key").read_text() != settings.secret_key
+
+
+def test_working_hours_must_be_a_real_opening_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FIELDOPS_WORKING_HOURS", "18:00-09:00")
+    with pytest.raises(SettingsError, match="FIELDOPS_WORKING_HOURS"):
+        load_settings()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -24,7 +24,7 @@ from admin_web.pages import (
     render,
     whole_number,
 )
-from admin_web.state import TIMEZONE_KEY
+from admin_web.state import CONFIG_KEY, TIMEZONE_KEY
 from admin_web.views.ledger_forms import business_today
 from domain.errors import N_, DomainError
 from domain.models import DeviceState, MovementKind, VoidKind, VoucherState
@@ -172,8 +172,10 @@ async def _allocate(request: web.Request) -> list[Any]:
     count = whole_number(form.get("count"))
     if not serials and not count:
         raise DomainError(N_("Enter the serials or how many to allocate."))
+    max_age = timedelta(hours=request.app[CONFIG_KEY].box_count_max_age_hours)
     return await vouchers.allocate(actor_of(request), path_id(request, "box_id"), type_id,
-                                   serials=serials or None, count=None if serials else count)
+                                   serials=serials or None, count=None if serials else count,
+                                   count_max_age=max_age)
 
 
 async def allocate(request: web.Request) -> web.Response:
