@@ -152,7 +152,8 @@ def setup_voucher_routes(app: web.Application) -> None:
     _resource(app, f"{box}/return", "voucher_return", post=vouchers.return_to_vault)
     _resource(app, f"{box}/unfreeze", "voucher_unfreeze", post=vouchers.unfreeze)
     _resource(app, "/vouchers/journal", "voucher_journal", get=vouchers.journal_page)
-    _resource(app, "/vouchers/voids", "voucher_voids", get=vouchers.voids_page)
+    _resource(app, "/vouchers/voids", "voucher_voids", get=vouchers.voids_page,
+              post=vouchers.request_void)
     void = "/vouchers/voids/{void_id:\\d+}"
     _resource(app, f"{void}/sign", "voucher_void_sign", post=vouchers.sign_void)
     _resource(app, f"{void}/refuse", "voucher_void_refuse", post=vouchers.refuse_void)

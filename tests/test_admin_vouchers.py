@@ -22,6 +22,8 @@ from domain.models import (
     BusinessType,
     ChatBinding,
     Device,
+    Qualification,
+    QualificationStatus,
     Role,
     Staff,
     TailBox,
@@ -246,6 +248,37 @@ async def test_void_needs_both_heads_signing_from_the_page(ledger: Ledger) -> No
     assert done.status == 200 and zh("No void is waiting for a signature.") in done_page
     assert (await VoidRequest.get(id=request.id)).status == VoidStatus.VOIDED
     assert (await Voucher.get(serial="10000001")).state == VoucherState.VOIDED
+
+
+async def test_ops_admin_requests_voids_from_the_page(ledger: Ledger) -> None:
+    await stock(ledger, "10000001", "10000005")
+    await vouchers.allocate(ledger.ops, ledger.box_a.id, ledger.key.id,
+                            serials=["10000001", "10000002"])
+    async with session(ledger.ids["province"], Role.OPS_ADMIN, "O002") as client:
+        lost = await submit(client, "/vouchers/voids", {
+            "kind": "lost", "serials": "10000001\n10000002", "reason": "外出途中遗失",
+            "lax": "1"}, page="/vouchers/voids")
+        lost_page = await lost.text()
+        expired = await submit(client, "/vouchers/voids", {
+            "kind": "expired", "serials": "10000005", "reason": "凭证过期"},
+            page="/vouchers/voids")
+        twice = await submit(client, "/vouchers/voids", {
+            "kind": "expired", "serials": "10000005", "reason": "再次申请"},
+            page="/vouchers/voids")
+        twice_page = await twice.text()
+        unknown = await submit(client, "/vouchers/voids", {
+            "kind": "stolen", "serials": "10000004", "reason": "?"}, page="/vouchers/voids")
+    assert lost.status == 200
+    assert zh("The void request is recorded; it waits for both signatures.") in lost_page
+    assert [v.state for v in await Voucher.filter(serial__in=["10000001", "10000002"])] == [
+        VoucherState.VOID_PENDING, VoucherState.VOID_PENDING]
+    assert not await Qualification.filter(staff_id=ledger.agent_a.id,
+                                          status=QualificationStatus.ACTIVE).exists()
+    assert expired.status == 200
+    assert (await Voucher.get(serial="10000005")).state == VoucherState.VOID_PENDING
+    assert twice.status == 409 and "10000005" in twice_page
+    assert unknown.status == 409
+    assert await VoidRequest.filter(status=VoidStatus.PENDING).count() == 2
 
 
 def november(day: int) -> datetime:

@@ -335,8 +335,29 @@ async def voids_page(request: web.Request) -> web.Response:
 
 
 async def _voids_view(request: web.Request, error: str | None = None) -> web.Response:
-    context = {"rows": await voucher_reports.void_queue(actor_of(request))}
+    context = {"rows": await voucher_reports.void_queue(actor_of(request)),
+               "void_kinds": list(VoidKind)}
     return await _page(request, "vouchers/voids.html", context, error)
+
+
+async def _request(request: web.Request) -> Any:
+    form = await form_of(request)
+    kind = form.get("kind", "")
+    if kind not in VOID_KIND_LABELS:
+        raise DomainError(N_("Choose why the serials are to be voided."))
+    serials = serial_lines(form.get("serials", ""))
+    reason = form.get("reason", "").strip()
+    if kind == VoidKind.LOST:
+        return await vouchers.report_lost_serials(
+            actor_of(request), serials, reason, lax_management=form.get("lax") == "1")
+    return await vouchers.request_void(actor_of(request), serials, VoidKind(kind), reason)
+
+
+async def request_void(request: web.Request) -> web.Response:
+    """Report serials lost, or ask to void mis-issued (recovered) or expired ones (V6)."""
+    return await _act(request, _request(request), "/vouchers/voids",
+                      N_("The void request is recorded; it waits for both signatures."),
+                      lambda error: _voids_view(request, error))
 
 
 async def sign_void(request: web.Request) -> web.Response:

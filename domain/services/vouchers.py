@@ -666,23 +666,31 @@ async def _loss_incident(actor: Actor, rows: list[Voucher], org: Org, incident_i
     return incident
 
 
+def _holders_of(incident: Incident, holders: list[int]) -> list[int]:
+    """The staff a loss is charged to: the box holders, else the incident's staff member."""
+    return holders or ([incident.staff_id] if incident.staff_id else [])  # type: ignore[attr-defined]
+
+
 async def _mass_loss(actor: Actor, incident: Incident, holders: list[int], count: int,
-                     lax_management: bool, moment: datetime) -> None:
-    """Mark the incident major (Q4) and, through lax management, suspend the holders (Q5)."""
+                     moment: datetime) -> None:
+    """Mark the incident of a mass loss major (Q4)."""
     marked = await Incident.filter(id=incident.id, major=False).update(
         major=True, detail=incident.detail | {"major_reason": "mass_loss", "lost": count})
-    staff_ids = holders or ([incident.staff_id] if incident.staff_id else [])
     if marked:
         await audit.record(actor, "incident.marked_major", "incident", incident.id,
-                           org_id=incident.org_id,
+                           org_id=incident.org_id,  # type: ignore[attr-defined]
                            detail={"reason": "mass_loss", "count": count})
-        for staff_id in staff_ids:
+        for staff_id in _holders_of(incident, holders):
             await qualifications.major_incident_recorded(staff_id, moment)
-    if lax_management:
-        for staff_id in staff_ids:
-            await qualifications.suspend_all_for_staff(
-                system_actor("vouchers"), staff_id, f"#{incident.id} {incident.description}",
-                moment)
+
+
+async def _suspend_for_lax_management(incident: Incident, holders: list[int],
+                                      moment: datetime) -> None:
+    """A voucher loss through lax management suspends the holders until rectified (Q5)."""
+    for staff_id in _holders_of(incident, holders):
+        await qualifications.suspend_all_for_staff(
+            system_actor("vouchers"), staff_id, f"#{incident.id} {incident.description}",
+            moment)
 
 
 def _slots_of(actor: Actor) -> list[str]:
@@ -966,8 +974,8 @@ async def report_lost_serials(actor: Actor, serials: list[str], reason: str, *,
                               mass_loss_threshold: int = 10, now: datetime | None = None
                               ) -> VoidRequest:
     """Lost serials go void-pending at once under a void request of kind lost; a mass loss
-    (count over the threshold) marks the incident major (Q4) and, through lax management,
-    suspends the holder's qualifications (Q5) (V6)."""
+    (count over the threshold) marks the incident major (Q4); a loss through lax management
+    suspends the holder's qualifications until rectified (Q5) (V6)."""
     text = _text(reason)
     moment = _moment(now)
     async with in_transaction():
@@ -979,7 +987,9 @@ async def report_lost_serials(actor: Actor, serials: list[str], reason: str, *,
         incident = await _loss_incident(actor, rows, org, incident_id, text, holders, moment)
         request = await _open_void(actor, rows, VoidKind.LOST, text, org, moment, incident)
         if len(rows) > mass_loss_threshold:
-            await _mass_loss(actor, incident, holders, len(rows), lax_management, moment)
+            await _mass_loss(actor, incident, holders, len(rows), moment)
+        if lax_management:
+            await _suspend_for_lax_management(incident, holders, moment)
     return request
 
 
