@@ -77,6 +77,9 @@ class CaseEventKind(StrEnum):
     HELD = "held"
     SLA_REMINDED = "sla_reminded"
     SLA_ESCALATED = "sla_escalated"
+    VOUCHER_RESERVED = "voucher_reserved"
+    VOUCHER_ISSUED = "voucher_issued"
+    VOUCHER_RELEASED = "voucher_released"
 
 
 class DecisionKind(StrEnum):
