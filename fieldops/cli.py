@@ -89,9 +89,10 @@ async def _ask(prompt: str) -> str:
 async def cmd_demo(settings: Settings, _: argparse.Namespace) -> int:
     """Seed the demo org tree and staff; print log-ins and bind codes."""
     from fieldops.demo import DEMO_PASSWORD, seed_demo
+    from fieldops.wiring import capture_context
 
     await db.apply_migrations(settings.database_url)
-    result = await seed_demo(progress_bar)
+    result = await seed_demo(progress_bar, capture_context(settings))
     base = f"http://{settings.web_host}:{settings.web_port}"
     print(f"\nAdmin site: {base}/login   password for every demo log-in: {DEMO_PASSWORD}")
     for username, name, roles in result.logins:

@@ -1,17 +1,25 @@
 """Idempotent demo data: org tree, staff in every role, log-ins, bind codes, business types,
-the qualification and device ledgers of the field agents, and the voucher ledger (vault
-stock, allocated tail boxes, one pending void)."""
+the qualification and device ledgers of the field agents, the voucher ledger (vault
+stock, allocated tail boxes, one pending void) and, given a capture context, two approved
+cases that issued a card each."""
 
 from __future__ import annotations
 
+import io
+import random
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date, timedelta
+from dataclasses import dataclass, replace
+from datetime import date, time, timedelta
 from decimal import Decimal
 
+from PIL import Image
+from tortoise.transactions import in_transaction
+
 from domain.clock import utcnow
+from domain.identity import resident_id_check_digit
 from domain.models import (
     BusinessType,
+    Case,
     CounterQualification,
     Device,
     ExamResult,
@@ -29,6 +37,7 @@ from domain.models import (
     Voucher,
     VoucherCap,
     VoucherMovement,
+    VoucherState,
     VoucherType,
     WebCredential,
 )
@@ -36,16 +45,19 @@ from domain.services import (
     auth,
     binding,
     business_types,
+    cases,
     devices,
     orgs,
     qualifications,
     review,
     staff,
     vouchers,
+    webchat,
 )
 from domain.services.actors import Actor, actor_for, system_actor
 from domain.services.bootstrap import create_first_sysadmin
 from domain.services.business_types import BusinessTypeForm
+from domain.services.cases import CaptureContext, WorkingHours
 from domain.services.vouchers import VoucherTypeForm
 
 DEMO_PASSWORD = "FieldOps-demo-2026"
@@ -191,6 +203,29 @@ BOX_CAPS = {"DEBIT_CARD": 30, "USB_KEY": 10}  # per outlet holding tail boxes (V
 LOST_CARD_HOLDER = "E0102"  # reports one card of his box lost: the pending void (V6)
 VOUCHER_STEPS = len(VOUCHER_TYPES) + len(VAULT_STOCK) + len(BOX_ALLOCATIONS) + 1
 
+
+@dataclass(frozen=True)
+class DemoCustomer:
+    """One customer of a demo card opening by agent1: name, resident ID number, mobile."""
+
+    name: str
+    id_number: str
+    mobile: str
+
+
+_SECOND_ID_BODY = "32010619850615123"
+CARD_AGENT = "E0101"  # agent1 opens the demo cards from his own tail box (V1)
+CARD_BUSINESS_TYPE = "DEBIT_CARD_OPEN"
+REVIEWERS = ("E0005", "E0010")  # reviewer, then reviewer2: the four-eyes approval (C6, S2)
+DEMO_CUSTOMERS: tuple[DemoCustomer, ...] = (
+    DemoCustomer("张晓明", "11010519491231002X", "13800138000"),
+    DemoCustomer("李秀英", _SECOND_ID_BODY + resident_id_check_digit(_SECOND_ID_BODY),
+                 "13900139000"),
+)
+ALL_HOURS = WorkingHours(weekdays=frozenset(range(7)), start=time.min, end=time.max)
+PHOTO_SIZE = (1200, 900)
+_MID_GREY = bytes(40 + value * 176 // 256 for value in range(256))
+
 Progress = Callable[[int, int, str], None]
 
 
@@ -202,10 +237,11 @@ class DemoResult:
     bind_codes: list[tuple[str, str, str]]
 
 
-async def seed_demo(progress: Progress) -> DemoResult:
-    """Create whatever of the demo data is missing and issue fresh bind codes."""
+async def seed_demo(progress: Progress, ctx: CaptureContext | None = None) -> DemoResult:
+    """Create whatever of the demo data is missing and issue fresh bind codes; with a
+    capture context also the approved demo card openings (V1)."""
     total = (len(ORG_TREE) + len(PEOPLE) + 1 + len(BUSINESS_TYPES) + len(LEDGERS)
-             + VOUCHER_STEPS)
+             + VOUCHER_STEPS + len(DEMO_CUSTOMERS))
     step = 0
     root = system_actor("demo")
     for code, name, name_en, parent_code in ORG_TREE:
@@ -250,6 +286,11 @@ async def seed_demo(progress: Progress) -> DemoResult:
     for label in await _seed_vouchers(ops):
         step += 1
         progress(step, total, label)
+    for index, customer in enumerate(DEMO_CUSTOMERS):
+        if ctx is not None:
+            await _ensure_card_case(customer, index, replace(ctx, hours=ALL_HOURS))
+        step += 1
+        progress(step, total, customer.mobile)
     return DemoResult(logins=logins, bind_codes=codes)
 
 
@@ -376,3 +417,41 @@ async def _lose_one_card(card: VoucherType) -> None:
     if lost is not None:
         await vouchers.report_lost_serials(await actor_for(agent), [lost.serial],
                                            "外出展业途中遗失借记卡一张")
+
+
+def demo_photo(seed: int) -> bytes:
+    """A sharp, mid-grey 1200x900 JPEG of noise, the same for the same seed (C7)."""
+    pixels = random.Random(seed).randbytes(PHOTO_SIZE[0] * PHOTO_SIZE[1]).translate(_MID_GREY)
+    out = io.BytesIO()
+    Image.frombytes("L", PHOTO_SIZE, pixels).convert("RGB").save(out, format="JPEG", quality=90)
+    return out.getvalue()
+
+
+async def _ensure_card_case(customer: DemoCustomer, index: int, ctx: CaptureContext) -> None:
+    """agent1 captures a card opening for the customer, once; both reviewers approve it,
+    which issues the card of his box reserved for it (C3, C6, V1)."""
+    agent = await Staff.get(employee_no=CARD_AGENT)
+    if await Case.exists(agent=agent, id_number_hash=ctx.cipher.lookup_hash(customer.id_number)):
+        return
+    await webchat.bind_web_chat(agent.id)
+    business_type = await BusinessType.get(code=CARD_BUSINESS_TYPE)
+    card = await Voucher.filter(box__device__holder=agent, state=VoucherState.IN_BOX,
+                                voucher_type__code="DEBIT_CARD").order_by("serial").first()
+    if card is None:
+        return
+    capturer = await actor_for(agent)
+    async with in_transaction():
+        case = await cases.start_draft(capturer, business_type.id, ctx)
+        await cases.set_customer(capturer, case.id, customer.name, customer.id_number,
+                                 customer.mobile, ctx)
+        for number, kind in enumerate(sorted(business_type.required_photo_kinds)):
+            await cases.add_photo(capturer, case.id, PhotoKind(kind),
+                                  demo_photo(index * 10 + number), f"{kind}.jpg", "image/jpeg",
+                                  ctx)
+        await cases.set_voucher(capturer, case.id, card.serial)
+        await cases.confirm_risk_hint(capturer, case.id)
+        await cases.submit(capturer, case.id, ctx)
+        for employee_no in REVIEWERS:
+            reviewer = await actor_for(await Staff.get(employee_no=employee_no))
+            await review.claim(reviewer, case.id)
+            await review.approve(reviewer, case.id, ctx)

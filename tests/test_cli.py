@@ -14,6 +14,8 @@ import aiohttp
 
 from domain.models import (
     AuditLog,
+    Case,
+    CaseStatus,
     Device,
     DeviceEvent,
     Incident,
@@ -21,13 +23,23 @@ from domain.models import (
     Role,
     Staff,
     VoidRequest,
+    Voucher,
     VoucherMovement,
+    VoucherState,
     WebCredential,
 )
-from fieldops.demo import BUSINESS_TYPES, LEDGERS, ORG_TREE, PEOPLE, VOUCHER_STEPS
+from fieldops.demo import (
+    BUSINESS_TYPES,
+    DEMO_CUSTOMERS,
+    LEDGERS,
+    ORG_TREE,
+    PEOPLE,
+    VOUCHER_STEPS,
+)
 
 FIELDOPS = [sys.executable, "-m", "fieldops.cli"]
-LEDGER_MODELS = (QualificationEvent, Device, DeviceEvent, Incident, VoucherMovement, VoidRequest)
+LEDGER_MODELS = (QualificationEvent, Device, DeviceEvent, Incident, VoucherMovement, VoidRequest,
+                 Case)
 
 
 def cli_env(database_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -61,7 +73,9 @@ async def test_bad_setting_stops_with_one_line(tmp_path: Path) -> None:
     ]
 
 
-async def test_demo_is_idempotent_and_prints_logins(database_url: str, tmp_path: Path) -> None:
+async def test_demo_is_idempotent_prints_logins_and_issues_two_cards(
+    database_url: str, tmp_path: Path
+) -> None:
     env = cli_env(database_url, tmp_path)
     first = await fieldops(env, "demo", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
@@ -77,8 +91,13 @@ async def test_demo_is_idempotent_and_prints_logins(database_url: str, tmp_path:
     assert "agent1" in second.stdout and "/chat" in second.stdout
     assert not await WebCredential.exists(username="agent1", must_change_password=True)
     total = (len(ORG_TREE) + len(PEOPLE) + 1 + len(BUSINESS_TYPES) + len(LEDGERS)
-             + VOUCHER_STEPS)
+             + VOUCHER_STEPS + len(DEMO_CUSTOMERS))
     assert f"{total}/{total}" in second.stderr
+    issued = await Voucher.filter(state=VoucherState.ISSUED).prefetch_related("case__agent")
+    assert len(issued) == len(DEMO_CUSTOMERS) == 2
+    assert {card.case.status for card in issued} == {CaseStatus.APPROVED}
+    assert {card.case.agent.employee_no for card in issued} == {"E0101"}
+    assert {card.case.customer_name for card in issued} == {c.name for c in DEMO_CUSTOMERS}
 
 
 async def test_init_creates_the_first_system_admin_once(database_url: str, tmp_path: Path

@@ -79,6 +79,9 @@ EVENT_LABELS: dict[CaseEventKind, str] = {
     CaseEventKind.HELD: N_("Put on hold"),
     CaseEventKind.SLA_REMINDED: N_("Review reminder sent"),
     CaseEventKind.SLA_ESCALATED: N_("Review escalated"),
+    CaseEventKind.VOUCHER_RESERVED: N_("Voucher reserved"),
+    CaseEventKind.VOUCHER_ISSUED: N_("Voucher issued to the customer"),
+    CaseEventKind.VOUCHER_RELEASED: N_("Voucher released back to the box"),
 }
 DECISION_LABELS: dict[DecisionKind, str] = {
     DecisionKind.FIRST_APPROVAL: N_("First approval"),

@@ -62,6 +62,8 @@ VOID_KIND_LABELS: dict[VoidKind, str] = {
 }
 KIND_KEYS = frozenset(kind.value for kind in MovementKind)
 JOURNAL_PAGE = 50
+SERIAL_PAGE = 100  # serials per page of a box
+MOVEMENT_PAGE = 50  # movements per page of a box
 TYPE_FIELDS = ("code", "name_zh", "name_en", "serial_pattern", "serial_check")
 
 
@@ -141,17 +143,30 @@ async def box_page(request: web.Request) -> web.Response:
 async def _box_view(request: web.Request, box_id: int, error: str | None = None,
                     form: MultiMapping[str] | None = None) -> web.Response:
     actor = actor_of(request)
-    box, serials, movements = await vouchers.box_detail(actor, box_id)
+    after = request.query.get("after") or None
+    before = int_or_none(request.query.get("before"))
+    box, serials, movements = await vouchers.box_detail(
+        actor, box_id, limit=SERIAL_PAGE, after=after, before=before,
+        movement_limit=MOVEMENT_PAGE)
     await box.fetch_related("device", "holder", "org")
-    history: dict[int, list[Any]] = {}
-    for movement in sorted(movements, key=lambda m: m.id):
-        history.setdefault(movement.voucher_id, []).append(movement)
     types = await voucher_reports.voucher_types(actor)
-    context = {"box": box, "serials": serials, "history": history, "types": types,
+    context = {"box": box, "serials": serials, "types": types,
+               "history": await vouchers.histories([row.id for row in serials]),
                "type_codes": {row.id: row.code for row in types},
-               "serial_of": await voucher_reports.serials_of(set(history)),
-               "movements": movements, "form": form or {}}
+               "totals": await vouchers.expected_counts(box.id),
+               "serial_of": await voucher_reports.serials_of({m.voucher_id for m in movements}),
+               "movements": movements, "form": form or {},
+               "more_serials": _box_link(box.id, after=serials[-1].serial, before=before)
+               if len(serials) == SERIAL_PAGE else None,
+               "older_movements": _box_link(box.id, after=after, before=movements[-1].id)
+               if len(movements) == MOVEMENT_PAGE else None}
     return await _page(request, "vouchers/box.html", context, error)
+
+
+def _box_link(box_id: int, **cursors: Any) -> str:
+    """The box page with the paging cursors that are set."""
+    kept = {key: value for key, value in cursors.items() if value is not None}
+    return f"/vouchers/boxes/{box_id}" + (f"?{urlencode(kept)}" if kept else "")
 
 
 async def _box_action(request: web.Request, call: Awaitable[Any], message: str

@@ -58,6 +58,7 @@ from domain.models import (
     BoxCount,
     BusinessType,
     Case,
+    CaseEventKind,
     CaseStatus,
     Device,
     Incident,
@@ -159,6 +160,8 @@ VOIDABLE: dict[VoidKind, tuple[VoucherState, ...]] = {
     VoidKind.EXPIRED: (VoucherState.IN_VAULT,),
 }
 RESERVABLE_CASES = (CaseStatus.DRAFT, CaseStatus.RETURNED)
+CASE_EVENTS = {MovementKind.ISSUED: CaseEventKind.VOUCHER_ISSUED,
+               MovementKind.RELEASED: CaseEventKind.VOUCHER_RELEASED}
 OPEN_CASES = (CaseStatus.DRAFT, CaseStatus.SUBMITTED, CaseStatus.IN_REVIEW,
               CaseStatus.RETURNED, CaseStatus.ON_HOLD)
 SLOTS: tuple[tuple[str, Permission], ...] = (
@@ -586,6 +589,18 @@ async def _case_move(actor: Actor, case_id: int, kind: MovementKind, to_state: V
                             case_id if to_state == VoucherState.ISSUED else None))
                  for v in held]
         await _move(actor, kind, moves, _moment(now), detail={"case_id": case_id})
+        case = await Case.get(id=case_id)
+        for voucher in held:
+            await _case_event(actor, case, CASE_EVENTS[kind], voucher, _moment(now))
+
+
+async def _case_event(actor: Actor, case: Case, kind: CaseEventKind, voucher: Voucher,
+                      moment: datetime) -> None:
+    """The entry on the case timeline for a serial the case reserved, issued or released
+    (C3, C9)."""
+    vtype = await VoucherType.get(id=voucher.voucher_type_id)
+    await cases.record_event(actor, case, kind, {"serial": voucher.serial,
+                                                 "voucher_type": vtype.code}, at=moment)
 
 
 async def _void_rows(serials: list[str], states: tuple[VoucherState, ...]) -> list[Voucher]:
@@ -921,6 +936,7 @@ async def reserve_for_case(actor: Actor, case_id: int, serial: str,
         await _move(actor, MovementKind.RESERVED, [(voucher, _Place(
             VoucherState.RESERVED, voucher.box_id, case.id))],
             _moment(now), detail={"case_id": case.id})
+        await _case_event(actor, case, CaseEventKind.VOUCHER_RESERVED, voucher, _moment(now))
     return voucher
 
 
@@ -1113,19 +1129,35 @@ async def balances(actor: Actor, *, org_id: int | None = None) -> list[Balance]:
     return await _balance_rows(prefix)
 
 
-async def box_detail(actor: Actor, box_id: int) -> tuple[TailBox, list[Voucher],
-                                                         list[VoucherMovement]]:
-    """A box in scope, every serial in it and its movements (V1)."""
+async def box_detail(actor: Actor, box_id: int, *, limit: int | None = None,
+                     after: str | None = None, before: int | None = None,
+                     movement_limit: int | None = None
+                     ) -> tuple[TailBox, list[Voucher], list[VoucherMovement]]:
+    """A box in scope, its serials by serial after `after` and its movements newest first
+    before the id `before`, each list cut at its limit when one is given (V1)."""
     require(actor, Permission.VOUCHER_VIEW)
     box = await TailBox.get_or_none(id=box_id).prefetch_related("org", "holder", "device")
     if box is None:
         raise NotFound(NO_SUCH_BOX)
     require_scope(actor, box.org)
-    vouchers = await Voucher.filter(box_id=box.id).prefetch_related("voucher_type").order_by(
-        "voucher_type_id", "serial")
-    movements = await VoucherMovement.filter(Q(from_box_id=box.id) | Q(to_box_id=box.id)
-                                             ).prefetch_related("voucher").order_by("-id")
-    return box, list(vouchers), list(movements)
+    vouchers = Voucher.filter(box_id=box.id).prefetch_related("voucher_type")
+    if after is not None:
+        vouchers = vouchers.filter(serial__gt=after)
+    vouchers = vouchers.order_by("serial", "voucher_type_id")
+    movements = VoucherMovement.filter(Q(from_box_id=box.id) | Q(to_box_id=box.id)
+                                       ).prefetch_related("voucher").order_by("-id")
+    if before is not None:
+        movements = movements.filter(id__lt=before)
+    return (box, list(await (vouchers.limit(limit) if limit else vouchers)),
+            list(await (movements.limit(movement_limit) if movement_limit else movements)))
+
+
+async def histories(voucher_ids: list[int]) -> dict[int, list[VoucherMovement]]:
+    """The movements of each of the serials, oldest first, for a page of a box (V1)."""
+    history: dict[int, list[VoucherMovement]] = {}
+    for movement in await VoucherMovement.filter(voucher_id__in=voucher_ids).order_by("id"):
+        history.setdefault(movement.voucher_id, []).append(movement)
+    return history
 
 
 async def journal(actor: Actor, *, kind: str | None = None, org_id: int | None = None,

@@ -1,0 +1,99 @@
+"""Vouchers on the case timeline and the paged tail box page (issue 5): reserving, issuing and
+releasing a serial are entries of the case, shown with their labels on the admin case page; a
+big box lists its serials a page at a time with the totals per type (C3, C9, V1)."""
+
+from __future__ import annotations
+
+import re
+
+from admin_web.app import AdminConfig
+from domain.models import Case, CaseEvent, CaseEventKind, Role
+from domain.services import review, vouchers
+from tests import test_admin_vouchers as ledgers
+from tests import test_voucher_capture as capture
+from tests.chat_driver import Chat
+from tests.factories import capture_context, web_user
+from tests.test_admin_web import admin_site, log_in, zh
+
+desk = capture.desk
+fake = capture.fake
+chat = capture.chat
+ledger = ledgers.ledger
+MINE = capture.MINE
+
+
+async def voucher_events(case_id: int) -> list[tuple[str, dict[str, str]]]:
+    """The voucher entries of a case's timeline, oldest first."""
+    kinds = [CaseEventKind.VOUCHER_RESERVED, CaseEventKind.VOUCHER_ISSUED,
+             CaseEventKind.VOUCHER_RELEASED]
+    rows = await CaseEvent.filter(case_id=case_id, kind__in=kinds).order_by("id")
+    return [(row.kind.value, row.detail) for row in rows]
+
+
+def reserved(serial: str) -> tuple[str, dict[str, str]]:
+    """The timeline entry of a reserved debit card."""
+    return "voucher_reserved", {"serial": serial, "voucher_type": "DEBIT_CARD"}
+
+
+async def test_reserving_and_approval_write_the_case_timeline(
+    chat: Chat, desk: capture.Desk
+) -> None:
+    case = await capture.submitted_case(chat, MINE[0])
+    assert await voucher_events(case.id) == [reserved(MINE[0])]
+    await review.approve(desk.reviewer, case.id, capture_context(desk.media_root))
+    assert await voucher_events(case.id) == [reserved(MINE[0]), (
+        "voucher_issued", {"serial": MINE[0], "voucher_type": "DEBIT_CARD"})]
+
+
+async def test_rejection_writes_the_release_on_the_case_timeline_and_the_page_shows_it(
+    chat: Chat, desk: capture.Desk
+) -> None:
+    case = await capture.submitted_case(chat, MINE[1])
+    await review.reject(desk.reviewer, case.id, "identity_doubt", "",
+                        capture_context(desk.media_root))
+    assert await voucher_events(case.id) == [reserved(MINE[1]), (
+        "voucher_released", {"serial": MINE[1], "voucher_type": "DEBIT_CARD"})]
+    _, username = await web_user(desk.ids["branch_a"], Role.REVIEWER, no="R9")
+    config = AdminConfig(secret_key="test-secret", capture=capture_context(desk.media_root))
+    async with admin_site(config) as client:
+        assert (await log_in(client, username)).url.path == "/"
+        page = await (await client.get(f"/cases/{case.id}")).text()
+    assert zh("Voucher reserved") in page
+    assert zh("Voucher released back to the box") in page
+    assert MINE[1] in page
+
+
+async def test_changing_the_serial_in_the_draft_releases_the_old_one_on_the_timeline(
+    chat: Chat, desk: capture.Desk
+) -> None:
+    summary = await capture.to_summary(chat, MINE[0])
+    await chat.press(summary.buttons[capture.CHANGE_SERIAL])
+    again = await chat.say(MINE[2])
+    assert f"Debit card handed over: {MINE[2]}" in again.text
+    case = await Case.get(agent_id=desk.agent.id)
+    assert [kind for kind, _ in await voucher_events(case.id)] == [
+        "voucher_reserved", "voucher_released", "voucher_reserved"]
+
+
+def serial_cells(page: str) -> list[str]:
+    """The serials listed in the serial table of a box page."""
+    return re.findall(r'<td class="serial">(\d{8})</td>\s*<td>USB_KEY</td>', page)
+
+
+async def test_a_big_box_lists_its_serials_a_hundred_at_a_time(
+    ledger: ledgers.Ledger
+) -> None:
+    await vouchers.set_cap(ledger.ops, ledger.ids["outlet_a"], ledger.key.id, 200)
+    await ledgers.stock(ledger, "10000001", "10000150")
+    await vouchers.allocate(ledger.ops, ledger.box_a.id, ledger.key.id, count=150)
+    box = f"/vouchers/boxes/{ledger.box_a.id}"
+    async with ledgers.session(ledger.ids["province"], Role.OPS_ADMIN, "O002") as client:
+        first = await (await client.get(box)).text()
+        more = re.search(r'<a href="([^"]+)" rel="next">' + re.escape(zh("More serials")),
+                         first)
+        assert more is not None
+        second = await (await client.get(more.group(1).replace("&amp;", "&"))).text()
+    assert serial_cells(first) == [str(n) for n in range(10000001, 10000101)]
+    assert serial_cells(second) == [str(n) for n in range(10000101, 10000151)]
+    assert zh("%(type)s: %(count)s serials", type="USB_KEY", count=150) in first
+    assert zh("More serials") not in second
