@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -21,6 +21,7 @@ from admin_web.routes import setup_routes
 from admin_web.sessions import cookie_storage
 from admin_web.state import CONFIG_KEY, REQUESTS_KEY, TIMEZONE_KEY, RequestCounter
 from admin_web.templating import setup_templates
+from domain.services.calendar import Calendar
 from domain.services.cases import CaptureContext
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ class AdminConfig:
     capture: CaptureContext | None = None
     chat: ChatPort | None = None
     box_count_max_age_hours: int = 24
+    calendar: Calendar = field(default_factory=Calendar)
 
 
 def body_limit(config: AdminConfig) -> int:

@@ -64,6 +64,7 @@ def admin_config(settings: Settings, bot_username: str, chat: WebChat | None = N
         capture=capture_context(settings),
         chat=chat,
         box_count_max_age_hours=settings.box_count_max_age_hours,
+        calendar=settings.calendar,
     )
 
 
@@ -135,7 +136,7 @@ async def serve(settings: Settings, only: str | None = None) -> None:
                 LedgerSettings(settings.idle_account_days, settings.idle_account_grace_days,
                                settings.major_incident_threshold),
                 CountSettings(settings.day_end_closing_time, settings.day_end_answer_minutes,
-                              settings.day_end_escalate_minutes)))
+                              settings.day_end_escalate_minutes), settings.calendar))
             scheduler.start()
             stack.callback(scheduler.shutdown, wait=False)
             log.info("scheduler started with %d job(s)", len(scheduler.get_jobs()))

@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.services.calendar import Calendar
+
 VAR_DIR = Path("var")
 SUPPORTED_LOCALES = ("zh_CN", "en")
 LOCATION_MODES = ("off", "optional", "required")
@@ -47,6 +49,14 @@ class Settings(BaseSettings):
     day_end_closing_time: str = "17:30"
     day_end_answer_minutes: int = Field(default=30, ge=1)
     day_end_escalate_minutes: int = Field(default=60, ge=1)
+    inspection_reminder_hours: str = "72,24"
+    surprise_inspection_due_hours: int = Field(default=24, ge=1, le=24 * 31)
+    callback_window_days: int = Field(default=3, ge=1, le=30)
+    calling_hours: str = "09:00-20:00"
+    calling_days: str = "1,2,3,4,5"
+    callback_max_attempts: int = Field(default=3, ge=1, le=10)
+    audit_share_percent: int = Field(default=30, ge=1, le=100)
+    audit_errors_for_retraining: int = Field(default=3, ge=1)
     business_timezone: str = "Asia/Shanghai"
     default_locale: str = "zh_CN"
     telegram_bot_token: str = ""
@@ -91,7 +101,7 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL")
         return value
 
-    @field_validator("working_days")
+    @field_validator("working_days", "calling_days")
     @classmethod
     def _weekdays(cls, value: str) -> str:
         days = [d.strip() for d in value.split(",") if d.strip()]
@@ -99,13 +109,21 @@ class Settings(BaseSettings):
             raise ValueError("must list ISO weekdays 1 (Monday) to 7 (Sunday), e.g. 1,2,3,4,5")
         return value
 
-    @field_validator("working_hours")
+    @field_validator("working_hours", "calling_hours")
     @classmethod
     def _opening_hours(cls, value: str) -> str:
         match = HOURS.match(value.strip())
         if match is None or match.group(1, 2) >= match.group(3, 4):
             raise ValueError("must be HH:MM-HH:MM with the start before the end, e.g. 08:30-17:30")
         return value.strip()
+
+    @field_validator("inspection_reminder_hours")
+    @classmethod
+    def _reminder_hours(cls, value: str) -> str:
+        hours = [h.strip() for h in value.split(",") if h.strip()]
+        if any(not h.isdigit() or int(h) < 1 for h in hours):
+            raise ValueError("must list whole hours before the due time, e.g. 72,24")
+        return value
 
     @field_validator("day_end_closing_time")
     @classmethod
@@ -135,13 +153,39 @@ class Settings(BaseSettings):
     @property
     def weekdays(self) -> frozenset[int]:
         """Working weekdays as Python weekday numbers (0 = Monday)."""
-        return frozenset(int(d) - 1 for d in self.working_days.split(",") if d.strip())
+        return _weekdays(self.working_days)
 
     @property
     def opening_hours(self) -> tuple[time, time]:
         """Start and end of the working day."""
-        start, end = self.working_hours.split("-")
-        return time.fromisoformat(start), time.fromisoformat(end)
+        return _hours(self.working_hours)
+
+    @property
+    def calendar(self) -> Calendar:
+        """The calendar of inspections, callbacks and off-site audits (V5, K1, K3)."""
+        return Calendar(
+            zone=self.zone, working_weekdays=self.weekdays,
+            inspection_reminder_hours=tuple(sorted(
+                {int(h) for h in self.inspection_reminder_hours.split(",") if h.strip()},
+                reverse=True)),
+            surprise_due_hours=self.surprise_inspection_due_hours,
+            callback_window_days=self.callback_window_days,
+            calling_hours=_hours(self.calling_hours),
+            calling_weekdays=_weekdays(self.calling_days),
+            callback_max_attempts=self.callback_max_attempts,
+            audit_share_percent=self.audit_share_percent,
+            audit_errors_for_retraining=self.audit_errors_for_retraining)
+
+
+def _hours(value: str) -> tuple[time, time]:
+    """A validated HH:MM-HH:MM setting as start and end times."""
+    start, end = value.split("-")
+    return time.fromisoformat(start.strip()), time.fromisoformat(end.strip())
+
+
+def _weekdays(value: str) -> frozenset[int]:
+    """A validated ISO weekday list as Python weekday numbers (0 = Monday)."""
+    return frozenset(int(d) - 1 for d in value.split(",") if d.strip())
 
 
 

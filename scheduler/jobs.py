@@ -11,8 +11,10 @@ from zoneinfo import ZoneInfo
 
 from domain.clock import utcnow
 from domain.services import devices, housekeeping, qualifications, review, voucher_counts
+from domain.services.calendar import Calendar
 from domain.services.cases import CaptureContext
 from domain.services.qualifications import SweepReport
+from scheduler import calendar_sweeps
 
 log = logging.getLogger(__name__)
 
@@ -142,11 +144,31 @@ def ledger_jobs(zone: ZoneInfo, ledgers: LedgerSettings) -> tuple[Job, ...]:
     )
 
 
+def calendar_jobs(calendar: Calendar) -> tuple[Job, ...]:
+    """The calendar's jobs: vault inspections, customer callbacks and the weekly off-site
+    audit draw (V5, K1, K3, S1); each sweep is idempotent, so a rerun creates nothing twice."""
+    quarter = timedelta(minutes=15)
+    return (
+        Job("monthly_inspections", partial(calendar_sweeps.create_monthly_inspections,
+                                           calendar), every=timedelta(hours=1), at_start=True),
+        Job("inspection_deadlines", partial(calendar_sweeps.sweep_inspection_deadlines,
+                                            calendar), every=quarter),
+        Job("callback_sampling", partial(calendar_sweeps.sample_callbacks, calendar),
+            every=timedelta(minutes=5)),
+        Job("callback_deadlines", partial(calendar_sweeps.sweep_callback_deadlines, calendar),
+            every=quarter),
+        Job("weekly_case_audit_draw", partial(calendar_sweeps.draw_weekly_case_audits,
+                                              calendar), every=timedelta(hours=1),
+            at_start=True),
+    )
+
+
 def scheduled_jobs(capture: CaptureContext, sla_repeat: timedelta,
-                   ledgers: LedgerSettings | None = None, counts: CountSettings | None = None
-                   ) -> tuple[Job, ...]:
+                   ledgers: LedgerSettings | None = None, counts: CountSettings | None = None,
+                   calendar: Calendar | None = None) -> tuple[Job, ...]:
     """Every job of a running process: the plain ones plus those that need the settings."""
     return (*JOBS, Job("review_sla", partial(sweep_review_sla, capture, sla_repeat),
                        every=timedelta(minutes=1), lease=timedelta(minutes=2)),
             *ledger_jobs(capture.zone, ledgers or LedgerSettings()),
-            *count_jobs(capture.zone, counts or CountSettings()))
+            *count_jobs(capture.zone, counts or CountSettings()),
+            *calendar_jobs(calendar or Calendar(zone=capture.zone)))

@@ -1,6 +1,8 @@
 """Tortoise models, one module per area; MODEL_MODULES lists them for Tortoise."""
 
 from domain.models.audit import AuditLog
+from domain.models.callbacks import Callback, CallbackAttempt, CallbackOutcome, CallbackStatus
+from domain.models.case_audits import AuditDraw, AuditErrorCode, CaseAudit, CaseAuditStatus
 from domain.models.cases import (
     BusinessType,
     Case,
@@ -33,6 +35,13 @@ from domain.models.devices import (
     IncidentKind,
     IncidentStatus,
 )
+from domain.models.inspections import (
+    Inspection,
+    InspectionKind,
+    InspectionResult,
+    InspectionSample,
+    InspectionStatus,
+)
 from domain.models.orgs import Org, OrgLevel, Role, Staff, StaffRole, WebCredential
 from domain.models.outbox import OutboxMessage, OutboxStatus
 from domain.models.qualifications import (
@@ -51,6 +60,8 @@ from domain.models.vouchers import (
     BoxCount,
     CountKind,
     CountStatus,
+    MisIssue,
+    MisIssueStatus,
     MovementKind,
     SerialCheck,
     TailBox,
@@ -76,15 +87,26 @@ MODEL_MODULES = [
     "domain.models.qualifications",
     "domain.models.devices",
     "domain.models.vouchers",
+    "domain.models.inspections",
+    "domain.models.callbacks",
+    "domain.models.case_audits",
 ]
 
 __all__ = [
     "MODEL_MODULES",
+    "AuditDraw",
+    "AuditErrorCode",
     "AuditLog",
     "BindCode",
     "BoxCount",
     "BusinessType",
+    "Callback",
+    "CallbackAttempt",
+    "CallbackOutcome",
+    "CallbackStatus",
     "Case",
+    "CaseAudit",
+    "CaseAuditStatus",
     "CaseCounter",
     "CaseDecision",
     "CaseEvent",
@@ -105,7 +127,14 @@ __all__ = [
     "Incident",
     "IncidentKind",
     "IncidentStatus",
+    "Inspection",
+    "InspectionKind",
+    "InspectionResult",
+    "InspectionSample",
+    "InspectionStatus",
     "JobLease",
+    "MisIssue",
+    "MisIssueStatus",
     "MovementKind",
     "Org",
     "OrgLevel",

@@ -151,6 +151,7 @@ class Case(Model):
     sla_reminded_at = fields.DatetimeField(null=True)
     escalated_at = fields.DatetimeField(null=True)
     escalation_count = fields.IntField(default=0)
+    callback_drawn_at = fields.DatetimeField(null=True, db_index=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
     photos: fields.ReverseRelation[CasePhoto]

@@ -26,6 +26,7 @@ class VoucherState(StrEnum):
     IN_BOX = "in_box"
     RESERVED = "reserved"
     ISSUED = "issued"
+    MIS_ISSUED = "mis_issued"
     LOST = "lost"
     VOID_PENDING = "void_pending"
     VOIDED = "voided"
@@ -45,6 +46,7 @@ class MovementKind(StrEnum):
     VOID_REFUSED = "void_refused"
     VOIDED = "voided"
     HANDED_OVER = "handed_over"
+    MIS_ISSUED = "mis_issued"
     COUNT_ADJUSTMENT = "count_adjustment"
 
 
@@ -62,6 +64,14 @@ class VoidStatus(StrEnum):
     PENDING = "pending"
     VOIDED = "voided"
     REFUSED = "refused"
+
+
+class MisIssueStatus(StrEnum):
+    """A mis-issued serial is being recovered until recovered or unrecoverable (V6, Q4)."""
+
+    RECOVERING = "recovering"
+    RECOVERED = "recovered"
+    UNRECOVERABLE = "unrecoverable"
 
 
 class CountKind(StrEnum):
@@ -297,3 +307,46 @@ class VoucherBalance(Model):
     class Meta:
         table = "voucher_balance"
         unique_together = (("org_id", "box_id", "voucher_type_id", "state"),)
+
+
+class MisIssue(Model):
+    """A serial handed to a customer by mistake, tracked from the report until it is
+    recovered and voided or written off as lost (V6, Q4)."""
+
+    id = fields.IntField(primary_key=True)
+    voucher: fields.ForeignKeyRelation[Voucher] = fields.ForeignKeyField(
+        "models.Voucher", related_name="mis_issues", on_delete=fields.RESTRICT
+    )
+    org: fields.ForeignKeyRelation[Org] = fields.ForeignKeyField(
+        "models.Org", related_name="mis_issues", on_delete=fields.RESTRICT
+    )
+    case: fields.ForeignKeyNullableRelation[Case] = fields.ForeignKeyField(
+        "models.Case", related_name="mis_issues", null=True, on_delete=fields.RESTRICT
+    )
+    box_id = fields.IntField(null=True)
+    holder: fields.ForeignKeyNullableRelation[Staff] = fields.ForeignKeyField(
+        "models.Staff", related_name="mis_issues", null=True, on_delete=fields.RESTRICT
+    )
+    customer_note = fields.TextField(default="")
+    status = fields.CharEnumField(MisIssueStatus, max_length=16,
+                                  default=MisIssueStatus.RECOVERING, db_index=True)
+    incident: fields.ForeignKeyRelation[Incident] = fields.ForeignKeyField(
+        "models.Incident", related_name="mis_issues", on_delete=fields.RESTRICT
+    )
+    reported_by: fields.ForeignKeyNullableRelation[Staff] = fields.ForeignKeyField(
+        "models.Staff", related_name="reported_mis_issues", null=True, on_delete=fields.RESTRICT
+    )
+    reported_at = fields.DatetimeField()
+    recover_by = fields.DatetimeField()
+    resolved_by: fields.ForeignKeyNullableRelation[Staff] = fields.ForeignKeyField(
+        "models.Staff", related_name="resolved_mis_issues", null=True, on_delete=fields.RESTRICT
+    )
+    resolved_at = fields.DatetimeField(null=True)
+    resolution = fields.TextField(default="")
+    void_request: fields.ForeignKeyNullableRelation[VoidRequest] = fields.ForeignKeyField(
+        "models.VoidRequest", related_name="mis_issues", null=True, on_delete=fields.RESTRICT
+    )
+
+    class Meta:
+        table = "mis_issue"
+        ordering = ["-id"]

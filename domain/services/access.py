@@ -43,6 +43,13 @@ class Permission(StrEnum):
     VOID_SIGN_BUSINESS = "void.sign_business"
     VOID_SIGN_OPERATIONS = "void.sign_operations"
     REPORT_EXPORT = "report.export"
+    INSPECTION_VIEW = "inspection.view"
+    INSPECTION_MANAGE = "inspection.manage"
+    INSPECTION_CONDUCT = "inspection.conduct"
+    CALLBACK_VIEW = "callback.view"
+    CALLBACK_WORK = "callback.work"
+    CASE_AUDIT_VIEW = "case_audit.view"
+    CASE_AUDIT_RECORD = "case_audit.record"
 
 
 GRANTS: dict[Permission, frozenset[Role]] = {
@@ -91,6 +98,17 @@ GRANTS: dict[Permission, frozenset[Role]] = {
     Permission.VOID_SIGN_BUSINESS: frozenset({Role.BUSINESS_HEAD}),
     Permission.VOID_SIGN_OPERATIONS: frozenset({Role.OPS_ADMIN}),
     Permission.REPORT_EXPORT: frozenset({Role.OPS_ADMIN, Role.AUDITOR}),
+    Permission.INSPECTION_VIEW: frozenset(
+        {Role.OPS_ADMIN, Role.SUPERVISOR, Role.BUSINESS_HEAD, Role.AUDITOR, Role.SYSADMIN}
+    ),
+    Permission.INSPECTION_MANAGE: frozenset({Role.OPS_ADMIN}),
+    Permission.INSPECTION_CONDUCT: frozenset({Role.SUPERVISOR, Role.OPS_ADMIN}),
+    Permission.CALLBACK_VIEW: frozenset(
+        {Role.CALLBACK_AGENT, Role.OPS_ADMIN, Role.SUPERVISOR, Role.AUDITOR, Role.SYSADMIN}
+    ),
+    Permission.CALLBACK_WORK: frozenset({Role.CALLBACK_AGENT}),
+    Permission.CASE_AUDIT_VIEW: frozenset({Role.AUDITOR, Role.OPS_ADMIN, Role.SYSADMIN}),
+    Permission.CASE_AUDIT_RECORD: frozenset({Role.AUDITOR}),
 }
 
 
