@@ -8,6 +8,7 @@ from domain.models.vouchers import MisIssueStatus, MovementKind, VoucherState
 from json import dumps, loads
 from tortoise.fields.base import OnDelete
 from tortoise import fields
+from domain.migration_support import EnumMembersChanged, restore_lost_indexes
 
 class Migration(migrations.Migration):
     dependencies = [('models', '0008_voucher_case_events')]
@@ -168,34 +169,35 @@ class Migration(migrations.Migration):
             name='callback_drawn_at',
             field=fields.DatetimeField(null=True, db_index=True, auto_now=False, auto_now_add=False),
         ),
-        ops.AlterField(
+        EnumMembersChanged(
             model_name='VoidRequestItem',
             name='previous_state',
             field=fields.CharEnumField(description='IN_VAULT: in_vault\nIN_BOX: in_box\nRESERVED: reserved\nISSUED: issued\nMIS_ISSUED: mis_issued\nLOST: lost\nVOID_PENDING: void_pending\nVOIDED: voided', enum_type=VoucherState, max_length=16),
         ),
-        ops.AlterField(
+        EnumMembersChanged(
             model_name='Voucher',
             name='state',
             field=fields.CharEnumField(db_index=True, description='IN_VAULT: in_vault\nIN_BOX: in_box\nRESERVED: reserved\nISSUED: issued\nMIS_ISSUED: mis_issued\nLOST: lost\nVOID_PENDING: void_pending\nVOIDED: voided', enum_type=VoucherState, max_length=16),
         ),
-        ops.AlterField(
+        EnumMembersChanged(
             model_name='VoucherBalance',
             name='state',
             field=fields.CharEnumField(description='IN_VAULT: in_vault\nIN_BOX: in_box\nRESERVED: reserved\nISSUED: issued\nMIS_ISSUED: mis_issued\nLOST: lost\nVOID_PENDING: void_pending\nVOIDED: voided', enum_type=VoucherState, max_length=16),
         ),
-        ops.AlterField(
+        EnumMembersChanged(
             model_name='VoucherMovement',
             name='from_state',
             field=fields.CharEnumField(null=True, description='IN_VAULT: in_vault\nIN_BOX: in_box\nRESERVED: reserved\nISSUED: issued\nMIS_ISSUED: mis_issued\nLOST: lost\nVOID_PENDING: void_pending\nVOIDED: voided', enum_type=VoucherState, max_length=16),
         ),
-        ops.AlterField(
+        EnumMembersChanged(
             model_name='VoucherMovement',
             name='kind',
             field=fields.CharEnumField(description='RECEIVED: received\nALLOCATED: allocated\nRETURNED_TO_VAULT: returned_to_vault\nRESERVED: reserved\nISSUED: issued\nRELEASED: released\nREPORTED_LOST: reported_lost\nVOID_REQUESTED: void_requested\nVOID_REFUSED: void_refused\nVOIDED: voided\nHANDED_OVER: handed_over\nMIS_ISSUED: mis_issued\nCOUNT_ADJUSTMENT: count_adjustment', enum_type=MovementKind, max_length=24),
         ),
-        ops.AlterField(
+        EnumMembersChanged(
             model_name='VoucherMovement',
             name='to_state',
             field=fields.CharEnumField(description='IN_VAULT: in_vault\nIN_BOX: in_box\nRESERVED: reserved\nISSUED: issued\nMIS_ISSUED: mis_issued\nLOST: lost\nVOID_PENDING: void_pending\nVOIDED: voided', enum_type=VoucherState, max_length=16),
         ),
+        ops.RunPython(restore_lost_indexes, ops.RunPython.noop),
     ]

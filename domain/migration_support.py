@@ -1,0 +1,42 @@
+"""Operations the committed migrations use where Tortoise's own would harm an SQLite
+database: there any AlterField rebuilds the table, and the rebuilt table loses its unique
+constraints and indexes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise.migrations import operations as ops
+
+# Indexes the SQLite schema editor lost: the table rebuild of migration 0007 dropped those
+# of voucher_movement, and adding a column (0009) skips its index. Created if missing, under
+# the names Tortoise gives them, so PostgreSQL, which kept them, is left as it is.
+LOST_INDEXES = (
+    'CREATE INDEX IF NOT EXISTS "idx_case_record_callbac_8f3d3b" '
+    'ON "case_record" ("callback_drawn_at")',
+    'CREATE INDEX IF NOT EXISTS "idx_voucher_mov_voucher_b3f095" '
+    'ON "voucher_movement" ("voucher_type_id")',
+    'CREATE INDEX IF NOT EXISTS "idx_voucher_mov_org_id_f56322" ON "voucher_movement" ("org_id")',
+    'CREATE INDEX IF NOT EXISTS "idx_voucher_mov_from_bo_1add84" '
+    'ON "voucher_movement" ("from_box_id")',
+    'CREATE INDEX IF NOT EXISTS "idx_voucher_mov_to_box__1b6aa7" '
+    'ON "voucher_movement" ("to_box_id")',
+    'CREATE INDEX IF NOT EXISTS "idx_voucher_mov_at_3d230c" ON "voucher_movement" ("at")',
+)
+
+
+class EnumMembersChanged(ops.AlterField):
+    """An enum field whose members changed: the varchar column is as it was, only the
+    documented members (the migration state) move on, so the database is left alone."""
+
+    async def database_forward(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    async def database_backward(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+async def restore_lost_indexes(apps: Any, schema_editor: Any) -> None:
+    """Create the indexes the SQLite schema editor lost, where they are missing."""
+    for statement in LOST_INDEXES:
+        await schema_editor.client.execute_script(statement)
