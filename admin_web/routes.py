@@ -12,12 +12,15 @@ from admin_web.views import (
     auth,
     bind_codes,
     business_types,
+    callbacks,
+    case_audits,
     cases,
     chat,
     dashboard,
     devices,
     health,
     incidents,
+    inspections,
     language,
     orgs,
     outbox,
@@ -94,6 +97,9 @@ def setup_routes(app: web.Application) -> None:
               post=special_approvals.decide)
     setup_ledger_routes(app)
     setup_voucher_routes(app)
+    setup_inspection_routes(app)
+    setup_callback_routes(app)
+    setup_case_audit_routes(app)
     _resource(app, "/audit", "audit", get=audit.audit_log)
     _resource(app, "/outbox", "outbox", get=outbox.outbox_page)
     _resource(app, "/outbox/{message_id:\\d+}/retry", "outbox_retry", post=outbox.retry)
@@ -157,7 +163,56 @@ def setup_voucher_routes(app: web.Application) -> None:
     void = "/vouchers/voids/{void_id:\\d+}"
     _resource(app, f"{void}/sign", "voucher_void_sign", post=vouchers.sign_void)
     _resource(app, f"{void}/refuse", "voucher_void_refuse", post=vouchers.refuse_void)
+    _resource(app, "/vouchers/mis-issues", "voucher_mis_issues", get=vouchers.mis_issues_page,
+              post=vouchers.record_mis_issue)
+    mis_issue = "/vouchers/mis-issues/{mis_issue_id:\\d+}"
+    _resource(app, f"{mis_issue}/recovered", "voucher_mis_issue_recovered",
+              post=vouchers.mis_issue_recovered)
+    _resource(app, f"{mis_issue}/unrecoverable", "voucher_mis_issue_unrecoverable",
+              post=vouchers.mis_issue_unrecoverable)
     _resource(app, "/vouchers/reconciliation", "voucher_reconciliation",
               get=vouchers.report_page)
     _resource(app, "/vouchers/reconciliation/export", "voucher_reconciliation_export",
               post=vouchers.export_report)
+
+
+def setup_case_audit_routes(app: web.Application) -> None:
+    """The off-site audit: queue, finding form, draws and the error-rate report (K2, K3)."""
+    _resource(app, "/case-audits", "case_audits", get=case_audits.queue)
+    _resource(app, "/case-audits/{audit_id:\\d+}", "case_audit", get=case_audits.audit_page,
+              post=case_audits.record)
+    _resource(app, "/case-audits/draws/{draw_id:\\d+}", "case_audit_draw",
+              get=case_audits.draw_page)
+    _resource(app, "/case-audits/report", "case_audit_report", get=case_audits.report_page)
+    _resource(app, "/case-audits/report/export", "case_audit_report_export",
+              post=case_audits.export_report)
+
+
+def setup_callback_routes(app: web.Application) -> None:
+    """Customer callbacks: the queue, a callback with its script, the report (K1, S4)."""
+    _resource(app, "/callbacks", "callbacks", get=callbacks.queue)
+    _resource(app, "/callbacks/report", "callback_report", get=callbacks.report_page)
+    _resource(app, "/callbacks/report/export", "callback_report_export",
+              post=callbacks.export_report)
+    callback = "/callbacks/{callback_id:\\d+}"
+    _resource(app, callback, "callback", get=callbacks.callback_page)
+    _resource(app, f"{callback}/reveal", "callback_reveal", post=callbacks.reveal)
+    _resource(app, f"{callback}/calls", "callback_calls", post=callbacks.record)
+
+
+def setup_inspection_routes(app: web.Application) -> None:
+    """Vault inspections: the month's list, completion rates, box history, one inspection
+    with its start and count, surprise samples (V5, K3)."""
+    _resource(app, "/inspections", "inspections", get=inspections.inspection_list)
+    _resource(app, "/inspections/completion", "inspection_completion",
+              get=inspections.completion_page)
+    _resource(app, "/inspections/boxes/{box_id:\\d+}", "inspection_box",
+              get=inspections.box_page)
+    one = "/inspections/{inspection_id:\\d+}"
+    _resource(app, one, "inspection", get=inspections.inspection_page)
+    _resource(app, f"{one}/start", "inspection_start", post=inspections.start)
+    _resource(app, f"{one}/count", "inspection_count", post=inspections.count)
+    _resource(app, "/inspections/surprise", "inspection_surprise",
+              get=inspections.surprise_page, post=inspections.launch)
+    _resource(app, "/inspections/samples/{sample_id:\\d+}", "inspection_sample",
+              get=inspections.sample_page)

@@ -40,3 +40,11 @@ async def restore_lost_indexes(apps: Any, schema_editor: Any) -> None:
     """Create the indexes the SQLite schema editor lost, where they are missing."""
     for statement in LOST_INDEXES:
         await schema_editor.client.execute_script(statement)
+
+
+async def mark_earlier_approvals_drawn(apps: Any, schema_editor: Any) -> None:
+    """Cases approved before callbacks existed count as drawn: the sampling starts with the
+    cases approved from now on, instead of calling back a backlog with fresh windows (K1)."""
+    await schema_editor.client.execute_script(
+        'UPDATE "case_record" SET "callback_drawn_at" = "decided_at" '
+        "WHERE \"status\" = 'approved' AND \"callback_drawn_at\" IS NULL")

@@ -1,7 +1,7 @@
 """Idempotent demo data: org tree, staff in every role, log-ins, bind codes, business types,
 the qualification and device ledgers of the field agents, the voucher ledger (vault
-stock, allocated tail boxes, one pending void) and, given a capture context, two approved
-cases that issued a card each."""
+stock, allocated tail boxes, one pending void, one mis-issued card being recovered) and,
+given a capture context, two approved cases that issued a card each."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from domain.models import (
     CounterQualification,
     Device,
     ExamResult,
+    MisIssue,
     Org,
     PhotoKind,
     Qualification,
@@ -201,7 +202,8 @@ BOX_ALLOCATIONS: tuple[tuple[str, str, int], ...] = (
 )
 BOX_CAPS = {"DEBIT_CARD": 30, "USB_KEY": 10}  # per outlet holding tail boxes (V2)
 LOST_CARD_HOLDER = "E0102"  # reports one card of his box lost: the pending void (V6)
-VOUCHER_STEPS = len(VOUCHER_TYPES) + len(VAULT_STOCK) + len(BOX_ALLOCATIONS) + 1
+MIS_ISSUE_BOX = "PAD-SZ0101-01"  # one card of this box was handed out by mistake (V6)
+VOUCHER_STEPS = len(VOUCHER_TYPES) + len(VAULT_STOCK) + len(BOX_ALLOCATIONS) + 2
 
 
 @dataclass(frozen=True)
@@ -393,6 +395,9 @@ async def _seed_vouchers(ops: Actor) -> list[str]:
     if not await VoidRequest.exists():
         await _lose_one_card(types["DEBIT_CARD"])
     labels.append("void")
+    if not await MisIssue.exists():
+        await _mis_issue_one_card(ops, types["DEBIT_CARD"])
+    labels.append("mis-issue")
     return labels
 
 
@@ -417,6 +422,15 @@ async def _lose_one_card(card: VoucherType) -> None:
     if lost is not None:
         await vouchers.report_lost_serials(await actor_for(agent), [lost.serial],
                                            "外出展业途中遗失借记卡一张")
+
+
+async def _mis_issue_one_card(ops: Actor, card: VoucherType) -> None:
+    """Operations records a card handed to a customer by mistake, being recovered (V6)."""
+    box = await vouchers.box_for_device((await Device.get(asset_tag=MIS_ISSUE_BOX)).id)
+    wrong = await Voucher.filter(box_id=box.id, voucher_type=card,
+                                 state=VoucherState.IN_BOX).order_by("serial").first()
+    if wrong is not None:
+        await vouchers.record_mis_issue(ops, wrong.serial, "开卡时误将另一张卡交给客户")
 
 
 def demo_photo(seed: int) -> bytes:

@@ -67,15 +67,20 @@ def flow_context(media_root: Path, public_url: str = "", **overrides: Any) -> Fl
     return FlowContext(capture=capture_context(media_root, **overrides), public_url=public_url)
 
 
-async def operational(staff: Staff, *, business_type_ids: list[int] | None = None) -> None:
+async def operational(staff: Staff, *, business_type_ids: list[int] | None = None,
+                      tablet: bool = True) -> None:
     """Make a field agent able to capture (Q1, Q2, D1, D2): counter qualification, grants
-    for every active business type (or the given ones), a tablet issued and confirmed."""
+    for every active business type (or the given ones), a tablet issued and confirmed
+    (unless tablet is False: qualified, waiting for a tablet or a hand-over)."""
     before = await OutboxMessage.all().order_by("-id").first()
     await qualifications.record_counter_qualification(ROOT, staff.id, f"GT{staff.employee_no}",
                                                       date(2020, 1, 6))
     type_ids = business_type_ids or await BusinessType.filter(active=True).order_by(
         "id").values_list("id", flat=True)
     await qualifications.grant(ROOT, staff.id, list(type_ids), QualificationBasis.COUNTER)
+    if not tablet:
+        await OutboxMessage.filter(id__gt=before.id if before else 0).delete()
+        return
     number = await Device.all().count() + 1
     tablet = await devices.register_device(ROOT, devices.DeviceForm(
         asset_tag=f"PAD{number:05d}", serial=f"SN{number:08d}", imei=None, model="Huawei MatePad",

@@ -358,9 +358,10 @@ async def test_exports_need_a_purpose_and_are_audited(ledger: Ledger, tmp_path: 
     assert as_csv.status == as_xlsx.status == 200
     assert "voucher-reconciliation-2026-11.csv" in as_csv.headers["Content-Disposition"]
     table = list(csv.reader(io.StringIO(csv_body.decode("utf-8-sig"))))
-    assert table[0][2] == zh("Opening balance") and table[0][8] == zh("Closing balance")
+    assert table[0][2] == zh("Opening balance") and table[0][9] == zh("Closing balance")
+    assert table[0][8] == zh("Mis-issued")
     assert sum(int(row[2]) for row in table[1:]) == 5
-    assert sum(int(row[8]) for row in table[1:]) == 24
+    assert sum(int(row[9]) for row in table[1:]) == 24
     sheet = openpyxl.load_workbook(io.BytesIO(xlsx_body)).active
     lines = list(sheet.values)
     assert sheet.title == "2026-11" and lines[0][5] == zh("Issued to customers")

@@ -19,6 +19,8 @@ from domain.models import (
     Device,
     DeviceEvent,
     Incident,
+    MisIssue,
+    MisIssueStatus,
     QualificationEvent,
     Role,
     Staff,
@@ -98,6 +100,9 @@ async def test_demo_is_idempotent_prints_logins_and_issues_two_cards(
     assert {card.case.status for card in issued} == {CaseStatus.APPROVED}
     assert {card.case.agent.employee_no for card in issued} == {"E0101"}
     assert {card.case.customer_name for card in issued} == {c.name for c in DEMO_CUSTOMERS}
+    [mis_issue] = await MisIssue.all().prefetch_related("voucher")
+    assert mis_issue.status == MisIssueStatus.RECOVERING
+    assert mis_issue.voucher.state == VoucherState.MIS_ISSUED
 
 
 async def test_init_creates_the_first_system_admin_once(database_url: str, tmp_path: Path

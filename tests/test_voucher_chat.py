@@ -67,7 +67,7 @@ async def outlet(database_url: str, tmp_path: Path) -> Outlet:
     for member, user in ((agent, AGENT), (other, OTHER), (supervisor, SUPERVISOR)):
         await bound_agent(member, user)
     await operational(agent)
-    await operational(other)
+    await operational(other, tablet=False)
     box = await stock_box_directly(agent, {"CARD": 3, "SIM": 2})
     return Outlet(agent, other, box, tmp_path / "media")
 

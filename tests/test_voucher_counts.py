@@ -17,6 +17,8 @@ from domain.models import (
     CountKind,
     CountStatus,
     Device,
+    DeviceEvent,
+    DeviceEventKind,
     Incident,
     IncidentKind,
     OutboxMessage,
@@ -81,7 +83,8 @@ async def stock_box_directly(holder: Staff, stock: dict[str, int]) -> TailBox:
 
 
 async def counting_world() -> Counting:
-    """Two operational agents in outlet a; the first holds a box with STOCK."""
+    """Two qualified agents in outlet a; the first holds a tablet and its box with STOCK, the
+    second holds no tablet yet."""
     ids = await org_tree()
     _, ops = await person(ids["province"], Role.OPS_ADMIN, no="O001")
     await create_business_type(ops, "DEBIT_CARD", BusinessTypeForm(
@@ -91,8 +94,8 @@ async def counting_world() -> Counting:
     far_supervisor, _ = await person(ids["branch_b"], Role.SUPERVISOR, no="S002")
     agent_row, agent = await person(ids["outlet_a"], Role.FIELD_AGENT, no="F001", name="陈展业")
     other_row, other = await person(ids["outlet_a"], Role.FIELD_AGENT, no="F002", name="李接手")
-    for row in (agent_row, other_row):
-        await operational(row)
+    await operational(agent_row)
+    await operational(other_row, tablet=False)
     box = await stock_box_directly(agent_row, STOCK)
     return Counting(ids, agent, agent_row, other, other_row, supervisor, far_supervisor, box)
 
@@ -116,7 +119,9 @@ async def test_day_end_count_is_asked_once_per_open_box_and_business_day(w: Coun
     empty_holder, _ = await person(w.ids["outlet_a"], Role.FIELD_AGENT, no="F003")
     await operational(empty_holder)
     await stock_box_directly(empty_holder, {})
-    frozen = await stock_box_directly(w.other_row, {"CARD": 1})
+    frozen_holder, _ = await person(w.ids["outlet_a"], Role.FIELD_AGENT, no="F004")
+    await operational(frozen_holder)
+    frozen = await stock_box_directly(frozen_holder, {"CARD": 1})
     await TailBox.filter(id=frozen.id).update(frozen=True)
 
     assert await voucher_counts.request_day_end_counts(BEFORE_CLOSING, closing=CLOSING) == 0
@@ -128,7 +133,7 @@ async def test_day_end_count_is_asked_once_per_open_box_and_business_day(w: Coun
         w.box.id, "20261123", w.agent_row.id)
     [asked] = await messages_to(w.agent_row)
     assert asked.buttons == [[["Count now", f"vc:count:{count.id}"]]]
-    assert await OutboxMessage.filter(recipient_id__in=[empty_holder.id, w.other_row.id]
+    assert await OutboxMessage.filter(recipient_id__in=[empty_holder.id, frozen_holder.id]
                                       ).count() == 0
     next_day = AFTER_CLOSING + timedelta(days=1)
     assert await voucher_counts.request_day_end_counts(next_day, closing=CLOSING) == 1
@@ -242,6 +247,18 @@ async def test_hand_over_moves_the_box_once_the_new_holder_counts_the_same(
     [told] = [m for m in await messages_to(w.agent_row)
               if m.template.startswith("%(taker)s confirmed")]
     assert told.params["taker"] == "F002 李接手"
+    tablet = await Device.get(id=box.device_id)  # type: ignore[attr-defined]
+    assert (tablet.holder_id, tablet.receipt_confirmed_at) == (w.other_row.id, AFTER_CLOSING)  # type: ignore[attr-defined]
+    entry = await DeviceEvent.get(device_id=tablet.id, kind=DeviceEventKind.HANDED_OVER)
+    assert (entry.holder_label, entry.actor_label) == ("F002 李接手", "F002 李接手")
+
+
+async def test_hand_over_is_refused_to_an_agent_who_holds_a_tablet(w: Counting) -> None:
+    busy, _ = await person(w.ids["outlet_a"], Role.FIELD_AGENT, no="F003", name="王有机")
+    await operational(busy)
+    refused = await refusal(vouchers.hand_over, w.agent, w.box.id, busy.id, dict(STOCK))
+    assert refused.params == {"name": "王有机", "asset_tag": "PAD00002"}
+    assert not await BoxCount.exists()
 
 
 async def test_hand_over_is_refused_to_others_than_the_holder_and_to_unqualified_agents(

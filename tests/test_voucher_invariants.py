@@ -1,7 +1,8 @@
 """Ledger invariants under random operation sequences (V1–V6), on SQLite and PostgreSQL.
 
 Random programs of receive / allocate / return / reserve / approve (issue) / reject
-(release) / lose / void request / sign / refuse / count run against the real services;
+(release) / lose / void request / mis-issue / recover / write off / sign / refuse / count
+run against the real services;
 refusals are part of the game. After each program: every serial is in one place that fits
 its state, replaying the movements gives the voucher rows and the stored balances, no box
 passes its org's cap, no issued or voided serial moved again, and every movement has an
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tortoise.expressions import Q
 
 from domain.errors import DomainError
 from domain.models import (
@@ -26,6 +28,7 @@ from domain.models import (
     Case,
     Incident,
     IncidentKind,
+    MisIssue,
     Org,
     TailBox,
     VoidRequest,
@@ -56,7 +59,10 @@ OPERATION = st.one_of(
     st.tuples(st.just("approve"), CASE),
     st.tuples(st.just("reject"), CASE),
     st.tuples(st.just("lose"), st.lists(SERIAL, min_size=1, max_size=3)),
-    st.tuples(st.just("void"), st.sampled_from(["expired", "mis_issued"]), SERIAL),
+    st.tuples(st.just("void"), st.just("expired"), SERIAL),
+    st.tuples(st.just("mis_issue"), SERIAL),
+    st.tuples(st.just("recover"), st.integers(min_value=0, max_value=3)),
+    st.tuples(st.just("write_off"), st.integers(min_value=0, max_value=3)),
     st.tuples(st.just("sign"), st.integers(min_value=0, max_value=3)),
     st.tuples(st.just("refuse"), st.integers(min_value=0, max_value=3)),
     st.tuples(st.just("count"), BOX, st.booleans()),
@@ -66,6 +72,7 @@ PLACES = {
     VoucherState.IN_BOX: (True, False),
     VoucherState.RESERVED: (True, True),
     VoucherState.ISSUED: (False, True),
+    VoucherState.MIS_ISSUED: (True, None),
     VoucherState.VOIDED: (False, None),
 }
 
@@ -81,6 +88,7 @@ class Game:
 
     async def reset(self) -> None:
         """Empty the voucher tables, thaw the boxes, set the cap."""
+        await MisIssue.all().delete()
         await VoidRequestItem.all().delete()
         await VoidRequest.all().delete()
         await VoucherMovement.all().delete()
@@ -88,8 +96,8 @@ class Game:
         await Voucher.all().delete()
         await VoucherBalance.all().delete()
         await VoucherCap.all().delete()
-        await Incident.filter(kind__in=[IncidentKind.VOUCHER_LOSS,
-                                        IncidentKind.DISCREPANCY]).delete()
+        await Incident.filter(kind__in=[IncidentKind.VOUCHER_LOSS, IncidentKind.DISCREPANCY,
+                                        IncidentKind.MIS_ISSUE]).delete()
         await AuditLog.filter(action__startswith="voucher.").delete()
         await TailBox.all().update(frozen=False, frozen_reason="", last_count_at=None,
                                    last_count_matched=None)
@@ -151,6 +159,24 @@ class Game:
         serial = await self.pick(k, state__in=["in_vault", "in_box", "reserved"])
         await vouchers.request_void(self.w.ops, [serial], kind, "作废", self.now)
 
+    async def do_mis_issue(self, k: int) -> None:
+        serial = await self.pick(k, state="in_box")
+        await vouchers.record_mis_issue(self.w.ops, serial, "拿错卡", now=self.now)
+
+    async def recovering(self, k: int) -> int | None:
+        """The k-th (cyclic) mis-issue still being recovered, if any."""
+        ids = await MisIssue.filter(status="recovering").order_by("id").values_list("id",
+                                                                                  flat=True)
+        return ids[k % len(ids)] if ids else None
+
+    async def do_recover(self, k: int) -> None:
+        if (mis_issue_id := await self.recovering(k)) is not None:
+            await vouchers.record_recovery(self.w.ops, mis_issue_id, "已追回", self.now)
+
+    async def do_write_off(self, k: int) -> None:
+        if (mis_issue_id := await self.recovering(k)) is not None:
+            await vouchers.write_off_mis_issue(self.w.ops, mis_issue_id, "无法追回", self.now)
+
     async def do_sign(self, signer: int) -> None:
         request = await VoidRequest.filter(status="pending").order_by("id").first()
         if request is not None:
@@ -209,10 +235,13 @@ async def check_replay() -> None:
 
 
 async def check_caps() -> None:
-    """No org's boxes hold more than its cap."""
+    """No org's boxes answer for more than its cap: in box, reserved, and void-pending or
+    mis-issued out of a box."""
     for cap in await VoucherCap.all().prefetch_related("org"):
-        held = await Voucher.filter(state__in=["in_box", "reserved"],
-                                    org__path__startswith=cap.org.path).count()
+        held = await Voucher.filter(
+            Q(state__in=["in_box", "reserved"])
+            | Q(state__in=["void_pending", "mis_issued"], box_id__isnull=False),
+            org__path__startswith=cap.org.path).count()
         assert held <= cap.max_in_boxes
 
 

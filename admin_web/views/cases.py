@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import mimetypes
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import date, datetime
 from itertools import groupby
 from typing import Any
 
@@ -24,7 +24,7 @@ from admin_web.pages import (
     path_id,
     render,
 )
-from admin_web.state import CONFIG_KEY
+from admin_web.state import CONFIG_KEY, TIMEZONE_KEY
 from domain import clock
 from domain.errors import N_, DomainError
 from domain.media import MediaCorrupted
@@ -39,7 +39,13 @@ from domain.models import (
 from domain.models.cases import RETAKE_CUSTOMER
 from domain.services import business_types, cases, orgs, review, review_desk, review_reasons
 from domain.services.cases import CaptureContext, CustomerData
-from domain.services.review import OPEN_STATUSES, CaseDetail, PhotoView, QueueFilters
+from domain.services.review import (
+    DECIDED_STATUSES,
+    OPEN_STATUSES,
+    CaseDetail,
+    PhotoView,
+    QueueFilters,
+)
 from domain.services.review_reasons import RETAKE_ITEM_LABELS
 
 log = logging.getLogger(__name__)
@@ -52,6 +58,7 @@ ORIGINAL_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/heic
 PHOTO_ORDER = (PhotoKind.ID_FRONT, PhotoKind.ONSITE_WITH_AGENT, PhotoKind.ID_BACK,
                PhotoKind.SIGNED_FORM, PhotoKind.OTHER)
 FACE_PAIR = frozenset({PhotoKind.ID_FRONT.value, PhotoKind.ONSITE_WITH_AGENT.value})
+QUEUE_STATUSES = OPEN_STATUSES + DECIDED_STATUSES
 STATUS_LABELS: dict[CaseStatus, str] = {
     CaseStatus.DRAFT: N_("Draft"),
     CaseStatus.SUBMITTED: N_("Waiting for review"),
@@ -129,14 +136,24 @@ def labels() -> dict[str, Any]:
             "decision_label": lambda kind: _(DECISION_LABELS[DecisionKind(kind)])}
 
 
+def _day_or_none(value: str | None) -> date | None:
+    """A YYYY-MM-DD date of the query string; anything else means any day."""
+    try:
+        return date.fromisoformat(value or "")
+    except ValueError:
+        return None
+
+
 def queue_filters(query: MultiMapping[str]) -> QueueFilters:
     """The queue filters of the query string; unknown values mean any."""
     status = query.get("status", "")
     return QueueFilters(
-        status=CaseStatus(status) if status in {s.value for s in OPEN_STATUSES} else None,
+        status=CaseStatus(status) if status in {s.value for s in QUEUE_STATUSES} else None,
         business_type_id=int_or_none(query.get("business_type_id")),
         org_id=int_or_none(query.get("org_id")), agent_id=int_or_none(query.get("agent_id")),
         overdue_only=query.get("overdue") == "1",
+        captured_on=_day_or_none(query.get("captured")),
+        decided_on=_day_or_none(query.get("decided")),
     )
 
 
@@ -145,8 +162,8 @@ async def queue(request: web.Request) -> web.Response:
     actor = actor_of(request)
     filters = queue_filters(request.query)
     context = {
-        "rows": await review.review_queue(actor, filters), "filters": filters,
-        "statuses": OPEN_STATUSES,
+        "rows": await review.review_queue(actor, filters, zone=request.app[TIMEZONE_KEY]),
+        "filters": filters, "statuses": QUEUE_STATUSES,
         "business_types": await business_types.list_business_types(actor),
         "orgs": await orgs.list_orgs(actor), "agents": await review_desk.agent_choices(actor),
     }

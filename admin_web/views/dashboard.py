@@ -1,57 +1,81 @@
-"""The dashboard: one card per figure; later areas append to CARDS."""
+"""The dashboard: the figures of the viewer's subtree, each linking to the list behind it,
+the 30-day trends as inline SVG charts with a table, and the task lists."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from aiohttp import web
+from markupsafe import Markup
 
+from admin_web.charts import Line, line_chart
+from admin_web.i18n import gettext as _
 from admin_web.pages import actor_of, redirect, render
-from admin_web.state import CONFIG_KEY
-from admin_web.views.devices import unconfirmed_issues
-from admin_web.views.ledger_forms import business_today
+from admin_web.state import CONFIG_KEY, TIMEZONE_KEY
 from domain.errors import N_
-from domain.models import IncidentStatus, OutboxStatus, Staff
-from domain.services import devices, orgs, outbox, qualifications, review, staff
-from domain.services.access import Permission, can, require
-from domain.services.actors import Actor
+from domain.models import Staff
+from domain.services import dashboard
+from domain.services.access import Permission, can
+from domain.services.dashboard import EXPIRY_DAYS, Dashboard, FigureKey, Series, TrendKey
 
-
-@dataclass(frozen=True)
-class Card:
-    """A figure on the dashboard, shown to those holding its permission."""
-
-    title: str
-    permission: Permission
-    href: str
-    figure: Callable[[Actor], Awaitable[int]]
-
-
-async def _active_staff(actor: Actor) -> int:
-    return await staff.count_staff(actor, active=True)
-
-
-async def _outbox_pending(actor: Actor) -> int:
-    return await outbox.count_messages(actor, OutboxStatus.PENDING)
-
-
-async def _outbox_dead(actor: Actor) -> int:
-    return await outbox.count_messages(actor, OutboxStatus.DEAD)
-
-
-CARDS: tuple[Card, ...] = (
-    Card(N_("Active staff"), Permission.STAFF_VIEW, "/staff?active=1", _active_staff),
-    Card(N_("Organisations in scope"), Permission.ORG_VIEW, "/orgs", orgs.count_orgs),
-    Card(N_("Outbox pending"), Permission.OUTBOX_VIEW, "/outbox", _outbox_pending),
-    Card(N_("Outbox dead"), Permission.OUTBOX_VIEW, "/outbox", _outbox_dead),
+CASES = N_("Cases today")
+VOUCHERS = N_("Vouchers")
+CALENDAR = N_("Inspections and callbacks")
+LEDGERS = N_("Ledgers")
+ADMINISTRATION = N_("Administration")
+AREAS = (CASES, VOUCHERS, CALENDAR, LEDGERS, ADMINISTRATION)
+# Per figure: its area, caption and the list behind it ({day}: today, {month}: this month).
+FIGURES: dict[FigureKey, tuple[str, str, str]] = {
+    FigureKey.CASES_CAPTURED: (CASES, N_("Cases captured today"), "/cases?captured={day}"),
+    FigureKey.CASES_OPEN: (CASES, N_("Open cases"), "/cases"),
+    FigureKey.CASES_OVERDUE: (CASES, N_("Overdue cases"), "/cases?overdue=1"),
+    FigureKey.CASES_APPROVED: (CASES, N_("Approved today"),
+                               "/cases?status=approved&decided={day}"),
+    FigureKey.CASES_RETURNED: (CASES, N_("Returned today"),
+                               "/cases?status=returned&decided={day}"),
+    FigureKey.CASES_REJECTED: (CASES, N_("Rejected today"),
+                               "/cases?status=rejected&decided={day}"),
+    FigureKey.SLA_KEPT: (CASES, N_("Reviews within the time limit today"),
+                         "/cases?decided={day}"),
+    FigureKey.VOUCHERS_IN_VAULTS: (VOUCHERS, N_("Vouchers in vaults"), "/vouchers"),
+    FigureKey.VOUCHERS_IN_BOXES: (VOUCHERS, N_("Vouchers in tail boxes"), "/vouchers"),
+    FigureKey.VOIDS_PENDING: (VOUCHERS, N_("Voids waiting for signatures"), "/vouchers/voids"),
+    FigureKey.DAY_END_MISSING: (VOUCHERS, N_("Day-end counts not answered today"), "/vouchers"),
+    FigureKey.INSPECTIONS_DUE: (CALENDAR, N_("Vault inspections due this month"),
+                                "/inspections?month={month}"),
+    FigureKey.INSPECTIONS_OVERDUE: (CALENDAR, N_("Overdue vault inspections"),
+                                    "/inspections?status=overdue"),
+    FigureKey.CALLBACKS_DUE: (CALENDAR, N_("Callbacks due today"), "/callbacks?due=today"),
+    FigureKey.CALLBACKS_OVERDUE: (CALENDAR, N_("Overdue callbacks"), "/callbacks?due=overdue"),
+    FigureKey.INCIDENTS_OPEN: (LEDGERS, N_("Open incidents"), "/incidents?status=open"),
+    FigureKey.DEVICES_LOST: (LEDGERS, N_("Tablets lost"), "/devices?state=lost"),
+    FigureKey.DEVICES_UNCONFIRMED: (LEDGERS, N_("Tablets not confirmed within 24 hours"),
+                                    "/devices?state=issued&unconfirmed=1"),
+    FigureKey.AGENTS_EXPIRING: (LEDGERS, N_("Agents with a qualification expiring within 30 days"),
+                                f"/qualifications?status=active&expiring={EXPIRY_DAYS}"),
+    FigureKey.AGENTS_SUSPENDED: (LEDGERS, N_("Agents with a suspended qualification"),
+                                 "/qualifications?status=suspended"),
+    FigureKey.STAFF_ACTIVE: (ADMINISTRATION, N_("Active staff"), "/staff?active=1"),
+    FigureKey.ORGS: (ADMINISTRATION, N_("Organisations in scope"), "/orgs"),
+    FigureKey.OUTBOX_PENDING: (ADMINISTRATION, N_("Outbox pending"), "/outbox"),
+    FigureKey.OUTBOX_DEAD: (ADMINISTRATION, N_("Outbox dead"), "/outbox"),
+}
+PERCENT = frozenset({FigureKey.SLA_KEPT})
+# Per chart: caption, its lines (trend and label) and the value at its top (None: fit).
+CHARTS: tuple[tuple[str, tuple[tuple[TrendKey, str], ...], float | None], ...] = (
+    (N_("Cases per day"), ((TrendKey.CAPTURED, N_("Captured")),
+                           (TrendKey.APPROVED, N_("Approved"))), None),
+    (N_("Reviews within the time limit per day, in percent"),
+     ((TrendKey.SLA_KEPT, N_("Within the time limit")),), 100),
+    (N_("Callback satisfaction per day (average, 1 to 5)"),
+     ((TrendKey.SATISFACTION, N_("Average satisfaction")),), 5),
 )
 
 
 @dataclass(frozen=True)
 class Tile:
-    """A card as shown: caption msgid, link, figure text and whether it calls for action."""
+    """A figure as shown: caption msgid, link, figure text and whether it calls for action."""
 
     title: str
     href: str
@@ -59,33 +83,14 @@ class Tile:
     alert: bool = False
 
 
-async def _sla_tiles(request: web.Request, actor: Actor) -> list[Tile]:
-    """Open and overdue cases now and the SLA kept today, for case viewers (C8, S1)."""
-    ctx = request.app[CONFIG_KEY].capture
-    if ctx is None or not can(actor, Permission.CASE_VIEW):
-        return []
-    stats = await review.sla_stats(actor, ctx)
-    kept = "—" if stats.kept_percent is None else f"{stats.kept_percent}%"
-    return [
-        Tile(N_("Open cases"), "/cases", str(stats.open_cases)),
-        Tile(N_("Overdue cases"), "/cases?overdue=1", str(stats.overdue_cases),
-             alert=stats.overdue_cases > 0),
-        Tile(N_("Reviews within the time limit today"), "/cases", kept),
-    ]
+@dataclass(frozen=True)
+class Chart:
+    """One trend chart: the SVG, and the same figures as table columns for the fallback."""
 
-
-async def _ledger_tiles(actor: Actor) -> list[Tile]:
-    """Open incidents and tablets whose receipt is overdue, for their viewers (D1, D3)."""
-    tiles = []
-    if can(actor, Permission.INCIDENT_VIEW):
-        count = len(await devices.list_incidents(actor, status=IncidentStatus.OPEN))
-        tiles.append(Tile(N_("Open incidents"), "/incidents?status=open", str(count),
-                          alert=count > 0))
-    if can(actor, Permission.DEVICE_VIEW):
-        count = len(await unconfirmed_issues(actor))
-        tiles.append(Tile(N_("Tablets not confirmed within 24 hours"),
-                          "/devices?state=issued&unconfirmed=1", str(count), alert=count > 0))
-    return tiles
+    title: str
+    svg: Markup
+    labels: list[str]
+    rows: list[tuple[date, list[str]]]
 
 
 @dataclass(frozen=True)
@@ -107,44 +112,72 @@ class TaskList:
     items: list[Task]
 
 
+def _figure_text(key: FigureKey, value: int | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value}%" if key in PERCENT else str(value)
+
+
+def _areas(board: Dashboard) -> list[tuple[str, list[Tile]]]:
+    """The figures as linked cards, area by area, leaving out empty areas."""
+    links = {"day": board.today.isoformat(), "month": f"{board.today:%Y-%m}"}
+    tiles: dict[str, list[Tile]] = {area: [] for area in AREAS}
+    for figure in board.figures:
+        area, title, href = FIGURES[figure.key]
+        tiles[area].append(Tile(title, href.format(**links),
+                                _figure_text(figure.key, figure.value), figure.alert))
+    return [(area, cards) for area, cards in tiles.items() if cards]
+
+
+def _value_text(value: float | None) -> str:
+    return "—" if value is None else f"{value:g}"
+
+
+def _charts(board: Dashboard) -> list[Chart]:
+    """The charts whose trends the viewer may see, each with its table fallback."""
+    series: dict[TrendKey, Series] = {s.key: s for s in board.trends}
+    charts = []
+    for number, (title, keys, top) in enumerate(CHARTS):
+        if not all(key in series for key, _label in keys):
+            continue
+        lines = [Line(_(label), series[key].points) for key, label in keys]
+        description = _("Daily values from %(first)s to %(last)s.") % {
+            "first": board.days[0].isoformat(), "last": board.days[-1].isoformat()}
+        svg = line_chart(f"trend-{number}", _(title), description, board.days, lines, top=top)
+        rows = [(day, [_value_text(line.points[n]) for line in lines])
+                for n, day in enumerate(board.days)]
+        charts.append(Chart(title, svg, [line.label for line in lines], rows))
+    return charts
+
+
 def _task(member: Staff, href: str, since: datetime | None) -> Task:
     return Task(f"{member.employee_no} {member.name}", href, member.org.name, since)
 
 
-def _idle_unkept(member: Staff, today: date) -> bool:
-    """Flagged idle and not kept active by an admin (Q7)."""
-    kept = member.idle_kept_until is not None and member.idle_kept_until >= today
-    return member.idle_flagged_at is not None and not kept
-
-
-async def _task_lists(actor: Actor, today: date) -> list[TaskList]:
+def _task_lists(board: Dashboard) -> list[TaskList]:
     """Withdrawal proposals (Q3, K2) and flagged idle accounts (Q7) for those who act on them."""
     lists = []
-    if can(actor, Permission.QUALIFICATION_MANAGE):
-        proposals = await qualifications.withdrawal_proposals(actor)
+    if board.withdrawal_proposals is not None:
         lists.append(TaskList(
             N_("Withdrawal proposals"),
             N_("Repeated major incidents: review the withdrawal of the qualification."),
             [_task(m, f"/staff/{m.id}/qualifications", m.retraining_flagged_at)
-             for m in proposals]))
-    if can(actor, Permission.IDLE_ACCOUNT_KEEP):
-        members = await staff.list_staff(actor, active=True)
+             for m in board.withdrawal_proposals]))
+    if board.idle_accounts is not None:
         lists.append(TaskList(
             N_("Idle accounts"),
             N_("No operation for a long time: keep the account, or let it be disabled."),
             [_task(m, f"/staff/{m.id}/qualifications#keep", m.idle_flagged_at)
-             for m in members if _idle_unkept(m, today)]))
+             for m in board.idle_accounts]))
     return lists
 
 
 async def index(request: web.Request) -> web.Response:
-    """Show the cards the actor may see; staff without a dashboard (field agents) go to chat."""
+    """Show the figures, trends and task lists the actor may see; staff without a dashboard
+    (field agents) go to chat."""
     actor = actor_of(request)
     if not can(actor, Permission.DASHBOARD_VIEW) and request.app[CONFIG_KEY].chat is not None:
         redirect("/chat")
-    require(actor, Permission.DASHBOARD_VIEW)
-    tiles = await _sla_tiles(request, actor) + await _ledger_tiles(actor) + [
-        Tile(card.title, card.href, str(await card.figure(actor)))
-        for card in CARDS if can(actor, card.permission)]
-    tasks = await _task_lists(actor, business_today(request))
-    return await render(request, "dashboard/index.html", {"cards": tiles, "tasks": tasks})
+    board = await dashboard.overview(actor, request.app[TIMEZONE_KEY])
+    return await render(request, "dashboard/index.html", {
+        "areas": _areas(board), "charts": _charts(board), "tasks": _task_lists(board)})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -26,7 +25,7 @@ from domain.errors import N_, DomainError
 from domain.models import Device, DeviceEventKind, DeviceState, Role, Staff
 from domain.services import devices, orgs, staff
 from domain.services.actors import Actor
-from domain.services.devices import RECEIPT_DEADLINE_HOURS, DeviceForm
+from domain.services.devices import RECEIPT_DEADLINE_HOURS, DeviceForm, receipt_overdue
 
 STATE_LABELS: dict[DeviceState, str] = {
     DeviceState.IN_STOCK: N_("In stock"),
@@ -39,6 +38,7 @@ EVENT_LABELS: dict[DeviceEventKind, str] = {
     DeviceEventKind.REGISTERED: N_("Registered"),
     DeviceEventKind.ISSUED: N_("Issued"),
     DeviceEventKind.RECEIPT_CONFIRMED: N_("Receipt confirmed"),
+    DeviceEventKind.HANDED_OVER: N_("Handed over with its tail box"),
     DeviceEventKind.RETURNED: N_("Returned"),
     DeviceEventKind.LOST: N_("Reported lost"),
     DeviceEventKind.FOUND: N_("Found"),
@@ -65,22 +65,6 @@ def labels() -> dict[str, Any]:
             "event_label": lambda value: _(EVENT_LABELS[DeviceEventKind(value)])}
 
 
-def receipt_overdue(device: Device, now: datetime) -> bool:
-    """An issued tablet whose holder has not confirmed receipt within 24 hours (D1)."""
-    if device.state != DeviceState.ISSUED or device.receipt_confirmed_at is not None:
-        return False
-    deadline = timedelta(hours=RECEIPT_DEADLINE_HOURS)
-    return device.receipt_flagged_at is not None or (
-        device.issued_at is not None and now - device.issued_at > deadline)
-
-
-async def unconfirmed_issues(actor: Actor) -> list[Device]:
-    """Issued tablets of the actor's subtree not confirmed within 24 hours (D1)."""
-    now = clock.utcnow()
-    issued = await devices.list_devices(actor, state=DeviceState.ISSUED)
-    return [row for row in issued if receipt_overdue(row, now)]
-
-
 async def field_agents(actor: Actor, org_id: int | None = None) -> list[Staff]:
     """Active field agents of the actor's subtree, or of one org's subtree."""
     rows = await staff.list_staff(actor, org_id=org_id, active=True)
@@ -105,11 +89,9 @@ async def _list_view(request: web.Request, values: dict[str, str], error: str | 
     """Render the list with the register form (filled again after a refusal)."""
     actor = actor_of(request)
     filters = list_filters(request.query)
-    rows = await devices.list_devices(actor, **filters)
     unconfirmed = request.query.get("unconfirmed") == "1"
+    rows = await devices.list_devices(actor, **filters, unconfirmed=unconfirmed)
     now = clock.utcnow()
-    if unconfirmed:
-        rows = [row for row in rows if receipt_overdue(row, now)]
     context = {
         "rows": rows, "filters": filters, "unconfirmed": unconfirmed,
         "overdue": {row.id for row in rows if receipt_overdue(row, now)},

@@ -20,6 +20,7 @@ KIND_LABELS: dict[IncidentKind, str] = {
     IncidentKind.DISCREPANCY: N_("Count discrepancy"),
     IncidentKind.MIS_ISSUE: N_("Mis-issued voucher"),
     IncidentKind.MAJOR_ERROR: N_("Major operating error"),
+    IncidentKind.COMPLAINT: N_("Customer complaint"),
 }
 STATUS_LABELS: dict[IncidentStatus, str] = {
     IncidentStatus.OPEN: N_("Open"),

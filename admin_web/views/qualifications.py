@@ -68,6 +68,7 @@ EVENT_LABELS: dict[QualificationEventKind, str] = {
     QualificationEventKind.EXPIRY_WARNED: N_("Holder warned of the expiry"),
 }
 STATUS_KEYS = frozenset(status.value for status in QualificationStatus)
+MAX_EXPIRY_DAYS = 366
 BASIS_KEYS = frozenset(basis.value for basis in QualificationBasis)
 
 
@@ -103,12 +104,16 @@ def list_filters(query: MultiMapping[str]) -> dict[str, Any]:
 
 
 async def qualification_list(request: web.Request) -> web.Response:
-    """Qualifications of the actor's org subtree, filtered by state, business type and org."""
+    """Qualifications of the actor's org subtree, filtered by state, business type, org and
+    expiry within a number of days."""
     actor = actor_of(request)
     filters = list_filters(request.query)
+    days = int_or_none(request.query.get("expiring"))
+    expiring = days if days is not None and 0 < days <= MAX_EXPIRY_DAYS else None
+    by = None if expiring is None else business_today(request) + timedelta(days=expiring)
     context = {
-        "rows": await qualifications.list_qualifications(actor, **filters),
-        "filters": filters, "statuses": list(QualificationStatus),
+        "rows": await qualifications.list_qualifications(actor, **filters, expiring_by=by),
+        "filters": filters, "statuses": list(QualificationStatus), "expiring": expiring,
         "business_types": await business_types.list_business_types(actor),
         "orgs": await orgs.list_orgs(actor),
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,9 +25,10 @@ from admin_web.pages import (
     whole_number,
 )
 from admin_web.state import CONFIG_KEY, TIMEZONE_KEY
-from admin_web.views.ledger_forms import business_today
+from admin_web.views.ledger_forms import business_today, optional_date
+from domain import clock
 from domain.errors import N_, DomainError
-from domain.models import DeviceState, MovementKind, VoidKind, VoucherState
+from domain.models import DeviceState, MisIssueStatus, MovementKind, VoidKind, VoucherState
 from domain.services import devices, orgs, voucher_reports, vouchers
 from domain.services.access import Permission, can
 from domain.services.vouchers import VoucherTypeForm
@@ -37,6 +38,7 @@ STATE_LABELS: dict[VoucherState, str] = {
     VoucherState.IN_BOX: N_("In the tail box"),
     VoucherState.RESERVED: N_("Reserved by a case"),
     VoucherState.ISSUED: N_("Issued to the customer"),
+    VoucherState.MIS_ISSUED: N_("Mis-issued, being recovered"),
     VoucherState.LOST: N_("Lost"),
     VoucherState.VOID_PENDING: N_("Void pending"),
     VoucherState.VOIDED: N_("Voided"),
@@ -53,12 +55,18 @@ KIND_LABELS: dict[MovementKind, str] = {
     MovementKind.VOID_REFUSED: N_("Void refused"),
     MovementKind.VOIDED: N_("Voided"),
     MovementKind.HANDED_OVER: N_("Box handed over"),
+    MovementKind.MIS_ISSUED: N_("Handed to a customer by mistake"),
     MovementKind.COUNT_ADJUSTMENT: N_("Count adjustment"),
 }
 VOID_KIND_LABELS: dict[VoidKind, str] = {
     VoidKind.LOST: N_("Lost"),
     VoidKind.MIS_ISSUED: N_("Mis-issued and recovered"),
     VoidKind.EXPIRED: N_("Expired"),
+}
+MIS_ISSUE_LABELS: dict[MisIssueStatus, str] = {
+    MisIssueStatus.RECOVERING: N_("Being recovered"),
+    MisIssueStatus.RECOVERED: N_("Recovered, void requested"),
+    MisIssueStatus.UNRECOVERABLE: N_("Unrecoverable, counted as lost"),
 }
 KIND_KEYS = frozenset(kind.value for kind in MovementKind)
 JOURNAL_PAGE = 50
@@ -71,7 +79,8 @@ def labels() -> dict[str, Any]:
     """Label helpers the voucher templates use."""
     return {"voucher_state_label": lambda value: _(STATE_LABELS[VoucherState(value)]),
             "movement_label": lambda value: _(KIND_LABELS[MovementKind(value)]),
-            "void_kind_label": lambda value: _(VOID_KIND_LABELS[VoidKind(value)])}
+            "void_kind_label": lambda value: _(VOID_KIND_LABELS[VoidKind(value)]),
+            "mis_issue_label": lambda value: _(MIS_ISSUE_LABELS[MisIssueStatus(value)])}
 
 
 def serial_lines(text: str) -> list[str]:
@@ -351,7 +360,7 @@ async def voids_page(request: web.Request) -> web.Response:
 
 async def _voids_view(request: web.Request, error: str | None = None) -> web.Response:
     context = {"rows": await voucher_reports.void_queue(actor_of(request)),
-               "void_kinds": list(VoidKind)}
+               "void_kinds": [VoidKind.LOST, VoidKind.EXPIRED]}
     return await _page(request, "vouchers/voids.html", context, error)
 
 
@@ -393,6 +402,66 @@ async def refuse_void(request: web.Request) -> web.Response:
     return await _act(request, _refuse(request), "/vouchers/voids",
                       N_("The void is refused; the serials are back where they were."),
                       lambda error: _voids_view(request, error))
+
+
+# Mis-issues
+
+
+async def mis_issues_page(request: web.Request) -> web.Response:
+    """Serials handed to customers by mistake and their recovery (V6)."""
+    return await _mis_issues_view(request)
+
+
+async def _mis_issues_view(request: web.Request, error: str | None = None,
+                           form: MultiMapping[str] | None = None) -> web.Response:
+    status = request.query.get("status", "")
+    chosen = MisIssueStatus(status) if status in MIS_ISSUE_LABELS else None
+    rows = await vouchers.mis_issues(actor_of(request), status=chosen)
+    context = {"rows": rows, "status": chosen.value if chosen else "",
+               "statuses": list(MisIssueStatus), "now": clock.utcnow(),
+               "form": form or {}, "default_recover_by": business_today(request)
+               + vouchers.MIS_ISSUE_RECOVERY}
+    return await _page(request, "vouchers/mis_issues.html", context, error)
+
+
+async def _record_mis_issue(request: web.Request, form: MultiMapping[str]) -> Any:
+    day = optional_date(form.get("recover_by"), N_("Recover by"))
+    zone = request.app[TIMEZONE_KEY]
+    deadline = (datetime.combine(day, time(23, 59), zone).astimezone(UTC)
+                if day is not None else None)
+    return await vouchers.record_mis_issue(
+        actor_of(request), form.get("serial", ""), form.get("reason", ""),
+        case_no=form.get("case_no", ""), recover_by=deadline, zone=zone)
+
+
+async def record_mis_issue(request: web.Request) -> web.Response:
+    """Record a serial handed to a customer by mistake (V6)."""
+    form = await form_of(request)
+    return await _act(request, _record_mis_issue(request, form), "/vouchers/mis-issues",
+                      N_("The mis-issue is recorded; the holder is told to recover the serial."),
+                      lambda error: _mis_issues_view(request, error, form))
+
+
+async def _settle_mis_issue(request: web.Request, recovered: bool) -> Any:
+    form = await form_of(request)
+    settle = vouchers.record_recovery if recovered else vouchers.write_off_mis_issue
+    return await settle(actor_of(request), path_id(request, "mis_issue_id"),
+                        form.get("note", ""))
+
+
+async def mis_issue_recovered(request: web.Request) -> web.Response:
+    """The serial is back from the customer: ask to void it (V6)."""
+    return await _act(request, _settle_mis_issue(request, True), "/vouchers/mis-issues",
+                      N_("The recovery is recorded; the void waits for both signatures."),
+                      lambda error: _mis_issues_view(request, error))
+
+
+async def mis_issue_unrecoverable(request: web.Request) -> web.Response:
+    """The serial cannot be recovered: it counts as lost, a major incident (V6, Q4)."""
+    return await _act(request, _settle_mis_issue(request, False), "/vouchers/mis-issues",
+                      N_("The serial counts as lost; the incident is major and the void waits "
+                         "for both signatures."),
+                      lambda error: _mis_issues_view(request, error))
 
 
 # Monthly reconciliation

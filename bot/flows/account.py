@@ -85,6 +85,7 @@ async def help_(turn: Turn) -> Outcome:
         "/loss – report a lost tablet, vouchers or customer papers\n"
         "/box – show the vouchers in your tail box and any count to do\n"
         "/handover <employee no.> – hand your tail box over to another agent\n"
+        "/inspect – vault inspections waiting for you\n"
         "/help – show this help")
     return answer(Step.IDLE, Reply(text, (((turn._("New case"), "cap:start"),),)))
 

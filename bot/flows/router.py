@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from bot.flows import account, capture, devices, review, special, vouchers
+from bot.flows import account, capture, devices, inspections, review, special, vouchers
 from bot.flows.context import FlowContext
 from bot.flows.messages import Inbound, Reply
 from bot.flows.turn import Step, Turn
@@ -14,7 +14,7 @@ from locales import DEFAULT_LOCALE
 
 FLOWS: dict[str, ModuleType] = {
     "account": account, "capture": capture, "review": review, "special": special,
-    "devices": devices, "vouchers": vouchers,
+    "devices": devices, "vouchers": vouchers, "inspections": inspections,
 }
 COMMANDS: dict[str, account.Handler] = {
     name: handler for flow in FLOWS.values() for name, handler in flow.COMMANDS.items()

@@ -4,11 +4,16 @@ import functools
 from domain.models.callbacks import CallbackOutcome, CallbackStatus
 from domain.models.case_audits import AuditErrorCode, CaseAuditStatus
 from domain.models.inspections import InspectionKind, InspectionResult, InspectionStatus
+from domain.models.devices import DeviceEventKind, IncidentKind
 from domain.models.vouchers import MisIssueStatus, MovementKind, VoucherState
 from json import dumps, loads
 from tortoise.fields.base import OnDelete
 from tortoise import fields
-from domain.migration_support import EnumMembersChanged, restore_lost_indexes
+from domain.migration_support import (
+    EnumMembersChanged,
+    mark_earlier_approvals_drawn,
+    restore_lost_indexes,
+)
 
 class Migration(migrations.Migration):
     dependencies = [('models', '0008_voucher_case_events')]
@@ -199,5 +204,16 @@ class Migration(migrations.Migration):
             name='to_state',
             field=fields.CharEnumField(description='IN_VAULT: in_vault\nIN_BOX: in_box\nRESERVED: reserved\nISSUED: issued\nMIS_ISSUED: mis_issued\nLOST: lost\nVOID_PENDING: void_pending\nVOIDED: voided', enum_type=VoucherState, max_length=16),
         ),
+        EnumMembersChanged(
+            model_name='DeviceEvent',
+            name='kind',
+            field=fields.CharEnumField(description='REGISTERED: registered\nISSUED: issued\nRECEIPT_CONFIRMED: receipt_confirmed\nHANDED_OVER: handed_over\nRETURNED: returned\nLOST: lost\nFOUND: found\nSENT_TO_REPAIR: sent_to_repair\nREPAIRED: repaired\nRETIRED: retired\nAUDITED: audited', enum_type=DeviceEventKind, max_length=24),
+        ),
+        EnumMembersChanged(
+            model_name='Incident',
+            name='kind',
+            field=fields.CharEnumField(description='DEVICE_LOSS: device_loss\nVOUCHER_LOSS: voucher_loss\nPAPERS_LOSS: papers_loss\nDISCREPANCY: discrepancy\nMIS_ISSUE: mis_issue\nMAJOR_ERROR: major_error\nCOMPLAINT: complaint', enum_type=IncidentKind, max_length=24),
+        ),
+        ops.RunPython(mark_earlier_approvals_drawn, ops.RunPython.noop),
         ops.RunPython(restore_lost_indexes, ops.RunPython.noop),
     ]

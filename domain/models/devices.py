@@ -26,6 +26,7 @@ class DeviceEventKind(StrEnum):
     REGISTERED = "registered"
     ISSUED = "issued"
     RECEIPT_CONFIRMED = "receipt_confirmed"
+    HANDED_OVER = "handed_over"
     RETURNED = "returned"
     LOST = "lost"
     FOUND = "found"
@@ -95,6 +96,7 @@ class IncidentKind(StrEnum):
     DISCREPANCY = "discrepancy"
     MIS_ISSUE = "mis_issue"
     MAJOR_ERROR = "major_error"
+    COMPLAINT = "complaint"
 
 
 class IncidentStatus(StrEnum):

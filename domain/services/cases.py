@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -570,9 +570,15 @@ async def _check_complete(case: Case, business_type: BusinessType,
                              "submitting."))
 
 
+def case_no_prefix(day: date) -> str:
+    """The number prefix of the cases first submitted on a business day, e.g. YD20261122-."""
+    return f"{CASE_NO_PREFIX}{day:%Y%m%d}-"
+
+
 async def _next_case_no(moment: datetime, zone: ZoneInfo) -> str:
     """The next case number of the business day, e.g. YD20261122-000123, from an atomic upsert."""
-    day = moment.astimezone(zone).strftime("%Y%m%d")
+    local_day = moment.astimezone(zone).date()
+    day = f"{local_day:%Y%m%d}"
     connection = connections.get("default")
     mark = "$1" if connection.capabilities.dialect == "postgres" else "?"
     rows = await connection.execute_query_dict(
@@ -580,7 +586,7 @@ async def _next_case_no(moment: datetime, zone: ZoneInfo) -> str:
         'ON CONFLICT ("day") DO UPDATE SET "last_no" = "case_counter"."last_no" + 1 '
         'RETURNING "last_no"', [day],
     )
-    return f"{CASE_NO_PREFIX}{day}-{rows[0]['last_no']:0{CASE_NO_DIGITS}d}"
+    return f"{case_no_prefix(local_day)}{rows[0]['last_no']:0{CASE_NO_DIGITS}d}"
 
 
 def locale_of(staff: Staff) -> str:

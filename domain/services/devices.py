@@ -30,6 +30,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from domain.clock import utcnow
@@ -381,6 +382,23 @@ async def confirm_receipt(actor: Actor, device_id: int, now: datetime | None = N
     return device
 
 
+async def hand_over_with_box(actor: Actor, device_id: int, taker_id: int, moment: datetime
+                             ) -> DeviceEvent:
+    """The tablet goes with its tail box to the new holder, whose matching count of the box
+    is his receipt: one register entry naming him (V3, D1, D2). Call inside the hand-over's
+    transaction."""
+    device = await _locked(device_id)
+    if device.state != DeviceState.ISSUED:
+        raise DomainError(N_("Tablet %(asset_tag)s is %(state)s; only an issued tablet is "
+                             "handed over with its tail box."), asset_tag=device.asset_tag,
+                          state=device.state.value)
+    device.holder_id, device.issued_at = taker_id, moment  # type: ignore[attr-defined]
+    device.receipt_confirmed_at, device.receipt_flagged_at = moment, None
+    await device.save()
+    return await _append(actor, device, DeviceEventKind.HANDED_OVER, DeviceState.ISSUED, moment,
+                         "", taker_id)
+
+
 async def return_device(actor: Actor, device_id: int, note: str = "",
                         now: datetime | None = None) -> Device:
     """Take an issued tablet back into stock (D1)."""
@@ -669,10 +687,34 @@ async def my_devices(actor: Actor) -> list[Device]:
         "asset_tag")
 
 
+def receipt_overdue(device: Device, now: datetime) -> bool:
+    """An issued tablet whose holder has not confirmed receipt within 24 hours (D1)."""
+    if device.state != DeviceState.ISSUED or device.receipt_confirmed_at is not None:
+        return False
+    return device.receipt_flagged_at is not None or (
+        device.issued_at is not None
+        and now - device.issued_at > timedelta(hours=RECEIPT_DEADLINE_HOURS))
+
+
+def _receipt_overdue_filter(now: datetime) -> Q:
+    """`receipt_overdue` as a query condition (D1)."""
+    return Q(state=DeviceState.ISSUED, receipt_confirmed_at__isnull=True) & (
+        Q(receipt_flagged_at__isnull=False)
+        | Q(issued_at__lt=now - timedelta(hours=RECEIPT_DEADLINE_HOURS)))
+
+
+async def count_unconfirmed_issues(actor: Actor, now: datetime | None = None) -> int:
+    """Issued tablets of the actor's subtree not confirmed within 24 hours (D1)."""
+    require(actor, Permission.DEVICE_VIEW)
+    return await Device.filter(_receipt_overdue_filter(now or utcnow()),
+                               org__path__startswith=scope_prefix(actor)).count()
+
+
 async def list_devices(actor: Actor, *, state: DeviceState | None = None,
-                       org_id: int | None = None, holder_id: int | None = None
-                       ) -> list[Device]:
-    """Tablets of the actor's org subtree with org and holder prefetched (D1)."""
+                       org_id: int | None = None, holder_id: int | None = None,
+                       unconfirmed: bool = False) -> list[Device]:
+    """Tablets of the actor's org subtree with org and holder prefetched, only those whose
+    receipt is overdue when `unconfirmed` (D1)."""
     require(actor, Permission.DEVICE_VIEW)
     prefix = scope_prefix(actor)
     if org_id is not None:
@@ -686,6 +728,8 @@ async def list_devices(actor: Actor, *, state: DeviceState | None = None,
         query = query.filter(state=state)
     if holder_id is not None:
         query = query.filter(holder_id=holder_id)
+    if unconfirmed:
+        query = query.filter(_receipt_overdue_filter(utcnow()))
     return await query.prefetch_related("org", "holder").order_by("asset_tag")
 
 

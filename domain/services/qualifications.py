@@ -605,8 +605,10 @@ async def staff_ledger(actor: Actor, staff_id: int) -> dict[str, list]:
 
 async def list_qualifications(actor: Actor, *, status: str | None = None,
                               business_type_id: int | None = None,
-                              org_id: int | None = None) -> list[Qualification]:
-    """Qualifications of the actor's org subtree with staff and business type prefetched."""
+                              org_id: int | None = None, expiring_by: date | None = None
+                              ) -> list[Qualification]:
+    """Qualifications of the actor's org subtree with staff and business type prefetched,
+    only those valid until `expiring_by` at the latest when it is given."""
     require(actor, Permission.QUALIFICATION_VIEW)
     prefix = scope_prefix(actor)
     query = Qualification.filter(staff__org__path__startswith=prefix)
@@ -616,6 +618,8 @@ async def list_qualifications(actor: Actor, *, status: str | None = None,
         query = query.filter(status=QualificationStatus(status))
     if business_type_id is not None:
         query = query.filter(business_type_id=business_type_id)
+    if expiring_by is not None:
+        query = query.filter(valid_until__lte=expiring_by)
     return await query.prefetch_related("staff__org", "business_type").order_by(
         "staff__employee_no", "business_type__code")
 
@@ -758,27 +762,46 @@ async def _operations_of(staff: Staff) -> list[Staff]:
     return [admin for admin in admins if path.startswith(admin.org.path)]
 
 
-async def _flag_retraining(staff_id: int, now: datetime, threshold: int) -> bool:
-    """Flag retraining once at the threshold of major incidents and tell those concerned."""
-    count = await Incident.filter(staff_id=staff_id, major=True).count()
-    if count < threshold:
+@dataclass(frozen=True)
+class RetrainingCause:
+    """What counts toward retraining (K2): the source (major incidents, off-site audits), the
+    count and threshold, and what the person and operations management read."""
+
+    source: str
+    count: int
+    threshold: int
+    to_staff: str
+    to_operations: str
+
+
+async def flag_retraining(staff_id: int, now: datetime, cause: RetrainingCause) -> bool:
+    """Flag retraining and closer monitoring once the cause reaches its threshold, audited,
+    and tell the person and operations management of his org chain (K2)."""
+    if cause.count < cause.threshold:
         return False
     async with in_transaction():
         if not await Staff.filter(id=staff_id, retraining_flagged_at=None).update(
                 retraining_flagged_at=now):
             return False
         staff = await Staff.get(id=staff_id)
-        await audit.record(system_actor("major_incidents"), "staff.retraining_flagged", "staff",
+        await audit.record(system_actor(cause.source), "staff.retraining_flagged", "staff",
                            staff.id, org_id=staff.org_id,  # type: ignore[attr-defined]
-                           detail={"major_incidents": count, "threshold": threshold})
+                           detail={cause.source: cause.count, "threshold": cause.threshold})
         key = f"staff:{staff.id}:retraining:{now.isoformat()}"
-        await outbox.enqueue(staff.id, RETRAINING_TO_STAFF, {"count": count},
+        await outbox.enqueue(staff.id, cause.to_staff, {"count": cause.count},
                              idempotency_key=key)
         for admin in await _operations_of(staff):
-            await outbox.enqueue(admin.id, PROPOSAL_TO_OPERATIONS,
-                                 {"staff": _label(staff), "count": count},
+            await outbox.enqueue(admin.id, cause.to_operations,
+                                 {"staff": _label(staff), "count": cause.count},
                                  idempotency_key=f"{key}:proposal:{admin.id}")
     return True
+
+
+async def _flag_retraining(staff_id: int, now: datetime, threshold: int) -> bool:
+    """Flag retraining once at the threshold of major incidents and tell those concerned."""
+    count = await Incident.filter(staff_id=staff_id, major=True).count()
+    return await flag_retraining(staff_id, now, RetrainingCause(
+        "major_incidents", count, threshold, RETRAINING_TO_STAFF, PROPOSAL_TO_OPERATIONS))
 
 
 async def major_incident_recorded(staff_id: int, now: datetime, *,
@@ -862,6 +885,16 @@ async def sweep_idle_accounts(now: datetime, idle_days: int, grace_days: int) ->
         elif staff.idle_flagged_at <= grace_end:
             disabled += await _disable_idle(staff, now, idle_days)
     return SweepReport(warned=flagged, changed=disabled)
+
+
+async def idle_accounts_to_keep(actor: Actor, today: date) -> list[Staff]:
+    """Active staff in scope flagged idle and not kept active by an admin: the accounts
+    waiting for a decision (Q7)."""
+    require(actor, Permission.IDLE_ACCOUNT_KEEP)
+    return await Staff.filter(
+        Q(idle_kept_until__isnull=True) | Q(idle_kept_until__lt=today),
+        active=True, idle_flagged_at__isnull=False, org__path__startswith=scope_prefix(actor),
+    ).prefetch_related("org").order_by("idle_flagged_at", "id")
 
 
 async def keep_idle_account(actor: Actor, staff_id: int, until: date, reason: str) -> None:

@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from domain.clock import utcnow
+from domain.clock import day_bounds, utcnow
 from domain.errors import N_, DomainError, NotFound, PermissionDenied
 from domain.models import (
     BusinessType,
@@ -52,9 +53,11 @@ from domain.models.cases import RETAKE_CUSTOMER
 from domain.services import audit, outbox, vouchers
 from domain.services.access import Permission, require, require_scope, scope_prefix
 from domain.services.actors import Actor, system_actor
+from domain.services.calendar import DEFAULT_ZONE
 from domain.services.cases import (
     CaptureContext,
     CaseSummary,
+    case_no_prefix,
     case_summary,
     locale_of,
     record_event,
@@ -64,6 +67,7 @@ from domain.services.cases import (
 )
 
 OPEN_STATUSES = (CaseStatus.SUBMITTED, CaseStatus.IN_REVIEW, CaseStatus.ON_HOLD)
+DECIDED_STATUSES = (CaseStatus.APPROVED, CaseStatus.RETURNED, CaseStatus.REJECTED)
 HOLDABLE_STATUSES = (CaseStatus.SUBMITTED, CaseStatus.IN_REVIEW)
 SLA_STATUSES = HOLDABLE_STATUSES  # a held case waits for the check system, not the reviewer
 FINAL_DECISIONS = (DecisionKind.APPROVE, DecisionKind.RETURN, DecisionKind.REJECT)
@@ -153,13 +157,17 @@ ESCALATION_TO_SUPERVISORS = (
 
 @dataclass(frozen=True)
 class QueueFilters:
-    """Filters of the review queue; None means any."""
+    """Filters of the review queue; None means any. Without a status the queue holds the
+    open cases, the decided ones of `decided_on` or every case first submitted on
+    `captured_on` (business days)."""
 
     status: CaseStatus | None = None
     business_type_id: int | None = None
     org_id: int | None = None
     agent_id: int | None = None
     overdue_only: bool = False
+    captured_on: date | None = None
+    decided_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -242,6 +250,20 @@ class SlaStats:
 
 
 @dataclass(frozen=True)
+class DaySla:
+    """The final decisions of one business day and how many kept their deadline (S1)."""
+
+    day: date
+    decided: int
+    kept: int
+
+    @property
+    def kept_percent(self) -> int | None:
+        """The share kept in whole percent, None when nothing was decided."""
+        return round(100 * self.kept / self.decided) if self.decided else None
+
+
+@dataclass(frozen=True)
 class SweepResult:
     """What one SLA sweep did."""
 
@@ -264,16 +286,15 @@ class _Outcome:
 # --- queue ------------------------------------------------------------------------------
 
 
-async def review_queue(actor: Actor, filters: QueueFilters, now: datetime | None = None
-                       ) -> list[QueueItem]:
+async def review_queue(actor: Actor, filters: QueueFilters, now: datetime | None = None, *,
+                       zone: ZoneInfo = DEFAULT_ZONE) -> list[QueueItem]:
     """Open cases of the actor's org subtree, oldest first, with SLA time left (C8, S1)."""
     require(actor, Permission.CASE_VIEW)
     moment = now or utcnow()
     if filters.status in (CaseStatus.DRAFT, CaseStatus.CANCELLED):
         return []
-    query = Case.filter(org__path__startswith=scope_prefix(actor))
-    query = (query.filter(status=filters.status) if filters.status is not None
-             else query.filter(status__in=OPEN_STATUSES))
+    query = _by_status_and_day(Case.filter(org__path__startswith=scope_prefix(actor)),
+                               filters, zone)
     if filters.business_type_id is not None:
         query = query.filter(business_type_id=filters.business_type_id)
     if filters.org_id is not None:
@@ -288,6 +309,22 @@ async def review_queue(actor: Actor, filters: QueueFilters, now: datetime | None
     rows = await query.prefetch_related("business_type", "agent", "org", "claimed_by").order_by(
         "submitted_at", "id").limit(QUEUE_LIMIT)
     return [_queue_item(row, moment) for row in rows]
+
+
+def _by_status_and_day(query: Any, filters: QueueFilters, zone: ZoneInfo) -> Any:
+    """The queue's status filter and its business-day filters (C8)."""
+    if filters.status is not None:
+        query = query.filter(status=filters.status)
+    elif filters.decided_on is not None:
+        query = query.filter(status__in=DECIDED_STATUSES)
+    elif filters.captured_on is None:
+        query = query.filter(status__in=OPEN_STATUSES)
+    if filters.captured_on is not None:
+        query = query.filter(case_no__startswith=case_no_prefix(filters.captured_on))
+    if filters.decided_on is not None:
+        start, end = day_bounds(filters.decided_on, zone)
+        query = query.filter(decided_at__gte=start, decided_at__lt=end)
+    return query
 
 
 def _queue_item(case: Case, moment: datetime) -> QueueItem:
@@ -789,25 +826,39 @@ async def _escalate(case: Case, now: datetime, ctx: CaptureContext) -> int:
 
 async def sla_stats(actor: Actor, ctx: CaptureContext, now: datetime | None = None) -> SlaStats:
     """Open, overdue and SLA-kept figures of the actor's scope for the dashboard (C8, S1)."""
-    require(actor, Permission.DASHBOARD_VIEW)
     moment = now or utcnow()
-    prefix = scope_prefix(actor)
-    open_cases = Case.filter(org__path__startswith=prefix, status__in=OPEN_STATUSES)
-    day_start = datetime.combine(moment.astimezone(ctx.zone).date(), time(), ctx.zone)
-    decisions = await CaseDecision.filter(
-        case__org__path__startswith=prefix, kind__in=FINAL_DECISIONS,
-        decided_at__gte=day_start.astimezone(UTC), decided_at__lte=moment,
-    ).values("case_id", "revision", "decided_at")
-    dues = await _review_deadlines({row["case_id"] for row in decisions})
-    kept = sum(1 for row in decisions
-               if row["decided_at"] <= dues.get((row["case_id"], row["revision"]),
-                                                row["decided_at"]))
+    today = moment.astimezone(ctx.zone).date()
+    [decided] = await sla_by_day(actor, ctx.zone, today, today, moment)
+    open_cases = Case.filter(org__path__startswith=scope_prefix(actor),
+                             status__in=OPEN_STATUSES)
     return SlaStats(
         open_cases=await open_cases.count(),
         overdue_cases=await open_cases.filter(review_due_at__lt=moment).count(),
-        decided_today=len(decisions),
-        kept_percent=round(100 * kept / len(decisions)) if decisions else None,
+        decided_today=decided.decided,
+        kept_percent=decided.kept_percent,
     )
+
+
+async def sla_by_day(actor: Actor, zone: ZoneInfo, first: date, last: date,
+                     now: datetime | None = None) -> list[DaySla]:
+    """The final decisions of the actor's scope on each business day from `first` to `last`
+    up to now, and how many kept their review deadline (C8, S1)."""
+    require(actor, Permission.DASHBOARD_VIEW)
+    moment = now or utcnow()
+    decisions = await CaseDecision.filter(
+        case__org__path__startswith=scope_prefix(actor), kind__in=FINAL_DECISIONS,
+        decided_at__gte=day_bounds(first, zone)[0], decided_at__lt=day_bounds(last, zone)[1],
+        decided_at__lte=moment,
+    ).values("case_id", "revision", "decided_at")
+    dues = await _review_deadlines({row["case_id"] for row in decisions})
+    tally: dict[date, list[int]] = {}
+    for row in decisions:
+        due = dues.get((row["case_id"], row["revision"]), row["decided_at"])
+        counts = tally.setdefault(row["decided_at"].astimezone(zone).date(), [0, 0])
+        counts[0] += 1
+        counts[1] += row["decided_at"] <= due
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    return [DaySla(day, *tally.get(day, (0, 0))) for day in days]
 
 
 async def _review_deadlines(case_ids: set[int]) -> dict[tuple[int, int], datetime]:

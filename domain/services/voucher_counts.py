@@ -11,11 +11,14 @@ time the count is marked unanswered and the supervisors are told once (S1). A la
 is still recorded.
 
 Hand-over: the holder counts the box and names the new holder (an active, qualified field
-agent of the box's org or below). The count must match the ledger. A `BoxCount(kind=
-handover)` is opened for the new holder (its `holder_id` is the person asked to count), who
-confirms with his own count through the same answer as a day-end count; on a match the box
-changes holder. The register of a hand-over is that count row plus audit rows naming both
-persons and both counts; no per-serial movement is written because no serial changes place.
+agent of the box's org or below, holding no tablet). The count must match the ledger. A
+`BoxCount(kind=handover)` is opened for the new holder (its `holder_id` is the person asked
+to count), who confirms with his own count through the same answer as a day-end count; on a
+match the box changes holder and its tablet goes with it: a box belongs to one tablet (V1)
+and an agent works only with a tablet issued to him (D2), so the device register gets a
+hand-over entry naming the new holder, whose count is his receipt (D1). The register of a
+hand-over is that count row, the device entry and audit rows naming both persons and both
+counts; no per-serial movement is written because no serial changes place.
 The unique (box, kind, business day) key allows one completed hand-over per box and day; an
 unconfirmed one is replaced when the holder starts another.
 """
@@ -37,6 +40,8 @@ from domain.models import (
     BoxCount,
     CountKind,
     CountStatus,
+    Device,
+    DeviceState,
     Incident,
     IncidentKind,
     Org,
@@ -50,7 +55,7 @@ from domain.models import (
     VoucherState,
     VoucherType,
 )
-from domain.services import audit, cases, outbox, vouchers
+from domain.services import audit, cases, devices, outbox, vouchers
 from domain.services.actors import Actor, system_actor
 
 DEFAULT_ZONE = ZoneInfo("Asia/Shanghai")
@@ -106,12 +111,12 @@ async def types_to_count(expected: dict[str, int]) -> list[VoucherType]:
     return await VoucherType.filter(Q(active=True) | Q(code__in=list(expected))).order_by("code")
 
 
-def _matches(expected: dict[str, int], counted: dict[str, int]) -> bool:
+def counts_match(expected: dict[str, int], counted: dict[str, int]) -> bool:
     """True when every type has the same figure in both (a missing type counts 0)."""
     return all(expected.get(code, 0) == counted.get(code, 0) for code in {*expected, *counted})
 
 
-def _clean_counted(counted: dict[str, int], types: list[VoucherType]) -> dict[str, int]:
+def clean_counted(counted: dict[str, int], types: list[VoucherType]) -> dict[str, int]:
     """The count per type code: every type given, each a whole number from 0 (V3)."""
     codes = {t.code for t in types}
     unknown = sorted(set(counted) - codes)
@@ -128,7 +133,7 @@ def _clean_counted(counted: dict[str, int], types: list[VoucherType]) -> dict[st
     return {code: counted[code] for code in sorted(counted)}
 
 
-def _figures(types: dict[str, VoucherType], figures: dict[str, int], locale: str) -> str:
+def figures_text(types: dict[str, VoucherType], figures: dict[str, int], locale: str) -> str:
     """Figures per type as "name n" joined for a reader of the locale."""
     names = [f"{types[c].name_in(locale) if c in types else c} {figures.get(c, 0)}"
              for c in sorted({*types, *figures})]
@@ -223,11 +228,11 @@ async def answer_count(actor: Actor, count_id: int, counted: dict[str, int],
     moment = now or utcnow()
     request = await count_to_answer(actor, count_id)
     count = request.count
-    clean = _clean_counted(counted, request.types)
+    clean = clean_counted(counted, request.types)
     async with in_transaction():
         box = await _box(count.box_id)  # type: ignore[attr-defined]
         expected = await vouchers.expected_counts(box.id)
-        matched = _matches(expected, clean)
+        matched = counts_match(expected, clean)
         status = (CountStatus.MATCHED if matched else
                   CountStatus.RETRY if count.attempts == 0 else CountStatus.DISCREPANCY)
         won = await BoxCount.filter(id=count.id, status=count.status,
@@ -276,8 +281,8 @@ async def _open_discrepancy(actor: Actor, box: TailBox, count: BoxCount, moment:
         locale = cases.locale_of(supervisor)
         await outbox.enqueue(supervisor.id, COUNT_DISCREPANCY, {
             "box": box.device.asset_tag, "holder": _label(holder), "incident": incident.id,
-            "counted": _figures(types, count.counted, locale),
-            "expected": _figures(types, count.expected, locale)},
+            "counted": figures_text(types, count.counted, locale),
+            "expected": figures_text(types, count.expected, locale)},
             idempotency_key=f"box_count:{count.id}:discrepancy:{supervisor.id}")
 
 
@@ -358,8 +363,8 @@ async def hand_over(actor: Actor, box_id: int, new_holder_id: int, counted: dict
         box = await _held_box(actor, box_id)
         taker = await _new_holder(box, new_holder_id, moment)
         expected = await vouchers.expected_counts(box.id)
-        clean = _clean_counted(counted, await types_to_count(expected))
-        if not _matches(expected, clean):
+        clean = clean_counted(counted, await types_to_count(expected))
+        if not counts_match(expected, clean):
             raise DomainError(HANDOVER_MISMATCH)
         count = await _handover_row(box, taker, expected, clean, business_day(moment, zone),
                                     moment)
@@ -405,6 +410,11 @@ async def _new_holder(box: TailBox, staff_id: int, moment: datetime) -> Staff:
         raise DomainError(N_("Tail box %(box)s belongs to %(org)s; it can be handed over only "
                              "to an agent of that organisation or below it."),
                           box=box.device.asset_tag, org=box.org.name)
+    held = await Device.filter(holder_id=taker.id, state=DeviceState.ISSUED).first()
+    if held is not None:
+        raise DomainError(N_("%(name)s already holds tablet %(asset_tag)s; the tail box goes "
+                             "with its tablet, so he must return his own first."),
+                          name=taker.name, asset_tag=held.asset_tag)
     return taker
 
 
@@ -439,6 +449,7 @@ async def _complete_hand_over(actor: Actor, box: TailBox, count: BoxCount, momen
         holder_id=count.holder_id, last_count_at=moment, last_count_matched=True)
     if not moved:
         raise DomainError(N_("This count was answered meanwhile; send /box to see it."))
+    await devices.hand_over_with_box(actor, box.device.id, count.holder_id, moment)
     await audit.record(actor, "voucher_box.handed_over", "tail_box", box.id, org_id=box.org.id,
                        detail={"count_id": count.id, "from_holder_id": giver_id,
                                "to_holder_id": count.holder_id, "counted": count.counted})

@@ -33,7 +33,7 @@ from domain.services.actors import Actor
 from locales import DEFAULT_LOCALE, translate
 
 HELD_STATES = (VoucherState.IN_VAULT, VoucherState.IN_BOX, VoucherState.RESERVED,
-               VoucherState.VOID_PENDING)
+               VoucherState.VOID_PENDING, VoucherState.MIS_ISSUED)
 # The report column each movement kind of the month counts toward.
 PERIOD_KINDS: dict[MovementKind, str] = {
     MovementKind.RECEIVED: "received",
@@ -41,6 +41,7 @@ PERIOD_KINDS: dict[MovementKind, str] = {
     MovementKind.ISSUED: "issued",
     MovementKind.VOIDED: "voided",
     MovementKind.REPORTED_LOST: "lost",
+    MovementKind.MIS_ISSUED: "mis_issued",
 }
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("org_name", N_("Organisation")),
@@ -51,6 +52,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("issued", N_("Issued to customers")),
     ("voided", N_("Voided")),
     ("lost", N_("Lost")),
+    ("mis_issued", N_("Mis-issued")),
     ("closing", N_("Closing balance")),
 )
 FORMATS = ("csv", "xlsx")
@@ -74,7 +76,7 @@ async def _scope_orgs(actor: Actor) -> dict[int, Org]:
 
 async def _held_at(moment: datetime, org_ids: list[int]) -> dict[Key, int]:
     """Serials held per org and type at a moment: those whose last movement before it left
-    them in the vault, a box, reserved or void-pending (V1)."""
+    them in the vault, a box, reserved, void-pending or mis-issued (V1, V6)."""
     last = Subquery(VoucherMovement.filter(at__lt=moment).group_by("voucher_id")
                     .annotate(last_id=Max("id")).values("last_id"))
     rows = await (VoucherMovement.filter(id__in=last, to_state__in=HELD_STATES,
@@ -143,12 +145,14 @@ def _xlsx_bytes(table: list[list[object]], title: str) -> bytes:
     return buffer.getvalue()
 
 
-async def export_reconciliation(actor: Actor, month: date, purpose: str, fmt: str, *,
-                                zone: ZoneInfo = vouchers.DEFAULT_ZONE,
-                                locale: str = DEFAULT_LOCALE) -> tuple[str, bytes]:
-    """The monthly reconciliation as CSV or XLSX; refused without a purpose, audited with
-    the person responsible and the purpose (S4)."""
-    require(actor, Permission.REPORT_EXPORT)
+def table_bytes(table: list[list[object]], fmt: str, title: str) -> bytes:
+    """A report table as CSV or as one XLSX worksheet named `title` (S4)."""
+    return _csv_bytes(table) if fmt == "csv" else _xlsx_bytes(table, title)
+
+
+def export_purpose(purpose: str, fmt: str) -> str:
+    """The stated purpose of an export, trimmed; refused when blank or too long, or when the
+    format is neither CSV nor XLSX (S4)."""
     purpose = purpose.strip()
     if not purpose:
         raise DomainError(N_("Enter the purpose of the export."))
@@ -156,10 +160,19 @@ async def export_reconciliation(actor: Actor, month: date, purpose: str, fmt: st
         raise DomainError(N_("The purpose may be at most %(n)s characters."), n=MAX_PURPOSE)
     if fmt not in FORMATS:
         raise DomainError(N_("Choose CSV or XLSX."))
+    return purpose
+
+
+async def export_reconciliation(actor: Actor, month: date, purpose: str, fmt: str, *,
+                                zone: ZoneInfo = vouchers.DEFAULT_ZONE,
+                                locale: str = DEFAULT_LOCALE) -> tuple[str, bytes]:
+    """The monthly reconciliation as CSV or XLSX; refused without a purpose, audited with
+    the person responsible and the purpose (S4)."""
+    require(actor, Permission.REPORT_EXPORT)
+    purpose = export_purpose(purpose, fmt)
     rows = await reconciliation(actor, month, zone=zone)
-    table = _table(rows, locale)
     label = f"{month.year:04d}-{month.month:02d}"
-    data = _csv_bytes(table) if fmt == "csv" else _xlsx_bytes(table, label)
+    data = table_bytes(_table(rows, locale), fmt, label)
     async with in_transaction():
         await audit.record(actor, "voucher.reconciliation.export", "voucher_reconciliation",
                            label, org_id=actor.org_id, detail={

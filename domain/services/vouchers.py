@@ -1,12 +1,12 @@
 """Voucher ledger: stock, allocation, use in cases, losses, voids, counts (V1–V6, C3, Q4, Q5).
 
-CONTRACT FILE: signatures and docstrings are fixed; bodies are being implemented.
-
 Serial states (DESIGN.md section 4):
     in_vault --allocate--> in_box --reserve(case)--> reserved --issue(approval)--> issued
     reserved --release(reject, cancel)--> in_box
     in_box --return_to_vault--> in_vault
     in_vault | in_box | reserved --report lost--> void_pending (a VoidRequest of kind lost)
+    in_box --mis-issue--> mis_issued --recovered--> void_pending (kind mis_issued)
+                                     --unrecoverable--> void_pending (kind lost, major)
     void_pending --two signatures--> voided ; --refused--> the state before the request
 Every change of a serial is a conditional UPDATE on its expected state plus one
 VoucherMovement row, in the transaction that also writes the audit row; a serial is never
@@ -30,8 +30,15 @@ Decisions:
 - A frozen box takes no allocation and no reservation; serials already reserved may still
   be issued or released and ops_admin may take serials back to the vault.
 - Each operation writes one audit row naming its movements (ids as runs [first, last]).
-- A mis-issued serial is the one handed out by mistake, recorded in a box, reserved or in
-  the vault; once recovered it is voided. Expired serials are voided from the vault only.
+- A mis-issue (V6) is a serial handed to a customer although the ledger still shows it in
+  the tail box (the agent took the wrong card; the serial the case recorded stays as it
+  is). It is recorded as a `MisIssue` with a recovery deadline and a mis-issue incident;
+  the serial turns mis_issued, still charged to its box (it counts toward the cap and is
+  held in the reconciliation until voided) but not expected at a count. Recovered, it is
+  voided under a request of kind mis_issued; unrecoverable, it counts as lost: a request of
+  kind lost and the incident marked major (Q4). A refused void sends it back to mis_issued
+  and the mis-issue back to recovering. A serial the ledger shows issued was handed over
+  as recorded and never moves again. Expired serials are voided from the vault only.
 - A loss reported without an incident opens a voucher-loss incident. A refused void puts
   a reserved serial back on its case only while the case is open and holds no other
   reservation; otherwise it goes back into the box.
@@ -63,6 +70,9 @@ from domain.models import (
     Device,
     Incident,
     IncidentKind,
+    IncidentStatus,
+    MisIssue,
+    MisIssueStatus,
     MovementKind,
     Org,
     Qualification,
@@ -92,6 +102,7 @@ from domain.services import (
 from domain.services.access import (
     Permission,
     can,
+    in_scope,
     require,
     require_scope,
     scope_prefix,
@@ -126,6 +137,7 @@ class Balance:
     in_box: int
     reserved: int
     void_pending: int
+    mis_issued: int
 
 
 @dataclass(frozen=True)
@@ -141,6 +153,7 @@ class ReconciliationRow:
     issued: int
     voided: int
     lost: int
+    mis_issued: int
     closing: int
 
 
@@ -152,11 +165,11 @@ TIME_FORMAT = "%Y-%m-%d %H:%M"
 RANGE_TAIL = re.compile(r"(.*?)([0-9]+)", re.ASCII)
 IN_PLACE = (VoucherState.IN_BOX, VoucherState.RESERVED)
 BALANCE_STATES = (VoucherState.IN_VAULT, VoucherState.IN_BOX, VoucherState.RESERVED,
-                  VoucherState.VOID_PENDING)
+                  VoucherState.VOID_PENDING, VoucherState.MIS_ISSUED)
 LOSABLE = (VoucherState.IN_VAULT, VoucherState.IN_BOX, VoucherState.RESERVED)
 VOIDABLE: dict[VoidKind, tuple[VoucherState, ...]] = {
     VoidKind.LOST: LOSABLE,
-    VoidKind.MIS_ISSUED: LOSABLE,
+    VoidKind.MIS_ISSUED: (VoucherState.MIS_ISSUED,),
     VoidKind.EXPIRED: (VoucherState.IN_VAULT,),
 }
 RESERVABLE_CASES = (CaseStatus.DRAFT, CaseStatus.RETURNED)
@@ -204,6 +217,9 @@ COUNT_MISMATCH = N_("The last count of the tail box of tablet %(asset_tag)s did 
 COUNT_TOO_OLD = N_("The last count of the tail box of tablet %(asset_tag)s was at "
                    "%(counted_at)s, more than %(hours)s hours ago; count it again before a "
                    "new allocation.")
+INSPECTION_INCIDENT_OPEN = N_("The tail box of tablet %(asset_tag)s has an open inspection "
+                              "discrepancy incident #%(incident)s; nothing can be allocated "
+                              "to it until the incident is closed.")
 NO_CAP = N_("No cap is set for %(type)s in %(org)s or above it; set one before allocating.")
 CAP_PASSED = N_("The cap of %(org)s for %(type)s is %(cap)s and its boxes hold %(held)s; "
                 "%(count)s more would pass it.")
@@ -248,6 +264,19 @@ ALREADY_SIGNED = N_("You already signed void request #%(request)s; the other sig
 SLOT_TAKEN = N_("Void request #%(request)s already has the signature you can give; it waits "
                 "for the other head.")
 BAD_KIND = N_("Unknown movement kind %(kind)s.")
+MIS_ISSUE_VOID_BY_RECOVERY = N_("A mis-issued serial is voided by recording its recovery on "
+                                "the mis-issue page.")
+NO_SUCH_MIS_ISSUE = N_("No such mis-issue.")
+MIS_ISSUE_SETTLED = N_("Mis-issue #%(mis_issue)s is no longer being recovered.")
+NO_SUCH_CASE = N_("There is no case %(case)s in your scope.")
+RECOVER_BY_PAST = N_("The recovery deadline must lie in the future.")
+MIS_ISSUE_TO_HOLDER = N_("Serial %(serial)s of your tail box is recorded as handed to a "
+                         "customer by mistake (%(reason)s). Recover it from the customer by "
+                         "%(recover_by)s and hand it to operations management.")
+MIS_ISSUE_TO_SUPERVISOR = N_("Mis-issue in %(org)s: serial %(serial)s from the tail box of "
+                             "%(holder)s was handed to a customer by mistake (%(reason)s); "
+                             "recovery due by %(recover_by)s.")
+MIS_ISSUE_RECOVERY = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -475,8 +504,9 @@ async def _qualified(staff_id: int, moment: datetime) -> bool:
 
 async def _check_box_may_receive(box: TailBox, device: Device, moment: datetime,
                                  max_age: timedelta) -> None:
-    """Refuse a frozen box, one without a qualified holder, or one whose last count is
-    missing, mismatched or too old; a box that never held vouchers needs no count (V4)."""
+    """Refuse a frozen box, one without a qualified holder, one with an open inspection
+    discrepancy incident (V5), or one whose last count is missing, mismatched or too old; a
+    box that never held vouchers needs no count (V4)."""
     tag = device.asset_tag
     if box.frozen:
         raise DomainError(BOX_FROZEN, asset_tag=tag, reason=box.frozen_reason)
@@ -486,6 +516,10 @@ async def _check_box_may_receive(box: TailBox, device: Device, moment: datetime,
     if not await _qualified(holder.id, moment):
         raise DomainError(HOLDER_UNQUALIFIED, asset_tag=tag,
                           holder=f"{holder.employee_no} {holder.name}")
+    held_by = await Incident.filter(inspections__box_id=box.id, status=IncidentStatus.OPEN
+                                    ).order_by("id").first()
+    if held_by is not None:
+        raise DomainError(INSPECTION_INCIDENT_OPEN, asset_tag=tag, incident=held_by.id)
     if box.last_count_at is None:
         if await VoucherMovement.exists(to_box_id=box.id):
             raise DomainError(COUNT_MISSING, asset_tag=tag)
@@ -499,9 +533,11 @@ async def _check_box_may_receive(box: TailBox, device: Device, moment: datetime,
 
 
 async def _held_in_boxes(path: str, voucher_type_id: int) -> int:
-    """What the boxes of an org subtree hold of a type: in box, reserved, void-pending (V2)."""
+    """What the boxes of an org subtree answer for of a type: in box, reserved, and
+    void-pending or mis-issued out of a box (V2)."""
     return await Voucher.filter(
-        Q(state__in=list(IN_PLACE)) | Q(state=VoucherState.VOID_PENDING, box_id__isnull=False),
+        Q(state__in=list(IN_PLACE))
+        | Q(state__in=[VoucherState.VOID_PENDING, VoucherState.MIS_ISSUED], box_id__isnull=False),
         voucher_type_id=voucher_type_id, org__path__startswith=path).count()
 
 
@@ -686,15 +722,16 @@ def _holders_of(incident: Incident, holders: list[int]) -> list[int]:
     return holders or ([incident.staff_id] if incident.staff_id else [])  # type: ignore[attr-defined]
 
 
-async def _mass_loss(actor: Actor, incident: Incident, holders: list[int], count: int,
-                     moment: datetime) -> None:
-    """Mark the incident of a mass loss major (Q4)."""
+async def _mark_major(actor: Actor, incident: Incident, holders: list[int], reason: str,
+                      count: int, moment: datetime) -> None:
+    """Mark the incident major once, counted against the holders (Q4): a mass loss, or a
+    mis-issued voucher not recovered."""
     marked = await Incident.filter(id=incident.id, major=False).update(
-        major=True, detail=incident.detail | {"major_reason": "mass_loss", "lost": count})
+        major=True, detail=incident.detail | {"major_reason": reason, "lost": count})
     if marked:
         await audit.record(actor, "incident.marked_major", "incident", incident.id,
                            org_id=incident.org_id,  # type: ignore[attr-defined]
-                           detail={"reason": "mass_loss", "count": count})
+                           detail={"reason": reason, "count": count})
         for staff_id in _holders_of(incident, holders):
             await qualifications.major_incident_recorded(staff_id, moment)
 
@@ -1003,7 +1040,7 @@ async def report_lost_serials(actor: Actor, serials: list[str], reason: str, *,
         incident = await _loss_incident(actor, rows, org, incident_id, text, holders, moment)
         request = await _open_void(actor, rows, VoidKind.LOST, text, org, moment, incident)
         if len(rows) > mass_loss_threshold:
-            await _mass_loss(actor, incident, holders, len(rows), moment)
+            await _mark_major(actor, incident, holders, "mass_loss", len(rows), moment)
         if lax_management:
             await _suspend_for_lax_management(incident, holders, moment)
     return request
@@ -1011,10 +1048,13 @@ async def report_lost_serials(actor: Actor, serials: list[str], reason: str, *,
 
 async def request_void(actor: Actor, serials: list[str], kind: VoidKind, reason: str,
                        now: datetime | None = None) -> VoidRequest:
-    """Ask to void serials (mis-issued and recovered, expired in the vault) (V6)."""
+    """Ask to void serials expired in the vault; lost ones go through the loss report and
+    mis-issued ones through their recorded recovery (V6)."""
     kind = VoidKind(kind)
     if kind == VoidKind.LOST:
         return await report_lost_serials(actor, serials, reason, now=now)
+    if kind == VoidKind.MIS_ISSUED:
+        raise DomainError(MIS_ISSUE_VOID_BY_RECOVERY)
     require(actor, Permission.VOUCHER_MANAGE)
     text = _text(reason)
     async with in_transaction():
@@ -1070,6 +1110,9 @@ async def refuse_void(actor: Actor, void_request_id: int, note: str,
                  for voucher, item in await _items(request)]
         await _move(actor, MovementKind.VOID_REFUSED, moves, moment, note=text,
                     detail={"void_request_id": request.id})
+        await MisIssue.filter(void_request_id=request.id).update(
+            status=MisIssueStatus.RECOVERING, void_request_id=None, resolved_by_id=None,
+            resolved_at=None, resolution="")
         await audit.record(actor, "void.refused", "void_request", request.id,
                            org_id=request.org_id, detail={"note": text})
         if request.requested_by_id is not None:
@@ -1212,3 +1255,152 @@ async def voucher_of(serial: str, voucher_type_id: int | None = None) -> Voucher
     if voucher_type_id is not None:
         query = query.filter(voucher_type_id=voucher_type_id)
     return await query.order_by("voucher_type_id").first()
+
+
+# --- mis-issues (V6, Q4) -------------------------------------------------------------------
+
+
+async def _case_by_number(actor: Actor, case_no: str) -> Case | None:
+    """The case a mis-issue concerns, by its number, in the actor's scope; None when blank."""
+    number = case_no.strip()
+    if not number:
+        return None
+    case = await Case.filter(case_no=number).first()
+    if case is None or not in_scope(actor, await Org.get(id=case.org_id)):
+        raise NotFound(NO_SUCH_CASE, case=number)
+    return case
+
+
+async def _mis_issue_incident(actor: Actor, voucher: Voucher, box: TailBox, case: Case | None,
+                              reason: str, moment: datetime) -> Incident:
+    """The mis-issue incident, charged to the box holder (V6)."""
+    incident = await Incident.create(
+        kind=IncidentKind.MIS_ISSUE, staff_id=box.holder_id, org_id=voucher.org_id,
+        item=voucher.serial, occurred_at=moment, description=reason,
+        detail={"what": "vouchers", "serial": voucher.serial,
+                "case": case.case_no if case else ""},
+        reported_by_id=actor.staff_id, reported_at=moment)
+    await audit.record(actor, "incident.reported", "incident", incident.id,
+                       org_id=voucher.org_id, detail={"kind": incident.kind.value,
+                                                      "item": incident.item})
+    return incident
+
+
+async def _tell_of_mis_issue(mis: MisIssue, voucher: Voucher, org: Org, box: TailBox,
+                             reason: str, zone: ZoneInfo) -> None:
+    """Tell the holder to recover the serial and the supervisors of the org chain (V6)."""
+    holder = await Staff.get(id=box.holder_id) if box.holder_id else None
+    params = {"serial": voucher.serial, "reason": reason, "org": org.name,
+              "holder": holder.name if holder else "-",
+              "recover_by": mis.recover_by.astimezone(zone).strftime(TIME_FORMAT)}
+    if holder is not None:
+        await outbox.enqueue(holder.id, MIS_ISSUE_TO_HOLDER, params,
+                             idempotency_key=f"mis_issue:{mis.id}:holder")
+    for supervisor in await cases.staff_in_chain(org, Role.SUPERVISOR):
+        if supervisor.id != mis.holder_id:  # type: ignore[attr-defined]
+            await outbox.enqueue(supervisor.id, MIS_ISSUE_TO_SUPERVISOR, params,
+                                 idempotency_key=f"mis_issue:{mis.id}:sup:{supervisor.id}")
+
+
+async def _recovering(actor: Actor, mis_issue_id: int) -> tuple[MisIssue, Voucher, Org]:
+    """A mis-issue still being recovered, locked, with its serial and org (V6)."""
+    require(actor, Permission.VOUCHER_MANAGE)
+    mis = await MisIssue.filter(id=mis_issue_id).select_for_update().first()
+    if mis is None:
+        raise NotFound(NO_SUCH_MIS_ISSUE)
+    org = await Org.get(id=mis.org_id)  # type: ignore[attr-defined]
+    require_scope(actor, org)
+    if mis.status != MisIssueStatus.RECOVERING:
+        raise DomainError(MIS_ISSUE_SETTLED, mis_issue=mis.id)
+    voucher = await Voucher.filter(id=mis.voucher_id,  # type: ignore[attr-defined]
+                                   state=VoucherState.MIS_ISSUED).select_for_update().first()
+    if voucher is None:
+        raise DomainError(MIS_ISSUE_SETTLED, mis_issue=mis.id)
+    return mis, voucher, org
+
+
+async def _settle(actor: Actor, mis: MisIssue, status: MisIssueStatus, request: VoidRequest,
+                  note: str, moment: datetime) -> None:
+    """Close the recovery of a mis-issue with its void request (V6)."""
+    await MisIssue.filter(id=mis.id, status=MisIssueStatus.RECOVERING).update(
+        status=status, resolved_by_id=actor.staff_id, resolved_at=moment, resolution=note,
+        void_request_id=request.id)
+    await audit.record(actor, f"mis_issue.{status.value}", "mis_issue", mis.id,
+                       org_id=mis.org_id,  # type: ignore[attr-defined]
+                       detail={"void_request_id": request.id, "note": note})
+
+
+async def record_mis_issue(actor: Actor, serial: str, reason: str, *, case_no: str = "",
+                           recover_by: datetime | None = None, now: datetime | None = None,
+                           zone: ZoneInfo = DEFAULT_ZONE) -> MisIssue:
+    """Record a serial of a tail box handed to a customer by mistake: it turns mis-issued,
+    a mis-issue incident opens and the holder is told to recover it by the deadline (V6)."""
+    require(actor, Permission.VOUCHER_MANAGE)
+    text = _text(reason)
+    moment = _moment(now)
+    deadline = recover_by or moment + MIS_ISSUE_RECOVERY
+    if deadline <= moment:
+        raise DomainError(RECOVER_BY_PAST)
+    async with in_transaction():
+        voucher = (await _void_rows([serial], (VoucherState.IN_BOX,)))[0]
+        org = await _void_org(actor, [voucher], holder_may=False)
+        case = await _case_by_number(actor, case_no)
+        box = await TailBox.get(id=voucher.box_id)
+        incident = await _mis_issue_incident(actor, voucher, box, case, text, moment)
+        await _move(actor, MovementKind.MIS_ISSUED, [(voucher, _Place(
+            VoucherState.MIS_ISSUED, voucher.box_id, case.id if case else None))], moment,
+            note=text)
+        mis = await MisIssue.create(
+            voucher_id=voucher.id, org_id=org.id, case_id=case.id if case else None,
+            box_id=box.id, holder_id=box.holder_id, customer_note=text, incident_id=incident.id,
+            reported_by_id=actor.staff_id, reported_at=moment, recover_by=deadline)
+        await audit.record(actor, "mis_issue.recorded", "mis_issue", mis.id, org_id=org.id,
+                           detail={"serial": voucher.serial, "case": case_no.strip(),
+                                   "recover_by": deadline.isoformat()})
+        await _tell_of_mis_issue(mis, voucher, org, box, text, zone)
+    return mis
+
+
+async def record_recovery(actor: Actor, mis_issue_id: int, note: str,
+                          now: datetime | None = None) -> VoidRequest:
+    """The mis-issued serial is back from the customer: it goes void-pending under a request
+    of kind mis_issued that needs both heads' signatures (V6)."""
+    text = _text(note)
+    moment = _moment(now)
+    async with in_transaction():
+        mis, voucher, org = await _recovering(actor, mis_issue_id)
+        incident = await Incident.get(id=mis.incident_id)  # type: ignore[attr-defined]
+        request = await _open_void(actor, [voucher], VoidKind.MIS_ISSUED, text, org, moment,
+                                   incident)
+        await _settle(actor, mis, MisIssueStatus.RECOVERED, request, text, moment)
+    return request
+
+
+async def write_off_mis_issue(actor: Actor, mis_issue_id: int, note: str,
+                              now: datetime | None = None) -> VoidRequest:
+    """A mis-issued serial that cannot be recovered counts as lost: void-pending under a
+    request of kind lost, and its incident turns major, counted against the holder (V6, Q4)."""
+    text = _text(note)
+    moment = _moment(now)
+    async with in_transaction():
+        mis, voucher, org = await _recovering(actor, mis_issue_id)
+        incident = await Incident.get(id=mis.incident_id)  # type: ignore[attr-defined]
+        request = await _open_void(actor, [voucher], VoidKind.LOST, text, org, moment,
+                                   incident)
+        holders = [mis.holder_id] if mis.holder_id else []  # type: ignore[attr-defined]
+        await _mark_major(actor, incident, holders, "mis_issue_unrecovered", 1, moment)
+        await _settle(actor, mis, MisIssueStatus.UNRECOVERABLE, request, text, moment)
+    return request
+
+
+async def mis_issues(actor: Actor, *, status: MisIssueStatus | None = None,
+                     limit: int = 200) -> list[MisIssue]:
+    """Mis-issues of the actor's subtree, those being recovered first by deadline (V6)."""
+    require(actor, Permission.VOUCHER_VIEW)
+    query = MisIssue.filter(org__path__startswith=scope_prefix(actor))
+    if status is not None:
+        query = query.filter(status=status)
+    rows = await query.order_by("status", "recover_by", "id").limit(limit).prefetch_related(
+        "voucher__voucher_type", "case", "holder", "org", "incident", "reported_by")
+    recovering = [row for row in rows if row.status == MisIssueStatus.RECOVERING]
+    return recovering + [row for row in rows if row.status != MisIssueStatus.RECOVERING]

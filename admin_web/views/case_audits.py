@@ -1,0 +1,159 @@
+"""Off-site case audit in the web: the auditors' queue, the read-only case with the finding
+form, a draw and its verification, the error-rate report and its export (K2, K3, S4)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from aiohttp import web
+from multidict import MultiMapping
+
+from admin_web.i18n import current_locale, error_text
+from admin_web.i18n import gettext as _
+from admin_web.pages import (
+    actor_of,
+    attempt,
+    flash_and_redirect,
+    form_of,
+    int_or_none,
+    path_id,
+    render,
+)
+from admin_web.state import CONFIG_KEY, TIMEZONE_KEY
+from admin_web.views import cases
+from admin_web.views.ledger_forms import business_today
+from domain.errors import N_, DomainError, NotFound, PermissionDenied
+from domain.models import AuditErrorCode, CaseAuditStatus
+from domain.services import case_audits, orgs, review
+from domain.services.case_audits import ERROR_LABELS, AuditFilters, Finding
+from domain.services.voucher_reports import XLSX_TYPE
+
+STATUS_LABELS: dict[CaseAuditStatus, str] = {
+    CaseAuditStatus.PENDING: N_("Waiting for audit"),
+    CaseAuditStatus.OK: N_("No error found"),
+    CaseAuditStatus.ERROR: N_("Error found"),
+}
+STATUS_KEYS = frozenset(status.value for status in CaseAuditStatus)
+
+
+def labels() -> dict[str, Any]:
+    """Label helpers of the audit templates, with those of the case pages."""
+    return cases.labels() | {
+        "audit_status_label": lambda value: _(STATUS_LABELS[CaseAuditStatus(value)]),
+        "audit_error_label": lambda value: _(ERROR_LABELS[AuditErrorCode(value)]),
+    }
+
+
+def queue_filters(query: MultiMapping[str]) -> AuditFilters:
+    """The queue filters of the query string; waiting audits unless a state is chosen."""
+    status = query.get("status", CaseAuditStatus.PENDING.value)
+    return AuditFilters(
+        week=case_audits.clean_week(query.get("week")), org_id=int_or_none(query.get("org_id")),
+        status=CaseAuditStatus(status) if status in STATUS_KEYS else None)
+
+
+async def queue(request: web.Request) -> web.Response:
+    """The drawn cases of the actor's subtree, filtered by week, org and state (K3)."""
+    actor = actor_of(request)
+    filters = queue_filters(request.query)
+    context = {
+        "rows": await case_audits.list_case_audits(actor, filters), "filters": filters,
+        "statuses": list(CaseAuditStatus), "weeks": await case_audits.audit_weeks(actor),
+        "orgs": await orgs.list_orgs(actor),
+    }
+    return await render(request, "case_audits/queue.html", context | labels())
+
+
+async def _audit_view(request: web.Request, audit_id: int, *, error: str | None = None,
+                      status: int = 200, form: MultiMapping[str] | None = None
+                      ) -> web.Response:
+    """The drawn case read-only (facts, photos, decision trail) and the finding form (K3)."""
+    actor = actor_of(request)
+    row = await case_audits.get_case_audit(actor, audit_id)
+    detail = await review.case_detail(actor, row.case.id, cases.capture_of(request))
+    current, _earlier = cases.arrange_photos(detail.photos)
+    context = {"audit": row, "case": detail, "summary": detail.summary, "photos": current,
+               "error_codes": list(AuditErrorCode), "error": error, "form": form or {}}
+    response = await render(request, "case_audits/detail.html", context | labels(),
+                            status=status)
+    response.headers.update(cases.NO_STORE)
+    return response
+
+
+async def audit_page(request: web.Request) -> web.Response:
+    """One drawn case and its finding (K3)."""
+    return await _audit_view(request, path_id(request, "audit_id"))
+
+
+async def record(request: web.Request) -> web.Response:
+    """Record OK or an error against the agent and/or the reviewer, once (K2, K3)."""
+    form, audit_id = await form_of(request), path_id(request, "audit_id")
+    finding = Finding(form.get("outcome", ""), form.get("error_code", ""),
+                      against_agent=form.get("against_agent") == "1",
+                      against_reviewer=form.get("against_reviewer") == "1",
+                      note=form.get("note", ""))
+    try:
+        row = await case_audits.record_finding(actor_of(request), audit_id, finding,
+                                               request.app[CONFIG_KEY].calendar)
+    except (PermissionDenied, NotFound):
+        raise
+    except DomainError as err:
+        stale = err.key == case_audits.ALREADY_AUDITED
+        return await _audit_view(request, audit_id, error=error_text(err),
+                                 status=409 if stale else 400, form=None if stale else form)
+    case = await row.case
+    await flash_and_redirect(request, "/case-audits", _(
+        "The audit of case %(case_no)s is recorded.") % {"case_no": case.case_no})
+
+
+async def draw_page(request: web.Request) -> web.Response:
+    """A draw: seed, share, population, the cases chosen and the redraw from the seed (K3)."""
+    check = await case_audits.verify_draw(actor_of(request), path_id(request, "draw_id"))
+    return await render(request, "case_audits/draw.html", {"check": check} | labels())
+
+
+def _day(value: str | None, default: date) -> date:
+    """A date typed as YYYY-MM-DD; the default when blank or malformed."""
+    try:
+        return date.fromisoformat((value or "").strip())
+    except ValueError:
+        return default
+
+
+def report_period(request: web.Request, values: MultiMapping[str]) -> tuple[date, date]:
+    """The report's first and last business day; this month so far by default."""
+    today = business_today(request)
+    return _day(values.get("from"), today.replace(day=1)), _day(values.get("to"), today)
+
+
+async def _report_view(request: web.Request, start: date, end: date, *,
+                       error: str | None = None, purpose: str = "") -> web.Response:
+    rates, refusal = await attempt(case_audits.error_rates(actor_of(request), start, end,
+                                                           request.app[TIMEZONE_KEY]))
+    error = error or refusal
+    context = {"rates": rates, "start": start.isoformat(), "end": end.isoformat(),
+               "purpose": purpose, "error": error}
+    return await render(request, "case_audits/report.html", context,
+                        status=400 if error else 200)
+
+
+async def report_page(request: web.Request) -> web.Response:
+    """Audited cases, errors and error rate per org, agent and reviewer for a period (K2)."""
+    return await _report_view(request, *report_period(request, request.query))
+
+
+async def export_report(request: web.Request) -> web.StreamResponse:
+    """Download the error-rate report as CSV or XLSX with a stated purpose, audited (S4)."""
+    form = await form_of(request)
+    start, end = report_period(request, form)
+    purpose = form.get("purpose", "")
+    exported, error = await attempt(case_audits.export_error_rates(
+        actor_of(request), start, end, purpose, form.get("fmt", ""),
+        zone=request.app[TIMEZONE_KEY], locale=current_locale()))
+    if exported is None:
+        return await _report_view(request, start, end, error=error, purpose=purpose)
+    name, data = exported
+    kind = "text/csv" if name.endswith(".csv") else XLSX_TYPE
+    return web.Response(body=data, content_type=kind, headers={
+        "Content-Disposition": f'attachment; filename="{name}"'})

@@ -1,0 +1,204 @@
+"""Vault inspections in the web: the month's list and completion rates, a box's history, one
+inspection with its start and count forms, surprise samples and their check (V5, K3, S1)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+from multidict import MultiMapping
+
+from admin_web.i18n import gettext as _
+from admin_web.pages import (
+    actor_of,
+    attempt,
+    flash_and_redirect,
+    form_of,
+    int_or_none,
+    path_id,
+    render,
+    whole_number,
+)
+from admin_web.state import CONFIG_KEY, TIMEZONE_KEY
+from admin_web.views.ledger_forms import business_today
+from domain.errors import N_
+from domain.models import Inspection, InspectionKind, InspectionResult, InspectionStatus
+from domain.services import inspection_reports, inspections, orgs, voucher_counts
+from domain.services.access import Permission, can
+from domain.services.inspection_reports import InspectionFilter
+
+STATUS_LABELS: dict[InspectionStatus, str] = {
+    InspectionStatus.SCHEDULED: N_("Scheduled"),
+    InspectionStatus.IN_PROGRESS: N_("In progress"),
+    InspectionStatus.COMPLETED: N_("Completed"),
+    InspectionStatus.OVERDUE: N_("Overdue"),
+}
+KIND_LABELS: dict[InspectionKind, str] = {
+    InspectionKind.MONTHLY: N_("Monthly"),
+    InspectionKind.SURPRISE: N_("Surprise"),
+}
+RESULT_LABELS: dict[InspectionResult, str] = {
+    InspectionResult.OK: N_("Matches the ledger"),
+    InspectionResult.DISCREPANCY: N_("Discrepancy"),
+}
+PAGE = 100
+COUNT_FIELD = "count_"
+
+
+def labels() -> dict[str, Any]:
+    """Label helpers the inspection templates use."""
+    return {"inspection_status_label": lambda value: _(STATUS_LABELS[InspectionStatus(value)]),
+            "inspection_kind_label": lambda value: _(KIND_LABELS[InspectionKind(value)]),
+            "inspection_result_label": lambda value: _(RESULT_LABELS[InspectionResult(value)])}
+
+
+async def _page(request: web.Request, template: str, context: dict[str, Any],
+                error: str | None = None) -> web.Response:
+    """Render an inspection page, with the refusal of an action when there is one."""
+    return await render(request, template, context | labels() | {"error": error},
+                        status=409 if error else 200)
+
+
+def _month(request: web.Request) -> str:
+    """The month asked for as YYYY-MM, this business month when none is given."""
+    return request.query.get("month", "").strip() or f"{business_today(request):%Y-%m}"
+
+
+def _choice(value: str | None, enum: Any) -> Any:
+    """The enum member a query value names, None when blank or unknown."""
+    return enum(value) if value in {member.value for member in enum} else None
+
+
+async def inspection_list(request: web.Request) -> web.Response:
+    """The month's inspections of the subtree, filtered by org, status and kind (V5, K3)."""
+    actor = actor_of(request)
+    page = int_or_none(request.query.get("page")) or 1
+    terms = InspectionFilter(_month(request), int_or_none(request.query.get("org_id")),
+                             _choice(request.query.get("status"), InspectionStatus),
+                             _choice(request.query.get("kind"), InspectionKind))
+    rows, error = await attempt(inspection_reports.list_inspections(
+        actor, terms, zone=request.app[TIMEZONE_KEY], offset=(page - 1) * PAGE,
+        limit=PAGE + 1))
+    kept = {key: value for key, value in (("month", terms.month), ("org_id", terms.org_id),
+                                          ("status", terms.status), ("kind", terms.kind))
+            if value}
+    context = {"rows": (rows or [])[:PAGE], "terms": terms, "orgs": await orgs.list_orgs(actor),
+               "statuses": list(InspectionStatus), "kinds": list(InspectionKind),
+               "next_page": f"/inspections?{urlencode(kept | {'page': page + 1})}"
+               if rows and len(rows) > PAGE else None}
+    return await _page(request, "inspections/list.html", context, error)
+
+
+async def completion_page(request: web.Request) -> web.Response:
+    """The completion rate of the month's round per org of the subtree (V5)."""
+    month = _month(request)
+    rows, error = await attempt(inspection_reports.completion_rates(actor_of(request), month))
+    return await _page(request, "inspections/completion.html",
+                       {"rows": rows or [], "month": month}, error)
+
+
+async def box_page(request: web.Request) -> web.Response:
+    """Every inspection of one tail box, newest first (V5)."""
+    box, rows = await inspection_reports.box_history(actor_of(request),
+                                                     path_id(request, "box_id"))
+    return await _page(request, "inspections/box.html", {"box": box, "rows": rows})
+
+
+async def inspection_page(request: web.Request) -> web.Response:
+    """One inspection: box, people, status, and the forms the actor may use (V5)."""
+    return await _detail_view(request, path_id(request, "inspection_id"))
+
+
+async def _detail_view(request: web.Request, inspection_id: int, error: str | None = None,
+                       form: MultiMapping[str] | None = None) -> web.Response:
+    actor = actor_of(request)
+    row = await inspection_reports.inspection_detail(actor, inspection_id)
+    me = actor.staff_id
+    may_start = (can(actor, Permission.INSPECTION_CONDUCT) and me != row.holder_id  # type: ignore[attr-defined]
+                 and row.status in inspections.STARTABLE)
+    may_count = (row.status == InspectionStatus.IN_PROGRESS and me is not None
+                 and me == row.supervisor_id  # type: ignore[attr-defined]
+                 and row.supervisor_counted_at is None)
+    context = {"row": row, "may_start": may_start, "may_count": may_count, "form": form or {},
+               "types": await voucher_counts.types_to_count(row.expected),
+               "shown": row.status == InspectionStatus.COMPLETED}
+    return await _page(request, "inspections/detail.html", context, error)
+
+
+async def _act(request: web.Request, call: Awaitable[Any], done: str,
+               again: Callable[[str], Awaitable[web.Response]], location: str
+               ) -> web.Response:
+    """Run one change: on to `location` with its message, or the page again with the
+    refusal."""
+    result, error = await attempt(call)
+    if error is not None:
+        return await again(error)
+    await flash_and_redirect(request, location.format(result=result), _(done))
+
+
+async def start(request: web.Request) -> web.Response:
+    """The second person starts the inspection; the holder is asked to count in chat (V5)."""
+    inspection_id = path_id(request, "inspection_id")
+    return await _act(request, inspections.start_inspection(actor_of(request), inspection_id),
+                      N_("Inspection started: the holder has been asked for his count in "
+                         "chat. Count the box yourself and enter your figures."),
+                      lambda error: _detail_view(request, inspection_id, error),
+                      f"/inspections/{inspection_id}")
+
+
+async def _count(request: web.Request, form: MultiMapping[str]) -> Inspection:
+    texts = {key[len(COUNT_FIELD):]: value for key, value in form.items()
+             if key.startswith(COUNT_FIELD)}
+    return await inspections.record_count(actor_of(request), path_id(request, "inspection_id"),
+                                          inspections.whole_counts(texts))
+
+
+async def count(request: web.Request) -> web.Response:
+    """The second person's count of every voucher type (V5)."""
+    inspection_id = path_id(request, "inspection_id")
+    form = await form_of(request)
+    return await _act(request, _count(request, form), N_("Your count is recorded."),
+                      lambda error: _detail_view(request, inspection_id, error, form),
+                      f"/inspections/{inspection_id}")
+
+
+async def surprise_page(request: web.Request) -> web.Response:
+    """The surprise samples of the subtree and, for operations management, the launch form
+    (K3)."""
+    return await _surprise_view(request)
+
+
+async def _surprise_view(request: web.Request, error: str | None = None,
+                         form: MultiMapping[str] | None = None) -> web.Response:
+    actor = actor_of(request)
+    context = {"samples": await inspection_reports.samples(actor),
+               "orgs": await orgs.list_orgs(actor), "form": form or {},
+               "due_hours": request.app[CONFIG_KEY].calendar.surprise_due_hours}
+    return await _page(request, "inspections/surprise.html", context, error)
+
+
+async def launch(request: web.Request) -> web.Response:
+    """Launch a surprise inspection of a random sample of boxes (K3)."""
+    form = await form_of(request)
+    org_id = int_or_none(form.get("org_id"))
+    if org_id is None:
+        return await _surprise_view(request, _("Choose the organisation."), form)
+    call = inspections.launch_surprise(
+        actor_of(request), org_id,
+        percent=whole_number(form.get("percent")), count=whole_number(form.get("count")),
+        note=form.get("note", ""), due_hours=request.app[CONFIG_KEY].calendar.surprise_due_hours)
+    return await _act(request, call, N_("Surprise inspection launched."),
+                      lambda error: _surprise_view(request, error, form),
+                      "/inspections/samples/{result.id}")
+
+
+async def sample_page(request: web.Request) -> web.Response:
+    """A surprise sample: seed, population, chosen boxes, the check by drawing again, and its
+    inspections (K3)."""
+    sample, check = await inspections.verify_sample(actor_of(request),
+                                                    path_id(request, "sample_id"))
+    context = {"sample": sample, "check": check,
+               "rows": await inspection_reports.sample_inspections(sample)}
+    return await _page(request, "inspections/sample.html", context)

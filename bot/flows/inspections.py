@@ -1,0 +1,136 @@
+"""The inspection flow: vault inspections counted in chat, and /inspect (V5).
+
+When the second person starts an inspection, the holder gets a message with "Count now"
+("insp:count:<id>"); the bot then asks the number of each voucher type in turn, the way a
+day-end count does, and hands the figures to `inspections.record_count`, which never shows
+the other person's figure or the ledger's. /inspect lists what waits for the actor: counts
+he owes, and for supervisors the inspections still to be started, with "Start the
+inspection" ("insp:start:<id>") buttons.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from enum import StrEnum
+from typing import Any
+
+from bot.flows.account import stale_button
+from bot.flows.common import chat_actor
+from bot.flows.messages import Reply
+from bot.flows.turn import Outcome, Step, Turn, answer
+from bot.flows.vouchers import ASK, NUMBER
+from domain.errors import DomainError
+from domain.models import Inspection, InspectionResult, InspectionStatus, VoucherType
+from domain.services import inspection_reports, inspections, voucher_counts
+from domain.services.inspections import COUNT_PREFIX, START_NOW, START_PREFIX, TIME_FORMAT
+
+Handler = Callable[[Turn], Awaitable[Outcome]]
+PREFIX = "insp:"
+PRESS = re.compile(r"insp:(count|start):([1-9][0-9]{0,9})", re.ASCII)
+
+
+class InspectionStep(StrEnum):
+    """Steps of an inspection count, stored in `ChatSession.step`."""
+
+    NUMBER = "inspection_number"
+
+
+def _due(turn: Turn, row: Inspection) -> str:
+    return row.due_at.astimezone(turn.ctx.capture.zone).strftime(TIME_FORMAT)
+
+
+async def inspect_command(turn: Turn) -> Outcome:
+    """/inspect: the inspections waiting for the actor, each with its button (V5)."""
+    actor = await chat_actor(turn)
+    texts: list[str] = []
+    rows: list[tuple[tuple[str, str], ...]] = []
+    for row in await inspection_reports.awaiting(actor):
+        box = row.box.device.asset_tag
+        if row.status == InspectionStatus.IN_PROGRESS:
+            texts.append(turn._("Inspection #%(id)s of tail box %(box)s, due %(due)s: your "
+                                "count is awaited.", id=row.id, box=box, due=_due(turn, row)))
+            rows.append(((f"{turn._(voucher_counts.COUNT_NOW)} #{row.id}",
+                          f"{COUNT_PREFIX}{row.id}"),))
+        else:
+            texts.append(turn._("Inspection #%(id)s of tail box %(box)s (holder %(holder)s), "
+                                "due %(due)s: not started yet.", id=row.id, box=box,
+                                holder=inspections.label(row.holder), due=_due(turn, row)))
+            rows.append(((f"{turn._(START_NOW)} #{row.id}", f"{START_PREFIX}{row.id}"),))
+    if not texts:
+        return answer(Step.IDLE, turn._("No vault inspection is waiting for you."))
+    return answer(Step.IDLE, Reply("\n\n".join(texts), tuple(rows)))
+
+
+async def pressed(turn: Turn) -> Outcome:
+    """An "insp:" button: start an inspection, or begin counting one (V5)."""
+    match = PRESS.fullmatch(turn.inbound.callback_data)
+    if match is None:
+        return await stale_button(turn)
+    actor = await chat_actor(turn)
+    inspection_id = int(match[2])
+    if match[1] == "start":
+        row = await inspections.start_inspection(actor, inspection_id)
+        await row.fetch_related("box__device")
+        return answer(Step.IDLE, Reply(turn._(
+            "Inspection #%(id)s of tail box %(box)s started: the holder has been asked for his "
+            "count. Count the box yourself too.", id=row.id, box=row.box.device.asset_tag),
+            (((turn._(voucher_counts.COUNT_NOW), f"{COUNT_PREFIX}{row.id}"),),)))
+    request = await inspections.count_request(actor, inspection_id)
+    intro = turn._("Vault inspection of tail box %(box)s. Count the vouchers of each type in "
+                   "the box.", box=request.box_label)
+    return await _begin(turn, intro, request.types, {"inspection": inspection_id,
+                                                     "label": request.box_label})
+
+
+async def _begin(turn: Turn, intro: str, types: list[VoucherType], data: dict[str, Any]
+                 ) -> Outcome:
+    """Ask for the first type, keeping the codes and names to ask in the step's data."""
+    data |= {"codes": [t.code for t in types], "names": [t.name_in(turn.locale) for t in types],
+             "counted": {}}
+    if not types:
+        return await _hand_in(turn, data)
+    return answer(InspectionStep.NUMBER,
+                  "\n\n".join((intro, turn._(ASK, type=data["names"][0]))), data=data)
+
+
+async def number_text(turn: Turn) -> Outcome:
+    """The number of the type asked; then the next type, or the count is handed in (V5)."""
+    data = turn.data
+    position = len(data["counted"])
+    text = turn.inbound.text.strip()
+    if not NUMBER.fullmatch(text):
+        return answer(InspectionStep.NUMBER, turn._(
+            "Send the number of %(type)s as a whole number, 0 or more.",
+            type=data["names"][position]), data=data)
+    data |= {"counted": data["counted"] | {data["codes"][position]: int(text)}}
+    if len(data["counted"]) < len(data["codes"]):
+        return answer(InspectionStep.NUMBER, turn._(ASK, type=data["names"][position + 1]),
+                      data=data)
+    return await _hand_in(turn, data)
+
+
+async def _hand_in(turn: Turn, data: dict[str, Any]) -> Outcome:
+    """Give the complete count to the domain and say what came of it."""
+    try:
+        row = await inspections.record_count(await chat_actor(turn), data["inspection"],
+                                             data["counted"])
+    except DomainError as refusal:
+        return answer(Step.IDLE, turn._(refusal.key, **refusal.params))
+    return answer(Step.IDLE, _result(turn, row, data["label"]))
+
+
+def _result(turn: Turn, row: Inspection, box: str) -> str:
+    """What the counting person is told: never a figure (V5)."""
+    if row.status != InspectionStatus.COMPLETED:
+        return turn._("Your count of tail box %(box)s is recorded. The result follows once the "
+                      "other person has counted too.", box=box)
+    if row.result == InspectionResult.OK:
+        return turn._(inspections.COMPLETED_OK, box=box)
+    return turn._(inspections.COMPLETED_DISCREPANCY, box=box,
+                  incident=row.incident_id)  # type: ignore[attr-defined]
+
+
+COMMANDS: dict[str, Handler] = {"inspect": inspect_command}
+CALLBACKS: dict[str, Handler] = {PREFIX: pressed}
+STEPS: dict[str, Handler] = {InspectionStep.NUMBER: number_text}
