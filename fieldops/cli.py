@@ -92,7 +92,7 @@ async def cmd_demo(settings: Settings, _: argparse.Namespace) -> int:
     from fieldops.wiring import capture_context
 
     await db.apply_migrations(settings.database_url)
-    result = await seed_demo(progress_bar, capture_context(settings))
+    result = await seed_demo(progress_bar, capture_context(settings), settings.calendar)
     base = f"http://{settings.web_host}:{settings.web_port}"
     print(f"\nAdmin site: {base}/login   password for every demo log-in: {DEMO_PASSWORD}")
     for username, name, roles in result.logins:

@@ -58,8 +58,11 @@ from domain.services import (
 from domain.services.actors import Actor, actor_for, system_actor
 from domain.services.bootstrap import create_first_sysadmin
 from domain.services.business_types import BusinessTypeForm
+from domain.services.calendar import Calendar
 from domain.services.cases import CaptureContext, WorkingHours
 from domain.services.vouchers import VoucherTypeForm
+from fieldops.demo_history import STEPS as HISTORY_STEPS
+from fieldops.demo_history import seed_history
 
 DEMO_PASSWORD = "FieldOps-demo-2026"
 ADMIN_USERNAME = "admin"
@@ -239,11 +242,12 @@ class DemoResult:
     bind_codes: list[tuple[str, str, str]]
 
 
-async def seed_demo(progress: Progress, ctx: CaptureContext | None = None) -> DemoResult:
+async def seed_demo(progress: Progress, ctx: CaptureContext | None = None,
+                    calendar: Calendar | None = None) -> DemoResult:
     """Create whatever of the demo data is missing and issue fresh bind codes; with a
-    capture context also the approved demo card openings (V1)."""
+    capture context also the approved demo card openings (V1) and a month of history."""
     total = (len(ORG_TREE) + len(PEOPLE) + 1 + len(BUSINESS_TYPES) + len(LEDGERS)
-             + VOUCHER_STEPS + len(DEMO_CUSTOMERS))
+             + VOUCHER_STEPS + len(DEMO_CUSTOMERS) + (HISTORY_STEPS if ctx else 0))
     step = 0
     root = system_actor("demo")
     for code, name, name_en, parent_code in ORG_TREE:
@@ -293,6 +297,14 @@ async def seed_demo(progress: Progress, ctx: CaptureContext | None = None) -> De
             await _ensure_card_case(customer, index, replace(ctx, hours=ALL_HOURS))
         step += 1
         progress(step, total, customer.mobile)
+    if ctx is not None:
+        def history_step(label: str) -> None:
+            nonlocal step
+            step += 1
+            progress(step, total, label)
+
+        await seed_history(replace(ctx, hours=ALL_HOURS), calendar or Calendar(zone=ctx.zone),
+                           demo_photo, history_step)
     return DemoResult(logins=logins, bind_codes=codes)
 
 

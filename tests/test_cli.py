@@ -13,12 +13,21 @@ from pathlib import Path
 import aiohttp
 
 from domain.models import (
+    AuditDraw,
     AuditLog,
+    Callback,
+    CallbackAttempt,
+    CallbackStatus,
     Case,
+    CaseAudit,
+    CaseAuditStatus,
     CaseStatus,
     Device,
     DeviceEvent,
     Incident,
+    IncidentKind,
+    Inspection,
+    InspectionStatus,
     MisIssue,
     MisIssueStatus,
     QualificationEvent,
@@ -38,10 +47,11 @@ from fieldops.demo import (
     PEOPLE,
     VOUCHER_STEPS,
 )
+from fieldops.demo_history import STEPS as HISTORY_STEPS
 
 FIELDOPS = [sys.executable, "-m", "fieldops.cli"]
 LEDGER_MODELS = (QualificationEvent, Device, DeviceEvent, Incident, VoucherMovement, VoidRequest,
-                 Case)
+                 Case, Callback, CallbackAttempt, Inspection, AuditDraw, CaseAudit)
 
 
 def cli_env(database_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -93,7 +103,7 @@ async def test_demo_is_idempotent_prints_logins_and_issues_two_cards(
     assert "agent1" in second.stdout and "/chat" in second.stdout
     assert not await WebCredential.exists(username="agent1", must_change_password=True)
     total = (len(ORG_TREE) + len(PEOPLE) + 1 + len(BUSINESS_TYPES) + len(LEDGERS)
-             + VOUCHER_STEPS + len(DEMO_CUSTOMERS))
+             + VOUCHER_STEPS + len(DEMO_CUSTOMERS) + HISTORY_STEPS)
     assert f"{total}/{total}" in second.stderr
     issued = await Voucher.filter(state=VoucherState.ISSUED).prefetch_related("case__agent")
     assert len(issued) == len(DEMO_CUSTOMERS) == 2
@@ -103,6 +113,23 @@ async def test_demo_is_idempotent_prints_logins_and_issues_two_cards(
     [mis_issue] = await MisIssue.all().prefetch_related("voucher")
     assert mis_issue.status == MisIssueStatus.RECOVERING
     assert mis_issue.voucher.state == VoucherState.MIS_ISSUED
+    await month_of_history_to_show()
+
+
+async def month_of_history_to_show() -> None:
+    """The demo's month of history gives every scheduled-work page rows to show."""
+    days = {case.case_no[2:10] for case in await Case.filter(case_no__not_isnull=True)}
+    assert len(days) >= 15  # about 21 working days of cases, and today's card openings
+    assert await Case.filter(status=CaseStatus.RETURNED).exists()
+    assert await Case.filter(status=CaseStatus.REJECTED).exists()
+    assert await Callback.filter(status=CallbackStatus.COMPLETED, satisfaction__gte=1).exists()
+    assert await Callback.filter(status=CallbackStatus.SCHEDULED).exists()
+    assert await Incident.filter(kind=IncidentKind.MAJOR_ERROR, major=True).count() == 1
+    assert await Inspection.filter(status=InspectionStatus.COMPLETED).exists()
+    assert await Inspection.filter(status=InspectionStatus.OVERDUE).exists()
+    assert await Inspection.filter(status=InspectionStatus.SCHEDULED).exists()
+    assert await CaseAudit.filter(status=CaseAuditStatus.ERROR).count() == 2
+    assert await CaseAudit.filter(status=CaseAuditStatus.PENDING).exists()
 
 
 async def test_init_creates_the_first_system_admin_once(database_url: str, tmp_path: Path
