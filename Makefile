@@ -42,6 +42,7 @@ messages: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.bot_throughput
 	$(BIN)/python -m bench.capture_throughput
+	$(BIN)/python -m bench.sweeps
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

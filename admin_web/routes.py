@@ -158,6 +158,7 @@ def setup_voucher_routes(app: web.Application) -> None:
     _resource(app, f"{box}/return", "voucher_return", post=vouchers.return_to_vault)
     _resource(app, f"{box}/unfreeze", "voucher_unfreeze", post=vouchers.unfreeze)
     _resource(app, "/vouchers/journal", "voucher_journal", get=vouchers.journal_page)
+    _resource(app, "/vouchers/counts", "voucher_counts", get=vouchers.counts_page)
     _resource(app, "/vouchers/voids", "voucher_voids", get=vouchers.voids_page,
               post=vouchers.request_void)
     void = "/vouchers/voids/{void_id:\\d+}"

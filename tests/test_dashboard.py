@@ -275,11 +275,11 @@ async def expected_ledgers(prefix: str) -> dict[FigureKey, int | None]:
         FigureKey.DEVICES_UNCONFIRMED: sum(
             1 for t in tablets if t.state == DeviceState.ISSUED and t.receipt_confirmed_at is None
             and t.issued_at is not None and NOW - t.issued_at > timedelta(hours=24)),
-        FigureKey.AGENTS_EXPIRING: len({
-            g.staff_id for g in grants if g.status == QualificationStatus.ACTIVE  # type: ignore[attr-defined]
-            and g.valid_until is not None and g.valid_until <= horizon}),
-        FigureKey.AGENTS_SUSPENDED: len({g.staff_id for g in grants  # type: ignore[attr-defined]
-                                         if g.status == QualificationStatus.SUSPENDED}),
+        FigureKey.QUALIFICATIONS_EXPIRING: sum(
+            1 for g in grants if g.status == QualificationStatus.ACTIVE
+            and g.valid_until is not None and g.valid_until <= horizon),
+        FigureKey.QUALIFICATIONS_SUSPENDED: sum(
+            1 for g in grants if g.status == QualificationStatus.SUSPENDED),
         FigureKey.STAFF_ACTIVE: await Staff.filter(org__path__startswith=prefix,
                                                    active=True).count(),
         FigureKey.ORGS: await Org.filter(path__startswith=prefix).count(),
@@ -324,7 +324,8 @@ async def test_a_sub_org_viewer_sees_only_his_subtree(world: World) -> None:
     assert (whole[FigureKey.INSPECTIONS_DUE], mine[FigureKey.INSPECTIONS_DUE]) == (3, 2)
     assert (whole[FigureKey.INSPECTIONS_OVERDUE], mine[FigureKey.INSPECTIONS_OVERDUE]) == (2, 1)
     assert (whole[FigureKey.DEVICES_UNCONFIRMED], mine[FigureKey.DEVICES_UNCONFIRMED]) == (1, 0)
-    assert (whole[FigureKey.AGENTS_SUSPENDED], mine[FigureKey.AGENTS_SUSPENDED]) == (2, 1)
+    assert (whole[FigureKey.QUALIFICATIONS_SUSPENDED],
+            mine[FigureKey.QUALIFICATIONS_SUSPENDED]) == (2, 1)
     far = await dashboard.overview(world.desk.far_supervisor, ZONE, NOW)
     assert {f.key: f.value for f in far.figures}[FigureKey.CASES_CAPTURED] == 1
 
@@ -392,9 +393,9 @@ async def test_the_page_links_each_figure_to_its_filtered_list_and_draws_the_cha
         page = await (await client.get("/")).text()
         lost = await (await client.get(cards(page)[zh("Tablets lost")][0])).text()
         suspended = await (await client.get(
-            cards(page)[zh("Agents with a suspended qualification")][0])).text()
+            cards(page)[zh("Suspended qualifications")][0])).text()
         expiring = await (await client.get(
-            cards(page)[zh("Agents with a qualification expiring within 30 days")][0])).text()
+            cards(page)[zh("Qualifications expiring within 30 days")][0])).text()
         approved = await (await client.get(f"/cases?status=approved&decided={TODAY}")).text()
         captured = await (await client.get(f"/cases?captured={TODAY}")).text()
         bad_day = await client.get("/cases?captured=2026-13-45&decided=yesterday")
@@ -405,11 +406,12 @@ async def test_the_page_links_each_figure_to_its_filtered_list_and_draws_the_cha
     assert shown[zh("Open incidents")] == ("/incidents?status=open", "1")
     assert shown[zh("Tablets lost")] == ("/devices?state=lost", "1")
     assert shown[zh("Voids waiting for signatures")] == ("/vouchers/voids", "1")
-    assert shown[zh("Vault inspections due this month")][0] == f"/inspections?month={today:%Y-%m}"
+    assert shown[zh("Vault inspections due this month")][0] == (
+        f"/inspections?month={today:%Y-%m}&status=open")
     assert shown[zh("Overdue vault inspections")] == ("/inspections?status=overdue", "2")
     assert shown[zh("Overdue callbacks")][0] == "/callbacks?due=overdue"
     assert shown[zh("Callbacks due today")][0] == "/callbacks?due=today"
-    assert shown[zh("Agents with a suspended qualification")] == (
+    assert shown[zh("Suspended qualifications")] == (
         "/qualifications?status=suspended", "2")
     assert page.count('<svg class="chart"') == 3 and page.count("<details>") == 3
     assert f'<title id="trend-0-title">{zh("Cases per day")}</title>' in page

@@ -12,14 +12,14 @@ from multidict import MultiMapping
 from admin_web.i18n import current_locale
 from admin_web.i18n import gettext as _
 from admin_web.pages import actor_of, attempt, flash_and_redirect, form_of, path_id, render
-from admin_web.state import CONFIG_KEY
+from admin_web.state import CONFIG_KEY, TIMEZONE_KEY
 from admin_web.views.cases import capture_of
 from admin_web.views.ledger_forms import business_today
 from domain import clock
 from domain.errors import N_
 from domain.models import CallbackOutcome, CallbackStatus
 from domain.services import callback_reports, callbacks, voucher_reports
-from domain.services.callbacks import CallRecord
+from domain.services.callbacks import CallRecord, Due
 
 STATUS_LABELS: dict[CallbackStatus, str] = {
     CallbackStatus.SCHEDULED: N_("Scheduled"),
@@ -43,6 +43,7 @@ DONE_MESSAGES: dict[str, str] = {
                                   "incident is open and the supervisors are alerted."),
     callbacks.UNREACHED: N_("Call of case %(case_no)s recorded as not reached."),
 }
+DUE_KEYS = frozenset(due.value for due in Due)
 
 
 def labels() -> dict[str, Any]:
@@ -55,12 +56,16 @@ def labels() -> dict[str, Any]:
 
 async def queue(request: web.Request) -> web.Response:
     """Due and overdue callbacks: a callback agent's own and the unassigned ones; all of the
-    subtree for overseers; upcoming ones on request (K1, S1)."""
+    subtree for overseers; upcoming ones, or those due today or overdue, on request (K1,
+    S1)."""
     upcoming = request.query.get("show") == "upcoming"
+    due = request.query.get("due", "")
+    chosen = Due(due) if due in DUE_KEYS else None
     rows = await callbacks.callback_queue(actor_of(request), clock.utcnow(),
-                                          capture_of(request).cipher, upcoming=upcoming)
+                                          capture_of(request).cipher, upcoming=upcoming,
+                                          due=chosen, zone=request.app[TIMEZONE_KEY])
     return await render(request, "callbacks/queue.html",
-                        {"rows": rows, "upcoming": upcoming} | labels())
+                        {"rows": rows, "upcoming": upcoming, "due": chosen} | labels())
 
 
 async def _detail_view(request: web.Request, *, mobile: str | None = None,

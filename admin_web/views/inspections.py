@@ -45,6 +45,7 @@ RESULT_LABELS: dict[InspectionResult, str] = {
 }
 PAGE = 100
 COUNT_FIELD = "count_"
+NOT_COMPLETED = "open"  # the status filter of every inspection not completed yet
 
 
 def labels() -> dict[str, Any]:
@@ -71,20 +72,31 @@ def _choice(value: str | None, enum: Any) -> Any:
     return enum(value) if value in {member.value for member in enum} else None
 
 
+def list_terms(request: web.Request) -> InspectionFilter:
+    """The list filters of the query string: overdue inspections of every month unless a
+    month is given, otherwise this month's; status "open" means not completed (V5)."""
+    status = _choice(request.query.get("status"), InspectionStatus)
+    month = None if status is InspectionStatus.OVERDUE and not request.query.get(
+        "month", "").strip() else _month(request)
+    return InspectionFilter(month, int_or_none(request.query.get("org_id")), status,
+                            _choice(request.query.get("kind"), InspectionKind),
+                            not_completed=request.query.get("status") == NOT_COMPLETED)
+
+
 async def inspection_list(request: web.Request) -> web.Response:
     """The month's inspections of the subtree, filtered by org, status and kind (V5, K3)."""
     actor = actor_of(request)
     page = int_or_none(request.query.get("page")) or 1
-    terms = InspectionFilter(_month(request), int_or_none(request.query.get("org_id")),
-                             _choice(request.query.get("status"), InspectionStatus),
-                             _choice(request.query.get("kind"), InspectionKind))
+    terms = list_terms(request)
     rows, error = await attempt(inspection_reports.list_inspections(
         actor, terms, zone=request.app[TIMEZONE_KEY], offset=(page - 1) * PAGE,
         limit=PAGE + 1))
+    status = NOT_COMPLETED if terms.not_completed else terms.status
     kept = {key: value for key, value in (("month", terms.month), ("org_id", terms.org_id),
-                                          ("status", terms.status), ("kind", terms.kind))
+                                          ("status", status), ("kind", terms.kind))
             if value}
     context = {"rows": (rows or [])[:PAGE], "terms": terms, "orgs": await orgs.list_orgs(actor),
+               "status": status or "", "not_completed": NOT_COMPLETED,
                "statuses": list(InspectionStatus), "kinds": list(InspectionKind),
                "next_page": f"/inspections?{urlencode(kept | {'page': page + 1})}"
                if rows and len(rows) > PAGE else None}

@@ -28,9 +28,18 @@ from admin_web.state import CONFIG_KEY, TIMEZONE_KEY
 from admin_web.views.ledger_forms import business_today, optional_date
 from domain import clock
 from domain.errors import N_, DomainError
-from domain.models import DeviceState, MisIssueStatus, MovementKind, VoidKind, VoucherState
-from domain.services import devices, orgs, voucher_reports, vouchers
+from domain.models import (
+    CountStatus,
+    DeviceState,
+    MisIssueStatus,
+    MovementKind,
+    VoidKind,
+    VoucherState,
+)
+from domain.services import devices, orgs, voucher_counts, voucher_reports, vouchers
 from domain.services.access import Permission, can
+from domain.services.actors import Actor
+from domain.services.voucher_counts import DayEndRow
 from domain.services.vouchers import VoucherTypeForm
 
 STATE_LABELS: dict[VoucherState, str] = {
@@ -63,6 +72,13 @@ VOID_KIND_LABELS: dict[VoidKind, str] = {
     VoidKind.MIS_ISSUED: N_("Mis-issued and recovered"),
     VoidKind.EXPIRED: N_("Expired"),
 }
+COUNT_LABELS: dict[CountStatus, str] = {
+    CountStatus.REQUESTED: N_("Not answered yet"),
+    CountStatus.RETRY: N_("First count did not match, counting again"),
+    CountStatus.MATCHED: N_("Matches the ledger"),
+    CountStatus.DISCREPANCY: N_("Discrepancy"),
+    CountStatus.UNANSWERED: N_("Not answered, escalated"),
+}
 MIS_ISSUE_LABELS: dict[MisIssueStatus, str] = {
     MisIssueStatus.RECOVERING: N_("Being recovered"),
     MisIssueStatus.RECOVERED: N_("Recovered, void requested"),
@@ -80,7 +96,8 @@ def labels() -> dict[str, Any]:
     return {"voucher_state_label": lambda value: _(STATE_LABELS[VoucherState(value)]),
             "movement_label": lambda value: _(KIND_LABELS[MovementKind(value)]),
             "void_kind_label": lambda value: _(VOID_KIND_LABELS[VoidKind(value)]),
-            "mis_issue_label": lambda value: _(MIS_ISSUE_LABELS[MisIssueStatus(value)])}
+            "mis_issue_label": lambda value: _(MIS_ISSUE_LABELS[MisIssueStatus(value)]),
+            "count_status_label": lambda value: _(COUNT_LABELS[CountStatus(value)])}
 
 
 def serial_lines(text: str) -> list[str]:
@@ -351,6 +368,24 @@ async def journal_page(request: web.Request) -> web.Response:
                "orgs": await orgs.list_orgs(actor),
                "serial_of": await voucher_reports.serials_of({row.voucher_id for row in rows})}
     return await _page(request, "vouchers/journal.html", context)
+
+
+async def _day_end_rows(actor: Actor, day_text: str | None, today: date, unanswered: bool
+                        ) -> tuple[date, list[DayEndRow]]:
+    """The business day asked for (today when blank) and its day-end counts (V3)."""
+    day = optional_date(day_text, N_("Business day")) or today
+    return day, await voucher_counts.day_end_counts(actor, day, unanswered=unanswered)
+
+
+async def counts_page(request: web.Request) -> web.Response:
+    """The day-end counts of a business day, only the unanswered ones on request (V3, S1)."""
+    unanswered = request.query.get("open") == "1"
+    found, error = await attempt(_day_end_rows(actor_of(request), request.query.get("day"),
+                                               business_today(request), unanswered))
+    day, rows = found or (None, [])
+    context = {"rows": rows, "day": day or request.query.get("day", ""),
+               "unanswered": unanswered}
+    return await _page(request, "vouchers/counts.html", context, error, refused=400)
 
 
 async def voids_page(request: web.Request) -> web.Response:

@@ -73,6 +73,9 @@ class Callback(Model):
     class Meta:
         table = "callback"
         ordering = ["scheduled_at", "id"]
+        # the agents' loads, the due and the late sweeps each read one index (K1, S1)
+        indexes = (("assigned_to_id", "status"), ("status", "reminded_at", "scheduled_at"),
+                   ("status", "escalated_at", "due_at"))
 
 
 class CallbackAttempt(Model):

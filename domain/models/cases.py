@@ -161,6 +161,7 @@ class Case(Model):
     class Meta:
         table = "case_record"
         ordering = ["id"]
+        indexes = (("status", "callback_drawn_at"),)  # the callback draw's lookup (K1)
 
 
 class CaseCounter(Model):

@@ -11,13 +11,16 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from tortoise.expressions import Q
+from tortoise.expressions import Q, Subquery
 from tortoise.functions import Count
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
-from domain.clock import utcnow
+from domain.clock import day_bounds, utcnow
 from domain.errors import N_, DomainError, NotFound, PermissionDenied
 from domain.identity import mask_mobile
 from domain.models import (
@@ -40,8 +43,9 @@ from domain.privacy import FieldCipher
 from domain.services import audit, outbox, qualifications
 from domain.services.access import Permission, can, require, require_scope, scope_prefix
 from domain.services.actors import Actor, system_actor
-from domain.services.calendar import Calendar
-from domain.services.cases import locale_of, staff_in_chain
+from domain.services.calendar import DEFAULT_ZONE, Calendar
+from domain.services.cases import locale_of
+from domain.services.chains import staff_in_chain
 from domain.services.review import SweepResult
 
 OPEN = (CallbackStatus.SCHEDULED, CallbackStatus.ATTEMPTED)
@@ -72,6 +76,13 @@ DENIAL_ALERT = N_("Callback of case %(case_no)s (%(business_type)s): the custome
                   "act at once.")
 COMPLAINT_ALERT = N_("Callback of case %(case_no)s (%(business_type)s): the customer complained "
                      "about the service of %(agent)s: %(comment)s (incident #%(incident)s).")
+
+
+class Due(StrEnum):
+    """The due-time filters of the callback list, as the dashboard counts them (K1, S1)."""
+
+    TODAY = "today"
+    OVERDUE = "overdue"
 
 
 @dataclass(frozen=True)
@@ -245,17 +256,35 @@ def _mine_or_free(actor: Actor, callback: Callback) -> bool:
     return callback.assigned_to_id in (None, actor.staff_id)  # type: ignore[attr-defined]
 
 
-async def callback_queue(actor: Actor, now: datetime, cipher: FieldCipher, *,
-                         upcoming: bool = False) -> list[CallbackView]:
-    """Open callbacks of the actor's subtree that are due (or all open ones with
-    `upcoming`), earliest slot first: a callback agent sees his own and the unassigned
-    ones, overseers all (K1, S1)."""
+def open_callbacks(actor: Actor) -> QuerySet[Callback]:
+    """The open callbacks of the actor's subtree he may see: a callback agent his own and the
+    unassigned ones, overseers all (K1)."""
     require(actor, Permission.CALLBACK_VIEW)
-    query = Callback.filter(status__in=OPEN, org__path__startswith=scope_prefix(actor))
-    if not upcoming:
-        query = query.filter(scheduled_at__lte=now)
+    orgs = Subquery(Org.filter(path__startswith=scope_prefix(actor)).values("id"))
+    query = Callback.filter(status__in=OPEN, org_id__in=orgs)
     if not _overseer(actor):
         query = query.filter(Q(assigned_to_id=actor.staff_id) | Q(assigned_to_id__isnull=True))
+    return query
+
+
+def due_condition(due: Due, now: datetime, zone: ZoneInfo) -> Q:
+    """Due today: from now to the end of the business day; overdue: past the due time (K1,
+    S1)."""
+    if due is Due.OVERDUE:
+        return Q(due_at__lt=now)
+    return Q(due_at__gte=now, due_at__lt=day_bounds(now.astimezone(zone).date(), zone)[1])
+
+
+async def callback_queue(actor: Actor, now: datetime, cipher: FieldCipher, *,
+                         upcoming: bool = False, due: Due | None = None,
+                         zone: ZoneInfo = DEFAULT_ZONE) -> list[CallbackView]:
+    """Open callbacks the actor may see that are due to be called (all open ones with
+    `upcoming`; those due today or overdue with `due`), earliest slot first (K1, S1)."""
+    query = open_callbacks(actor)
+    if due is not None:
+        query = query.filter(due_condition(due, now, zone))
+    elif not upcoming:
+        query = query.filter(scheduled_at__lte=now)
     rows = await query.prefetch_related("case", "business_type", "org", "field_agent",
                                         "assigned_to").order_by("scheduled_at", "id")
     return [_view(actor, row, cipher, now) for row in rows]

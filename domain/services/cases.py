@@ -47,6 +47,7 @@ from domain.privacy import FieldCipher
 from domain.services import audit, devices, outbox, qualifications, vouchers
 from domain.services.access import Permission, can, require, require_scope, scope_prefix
 from domain.services.actors import Actor
+from domain.services.chains import staff_in_chain
 
 CASE_NO_PREFIX = "YD"
 CASE_NO_DIGITS = 6
@@ -598,19 +599,6 @@ def reviewer_buttons(case_id: int) -> list[list[tuple[str, str]]]:
     """Chat buttons under a case offered to reviewers: claim, approve, return, open (C8)."""
     return [[(N_("Claim"), f"rv:claim:{case_id}"), (N_("Approve"), f"rv:approve:{case_id}")],
             [(N_("Return"), f"rv:return:{case_id}"), (N_("Open in web"), f"/cases/{case_id}")]]
-
-
-def chain_paths(org: Org) -> list[str]:
-    """The paths of an org and of every org above it, e.g. /1/, /1/4/, /1/4/9/."""
-    ids = [part for part in org.path.split("/") if part]
-    return ["/" + "/".join(ids[:n]) + "/" for n in range(1, len(ids) + 1)]
-
-
-async def staff_in_chain(org: Org, *roles: Role) -> list[Staff]:
-    """Active staff holding one of the roles whose org contains `org` (its org chain)."""
-    rows = await Staff.filter(active=True, roles__role__in=list(roles),
-                              org__path__in=chain_paths(org)).order_by("id")
-    return list({row.id: row for row in rows}.values())
 
 
 async def _notify_reviewers(case: Case, business_type: BusinessType, actor: Actor,

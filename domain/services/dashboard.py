@@ -6,11 +6,14 @@ an area is counted only for a viewer holding its permission. "Today" and "this m
 business days in the given zone. Definitions the linked lists share:
 - captured on a day: first submitted that day (the case number carries the day, C3);
 - approved / returned / rejected today: in that state, decided today;
-- callbacks due today: open (scheduled or attempted), due from now to the end of the day;
-  overdue: open and past their due time (K1, S1);
+- callbacks due today: open (scheduled or attempted) ones the viewer may see (a callback
+  agent his own and the unassigned ones), due from now to the end of the day; overdue: open
+  and past their due time (K1, S1);
 - inspections of this month: its monthly round and the surprise inspections launched in
   it, not completed; overdue: in that state, of any month (V5);
-- day-end counts missing: today's day-end counts requested and not answered (V3).
+- day-end counts missing: today's day-end counts requested and not answered (V3);
+- qualifications expiring: active ones valid until 30 days from today at the latest;
+  suspended: in that state; each qualification counts, as the list shows one per row (Q1).
 """
 
 from __future__ import annotations
@@ -27,13 +30,9 @@ from tortoise.functions import Avg, Count, Sum
 
 from domain.clock import day_bounds, utcnow
 from domain.models import (
-    BoxCount,
     Callback,
-    CallbackStatus,
     Case,
     CaseStatus,
-    CountKind,
-    CountStatus,
     Device,
     DeviceState,
     Incident,
@@ -46,13 +45,21 @@ from domain.models import (
     Qualification,
     QualificationStatus,
     Staff,
-    TailBox,
     VoidRequest,
     VoidStatus,
     VoucherBalance,
     VoucherState,
 )
-from domain.services import devices, orgs, outbox, qualifications, review, staff
+from domain.services import (
+    callbacks,
+    devices,
+    orgs,
+    outbox,
+    qualifications,
+    review,
+    staff,
+    voucher_counts,
+)
 from domain.services.access import Permission, can, require, scope_prefix
 from domain.services.actors import Actor
 from domain.services.cases import case_no_prefix
@@ -61,8 +68,6 @@ from domain.services.vouchers import IN_PLACE
 
 TREND_DAYS = 30
 EXPIRY_DAYS = 30
-OPEN_CALLBACKS = (CallbackStatus.SCHEDULED, CallbackStatus.ATTEMPTED)
-UNANSWERED_COUNTS = (CountStatus.REQUESTED, CountStatus.RETRY, CountStatus.UNANSWERED)
 
 
 class FigureKey(StrEnum):
@@ -86,8 +91,8 @@ class FigureKey(StrEnum):
     INCIDENTS_OPEN = "incidents_open"
     DEVICES_LOST = "devices_lost"
     DEVICES_UNCONFIRMED = "devices_unconfirmed"
-    AGENTS_EXPIRING = "agents_expiring"
-    AGENTS_SUSPENDED = "agents_suspended"
+    QUALIFICATIONS_EXPIRING = "qualifications_expiring"
+    QUALIFICATIONS_SUSPENDED = "qualifications_suspended"
     STAFF_ACTIVE = "staff_active"
     ORGS = "orgs"
     OUTBOX_PENDING = "outbox_pending"
@@ -198,10 +203,8 @@ async def _vouchers(scope: _Scope) -> dict[FigureKey, int | None]:
         VoucherBalance.filter(org_id__in=scope.orgs()),
         vaults=Sum("count", _filter=Q(box_id=VAULT, state=VoucherState.IN_VAULT)),
         boxes=Sum("count", _filter=Q(box_id__gt=VAULT, state__in=list(IN_PLACE))))
-    boxes = Subquery(TailBox.filter(org_id__in=scope.orgs()).values("id"))
-    missing = await BoxCount.filter(
-        box_id__in=boxes, kind=CountKind.DAY_END, status__in=list(UNANSWERED_COUNTS),
-        business_day=f"{scope.today:%Y%m%d}").count()
+    missing = await voucher_counts.count_day_end_counts(scope.actor, scope.today,
+                                                        unanswered=True)
     voids = await VoidRequest.filter(org_id__in=scope.orgs(), status=VoidStatus.PENDING).count()
     return {FigureKey.VOUCHERS_IN_VAULTS: int(row["vaults"] or 0),
             FigureKey.VOUCHERS_IN_BOXES: int(row["boxes"] or 0),
@@ -229,12 +232,12 @@ async def _inspections(scope: _Scope) -> dict[FigureKey, int | None]:
 
 
 async def _callbacks(scope: _Scope) -> dict[FigureKey, int | None]:
-    """Open callbacks still due today and those past their due time (K1, S1)."""
-    end = day_bounds(scope.today, scope.zone)[1]
-    row = await _aggregate(
-        Callback.filter(org_id__in=scope.orgs(), status__in=list(OPEN_CALLBACKS)),
-        due=Count("id", _filter=Q(due_at__gte=scope.now, due_at__lt=end)),
-        overdue=Count("id", _filter=Q(due_at__lt=scope.now)))
+    """Open callbacks the viewer may see still due today and those past their due time, as
+    the callback list shows them (K1, S1)."""
+    def due(which: callbacks.Due) -> Count:
+        return Count("id", _filter=callbacks.due_condition(which, scope.now, scope.zone))
+    row = await _aggregate(callbacks.open_callbacks(scope.actor),
+                           due=due(callbacks.Due.TODAY), overdue=due(callbacks.Due.OVERDUE))
     return {FigureKey.CALLBACKS_DUE: row["due"], FigureKey.CALLBACKS_OVERDUE: row["overdue"]}
 
 
@@ -252,18 +255,16 @@ async def _devices(scope: _Scope) -> dict[FigureKey, int | None]:
 
 
 async def _qualifications(scope: _Scope) -> dict[FigureKey, int | None]:
-    """Agents with a valid qualification expiring within 30 days, and with a suspended one
-    (Q1, Q5)."""
+    """Valid qualifications expiring within 30 days, and suspended ones (Q1, Q5)."""
     members = Subquery(Staff.filter(org_id__in=scope.orgs()).values("id"))
     horizon = scope.today + timedelta(days=EXPIRY_DAYS)
     row = await _aggregate(
         Qualification.filter(staff_id__in=members),
-        expiring=Count("staff_id", distinct=True, _filter=Q(
-            status=QualificationStatus.ACTIVE, valid_until__lte=horizon)),
-        suspended=Count("staff_id", distinct=True,
-                        _filter=Q(status=QualificationStatus.SUSPENDED)))
-    return {FigureKey.AGENTS_EXPIRING: row["expiring"],
-            FigureKey.AGENTS_SUSPENDED: row["suspended"]}
+        expiring=Count("id", _filter=Q(status=QualificationStatus.ACTIVE,
+                                       valid_until__lte=horizon)),
+        suspended=Count("id", _filter=Q(status=QualificationStatus.SUSPENDED)))
+    return {FigureKey.QUALIFICATIONS_EXPIRING: row["expiring"],
+            FigureKey.QUALIFICATIONS_SUSPENDED: row["suspended"]}
 
 
 async def _administration(scope: _Scope) -> dict[FigureKey, int | None]:

@@ -52,7 +52,7 @@ from domain.models import (
     Voucher,
     VoucherState,
 )
-from domain.services import audit, cases, outbox, qualifications, vouchers
+from domain.services import audit, chains, outbox, qualifications, vouchers
 from domain.services.access import Permission, require, require_scope, scope_prefix
 from domain.services.actors import Actor, system_actor
 from domain.services.qualifications import ImportReport, ImportRow, SweepReport
@@ -588,7 +588,7 @@ async def _alert_chain(incident: Incident, agent: Staff, zone: ZoneInfo) -> None
               "when": incident.occurred_at.astimezone(zone).strftime(TIME_FORMAT),
               "place": incident.place, "description": incident.description,
               "incident": incident.id}
-    for recipient in await cases.staff_in_chain(org, *LOSS_ROLES):
+    for recipient in await chains.staff_in_chain(org, *LOSS_ROLES):
         if recipient.id == agent.id:
             continue
         await outbox.enqueue(recipient.id, LOSS_ALERTS[incident.kind], params,
@@ -783,7 +783,7 @@ async def _flag_unconfirmed(device_id: int, now: datetime, zone: ZoneInfo) -> in
     params = {"asset_tag": device.asset_tag, "holder": _label(device.holder),
               "issued": device.issued_at.astimezone(zone).strftime(TIME_FORMAT),
               "hours": RECEIPT_DEADLINE_HOURS}
-    recipients = await cases.staff_in_chain(device.org, Role.IT_ADMIN)
+    recipients = await chains.staff_in_chain(device.org, Role.IT_ADMIN)
     for recipient in recipients:
         await outbox.enqueue(recipient.id, UNCONFIRMED_TO_IT, params,
                              idempotency_key=f"device:{device.id}:unconfirmed:"

@@ -36,13 +36,14 @@ AWAITING_LIMIT = 10
 
 @dataclass(frozen=True)
 class InspectionFilter:
-    """What the list shows: a month YYYY-MM, and optionally an org subtree, a status and a
-    kind."""
+    """What the list shows: a month YYYY-MM (None: every month), and optionally an org
+    subtree, a status or only those not completed, and a kind."""
 
-    month: str
+    month: str | None
     org_id: int | None = None
     status: InspectionStatus | None = None
     kind: InspectionKind | None = None
+    not_completed: bool = False
 
 
 @dataclass(frozen=True)
@@ -86,16 +87,19 @@ async def _prefix(actor: Actor, org_id: int | None) -> str:
 async def list_inspections(actor: Actor, terms: InspectionFilter, *,
                            zone: ZoneInfo = DEFAULT_ZONE, offset: int = 0, limit: int = 100
                            ) -> list[Inspection]:
-    """The month's inspections of the subtree: the monthly round of that month and the
-    surprise inspections launched in it, by due time (V5, K3)."""
+    """The month's inspections of the subtree (every month's without one): the monthly round
+    of that month and the surprise inspections launched in it, by due time (V5, K3)."""
     require(actor, Permission.INSPECTION_VIEW)
-    start, end = month_start(terms.month, zone)
-    query = Inspection.filter(
-        Q(kind=InspectionKind.MONTHLY, period=terms.month.strip())
-        | Q(kind=InspectionKind.SURPRISE, created_at__gte=start, created_at__lt=end),
-        org__path__startswith=await _prefix(actor, terms.org_id))
+    query = Inspection.filter(org__path__startswith=await _prefix(actor, terms.org_id))
+    if terms.month is not None:
+        start, end = month_start(terms.month, zone)
+        query = query.filter(
+            Q(kind=InspectionKind.MONTHLY, period=terms.month.strip())
+            | Q(kind=InspectionKind.SURPRISE, created_at__gte=start, created_at__lt=end))
     if terms.status is not None:
         query = query.filter(status=terms.status)
+    if terms.not_completed:
+        query = query.exclude(status=InspectionStatus.COMPLETED)
     if terms.kind is not None:
         query = query.filter(kind=terms.kind)
     return list(await query.order_by("due_at", "id").offset(max(0, offset)).limit(limit)

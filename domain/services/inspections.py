@@ -55,7 +55,7 @@ from domain.models import (
     TailBox,
     VoucherType,
 )
-from domain.services import audit, cases, outbox, voucher_counts, vouchers
+from domain.services import audit, cases, chains, outbox, voucher_counts, vouchers
 from domain.services.access import Permission, require, require_scope
 from domain.services.actors import Actor, system_actor
 from domain.services.calendar import DEFAULT_ZONE
@@ -474,7 +474,7 @@ async def _alert_discrepancy(row: Inspection, box: TailBox, incident: Incident) 
     figures in each reader's language (V5)."""
     holder = await Staff.get(id=row.holder_id)  # type: ignore[attr-defined]
     supervisor = await Staff.get(id=row.supervisor_id)  # type: ignore[attr-defined]
-    recipients = {s.id: s for s in await cases.staff_in_chain(box.org, Role.OPS_ADMIN)}
+    recipients = {s.id: s for s in await chains.staff_in_chain(box.org, Role.OPS_ADMIN)}
     recipients[supervisor.id] = supervisor
     types = {t.code: t for t in await voucher_counts.types_to_count(row.expected)}
     for recipient in recipients.values():

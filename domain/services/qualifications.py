@@ -41,7 +41,7 @@ from domain.models import (
     TrainingRecord,
     WithdrawalReason,
 )
-from domain.services import audit, outbox
+from domain.services import audit, chains, outbox
 from domain.services.access import Permission, require, require_scope, scope_prefix
 from domain.services.actors import Actor, system_actor
 from domain.services.ledger_csv import (
@@ -754,14 +754,6 @@ async def sweep_expiry(today: date, *, now: datetime | None = None) -> SweepRepo
 # --- major incidents and retraining -----------------------------------------------------
 
 
-async def _operations_of(staff: Staff) -> list[Staff]:
-    """Active operations management staff whose org contains the staff member's org."""
-    path = (await staff.org).path
-    admins = await Staff.filter(active=True, roles__role=Role.OPS_ADMIN).distinct(
-    ).prefetch_related("org")
-    return [admin for admin in admins if path.startswith(admin.org.path)]
-
-
 @dataclass(frozen=True)
 class RetrainingCause:
     """What counts toward retraining (K2): the source (major incidents, off-site audits), the
@@ -790,7 +782,7 @@ async def flag_retraining(staff_id: int, now: datetime, cause: RetrainingCause) 
         key = f"staff:{staff.id}:retraining:{now.isoformat()}"
         await outbox.enqueue(staff.id, cause.to_staff, {"count": cause.count},
                              idempotency_key=key)
-        for admin in await _operations_of(staff):
+        for admin in await chains.staff_in_chain(await staff.org, Role.OPS_ADMIN):
             await outbox.enqueue(admin.id, cause.to_operations,
                                  {"staff": _label(staff), "count": cause.count},
                                  idempotency_key=f"{key}:proposal:{admin.id}")

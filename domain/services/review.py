@@ -62,9 +62,9 @@ from domain.services.cases import (
     locale_of,
     record_event,
     reviewer_buttons,
-    staff_in_chain,
     visible_case,
 )
+from domain.services.chains import staff_in_chain
 
 OPEN_STATUSES = (CaseStatus.SUBMITTED, CaseStatus.IN_REVIEW, CaseStatus.ON_HOLD)
 DECIDED_STATUSES = (CaseStatus.APPROVED, CaseStatus.RETURNED, CaseStatus.REJECTED)

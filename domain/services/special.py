@@ -23,7 +23,7 @@ from domain.models import Org, Role, SpecialApproval, SpecialApprovalStatus, Sta
 from domain.services import audit, outbox
 from domain.services.access import Permission, require, require_scope, scope_prefix
 from domain.services.actors import Actor
-from domain.services.cases import staff_in_chain
+from domain.services.chains import staff_in_chain
 
 MAX_WINDOW = timedelta(hours=12)
 MAX_REASON_LENGTH = 500

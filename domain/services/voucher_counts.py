@@ -26,12 +26,13 @@ unconfirmed one is replaced when the holder starts another.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from domain.clock import utcnow
@@ -55,7 +56,8 @@ from domain.models import (
     VoucherState,
     VoucherType,
 )
-from domain.services import audit, cases, devices, outbox, vouchers
+from domain.services import audit, cases, chains, devices, outbox, vouchers
+from domain.services.access import Permission, require, scope_prefix
 from domain.services.actors import Actor, system_actor
 
 DEFAULT_ZONE = ZoneInfo("Asia/Shanghai")
@@ -92,6 +94,15 @@ class CountRequest:
     box_label: str
     types: list[VoucherType]
     giver: str  # the handing-over holder of a hand-over; "" for a day-end count
+
+
+@dataclass(frozen=True)
+class DayEndRow:
+    """A day-end count as its list shows it: the count with its box and org, and the holder
+    asked to count (V3)."""
+
+    count: BoxCount
+    holder: Staff | None
 
 
 @dataclass(frozen=True)
@@ -290,7 +301,7 @@ async def _supervisors(holder: Staff, *also_not: int | None) -> list[Staff]:
     """The supervisors of the holder's org chain, without the persons involved (V3, S1)."""
     org = await Org.get(id=holder.org_id)  # type: ignore[attr-defined]
     skip = {holder.id, *also_not}
-    return [s for s in await cases.staff_in_chain(org, Role.SUPERVISOR) if s.id not in skip]
+    return [s for s in await chains.staff_in_chain(org, Role.SUPERVISOR) if s.id not in skip]
 
 
 # --- reminders and escalation ------------------------------------------------------------
@@ -495,3 +506,32 @@ async def hand_overs_to_confirm(actor: Actor) -> list[tuple[str, BoxCount]]:
                                  status__in=list(OPEN_STATUSES)).prefetch_related(
         "box__device").order_by("id")
     return [(row.box.device.asset_tag, row) for row in rows]
+
+
+# --- the day-end list ----------------------------------------------------------------------
+
+
+def _day_end_counts(prefix: str, day: date, unanswered: bool) -> QuerySet[BoxCount]:
+    """The day-end counts of a business day for the boxes of an org subtree; with
+    `unanswered` only those requested, retried or escalated and still not answered (V3)."""
+    query = BoxCount.filter(kind=CountKind.DAY_END, business_day=f"{day:%Y%m%d}",
+                            box__org__path__startswith=prefix)
+    return query.filter(status__in=list(ANSWERABLE)) if unanswered else query
+
+
+async def count_day_end_counts(actor: Actor, day: date, *, unanswered: bool = False) -> int:
+    """How many day-end counts of a business day the actor's subtree has (only the unanswered
+    ones with `unanswered`), as its list shows them (V3, S1)."""
+    require(actor, Permission.VOUCHER_VIEW)
+    return await _day_end_counts(scope_prefix(actor), day, unanswered).count()
+
+
+async def day_end_counts(actor: Actor, day: date, *, unanswered: bool = False
+                         ) -> list[DayEndRow]:
+    """The day-end counts of a business day in the actor's subtree with box, org and holder,
+    earliest request first; only the unanswered ones with `unanswered` (V3, S1)."""
+    require(actor, Permission.VOUCHER_VIEW)
+    rows = await _day_end_counts(scope_prefix(actor), day, unanswered).prefetch_related(
+        "box__device", "box__org").order_by("requested_at", "id")
+    holders = await Staff.in_bulk({row.holder_id for row in rows if row.holder_id}, "id")
+    return [DayEndRow(row, holders.get(row.holder_id)) for row in rows]  # type: ignore[arg-type]

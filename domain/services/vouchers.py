@@ -95,6 +95,7 @@ from domain.services import (
     audit,
     business_types,
     cases,
+    chains,
     outbox,
     qualifications,
     voucher_balances,
@@ -692,7 +693,7 @@ async def _open_void(actor: Actor, rows: list[Voucher], kind: VoidKind, reason: 
     params = {"request": request.id, "org": org.name, "requester": actor.label,
               "count": len(rows), "serials": _listing([row.serial for row in rows]),
               "reason": reason}
-    for signer in await cases.staff_in_chain(org, Role.BUSINESS_HEAD, Role.OPS_ADMIN):
+    for signer in await chains.staff_in_chain(org, Role.BUSINESS_HEAD, Role.OPS_ADMIN):
         if signer.id != actor.staff_id:
             await outbox.enqueue(signer.id, VOID_TO_SIGNER, params,
                                  idempotency_key=f"void:{request.id}:asked:{signer.id}")
@@ -914,10 +915,11 @@ async def allocate(actor: Actor, box_id: int, voucher_type_id: int, *,
                    serials: list[str] | None = None, count: int | None = None,
                    now: datetime | None = None, count_max_age: timedelta = timedelta(hours=24)
                    ) -> list[Voucher]:
-    """Allocate serials, or a count of the lowest serials, from the vault of the box org
-    chain to a box; refused when the box is frozen, the holder lacks an active
+    """Allocate serials, or a count of the lowest serials, from the vault of the box's own
+    org to the box; refused when the box is frozen, the holder lacks an active
     qualification, the last count is missing/mismatched/too old (a new empty box needs
-    none), or the org cap would be passed — each with its reason (V1, V2, V4, Q1).
+    none), an inspection discrepancy is open, or a cap on the org chain would be passed —
+    each with its reason (V1, V2, V4, V5, Q1).
     Concurrent allocations never pass the cap."""
     size = _allocation_size(serials, count)
     moment = _moment(now)
@@ -1296,7 +1298,7 @@ async def _tell_of_mis_issue(mis: MisIssue, voucher: Voucher, org: Org, box: Tai
     if holder is not None:
         await outbox.enqueue(holder.id, MIS_ISSUE_TO_HOLDER, params,
                              idempotency_key=f"mis_issue:{mis.id}:holder")
-    for supervisor in await cases.staff_in_chain(org, Role.SUPERVISOR):
+    for supervisor in await chains.staff_in_chain(org, Role.SUPERVISOR):
         if supervisor.id != mis.holder_id:  # type: ignore[attr-defined]
             await outbox.enqueue(supervisor.id, MIS_ISSUE_TO_SUPERVISOR, params,
                                  idempotency_key=f"mis_issue:{mis.id}:sup:{supervisor.id}")
