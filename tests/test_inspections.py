@@ -5,6 +5,8 @@ reminded and escalated once each, surprise samples can be drawn again from their
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
@@ -90,6 +92,35 @@ async def test_concurrent_monthly_runs_create_each_inspection_once(v: Vault) -> 
     created = await asyncio.gather(*(inspections.create_monthly_inspections(NOV_1)
                                      for _ in range(3)))
     assert sum(created) == 3
+    assert await Inspection.all().count() == 3
+    assert await AuditLog.filter(action="inspection.scheduled").count() == 3
+
+
+MONTHLY_RUN = """
+import asyncio, sys
+from datetime import datetime
+from domain.services import inspections
+from fieldops.db import close_database, open_database
+
+async def main() -> None:
+    await open_database(sys.argv[1])
+    try:
+        print(await inspections.create_monthly_inspections(datetime.fromisoformat(sys.argv[2])))
+    finally:
+        await close_database()
+
+asyncio.run(main())
+"""
+
+
+async def test_two_processes_at_once_create_each_inspection_once(v: Vault, database_url: str
+                                                                 ) -> None:
+    command = [sys.executable, "-c", MONTHLY_RUN, database_url, NOV_1.isoformat()]
+    runs = await asyncio.gather(*(asyncio.to_thread(
+        subprocess.run, command, capture_output=True, text=True, timeout=120)
+        for _ in range(2)))
+    assert [run.returncode for run in runs] == [0, 0], [run.stderr for run in runs]
+    assert sum(int(run.stdout) for run in runs) == 3
     assert await Inspection.all().count() == 3
     assert await AuditLog.filter(action="inspection.scheduled").count() == 3
 
