@@ -30,7 +30,7 @@ from tests.factories import person
 from tests.test_admin_vouchers import session
 from tests.test_admin_web import submit, zh
 from tests.test_cases import MONDAY_10AM
-from tests.voucher_support import World, card, count_box, voucher_world
+from tests.voucher_support import World, agent_with_box, card, count_box, voucher_world
 
 T0 = MONDAY_10AM
 
@@ -61,10 +61,12 @@ async def test_a_mis_issue_takes_the_serial_out_of_the_box_and_asks_for_recovery
                                                               card(2))
     told = await OutboxMessage.filter(template__in=[vouchers.MIS_ISSUE_TO_HOLDER,
                                                     vouchers.MIS_ISSUE_TO_SUPERVISOR])
+    chain = [world.ops2, world.both]  # operations management, the recorder (ops) aside
     supervisor = await Staff.get(employee_no="S001")
     assert sorted((m.template, m.recipient_id) for m in told) == sorted([  # type: ignore[attr-defined]
         (vouchers.MIS_ISSUE_TO_HOLDER, world.agent.staff_id),
-        (vouchers.MIS_ISSUE_TO_SUPERVISOR, supervisor.id)])
+        (vouchers.MIS_ISSUE_TO_SUPERVISOR, supervisor.id),
+        *((vouchers.MIS_ISSUE_TO_SUPERVISOR, actor.staff_id) for actor in chain)])
     assert await vouchers.expected_counts(world.box.id) == {"CARD": 2}
     await count_box(world.agent, world.box, T0 + timedelta(hours=9))
     refused = await refusal(vouchers.allocate, world.ops, world.box.id, world.card_type.id,
@@ -121,8 +123,9 @@ async def test_mis_issue_refusals_name_the_fault_and_write_nothing(world: World)
     assert isinstance(unknown, NotFound) and unknown.params["case"] == "YD20990101-000001"
     blank = await refusal(vouchers.record_mis_issue, world.ops, card(1), "  ", now=T0)
     assert blank.key == vouchers.REASON_REQUIRED
-    agent = await refusal(vouchers.record_mis_issue, world.agent, card(1), "拿错", now=T0)
-    assert isinstance(agent, PermissionDenied)
+    other, _, _ = await agent_with_box(world.ids["outlet_a"], "F002")
+    agent = await refusal(vouchers.record_mis_issue, other, card(1), "拿错", now=T0)
+    assert isinstance(agent, PermissionDenied) and card(1) in agent.params["serials"]
     direct = await refusal(vouchers.request_void, world.ops, [card(1)], "mis_issued", "拿错",
                            T0)
     assert direct.key == vouchers.MIS_ISSUE_VOID_BY_RECOVERY

@@ -17,17 +17,21 @@ from domain.models import (
     CountStatus,
     Incident,
     IncidentKind,
+    MisIssue,
+    OutboxMessage,
+    OutboxStatus,
     PhotoKind,
     Role,
     Staff,
     TailBox,
+    VoucherState,
 )
 from domain.services import vouchers
 from domain.services.business_types import BusinessTypeForm, create_business_type
 from tests.chat_driver import Chat, Said, running_bot
 from tests.factories import operational, org_tree, person
 from tests.fake_telegram import FakeTelegram
-from tests.test_bot import bound_agent
+from tests.test_bot import bound_agent, dispatching
 from tests.test_loss_flow import delivered
 from tests.test_voucher_counts import stock_box_directly
 
@@ -203,3 +207,40 @@ async def test_handover_in_chat_moves_the_box_after_both_counts(
     assert (await chat.say("/box")).text == "You hold no tail box."
     await delivered(bot)
     assert chat.last().text.startswith("F2 李接手 confirmed the hand-over")
+
+
+async def nothing_pending() -> bool:
+    return not await OutboxMessage.exists(status=OutboxStatus.PENDING)
+
+
+async def report_mis_issue(chat: Chat, item: str) -> Said:
+    """/loss, the mis-issue choice, the serial (and case) as typed, what happened, Report."""
+    what = await chat.say("/loss")
+    asked = await chat.press(what.buttons["A voucher handed to a customer by mistake"])
+    assert asked.text.startswith("Which serial did the customer get by mistake?")
+    assert (await chat.say(item)).text == "Describe briefly what happened."
+    summary = await chat.say("开卡时把另一张卡交给了客户")
+    assert f"Serial and case: {item}" in summary.text
+    return await chat.press(summary.buttons["Report the mis-issue"])
+
+
+async def test_a_voucher_handed_out_by_mistake_is_reported_from_loss(
+        bot: TelegramBot, chat: Chat, supervisor: Chat, outlet: Outlet) -> None:
+    done = await report_mis_issue(chat, "0002")
+    assert done.text.startswith("Mis-issue of serial 0002 recorded as incident #")
+    mis_issue = await MisIssue.get().prefetch_related("voucher")
+    assert (mis_issue.holder_id, mis_issue.voucher.state) == (  # type: ignore[attr-defined]
+        outlet.agent.id, VoucherState.MIS_ISSUED)
+    await dispatching(bot, nothing_pending)  # operations management has no chat here
+    assert "serial 0002 from the tail box of 陈展业" in supervisor.last().text
+    assert await vouchers.expected_counts(outlet.box.id) == {"CARD": 2, "SIM": 2}
+
+
+async def test_a_mis_issue_needs_one_serial_of_the_agents_own_box(
+        bot: TelegramBot, chat: Chat, outlet: Outlet) -> None:
+    two = await report_mis_issue(chat, "0002，0003")
+    assert two.text.startswith("Give exactly one serial")
+    unknown = await report_mis_issue(chat, "9999 YD20261124-000001")
+    assert "9999" in unknown.text and unknown.text.endswith("The mis-issue was not reported.")
+    assert not await MisIssue.exists() and not await Incident.exists()
+    assert await vouchers.expected_counts(outlet.box.id) == {"CARD": 3, "SIM": 2}

@@ -4,9 +4,12 @@
 button per tablet issued to the agent; otherwise free text), when ("now" or a time in
 business time), where, and what happened, then shows the report with Report and Cancel
 buttons; `domain.services.devices.report_loss` checks and stores it and alerts the org
-chain. /cancel during /loss is answered by the capture flow's /cancel. Buttons carry
-"dev:what:<kind>", "dev:item:<device id>", "dev:send", "dev:drop" and, under the issue
-message of the outbox, "dev:confirm:<device id>".
+chain. The fourth choice, a voucher handed to a customer by mistake, asks only for the
+serial (and the case number, if any) and what happened, and records a mis-issue with
+`domain.services.vouchers.record_mis_issue` (V6). /cancel during /loss is answered by the
+capture flow's /cancel. Buttons carry "dev:what:<kind>", "dev:item:<device id>",
+"dev:send", "dev:drop" and, under the issue message of the outbox, "dev:confirm:<device
+id>".
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from bot.flows.turn import Outcome, Step, Turn, answer
 from domain.clock import utcnow
 from domain.errors import N_, DomainError, PermissionDenied
 from domain.models import Role
-from domain.services import devices
+from domain.services import devices, vouchers
 from domain.services.devices import LossReport
 
 Handler = Callable[[Turn], Awaitable[Outcome]]
@@ -36,15 +39,22 @@ TIME_FORMAT = "%Y-%m-%d %H:%M"
 MAX_TEXT = 200
 MAX_DESCRIPTION = 1000
 NOT_SENT = N_("The loss report was not sent.")
+MIS_ISSUE = "misissue"
 WHAT_LABELS: dict[str, str] = {
     "device": N_("Tablet"), "vouchers": N_("Vouchers"), "papers": N_("Customer papers"),
+    MIS_ISSUE: N_("A voucher handed to a customer by mistake"),
 }
+CASE_NUMBER = re.compile(r"YD\d{8}-\d{6}", re.ASCII)
+WORDS = re.compile(r"[\s,，;；、]+")
+MIS_ISSUE_NOT_SENT = N_("The mis-issue was not reported.")
 WHAT_PROMPT = N_("What was lost?")
 ITEM_PROMPTS: dict[str, str] = {
     "vouchers": N_("Which vouchers were lost? Give their serial numbers, or the voucher type "
                    "and how many."),
     "papers": N_("Which customer papers were lost? Say which customer and which papers, "
                  "without the full ID number."),
+    MIS_ISSUE: N_("Which serial did the customer get by mistake? Add the case number if there "
+                  "is one."),
 }
 WHEN_PROMPT = N_("When was it lost? Send now, or the time as HH:MM for today or as "
                  "YYYY-MM-DD HH:MM, in business time.")
@@ -88,6 +98,9 @@ async def item_text(turn: Turn) -> Outcome:
     item = " ".join(turn.inbound.text.split())
     if not item or len(item) > MAX_TEXT:
         return _again(turn, LossStep.ITEM, ITEM_PROMPTS[what], MAX_TEXT, bool(item))
+    if what == MIS_ISSUE:
+        return answer(LossStep.DESCRIPTION, turn._(DESCRIPTION_PROMPT),
+                      data=turn.data | {"item": item})
     return answer(LossStep.WHEN, turn._(WHEN_PROMPT), data=turn.data | {"item": item})
 
 
@@ -118,6 +131,8 @@ async def description_text(turn: Turn) -> Outcome:
         return _again(turn, LossStep.DESCRIPTION, DESCRIPTION_PROMPT, MAX_DESCRIPTION,
                       bool(description))
     data = turn.data | {"description": description}
+    if data["what"] == MIS_ISSUE:
+        return _confirm_mis_issue(turn, data)
     what = WHAT_LABELS[data["what"]]
     text = turn._("Report this loss?\nLost: %(what)s\nItem: %(item)s\nWhen: %(when)s\n"
                   "Where: %(place)s\nWhat happened: %(description)s",
@@ -186,9 +201,44 @@ async def _tablet_chosen(turn: Turn, device_id: int) -> Outcome:
     return answer(LossStep.WHEN, turn._(WHEN_PROMPT), data=turn.data | {"item": tablet.asset_tag})
 
 
+def _confirm_mis_issue(turn: Turn, data: dict[str, str]) -> Outcome:
+    """The mis-issue as it will be reported, with Report and Cancel buttons (V6)."""
+    text = turn._("Report this mis-issue?\nSerial and case: %(item)s\nWhat happened: "
+                  "%(description)s", item=data["item"], description=data["description"])
+    buttons = (((turn._("Report the mis-issue"), f"{PREFIX}send"),
+                (turn._("Cancel"), f"{PREFIX}drop")),)
+    return answer(LossStep.CONFIRM, Reply(text, buttons), data=data)
+
+
+async def _send_mis_issue(turn: Turn) -> Outcome:
+    """Record the serial of the agent's box handed out by mistake; a refusal ends the dialog
+    with the reason (V6)."""
+    item = turn.data["item"]
+    case_numbers = CASE_NUMBER.findall(item)
+    serials = [word for word in WORDS.split(CASE_NUMBER.sub(" ", item)) if word]
+    try:
+        if len(serials) != 1 or len(case_numbers) > 1:
+            raise DomainError(N_("Give exactly one serial, the voucher the customer got by "
+                                 "mistake, and at most one case number."))
+        mis_issue = await vouchers.record_mis_issue(
+            await chat_actor(turn), serials[0], turn.data["description"],
+            case_no=case_numbers[0] if case_numbers else "", zone=turn.ctx.capture.zone)
+    except DomainError as refusal:
+        return answer(Step.IDLE, "\n\n".join((turn._(refusal.key, **refusal.params),
+                                              turn._(MIS_ISSUE_NOT_SENT))))
+    due = mis_issue.recover_by.astimezone(turn.ctx.capture.zone).strftime(TIME_FORMAT)
+    return answer(Step.IDLE, turn._(
+        "Mis-issue of serial %(serial)s recorded as incident #%(incident)s. Recover the "
+        "voucher from the customer by %(due)s and hand it to operations management, who "
+        "have been told.", serial=serials[0],
+        incident=mis_issue.incident_id, due=due))  # type: ignore[attr-defined]
+
+
 async def _send(turn: Turn) -> Outcome:
     """Report the loss; a refusal ends the dialog with the reason (D3)."""
     data = turn.data
+    if data["what"] == MIS_ISSUE:
+        return await _send_mis_issue(turn)
     report = LossReport(what=data["what"], item=data["item"],
                         occurred_at=datetime.fromisoformat(data["when"]),
                         place=data["place"], description=data["description"])

@@ -1288,20 +1288,23 @@ async def _mis_issue_incident(actor: Actor, voucher: Voucher, box: TailBox, case
     return incident
 
 
-async def _tell_of_mis_issue(mis: MisIssue, voucher: Voucher, org: Org, box: TailBox,
-                             reason: str, zone: ZoneInfo) -> None:
-    """Tell the holder to recover the serial and the supervisors of the org chain (V6)."""
+async def _tell_of_mis_issue(actor: Actor, mis: MisIssue, voucher: Voucher, org: Org,
+                             box: TailBox, reason: str, zone: ZoneInfo) -> None:
+    """Tell the holder to recover the serial, and the supervisors and operations management
+    of the org chain, who settle it; whoever recorded it is not told again (V6)."""
     holder = await Staff.get(id=box.holder_id) if box.holder_id else None
     params = {"serial": voucher.serial, "reason": reason, "org": org.name,
               "holder": holder.name if holder else "-",
               "recover_by": mis.recover_by.astimezone(zone).strftime(TIME_FORMAT)}
-    if holder is not None:
+    told = {actor.staff_id}
+    if holder is not None and holder.id not in told:
         await outbox.enqueue(holder.id, MIS_ISSUE_TO_HOLDER, params,
                              idempotency_key=f"mis_issue:{mis.id}:holder")
-    for supervisor in await chains.staff_in_chain(org, Role.SUPERVISOR):
-        if supervisor.id != mis.holder_id:  # type: ignore[attr-defined]
-            await outbox.enqueue(supervisor.id, MIS_ISSUE_TO_SUPERVISOR, params,
-                                 idempotency_key=f"mis_issue:{mis.id}:sup:{supervisor.id}")
+    told.add(mis.holder_id)  # type: ignore[attr-defined]
+    for person in await chains.staff_in_chain(org, Role.SUPERVISOR, Role.OPS_ADMIN):
+        if person.id not in told:
+            await outbox.enqueue(person.id, MIS_ISSUE_TO_SUPERVISOR, params,
+                                 idempotency_key=f"mis_issue:{mis.id}:chain:{person.id}")
 
 
 async def _recovering(actor: Actor, mis_issue_id: int) -> tuple[MisIssue, Voucher, Org]:
@@ -1335,9 +1338,9 @@ async def _settle(actor: Actor, mis: MisIssue, status: MisIssueStatus, request: 
 async def record_mis_issue(actor: Actor, serial: str, reason: str, *, case_no: str = "",
                            recover_by: datetime | None = None, now: datetime | None = None,
                            zone: ZoneInfo = DEFAULT_ZONE) -> MisIssue:
-    """Record a serial of a tail box handed to a customer by mistake: it turns mis-issued,
-    a mis-issue incident opens and the holder is told to recover it by the deadline (V6)."""
-    require(actor, Permission.VOUCHER_MANAGE)
+    """Record a serial of a tail box handed to a customer by mistake, by its holder (in
+    chat) or operations management: it turns mis-issued, a mis-issue incident opens and
+    the holder is to recover it by the deadline (V6)."""
     text = _text(reason)
     moment = _moment(now)
     deadline = recover_by or moment + MIS_ISSUE_RECOVERY
@@ -1345,7 +1348,7 @@ async def record_mis_issue(actor: Actor, serial: str, reason: str, *, case_no: s
         raise DomainError(RECOVER_BY_PAST)
     async with in_transaction():
         voucher = (await _void_rows([serial], (VoucherState.IN_BOX,)))[0]
-        org = await _void_org(actor, [voucher], holder_may=False)
+        org = await _void_org(actor, [voucher], holder_may=True)
         case = await _case_by_number(actor, case_no)
         box = await TailBox.get(id=voucher.box_id)
         incident = await _mis_issue_incident(actor, voucher, box, case, text, moment)
@@ -1359,7 +1362,7 @@ async def record_mis_issue(actor: Actor, serial: str, reason: str, *, case_no: s
         await audit.record(actor, "mis_issue.recorded", "mis_issue", mis.id, org_id=org.id,
                            detail={"serial": voucher.serial, "case": case_no.strip(),
                                    "recover_by": deadline.isoformat()})
-        await _tell_of_mis_issue(mis, voucher, org, box, text, zone)
+        await _tell_of_mis_issue(actor, mis, voucher, org, box, text, zone)
     return mis
 
 
