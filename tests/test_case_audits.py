@@ -21,7 +21,7 @@ from domain.models import (
     Role,
     Staff,
 )
-from domain.services import case_audits, qualifications, review
+from domain.services import case_audits, dashboard, qualifications, review
 from domain.services.actors import Actor
 from domain.services.calendar import Calendar
 from domain.services.case_audits import AuditFilters, Finding
@@ -207,6 +207,22 @@ async def test_errors_reaching_the_threshold_flag_retraining_once(world: Audit) 
                                       recipient_id=desk.ops.staff_id).count() == 1
     assert [s.id for s in await qualifications.withdrawal_proposals(desk.ops)] == [agent.id]
     assert await AuditLog.filter(action="staff.retraining_flagged").count() == 1
+
+
+async def test_a_reviewer_flagged_by_audit_errors_is_listed_for_retraining(world: Audit
+                                                                          ) -> None:
+    await approved(world.desk, 10)
+    await case_audits.draw_weekly(DRAW_49, CALENDAR)
+    moment = DRAW_49 + timedelta(hours=3)
+    for row in await CaseAudit.all().order_by("id"):
+        await case_audits.record_finding(world.auditor, row.id, error(
+            "portrait_mismatch_passed", agent=False, reviewer=True), CALENDAR, moment)
+    reviewer_id = world.desk.second.staff_id
+    assert [s.id for s in await qualifications.retraining_flagged(world.desk.ops)] == [
+        reviewer_id]
+    assert await qualifications.withdrawal_proposals(world.desk.ops) == []  # no qualification
+    board = await dashboard.overview(world.desk.ops, ZONE, moment)
+    assert [s.id for s in board.retraining or []] == [reviewer_id]
 
 
 async def test_errors_older_than_90_days_do_not_count(world: Audit) -> None:

@@ -157,7 +157,8 @@ def _task(member: Staff, href: str, since: datetime | None) -> Task:
 
 
 def _task_lists(board: Dashboard) -> list[TaskList]:
-    """Withdrawal proposals (Q3, K2) and flagged idle accounts (Q7) for those who act on them."""
+    """Withdrawal proposals (Q3, K2), retraining (K2) and flagged idle accounts (Q7) for those
+    who act on them."""
     lists = []
     if board.withdrawal_proposals is not None:
         lists.append(TaskList(
@@ -165,6 +166,12 @@ def _task_lists(board: Dashboard) -> list[TaskList]:
             N_("Repeated major incidents: review the withdrawal of the qualification."),
             [_task(m, f"/staff/{m.id}/qualifications", m.retraining_flagged_at)
              for m in board.withdrawal_proposals]))
+    if board.retraining is not None:
+        lists.append(TaskList(
+            N_("Flagged for retraining"),
+            N_("Repeated major incidents or off-site audit errors (K2): arrange retraining and "
+               "watch the work closely."),
+            [_task(m, f"/staff/{m.id}", m.retraining_flagged_at) for m in board.retraining]))
     if board.idle_accounts is not None:
         lists.append(TaskList(
             N_("Idle accounts"),

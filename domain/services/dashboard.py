@@ -148,6 +148,7 @@ class Dashboard:
     days: tuple[date, ...]
     trends: tuple[Series, ...]
     withdrawal_proposals: list[Staff] | None
+    retraining: list[Staff] | None
     idle_accounts: list[Staff] | None
 
 
@@ -357,6 +358,8 @@ async def overview(actor: Actor, zone: ZoneInfo, now: datetime | None = None) ->
     return Dashboard(
         today=scope.today, figures=tuple(figures), days=days, trends=tuple(trends),
         withdrawal_proposals=await qualifications.withdrawal_proposals(actor)
+        if can(actor, Permission.QUALIFICATION_MANAGE) else None,
+        retraining=await qualifications.retraining_flagged(actor)
         if can(actor, Permission.QUALIFICATION_MANAGE) else None,
         idle_accounts=await qualifications.idle_accounts_to_keep(actor, scope.today)
         if can(actor, Permission.IDLE_ACCOUNT_KEEP) else None)

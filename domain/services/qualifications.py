@@ -634,6 +634,15 @@ async def withdrawal_proposals(actor: Actor) -> list[Staff]:
     ).distinct().prefetch_related("org").order_by("retraining_flagged_at", "id")
 
 
+async def retraining_flagged(actor: Actor) -> list[Staff]:
+    """Everyone in scope flagged for retraining and closer monitoring, by major incidents or
+    by off-site audit errors, whatever his roles (K2)."""
+    require(actor, Permission.QUALIFICATION_VIEW)
+    return await Staff.filter(
+        retraining_flagged_at__isnull=False, org__path__startswith=scope_prefix(actor),
+    ).prefetch_related("org").order_by("retraining_flagged_at", "id")
+
+
 # --- CSV imports ------------------------------------------------------------------------
 
 TRAINING_COLUMNS = ("employee_no", "course", "completed_on", "hours", "trainer")
