@@ -78,7 +78,7 @@ async def seed_history(ctx: CaptureContext, calendar: Calendar, photo: Photo,
     """Write whatever of the month of history is missing (C3, K1, K3, V5)."""
     history = History(ctx, calendar, photo, utcnow())
     days = _working_days(history)
-    if not await Case.filter(case_no__startswith=cases.case_no_prefix(days[0])).exists():
+    if not await _history_written(history):
         for employee_no, _ in DAILY_CASES:
             await webchat.bind_web_chat((await Staff.get(employee_no=employee_no)).id)
         for index, day in enumerate(days):
@@ -94,6 +94,14 @@ async def seed_history(ctx: CaptureContext, calendar: Calendar, photo: Photo,
     if not await AuditDraw.exists():
         await _audits(history, days)
     progress("audits")
+
+
+async def _history_written(history: History) -> bool:
+    """True once cases of the history agents exist from before today: a later run, on any
+    day, writes no second month."""
+    today = history.at(history.now.astimezone(history.ctx.zone).date(), 0)
+    return await Case.filter(agent__employee_no__in=[no for no, _ in DAILY_CASES],
+                             submitted_at__lt=today).exists()
 
 
 def _working_days(history: History) -> list[date]:
