@@ -1251,14 +1251,6 @@ async def export_reconciliation(actor: Actor, month: date, purpose: str, fmt: st
     return await voucher_reports.export_reconciliation(actor, month, purpose, fmt)
 
 
-async def voucher_of(serial: str, voucher_type_id: int | None = None) -> Voucher | None:
-    """The voucher with this serial (of this type when given), or None."""
-    query = Voucher.filter(serial=serial.strip())
-    if voucher_type_id is not None:
-        query = query.filter(voucher_type_id=voucher_type_id)
-    return await query.order_by("voucher_type_id").first()
-
-
 # --- mis-issues (V6, Q4) -------------------------------------------------------------------
 
 
@@ -1405,7 +1397,7 @@ async def mis_issues(actor: Actor, *, status: MisIssueStatus | None = None,
     query = MisIssue.filter(org__path__startswith=scope_prefix(actor))
     if status is not None:
         query = query.filter(status=status)
-    rows = await query.order_by("status", "recover_by", "id").limit(limit).prefetch_related(
+    rows = await query.order_by("recover_by", "id").limit(limit).prefetch_related(
         "voucher__voucher_type", "case", "holder", "org", "incident", "reported_by")
     recovering = [row for row in rows if row.status == MisIssueStatus.RECOVERING]
     return recovering + [row for row in rows if row.status != MisIssueStatus.RECOVERING]
