@@ -230,15 +230,22 @@ async def _audits(history: History, days: list[date]) -> None:
     """The weekly off-site draws of the month; the older weeks audited, with one error
     against an agent and one against a reviewer (K2, K3)."""
     auditor = await actor_for(await Staff.get(employee_no=AUDITOR))
-    mondays = sorted({day - timedelta(days=day.weekday()) for day in days})[1:]
-    for monday in mondays:
-        await case_audits.draw_weekly(history.at(monday, 6), history.calendar)
+    for monday in _draw_mondays(history, days):
+        drawn_at = min(history.at(monday, 6), history.now)
+        await case_audits.draw_weekly(drawn_at, history.calendar)
     this_week = case_audits.previous_week(history.now, history.ctx.zone)
     pending = await CaseAudit.filter(status=CaseAuditStatus.PENDING).prefetch_related(
         "draw").order_by("id")
     for index, audit in enumerate(row for row in pending if row.draw.week != this_week):
         await case_audits.record_finding(auditor, audit.id, _finding(index), history.calendar,
                                          audit.draw.drawn_at + timedelta(days=1))
+
+
+def _draw_mondays(history: History, days: list[date]) -> list[date]:
+    """The Monday of every week of the history after the first, this week's included (its
+    draw of last week stays pending), whatever weekday today is."""
+    today = history.now.astimezone(history.ctx.zone).date()
+    return sorted({day - timedelta(days=day.weekday()) for day in [*days, today]})[1:]
 
 
 def _finding(index: int) -> case_audits.Finding:
