@@ -18,8 +18,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+from argon2.profiles import CHEAPEST
 from tortoise import Tortoise, connections
 
+from domain.services import passwords
 from fieldops import db
 
 BACKEND = os.environ.get("FIELDOPS_TEST_BACKEND", "sqlite")
@@ -36,6 +38,15 @@ async def _migrate(url: str) -> None:
         await db.apply_migrations(url)
     finally:
         await db.close_database()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashes() -> Iterator[None]:
+    """Hash test passwords at argon2's cheapest cost; production keeps its own
+    (test_passwords checks it)."""
+    passwords.use_hash_cost(CHEAPEST)
+    yield
+    passwords.use_hash_cost(passwords.PRODUCTION_COST)
 
 
 def _pg_url(database: str) -> str:

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from argon2 import PasswordHasher
+from argon2 import Parameters, PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from argon2.profiles import RFC_9106_LOW_MEMORY
 
 from domain.errors import N_, DomainError
 
 MIN_PASSWORD_LENGTH = 10
-_hasher = PasswordHasher()
+PRODUCTION_COST = RFC_9106_LOW_MEMORY
+_hasher = PasswordHasher.from_parameters(PRODUCTION_COST)
+
+
+def use_hash_cost(parameters: Parameters) -> None:
+    """Hash new passwords at another argon2 cost; a stored hash carries its own parameters,
+    so it verifies whatever the current cost. Test fixtures use argon2's cheapest profile;
+    production never calls this."""
+    global _hasher
+    _hasher = PasswordHasher.from_parameters(parameters)
 
 
 def hash_password(password: str) -> str:
