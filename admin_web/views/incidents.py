@@ -27,12 +27,31 @@ STATUS_LABELS: dict[IncidentStatus, str] = {
     IncidentStatus.CLOSED: N_("Closed"),
 }
 STATUS_KEYS = frozenset(status.value for status in IncidentStatus)
+REPEATED_LOSS = N_("Repeated loss of vouchers or customer papers (Q4)")
+# The reasons the services record under detail["major_reason"]; anything else was typed by
+# the person who marked the incident major and is shown as typed.
+MAJOR_REASON_LABELS: dict[str, str] = {
+    "mass_loss": N_("Mass loss of vouchers (Q4)"),
+    "mis_issue_unrecovered": N_("Mis-issued voucher not recovered (Q4)"),
+    "callback_denied": N_("The customer denied the business at the callback (Q4, K1)"),
+}
 
 
 def labels() -> dict[str, Any]:
     """Label helpers the incident template uses."""
     return {"kind_label": lambda value: _(KIND_LABELS[IncidentKind(value)]),
             "incident_status_label": lambda value: _(STATUS_LABELS[IncidentStatus(value)])}
+
+
+def major_reason(incident: Incident) -> str:
+    """Why an incident is major, translated, for every kind of incident (Q4); blank if not."""
+    if not incident.major:
+        return ""
+    detail = incident.detail if isinstance(incident.detail, dict) else {}
+    if detail.get("repeated_loss"):
+        return _(REPEATED_LOSS)
+    reason = str(detail.get("major_reason", ""))
+    return _(MAJOR_REASON_LABELS[reason]) if reason in MAJOR_REASON_LABELS else reason
 
 
 async def incident_list(request: web.Request) -> web.Response:
@@ -45,7 +64,8 @@ async def _list_view(request: web.Request, error: str | None = None) -> web.Resp
     status = request.query.get("status", IncidentStatus.OPEN.value)
     status = status if status in STATUS_KEYS else ""
     rows = await devices.list_incidents(actor_of(request), status=status or None)
-    context = {"rows": rows, "status": status, "statuses": list(IncidentStatus), "error": error}
+    context = {"rows": rows, "reasons": {row.id: major_reason(row) for row in rows},
+               "status": status, "statuses": list(IncidentStatus), "error": error}
     return await render(request, "incidents/list.html", context | labels(),
                         status=409 if error else 200)
 
