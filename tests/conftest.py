@@ -23,6 +23,7 @@ from tortoise import Tortoise, connections
 
 from domain.services import passwords
 from fieldops import db
+from tests.browser_support import start_chromium
 
 BACKEND = os.environ.get("FIELDOPS_TEST_BACKEND", "sqlite")
 PG_SERVER_URL = os.environ.get("FIELDOPS_TEST_DATABASE_URL", "")
@@ -47,6 +48,12 @@ def cheap_password_hashes() -> Iterator[None]:
     passwords.use_hash_cost(CHEAPEST)
     yield
     passwords.use_hash_cost(passwords.PRODUCTION_COST)
+
+
+@pytest.fixture(scope="session")
+def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The DevTools address of one headless Chromium shared by the session's browser tests."""
+    yield from start_chromium(tmp_path_factory.mktemp("chromium-profile"))
 
 
 def _pg_url(database: str) -> str:

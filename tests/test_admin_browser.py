@@ -2,46 +2,26 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-import pytest
 from aiohttp.test_utils import TestServer
-from playwright.async_api import async_playwright
 
 from admin_web.app import AdminConfig, init_app
 from domain.models import Role
 from domain.services import staff
 from locales import translate
+from tests.browser_support import browser_page
 from tests.factories import ROOT, org_tree, person
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 NEW_PASSWORD = "Browser-pass-2024"
 
 
-@pytest.fixture
-def chromium() -> Path:
-    """The system Chromium; skipped when absent unless FIELDOPS_REQUIRE_BROWSER=1."""
-    if not CHROMIUM.exists():
-        if os.environ.get("FIELDOPS_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"{CHROMIUM} is missing and FIELDOPS_REQUIRE_BROWSER=1")
-        pytest.skip(f"{CHROMIUM} is not installed")
-    return CHROMIUM
-
-
-async def test_first_log_in_then_english_dashboard(database_url: str, chromium: Path) -> None:
+async def test_first_log_in_then_english_dashboard(database_url: str, chromium: str) -> None:
     ids = await org_tree()
     admin, _ = await person(ids["province"], Role.SYSADMIN, no="S001", name="张伟")
     initial = await staff.grant_web_login(ROOT, admin.id, "zhangwei")
     server = TestServer(init_app(AdminConfig(secret_key="browser-secret")), host="127.0.0.1")
     await server.start_server()
     try:
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(executable_path=str(chromium),
-                                                       args=CHROMIUM_ARGS)
-            page = await browser.new_page()
+        async with browser_page(chromium) as page:
             await page.goto(str(server.make_url("/")))
             login_heading = await page.inner_text("h1")
             await page.fill("input[name=username]", "zhangwei")
@@ -58,7 +38,6 @@ async def test_first_log_in_then_english_dashboard(database_url: str, chromium: 
             await page.wait_for_selector("html[lang=en]")
             en_heading = await page.inner_text("h1")
             user_shown = await page.is_visible("header >> text=S001 张伟")
-            await browser.close()
     finally:
         await server.close()
     assert login_heading == translate("zh_CN", "Log in")

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from aiohttp.test_utils import TestServer
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import Page
 
 from admin_web.app import init_app
 from bot.dispatcher import OutboxDispatcher
@@ -16,8 +16,8 @@ from domain.models import Case, CasePhoto, CaseStatus, Role
 from domain.services import business_types, outbox
 from domain.services.business_types import BusinessTypeForm
 from locales import translate
+from tests.browser_support import browser_page
 from tests.factories import ROOT, flow_context, operational, org_tree, web_user
-from tests.test_admin_browser import CHROMIUM_ARGS, chromium  # noqa: F401  (fixture)
 from tests.test_admin_web import PASSWORD
 from tests.test_cases import ID_NUMBER, KINDS, noisy_jpeg
 from tests.test_webchat import chat_config
@@ -26,25 +26,19 @@ POLL_WAIT_MS = 10_000
 
 
 @asynccontextmanager
-async def chat_in_browser(chromium: Path, tmp_path: Path, username: str  # noqa: F811
+async def chat_in_browser(chromium: str, tmp_path: Path, username: str
                           ) -> AsyncIterator[Page]:
     """A real admin site with the chat on, and a Chromium page logged in on /chat."""
     server = TestServer(init_app(chat_config(tmp_path)), host="127.0.0.1")
     await server.start_server()
     try:
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(executable_path=str(chromium),
-                                                       args=CHROMIUM_ARGS)
-            page = await browser.new_page()
+        async with browser_page(chromium) as page:
             await page.goto(str(server.make_url("/")))
             await page.fill("input[name=username]", username)
             await page.fill("input[name=password]", PASSWORD)
             await page.click("main form button.primary")
             await page.wait_for_url("**/chat")
-            try:
-                yield page
-            finally:
-                await browser.close()
+            yield page
     finally:
         await server.close()
 
@@ -78,7 +72,7 @@ async def last_answer(page: Page) -> str:
 
 
 async def test_an_agent_chats_and_sees_pushed_messages_without_reloading(
-        database_url: str, chromium: Path, tmp_path: Path) -> None:  # noqa: F811
+        database_url: str, chromium: str, tmp_path: Path) -> None:
     ids = await org_tree()
     agent, username = await web_user(ids["outlet_a"], Role.FIELD_AGENT, no="F1")
     async with chat_in_browser(chromium, tmp_path, username) as page:
@@ -103,7 +97,7 @@ def zh(message: str, **params: object) -> str:
 
 
 async def test_an_agent_captures_a_case_in_the_browser_chat(
-        database_url: str, chromium: Path, tmp_path: Path) -> None:  # noqa: F811
+        database_url: str, chromium: str, tmp_path: Path) -> None:
     ids = await org_tree()
     agent, username = await web_user(ids["outlet_a"], Role.FIELD_AGENT, no="F1")
     await business_types.create_business_type(ROOT, "DEBIT_CARD", BusinessTypeForm(

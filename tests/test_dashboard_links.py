@@ -7,11 +7,9 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from playwright.async_api import async_playwright
 
 from admin_web.app import AdminConfig, init_app
 from domain import clock
@@ -27,8 +25,8 @@ from domain.models import (
     Role,
     TailBox,
 )
+from tests.browser_support import browser_page
 from tests.factories import person, web_user
-from tests.test_admin_browser import CHROMIUM_ARGS, chromium  # noqa: F401  (fixture)
 from tests.test_admin_web import PASSWORD, admin_site, log_in, zh
 from tests.test_cases import ZONE
 from tests.test_dashboard import World, cards, world  # noqa: F401  (fixture)
@@ -185,17 +183,14 @@ CHARTS = ("Cases per day", "Reviews within the time limit per day, in percent",
 
 
 async def test_the_dashboard_in_chromium_draws_three_charts_and_a_card_opens_its_list(
-        world: World, chromium: Path) -> None:  # noqa: F811
+        world: World, chromium: str) -> None:  # noqa: F811
     await seed_by_the_clock(world)
     username = await viewer(world, "province", Role.OPS_ADMIN, "")
     config = AdminConfig(secret_key="browser-secret", capture=world.desk.ctx)
     server = TestServer(init_app(config), host="127.0.0.1")
     await server.start_server()
     try:
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(executable_path=str(chromium),
-                                                       args=CHROMIUM_ARGS)
-            page = await browser.new_page()
+        async with browser_page(chromium) as page:
             await page.goto(str(server.make_url("/login")))
             await page.fill("input[name=username]", username)
             await page.fill("input[name=password]", PASSWORD)
@@ -209,7 +204,6 @@ async def test_the_dashboard_in_chromium_draws_three_charts_and_a_card_opens_its
             await page.wait_for_url("**/inspections?status=overdue")
             rows = await page.locator("table.inspections tbody tr[class^=inspection-]").count()
             caption = await page.inner_text("p.caption")
-            await browser.close()
     finally:
         await server.close()
     assert charts == [1, 1, 1]
