@@ -19,6 +19,7 @@ class ChatBinding(Model):
     external_user_id = fields.CharField(max_length=64)
     chat_id = fields.CharField(max_length=64)
     bound_at = fields.DatetimeField()
+    language_code = fields.CharField(max_length=16, null=True)
 
     class Meta:
         table = "chat_binding"
@@ -64,7 +65,12 @@ class ChatSession(Model):
 
 
 class ProcessedUpdate(Model):
-    """Marks an inbound update as handled so a redelivery does nothing twice."""
+    """Marks an inbound update as handled so a redelivery does nothing twice.
+
+    `update_id` holds what identifies the update on its channel: the update id together with
+    the chat and the message or button press it carries (hashed past 64 characters), so an
+    update counter that starts again never matches an update handled before.
+    """
 
     id = fields.BigIntField(primary_key=True)
     channel = fields.CharField(max_length=16)

@@ -11,18 +11,21 @@ from domain.models.orgs import Staff
 
 
 class OutboxStatus(StrEnum):
-    """pending → sending → sent, or pending → dead after the last failed attempt."""
+    """pending → sending → sent; dead after the last failed attempt; expired when its moment
+    passed before it could be sent."""
 
     PENDING = "pending"
     SENDING = "sending"
     SENT = "sent"
     DEAD = "dead"
+    EXPIRED = "expired"
 
 
 class OutboxMessage(Model):
     """A notification for one staff member, template is a msgid filled with params.
 
-    buttons holds rows of label msgid and callback data pairs, translated when sent.
+    buttons holds rows of label msgid and callback data pairs, translated when sent. `kind`
+    names what it is about (its lifetime); a `reply` kind holds an already translated text.
     """
 
     id = fields.BigIntField(primary_key=True)
@@ -30,6 +33,7 @@ class OutboxMessage(Model):
         "models.Staff", related_name="outbox_messages", on_delete=fields.CASCADE
     )
     channel = fields.CharField(max_length=16)
+    kind = fields.CharField(max_length=64, default="")
     template = fields.TextField()
     params: dict = fields.JSONField(default=dict)
     buttons: list = fields.JSONField(default=list)
@@ -40,8 +44,10 @@ class OutboxMessage(Model):
     claimed_until = fields.DatetimeField(null=True)
     last_error = fields.TextField(default="")
     created_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField(null=True)
     sent_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "outbox_message"
         ordering = ["id"]
+        indexes = (("status", "expires_at"),)  # the expiry sweep of the dispatcher
