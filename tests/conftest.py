@@ -24,6 +24,7 @@ from tortoise import Tortoise, connections
 from domain.services import passwords
 from fieldops import db
 from tests.browser_support import start_chromium
+from tests.clock_support import SteadyClock, install, test_now
 
 BACKEND = os.environ.get("FIELDOPS_TEST_BACKEND", "sqlite")
 PG_SERVER_URL = os.environ.get("FIELDOPS_TEST_DATABASE_URL", "")
@@ -48,6 +49,16 @@ def cheap_password_hashes() -> Iterator[None]:
     passwords.use_hash_cost(CHEAPEST)
     yield
     passwords.use_hash_cost(passwords.PRODUCTION_COST)
+
+
+@pytest.fixture(autouse=True)
+def test_clock() -> Iterator[SteadyClock]:
+    """Every test runs on a clock that starts at the same business moment (`test_now`),
+    never on the wall clock; a test moves it with monkeypatch or passes its own times."""
+    steady = SteadyClock(test_now())
+    undo = install(steady)
+    yield steady
+    undo()
 
 
 @pytest.fixture(scope="session")

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import aiohttp
 
+from domain.clock import utcnow
 from domain.models import (
     AuditDraw,
     AuditLog,
@@ -48,24 +46,11 @@ from fieldops.demo import (
     VOUCHER_STEPS,
 )
 from fieldops.demo_history import STEPS as HISTORY_STEPS
+from tests.cli_support import FIELDOPS, cli_env, fieldops
+from tests.clock_support import subprocess_clock_env
 
-FIELDOPS = [sys.executable, "-m", "fieldops.cli"]
 LEDGER_MODELS = (QualificationEvent, Device, DeviceEvent, Incident, VoucherMovement, VoidRequest,
                  Case, Callback, CallbackAttempt, Inspection, AuditDraw, CaseAudit)
-
-
-def cli_env(database_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FIELDOPS_")}
-    env |= {"FIELDOPS_DATABASE_URL": database_url, "FIELDOPS_SECRET_KEY": "k" * 48,
-            "FIELDOPS_MEDIA_ROOT": str(tmp_path / "media")}
-    return env | extra
-
-
-async def fieldops(env: dict[str, str], *args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return await asyncio.to_thread(
-        subprocess.run, [*FIELDOPS, *args], env=env, cwd=cwd, capture_output=True, text=True,
-        timeout=120,
-    )
 
 
 async def test_run_refuses_a_database_with_unapplied_migrations(tmp_path: Path) -> None:
@@ -169,7 +154,8 @@ async def test_run_without_token_serves_the_admin_and_keeps_the_bot_off(
     port = free_port()
     env = cli_env(database_url, tmp_path, FIELDOPS_WEB_PORT=str(port))
     process = await asyncio.create_subprocess_exec(
-        *FIELDOPS, "run", env=env, cwd=tmp_path, stderr=asyncio.subprocess.PIPE,
+        *FIELDOPS, "run", env=env | subprocess_clock_env(utcnow()), cwd=tmp_path,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         status = await wait_for_health(port)

@@ -13,8 +13,8 @@ import pytest
 from domain.models import Device, ExamResult, Role, TrainingRecord
 from domain.services import qualifications as q
 from domain.services.actors import Actor
+from tests.cli_support import cli_env, fieldops
 from tests.factories import org_tree, person
-from tests.test_cli import cli_env, fieldops
 
 TODAY = date(2026, 6, 1)
 TRAINING_CSV = """employee_no,course,completed_on,hours,trainer
