@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import pytest
 
+from domain.clock import utcnow
 from domain.errors import DomainError, PermissionDenied
 from domain.models import (
     AuditLog,
