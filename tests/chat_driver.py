@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot.flows.router import CANCEL_PREFIX
 from bot.telegram import BotConfig, TelegramBot
 from tests.factories import flow_context
 from tests.fake_telegram import ApiCall, FakeTelegram, Params
@@ -36,11 +37,27 @@ class Chat:
     user: int
 
     async def send(self, update: Params) -> Said:
-        """Deliver an update and return the bot's (single) answer."""
+        """Deliver an update and return the bot's (first) answer."""
+        return (await self.send_all(update, 1))[0]
+
+    async def send_all(self, update: Params, count: int) -> list[Said]:
+        """Deliver an update and return the `count` messages the bot answers with."""
         before = len(self.fake.sent(self.user))
         self.fake.push(update)
-        await self.fake.wait_until(lambda: len(self.fake.sent(self.user)) > before)
-        return Said.of(self.fake.sent(self.user)[before])
+        await self.fake.wait_until(lambda: len(self.fake.sent(self.user)) >= before + count)
+        return [Said.of(call) for call in self.fake.sent(self.user)[before:]]
+
+    async def aside(self, text: str) -> tuple[Said, Said]:
+        """A side command inside a flow: its answer and the open step asked again."""
+        answered, again = await self.send_all(self.fake.message(self.user, text), 2)
+        return answered, again
+
+    async def cancel(self) -> Said:
+        """/cancel, confirmed with Yes when the bot asks first."""
+        said = await self.say("/cancel")
+        yes = next((data for data in said.buttons.values()
+                    if data.startswith(CANCEL_PREFIX + "yes:")), None)
+        return said if yes is None else await self.press(yes)
 
     async def say(self, text: str) -> Said:
         return await self.send(self.fake.message(self.user, text))

@@ -278,11 +278,11 @@ async def test_cancel_ends_the_draft_and_says_when_there_is_nothing_to_cancel(
     assert (await chat.say("/cancel")).text == "There is nothing to cancel."
     helped = await chat.say("/help")
     types = await chat.press(helped.buttons["New case"])
-    assert (await chat.say("/cancel")).text == "There is nothing to cancel."
+    assert (await chat.cancel()).text == "There is nothing to cancel."
     assert (await chat.press(types.buttons[TYPE])).text == STALE
     await start_case(chat)
     said = await chat.say("张三")
-    assert (await chat.say("/cancel")).text == (
+    assert (await chat.cancel()).text == (
         "The draft was cancelled; nothing of it will be submitted.")
     assert (await Case.get(agent_id=desk.agent.id)).status == CaseStatus.CANCELLED
     assert (await chat.say("/cancel")).text == "There is nothing to cancel."
@@ -310,7 +310,7 @@ async def test_optional_location_can_be_skipped_and_the_summary_lists_what_is_mi
     assert "Location: –" in summary.text
     refused = await chat.press(summary.buttons["Submit"])
     assert refused.text == "The photo of the ID card national emblem side is still missing."
-    listing = await chat.say("/resume")
+    listing, _ = await chat.aside("/resume")
     resumed = await chat.press(next(iter(listing.buttons.values())))
     assert resumed.text.startswith("Let us continue this draft.")
     assert LOCATION_PROMPT in resumed.text
@@ -325,7 +325,7 @@ async def test_location_off_is_never_asked_and_required_cannot_be_skipped(
         await chat.press("lang:en")
         await start_case(chat)
         assert FRONT_PROMPT in (await enter_customer(chat)).text
-        await chat.say("/cancel")
+        await chat.cancel()
     async with running_bot(fake, desk.media_root, hours=ALWAYS,
                            location_mode=LocationMode.REQUIRED):
         await start_case(chat)
@@ -349,7 +349,7 @@ async def test_a_restart_mid_capture_loses_nothing_and_resume_continues(
         onsite = await chat.file(noisy_jpeg(2), "emblem.png", "image/jpeg")
         assert ONSITE_PROMPT in onsite.text
     async with running_bot(fake, desk.media_root, hours=ALWAYS):
-        listing = await chat.say("/resume")
+        listing, _ = await chat.aside("/resume")
         assert listing.text == "Which case do you want to continue?"
         (label, data), = listing.buttons.items()
         assert label.startswith(f"Draft {TYPE} – 张三 – ")

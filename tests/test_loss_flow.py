@@ -185,11 +185,11 @@ async def test_cancel_during_loss_sends_nothing(bot: TelegramBot, chat: Chat,
                                                 branch: Branch) -> None:
     await confirmed_tablet(branch, bot, chat)
     await report_tablet_loss(chat)
-    assert (await chat.say("/cancel")).text == NOT_SENT
+    assert (await chat.cancel()).text == NOT_SENT
     assert (await chat.say("anything")).text.startswith("I did not understand that.")
     what = await chat.say("/loss")
     await chat.press(what.buttons["Vouchers"])
-    assert (await chat.say("/cancel")).text == NOT_SENT
+    assert (await chat.cancel()).text == NOT_SENT
     assert not await Incident.exists()
     assert not await OutboxMessage.exists(idempotency_key__startswith="incident:")
 

@@ -129,7 +129,7 @@ async def test_out_of_hours_capture_waits_for_an_approved_special_window(
         zh("%(value)s is not a valid time of day.", value="25:00"))
     assert (await agent.say("2026-02-30 19:00-20:00")).text.startswith(
         zh("%(value)s is not a real date.", value="2026-02-30"))
-    await agent.say("/cancel")
+    await agent.cancel()
     shown = await request_window(agent)
     request = await SpecialApproval.get()
     assert request.status == SpecialApprovalStatus.REQUESTED and request.reason == REASON
@@ -184,7 +184,7 @@ async def test_the_request_can_be_dropped_before_it_is_sent(bot: TelegramBot,
     assert (await branch.agent.press(confirm.buttons[zh("Send request")])).text == zh(
         "This button is no longer valid.")
     await branch.agent.say("/special")
-    assert (await branch.agent.say("/cancel")).text == zh("The request was not sent.")
+    assert (await branch.agent.cancel()).text == zh("The request was not sent.")
     assert not await SpecialApproval.exists()
 
 

@@ -274,7 +274,7 @@ async def test_a_case_without_its_serial_cannot_be_submitted(chat: Chat, desk: D
 async def test_cancelled_draft_gives_its_serial_back_to_the_box(chat: Chat, desk: Desk) -> None:
     await to_serial_step(chat)
     await chat.say(MINE[0])
-    said = await chat.say("/cancel")
+    said = await chat.cancel()
     assert said.text == "The draft was cancelled; nothing of it will be submitted."
     assert await state_of(MINE[0]) == (VoucherState.IN_BOX, desk.box.id, None)
 

@@ -661,3 +661,18 @@ STEPS: dict[str, Handler] = {
     CaptureStep.RISK_HINT: risk_text,
     CaptureStep.SUMMARY: summary_text,
 }
+
+
+async def _types_again(turn: Turn) -> Outcome:
+    """The business types offered again."""
+    return await _type_choice(turn, await chat_actor(turn))
+
+
+@_on_case
+async def _step_again(turn: Turn, actor: Actor, summary: CaseSummary) -> Outcome:
+    """The open step of the case shown again, as it stands."""
+    return _go(turn, summary, CaptureStep(turn.step), turn.data)
+
+
+PROMPTS: dict[str, Handler] = {step: _step_again for step in CaptureStep} | {
+    CaptureStep.BUSINESS_TYPE: _types_again}

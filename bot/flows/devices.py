@@ -299,3 +299,30 @@ STEPS: dict[str, Handler] = {
     LossStep.DESCRIPTION: description_text,
     LossStep.CONFIRM: confirm_text,
 }
+
+
+async def _item_again(turn: Turn) -> Outcome:
+    """Which item was lost, asked again (the agent's tablets as buttons again)."""
+    what = turn.data.get("what", "")
+    if what == "device":
+        return await _what_chosen(turn, what)
+    return answer(LossStep.ITEM, turn._(ITEM_PROMPTS[what]), data=turn.data)
+
+
+def _asked(step: LossStep, prompt: str) -> Handler:
+    """A step that re-asks its question, keeping what was answered."""
+
+    async def again(turn: Turn) -> Outcome:
+        return answer(step, turn._(prompt), data=turn.data)
+
+    return again
+
+
+PROMPTS: dict[str, Handler] = {
+    LossStep.WHAT: what_text,
+    LossStep.ITEM: _item_again,
+    LossStep.WHEN: _asked(LossStep.WHEN, WHEN_PROMPT),
+    LossStep.PLACE: _asked(LossStep.PLACE, PLACE_PROMPT),
+    LossStep.DESCRIPTION: _asked(LossStep.DESCRIPTION, DESCRIPTION_PROMPT),
+    LossStep.CONFIRM: confirm_text,
+}

@@ -19,7 +19,7 @@ from bot.flows.account import stale_button
 from bot.flows.common import chat_actor
 from bot.flows.messages import Reply
 from bot.flows.turn import Outcome, Step, Turn, answer
-from bot.flows.vouchers import ASK, NUMBER
+from bot.flows.vouchers import ASK, NUMBER, number_again
 from domain.errors import DomainError
 from domain.models import Inspection, InspectionResult, InspectionStatus, VoucherType
 from domain.services import inspection_reports, inspections, voucher_counts
@@ -134,3 +134,4 @@ def _result(turn: Turn, row: Inspection, box: str) -> str:
 COMMANDS: dict[str, Handler] = {"inspect": inspect_command}
 CALLBACKS: dict[str, Handler] = {PREFIX: pressed}
 STEPS: dict[str, Handler] = {InspectionStep.NUMBER: number_text}
+PROMPTS: dict[str, Handler] = {InspectionStep.NUMBER: number_again}

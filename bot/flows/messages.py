@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 Buttons = tuple[tuple[tuple[str, str], ...], ...]
 URL_PREFIXES = ("https://", "http://")
+MAX_IDENTITY = 64  # the width of ProcessedUpdate.update_id; longer identities are hashed
 
 
 @dataclass(frozen=True)
@@ -40,14 +42,23 @@ class Inbound:
     callback_id: str = ""
     attachment: Attachment | None = None
     location: tuple[float, float] | None = None
+    message_id: str = ""
+
+    @property
+    def identity(self) -> str:
+        """What identifies this event on its channel, not only its update id: the chat with
+        the message, or the button press (a restarted update counter reuses update ids)."""
+        press = f"q{self.callback_id}" if self.callback_id else self.message_id
+        key = ":".join((self.update_id, self.chat_id, press))
+        return key if len(key) <= MAX_IDENTITY else hashlib.sha256(key.encode()).hexdigest()
 
     @classmethod
     def message(cls, channel: str, update_id: str, external_user_id: str, chat_id: str,
-                text: str, language_code: str | None = None) -> Inbound:
+                text: str, language_code: str | None = None, message_id: str = "") -> Inbound:
         """A typed message; `/name args` becomes a command with its arguments."""
         command, args = parse_command(text)
         return cls(channel, update_id, external_user_id, chat_id, language_code,
-                   text=text, command=command, args=args)
+                   text=text, command=command, args=args, message_id=message_id)
 
     @classmethod
     def button(cls, channel: str, update_id: str, external_user_id: str, chat_id: str,
@@ -57,22 +68,21 @@ class Inbound:
         return cls(channel, update_id, external_user_id, chat_id, language_code,
                    callback_data=callback_data, callback_id=callback_id)
 
-
     @classmethod
     def upload(cls, channel: str, update_id: str, external_user_id: str, chat_id: str,
-               attachment: Attachment, caption: str = "", language_code: str | None = None
-               ) -> Inbound:
+               attachment: Attachment, caption: str = "", language_code: str | None = None,
+               message_id: str = "") -> Inbound:
         """A photo or file, with its caption as text."""
         return cls(channel, update_id, external_user_id, chat_id, language_code,
-                   text=caption, attachment=attachment)
+                   text=caption, attachment=attachment, message_id=message_id)
 
     @classmethod
     def shared_location(cls, channel: str, update_id: str, external_user_id: str, chat_id: str,
-                        latitude: float, longitude: float, language_code: str | None = None
-                        ) -> Inbound:
+                        latitude: float, longitude: float, language_code: str | None = None,
+                        message_id: str = "") -> Inbound:
         """A location shared from the phone."""
         return cls(channel, update_id, external_user_id, chat_id, language_code,
-                   location=(latitude, longitude))
+                   location=(latitude, longitude), message_id=message_id)
 
 
 @dataclass(frozen=True)

@@ -283,6 +283,23 @@ async def queue(turn: Turn) -> Outcome:
         f"{turn._('Open cases in your orgs, oldest first:')}\n{lines}", rows))
 
 
+async def return_menu_again(turn: Turn) -> Outcome:
+    """The return menu shown again with what is ticked and the note (C7)."""
+    press = await step_press(turn)
+    if press is None:
+        return answer(Step.IDLE)
+    codes, note = selection(turn, press.case_id)
+    return await return_menu(turn, press, codes, note)
+
+
+async def hold_note_again(turn: Turn) -> Outcome:
+    """The hold note asked again (C6)."""
+    press = await step_press(turn)
+    if press is None:
+        return answer(Step.IDLE)
+    return await start_hold(turn, press)
+
+
 COMMANDS: dict[str, Handler] = {"queue": queue}
 CALLBACKS: dict[str, Handler] = {
     "rv:claim:": button(claim),
@@ -300,4 +317,8 @@ CALLBACKS: dict[str, Handler] = {
 STEPS: dict[str, Handler] = {
     ReviewStep.RETURN_REASONS: return_note_text,
     ReviewStep.HOLD_NOTE: hold_note_text,
+}
+PROMPTS: dict[str, Handler] = {
+    ReviewStep.RETURN_REASONS: return_menu_again,
+    ReviewStep.HOLD_NOTE: hold_note_again,
 }

@@ -1,31 +1,100 @@
-"""Route an inbound event to the step handler for its command, button or step."""
+"""Route an inbound event to the step handler for its command, button or step.
+
+Each update is handled in ONE database transaction: its processed mark
+(`chat.claim_update`), everything the handler's services write (their own transactions
+nest as savepoints), and the step the chat moves to commit together or not at all. A
+handler that raises, or a process that dies mid-update, leaves neither a mark nor half an
+effect, and the same update delivered again is then handled, once. Telegram redelivers an
+update whose webhook delivery was not answered; in polling mode python-telegram-bot confirms
+a batch with its next getUpdates, so there an update is redelivered only when the process
+stops before that call (a durable inbox of raw updates would close that gap; it is not
+built). On SQLite the transaction holds the database for the length of one update.
+
+A command sent while a flow waits for an answer (a side command: /box, /help, /whoami…)
+is answered and the open step is asked again: a flow ends only when it finishes or when
+/cancel is confirmed. A command that would start another flow is refused until then.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from types import ModuleType
+from typing import TypeVar
+
+from tortoise.transactions import in_transaction
 
 from bot.flows import account, capture, devices, inspections, review, special, vouchers
 from bot.flows.context import FlowContext
 from bot.flows.messages import Inbound, Reply
-from bot.flows.turn import Step, Turn
-from domain.errors import DomainError
+from bot.flows.turn import Outcome, Step, Turn, answer
+from domain.errors import N_, DomainError
 from domain.services import binding, chat
 from locales import DEFAULT_LOCALE
+
+V = TypeVar("V")
+CANCEL = "cancel"
+CANCEL_PREFIX = "chat:cancel:"
+FINISH_FIRST = N_("Finish this step first, or send /cancel to stop it.")
+STOPPED = N_("Stopped. Nothing of it was recorded.")
+STOP_QUESTION = N_("Stop what you are doing?")
+CANCEL_QUESTIONS: dict[str, str] = {
+    "capture": N_("Cancel the case draft?"),
+    "devices": N_("Cancel the loss report?"),
+    "special": N_("Cancel the request for a special approval?"),
+    "vouchers": N_("Stop the count? You can start it again from its button."),
+    "inspections": N_("Stop the count? You can start it again from its button."),
+    "review": N_("Stop deciding this case? It stays claimed by you."),
+}
+
+
+class RouteClash(Exception):
+    """Two flows claim the same command, button prefix or step."""
+
+
+def merged(kind: str, tables: Iterable[tuple[str, Mapping[str, V]]]) -> dict[str, V]:
+    """One routing table from the flows' tables; a key two of them claim is refused."""
+    table: dict[str, V] = {}
+    owners: dict[str, str] = {}
+    for owner, entries in tables:
+        for key, value in entries.items():
+            if key in table:
+                raise RouteClash(f"{kind} {key!r} is claimed by both {owners[key]} and {owner}")
+            table[key], owners[key] = value, owner
+    return table
+
+
+async def cancel_pressed(turn: Turn) -> Outcome:
+    """Yes or No under the /cancel question: end the open flow, or ask its step again."""
+    choice, _, step = turn.inbound.callback_data.removeprefix(CANCEL_PREFIX).partition(":")
+    if step != turn.step or step not in PROMPTS or choice not in ("yes", "no"):
+        return await account.stale_button(turn)
+    if choice == "no":
+        return await PROMPTS[step](turn)
+    if STEP_FLOW[step] in FLOW_CANCELS:
+        return await COMMANDS[CANCEL](turn)
+    return answer(Step.IDLE, turn._(STOPPED))
+
 
 FLOWS: dict[str, ModuleType] = {
     "account": account, "capture": capture, "review": review, "special": special,
     "devices": devices, "vouchers": vouchers, "inspections": inspections,
 }
-COMMANDS: dict[str, account.Handler] = {
-    name: handler for flow in FLOWS.values() for name, handler in flow.COMMANDS.items()
-}
-CALLBACKS: dict[str, account.Handler] = {
-    prefix: handler for flow in FLOWS.values() for prefix, handler in flow.CALLBACKS.items()
-}
-STEPS: dict[str, account.Handler] = {
-    step: handler for flow in FLOWS.values() for step, handler in flow.STEPS.items()
-}
+# The flows whose steps /cancel (capture.cancel) knows how to end; the others just stop.
+FLOW_CANCELS = frozenset({"capture", "devices", "special"})
+COMMANDS: dict[str, account.Handler] = merged(
+    "command", ((name, flow.COMMANDS) for name, flow in FLOWS.items()))
+CALLBACKS: dict[str, account.Handler] = merged("button prefix", (
+    *((name, flow.CALLBACKS) for name, flow in FLOWS.items()),
+    ("router", {CANCEL_PREFIX: cancel_pressed})))
+STEPS: dict[str, account.Handler] = merged(
+    "step", ((name, flow.STEPS) for name, flow in FLOWS.items()))
+PROMPTS: dict[str, account.Handler] = merged(
+    "prompt", ((name, flow.PROMPTS) for name, flow in FLOWS.items() if hasattr(flow, "PROMPTS")))
 STEP_FLOW: dict[str, str] = {step: name for name, flow in FLOWS.items() for step in flow.STEPS}
+# Every step of a flow can be asked again; the account flow's bind-code step is left by
+# any command (its /start and /bind answer it).
+if unasked := STEPS.keys() - PROMPTS.keys() - account.STEPS.keys():
+    raise RouteClash(f"steps without a prompt to ask them again: {sorted(unasked)}")
 
 
 class ChatRouter:
@@ -36,17 +105,16 @@ class ChatRouter:
         self.default_locale = default_locale
 
     async def handle(self, inbound: Inbound) -> list[Reply]:
-        """Process an inbound event once; a redelivered one gets no replies."""
-        if not await chat.claim_update(inbound.channel, inbound.update_id):
-            return []
-        turn = await self._turn(inbound)
-        try:
-            outcome = await handler_for(turn)(turn)
-        except DomainError as refusal:
-            return [Reply(turn._(refusal.key, **refusal.params))]
-        if outcome.step != turn.step or outcome.data != turn.data:
-            await chat.save_step(turn.session, STEP_FLOW.get(outcome.step, "account"),
-                                 outcome.step, outcome.data)
+        """Process an inbound event once, in one transaction; a redelivered one gets no
+        replies."""
+        async with in_transaction():
+            if not await chat.claim_update(inbound.channel, inbound.identity):
+                return []
+            turn = await self._turn(inbound)
+            outcome = await outcome_of(turn)
+            if outcome.step != turn.step or outcome.data != turn.data:
+                await chat.save_step(turn.session, STEP_FLOW.get(outcome.step, "account"),
+                                     outcome.step, outcome.data)
         return list(outcome.replies)
 
     async def _turn(self, inbound: Inbound) -> Turn:
@@ -56,6 +124,39 @@ class ChatRouter:
         locale = chat.preferred_locale(session.locale, staff.locale if staff else None,
                                        inbound.language_code, self.default_locale)
         return Turn(inbound, session, staff, locale, self.ctx)
+
+
+async def outcome_of(turn: Turn) -> Outcome:
+    """Run the handler of the turn; a refusal keeps the step and says why."""
+    aside = bool(turn.inbound.command) and turn.step in PROMPTS
+    if aside and turn.inbound.command == CANCEL:
+        return ask_to_cancel(turn)
+    try:
+        outcome = await handler_for(turn)(turn)
+    except DomainError as refusal:
+        said = turn._(refusal.key, **refusal.params)
+        if not aside:
+            return answer(turn.step, said, data=turn.data)
+        outcome = answer(Step.IDLE, said)
+    if aside and outcome.step != turn.step:
+        return await back_to_open_step(turn, outcome)
+    return outcome
+
+
+async def back_to_open_step(turn: Turn, outcome: Outcome) -> Outcome:
+    """A side command answered (or refused when it would start another flow), then the open
+    step asked again."""
+    said = outcome.replies if outcome.step == Step.IDLE else (Reply(turn._(FINISH_FIRST)),)
+    again = await PROMPTS[turn.step](turn)
+    return Outcome(again.step, (*said, *again.replies), again.data)
+
+
+def ask_to_cancel(turn: Turn) -> Outcome:
+    """/cancel inside a flow: ask before anything is thrown away; the step stays open."""
+    question = CANCEL_QUESTIONS.get(STEP_FLOW[turn.step], STOP_QUESTION)
+    buttons = (((turn._("Yes"), f"{CANCEL_PREFIX}yes:{turn.step}"),
+                (turn._("No"), f"{CANCEL_PREFIX}no:{turn.step}")),)
+    return answer(turn.step, Reply(turn._(question), buttons), data=turn.data)
 
 
 def handler_for(turn: Turn) -> account.Handler:

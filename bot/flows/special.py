@@ -159,10 +159,25 @@ def _label(turn: Turn, approval: SpecialApproval) -> str:
     return window_label(approval.starts_at, approval.ends_at, turn.ctx.capture.zone)
 
 
+async def window_again(turn: Turn) -> Outcome:
+    """The window asked again."""
+    return answer(SpecialStep.WINDOW, turn._(WINDOW_PROMPT), data=turn.data)
+
+
+async def reason_again(turn: Turn) -> Outcome:
+    """The reason asked again, keeping the window."""
+    return answer(SpecialStep.REASON, turn._(REASON_PROMPT), data=turn.data)
+
+
 COMMANDS: dict[str, Handler] = {"special": special_command}
 CALLBACKS: dict[str, Handler] = {PREFIX: pressed}
 STEPS: dict[str, Handler] = {
     SpecialStep.WINDOW: window_text,
     SpecialStep.REASON: reason_text,
+    SpecialStep.CONFIRM: confirm_text,
+}
+PROMPTS: dict[str, Handler] = {
+    SpecialStep.WINDOW: window_again,
+    SpecialStep.REASON: reason_again,
     SpecialStep.CONFIRM: confirm_text,
 }

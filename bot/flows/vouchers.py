@@ -171,3 +171,12 @@ def _again(turn: Turn, lead: str, data: dict[str, Any]) -> Outcome:
 COMMANDS: dict[str, Handler] = {"box": box_command, "handover": handover_command}
 CALLBACKS: dict[str, Handler] = {PREFIX: pressed}
 STEPS: dict[str, Handler] = {CountStep.NUMBER: number_text}
+
+
+async def number_again(turn: Turn) -> Outcome:
+    """The number of the type being counted, asked again (V3)."""
+    data = turn.data
+    return answer(turn.step, turn._(ASK, type=data["names"][len(data["counted"])]), data=data)
+
+
+PROMPTS: dict[str, Handler] = {CountStep.NUMBER: number_again}

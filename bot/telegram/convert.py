@@ -17,7 +17,7 @@ def inbound_message(update: Update) -> Inbound:
     message, user = update.effective_message, update.effective_user
     assert message is not None and user is not None
     return Inbound.message(CHANNEL, str(update.update_id), str(user.id), str(message.chat_id),
-                           message.text or "", user.language_code)
+                           message.text or "", user.language_code, str(message.message_id))
 
 
 def inbound_button(update: Update) -> Inbound:
@@ -34,7 +34,8 @@ def inbound_upload(update: Update) -> Inbound:
     message, user = update.effective_message, update.effective_user
     assert message is not None and user is not None
     return Inbound.upload(CHANNEL, str(update.update_id), str(user.id), str(message.chat_id),
-                          attachment(message), message.caption or "", user.language_code)
+                          attachment(message), message.caption or "", user.language_code,
+                          str(message.message_id))
 
 
 def inbound_location(update: Update) -> Inbound:
@@ -43,7 +44,8 @@ def inbound_location(update: Update) -> Inbound:
     assert message is not None and user is not None and message.location is not None
     return Inbound.shared_location(CHANNEL, str(update.update_id), str(user.id),
                                    str(message.chat_id), message.location.latitude,
-                                   message.location.longitude, user.language_code)
+                                   message.location.longitude, user.language_code,
+                                   str(message.message_id))
 
 
 def attachment(message: Message) -> Attachment:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from domain.clock import utcnow
 from domain.errors import N_, DomainError
 from domain.models import ChatBinding, ChatSession, ProcessedUpdate, Staff
+
+log = logging.getLogger(__name__)
 
 SUPPORTED_LOCALES = ("zh_CN", "en")
 
@@ -37,14 +41,23 @@ def preferred_locale(
     return default
 
 
-async def claim_update(channel: str, update_id: str | int) -> bool:
-    """Mark an inbound update handled; False when it was handled before."""
+async def claim_update(channel: str, identity: str | int) -> bool:
+    """Mark an inbound update handled; False, logged, when it was handled before.
+
+    `identity` is what identifies the update on its channel (for Telegram its update id
+    with the chat and the message or button press, see `Inbound.identity`), never the bare
+    update id: Telegram restarts its counter after a week without updates, and a new update
+    must not be taken for an old one. Called inside the transaction that applies the
+    update's effects, the mark commits with them or not at all (a savepoint here).
+    """
     try:
         async with in_transaction():
             await ProcessedUpdate.create(
-                channel=channel, update_id=str(update_id), processed_at=utcnow()
+                channel=channel, update_id=str(identity), processed_at=utcnow()
             )
     except IntegrityError:
+        log.warning("dropped a duplicate %s update %s: it was handled before", channel,
+                    identity)
         return False
     return True
 
