@@ -31,6 +31,10 @@ class SendFailed(Exception):
 class Sender(Protocol):
     """What a channel adapter offers the dispatcher; raises `SendFailed` when it cannot send."""
 
+    @property
+    def ready(self) -> bool:
+        """Whether the channel can send now (a bot still connecting cannot)."""
+
     async def send_text(self, chat_id: str, text: str, buttons: Buttons = ()) -> None:
         """Send one text message to a chat, with rows of (label, data) buttons."""
 
@@ -58,7 +62,12 @@ class OutboxDispatcher:
     async def run_once(self) -> int:
         """Claim the due messages and send them, chats in parallel; returns how many were sent."""
         by_chat: dict[str | None, list[Delivery]] = defaultdict(list)
-        for delivery in await outbox.claim_due(self.batch_size, tuple(self.senders)):
+        channels = tuple(name for name, sender in self.senders.items() if sender.ready)
+        if not channels:
+            return 0
+        for delivery in await outbox.claim_due(self.batch_size, channels,
+                                               max_attempts=self.max_attempts,
+                                               default_locale=self.default_locale):
             by_chat[delivery.chat_id].append(delivery)
         results = await asyncio.gather(
             *(self._deliver_in_order(items) for items in by_chat.values()),
@@ -98,8 +107,9 @@ class OutboxDispatcher:
 
     async def _deliver(self, delivery: Delivery) -> bool:
         if delivery.chat_id is None:
-            await self._fail(delivery, SendFailed(
-                f"recipient has no {delivery.channel} chat binding", permanent=True))
+            outcome = await outbox.wait_for_binding(delivery.message_id)
+            log.info("outbox message %s: recipient has no %s chat, %s",
+                     delivery.message_id, delivery.channel, outcome)
             return False
         try:
             text, buttons = self._render(delivery)
@@ -113,12 +123,19 @@ class OutboxDispatcher:
         except SendFailed as failure:
             await self._fail(delivery, failure)
             return False
+        except Exception as error:  # a sender bug or an unforeseen answer: a failed attempt
+            log.exception("outbox message %s: unexpected error while sending",
+                          delivery.message_id)
+            await self._fail(delivery, SendFailed(f"unexpected error: {error!r}"))
+            return False
         finally:
             self.throttle.after_send(delivery.chat_id)
         await outbox.mark_sent(delivery.message_id)
         return True
 
     def _render(self, delivery: Delivery) -> tuple[str, Buttons]:
+        if delivery.rendered:
+            return delivery.template, delivery.buttons
         locale = normalise(delivery.locale, self.default_locale)
         buttons = tuple(tuple((translate(locale, label), data) for label, data in row)
                         for row in delivery.buttons)

@@ -6,11 +6,14 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from admin_web.app import AdminConfig, init_app
 from bot.dispatcher import OutboxDispatcher, Sender
@@ -18,7 +21,7 @@ from bot.telegram import BotConfig, TelegramBot
 from bot.webchat import WebChat
 from fieldops import db
 from fieldops.settings import Settings
-from fieldops.wiring import capture_context, flow_context
+from fieldops.wiring import capture_context, flow_context, incident_rules
 from scheduler.jobs import CountSettings, LedgerSettings, scheduled_jobs
 from scheduler.runner import build_scheduler
 
@@ -65,20 +68,55 @@ def admin_config(settings: Settings, bot_username: str, chat: WebChat | None = N
         chat=chat,
         box_count_max_age_hours=settings.box_count_max_age_hours,
         calendar=settings.calendar,
+        incidents=incident_rules(settings),
     )
 
 
 async def _start_bot(settings: Settings, stack: AsyncExitStack) -> TelegramBot | None:
+    """The Telegram bot, up or coming up: a Bot API that fails at start is retried with
+    back-off in the background while the rest of the process runs (issue 11)."""
     if not settings.telegram_bot_token:
         log.warning("FIELDOPS_TELEGRAM_BOT_TOKEN is not set: the Telegram bot stays off; "
                     "the browser chat (/chat) and the rest run")
         return None
     bot = TelegramBot(bot_config(settings), flow_context(settings))
-    await bot.start()
     stack.push_async_callback(bot.stop)
-    log.info("chat bot @%s started (%s)", bot.username,
-             "webhook" if settings.webhook_url else "long polling")
+    first = timedelta(seconds=settings.bot_retry_first_seconds)
+    if not await _try_start(bot, first):
+        task = asyncio.create_task(
+            keep_bot_up(bot, first, timedelta(seconds=settings.bot_retry_max_seconds)),
+            name="telegram-bot-start")
+        stack.push_async_callback(_cancel, task)
     return bot
+
+
+async def keep_bot_up(bot: TelegramBot, first: timedelta, ceiling: timedelta) -> None:
+    """Try to start the bot until it is up, waiting `first`, doubling up to `ceiling`."""
+    wait = first
+    while True:
+        await asyncio.sleep(wait.total_seconds())
+        wait = min(wait * 2, ceiling)
+        if await _try_start(bot, wait):
+            return
+
+
+async def _try_start(bot: TelegramBot, next_try: timedelta) -> bool:
+    try:
+        await bot.start()
+    except Exception as error:  # unreachable, refused or a malformed answer: try again later
+        log.error("telegram bot cannot start (%s: %s); the admin site, browser chat and "
+                  "scheduler keep running; next try in %d s",
+                  type(error).__name__, error, next_try.total_seconds())
+        return False
+    log.info("chat bot @%s started (%s)", bot.username,
+             "webhook" if bot.config.webhook_url else "long polling")
+    return True
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def _start_dispatcher(settings: Settings, senders: dict[str, Sender],
@@ -99,36 +137,83 @@ async def _stop_task(dispatcher: OutboxDispatcher, task: asyncio.Task[None]) -> 
         await asyncio.wait_for(task, timeout=10)
 
 
-async def _start_web(settings: Settings, app: web.Application, stack: AsyncExitStack) -> None:
+async def _start_web(settings: Settings, app: web.Application,
+                     stack: AsyncExitStack) -> web.AppRunner:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     stack.push_async_callback(runner.cleanup)
     await web.TCPSite(runner, settings.web_host, settings.web_port).start()
-    log.info("admin site on http://%s:%s/", settings.web_host, settings.web_port)
+    log.info("web server on http://%s:%s/", settings.web_host, settings.web_port)
+    return runner
 
 
-async def serve(settings: Settings, only: str | None = None) -> None:
-    """Run every part (or `only` one) until SIGINT/SIGTERM; the database is already open."""
-    await check_migrations(settings)
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stopping.set)
+def webhook_path(settings: Settings) -> str:
+    """The path Telegram posts updates to, from the webhook URL."""
+    return urlsplit(settings.webhook_url).path or "/telegram/webhook"
+
+
+def web_application(settings: Settings, only: str | None, bot: TelegramBot | None,
+                    webchat: WebChat) -> web.Application | None:
+    """What this process serves over HTTP: the admin site (all, `web`), the webhook (all and
+    `bot`, in webhook mode), or nothing."""
+    hook = bot is not None and bool(settings.webhook_url)
+    if only == "bot":
+        if not hook:
+            return None
+        app = web.Application()
+        app.router.add_post(webhook_path(settings), bot.handle_webhook)  # type: ignore[union-attr]
+        return app
+    if only not in (None, "web"):
+        return None
+    username = bot.username if bot is not None and bot.ready else settings.telegram_bot_username
+    admin = init_app(admin_config(settings, username, webchat))
+    if hook:
+        return with_webhook(admin, webhook_path(settings), bot.handle_webhook)  # type: ignore[union-attr]
+    if settings.webhook_url:
+        return with_webhook(admin, webhook_path(settings), _webhook_elsewhere)
+    return admin
+
+
+async def _webhook_elsewhere(request: web.Request) -> web.Response:
+    """The webhook path of a web-only process: not found here, said plainly."""
+    return web.Response(status=404, text="The Telegram webhook is served by `fieldops run` "
+                        "or `fieldops run --only bot`, not by `--only web`.\n")
+
+
+def with_webhook(admin: web.Application, path: str, hook: Handler) -> web.Application:
+    """The admin site with the webhook beside it, outside the admin's session and CSRF
+    middlewares: Telegram posts no session or CSRF token, the webhook checks its secret."""
+
+    @web.middleware
+    async def webhook_beside_admin(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.method == "POST" and request.path == path:
+            return await hook(request)
+        return await handler(request)
+
+    root = web.Application(middlewares=[webhook_beside_admin])
+    root.add_domain("*", admin)  # every host; the admin's own middlewares wrap only its pages
+    return root
+
+
+@dataclass(frozen=True)
+class Running:
+    """The parts a running process started: the bot (maybe still coming up), the web server."""
+
+    bot: TelegramBot | None
+    web: web.AppRunner | None
+
+
+@contextlib.asynccontextmanager
+async def running(settings: Settings, only: str | None = None) -> AsyncIterator[Running]:
+    """Start every part (or `only` one) and stop them on exit; the database is already open."""
     webchat = WebChat(flow_context(settings), settings.default_locale)
     async with AsyncExitStack() as stack:
         bot = await _start_bot(settings, stack) if only in (None, "bot") else None
         if only in (None, "bot"):
             senders: dict[str, Sender] = {"web": webchat}
             _start_dispatcher(settings, senders | ({"telegram": bot} if bot else {}), stack)
-        webhook = bot is not None and bool(settings.webhook_url)
-        if only in (None, "web") or webhook:
-            username = bot.username if bot else settings.telegram_bot_username
-            config = admin_config(settings, username, webchat)
-            app = init_app(config) if only != "bot" else web.Application()
-            if webhook and bot is not None:
-                path = urlsplit(settings.webhook_url).path or "/telegram/webhook"
-                app.router.add_post(path, bot.handle_webhook)
-            await _start_web(settings, app, stack)
+        app = web_application(settings, only, bot, webchat)
+        runner = await _start_web(settings, app, stack) if app is not None else None
         if only in (None, "scheduler"):
             scheduler = build_scheduler(scheduled_jobs(
                 capture_context(settings),
@@ -140,5 +225,16 @@ async def serve(settings: Settings, only: str | None = None) -> None:
             scheduler.start()
             stack.callback(scheduler.shutdown, wait=False)
             log.info("scheduler started with %d job(s)", len(scheduler.get_jobs()))
+        yield Running(bot, runner)
+
+
+async def serve(settings: Settings, only: str | None = None) -> None:
+    """Run every part (or `only` one) until SIGINT/SIGTERM; the database is already open."""
+    await check_migrations(settings)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    async with running(settings, only):
         await stopping.wait()
         log.info("stopping")

@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     idle_account_days: int = Field(default=90, ge=1)
     idle_account_grace_days: int = Field(default=14, ge=0)
     major_incident_threshold: int = Field(default=2, ge=1)
+    mass_loss_threshold: int = Field(default=10, ge=1)
     box_count_max_age_hours: int = Field(default=24, ge=1)
     day_end_closing_time: str = "17:30"
     day_end_answer_minutes: int = Field(default=30, ge=1)
@@ -57,6 +58,8 @@ class Settings(BaseSettings):
     callback_max_attempts: int = Field(default=3, ge=1, le=10)
     audit_share_percent: int = Field(default=30, ge=1, le=100)
     audit_errors_for_retraining: int = Field(default=3, ge=1)
+    mis_issue_recovery_days: int = Field(default=7, ge=1, le=30)
+    mis_issue_reminder_hours: str = "48,24"
     business_timezone: str = "Asia/Shanghai"
     default_locale: str = "zh_CN"
     telegram_bot_token: str = ""
@@ -65,6 +68,8 @@ class Settings(BaseSettings):
     telegram_file_base_url: str = "https://api.telegram.org/file/bot"
     webhook_url: str = ""
     webhook_secret: str = ""
+    bot_retry_first_seconds: float = Field(default=5.0, gt=0)
+    bot_retry_max_seconds: float = Field(default=300.0, gt=0)
     session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
     secure_cookies: bool = False
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
@@ -117,7 +122,7 @@ class Settings(BaseSettings):
             raise ValueError("must be HH:MM-HH:MM with the start before the end, e.g. 08:30-17:30")
         return value.strip()
 
-    @field_validator("inspection_reminder_hours")
+    @field_validator("inspection_reminder_hours", "mis_issue_reminder_hours")
     @classmethod
     def _reminder_hours(cls, value: str) -> str:
         hours = [h.strip() for h in value.split(",") if h.strip()]
@@ -165,16 +170,21 @@ class Settings(BaseSettings):
         """The calendar of inspections, callbacks and off-site audits (V5, K1, K3)."""
         return Calendar(
             zone=self.zone, working_weekdays=self.weekdays,
-            inspection_reminder_hours=tuple(sorted(
-                {int(h) for h in self.inspection_reminder_hours.split(",") if h.strip()},
-                reverse=True)),
+            inspection_reminder_hours=_hours_before(self.inspection_reminder_hours),
             surprise_due_hours=self.surprise_inspection_due_hours,
             callback_window_days=self.callback_window_days,
             calling_hours=_hours(self.calling_hours),
             calling_weekdays=_weekdays(self.calling_days),
             callback_max_attempts=self.callback_max_attempts,
             audit_share_percent=self.audit_share_percent,
-            audit_errors_for_retraining=self.audit_errors_for_retraining)
+            audit_errors_for_retraining=self.audit_errors_for_retraining,
+            mis_issue_recovery_days=self.mis_issue_recovery_days,
+            mis_issue_reminder_hours=_hours_before(self.mis_issue_reminder_hours))
+
+
+def _hours_before(value: str) -> tuple[int, ...]:
+    """Reminder hours before a deadline, latest first, from a list such as "72,24"."""
+    return tuple(sorted({int(h) for h in value.split(",") if h.strip()}, reverse=True))
 
 
 def _hours(value: str) -> tuple[time, time]:

@@ -38,6 +38,7 @@ class ApiCall:
     params: Params
     at: float
     status: int = 200
+    malformed: bool = False
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class Fault:
 
     status: int
     retry_after: int | None = None
+    malformed: bool = False
 
 
 @dataclass
@@ -100,9 +102,15 @@ class FakeTelegram:
         """Answer the next `count` calls of a method with an error."""
         self._faults[method].extend([Fault(status, retry_after)] * count)
 
+    def answer_malformed_next(self, method: str, count: int = 1) -> None:
+        """Answer the next `count` calls of a method "ok" with an empty result, which no
+        client can read (a Bot API or a proxy answering something unexpected)."""
+        self._faults[method].extend([Fault(200, malformed=True)] * count)
+
     def sent(self, chat_id: int | str | None = None) -> list[ApiCall]:
         """Successful sendMessage calls, to one chat or to all."""
         return [c for c in self.calls if c.method == "sendMessage" and c.status == 200
+                and not c.malformed
                 and (chat_id is None or str(c.params["chat_id"]) == str(chat_id))]
 
     def texts(self, chat_id: int | str) -> list[str]:
@@ -192,7 +200,10 @@ class FakeTelegram:
         method = request.match_info["method"]
         params = await _params(request)
         fault = self._next_fault(method)
-        self._record(ApiCall(method, params, time.monotonic(), fault.status if fault else 200))
+        self._record(ApiCall(method, params, time.monotonic(), fault.status if fault else 200,
+                             fault is not None and fault.malformed))
+        if fault is not None and fault.malformed:
+            return web.json_response({"ok": True, "result": {}})
         if fault is not None:
             return _error(fault.status, ERROR_TEXT.get(fault.status, "Error"), fault.retry_after)
         handler = getattr(self, f"_m_{method}", None)

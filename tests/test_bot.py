@@ -293,7 +293,7 @@ async def test_notification_arrives_once_despite_flood_control_and_server_error(
         "zh_CN", "Welcome back, %(name)s. Send /help to see what I can do.", name="陈展业")]
 
 
-async def test_recipient_without_binding_and_exhausted_attempts_go_dead(
+async def test_unbound_recipient_waits_and_exhausted_attempts_go_dead(
     bot: TelegramBot, fake: FakeTelegram, agent: Staff
 ) -> None:
     other, _ = await person(agent.org_id, Role.FIELD_AGENT, no="F2")
@@ -302,12 +302,13 @@ async def test_recipient_without_binding_and_exhausted_attempts_go_dead(
     await outbox.enqueue(other.id, "Send your bind code.", idempotency_key="failing")
     fake.fail_next("sendMessage", count=5, status=502)
 
-    async def both_dead() -> bool:
-        return {await status_of("unbound"), await status_of("failing")} == {OutboxStatus.DEAD}
+    async def settled() -> bool:
+        return (await status_of("unbound"), await status_of("failing")) == (
+            OutboxStatus.WAITING, OutboxStatus.DEAD)
 
-    await dispatching(bot, both_dead, max_attempts=2)
+    await dispatching(bot, settled, max_attempts=2)
     unbound = await OutboxMessage.get(idempotency_key="unbound")
-    assert "no telegram chat binding" in unbound.last_error
+    assert unbound.attempts == 0 and "waiting for a telegram chat binding" in unbound.last_error
     assert (await OutboxMessage.get(idempotency_key="failing")).attempts == 2
     assert len([c for c in fake.calls if c.method == "sendMessage"]) == 2
 

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import hmac
 import logging
-import warnings
-from datetime import timedelta
 
 from aiohttp import web
 from telegram import Update
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder
-from telegram.warnings import PTBDeprecationWarning
 
 from bot.dispatcher import SendFailed
 from bot.flows import ChatRouter
@@ -19,11 +16,15 @@ from bot.flows.context import FlowContext
 from bot.flows.messages import Buttons, absolute_links
 from bot.telegram.config import BotConfig
 from bot.telegram.convert import markup
-from bot.telegram.handlers import UpdateHandlers
+from bot.telegram.handlers import UpdateHandlers, retry_after_seconds
 
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+class BotApiUnexpected(TelegramError):
+    """The Bot API answered something the bot cannot work with."""
 
 
 class TelegramBot:
@@ -32,7 +33,9 @@ class TelegramBot:
     def __init__(self, config: BotConfig, ctx: FlowContext) -> None:
         self.config = config
         self.public_url = ctx.public_url
-        self.handlers = UpdateHandlers(ChatRouter(ctx, config.default_locale))
+        self.handlers = UpdateHandlers(ChatRouter(ctx, config.default_locale),
+                                       reply_attempts=config.reply_attempts,
+                                       reply_backoff_seconds=config.reply_backoff_seconds)
         self._application: Application | None = None  # type: ignore[type-arg]
 
     @property
@@ -47,11 +50,31 @@ class TelegramBot:
         """The bot's user name, as getMe reported it at start."""
         return self.application.bot.username
 
+    @property
+    def ready(self) -> bool:
+        """Whether the bot is up (started and not stopped), so that it can send."""
+        return self._application is not None and self._application.running
+
     async def start(self) -> None:
-        """Build the application and receive updates: webhook when configured, else polling."""
+        """Build the application and receive updates: webhook when configured, else polling.
+
+        A Bot API that cannot be reached or answers unexpectedly raises (a `TelegramError`
+        or whatever the answer broke) and leaves nothing open, so the caller can try again.
+        """
         application = self._build()
+        try:
+            await self._run(application)
+        except BaseException:
+            await _discard(application)
+            raise
         self._application = application
+        log.info("telegram bot @%s started (%s)", self.username,
+                 "webhook" if self.config.webhook_url else "polling")
+
+    async def _run(self, application: Application) -> None:  # type: ignore[type-arg]
         await application.initialize()
+        if not application.bot.username:
+            raise BotApiUnexpected("getMe answered without the bot's username")
         if self.config.webhook_url:
             await application.bot.set_webhook(
                 self.config.webhook_url, secret_token=self.config.webhook_secret,
@@ -63,27 +86,22 @@ class TelegramBot:
                 timeout=self.config.poll_timeout_seconds, allowed_updates=Update.ALL_TYPES
             )
         await application.start()
-        log.info("telegram bot @%s started (%s)", self.username,
-                 "webhook" if self.config.webhook_url else "polling")
 
     async def stop(self) -> None:
         """Stop receiving updates and release the application."""
-        application = self._application
-        if application is None:
-            return
-        if application.updater is not None and application.updater.running:
-            await application.updater.stop()
-        if application.running:
-            await application.stop()
-        await application.shutdown()
-        self._application = None
+        application, self._application = self._application, None
+        if application is not None:
+            await _discard(application)
 
     async def handle_webhook(self, request: web.Request) -> web.Response:
-        """Process one webhook delivery; 403 unless it carries the secret token."""
+        """Process one webhook delivery; 403 unless it carries the secret token, 503 (Telegram
+        delivers again later) while the bot is not up."""
         given = request.headers.get(SECRET_HEADER, "").encode()
         expected = self.config.webhook_secret.encode()
         if not expected or not hmac.compare_digest(given, expected):
             return web.Response(status=403)
+        if not self.ready:
+            return web.Response(status=503)
         try:
             update = Update.de_json(await request.json(), self.application.bot)
         except (ValueError, KeyError, TypeError) as error:
@@ -99,7 +117,7 @@ class TelegramBot:
                 chat_id=chat_id, text=text,
                 reply_markup=markup(absolute_links(buttons, self.public_url)))
         except RetryAfter as error:
-            raise SendFailed(str(error), retry_after=_seconds(error)) from error
+            raise SendFailed(str(error), retry_after=retry_after_seconds(error)) from error
         except (Forbidden, BadRequest, ChatMigrated) as error:
             raise SendFailed(str(error), permanent=True) from error
         except TelegramError as error:
@@ -116,9 +134,11 @@ class TelegramBot:
         return application
 
 
-def _seconds(error: RetryAfter) -> float:
-    """`retry_after` in seconds; PTB 22 gives an int or a timedelta (PTB_TIMEDELTA)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        wait = error.retry_after
-    return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+async def _discard(application: Application) -> None:  # type: ignore[type-arg]
+    """Stop and release an application in whatever state a start left it."""
+    if application.updater is not None and application.updater.running:
+        await application.updater.stop()
+    if application.running:
+        await application.stop()
+    await application.shutdown()
+    await application.bot.shutdown()  # the HTTP clients, when getMe failed in initialize

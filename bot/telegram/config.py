@@ -18,6 +18,8 @@ class BotConfig:
     webhook_secret: str = ""
     default_locale: str = DEFAULT_LOCALE
     poll_timeout_seconds: float = 10.0
+    reply_attempts: int = 3
+    reply_backoff_seconds: float = 1.0
 
     def __post_init__(self) -> None:
         if self.webhook_url and not self.webhook_secret:

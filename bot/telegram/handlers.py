@@ -2,29 +2,46 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import warnings
+from datetime import timedelta
 
 from telegram import Bot, Update
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
+from telegram.warnings import PTBDeprecationWarning
 
 from bot.flows import ChatRouter, Inbound, Reply
 from bot.telegram.convert import (
+    CHANNEL,
     inbound_button,
     inbound_location,
     inbound_message,
     inbound_upload,
     keyboard,
 )
+from domain.services import binding, outbox
 
 log = logging.getLogger(__name__)
 
+# A flood-control wait longer than this is left to the outbox instead of holding the update.
+MAX_WAIT_IN_PLACE_SECONDS = 5.0
+
 
 class UpdateHandlers:
-    """The handlers of the Telegram application, sharing one flow router."""
+    """The handlers of the Telegram application, sharing one flow router.
 
-    def __init__(self, router: ChatRouter) -> None:
+    A reply that fails for a passing reason (network, 5xx, 429) is tried `reply_attempts`
+    times, `reply_backoff_seconds` apart and doubling, then queued in the outbox.
+    """
+
+    def __init__(self, router: ChatRouter, *, reply_attempts: int = 3,
+                 reply_backoff_seconds: float = 1.0) -> None:
         self.router = router
         self.public_url = router.ctx.public_url
+        self.reply_attempts = reply_attempts
+        self.reply_backoff_seconds = reply_backoff_seconds
 
     def install(self, application: Application) -> None:  # type: ignore[type-arg]
         """Register the handlers on an application."""
@@ -37,18 +54,15 @@ class UpdateHandlers:
 
     async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Pass a text or command to the flows and send the replies."""
-        inbound = inbound_message(update)
-        await self._route(context.bot, inbound)
+        await self._route(context.bot, inbound_message(update))
 
     async def on_upload(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Pass a photo or file to the flows and send the replies."""
-        inbound = inbound_upload(update)
-        await self._route(context.bot, inbound)
+        await self._route(context.bot, inbound_upload(update))
 
     async def on_location(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Pass a shared location to the flows and send the replies."""
-        inbound = inbound_location(update)
-        await self._route(context.bot, inbound)
+        await self._route(context.bot, inbound_location(update))
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Pass a button press to the flows, answer the query, send the replies."""
@@ -56,12 +70,20 @@ class UpdateHandlers:
         replies = await self.router.handle(inbound)
         if not replies:  # a redelivered update: its query was answered the first time
             return
-        await context.bot.answer_callback_query(inbound.callback_id)
-        await send_replies(context.bot, self.public_url, inbound.chat_id, replies)
+        try:
+            await context.bot.answer_callback_query(inbound.callback_id)
+        except TelegramError as error:  # only the button's spinner: the replies matter
+            log.warning("callback query %s not answered: %s", inbound.callback_id, error)
+        await self._send(context.bot, inbound, replies)
 
     async def _route(self, bot: Bot, inbound: Inbound) -> None:
-        await send_replies(bot, self.public_url, inbound.chat_id,
-                           await self.router.handle(inbound))
+        await self._send(bot, inbound, await self.router.handle(inbound))
+
+    async def _send(self, bot: Bot, inbound: Inbound, replies: list[Reply]) -> None:
+        await binding.note_language_code(CHANNEL, inbound.external_user_id,
+                                         inbound.language_code)
+        await send_replies(bot, self.public_url, inbound, replies,
+                           attempts=self.reply_attempts, backoff=self.reply_backoff_seconds)
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log a failed update with its id; the application keeps running."""
@@ -69,8 +91,52 @@ class UpdateHandlers:
         log.error("telegram update %s failed", update_id, exc_info=context.error)
 
 
-async def send_replies(bot: Bot, public_url: str, chat_id: str, replies: list[Reply]) -> None:
-    """Send flow replies in order, with their buttons."""
-    for reply in replies:
-        await bot.send_message(chat_id=chat_id, text=reply.text,
-                               reply_markup=keyboard(reply, public_url))
+async def send_replies(bot: Bot, public_url: str, inbound: Inbound, replies: list[Reply], *,
+                       attempts: int = 3, backoff: float = 1.0) -> None:
+    """Send flow replies in order; what a passing failure keeps from the chat (and what
+    follows it) goes through the outbox, so the user is told what his action did (DESIGN §3)."""
+    for index, reply in enumerate(replies):
+        try:
+            await _send_with_retries(bot, public_url, inbound.chat_id, reply, attempts, backoff)
+        except (NetworkError, RetryAfter) as error:
+            if isinstance(error, BadRequest):
+                log.error("reply to chat %s refused: %s", inbound.chat_id, error)
+                continue
+            rest = [(r.text, [list(row) for row in r.buttons]) for r in replies[index:]]
+            queued = await outbox.enqueue_replies(
+                CHANNEL, inbound.external_user_id, f"{inbound.update_id}:{index}", rest)
+            log.warning("replies to chat %s failed (%s): %d of %d queued in the outbox",
+                        inbound.chat_id, error, queued, len(rest))
+            return
+        except TelegramError as error:  # blocked, chat gone: sending again cannot help
+            log.error("reply to chat %s refused: %s", inbound.chat_id, error)
+            return
+
+
+async def _send_with_retries(bot: Bot, public_url: str, chat_id: str, reply: Reply,
+                             attempts: int, backoff: float) -> None:
+    """One reply, tried again in place after a network error, a 5xx or a short 429."""
+    for attempt in range(1, attempts + 1):
+        try:
+            await bot.send_message(chat_id=chat_id, text=reply.text,
+                                   reply_markup=keyboard(reply, public_url))
+            return
+        except RetryAfter as error:
+            wait = retry_after_seconds(error)
+            if attempt == attempts or wait > MAX_WAIT_IN_PLACE_SECONDS:
+                raise
+        except BadRequest:
+            raise
+        except NetworkError:
+            if attempt == attempts:
+                raise
+            wait = backoff * 2 ** (attempt - 1)
+        await asyncio.sleep(wait)
+
+
+def retry_after_seconds(error: RetryAfter) -> float:
+    """`retry_after` in seconds; PTB 22 gives an int or a timedelta (PTB_TIMEDELTA)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        wait = error.retry_after
+    return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)

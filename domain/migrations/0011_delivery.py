@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
         EnumMembersChanged(
             model_name='OutboxMessage',
             name='status',
-            field=fields.CharEnumField(default=OutboxStatus.PENDING, description='PENDING: pending\nSENDING: sending\nSENT: sent\nDEAD: dead\nEXPIRED: expired', enum_type=OutboxStatus, max_length=16),
+            field=fields.CharEnumField(default=OutboxStatus.PENDING, description='PENDING: pending\nSENDING: sending\nSENT: sent\nDEAD: dead\nWAITING: waiting\nEXPIRED: expired', enum_type=OutboxStatus, max_length=16),
         ),
         ops.AddField(
             model_name='OutboxMessage',

@@ -11,13 +11,14 @@ from domain.models.orgs import Staff
 
 
 class OutboxStatus(StrEnum):
-    """pending → sending → sent; dead after the last failed attempt; expired when its moment
-    passed before it could be sent."""
+    """pending → sending → sent; dead after the last failed attempt; waiting while its
+    recipient has no chat to receive it; expired when its moment passed before it was sent."""
 
     PENDING = "pending"
     SENDING = "sending"
     SENT = "sent"
     DEAD = "dead"
+    WAITING = "waiting"
     EXPIRED = "expired"
 
 

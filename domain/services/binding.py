@@ -7,12 +7,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from domain.clock import utcnow
 from domain.errors import N_, DomainError
 from domain.models import BindCode, ChatBinding, Role, Staff
-from domain.services import audit
+from domain.services import audit, outbox
 from domain.services.access import Permission
 from domain.services.actors import Actor, system_actor
 from domain.services.staff import get_staff
@@ -76,6 +77,7 @@ async def bind_chat(channel: str, external_user_id: str, chat_id: str, code: str
             detail["replaced_external_user_id"] = previous.external_user_id
         await audit.record(system_actor(f"chat:{channel}"), "chat.bind", "staff", staff.id,
                            org_id=staff.org.id, detail=detail)
+        await outbox.release_for_binding(staff.id, channel)
     return staff
 
 
@@ -91,6 +93,16 @@ def _code_refusal(bind_code: BindCode | None, now: object) -> DomainError | None
     if bind_code.expires_at <= now:  # type: ignore[operator]
         return DomainError(N_("This bind code has expired. Ask your administrator for a new one."))
     return None
+
+
+async def note_language_code(channel: str, external_user_id: str,
+                             language_code: str | None) -> None:
+    """Keep the language the chat client last reported, for the notifications' language."""
+    if language_code:
+        code = language_code[:16]
+        await ChatBinding.filter(Q(language_code=None) | ~Q(language_code=code),
+                                 channel=channel, external_user_id=external_user_id,
+                                 ).update(language_code=code)
 
 
 async def bound_staff(channel: str, external_user_id: str) -> Staff | None:
