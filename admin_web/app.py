@@ -12,6 +12,7 @@ from aiohttp_session import session_middleware
 from admin_web.middlewares import (
     add_security_headers,
     check_csrf,
+    check_input,
     count_requests,
     error_pages,
     require_login,
@@ -23,6 +24,7 @@ from admin_web.state import CONFIG_KEY, REQUESTS_KEY, TIMEZONE_KEY, RequestCount
 from admin_web.templating import setup_templates
 from domain.services.calendar import Calendar
 from domain.services.cases import CaptureContext
+from domain.services.qualifications import DEFAULT_INCIDENT_RULES, IncidentRules
 
 if TYPE_CHECKING:
     from admin_web.state import ChatPort
@@ -44,6 +46,7 @@ class AdminConfig:
     chat: ChatPort | None = None
     box_count_max_age_hours: int = 24
     calendar: Calendar = field(default_factory=Calendar)
+    incidents: IncidentRules = DEFAULT_INCIDENT_RULES  # thresholds of Q4 and K2
 
 
 def body_limit(config: AdminConfig) -> int:
@@ -61,7 +64,7 @@ def init_app(config: AdminConfig) -> web.Application:
     storage = cookie_storage(config.secret_key, secure=config.secure_cookies)
     app = web.Application(middlewares=[
         count_requests, session_middleware(storage), select_locale, error_pages, check_csrf,
-        require_login,
+        check_input, require_login,
     ], client_max_size=body_limit(config))
     zone = ZoneInfo(config.business_timezone)
     app[CONFIG_KEY] = config

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import logging
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -13,14 +14,27 @@ from admin_web import sessions
 from admin_web.i18n import error_text, reset_locale, use_locale
 from admin_web.i18n import gettext as _
 from admin_web.pages import redirect, render
+from admin_web.params import refuse_control_characters
 from admin_web.routes import PASSIVE_ROUTES, PASSWORD_CHANGE_ROUTES, PUBLIC_ROUTES
 from admin_web.state import ACTOR_KEY, CONFIG_KEY, REQUESTS_KEY
 from domain import clock
-from domain.errors import DomainError, NotFound, PermissionDenied
+from domain.errors import N_, DomainError, NotFound, PermissionDenied
 from domain.services import auth
 from domain.services.actors import Actor
 from locales import normalise
 
+log = logging.getLogger(__name__)
+# (title, message) msgids of the HTTP errors aiohttp or a view may raise; others read as 400.
+HTTP_ERRORS: dict[int, tuple[str, str]] = {
+    400: (N_("Request refused"), N_("This request could not be understood. Go back and try "
+                                    "again.")),
+    403: (N_("Access denied"), N_("You may not open this page.")),
+    404: (N_("Not found"), N_("This page does not exist.")),
+    405: (N_("Request refused"), N_("This address does not accept this kind of request. "
+                                    "Use the links and buttons of the site.")),
+    413: (N_("Request refused"), N_("This upload is too large. Go back and send a smaller "
+                                    "file.")),
+}
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'",
@@ -75,7 +89,8 @@ async def select_locale(request: web.Request, handler: Handler) -> web.StreamRes
 
 @web.middleware
 async def error_pages(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Turn refusals into translated error pages."""
+    """Turn refusals, HTTP errors and crashes into error pages in the layout and the user's
+    language; redirects pass through."""
     try:
         return await handler(request)
     except PermissionDenied as err:
@@ -84,21 +99,39 @@ async def error_pages(request: web.Request, handler: Handler) -> web.StreamRespo
         message = _("This form has expired or did not come from this site. "
                     "Go back, reload the page and try again.")
         return await _error_page(request, 403, _("Access denied"), message)
-    except web.HTTPRequestEntityTooLarge:
-        message = _("This upload is too large. Go back and send a smaller file.")
-        return await _error_page(request, 413, _("Request refused"), message)
     except NotFound as err:
         return await _error_page(request, 404, _("Not found"), error_text(err))
-    except web.HTTPNotFound:
-        return await _error_page(request, 404, _("Not found"), _("This page does not exist."))
     except DomainError as err:
         return await _error_page(request, 400, _("Request refused"), error_text(err))
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return await _http_error_page(request, exc)
+    except Exception:
+        log.exception("admin request failed: %s %s", request.method, request.path)
+        return await _error_page(request, 500, _("Something went wrong"), _(
+            "The page could not be shown because of an error on our side. It has been "
+            "logged; try again in a moment or tell the system administrator."))
+
+
+async def _http_error_page(request: web.Request, exc: web.HTTPException) -> web.Response:
+    """The page of an HTTP error raised by aiohttp or a view, keeping its Allow header."""
+    title, message = HTTP_ERRORS.get(exc.status, HTTP_ERRORS[400])
+    response = await _error_page(request, exc.status, _(title), _(message))
+    if "Allow" in exc.headers:
+        response.headers["Allow"] = exc.headers["Allow"]
+    return response
 
 
 async def _error_page(request: web.Request, status: int, title: str, message: str
                       ) -> web.Response:
+    """The error page in the layout; a plain translated text if the layout itself fails."""
     context = {"title": title, "message": message}
-    return await render(request, "errors/error.html", context, status=status)
+    try:
+        return await render(request, "errors/error.html", context, status=status)
+    except Exception:
+        log.exception("error page failed: %s %s", request.method, request.path)
+        return web.Response(status=status, text=f"{title}\n\n{message}\n")
 
 
 @web.middleware
@@ -112,6 +145,16 @@ async def check_csrf(request: web.Request, handler: Handler) -> web.StreamRespon
             sent.encode("utf-8"), expected.encode("utf-8")
         ):
             raise CsrfRefused
+    return await handler(request)
+
+
+@web.middleware
+async def check_input(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse a query or form carrying control characters before any view reads it; every
+    other value is read through admin_web.params."""
+    refuse_control_characters(request.query)
+    if request.method in UNSAFE_METHODS:
+        refuse_control_characters(await request.post())
     return await handler(request)
 
 

@@ -1,8 +1,10 @@
-"""Helpers every view uses: the acting staff member, rendering, redirects, form values."""
+"""Helpers every view uses: the acting staff member, rendering, redirects, the posted form
+(values are read through admin_web.params)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from datetime import date
 from typing import Any, NoReturn, TypeVar
 
 import aiohttp_jinja2
@@ -12,7 +14,8 @@ from multidict import MultiDict
 
 from admin_web import sessions
 from admin_web.i18n import current_locale, error_text
-from admin_web.state import ACTOR_KEY
+from admin_web.state import ACTOR_KEY, TIMEZONE_KEY
+from domain import clock
 from domain.errors import DomainError, NotFound, PermissionDenied
 from domain.services.access import Permission, can
 from domain.services.actors import Actor
@@ -76,21 +79,9 @@ async def attempt(call: Awaitable[T]) -> tuple[T | None, str | None]:
         return None, error_text(err)
 
 
-def int_or_none(value: str | None) -> int | None:
-    """A positive integer from a form or query value, None when blank or malformed."""
-    text = (value or "").strip()
-    return int(text) if text.isdigit() and int(text) > 0 else None
-
-
-def whole_number(value: str | None) -> int | None:
-    """A non-negative integer from a form value, None when blank or malformed."""
-    text = (value or "").strip()
-    return int(text) if text.isdigit() else None
-
-
-def path_id(request: web.Request, name: str) -> int:
-    """The integer id in the URL (routes only match digits)."""
-    return int(request.match_info[name])
+def business_today(request: web.Request) -> date:
+    """Today's date in the business time zone."""
+    return clock.utcnow().astimezone(request.app[TIMEZONE_KEY]).date()
 
 
 async def form_of(request: web.Request) -> MultiDict[str]:

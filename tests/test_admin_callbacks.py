@@ -35,9 +35,9 @@ from domain.services import callbacks
 from domain.services.actors import Actor, actor_for
 from domain.services.calendar import Calendar
 from domain.services.callbacks import CallRecord
+from tests.admin_support import admin_site, log_in, submit, zh
 from tests.factories import web_user
 from tests.review_support import Desk, build_desk
-from tests.test_admin_web import admin_site, log_in, submit, zh
 from tests.test_callbacks import CONFIRMED, approved
 
 CALENDAR = Calendar()

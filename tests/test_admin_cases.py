@@ -40,8 +40,8 @@ from domain.services.actors import Actor, actor_for
 from domain.services.business_types import BusinessTypeForm
 from domain.services.cases import CaptureContext, WorkingHours
 from domain.services.review_reasons import ReasonForm
+from tests.admin_support import PASSWORD, admin_site, log_in, submit, zh
 from tests.factories import ROOT, capture_context, org_tree, person
-from tests.test_admin_web import PASSWORD, admin_site, log_in, submit, zh
 from tests.test_cases import ID_NUMBER, KINDS, MOBILE, World, bound_agent, noisy_jpeg, ready_draft
 
 ALWAYS = WorkingHours(weekdays=frozenset(range(7)), start=time(0, 0), end=time.max)

@@ -28,8 +28,8 @@ from domain.services import business_types, devices, qualifications
 from domain.services.actors import actor_for
 from domain.services.business_types import MANDATORY_PHOTO_KINDS, BusinessTypeForm
 from domain.services.devices import DeviceForm, LossReport
+from tests.admin_support import admin_site, log_in, submit, zh
 from tests.factories import ROOT, org_tree, person, web_user
-from tests.test_admin_web import admin_site, log_in, submit, zh
 
 
 @dataclass

@@ -37,9 +37,9 @@ from domain.services import business_types, cases, review, vouchers
 from domain.services.actors import Actor, actor_for
 from domain.services.business_types import BusinessTypeForm
 from domain.services.vouchers import VoucherTypeForm
+from tests.admin_support import admin_site, csrf_token, log_in, submit, zh
 from tests.factories import ROOT, capture_context, operational, org_tree, person, web_user
 from tests.review_support import photo
-from tests.test_admin_web import admin_site, csrf_token, log_in, submit, zh
 from tests.test_cases import ID_NUMBER, KINDS, MOBILE, MONDAY_10AM
 
 EXPORT = "voucher.reconciliation.export"
@@ -298,7 +298,7 @@ async def issued_by_case(ledger: Ledger, serial: str, media: Path) -> None:
     for index, kind in enumerate(KINDS):
         await cases.add_photo(agent, case.id, kind, photo(index), f"{kind}.jpg", "image/jpeg",
                               ctx)
-    await cases.set_voucher(agent, case.id, serial, MONDAY_10AM)
+    await cases.set_voucher(agent, case.id, serial, ctx, MONDAY_10AM)
     await cases.confirm_risk_hint(agent, case.id)
     await cases.submit(agent, case.id, ctx, MONDAY_10AM)
     _, reviewer = await person(ledger.ids["branch_a"], Role.REVIEWER, no="R001")

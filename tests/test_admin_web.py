@@ -3,66 +3,17 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import pytest
-from aiohttp import ClientResponse
-from aiohttp.test_utils import TestClient, TestServer
 from tortoise import connections
 from tortoise.exceptions import OperationalError
 
-from admin_web.app import AdminConfig, init_app
 from domain import clock
 from domain.models import AuditLog, BindCode, OutboxMessage, OutboxStatus, Role, Staff
 from domain.services import binding, outbox, staff
-from locales import translate
+from tests.admin_support import PASSWORD, admin_site, log_in, submit, sysadmin_session, zh
 from tests.factories import ROOT, org_tree, person, web_user
-
-PASSWORD = "Secret-pass-123"
-CONFIG = AdminConfig(secret_key="test-secret", bot_username="fieldops_test_bot")
-
-
-def zh(message: str, **params: object) -> str:
-    """What a Chinese user reads for a msgid."""
-    return translate("zh_CN", message, **params)
-
-
-@asynccontextmanager
-async def admin_site(config: AdminConfig = CONFIG) -> AsyncIterator[TestClient]:
-    """A client of a freshly built admin site."""
-    async with TestClient(TestServer(init_app(config))) as client:
-        yield client
-
-
-async def csrf_token(client: TestClient, page: str = "/login") -> str:
-    """The CSRF token rendered into a page's forms."""
-    html = await (await client.get(page)).text()
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, html
-    return found.group(1)
-
-
-async def submit(client: TestClient, url: str, data: dict[str, str] | list[tuple[str, str]],
-                 page: str = "/") -> ClientResponse:
-    """Post a form the way a browser does, with the token of the page it sits on."""
-    fields = list(data.items()) if isinstance(data, dict) else list(data)
-    return await client.post(url, data=[*fields, ("csrf_token", await csrf_token(client, page))])
-
-
-async def log_in(client: TestClient, username: str, password: str = PASSWORD) -> ClientResponse:
-    """Fill in the log-in form."""
-    return await submit(client, "/login", {"username": username, "password": password},
-                        page="/login")
-
-
-async def sysadmin_session(client: TestClient) -> dict[str, int]:
-    """An org tree and a logged-in system admin; returns the org ids."""
-    ids = await org_tree()
-    _, username = await web_user(ids["province"], Role.SYSADMIN, no="S001")
-    assert (await log_in(client, username)).url.path == "/"
-    return ids
 
 
 async def test_log_in_lands_on_the_dashboard(database_url: str) -> None:

@@ -2,27 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from multidict import MultiMapping
 
-from admin_web.i18n import gettext as _
+from admin_web.i18n import error_text
 from admin_web.pages import actor_of, render
+from admin_web.params import optional_date
 from admin_web.state import TIMEZONE_KEY
+from domain.errors import N_, DomainError
 from domain.services import audit
 
 TEXT_FILTERS = ("actor", "action", "object_type", "object_id")
 ALL_FILTERS = (*TEXT_FILTERS, "date_from", "date_to")
 
 
-def day_start(value: str, zone: ZoneInfo, days_after: int = 0) -> datetime | None:
+def day_start(value: str, label: str, zone: ZoneInfo, days_after: int = 0) -> datetime | None:
     """Midnight (business time) of a YYYY-MM-DD day, plus some days; None when blank."""
-    if not value.strip():
+    day = optional_date(value, label)
+    if day is None:
         return None
-    day = date.fromisoformat(value.strip()) + timedelta(days=days_after)
-    return datetime.combine(day, time.min, tzinfo=zone)
+    return datetime.combine(day + timedelta(days=days_after), time.min, tzinfo=zone)
 
 
 def audit_filter(query: MultiMapping[str], zone: ZoneInfo) -> audit.AuditFilter:
@@ -30,8 +32,8 @@ def audit_filter(query: MultiMapping[str], zone: ZoneInfo) -> audit.AuditFilter:
     texts = {name: query.get(name, "").strip() for name in TEXT_FILTERS}
     return audit.AuditFilter(
         **texts,
-        date_from=day_start(query.get("date_from", ""), zone),
-        date_to=day_start(query.get("date_to", ""), zone, days_after=1),
+        date_from=day_start(query.get("date_from", ""), N_("From"), zone),
+        date_to=day_start(query.get("date_to", ""), N_("To"), zone, days_after=1),
     )
 
 
@@ -40,9 +42,8 @@ async def audit_log(request: web.Request) -> web.Response:
     filters = {name: request.query.get(name, "") for name in ALL_FILTERS}
     try:
         terms = audit_filter(request.query, request.app[TIMEZONE_KEY])
-    except ValueError:
-        context = {"rows": [], "filters": filters,
-                   "error": _("Dates must be written as YYYY-MM-DD.")}
+    except DomainError as err:
+        context = {"rows": [], "filters": filters, "error": error_text(err)}
         return await render(request, "audit/list.html", context, status=400)
     rows = await audit.search(actor_of(request), terms)
     return await render(request, "audit/list.html", {"rows": rows, "filters": filters})

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from admin_web.pages import actor_of, attempt, flash_and_redirect, path_id, render
+from admin_web.pages import actor_of, attempt, flash_and_redirect, render
+from admin_web.params import path_id
 from admin_web.state import CONFIG_KEY
 from domain.services import binding
 

@@ -8,16 +8,8 @@ from aiohttp import web
 from multidict import MultiDict
 
 from admin_web.i18n import gettext as _
-from admin_web.pages import (
-    ACTIVE_FILTER,
-    actor_of,
-    attempt,
-    flash_and_redirect,
-    form_of,
-    path_id,
-    render,
-    whole_number,
-)
+from admin_web.pages import ACTIVE_FILTER, actor_of, attempt, flash_and_redirect, form_of, render
+from admin_web.params import path_id, whole_number
 from domain.models import BusinessType, PhotoKind
 from domain.services import business_types
 from domain.services.business_types import BusinessTypeForm

@@ -11,10 +11,10 @@ from multidict import MultiMapping
 
 from admin_web.i18n import current_locale
 from admin_web.i18n import gettext as _
-from admin_web.pages import actor_of, attempt, flash_and_redirect, form_of, path_id, render
+from admin_web.pages import actor_of, attempt, business_today, flash_and_redirect, form_of, render
+from admin_web.params import date_or, path_id, whole_number
 from admin_web.state import CONFIG_KEY, TIMEZONE_KEY
 from admin_web.views.cases import capture_of
-from admin_web.views.ledger_forms import business_today
 from domain import clock
 from domain.errors import N_
 from domain.models import CallbackOutcome, CallbackStatus
@@ -96,13 +96,12 @@ async def reveal(request: web.Request) -> web.Response:
 
 def _call_record(form: MultiMapping[str]) -> CallRecord:
     """The script form as a call record; a malformed number counts as no answer."""
-    rating = form.get("satisfaction", "").strip()
-    seen = form.get("attempts", "").strip()
+    seen = whole_number(form.get("attempts"))
     return CallRecord(
         result=form.get("result", ""), in_person=form.get("in_person", ""),
         risk_hints=form.get("risk_hints", ""), voucher_received=form.get("voucher_received", ""),
-        satisfaction=int(rating) if rating.isdigit() else None,
-        comment=form.get("comment", ""), attempts_seen=int(seen) if seen.isdigit() else -1)
+        satisfaction=whole_number(form.get("satisfaction")),
+        comment=form.get("comment", ""), attempts_seen=-1 if seen is None else seen)
 
 
 async def record(request: web.Request) -> web.Response:
@@ -111,7 +110,7 @@ async def record(request: web.Request) -> web.Response:
     call = _call_record(form)
     done, error = await attempt(callbacks.record_call(
         actor_of(request), path_id(request, "callback_id"), call,
-        request.app[CONFIG_KEY].calendar))
+        request.app[CONFIG_KEY].calendar, rules=request.app[CONFIG_KEY].incidents))
     if done is None:
         return await _detail_view(request, error=error, form=form, status=409)
     await done.fetch_related("case")
@@ -122,19 +121,11 @@ async def record(request: web.Request) -> web.Response:
 # Report
 
 
-def _date(value: str | None, default: date) -> date:
-    """A date typed as YYYY-MM-DD; the default when blank or malformed."""
-    try:
-        return date.fromisoformat((value or "").strip())
-    except ValueError:
-        return default
-
-
 def _range(values: MultiMapping[str], today: date) -> dict[str, Any]:
     """The report's range and grouping from a query or form; this month by organisation."""
     by = values.get("by", "org")
-    return {"start": _date(values.get("start"), today.replace(day=1)),
-            "end": _date(values.get("end"), today),
+    return {"start": date_or(values.get("start"), today.replace(day=1)),
+            "end": date_or(values.get("end"), today),
             "by": by if by in callback_reports.GROUPINGS else "org"}
 
 

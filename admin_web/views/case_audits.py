@@ -11,18 +11,10 @@ from multidict import MultiMapping
 
 from admin_web.i18n import current_locale, error_text
 from admin_web.i18n import gettext as _
-from admin_web.pages import (
-    actor_of,
-    attempt,
-    flash_and_redirect,
-    form_of,
-    int_or_none,
-    path_id,
-    render,
-)
+from admin_web.pages import actor_of, attempt, business_today, flash_and_redirect, form_of, render
+from admin_web.params import date_or, int_or_none, path_id
 from admin_web.state import CONFIG_KEY, TIMEZONE_KEY
 from admin_web.views import cases
-from admin_web.views.ledger_forms import business_today
 from domain.errors import N_, DomainError, NotFound, PermissionDenied
 from domain.models import AuditErrorCode, CaseAuditStatus
 from domain.services import case_audits, orgs, review
@@ -113,18 +105,10 @@ async def draw_page(request: web.Request) -> web.Response:
     return await render(request, "case_audits/draw.html", {"check": check} | labels())
 
 
-def _day(value: str | None, default: date) -> date:
-    """A date typed as YYYY-MM-DD; the default when blank or malformed."""
-    try:
-        return date.fromisoformat((value or "").strip())
-    except ValueError:
-        return default
-
-
 def report_period(request: web.Request, values: MultiMapping[str]) -> tuple[date, date]:
     """The report's first and last business day; this month so far by default."""
     today = business_today(request)
-    return _day(values.get("from"), today.replace(day=1)), _day(values.get("to"), today)
+    return date_or(values.get("from"), today.replace(day=1)), date_or(values.get("to"), today)
 
 
 async def _report_view(request: web.Request, start: date, end: date, *,

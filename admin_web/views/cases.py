@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import mimetypes
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime
+from datetime import datetime
 from itertools import groupby
 from typing import Any
 
@@ -14,16 +14,8 @@ from multidict import MultiDict, MultiMapping
 
 from admin_web.i18n import current_locale, error_text
 from admin_web.i18n import gettext as _
-from admin_web.pages import (
-    actor_of,
-    attempt,
-    flash_and_redirect,
-    form_of,
-    int_or_none,
-    local_path,
-    path_id,
-    render,
-)
+from admin_web.pages import actor_of, attempt, flash_and_redirect, form_of, local_path, render
+from admin_web.params import int_or_none, parse_date, path_id
 from admin_web.state import CONFIG_KEY, TIMEZONE_KEY
 from domain import clock
 from domain.errors import N_, DomainError
@@ -89,6 +81,8 @@ EVENT_LABELS: dict[CaseEventKind, str] = {
     CaseEventKind.VOUCHER_RESERVED: N_("Voucher reserved"),
     CaseEventKind.VOUCHER_ISSUED: N_("Voucher issued to the customer"),
     CaseEventKind.VOUCHER_RELEASED: N_("Voucher released back to the box"),
+    CaseEventKind.VOUCHER_TO_RECOVER: N_("Voucher to be taken back from the customer"),
+    CaseEventKind.VOUCHER_TAKEN_BACK: N_("Voucher taken back into the box"),
 }
 DECISION_LABELS: dict[DecisionKind, str] = {
     DecisionKind.FIRST_APPROVAL: N_("First approval"),
@@ -136,14 +130,6 @@ def labels() -> dict[str, Any]:
             "decision_label": lambda kind: _(DECISION_LABELS[DecisionKind(kind)])}
 
 
-def _day_or_none(value: str | None) -> date | None:
-    """A YYYY-MM-DD date of the query string; anything else means any day."""
-    try:
-        return date.fromisoformat(value or "")
-    except ValueError:
-        return None
-
-
 def queue_filters(query: MultiMapping[str]) -> QueueFilters:
     """The queue filters of the query string; unknown values mean any."""
     status = query.get("status", "")
@@ -152,8 +138,8 @@ def queue_filters(query: MultiMapping[str]) -> QueueFilters:
         business_type_id=int_or_none(query.get("business_type_id")),
         org_id=int_or_none(query.get("org_id")), agent_id=int_or_none(query.get("agent_id")),
         overdue_only=query.get("overdue") == "1",
-        captured_on=_day_or_none(query.get("captured")),
-        decided_on=_day_or_none(query.get("decided")),
+        captured_on=parse_date(query.get("captured")),
+        decided_on=parse_date(query.get("decided")),
     )
 
 

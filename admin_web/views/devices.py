@@ -9,17 +9,9 @@ from aiohttp import web
 from multidict import MultiDict, MultiMapping
 
 from admin_web.i18n import gettext as _
-from admin_web.pages import (
-    actor_of,
-    attempt,
-    flash_and_redirect,
-    form_of,
-    int_or_none,
-    path_id,
-    render,
-)
+from admin_web.pages import actor_of, attempt, flash_and_redirect, form_of, render
+from admin_web.params import int_or_none, optional_date, path_id
 from admin_web.state import TIMEZONE_KEY
-from admin_web.views.ledger_forms import optional_date
 from domain import clock
 from domain.errors import N_, DomainError
 from domain.models import Device, DeviceEventKind, DeviceState, Role, Staff

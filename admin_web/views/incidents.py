@@ -8,7 +8,9 @@ from typing import Any
 from aiohttp import web
 
 from admin_web.i18n import gettext as _
-from admin_web.pages import actor_of, attempt, flash_and_redirect, form_of, path_id, render
+from admin_web.pages import actor_of, attempt, flash_and_redirect, form_of, render
+from admin_web.params import path_id
+from admin_web.state import CONFIG_KEY
 from domain.errors import N_
 from domain.models import Incident, IncidentKind, IncidentStatus
 from domain.services import devices
@@ -82,7 +84,8 @@ async def mark_major(request: web.Request) -> web.Response:
     """Mark an incident major with the reason; it counts toward withdrawal (Q4, K2)."""
     form = await form_of(request)
     return await _act(request, devices.mark_major(
-        actor_of(request), path_id(request, "incident_id"), form.get("reason", "")),
+        actor_of(request), path_id(request, "incident_id"), form.get("reason", ""),
+        rules=request.app[CONFIG_KEY].incidents),
         _("Incident marked major."))
 
 

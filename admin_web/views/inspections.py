@@ -11,18 +11,9 @@ from aiohttp import web
 from multidict import MultiMapping
 
 from admin_web.i18n import gettext as _
-from admin_web.pages import (
-    actor_of,
-    attempt,
-    flash_and_redirect,
-    form_of,
-    int_or_none,
-    path_id,
-    render,
-    whole_number,
-)
+from admin_web.pages import actor_of, attempt, business_today, flash_and_redirect, form_of, render
+from admin_web.params import int_or_none, path_id, whole_number
 from admin_web.state import CONFIG_KEY, TIMEZONE_KEY
-from admin_web.views.ledger_forms import business_today
 from domain.errors import N_
 from domain.models import Inspection, InspectionKind, InspectionResult, InspectionStatus
 from domain.services import inspection_reports, inspections, orgs, voucher_counts

@@ -7,15 +7,8 @@ from typing import Any
 from aiohttp import web
 
 from admin_web.i18n import gettext as _
-from admin_web.pages import (
-    actor_of,
-    attempt,
-    flash_and_redirect,
-    form_of,
-    int_or_none,
-    path_id,
-    render,
-)
+from admin_web.pages import actor_of, attempt, flash_and_redirect, form_of, render
+from admin_web.params import int_or_none, path_id
 from domain.models import OrgLevel
 from domain.services import orgs
 

@@ -5,17 +5,21 @@ from __future__ import annotations
 from aiohttp import web
 
 from admin_web.i18n import gettext as _
-from admin_web.pages import actor_of, attempt, flash_and_redirect, path_id, render
+from admin_web.pages import actor_of, attempt, flash_and_redirect, render
+from admin_web.params import path_id
 from domain.models import OutboxStatus
 from domain.services import outbox
 
 
 async def outbox_page(request: web.Request) -> web.Response:
-    """Show dead messages and how many are waiting."""
+    """Show dead and expired messages, how many are waiting to be sent or for a chat."""
     actor = actor_of(request)
     dead = await outbox.list_messages(actor, OutboxStatus.DEAD)
+    expired = await outbox.list_messages(actor, OutboxStatus.EXPIRED)
     pending = await outbox.count_messages(actor, OutboxStatus.PENDING)
-    return await render(request, "outbox/list.html", {"dead": dead, "pending": pending})
+    unbound = await outbox.count_messages(actor, OutboxStatus.WAITING)
+    return await render(request, "outbox/list.html", {"dead": dead, "pending": pending,
+                                                      "expired": expired, "unbound": unbound})
 
 
 async def retry(request: web.Request) -> web.Response:

@@ -9,21 +9,8 @@ from aiohttp import web
 from multidict import MultiDict, MultiMapping
 
 from admin_web.i18n import gettext as _
-from admin_web.pages import (
-    actor_of,
-    attempt,
-    flash_and_redirect,
-    form_of,
-    int_or_none,
-    path_id,
-    render,
-)
-from admin_web.views.ledger_forms import (
-    business_today,
-    optional_date,
-    required_date,
-    required_decimal,
-)
+from admin_web.pages import actor_of, attempt, business_today, flash_and_redirect, form_of, render
+from admin_web.params import int_or_none, optional_date, path_id, required_date, required_decimal
 from domain.errors import N_, DomainError
 from domain.models import (
     CounterQualification,

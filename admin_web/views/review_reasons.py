@@ -8,15 +8,8 @@ from aiohttp import web
 from multidict import MultiDict
 
 from admin_web.i18n import gettext as _
-from admin_web.pages import (
-    actor_of,
-    attempt,
-    flash_and_redirect,
-    form_of,
-    path_id,
-    render,
-    whole_number,
-)
+from admin_web.pages import actor_of, attempt, flash_and_redirect, form_of, render
+from admin_web.params import path_id, whole_number
 from domain.errors import N_
 from domain.models import ReasonKind, ReviewReason
 from domain.services import review_reasons

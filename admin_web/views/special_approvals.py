@@ -5,15 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from admin_web.i18n import gettext as _
-from admin_web.pages import (
-    actor_of,
-    attempt,
-    flash_and_redirect,
-    form_of,
-    local_path,
-    path_id,
-    render,
-)
+from admin_web.pages import actor_of, attempt, flash_and_redirect, form_of, local_path, render
+from admin_web.params import path_id
 from admin_web.state import TIMEZONE_KEY
 from domain.errors import N_
 from domain.models import SpecialApprovalStatus

@@ -8,16 +8,8 @@ from aiohttp import web
 from multidict import MultiDict
 
 from admin_web.i18n import gettext as _
-from admin_web.pages import (
-    ACTIVE_FILTER,
-    actor_of,
-    attempt,
-    flash_and_redirect,
-    form_of,
-    int_or_none,
-    path_id,
-    render,
-)
+from admin_web.pages import ACTIVE_FILTER, actor_of, attempt, flash_and_redirect, form_of, render
+from admin_web.params import int_or_none, path_id
 from domain.models import Role
 from domain.services import binding, orgs, staff
 from domain.services.staff import StaffForm, StaffProfile

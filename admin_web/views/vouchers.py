@@ -14,18 +14,9 @@ from multidict import MultiDict, MultiMapping
 
 from admin_web.i18n import current_locale
 from admin_web.i18n import gettext as _
-from admin_web.pages import (
-    actor_of,
-    attempt,
-    flash_and_redirect,
-    form_of,
-    int_or_none,
-    path_id,
-    render,
-    whole_number,
-)
+from admin_web.pages import actor_of, attempt, business_today, flash_and_redirect, form_of, render
+from admin_web.params import int_or_none, month_or, optional_date, path_id, whole_number
 from admin_web.state import CONFIG_KEY, TIMEZONE_KEY
-from admin_web.views.ledger_forms import business_today, optional_date
 from domain import clock
 from domain.errors import N_, DomainError
 from domain.models import (
@@ -82,6 +73,7 @@ COUNT_LABELS: dict[CountStatus, str] = {
 MIS_ISSUE_LABELS: dict[MisIssueStatus, str] = {
     MisIssueStatus.RECOVERING: N_("Being recovered"),
     MisIssueStatus.RECOVERED: N_("Recovered, void requested"),
+    MisIssueStatus.TAKEN_BACK: N_("Taken back into the box (case closed)"),
     MisIssueStatus.UNRECOVERABLE: N_("Unrecoverable, counted as lost"),
 }
 KIND_KEYS = frozenset(kind.value for kind in MovementKind)
@@ -179,7 +171,7 @@ async def _box_view(request: web.Request, box_id: int, error: str | None = None,
     context = {"box": box, "serials": serials, "types": types,
                "history": await vouchers.histories([row.id for row in serials]),
                "type_codes": {row.id: row.code for row in types},
-               "totals": await vouchers.expected_counts(box.id),
+               "totals": await vouchers.expected_in_box(box.id),
                "serial_of": await voucher_reports.serials_of({m.voucher_id for m in movements}),
                "movements": movements, "form": form or {},
                "more_serials": _box_link(box.id, after=serials[-1].serial, before=before)
@@ -408,7 +400,8 @@ async def _request(request: web.Request) -> Any:
     reason = form.get("reason", "").strip()
     if kind == VoidKind.LOST:
         return await vouchers.report_lost_serials(
-            actor_of(request), serials, reason, lax_management=form.get("lax") == "1")
+            actor_of(request), serials, reason, lax_management=form.get("lax") == "1",
+            rules=request.app[CONFIG_KEY].incidents)
     return await vouchers.request_void(actor_of(request), serials, VoidKind(kind), reason)
 
 
@@ -455,7 +448,7 @@ async def _mis_issues_view(request: web.Request, error: str | None = None,
     context = {"rows": rows, "status": chosen.value if chosen else "",
                "statuses": list(MisIssueStatus), "now": clock.utcnow(),
                "form": form or {}, "default_recover_by": business_today(request)
-               + vouchers.MIS_ISSUE_RECOVERY}
+               + timedelta(days=request.app[CONFIG_KEY].calendar.mis_issue_recovery_days)}
     return await _page(request, "vouchers/mis_issues.html", context, error)
 
 
@@ -466,7 +459,8 @@ async def _record_mis_issue(request: web.Request, form: MultiMapping[str]) -> An
                 if day is not None else None)
     return await vouchers.record_mis_issue(
         actor_of(request), form.get("serial", ""), form.get("reason", ""),
-        case_no=form.get("case_no", ""), recover_by=deadline, zone=zone)
+        case_no=form.get("case_no", ""), recover_by=deadline, zone=zone,
+        recovery_days=request.app[CONFIG_KEY].calendar.mis_issue_recovery_days)
 
 
 async def record_mis_issue(request: web.Request) -> web.Response:
@@ -502,17 +496,9 @@ async def mis_issue_unrecoverable(request: web.Request) -> web.Response:
 # Monthly reconciliation
 
 
-def month_of(value: str | None, default: date) -> date:
-    """The first day of a month typed as YYYY-MM; the default when blank or malformed."""
-    try:
-        return date.fromisoformat(f"{(value or '').strip()}-01")
-    except ValueError:
-        return default.replace(day=1)
-
-
 async def report_page(request: web.Request) -> web.Response:
     """The monthly reconciliation per org and type (V1 to V6)."""
-    return await _report_view(request, month_of(request.query.get("month"),
+    return await _report_view(request, month_or(request.query.get("month"),
                                                 business_today(request)))
 
 
@@ -528,7 +514,7 @@ async def _report_view(request: web.Request, month: date, error: str | None = No
 async def export_report(request: web.Request) -> web.StreamResponse:
     """Download the reconciliation as CSV or XLSX with a stated purpose, audited (S4)."""
     form = await form_of(request)
-    month = month_of(form.get("month"), business_today(request))
+    month = month_or(form.get("month"), business_today(request))
     purpose = form.get("purpose", "")
     call = voucher_reports.export_reconciliation(
         actor_of(request), month, purpose, form.get("fmt", ""),

@@ -1,0 +1,104 @@
+"""Admin-site test helpers: a site client, log-in, and a database with a row of every kind."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from aiohttp import ClientResponse
+from aiohttp.test_utils import TestClient, TestServer
+
+from admin_web.app import AdminConfig, init_app
+from domain.models import BoxCount, CountKind, Incident, IncidentKind, Role, Staff
+from domain.services import devices, voucher_counts
+from domain.services.actors import actor_for
+from domain.services.calendar import Calendar
+from fieldops.demo import DEMO_PASSWORD, seed_demo
+from locales import translate
+from tests.factories import capture_context, org_tree, web_user
+
+PASSWORD = "Secret-pass-123"
+CONFIG = AdminConfig(secret_key="test-secret", bot_username="fieldops_test_bot")
+# Demo web users by role (fieldops.demo.PEOPLE): each may see some of the admin lists.
+DEMO_USERS = ("admin", "ops", "it", "auditor", "reviewer", "callback", "bizhead", "supervisor")
+REPEATED_LOSS_AGENT = "E0105"  # already lost a tablet in the demo; a second loss is repeated
+DISCREPANCY_AGENT = "E0101"
+
+
+@asynccontextmanager
+async def admin_site(config: AdminConfig = CONFIG) -> AsyncIterator[TestClient]:
+    """A client of a freshly built admin site."""
+    async with TestClient(TestServer(init_app(config))) as client:
+        yield client
+
+
+async def csrf_token(client: TestClient, page: str = "/login") -> str:
+    """The CSRF token rendered into a page's forms."""
+    html = await (await client.get(page)).text()
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, html
+    return found.group(1)
+
+
+def zh(message: str, **params: object) -> str:
+    """What a Chinese user reads for a msgid."""
+    return translate("zh_CN", message, **params)
+
+
+async def submit(client: TestClient, url: str, data: dict[str, str] | list[tuple[str, str]],
+                 page: str = "/") -> ClientResponse:
+    """Post a form the way a browser does, with the token of the page it sits on."""
+    fields = list(data.items()) if isinstance(data, dict) else list(data)
+    return await client.post(url, data=[*fields, ("csrf_token", await csrf_token(client, page))])
+
+
+async def log_in(client: TestClient, username: str, password: str = PASSWORD) -> ClientResponse:
+    """Fill in the log-in form."""
+    return await submit(client, "/login", {"username": username, "password": password},
+                        page="/login")
+
+
+async def sysadmin_session(client: TestClient) -> dict[str, int]:
+    """An org tree and a logged-in system admin; returns the org ids."""
+    ids = await org_tree()
+    _, username = await web_user(ids["province"], Role.SYSADMIN, no="S001")
+    assert (await log_in(client, username)).url.path == "/"
+    return ids
+
+
+async def demo_log_in(client: TestClient, username: str) -> ClientResponse:
+    """Log a demo user in with the demo password."""
+    return await log_in(client, username, DEMO_PASSWORD)
+
+
+async def seed_every_kind(media_root: Path) -> None:
+    """The demo with its month of history, plus what the demo leaves out, so every list
+    has a row of each kind and state the services create: a repeated loss, a discrepancy,
+    an incident marked major by hand and a closed one (D3, Q4, V3)."""
+    ctx = capture_context(media_root)
+    await seed_demo(lambda *_: None, ctx, Calendar(zone=ctx.zone))
+    ops = await actor_for(await Staff.get(employee_no="E0002"))
+    repeated = await actor_for(await Staff.get(employee_no=REPEATED_LOSS_AGENT))
+    lost_tablet = await Incident.get(kind=IncidentKind.DEVICE_LOSS)
+    await devices.report_loss(repeated, devices.LossReport(
+        "papers", "客户身份证复印件", lost_tablet.reported_at + timedelta(days=1), "地铁站",
+        "复印件遗失"), lost_tablet.reported_at + timedelta(days=1))
+    await devices.mark_major(ops, lost_tablet.id, "客户资料外泄风险")
+    complaint = await Incident.get(kind=IncidentKind.COMPLAINT)
+    await devices.close_incident(ops, complaint.id, "已向客户致歉并重新培训")
+    await _discrepancy(lost_tablet.reported_at)
+
+
+async def _discrepancy(now: datetime) -> None:
+    """Agent1 counts his box wrong twice at day end: a discrepancy incident (V3)."""
+    await voucher_counts.request_day_end_counts(now)
+    agent = await actor_for(await Staff.get(employee_no=DISCREPANCY_AGENT))
+    count = await BoxCount.get(holder_id=agent.staff_id, kind=CountKind.DAY_END)
+    request = await voucher_counts.count_to_answer(agent, count.id)
+    nothing = {kind.code: 0 for kind in request.types}
+    for minutes in (1, 2):
+        await voucher_counts.answer_count(agent, count.id, nothing,
+                                          now + timedelta(minutes=minutes))
