@@ -6,7 +6,13 @@ from __future__ import annotations
 import logging
 
 from domain.clock import utcnow
-from domain.services import callbacks, case_audits, inspection_deadlines, inspections
+from domain.services import (
+    callbacks,
+    case_audits,
+    inspection_deadlines,
+    inspections,
+    mis_issue_deadlines,
+)
 from domain.services.calendar import Calendar
 
 log = logging.getLogger(__name__)
@@ -25,6 +31,14 @@ async def sweep_inspection_deadlines(calendar: Calendar) -> int:
     done = await inspection_deadlines.sweep_inspection_deadlines(utcnow(), calendar)
     if done:
         log.info("vault inspections: %d reminded or escalated", done)
+    return done
+
+
+async def sweep_mis_issue_deadlines(calendar: Calendar) -> int:
+    """Remind holders before a mis-issue's recovery deadline, escalate it after (V6, S1)."""
+    done = await mis_issue_deadlines.sweep_mis_issue_deadlines(utcnow(), calendar)
+    if done:
+        log.info("mis-issues: %d reminded or escalated", done)
     return done
 
 

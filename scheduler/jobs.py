@@ -145,14 +145,17 @@ def ledger_jobs(zone: ZoneInfo, ledgers: LedgerSettings) -> tuple[Job, ...]:
 
 
 def calendar_jobs(calendar: Calendar) -> tuple[Job, ...]:
-    """The calendar's jobs: vault inspections, customer callbacks and the weekly off-site
-    audit draw (V5, K1, K3, S1); each sweep is idempotent, so a rerun creates nothing twice."""
+    """The calendar's jobs: vault inspections, mis-issue recovery deadlines, customer
+    callbacks and the weekly off-site audit draw (V5, V6, K1, K3, S1); each sweep is
+    idempotent, so a rerun creates nothing twice."""
     quarter = timedelta(minutes=15)
     return (
         Job("monthly_inspections", partial(calendar_sweeps.create_monthly_inspections,
                                            calendar), every=timedelta(hours=1), at_start=True),
         Job("inspection_deadlines", partial(calendar_sweeps.sweep_inspection_deadlines,
                                             calendar), every=quarter),
+        Job("mis_issue_deadlines", partial(calendar_sweeps.sweep_mis_issue_deadlines,
+                                           calendar), every=quarter),
         Job("callback_sampling", partial(calendar_sweeps.sample_callbacks, calendar),
             every=timedelta(minutes=5)),
         Job("callback_deadlines", partial(calendar_sweeps.sweep_callback_deadlines, calendar),

@@ -126,7 +126,7 @@ async def seed_vouchers(desk: Desk, agent_b: Actor) -> None:
     await vouchers.request_day_end_counts(NOW)
     box_a = await TailBox.get(holder_id=desk.agent.staff_id)
     count = await BoxCount.get(box_id=box_a.id, kind=CountKind.DAY_END)
-    await vouchers.answer_count(desk.agent, count.id, await vouchers.expected_counts(box_a.id),
+    await vouchers.answer_count(desk.agent, count.id, await vouchers.expected_in_box(box_a.id),
                                 NOW)
 
 

@@ -173,7 +173,7 @@ async def test_a_difference_opens_an_incident_and_refuses_allocation_until_close
                                  {"voucher_type_id": str(v.types["KEY"].id), "count": "1"},
                                  page=allocate)
         assert allocated.status == 200 and allocated.url.path == allocate
-    assert await vouchers.expected_counts(v.box.id) == {"KEY": 4, "SIM": 2}
+    assert await vouchers.expected_in_box(v.box.id) == {"KEY": 4, "SIM": 2}
 
 
 @pytest.mark.parametrize(("fields", "message", "params"), [

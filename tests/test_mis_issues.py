@@ -55,7 +55,7 @@ async def test_a_mis_issue_takes_the_serial_out_of_the_box_and_asks_for_recovery
     mis = await vouchers.record_mis_issue(world.ops, card(2), "给客户拿错了卡", now=T0)
     assert await state_of(card(2)) == VoucherState.MIS_ISSUED
     assert mis.status == MisIssueStatus.RECOVERING and mis.holder_id == world.agent.staff_id  # type: ignore[attr-defined]
-    assert mis.recover_by == T0 + vouchers.MIS_ISSUE_RECOVERY
+    assert mis.recover_by == T0 + timedelta(days=vouchers.MIS_ISSUE_RECOVERY_DAYS)
     incident = await Incident.get(id=mis.incident_id)  # type: ignore[attr-defined]
     assert (incident.kind, incident.major, incident.item) == (IncidentKind.MIS_ISSUE, False,
                                                               card(2))
@@ -67,7 +67,7 @@ async def test_a_mis_issue_takes_the_serial_out_of_the_box_and_asks_for_recovery
         (vouchers.MIS_ISSUE_TO_HOLDER, world.agent.staff_id),
         (vouchers.MIS_ISSUE_TO_SUPERVISOR, supervisor.id),
         *((vouchers.MIS_ISSUE_TO_SUPERVISOR, actor.staff_id) for actor in chain)])
-    assert await vouchers.expected_counts(world.box.id) == {"CARD": 2}
+    assert await vouchers.expected_in_box(world.box.id) == {"CARD": 2}
     await count_box(world.agent, world.box, T0 + timedelta(hours=9))
     refused = await refusal(vouchers.allocate, world.ops, world.box.id, world.card_type.id,
                             count=3, now=T0 + timedelta(hours=9))

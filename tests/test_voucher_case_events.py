@@ -7,7 +7,20 @@ from __future__ import annotations
 import re
 
 from admin_web.app import AdminConfig
-from domain.models import Case, CaseEvent, CaseEventKind, Role
+from domain.models import (
+    Case,
+    CaseEvent,
+    CaseEventKind,
+    MisIssue,
+    MisIssueKind,
+    MisIssueStatus,
+    MovementKind,
+    OutboxMessage,
+    Role,
+    Voucher,
+    VoucherMovement,
+    VoucherState,
+)
 from domain.services import review, vouchers
 from tests import test_admin_vouchers as ledgers
 from tests import test_voucher_capture as capture
@@ -25,7 +38,8 @@ MINE = capture.MINE
 async def voucher_events(case_id: int) -> list[tuple[str, dict[str, str]]]:
     """The voucher entries of a case's timeline, oldest first."""
     kinds = [CaseEventKind.VOUCHER_RESERVED, CaseEventKind.VOUCHER_ISSUED,
-             CaseEventKind.VOUCHER_RELEASED]
+             CaseEventKind.VOUCHER_RELEASED, CaseEventKind.VOUCHER_TO_RECOVER,
+             CaseEventKind.VOUCHER_TAKEN_BACK]
     rows = await CaseEvent.filter(case_id=case_id, kind__in=kinds).order_by("id")
     return [(row.kind.value, row.detail) for row in rows]
 
@@ -45,21 +59,38 @@ async def test_reserving_and_approval_write_the_case_timeline(
         "voucher_issued", {"serial": MINE[0], "voucher_type": "DEBIT_CARD"})]
 
 
-async def test_rejection_writes_the_release_on_the_case_timeline_and_the_page_shows_it(
+async def test_a_rejected_case_asks_the_agent_to_take_the_card_back_then_it_is_in_the_box(
     chat: Chat, desk: capture.Desk
 ) -> None:
     case = await capture.submitted_case(chat, MINE[1])
     await review.reject(desk.reviewer, case.id, "identity_doubt", "",
                         capture_context(desk.media_root))
-    assert await voucher_events(case.id) == [reserved(MINE[1]), (
-        "voucher_released", {"serial": MINE[1], "voucher_type": "DEBIT_CARD"})]
+    card = {"serial": MINE[1], "voucher_type": "DEBIT_CARD"}
+    assert await voucher_events(case.id) == [reserved(MINE[1]), ("voucher_to_recover", card)]
+    voucher = await Voucher.get(serial=MINE[1])
+    mis = await MisIssue.get(case_id=case.id)
+    assert (voucher.state, mis.kind, mis.status, mis.incident_id) == (  # type: ignore[attr-defined]
+        VoucherState.MIS_ISSUED, MisIssueKind.CASE_CLOSED, MisIssueStatus.RECOVERING, None)
+    asked = await OutboxMessage.get(template=vouchers.TO_RECOVER_TO_HOLDER)
+    assert asked.recipient_id == desk.agent.id  # type: ignore[attr-defined]
+    assert asked.buttons == [[[vouchers.TOOK_IT_BACK, f"vc:back:{mis.id}"]]]
+    took = await chat.press(f"vc:back:{mis.id}")
+    assert took.text == f"Serial {MINE[1]} is back in your tail box."
+    assert await voucher_events(case.id) == [reserved(MINE[1]), ("voucher_to_recover", card),
+                                             ("voucher_taken_back", card)]
+    assert (await Voucher.get(serial=MINE[1])).state == VoucherState.IN_BOX
+    assert [m.kind for m in await VoucherMovement.filter(voucher_id=voucher.id).order_by(
+        "id")][-2:] == [MovementKind.TO_RECOVER, MovementKind.TAKEN_BACK]
+    again = await chat.press(f"vc:back:{mis.id}")
+    assert again.text == f"Mis-issue #{mis.id} is no longer being recovered."
     _, username = await web_user(desk.ids["branch_a"], Role.REVIEWER, no="R9")
     config = AdminConfig(secret_key="test-secret", capture=capture_context(desk.media_root))
     async with admin_site(config) as client:
         assert (await log_in(client, username)).url.path == "/"
         page = await (await client.get(f"/cases/{case.id}")).text()
     assert zh("Voucher reserved") in page
-    assert zh("Voucher released back to the box") in page
+    assert zh("Voucher to be taken back from the customer") in page
+    assert zh("Voucher taken back into the box") in page
     assert MINE[1] in page
 
 

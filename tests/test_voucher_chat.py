@@ -171,13 +171,18 @@ async def test_silence_is_reminded_then_escalated_to_the_supervisor(
     assert (await chat.say("2")).text.startswith("Count recorded")
 
 
-async def test_box_shows_the_balance_per_type_and_the_open_count(
+async def test_box_shows_the_balance_but_hides_it_while_a_count_waits(
         bot: TelegramBot, chat: Chat, fake: FakeTelegram) -> None:
     assert (await chat.say("/box")).text == "Tail box PAD00001:\nDebit card: 3\nSIM card: 2"
     assert await vouchers.request_day_end_counts(utcnow()) == 1
     shown = await chat.say("/box")
     assert "is waiting for your count." in shown.text
+    assert "The figures are hidden until you have given your count." in shown.text
+    assert "Debit card" not in shown.text and "SIM card" not in shown.text
     assert (await chat.press(shown.buttons["Count now"])).text.endswith(ASK_CARD)
+    await chat.say("3")
+    assert (await chat.say("2")).text.startswith("Count recorded")
+    assert (await chat.say("/box")).text == "Tail box PAD00001:\nDebit card: 3\nSIM card: 2"
     other = await english_chat(fake, OTHER)
     assert (await other.say("/box")).text == "You hold no tail box."
 
@@ -233,7 +238,7 @@ async def test_a_voucher_handed_out_by_mistake_is_reported_from_loss(
         outlet.agent.id, VoucherState.MIS_ISSUED)
     await dispatching(bot, nothing_pending)  # operations management has no chat here
     assert "serial 0002 from the tail box of 陈展业" in supervisor.last().text
-    assert await vouchers.expected_counts(outlet.box.id) == {"CARD": 2, "SIM": 2}
+    assert await vouchers.expected_in_box(outlet.box.id) == {"CARD": 2, "SIM": 2}
 
 
 async def test_a_mis_issue_needs_one_serial_of_the_agents_own_box(
@@ -243,4 +248,4 @@ async def test_a_mis_issue_needs_one_serial_of_the_agents_own_box(
     unknown = await report_mis_issue(chat, "9999 YD20261124-000001")
     assert "9999" in unknown.text and unknown.text.endswith("The mis-issue was not reported.")
     assert not await MisIssue.exists() and not await Incident.exists()
-    assert await vouchers.expected_counts(outlet.box.id) == {"CARD": 3, "SIM": 2}
+    assert await vouchers.expected_in_box(outlet.box.id) == {"CARD": 3, "SIM": 2}

@@ -195,7 +195,7 @@ class Game:
         count = await BoxCount.filter(box_id=self.boxes[box].id, status="requested").first()
         if count is None:
             return
-        expected = await vouchers.expected_counts(self.boxes[box].id)
+        expected = await vouchers.expected_in_box(self.boxes[box].id)
         counted = expected if right else {"CARD": expected.get("CARD", 0) + 1}
         for _ in range(2):
             answer = await vouchers.answer_count(self.agents[box], count.id, counted, self.now)

@@ -75,7 +75,7 @@ async def count_box(agent: Actor, box: TailBox, now: datetime,
     await vouchers.request_day_end_counts(now)
     count = await BoxCount.filter(box_id=box.id).order_by("-id").first()
     assert count is not None
-    figures = counted if counted is not None else await vouchers.expected_counts(box.id)
+    figures = counted if counted is not None else await vouchers.expected_in_box(box.id)
     answer = await vouchers.answer_count(agent, count.id, figures, now)
     if counted is not None and answer.status.value == "retry":
         answer = await vouchers.answer_count(agent, count.id, figures, now)

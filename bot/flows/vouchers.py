@@ -5,7 +5,10 @@
 confirm" ("vc:handover:<count id>") under a hand-over request, ask the number of each voucher
 type in turn; the answer goes to `domain.services.vouchers.answer_count`, which compares it
 with the ledger without ever showing the ledger figure. /handover <employee number> lets the
-holder count his box and name the new holder (`voucher_counts.hand_over`).
+holder count his box and name the new holder (`voucher_counts.hand_over`). /box shows no
+figure while a count or an inspection waits for the holder (the count is blind) and lists the
+cards of closed cases to take back from customers; "I took it back" ("vc:back:<mis-issue
+id>") puts such a card back in the box (`vouchers.take_back`, V6).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from domain.services.voucher_counts import COUNT_PREFIX, HANDOVER_PREFIX
 
 Handler = Callable[[Turn], Awaitable[Outcome]]
 PREFIX = "vc:"
-PRESS = re.compile(r"vc:(count|handover):([1-9][0-9]{0,9})", re.ASCII)
+PRESS = re.compile(r"vc:(count|handover|back):([1-9][0-9]{0,9})", re.ASCII)
 NUMBER = re.compile(r"[0-9]{1,7}", re.ASCII)
 ASK = N_("How many %(type)s are in the box?")
 NOT_HANDED_OVER = N_("The hand-over was not registered.")
@@ -44,8 +47,10 @@ async def box_command(turn: Turn) -> Outcome:
     texts: list[str] = []
     rows: list[tuple[tuple[str, str], ...]] = []
     for box in await voucher_counts.my_boxes(actor):
-        texts.append("\n".join([turn._("Tail box %(box)s:", box=box.box_label)] + [
-            f"{voucher_type.name_in(turn.locale)}: {n}" for voucher_type, n in box.balance]))
+        figures = ([turn._("The figures are hidden until you have given your count.")]
+                   if box.blind else [f"{voucher_type.name_in(turn.locale)}: {n}"
+                                      for voucher_type, n in box.balance])
+        texts.append("\n".join([turn._("Tail box %(box)s:", box=box.box_label), *figures]))
         for count in box.open_counts:
             texts.append(turn._("The day-end count of %(day)s is waiting for your count.",
                                 day=voucher_counts.day_label(count.business_day)))
@@ -55,6 +60,13 @@ async def box_command(turn: Turn) -> Outcome:
                             "confirm.", box=label))
         rows.append(((turn._(voucher_counts.COUNT_AND_CONFIRM),
                       f"{HANDOVER_PREFIX}{count.id}"),))
+    for mis in await vouchers.cards_to_take_back(actor):
+        texts.append(turn._("Take serial %(serial)s of case %(case)s back from the customer "
+                            "by %(due)s.", serial=mis.voucher.serial,
+                            case=mis.case.case_no or f"#{mis.case.id}" if mis.case else "-",
+                            due=mis.recover_by.astimezone(turn.ctx.capture.zone).strftime(
+                                vouchers.TIME_FORMAT)))
+        rows.append(((turn._(vouchers.TOOK_IT_BACK), f"{vouchers.TAKE_BACK_PREFIX}{mis.id}"),))
     if not texts:
         return answer(Step.IDLE, turn._("You hold no tail box."))
     return answer(Step.IDLE, Reply("\n\n".join(texts), tuple(rows)))
@@ -67,7 +79,7 @@ async def handover_command(turn: Turn) -> Outcome:
                                         "the new holder."))
     actor = await chat_actor(turn)
     box, taker = await voucher_counts.new_holder_by_number(actor, turn.inbound.args[0])
-    types = await voucher_counts.types_to_count(await vouchers.expected_counts(box.id))
+    types = await voucher_counts.types_to_count(await vouchers.expected_in_box(box.id))
     intro = turn._("Hand-over of tail box %(box)s to %(taker)s. Count the vouchers of each "
                    "type in the box.", box=box.device.asset_tag,
                    taker=f"{taker.employee_no} {taker.name}")
@@ -80,6 +92,8 @@ async def pressed(turn: Turn) -> Outcome:
     match = PRESS.fullmatch(turn.inbound.callback_data)
     if match is None:
         return await stale_button(turn)
+    if match[1] == "back":
+        return await _took_back(turn, int(match[2]))
     request = await voucher_counts.count_to_answer(await chat_actor(turn), int(match[2]))
     if request.count.kind == CountKind.HANDOVER:
         intro = turn._("Hand-over of tail box %(box)s from %(giver)s. Count the vouchers of "
@@ -89,6 +103,17 @@ async def pressed(turn: Turn) -> Outcome:
                        "in the box.", box=request.box_label)
     return await _begin(turn, intro, request.types, {"count": request.count.id,
                                                      "label": request.box_label})
+
+
+async def _took_back(turn: Turn, mis_issue_id: int) -> Outcome:
+    """The holder took the card of a closed case back: it goes back into his box (V6)."""
+    try:
+        mis = await vouchers.take_back(await chat_actor(turn), mis_issue_id)
+    except DomainError as refusal:
+        return answer(Step.IDLE, turn._(refusal.key, **refusal.params))
+    await mis.fetch_related("voucher")
+    return answer(Step.IDLE, turn._("Serial %(serial)s is back in your tail box.",
+                                    serial=mis.voucher.serial))
 
 
 async def number_text(turn: Turn) -> Outcome:

@@ -80,6 +80,8 @@ class CaseEventKind(StrEnum):
     VOUCHER_RESERVED = "voucher_reserved"
     VOUCHER_ISSUED = "voucher_issued"
     VOUCHER_RELEASED = "voucher_released"
+    VOUCHER_TO_RECOVER = "voucher_to_recover"
+    VOUCHER_TAKEN_BACK = "voucher_taken_back"
 
 
 class DecisionKind(StrEnum):

@@ -48,6 +48,8 @@ class MovementKind(StrEnum):
     HANDED_OVER = "handed_over"
     MIS_ISSUED = "mis_issued"
     COUNT_ADJUSTMENT = "count_adjustment"
+    TO_RECOVER = "to_recover"
+    TAKEN_BACK = "taken_back"
 
 
 class VoidKind(StrEnum):
@@ -67,11 +69,21 @@ class VoidStatus(StrEnum):
 
 
 class MisIssueStatus(StrEnum):
-    """A mis-issued serial is being recovered until recovered or unrecoverable (V6, Q4)."""
+    """A mis-issued serial is being recovered until recovered (voided), taken back into the
+    box (the card of a closed case), or unrecoverable (V6, Q4)."""
 
     RECOVERING = "recovering"
     RECOVERED = "recovered"
+    TAKEN_BACK = "taken_back"
     UNRECOVERABLE = "unrecoverable"
+
+
+class MisIssueKind(StrEnum):
+    """Why a serial is with a customer it should not be with: handed by mistake, or handed
+    for a case that was then rejected or cancelled (V6)."""
+
+    MIS_ISSUE = "mis_issue"
+    CASE_CLOSED = "case_closed"
 
 
 class CountKind(StrEnum):
@@ -311,7 +323,8 @@ class VoucherBalance(Model):
 
 class MisIssue(Model):
     """A serial handed to a customer by mistake, tracked from the report until it is
-    recovered and voided or written off as lost (V6, Q4)."""
+    recovered and voided or written off as lost (V6, Q4); `kind` case_closed is the card of
+    a rejected or cancelled case, taken back into the box or written off (S1 chases both)."""
 
     id = fields.IntField(primary_key=True)
     voucher: fields.ForeignKeyRelation[Voucher] = fields.ForeignKeyField(
@@ -328,16 +341,20 @@ class MisIssue(Model):
         "models.Staff", related_name="mis_issues", null=True, on_delete=fields.RESTRICT
     )
     customer_note = fields.TextField(default="")
+    kind = fields.CharEnumField(MisIssueKind, max_length=16, default=MisIssueKind.MIS_ISSUE)
     status = fields.CharEnumField(MisIssueStatus, max_length=16,
                                   default=MisIssueStatus.RECOVERING, db_index=True)
-    incident: fields.ForeignKeyRelation[Incident] = fields.ForeignKeyField(
-        "models.Incident", related_name="mis_issues", on_delete=fields.RESTRICT
+    incident: fields.ForeignKeyNullableRelation[Incident] = fields.ForeignKeyField(
+        "models.Incident", related_name="mis_issues", null=True, on_delete=fields.RESTRICT
     )
     reported_by: fields.ForeignKeyNullableRelation[Staff] = fields.ForeignKeyField(
         "models.Staff", related_name="reported_mis_issues", null=True, on_delete=fields.RESTRICT
     )
     reported_at = fields.DatetimeField()
     recover_by = fields.DatetimeField()
+    reminders_sent: list[str] = fields.JSONField(default=list)
+    escalated_at = fields.DatetimeField(null=True)
+    escalations = fields.IntField(default=0)
     resolved_by: fields.ForeignKeyNullableRelation[Staff] = fields.ForeignKeyField(
         "models.Staff", related_name="resolved_mis_issues", null=True, on_delete=fields.RESTRICT
     )

@@ -22,7 +22,9 @@ class Calendar:
     not-reached attempts before a callback is unreachable; audit_share_percent: share of an
     org's approved cases drawn each week for the off-site audit (K3);
     audit_errors_for_retraining: audit errors against one person within 90 days that flag
-    him for retraining (K2).
+    him for retraining (K2); mis_issue_recovery_days: the default and the latest deadline
+    to recover a mis-issued voucher, at most 30 (V6); mis_issue_reminder_hours: reminders
+    to the holder this many hours before that deadline (S1).
     """
 
     zone: ZoneInfo = DEFAULT_ZONE
@@ -35,3 +37,5 @@ class Calendar:
     callback_max_attempts: int = 3
     audit_share_percent: int = 30
     audit_errors_for_retraining: int = 3
+    mis_issue_recovery_days: int = 7
+    mis_issue_reminder_hours: tuple[int, ...] = (48, 24)

@@ -362,14 +362,14 @@ def _start_review_clock(case: Case, business_type: BusinessType, moment: datetim
 
 
 async def cancel(actor: Actor, case_id: int) -> Case:
-    """Cancel a draft, releasing its reserved serial; submitted cases go through review
-    instead (DESIGN.md section 4, V1)."""
+    """Cancel a draft; the serial handed at capture is to be taken back from the customer;
+    submitted cases go through review instead (DESIGN.md section 4, V1, V6)."""
     async with in_transaction():
         case = await _case_for_change(actor, case_id)
         case.status = CaseStatus.CANCELLED
         await case.save()
-        await vouchers.release_for_case(actor, case.id)
         await record_event(actor, case, CaseEventKind.CANCELLED, {})
+        await vouchers.recover_for_closed_case(actor, case.id)
     return case
 
 

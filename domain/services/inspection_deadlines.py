@@ -43,16 +43,23 @@ ESCALATED = N_("Escalation: the vault inspection of tail box %(box)s of %(org)s 
                "%(holder)s) was due by %(due)s and is not completed.")
 
 
-def _key(hours: int) -> str:
+def reminder_key(hours: int) -> str:
+    """How a reminder sent `hours` before a deadline is named in `reminders_sent`."""
     return f"r{hours}"
 
 
-def _due_reminders(row: Inspection, hours: tuple[int, ...], now: datetime) -> list[int]:
-    """The reminder hours of a row whose time has come and that were not sent, the latest
-    first; reminders due before the row existed are left out."""
-    due = [h for h in hours if _key(h) not in row.reminders_sent
-           and row.created_at < row.due_at - timedelta(hours=h) <= now]
+def due_reminders(sent: list[str], created_at: datetime, due_at: datetime,
+                  hours: tuple[int, ...], now: datetime) -> list[int]:
+    """The reminder hours before `due_at` whose time has come and that were not sent, the
+    latest first; reminders due before the item existed are left out (S1)."""
+    due = [h for h in hours if reminder_key(h) not in sent
+           and created_at < due_at - timedelta(hours=h) <= now]
     return sorted(due)
+
+
+def _due_reminders(row: Inspection, hours: tuple[int, ...], now: datetime) -> list[int]:
+    """The due reminders of an inspection (V5, S1)."""
+    return due_reminders(row.reminders_sent, row.created_at, row.due_at, hours, now)
 
 
 async def sweep_inspection_deadlines(now: datetime, calendar: Calendar) -> int:
@@ -90,7 +97,7 @@ async def _remind(row_id: int, hours: tuple[int, ...], now: datetime, zone: Zone
         if row is None or not due:
             return False
         await Inspection.filter(id=row.id).update(
-            reminders_sent=[*row.reminders_sent, *(_key(h) for h in due)])
+            reminders_sent=[*row.reminders_sent, *(reminder_key(h) for h in due)])
         await row.fetch_related("box__device")
         holder, org, seconds = await _people(row)
         await audit.record(system_actor("inspections"), "inspection.reminded", "inspection",
@@ -99,13 +106,13 @@ async def _remind(row_id: int, hours: tuple[int, ...], now: datetime, zone: Zone
                                                               s.id for s in seconds]})
         params = {"box": row.box.device.asset_tag, "holder": label(holder),
                   "due": row.due_at.astimezone(zone).strftime(TIME_FORMAT)}
+        key = f"inspection:{row.id}:{reminder_key(due[0])}"
         await outbox.enqueue(holder.id, REMINDER, params,
-                             idempotency_key=f"inspection:{row.id}:{_key(due[0])}:{holder.id}")
+                             idempotency_key=f"{key}:{holder.id}")
         buttons = [] if row.started_at else [[(START_NOW, f"{START_PREFIX}{row.id}")]]
         for second in seconds:
             await outbox.enqueue(second.id, REMINDER, params, buttons=buttons,
-                                 idempotency_key=f"inspection:{row.id}:{_key(due[0])}:"
-                                                 f"{second.id}")
+                                 idempotency_key=f"{key}:{second.id}")
     return True
 
 

@@ -340,7 +340,7 @@ async def start_inspection(actor: Actor, inspection_id: int, now: datetime | Non
             raise DomainError(NOT_STARTABLE, inspection=row.id)
         if box.holder_id is None:  # type: ignore[attr-defined]
             raise DomainError(BOX_WITHOUT_HOLDER, box=box.device.asset_tag)
-        expected = await vouchers.expected_counts(box.id)
+        expected = await vouchers.expected_in_box(box.id)
         await Inspection.filter(id=row.id, status=row.status).update(
             status=InspectionStatus.IN_PROGRESS, started_at=moment, expected=expected,
             holder_id=box.holder_id, supervisor_id=actor.staff_id)  # type: ignore[attr-defined]
@@ -433,7 +433,7 @@ async def _complete(actor: Actor, row: Inspection, moment: datetime) -> None:
     await audit.record(actor, "inspection.completed", "inspection", row.id, org_id=box.org.id,
                        detail={"result": "ok" if matched else "discrepancy",
                                "incident_id": incident.id if incident else None})
-    if matched and voucher_counts.counts_match(await vouchers.expected_counts(box.id),
+    if matched and voucher_counts.counts_match(await vouchers.expected_in_box(box.id),
                                                row.expected):
         await TailBox.filter(id=box.id).update(last_count_at=moment, last_count_matched=True)
     template = COMPLETED_DISCREPANCY if incident else COMPLETED_OK

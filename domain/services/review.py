@@ -436,7 +436,7 @@ async def return_case(actor: Actor, case_id: int, reason_codes: list[str], note:
 async def reject(actor: Actor, case_id: int, reason_code: str, note: str, ctx: CaptureContext,
                  now: datetime | None = None) -> Case:
     """Reject (for example a failed networked identity check) with a managed reason (C6);
-    a reserved voucher serial goes back to the box (V1)."""
+    the voucher handed at capture is to be taken back from the customer (V1, V6)."""
     clean_note = _clean_note(note)
     moment = now or utcnow()
     async with in_transaction():
@@ -445,7 +445,7 @@ async def reject(actor: Actor, case_id: int, reason_code: str, note: str, ctx: C
         updated = await _decide(actor, case, _Outcome(
             DecisionKind.REJECT, CaseStatus.REJECTED, CaseEventKind.REJECTED, reasons,
             note=clean_note), moment)
-        await vouchers.release_for_case(actor, case.id, moment)
+        await vouchers.recover_for_closed_case(actor, case.id, moment, zone=ctx.zone)
         await _tell_agent(updated, business_type, "rejected", _noted(REJECTED_TO_AGENT, clean_note),
                           {"note": clean_note}, reasons)
     return updated

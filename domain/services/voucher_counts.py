@@ -45,6 +45,8 @@ from domain.models import (
     DeviceState,
     Incident,
     IncidentKind,
+    Inspection,
+    InspectionStatus,
     Org,
     Qualification,
     QualificationStatus,
@@ -64,7 +66,6 @@ DEFAULT_ZONE = ZoneInfo("Asia/Shanghai")
 COUNT_PREFIX = "vc:count:"
 HANDOVER_PREFIX = "vc:handover:"
 TIME_FORMAT = "%Y-%m-%d %H:%M"
-COUNTED_STATES = (VoucherState.IN_BOX, VoucherState.RESERVED)
 OPEN_STATUSES = (CountStatus.REQUESTED, CountStatus.RETRY)
 ANSWERABLE = (*OPEN_STATUSES, CountStatus.UNANSWERED)
 MAX_COUNT = 1_000_000
@@ -107,11 +108,13 @@ class DayEndRow:
 
 @dataclass(frozen=True)
 class BoxSummary:
-    """One box an agent holds: its balance per type and its open counts (for /box)."""
+    """One box an agent holds: its balance per type, empty while a count or an inspection
+    waits for his figures (the count is blind), and its open counts (for /box)."""
 
     box_label: str
     balance: list[tuple[VoucherType, int]]
     open_counts: list[BoxCount]
+    blind: bool
 
 
 # --- the ledger figures ------------------------------------------------------------------
@@ -185,7 +188,7 @@ async def request_day_end_counts(now: datetime, zone: ZoneInfo = DEFAULT_ZONE, *
     day = business_day(now, zone)
     asked = set(await BoxCount.filter(kind=CountKind.DAY_END, business_day=day).values_list(
         "box_id", flat=True))
-    holding = set(await Voucher.filter(state__in=list(COUNTED_STATES), box_id__isnull=False)
+    holding = set(await Voucher.filter(state=VoucherState.IN_BOX, box_id__isnull=False)
                   .order_by("box_id").distinct().values_list("box_id", flat=True))
     due = await TailBox.filter(id__in=list(holding - asked), holder_id__isnull=False,
                                frozen=False).order_by("id").values_list("id", flat=True)
@@ -200,7 +203,7 @@ async def _request_one(box_id: int, day: str, now: datetime) -> bool:
             count = await BoxCount.create(
                 box=box, kind=CountKind.DAY_END, business_day=day,
                 holder_id=box.holder_id,  # type: ignore[attr-defined]
-                expected=await vouchers.expected_counts(box.id), requested_at=now)
+                expected=await vouchers.expected_in_box(box.id), requested_at=now)
             await audit.record(system_actor("vouchers"), "voucher_box.count_requested",
                                "tail_box", box.id, org_id=box.org.id, detail={
                                    "count_id": count.id, "business_day": day})
@@ -227,7 +230,7 @@ async def count_to_answer(actor: Actor, count_id: int) -> CountRequest:
     giver = ""
     if count.kind == CountKind.HANDOVER and box.holder_id is not None:  # type: ignore[attr-defined]
         giver = _label(await Staff.get(id=box.holder_id))  # type: ignore[attr-defined]
-    types = await types_to_count(await vouchers.expected_counts(box.id))
+    types = await types_to_count(await vouchers.expected_in_box(box.id))
     return CountRequest(count, box.device.asset_tag, types, giver)
 
 
@@ -242,7 +245,7 @@ async def answer_count(actor: Actor, count_id: int, counted: dict[str, int],
     clean = clean_counted(counted, request.types)
     async with in_transaction():
         box = await _box(count.box_id)  # type: ignore[attr-defined]
-        expected = await vouchers.expected_counts(box.id)
+        expected = await vouchers.expected_in_box(box.id)
         matched = counts_match(expected, clean)
         status = (CountStatus.MATCHED if matched else
                   CountStatus.RETRY if count.attempts == 0 else CountStatus.DISCREPANCY)
@@ -373,7 +376,7 @@ async def hand_over(actor: Actor, box_id: int, new_holder_id: int, counted: dict
     async with in_transaction():
         box = await _held_box(actor, box_id)
         taker = await _new_holder(box, new_holder_id, moment)
-        expected = await vouchers.expected_counts(box.id)
+        expected = await vouchers.expected_in_box(box.id)
         clean = clean_counted(counted, await types_to_count(expected))
         if not counts_match(expected, clean):
             raise DomainError(HANDOVER_MISMATCH)
@@ -487,17 +490,26 @@ async def new_holder_by_number(actor: Actor, employee_no: str) -> tuple[TailBox,
 
 
 async def my_boxes(actor: Actor) -> list[BoxSummary]:
-    """The boxes the actor holds with their balance per type and open counts (V3)."""
+    """The boxes the actor holds with their balance per type and open counts; no figure
+    while a day-end count or an inspection waits for his count, so the count stays blind
+    (V3, V5)."""
     summaries = []
     for box in await TailBox.filter(holder_id=actor.staff_id).prefetch_related(
             "device").order_by("id"):
-        expected = await vouchers.expected_counts(box.id)
-        types = await types_to_count(expected)
         open_counts = await BoxCount.filter(box_id=box.id, holder_id=actor.staff_id,
                                             status__in=list(ANSWERABLE)).order_by("id")
-        summaries.append(BoxSummary(box.device.asset_tag,
-                                    [(t, expected.get(t.code, 0)) for t in types], open_counts))
+        blind = bool(open_counts) or await _inspection_waits(box.id)
+        expected = {} if blind else await vouchers.expected_in_box(box.id)
+        balance = [] if blind else [(t, expected.get(t.code, 0))
+                                    for t in await types_to_count(expected)]
+        summaries.append(BoxSummary(box.device.asset_tag, balance, open_counts, blind))
     return summaries
+
+
+async def _inspection_waits(box_id: int) -> bool:
+    """True while an inspection of the box is started and the holder has not counted (V5)."""
+    return await Inspection.exists(box_id=box_id, status=InspectionStatus.IN_PROGRESS,
+                                   holder_counted_at__isnull=True)
 
 
 async def hand_overs_to_confirm(actor: Actor) -> list[tuple[str, BoxCount]]:

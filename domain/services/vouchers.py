@@ -2,7 +2,8 @@
 
 Serial states (DESIGN.md section 4):
     in_vault --allocate--> in_box --reserve(case)--> reserved --issue(approval)--> issued
-    reserved --release(reject, cancel)--> in_box
+    reserved --release(the agent corrects the serial of his draft)--> in_box
+    reserved --to recover(reject, cancel)--> mis_issued --taken back--> in_box
     in_box --return_to_vault--> in_vault
     in_vault | in_box | reserved --report lost--> void_pending (a VoidRequest of kind lost)
     in_box --mis-issue--> mis_issued --recovered--> void_pending (kind mis_issued)
@@ -39,6 +40,21 @@ Decisions:
   kind lost and the incident marked major (Q4). A refused void sends it back to mis_issued
   and the mis-issue back to recovering. A serial the ledger shows issued was handed over
   as recorded and never moves again. Expired serials are voided from the vault only.
+- What the box holds physically is its in_box serials only (`expected_in_box`, the one
+  figure of day-end counts, hand-overs and both inspection counts): a reserved serial was
+  handed to the customer at capture; mis-issued and void-pending ones are out of the box.
+- A rejected or cancelled case cannot put its serial back in the box: the card is with the
+  customer. It turns mis_issued under a `MisIssue` of kind case_closed (no incident yet)
+  with the recovery deadline, and the holder is asked in chat to take it back. A card the
+  customer never used and handed back intact goes back into the box (movement taken_back,
+  an entry on the case timeline), as a bank takes back an unused card of a refused
+  application; ops management may record the same. If it cannot be taken back it is
+  written off like a mis-issue: a mis-issue incident opens then, marked major (Q4), and
+  the serial is voided as lost. Correcting the serial of a draft (the serial named first
+  never left the box) still releases it into the box.
+- A mis-issue deadline is at most the recovery days ahead (a setting, 7 by default, at most
+  30); only operations management chooses one, the holder reporting in chat gets the
+  default. Reminders before and escalation after it are swept by `mis_issue_deadlines`.
 - A loss reported without an incident opens a voucher-loss incident. A refused void puts
   a reserved serial back on its case only while the case is open and holds no other
   reservation; otherwise it goes back into the box.
@@ -72,6 +88,7 @@ from domain.models import (
     IncidentKind,
     IncidentStatus,
     MisIssue,
+    MisIssueKind,
     MisIssueStatus,
     MovementKind,
     Org,
@@ -271,13 +288,22 @@ NO_SUCH_MIS_ISSUE = N_("No such mis-issue.")
 MIS_ISSUE_SETTLED = N_("Mis-issue #%(mis_issue)s is no longer being recovered.")
 NO_SUCH_CASE = N_("There is no case %(case)s in your scope.")
 RECOVER_BY_PAST = N_("The recovery deadline must lie in the future.")
+RECOVER_BY_TOO_FAR = N_("The recovery deadline may be at most %(days)s days ahead, on "
+                        "%(last)s at the latest.")
+NOT_A_CASE_CARD = N_("Mis-issue #%(mis_issue)s is a card handed by mistake: it is recovered "
+                     "and voided, not put back in the box.")
+TO_RECOVER_TO_HOLDER = N_("Case %(case)s is closed without the voucher being issued: take "
+                          "%(serial)s back from the customer by %(recover_by)s and press the "
+                          "button. Until then it is tracked for recovery like a mis-issue.")
+TOOK_IT_BACK = N_("I took it back")
+TAKE_BACK_PREFIX = "vc:back:"
 MIS_ISSUE_TO_HOLDER = N_("Serial %(serial)s of your tail box is recorded as handed to a "
                          "customer by mistake (%(reason)s). Recover it from the customer by "
                          "%(recover_by)s and hand it to operations management.")
 MIS_ISSUE_TO_SUPERVISOR = N_("Mis-issue in %(org)s: serial %(serial)s from the tail box of "
                              "%(holder)s was handed to a customer by mistake (%(reason)s); "
                              "recovery due by %(recover_by)s.")
-MIS_ISSUE_RECOVERY = timedelta(days=7)
+MIS_ISSUE_RECOVERY_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -798,9 +824,9 @@ async def _restored(voucher: Voucher, item: VoidRequestItem) -> _Place:
     return _Place(VoucherState.IN_BOX, item.previous_box_id)
 
 
-async def _counts_in(box_ids: list[int]) -> dict[str, int]:
-    """What boxes hold per voucher type code: in box and reserved (V3)."""
-    rows = await Voucher.filter(box_id__in=box_ids, state__in=list(IN_PLACE)).annotate(
+async def _in_box(box_ids: list[int]) -> dict[str, int]:
+    """What boxes hold physically per voucher type code: their in_box serials (V3, V5)."""
+    rows = await Voucher.filter(box_id__in=box_ids, state=VoucherState.IN_BOX).annotate(
         n=Count("id")).group_by("voucher_type_id").values("voucher_type_id", "n")
     codes = dict(await VoucherType.all().values_list("id", "code"))
     return {codes[row["voucher_type_id"]]: row["n"] for row in rows}
@@ -986,8 +1012,8 @@ async def issue_for_case(actor: Actor, case_id: int, now: datetime | None = None
 
 
 async def release_for_case(actor: Actor, case_id: int, now: datetime | None = None) -> None:
-    """On rejection or cancellation: the case's reserved serial goes back to the box. Call
-    inside that transaction (V1)."""
+    """The agent corrects the serial of his draft: the one named before never left the box
+    and goes back to it. Call inside that transaction (V1)."""
     await _case_move(actor, case_id, MovementKind.RELEASED, VoucherState.IN_BOX, now)
 
 
@@ -1124,9 +1150,11 @@ async def refuse_void(actor: Actor, void_request_id: int, note: str,
     return await VoidRequest.get(id=request.id)
 
 
-async def expected_counts(box_id: int) -> dict[str, int]:
-    """What the ledger says the box holds, per voucher type code (in_box + reserved) (V3)."""
-    return await _counts_in([box_id])
+async def expected_in_box(box_id: int) -> dict[str, int]:
+    """What is physically in the box per voucher type code, the one figure a day-end count,
+    a hand-over and both inspection counts expect: in_box serials only, since a reserved one
+    went to the customer at capture and mis-issued or void-pending ones are out (V3, V5)."""
+    return await _in_box([box_id])
 
 
 async def request_day_end_counts(now: datetime, zone: ZoneInfo = DEFAULT_ZONE) -> int:
@@ -1164,7 +1192,7 @@ async def my_balance(actor: Actor) -> dict[str, int]:
     if actor.staff_id is None:
         return {}
     box_ids = await TailBox.filter(holder_id=actor.staff_id).values_list("id", flat=True)
-    return await _counts_in(list(box_ids)) if box_ids else {}
+    return await _in_box(list(box_ids)) if box_ids else {}
 
 
 async def balances(actor: Actor, *, org_id: int | None = None) -> list[Balance]:
@@ -1299,14 +1327,21 @@ async def _tell_of_mis_issue(actor: Actor, mis: MisIssue, voucher: Voucher, org:
                                  idempotency_key=f"mis_issue:{mis.id}:chain:{person.id}")
 
 
-async def _recovering(actor: Actor, mis_issue_id: int) -> tuple[MisIssue, Voucher, Org]:
-    """A mis-issue still being recovered, locked, with its serial and org (V6)."""
-    require(actor, Permission.VOUCHER_MANAGE)
+async def _recovering(actor: Actor, mis_issue_id: int, *, holder_may: bool = False
+                      ) -> tuple[MisIssue, Voucher, Org]:
+    """A mis-issue still being recovered, locked, with its serial and org; settled by
+    operations management of its org chain, or by its holder where `holder_may` (V6)."""
+    if not holder_may:
+        require(actor, Permission.VOUCHER_MANAGE)
     mis = await MisIssue.filter(id=mis_issue_id).select_for_update().first()
     if mis is None:
         raise NotFound(NO_SUCH_MIS_ISSUE)
     org = await Org.get(id=mis.org_id)  # type: ignore[attr-defined]
-    require_scope(actor, org)
+    holder = holder_may and actor.staff_id is not None and (
+        mis.holder_id == actor.staff_id)  # type: ignore[attr-defined]
+    if not holder:
+        require(actor, Permission.VOUCHER_MANAGE)
+        require_scope(actor, org)
     if mis.status != MisIssueStatus.RECOVERING:
         raise DomainError(MIS_ISSUE_SETTLED, mis_issue=mis.id)
     voucher = await Voucher.filter(id=mis.voucher_id,  # type: ignore[attr-defined]
@@ -1327,17 +1362,32 @@ async def _settle(actor: Actor, mis: MisIssue, status: MisIssueStatus, request: 
                        detail={"void_request_id": request.id, "note": note})
 
 
+def _recovery_deadline(actor: Actor, recover_by: datetime | None, moment: datetime,
+                       days: int, zone: ZoneInfo) -> datetime:
+    """The recovery deadline: `days` ahead by default; a chosen one only from operations
+    management, in the future and no later than the business day `days` ahead (V6, S1)."""
+    if recover_by is None:
+        return moment + timedelta(days=days)
+    require(actor, Permission.VOUCHER_MANAGE)
+    if recover_by <= moment:
+        raise DomainError(RECOVER_BY_PAST)
+    last = moment.astimezone(zone).date() + timedelta(days=days)
+    if recover_by.astimezone(zone).date() > last:
+        raise DomainError(RECOVER_BY_TOO_FAR, days=days, last=last.isoformat())
+    return recover_by
+
+
 async def record_mis_issue(actor: Actor, serial: str, reason: str, *, case_no: str = "",
                            recover_by: datetime | None = None, now: datetime | None = None,
-                           zone: ZoneInfo = DEFAULT_ZONE) -> MisIssue:
+                           zone: ZoneInfo = DEFAULT_ZONE,
+                           recovery_days: int = MIS_ISSUE_RECOVERY_DAYS) -> MisIssue:
     """Record a serial of a tail box handed to a customer by mistake, by its holder (in
-    chat) or operations management: it turns mis-issued, a mis-issue incident opens and
-    the holder is to recover it by the deadline (V6)."""
+    chat, default deadline) or operations management (a deadline at most `recovery_days`
+    ahead): it turns mis-issued, a mis-issue incident opens and the holder is to recover
+    it by the deadline (V6, S1)."""
     text = _text(reason)
     moment = _moment(now)
-    deadline = recover_by or moment + MIS_ISSUE_RECOVERY
-    if deadline <= moment:
-        raise DomainError(RECOVER_BY_PAST)
+    deadline = _recovery_deadline(actor, recover_by, moment, recovery_days, zone)
     async with in_transaction():
         voucher = (await _void_rows([serial], (VoucherState.IN_BOX,)))[0]
         org = await _void_org(actor, [voucher], holder_may=True)
@@ -1358,14 +1408,101 @@ async def record_mis_issue(actor: Actor, serial: str, reason: str, *, case_no: s
     return mis
 
 
+async def recover_for_closed_case(actor: Actor, case_id: int, now: datetime | None = None, *,
+                                  recovery_days: int = MIS_ISSUE_RECOVERY_DAYS,
+                                  zone: ZoneInfo = DEFAULT_ZONE) -> None:
+    """On rejection or cancellation: the serial handed to the customer at capture is not in
+    the box; it turns mis-issued under a recovery of kind case_closed with its deadline, on
+    the case timeline, and the holder is asked to take it back. Call inside that
+    transaction (V3, V6)."""
+    moment = _moment(now)
+    async with in_transaction():
+        held = await Voucher.filter(case_id=case_id, state=VoucherState.RESERVED
+                                    ).select_for_update()
+        if not held:
+            return
+        case = await Case.get(id=case_id)
+        for voucher in held:
+            await _to_recover(actor, case, voucher, moment + timedelta(days=recovery_days),
+                              moment, zone)
+
+
+async def _to_recover(actor: Actor, case: Case, voucher: Voucher, deadline: datetime,
+                      moment: datetime, zone: ZoneInfo) -> MisIssue:
+    """One serial of a closed case to be taken back from the customer (V6)."""
+    box = await TailBox.get(id=voucher.box_id)
+    await _move(actor, MovementKind.TO_RECOVER, [(voucher, _Place(
+        VoucherState.MIS_ISSUED, voucher.box_id, case.id))], moment,
+        note=case.status.value, detail={"case_id": case.id})
+    mis = await MisIssue.create(
+        voucher_id=voucher.id, org_id=voucher.org_id, case_id=case.id, box_id=box.id,
+        holder_id=box.holder_id, kind=MisIssueKind.CASE_CLOSED,
+        customer_note=case.status.value, reported_by_id=actor.staff_id, reported_at=moment,
+        recover_by=deadline)
+    await audit.record(actor, "mis_issue.recorded", "mis_issue", mis.id, org_id=voucher.org_id,
+                       detail={"serial": voucher.serial, "case": case.case_no or "",
+                               "kind": mis.kind.value, "recover_by": deadline.isoformat()})
+    await _case_event(actor, case, CaseEventKind.VOUCHER_TO_RECOVER, voucher, moment)
+    if box.holder_id is not None:
+        await outbox.enqueue(box.holder_id, TO_RECOVER_TO_HOLDER, {
+            "case": case.case_no or f"#{case.id}", "serial": voucher.serial,
+            "recover_by": deadline.astimezone(zone).strftime(TIME_FORMAT)},
+            idempotency_key=f"mis_issue:{mis.id}:holder",
+            buttons=[[(TOOK_IT_BACK, f"{TAKE_BACK_PREFIX}{mis.id}")]])
+    return mis
+
+
+async def _put_back(actor: Actor, mis: MisIssue, voucher: Voucher, note: str,
+                    moment: datetime) -> None:
+    """The unused card of a closed case is back from the customer: into its box, on the
+    case timeline (V6)."""
+    await _move(actor, MovementKind.TAKEN_BACK, [(voucher, _Place(
+        VoucherState.IN_BOX, voucher.box_id))], moment, note=note,
+        detail={"mis_issue_id": mis.id, "case_id": mis.case_id})  # type: ignore[attr-defined]
+    await MisIssue.filter(id=mis.id, status=MisIssueStatus.RECOVERING).update(
+        status=MisIssueStatus.TAKEN_BACK, resolved_by_id=actor.staff_id, resolved_at=moment,
+        resolution=note)
+    await audit.record(actor, "mis_issue.taken_back", "mis_issue", mis.id,
+                       org_id=mis.org_id,  # type: ignore[attr-defined]
+                       detail={"serial": voucher.serial, "note": note})
+    case = await Case.get_or_none(id=mis.case_id)  # type: ignore[attr-defined]
+    if case is not None:
+        await _case_event(actor, case, CaseEventKind.VOUCHER_TAKEN_BACK, voucher, moment)
+
+
+async def take_back(actor: Actor, mis_issue_id: int, now: datetime | None = None
+                    ) -> MisIssue:
+    """The holder confirms in chat that he took the card of a closed case back from the
+    customer: it returns to the box (V3, V6)."""
+    moment = _moment(now)
+    async with in_transaction():
+        mis, voucher, _ = await _recovering(actor, mis_issue_id, holder_may=True)
+        if mis.kind != MisIssueKind.CASE_CLOSED:
+            raise DomainError(NOT_A_CASE_CARD, mis_issue=mis.id)
+        await _put_back(actor, mis, voucher, actor.label, moment)
+    return await MisIssue.get(id=mis.id)
+
+
+async def cards_to_take_back(actor: Actor) -> list[MisIssue]:
+    """The cards of closed cases the acting holder is to take back, by deadline (V6)."""
+    return list(await MisIssue.filter(
+        holder_id=actor.staff_id, kind=MisIssueKind.CASE_CLOSED,
+        status=MisIssueStatus.RECOVERING).prefetch_related("voucher", "case").order_by(
+        "recover_by", "id"))
+
+
 async def record_recovery(actor: Actor, mis_issue_id: int, note: str,
-                          now: datetime | None = None) -> VoidRequest:
+                          now: datetime | None = None) -> VoidRequest | None:
     """The mis-issued serial is back from the customer: it goes void-pending under a request
-    of kind mis_issued that needs both heads' signatures (V6)."""
+    of kind mis_issued that needs both heads' signatures; the unused card of a closed case
+    goes back into the box instead (V6)."""
     text = _text(note)
     moment = _moment(now)
     async with in_transaction():
         mis, voucher, org = await _recovering(actor, mis_issue_id)
+        if mis.kind == MisIssueKind.CASE_CLOSED:
+            await _put_back(actor, mis, voucher, text, moment)
+            return None
         incident = await Incident.get(id=mis.incident_id)  # type: ignore[attr-defined]
         request = await _open_void(actor, [voucher], VoidKind.MIS_ISSUED, text, org, moment,
                                    incident)
@@ -1381,13 +1518,25 @@ async def write_off_mis_issue(actor: Actor, mis_issue_id: int, note: str,
     moment = _moment(now)
     async with in_transaction():
         mis, voucher, org = await _recovering(actor, mis_issue_id)
-        incident = await Incident.get(id=mis.incident_id)  # type: ignore[attr-defined]
+        incident = await _incident_of(actor, mis, voucher, text, moment)
         request = await _open_void(actor, [voucher], VoidKind.LOST, text, org, moment,
                                    incident)
         holders = [mis.holder_id] if mis.holder_id else []  # type: ignore[attr-defined]
         await _mark_major(actor, incident, holders, "mis_issue_unrecovered", 1, moment)
         await _settle(actor, mis, MisIssueStatus.UNRECOVERABLE, request, text, moment)
     return request
+
+
+async def _incident_of(actor: Actor, mis: MisIssue, voucher: Voucher, note: str,
+                       moment: datetime) -> Incident:
+    """The mis-issue's incident; a closed case's card gets its own once written off (Q4)."""
+    if mis.incident_id is not None:  # type: ignore[attr-defined]
+        return await Incident.get(id=mis.incident_id)  # type: ignore[attr-defined]
+    case = await Case.get_or_none(id=mis.case_id)  # type: ignore[attr-defined]
+    incident = await _mis_issue_incident(actor, voucher, await TailBox.get(id=voucher.box_id),
+                                         case, note, moment)
+    await MisIssue.filter(id=mis.id).update(incident_id=incident.id)
+    return incident
 
 
 async def mis_issues(actor: Actor, *, status: MisIssueStatus | None = None,
