@@ -70,6 +70,7 @@ RISK_PROMPT = N_("Give the customer the risk hints now:\n"
                  "• never tell anyone your e-banking password or SMS codes\n"
                  "Press the button once you have done so.")
 NOTHING_TO_CANCEL = N_("There is nothing to cancel.")
+SHARP_PHOTO = N_("Send it as a photo or as a file, sharp and well lit.")
 
 
 class CaptureStep(StrEnum):
@@ -507,7 +508,7 @@ def _location_screen(turn: Turn, summary: CaseSummary, data: dict[str, Any]) -> 
 
 def _photo_screen(turn: Turn, summary: CaseSummary, data: dict[str, Any]) -> Reply:
     prompt = turn._(PHOTO_PROMPTS[PhotoKind(data["kind"])])
-    return Reply(f"{prompt}\n{turn._('Send it as a photo or as a file, sharp and well lit.')}")
+    return Reply("\n".join((prompt, turn._(SHARP_PHOTO))))
 
 
 def _voucher_screen(turn: Turn, summary: CaseSummary, data: dict[str, Any]) -> Reply:

@@ -147,7 +147,7 @@ async def return_menu(turn: Turn, press: Press, codes: list[str], note: str) -> 
     text = turn._("Return case %(case_no)s: choose one or more reasons, add a note if needed, "
                   "then send.", case_no=case_no)
     if note:
-        text = f"{text}\n{turn._('Note: %(note)s', note=note)}"
+        text = "\n".join((text, turn._("Note: %(note)s", note=note)))
     return answer(ReviewStep.RETURN_REASONS, Reply(text, ticks + controls),
                   data={"case_id": press.case_id, "codes": codes, "note": note})
 
@@ -280,7 +280,7 @@ async def queue(turn: Turn) -> Outcome:
     rows = tuple(((turn._("Claim %(case_no)s", case_no=item.case_no),
                    f"rv:claim:{item.case_id}"),) for item in items)
     return answer(Step.IDLE, Reply(
-        f"{turn._('Open cases in your orgs, oldest first:')}\n{lines}", rows))
+        "\n".join((turn._("Open cases in your orgs, oldest first:"), lines)), rows))
 
 
 async def return_menu_again(turn: Turn) -> Outcome:

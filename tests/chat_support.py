@@ -1,0 +1,86 @@
+"""Drive the chat flows through the router as one chat account would, and read the replies."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+
+from bot.flows import ChatRouter, Inbound, Reply
+from bot.flows.messages import Attachment
+from domain.models import Staff
+from domain.services import binding
+from domain.services.cases import WorkingHours
+from tests.factories import ROOT, flow_context
+
+ALL_HOURS = WorkingHours(weekdays=frozenset(range(7)), start=time(0, 0),
+                         end=time(23, 59, 59, 999999))
+
+
+def chat_router(tmp_path: Path, default_locale: str = "zh_CN", **capture: object) -> ChatRouter:
+    """A router over the real flows, open at every hour, media under tmp/media."""
+    return ChatRouter(flow_context(tmp_path / "media", **({"hours": ALL_HOURS} | capture)),
+                      default_locale)
+
+
+@dataclass
+class RouterChat:
+    """One Telegram chat account talking to the router; keeps every reply it got."""
+
+    router: ChatRouter
+    user: str
+    said: list[Reply] = field(default_factory=list)
+    ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    def _next(self) -> str:
+        return str(next(self.ids))
+
+    async def deliver(self, inbound: Inbound) -> list[Reply]:
+        """Hand one event to the router; its replies."""
+        replies = await self.router.handle(inbound)
+        self.said.extend(replies)
+        return replies
+
+    async def say(self, text: str) -> list[Reply]:
+        """A typed text or command."""
+        number = self._next()
+        return await self.deliver(Inbound.message("telegram", number, self.user, self.user, text,
+                                                  message_id=number))
+
+    async def press(self, data: str) -> list[Reply]:
+        """A button press with the given callback data."""
+        number = self._next()
+        return await self.deliver(Inbound.button("telegram", number, self.user, self.user, data,
+                                                 f"q{number}"))
+
+    async def photo(self, content: bytes) -> list[Reply]:
+        """A photo sent from the phone."""
+        number = self._next()
+
+        async def fetch() -> bytes:
+            return content
+
+        return await self.deliver(Inbound.upload(
+            "telegram", number, self.user, self.user,
+            Attachment(f"{number}.jpg", "image/jpeg", len(content), fetch), message_id=number))
+
+    async def location(self, latitude: float, longitude: float) -> list[Reply]:
+        """A location shared from the phone."""
+        number = self._next()
+        return await self.deliver(Inbound.shared_location(
+            "telegram", number, self.user, self.user, latitude, longitude, message_id=number))
+
+
+def button(replies: list[Reply], label: str) -> str:
+    """The data of the button with this label in the replies (the last one wins)."""
+    found = [data for reply in replies for row in reply.buttons for text, data in row
+             if text == label]
+    assert found, [reply.buttons for reply in replies]
+    return found[-1]
+
+
+async def bind(member: Staff, user: str) -> None:
+    """Bind a staff member's Telegram account through the domain (Q6)."""
+    code, _ = await binding.issue_bind_code(ROOT, member.id)
+    await binding.bind_chat("telegram", user, user, code)

@@ -1,0 +1,200 @@
+"""The chat router (issue 11): side commands return to the open step, /cancel asks first,
+clashing routes are refused, an update is handled in one transaction, and updates are told
+apart by what they carry, not by a reusable update id."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.flows import Inbound, router
+from bot.flows.router import CANCEL_PREFIX, RouteClash, merged
+from bot.flows.turn import Outcome, Step, Turn, answer
+from bot.telegram import TelegramBot
+from domain.models import Case, CaseStatus, ChatBinding, ChatSession, ProcessedUpdate, Staff
+from domain.services import chat
+from tests.chat_driver import Chat, running_bot
+from tests.chat_support import ALL_HOURS, RouterChat, button, chat_router
+from tests.fake_telegram import FakeTelegram
+from tests.review_support import Desk, build_desk
+
+AGENT = "tgF001"
+NAME_PROMPT = "Enter the customer's full name as printed on the ID card."
+ID_PROMPT = "Enter the customer's 18-character resident ID number."
+TYPE = "Debit card opening"
+FINISH_FIRST = "Finish this step first, or send /cancel to stop it."
+
+
+@pytest.fixture
+async def desk(database_url: str, tmp_path: Path) -> Desk:
+    return await build_desk(tmp_path)
+
+
+@pytest.fixture
+async def agent(desk: Desk, tmp_path: Path) -> RouterChat:
+    """The desk's field agent in chat, answered in English."""
+    chat_ = RouterChat(chat_router(tmp_path, "en"), AGENT)
+    await chat_.press("lang:en")
+    return chat_
+
+
+async def at_name_step(agent: RouterChat) -> None:
+    """/new and the business type chosen: the customer's name is asked."""
+    types = await agent.say("/new")
+    [asked] = await agent.press(button(types, TYPE))
+    assert NAME_PROMPT in asked.text
+
+
+async def step_of(user: str) -> str:
+    return (await ChatSession.get(channel="telegram", external_user_id=user)).step
+
+
+async def test_side_commands_answer_and_the_open_step_is_asked_again(agent: RouterChat
+                                                                     ) -> None:
+    await at_name_step(agent)
+    box, again = await agent.say("/box")
+    assert box.text == "You hold no tail box." and NAME_PROMPT in again.text
+    [asked] = await agent.say("张三")
+    assert ID_PROMPT in asked.text
+    helped, again = await agent.say("/help")
+    assert helped.text.startswith("Commands:") and ID_PROMPT in again.text
+    me, again = await agent.say("/whoami")
+    assert me.text.startswith("Name: ") and ID_PROMPT in again.text
+    [asked] = await agent.say("11010519491231002X")
+    assert asked.text == "Enter the customer's own mobile number."
+
+
+async def test_a_command_starting_another_flow_waits_until_the_open_one_ends(
+    agent: RouterChat
+) -> None:
+    await at_name_step(agent)
+    for command in ("/loss", "/special"):
+        refused, again = await agent.say(command)
+        assert refused.text == FINISH_FIRST and NAME_PROMPT in again.text
+    assert await step_of(AGENT) == "capture_name"
+
+
+async def test_cancel_asks_first_no_keeps_the_draft_yes_cancels_it(agent: RouterChat,
+                                                                  desk: Desk) -> None:
+    await at_name_step(agent)
+    [question] = await agent.say("/cancel")
+    assert question.text == "Cancel the case draft?"
+    [again] = await agent.press(button([question], "No"))
+    assert NAME_PROMPT in again.text
+    assert (await Case.get(agent_id=desk.agent.staff_id)).status == CaseStatus.DRAFT
+    [question] = await agent.say("/cancel")
+    [done] = await agent.press(button([question], "Yes"))
+    assert done.text == "The draft was cancelled; nothing of it will be submitted."
+    assert (await Case.get(agent_id=desk.agent.staff_id)).status == CaseStatus.CANCELLED
+    [stale] = await agent.press(button([question], "Yes"))
+    assert stale.text == "This button is no longer valid."
+    [idle] = await agent.say("/cancel")
+    assert idle.text == "There is nothing to cancel." and not idle.buttons
+
+
+async def test_cancel_of_a_flow_without_its_own_cancel_just_stops_it(agent: RouterChat
+                                                                    ) -> None:
+    await agent.say("/special")
+    [question] = await agent.say("/cancel")
+    assert question.text == "Cancel the request for a special approval?"
+    [done] = await agent.press(f"{CANCEL_PREFIX}yes:special_window")
+    assert done.text == "The request was not sent."
+    assert await step_of(AGENT) == Step.IDLE
+
+
+def test_two_flows_claiming_the_same_command_or_step_are_refused() -> None:
+    async def handler(turn: Turn) -> Outcome:
+        return answer(Step.IDLE)
+
+    with pytest.raises(RouteClash, match="'box' is claimed by both vouchers and mine"):
+        merged("command", [("vouchers", {"box": handler}), ("mine", {"box": handler})])
+    assert merged("step", [("a", {"x": handler}), ("b", {"y": handler})]).keys() == {"x", "y"}
+    assert router.STEPS.keys() - router.PROMPTS.keys() <= {"idle", "awaiting_bind_code"}
+
+
+async def test_an_update_that_fails_midway_leaves_no_mark_and_is_handled_once_redelivered(
+    agent: RouterChat, desk: Desk, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture
+) -> None:
+    crashes = [False, True]
+
+    async def half_done(turn: Turn) -> Outcome:
+        await chat.choose_locale(turn.session, "zh_CN")
+        if crashes.pop():
+            raise ConnectionError("the process dies here")
+        return answer(Step.IDLE, "done")
+
+    monkeypatch.setitem(router.COMMANDS, "halfdone", half_done)
+    update = Inbound.message("telegram", "900", AGENT, AGENT, "/halfdone", message_id="900")
+    with pytest.raises(ConnectionError):
+        await agent.deliver(update)
+    assert not await ProcessedUpdate.exists(update_id=update.identity)
+    assert (await Staff.get(id=desk.agent.staff_id)).locale == "en"
+    assert [reply.text for reply in await agent.deliver(update)] == ["done"]
+    assert (await Staff.get(id=desk.agent.staff_id)).locale == "zh_CN"
+    with caplog.at_level(logging.WARNING):
+        assert await agent.deliver(update) == []
+    assert f"duplicate telegram update {update.identity}" in caplog.text
+    assert await ProcessedUpdate.filter(update_id=update.identity).count() == 1
+
+
+async def test_a_restarted_update_counter_never_drops_a_new_message(agent: RouterChat) -> None:
+    first = Inbound.message("telegram", "7", AGENT, AGENT, "/help", message_id="31")
+    after_reset = Inbound.message("telegram", "7", AGENT, AGENT, "/whoami", message_id="4077")
+    press = Inbound.button("telegram", "7", AGENT, AGENT, "lang:en", "5551")
+    assert (await agent.deliver(first))[0].text.startswith("Commands:")
+    assert (await agent.deliver(after_reset))[0].text.startswith("Name: ")
+    assert (await agent.deliver(press))[0].text == "From now on I answer in English."
+    assert await agent.deliver(first) == []
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as server:
+        yield server
+
+
+@pytest.fixture
+async def bot(desk: Desk, fake: FakeTelegram, tmp_path: Path) -> AsyncIterator[TelegramBot]:
+    async with running_bot(fake, tmp_path / "media", hours=ALL_HOURS) as telegram:
+        yield telegram
+
+
+async def test_in_telegram_a_side_command_returns_to_the_step_and_cancel_asks(
+    bot: TelegramBot, fake: FakeTelegram, desk: Desk
+) -> None:
+    user = 7301
+    await bind_telegram(desk, user)
+    phone = Chat(fake, user)
+    await phone.press("lang:en")
+    types = await phone.say("/new")
+    assert NAME_PROMPT in (await phone.press(types.buttons[TYPE])).text
+    helped, again = await phone.aside("/help")
+    assert helped.text.startswith("Commands:") and NAME_PROMPT in again.text
+    assert ID_PROMPT in (await phone.say("张三")).text
+    question = await phone.say("/cancel")
+    assert question.text == "Cancel the case draft?" and set(question.buttons) == {"Yes", "No"}
+    assert ID_PROMPT in (await phone.press(question.buttons["No"])).text
+
+
+async def test_in_telegram_two_updates_with_one_update_id_are_both_handled(
+    bot: TelegramBot, fake: FakeTelegram
+) -> None:
+    user = 7302
+    help_ = fake.message(user, "/help", "en")
+    reset = fake.message(user, "/language", "en") | {"update_id": help_["update_id"]}
+    fake.push(help_, reset, help_)
+    await fake.wait_until(lambda: len(fake.texts(user)) >= 2)
+    replies = fake.texts(user)
+    assert replies[0].startswith("Commands:") and replies[1] == "Choose your language."
+    await Chat(fake, user).say("/whoami")
+    assert len(fake.texts(user)) == 3
+
+
+async def bind_telegram(desk: Desk, user: int) -> None:
+    """Move the desk's agent to a numeric Telegram account, as the fake Bot API sends."""
+    await ChatBinding.filter(staff_id=desk.agent.staff_id, channel="telegram").update(
+        external_user_id=str(user), chat_id=str(user))
