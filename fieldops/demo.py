@@ -474,7 +474,7 @@ async def _ensure_card_case(customer: DemoCustomer, index: int, ctx: CaptureCont
             await cases.add_photo(capturer, case.id, PhotoKind(kind),
                                   demo_photo(index * 10 + number), f"{kind}.jpg", "image/jpeg",
                                   ctx)
-        await cases.set_voucher(capturer, case.id, card.serial)
+        await cases.set_voucher(capturer, case.id, card.serial, ctx)
         await cases.confirm_risk_hint(capturer, case.id)
         await cases.submit(capturer, case.id, ctx)
         for employee_no in REVIEWERS:

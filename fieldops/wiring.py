@@ -7,6 +7,7 @@ from domain.images import MIB, PhotoLimits
 from domain.media import MediaStore
 from domain.privacy import FieldCipher
 from domain.services.cases import CaptureContext, LocationMode, WorkingHours
+from domain.services.qualifications import IncidentRules
 from fieldops.settings import Settings
 
 
@@ -25,6 +26,14 @@ def capture_context(settings: Settings) -> CaptureContext:
     )
 
 
+def incident_rules(settings: Settings) -> IncidentRules:
+    """The major-incident count that flags retraining (K2) and the mass-loss count (Q4)."""
+    return IncidentRules(major_incident_threshold=settings.major_incident_threshold,
+                         mass_loss_threshold=settings.mass_loss_threshold)
+
+
 def flow_context(settings: Settings) -> FlowContext:
-    """What the chat flows need: the capture context and the admin's public address."""
-    return FlowContext(capture=capture_context(settings), public_url=settings.public_url)
+    """What the chat flows need: the capture context, the incident thresholds and the
+    admin's public address."""
+    return FlowContext(capture=capture_context(settings), incidents=incident_rules(settings),
+                       public_url=settings.public_url)

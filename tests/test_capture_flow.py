@@ -313,7 +313,7 @@ async def test_optional_location_can_be_skipped_and_the_summary_lists_what_is_mi
     listing, _ = await chat.aside("/resume")
     resumed = await chat.press(next(iter(listing.buttons.values())))
     assert resumed.text.startswith("Let us continue this draft.")
-    assert LOCATION_PROMPT in resumed.text
+    assert BACK_PROMPT in resumed.text and LOCATION_PROMPT not in resumed.text
 
 
 async def test_location_off_is_never_asked_and_required_cannot_be_skipped(

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -27,17 +28,19 @@ from domain.models import (
     Staff,
     WithdrawalReason,
 )
-from domain.services import business_types
+from domain.services import business_types, vouchers
 from domain.services import qualifications as q
 from domain.services.actors import Actor
 from domain.services.business_types import BusinessTypeForm
 from scheduler.jobs import LedgerSettings, ledger_jobs
 from scheduler.runner import build_scheduler
 from tests.factories import org_tree, person
+from tests.voucher_support import card, voucher_world
 
 ZONE = ZoneInfo("Asia/Shanghai")
 KINDS = frozenset({PhotoKind.ID_FRONT, PhotoKind.ID_BACK, PhotoKind.ONSITE_WITH_AGENT})
 TODAY = utcnow().date()
+T0 = datetime(2026, 11, 23, 10, 0, tzinfo=ZONE)  # a Monday in working hours
 
 
 @dataclass
@@ -126,7 +129,7 @@ async def test_grant_on_counter_qualification_covers_several_types_and_tells_the
     assert {row.status for row in granted} == {QualificationStatus.ACTIVE}
     assert {row.business_type_id for row in granted} == {lg.debit, lg.sim}  # type: ignore[attr-defined]
     for business_type_id in (lg.debit, lg.sim):
-        await q.require_active(lg.agent.id, business_type_id, utcnow())
+        await q.require_active(lg.agent.id, business_type_id, utcnow(), ZONE)
     messages = await OutboxMessage.filter(recipient_id=lg.agent.id).order_by("id")
     assert [m.template for m in messages] == [q.GRANTED_TO_HOLDER] * 2
     assert {m.params["business_type"] for m in messages} == {"借记卡开户", "手机卡办理"}
@@ -178,7 +181,7 @@ async def test_permanent_withdrawal_refuses_any_later_grant_and_says_why(ledger:
     for types in ([lg.debit], [lg.sim]):
         refused = await refusal(q.grant, lg.ops, lg.agent.id, types, QualificationBasis.COUNTER)
         assert refused.key == q.PERMANENT_REFUSAL[WithdrawalReason.MALICIOUS_OPERATION]
-    gate = await refusal(q.require_active, lg.agent.id, lg.debit, utcnow())
+    gate = await refusal(q.require_active, lg.agent.id, lg.debit, utcnow(), ZONE)
     assert gate.key == q.GATE_WITHDRAWN_FOR_GOOD
     assert await told(lg.agent, q.WITHDRAWN_TO_HOLDER[WithdrawalReason.MALICIOUS_OPERATION]) == 1
     event = await QualificationEvent.filter(kind="revoked_permanently").get()
@@ -190,13 +193,13 @@ async def test_withdrawal_after_transfer_allows_qualifying_again(ledger: Ledger)
     lg = ledger
     [row] = await counter_qualified(lg)
     await q.withdraw(lg.ops, row.id, WithdrawalReason.TRANSFER_OR_RESIGNATION, "调往柜面岗位")
-    assert (await refusal(q.require_active, lg.agent.id, lg.debit, utcnow())
+    assert (await refusal(q.require_active, lg.agent.id, lg.debit, utcnow(), ZONE)
             ).key == q.GATE_WITHDRAWN
     again = await refusal(q.withdraw, lg.ops, row.id, WithdrawalReason.JOINT_DECISION, "再次")
     assert again.key == q.NOT_WITHDRAWABLE
     [regranted] = await q.grant(lg.ops, lg.agent.id, [lg.debit], QualificationBasis.COUNTER)
     assert (regranted.id, regranted.status) == (row.id, QualificationStatus.ACTIVE)
-    await q.require_active(lg.agent.id, lg.debit, utcnow())
+    await q.require_active(lg.agent.id, lg.debit, utcnow(), ZONE)
     kinds = await QualificationEvent.filter(qualification_id=row.id).values_list("kind",
                                                                                  flat=True)
     assert kinds == ["granted", "revoked", "granted"]
@@ -207,41 +210,58 @@ async def test_suspend_and_reinstate_reach_the_gate_and_the_holder(ledger: Ledge
     [row] = await counter_qualified(lg)
     assert (await refusal(q.suspend, lg.ops, row.id, "  ")).key == q.REASON_REQUIRED
     await q.suspend(lg.ops, row.id, "凭证遗失，待整改")
-    gate = await refusal(q.require_active, lg.agent.id, lg.debit, utcnow())
+    gate = await refusal(q.require_active, lg.agent.id, lg.debit, utcnow(), ZONE)
     assert (gate.key, gate.params) == (q.GATE_SUSPENDED, {"business_type": "借记卡开户",
                                                           "reason": "凭证遗失，待整改"})
     assert (await refusal(q.suspend, lg.ops, row.id, "again")).key == q.SUSPEND.refusal
     assert (await refusal(q.grant, lg.ops, lg.agent.id, [lg.debit], QualificationBasis.COUNTER)
             ).key.startswith("The qualification of %(staff)s")
     await q.reinstate(lg.ops, row.id, "已整改")
-    await q.require_active(lg.agent.id, lg.debit, utcnow())
+    await q.require_active(lg.agent.id, lg.debit, utcnow(), ZONE)
     assert (await refusal(q.reinstate, lg.ops, row.id, "again")).key == q.REINSTATE.refusal
     assert await told(lg.agent, q.SUSPENDED_TO_HOLDER) == 1
     assert await told(lg.agent, q.REINSTATED_TO_HOLDER) == 1
 
 
-async def test_a_voucher_loss_suspends_every_active_qualification(ledger: Ledger) -> None:
-    lg = ledger
-    await q.record_counter_qualification(lg.ops, lg.agent.id, "GT-0001", date(2019, 5, 6))
-    await q.grant(lg.ops, lg.agent.id, [lg.debit, lg.sim], QualificationBasis.COUNTER)
-    assert await q.suspend_all_for_staff(lg.ops, lg.agent.id, "尾箱凭证遗失") == 2
-    assert await q.suspend_all_for_staff(lg.ops, lg.agent.id, "尾箱凭证遗失") == 0
-    assert await told(lg.agent, q.SUSPENDED_TO_HOLDER) == 2
+async def test_a_voucher_loss_suspends_every_active_qualification(
+    database_url: str, tmp_path: Path,
+) -> None:
+    w = await voucher_world(tmp_path / "media")
+    agent = await Staff.get(id=w.agent.staff_id)
+    sim = await business_types.create_business_type(
+        w.ops, "SIM_CARD", BusinessTypeForm("手机卡办理", "SIM card sign-up", KINDS))
+    await q.grant(w.ops, agent.id, [sim.id], QualificationBasis.COUNTER, now=T0)
+    await vouchers.set_cap(w.ops, w.ids["outlet_a"], w.card_type.id, 10)
+    await vouchers.receive_range(w.ops, w.ids["outlet_a"], w.card_type.id, card(1), card(4), T0)
+    await vouchers.allocate(w.ops, w.box.id, w.card_type.id, count=4, now=T0)
+    await vouchers.report_lost_serials(w.ops, [card(1)], "客户遗失", now=T0)
+    assert await Qualification.filter(staff_id=agent.id,
+                                       status=QualificationStatus.ACTIVE).count() == 2
+    request = await vouchers.report_lost_serials(w.ops, [card(2)], "尾箱未加锁",
+                                                 lax_management=True, now=T0)
+    held = await Qualification.filter(staff_id=agent.id).values_list("status", flat=True)
+    assert held == [QualificationStatus.SUSPENDED] * 2
+    gate = await refusal(q.require_active, agent.id, sim.id, T0, ZONE)
+    assert (gate.key, gate.params["reason"]) == (
+        q.GATE_SUSPENDED, f"#{request.incident_id} 尾箱未加锁")  # type: ignore[attr-defined]
+    assert await told(agent, q.SUSPENDED_TO_HOLDER) == 2
 
 
 async def test_the_gate_names_each_reason_in_the_agents_language(ledger: Ledger) -> None:
     lg = ledger
     await Staff.filter(id=lg.agent.id).update(locale="en")
-    missing = await refusal(q.require_active, lg.agent.id, lg.debit, utcnow())
+    missing = await refusal(q.require_active, lg.agent.id, lg.debit, utcnow(), ZONE)
     assert (missing.key, missing.params) == (q.NOT_QUALIFIED,
                                              {"business_type": "Debit card opening"})
     await q.record_counter_qualification(lg.ops, lg.agent.id, "GT-0001", date(2019, 5, 6))
     until = TODAY + timedelta(days=3)
     await q.grant(lg.ops, lg.agent.id, [lg.debit], QualificationBasis.COUNTER, valid_until=until)
-    await q.require_active(lg.agent.id, lg.debit, utcnow())
-    lapsed = await refusal(q.require_active, lg.agent.id, lg.debit, utcnow() + timedelta(days=5))
+    await q.require_active(lg.agent.id, lg.debit, utcnow(), ZONE)
+    lapsed = await refusal(q.require_active, lg.agent.id, lg.debit,
+                           utcnow() + timedelta(days=5), ZONE)
     assert (lapsed.key, lapsed.params["valid_until"]) == (q.GATE_EXPIRED, until.isoformat())
-    assert (await refusal(q.require_active, lg.agent.id, lg.sim, utcnow())).key == q.NOT_QUALIFIED
+    assert (await refusal(q.require_active, lg.agent.id, lg.sim, utcnow(), ZONE)
+            ).key == q.NOT_QUALIFIED
 
 
 async def test_expiry_sweep_warns_once_a_week_ahead_and_expires_once(ledger: Ledger) -> None:
@@ -254,17 +274,18 @@ async def test_expiry_sweep_warns_once_a_week_ahead_and_expires_once(ledger: Led
     assert await q.sweep_expiry(until - timedelta(days=7)) == q.SweepReport(1, 0)
     assert await q.sweep_expiry(until - timedelta(days=6)) == q.SweepReport(0, 0)
     assert await q.sweep_expiry(until) == q.SweepReport(0, 0)
-    await q.require_active(lg.agent.id, lg.debit, datetime.combine(until, datetime.min.time()))
+    await q.require_active(lg.agent.id, lg.debit, datetime.combine(until, time(23, 59), ZONE),
+                           ZONE)
     assert await q.sweep_expiry(until + timedelta(days=1)) == q.SweepReport(0, 1)
     assert await q.sweep_expiry(until + timedelta(days=2)) == q.SweepReport(0, 0)
     assert (await Qualification.get(id=row.id)).status == QualificationStatus.EXPIRED
     assert await told(lg.agent, q.EXPIRY_WARNING_TO_HOLDER) == 1
     assert await told(lg.agent, q.EXPIRED_TO_HOLDER) == 1
-    assert (await refusal(q.require_active, lg.agent.id, lg.debit, utcnow())
+    assert (await refusal(q.require_active, lg.agent.id, lg.debit, utcnow(), ZONE)
             ).key == q.GATE_EXPIRED
     renewed = TODAY + timedelta(days=400)
     await q.grant(lg.ops, lg.agent.id, [lg.debit], QualificationBasis.COUNTER, valid_until=renewed)
-    await q.require_active(lg.agent.id, lg.debit, utcnow())
+    await q.require_active(lg.agent.id, lg.debit, utcnow(), ZONE)
 
 
 async def test_the_daily_expiry_sweep_runs_as_soon_as_the_scheduler_starts(
@@ -334,7 +355,7 @@ async def major_incident(lg: Ledger, staff: Staff) -> None:
     await Incident.create(kind=IncidentKind.MAJOR_ERROR, major=True, staff=staff,
                           org_id=staff.org_id,  # type: ignore[attr-defined]
                           reported_at=utcnow(), description="未核实客户身份")
-    await q.major_incident_recorded(staff.id, utcnow())
+    await q.major_incident_recorded(staff.id, utcnow(), q.IncidentRules())
 
 
 async def test_major_incidents_at_the_threshold_flag_retraining_and_propose_withdrawal(
@@ -354,21 +375,36 @@ async def test_major_incidents_at_the_threshold_flag_retraining_and_propose_with
                                            ).values_list("recipient_id", flat=True)
     assert sorted(proposals) == sorted([lg.ops.staff_id, lg.ops_a.staff_id])
     assert (await Qualification.get(id=row.id)).status == QualificationStatus.ACTIVE
-    await q.withdraw(lg.ops, row.id, WithdrawalReason.REPEATED_MAJOR_INCIDENTS, "两次重大差错")
+    withdrawn = await q.withdraw(lg.ops, row.id, WithdrawalReason.REPEATED_MAJOR_INCIDENTS,
+                                 "两次重大差错")
     assert await q.withdrawal_proposals(lg.ops) == []
+    assert withdrawn.status == QualificationStatus.REVOKED_PERMANENTLY
+    gate = await refusal(q.require_active, lg.agent.id, lg.debit, utcnow(), ZONE)
+    assert gate.key == q.GATE_WITHDRAWN_FOR_GOOD
+    assert await told(lg.agent, q.WITHDRAWN_TO_HOLDER[
+        WithdrawalReason.REPEATED_MAJOR_INCIDENTS]) == 1
+    for types in ([lg.debit], [lg.sim]):
+        refused = await refusal(q.grant, lg.ops, lg.agent.id, types, QualificationBasis.COUNTER)
+        assert (refused.key, refused.params) == (
+            q.PERMANENT_REFUSAL[WithdrawalReason.REPEATED_MAJOR_INCIDENTS],
+            {"staff": "F001 张展业"})
 
 
-async def test_the_major_incident_threshold_is_configurable(ledger: Ledger) -> None:
+async def test_the_daily_sweep_flags_whoever_reached_a_lowered_threshold(ledger: Ledger
+                                                                         ) -> None:
     lg = ledger
     await counter_qualified(lg, lg.agent_b)
     for _ in range(2):
         await Incident.create(kind=IncidentKind.MAJOR_ERROR, major=True, staff=lg.agent_b,
                               org_id=lg.agent_b.org_id,  # type: ignore[attr-defined]
-                              reported_at=utcnow())
-        await q.major_incident_recorded(lg.agent_b.id, utcnow(), threshold=3)
+                              reported_at=T0)
+        await q.major_incident_recorded(lg.agent_b.id, T0, q.IncidentRules(3))
     assert await q.withdrawal_proposals(lg.ops) == []
-    assert await q.sweep_major_incidents(utcnow(), threshold=3) == q.SweepReport(0, 0)
-    assert await q.sweep_major_incidents(utcnow(), threshold=2) == q.SweepReport(0, 1)
+    [job] = [j for j in ledger_jobs(ZONE, LedgerSettings(major_incident_threshold=3))
+             if j.name == "major_incidents"]
+    await job.sweep()
+    assert await q.withdrawal_proposals(lg.ops) == []
+    assert await q.sweep_major_incidents(T0, threshold=2) == q.SweepReport(0, 1)
     assert [s.id for s in await q.withdrawal_proposals(lg.ops_b)] == [lg.agent_b.id]
 
 

@@ -29,14 +29,20 @@ from bot.flows.special import SpecialStep
 from bot.flows.turn import Outcome, Step, Turn, answer
 from domain.clock import utcnow
 from domain.errors import N_, DomainError, PermissionDenied
-from domain.identity import validate_customer_name, validate_mobile, validate_resident_id
+from domain.identity import normalise_serial
 from domain.images import MIB
 from domain.models import Case, CaseStatus, PhotoKind
 from domain.models.cases import RETAKE_CUSTOMER
 from domain.services import cases
 from domain.services.actors import Actor
 from domain.services.business_types import PHOTO_KIND_LABELS
-from domain.services.cases import MISSING_PHOTO, MISSING_VOUCHER, CaseSummary, LocationMode
+from domain.services.cases import (
+    ITEM_LOCATION,
+    ITEM_RISK,
+    ITEM_VOUCHER,
+    CaseSummary,
+    LocationMode,
+)
 from domain.services.review_reasons import RETAKE_ITEM_LABELS
 
 log = logging.getLogger(__name__)
@@ -48,9 +54,9 @@ PRESS = re.compile(r"cap:([a-z]+):([1-9][0-9]{0,8})(?::([a-z_]{1,32}))?", re.ASC
 DUE_FORMAT = "%Y-%m-%d %H:%M"
 LIST_FORMAT = "%m-%d %H:%M"
 CUSTOMER = RETAKE_CUSTOMER
-LOCATION = "location"
-VOUCHER = "voucher"
-RISK = "risk"
+LOCATION = ITEM_LOCATION
+VOUCHER = ITEM_VOUCHER
+RISK = ITEM_RISK
 SUMMARY = "summary"
 ITEM_LABELS: dict[str, str] = RETAKE_ITEM_LABELS | {LOCATION: N_("Location of the visit"),
                                                     VOUCHER: N_("Voucher serial")}
@@ -166,7 +172,7 @@ async def _resume_case(turn: Turn, case_id: int, arg: str) -> Outcome:
     summary = await _editable(turn, actor, case_id)
     if summary.status == CaseStatus.RETURNED:
         return await _retake(turn, case_id, arg)
-    return _ask(turn, summary, _next_item(turn, summary, {}), {},
+    return _ask(turn, summary, _next_item(turn, summary), {},
                 turn._("Let us continue this draft."))
 
 
@@ -179,7 +185,7 @@ async def _retake(turn: Turn, case_id: int, arg: str) -> Outcome:
     items = [turn._(ITEM_LABELS[item]) for item in summary.retake_items]
     lead = turn._("Case %(case_no)s was returned for correction. Please redo: %(items)s.",
                   case_no=summary.case_no, items=joined(turn, items))
-    return _ask(turn, summary, _next_item(turn, summary, {}), {}, lead)
+    return _ask(turn, summary, _next_item(turn, summary), {}, lead)
 
 
 async def _back(turn: Turn, case_id: int, position: str) -> Outcome:
@@ -196,8 +202,6 @@ async def _back(turn: Turn, case_id: int, position: str) -> Outcome:
     previous = _previous(turn, summary, _current_item(turn.step, data))
     if previous is None:
         return await _before_first(turn, actor, summary, data)
-    if previous == CUSTOMER and {"name", "id"} <= data.keys():
-        return _go(turn, summary, CaptureStep.MOBILE, data)
     return _ask(turn, summary, previous, data)
 
 
@@ -213,13 +217,15 @@ async def _before_first(turn: Turn, actor: Actor, summary: CaseSummary,
 
 
 async def _skip_location(turn: Turn, case_id: int, arg: str) -> Outcome:
-    """Skip: go on without a location where the setting makes it optional."""
+    """Skip: go on without a location where the setting makes it optional; the skip is kept
+    on the draft, so /resume does not ask again."""
     optional = turn.ctx.capture.location_mode == LocationMode.OPTIONAL
     if turn.step != CaptureStep.LOCATION or turn.data.get("case") != case_id or not optional:
         return await stale_button(turn)
     actor = await chat_actor(turn)
     await _editable(turn, actor, case_id)
-    return await _continue(turn, actor, case_id, turn.data | {"no_location": True})
+    await cases.skip_location(actor, case_id, turn.ctx.capture)
+    return await _continue(turn, actor, case_id, turn.data)
 
 
 async def _risk_hints_given(turn: Turn, case_id: int, arg: str) -> Outcome:
@@ -237,7 +243,8 @@ async def _change(turn: Turn, case_id: int, item: str) -> Outcome:
     if item not in _items(turn, summary) or item == RISK:
         return await stale_button(turn)
     data = _data_for(turn, case_id)
-    data.pop("no_location", None)
+    if item == CUSTOMER:
+        return _go(turn, summary, CaptureStep.NAME, data)
     return _ask(turn, summary, item, data)
 
 
@@ -292,24 +299,24 @@ async def type_text(turn: Turn) -> Outcome:
 
 @_on_case
 async def name_text(turn: Turn, actor: Actor, summary: CaseSummary) -> Outcome:
-    """The customer's name (C1): checked at once, then the ID number is asked."""
+    """The customer's name (C1): checked and kept on the draft, then the ID number is asked."""
     try:
-        name = validate_customer_name(turn.inbound.text)
+        await cases.answer_customer_name(actor, summary.case_id, turn.inbound.text)
     except DomainError as refusal:
         return _go(turn, summary, CaptureStep.NAME, turn.data, _said(turn, refusal))
-    return _go(turn, summary, CaptureStep.ID_NUMBER, turn.data | {"name": name})
+    return _go(turn, summary, CaptureStep.ID_NUMBER, turn.data)
 
 
 @_on_case
 async def id_number_text(turn: Turn, actor: Actor, summary: CaseSummary) -> Outcome:
-    """The ID number (C1): the precise fault is named and the number asked again."""
-    today = utcnow().astimezone(turn.ctx.capture.zone).date()
+    """The ID number (C1): kept on the draft encrypted (C10), or the precise fault is named
+    and the number asked again."""
     try:
-        number = validate_resident_id(turn.inbound.text, today)
+        await cases.answer_id_number(actor, summary.case_id, turn.inbound.text,
+                                     turn.ctx.capture)
     except DomainError as refusal:
         return _go(turn, summary, CaptureStep.ID_NUMBER, turn.data, _said(turn, refusal))
-    sealed = turn.ctx.capture.cipher.encrypt(number)  # kept between turns only encrypted (C10)
-    return _go(turn, summary, CaptureStep.MOBILE, turn.data | {"id": sealed})
+    return _go(turn, summary, CaptureStep.MOBILE, turn.data)
 
 
 @_on_case
@@ -317,14 +324,9 @@ async def mobile_text(turn: Turn, actor: Actor, summary: CaseSummary) -> Outcome
     """The customer's own mobile (C4): with name and ID number, stored on the case."""
     data = turn.data
     try:
-        mobile = validate_mobile(turn.inbound.text)
+        await cases.answer_mobile(actor, summary.case_id, turn.inbound.text, turn.ctx.capture)
     except DomainError as refusal:
         return _go(turn, summary, CaptureStep.MOBILE, data, _said(turn, refusal))
-    if not {"name", "id"} <= data.keys():
-        return _go(turn, summary, CaptureStep.NAME, data)
-    capture = turn.ctx.capture
-    await cases.set_customer(actor, summary.case_id, data["name"],
-                             capture.cipher.decrypt(data["id"]), mobile, capture)
     return await _continue(turn, actor, summary.case_id, data,
                            turn._("Customer data saved."))
 
@@ -376,7 +378,7 @@ async def voucher_received(turn: Turn, actor: Actor, summary: CaseSummary) -> Ou
                  if turn.inbound.attachment else N_("I found no serial in your message."))
         return _go(turn, summary, CaptureStep.VOUCHER, turn.data, turn._(fault))
     try:
-        voucher = await cases.set_voucher(actor, summary.case_id, serial)
+        voucher = await cases.set_voucher(actor, summary.case_id, serial, turn.ctx.capture)
     except DomainError as refusal:
         return _go(turn, summary, CaptureStep.VOUCHER, turn.data, _said(turn, refusal))
     return await _continue(turn, actor, summary.case_id, turn.data, turn._(
@@ -385,8 +387,10 @@ async def voucher_received(turn: Turn, actor: Actor, summary: CaseSummary) -> Ou
 
 def read_serial(text: str) -> str:
     """The serial in a typed text or a caption: the longest run of letters and digits that
-    holds a digit, once spaces and dashes between digit groups are removed."""
-    return max(SERIAL_RUN.findall(SERIAL_GAPS.sub("", text)), key=len, default="")
+    holds a digit, once full-width digits are read as digits and spaces and dashes between
+    digit groups are removed (V1)."""
+    return max(SERIAL_RUN.findall(SERIAL_GAPS.sub("", normalise_serial(text))), key=len,
+               default="")
 
 
 @_on_case
@@ -416,15 +420,15 @@ def _items(turn: Turn, summary: CaseSummary) -> list[str]:
     return [CUSTOMER, *located, *kinds, *handed, RISK]
 
 
-def _done(turn: Turn, summary: CaseSummary, item: str, data: dict[str, Any]) -> bool:
-    """Whether an item needs nothing more (a skipped optional location counts as done)."""
+def _done(turn: Turn, summary: CaseSummary, item: str) -> bool:
+    """Whether an item was answered (a skipped optional location counts as answered)."""
     if summary.status == CaseStatus.RETURNED:
         return item in summary.retaken_items
     if item == CUSTOMER:
         return bool(summary.id_number_masked)
     if item == LOCATION:
         optional = turn.ctx.capture.location_mode == LocationMode.OPTIONAL
-        return summary.latitude is not None or (optional and bool(data.get("no_location")))
+        return summary.latitude is not None or (optional and summary.location_skipped)
     if item == RISK:
         return summary.risk_hint_confirmed
     if item == VOUCHER:
@@ -432,10 +436,19 @@ def _done(turn: Turn, summary: CaseSummary, item: str, data: dict[str, Any]) -> 
     return PhotoKind(item) not in summary.missing_photo_kinds
 
 
-def _next_item(turn: Turn, summary: CaseSummary, data: dict[str, Any]) -> str:
-    """The first item still missing, or the summary when nothing is."""
-    return next((item for item in _items(turn, summary)
-                 if not _done(turn, summary, item, data)), SUMMARY)
+def _next_item(turn: Turn, summary: CaseSummary) -> str:
+    """The first item not answered yet, or the summary when every one is."""
+    return next((item for item in _items(turn, summary) if not _done(turn, summary, item)),
+                SUMMARY)
+
+
+def _customer_step(summary: CaseSummary) -> CaptureStep:
+    """The first step of the customer's data still to answer: the name, the ID number, or
+    the mobile (also when only the mobile of a draft's complete data is to change)."""
+    if summary.answered_id_number or (summary.status == CaseStatus.DRAFT
+                                      and summary.id_number_masked):
+        return CaptureStep.MOBILE
+    return CaptureStep.ID_NUMBER if summary.answered_name else CaptureStep.NAME
 
 
 def _previous(turn: Turn, summary: CaseSummary, item: str) -> str | None:
@@ -461,13 +474,13 @@ async def _continue(turn: Turn, actor: Actor, case_id: int, data: dict[str, Any]
                     *lead: str) -> Outcome:
     """After a change: ask for the first item still missing."""
     summary = await _summary(turn, actor, case_id)
-    return _ask(turn, summary, _next_item(turn, summary, data), data, *lead)
+    return _ask(turn, summary, _next_item(turn, summary), data, *lead)
 
 
 def _ask(turn: Turn, summary: CaseSummary, item: str, data: dict[str, Any],
          *lead: str) -> Outcome:
-    """Ask for one item."""
-    step = ITEM_STEPS.get(item, CaptureStep.PHOTO)
+    """Ask for one item; the customer's data at its first step not answered yet."""
+    step = _customer_step(summary) if item == CUSTOMER else ITEM_STEPS.get(item, CaptureStep.PHOTO)
     if step == CaptureStep.PHOTO:
         data = data | {"kind": item}
     return _go(turn, summary, step, data, *lead)
@@ -560,19 +573,11 @@ def _summary_lines(turn: Turn, summary: CaseSummary) -> list[str]:
 
 
 def _missing(turn: Turn, summary: CaseSummary, data: dict[str, Any]) -> list[str]:
-    """What still stops the submission, in the agent's words."""
-    pending = [item for item in _items(turn, summary)
-               if not _done(turn, summary, item, data | {"no_location": True})]
+    """What still stops the submission, as the domain lists it (C11 and the rest)."""
     if summary.status == CaseStatus.RETURNED:
+        pending = [item for item in _items(turn, summary) if not _done(turn, summary, item)]
         return [turn._("Redo: %(item)s", item=turn._(ITEM_LABELS[item])) for item in pending]
-    texts = {
-        CUSTOMER: N_("Enter the customer's name, ID number and mobile number before "
-                     "submitting."),
-        LOCATION: N_("Share the location of the visit before submitting."),
-        RISK: N_("Confirm that you gave the customer the risk hints before submitting."),
-        VOUCHER: MISSING_VOUCHER,
-    }
-    return [turn._(texts.get(item) or MISSING_PHOTO[PhotoKind(item)]) for item in pending]
+    return [turn._(missing.message, **missing.params) for missing in summary.missing]
 
 
 SCREENS: dict[CaptureStep, Callable[[Turn, CaseSummary, dict[str, Any]], Reply]] = {

@@ -5,17 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from domain.services.cases import CaptureContext
+from domain.services.qualifications import DEFAULT_INCIDENT_RULES, IncidentRules
 
 
 @dataclass(frozen=True)
 class FlowContext:
     """Dependencies of the chat flows, built once in `fieldops.runtime`.
 
+    `incidents` are the configured thresholds of Q4 and K2 the /loss flow reports under.
     `public_url` is the admin site's address as seen from a phone (https); when empty, the
     bot offers no "open in web" links.
     """
 
     capture: CaptureContext
+    incidents: IncidentRules = DEFAULT_INCIDENT_RULES
     public_url: str = ""
 
     def web_link(self, path: str) -> str:

@@ -244,6 +244,7 @@ async def _send(turn: Turn) -> Outcome:
                         place=data["place"], description=data["description"])
     try:
         incident = await devices.report_loss(await chat_actor(turn), report,
+                                             rules=turn.ctx.incidents,
                                              zone=turn.ctx.capture.zone)
     except DomainError as refusal:
         return answer(Step.IDLE, "\n\n".join((turn._(refusal.key, **refusal.params),

@@ -7,6 +7,7 @@ from enum import StrEnum
 from tortoise import fields
 from tortoise.models import Model
 
+from domain.models.devices import Device
 from domain.models.orgs import Org, Staff
 
 
@@ -154,6 +155,11 @@ class Case(Model):
     escalated_at = fields.DatetimeField(null=True)
     escalation_count = fields.IntField(default=0)
     callback_drawn_at = fields.DatetimeField(null=True, db_index=True)
+    device: fields.ForeignKeyNullableRelation[Device] = fields.ForeignKeyField(
+        "models.Device", related_name="cases", null=True, on_delete=fields.RESTRICT
+    )  # the tablet the case was captured with (D2)
+    location_skipped = fields.BooleanField(default=False)
+    customer_answers: dict[str, str] = fields.JSONField(default=dict)  # name, sealed ID (C10)
     updated_at = fields.DatetimeField(auto_now=True)
 
     photos: fields.ReverseRelation[CasePhoto]

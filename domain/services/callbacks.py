@@ -46,6 +46,7 @@ from domain.services.actors import Actor, system_actor
 from domain.services.calendar import DEFAULT_ZONE, Calendar
 from domain.services.cases import locale_of
 from domain.services.chains import staff_in_chain
+from domain.services.qualifications import DEFAULT_INCIDENT_RULES, IncidentRules
 from domain.services.review import SweepResult
 
 OPEN = (CallbackStatus.SCHEDULED, CallbackStatus.ATTEMPTED)
@@ -357,7 +358,8 @@ async def reveal_mobile(actor: Actor, callback_id: int, cipher: FieldCipher) -> 
 
 
 async def record_call(actor: Actor, callback_id: int, call: CallRecord, calendar: Calendar,
-                      now: datetime | None = None) -> Callback:
+                      now: datetime | None = None, *,
+                      rules: IncidentRules = DEFAULT_INCIDENT_RULES) -> Callback:
     """Record one call against the script by the assigned callback agent (an unassigned
     callback goes to whoever calls): confirmed, denied (a major incident, Q4), complaint
     (an incident), or not reached (another time of day, unreachable after the last
@@ -374,7 +376,8 @@ async def record_call(actor: Actor, callback_id: int, call: CallRecord, calendar
         if call.result == UNREACHED:
             await _not_reached(actor, callback, comment, moment, calendar)
         else:
-            await _reached(actor, callback, call, CallbackOutcome(call.result), comment, moment)
+            await _reached(actor, callback, call, CallbackOutcome(call.result), comment, moment,
+                           rules)
     return await Callback.get(id=callback_id)
 
 
@@ -457,7 +460,7 @@ def _satisfaction(value: int | None, outcome: CallbackOutcome) -> int | None:
 
 
 async def _reached(actor: Actor, callback: Callback, call: CallRecord, outcome: CallbackOutcome,
-                   comment: str, moment: datetime) -> None:
+                   comment: str, moment: datetime, rules: IncidentRules) -> None:
     """Finish the callback with the customer's answers; a denial or a complaint opens an
     incident and alerts the people responsible (K1, Q4)."""
     answers = _answers(call, outcome, bool(callback.business_type.voucher_type_code))
@@ -473,11 +476,11 @@ async def _reached(actor: Actor, callback: Callback, call: CallRecord, outcome: 
                            "case_no": callback.case.case_no, "attempt": number,
                            "outcome": outcome.value, "satisfaction": satisfaction})
     if outcome != CallbackOutcome.CONFIRMED:
-        await _open_incident(actor, callback, outcome, comment, moment)
+        await _open_incident(actor, callback, outcome, comment, moment, rules)
 
 
 async def _open_incident(actor: Actor, callback: Callback, outcome: CallbackOutcome,
-                         comment: str, moment: datetime) -> Incident:
+                         comment: str, moment: datetime, rules: IncidentRules) -> Incident:
     """A denial is a major incident of the field agent (Q4); a complaint an ordinary one.
     Either alerts its people once (K1)."""
     denied = outcome == CallbackOutcome.DENIED
@@ -497,7 +500,7 @@ async def _open_incident(actor: Actor, callback: Callback, outcome: CallbackOutc
                            "kind": incident.kind.value, "reason": reason, "major": denied,
                            "callback": callback.id})
     if denied:
-        await qualifications.major_incident_recorded(agent.id, moment)
+        await qualifications.major_incident_recorded(agent.id, moment, rules)
     await _alert(callback, incident, agent, comment)
     return incident
 

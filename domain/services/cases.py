@@ -17,6 +17,7 @@ from domain.errors import N_, DomainError, NotFound, PermissionDenied
 from domain.identity import (
     mask_mobile,
     mask_resident_id,
+    normalise_serial,
     validate_customer_name,
     validate_mobile,
     validate_resident_id,
@@ -31,6 +32,7 @@ from domain.models import (
     CasePhoto,
     CaseStatus,
     ChatBinding,
+    Device,
     Org,
     PhotoKind,
     Role,
@@ -60,6 +62,17 @@ RESUBMITTED_TEMPLATE = N_("Case %(case_no)s (%(business_type)s) from %(agent)s w
                           "due by %(due)s.")
 MISSING_VOUCHER = N_("Enter the serial of the voucher you hand over to the customer before "
                      "submitting.")
+MISSING_CUSTOMER = N_("Enter the customer's name, ID number and mobile number before "
+                      "submitting.")
+MISSING_LOCATION = N_("Share the location of the visit before submitting.")
+MISSING_RISK_HINT = N_("Confirm that you gave the customer the risk hints before submitting.")
+ITEM_CUSTOMER = RETAKE_CUSTOMER
+ITEM_LOCATION = "location"
+ITEM_VOUCHER = "voucher"
+ITEM_RISK = "risk"
+OTHER_TABLET = N_("This draft was started with tablet %(started)s, but you now hold %(now)s. "
+                  "Its photos and voucher belong to the other tablet: cancel the draft and "
+                  "capture the case again.")
 DEFAULT_LOCALE = "zh_CN"
 DUE_FORMAT = "%H:%M"
 MISSING_PHOTO: dict[PhotoKind, str] = {
@@ -118,6 +131,19 @@ class CaptureContext:
 
 
 @dataclass(frozen=True)
+class MissingItem:
+    """One thing that still stops a draft's submission: the wizard item and the reason."""
+
+    item: str  # ITEM_CUSTOMER, ITEM_LOCATION, a photo kind, ITEM_VOUCHER or ITEM_RISK
+    message: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def refusal(self) -> DomainError:
+        """The refusal of a submission for this missing item."""
+        return DomainError(self.message, **self.params)
+
+
+@dataclass(frozen=True)
 class CaseSummary:
     """A case as the agent and the reviewer see it, ID and mobile masked (C10)."""
 
@@ -144,6 +170,11 @@ class CaseSummary:
     voucher_type_zh: str = ""
     voucher_type_en: str = ""
     voucher_serial: str = ""  # reserved or issued; a blank voucher serial is no customer data
+    missing: tuple[MissingItem, ...] = ()  # what stops a draft's submission (C1, C4, C11, V1)
+    answered_name: str = ""  # the name typed before the ID number and mobile were given
+    answered_id_number: bool = False  # the ID number typed before the mobile was given
+    location_skipped: bool = False
+    device_asset_tag: str = ""  # the tablet the case was captured with (D2)
 
     @property
     def issues_voucher(self) -> bool:
@@ -161,9 +192,10 @@ class CustomerData:
 
 
 async def capture_gate(staff_id: int, business_type_id: int, now: datetime,
-                       ctx: CaptureContext) -> None:
+                       ctx: CaptureContext) -> Device:
     """Refuse capture unless an active, bound, qualified agent holding his tablet works in
-    hours or is approved (C2, Q1, Q6, D2, D3)."""
+    hours or is approved; the tablet he captures with (C2, Q1, Q6, D2, D3). Checked when a
+    draft starts, when a voucher is reserved and when a case is submitted."""
     staff = await Staff.get_or_none(id=staff_id)
     if staff is None or not staff.active:
         raise DomainError(N_("Your staff account is deactivated. Contact your administrator."))
@@ -173,14 +205,27 @@ async def capture_gate(staff_id: int, business_type_id: int, now: datetime,
         raise DomainError(N_("Bind your chat account before you capture cases."))
     if not await BusinessType.exists(id=business_type_id, active=True):
         raise DomainError(N_("This business type is not offered for new cases."))
-    await qualifications.require_active(staff_id, business_type_id, now, zone=ctx.zone)
-    await devices.require_issued_device(staff_id)
+    await qualifications.require_active(staff_id, business_type_id, now, ctx.zone)
+    device = await devices.require_issued_device(staff_id)
     if not ctx.hours.covers(now, ctx.zone) and not await _approved_window(staff_id, now):
         raise DomainError(
             N_("Cases can be captured only in working hours (%(start)s to %(end)s on working "
                "days). Outside them, ask for a special approval first."),
             start=ctx.hours.start.strftime("%H:%M"), end=ctx.hours.end.strftime("%H:%M"),
         )
+    return device
+
+
+async def _gate_for(case: Case, now: datetime, ctx: CaptureContext) -> None:
+    """The capture gate again for a case in progress; a draft keeps the tablet it was started
+    with (D2): its photos and reserved voucher come from that tablet and its tail box. A
+    returned case may be corrected with the tablet the agent holds now (C7, D2)."""
+    device = await capture_gate(case.agent_id, case.business_type_id,  # type: ignore[attr-defined]
+                                now, ctx)
+    started = case.device_id  # type: ignore[attr-defined]
+    if case.status == CaseStatus.DRAFT and started is not None and started != device.id:
+        first = await Device.get(id=started)
+        raise DomainError(OTHER_TABLET, started=first.asset_tag, now=device.asset_tag)
 
 
 async def offered_business_types(staff_id: int, now: datetime, ctx: CaptureContext
@@ -216,10 +261,10 @@ async def start_draft(actor: Actor, business_type_id: int, ctx: CaptureContext,
         raise PermissionDenied(N_("Only field agents can capture cases."))
     moment = now or utcnow()
     async with in_transaction():
-        await capture_gate(actor.staff_id, business_type_id, moment, ctx)
+        device = await capture_gate(actor.staff_id, business_type_id, moment, ctx)
         staff = await Staff.get(id=actor.staff_id)
         case = await Case.create(business_type_id=business_type_id, agent_id=staff.id,
-                                 org_id=staff.org_id)  # type: ignore[attr-defined]
+                                 org_id=staff.org_id, device=device)  # type: ignore[attr-defined]
         await qualifications.touch_activity(staff.id, moment)
         await record_event(actor, case, CaseEventKind.CREATED,
                            {"business_type_id": business_type_id})
@@ -235,14 +280,84 @@ async def set_customer(actor: Actor, case_id: int, name: str, id_number: str, mo
     clean_mobile = validate_mobile(mobile)
     async with in_transaction():
         case = await _case_for_change(actor, case_id, RETAKE_CUSTOMER)
-        case.customer_name = clean_name
-        case.id_number_enc = ctx.cipher.encrypt(clean_id)
-        case.id_number_hash = ctx.cipher.lookup_hash(clean_id)
-        case.mobile_enc = ctx.cipher.encrypt(clean_mobile)
-        case.mobile_hash = ctx.cipher.lookup_hash(clean_mobile)
-        await case.save()
-        await record_event(actor, case, CaseEventKind.CUSTOMER_SET, {
-            "id_number": mask_resident_id(clean_id), "mobile": mask_mobile(clean_mobile)})
+        await _store_customer(actor, case, clean_name, clean_id, clean_mobile, ctx)
+    return case
+
+
+async def answer_customer_name(actor: Actor, case_id: int, name: str) -> Case:
+    """Keep the customer's name typed in the wizard on the draft until the ID number and
+    mobile follow, so /resume goes on where the agent left (C1)."""
+    clean = validate_customer_name(name)
+    async with in_transaction():
+        case = await _case_for_change(actor, case_id, RETAKE_CUSTOMER)
+        case.customer_answers = {"name": clean}
+        await case.save(update_fields=["customer_answers", "updated_at"])
+        await _audit_answer(actor, case, "name")
+    return case
+
+
+async def answer_id_number(actor: Actor, case_id: int, id_number: str,
+                           ctx: CaptureContext, now: datetime | None = None) -> Case:
+    """Keep the ID number typed in the wizard on the draft, encrypted, until the mobile
+    follows (C1, C10)."""
+    clean = validate_resident_id(id_number, (now or utcnow()).astimezone(ctx.zone).date())
+    async with in_transaction():
+        case = await _case_for_change(actor, case_id, RETAKE_CUSTOMER)
+        if "name" not in case.customer_answers:
+            raise DomainError(N_("Enter the customer's name first."))
+        case.customer_answers = case.customer_answers | {"id": ctx.cipher.encrypt(clean)}
+        await case.save(update_fields=["customer_answers", "updated_at"])
+        await _audit_answer(actor, case, "id_number")
+    return case
+
+
+async def answer_mobile(actor: Actor, case_id: int, mobile: str, ctx: CaptureContext) -> Case:
+    """The mobile completes the customer data with the name and ID number answered before,
+    or those already stored when only the mobile is changed: all three are stored on the
+    case (C1, C4, C10)."""
+    clean = validate_mobile(mobile)
+    async with in_transaction():
+        case = await _case_for_change(actor, case_id, RETAKE_CUSTOMER)
+        answers = case.customer_answers
+        if {"name", "id"} <= answers.keys():
+            name, id_number = answers["name"], ctx.cipher.decrypt(answers["id"])
+        elif case.id_number_enc is not None and case.status == CaseStatus.DRAFT:
+            name, id_number = case.customer_name, ctx.cipher.decrypt(case.id_number_enc)
+        else:
+            raise DomainError(N_("Enter the customer's name and ID number first."))
+        await _store_customer(actor, case, name, id_number, clean, ctx)
+    return case
+
+
+async def _store_customer(actor: Actor, case: Case, name: str, id_number: str, mobile: str,
+                          ctx: CaptureContext) -> None:
+    """Write checked customer data on the case, encrypted and hashed, on its timeline (C10)."""
+    case.customer_name = name
+    case.id_number_enc = ctx.cipher.encrypt(id_number)
+    case.id_number_hash = ctx.cipher.lookup_hash(id_number)
+    case.mobile_enc = ctx.cipher.encrypt(mobile)
+    case.mobile_hash = ctx.cipher.lookup_hash(mobile)
+    case.customer_answers = {}
+    await case.save()
+    await record_event(actor, case, CaseEventKind.CUSTOMER_SET, {
+        "id_number": mask_resident_id(id_number), "mobile": mask_mobile(mobile)})
+
+
+async def _audit_answer(actor: Actor, case: Case, step: str) -> None:
+    """Audit one answer of the wizard kept on the draft, without the customer data (S3)."""
+    await audit.record(actor, "case.answer_kept", "case", case.id,
+                       org_id=case.org_id, detail={"step": step})  # type: ignore[attr-defined]
+
+
+async def skip_location(actor: Actor, case_id: int, ctx: CaptureContext) -> Case:
+    """Record on the draft that the agent skipped the optional location (C3)."""
+    if ctx.location_mode != LocationMode.OPTIONAL:
+        raise DomainError(MISSING_LOCATION)
+    async with in_transaction():
+        case = await _case_for_change(actor, case_id)
+        case.location_skipped = True
+        await case.save(update_fields=["location_skipped", "updated_at"])
+        await _audit_answer(actor, case, "location_skipped")
     return case
 
 
@@ -286,12 +401,15 @@ async def add_photo(actor: Actor, case_id: int, kind: PhotoKind, data: bytes, or
     return photo
 
 
-async def set_voucher(actor: Actor, case_id: int, serial: str,
+async def set_voucher(actor: Actor, case_id: int, serial: str, ctx: CaptureContext,
                       now: datetime | None = None) -> Voucher:
-    """Reserve the serial of the agent's own box he hands over with his draft; a change
-    releases the serial held before, in the same transaction (C3, V1)."""
+    """Reserve the serial of the agent's own box he hands over with his draft, once the
+    capture gate lets him through again; a change releases the serial held before, in the
+    same transaction (C2, Q1, D2, D3, C3, V1)."""
+    serial = normalise_serial(serial)
     async with in_transaction():
         case = await _case_for_change(actor, case_id)
+        await _gate_for(case, now or utcnow(), ctx)
         held = await _reserved_voucher(case.id)
         if held is not None and held.serial == serial:
             return held
@@ -330,10 +448,12 @@ async def submit(actor: Actor, case_id: int, ctx: CaptureContext,
         business_type = await BusinessType.get(id=case.business_type_id)  # type: ignore[attr-defined]
         if case.status == CaseStatus.RETURNED:
             await _check_retaken(case)
+            await _gate_for(case, moment, ctx)
             case.revision += 1
         else:
             _require_changeable(case, None)
             await _check_complete(case, business_type, ctx)
+            await _gate_for(case, moment, ctx)
             case.case_no = await _next_case_no(moment, ctx.zone)
         _start_review_clock(case, business_type, moment)
         await case.save()
@@ -362,14 +482,14 @@ def _start_review_clock(case: Case, business_type: BusinessType, moment: datetim
 
 
 async def cancel(actor: Actor, case_id: int) -> Case:
-    """Cancel a draft; the serial handed at capture is to be taken back from the customer;
-    submitted cases go through review instead (DESIGN.md section 4, V1, V6)."""
+    """Cancel a draft, releasing its reserved serial; submitted cases go through review
+    instead (DESIGN.md section 4, V1)."""
     async with in_transaction():
         case = await _case_for_change(actor, case_id)
         case.status = CaseStatus.CANCELLED
         await case.save()
+        await vouchers.release_for_case(actor, case.id)
         await record_event(actor, case, CaseEventKind.CANCELLED, {})
-        await vouchers.recover_for_closed_case(actor, case.id)
     return case
 
 
@@ -401,6 +521,7 @@ async def case_summary(actor: Actor, case_id: int, ctx: CaptureContext) -> CaseS
     else:
         missing = tuple(k for k in required if k not in kinds)
     customer = _decrypted(case, ctx.cipher)
+    device = await Device.get_or_none(id=case.device_id)  # type: ignore[attr-defined]
     return CaseSummary(
         case_id=case.id, case_no=case.case_no, status=case.status, revision=case.revision,
         business_type_code=business_type.code, business_type_zh=business_type.name_zh,
@@ -414,6 +535,12 @@ async def case_summary(actor: Actor, case_id: int, ctx: CaptureContext) -> CaseS
         submitted_at=case.submitted_at, review_due_at=case.review_due_at,
         retake_items=tuple(case.retake_items),
         retaken_items=tuple(i for i in case.retake_items if i in retaken),
+        missing=tuple(await missing_items(case, business_type, ctx)
+                      if case.status == CaseStatus.DRAFT else ()),
+        answered_name=case.customer_answers.get("name", ""),
+        answered_id_number="id" in case.customer_answers,
+        location_skipped=case.location_skipped,
+        device_asset_tag=device.asset_tag if device else "",
         **await _voucher_fields(case, business_type),
     )
 
@@ -551,24 +678,34 @@ async def _check_retaken(case: Case) -> None:
         raise DomainError(RETAKE_PHOTO[PhotoKind(item)], kind=item)
 
 
+async def missing_items(case: Case, business_type: BusinessType,
+                        ctx: CaptureContext) -> list[MissingItem]:
+    """What still stops a draft's submission, in the wizard's order: customer data (C1, C4),
+    the location where the setting requires it, required photos (C5), the reserved voucher
+    serial (V1) and the risk hints (C11). The wizard lists these; submit refuses the first."""
+    missing: list[MissingItem] = []
+    if case.id_number_enc is None or case.mobile_enc is None:
+        missing.append(MissingItem(ITEM_CUSTOMER, MISSING_CUSTOMER))
+    if ctx.location_mode == LocationMode.REQUIRED and case.latitude is None:
+        missing.append(MissingItem(ITEM_LOCATION, MISSING_LOCATION))
+    present = await _photo_kinds(case)
+    missing += [MissingItem(kind.value, MISSING_PHOTO[kind], {"kind": kind.value})
+                for kind in (PhotoKind(k) for k in business_type.required_photo_kinds)
+                if kind not in present]
+    if business_type.voucher_type_code and await _reserved_voucher(case.id) is None:
+        missing.append(MissingItem(ITEM_VOUCHER, MISSING_VOUCHER))
+    if case.risk_hint_confirmed_at is None:
+        missing.append(MissingItem(ITEM_RISK, MISSING_RISK_HINT))
+    return missing
+
+
 async def _check_complete(case: Case, business_type: BusinessType,
                           ctx: CaptureContext) -> None:
-    """Refuse submission without customer data (C1, C4), a required photo, the reserved
-    voucher serial (V1) or risk hints (C11)."""
-    if case.id_number_enc is None:
-        raise DomainError(N_("Enter the customer's name, ID number and mobile number before "
-                             "submitting."))
-    if ctx.location_mode == LocationMode.REQUIRED and case.latitude is None:
-        raise DomainError(N_("Share the location of the visit before submitting."))
-    present = await _photo_kinds(case)
-    for kind in (PhotoKind(k) for k in business_type.required_photo_kinds):
-        if kind not in present:
-            raise DomainError(MISSING_PHOTO[kind], kind=kind.value)
-    if business_type.voucher_type_code and await _reserved_voucher(case.id) is None:
-        raise DomainError(MISSING_VOUCHER)
-    if case.risk_hint_confirmed_at is None:
-        raise DomainError(N_("Confirm that you gave the customer the risk hints before "
-                             "submitting."))
+    """Refuse submission while anything is missing, naming the first item (C1, C4, C5, C11,
+    V1)."""
+    missing = await missing_items(case, business_type, ctx)
+    if missing:
+        raise missing[0].refusal()
 
 
 def case_no_prefix(day: date) -> str:

@@ -35,6 +35,7 @@ from tortoise.transactions import in_transaction
 
 from domain.clock import utcnow
 from domain.errors import N_, DomainError, NotFound, PermissionDenied
+from domain.identity import normalise_serial
 from domain.models import (
     Device,
     DeviceEvent,
@@ -44,8 +45,6 @@ from domain.models import (
     IncidentKind,
     IncidentStatus,
     Org,
-    Qualification,
-    QualificationStatus,
     Role,
     Staff,
     StaffRole,
@@ -55,7 +54,13 @@ from domain.models import (
 from domain.services import audit, chains, outbox, qualifications, vouchers
 from domain.services.access import Permission, require, require_scope, scope_prefix
 from domain.services.actors import Actor, system_actor
-from domain.services.qualifications import ImportReport, ImportRow, SweepReport
+from domain.services.qualifications import (
+    DEFAULT_INCIDENT_RULES,
+    ImportReport,
+    ImportRow,
+    IncidentRules,
+    SweepReport,
+)
 
 RECEIPT_DEADLINE_HOURS = 24
 DEFAULT_ZONE = ZoneInfo("Asia/Shanghai")
@@ -311,13 +316,14 @@ def _date(text: str) -> date | None:
 
 
 async def issue_device(actor: Actor, device_id: int, staff_id: int, note: str = "",
-                       now: datetime | None = None) -> Device:
+                       now: datetime | None = None, *, zone: ZoneInfo = DEFAULT_ZONE
+                       ) -> Device:
     """Issue an in-stock tablet to a qualified field agent; he is asked to confirm (D1)."""
     moment = now or utcnow()
     async with in_transaction():
         device = await _managed(actor, device_id)
         await _require_state(device, DeviceEventKind.ISSUED)
-        agent = await _issuable_agent(actor, staff_id, device, moment)
+        agent = await _issuable_agent(actor, staff_id, device, moment, zone)
         event = await _transition(actor, device, DeviceEventKind.ISSUED, moment, note,
                                   holder=agent)
         await outbox.enqueue(
@@ -329,8 +335,8 @@ async def issue_device(actor: Actor, device_id: int, staff_id: int, note: str = 
     return device
 
 
-async def _issuable_agent(actor: Actor, staff_id: int, device: Device, moment: datetime
-                          ) -> Staff:
+async def _issuable_agent(actor: Actor, staff_id: int, device: Device, moment: datetime,
+                          zone: ZoneInfo) -> Staff:
     """An active, qualified field agent in scope below the tablet's org with no tablet (D1)."""
     agent = await Staff.get_or_none(id=staff_id).prefetch_related("org")
     if agent is None:
@@ -342,7 +348,7 @@ async def _issuable_agent(actor: Actor, staff_id: int, device: Device, moment: d
     if not await StaffRole.exists(staff_id=agent.id, role=Role.FIELD_AGENT):
         raise DomainError(N_("%(name)s is not a field agent; tablets are issued only to field "
                              "agents."), name=agent.name)
-    if not await _qualified(agent.id, moment):
+    if not await qualifications.is_qualified(agent.id, moment, zone):
         raise DomainError(N_("%(name)s holds no active qualification; a tablet is issued only "
                              "to a qualified field agent."), name=agent.name)
     device_org = await Org.get(id=device.org_id)  # type: ignore[attr-defined]
@@ -355,12 +361,6 @@ async def _issuable_agent(actor: Actor, staff_id: int, device: Device, moment: d
         raise DomainError(N_("%(name)s already holds tablet %(asset_tag)s; it must be returned "
                              "first."), name=agent.name, asset_tag=held.asset_tag)
     return agent
-
-
-async def _qualified(staff_id: int, moment: datetime) -> bool:
-    """True when the staff member holds an active, unexpired qualification of any type (Q1)."""
-    rows = await Qualification.filter(staff_id=staff_id, status=QualificationStatus.ACTIVE)
-    return any(row.valid_until is None or row.valid_until >= moment.date() for row in rows)
 
 
 async def confirm_receipt(actor: Actor, device_id: int, now: datetime | None = None) -> Device:
@@ -508,13 +508,14 @@ def _label(staff: Staff | None) -> str:
 
 
 async def report_loss(actor: Actor, report: LossReport, now: datetime | None = None, *,
+                      rules: IncidentRules = DEFAULT_INCIDENT_RULES,
                       zone: ZoneInfo = DEFAULT_ZONE) -> Incident:
     """A field agent reports a loss: a lost device is marked lost at once, an incident
     opened, and the supervisors, IT and operations management of the agent's org chain
     alerted (D3). A lost tablet freezes its tail box; the serials of the agent's own box
     named in the item of a voucher loss (split on spaces and commas) go void-pending under
     the incident, and a mass loss makes it major (V6, Q4); other words of the item stay in
-    the incident only."""
+    the incident only. `rules` are the configured thresholds of Q4 and K2."""
     if actor.staff_id is None or not actor.has(Role.FIELD_AGENT):
         raise PermissionDenied(N_("Only field agents can report a loss."))
     moment = now or utcnow()
@@ -531,7 +532,7 @@ async def report_loss(actor: Actor, report: LossReport, now: datetime | None = N
             detail={"what": clean.what, "repeated_loss": repeated},
             reported_by=agent, reported_at=moment)
         if repeated:
-            await qualifications.major_incident_recorded(agent.id, moment)
+            await qualifications.major_incident_recorded(agent.id, moment, rules)
         if device is not None:
             await _transition(actor, device, DeviceEventKind.LOST, moment,
                               f"#{incident.id} {clean.description}")
@@ -539,7 +540,8 @@ async def report_loss(actor: Actor, report: LossReport, now: datetime | None = N
                                                 f"#{incident.id} {clean.description}", moment)
         elif clean.what == "vouchers" and (serials := await _own_box_serials(agent, clean.item)):
             await vouchers.report_lost_serials(actor, serials, clean.description,
-                                               incident_id=incident.id, now=moment)
+                                               incident_id=incident.id, rules=rules,
+                                               now=moment)
         await audit.record(actor, "incident.reported", "incident", incident.id,
                            org_id=agent.org.id, detail={
                                "kind": incident.kind.value, "item": clean.item,
@@ -564,7 +566,7 @@ def _clean_report(report: LossReport, moment: datetime) -> LossReport:
 
 async def _own_box_serials(agent: Staff, item: str) -> list[str]:
     """The words of a loss item that are serials in the agent's own tail box (V6)."""
-    words = [word for word in SERIAL_SEPARATORS.split(item) if word]
+    words = [word for word in map(normalise_serial, SERIAL_SEPARATORS.split(item)) if word]
     return list(await Voucher.filter(
         serial__in=words, box__holder_id=agent.id,
         state__in=[VoucherState.IN_BOX, VoucherState.RESERVED]).order_by("serial").values_list(
@@ -620,7 +622,8 @@ async def close_incident(actor: Actor, incident_id: int, resolution: str,
 
 
 async def mark_major(actor: Actor, incident_id: int, reason: str,
-                     now: datetime | None = None) -> Incident:
+                     now: datetime | None = None, *,
+                     rules: IncidentRules = DEFAULT_INCIDENT_RULES) -> Incident:
     """Operations management marks an incident major (identity not verified, customer data
     leaked, mass loss…), which counts toward withdrawal and retraining (Q4, K2)."""
     require(actor, Permission.INCIDENT_MANAGE)
@@ -634,7 +637,7 @@ async def mark_major(actor: Actor, incident_id: int, reason: str,
                            org_id=incident.org.id, detail={"reason": clean})
         if incident.staff_id is not None:  # type: ignore[attr-defined]
             await qualifications.major_incident_recorded(
-                incident.staff_id, now or utcnow())  # type: ignore[attr-defined]
+                incident.staff_id, now or utcnow(), rules)  # type: ignore[attr-defined]
     return await Incident.get(id=incident.id).prefetch_related("org", "staff", "device")
 
 
@@ -658,9 +661,9 @@ async def _incident_in_scope(actor: Actor, incident_id: int) -> Incident:
 # --- the capture gate and reads ----------------------------------------------------------
 
 
-async def require_issued_device(staff_id: int) -> None:
-    """Refuse capture without a tablet issued to the agent and confirmed, or while a device
-    loss incident of his is open (D2, D3)."""
+async def require_issued_device(staff_id: int) -> Device:
+    """The tablet issued to the agent and confirmed, which he captures with; refused without
+    one, or while a device loss incident of his is open (D2, D3)."""
     device = await Device.filter(holder_id=staff_id, state=DeviceState.ISSUED).order_by(
         "-issued_at").first()
     loss = await Incident.filter(staff_id=staff_id, kind=IncidentKind.DEVICE_LOSS,
@@ -677,6 +680,7 @@ async def require_issued_device(staff_id: int) -> None:
         raise DomainError(N_("Confirm the receipt of tablet %(asset_tag)s first: press Confirm "
                              "receipt under the message about its issue."),
                           asset_tag=device.asset_tag)
+    return device
 
 
 async def my_devices(actor: Actor) -> list[Device]:

@@ -62,6 +62,7 @@ PERMANENT_REASONS = frozenset({WithdrawalReason.REPEATED_MAJOR_INCIDENTS,
                                WithdrawalReason.MALICIOUS_OPERATION})
 EXPIRY_WARNING_DAYS = 7
 DEFAULT_MAJOR_INCIDENT_THRESHOLD = 2
+DEFAULT_MASS_LOSS_THRESHOLD = 10
 # cases.py imports this module, so the reader's default language is named here too
 DEFAULT_LOCALE = "zh_CN"
 MAX_AMOUNT = Decimal("99999.9")
@@ -559,9 +560,30 @@ async def grant(actor: Actor, staff_id: int, business_type_ids: list[int],
 # --- the capture gate and reads ---------------------------------------------------------
 
 
-async def require_active(staff_id: int, business_type_id: int, now: datetime, *,
-                         zone: ZoneInfo | None = None) -> None:
-    """Refuse capture without an active, unexpired qualification for the type, with the
+def business_date(moment: datetime, zone: ZoneInfo) -> date:
+    """The business day a moment falls on in the business time zone (Q1)."""
+    return moment.astimezone(zone).date()
+
+
+def holds(row: Qualification, moment: datetime, zone: ZoneInfo) -> bool:
+    """The one Q1 rule: active, and valid through the business date of the moment (Q1)."""
+    return row.status == QualificationStatus.ACTIVE and (
+        row.valid_until is None or row.valid_until >= business_date(moment, zone))
+
+
+async def is_qualified(staff_id: int, moment: datetime, zone: ZoneInfo, *,
+                       business_type_id: int | None = None) -> bool:
+    """True when the staff member holds a qualification under the Q1 rule, for the business
+    type when one is given, else for any: used by device issue, allocation, hand-over (Q1)."""
+    query = Qualification.filter(staff_id=staff_id, status=QualificationStatus.ACTIVE)
+    if business_type_id is not None:
+        query = query.filter(business_type_id=business_type_id)
+    return any(holds(row, moment, zone) for row in await query)
+
+
+async def require_active(staff_id: int, business_type_id: int, now: datetime,
+                         zone: ZoneInfo) -> None:
+    """Refuse capture without a qualification for the type under the Q1 rule, with the
     reason (not qualified, suspended, withdrawn, expired) (Q1)."""
     staff = await Staff.get_or_none(id=staff_id)
     if staff is None:
@@ -571,18 +593,18 @@ async def require_active(staff_id: int, business_type_id: int, now: datetime, *,
         raise NotFound(NO_SUCH_TYPE)
     name = business_type.name_in(_locale_of(staff))
     row = await Qualification.get_or_none(staff_id=staff_id, business_type_id=business_type_id)
-    today = now.astimezone(zone).date() if zone else now.date()
     if row is None:
         raise DomainError(NOT_QUALIFIED, business_type=name)
+    if holds(row, now, zone):
+        return
     if row.status == QualificationStatus.SUSPENDED:
         raise DomainError(GATE_SUSPENDED, business_type=name, reason=row.status_reason)
     if row.status == QualificationStatus.REVOKED:
         raise DomainError(GATE_WITHDRAWN, business_type=name)
     if row.status == QualificationStatus.REVOKED_PERMANENTLY:
         raise DomainError(GATE_WITHDRAWN_FOR_GOOD, business_type=name)
-    if row.status == QualificationStatus.EXPIRED or (row.valid_until and row.valid_until < today):
-        raise DomainError(GATE_EXPIRED, business_type=name,
-                          valid_until=row.valid_until.isoformat() if row.valid_until else "")
+    raise DomainError(GATE_EXPIRED, business_type=name,
+                      valid_until=row.valid_until.isoformat() if row.valid_until else "")
 
 
 async def staff_ledger(actor: Actor, staff_id: int) -> dict[str, list]:
@@ -764,6 +786,20 @@ async def sweep_expiry(today: date, *, now: datetime | None = None) -> SweepRepo
 
 
 @dataclass(frozen=True)
+class IncidentRules:
+    """The configured counts of Q4 and K2, built from the settings in `fieldops.wiring`:
+    major incidents of one person that flag retraining and propose withdrawal
+    (FIELDOPS_MAJOR_INCIDENT_THRESHOLD), and vouchers lost in one report beyond which the
+    loss is a mass loss, a major incident (FIELDOPS_MASS_LOSS_THRESHOLD)."""
+
+    major_incident_threshold: int = DEFAULT_MAJOR_INCIDENT_THRESHOLD
+    mass_loss_threshold: int = DEFAULT_MASS_LOSS_THRESHOLD
+
+
+DEFAULT_INCIDENT_RULES = IncidentRules()
+
+
+@dataclass(frozen=True)
 class RetrainingCause:
     """What counts toward retraining (K2): the source (major incidents, off-site audits), the
     count and threshold, and what the person and operations management read."""
@@ -805,11 +841,10 @@ async def _flag_retraining(staff_id: int, now: datetime, threshold: int) -> bool
         "major_incidents", count, threshold, RETRAINING_TO_STAFF, PROPOSAL_TO_OPERATIONS))
 
 
-async def major_incident_recorded(staff_id: int, now: datetime, *,
-                                  threshold: int = DEFAULT_MAJOR_INCIDENT_THRESHOLD) -> None:
+async def major_incident_recorded(staff_id: int, now: datetime, rules: IncidentRules) -> None:
     """Count a major incident (Q4); at the configured count propose withdrawal to ops_admin
     on the dashboard and flag retraining (K2). Called inside the incident's transaction."""
-    await _flag_retraining(staff_id, now, threshold)
+    await _flag_retraining(staff_id, now, rules.major_incident_threshold)
 
 
 async def sweep_major_incidents(now: datetime, threshold: int) -> SweepReport:

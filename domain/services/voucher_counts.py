@@ -48,8 +48,6 @@ from domain.models import (
     Inspection,
     InspectionStatus,
     Org,
-    Qualification,
-    QualificationStatus,
     Role,
     Staff,
     StaffRole,
@@ -58,7 +56,7 @@ from domain.models import (
     VoucherState,
     VoucherType,
 )
-from domain.services import audit, cases, chains, devices, outbox, vouchers
+from domain.services import audit, cases, chains, devices, outbox, qualifications, vouchers
 from domain.services.access import Permission, require, scope_prefix
 from domain.services.actors import Actor, system_actor
 
@@ -375,7 +373,7 @@ async def hand_over(actor: Actor, box_id: int, new_holder_id: int, counted: dict
     moment = now or utcnow()
     async with in_transaction():
         box = await _held_box(actor, box_id)
-        taker = await _new_holder(box, new_holder_id, moment)
+        taker = await _new_holder(box, new_holder_id, moment, zone)
         expected = await vouchers.expected_in_box(box.id)
         clean = clean_counted(counted, await types_to_count(expected))
         if not counts_match(expected, clean):
@@ -406,16 +404,14 @@ async def _held_box(actor: Actor, box_id: int) -> TailBox:
     return box
 
 
-async def _new_holder(box: TailBox, staff_id: int, moment: datetime) -> Staff:
+async def _new_holder(box: TailBox, staff_id: int, moment: datetime, zone: ZoneInfo) -> Staff:
     """An active, qualified field agent of the box's org or below, not the holder (V3, Q1)."""
     taker = await Staff.get_or_none(id=staff_id).prefetch_related("org")
     if taker is None:
         raise NotFound(N_("No such staff member."))
     if taker.id == box.holder_id:  # type: ignore[attr-defined]
         raise DomainError(N_("You already hold this tail box."))
-    qualified = [q for q in await Qualification.filter(
-        staff_id=taker.id, status=QualificationStatus.ACTIVE)
-        if q.valid_until is None or q.valid_until >= moment.date()]
+    qualified = await qualifications.is_qualified(taker.id, moment, zone)
     if not taker.active or not qualified or not await StaffRole.exists(
             staff_id=taker.id, role=Role.FIELD_AGENT):
         raise DomainError(N_("%(name)s is not an active, qualified field agent; a tail box can "
@@ -486,7 +482,7 @@ async def new_holder_by_number(actor: Actor, employee_no: str) -> tuple[TailBox,
     if taker is None:
         raise NotFound(N_("No staff member has the employee number %(no)s."),
                        no=employee_no.strip())
-    return box, await _new_holder(box, taker.id, utcnow())
+    return box, await _new_holder(box, taker.id, utcnow(), DEFAULT_ZONE)
 
 
 async def my_boxes(actor: Actor) -> list[BoxSummary]:

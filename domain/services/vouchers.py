@@ -77,6 +77,7 @@ from tortoise.transactions import in_transaction
 
 from domain.clock import utcnow
 from domain.errors import N_, DomainError, NotFound, PermissionDenied
+from domain.identity import normalise_serial
 from domain.models import (
     BoxCount,
     BusinessType,
@@ -92,8 +93,6 @@ from domain.models import (
     MisIssueStatus,
     MovementKind,
     Org,
-    Qualification,
-    QualificationStatus,
     Role,
     SerialCheck,
     Staff,
@@ -127,6 +126,7 @@ from domain.services.access import (
     sees_everything,
 )
 from domain.services.actors import Actor, system_actor
+from domain.services.qualifications import DEFAULT_INCIDENT_RULES, IncidentRules
 
 DEFAULT_ZONE = ZoneInfo("Asia/Shanghai")
 MAX_RECEIPT = 10_000  # serials per receipt
@@ -328,8 +328,9 @@ def _text(value: str, missing: str = REASON_REQUIRED) -> str:
 
 
 def _clean_serials(serials: Iterable[str]) -> list[str]:
-    """Trimmed, non-empty serials without repeats, in the order given."""
-    return list(dict.fromkeys(s.strip() for s in serials if s.strip()))
+    """Normalised (full-width digits read as digits), non-empty serials without repeats, in
+    the order given (V1)."""
+    return list(dict.fromkeys(clean for clean in map(normalise_serial, serials) if clean))
 
 
 def _listing(serials: Sequence[str]) -> str:
@@ -522,13 +523,6 @@ async def _managed_box(actor: Actor, box_id: int) -> tuple[TailBox, Org, Device]
     return box, org, await Device.get(id=box.device_id)
 
 
-async def _qualified(staff_id: int, moment: datetime) -> bool:
-    """True when the staff member holds an active, unexpired qualification (Q1)."""
-    return await Qualification.filter(
-        Q(valid_until__isnull=True) | Q(valid_until__gte=moment.date()),
-        staff_id=staff_id, status=QualificationStatus.ACTIVE).exists()
-
-
 async def _check_box_may_receive(box: TailBox, device: Device, moment: datetime,
                                  max_age: timedelta) -> None:
     """Refuse a frozen box, one without a qualified holder, one with an open inspection
@@ -540,7 +534,7 @@ async def _check_box_may_receive(box: TailBox, device: Device, moment: datetime,
     holder = await Staff.get_or_none(id=box.holder_id)
     if holder is None:
         raise DomainError(BOX_WITHOUT_HOLDER, asset_tag=tag)
-    if not await _qualified(holder.id, moment):
+    if not await qualifications.is_qualified(holder.id, moment, DEFAULT_ZONE):
         raise DomainError(HOLDER_UNQUALIFIED, asset_tag=tag,
                           holder=f"{holder.employee_no} {holder.name}")
     held_by = await Incident.filter(inspections__box_id=box.id, status=IncidentStatus.OPEN
@@ -750,7 +744,7 @@ def _holders_of(incident: Incident, holders: list[int]) -> list[int]:
 
 
 async def _mark_major(actor: Actor, incident: Incident, holders: list[int], reason: str,
-                      count: int, moment: datetime) -> None:
+                      count: int, moment: datetime, rules: IncidentRules) -> None:
     """Mark the incident major once, counted against the holders (Q4): a mass loss, or a
     mis-issued voucher not recovered."""
     marked = await Incident.filter(id=incident.id, major=False).update(
@@ -760,7 +754,7 @@ async def _mark_major(actor: Actor, incident: Incident, holders: list[int], reas
                            org_id=incident.org_id,  # type: ignore[attr-defined]
                            detail={"reason": reason, "count": count})
         for staff_id in _holders_of(incident, holders):
-            await qualifications.major_incident_recorded(staff_id, moment)
+            await qualifications.major_incident_recorded(staff_id, moment, rules)
 
 
 async def _suspend_for_lax_management(incident: Incident, holders: list[int],
@@ -926,7 +920,8 @@ async def receive_range(actor: Actor, org_id: int, voucher_type_id: int, first: 
     refused with the list and nothing is written (V1)."""
     require(actor, Permission.VOUCHER_MANAGE)
     vtype = await _type(voucher_type_id)
-    return await _receive(actor, org_id, vtype, _expand(vtype, first.strip(), last.strip()), now)
+    return await _receive(actor, org_id, vtype, _expand(vtype, normalise_serial(first),
+                                                        normalise_serial(last)), now)
 
 
 async def receive_serials(actor: Actor, org_id: int, voucher_type_id: int,
@@ -934,7 +929,8 @@ async def receive_serials(actor: Actor, org_id: int, voucher_type_id: int,
     """Receive listed serials (e.g. from a file) into an org's vault, all or nothing (V1)."""
     require(actor, Permission.VOUCHER_MANAGE)
     vtype = await _type(voucher_type_id)
-    return await _receive(actor, org_id, vtype, [s.strip() for s in serials if s.strip()], now)
+    return await _receive(actor, org_id, vtype,
+                          [s for s in map(normalise_serial, serials) if s], now)
 
 
 async def allocate(actor: Actor, box_id: int, voucher_type_id: int, *,
@@ -984,7 +980,7 @@ async def reserve_for_case(actor: Actor, case_id: int, serial: str,
                            now: datetime | None = None) -> Voucher:
     """Reserve a serial of the agent's own box for his case of a voucher-issuing type; a
     serial is never reserved twice; a case holds at most one reservation (C3, V1)."""
-    clean = serial.strip()
+    clean = normalise_serial(serial)
     async with in_transaction():
         case = await Case.filter(id=case_id).select_for_update().first()
         if case is None:
@@ -1052,10 +1048,11 @@ async def unfreeze_box(actor: Actor, box_id: int, reason: str) -> TailBox:
 
 async def report_lost_serials(actor: Actor, serials: list[str], reason: str, *,
                               incident_id: int | None = None, lax_management: bool = False,
-                              mass_loss_threshold: int = 10, now: datetime | None = None
-                              ) -> VoidRequest:
+                              rules: IncidentRules = DEFAULT_INCIDENT_RULES,
+                              now: datetime | None = None) -> VoidRequest:
     """Lost serials go void-pending at once under a void request of kind lost; a mass loss
-    (count over the threshold) marks the incident major (Q4); a loss through lax management
+    (count over the configured threshold) marks the incident major (Q4); a loss through lax
+    management
     suspends the holder's qualifications until rectified (Q5) (V6)."""
     text = _text(reason)
     moment = _moment(now)
@@ -1067,8 +1064,8 @@ async def report_lost_serials(actor: Actor, serials: list[str], reason: str, *,
                                                   ).values_list("holder_id", flat=True)))
         incident = await _loss_incident(actor, rows, org, incident_id, text, holders, moment)
         request = await _open_void(actor, rows, VoidKind.LOST, text, org, moment, incident)
-        if len(rows) > mass_loss_threshold:
-            await _mark_major(actor, incident, holders, "mass_loss", len(rows), moment)
+        if len(rows) > rules.mass_loss_threshold:
+            await _mark_major(actor, incident, holders, "mass_loss", len(rows), moment, rules)
         if lax_management:
             await _suspend_for_lax_management(incident, holders, moment)
     return request
@@ -1511,7 +1508,8 @@ async def record_recovery(actor: Actor, mis_issue_id: int, note: str,
 
 
 async def write_off_mis_issue(actor: Actor, mis_issue_id: int, note: str,
-                              now: datetime | None = None) -> VoidRequest:
+                              now: datetime | None = None, *,
+                              rules: IncidentRules = DEFAULT_INCIDENT_RULES) -> VoidRequest:
     """A mis-issued serial that cannot be recovered counts as lost: void-pending under a
     request of kind lost, and its incident turns major, counted against the holder (V6, Q4)."""
     text = _text(note)
@@ -1522,7 +1520,7 @@ async def write_off_mis_issue(actor: Actor, mis_issue_id: int, note: str,
         request = await _open_void(actor, [voucher], VoidKind.LOST, text, org, moment,
                                    incident)
         holders = [mis.holder_id] if mis.holder_id else []  # type: ignore[attr-defined]
-        await _mark_major(actor, incident, holders, "mis_issue_unrecovered", 1, moment)
+        await _mark_major(actor, incident, holders, "mis_issue_unrecovered", 1, moment, rules)
         await _settle(actor, mis, MisIssueStatus.UNRECOVERABLE, request, text, moment)
     return request
 
