@@ -64,6 +64,7 @@ DEFAULT_LIFETIME = timedelta(days=7)
 # Kinds that ask the recipient to act on a case, a count or an inspection: dropped as soon
 # as their subject no longer waits for that action, whatever their lifetime says.
 OPEN_CASE = (CaseStatus.SUBMITTED, CaseStatus.IN_REVIEW, CaseStatus.ON_HOLD)
+OPEN_COUNT = (CountStatus.REQUESTED, CountStatus.RETRY, CountStatus.UNANSWERED)
 ACTION_KINDS: dict[str, str] = {
     "case:submitted": "case", "case:second_approval": "case", "case:sla_reminder": "case",
     "case:sla_escalation": "case", "case:held_alert": "case",
@@ -226,7 +227,7 @@ async def _moment_passed(message: OutboxMessage) -> bool:
             revision is not None and str(case.revision) != revision)
     if subject == "box_count":
         count = await BoxCount.get_or_none(id=subject_id).only("id", "status")
-        return count is None or count.status not in (CountStatus.REQUESTED, CountStatus.RETRY)
+        return count is None or count.status not in OPEN_COUNT
     inspection = await Inspection.get_or_none(id=subject_id).only("id", "status")
     return inspection is None or inspection.status == InspectionStatus.COMPLETED
 
