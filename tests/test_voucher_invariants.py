@@ -1,13 +1,14 @@
 """Ledger invariants under random operation sequences (V1–V6), on SQLite and PostgreSQL.
 
-Random programs of receive / allocate / return / reserve / approve (issue) / reject
-(release) / lose / void request / mis-issue / recover / write off / sign / refuse / count
-run against the real services;
-refusals are part of the game. After each program: every serial is in one place that fits
+Random programs of receive / allocate / return / reserve / approve (issue) / correct the
+serial (release) / reject or cancel (the card to recover) / take it back / lose / void
+request / mis-issue / recover / write off / sign / refuse / count run against the real
+services; refusals are part of the game. After each program: every serial is in one place that fits
 its state, replaying the movements gives the voucher rows and the stored balances, no box
-passes its org's cap, no issued or voided serial moved again, and every movement has an
-actor and an audit row. One test function loops over the generated programs on one world
-and empties the voucher tables between them.
+passes its org's cap, no issued or voided serial moved again, every movement has an actor
+and an audit row, and a serial is mis-issued exactly while one recovery of it is open.
+One test function loops over the generated programs on one world and empties the voucher
+tables between them.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from domain.models import (
 )
 from domain.services import cases, vouchers
 from domain.services.actors import Actor
+from domain.services.qualifications import IncidentRules
 from tests.test_cases import MONDAY_10AM
 from tests.voucher_support import World, agent_with_box, card, voucher_world
 
@@ -57,7 +59,9 @@ OPERATION = st.one_of(
     st.tuples(st.just("return"), BOX, SERIAL),
     st.tuples(st.just("reserve"), CASE, SERIAL),
     st.tuples(st.just("approve"), CASE),
+    st.tuples(st.just("correct"), CASE),
     st.tuples(st.just("reject"), CASE),
+    st.tuples(st.just("take_back"), st.integers(min_value=0, max_value=3)),
     st.tuples(st.just("lose"), st.lists(SERIAL, min_size=1, max_size=3)),
     st.tuples(st.just("void"), st.just("expired"), SERIAL),
     st.tuples(st.just("mis_issue"), SERIAL),
@@ -146,13 +150,25 @@ class Game:
     async def do_approve(self, case: int) -> None:
         await vouchers.issue_for_case(self.w.ops, self.case_ids[case], self.now)
 
-    async def do_reject(self, case: int) -> None:
+    async def do_correct(self, case: int) -> None:
         await vouchers.release_for_case(self.w.ops, self.case_ids[case], self.now)
+
+    async def do_reject(self, case: int) -> None:
+        await vouchers.recover_for_closed_case(self.w.ops, self.case_ids[case], self.now)
+
+    async def do_take_back(self, k: int) -> None:
+        ids = await MisIssue.filter(status="recovering", kind="case_closed").order_by(
+            "id").values_list("holder_id", "id")
+        if ids:
+            holder_id, mis_issue_id = ids[k % len(ids)]
+            agent = next(a for a in self.agents if a.staff_id == holder_id)
+            await vouchers.take_back(agent, mis_issue_id, self.now)
 
     async def do_lose(self, picks: list[int]) -> None:
         serials = [await self.pick(k, state__in=["in_vault", "in_box", "reserved"])
                    for k in picks]
-        await vouchers.report_lost_serials(self.w.ops, serials, "遗失", mass_loss_threshold=2,
+        await vouchers.report_lost_serials(self.w.ops, serials, "遗失",
+                                           rules=IncidentRules(mass_loss_threshold=2),
                                            now=self.now)
 
     async def do_void(self, kind: str, k: int) -> None:
@@ -245,6 +261,18 @@ async def check_caps() -> None:
         assert held <= cap.max_in_boxes
 
 
+async def check_recoveries() -> None:
+    """A serial is mis-issued exactly while one recovery of it is open, and a recovery
+    taken back left its serial out of the mis-issued state."""
+    open_ones = Counter(await MisIssue.filter(status="recovering").values_list("voucher_id",
+                                                                                flat=True))
+    mis_issued = await Voucher.filter(state=VoucherState.MIS_ISSUED).values_list("id",
+                                                                                 flat=True)
+    assert open_ones == Counter(mis_issued)
+    for row in await MisIssue.filter(status="taken_back").prefetch_related("voucher"):
+        assert row.kind.value == "case_closed" and row.incident_id is None  # type: ignore[attr-defined]
+
+
 async def check_audit() -> None:
     """Every movement has an actor and is named by an audit row of its kind."""
     audited: dict[int, str] = {}
@@ -281,4 +309,5 @@ async def test_random_programs_keep_the_ledger_whole(game: Game, program: list[t
     await check_places()
     await check_replay()
     await check_caps()
+    await check_recoveries()
     await check_audit()
