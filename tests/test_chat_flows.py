@@ -4,6 +4,7 @@ apart by what they carry, not by a reusable update id."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -192,6 +193,34 @@ async def test_in_telegram_two_updates_with_one_update_id_are_both_handled(
     assert replies[0].startswith("Commands:") and replies[1] == "Choose your language."
     await Chat(fake, user).say("/whoami")
     assert len(fake.texts(user)) == 3
+
+
+async def test_in_polling_an_update_in_flight_at_a_stop_comes_again_and_is_handled_once(
+    desk: Desk, fake: FakeTelegram, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user, started = 7303, asyncio.Event()
+
+    async def stuck(turn: Turn) -> Outcome:
+        await chat.choose_locale(turn.session, "en")
+        started.set()
+        await asyncio.sleep(3600)
+        return answer(Step.IDLE)
+
+    async def quick(turn: Turn) -> Outcome:
+        return answer(Step.IDLE, "handled")
+
+    monkeypatch.setitem(router.COMMANDS, "work", stuck)
+    fake.push(fake.message(user, "/work"))
+    async with running_bot(fake, tmp_path / "media", hours=ALL_HOURS):
+        await asyncio.wait_for(started.wait(), 10)
+    assert not await ProcessedUpdate.exists()
+    assert not await ChatSession.exists(external_user_id=str(user))
+    monkeypatch.setitem(router.COMMANDS, "work", quick)
+    async with running_bot(fake, tmp_path / "media", hours=ALL_HOURS):
+        await fake.wait_until(lambda: fake.texts(user) == ["handled"])
+    async with running_bot(fake, tmp_path / "media", hours=ALL_HOURS):
+        assert (await Chat(fake, user).say("/language")).text == "请选择语言。"
+    assert fake.texts(user)[0] == "handled" and len(fake.texts(user)) == 2
 
 
 async def bind_telegram(desk: Desk, user: int) -> None:

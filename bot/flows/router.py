@@ -4,11 +4,10 @@ Each update is handled in ONE database transaction: its processed mark
 (`chat.claim_update`), everything the handler's services write (their own transactions
 nest as savepoints), and the step the chat moves to commit together or not at all. A
 handler that raises, or a process that dies mid-update, leaves neither a mark nor half an
-effect, and the same update delivered again is then handled, once. Telegram redelivers an
-update whose webhook delivery was not answered; in polling mode python-telegram-bot confirms
-a batch with its next getUpdates, so there an update is redelivered only when the process
-stops before that call (a durable inbox of raw updates would close that gap; it is not
-built). On SQLite the transaction holds the database for the length of one update.
+effect, and the same update delivered again is then handled, once. Telegram delivers again
+an update whose webhook delivery was not answered, and in polling mode one not yet confirmed:
+`bot.telegram.polling` confirms an update only after it was handled (Telegram itself is the
+durable inbox). On SQLite the transaction holds the database for the length of one update.
 
 A command sent while a flow waits for an answer (a side command: /box, /help, /whoami…)
 is answered and the open step is asked again: a flow ends only when it finishes or when

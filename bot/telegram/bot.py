@@ -17,6 +17,7 @@ from bot.flows.messages import Buttons, absolute_links
 from bot.telegram.config import BotConfig
 from bot.telegram.convert import markup
 from bot.telegram.handlers import UpdateHandlers, retry_after_seconds
+from bot.telegram.polling import ConfirmingPoller
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ class TelegramBot:
                                        reply_attempts=config.reply_attempts,
                                        reply_backoff_seconds=config.reply_backoff_seconds)
         self._application: Application | None = None  # type: ignore[type-arg]
+        self._poller: ConfirmingPoller | None = None
 
     @property
     def application(self) -> Application:  # type: ignore[type-arg]
@@ -80,16 +82,17 @@ class TelegramBot:
                 self.config.webhook_url, secret_token=self.config.webhook_secret,
                 allowed_updates=Update.ALL_TYPES,
             )
-        else:
-            assert application.updater is not None
-            await application.updater.start_polling(
-                timeout=self.config.poll_timeout_seconds, allowed_updates=Update.ALL_TYPES
-            )
         await application.start()
+        if not self.config.webhook_url:
+            self._poller = ConfirmingPoller(application, self.config.poll_timeout_seconds)
+            await self._poller.start()
 
     async def stop(self) -> None:
         """Stop receiving updates and release the application."""
         application, self._application = self._application, None
+        if self._poller is not None:
+            await self._poller.stop()
+            self._poller = None
         if application is not None:
             await _discard(application)
 
@@ -127,9 +130,7 @@ class TelegramBot:
         builder = (ApplicationBuilder().token(self.config.token)
                    .base_url(self.config.api_base_url)
                    .base_file_url(self.config.file_base_url))
-        if self.config.webhook_url:
-            builder = builder.updater(None)
-        application = builder.build()
+        application = builder.updater(None).build()  # polling: ConfirmingPoller
         self.handlers.install(application)
         return application
 
