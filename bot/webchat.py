@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tortoise.transactions import in_transaction
+
 from bot.dispatcher import SendFailed
 from bot.flows import ChatRouter
 from bot.flows.context import FlowContext
@@ -36,21 +38,23 @@ class WebChat:
         if upload is not None and len(upload[2]) > self.max_upload_bytes:
             raise DomainError(N_("The photo is too large: at most %(limit)d MB is allowed."),
                               limit=self.max_upload_bytes // MIB)
-        if not (text.strip() or button or upload) or not await chat.claim_update(
-                FORM_CHANNEL, client_id):
+        if not (text.strip() or button or upload):
             return
-        await webchat.bind_web_chat(staff_id)
-        address = str(staff_id)
-        if upload is not None:
-            inbound = await self._upload(staff_id, client_id, upload, text, locale)
-        elif button:
-            inbound = Inbound.button(CHANNEL, client_id, address, address, button, client_id,
-                                     locale)
-        else:
-            await webchat.record(staff_id, False, text)
-            inbound = Inbound.message(CHANNEL, client_id, address, address, text, locale)
-        for reply in await self.router.handle(inbound):
-            await webchat.record(staff_id, True, reply.text, reply.buttons)
+        async with in_transaction():  # a form that fails midway can be sent again
+            if not await chat.claim_update(FORM_CHANNEL, client_id):
+                return
+            await webchat.bind_web_chat(staff_id)
+            address = str(staff_id)
+            if upload is not None:
+                inbound = await self._upload(staff_id, client_id, upload, text, locale)
+            elif button:
+                inbound = Inbound.button(CHANNEL, client_id, address, address, button,
+                                         client_id, locale)
+            else:
+                await webchat.record(staff_id, False, text)
+                inbound = Inbound.message(CHANNEL, client_id, address, address, text, locale)
+            for reply in await self.router.handle(inbound):
+                await webchat.record(staff_id, True, reply.text, reply.buttons)
 
     @property
     def ready(self) -> bool:

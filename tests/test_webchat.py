@@ -18,17 +18,28 @@ from PIL import Image
 
 from admin_web.app import AdminConfig
 from bot.dispatcher import OutboxDispatcher
+from bot.flows import router
+from bot.flows.turn import Outcome, Step, Turn, answer
 from bot.webchat import WebChat
 from domain import clock
 from domain.errors import DomainError
 from domain.images import MIB, PhotoLimits
 from domain.models import ChatBinding, OutboxMessage, OutboxStatus, Role, Staff, WebChatMessage
-from domain.services import outbox, staff, webchat
+from domain.services import business_types, chat, outbox, staff, webchat
+from domain.services.business_types import BusinessTypeForm
 from domain.services.cases import WorkingHours
 from locales import translate
-from tests.factories import ROOT, capture_context, flow_context, org_tree, web_user
-from tests.test_admin_web import admin_site, csrf_token, log_in
-from tests.test_cases import noisy_jpeg
+from tests.admin_support import admin_site, csrf_token, log_in
+from tests.factories import (
+    ROOT,
+    capture_context,
+    flow_context,
+    operational,
+    org_tree,
+    person,
+    web_user,
+)
+from tests.review_support import KINDS, photo
 
 ALL_HOURS = WorkingHours(weekdays=frozenset(range(7)), start=time(0, 0),
                          end=time(23, 59, 59, 999999))
@@ -145,15 +156,15 @@ async def test_a_field_agent_lands_in_the_chat_after_log_in(ids: dict[str, int],
 
 async def test_a_photo_lands_in_the_transcript_and_the_media_store(agent: Agent,
                                                                  tmp_path: Path) -> None:
-    photo = noisy_jpeg(1)
-    response = await upload(agent.client, photo)
+    sent = photo(1)
+    response = await upload(agent.client, sent)
     page = await response.text()
     line = await WebChatMessage.get(staff=agent.row, from_bot=False)
     assert response.url.path == "/chat"
     assert line.photo_sha256 is not None
     assert f'src="/chat/photos/{line.photo_sha256}"' in page
     stored = tmp_path / "media" / line.photo_sha256[:2] / line.photo_sha256[2:4] / line.photo_sha256
-    assert stored.read_bytes() == photo
+    assert stored.read_bytes() == sent
     shown = await agent.client.get(f"/chat/photos/{line.photo_sha256}")
     assert shown.status == 200 and shown.content_type == "image/jpeg"
     preview = Image.open(io.BytesIO(await shown.read()))
@@ -166,7 +177,7 @@ async def test_an_oversized_photo_is_refused_with_the_limit(ids: dict[str, int],
     config = chat_config(tmp_path, photo_limits=PhotoLimits(max_bytes=MIB))
     async with admin_site(config) as client:
         await log_in(client, username)
-        response = await upload(client, noisy_jpeg(2) + bytes(MIB))
+        response = await upload(client, photo(2) + bytes(MIB))
         page = html.unescape(await response.text())
         huge = await upload(client, bytes(4 * MIB))
         huge_page = html.unescape(await huge.text())
@@ -199,7 +210,7 @@ async def test_another_users_photo_is_not_served(agent: Agent, ids: dict[str, in
                                                  tmp_path: Path) -> None:
     other, _ = await web_user(ids["outlet_b"], Role.FIELD_AGENT, no="F9")
     chat = WebChat(flow_context(tmp_path / "media", hours=ALL_HOURS), "zh_CN")
-    await chat.post(other.id, client_id="a" * 32, upload=("p.jpg", "image/jpeg", noisy_jpeg(3)))
+    await chat.post(other.id, client_id="a" * 32, upload=("p.jpg", "image/jpeg", photo(3)))
     sha256 = (await WebChatMessage.get(staff=other, from_bot=False)).photo_sha256
     refused = await agent.client.get(f"/chat/photos/{sha256}")
     escaping = await agent.client.get("/chat/photos/..%2F..%2Fetc%2Fpasswd")
@@ -256,3 +267,42 @@ async def test_polling_alone_does_not_keep_an_idle_session_open(
         monkeypatch.setattr(clock, "utcnow", lambda m=minutes: start + timedelta(minutes=m))
         polled = await agent.client.get("/chat/messages?after=0")
     assert polled.url.path == "/login"
+
+
+async def test_a_side_command_in_the_browser_chat_returns_to_the_open_step(
+    agent: Agent, ids: dict[str, int]
+) -> None:
+    _, ops = await person(ids["province"], Role.OPS_ADMIN, no="O1")
+    debit = await business_types.create_business_type(
+        ops, "DEBIT_CARD", BusinessTypeForm("借记卡开户", "Debit card opening", frozenset(KINDS)))
+    await operational(agent.row)
+    await say(agent.client, "/new")
+    await press(agent.client, f"cap:new:{debit.id}")
+    name_prompt = zh("Enter the customer's full name as printed on the ID card.")
+    await say(agent.client, "/help")
+    *_, helped, again = await lines_of(agent.row)
+    assert "/whoami" in helped[1] and name_prompt in again[1]
+    await say(agent.client, "张三")
+    *_, asked = await lines_of(agent.row)
+    assert asked[1] == zh("Enter the customer's 18-character resident ID number.")
+
+
+async def test_a_form_that_fails_midway_records_nothing_and_can_be_sent_again(
+    agent: Agent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    crashes = [False, True]
+
+    async def half_done(turn: Turn) -> Outcome:
+        await chat.choose_locale(turn.session, "en")
+        if crashes.pop():
+            raise ConnectionError("the process dies here")
+        return answer(Step.IDLE, "done")
+
+    monkeypatch.setitem(router.COMMANDS, "halfdone", half_done)
+    fields = {"text": "/halfdone", "client_id": await text_form_id(agent.client)}
+    assert (await post_chat(agent.client, fields)).status == 500
+    assert await lines_of(agent.row) == []
+    assert (await Staff.get(id=agent.row.id)).locale is None
+    assert (await post_chat(agent.client, fields)).status == 200
+    await post_chat(agent.client, fields)
+    assert await lines_of(agent.row) == [(False, "/halfdone"), (True, "done")]
