@@ -95,9 +95,10 @@ async def issue(branch: Branch) -> Device:
 
 
 async def delivered(bot: TelegramBot) -> None:
-    """Send every queued notification through the bot."""
+    """Send every queued notification through the bot (those past their moment expire)."""
     async def all_sent() -> bool:
-        return not await OutboxMessage.exists(status__not=OutboxStatus.SENT)
+        return not await OutboxMessage.exists(
+            status__not_in=[OutboxStatus.SENT, OutboxStatus.EXPIRED])
 
     await dispatching(bot, all_sent)
 
