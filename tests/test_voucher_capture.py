@@ -271,19 +271,20 @@ async def test_a_case_without_its_serial_cannot_be_submitted(chat: Chat, desk: D
     assert (await Case.get(id=case.id)).status == CaseStatus.DRAFT
 
 
-async def test_cancelled_draft_gives_its_serial_back_to_the_box(chat: Chat, desk: Desk) -> None:
+async def test_a_cancelled_draft_leaves_its_card_to_be_taken_back(chat: Chat, desk: Desk) -> None:
     await to_serial_step(chat)
     await chat.say(MINE[0])
     said = await chat.cancel()
     assert said.text == "The draft was cancelled; nothing of it will be submitted."
-    assert await state_of(MINE[0]) == (VoucherState.IN_BOX, desk.box.id, None)
+    case = await Case.get(agent_id=desk.agent.id)
+    assert await state_of(MINE[0]) == (VoucherState.MIS_ISSUED, desk.box.id, case.id)
 
 
-async def test_rejected_case_gives_its_serial_back_to_the_box(chat: Chat, desk: Desk) -> None:
+async def test_a_rejected_case_leaves_its_card_to_be_taken_back(chat: Chat, desk: Desk) -> None:
     case = await submitted_case(chat, MINE[0])
     await review.reject(desk.reviewer, case.id, "identity_doubt", "",
                         capture_context(desk.media_root))
-    assert await state_of(MINE[0]) == (VoucherState.IN_BOX, desk.box.id, None)
+    assert await state_of(MINE[0]) == (VoucherState.MIS_ISSUED, desk.box.id, case.id)
 
 
 async def test_returned_case_keeps_its_serial_through_the_retake_and_is_issued_on_approval(
