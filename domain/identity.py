@@ -13,7 +13,7 @@ EARLIEST_BIRTH_YEAR = 1900
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK_CHARS = "10X98765432"
 _MOBILE_PATTERN = re.compile(r"1[3-9]\d{9}")
-_MOBILE_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015]")
+_MOBILE_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015()]")
 _MOBILE_PREFIXES = ("+86", "0086")
 NAME_MIN_LENGTH = 2
 NAME_MAX_LENGTH = 50
@@ -41,9 +41,14 @@ def resident_id_check_digit(first17: str) -> str:
     return _ID_CHECK_CHARS[total % 11]
 
 
+def normalise_resident_id(value: str) -> str:
+    """An ID number as typed: full-width characters read as ASCII, spaces dropped, x as X (C1)."""
+    return "".join(normalise_text(value).split()).upper()
+
+
 def validate_resident_id(value: str, today: date) -> str:
     """Normalise and validate a second-generation resident ID number (C1)."""
-    number = "".join(normalise_text(value).split()).upper()
+    number = normalise_resident_id(value)
     _check_id_shape(number)
     if number[:6] == "000000":
         raise DomainError(N_("The region code of this ID number (the first 6 digits) is invalid."))

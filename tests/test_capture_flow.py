@@ -30,6 +30,7 @@ from domain.models import (
     Staff,
 )
 from domain.services import business_types, cases, review
+from domain.services.actors import actor_for
 from domain.services.business_types import BusinessTypeForm
 from domain.services.cases import LocationMode, WorkingHours
 from tests.chat_driver import Chat, Said, running_bot
@@ -427,3 +428,28 @@ async def test_returned_case_is_retaken_item_by_item_and_resubmitted_as_revision
         (1, noisy_jpeg(1)), (2, noisy_jpeg(7))]
     assert (await chat.press(returned.buttons["Retake the flagged items"])).text == (
         f"Case {case.case_no} has already been submitted and can no longer be changed.")
+
+
+async def test_resume_keeps_every_answer_and_asks_the_first_one_missing(
+    chat: Chat, desk: Desk
+) -> None:
+    await start_case(chat)
+    assert ID_PROMPT in (await chat.say("阿卜杜拉・买买提")).text
+    listing, again = await chat.aside("/resume")
+    (label, data), = listing.buttons.items()
+    assert label.startswith(f"Draft {TYPE} – 阿卜杜拉·买买提 – ")
+    assert ID_PROMPT in again.text
+    assert ID_PROMPT in (await chat.press(data)).text
+    assert MOBILE_PROMPT in (await chat.say("１１０１０５１９４９１２３１００２ｘ")).text
+    location = await chat.say("+86 138-1234-5678")
+    assert FRONT_PROMPT in (await chat.press(location.buttons["Skip"])).text
+    await chat.aside("/resume")
+    resumed = await chat.press(data)
+    assert FRONT_PROMPT in resumed.text and LOCATION_PROMPT not in resumed.text
+    case = await only_case(desk)
+    assert (case.customer_name, case.location_skipped, case.customer_answers) == (
+        "阿卜杜拉·买买提", True, {})
+    summary = await cases.case_summary(await actor_for(desk.agent), case.id,
+                                       capture_context(desk.media_root))
+    assert (summary.id_number_masked, summary.mobile_masked) == ("110105********002X",
+                                                                "138****5678")

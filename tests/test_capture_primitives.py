@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageFilter
 
+from bot.flows.capture import read_serial
 from domain.errors import DomainError, NotFound
 from domain.identity import (
     mask_mobile,
     mask_resident_id,
+    normalise_serial,
     resident_id_check_digit,
     validate_customer_name,
     validate_mobile,
@@ -122,7 +124,9 @@ def test_id_number_is_masked_to_first_six_and_last_four() -> None:
 
 
 @pytest.mark.parametrize(
-    "typed", ["13812345678", "138 1234 5678", "138-1234-5678", "+86 138 1234 5678", "8613812345678"]
+    "typed", ["13812345678", "138 1234 5678", "138-1234-5678", "+86 138 1234 5678", "8613812345678",
+              "+86-138-1234-5678", "0086 138 1234 5678", "0086-13812345678", "(+86)13812345678",
+              "１３８１２３４５６７８", "＋８６　１３８－１２３４－５６７８", "138–1234–5678"]
 )
 def test_mainland_mobile_is_normalised(typed: str) -> None:
     assert validate_mobile(typed) == "13812345678"
@@ -151,6 +155,48 @@ def test_customer_name_is_checked() -> None:
         "The name must have %(min)d to %(max)d characters."
     )
     assert refusal(validate_customer_name, "张三3") == "The name must not contain digits."
+    assert refusal(validate_customer_name, "张三３") == "The name must not contain digits."
+
+
+@pytest.mark.parametrize(("typed", "kept"), [
+    ("阿卜杜拉·买买提", "阿卜杜拉·买买提"),
+    ("阿卜杜拉・买买提", "阿卜杜拉·买买提"),
+    ("阿卜杜拉 • 买买提", "阿卜杜拉·买买提"),
+    ("阿卜杜拉･买买提", "阿卜杜拉·买买提"),
+    ("Zoë Müller", "Zoë Müller"),
+    ("Анна Иванова", "Анна Иванова"),
+    ("ＬＩ　Ｍｉｎｇ", "LI Ming"),
+    ("สมชาย ใจดี", "สมชาย ใจดี"),
+])
+def test_names_of_any_script_and_the_middle_dot_are_accepted(typed: str, kept: str) -> None:
+    assert validate_customer_name(typed) == kept
+
+
+@pytest.mark.parametrize(("typed", "key"), [
+    ("张三😀", "The name must not contain emoji or symbols."),
+    ("张三★", "The name must not contain emoji or symbols."),
+    ("张\u200b三", "The name contains an invisible character (such as a zero-width space); type "
+                 "the name again without it."),
+    ("张\u200d三", "The name contains an invisible character (such as a zero-width space); type "
+                 "the name again without it."),
+    ("张\ufeff三", "The name contains an invisible character (such as a zero-width space); type "
+                 "the name again without it."),
+    ("张\x07三", "The name contains a control character; type the name again."),
+    ("·张三", "The middle dot (·) goes only between the parts of a name."),
+    ("张三··李", "The middle dot (·) goes only between the parts of a name."),
+    ("张三@", "The name may contain only letters, spaces and the middle dot (·); remove "
+             "\u201c%(char)s\u201d."),
+])
+def test_names_with_emoji_invisible_or_control_characters_are_refused(typed: str,
+                                                                      key: str) -> None:
+    assert refusal(validate_customer_name, typed) == key
+
+
+def test_full_width_digits_are_read_as_digits_in_an_id_number_and_a_serial() -> None:
+    assert validate_resident_id("１１０１０５１９４９１２３１００２ｘ", date(2026, 11, 23)) == (
+        "11010519491231002X")
+    assert normalise_serial(" ６２１７０００１ ") == "62170001"
+    assert read_serial("卡号 ６２１７ ０００１") == "62170001"
 
 
 # --- field cipher (C10) --------------------------------------------------------------

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
@@ -22,16 +23,22 @@ from domain.models import (
     PhotoKind,
     Role,
     Staff,
+    Voucher,
+    VoucherState,
+    VoucherType,
 )
-from domain.services import business_types, devices
-from domain.services.actors import Actor
+from domain.services import business_types, devices, vouchers
+from domain.services.actors import Actor, actor_for
 from domain.services.business_types import BusinessTypeForm
 from domain.services.cases import WorkingHours
-from tests.chat_driver import Chat, Said, running_bot
+from fieldops.settings import Settings
+from fieldops.wiring import flow_context
+from tests.chat_driver import Chat, Said, bot_config, running_bot
 from tests.factories import org_tree, person
 from tests.fake_telegram import FakeTelegram
 from tests.test_bot import bound_agent, dispatching
 from tests.test_devices import qualify
+from tests.voucher_support import CARD_PATTERN, card
 
 AGENT, SUPERVISOR, IT, OPS, FAR_IT = 7301, 7302, 7303, 7304, 7305
 ALWAYS = WorkingHours(weekdays=frozenset(range(7)), start=time(0, 0), end=time(23, 59, 59))
@@ -236,3 +243,76 @@ async def test_loss_of_a_tablet_needs_one_issued_to_the_agent(
     assert said.text.startswith("No tablet is issued to you, so there is none to report lost.")
     assert NOT_SENT in said.text
     assert (await chat.press(what.buttons["Tablet"])).text == "This button is no longer valid."
+
+
+def production_settings(media_root: Path, **values: int) -> Settings:
+    """Settings as `fieldops run` reads them from FIELDOPS_* variables, thresholds included."""
+    return Settings(_env_file=None, data_key="a-test-secret-that-is-long-enough",  # type: ignore[call-arg]
+                    media_root=media_root, **values)
+
+
+@asynccontextmanager
+async def production_bot(fake: FakeTelegram, settings: Settings) -> AsyncIterator[TelegramBot]:
+    """The bot with the flows' context the composition root builds from the settings."""
+    telegram = TelegramBot(bot_config(fake), flow_context(settings))
+    await telegram.start()
+    try:
+        yield telegram
+    finally:
+        await telegram.stop()
+
+
+async def report_papers_loss(chat: Chat, item: str) -> None:
+    """/loss of customer papers, sent."""
+    what = await chat.say("/loss")
+    await chat.press(what.buttons["Customer papers"])
+    await chat.say(item)
+    await chat.say("now")
+    await chat.say("客户家中")
+    summary = await chat.say("离开时遗落")
+    reported = await chat.press(summary.buttons["Report the loss"])
+    assert reported.text.startswith("Loss reported as incident #")
+
+
+async def test_repeated_losses_flag_retraining_at_the_configured_major_incident_threshold(
+        branch: Branch, fake: FakeTelegram) -> None:
+    settings = production_settings(branch.media_root, major_incident_threshold=3)
+    async with production_bot(fake, settings):
+        chat = Chat(fake, AGENT)
+        await chat.press("lang:en")
+        for number in range(1, 4):  # the first loss, then two repeated (major) losses
+            await report_papers_loss(chat, f"开户申请书 {number}")
+        assert await Incident.filter(major=True).count() == 2
+        assert (await Staff.get(id=branch.agent.id)).retraining_flagged_at is None
+        await report_papers_loss(chat, "开户申请书 4")
+    assert (await Staff.get(id=branch.agent.id)).retraining_flagged_at is not None
+
+
+async def test_a_voucher_loss_over_the_configured_mass_loss_threshold_is_major(
+        branch: Branch, fake: FakeTelegram) -> None:
+    ops = await actor_for(await Staff.get(employee_no="O1"))
+    await vouchers.define_voucher_type(ops, "CARD", vouchers.VoucherTypeForm(
+        "借记卡", "Debit card", CARD_PATTERN, "luhn"))
+    card_type = await VoucherType.get(code="CARD")
+    tablet = await issue(branch)
+    await devices.confirm_receipt(branch.agent_actor, tablet.id)
+    box = await vouchers.box_for_device(tablet.id)
+    await vouchers.set_cap(ops, branch.ids["outlet_a"], card_type.id, 10)
+    await vouchers.receive_range(ops, branch.ids["outlet_a"], card_type.id, card(1), card(6))
+    await vouchers.allocate(ops, box.id, card_type.id, count=6)
+    settings = production_settings(branch.media_root, mass_loss_threshold=2)
+    async with production_bot(fake, settings):
+        chat = Chat(fake, AGENT)
+        await chat.press("lang:en")
+        what = await chat.say("/loss")
+        await chat.press(what.buttons["Vouchers"])
+        await chat.say("，".join((card(1), card(2), card(3))))
+        await chat.say("now")
+        await chat.say("网点柜台")
+        summary = await chat.say("日终盘点时发现缺少")
+        assert (await chat.press(summary.buttons["Report the loss"])).text.startswith(
+            "Loss reported as incident #")
+    incident = await Incident.get(kind=IncidentKind.VOUCHER_LOSS)
+    assert incident.major and incident.detail["major_reason"] == "mass_loss"
+    assert not incident.detail["repeated_loss"]
+    assert await Voucher.filter(state=VoucherState.VOID_PENDING).count() == 3

@@ -34,12 +34,13 @@ from domain.services.actors import Actor
 from domain.services.business_types import BusinessTypeForm
 from scheduler.jobs import LedgerSettings, ledger_jobs
 from scheduler.runner import build_scheduler
+from tests.clock_support import test_now as clock_start
 from tests.factories import org_tree, person
 from tests.voucher_support import card, voucher_world
 
 ZONE = ZoneInfo("Asia/Shanghai")
 KINDS = frozenset({PhotoKind.ID_FRONT, PhotoKind.ID_BACK, PhotoKind.ONSITE_WITH_AGENT})
-TODAY = utcnow().date()
+TODAY = clock_start().astimezone(ZoneInfo("Asia/Shanghai")).date()  # the test clock's business day
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=ZONE)  # a Monday in working hours
 
 

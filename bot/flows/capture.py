@@ -650,7 +650,8 @@ def _list_label(turn: Turn, case: Case) -> str:
                       case_no=case.case_no, business_type=business_type)
     changed = case.updated_at.astimezone(turn.ctx.capture.zone).strftime(LIST_FORMAT)
     return turn._("Draft %(business_type)s – %(customer)s – %(changed)s",
-                  business_type=business_type, customer=case.customer_name or "–",
+                  business_type=business_type,
+                  customer=case.customer_name or case.customer_answers.get("name") or "–",
                   changed=changed)
 
 

@@ -17,6 +17,7 @@ from domain.errors import N_, DomainError, NotFound, PermissionDenied
 from domain.identity import (
     mask_mobile,
     mask_resident_id,
+    normalise_resident_id,
     normalise_serial,
     validate_customer_name,
     validate_mobile,
@@ -452,8 +453,8 @@ async def submit(actor: Actor, case_id: int, ctx: CaptureContext,
             case.revision += 1
         else:
             _require_changeable(case, None)
-            await _check_complete(case, business_type, ctx)
             await _gate_for(case, moment, ctx)
+            await _check_complete(case, business_type, ctx)
             case.case_no = await _next_case_no(moment, ctx.zone)
         _start_review_clock(case, business_type, moment)
         await case.save()
@@ -482,14 +483,14 @@ def _start_review_clock(case: Case, business_type: BusinessType, moment: datetim
 
 
 async def cancel(actor: Actor, case_id: int) -> Case:
-    """Cancel a draft, releasing its reserved serial; submitted cases go through review
-    instead (DESIGN.md section 4, V1)."""
+    """Cancel a draft; the serial handed at capture is to be taken back from the customer;
+    submitted cases go through review instead (DESIGN.md section 4, V1, V6)."""
     async with in_transaction():
         case = await _case_for_change(actor, case_id)
         case.status = CaseStatus.CANCELLED
         await case.save()
-        await vouchers.release_for_case(actor, case.id)
         await record_event(actor, case, CaseEventKind.CANCELLED, {})
+        await vouchers.recover_for_closed_case(actor, case.id)
     return case
 
 
@@ -577,7 +578,7 @@ async def reveal_customer(actor: Actor, case_id: int, ctx: CaptureContext) -> Cu
 async def find_by_id_number(actor: Actor, id_number: str, ctx: CaptureContext) -> list[Case]:
     """Cases of one customer in the actor's scope, found through the keyed hash (C10)."""
     require(actor, Permission.CASE_VIEW)
-    digest = ctx.cipher.lookup_hash(id_number)
+    digest = ctx.cipher.lookup_hash(normalise_resident_id(id_number))
     async with in_transaction():
         rows = await Case.filter(id_number_hash=digest,
                                  org__path__startswith=scope_prefix(actor)).order_by("id")
