@@ -200,7 +200,7 @@ class Running:
     """The parts a running process started: the bot (maybe still coming up), the web server."""
 
     bot: TelegramBot | None
-    web: web.AppRunner | None
+    server: web.AppRunner | None
 
 
 @contextlib.asynccontextmanager

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -58,7 +59,6 @@ def settings_for(fake: FakeTelegram, database_url: str, tmp_path: Path, **extra:
 
 def free_port() -> int:
     """A TCP port nobody listens on now."""
-    import socket
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
