@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 from aiohttp_session import get_session, new_session
+from multidict import MultiDict
 
 from admin_web import sessions
 from admin_web.i18n import gettext as _
@@ -16,8 +17,12 @@ from admin_web.pages import (
     redirect,
     render,
 )
+from admin_web.params import max_length, text
 from domain import clock
+from domain.errors import N_
+from domain.models import WebCredential
 from domain.services import auth
+from domain.services.actors import Actor
 
 
 async def login_form(request: web.Request) -> web.Response:
@@ -26,11 +31,17 @@ async def login_form(request: web.Request) -> web.Response:
     return await render(request, "auth/login.html", context)
 
 
+async def _authenticate(form: MultiDict[str]) -> tuple[Actor, bool]:
+    """Check the typed credentials; a user name longer than any is refused as such."""
+    username = text(form.get("username"), N_("User name"), max_length(WebCredential, "username"))
+    return await auth.authenticate(username, form.get("password", ""))
+
+
 async def login(request: web.Request) -> web.Response:
     """Check the credentials; on success start a fresh session (no fixation)."""
     form = await form_of(request)
     username, target = form.get("username", ""), local_path(form.get("next"))
-    result, error = await attempt(auth.authenticate(username, form.get("password", "")))
+    result, error = await attempt(_authenticate(form))
     if result is None:
         context = {"username": username, "next": target, "error": error}
         return await render(request, "auth/login.html", context, status=401)

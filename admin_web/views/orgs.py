@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from multidict import MultiDict
 
 from admin_web.i18n import gettext as _
 from admin_web.pages import actor_of, attempt, flash_and_redirect, form_of, render
-from admin_web.params import int_or_none, path_id
-from domain.models import OrgLevel
+from admin_web.params import int_or_none, max_length, path_id, text
+from domain.errors import N_
+from domain.models import Org, OrgLevel
 from domain.services import orgs
+from domain.services.actors import Actor
 
 
 async def _tree_page(request: web.Request, status: int = 200, **extra: Any) -> web.Response:
@@ -27,13 +30,26 @@ async def org_list(request: web.Request) -> web.Response:
     return await _tree_page(request)
 
 
+def _names(form: MultiDict[str]) -> dict[str, str]:
+    """The typed names of an org, no longer than their columns."""
+    return {"name": text(form.get("name"), N_("Name"), max_length(Org, "name")),
+            "name_en": text(form.get("name_en"), N_("English name"), max_length(Org, "name_en"))}
+
+
+async def _create(actor: Actor, form: MultiDict[str]) -> Org:
+    code = text(form.get("code"), N_("Code"), max_length(Org, "code"))
+    return await orgs.create_org(actor, code=code, **_names(form),
+                                 parent_id=int_or_none(form.get("parent_id")))
+
+
+async def _rename(actor: Actor, org_id: int, form: MultiDict[str]) -> Org:
+    return await orgs.rename_org(actor, org_id, **_names(form))
+
+
 async def create(request: web.Request) -> web.Response:
     """Add a child org (system admins)."""
     form = await form_of(request)
-    org, error = await attempt(orgs.create_org(
-        actor_of(request), code=form.get("code", ""), name=form.get("name", ""),
-        name_en=form.get("name_en", ""), parent_id=int_or_none(form.get("parent_id")),
-    ))
+    org, error = await attempt(_create(actor_of(request), form))
     if org is None:
         return await _tree_page(request, 400, form=dict(form), error=error)
     message = _("Organisation %(name)s added.") % {"name": org.name}
@@ -50,9 +66,7 @@ async def rename(request: web.Request) -> web.Response:
     """Change an org's names (system admins)."""
     form = await form_of(request)
     org_id = path_id(request, "org_id")
-    org, error = await attempt(orgs.rename_org(
-        actor_of(request), org_id, name=form.get("name", ""), name_en=form.get("name_en", "")
-    ))
+    org, error = await attempt(_rename(actor_of(request), org_id, form))
     if org is None:
         current = await orgs.get_org(actor_of(request), org_id)
         context = {"org": current, "form": dict(form), "error": error}

@@ -9,9 +9,11 @@ from multidict import MultiDict
 
 from admin_web.i18n import gettext as _
 from admin_web.pages import ACTIVE_FILTER, actor_of, attempt, flash_and_redirect, form_of, render
-from admin_web.params import int_or_none, path_id
-from domain.models import Role
+from admin_web.params import int_or_none, max_length, path_id, text
+from domain.errors import N_
+from domain.models import ChatBinding, Role, WebCredential
 from domain.services import binding, orgs, staff
+from domain.services.actors import Actor
 from domain.services.staff import StaffForm, StaffProfile
 
 ROLE_KEYS = frozenset(role.value for role in Role)
@@ -106,12 +108,22 @@ async def set_active(request: web.Request) -> web.Response:
     await flash_and_redirect(request, f"/staff/{staff_id}", error or done)
 
 
+async def _grant(actor: Actor, staff_id: int, form: MultiDict[str]) -> str:
+    username = text(form.get("username"), N_("User name"), max_length(WebCredential, "username"))
+    return await staff.grant_web_login(actor, staff_id, username)
+
+
+async def _unbind(actor: Actor, staff_id: int, form: MultiDict[str]) -> None:
+    channel = text(form.get("channel"), N_("Channel"), max_length(ChatBinding, "channel"))
+    await binding.unbind_chat(actor, staff_id, channel)
+
+
 async def grant_web_login(request: web.Request) -> web.Response:
     """Create or reset a web log-in and show the initial password once."""
     form = await form_of(request)
     staff_id = path_id(request, "staff_id")
     username = form.get("username", "").strip()
-    password, error = await attempt(staff.grant_web_login(actor_of(request), staff_id, username))
+    password, error = await attempt(_grant(actor_of(request), staff_id, form))
     if error is not None:
         await flash_and_redirect(request, f"/staff/{staff_id}", error)
     context = {"username": username, "password": password, "staff_id": staff_id}
@@ -124,6 +136,5 @@ async def unbind(request: web.Request) -> web.Response:
     """Remove a staff member's chat binding on one channel."""
     form = await form_of(request)
     staff_id = path_id(request, "staff_id")
-    _done, error = await attempt(binding.unbind_chat(actor_of(request), staff_id,
-                                                     form.get("channel", "")))
+    _done, error = await attempt(_unbind(actor_of(request), staff_id, form))
     await flash_and_redirect(request, f"/staff/{staff_id}", error or _("Chat account unbound."))

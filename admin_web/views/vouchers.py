@@ -15,7 +15,15 @@ from multidict import MultiDict, MultiMapping
 from admin_web.i18n import current_locale
 from admin_web.i18n import gettext as _
 from admin_web.pages import actor_of, attempt, business_today, flash_and_redirect, form_of, render
-from admin_web.params import int_or_none, month_or, optional_date, path_id, whole_number
+from admin_web.params import (
+    int_or_none,
+    max_length,
+    month_or,
+    optional_date,
+    path_id,
+    text,
+    whole_number,
+)
 from admin_web.state import CONFIG_KEY, TIMEZONE_KEY
 from domain import clock
 from domain.errors import N_, DomainError
@@ -25,6 +33,7 @@ from domain.models import (
     MisIssueStatus,
     MovementKind,
     VoidKind,
+    Voucher,
     VoucherState,
 )
 from domain.services import devices, orgs, voucher_counts, voucher_reports, vouchers
@@ -57,6 +66,8 @@ KIND_LABELS: dict[MovementKind, str] = {
     MovementKind.HANDED_OVER: N_("Box handed over"),
     MovementKind.MIS_ISSUED: N_("Handed to a customer by mistake"),
     MovementKind.COUNT_ADJUSTMENT: N_("Count adjustment"),
+    MovementKind.TO_RECOVER: N_("Left with the customer, to be taken back"),
+    MovementKind.TAKEN_BACK: N_("Taken back from the customer into the box"),
 }
 VOID_KIND_LABELS: dict[VoidKind, str] = {
     VoidKind.LOST: N_("Lost"),
@@ -92,9 +103,11 @@ def labels() -> dict[str, Any]:
             "count_status_label": lambda value: _(COUNT_LABELS[CountStatus(value)])}
 
 
-def serial_lines(text: str) -> list[str]:
-    """The serials of a text area or a file: one per line, blank lines skipped."""
-    return [line.strip() for line in text.splitlines() if line.strip()]
+def serial_lines(typed: str) -> list[str]:
+    """The serials of a text area or a file: one per line, blank lines skipped; each no
+    longer than a serial can be."""
+    longest = max_length(Voucher, "serial")
+    return [text(line, N_("Serial"), longest) for line in typed.splitlines() if line.strip()]
 
 
 async def _page(request: web.Request, template: str, context: dict[str, Any],
@@ -161,7 +174,7 @@ async def box_page(request: web.Request) -> web.Response:
 async def _box_view(request: web.Request, box_id: int, error: str | None = None,
                     form: MultiMapping[str] | None = None) -> web.Response:
     actor = actor_of(request)
-    after = request.query.get("after") or None
+    after = text(request.query.get("after"), N_("Serial"), max_length(Voucher, "serial")) or None
     before = int_or_none(request.query.get("before"))
     box, serials, movements = await vouchers.box_detail(
         actor, box_id, limit=SERIAL_PAGE, after=after, before=before,
@@ -343,7 +356,8 @@ def journal_filters(query: MultiMapping[str]) -> dict[str, Any]:
     kind = query.get("kind", "")
     return {"kind": kind if kind in KIND_KEYS else None,
             "org_id": int_or_none(query.get("org_id")),
-            "serial": query.get("serial", "").strip() or None}
+            "serial": text(query.get("serial"), N_("Serial"),
+                           max_length(Voucher, "serial")) or None}
 
 
 async def journal_page(request: web.Request) -> web.Response:
