@@ -53,6 +53,7 @@ from domain.services.actors import Actor
 from domain.services.dashboard import FigureKey, TrendKey
 from domain.services.devices import LossReport
 from domain.services.vouchers import VoucherTypeForm
+from tests.clock_support import SteadyClock
 from tests.factories import ROOT, person, web_user
 from tests.review_support import Desk, build_desk, submitted_case
 from tests.test_admin_web import admin_site, log_in, zh
@@ -188,7 +189,9 @@ async def seed_calendar(desk: Desk, cases: list[Case]) -> None:
 
 
 @pytest.fixture
-async def world(database_url: str, tmp_path: Path) -> World:
+async def world(database_url: str, tmp_path: Path, test_clock: SteadyClock) -> World:
+    """The seeded world, its pages read at its own noon whatever moment the suite runs at."""
+    test_clock.move_to(NOW)
     desk = await build_desk(tmp_path)
     agent_b = await bound_agent(desk.ids["outlet_b"], "F002")
     cases = await seed_cases(desk, agent_b)

@@ -26,21 +26,24 @@ from domain.models import (
     TailBox,
 )
 from tests.browser_support import browser_page
+from tests.clock_support import SteadyClock
 from tests.factories import person, web_user
 from tests.test_admin_web import PASSWORD, admin_site, log_in, zh
 from tests.test_cases import ZONE
-from tests.test_dashboard import World, cards, world  # noqa: F401  (fixture)
+from tests.test_dashboard import NOW, World, cards, world  # noqa: F401  (fixture)
 
 SLA = "Reviews within the time limit today"  # a share of the decisions, not a list's length
 # Cards whose list shows serial balances per place: the columns that add up to the figure.
 BALANCE_COLUMNS = {"Vouchers in vaults": (3,), "Vouchers in tail boxes": (4, 5)}
 
 
-async def seed_by_the_clock(seeded: World) -> str:
-    """What the pages, reading the real clock, count as today: callbacks due later today (one
-    unassigned, one assigned to the callback agent C101, one to another agent), one of the
-    other agent's past its deadline, one due tomorrow; a surprise inspection launched now;
-    today's day-end counts (K1, V3, V5). Returns C101's user name."""
+async def seed_by_the_clock(seeded: World, test_clock: SteadyClock) -> str:
+    """Two days after the seeded world (its callbacks and counts then lie in the past), what
+    the pages count as today: callbacks due later today (one unassigned, one assigned to the
+    callback agent C101, one to another agent), one of the other agent's past its deadline,
+    one due tomorrow; a surprise inspection launched now; today's day-end counts (K1, V3,
+    V5). Returns C101's user name."""
+    test_clock.move_to(NOW + timedelta(days=2))
     now = clock.utcnow()
     end_of_day = day_bounds(now.astimezone(ZONE).date(), ZONE)[1]
     later = now + (end_of_day - now) / 2
@@ -138,8 +141,8 @@ FIXED = ("Day-end counts not answered today", "Vault inspections due this month"
 ])
 async def test_every_card_figure_equals_the_rows_of_the_list_it_opens(
         world: World, org: str, role: Role, seen: int,  # noqa: F811
-        callbacks: tuple[int, int]) -> None:
-    username = await viewer(world, org, role, await seed_by_the_clock(world))
+        callbacks: tuple[int, int], test_clock: SteadyClock) -> None:
+    username = await viewer(world, org, role, await seed_by_the_clock(world, test_clock))
     async with site_as(world, username) as client:
         shown = await figures_and_lists(client)
     assert {caption: pair for caption, pair in shown.items() if pair[0] != pair[1]} == {}
@@ -150,8 +153,8 @@ async def test_every_card_figure_equals_the_rows_of_the_list_it_opens(
 
 
 async def test_the_lists_behind_the_cards_show_their_filters_and_refuse_a_bad_day(
-        world: World) -> None:  # noqa: F811
-    await seed_by_the_clock(world)
+        world: World, test_clock: SteadyClock) -> None:  # noqa: F811
+    await seed_by_the_clock(world, test_clock)
     today = clock.utcnow().astimezone(ZONE).date()
     username = await viewer(world, "province", Role.OPS_ADMIN, "")
     async with site_as(world, username) as client:
@@ -183,8 +186,8 @@ CHARTS = ("Cases per day", "Reviews within the time limit per day, in percent",
 
 
 async def test_the_dashboard_in_chromium_draws_three_charts_and_a_card_opens_its_list(
-        world: World, chromium: str) -> None:  # noqa: F811
-    await seed_by_the_clock(world)
+        world: World, chromium: str, test_clock: SteadyClock) -> None:  # noqa: F811
+    await seed_by_the_clock(world, test_clock)
     username = await viewer(world, "province", Role.OPS_ADMIN, "")
     config = AdminConfig(secret_key="browser-secret", capture=world.desk.ctx)
     server = TestServer(init_app(config), host="127.0.0.1")
