@@ -16,8 +16,10 @@ import pytest
 from bot.dispatcher import OutboxDispatcher
 from bot.flows import ChatRouter, Inbound
 from bot.telegram import BotConfig, TelegramBot
+from bot.webchat import WebChat
 from domain.models import OutboxMessage, OutboxStatus, Role, Staff
-from domain.services import binding, chat, outbox, review
+from domain.services import binding, chat, outbox, review, webchat
+from domain.services.actors import actor_for
 from fieldops.runtime import running
 from fieldops.settings import Settings
 from locales import translate
@@ -355,3 +357,19 @@ async def test_the_admin_outbox_lists_expired_messages_and_those_waiting_for_a_c
     listed = page[page.index(zh("Expired messages")):]
     assert "special:requested" in listed and "staff.active" not in listed
     assert zh("%(num)d message waits for its recipient to bind a chat.", num=1) in page
+
+
+async def test_a_notice_waiting_for_a_chat_goes_to_the_browser_chat_once_opened(
+    bot: TelegramBot, agent: Staff, tmp_path: Path
+) -> None:
+    await outbox.enqueue(agent.id, NOTICE, idempotency_key="staff.active:8")
+    browser = WebChat(flow_context(tmp_path), "en")
+    dispatcher = OutboxDispatcher({"telegram": bot, "web": browser}, default_locale="en")
+    assert await dispatcher.run_once() == 0
+    assert (await row("staff.active:8")).status == OutboxStatus.WAITING
+    await webchat.bind_web_chat(agent.id)
+    assert await dispatcher.run_once() == 1
+    message = await row("staff.active:8")
+    assert (message.status, message.channel, message.attempts) == (OutboxStatus.SENT, "web", 0)
+    lines = await webchat.transcript(await actor_for(agent))
+    assert [line.text for line in lines] == [NOTICE]

@@ -11,7 +11,7 @@ from tortoise.transactions import in_transaction
 from domain.clock import utcnow
 from domain.errors import N_, DomainError, NotFound
 from domain.models import ChatBinding, Staff, WebChatMessage
-from domain.services import audit
+from domain.services import audit, outbox
 from domain.services.actors import Actor, system_actor
 
 CHANNEL = "web"
@@ -48,6 +48,7 @@ async def bind_web_chat(staff_id: int) -> ChatBinding:
             await audit.record(system_actor(f"chat:{CHANNEL}"), "chat.bind", "staff", staff.id,
                                org_id=staff.org.id,
                                detail={"channel": CHANNEL, "external_user_id": address})
+            await outbox.release_for_binding(staff.id, CHANNEL)
     except IntegrityError:
         return await ChatBinding.get(staff_id=staff_id, channel=CHANNEL)
     return created
