@@ -5,13 +5,17 @@ are driven in zh_CN and no reply or button may carry an English sentence."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.flows import Reply
-from domain.models import Staff
+from domain.clock import utcnow
+from domain.models import BoxCount, Device, Staff
+from domain.services import vouchers
 from tests.chat_support import RouterChat, bind, button, chat_router
+from tests.inspection_support import stock
 from tests.review_support import Desk, build_desk, photo, submitted_case
 
 AGENT = "tgF001"
@@ -125,6 +129,42 @@ async def review_in_chinese(reviewer: RouterChat, case_no: str) -> None:
     await reviewer.say("/help")
 
 
+async def retake_in_chinese(reviewer: RouterChat, agent: RouterChat, case_id: int,
+                            case_no: str) -> None:
+    """The reviewer ticks a reason and sends the return; the agent retakes the photo and
+    submits revision 2 (C7, C9)."""
+    await reviewer.press(f"rv:claim:{case_id}")
+    await reviewer.press(f"rv:return:{case_id}")
+    await reviewer.press(f"rv:rt:{case_id}:unclear_image")
+    await reviewer.press(f"rv:rs:{case_id}")
+    await reviewer.say(case_no)
+    retake = await agent.press(f"cap:retake:{case_id}")
+    await agent.say("/whoami")
+    for seed in (7, 8, 9):
+        retake = await agent.photo(photo(seed))
+    await agent.press(next(data for reply in retake for row in reply.buttons
+                           for _, data in row if ":submit:" in data))
+
+
+async def count_in_chinese(desk: Desk, agent: RouterChat) -> None:
+    """A day-end count answered in chat, with a side command and a refused figure (V3)."""
+    now = utcnow()
+    card = await vouchers.define_voucher_type(desk.ops, "CARD", vouchers.VoucherTypeForm(
+        "借记卡", "Debit card", r"[0-9]{8}", "none"))
+    await vouchers.set_cap(desk.ops, desk.ids["province"], card.id, 100)
+    device = await Device.get(holder_id=desk.agent.staff_id)
+    box = await vouchers.box_for_device(device.id)
+    await stock(desk.ops, desk.agent, box, {"CARD": card}, {"CARD": 2}, now - timedelta(days=1))
+    await vouchers.request_day_end_counts(now)
+    count = await BoxCount.filter(box_id=box.id).order_by("-id").first()
+    assert count is not None
+    await agent.say("/box")
+    await agent.press(f"vc:count:{count.id}")
+    await agent.say("/box")
+    await agent.say("两张")
+    await agent.say("2")
+
+
 async def test_every_chat_step_answers_a_chinese_user_in_chinese(desk: Desk, tmp_path: Path
                                                                  ) -> None:
     router = chat_router(tmp_path, "zh_CN")
@@ -135,4 +175,16 @@ async def test_every_chat_step_answers_a_chinese_user_in_chinese(desk: Desk, tmp
     case = await submitted_case(desk, seed=5)
     await review_in_chinese(reviewer, case.case_no or "")
     assert len(agent.said) > 40 and len(reviewer.said) > 8
+    assert untranslated(agent.said + reviewer.said) == []
+
+
+async def test_retakes_and_counts_answer_a_chinese_user_in_chinese(desk: Desk, tmp_path: Path
+                                                                   ) -> None:
+    router = chat_router(tmp_path, "zh_CN")
+    agent, reviewer = RouterChat(router, AGENT), RouterChat(router, REVIEWER)
+    await bind(await Staff.get(id=desk.reviewer.staff_id), REVIEWER)
+    case = await submitted_case(desk, seed=6)
+    await retake_in_chinese(reviewer, agent, case.id, case.case_no or "")
+    await count_in_chinese(desk, agent)
+    assert len(agent.said) > 10 and len(reviewer.said) > 4
     assert untranslated(agent.said + reviewer.said) == []
