@@ -108,8 +108,6 @@ async def _try_start(bot: TelegramBot, next_try: timedelta) -> bool:
                   "scheduler keep running; next try in %d s",
                   type(error).__name__, error, next_try.total_seconds())
         return False
-    log.info("chat bot @%s started (%s)", bot.username,
-             "webhook" if bot.config.webhook_url else "long polling")
     return True
 
 
