@@ -6,10 +6,10 @@ import logging
 import os
 import socket
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from domain.clock import utcnow
 from domain.services import leases
 from scheduler.jobs import Job
 
@@ -47,7 +47,8 @@ def build_scheduler(jobs: Iterable[Job], holder: str | None = None) -> AsyncIOSc
     scheduler = AsyncIOScheduler(timezone="UTC")
     name = holder or holder_name()
     for job in jobs:
-        first_run = {"next_run_time": utcnow()} if job.at_start else {}
+        # APScheduler triggers on its own (real) clock, so "right away" is its now
+        first_run = {"next_run_time": datetime.now(UTC)} if job.at_start else {}
         scheduler.add_job(
             run_leased, "interval", args=[job, name], id=job.name,
             seconds=job.every.total_seconds(), coalesce=True, max_instances=1,
