@@ -23,6 +23,7 @@ def capture_context(settings: Settings) -> CaptureContext:
         hours=WorkingHours(weekdays=settings.weekdays, start=start, end=end),
         zone=settings.zone,
         location_mode=LocationMode(settings.location_mode),
+        mis_issue_recovery_days=settings.mis_issue_recovery_days,
     )
 
 

@@ -5,6 +5,7 @@ managers, reminded before and escalated after. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -30,7 +31,9 @@ from domain.models import (
 )
 from domain.services import cases, mis_issue_deadlines, vouchers
 from domain.services.calendar import Calendar
+from fieldops import settings as settings_module
 from fieldops.settings import SettingsError, load_settings
+from fieldops.wiring import capture_context
 from scheduler.jobs import calendar_jobs
 from tests.factories import person
 from tests.voucher_support import World, agent_with_box, card, count_box, voucher_world
@@ -186,16 +189,27 @@ async def test_only_voucher_managers_choose_a_deadline(world: World) -> None:
     assert own.recover_by == T0 + timedelta(days=5)
 
 
-async def test_the_recovery_days_setting_is_bounded_and_reaches_the_calendar(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_the_recovery_days_setting_is_bounded_and_reaches_calendar_and_capture(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(settings_module, "VAR_DIR", tmp_path / "var")
+    monkeypatch.setenv("FIELDOPS_MEDIA_ROOT", str(tmp_path / "media"))
     monkeypatch.setenv("FIELDOPS_MIS_ISSUE_RECOVERY_DAYS", "31")
     with pytest.raises(SettingsError):
         load_settings()
     monkeypatch.setenv("FIELDOPS_MIS_ISSUE_RECOVERY_DAYS", "10")
     monkeypatch.setenv("FIELDOPS_MIS_ISSUE_REMINDER_HOURS", "24,72")
-    calendar = load_settings().calendar
+    settings = load_settings()
+    calendar = settings.calendar
     assert (calendar.mis_issue_recovery_days, calendar.mis_issue_reminder_hours) == (10, (72, 24))
+    assert capture_context(settings).mis_issue_recovery_days == 10
     assert "mis_issue_deadlines" in {job.name for job in calendar_jobs(calendar)}
+
+
+async def test_a_cancelled_case_gets_the_configured_recovery_days(world: World) -> None:
+    case_id = await draft_with_card(world)
+    await cases.cancel(world.agent, case_id, replace(world.ctx, mis_issue_recovery_days=3))
+    mis = await MisIssue.get(case_id=case_id)
+    assert mis.recover_by - mis.reported_at == timedelta(days=3)
 
 
 async def chased(now: datetime) -> int:

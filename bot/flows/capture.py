@@ -135,7 +135,7 @@ async def cancel(turn: Turn) -> Outcome:
             return answer(Step.IDLE, turn._(
                 "Stopped. Case %(case_no)s stays returned; send /resume to continue it.",
                 case_no=summary.case_no))
-        await cases.cancel(actor, summary.case_id)
+        await cases.cancel(actor, summary.case_id, turn.ctx.capture)
     except DomainError as refusal:
         return answer(Step.IDLE, turn._(refusal.key, **refusal.params))
     return answer(Step.IDLE, turn._("The draft was cancelled; nothing of it will be submitted."))
@@ -212,7 +212,7 @@ async def _before_first(turn: Turn, actor: Actor, summary: CaseSummary,
         summary.id_number_masked or summary.photo_kinds or summary.latitude is not None)
     if not untouched:
         return _ask(turn, summary, SUMMARY, data)
-    await cases.cancel(actor, summary.case_id)
+    await cases.cancel(actor, summary.case_id, turn.ctx.capture)
     return await _type_choice(turn, actor, turn._("The empty draft was discarded."))
 
 

@@ -222,7 +222,8 @@ async def _send_mis_issue(turn: Turn) -> Outcome:
                                  "mistake, and at most one case number."))
         mis_issue = await vouchers.record_mis_issue(
             await chat_actor(turn), serials[0], turn.data["description"],
-            case_no=case_numbers[0] if case_numbers else "", zone=turn.ctx.capture.zone)
+            case_no=case_numbers[0] if case_numbers else "", zone=turn.ctx.capture.zone,
+            recovery_days=turn.ctx.capture.mis_issue_recovery_days)
     except DomainError as refusal:
         return answer(Step.IDLE, "\n\n".join((turn._(refusal.key, **refusal.params),
                                               turn._(MIS_ISSUE_NOT_SENT))))

@@ -129,6 +129,7 @@ class CaptureContext:
     hours: WorkingHours
     zone: ZoneInfo
     location_mode: LocationMode = LocationMode.OPTIONAL
+    mis_issue_recovery_days: int = 7  # to take back the card of a closed case (V6)
 
 
 @dataclass(frozen=True)
@@ -482,7 +483,7 @@ def _start_review_clock(case: Case, business_type: BusinessType, moment: datetim
     case.escalation_count = 0
 
 
-async def cancel(actor: Actor, case_id: int) -> Case:
+async def cancel(actor: Actor, case_id: int, ctx: CaptureContext | None = None) -> Case:
     """Cancel a draft; the serial handed at capture is to be taken back from the customer;
     submitted cases go through review instead (DESIGN.md section 4, V1, V6)."""
     async with in_transaction():
@@ -490,7 +491,9 @@ async def cancel(actor: Actor, case_id: int) -> Case:
         case.status = CaseStatus.CANCELLED
         await case.save()
         await record_event(actor, case, CaseEventKind.CANCELLED, {})
-        await vouchers.recover_for_closed_case(actor, case.id)
+        await vouchers.recover_for_closed_case(
+            actor, case.id, recovery_days=ctx.mis_issue_recovery_days if ctx
+            else vouchers.MIS_ISSUE_RECOVERY_DAYS)
     return case
 
 

@@ -445,7 +445,8 @@ async def reject(actor: Actor, case_id: int, reason_code: str, note: str, ctx: C
         updated = await _decide(actor, case, _Outcome(
             DecisionKind.REJECT, CaseStatus.REJECTED, CaseEventKind.REJECTED, reasons,
             note=clean_note), moment)
-        await vouchers.recover_for_closed_case(actor, case.id, moment, zone=ctx.zone)
+        await vouchers.recover_for_closed_case(
+            actor, case.id, moment, recovery_days=ctx.mis_issue_recovery_days, zone=ctx.zone)
         await _tell_agent(updated, business_type, "rejected", _noted(REJECTED_TO_AGENT, clean_note),
                           {"note": clean_note}, reasons)
     return updated
