@@ -487,9 +487,11 @@ async def record_mis_issue(request: web.Request) -> web.Response:
 
 async def _settle_mis_issue(request: web.Request, recovered: bool) -> Any:
     form = await form_of(request)
-    settle = vouchers.record_recovery if recovered else vouchers.write_off_mis_issue
-    return await settle(actor_of(request), path_id(request, "mis_issue_id"),
-                        form.get("note", ""))
+    actor, mis_issue_id = actor_of(request), path_id(request, "mis_issue_id")
+    if recovered:
+        return await vouchers.record_recovery(actor, mis_issue_id, form.get("note", ""))
+    return await vouchers.write_off_mis_issue(actor, mis_issue_id, form.get("note", ""),
+                                              rules=request.app[CONFIG_KEY].incidents)
 
 
 async def mis_issue_recovered(request: web.Request) -> web.Response:
