@@ -14,8 +14,10 @@ Decisions:
   draw can be redone and compared (`verify_sample`). Its inspections have period "S<id>".
 - Two people count: the box holder and a supervisor (or a designee holding INSPECTION_CONDUCT
   in the box org's chain), never the holder himself. Starting records the ledger's figures per
-  voucher type; the box is inspected as it stood then. Each person counts every type once;
-  nobody is shown the other's figure or the ledger's before both are in.
+  voucher type (`vouchers.expected_in_box`: what is physically in the box, not serials
+  reserved by cases, which are with customers); the box is inspected as it stood then. Each
+  person counts every type once; nobody is shown the other's figure or the ledger's before
+  both are in, and /box shows the holder no balance meanwhile.
 - All figures matching the ledger close the inspection OK and confirm the box balance for V4
   (last count, matched) when the ledger has not moved since the start. No `BoxCount` row is
   written: its one-per-day key and single counter do not fit two counts of two people.

@@ -3,7 +3,9 @@
 Day-end count: once the configured closing time has passed in business time, every holder
 of an open box (a holder, not frozen, at least one voucher in it) is asked in chat to count
 each voucher type; one `BoxCount(kind=day_end)` per box and business day, so a rerun or a
-second process asks nothing twice. The ledger figure is never shown to the holder. A match
+second process asks nothing twice. The ledger figure is what is physically in the box
+(`vouchers.expected_in_box`, the figure of hand-overs and inspections too); it is never
+shown to the holder, and /box shows no balance while a count waits for him. A match
 is recorded on the box (V4 reads it before an allocation); a first mismatch asks once more;
 a second opens a discrepancy incident with both figures and tells the supervisors of the
 holder's org chain. Silence past the answer time brings one reminder, past the escalation
