@@ -1244,8 +1244,8 @@ async def journal(actor: Actor, *, kind: str | None = None, org_id: int | None =
         if kind not in {k.value for k in MovementKind}:
             raise DomainError(BAD_KIND, kind=kind)
         query = query.filter(kind=MovementKind(kind))
-    if serial and serial.strip():
-        query = query.filter(voucher__serial=serial.strip())
+    if serial and normalise_serial(serial):
+        query = query.filter(voucher__serial=normalise_serial(serial))
     if before_id is not None:
         query = query.filter(id__lt=before_id)
     return list(await query.order_by("-id").limit(max(1, min(limit, 500))).prefetch_related(
