@@ -35,7 +35,8 @@ from fieldops import settings as settings_module
 from fieldops.settings import SettingsError, load_settings
 from fieldops.wiring import capture_context
 from scheduler.jobs import calendar_jobs
-from tests.factories import person
+from tests.admin_support import admin_site, log_in, submit, zh
+from tests.factories import person, web_user
 from tests.voucher_support import World, agent_with_box, card, count_box, voucher_world
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -261,3 +262,20 @@ async def test_an_overdue_recovery_is_escalated_once_then_daily_until_settled(
     assert await AuditLog.filter(action="mis_issue.escalated").count() == 2
     await vouchers.record_recovery(world.ops, mis.id, "已追回", late + timedelta(days=1))
     assert await chased(late + timedelta(days=3)) == 0
+
+
+async def test_operations_take_a_closed_case_card_back_on_the_mis_issue_page(
+        world: World) -> None:
+    case_id = await draft_with_card(world)
+    await cases.cancel(world.agent, case_id)
+    mis = await MisIssue.get(case_id=case_id)
+    _, username = await web_user(world.ids["province"], Role.OPS_ADMIN, no="O009")
+    async with admin_site() as client:
+        assert (await log_in(client, username)).url.path == "/"
+        page = await (await client.get("/vouchers/mis-issues")).text()
+        done = await submit(client, f"/vouchers/mis-issues/{mis.id}/recovered",
+                            {"note": "客户交回"}, page="/vouchers/mis-issues")
+    assert zh("Card of a rejected or cancelled case") in page
+    assert zh("Record it taken back into the box") in page
+    assert done.status == 200 and await state_of(card(1)) == VoucherState.IN_BOX
+    assert (await MisIssue.get(id=mis.id)).status == MisIssueStatus.TAKEN_BACK
