@@ -78,6 +78,16 @@ async def test_a_command_starting_another_flow_waits_until_the_open_one_ends(
     assert await step_of(AGENT) == "capture_name"
 
 
+async def test_a_button_of_another_flow_answers_and_the_step_is_asked_again_in_its_language(
+    agent: RouterChat
+) -> None:
+    await at_name_step(agent)
+    switched, again = await agent.press("lang:zh_CN")
+    assert switched.text == "此后我将使用中文回复。"
+    assert again.text == "请输入客户身份证上的姓名。"
+    assert await step_of(AGENT) == "capture_name"
+
+
 async def test_cancel_asks_first_no_keeps_the_draft_yes_cancels_it(agent: RouterChat,
                                                                   desk: Desk) -> None:
     await at_name_step(agent)

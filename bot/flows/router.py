@@ -9,14 +9,16 @@ an update whose webhook delivery was not answered, and in polling mode one not y
 `bot.telegram.polling` confirms an update only after it was handled (Telegram itself is the
 durable inbox). On SQLite the transaction holds the database for the length of one update.
 
-A command sent while a flow waits for an answer (a side command: /box, /help, /whoami…)
-is answered and the open step is asked again: a flow ends only when it finishes or when
-/cancel is confirmed. A command that would start another flow is refused until then.
+A command sent while a flow waits for an answer (a side command: /box, /help, /whoami…),
+or a button of another flow pressed then, is answered and the open step is asked again: a
+flow ends only when it finishes or when /cancel is confirmed. A command or button that would
+start another flow is refused until then.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from types import ModuleType
 from typing import TypeVar
 
@@ -90,6 +92,8 @@ STEPS: dict[str, account.Handler] = merged(
 PROMPTS: dict[str, account.Handler] = merged(
     "prompt", ((name, flow.PROMPTS) for name, flow in FLOWS.items() if hasattr(flow, "PROMPTS")))
 STEP_FLOW: dict[str, str] = {step: name for name, flow in FLOWS.items() for step in flow.STEPS}
+CALLBACK_FLOW: dict[str, str] = {
+    prefix: name for name, flow in FLOWS.items() for prefix in flow.CALLBACKS}
 # Every step of a flow can be asked again; the account flow's bind-code step is left by
 # any command (its /start and /bind answer it).
 if unasked := STEPS.keys() - PROMPTS.keys() - account.STEPS.keys():
@@ -127,7 +131,7 @@ class ChatRouter:
 
 async def outcome_of(turn: Turn) -> Outcome:
     """Run the handler of the turn; a refusal keeps the step and says why."""
-    aside = bool(turn.inbound.command) and turn.step in PROMPTS
+    aside = is_aside(turn)
     if aside and turn.inbound.command == CANCEL:
         return ask_to_cancel(turn)
     try:
@@ -142,11 +146,23 @@ async def outcome_of(turn: Turn) -> Outcome:
     return outcome
 
 
+def is_aside(turn: Turn) -> bool:
+    """A command, or a button of another flow, while a flow waits for an answer."""
+    if turn.step not in PROMPTS:
+        return False
+    if turn.inbound.command:
+        return True
+    prefix = button_prefix(turn.inbound)
+    flow = STEP_FLOW[turn.step]
+    return prefix is not None and CALLBACK_FLOW.get(prefix, flow) != flow
+
+
 async def back_to_open_step(turn: Turn, outcome: Outcome) -> Outcome:
     """A side command answered (or refused when it would start another flow), then the open
-    step asked again."""
+    step asked again, in the language chosen meanwhile if it was."""
     said = outcome.replies if outcome.step == Step.IDLE else (Reply(turn._(FINISH_FIRST)),)
-    again = await PROMPTS[turn.step](turn)
+    locale = chat.preferred_locale(turn.session.locale, None, None, turn.locale)
+    again = await PROMPTS[turn.step](replace(turn, locale=locale))
     return Outcome(again.step, (*said, *again.replies), again.data)
 
 
@@ -158,13 +174,20 @@ def ask_to_cancel(turn: Turn) -> Outcome:
     return answer(turn.step, Reply(turn._(question), buttons), data=turn.data)
 
 
+def button_prefix(inbound: Inbound) -> str | None:
+    """The longest button prefix the data of a press starts with (None for no button)."""
+    if not (inbound.callback_data or inbound.callback_id):
+        return None
+    return max((p for p in CALLBACKS if inbound.callback_data.startswith(p)), key=len,
+               default=None)
+
+
 def handler_for(turn: Turn) -> account.Handler:
     """The handler of a button (longest matching prefix), a command, or the current step."""
     inbound = turn.inbound
     if inbound.callback_data or inbound.callback_id:
-        prefixes = sorted((p for p in CALLBACKS if inbound.callback_data.startswith(p)),
-                          key=len, reverse=True)
-        return CALLBACKS[prefixes[0]] if prefixes else account.stale_button
+        prefix = button_prefix(inbound)
+        return CALLBACKS[prefix] if prefix else account.stale_button
     if inbound.command:
         return COMMANDS.get(inbound.command, account.unknown_text)
     return STEPS.get(turn.step, STEPS[Step.IDLE])
