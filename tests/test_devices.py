@@ -128,6 +128,17 @@ async def test_it_registers_a_tablet_in_stock_with_its_register_entry(shop: Shop
     assert await AuditLog.exists(action="device.registered", object_id=str(device.id))
 
 
+async def test_full_width_digits_of_a_tablet_are_read_as_digits(shop: Shop) -> None:
+    wide = str.maketrans("0123456789", "０１２３４５６７８９")
+    device = await devices.register_device(shop.it, form(
+        shop.ids["outlet_a"], asset_tag="PAD０００７", serial="SN０００００７",
+        imei=GOOD_IMEI.translate(wide)))
+    assert (device.asset_tag, device.serial, device.imei) == ("PAD0007", "SN000007", GOOD_IMEI)
+    refused = await refusal(devices.register_device, shop.it, form(
+        shop.ids["outlet_a"], asset_tag="PAD0008", serial="SN０００００７"))
+    assert refused.params == {"value": "SN000007", "field": "serial"}
+
+
 @pytest.mark.parametrize(("changes", "msgid", "field"), [
     ({"asset_tag": "PAD0001", "serial": "OTHER"},
      "A tablet with asset tag %(value)s is already registered.", "asset_tag"),

@@ -6,11 +6,13 @@ handed over (for a business type that issues one), the risk hints and the summar
 serial comes after the photos because the card is handed over once the papers are done and
 before the card-safety hints; it is typed, or read from the caption of a photo of the card
 (the photo itself is not kept: it is no case evidence). The serial stays reserved through a
-return, so a retake never asks for it. The wizard always asks for the first item still
-missing, so a fresh draft, a resumed one and a returned case (only its flagged items) run
-the same way. Every rule is checked by `domain.services.cases`; this module parses input
-and words the answers. Buttons carry "cap:<action>:<case id>[:<arg>]" ("cap:new:<business
-type id>" before a draft exists).
+return, so a retake never asks for it. Every answer is kept on the draft as it is given
+(the name and ID number before the mobile completes them, a skipped location too), and the
+wizard always asks for the first item not answered yet, so a fresh draft, one resumed with
+/resume and a returned case (only its flagged items) run the same way. Every rule is
+checked by `domain.services.cases`, which also lists what still stops the submission; this
+module parses input and words the answers. Buttons carry "cap:<action>:<case id>[:<arg>]"
+("cap:new:<business type id>" before a draft exists).
 """
 
 from __future__ import annotations

@@ -166,11 +166,14 @@ async def register_device(actor: Actor, form: DeviceForm, *, zone: ZoneInfo = DE
 
 
 def _clean_form(form: DeviceForm, today: date) -> DeviceForm:
-    """Trimmed fields, refused when empty, too long, a bad IMEI or a future purchase (D1)."""
-    asset_tag = _required(form.asset_tag, N_("Enter the asset tag of the tablet."), 32)
-    serial = _required(form.serial, N_("Enter the serial number of the tablet."), 64)
+    """Trimmed fields (full-width digits of tags, serials and IMEI read as digits), refused
+    when empty, too long, a bad IMEI or a future purchase (D1)."""
+    asset_tag = _required(normalise_serial(form.asset_tag),
+                          N_("Enter the asset tag of the tablet."), 32)
+    serial = _required(normalise_serial(form.serial),
+                       N_("Enter the serial number of the tablet."), 64)
     model = _required(form.model, N_("Enter the model of the tablet."), 100)
-    imei = "".join((form.imei or "").split()) or None
+    imei = "".join(normalise_serial(form.imei or "").split()) or None
     if imei is not None:
         validate_imei(imei)
     if form.purchase_date is not None and form.purchase_date > today:
