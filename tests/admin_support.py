@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -12,11 +13,21 @@ from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 
 from admin_web.app import AdminConfig, init_app
-from domain.models import BoxCount, CountKind, Incident, IncidentKind, Role, Staff
-from domain.services import devices, voucher_counts
-from domain.services.actors import actor_for
+from domain.models import (
+    BoxCount,
+    CountKind,
+    Device,
+    Incident,
+    IncidentKind,
+    Role,
+    Staff,
+    Voucher,
+    VoucherState,
+)
+from domain.services import devices, voucher_counts, vouchers
+from domain.services.actors import Actor, actor_for
 from domain.services.calendar import Calendar
-from fieldops.demo import DEMO_PASSWORD, seed_demo
+from fieldops.demo import DEMO_PASSWORD, LOST_CARD_HOLDER, MIS_ISSUE_BOX, seed_demo
 from locales import translate
 from tests.factories import capture_context, org_tree, web_user
 
@@ -24,7 +35,6 @@ PASSWORD = "Secret-pass-123"
 CONFIG = AdminConfig(secret_key="test-secret", bot_username="fieldops_test_bot")
 # Demo web users by role (fieldops.demo.PEOPLE): each may see some of the admin lists.
 DEMO_USERS = ("admin", "ops", "it", "auditor", "reviewer", "callback", "bizhead", "supervisor")
-REPEATED_LOSS_AGENT = "E0105"  # already lost a tablet in the demo; a second loss is repeated
 DISCREPANCY_AGENT = "E0101"
 
 
@@ -74,22 +84,40 @@ async def demo_log_in(client: TestClient, username: str) -> ClientResponse:
     return await log_in(client, username, DEMO_PASSWORD)
 
 
+def site_config(media_root: Path) -> AdminConfig:
+    """The admin site as `fieldops run` builds it: with the capture context (C10)."""
+    return replace(CONFIG, capture=capture_context(media_root))
+
+
 async def seed_every_kind(media_root: Path) -> None:
     """The demo with its month of history, plus what the demo leaves out, so every list
     has a row of each kind and state the services create: a repeated loss, a discrepancy,
-    an incident marked major by hand and a closed one (D3, Q4, V3)."""
+    an incident marked major by hand, a closed one, a mis-issue written off besides the one
+    being recovered (D3, Q4, V3, V6)."""
     ctx = capture_context(media_root)
     await seed_demo(lambda *_: None, ctx, Calendar(zone=ctx.zone))
     ops = await actor_for(await Staff.get(employee_no="E0002"))
-    repeated = await actor_for(await Staff.get(employee_no=REPEATED_LOSS_AGENT))
     lost_tablet = await Incident.get(kind=IncidentKind.DEVICE_LOSS)
+    moment = lost_tablet.reported_at + timedelta(days=1)
+    repeated = await actor_for(await Staff.get(employee_no=LOST_CARD_HOLDER))
     await devices.report_loss(repeated, devices.LossReport(
-        "papers", "客户身份证复印件", lost_tablet.reported_at + timedelta(days=1), "地铁站",
-        "复印件遗失"), lost_tablet.reported_at + timedelta(days=1))
-    await devices.mark_major(ops, lost_tablet.id, "客户资料外泄风险")
+        "papers", "客户身份证复印件", moment, "地铁站", "复印件遗失"), moment)
+    await devices.mark_major(ops, lost_tablet.id, "客户资料外泄风险", moment)
     complaint = await Incident.get(kind=IncidentKind.COMPLAINT)
-    await devices.close_incident(ops, complaint.id, "已向客户致歉并重新培训")
-    await _discrepancy(lost_tablet.reported_at)
+    await devices.close_incident(ops, complaint.id, "已向客户致歉并重新培训", moment)
+    await _discrepancy(moment)
+    await _written_off_mis_issue(ops, moment)
+
+
+async def _written_off_mis_issue(ops: Actor, moment: datetime) -> None:
+    """A second card of the mis-issue box handed out by mistake, which the customer never
+    returns: written off, a major incident (V6, Q4)."""
+    box = await vouchers.box_for_device((await Device.get(asset_tag=MIS_ISSUE_BOX)).id)
+    wrong = await Voucher.filter(box_id=box.id, state=VoucherState.IN_BOX).order_by(
+        "-serial").first()
+    assert wrong is not None
+    mis = await vouchers.record_mis_issue(ops, wrong.serial, "错将另一张卡交给客户", now=moment)
+    await vouchers.write_off_mis_issue(ops, mis.id, "客户已出国，无法收回", moment)
 
 
 async def _discrepancy(now: datetime) -> None:

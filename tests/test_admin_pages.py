@@ -13,7 +13,13 @@ from yarl import URL
 from admin_web.views.incidents import KIND_LABELS
 from domain.models import Incident, IncidentKind, IncidentStatus
 from locales import translate
-from tests.admin_support import DEMO_USERS, admin_site, demo_log_in, seed_every_kind
+from tests.admin_support import (
+    DEMO_USERS,
+    admin_site,
+    demo_log_in,
+    seed_every_kind,
+    site_config,
+)
 
 # Pages that are not lists a person reads: actions, feeds, files.
 NOT_PAGES = frozenset({"/logout", "/language", "/healthz", "/metrics", "/chat/messages"})
@@ -60,7 +66,7 @@ async def test_every_page_renders_rows_of_every_kind_for_every_role(
     statuses: dict[tuple[str, str], int] = {}
     opened = 0
     for username in DEMO_USERS:
-        async with admin_site() as client:
+        async with admin_site(site_config(tmp_path / "media")) as client:
             assert (await demo_log_in(client, username)).url.path == "/"
             seen: Counter[str] = Counter()
             for page in list_pages(client):
@@ -85,7 +91,7 @@ async def test_incidents_of_every_kind_show_with_their_major_reason(
     await seed_every_kind(tmp_path / "media")
     pages = {}
     for username in ("ops", "it", "supervisor", "auditor", "admin"):
-        async with admin_site() as client:
+        async with admin_site(site_config(tmp_path / "media")) as client:
             await demo_log_in(client, username)
             response = await client.get("/incidents?status=all")
             pages[username] = (response.status, await response.text())

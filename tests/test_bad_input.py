@@ -34,7 +34,14 @@ from domain.models import (
     TailBox,
     VoidRequest,
 )
-from tests.admin_support import DEMO_USERS, admin_site, csrf_token, demo_log_in, seed_every_kind
+from tests.admin_support import (
+    DEMO_USERS,
+    admin_site,
+    csrf_token,
+    demo_log_in,
+    seed_every_kind,
+    site_config,
+)
 
 ADMIN_SOURCES = Path(__file__).parent.parent / "admin_web"
 MALFORMED = ("²", "-1", "0", str(2**63), "99999999999999999999", "", "abc", "0001-01-01",
@@ -130,8 +137,9 @@ async def test_no_malformed_value_answers_500(database_url: str, tmp_path: Path)
     names = parameter_names()
     crashes: list[tuple[str, str, str, str]] = []
     sent = 0
+    config = site_config(tmp_path / "media")
     async with AsyncExitStack() as stack:
-        clients = {username: await stack.enter_async_context(admin_site())
+        clients = {username: await stack.enter_async_context(admin_site(config))
                    for username in DEMO_USERS}
         for username, client in clients.items():
             assert (await demo_log_in(client, username)).url.path == "/"

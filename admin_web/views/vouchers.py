@@ -200,12 +200,12 @@ def _box_link(box_id: int, **cursors: Any) -> str:
     return f"/vouchers/boxes/{box_id}" + (f"?{urlencode(kept)}" if kept else "")
 
 
-async def _box_action(request: web.Request, call: Awaitable[Any], message: str
-                      ) -> web.Response:
+async def _box_action(request: web.Request, action: Callable[[web.Request], Awaitable[Any]],
+                      message: str) -> web.Response:
     """Run an action on a box; a refusal is shown on the box page with its reason."""
     box_id = path_id(request, "box_id")
     form = await form_of(request)
-    return await _act(request, call, f"/vouchers/boxes/{box_id}", message,
+    return await _act(request, action(request), f"/vouchers/boxes/{box_id}", message,
                       lambda error: _box_view(request, box_id, error, form))
 
 
@@ -226,7 +226,7 @@ async def _allocate(request: web.Request) -> list[Any]:
 
 async def allocate(request: web.Request) -> web.Response:
     """Allocate serials or a count from the vault to the box (V1, V2, V4, Q1)."""
-    return await _box_action(request, _allocate(request),
+    return await _box_action(request, _allocate,
                              N_("Allocated to the tail box: %(n)s vouchers."))
 
 
@@ -240,7 +240,7 @@ async def _return(request: web.Request) -> int:
 
 async def return_to_vault(request: web.Request) -> web.Response:
     """Take serials from the box back into the vault (V1)."""
-    return await _box_action(request, _return(request),
+    return await _box_action(request, _return,
                              N_("Returned to the vault: %(n)s vouchers."))
 
 
@@ -252,7 +252,7 @@ async def _unfreeze(request: web.Request) -> Any:
 
 async def unfreeze(request: web.Request) -> web.Response:
     """Unfreeze a box once the matter is settled (D3, V5)."""
-    return await _box_action(request, _unfreeze(request), N_("The tail box is unfrozen."))
+    return await _box_action(request, _unfreeze, N_("The tail box is unfrozen."))
 
 
 # Voucher types, caps and receipts
