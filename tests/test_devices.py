@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -29,8 +30,11 @@ from domain.services import devices
 from domain.services.actors import Actor
 from domain.services.business_types import BusinessTypeForm, create_business_type
 from domain.services.devices import DeviceForm, LossReport
+from fieldops.runtime import admin_config
+from fieldops.settings import Settings
 from locales import translate
-from tests.factories import org_tree, person
+from tests.admin_support import admin_site, log_in, submit
+from tests.factories import org_tree, person, web_user
 from tests.test_cases import refusal
 
 ISSUED_AT = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # Monday 09:00 business time
@@ -501,3 +505,19 @@ async def test_lists_and_history_show_the_actors_subtree(shop: Shop) -> None:
     assert [i.id for i in await devices.list_incidents(shop.supervisor, status="open")] == [
         incident.id]
     assert await devices.list_incidents(shop.supervisor, status="closed") == []
+
+
+async def test_an_incident_marked_major_in_the_admin_counts_under_the_configured_threshold(
+        shop: Shop, tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, secret_key="test-secret",  # type: ignore[call-arg]
+                        data_key="a-test-secret-that-is-long-enough", media_root=tmp_path,
+                        major_incident_threshold=1)
+    incident = await devices.report_loss(shop.agent, LossReport(
+        "papers", "客户张某的开户申请书", None, "客户家中", "离开时遗落"))
+    _, username = await web_user(shop.ids["province"], Role.OPS_ADMIN, no="O900")
+    async with admin_site(admin_config(settings, "fieldops_test_bot")) as client:
+        await log_in(client, username)
+        await submit(client, f"/incidents/{incident.id}/major", {"reason": "客户资料外泄风险"},
+                     page="/incidents")
+    assert (await Incident.get(id=incident.id)).major
+    assert (await Staff.get(id=shop.agent_row.id)).retraining_flagged_at is not None
