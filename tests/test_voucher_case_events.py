@@ -74,6 +74,9 @@ async def test_a_rejected_case_asks_the_agent_to_take_the_card_back_then_it_is_i
     asked = await OutboxMessage.get(template=vouchers.TO_RECOVER_TO_HOLDER)
     assert asked.recipient_id == desk.agent.id  # type: ignore[attr-defined]
     assert asked.buttons == [[[vouchers.TOOK_IT_BACK, f"vc:back:{mis.id}"]]]
+    box = await chat.say("/box")
+    assert f"Take serial {MINE[1]} of case {case.case_no} back from the customer by" in box.text
+    assert box.buttons[vouchers.TOOK_IT_BACK] == f"vc:back:{mis.id}"
     took = await chat.press(f"vc:back:{mis.id}")
     assert took.text == f"Serial {MINE[1]} is back in your tail box."
     assert await voucher_events(case.id) == [reserved(MINE[1]), ("voucher_to_recover", card),
