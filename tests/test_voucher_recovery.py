@@ -275,7 +275,10 @@ async def test_operations_take_a_closed_case_card_back_on_the_mis_issue_page(
         page = await (await client.get("/vouchers/mis-issues")).text()
         done = await submit(client, f"/vouchers/mis-issues/{mis.id}/recovered",
                             {"note": "客户交回"}, page="/vouchers/mis-issues")
+        told = await done.text()
     assert zh("Card of a rejected or cancelled case") in page
     assert zh("Record it taken back into the box") in page
     assert done.status == 200 and await state_of(card(1)) == VoucherState.IN_BOX
+    assert zh("The recovery is recorded: a card handed by mistake waits for both void "
+              "signatures, the card of a closed case is back in its box.") in told
     assert (await MisIssue.get(id=mis.id)).status == MisIssueStatus.TAKEN_BACK

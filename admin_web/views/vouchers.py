@@ -495,9 +495,11 @@ async def _settle_mis_issue(request: web.Request, recovered: bool) -> Any:
 
 
 async def mis_issue_recovered(request: web.Request) -> web.Response:
-    """The serial is back from the customer: ask to void it (V6)."""
+    """The serial is back from the customer: ask to void it, or put a closed case's card
+    back in its box (V6)."""
     return await _act(request, _settle_mis_issue(request, True), "/vouchers/mis-issues",
-                      N_("The recovery is recorded; the void waits for both signatures."),
+                      N_("The recovery is recorded: a card handed by mistake waits for both "
+                         "void signatures, the card of a closed case is back in its box."),
                       lambda error: _mis_issues_view(request, error))
 
 
