@@ -18,9 +18,9 @@ from bot.telegram import TelegramBot
 from domain.models import Case, CaseStatus, ChatBinding, ChatSession, ProcessedUpdate, Staff
 from domain.services import chat
 from tests.chat_driver import Chat, running_bot
-from tests.chat_support import ALL_HOURS, RouterChat, button, chat_router
+from tests.chat_support import ALL_HOURS, RouterChat, bind, button, chat_router
 from tests.fake_telegram import FakeTelegram
-from tests.review_support import Desk, build_desk
+from tests.review_support import Desk, build_desk, submitted_case
 
 AGENT = "tgF001"
 NAME_PROMPT = "Enter the customer's full name as printed on the ID card."
@@ -106,14 +106,33 @@ async def test_cancel_asks_first_no_keeps_the_draft_yes_cancels_it(agent: Router
     assert idle.text == "There is nothing to cancel." and not idle.buttons
 
 
-async def test_cancel_of_a_flow_without_its_own_cancel_just_stops_it(agent: RouterChat
-                                                                    ) -> None:
+async def test_cancel_asks_only_once_a_flow_holds_an_answer(agent: RouterChat) -> None:
     await agent.say("/special")
+    [done] = await agent.say("/cancel")
+    assert done.text == "The request was not sent." and not done.buttons
+    await agent.say("/special")
+    await agent.say("19:00-21:00")
     [question] = await agent.say("/cancel")
     assert question.text == "Cancel the request for a special approval?"
-    [done] = await agent.press(f"{CANCEL_PREFIX}yes:special_window")
+    [done] = await agent.press(f"{CANCEL_PREFIX}yes:special_reason")
     assert done.text == "The request was not sent."
     assert await step_of(AGENT) == Step.IDLE
+
+
+async def test_cancel_of_a_flow_without_its_own_cancel_stops_it_and_keeps_the_claim(
+    desk: Desk, tmp_path: Path
+) -> None:
+    reviewer = RouterChat(chat_router(tmp_path, "en"), "tgR001")
+    await bind(await Staff.get(id=desk.reviewer.staff_id), "tgR001")
+    case = await submitted_case(desk)
+    await reviewer.press(f"rv:claim:{case.id}")
+    await reviewer.press(f"rv:return:{case.id}")
+    [question] = await reviewer.say("/cancel")
+    assert question.text == "Stop deciding this case? It stays claimed by you."
+    [done] = await reviewer.press(button([question], "Yes"))
+    assert done.text == "Stopped. Nothing of it was recorded."
+    assert await step_of("tgR001") == Step.IDLE
+    assert (await Case.get(id=case.id)).claimed_by_id == desk.reviewer.staff_id  # type: ignore[attr-defined]
 
 
 def test_two_flows_claiming_the_same_command_or_step_are_refused() -> None:

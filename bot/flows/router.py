@@ -11,8 +11,8 @@ durable inbox). On SQLite the transaction holds the database for the length of o
 
 A command sent while a flow waits for an answer (a side command: /box, /help, /whoami…),
 or a button of another flow pressed then, is answered and the open step is asked again: a
-flow ends only when it finishes or when /cancel is confirmed. A command or button that would
-start another flow is refused until then.
+flow ends only when it finishes or when /cancel is confirmed (asked only once the flow holds
+an answer). A command or button that would start another flow is refused until then.
 """
 
 from __future__ import annotations
@@ -71,7 +71,12 @@ async def cancel_pressed(turn: Turn) -> Outcome:
         return await account.stale_button(turn)
     if choice == "no":
         return await PROMPTS[step](turn)
-    if STEP_FLOW[step] in FLOW_CANCELS:
+    return await end_flow(turn)
+
+
+async def end_flow(turn: Turn) -> Outcome:
+    """End the open flow: its own /cancel where it has one, else just stop."""
+    if STEP_FLOW[turn.step] in FLOW_CANCELS:
         return await COMMANDS[CANCEL](turn)
     return answer(Step.IDLE, turn._(STOPPED))
 
@@ -133,7 +138,7 @@ async def outcome_of(turn: Turn) -> Outcome:
     """Run the handler of the turn; a refusal keeps the step and says why."""
     aside = is_aside(turn)
     if aside and turn.inbound.command == CANCEL:
-        return ask_to_cancel(turn)
+        return ask_to_cancel(turn) if turn.data else await end_flow(turn)
     try:
         outcome = await handler_for(turn)(turn)
     except DomainError as refusal:
@@ -167,7 +172,8 @@ async def back_to_open_step(turn: Turn, outcome: Outcome) -> Outcome:
 
 
 def ask_to_cancel(turn: Turn) -> Outcome:
-    """/cancel inside a flow: ask before anything is thrown away; the step stays open."""
+    """/cancel inside a flow that holds answers: ask before they are thrown away; the step
+    stays open (a flow that holds nothing yet ends at once)."""
     question = CANCEL_QUESTIONS.get(STEP_FLOW[turn.step], STOP_QUESTION)
     buttons = (((turn._("Yes"), f"{CANCEL_PREFIX}yes:{turn.step}"),
                 (turn._("No"), f"{CANCEL_PREFIX}no:{turn.step}")),)
