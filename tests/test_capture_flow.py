@@ -26,15 +26,16 @@ from domain.models import (
     CaseStatus,
     ChatSession,
     PhotoKind,
+    Qualification,
     Role,
     Staff,
 )
-from domain.services import business_types, cases, review
+from domain.services import business_types, cases, qualifications, review
 from domain.services.actors import actor_for
 from domain.services.business_types import BusinessTypeForm
 from domain.services.cases import LocationMode, WorkingHours
 from tests.chat_driver import Chat, Said, running_bot
-from tests.factories import capture_context, operational, org_tree, person
+from tests.factories import ROOT, capture_context, operational, org_tree, person
 from tests.fake_telegram import FakeTelegram
 from tests.test_bot import bound_agent, dispatching
 from tests.test_cases import noisy_jpeg
@@ -453,3 +454,15 @@ async def test_resume_keeps_every_answer_and_asks_the_first_one_missing(
                                        capture_context(desk.media_root))
     assert (summary.id_number_masked, summary.mobile_masked) == ("110105********002X",
                                                                 "138****5678")
+
+
+async def test_submit_in_chat_is_refused_with_the_gates_reason_once_the_agent_is_suspended(
+    chat: Chat, desk: Desk
+) -> None:
+    summary = await capture_to_summary(chat)
+    [qualification] = await Qualification.filter(staff_id=desk.agent.id)
+    await qualifications.suspend(ROOT, qualification.id, "凭证遗失，待整改")
+    refused = await chat.press(summary.buttons["Submit"])
+    assert refused.text == ("Your qualification for Debit card opening is suspended: "
+                            "凭证遗失，待整改.")
+    assert (await only_case(desk)).status == CaseStatus.DRAFT
