@@ -252,6 +252,15 @@ async def test_in_polling_an_update_in_flight_at_a_stop_comes_again_and_is_handl
     assert fake.texts(user)[0] == "handled" and len(fake.texts(user)) == 2
 
 
+async def test_polling_outlives_failing_get_updates(desk: Desk, fake: FakeTelegram,
+                                                     tmp_path: Path) -> None:
+    fake.fail_next("getUpdates", 2, status=502)
+    async with running_bot(fake, tmp_path / "media", hours=ALL_HOURS):
+        said = await Chat(fake, 7304).say("/language")
+    assert said.text == "请选择语言。"
+    assert [c.status for c in fake.calls if c.method == "getUpdates"][:3] == [502, 502, 200]
+
+
 async def bind_telegram(desk: Desk, user: int) -> None:
     """Move the desk's agent to a numeric Telegram account, as the fake Bot API sends."""
     await ChatBinding.filter(staff_id=desk.agent.staff_id, channel="telegram").update(

@@ -59,11 +59,11 @@ class ConfirmingPoller:
                 updates = await self.application.bot.get_updates(
                     offset=self.offset, timeout=int(self.timeout_seconds),
                     allowed_updates=Update.ALL_TYPES)
-            except TelegramError as error:
+            except Exception as error:  # polling must outlive any bad answer
                 wait = RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)]
                 failures += 1
-                log.warning("telegram getUpdates failed (%s); trying again in %.0f s", error,
-                            wait)
+                log.warning("telegram getUpdates failed (%r); trying again in %.0f s", error,
+                            wait, exc_info=not isinstance(error, TelegramError))
                 await asyncio.sleep(wait)
                 continue
             failures = 0
