@@ -1,6 +1,6 @@
 """Route an inbound event to the step handler for its command, button or step.
 
-Each update is handled in ONE database transaction: its processed mark
+Each update is handled in one database transaction: its processed mark
 (`chat.claim_update`), everything the handler's services write (their own transactions
 nest as savepoints), and the step the chat moves to commit together or not at all. A
 handler that raises, or a process that dies mid-update, leaves neither a mark nor half an
