@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -34,6 +34,7 @@ from domain.services.actors import Actor
 from domain.services.business_types import BusinessTypeForm
 from scheduler.jobs import LedgerSettings, ledger_jobs
 from scheduler.runner import build_scheduler
+from tests.clock_support import SteadyClock
 from tests.clock_support import test_now as clock_start
 from tests.factories import org_tree, person
 from tests.voucher_support import card, voucher_world
@@ -420,3 +421,18 @@ async def test_ledger_and_list_show_only_the_actors_subtree(ledger: Ledger) -> N
     page = await q.staff_ledger(lg.ops_a, lg.agent.id)
     assert [c.certificate_no for c in page["counter"]] == ["GT-0001"]
     assert [e.kind for e in page["events"]] == ["granted"]
+
+
+async def test_the_ledger_dates_by_the_business_day_at_one_in_the_morning(
+        ledger: Ledger, test_clock: SteadyClock) -> None:
+    lg = ledger
+    test_clock.move_to(datetime(2026, 11, 23, 17, 0, tzinfo=UTC))  # 01:00 in Shanghai
+    tuesday = date(2026, 11, 24)
+    await q.record_training(lg.ops, lg.agent.id, training(on=tuesday))
+    await q.record_exam(lg.ops, lg.agent.id, exam("90", on=tuesday))
+    refused = await refusal(q.grant, lg.ops, lg.agent.id, [lg.debit],
+                            QualificationBasis.TRAINING_AND_EXAM, valid_until=tuesday)
+    assert refused.key == q.NOT_AFTER_TODAY
+    [row] = await q.grant(lg.ops, lg.agent.id, [lg.debit], QualificationBasis.TRAINING_AND_EXAM,
+                          valid_until=tuesday + timedelta(days=1))
+    assert row.valid_until == date(2026, 11, 25)

@@ -44,6 +44,7 @@ from domain.models import (
 from domain.services import audit, chains, outbox
 from domain.services.access import Permission, require, require_scope, scope_prefix
 from domain.services.actors import Actor, system_actor
+from domain.services.calendar import DEFAULT_ZONE
 from domain.services.ledger_csv import (
     BAD_NUMBER,
     MISSING,
@@ -214,6 +215,11 @@ def _withdrawal(reason: WithdrawalReason) -> _Change:
 # --- small helpers ---------------------------------------------------------------------
 
 
+def _today(moment: datetime | None = None) -> date:
+    """The business day of a moment (now by default): the one calendar of the ledger (Q1)."""
+    return business_date(moment or utcnow(), DEFAULT_ZONE)
+
+
 def _locale_of(staff: Staff) -> str:
     return staff.locale or DEFAULT_LOCALE
 
@@ -309,7 +315,7 @@ async def _write_exam(actor: Actor, staff: Staff, form: ExamForm) -> ExamResult:
 async def record_training(actor: Actor, staff_id: int, form: TrainingForm) -> TrainingRecord:
     """Record a completed training course of a staff member in scope (Q2)."""
     require(actor, Permission.QUALIFICATION_MANAGE)
-    clean = _clean_training(form, utcnow().date())
+    clean = _clean_training(form, _today())
     async with in_transaction():
         staff = await _staff_in_scope(actor, staff_id)
         return await _write_training(actor, staff, clean)
@@ -318,7 +324,7 @@ async def record_training(actor: Actor, staff_id: int, form: TrainingForm) -> Tr
 async def record_exam(actor: Actor, staff_id: int, form: ExamForm) -> ExamResult:
     """Record an exam result of a staff member in scope (Q2)."""
     require(actor, Permission.QUALIFICATION_MANAGE)
-    clean = _clean_exam(form, utcnow().date())
+    clean = _clean_exam(form, _today())
     async with in_transaction():
         staff = await _staff_in_scope(actor, staff_id)
         return await _write_exam(actor, staff, clean)
@@ -329,7 +335,7 @@ async def record_counter_qualification(actor: Actor, staff_id: int, certificate_
     """Record that a staff member holds the counter qualification (Q2)."""
     require(actor, Permission.QUALIFICATION_MANAGE)
     number = _check_text(certificate_no, "certificate_no", 64)
-    _check_past(obtained_on, "obtained_on", utcnow().date())
+    _check_past(obtained_on, "obtained_on", _today())
     async with in_transaction():
         staff = await _staff_in_scope(actor, staff_id)
         if await CounterQualification.exists(staff_id=staff.id):
@@ -544,7 +550,7 @@ async def grant(actor: Actor, staff_id: int, business_type_ids: list[int],
     wanted = list(dict.fromkeys(business_type_ids))
     if not wanted:
         raise DomainError(N_("Choose at least one business type."))
-    if valid_until is not None and valid_until <= moment.date():
+    if valid_until is not None and valid_until <= _today(moment):
         raise DomainError(NOT_AFTER_TODAY)
     async with in_transaction():
         staff = await _grantee(actor, staff_id)
@@ -704,7 +710,7 @@ async def import_training_csv(actor: Actor, text: str, *, all_or_nothing: bool,
     """Import training records from CSV (employee_no,course,completed_on,hours,trainer) with
     a row-by-row error report; `progress(done, total, label)` is called per row (Q2)."""
     require(actor, Permission.QUALIFICATION_MANAGE)
-    day = today or utcnow().date()
+    day = today or _today()
 
     async def write(staff: Staff, row: CsvRow) -> None:
         form = _clean_training(TrainingForm(
@@ -726,7 +732,7 @@ async def import_exams_csv(actor: Actor, text: str, *, all_or_nothing: bool,
     """Import exam results from CSV (employee_no,exam,taken_on,score,pass_mark) with a
     row-by-row error report (Q2)."""
     require(actor, Permission.QUALIFICATION_MANAGE)
-    day = today or utcnow().date()
+    day = today or _today()
 
     async def write(staff: Staff, row: CsvRow) -> None:
         form = _clean_exam(ExamForm(
@@ -871,7 +877,7 @@ def _idle_agents(now: datetime, idle_days: int) -> Any:
     cutoff = now - timedelta(days=idle_days)
     return Staff.filter(
         Q(last_active_at__lte=cutoff) | Q(last_active_at__isnull=True, created_at__lte=cutoff),
-        Q(idle_kept_until__isnull=True) | Q(idle_kept_until__lt=now.date()),
+        Q(idle_kept_until__isnull=True) | Q(idle_kept_until__lt=_today(now)),
         active=True, roles__role=Role.FIELD_AGENT,
     ).distinct()
 
@@ -937,7 +943,7 @@ async def keep_idle_account(actor: Actor, staff_id: int, until: date, reason: st
     """An admin keeps a flagged idle account active until a date (Q7)."""
     require(actor, Permission.IDLE_ACCOUNT_KEEP)
     text = _reason(reason)
-    if until <= utcnow().date():
+    if until <= _today():
         raise DomainError(NOT_AFTER_TODAY)
     async with in_transaction():
         staff = await _staff_in_scope(actor, staff_id)
