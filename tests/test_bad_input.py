@@ -8,7 +8,6 @@ import re
 from contextlib import AsyncExitStack
 from pathlib import Path
 
-from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 from tortoise.models import Model
 
@@ -46,6 +45,7 @@ from tests.admin_support import (
 ADMIN_SOURCES = Path(__file__).parent.parent / "admin_web"
 MALFORMED = ("²", "-1", "0", str(2**63), "99999999999999999999", "", "abc", "0001-01-01",
              "9999-12-31", "x" * 5000, "a\x00b", "🙂")
+ONE_AT_A_TIME = ("x" * 5000, "9999-12-31", str(2**63))
 # Routes that end the session or serve no page are left out.
 SKIPPED = frozenset({"logout", "static", "healthz", "metrics"})
 PATH_MODELS: dict[str, type[Model]] = {
@@ -56,6 +56,19 @@ PATH_MODELS: dict[str, type[Model]] = {
     "org_id": Org, "qualification_id": Qualification, "reason_id": ReviewReason,
     "sample_id": InspectionSample, "void_id": VoidRequest,
 }
+# A plausible value of a name, so that one malformed value next to it reaches the service.
+DATE_NAMES = re.compile(r"(_on|_date|_from|_to|_by|until|day|captured|decided|start|end|from|to)$")
+
+
+def plausible(name: str) -> str:
+    """A value of the name's type that the admin accepts."""
+    if name == "month":
+        return "2026-01"
+    if name == "week":
+        return "2026-W02"
+    return "2026-01-05" if DATE_NAMES.search(name) else "1"
+
+
 PARAMETER = re.compile(r"\{(\w+)(?::[^{}]*(?:\{\d+\}[^{}]*)*)?\}")
 
 
@@ -114,19 +127,21 @@ def urls(pattern: str, valid: dict[str, str]) -> list[str]:
 
 
 async def send(client: TestClient, method: str, url: str, fields: dict[str, str],
-               token: str) -> ClientResponse:
-    """One request: the fields in the query of a GET, in the form of a POST."""
+               token: str) -> int:
+    """One request, its status: the fields in the query of a GET, in the form of a POST."""
     if method == "GET":
-        return await client.get(url, params=fields)
-    return await client.post(url, data=fields | {"csrf_token": token})
+        response = await client.get(url, params=fields)
+    else:
+        response = await client.post(url, data=fields | {"csrf_token": token})
+    await response.read()
+    return response.status
 
 
 async def reachable_as(clients: dict[str, TestClient], method: str, url: str,
                        tokens: dict[str, str]) -> list[str]:
     """The system admin, and the first other demo user the route does not refuse."""
     for username in DEMO_USERS[1:]:
-        response = await send(clients[username], method, url, {}, tokens[username])
-        if response.status != 403:
+        if await send(clients[username], method, url, {}, tokens[username]) != 403:
             return ["admin", username]
     return ["admin"]
 
@@ -147,18 +162,19 @@ async def test_no_malformed_value_answers_500(database_url: str, tmp_path: Path)
         for method, pattern, read in routes(clients["admin"], names):
             first, *malformed_paths = urls(pattern, valid)
             every = [(first, dict.fromkeys(names, value)) for value in MALFORMED]
-            every += [(url, dict.fromkeys(names, "1")) for url in malformed_paths]
-            # One overlong value at a time, the rest plausible, so it reaches the service.
-            each = [(first, dict.fromkeys(names, "1") | {name: "x" * 5000}) for name in read]
+            usual = {name: plausible(name) for name in names}
+            every += [(url, usual) for url in malformed_paths]
+            # One odd value at a time, the rest plausible, so that it reaches the service.
+            each = [(first, usual | {name: value}) for name in read for value in ONE_AT_A_TIME]
             users = await reachable_as(clients, method, first, tokens)
             for username in users:
                 for url, fields in every + (each if username == users[-1] else []):
-                    response = await send(clients[username], method, url, fields,
-                                          tokens[username])
+                    status = await send(clients[username], method, url, fields,
+                                        tokens[username])
                     sent += 1
-                    if response.status >= 500:
-                        crashes.append((username, method, url[:80], str(
-                            {name: value[:8] for name, value in fields.items() if value != "1"}
-                        )[:80]))
+                    if status >= 500:
+                        odd = {name: value[:8] for name, value in fields.items()
+                               if value != plausible(name)}
+                        crashes.append((username, method, url[:80], str(odd)[:80]))
     assert sent > 2000
     assert crashes == [], "\n".join(map(str, crashes))

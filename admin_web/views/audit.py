@@ -10,12 +10,17 @@ from multidict import MultiMapping
 
 from admin_web.i18n import error_text
 from admin_web.pages import actor_of, render
-from admin_web.params import optional_date
+from admin_web.params import max_length, optional_date, text
 from admin_web.state import TIMEZONE_KEY
 from domain.errors import N_, DomainError
+from domain.models import AuditLog
 from domain.services import audit
 
-TEXT_FILTERS = ("actor", "action", "object_type", "object_id")
+# name: (label msgid, column) of the text filters, each no longer than its column
+TEXT_FILTERS: dict[str, tuple[str, str]] = {
+    "actor": (N_("Actor"), "actor_label"), "action": (N_("Action"), "action"),
+    "object_type": (N_("Object type"), "object_type"), "object_id": (N_("Object id"), "object_id"),
+}
 ALL_FILTERS = (*TEXT_FILTERS, "date_from", "date_to")
 
 
@@ -29,7 +34,8 @@ def day_start(value: str, label: str, zone: ZoneInfo, days_after: int = 0) -> da
 
 def audit_filter(query: MultiMapping[str], zone: ZoneInfo) -> audit.AuditFilter:
     """Search terms from the query string; the end date is inclusive."""
-    texts = {name: query.get(name, "").strip() for name in TEXT_FILTERS}
+    texts = {name: text(query.get(name), label, max_length(AuditLog, column))
+             for name, (label, column) in TEXT_FILTERS.items()}
     return audit.AuditFilter(
         **texts,
         date_from=day_start(query.get("date_from", ""), N_("From"), zone),
