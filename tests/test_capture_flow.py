@@ -466,3 +466,20 @@ async def test_submit_in_chat_is_refused_with_the_gates_reason_once_the_agent_is
     assert refused.text == ("Your qualification for Debit card opening is suspended: "
                             "凭证遗失，待整改.")
     assert (await only_case(desk)).status == CaseStatus.DRAFT
+
+
+async def test_back_to_the_id_number_of_entered_customer_data_changes_only_it(
+    chat: Chat, desk: Desk
+) -> None:
+    await start_case(chat)
+    location = await enter_customer(chat)
+    mobile = await chat.press(location.buttons["« Back"])
+    assert MOBILE_PROMPT in mobile.text
+    assert ID_PROMPT in (await chat.press(mobile.buttons["« Back"])).text
+    assert MOBILE_PROMPT in (await chat.say("110105194912310038")).text
+    assert LOCATION_PROMPT in (await chat.say("13900001111")).text
+    case = await only_case(desk)
+    summary = await cases.case_summary(await actor_for(desk.agent), case.id,
+                                       capture_context(desk.media_root))
+    assert (case.customer_name, summary.id_number_masked, summary.mobile_masked) == (
+        "张三", "110105********0038", "139****1111")

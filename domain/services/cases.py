@@ -301,13 +301,15 @@ async def answer_customer_name(actor: Actor, case_id: int, name: str) -> Case:
 async def answer_id_number(actor: Actor, case_id: int, id_number: str,
                            ctx: CaptureContext, now: datetime | None = None) -> Case:
     """Keep the ID number typed in the wizard on the draft, encrypted, until the mobile
-    follows (C1, C10)."""
+    follows; the name is the one just answered, else the one stored (C1, C10)."""
     clean = validate_resident_id(id_number, (now or utcnow()).astimezone(ctx.zone).date())
     async with in_transaction():
         case = await _case_for_change(actor, case_id, RETAKE_CUSTOMER)
-        if "name" not in case.customer_answers:
+        name = case.customer_answers.get("name") or (
+            case.customer_name if case.id_number_enc is not None else "")
+        if not name:
             raise DomainError(N_("Enter the customer's name first."))
-        case.customer_answers = case.customer_answers | {"id": ctx.cipher.encrypt(clean)}
+        case.customer_answers = {"name": name, "id": ctx.cipher.encrypt(clean)}
         await case.save(update_fields=["customer_answers", "updated_at"])
         await _audit_answer(actor, case, "id_number")
     return case
