@@ -10,7 +10,6 @@ control character (PostgreSQL refuses NUL in text).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -139,12 +138,6 @@ def text(value: str | None, label: str, longest: int) -> str:
         raise DomainError(N_("%(field)s: at most %(max)s characters."), field=_(label),
                           max=longest)
     return found
-
-
-def texts(values: MultiMapping[str], labels: Mapping[str, tuple[str, int]]) -> dict[str, str]:
-    """Several texts of a form by name: name -> (msgid label, longest)."""
-    return {name: text(values.get(name), label, longest)
-            for name, (label, longest) in labels.items()}
 
 
 def refuse_control_characters(values: MultiMapping[object]) -> None:

@@ -12,7 +12,7 @@ from multidict import MultiMapping
 
 from admin_web.i18n import gettext as _
 from admin_web.pages import actor_of, attempt, business_today, flash_and_redirect, form_of, render
-from admin_web.params import int_or_none, path_id, whole_number
+from admin_web.params import choice, int_or_none, path_id, whole_number
 from admin_web.state import CONFIG_KEY, TIMEZONE_KEY
 from domain.errors import N_
 from domain.models import Inspection, InspectionKind, InspectionResult, InspectionStatus
@@ -58,19 +58,14 @@ def _month(request: web.Request) -> str:
     return request.query.get("month", "").strip() or f"{business_today(request):%Y-%m}"
 
 
-def _choice(value: str | None, enum: Any) -> Any:
-    """The enum member a query value names, None when blank or unknown."""
-    return enum(value) if value in {member.value for member in enum} else None
-
-
 def list_terms(request: web.Request) -> InspectionFilter:
     """The list filters of the query string: overdue inspections of every month unless a
     month is given, otherwise this month's; status "open" means not completed (V5)."""
-    status = _choice(request.query.get("status"), InspectionStatus)
+    status = choice(request.query.get("status"), InspectionStatus)
     month = None if status is InspectionStatus.OVERDUE and not request.query.get(
         "month", "").strip() else _month(request)
     return InspectionFilter(month, int_or_none(request.query.get("org_id")), status,
-                            _choice(request.query.get("kind"), InspectionKind),
+                            choice(request.query.get("kind"), InspectionKind),
                             not_completed=request.query.get("status") == NOT_COMPLETED)
 
 
