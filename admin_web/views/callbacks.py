@@ -12,7 +12,7 @@ from multidict import MultiMapping
 from admin_web.i18n import current_locale
 from admin_web.i18n import gettext as _
 from admin_web.pages import actor_of, attempt, business_today, flash_and_redirect, form_of, render
-from admin_web.params import date_or, path_id, whole_number
+from admin_web.params import choice, date_or, path_id, whole_number
 from admin_web.state import CONFIG_KEY, TIMEZONE_KEY
 from admin_web.views.cases import capture_of
 from domain import clock
@@ -43,7 +43,6 @@ DONE_MESSAGES: dict[str, str] = {
                                   "incident is open and the supervisors are alerted."),
     callbacks.UNREACHED: N_("Call of case %(case_no)s recorded as not reached."),
 }
-DUE_KEYS = frozenset(due.value for due in Due)
 
 
 def labels() -> dict[str, Any]:
@@ -59,8 +58,7 @@ async def queue(request: web.Request) -> web.Response:
     subtree for overseers; upcoming ones, or those due today or overdue, on request (K1,
     S1)."""
     upcoming = request.query.get("show") == "upcoming"
-    due = request.query.get("due", "")
-    chosen = Due(due) if due in DUE_KEYS else None
+    chosen = choice(request.query.get("due"), Due)
     rows = await callbacks.callback_queue(actor_of(request), clock.utcnow(),
                                           capture_of(request).cipher, upcoming=upcoming,
                                           due=chosen, zone=request.app[TIMEZONE_KEY])

@@ -12,7 +12,7 @@ from multidict import MultiMapping
 from admin_web.i18n import current_locale, error_text
 from admin_web.i18n import gettext as _
 from admin_web.pages import actor_of, attempt, business_today, flash_and_redirect, form_of, render
-from admin_web.params import date_or, int_or_none, path_id
+from admin_web.params import choice, date_or, int_or_none, path_id
 from admin_web.state import CONFIG_KEY, TIMEZONE_KEY
 from admin_web.views import cases
 from domain.errors import N_, DomainError, NotFound, PermissionDenied
@@ -26,7 +26,6 @@ STATUS_LABELS: dict[CaseAuditStatus, str] = {
     CaseAuditStatus.OK: N_("No error found"),
     CaseAuditStatus.ERROR: N_("Error found"),
 }
-STATUS_KEYS = frozenset(status.value for status in CaseAuditStatus)
 
 
 def labels() -> dict[str, Any]:
@@ -39,10 +38,10 @@ def labels() -> dict[str, Any]:
 
 def queue_filters(query: MultiMapping[str]) -> AuditFilters:
     """The queue filters of the query string; waiting audits unless a state is chosen."""
-    status = query.get("status", CaseAuditStatus.PENDING.value)
+    status = choice(query.get("status", CaseAuditStatus.PENDING.value), CaseAuditStatus)
     return AuditFilters(
         week=case_audits.clean_week(query.get("week")), org_id=int_or_none(query.get("org_id")),
-        status=CaseAuditStatus(status) if status in STATUS_KEYS else None)
+        status=status)
 
 
 async def queue(request: web.Request) -> web.Response:

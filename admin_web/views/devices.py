@@ -10,7 +10,7 @@ from multidict import MultiDict, MultiMapping
 
 from admin_web.i18n import gettext as _
 from admin_web.pages import actor_of, attempt, flash_and_redirect, form_of, render
-from admin_web.params import int_or_none, optional_date, path_id
+from admin_web.params import choice, int_or_none, optional_date, path_id
 from admin_web.state import TIMEZONE_KEY
 from domain import clock
 from domain.errors import N_, DomainError
@@ -47,7 +47,6 @@ ACTIONS: dict[DeviceState, tuple[str, ...]] = {
     DeviceState.IN_REPAIR: ("repaired", "retire"),
     DeviceState.RETIRED: (),
 }
-STATE_KEYS = frozenset(state.value for state in DeviceState)
 REGISTER_FIELDS = ("asset_tag", "serial", "imei", "model", "purchase_date", "org_id")
 
 
@@ -65,8 +64,7 @@ async def field_agents(actor: Actor, org_id: int | None = None) -> list[Staff]:
 
 def list_filters(query: MultiMapping[str]) -> dict[str, Any]:
     """The list filters of the query string; unknown values mean any."""
-    state = query.get("state", "")
-    return {"state": DeviceState(state) if state in STATE_KEYS else None,
+    return {"state": choice(query.get("state"), DeviceState),
             "org_id": int_or_none(query.get("org_id")),
             "holder_id": int_or_none(query.get("holder_id"))}
 

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from admin_web.i18n import gettext as _
 from admin_web.pages import actor_of, attempt, flash_and_redirect, form_of, render
-from admin_web.params import path_id
+from admin_web.params import choice, path_id
 from admin_web.state import CONFIG_KEY
 from domain.errors import N_
 from domain.models import Incident, IncidentKind, IncidentStatus
@@ -28,7 +28,6 @@ STATUS_LABELS: dict[IncidentStatus, str] = {
     IncidentStatus.OPEN: N_("Open"),
     IncidentStatus.CLOSED: N_("Closed"),
 }
-STATUS_KEYS = frozenset(status.value for status in IncidentStatus)
 REPEATED_LOSS = N_("Repeated loss of vouchers or customer papers (Q4)")
 # The reasons the services record under detail["major_reason"]; anything else was typed by
 # the person who marked the incident major and is shown as typed.
@@ -63,8 +62,8 @@ async def incident_list(request: web.Request) -> web.Response:
 
 async def _list_view(request: web.Request, error: str | None = None) -> web.Response:
     """Render the list, with the refusal of a closing when there is one."""
-    status = request.query.get("status", IncidentStatus.OPEN.value)
-    status = status if status in STATUS_KEYS else ""
+    chosen = choice(request.query.get("status", IncidentStatus.OPEN.value), IncidentStatus)
+    status = chosen.value if chosen else ""
     rows = await devices.list_incidents(actor_of(request), status=status or None)
     context = {"rows": rows, "reasons": {row.id: major_reason(row) for row in rows},
                "status": status, "statuses": list(IncidentStatus), "error": error}

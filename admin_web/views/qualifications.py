@@ -10,7 +10,14 @@ from multidict import MultiDict, MultiMapping
 
 from admin_web.i18n import gettext as _
 from admin_web.pages import actor_of, attempt, business_today, flash_and_redirect, form_of, render
-from admin_web.params import int_or_none, optional_date, path_id, required_date, required_decimal
+from admin_web.params import (
+    choice,
+    int_or_none,
+    optional_date,
+    path_id,
+    required_date,
+    required_decimal,
+)
 from domain.errors import N_, DomainError
 from domain.models import (
     CounterQualification,
@@ -54,7 +61,6 @@ EVENT_LABELS: dict[QualificationEventKind, str] = {
     QualificationEventKind.EXPIRED: N_("Expired"),
     QualificationEventKind.EXPIRY_WARNED: N_("Holder warned of the expiry"),
 }
-STATUS_KEYS = frozenset(status.value for status in QualificationStatus)
 MAX_EXPIRY_DAYS = 366
 BASIS_KEYS = frozenset(basis.value for basis in QualificationBasis)
 
@@ -84,8 +90,7 @@ def labels() -> dict[str, Any]:
 
 def list_filters(query: MultiMapping[str]) -> dict[str, Any]:
     """The list filters of the query string; unknown values mean any."""
-    status = query.get("status", "")
-    return {"status": status if status in STATUS_KEYS else None,
+    return {"status": choice(query.get("status"), QualificationStatus),
             "business_type_id": int_or_none(query.get("business_type_id")),
             "org_id": int_or_none(query.get("org_id"))}
 

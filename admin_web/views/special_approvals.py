@@ -6,7 +6,7 @@ from aiohttp import web
 
 from admin_web.i18n import gettext as _
 from admin_web.pages import actor_of, attempt, flash_and_redirect, form_of, local_path, render
-from admin_web.params import path_id
+from admin_web.params import choice, path_id
 from admin_web.state import TIMEZONE_KEY
 from domain.errors import N_
 from domain.models import SpecialApprovalStatus
@@ -22,7 +22,7 @@ STATUS_LABELS = {
 async def special_list(request: web.Request) -> web.Response:
     """Requests of the actor's org subtree, newest first, optionally of one status (C2)."""
     state = request.query.get("status", "")
-    status = SpecialApprovalStatus(state) if state in {s.value for s in STATUS_LABELS} else None
+    status = choice(state, SpecialApprovalStatus)
     rows = await special.list_special(actor_of(request), status)
     context = {"rows": rows, "state": state, "statuses": list(STATUS_LABELS),
                "status_label": lambda value: _(STATUS_LABELS[SpecialApprovalStatus(value)])}

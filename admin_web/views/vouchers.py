@@ -16,6 +16,7 @@ from admin_web.i18n import current_locale
 from admin_web.i18n import gettext as _
 from admin_web.pages import actor_of, attempt, business_today, flash_and_redirect, form_of, render
 from admin_web.params import (
+    choice,
     int_or_none,
     max_length,
     month_or,
@@ -87,7 +88,6 @@ MIS_ISSUE_LABELS: dict[MisIssueStatus, str] = {
     MisIssueStatus.TAKEN_BACK: N_("Taken back into the box (case closed)"),
     MisIssueStatus.UNRECOVERABLE: N_("Unrecoverable, counted as lost"),
 }
-KIND_KEYS = frozenset(kind.value for kind in MovementKind)
 JOURNAL_PAGE = 50
 SERIAL_PAGE = 100  # serials per page of a box
 MOVEMENT_PAGE = 50  # movements per page of a box
@@ -353,8 +353,7 @@ async def receive(request: web.Request) -> web.Response:
 
 def journal_filters(query: MultiMapping[str]) -> dict[str, Any]:
     """The journal filters of the query string; unknown values mean any."""
-    kind = query.get("kind", "")
-    return {"kind": kind if kind in KIND_KEYS else None,
+    return {"kind": choice(query.get("kind"), MovementKind),
             "org_id": int_or_none(query.get("org_id")),
             "serial": text(query.get("serial"), N_("Serial"),
                            max_length(Voucher, "serial")) or None}
