@@ -23,13 +23,20 @@ from domain.models import (
     Staff,
     Voucher,
     VoucherState,
+    WebCredential,
 )
-from domain.services import devices, voucher_counts, vouchers
+from domain.services import (
+    auth,
+    devices,
+    staff,
+    voucher_counts,
+    vouchers,
+)
 from domain.services.actors import Actor, actor_for
 from domain.services.calendar import Calendar
 from fieldops.demo import DEMO_PASSWORD, LOST_CARD_HOLDER, MIS_ISSUE_BOX, seed_demo
 from locales import translate
-from tests.factories import capture_context, org_tree, web_user
+from tests.factories import ROOT, capture_context, org_tree, web_user
 
 PASSWORD = "Secret-pass-123"
 CONFIG = AdminConfig(secret_key="test-secret", bot_username="fieldops_test_bot")
@@ -130,3 +137,22 @@ async def _discrepancy(now: datetime) -> None:
     for minutes in (1, 2):
         await voucher_counts.answer_count(agent, count.id, nothing,
                                           now + timedelta(minutes=minutes))
+
+
+async def web_login(no: str) -> str:
+    """Give a staff member a web log-in (first password change done) once; its user name."""
+    row = await Staff.get(employee_no=no)
+    username = f"u{no}"
+    if not await WebCredential.exists(staff_id=row.id):
+        initial = await staff.grant_web_login(ROOT, row.id, username)
+        await auth.change_password(await actor_for(row), initial, PASSWORD, PASSWORD)
+    return username
+
+
+@asynccontextmanager
+async def session(org_id: int, role: Role, no: str) -> AsyncIterator[TestClient]:
+    """A browser logged in as a new staff member with one role."""
+    _, username = await web_user(org_id, role, no=no)
+    async with admin_site() as client:
+        assert (await log_in(client, username)).url.path == "/"
+        yield client

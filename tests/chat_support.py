@@ -7,12 +7,18 @@ from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
 
+from admin_web.app import AdminConfig
 from bot.flows import ChatRouter, Inbound, Reply
 from bot.flows.messages import Attachment
+from bot.webchat import WebChat
 from domain.models import Staff
 from domain.services import binding
 from domain.services.cases import WorkingHours
-from tests.factories import ROOT, flow_context
+from tests.factories import (
+    ROOT,
+    capture_context,
+    flow_context,
+)
 
 ALL_HOURS = WorkingHours(weekdays=frozenset(range(7)), start=time(0, 0),
                          end=time(23, 59, 59, 999999))
@@ -84,3 +90,10 @@ async def bind(member: Staff, user: str) -> None:
     """Bind a staff member's Telegram account through the domain (Q6)."""
     code, _ = await binding.issue_bind_code(ROOT, member.id)
     await binding.bind_chat("telegram", user, user, code)
+
+
+def chat_config(tmp_path: Path, **capture: object) -> AdminConfig:
+    """An admin site with the browser chat on, open at every hour, media under tmp/media."""
+    media_root = tmp_path / "media"
+    chat = WebChat(flow_context(media_root, hours=ALL_HOURS, **capture), "zh_CN")
+    return AdminConfig(secret_key="chat-secret", capture=capture_context(media_root), chat=chat)

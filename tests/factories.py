@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -10,7 +10,16 @@ from zoneinfo import ZoneInfo
 from bot.flows.context import FlowContext
 from domain.images import PhotoLimits
 from domain.media import MediaStore
-from domain.models import BusinessType, Device, OutboxMessage, QualificationBasis, Role, Staff
+from domain.models import (
+    BusinessType,
+    Device,
+    OutboxMessage,
+    Qualification,
+    QualificationBasis,
+    QualificationStatus,
+    Role,
+    Staff,
+)
 from domain.privacy import FieldCipher
 from domain.services import auth, devices, orgs, qualifications, staff
 from domain.services.actors import Actor, actor_for, system_actor
@@ -89,3 +98,13 @@ async def operational(staff: Staff, *, business_type_ids: list[int] | None = Non
     await devices.confirm_receipt(await actor_for(staff), tablet.id)
     # The ledgers' own notifications belong to the set-up, long before the test's first step.
     await OutboxMessage.filter(id__gt=before.id if before else 0).delete()
+
+
+ISSUED_AT = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # Monday 09:00 business time
+
+
+async def qualify(staff: Staff, business_type_id: int) -> None:
+    """An active qualification, written directly (the qualification ledger is tested apart)."""
+    await Qualification.create(staff=staff, business_type_id=business_type_id,
+                               status=QualificationStatus.ACTIVE,
+                               basis=QualificationBasis.COUNTER, granted_at=ISSUED_AT)

@@ -12,8 +12,8 @@ from domain.services import business_types, voucher_counts, vouchers
 from domain.services.actors import Actor
 from domain.services.business_types import BusinessTypeForm
 from domain.services.vouchers import VoucherTypeForm
+from tests.case_support import KINDS
 from tests.factories import org_tree, person
-from tests.test_cases import KINDS
 from tests.voucher_support import agent_with_box
 
 ZONE = ZoneInfo("Asia/Shanghai")

@@ -13,8 +13,8 @@ from domain.services.actors import Actor
 from domain.services.business_types import BusinessTypeForm
 from domain.services.cases import CaptureContext
 from locales import translate
+from tests.case_support import ID_NUMBER, KINDS, MOBILE, MONDAY_10AM, bound_agent, noisy_jpeg
 from tests.factories import capture_context, org_tree, person
-from tests.test_cases import ID_NUMBER, KINDS, MOBILE, MONDAY_10AM, bound_agent, noisy_jpeg
 
 
 @cache

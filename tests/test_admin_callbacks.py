@@ -36,9 +36,9 @@ from domain.services.actors import Actor, actor_for
 from domain.services.calendar import Calendar
 from domain.services.callbacks import CallRecord
 from tests.admin_support import admin_site, log_in, submit, zh
+from tests.callback_support import CONFIRMED, approved
 from tests.factories import web_user
 from tests.review_support import Desk, build_desk
-from tests.test_callbacks import CONFIRMED, approved
 
 CALENDAR = Calendar()
 EXPORT = "callback.report.export"

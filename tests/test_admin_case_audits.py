@@ -20,10 +20,10 @@ from domain.clock import utcnow
 from domain.models import AuditDraw, AuditLog, CaseAudit, CaseAuditStatus, Role
 from domain.services import case_audits
 from tests.admin_support import admin_site, log_in, submit, zh
+from tests.case_audit_support import CALENDAR, DRAW_49, approved, other_seed
+from tests.case_support import ZONE, bound_agent
 from tests.factories import web_user
 from tests.review_support import Desk, build_desk
-from tests.test_case_audits import CALENDAR, DRAW_49, ZONE, approved, other_seed
-from tests.test_cases import bound_agent
 
 EXPORT = "case_audit.report.export"
 

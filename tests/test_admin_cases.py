@@ -33,16 +33,15 @@ from domain.models import (
     SpecialApproval,
     SpecialApprovalStatus,
     Staff,
-    WebCredential,
 )
-from domain.services import auth, business_types, cases, review, review_reasons, special, staff
+from domain.services import business_types, cases, review, review_reasons, special
 from domain.services.actors import Actor, actor_for
 from domain.services.business_types import BusinessTypeForm
 from domain.services.cases import CaptureContext, WorkingHours
 from domain.services.review_reasons import ReasonForm
-from tests.admin_support import PASSWORD, admin_site, log_in, submit, zh
-from tests.factories import ROOT, capture_context, org_tree, person
-from tests.test_cases import ID_NUMBER, KINDS, MOBILE, World, bound_agent, noisy_jpeg, ready_draft
+from tests.admin_support import admin_site, log_in, submit, web_login, zh
+from tests.case_support import ID_NUMBER, KINDS, MOBILE, World, bound_agent, noisy_jpeg, ready_draft
+from tests.factories import capture_context, org_tree, person
 
 ALWAYS = WorkingHours(weekdays=frozenset(range(7)), start=time(0, 0), end=time.max)
 BLURRED, MISMATCH, CHECK_FAILED = "T_BLURRED", "T_MISMATCH", "T_CHECK_FAILED"
@@ -114,16 +113,6 @@ async def submitted_case(desk: Desk, agent: Actor, seed: int, *, four_eyes: bool
     draft = await ready_draft(World(desk.ids, agent, type_id, desk.ctx), agent, seed)
     moment = clock.utcnow() - timedelta(minutes=minutes_ago)
     return await cases.submit(agent, draft.id, desk.ctx, moment)
-
-
-async def web_login(no: str) -> str:
-    """Give a staff member a web log-in (first password change done) once; its user name."""
-    row = await Staff.get(employee_no=no)
-    username = f"u{no}"
-    if not await WebCredential.exists(staff_id=row.id):
-        initial = await staff.grant_web_login(ROOT, row.id, username)
-        await auth.change_password(await actor_for(row), initial, PASSWORD, PASSWORD)
-    return username
 
 
 @asynccontextmanager

@@ -6,8 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,10 +35,10 @@ from domain.services import business_types, cases, review, vouchers
 from domain.services.actors import Actor, actor_for
 from domain.services.business_types import BusinessTypeForm
 from domain.services.vouchers import VoucherTypeForm
-from tests.admin_support import admin_site, csrf_token, log_in, submit, zh
-from tests.factories import ROOT, capture_context, operational, org_tree, person, web_user
+from tests.admin_support import csrf_token, session, submit, zh
+from tests.case_support import ID_NUMBER, KINDS, MOBILE, MONDAY_10AM
+from tests.factories import ROOT, capture_context, operational, org_tree, person
 from tests.review_support import photo
-from tests.test_cases import ID_NUMBER, KINDS, MOBILE, MONDAY_10AM
 
 EXPORT = "voucher.reconciliation.export"
 
@@ -81,15 +79,6 @@ async def ledger(database_url: str) -> Ledger:
     for outlet in ("outlet_a", "outlet_b"):
         await vouchers.set_cap(ops, ids[outlet], key.id, 10)
     return Ledger(ids, key, ops, agent_a, await tail_box(agent_a), await tail_box(agent_b))
-
-
-@asynccontextmanager
-async def session(org_id: int, role: Role, no: str) -> AsyncIterator[TestClient]:
-    """A browser logged in as a new staff member with one role."""
-    _, username = await web_user(org_id, role, no=no)
-    async with admin_site() as client:
-        assert (await log_in(client, username)).url.path == "/"
-        yield client
 
 
 async def stock(ledger: Ledger, first: str, last: str, at: datetime | None = None) -> None:

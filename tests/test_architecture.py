@@ -42,3 +42,16 @@ def test_the_checker_sees_a_forbidden_import(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
     module.write_text("import aiohttp\nfrom telegram.ext import Application\n", encoding="utf-8")
     assert imported_roots(module) == {"aiohttp", "telegram"}
+
+
+def test_helpers_are_imported_from_support_modules_never_from_test_modules() -> None:
+    offenders = {}
+    for path in (ROOT / "tests").glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        modules = {node.module for node in ast.walk(tree)
+                   if isinstance(node, ast.ImportFrom) and node.module}
+        modules |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                    for alias in node.names}
+        if bad := sorted(m for m in modules if m.startswith("tests.test_")):
+            offenders[path.name] = bad
+    assert offenders == {}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,20 +12,27 @@ import pytest
 from aiohttp import web
 from telegram import Bot
 
-from bot.dispatcher import OutboxDispatcher
 from bot.flows import ChatRouter, Inbound
-from bot.telegram import BotConfig, TelegramBot
+from bot.telegram import TelegramBot
 from domain.clock import utcnow
 from domain.models import BindCode, OutboxMessage, OutboxStatus, Role, Staff
 from domain.services import binding, outbox, staff
 from locales import translate
+from tests.bot_support import (
+    AGENT,
+    NOT_BOUND,
+    bound_agent,
+    code_for,
+    config,
+    dispatcher_for,
+    dispatching,
+    press,
+    say,
+)
 from tests.factories import ROOT, flow_context, org_tree, person
 from tests.fake_telegram import FakeTelegram
 
-AGENT = 7001
 OTHER = 7002
-NOT_BOUND = ("This chat account is not bound yet. Ask your administrator for a bind code, "
-             "then send /bind followed by the code.")
 
 
 @pytest.fixture
@@ -33,12 +40,6 @@ async def fake() -> AsyncIterator[FakeTelegram]:
     """A running fake Bot API server."""
     async with FakeTelegram() as server:
         yield server
-
-
-def config(fake: FakeTelegram, **extra: str) -> BotConfig:
-    """Bot settings pointing at the fake server."""
-    return BotConfig(token=fake.token, api_base_url=fake.api_base_url,
-                     file_base_url=fake.file_base_url, poll_timeout_seconds=1, **extra)
 
 
 @pytest.fixture
@@ -59,30 +60,6 @@ async def agent(database_url: str) -> Staff:
     ids = await org_tree()
     row, _ = await person(ids["outlet_a"], Role.FIELD_AGENT, no="F1", name="陈展业")
     return row
-
-
-async def code_for(member: Staff) -> str:
-    """A fresh bind code for a staff member."""
-    code, _ = await binding.issue_bind_code(ROOT, member.id)
-    return code
-
-
-async def say(fake: FakeTelegram, user: int, text: str, language_code: str | None = None
-              ) -> str:
-    """Send a text as a user and return the bot's answer."""
-    return await _answer(fake, user, fake.message(user, text, language_code))
-
-
-async def press(fake: FakeTelegram, user: int, data: str) -> str:
-    """Press a button as a user and return the bot's answer."""
-    return await _answer(fake, user, fake.button(user, data))
-
-
-async def _answer(fake: FakeTelegram, user: int, update: dict) -> str:
-    before = len(fake.sent(user))
-    fake.push(update)
-    await fake.wait_until(lambda: len(fake.sent(user)) > before)
-    return fake.texts(user)[before]
 
 
 async def test_start_deep_link_binds_and_whoami_names_staff_and_org(
@@ -245,27 +222,6 @@ async def test_webhook_handles_a_redelivered_update_once(
     assert await post(url, update, "s3cret") == 200
     assert await post(url, update, "s3cret") == 200
     assert len(fake.texts(AGENT)) == 1 and "陈展业" in fake.texts(AGENT)[0]
-
-
-async def bound_agent(member: Staff, user: int = AGENT) -> None:
-    """Bind a staff member's chat account directly through the domain."""
-    await binding.bind_chat("telegram", str(user), str(user), await code_for(member))
-
-
-def dispatcher_for(bot: TelegramBot, **settings: float) -> OutboxDispatcher:
-    """A dispatcher sending through the bot, with fast backoff settings."""
-    return OutboxDispatcher({"telegram": bot}, poll_seconds=0.05, backoff_seconds=0.05,
-                            default_locale="zh_CN", **settings)  # type: ignore[arg-type]
-
-
-async def dispatching(bot: TelegramBot, until: Callable[[], Awaitable[bool]],
-                      **settings: float) -> None:
-    """Run dispatch rounds until a condition holds."""
-    dispatcher = dispatcher_for(bot, **settings)
-    async with asyncio.timeout(10):
-        while not await until():
-            await dispatcher.run_once()
-            await asyncio.sleep(0.05)
 
 
 async def status_of(key: str) -> OutboxStatus:

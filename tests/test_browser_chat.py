@@ -16,11 +16,11 @@ from domain.models import Case, CasePhoto, CaseStatus, Role
 from domain.services import business_types, outbox
 from domain.services.business_types import BusinessTypeForm
 from locales import translate
+from tests.admin_support import PASSWORD
 from tests.browser_support import browser_page
+from tests.case_support import ID_NUMBER, KINDS, noisy_jpeg
+from tests.chat_support import chat_config
 from tests.factories import ROOT, flow_context, operational, org_tree, web_user
-from tests.test_admin_web import PASSWORD
-from tests.test_cases import ID_NUMBER, KINDS, noisy_jpeg
-from tests.test_webchat import chat_config
 
 POLL_WAIT_MS = 10_000
 

@@ -9,8 +9,8 @@ from domain.models import AuditLog, BusinessType, PhotoKind, Role
 from domain.services import business_types
 from domain.services.actors import Actor
 from domain.services.business_types import BusinessTypeForm
+from tests.admin_support import admin_site, log_in, submit, zh
 from tests.factories import org_tree, person, web_user
-from tests.test_admin_web import admin_site, log_in, submit, zh
 
 BOTH_MANDATORY = frozenset({PhotoKind.ID_FRONT, PhotoKind.ONSITE_WITH_AGENT})
 SMS = BusinessTypeForm("短信签约", "SMS alert sign-up", BOTH_MANDATORY, review_sla_minutes=10,

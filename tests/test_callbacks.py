@@ -31,13 +31,12 @@ from domain.services.actors import Actor
 from domain.services.calendar import Calendar
 from domain.services.callbacks import CallRecord, draw_of, plan_callback, retry_slot
 from scheduler import calendar_sweeps
+from tests.callback_support import CONFIRMED, approved
+from tests.case_support import MOBILE, MONDAY_10AM, ZONE
 from tests.factories import person
-from tests.review_support import Desk, build_desk, messages_to, submitted_case
-from tests.test_cases import MOBILE, MONDAY_10AM, ZONE
+from tests.review_support import Desk, build_desk, messages_to
 
 CALENDAR = Calendar()
-CONFIRMED = CallRecord("confirmed", in_person="yes", risk_hints="yes", satisfaction=5,
-                       comment="满意")
 
 
 @dataclass
@@ -58,13 +57,6 @@ async def bench(database_url: str, tmp_path: Path) -> Bench:
                  (await person(desk.ids["branch_a"], Role.CALLBACK_AGENT, no="C001"))[1],
                  (await person(desk.ids["branch_a"], Role.CALLBACK_AGENT, no="C002"))[1],
                  (await person(desk.ids["branch_b"], Role.CALLBACK_AGENT, no="C003"))[1])
-
-
-async def approved(desk: Desk, at: datetime = MONDAY_10AM) -> Case:
-    """A case captured, submitted and approved at `at`."""
-    case = await submitted_case(desk, at=at)
-    await review.claim(desk.reviewer, case.id, now=at)
-    return await review.approve(desk.reviewer, case.id, desk.ctx, now=at)
 
 
 async def scheduled(bench: Bench, at: datetime = MONDAY_10AM) -> Callback:

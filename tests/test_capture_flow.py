@@ -9,7 +9,6 @@ import random
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import time
 from pathlib import Path
 
 import pytest
@@ -33,27 +32,32 @@ from domain.models import (
 from domain.services import business_types, cases, qualifications, review
 from domain.services.actors import actor_for
 from domain.services.business_types import BusinessTypeForm
-from domain.services.cases import LocationMode, WorkingHours
+from domain.services.cases import LocationMode
+from tests.bot_support import bound_agent, dispatching
+from tests.capture_support import (
+    ALWAYS,
+    BACK_PROMPT,
+    FRONT_PROMPT,
+    ID_NUMBER,
+    ID_PROMPT,
+    KINDS,
+    LOCATION_PROMPT,
+    MOBILE,
+    MOBILE_PROMPT,
+    NAME_PROMPT,
+    ONSITE_PROMPT,
+    RISK_BUTTON,
+    TYPE,
+    capture_to_summary,
+    enter_customer,
+    start_case,
+)
+from tests.case_support import noisy_jpeg
 from tests.chat_driver import Chat, Said, running_bot
 from tests.factories import ROOT, capture_context, operational, org_tree, person
 from tests.fake_telegram import FakeTelegram
-from tests.test_bot import bound_agent, dispatching
-from tests.test_cases import noisy_jpeg
 
 AGENT = 7101
-ALWAYS = WorkingHours(weekdays=frozenset(range(7)), start=time(0, 0), end=time(23, 59, 59))
-KINDS = frozenset({PhotoKind.ID_FRONT, PhotoKind.ID_BACK, PhotoKind.ONSITE_WITH_AGENT})
-TYPE = "Debit card opening"
-ID_NUMBER = "11010519491231002X"
-MOBILE = "13812345678"
-NAME_PROMPT = "Enter the customer's full name as printed on the ID card."
-ID_PROMPT = "Enter the customer's 18-character resident ID number."
-MOBILE_PROMPT = "Enter the customer's own mobile number."
-LOCATION_PROMPT = "Share the location of the visit"
-FRONT_PROMPT = "Send a photo of the ID card portrait side"
-BACK_PROMPT = "Send a photo of the ID card national emblem side."
-ONSITE_PROMPT = "Send an on-site photo of you together with the customer."
-RISK_BUTTON = "I gave the risk hints"
 STALE = "This button is no longer valid."
 CASE_NO = re.compile(r"YD\d{8}-\d{6}")
 
@@ -106,34 +110,6 @@ def small_jpeg(side: int) -> bytes:
     Image.frombytes("L", (side, side), bytes(rng.randrange(40, 216) for _ in range(side * side))
                     ).save(out, format="JPEG")
     return out.getvalue()
-
-
-async def start_case(chat: Chat) -> Said:
-    """/new and choose the business type: the name is asked."""
-    types = await chat.say("/new")
-    said = await chat.press(types.buttons[TYPE])
-    assert NAME_PROMPT in said.text
-    return said
-
-
-async def enter_customer(chat: Chat) -> Said:
-    """Name, ID number and mobile typed in turn."""
-    assert ID_PROMPT in (await chat.say("张三")).text
-    assert MOBILE_PROMPT in (await chat.say(ID_NUMBER)).text
-    return await chat.say(MOBILE)
-
-
-async def capture_to_summary(chat: Chat, seed: int = 0) -> Said:
-    """A whole case up to its summary; the emblem side is sent as a file."""
-    await start_case(chat)
-    assert LOCATION_PROMPT in (await enter_customer(chat)).text
-    assert FRONT_PROMPT in (await chat.location(31.2304, 121.4737)).text
-    assert BACK_PROMPT in (await chat.photo(noisy_jpeg(seed))).text
-    said = await chat.file(noisy_jpeg(seed + 1), "back.jpg", "image/jpeg")
-    assert ONSITE_PROMPT in said.text
-    risk = await chat.photo(noisy_jpeg(seed + 2))
-    assert "e-banking" in risk.text
-    return await chat.press(risk.buttons[RISK_BUTTON])
 
 
 async def only_case(desk: Desk) -> Case:

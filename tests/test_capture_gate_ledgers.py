@@ -31,11 +31,11 @@ from domain.services.business_types import BusinessTypeForm
 from domain.services.cases import CaptureContext, WorkingHours
 from fieldops.demo import BUSINESS_TYPES, LEDGERS, seed_demo
 from locales import translate
+from tests.bot_support import bound_agent
+from tests.case_support import refusal
 from tests.chat_driver import Chat, running_bot
 from tests.factories import ROOT, capture_context, operational, org_tree, person
 from tests.fake_telegram import FakeTelegram
-from tests.test_bot import bound_agent
-from tests.test_cases import refusal
 
 AGENT = 7401
 ALWAYS = WorkingHours(weekdays=frozenset(range(7)), start=time(0, 0), end=time(23, 59, 59))

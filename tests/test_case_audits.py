@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,25 +14,21 @@ from domain.errors import DomainError, PermissionDenied
 from domain.models import (
     AuditDraw,
     AuditLog,
-    Case,
     CaseAudit,
     CaseAuditStatus,
     OutboxMessage,
     Role,
     Staff,
 )
-from domain.services import case_audits, dashboard, qualifications, review
+from domain.services import case_audits, dashboard, qualifications
 from domain.services.actors import Actor
-from domain.services.calendar import Calendar
 from domain.services.case_audits import AuditFilters, Finding
 from scheduler.calendar_sweeps import draw_weekly_case_audits
+from tests.case_audit_support import CALENDAR, DRAW_49, approved, other_seed
+from tests.case_support import MONDAY_10AM, ZONE, bound_agent
 from tests.factories import person
 from tests.review_support import Desk, build_desk, submitted_case
-from tests.test_cases import MONDAY_10AM, ZONE, bound_agent
 
-CALENDAR = Calendar(zone=ZONE)
-WEEK_48 = MONDAY_10AM  # Monday 2026-11-23, ISO week 2026-W48
-DRAW_49 = MONDAY_10AM + timedelta(days=7)  # the next Monday: draws W48
 DRAW_50 = MONDAY_10AM + timedelta(days=14)
 
 
@@ -52,18 +48,6 @@ async def world(database_url: str, tmp_path: Path) -> Audit:
     _, auditor = await person(desk.ids["province"], Role.AUDITOR, no="A001", name="稽核甲")
     _, auditor_b = await person(desk.ids["branch_b"], Role.AUDITOR, no="A002", name="稽核乙")
     return Audit(desk, await bound_agent(desk.ids["outlet_b"], "F002"), auditor, auditor_b)
-
-
-async def approved(desk: Desk, count: int, *, agent: Actor | None = None,
-                   at: datetime = WEEK_48, four_eyes: bool = False) -> list[Case]:
-    """Cases submitted and approved (by the province reviewer) at `at`."""
-    done = []
-    for _ in range(count):
-        case = await submitted_case(desk, agent=agent or desk.agent, at=at, four_eyes=four_eyes)
-        if four_eyes:
-            await review.approve(desk.reviewer, case.id, desk.ctx, case.submitted_at)
-        done.append(await review.approve(desk.second, case.id, desk.ctx, case.submitted_at))
-    return done
 
 
 async def drawn_in(org_id: int, week: str) -> list[int]:
@@ -123,13 +107,6 @@ async def test_next_weeks_draw_does_not_take_last_weeks_cases(world: Audit) -> N
     [draw] = await AuditDraw.filter(week="2026-W49")
     assert set(draw.population) == this_week
     assert set(await drawn_in(world.desk.ids["outlet_a"], "2026-W49")) <= this_week - last_week
-
-
-def other_seed(draw: AuditDraw) -> str:
-    """A seed that draws other cases from the same population than the recorded one."""
-    drawn = case_audits.choose(draw.seed, draw.population, draw.share_percent)
-    return next(seed for seed in (f"tampered-{n}" for n in range(100))
-                if case_audits.choose(seed, draw.population, draw.share_percent) != drawn)
 
 
 async def test_the_draw_is_reproducible_from_its_seed(world: Audit) -> None:

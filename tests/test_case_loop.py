@@ -36,14 +36,13 @@ from domain.models import (
 )
 from domain.services import business_types, review
 from domain.services.business_types import BusinessTypeForm
+from tests.admin_support import admin_site, log_in, submit, web_login
+from tests.bot_support import bound_agent
+from tests.capture_support import ALWAYS, KINDS, TYPE, capture_to_summary
+from tests.case_support import noisy_jpeg
 from tests.chat_driver import Chat, Said, bot_config
 from tests.factories import capture_context, flow_context, operational, org_tree, person
 from tests.fake_telegram import FakeTelegram
-from tests.test_admin_cases import web_login
-from tests.test_admin_web import admin_site, log_in, submit
-from tests.test_bot import bound_agent
-from tests.test_capture_flow import ALWAYS, KINDS, TYPE, capture_to_summary
-from tests.test_cases import noisy_jpeg
 
 AGENT, REVIEWER = 7301, 7302
 PUBLIC_URL = "https://ops.example.com"

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import io
-import random
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
-from PIL import Image
 from tortoise import connections
 
-from domain.errors import DomainError, PermissionDenied
+from domain.errors import PermissionDenied
 from domain.images import PhotoLimits
 from domain.media import MediaStore
 from domain.models import (
@@ -23,7 +18,6 @@ from domain.models import (
     CaseEventKind,
     CasePhoto,
     CaseStatus,
-    ChatBinding,
     OutboxMessage,
     PhotoKind,
     Role,
@@ -32,46 +26,24 @@ from domain.models import (
 )
 from domain.privacy import FieldCipher
 from domain.services import business_types, cases
-from domain.services.actors import Actor
 from domain.services.business_types import BusinessTypeForm
 from domain.services.cases import CaptureContext, WorkingHours
-from tests.factories import operational, org_tree, person
+from tests.case_support import (
+    ID_NUMBER,
+    KINDS,
+    MOBILE,
+    MONDAY_8PM,
+    MONDAY_10AM,
+    ZONE,
+    World,
+    bound_agent,
+    noisy_jpeg,
+    ready_draft,
+    refusal,
+)
+from tests.factories import org_tree, person
 
-ZONE = ZoneInfo("Asia/Shanghai")
-MONDAY_10AM = datetime(2026, 11, 23, 10, 0, tzinfo=ZONE).astimezone(UTC)
-MONDAY_8PM = datetime(2026, 11, 23, 20, 0, tzinfo=ZONE).astimezone(UTC)
-ID_NUMBER = "11010519491231002X"
-MOBILE = "13812345678"
-KINDS = (PhotoKind.ID_FRONT, PhotoKind.ID_BACK, PhotoKind.ONSITE_WITH_AGENT)
 SUBMITTED_MSGID = "Case %(case_no)s has already been submitted and can no longer be changed."
-
-
-@dataclass
-class World:
-    """An org tree with an agent, reviewers, a business type and a capture context."""
-
-    ids: dict[str, int]
-    agent: Actor
-    business_type_id: int
-    ctx: CaptureContext
-
-
-def noisy_jpeg(seed: int) -> bytes:
-    """A sharp, mid-grey 1200×900 JPEG of random noise, different per seed."""
-    rng = random.Random(seed)
-    pixels = bytes(rng.randrange(40, 216) for _ in range(1200 * 900))
-    out = io.BytesIO()
-    Image.frombytes("L", (1200, 900), pixels).convert("RGB").save(out, format="JPEG", quality=90)
-    return out.getvalue()
-
-
-async def bound_agent(org_id: int, no: str) -> Actor:
-    """A field agent with a Telegram binding (Q6), qualified and holding a tablet (Q1, D2)."""
-    row, actor = await person(org_id, Role.FIELD_AGENT, no=no)
-    await ChatBinding.create(staff=row, channel="telegram", external_user_id=f"tg{no}",
-                             chat_id=f"tg{no}", bound_at=MONDAY_10AM)
-    await operational(row)
-    return actor
 
 
 @pytest.fixture
@@ -85,25 +57,6 @@ async def world(database_url: str, tmp_path: Path) -> World:
                          media=MediaStore(tmp_path / "media"), photo_limits=PhotoLimits(),
                          hours=WorkingHours(), zone=ZONE)
     return World(ids, await bound_agent(ids["outlet_a"], "F001"), business_type.id, ctx)
-
-
-async def refusal(call, *args, **kwargs) -> DomainError:  # type: ignore[no-untyped-def]
-    """The DomainError a service call raises."""
-    with pytest.raises(DomainError) as refused:
-        await call(*args, **kwargs)
-    return refused.value
-
-
-async def ready_draft(w: World, agent: Actor | None = None, seed: int = 0) -> Case:
-    """A draft with customer data, every required photo and the risk hints confirmed."""
-    agent = agent or w.agent
-    case = await cases.start_draft(agent, w.business_type_id, w.ctx, MONDAY_10AM)
-    await cases.set_customer(agent, case.id, "张三", ID_NUMBER, MOBILE, w.ctx)
-    for index, kind in enumerate(KINDS):
-        await cases.add_photo(agent, case.id, kind, noisy_jpeg(seed * 10 + index),
-                              f"{kind}.jpg", "image/jpeg", w.ctx)
-    await cases.confirm_risk_hint(agent, case.id)
-    return case
 
 
 async def test_capture_is_refused_out_of_hours(world: World) -> None:

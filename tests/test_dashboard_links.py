@@ -25,12 +25,12 @@ from domain.models import (
     Role,
     TailBox,
 )
+from tests.admin_support import PASSWORD, admin_site, log_in, zh
 from tests.browser_support import browser_page
+from tests.case_support import ZONE
 from tests.clock_support import SteadyClock
+from tests.dashboard_support import NOW, World, cards
 from tests.factories import person, web_user
-from tests.test_admin_web import PASSWORD, admin_site, log_in, zh
-from tests.test_cases import ZONE
-from tests.test_dashboard import NOW, World, cards, world  # noqa: F401  (fixture)
 
 SLA = "Reviews within the time limit today"  # a share of the decisions, not a list's length
 # Cards whose list shows serial balances per place: the columns that add up to the figure.
@@ -140,7 +140,7 @@ FIXED = ("Day-end counts not answered today", "Vault inspections due this month"
     ("province", Role.CALLBACK_AGENT, 3, (2, 2)),
 ])
 async def test_every_card_figure_equals_the_rows_of_the_list_it_opens(
-        world: World, org: str, role: Role, seen: int,  # noqa: F811
+        world: World, org: str, role: Role, seen: int,
         callbacks: tuple[int, int], test_clock: SteadyClock) -> None:
     username = await viewer(world, org, role, await seed_by_the_clock(world, test_clock))
     async with site_as(world, username) as client:
@@ -153,7 +153,7 @@ async def test_every_card_figure_equals_the_rows_of_the_list_it_opens(
 
 
 async def test_the_lists_behind_the_cards_show_their_filters_and_refuse_a_bad_day(
-        world: World, test_clock: SteadyClock) -> None:  # noqa: F811
+        world: World, test_clock: SteadyClock) -> None:
     await seed_by_the_clock(world, test_clock)
     today = clock.utcnow().astimezone(ZONE).date()
     username = await viewer(world, "province", Role.OPS_ADMIN, "")
@@ -170,8 +170,9 @@ async def test_the_lists_behind_the_cards_show_their_filters_and_refuse_a_bad_da
     assert (len(listed_rows(every)), len(listed_rows(missing))) == (2, 1)
     assert "F002" in missing and "F001" not in missing
     assert zh("Day-end counts of %(day)s not answered", day=str(today)) in missing
-    assert bad_day.status == 400 and zh("%(field)s: enter a date as YYYY-MM-DD.",
-                                        field=zh("Business day")) in refusal
+    assert bad_day.status == 400 and zh(
+        "%(field)s: enter a date as YYYY-MM-DD between %(first)s and %(last)s.",
+        field=zh("Business day"), first="1900-01-01", last="2100-12-31") in refusal
     assert 'href="/vouchers/counts?open=1"' in balances
     assert zh("Overdue inspections of every month") in overdue
     assert (len(listed_rows(overdue)), len(listed_rows(october))) == (2, 1)
@@ -186,7 +187,7 @@ CHARTS = ("Cases per day", "Reviews within the time limit per day, in percent",
 
 
 async def test_the_dashboard_in_chromium_draws_three_charts_and_a_card_opens_its_list(
-        world: World, chromium: str, test_clock: SteadyClock) -> None:  # noqa: F811
+        world: World, chromium: str, test_clock: SteadyClock) -> None:
     await seed_by_the_clock(world, test_clock)
     username = await viewer(world, "province", Role.OPS_ADMIN, "")
     config = AdminConfig(secret_key="browser-secret", capture=world.desk.ctx)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,6 @@ from domain.models import (
     OutboxMessage,
     PhotoKind,
     Qualification,
-    QualificationBasis,
     QualificationStatus,
     Role,
     Staff,
@@ -34,10 +33,9 @@ from fieldops.runtime import admin_config
 from fieldops.settings import Settings
 from locales import translate
 from tests.admin_support import admin_site, log_in, submit
-from tests.factories import org_tree, person, web_user
-from tests.test_cases import refusal
+from tests.case_support import refusal
+from tests.factories import ISSUED_AT, org_tree, person, qualify, web_user
 
-ISSUED_AT = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # Monday 09:00 business time
 LATER = ISSUED_AT + timedelta(hours=2)
 GOOD_IMEI = "490154203237518"
 CONFIRM = "Confirm receipt"
@@ -78,13 +76,6 @@ async def shop(database_url: str) -> Shop:
     await qualify(agent_row, business_type.id)
     return Shop(ids, it, far_it, ops, supervisor, far_supervisor, agent, agent_row,
                 business_type.id)
-
-
-async def qualify(staff: Staff, business_type_id: int) -> None:
-    """An active qualification, written directly (the qualification ledger is tested apart)."""
-    await Qualification.create(staff=staff, business_type_id=business_type_id,
-                               status=QualificationStatus.ACTIVE,
-                               basis=QualificationBasis.COUNTER, granted_at=ISSUED_AT)
 
 
 def form(org_id: int, n: int = 1, **changes: object) -> DeviceForm:

@@ -16,9 +16,9 @@ from bot.dispatcher import OutboxDispatcher
 from bot.telegram import BotConfig, TelegramBot
 from domain.models import OutboxMessage, OutboxStatus, Role, Staff
 from locales import translate
+from tests.admin_support import log_in, submit
 from tests.factories import flow_context, org_tree, person, web_user
 from tests.fake_telegram import FakeTelegram
-from tests.test_admin_web import log_in, submit
 
 AGENT_CHAT = 8801
 

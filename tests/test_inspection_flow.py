@@ -25,13 +25,13 @@ from domain.models import (
 )
 from domain.services import auth, inspections, staff, vouchers
 from domain.services.actors import Actor
+from tests.admin_support import PASSWORD, admin_site, log_in, submit, zh
+from tests.bot_support import bound_agent
 from tests.chat_driver import Chat, running_bot
 from tests.factories import ROOT
 from tests.fake_telegram import FakeTelegram
 from tests.inspection_support import STOCK, Vault, day_end_count, staff_of, vault_world
-from tests.test_admin_web import PASSWORD, admin_site, log_in, submit, zh
-from tests.test_bot import bound_agent
-from tests.test_loss_flow import delivered
+from tests.loss_support import delivered
 
 HOLDER, SUPERVISOR, OPS = 7601, 7602, 7603
 ASK_KEY = "How many USB key are in the box?"

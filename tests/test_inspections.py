@@ -36,6 +36,7 @@ from domain.services import (
 )
 from domain.services.calendar import Calendar
 from scheduler import calendar_sweeps
+from tests.case_support import refusal
 from tests.factories import ROOT
 from tests.inspection_support import (
     NOV_1,
@@ -45,7 +46,6 @@ from tests.inspection_support import (
     day_end_count,
     vault_world,
 )
-from tests.test_cases import refusal
 
 CALENDAR = Calendar()
 

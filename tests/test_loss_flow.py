@@ -19,7 +19,6 @@ from domain.models import (
     IncidentKind,
     IncidentStatus,
     OutboxMessage,
-    OutboxStatus,
     PhotoKind,
     Role,
     Staff,
@@ -33,11 +32,11 @@ from domain.services.business_types import BusinessTypeForm
 from domain.services.cases import WorkingHours
 from fieldops.settings import Settings
 from fieldops.wiring import flow_context
+from tests.bot_support import bound_agent
 from tests.chat_driver import Chat, Said, bot_config, running_bot
-from tests.factories import org_tree, person
+from tests.factories import org_tree, person, qualify
 from tests.fake_telegram import FakeTelegram
-from tests.test_bot import bound_agent, dispatching
-from tests.test_devices import qualify
+from tests.loss_support import delivered
 from tests.voucher_support import CARD_PATTERN, card
 
 AGENT, SUPERVISOR, IT, OPS, FAR_IT = 7301, 7302, 7303, 7304, 7305
@@ -99,15 +98,6 @@ async def issue(branch: Branch) -> Device:
     tablet = await devices.register_device(branch.it, devices.DeviceForm(
         "PAD0001", "SN000001", None, "Huawei MatePad 11", None, branch.ids["outlet_a"]))
     return await devices.issue_device(branch.it, tablet.id, branch.agent.id)
-
-
-async def delivered(bot: TelegramBot) -> None:
-    """Send every queued notification through the bot (those past their moment expire)."""
-    async def all_sent() -> bool:
-        return not await OutboxMessage.exists(
-            status__not_in=[OutboxStatus.SENT, OutboxStatus.EXPIRED])
-
-    await dispatching(bot, all_sent)
 
 
 def confirm_button(said: Said) -> str:

@@ -26,10 +26,9 @@ from domain.models import (
     VoucherState,
 )
 from domain.services import vouchers
+from tests.admin_support import session, submit, zh
+from tests.case_support import MONDAY_10AM
 from tests.factories import person
-from tests.test_admin_vouchers import session
-from tests.test_admin_web import submit, zh
-from tests.test_cases import MONDAY_10AM
 from tests.voucher_support import World, agent_with_box, card, count_box, voucher_world
 
 T0 = MONDAY_10AM

@@ -34,6 +34,7 @@ from domain.models import (
 from domain.services import cases, review
 from domain.services.actors import Actor, actor_for
 from domain.services.review import QueueFilters
+from tests.case_support import ID_NUMBER, MOBILE, MONDAY_10AM, refusal
 from tests.cli_support import cli_env, fieldops
 from tests.factories import operational
 from tests.review_support import (
@@ -45,7 +46,6 @@ from tests.review_support import (
     set_locale,
     submitted_case,
 )
-from tests.test_cases import ID_NUMBER, MOBILE, MONDAY_10AM, refusal
 
 LATER = MONDAY_10AM + timedelta(minutes=5)
 

@@ -36,10 +36,10 @@ from domain.services.actors import Actor
 from domain.services.business_types import BusinessTypeForm
 from domain.services.cases import WorkingHours
 from locales import translate
+from tests.bot_support import NOT_BOUND, code_for, config, press, say
+from tests.case_support import ID_NUMBER, KINDS, MOBILE, noisy_jpeg
 from tests.factories import flow_context, operational, org_tree, person
 from tests.fake_telegram import FakeTelegram
-from tests.test_bot import NOT_BOUND, code_for, config, press, say
-from tests.test_cases import ID_NUMBER, KINDS, MOBILE, noisy_jpeg
 
 AGENT, FIRST, SECOND, OTHER_BRANCH = 7101, 7102, 7103, 7104
 PUBLIC_URL = "https://ops.example"

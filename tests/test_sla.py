@@ -13,9 +13,9 @@ from domain.models import Case, CaseEvent, CaseEventKind, OutboxMessage, PhotoKi
 from domain.services import cases, review
 from scheduler.jobs import scheduled_jobs
 from scheduler.runner import run_leased
+from tests.case_support import MONDAY_10AM
 from tests.factories import person
 from tests.review_support import Desk, build_desk, messages_to, rendered, retake, submitted_case
-from tests.test_cases import MONDAY_10AM
 
 REPEAT = timedelta(minutes=30)
 HALF = MONDAY_10AM + timedelta(minutes=10)  # the test types have a 20-minute review SLA

@@ -10,9 +10,9 @@ import pytest
 from domain.errors import DomainError, NotFound, PermissionDenied
 from domain.models import AuditLog, Role, SpecialApproval, SpecialApprovalStatus
 from domain.services import cases, special
+from tests.case_support import MONDAY_8PM, refusal
 from tests.factories import person
 from tests.review_support import Desk, build_desk, messages_to, rendered
-from tests.test_cases import MONDAY_8PM, refusal
 
 HOUR = timedelta(hours=1)
 ASKED_AT = MONDAY_8PM - 3 * HOUR  # 17:00 business time, still in working hours

@@ -18,10 +18,10 @@ from domain.services import business_types
 from domain.services.business_types import BusinessTypeForm
 from domain.services.cases import WorkingHours
 from locales import translate
+from tests.bot_support import NOT_BOUND, bound_agent, dispatching
 from tests.chat_driver import Chat, Said, running_bot
 from tests.factories import operational, org_tree, person
 from tests.fake_telegram import FakeTelegram
-from tests.test_bot import NOT_BOUND, bound_agent, dispatching
 
 AGENT, SUPERVISOR, FAR_SUPERVISOR, STRANGER = 7201, 7202, 7203, 7204
 ZONE = ZoneInfo("Asia/Shanghai")

@@ -29,11 +29,11 @@ from domain.services.actors import Actor
 from domain.services.business_types import BusinessTypeForm
 from domain.services.cases import WorkingHours
 from domain.services.vouchers import VoucherTypeForm
+from tests.bot_support import bound_agent
+from tests.case_support import noisy_jpeg
 from tests.chat_driver import Chat, Said, running_bot
 from tests.factories import capture_context, operational, org_tree, person
 from tests.fake_telegram import FakeTelegram
-from tests.test_bot import bound_agent
-from tests.test_cases import noisy_jpeg
 
 AGENT = 7301
 ALWAYS = WorkingHours(weekdays=frozenset(range(7)), start=time(0, 0), end=time(23, 59, 59))

@@ -24,9 +24,9 @@ from domain.models import (
 from domain.services import review, vouchers
 from tests import test_admin_vouchers as ledgers
 from tests import test_voucher_capture as capture
+from tests.admin_support import admin_site, log_in, zh
 from tests.chat_driver import Chat
 from tests.factories import capture_context, web_user
-from tests.test_admin_web import admin_site, log_in, zh
 
 desk = capture.desk
 fake = capture.fake

@@ -28,12 +28,12 @@ from domain.models import (
 )
 from domain.services import vouchers
 from domain.services.business_types import BusinessTypeForm, create_business_type
+from tests.bot_support import bound_agent, dispatching
 from tests.chat_driver import Chat, Said, running_bot
 from tests.factories import operational, org_tree, person
 from tests.fake_telegram import FakeTelegram
-from tests.test_bot import bound_agent, dispatching
-from tests.test_loss_flow import delivered
-from tests.test_voucher_counts import stock_box_directly
+from tests.loss_support import delivered
+from tests.voucher_support import stock_box_directly
 
 AGENT, OTHER, SUPERVISOR = 7401, 7402, 7403
 REMIND, ESCALATE = timedelta(minutes=30), timedelta(minutes=60)

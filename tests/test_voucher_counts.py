@@ -28,17 +28,16 @@ from domain.models import (
     TailBox,
     Voucher,
     VoucherState,
-    VoucherType,
 )
 from domain.services import voucher_counts, vouchers
 from domain.services.actors import Actor
 from domain.services.business_types import BusinessTypeForm, create_business_type
 from scheduler.jobs import CountSettings, count_jobs
+from tests.case_support import refusal
 from tests.factories import operational, org_tree, person
-from tests.test_cases import refusal
+from tests.voucher_support import BEFORE_CLOSING, stock_box_directly
 
 CLOSING = time(17, 30)
-BEFORE_CLOSING = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # 17:00 business time
 AFTER_CLOSING = datetime(2026, 11, 23, 9, 45, tzinfo=UTC)  # 17:45 business time
 REMIND, ESCALATE = timedelta(minutes=30), timedelta(minutes=60)
 STOCK = {"CARD": 3, "SIM": 2}
@@ -56,30 +55,6 @@ class Counting:
     supervisor: Staff
     far_supervisor: Staff
     box: TailBox
-
-
-async def voucher_types() -> dict[str, VoucherType]:
-    """The card and SIM voucher types, written directly (the ledger is tested apart)."""
-    return {code: await VoucherType.create(code=code, name_zh=zh, name_en=en,
-                                           serial_pattern=r"\d{4}")
-            for code, zh, en in (("CARD", "借记卡", "Debit card"), ("SIM", "SIM卡", "SIM card"))}
-
-
-async def stock_box_directly(holder: Staff, stock: dict[str, int]) -> TailBox:
-    """The tail box of the holder's tablet with vouchers in it, written directly as models
-    so that these tests need nothing of the allocation service."""
-    device = await Device.get(holder_id=holder.id)
-    box = await TailBox.create(device=device, org_id=device.org_id,  # type: ignore[attr-defined]
-                               holder=holder)
-    types = {t.code: t for t in await VoucherType.all()} or await voucher_types()
-    serial = await Voucher.all().count()
-    for code, n in stock.items():
-        for _ in range(n):
-            serial += 1
-            await Voucher.create(voucher_type=types[code], serial=f"{serial:04d}",
-                                 state=VoucherState.IN_BOX, org_id=box.org_id,  # type: ignore[attr-defined]
-                                 box=box, updated_at=BEFORE_CLOSING)
-    return box
 
 
 async def counting_world() -> Counting:

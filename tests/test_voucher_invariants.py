@@ -43,7 +43,7 @@ from domain.models import (
 from domain.services import cases, vouchers
 from domain.services.actors import Actor
 from domain.services.qualifications import IncidentRules
-from tests.test_cases import MONDAY_10AM
+from tests.case_support import MONDAY_10AM
 from tests.voucher_support import World, agent_with_box, card, voucher_world
 
 STOCK = 24

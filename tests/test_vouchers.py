@@ -24,8 +24,8 @@ from domain.models import (
 )
 from domain.services import cases, devices, qualifications, vouchers
 from domain.services.devices import LossReport
+from tests.case_support import MONDAY_10AM
 from tests.factories import ROOT, person
-from tests.test_cases import MONDAY_10AM
 from tests.voucher_support import World, agent_with_box, card, count_box, luhn, voucher_world
 
 T0 = MONDAY_10AM

@@ -7,7 +7,7 @@ import io
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import time, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
@@ -27,12 +27,11 @@ from domain.images import MIB, PhotoLimits
 from domain.models import ChatBinding, OutboxMessage, OutboxStatus, Role, Staff, WebChatMessage
 from domain.services import business_types, chat, outbox, staff, webchat
 from domain.services.business_types import BusinessTypeForm
-from domain.services.cases import WorkingHours
 from locales import translate
 from tests.admin_support import admin_site, csrf_token, log_in
+from tests.chat_support import ALL_HOURS, chat_config
 from tests.factories import (
     ROOT,
-    capture_context,
     flow_context,
     operational,
     org_tree,
@@ -41,21 +40,12 @@ from tests.factories import (
 )
 from tests.review_support import KINDS, photo
 
-ALL_HOURS = WorkingHours(weekdays=frozenset(range(7)), start=time(0, 0),
-                         end=time(23, 59, 59, 999999))
 FIELD = r'name="client_id" value="([0-9a-f]{32})"'
 
 
 def zh(message: str, **params: object) -> str:
     """What a Chinese user reads for a msgid."""
     return translate("zh_CN", message, **params)
-
-
-def chat_config(tmp_path: Path, **capture: object) -> AdminConfig:
-    """An admin site with the browser chat on, open at every hour, media under tmp/media."""
-    media_root = tmp_path / "media"
-    chat = WebChat(flow_context(media_root, hours=ALL_HOURS, **capture), "zh_CN")
-    return AdminConfig(secret_key="chat-secret", capture=capture_context(media_root), chat=chat)
 
 
 @dataclass

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
-from domain.models import BoxCount, Device, Role, TailBox, VoucherType
+from domain.models import (
+    BoxCount,
+    Device,
+    Role,
+    Staff,
+    TailBox,
+    Voucher,
+    VoucherState,
+    VoucherType,
+)
 from domain.services import business_types, vouchers
 from domain.services.actors import Actor
 from domain.services.business_types import BusinessTypeForm
 from domain.services.cases import CaptureContext
+from tests.case_support import KINDS, bound_agent
 from tests.factories import capture_context, org_tree, person
-from tests.test_cases import KINDS, bound_agent
 
 CARD_PATTERN = r"62[0-9]{17}"
 
@@ -80,3 +89,30 @@ async def count_box(agent: Actor, box: TailBox, now: datetime,
     if counted is not None and answer.status.value == "retry":
         answer = await vouchers.answer_count(agent, count.id, figures, now)
     return answer
+
+
+BEFORE_CLOSING = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # 17:00 business time
+
+
+async def voucher_types() -> dict[str, VoucherType]:
+    """The card and SIM voucher types, written directly (the ledger is tested apart)."""
+    return {code: await VoucherType.create(code=code, name_zh=zh, name_en=en,
+                                           serial_pattern=r"\d{4}")
+            for code, zh, en in (("CARD", "借记卡", "Debit card"), ("SIM", "SIM卡", "SIM card"))}
+
+
+async def stock_box_directly(holder: Staff, stock: dict[str, int]) -> TailBox:
+    """The tail box of the holder's tablet with vouchers in it, written directly as models
+    so that these tests need nothing of the allocation service."""
+    device = await Device.get(holder_id=holder.id)
+    box = await TailBox.create(device=device, org_id=device.org_id,  # type: ignore[attr-defined]
+                               holder=holder)
+    types = {t.code: t for t in await VoucherType.all()} or await voucher_types()
+    serial = await Voucher.all().count()
+    for code, n in stock.items():
+        for _ in range(n):
+            serial += 1
+            await Voucher.create(voucher_type=types[code], serial=f"{serial:04d}",
+                                 state=VoucherState.IN_BOX, org_id=box.org_id,  # type: ignore[attr-defined]
+                                 box=box, updated_at=BEFORE_CLOSING)
+    return box
