@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from multidict import MultiDict, MultiMapping
@@ -148,17 +149,19 @@ async def _acted(request: web.Request, call: Awaitable[Device], done: str) -> we
                              _(done) % {"asset_tag": row.asset_tag})
 
 
-async def _issue(actor: Actor, device_id: int, form: MultiDict[str]) -> Device:
+async def _issue(actor: Actor, device_id: int, form: MultiDict[str], zone: ZoneInfo) -> Device:
     agent_id = int_or_none(form.get("staff_id"))
     if agent_id is None:
         raise DomainError(N_("Choose the field agent who receives the tablet."))
-    return await devices.issue_device(actor, device_id, agent_id, form.get("note", ""))
+    return await devices.issue_device(actor, device_id, agent_id, form.get("note", ""),
+                                      zone=zone)
 
 
 async def issue(request: web.Request) -> web.Response:
     """Issue an in-stock tablet to a field agent, who confirms receipt in chat (D1)."""
     form = await form_of(request)
-    call = _issue(actor_of(request), path_id(request, "device_id"), form)
+    call = _issue(actor_of(request), path_id(request, "device_id"), form,
+                  request.app[TIMEZONE_KEY])
     return await _acted(request, call, N_(
         "Tablet %(asset_tag)s issued. The field agent is asked to confirm receipt in chat."))
 

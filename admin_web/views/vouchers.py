@@ -221,7 +221,7 @@ async def _allocate(request: web.Request) -> list[Any]:
     max_age = timedelta(hours=request.app[CONFIG_KEY].box_count_max_age_hours)
     return await vouchers.allocate(actor_of(request), path_id(request, "box_id"), type_id,
                                    serials=serials or None, count=None if serials else count,
-                                   count_max_age=max_age)
+                                   count_max_age=max_age, zone=request.app[TIMEZONE_KEY])
 
 
 async def allocate(request: web.Request) -> web.Response:

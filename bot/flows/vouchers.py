@@ -78,7 +78,8 @@ async def handover_command(turn: Turn) -> Outcome:
         return answer(Step.IDLE, turn._("Send /handover followed by the employee number of "
                                         "the new holder."))
     actor = await chat_actor(turn)
-    box, taker = await voucher_counts.new_holder_by_number(actor, turn.inbound.args[0])
+    box, taker = await voucher_counts.new_holder_by_number(actor, turn.inbound.args[0],
+                                                           turn.ctx.capture.zone)
     types = await voucher_counts.types_to_count(await vouchers.expected_in_box(box.id))
     intro = turn._("Hand-over of tail box %(box)s to %(taker)s. Count the vouchers of each "
                    "type in the box.", box=box.device.asset_tag,

@@ -473,8 +473,10 @@ async def _complete_hand_over(actor: Actor, box: TailBox, count: BoxCount, momen
 # --- chat reads --------------------------------------------------------------------------
 
 
-async def new_holder_by_number(actor: Actor, employee_no: str) -> tuple[TailBox, Staff]:
-    """The box the actor holds and the named new holder, checked before counting (V3)."""
+async def new_holder_by_number(actor: Actor, employee_no: str, zone: ZoneInfo = DEFAULT_ZONE
+                               ) -> tuple[TailBox, Staff]:
+    """The box the actor holds and the named new holder, checked before counting on the
+    business date of `zone` (V3, Q1)."""
     box_id = await TailBox.filter(holder_id=actor.staff_id).order_by("id").values_list(
         "id", flat=True)
     if not box_id:
@@ -484,7 +486,7 @@ async def new_holder_by_number(actor: Actor, employee_no: str) -> tuple[TailBox,
     if taker is None:
         raise NotFound(N_("No staff member has the employee number %(no)s."),
                        no=employee_no.strip())
-    return box, await _new_holder(box, taker.id, utcnow(), DEFAULT_ZONE)
+    return box, await _new_holder(box, taker.id, utcnow(), zone)
 
 
 async def my_boxes(actor: Actor) -> list[BoxSummary]:

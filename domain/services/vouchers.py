@@ -524,7 +524,7 @@ async def _managed_box(actor: Actor, box_id: int) -> tuple[TailBox, Org, Device]
 
 
 async def _check_box_may_receive(box: TailBox, device: Device, moment: datetime,
-                                 max_age: timedelta) -> None:
+                                 max_age: timedelta, zone: ZoneInfo) -> None:
     """Refuse a frozen box, one without a qualified holder, one with an open inspection
     discrepancy incident (V5), or one whose last count is missing, mismatched or too old; a
     box that never held vouchers needs no count (V4)."""
@@ -534,7 +534,7 @@ async def _check_box_may_receive(box: TailBox, device: Device, moment: datetime,
     holder = await Staff.get_or_none(id=box.holder_id)
     if holder is None:
         raise DomainError(BOX_WITHOUT_HOLDER, asset_tag=tag)
-    if not await qualifications.is_qualified(holder.id, moment, DEFAULT_ZONE):
+    if not await qualifications.is_qualified(holder.id, moment, zone):
         raise DomainError(HOLDER_UNQUALIFIED, asset_tag=tag,
                           holder=f"{holder.employee_no} {holder.name}")
     held_by = await Incident.filter(inspections__box_id=box.id, status=IncidentStatus.OPEN
@@ -549,8 +549,7 @@ async def _check_box_may_receive(box: TailBox, device: Device, moment: datetime,
         raise DomainError(COUNT_MISMATCH, asset_tag=tag)
     if moment - box.last_count_at > max_age:
         raise DomainError(COUNT_TOO_OLD, asset_tag=tag, hours=int(max_age.total_seconds() // 3600),
-                          counted_at=box.last_count_at.astimezone(DEFAULT_ZONE).strftime(
-                              TIME_FORMAT))
+                          counted_at=box.last_count_at.astimezone(zone).strftime(TIME_FORMAT))
 
 
 async def _held_in_boxes(path: str, voucher_type_id: int) -> int:
@@ -935,8 +934,8 @@ async def receive_serials(actor: Actor, org_id: int, voucher_type_id: int,
 
 async def allocate(actor: Actor, box_id: int, voucher_type_id: int, *,
                    serials: list[str] | None = None, count: int | None = None,
-                   now: datetime | None = None, count_max_age: timedelta = timedelta(hours=24)
-                   ) -> list[Voucher]:
+                   now: datetime | None = None, count_max_age: timedelta = timedelta(hours=24),
+                   zone: ZoneInfo = DEFAULT_ZONE) -> list[Voucher]:
     """Allocate serials, or a count of the lowest serials, from the vault of the box's own
     org to the box; refused when the box is frozen, the holder lacks an active
     qualification, the last count is missing/mismatched/too old (a new empty box needs
@@ -948,7 +947,7 @@ async def allocate(actor: Actor, box_id: int, voucher_type_id: int, *,
     async with in_transaction():
         box, org, device = await _managed_box(actor, box_id)
         vtype = await _type(voucher_type_id)
-        await _check_box_may_receive(box, device, moment, count_max_age)
+        await _check_box_may_receive(box, device, moment, count_max_age, zone)
         await _check_caps(org, vtype, size)
         rows = await _from_vault(org, vtype, serials, size)
         await _move(actor, MovementKind.ALLOCATED,
