@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pytest
-from aiohttp.test_utils import TestClient
 
 from domain import clock
 from domain.models import (
@@ -28,8 +25,8 @@ from domain.services import business_types, devices, qualifications
 from domain.services.actors import actor_for
 from domain.services.business_types import MANDATORY_PHOTO_KINDS, BusinessTypeForm
 from domain.services.devices import DeviceForm, LossReport
-from tests.admin_support import admin_site, log_in, submit, zh
-from tests.factories import ROOT, org_tree, person, web_user
+from tests.admin_support import session, submit, zh
+from tests.factories import ROOT, org_tree, person
 
 
 @dataclass
@@ -53,13 +50,6 @@ async def ledgers(database_url: str) -> Ledgers:
     return Ledgers(ids, debit.id, agent_a, agent_b)
 
 
-@asynccontextmanager
-async def session(org_id: int, role: Role, no: str) -> AsyncIterator[TestClient]:
-    """A browser logged in as a new staff member with one role."""
-    _, username = await web_user(org_id, role, no=no)
-    async with admin_site() as client:
-        assert (await log_in(client, username)).url.path == "/"
-        yield client
 
 
 async def qualified(agent: Staff, type_id: int) -> None:
