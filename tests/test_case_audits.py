@@ -26,6 +26,7 @@ from domain.services.case_audits import AuditFilters, Finding
 from scheduler.calendar_sweeps import draw_weekly_case_audits
 from tests.case_audit_support import CALENDAR, DRAW_49, approved, other_seed
 from tests.case_support import MONDAY_10AM, ZONE, bound_agent
+from tests.clock_support import SteadyClock
 from tests.factories import person
 from tests.review_support import Desk, build_desk, submitted_case
 
@@ -257,7 +258,9 @@ async def test_a_second_finding_on_a_done_audit_is_refused(world: Audit) -> None
     assert await AuditLog.filter(action="case_audit.record").count() == 1
 
 
-async def test_the_scheduled_draw_takes_last_weeks_cases(world: Audit) -> None:
+async def test_the_scheduled_draw_takes_last_weeks_cases(world: Audit,
+                                                         test_clock: SteadyClock) -> None:
+    test_clock.move_to(DRAW_49)  # the job draws the week before its own now
     await approved(world.desk, 2, at=utcnow() - timedelta(days=7))
     assert await draw_weekly_case_audits(CALENDAR) == 1
     assert await draw_weekly_case_audits(CALENDAR) == 0

@@ -14,6 +14,7 @@ from domain.services import cases, review
 from scheduler.jobs import scheduled_jobs
 from scheduler.runner import run_leased
 from tests.case_support import MONDAY_10AM
+from tests.clock_support import SteadyClock
 from tests.factories import person
 from tests.review_support import Desk, build_desk, messages_to, rendered, retake, submitted_case
 
@@ -113,7 +114,9 @@ async def test_two_sweeps_at_once_send_nothing_twice(desk: Desk) -> None:
     assert len(await messages_to(desk.supervisor)) == 1
 
 
-async def test_the_scheduled_sweep_runs_under_its_lease(desk: Desk) -> None:
+async def test_the_scheduled_sweep_runs_under_its_lease(desk: Desk,
+                                                        test_clock: SteadyClock) -> None:
+    test_clock.move_to(MONDAY_10AM + timedelta(hours=1))  # the job sweeps at its own now
     case = await submitted_case(desk, at=utcnow() - timedelta(hours=1))
     [job] = [j for j in scheduled_jobs(desk.ctx, REPEAT) if j.name == "review_sla"]
     assert job.every == timedelta(minutes=1)
