@@ -80,6 +80,7 @@ class FakeTelegram:
 
     async def __aexit__(self, *exc: object) -> None:
         assert self._runner is not None
+        self._arrived.set()  # a long poll in flight answers now instead of at its timeout
         await self._runner.cleanup()
 
     @property
