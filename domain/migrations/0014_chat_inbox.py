@@ -1,9 +1,0 @@
-from tortoise import migrations
-
-
-class Migration(migrations.Migration):
-    dependencies = [('models', '0013_capture_device')]
-
-    initial = False
-
-    operations = []
