@@ -22,9 +22,9 @@ from admin_web.routes import setup_routes
 from admin_web.sessions import cookie_storage
 from admin_web.state import CONFIG_KEY, REQUESTS_KEY, TIMEZONE_KEY, RequestCounter
 from admin_web.templating import setup_templates
-from domain.services.calendar import Calendar
-from domain.services.cases import CaptureContext
-from domain.services.qualifications import DEFAULT_INCIDENT_RULES, IncidentRules
+from domain.cases.cases import CaptureContext
+from domain.ledgers.qualifications import DEFAULT_INCIDENT_RULES, IncidentRules
+from domain.platform.calendar import Calendar
 
 if TYPE_CHECKING:
     from admin_web.state import ChatPort

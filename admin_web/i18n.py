@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextvars import ContextVar, Token
 
-from domain.errors import DomainError
+from domain.platform.errors import DomainError
 from locales import DEFAULT_LOCALE, translate, translations
 
 _locale: ContextVar[str] = ContextVar("admin_web_locale", default=DEFAULT_LOCALE)

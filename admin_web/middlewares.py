@@ -17,10 +17,10 @@ from admin_web.pages import redirect, render
 from admin_web.params import refuse_control_characters
 from admin_web.routes import PASSIVE_ROUTES, PASSWORD_CHANGE_ROUTES, PUBLIC_ROUTES
 from admin_web.state import ACTOR_KEY, CONFIG_KEY, REQUESTS_KEY
-from domain import clock
-from domain.errors import N_, DomainError, NotFound, PermissionDenied
-from domain.services import auth
-from domain.services.actors import Actor
+from domain.people import auth
+from domain.platform import clock
+from domain.platform.actors import Actor
+from domain.platform.errors import N_, DomainError, NotFound, PermissionDenied
 from locales import normalise
 
 log = logging.getLogger(__name__)

@@ -15,10 +15,10 @@ from multidict import MultiDict
 from admin_web import sessions
 from admin_web.i18n import current_locale, error_text
 from admin_web.state import ACTOR_KEY, TIMEZONE_KEY
-from domain import clock
-from domain.errors import DomainError, NotFound, PermissionDenied
-from domain.services.access import Permission, can
-from domain.services.actors import Actor
+from domain.platform import clock
+from domain.platform.access import Permission, can
+from domain.platform.actors import Actor
+from domain.platform.errors import DomainError, NotFound, PermissionDenied
 from locales import LOCALES
 
 T = TypeVar("T")

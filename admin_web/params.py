@@ -20,7 +20,7 @@ from multidict import MultiMapping
 from tortoise.models import Model
 
 from admin_web.i18n import gettext as _
-from domain.errors import N_, DomainError
+from domain.platform.errors import N_, DomainError
 
 MAX_INT = 2**31 - 1  # ids and counts are IntField: int4 on PostgreSQL
 MAX_DECIMAL = Decimal("99999.9")  # DecimalField(max_digits=6, decimal_places=1)

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from domain.media import MediaStore
-from domain.services.actors import Actor
+from domain.platform.actors import Actor
+from domain.platform.media import MediaStore
 
 if TYPE_CHECKING:
     from admin_web.app import AdminConfig

@@ -14,10 +14,10 @@ from aiohttp import web
 from markupsafe import Markup
 
 from admin_web.i18n import current_locale, gettext, ngettext
+from domain.cases.business_types import PHOTO_KIND_LABELS
 from domain.models import BusinessType, OrgLevel, PhotoKind, Role
-from domain.services.business_types import PHOTO_KIND_LABELS
-from domain.services.orgs import LEVEL_LABELS
-from domain.services.staff import ROLE_LABELS
+from domain.people.orgs import LEVEL_LABELS
+from domain.people.staff import ROLE_LABELS
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 

@@ -19,8 +19,8 @@ from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filte
 
 from bot.telegram import BotConfig, TelegramBot
 from domain.models import Role
-from domain.services import binding, orgs, staff
-from domain.services.actors import system_actor
+from domain.people import binding, orgs, staff
+from domain.platform.actors import system_actor
 from fieldops.db import apply_migrations, close_database, open_database
 from tests.factories import flow_context
 from tests.fake_telegram import FakeTelegram

@@ -20,11 +20,12 @@ from datetime import time as clock_time
 from pathlib import Path
 
 from bench.bot_throughput import echo_rate
+from domain.cases import business_types
+from domain.cases.business_types import BusinessTypeForm
+from domain.cases.cases import LocationMode, WorkingHours
 from domain.models import PhotoKind, Role
-from domain.services import binding, business_types, orgs, staff
-from domain.services.actors import actor_for, system_actor
-from domain.services.business_types import BusinessTypeForm
-from domain.services.cases import LocationMode, WorkingHours
+from domain.people import binding, orgs, staff
+from domain.platform.actors import actor_for, system_actor
 from fieldops.db import apply_migrations, close_database, open_database
 from tests.chat_driver import Chat, running_bot
 from tests.factories import operational

@@ -21,9 +21,11 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from domain.ledgers import devices
 from domain.models import Device, Role
-from domain.services import devices, orgs, staff, vouchers
-from domain.services.actors import system_actor
+from domain.people import orgs, staff
+from domain.platform.actors import system_actor
+from domain.vouchers import vouchers
 from fieldops.db import apply_migrations, close_database, open_database
 
 ROOT = system_actor("bench")

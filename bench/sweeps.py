@@ -30,12 +30,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from domain.cases import business_types
+from domain.cases.review import SweepResult
 from domain.models import PhotoKind, Role
-from domain.services import business_types, callbacks, inspection_deadlines, inspections, orgs
-from domain.services import staff as staff_service
-from domain.services.actors import actor_for, system_actor
-from domain.services.calendar import Calendar
-from domain.services.review import SweepResult
+from domain.oversight import callbacks, inspection_deadlines, inspections
+from domain.people import orgs
+from domain.people import staff as staff_service
+from domain.platform.actors import actor_for, system_actor
+from domain.platform.calendar import Calendar
 from fieldops.db import apply_migrations, close_database, open_database
 
 ROOT = system_actor("bench")

@@ -11,8 +11,8 @@ from typing import Protocol
 
 from bot.flows.messages import Buttons
 from bot.throttle import Throttle
-from domain.services import outbox
-from domain.services.outbox import Delivery
+from domain.platform import outbox
+from domain.platform.outbox import Delivery
 from locales import DEFAULT_LOCALE, normalise, translate
 
 log = logging.getLogger(__name__)

@@ -8,9 +8,9 @@ from bot.dispatcher import SendFailed
 from bot.flows import ChatRouter
 from bot.flows.context import FlowContext
 from bot.flows.messages import Attachment, Buttons, Inbound
-from domain.errors import N_, DomainError
-from domain.images import MIB
-from domain.services import chat, webchat
+from domain.platform import chat, webchat
+from domain.platform.errors import N_, DomainError
+from domain.platform.images import MIB
 from locales import DEFAULT_LOCALE
 
 CHANNEL = webchat.CHANNEL

@@ -11,12 +11,14 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
 
-from domain.clock import utcnow
-from domain.errors import DomainError
-from domain.services import audit, devices, qualifications, review
-from domain.services.actors import system_actor
-from domain.services.bootstrap import create_first_sysadmin
-from domain.services.ledger_csv import ImportReport
+from domain.cases import review
+from domain.ledgers import devices, qualifications
+from domain.ledgers.ledger_csv import ImportReport
+from domain.people.bootstrap import create_first_sysadmin
+from domain.platform import audit
+from domain.platform.actors import system_actor
+from domain.platform.clock import utcnow
+from domain.platform.errors import DomainError
 from fieldops import db
 from fieldops.settings import Settings, SettingsError, load_settings
 from locales import translate

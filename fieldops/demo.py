@@ -15,8 +15,10 @@ from decimal import Decimal
 from PIL import Image
 from tortoise.transactions import in_transaction
 
-from domain.clock import utcnow
-from domain.identity import resident_id_check_digit
+from domain.cases import business_types, cases, review
+from domain.cases.business_types import BusinessTypeForm
+from domain.cases.cases import CaptureContext, WorkingHours
+from domain.ledgers import devices, qualifications
 from domain.models import (
     BusinessType,
     Case,
@@ -42,25 +44,15 @@ from domain.models import (
     VoucherType,
     WebCredential,
 )
-from domain.services import (
-    auth,
-    binding,
-    business_types,
-    cases,
-    devices,
-    orgs,
-    qualifications,
-    review,
-    staff,
-    vouchers,
-    webchat,
-)
-from domain.services.actors import Actor, actor_for, system_actor
-from domain.services.bootstrap import create_first_sysadmin
-from domain.services.business_types import BusinessTypeForm
-from domain.services.calendar import Calendar
-from domain.services.cases import CaptureContext, WorkingHours
-from domain.services.vouchers import VoucherTypeForm
+from domain.people import auth, binding, orgs, staff
+from domain.people.bootstrap import create_first_sysadmin
+from domain.platform import webchat
+from domain.platform.actors import Actor, actor_for, system_actor
+from domain.platform.calendar import Calendar
+from domain.platform.clock import utcnow
+from domain.platform.identity import resident_id_check_digit
+from domain.vouchers import vouchers
+from domain.vouchers.vouchers import VoucherTypeForm
 from fieldops.demo_history import STEPS as HISTORY_STEPS
 from fieldops.demo_history import seed_history
 

@@ -13,8 +13,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from tortoise.transactions import in_transaction
 
-from domain.clock import utcnow
-from domain.identity import resident_id_check_digit
+from domain.cases import cases, review
+from domain.cases.cases import CaptureContext
 from domain.models import (
     AuditDraw,
     BusinessType,
@@ -29,18 +29,12 @@ from domain.models import (
     PhotoKind,
     Staff,
 )
-from domain.services import (
-    callbacks,
-    case_audits,
-    cases,
-    inspection_deadlines,
-    inspections,
-    review,
-    webchat,
-)
-from domain.services.actors import Actor, actor_for
-from domain.services.calendar import Calendar
-from domain.services.cases import CaptureContext
+from domain.oversight import callbacks, case_audits, inspection_deadlines, inspections
+from domain.platform import webchat
+from domain.platform.actors import Actor, actor_for
+from domain.platform.calendar import Calendar
+from domain.platform.clock import utcnow
+from domain.platform.identity import resident_id_check_digit
 
 HISTORY_DAYS = 30
 # (field agent, business type) of the cases captured each working day

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from domain.services.calendar import Calendar
+from domain.platform.calendar import Calendar
 
 VAR_DIR = Path("var")
 SUPPORTED_LOCALES = ("zh_CN", "en")

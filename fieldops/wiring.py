@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from bot.flows.context import FlowContext
-from domain.images import MIB, PhotoLimits
-from domain.media import MediaStore
-from domain.privacy import FieldCipher
-from domain.services.cases import CaptureContext, LocationMode, WorkingHours
-from domain.services.qualifications import IncidentRules
+from domain.cases.cases import CaptureContext, LocationMode, WorkingHours
+from domain.ledgers.qualifications import IncidentRules
+from domain.platform.images import MIB, PhotoLimits
+from domain.platform.media import MediaStore
+from domain.platform.privacy import FieldCipher
 from fieldops.settings import Settings
 
 

@@ -5,15 +5,10 @@ from __future__ import annotations
 
 import logging
 
-from domain.clock import utcnow
-from domain.services import (
-    callbacks,
-    case_audits,
-    inspection_deadlines,
-    inspections,
-    mis_issue_deadlines,
-)
-from domain.services.calendar import Calendar
+from domain.oversight import callbacks, case_audits, inspection_deadlines, inspections
+from domain.platform.calendar import Calendar
+from domain.platform.clock import utcnow
+from domain.vouchers import mis_issue_deadlines
 
 log = logging.getLogger(__name__)
 

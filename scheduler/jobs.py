@@ -9,11 +9,14 @@ from datetime import time, timedelta
 from functools import partial
 from zoneinfo import ZoneInfo
 
-from domain.clock import utcnow
-from domain.services import devices, housekeeping, qualifications, review, voucher_counts
-from domain.services.calendar import Calendar
-from domain.services.cases import CaptureContext
-from domain.services.qualifications import SweepReport
+from domain.cases import review
+from domain.cases.cases import CaptureContext
+from domain.ledgers import devices, qualifications
+from domain.ledgers.qualifications import SweepReport
+from domain.platform import housekeeping
+from domain.platform.calendar import Calendar
+from domain.platform.clock import utcnow
+from domain.vouchers import voucher_counts
 from scheduler import calendar_sweeps
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from domain.services import leases
+from domain.platform import leases
 from scheduler.jobs import Job
 
 log = logging.getLogger(__name__)

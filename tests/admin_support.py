@@ -13,6 +13,7 @@ from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 
 from admin_web.app import AdminConfig, init_app
+from domain.ledgers import devices
 from domain.models import (
     BoxCount,
     CountKind,
@@ -25,15 +26,10 @@ from domain.models import (
     VoucherState,
     WebCredential,
 )
-from domain.services import (
-    auth,
-    devices,
-    staff,
-    voucher_counts,
-    vouchers,
-)
-from domain.services.actors import Actor, actor_for
-from domain.services.calendar import Calendar
+from domain.people import auth, staff
+from domain.platform.actors import Actor, actor_for
+from domain.platform.calendar import Calendar
+from domain.vouchers import voucher_counts, vouchers
 from fieldops.demo import DEMO_PASSWORD, LOST_CARD_HOLDER, MIS_ISSUE_BOX, seed_demo
 from locales import translate
 from tests.factories import ROOT, capture_context, org_tree, web_user

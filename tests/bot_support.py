@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from bot.dispatcher import OutboxDispatcher
 from bot.telegram import BotConfig, TelegramBot
 from domain.models import Staff
-from domain.services import binding
+from domain.people import binding
 from tests.factories import ROOT
 from tests.fake_telegram import FakeTelegram
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from domain.cases import review
 from domain.models import (
     Case,
 )
-from domain.services import review
-from domain.services.callbacks import CallRecord
+from domain.oversight.callbacks import CallRecord
 from tests.case_support import MONDAY_10AM
 from tests.review_support import Desk, submitted_case
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import time
 
+from domain.cases.cases import WorkingHours
 from domain.models import (
     PhotoKind,
 )
-from domain.services.cases import WorkingHours
 from tests.case_support import noisy_jpeg
 from tests.chat_driver import Chat, Said
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from domain.cases import review
 from domain.models import (
     AuditDraw,
     Case,
 )
-from domain.services import case_audits, review
-from domain.services.actors import Actor
-from domain.services.calendar import Calendar
+from domain.oversight import case_audits
+from domain.platform.actors import Actor
+from domain.platform.calendar import Calendar
 from tests.case_support import MONDAY_10AM, ZONE
 from tests.review_support import Desk, submitted_case
 

@@ -11,16 +11,16 @@ from zoneinfo import ZoneInfo
 import pytest
 from PIL import Image
 
-from domain.errors import DomainError
+from domain.cases import cases
+from domain.cases.cases import CaptureContext
 from domain.models import (
     Case,
     ChatBinding,
     PhotoKind,
     Role,
 )
-from domain.services import cases
-from domain.services.actors import Actor
-from domain.services.cases import CaptureContext
+from domain.platform.actors import Actor
+from domain.platform.errors import DomainError
 from tests.factories import operational, person
 
 ZONE = ZoneInfo("Asia/Shanghai")

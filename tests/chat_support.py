@@ -11,9 +11,9 @@ from admin_web.app import AdminConfig
 from bot.flows import ChatRouter, Inbound, Reply
 from bot.flows.messages import Attachment
 from bot.webchat import WebChat
+from domain.cases.cases import WorkingHours
 from domain.models import Staff
-from domain.services import binding
-from domain.services.cases import WorkingHours
+from domain.people import binding
 from tests.factories import (
     ROOT,
     capture_context,

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from domain.clock import utcnow
+from domain.platform.clock import utcnow
 from tests.clock_support import subprocess_clock_env
 
 FIELDOPS = [sys.executable, "-m", "fieldops.cli"]

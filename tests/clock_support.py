@@ -17,7 +17,7 @@ from pathlib import Path
 
 import tortoise.timezone
 
-from domain import clock
+from domain.platform import clock
 
 DEFAULT_TEST_NOW = "2026-12-09T10:30:00+08:00"
 CLOCK_SITE = Path(__file__).parent / "clock_site"

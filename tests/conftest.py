@@ -21,7 +21,7 @@ import pytest
 from argon2.profiles import CHEAPEST
 from tortoise import Tortoise, connections
 
-from domain.services import passwords
+from domain.people import passwords
 from fieldops import db
 from tests.browser_support import start_chromium
 from tests.clock_support import SteadyClock, install, test_now

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from domain.cases import review
+from domain.ledgers import devices, qualifications
+from domain.ledgers.devices import LossReport
 from domain.models import (
     BoxCount,
     Callback,
@@ -25,10 +28,9 @@ from domain.models import (
     TailBox,
     VoidKind,
 )
-from domain.services import devices, qualifications, review, vouchers
-from domain.services.actors import Actor
-from domain.services.devices import LossReport
-from domain.services.vouchers import VoucherTypeForm
+from domain.platform.actors import Actor
+from domain.vouchers import vouchers
+from domain.vouchers.vouchers import VoucherTypeForm
 from tests.case_support import MONDAY_10AM, ZONE, bound_agent
 from tests.clock_support import SteadyClock
 from tests.factories import ROOT, person

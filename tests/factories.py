@@ -8,8 +8,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.flows.context import FlowContext
-from domain.images import PhotoLimits
-from domain.media import MediaStore
+from domain.cases.cases import CaptureContext, WorkingHours
+from domain.ledgers import devices, qualifications
 from domain.models import (
     BusinessType,
     Device,
@@ -20,10 +20,11 @@ from domain.models import (
     Role,
     Staff,
 )
-from domain.privacy import FieldCipher
-from domain.services import auth, devices, orgs, qualifications, staff
-from domain.services.actors import Actor, actor_for, system_actor
-from domain.services.cases import CaptureContext, WorkingHours
+from domain.people import auth, orgs, staff
+from domain.platform.actors import Actor, actor_for, system_actor
+from domain.platform.images import PhotoLimits
+from domain.platform.media import MediaStore
+from domain.platform.privacy import FieldCipher
 
 ROOT = system_actor("tests")
 

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from domain.cases import business_types
+from domain.cases.business_types import BusinessTypeForm
 from domain.models import BoxCount, Role, Staff, TailBox, VoucherType
-from domain.services import business_types, voucher_counts, vouchers
-from domain.services.actors import Actor
-from domain.services.business_types import BusinessTypeForm
-from domain.services.vouchers import VoucherTypeForm
+from domain.platform.actors import Actor
+from domain.vouchers import voucher_counts, vouchers
+from domain.vouchers.vouchers import VoucherTypeForm
 from tests.case_support import KINDS
 from tests.factories import org_tree, person
 from tests.voucher_support import agent_with_box

@@ -7,11 +7,11 @@ from datetime import datetime
 from functools import cache
 from pathlib import Path
 
+from domain.cases import business_types, cases, review
+from domain.cases.business_types import BusinessTypeForm
+from domain.cases.cases import CaptureContext
 from domain.models import Case, OutboxMessage, PhotoKind, Role, Staff
-from domain.services import business_types, cases, review
-from domain.services.actors import Actor
-from domain.services.business_types import BusinessTypeForm
-from domain.services.cases import CaptureContext
+from domain.platform.actors import Actor
 from locales import translate
 from tests.case_support import ID_NUMBER, KINDS, MOBILE, MONDAY_10AM, bound_agent, noisy_jpeg
 from tests.factories import capture_context, org_tree, person

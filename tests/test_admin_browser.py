@@ -6,7 +6,7 @@ from aiohttp.test_utils import TestServer
 
 from admin_web.app import AdminConfig, init_app
 from domain.models import Role
-from domain.services import staff
+from domain.people import staff
 from locales import translate
 from tests.browser_support import browser_page
 from tests.factories import ROOT, org_tree, person

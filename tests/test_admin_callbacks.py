@@ -19,7 +19,6 @@ from markupsafe import escape
 
 from admin_web.app import AdminConfig
 from admin_web.views.callbacks import DONE_MESSAGES
-from domain import clock
 from domain.models import (
     AuditLog,
     BusinessType,
@@ -31,10 +30,11 @@ from domain.models import (
     OutboxMessage,
     Role,
 )
-from domain.services import callbacks
-from domain.services.actors import Actor, actor_for
-from domain.services.calendar import Calendar
-from domain.services.callbacks import CallRecord
+from domain.oversight import callbacks
+from domain.oversight.callbacks import CallRecord
+from domain.platform import clock
+from domain.platform.actors import Actor, actor_for
+from domain.platform.calendar import Calendar
 from tests.admin_support import admin_site, log_in, submit, zh
 from tests.callback_support import CONFIRMED, approved
 from tests.factories import web_user

@@ -16,9 +16,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from admin_web.app import AdminConfig
-from domain.clock import utcnow
 from domain.models import AuditDraw, AuditLog, CaseAudit, CaseAuditStatus, Role
-from domain.services import case_audits
+from domain.oversight import case_audits
+from domain.platform.clock import utcnow
 from tests.admin_support import admin_site, log_in, submit, zh
 from tests.case_audit_support import CALENDAR, DRAW_49, approved, other_seed
 from tests.case_support import ZONE, bound_agent

@@ -17,7 +17,10 @@ from PIL import Image
 from yarl import URL
 
 from admin_web.app import AdminConfig
-from domain import clock
+from domain.cases import business_types, cases, review, review_reasons, special
+from domain.cases.business_types import BusinessTypeForm
+from domain.cases.cases import CaptureContext, WorkingHours
+from domain.cases.review_reasons import ReasonForm
 from domain.models import (
     AuditLog,
     Case,
@@ -34,11 +37,8 @@ from domain.models import (
     SpecialApprovalStatus,
     Staff,
 )
-from domain.services import business_types, cases, review, review_reasons, special
-from domain.services.actors import Actor, actor_for
-from domain.services.business_types import BusinessTypeForm
-from domain.services.cases import CaptureContext, WorkingHours
-from domain.services.review_reasons import ReasonForm
+from domain.platform import clock
+from domain.platform.actors import Actor, actor_for
 from tests.admin_support import admin_site, log_in, submit, web_login, zh
 from tests.case_support import ID_NUMBER, KINDS, MOBILE, World, bound_agent, noisy_jpeg, ready_draft
 from tests.factories import capture_context, org_tree, person

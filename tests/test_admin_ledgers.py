@@ -8,7 +8,10 @@ from datetime import date, timedelta
 
 import pytest
 
-from domain import clock
+from domain.cases import business_types
+from domain.cases.business_types import MANDATORY_PHOTO_KINDS, BusinessTypeForm
+from domain.ledgers import devices, qualifications
+from domain.ledgers.devices import DeviceForm, LossReport
 from domain.models import (
     Device,
     DeviceEvent,
@@ -21,10 +24,8 @@ from domain.models import (
     Role,
     Staff,
 )
-from domain.services import business_types, devices, qualifications
-from domain.services.actors import actor_for
-from domain.services.business_types import MANDATORY_PHOTO_KINDS, BusinessTypeForm
-from domain.services.devices import DeviceForm, LossReport
+from domain.platform import clock
+from domain.platform.actors import actor_for
 from tests.admin_support import session, submit, zh
 from tests.factories import ROOT, org_tree, person
 

@@ -15,6 +15,8 @@ import pytest
 from aiohttp import ClientResponse, FormData
 from aiohttp.test_utils import TestClient
 
+from domain.cases import business_types, cases, review
+from domain.cases.business_types import BusinessTypeForm
 from domain.models import (
     AuditLog,
     BusinessType,
@@ -31,10 +33,9 @@ from domain.models import (
     VoucherState,
     VoucherType,
 )
-from domain.services import business_types, cases, review, vouchers
-from domain.services.actors import Actor, actor_for
-from domain.services.business_types import BusinessTypeForm
-from domain.services.vouchers import VoucherTypeForm
+from domain.platform.actors import Actor, actor_for
+from domain.vouchers import vouchers
+from domain.vouchers.vouchers import VoucherTypeForm
 from tests.admin_support import csrf_token, session, submit, zh
 from tests.case_support import ID_NUMBER, KINDS, MOBILE, MONDAY_10AM
 from tests.factories import ROOT, capture_context, operational, org_tree, person

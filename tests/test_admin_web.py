@@ -9,9 +9,9 @@ import pytest
 from tortoise import connections
 from tortoise.exceptions import OperationalError
 
-from domain import clock
 from domain.models import AuditLog, BindCode, OutboxMessage, OutboxStatus, Role, Staff
-from domain.services import binding, outbox, staff
+from domain.people import binding, staff
+from domain.platform import clock, outbox
 from tests.admin_support import PASSWORD, admin_site, log_in, submit, sysadmin_session, zh
 from tests.factories import ROOT, org_tree, person, web_user
 

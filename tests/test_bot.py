@@ -14,9 +14,10 @@ from telegram import Bot
 
 from bot.flows import ChatRouter, Inbound
 from bot.telegram import TelegramBot
-from domain.clock import utcnow
 from domain.models import BindCode, OutboxMessage, OutboxStatus, Role, Staff
-from domain.services import binding, outbox, staff
+from domain.people import binding, staff
+from domain.platform import outbox
+from domain.platform.clock import utcnow
 from locales import translate
 from tests.bot_support import (
     AGENT,

@@ -12,9 +12,10 @@ from playwright.async_api import Page
 from admin_web.app import init_app
 from bot.dispatcher import OutboxDispatcher
 from bot.webchat import WebChat
+from domain.cases import business_types
+from domain.cases.business_types import BusinessTypeForm
 from domain.models import Case, CasePhoto, CaseStatus, Role
-from domain.services import business_types, outbox
-from domain.services.business_types import BusinessTypeForm
+from domain.platform import outbox
 from locales import translate
 from tests.admin_support import PASSWORD
 from tests.browser_support import browser_page

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from domain.errors import DomainError, PermissionDenied
+from domain.cases import business_types
+from domain.cases.business_types import BusinessTypeForm
 from domain.models import AuditLog, BusinessType, PhotoKind, Role
-from domain.services import business_types
-from domain.services.actors import Actor
-from domain.services.business_types import BusinessTypeForm
+from domain.platform.actors import Actor
+from domain.platform.errors import DomainError, PermissionDenied
 from tests.admin_support import admin_site, log_in, submit, zh
 from tests.factories import org_tree, person, web_user
 

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from domain.clock import utcnow
-from domain.errors import DomainError, PermissionDenied
+from domain.cases import review
 from domain.models import (
     AuditLog,
     BusinessType,
@@ -26,10 +25,12 @@ from domain.models import (
     OutboxMessage,
     Role,
 )
-from domain.services import callbacks, review
-from domain.services.actors import Actor
-from domain.services.calendar import Calendar
-from domain.services.callbacks import CallRecord, draw_of, plan_callback, retry_slot
+from domain.oversight import callbacks
+from domain.oversight.callbacks import CallRecord, draw_of, plan_callback, retry_slot
+from domain.platform.actors import Actor
+from domain.platform.calendar import Calendar
+from domain.platform.clock import utcnow
+from domain.platform.errors import DomainError, PermissionDenied
 from scheduler import calendar_sweeps
 from tests.callback_support import CONFIRMED, approved
 from tests.case_support import MOBILE, MONDAY_10AM, ZONE

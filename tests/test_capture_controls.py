@@ -12,7 +12,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from admin_web.app import AdminConfig
-from domain.errors import DomainError
+from domain.cases import cases
+from domain.cases.cases import WorkingHours
+from domain.ledgers import devices, qualifications
 from domain.models import (
     Case,
     CaseStatus,
@@ -23,8 +25,8 @@ from domain.models import (
     TailBox,
     VoucherState,
 )
-from domain.services import cases, devices, qualifications, voucher_counts, vouchers
-from domain.services.cases import WorkingHours
+from domain.platform.errors import DomainError
+from domain.vouchers import voucher_counts, vouchers
 from tests.admin_support import admin_site, log_in
 from tests.factories import ROOT, operational, person, web_user
 from tests.review_support import photo

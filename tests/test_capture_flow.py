@@ -15,9 +15,10 @@ import pytest
 from PIL import Image
 
 from bot.telegram import TelegramBot
-from domain.identity import resident_id_check_digit
-from domain.images import MIB
-from domain.media import MediaStore
+from domain.cases import business_types, cases, review
+from domain.cases.business_types import BusinessTypeForm
+from domain.cases.cases import LocationMode
+from domain.ledgers import qualifications
 from domain.models import (
     BusinessType,
     Case,
@@ -29,10 +30,10 @@ from domain.models import (
     Role,
     Staff,
 )
-from domain.services import business_types, cases, qualifications, review
-from domain.services.actors import actor_for
-from domain.services.business_types import BusinessTypeForm
-from domain.services.cases import LocationMode
+from domain.platform.actors import actor_for
+from domain.platform.identity import resident_id_check_digit
+from domain.platform.images import MIB
+from domain.platform.media import MediaStore
 from tests.bot_support import bound_agent, dispatching
 from tests.capture_support import (
     ALWAYS,

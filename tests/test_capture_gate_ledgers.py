@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from domain.clock import utcnow
-from domain.errors import DomainError
+from domain.cases import business_types, cases
+from domain.cases.business_types import BusinessTypeForm
+from domain.cases.cases import CaptureContext, WorkingHours
+from domain.ledgers import devices, qualifications
 from domain.models import (
     Case,
     Device,
@@ -25,10 +27,10 @@ from domain.models import (
     Role,
     Staff,
 )
-from domain.services import binding, business_types, cases, devices, qualifications
-from domain.services.actors import Actor
-from domain.services.business_types import BusinessTypeForm
-from domain.services.cases import CaptureContext, WorkingHours
+from domain.people import binding
+from domain.platform.actors import Actor
+from domain.platform.clock import utcnow
+from domain.platform.errors import DomainError
 from fieldops.demo import BUSINESS_TYPES, LEDGERS, seed_demo
 from locales import translate
 from tests.bot_support import bound_agent

@@ -12,8 +12,8 @@ import pytest
 from PIL import Image, ImageFilter
 
 from bot.flows.capture import read_serial
-from domain.errors import DomainError, NotFound
-from domain.identity import (
+from domain.platform.errors import DomainError, NotFound
+from domain.platform.identity import (
     mask_mobile,
     mask_resident_id,
     normalise_serial,
@@ -22,9 +22,9 @@ from domain.identity import (
     validate_mobile,
     validate_resident_id,
 )
-from domain.images import PhotoLimits, inspect_photo, preview_without_exif
-from domain.media import MediaCorrupted, MediaStore
-from domain.privacy import FieldCipher
+from domain.platform.images import PhotoLimits, inspect_photo, preview_without_exif
+from domain.platform.media import MediaCorrupted, MediaStore
+from domain.platform.privacy import FieldCipher
 
 TODAY = date(2026, 11, 22)
 LIMITS = PhotoLimits()

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from domain.clock import utcnow
-from domain.errors import DomainError, PermissionDenied
+from domain.ledgers import qualifications
 from domain.models import (
     AuditDraw,
     AuditLog,
@@ -20,9 +19,11 @@ from domain.models import (
     Role,
     Staff,
 )
-from domain.services import case_audits, dashboard, qualifications
-from domain.services.actors import Actor
-from domain.services.case_audits import AuditFilters, Finding
+from domain.oversight import case_audits, dashboard
+from domain.oversight.case_audits import AuditFilters, Finding
+from domain.platform.actors import Actor
+from domain.platform.clock import utcnow
+from domain.platform.errors import DomainError, PermissionDenied
 from scheduler.calendar_sweeps import draw_weekly_case_audits
 from tests.case_audit_support import CALENDAR, DRAW_49, approved, other_seed
 from tests.case_support import MONDAY_10AM, ZONE, bound_agent

@@ -18,7 +18,8 @@ import pytest
 from admin_web.app import AdminConfig
 from bot.dispatcher import OutboxDispatcher
 from bot.telegram import TelegramBot
-from domain.media import MediaStore
+from domain.cases import business_types, review
+from domain.cases.business_types import BusinessTypeForm
 from domain.models import (
     Case,
     CaseDecision,
@@ -34,8 +35,7 @@ from domain.models import (
     Role,
     Staff,
 )
-from domain.services import business_types, review
-from domain.services.business_types import BusinessTypeForm
+from domain.platform.media import MediaStore
 from tests.admin_support import admin_site, log_in, submit, web_login
 from tests.bot_support import bound_agent
 from tests.capture_support import ALWAYS, KINDS, TYPE, capture_to_summary

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from tortoise import connections
 
-from domain.errors import PermissionDenied
-from domain.images import PhotoLimits
-from domain.media import MediaStore
+from domain.cases import business_types, cases
+from domain.cases.business_types import BusinessTypeForm
+from domain.cases.cases import CaptureContext, WorkingHours
 from domain.models import (
     AuditLog,
     Case,
@@ -24,10 +24,10 @@ from domain.models import (
     SpecialApproval,
     SpecialApprovalStatus,
 )
-from domain.privacy import FieldCipher
-from domain.services import business_types, cases
-from domain.services.business_types import BusinessTypeForm
-from domain.services.cases import CaptureContext, WorkingHours
+from domain.platform.errors import PermissionDenied
+from domain.platform.images import PhotoLimits
+from domain.platform.media import MediaStore
+from domain.platform.privacy import FieldCipher
 from tests.case_support import (
     ID_NUMBER,
     KINDS,

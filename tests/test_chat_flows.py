@@ -16,7 +16,7 @@ from bot.flows.router import CANCEL_PREFIX, RouteClash, merged
 from bot.flows.turn import Outcome, Step, Turn, answer
 from bot.telegram import TelegramBot
 from domain.models import Case, CaseStatus, ChatBinding, ChatSession, ProcessedUpdate, Staff
-from domain.services import chat
+from domain.platform import chat
 from tests.chat_driver import Chat, running_bot
 from tests.chat_support import ALL_HOURS, RouterChat, bind, button, chat_router
 from tests.fake_telegram import FakeTelegram

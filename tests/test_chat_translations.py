@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from bot.flows import Reply
-from domain.clock import utcnow
 from domain.models import BoxCount, Device, Staff
-from domain.services import vouchers
+from domain.platform.clock import utcnow
+from domain.vouchers import vouchers
 from tests.chat_support import RouterChat, bind, button, chat_router
 from tests.inspection_support import stock
 from tests.review_support import Desk, build_desk, photo, submitted_case

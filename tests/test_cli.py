@@ -9,7 +9,6 @@ from pathlib import Path
 
 import aiohttp
 
-from domain.clock import utcnow
 from domain.models import (
     AuditDraw,
     AuditLog,
@@ -37,6 +36,7 @@ from domain.models import (
     VoucherState,
     WebCredential,
 )
+from domain.platform.clock import utcnow
 from fieldops.demo import (
     BUSINESS_TYPES,
     DEMO_CUSTOMERS,

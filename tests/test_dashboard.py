@@ -13,7 +13,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from admin_web.charts import Line, line_chart
-from domain import clock
+from domain.cases import review
 from domain.models import (
     BoxCount,
     Callback,
@@ -42,9 +42,10 @@ from domain.models import (
     Voucher,
     VoucherState,
 )
-from domain.services import dashboard, review
-from domain.services.access import can
-from domain.services.dashboard import FigureKey, TrendKey
+from domain.oversight import dashboard
+from domain.oversight.dashboard import FigureKey, TrendKey
+from domain.platform import clock
+from domain.platform.access import can
 from tests.admin_support import admin_site, log_in, zh
 from tests.case_support import ZONE
 from tests.dashboard_support import (

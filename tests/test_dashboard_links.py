@@ -12,8 +12,6 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from admin_web.app import AdminConfig, init_app
-from domain import clock
-from domain.clock import day_bounds
 from domain.models import (
     BoxCount,
     Callback,
@@ -25,6 +23,8 @@ from domain.models import (
     Role,
     TailBox,
 )
+from domain.platform import clock
+from domain.platform.clock import day_bounds
 from tests.admin_support import PASSWORD, admin_site, log_in, zh
 from tests.browser_support import browser_page
 from tests.case_support import ZONE

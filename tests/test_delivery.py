@@ -17,9 +17,11 @@ from bot.dispatcher import OutboxDispatcher
 from bot.flows import ChatRouter, Inbound
 from bot.telegram import BotConfig, TelegramBot
 from bot.webchat import WebChat
+from domain.cases import review
 from domain.models import OutboxMessage, OutboxStatus, Role, Staff
-from domain.services import binding, chat, outbox, review, webchat
-from domain.services.actors import actor_for
+from domain.people import binding
+from domain.platform import chat, outbox, webchat
+from domain.platform.actors import actor_for
 from fieldops.runtime import running
 from fieldops.settings import Settings
 from locales import translate

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from domain.errors import NotFound, PermissionDenied
+from domain.cases.business_types import BusinessTypeForm, create_business_type
+from domain.ledgers import devices
+from domain.ledgers.devices import DeviceForm, LossReport
 from domain.models import (
     AuditLog,
     Device,
@@ -25,10 +27,8 @@ from domain.models import (
     Role,
     Staff,
 )
-from domain.services import devices
-from domain.services.actors import Actor
-from domain.services.business_types import BusinessTypeForm, create_business_type
-from domain.services.devices import DeviceForm, LossReport
+from domain.platform.actors import Actor
+from domain.platform.errors import NotFound, PermissionDenied
 from fieldops.runtime import admin_config
 from fieldops.settings import Settings
 from locales import translate

@@ -6,10 +6,11 @@ from datetime import timedelta
 
 import pytest
 
-from domain.clock import utcnow
-from domain.errors import DomainError, PermissionDenied
 from domain.models import AuditLog, BindCode, OrgLevel, OutboxMessage, Role, WebCredential
-from domain.services import audit, auth, binding, leases, orgs, outbox, staff
+from domain.people import auth, binding, orgs, staff
+from domain.platform import audit, leases, outbox
+from domain.platform.clock import utcnow
+from domain.platform.errors import DomainError, PermissionDenied
 from tests.factories import ROOT, org_tree, person, web_user
 
 

@@ -12,7 +12,6 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from bot.telegram import TelegramBot
-from domain.clock import utcnow
 from domain.models import (
     AuditLog,
     ChatBinding,
@@ -23,8 +22,11 @@ from domain.models import (
     InspectionSample,
     InspectionStatus,
 )
-from domain.services import auth, inspections, staff, vouchers
-from domain.services.actors import Actor
+from domain.oversight import inspections
+from domain.people import auth, staff
+from domain.platform.actors import Actor
+from domain.platform.clock import utcnow
+from domain.vouchers import vouchers
 from tests.admin_support import PASSWORD, admin_site, log_in, submit, zh
 from tests.bot_support import bound_agent
 from tests.chat_driver import Chat, running_bot

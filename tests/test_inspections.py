@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 
-from domain.errors import DomainError, PermissionDenied
+from domain.ledgers import devices
 from domain.models import (
     AuditLog,
     Device,
@@ -27,14 +27,10 @@ from domain.models import (
     OutboxMessage,
     TailBox,
 )
-from domain.services import (
-    devices,
-    inspection_deadlines,
-    inspection_reports,
-    inspections,
-    vouchers,
-)
-from domain.services.calendar import Calendar
+from domain.oversight import inspection_deadlines, inspection_reports, inspections
+from domain.platform.calendar import Calendar
+from domain.platform.errors import DomainError, PermissionDenied
+from domain.vouchers import vouchers
 from scheduler import calendar_sweeps
 from tests.case_support import refusal
 from tests.factories import ROOT
@@ -99,7 +95,7 @@ async def test_concurrent_monthly_runs_create_each_inspection_once(v: Vault) -> 
 MONTHLY_RUN = """
 import asyncio, sys
 from datetime import datetime
-from domain.services import inspections
+from domain.oversight import inspections
 from fieldops.db import close_database, open_database
 
 async def main() -> None:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from domain.ledgers import qualifications as q
 from domain.models import Device, ExamResult, Role, TrainingRecord
-from domain.services import qualifications as q
-from domain.services.actors import Actor
+from domain.platform.actors import Actor
 from tests.cli_support import cli_env, fieldops
 from tests.factories import org_tree, person
 

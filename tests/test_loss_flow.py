@@ -12,6 +12,10 @@ from pathlib import Path
 import pytest
 
 from bot.telegram import TelegramBot
+from domain.cases import business_types
+from domain.cases.business_types import BusinessTypeForm
+from domain.cases.cases import WorkingHours
+from domain.ledgers import devices
 from domain.models import (
     Device,
     DeviceState,
@@ -26,10 +30,8 @@ from domain.models import (
     VoucherState,
     VoucherType,
 )
-from domain.services import business_types, devices, vouchers
-from domain.services.actors import Actor, actor_for
-from domain.services.business_types import BusinessTypeForm
-from domain.services.cases import WorkingHours
+from domain.platform.actors import Actor, actor_for
+from domain.vouchers import vouchers
 from fieldops.settings import Settings
 from fieldops.wiring import flow_context
 from tests.bot_support import bound_agent

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from domain.errors import DomainError, NotFound, PermissionDenied
 from domain.models import (
     AuditLog,
     Incident,
@@ -25,7 +24,8 @@ from domain.models import (
     VoucherMovement,
     VoucherState,
 )
-from domain.services import vouchers
+from domain.platform.errors import DomainError, NotFound, PermissionDenied
+from domain.vouchers import vouchers
 from tests.admin_support import session, submit, zh
 from tests.case_support import MONDAY_10AM
 from tests.factories import person

@@ -7,11 +7,11 @@ import sys
 
 from argon2.profiles import CHEAPEST
 
-from domain.services import passwords
+from domain.people import passwords
 
 
 def test_a_fresh_process_hashes_at_the_production_cost() -> None:
-    script = ("from domain.services.passwords import hash_password\n"
+    script = ("from domain.people.passwords import hash_password\n"
               "print(hash_password('pw-123456'))")
     printed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                              check=True).stdout

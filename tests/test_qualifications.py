@@ -12,8 +12,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from domain.clock import utcnow
-from domain.errors import DomainError, PermissionDenied
+from domain.cases import business_types
+from domain.cases.business_types import BusinessTypeForm
+from domain.ledgers import qualifications as q
 from domain.models import (
     AuditLog,
     Incident,
@@ -28,10 +29,10 @@ from domain.models import (
     Staff,
     WithdrawalReason,
 )
-from domain.services import business_types, vouchers
-from domain.services import qualifications as q
-from domain.services.actors import Actor
-from domain.services.business_types import BusinessTypeForm
+from domain.platform.actors import Actor
+from domain.platform.clock import utcnow
+from domain.platform.errors import DomainError, PermissionDenied
+from domain.vouchers import vouchers
 from scheduler.jobs import LedgerSettings, ledger_jobs
 from scheduler.runner import build_scheduler
 from tests.clock_support import SteadyClock

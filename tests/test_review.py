@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from domain.errors import DomainError, NotFound, PermissionDenied
+from domain.cases import cases, review
+from domain.cases.review import QueueFilters
 from domain.models import (
     AuditLog,
     Case,
@@ -31,9 +32,8 @@ from domain.models import (
     Staff,
     StaffRole,
 )
-from domain.services import cases, review
-from domain.services.actors import Actor, actor_for
-from domain.services.review import QueueFilters
+from domain.platform.actors import Actor, actor_for
+from domain.platform.errors import DomainError, NotFound, PermissionDenied
 from tests.case_support import ID_NUMBER, MOBILE, MONDAY_10AM, refusal
 from tests.cli_support import cli_env, fieldops
 from tests.factories import operational

@@ -19,6 +19,9 @@ import pytest
 from bot.dispatcher import OutboxDispatcher
 from bot.flows.context import FlowContext
 from bot.telegram import TelegramBot
+from domain.cases import business_types, cases, review
+from domain.cases.business_types import BusinessTypeForm
+from domain.cases.cases import WorkingHours
 from domain.models import (
     Case,
     CaseDecision,
@@ -31,10 +34,8 @@ from domain.models import (
     Role,
     Staff,
 )
-from domain.services import binding, business_types, cases, review
-from domain.services.actors import Actor
-from domain.services.business_types import BusinessTypeForm
-from domain.services.cases import WorkingHours
+from domain.people import binding
+from domain.platform.actors import Actor
 from locales import translate
 from tests.bot_support import NOT_BOUND, code_for, config, press, say
 from tests.case_support import ID_NUMBER, KINDS, MOBILE, noisy_jpeg

@@ -8,9 +8,9 @@ from datetime import timedelta
 
 import pytest
 
-from domain.clock import utcnow
 from domain.models import JobLease, ProcessedUpdate
-from domain.services import chat, leases
+from domain.platform import chat, leases
+from domain.platform.clock import utcnow
 from scheduler.jobs import Job, prune_processed_updates
 from scheduler.runner import build_scheduler, run_leased
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from domain.services.cases import LocationMode
+from domain.cases.cases import LocationMode
 from fieldops import settings as settings_module
 from fieldops.runtime import admin_config
 from fieldops.settings import SettingsError, load_settings

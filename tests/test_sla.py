@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from domain.clock import utcnow
+from domain.cases import cases, review
 from domain.models import Case, CaseEvent, CaseEventKind, OutboxMessage, PhotoKind, Role
-from domain.services import cases, review
+from domain.platform.clock import utcnow
 from scheduler.jobs import scheduled_jobs
 from scheduler.runner import run_leased
 from tests.case_support import MONDAY_10AM

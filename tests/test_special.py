@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from domain.errors import DomainError, NotFound, PermissionDenied
+from domain.cases import cases, special
 from domain.models import AuditLog, Role, SpecialApproval, SpecialApprovalStatus
-from domain.services import cases, special
+from domain.platform.errors import DomainError, NotFound, PermissionDenied
 from tests.case_support import MONDAY_8PM, refusal
 from tests.factories import person
 from tests.review_support import Desk, build_desk, messages_to, rendered

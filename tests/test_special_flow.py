@@ -12,11 +12,11 @@ import pytest
 
 from bot.flows.special import parse_window
 from bot.telegram import TelegramBot
-from domain.clock import utcnow
+from domain.cases import business_types
+from domain.cases.business_types import BusinessTypeForm
+from domain.cases.cases import WorkingHours
 from domain.models import PhotoKind, Role, SpecialApproval, SpecialApprovalStatus
-from domain.services import business_types
-from domain.services.business_types import BusinessTypeForm
-from domain.services.cases import WorkingHours
+from domain.platform.clock import utcnow
 from locales import translate
 from tests.bot_support import NOT_BOUND, bound_agent, dispatching
 from tests.chat_driver import Chat, Said, running_bot

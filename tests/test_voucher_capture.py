@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from domain.cases import business_types, review
+from domain.cases.business_types import BusinessTypeForm
+from domain.cases.cases import WorkingHours
 from domain.models import (
     BusinessType,
     Case,
@@ -24,11 +27,9 @@ from domain.models import (
     Voucher,
     VoucherState,
 )
-from domain.services import business_types, review, vouchers
-from domain.services.actors import Actor
-from domain.services.business_types import BusinessTypeForm
-from domain.services.cases import WorkingHours
-from domain.services.vouchers import VoucherTypeForm
+from domain.platform.actors import Actor
+from domain.vouchers import vouchers
+from domain.vouchers.vouchers import VoucherTypeForm
 from tests.bot_support import bound_agent
 from tests.case_support import noisy_jpeg
 from tests.chat_driver import Chat, Said, running_bot

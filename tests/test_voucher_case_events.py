@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from admin_web.app import AdminConfig
+from domain.cases import review
 from domain.models import (
     Case,
     CaseEvent,
@@ -21,7 +22,7 @@ from domain.models import (
     VoucherMovement,
     VoucherState,
 )
-from domain.services import review, vouchers
+from domain.vouchers import vouchers
 from tests import test_admin_vouchers as ledgers
 from tests import test_voucher_capture as capture
 from tests.admin_support import admin_site, log_in, zh

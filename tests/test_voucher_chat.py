@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.telegram import TelegramBot
-from domain.clock import utcnow
+from domain.cases.business_types import BusinessTypeForm, create_business_type
 from domain.models import (
     BoxCount,
     CountStatus,
@@ -26,8 +26,8 @@ from domain.models import (
     TailBox,
     VoucherState,
 )
-from domain.services import vouchers
-from domain.services.business_types import BusinessTypeForm, create_business_type
+from domain.platform.clock import utcnow
+from domain.vouchers import vouchers
 from tests.bot_support import bound_agent, dispatching
 from tests.chat_driver import Chat, Said, running_bot
 from tests.factories import operational, org_tree, person

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from domain.cases import cases
 from domain.models import (
     CountStatus,
     Incident,
@@ -18,8 +19,9 @@ from domain.models import (
     Role,
     TailBox,
 )
-from domain.services import cases, inspections, voucher_counts, vouchers
-from domain.services.actors import Actor
+from domain.oversight import inspections
+from domain.platform.actors import Actor
+from domain.vouchers import voucher_counts, vouchers
 from tests.factories import operational, person
 from tests.voucher_support import World, card, count_box, voucher_world
 

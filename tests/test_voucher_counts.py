@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from domain.errors import PermissionDenied
+from domain.cases.business_types import BusinessTypeForm, create_business_type
 from domain.models import (
     AuditLog,
     BoxCount,
@@ -29,9 +29,9 @@ from domain.models import (
     Voucher,
     VoucherState,
 )
-from domain.services import voucher_counts, vouchers
-from domain.services.actors import Actor
-from domain.services.business_types import BusinessTypeForm, create_business_type
+from domain.platform.actors import Actor
+from domain.platform.errors import PermissionDenied
+from domain.vouchers import voucher_counts, vouchers
 from scheduler.jobs import CountSettings, count_jobs
 from tests.case_support import refusal
 from tests.factories import operational, org_tree, person

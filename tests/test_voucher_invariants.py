@@ -22,7 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tortoise.expressions import Q
 
-from domain.errors import DomainError
+from domain.cases import cases
+from domain.ledgers.qualifications import IncidentRules
 from domain.models import (
     AuditLog,
     BoxCount,
@@ -40,9 +41,9 @@ from domain.models import (
     VoucherMovement,
     VoucherState,
 )
-from domain.services import cases, vouchers
-from domain.services.actors import Actor
-from domain.services.qualifications import IncidentRules
+from domain.platform.actors import Actor
+from domain.platform.errors import DomainError
+from domain.vouchers import vouchers
 from tests.case_support import MONDAY_10AM
 from tests.voucher_support import World, agent_with_box, card, voucher_world
 

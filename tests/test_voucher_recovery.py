@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from domain.errors import DomainError, PermissionDenied
+from domain.cases import cases
 from domain.models import (
     AuditLog,
     CaseEvent,
@@ -29,8 +29,9 @@ from domain.models import (
     Voucher,
     VoucherState,
 )
-from domain.services import cases, mis_issue_deadlines, vouchers
-from domain.services.calendar import Calendar
+from domain.platform.calendar import Calendar
+from domain.platform.errors import DomainError, PermissionDenied
+from domain.vouchers import mis_issue_deadlines, vouchers
 from fieldops import settings as settings_module
 from fieldops.settings import SettingsError, load_settings
 from fieldops.wiring import capture_context

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from domain.errors import DomainError, PermissionDenied
+from domain.cases import cases
+from domain.ledgers import devices, qualifications
+from domain.ledgers.devices import LossReport
 from domain.models import (
     Incident,
     OutboxMessage,
@@ -22,8 +24,8 @@ from domain.models import (
     VoucherMovement,
     VoucherState,
 )
-from domain.services import cases, devices, qualifications, vouchers
-from domain.services.devices import LossReport
+from domain.platform.errors import DomainError, PermissionDenied
+from domain.vouchers import vouchers
 from tests.case_support import MONDAY_10AM
 from tests.factories import ROOT, person
 from tests.voucher_support import World, agent_with_box, card, count_box, luhn, voucher_world

@@ -21,12 +21,13 @@ from bot.dispatcher import OutboxDispatcher
 from bot.flows import router
 from bot.flows.turn import Outcome, Step, Turn, answer
 from bot.webchat import WebChat
-from domain import clock
-from domain.errors import DomainError
-from domain.images import MIB, PhotoLimits
+from domain.cases import business_types
+from domain.cases.business_types import BusinessTypeForm
 from domain.models import ChatBinding, OutboxMessage, OutboxStatus, Role, Staff, WebChatMessage
-from domain.services import business_types, chat, outbox, staff, webchat
-from domain.services.business_types import BusinessTypeForm
+from domain.people import staff
+from domain.platform import chat, clock, outbox, webchat
+from domain.platform.errors import DomainError
+from domain.platform.images import MIB, PhotoLimits
 from locales import translate
 from tests.admin_support import admin_site, csrf_token, log_in
 from tests.chat_support import ALL_HOURS, chat_config

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from domain.cases import business_types
+from domain.cases.business_types import BusinessTypeForm
+from domain.cases.cases import CaptureContext
 from domain.models import (
     BoxCount,
     Device,
@@ -16,10 +19,8 @@ from domain.models import (
     VoucherState,
     VoucherType,
 )
-from domain.services import business_types, vouchers
-from domain.services.actors import Actor
-from domain.services.business_types import BusinessTypeForm
-from domain.services.cases import CaptureContext
+from domain.platform.actors import Actor
+from domain.vouchers import vouchers
 from tests.case_support import KINDS, bound_agent
 from tests.factories import capture_context, org_tree, person
 

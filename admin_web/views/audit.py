@@ -12,9 +12,9 @@ from admin_web.i18n import error_text
 from admin_web.pages import actor_of, render
 from admin_web.params import max_length, optional_date, text
 from admin_web.state import TIMEZONE_KEY
-from domain.errors import N_, DomainError
 from domain.models import AuditLog
-from domain.services import audit
+from domain.platform import audit
+from domain.platform.errors import N_, DomainError
 
 # name: (label msgid, column) of the text filters, each no longer than its column
 TEXT_FILTERS: dict[str, tuple[str, str]] = {

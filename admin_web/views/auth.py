@@ -18,11 +18,11 @@ from admin_web.pages import (
     render,
 )
 from admin_web.params import max_length, text
-from domain import clock
-from domain.errors import N_
 from domain.models import WebCredential
-from domain.services import auth
-from domain.services.actors import Actor
+from domain.people import auth
+from domain.platform import clock
+from domain.platform.actors import Actor
+from domain.platform.errors import N_
 
 
 async def login_form(request: web.Request) -> web.Response:

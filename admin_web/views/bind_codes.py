@@ -7,7 +7,7 @@ from aiohttp import web
 from admin_web.pages import actor_of, attempt, flash_and_redirect, render
 from admin_web.params import path_id
 from admin_web.state import CONFIG_KEY
-from domain.services import binding
+from domain.people import binding
 
 
 def deep_link(bot_username: str, code: str) -> str | None:

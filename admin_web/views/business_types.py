@@ -10,9 +10,9 @@ from multidict import MultiDict
 from admin_web.i18n import gettext as _
 from admin_web.pages import ACTIVE_FILTER, actor_of, attempt, flash_and_redirect, form_of, render
 from admin_web.params import path_id, whole_number
+from domain.cases import business_types
+from domain.cases.business_types import BusinessTypeForm
 from domain.models import BusinessType, PhotoKind
-from domain.services import business_types
-from domain.services.business_types import BusinessTypeForm
 
 PHOTO_KIND_KEYS = frozenset(kind.value for kind in PhotoKind)
 TEXT_FIELDS = ("code", "name_zh", "name_en", "review_sla_minutes", "callback_rate")

@@ -15,11 +15,12 @@ from admin_web.pages import actor_of, attempt, business_today, flash_and_redirec
 from admin_web.params import choice, date_or, path_id, whole_number
 from admin_web.state import CONFIG_KEY, TIMEZONE_KEY
 from admin_web.views.cases import capture_of
-from domain import clock
-from domain.errors import N_
 from domain.models import CallbackOutcome, CallbackStatus
-from domain.services import callback_reports, callbacks, voucher_reports
-from domain.services.callbacks import CallRecord, Due
+from domain.oversight import callback_reports, callbacks
+from domain.oversight.callbacks import CallRecord, Due
+from domain.platform import clock
+from domain.platform.errors import N_
+from domain.vouchers import voucher_reports
 
 STATUS_LABELS: dict[CallbackStatus, str] = {
     CallbackStatus.SCHEDULED: N_("Scheduled"),

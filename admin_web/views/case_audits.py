@@ -15,11 +15,13 @@ from admin_web.pages import actor_of, attempt, business_today, flash_and_redirec
 from admin_web.params import choice, date_or, int_or_none, path_id
 from admin_web.state import CONFIG_KEY, TIMEZONE_KEY
 from admin_web.views import cases
-from domain.errors import N_, DomainError, NotFound, PermissionDenied
+from domain.cases import review
 from domain.models import AuditErrorCode, CaseAuditStatus
-from domain.services import case_audits, orgs, review
-from domain.services.case_audits import ERROR_LABELS, AuditFilters, Finding
-from domain.services.voucher_reports import XLSX_TYPE
+from domain.oversight import case_audits
+from domain.oversight.case_audits import ERROR_LABELS, AuditFilters, Finding
+from domain.people import orgs
+from domain.platform.errors import N_, DomainError, NotFound, PermissionDenied
+from domain.vouchers.voucher_reports import XLSX_TYPE
 
 STATUS_LABELS: dict[CaseAuditStatus, str] = {
     CaseAuditStatus.PENDING: N_("Waiting for audit"),

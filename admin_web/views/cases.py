@@ -17,9 +17,16 @@ from admin_web.i18n import gettext as _
 from admin_web.pages import actor_of, attempt, flash_and_redirect, form_of, local_path, render
 from admin_web.params import int_or_none, parse_date, path_id
 from admin_web.state import CONFIG_KEY, TIMEZONE_KEY
-from domain import clock
-from domain.errors import N_, DomainError
-from domain.media import MediaCorrupted
+from domain.cases import business_types, cases, review, review_desk, review_reasons
+from domain.cases.cases import CaptureContext, CustomerData
+from domain.cases.review import (
+    DECIDED_STATUSES,
+    OPEN_STATUSES,
+    CaseDetail,
+    PhotoView,
+    QueueFilters,
+)
+from domain.cases.review_reasons import RETAKE_ITEM_LABELS
 from domain.models import (
     Case,
     CaseEventKind,
@@ -29,16 +36,10 @@ from domain.models import (
     ReasonKind,
 )
 from domain.models.cases import RETAKE_CUSTOMER
-from domain.services import business_types, cases, orgs, review, review_desk, review_reasons
-from domain.services.cases import CaptureContext, CustomerData
-from domain.services.review import (
-    DECIDED_STATUSES,
-    OPEN_STATUSES,
-    CaseDetail,
-    PhotoView,
-    QueueFilters,
-)
-from domain.services.review_reasons import RETAKE_ITEM_LABELS
+from domain.people import orgs
+from domain.platform import clock
+from domain.platform.errors import N_, DomainError
+from domain.platform.media import MediaCorrupted
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ from admin_web.i18n import current_locale
 from admin_web.pages import actor_of, attempt, flash_and_redirect, redirect, render
 from admin_web.params import whole_number
 from admin_web.state import CONFIG_KEY, ChatPort
-from domain.errors import N_, DomainError
-from domain.images import MIB, preview_without_exif
-from domain.services import webchat
+from domain.platform import webchat
+from domain.platform.errors import N_, DomainError
+from domain.platform.images import MIB, preview_without_exif
 
 CLIENT_ID = re.compile(r"[0-9a-f]{32}")
 

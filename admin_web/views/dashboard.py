@@ -13,11 +13,11 @@ from admin_web.charts import Line, line_chart
 from admin_web.i18n import gettext as _
 from admin_web.pages import actor_of, redirect, render
 from admin_web.state import CONFIG_KEY, TIMEZONE_KEY
-from domain.errors import N_
 from domain.models import Staff
-from domain.services import dashboard
-from domain.services.access import Permission, can
-from domain.services.dashboard import EXPIRY_DAYS, Dashboard, FigureKey, Series, TrendKey
+from domain.oversight import dashboard
+from domain.oversight.dashboard import EXPIRY_DAYS, Dashboard, FigureKey, Series, TrendKey
+from domain.platform.access import Permission, can
+from domain.platform.errors import N_
 
 CASES = N_("Cases today")
 VOUCHERS = N_("Vouchers")

@@ -13,12 +13,13 @@ from admin_web.i18n import gettext as _
 from admin_web.pages import actor_of, attempt, flash_and_redirect, form_of, render
 from admin_web.params import choice, int_or_none, optional_date, path_id
 from admin_web.state import TIMEZONE_KEY
-from domain import clock
-from domain.errors import N_, DomainError
+from domain.ledgers import devices
+from domain.ledgers.devices import RECEIPT_DEADLINE_HOURS, DeviceForm, receipt_overdue
 from domain.models import Device, DeviceEventKind, DeviceState, Role, Staff
-from domain.services import devices, orgs, staff
-from domain.services.actors import Actor
-from domain.services.devices import RECEIPT_DEADLINE_HOURS, DeviceForm, receipt_overdue
+from domain.people import orgs, staff
+from domain.platform import clock
+from domain.platform.actors import Actor
+from domain.platform.errors import N_, DomainError
 
 STATE_LABELS: dict[DeviceState, str] = {
     DeviceState.IN_STOCK: N_("In stock"),

@@ -9,8 +9,9 @@ from tortoise import connections
 from tortoise.exceptions import BaseORMException
 
 from admin_web.state import REQUESTS_KEY
-from domain.services import audit, outbox, staff
-from domain.services.actors import system_actor
+from domain.people import staff
+from domain.platform import audit, outbox
+from domain.platform.actors import system_actor
 
 log = logging.getLogger("fieldops.admin_web")
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

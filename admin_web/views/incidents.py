@@ -11,9 +11,9 @@ from admin_web.i18n import gettext as _
 from admin_web.pages import actor_of, attempt, flash_and_redirect, form_of, render
 from admin_web.params import choice, path_id
 from admin_web.state import CONFIG_KEY
-from domain.errors import N_
+from domain.ledgers import devices
 from domain.models import Incident, IncidentKind, IncidentStatus
-from domain.services import devices
+from domain.platform.errors import N_
 
 KIND_LABELS: dict[IncidentKind, str] = {
     IncidentKind.DEVICE_LOSS: N_("Device lost"),

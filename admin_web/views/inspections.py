@@ -14,11 +14,13 @@ from admin_web.i18n import gettext as _
 from admin_web.pages import actor_of, attempt, business_today, flash_and_redirect, form_of, render
 from admin_web.params import choice, int_or_none, path_id, whole_number
 from admin_web.state import CONFIG_KEY, TIMEZONE_KEY
-from domain.errors import N_
 from domain.models import Inspection, InspectionKind, InspectionResult, InspectionStatus
-from domain.services import inspection_reports, inspections, orgs, voucher_counts
-from domain.services.access import Permission, can
-from domain.services.inspection_reports import InspectionFilter
+from domain.oversight import inspection_reports, inspections
+from domain.oversight.inspection_reports import InspectionFilter
+from domain.people import orgs
+from domain.platform.access import Permission, can
+from domain.platform.errors import N_
+from domain.vouchers import voucher_counts
 
 STATUS_LABELS: dict[InspectionStatus, str] = {
     InspectionStatus.SCHEDULED: N_("Scheduled"),

@@ -10,10 +10,10 @@ from multidict import MultiDict
 from admin_web.i18n import gettext as _
 from admin_web.pages import actor_of, attempt, flash_and_redirect, form_of, render
 from admin_web.params import int_or_none, max_length, path_id, text
-from domain.errors import N_
 from domain.models import Org, OrgLevel
-from domain.services import orgs
-from domain.services.actors import Actor
+from domain.people import orgs
+from domain.platform.actors import Actor
+from domain.platform.errors import N_
 
 
 async def _tree_page(request: web.Request, status: int = 200, **extra: Any) -> web.Response:

@@ -8,7 +8,7 @@ from admin_web.i18n import gettext as _
 from admin_web.pages import actor_of, attempt, flash_and_redirect, render
 from admin_web.params import path_id
 from domain.models import OutboxStatus
-from domain.services import outbox
+from domain.platform import outbox
 
 
 async def outbox_page(request: web.Request) -> web.Response:

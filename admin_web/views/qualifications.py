@@ -18,7 +18,14 @@ from admin_web.params import (
     required_date,
     required_decimal,
 )
-from domain.errors import N_, DomainError
+from domain.cases import business_types
+from domain.ledgers import qualifications
+from domain.ledgers.qualifications import (
+    PERMANENT_REASONS,
+    WITHDRAWAL_REASON_LABELS,
+    ExamForm,
+    TrainingForm,
+)
 from domain.models import (
     CounterQualification,
     ExamResult,
@@ -31,15 +38,10 @@ from domain.models import (
     TrainingRecord,
     WithdrawalReason,
 )
-from domain.services import business_types, orgs, qualifications, staff
-from domain.services.access import Permission
-from domain.services.actors import Actor
-from domain.services.qualifications import (
-    PERMANENT_REASONS,
-    WITHDRAWAL_REASON_LABELS,
-    ExamForm,
-    TrainingForm,
-)
+from domain.people import orgs, staff
+from domain.platform.access import Permission
+from domain.platform.actors import Actor
+from domain.platform.errors import N_, DomainError
 
 STATUS_LABELS: dict[QualificationStatus, str] = {
     QualificationStatus.ACTIVE: N_("Valid"),

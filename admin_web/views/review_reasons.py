@@ -10,10 +10,10 @@ from multidict import MultiDict
 from admin_web.i18n import gettext as _
 from admin_web.pages import actor_of, attempt, flash_and_redirect, form_of, render
 from admin_web.params import path_id, whole_number
-from domain.errors import N_
+from domain.cases import review_reasons
+from domain.cases.review_reasons import RETAKE_ITEM_LABELS, ReasonForm
 from domain.models import ReasonKind, ReviewReason
-from domain.services import review_reasons
-from domain.services.review_reasons import RETAKE_ITEM_LABELS, ReasonForm
+from domain.platform.errors import N_
 
 TEXT_FIELDS = ("code", "kind", "name_zh", "name_en", "sort_order")
 KIND_LABELS = {ReasonKind.RETURN: N_("Return for correction"), ReasonKind.REJECT: N_("Reject")}

@@ -8,9 +8,9 @@ from admin_web.i18n import gettext as _
 from admin_web.pages import actor_of, attempt, flash_and_redirect, form_of, local_path, render
 from admin_web.params import choice, path_id
 from admin_web.state import TIMEZONE_KEY
-from domain.errors import N_
+from domain.cases import special
 from domain.models import SpecialApprovalStatus
-from domain.services import special
+from domain.platform.errors import N_
 
 STATUS_LABELS = {
     SpecialApprovalStatus.REQUESTED: N_("Waiting for a decision"),

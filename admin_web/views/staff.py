@@ -10,11 +10,11 @@ from multidict import MultiDict
 from admin_web.i18n import gettext as _
 from admin_web.pages import ACTIVE_FILTER, actor_of, attempt, flash_and_redirect, form_of, render
 from admin_web.params import int_or_none, max_length, path_id, text
-from domain.errors import N_
 from domain.models import ChatBinding, Role, WebCredential
-from domain.services import binding, orgs, staff
-from domain.services.actors import Actor
-from domain.services.staff import StaffForm, StaffProfile
+from domain.people import binding, orgs, staff
+from domain.people.staff import StaffForm, StaffProfile
+from domain.platform.actors import Actor
+from domain.platform.errors import N_
 
 ROLE_KEYS = frozenset(role.value for role in Role)
 

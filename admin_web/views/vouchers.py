@@ -26,8 +26,7 @@ from admin_web.params import (
     whole_number,
 )
 from admin_web.state import CONFIG_KEY, TIMEZONE_KEY
-from domain import clock
-from domain.errors import N_, DomainError
+from domain.ledgers import devices
 from domain.models import (
     CountStatus,
     DeviceState,
@@ -37,11 +36,14 @@ from domain.models import (
     Voucher,
     VoucherState,
 )
-from domain.services import devices, orgs, voucher_counts, voucher_reports, vouchers
-from domain.services.access import Permission, can
-from domain.services.actors import Actor
-from domain.services.voucher_counts import DayEndRow
-from domain.services.vouchers import VoucherTypeForm
+from domain.people import orgs
+from domain.platform import clock
+from domain.platform.access import Permission, can
+from domain.platform.actors import Actor
+from domain.platform.errors import N_, DomainError
+from domain.vouchers import voucher_counts, voucher_reports, vouchers
+from domain.vouchers.voucher_counts import DayEndRow
+from domain.vouchers.vouchers import VoucherTypeForm
 
 STATE_LABELS: dict[VoucherState, str] = {
     VoucherState.IN_VAULT: N_("In the vault"),

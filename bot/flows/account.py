@@ -6,9 +6,10 @@ from collections.abc import Awaitable, Callable
 
 from bot.flows.messages import Reply
 from bot.flows.turn import Outcome, Step, Turn, answer
-from domain.errors import N_
-from domain.services import binding, chat
-from domain.services.staff import ROLE_LABELS
+from domain.people import binding
+from domain.people.staff import ROLE_LABELS
+from domain.platform import chat
+from domain.platform.errors import N_
 from locales import translate
 
 LANGUAGE_CALLBACK = "lang:"

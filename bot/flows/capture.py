@@ -10,7 +10,7 @@ return, so a retake never asks for it. Every answer is kept on the draft as it i
 (the name and ID number before the mobile completes them, a skipped location too), and the
 wizard always asks for the first item not answered yet, so a fresh draft, one resumed with
 /resume and a returned case (only its flagged items) run the same way. Every rule is
-checked by `domain.services.cases`, which also lists what still stops the submission; this
+checked by `domain.cases.cases`, which also lists what still stops the submission; this
 module parses input and words the answers. Buttons carry "cap:<action>:<case id>[:<arg>]"
 ("cap:new:<business type id>" before a draft exists).
 """
@@ -29,23 +29,23 @@ from bot.flows.devices import LOSS_STEPS, NOT_SENT
 from bot.flows.messages import Buttons, Reply
 from bot.flows.special import SpecialStep
 from bot.flows.turn import Outcome, Step, Turn, answer
-from domain.clock import utcnow
-from domain.errors import N_, DomainError, PermissionDenied
-from domain.identity import normalise_serial
-from domain.images import MIB
-from domain.models import Case, CaseStatus, PhotoKind
-from domain.models.cases import RETAKE_CUSTOMER
-from domain.services import cases
-from domain.services.actors import Actor
-from domain.services.business_types import PHOTO_KIND_LABELS
-from domain.services.cases import (
+from domain.cases import cases
+from domain.cases.business_types import PHOTO_KIND_LABELS
+from domain.cases.cases import (
     ITEM_LOCATION,
     ITEM_RISK,
     ITEM_VOUCHER,
     CaseSummary,
     LocationMode,
 )
-from domain.services.review_reasons import RETAKE_ITEM_LABELS
+from domain.cases.review_reasons import RETAKE_ITEM_LABELS
+from domain.models import Case, CaseStatus, PhotoKind
+from domain.models.cases import RETAKE_CUSTOMER
+from domain.platform.actors import Actor
+from domain.platform.clock import utcnow
+from domain.platform.errors import N_, DomainError, PermissionDenied
+from domain.platform.identity import normalise_serial
+from domain.platform.images import MIB
 
 log = logging.getLogger(__name__)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date, time
 
 from bot.flows.turn import Turn
-from domain.errors import N_, DomainError
-from domain.services import binding
-from domain.services.actors import Actor, actor_for
+from domain.people import binding
+from domain.platform.actors import Actor, actor_for
+from domain.platform.errors import N_, DomainError
 
 
 async def chat_actor(turn: Turn) -> Actor:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from domain.services.cases import CaptureContext
-from domain.services.qualifications import DEFAULT_INCIDENT_RULES, IncidentRules
+from domain.cases.cases import CaptureContext
+from domain.ledgers.qualifications import DEFAULT_INCIDENT_RULES, IncidentRules
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,10 @@
 /loss asks what was lost (tablet, vouchers, customer papers), which item (for a tablet, a
 button per tablet issued to the agent; otherwise free text), when ("now" or a time in
 business time), where, and what happened, then shows the report with Report and Cancel
-buttons; `domain.services.devices.report_loss` checks and stores it and alerts the org
+buttons; `domain.ledgers.devices.report_loss` checks and stores it and alerts the org
 chain. The fourth choice, a voucher handed to a customer by mistake, asks only for the
 serial (and the case number, if any) and what happened, and records a mis-issue with
-`domain.services.vouchers.record_mis_issue` (V6). /cancel during /loss is answered by the
+`domain.vouchers.vouchers.record_mis_issue` (V6). /cancel during /loss is answered by the
 capture flow's /cancel. Buttons carry "dev:what:<kind>", "dev:item:<device id>",
 "dev:send", "dev:drop" and, under the issue message of the outbox, "dev:confirm:<device
 id>".
@@ -24,11 +24,12 @@ from bot.flows.account import stale_button
 from bot.flows.common import chat_actor, typed_date, typed_time
 from bot.flows.messages import Reply
 from bot.flows.turn import Outcome, Step, Turn, answer
-from domain.clock import utcnow
-from domain.errors import N_, DomainError, PermissionDenied
+from domain.ledgers import devices
+from domain.ledgers.devices import LossReport
 from domain.models import Role
-from domain.services import devices, vouchers
-from domain.services.devices import LossReport
+from domain.platform.clock import utcnow
+from domain.platform.errors import N_, DomainError, PermissionDenied
+from domain.vouchers import vouchers
 
 Handler = Callable[[Turn], Awaitable[Outcome]]
 PREFIX = "dev:"

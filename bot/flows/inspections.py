@@ -20,10 +20,11 @@ from bot.flows.common import chat_actor
 from bot.flows.messages import Reply
 from bot.flows.turn import Outcome, Step, Turn, answer
 from bot.flows.vouchers import ASK, NUMBER, number_again
-from domain.errors import DomainError
 from domain.models import Inspection, InspectionResult, InspectionStatus, VoucherType
-from domain.services import inspection_reports, inspections, voucher_counts
-from domain.services.inspections import COUNT_PREFIX, START_NOW, START_PREFIX, TIME_FORMAT
+from domain.oversight import inspection_reports, inspections
+from domain.oversight.inspections import COUNT_PREFIX, START_NOW, START_PREFIX, TIME_FORMAT
+from domain.platform.errors import DomainError
+from domain.vouchers import voucher_counts
 
 Handler = Callable[[Turn], Awaitable[Outcome]]
 PREFIX = "insp:"

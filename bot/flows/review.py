@@ -1,6 +1,6 @@
 """The review flow: reviewers claim and decide cases of their orgs from chat (C6, C7, C8, S2).
 
-Every decision goes through `domain.services.review`, so chat and web follow the same rules;
+Every decision goes through `domain.cases.review`, so chat and web follow the same rules;
 this module only parses buttons, asks for reasons and notes, and words the answers.
 """
 
@@ -15,11 +15,11 @@ from bot.flows.account import stale_button, unknown_text
 from bot.flows.common import chat_actor, joined
 from bot.flows.messages import Buttons, Reply
 from bot.flows.turn import Outcome, Step, Turn, answer
+from domain.cases import cases, review
+from domain.cases.business_types import PHOTO_KIND_LABELS
 from domain.models import CaseStatus, ReasonKind, ReviewReason
-from domain.services import cases, review
-from domain.services.access import Permission, require
-from domain.services.actors import Actor
-from domain.services.business_types import PHOTO_KIND_LABELS
+from domain.platform.access import Permission, require
+from domain.platform.actors import Actor
 
 Handler = Callable[[Turn], Awaitable[Outcome]]
 PRESS = re.compile(r"rv:([a-z]+):([1-9][0-9]{0,8})(?::([A-Za-z0-9_.-]{1,32}))?", re.ASCII)

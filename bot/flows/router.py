@@ -28,8 +28,9 @@ from bot.flows import account, capture, devices, inspections, review, special, v
 from bot.flows.context import FlowContext
 from bot.flows.messages import Inbound, Reply
 from bot.flows.turn import Outcome, Step, Turn, answer
-from domain.errors import N_, DomainError
-from domain.services import binding, chat
+from domain.people import binding
+from domain.platform import chat
+from domain.platform.errors import N_, DomainError
 from locales import DEFAULT_LOCALE
 
 V = TypeVar("V")

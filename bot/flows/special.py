@@ -1,6 +1,6 @@
 """The special-approval flow: /special asks for an out-of-hours window, supervisors decide (C2).
 
-The agent gives the window and a reason and confirms; `domain.services.special` checks the
+The agent gives the window and a reason and confirms; `domain.cases.special` checks the
 window, stores the request and tells the supervisors, whose "sp:approve:<id>" and
 "sp:refuse:<id>" buttons land here too.
 """
@@ -17,10 +17,10 @@ from bot.flows.account import stale_button
 from bot.flows.common import chat_actor, typed_date, typed_time
 from bot.flows.messages import Reply
 from bot.flows.turn import Outcome, Step, Turn, answer
-from domain.clock import utcnow
-from domain.errors import N_, DomainError
+from domain.cases import special
 from domain.models import SpecialApproval
-from domain.services import special
+from domain.platform.clock import utcnow
+from domain.platform.errors import N_, DomainError
 
 Handler = Callable[[Turn], Awaitable[Outcome]]
 PREFIX = "sp:"

@@ -3,7 +3,7 @@
 
 "Count now" ("vc:count:<count id>") under the day-end request or reminder, and "Count and
 confirm" ("vc:handover:<count id>") under a hand-over request, ask the number of each voucher
-type in turn; the answer goes to `domain.services.vouchers.answer_count`, which compares it
+type in turn; the answer goes to `domain.vouchers.vouchers.answer_count`, which compares it
 with the ledger without ever showing the ledger figure. /handover <employee number> lets the
 holder count his box and name the new holder (`voucher_counts.hand_over`). /box shows no
 figure while a count or an inspection waits for the holder (the count is blind) and lists the
@@ -22,10 +22,10 @@ from bot.flows.account import stale_button
 from bot.flows.common import chat_actor
 from bot.flows.messages import Reply
 from bot.flows.turn import Outcome, Step, Turn, answer
-from domain.errors import N_, DomainError
 from domain.models import BoxCount, CountKind, CountStatus, VoucherType
-from domain.services import voucher_counts, vouchers
-from domain.services.voucher_counts import COUNT_PREFIX, HANDOVER_PREFIX
+from domain.platform.errors import N_, DomainError
+from domain.vouchers import voucher_counts, vouchers
+from domain.vouchers.voucher_counts import COUNT_PREFIX, HANDOVER_PREFIX
 
 Handler = Callable[[Turn], Awaitable[Outcome]]
 PREFIX = "vc:"

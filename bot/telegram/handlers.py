@@ -21,7 +21,8 @@ from bot.telegram.convert import (
     inbound_upload,
     keyboard,
 )
-from domain.services import binding, outbox
+from domain.people import binding
+from domain.platform import outbox
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""Cases: business types, capture, review, special approvals (C1…)."""

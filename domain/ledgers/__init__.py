@@ -1,0 +1,1 @@
+"""Ledgers of who may work and with what: qualifications (Q1…) and devices (D1…)."""

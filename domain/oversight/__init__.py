@@ -1,0 +1,1 @@
+"""Oversight: inspections, callbacks, off-site case audits and the dashboard (K1…, S1…)."""

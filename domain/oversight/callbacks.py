@@ -1,0 +1,596 @@
+"""Customer callbacks (回访): approved cases drawn by their business type's rate, scheduled
+inside the calling hours, worked by callback agents, reminded and escalated (K1, Q4, S1).
+
+The draw of a case is a reproducible number 0-99 (the first four bytes of the SHA-256 of its
+case number, modulo 100); the case is called back when the draw is below its business type's
+callback rate, so 0 % draws none, 100 % every case, and a rerun draws the same cases.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tortoise.expressions import Q, Subquery
+from tortoise.functions import Count
+from tortoise.queryset import QuerySet
+from tortoise.transactions import in_transaction
+
+from domain.cases.cases import locale_of
+from domain.cases.review import SweepResult
+from domain.ledgers import qualifications
+from domain.ledgers.qualifications import DEFAULT_INCIDENT_RULES, IncidentRules
+from domain.models import (
+    Callback,
+    CallbackAttempt,
+    CallbackOutcome,
+    CallbackStatus,
+    Case,
+    CaseStatus,
+    Incident,
+    IncidentKind,
+    Org,
+    Role,
+    Staff,
+    Voucher,
+    VoucherState,
+    VoucherType,
+)
+from domain.platform import audit, outbox
+from domain.platform.access import Permission, can, require, require_scope, scope_prefix
+from domain.platform.actors import Actor, system_actor
+from domain.platform.calendar import DEFAULT_ZONE, Calendar
+from domain.platform.chains import staff_in_chain
+from domain.platform.clock import day_bounds, utcnow
+from domain.platform.errors import N_, DomainError, NotFound, PermissionDenied
+from domain.platform.identity import mask_mobile
+from domain.platform.privacy import FieldCipher
+
+OPEN = (CallbackStatus.SCHEDULED, CallbackStatus.ATTEMPTED)
+UNREACHED = "unreached"
+RESULTS = (*(outcome.value for outcome in CallbackOutcome), UNREACHED)
+QUESTIONS = ("in_person", "risk_hints", "voucher_received")
+SLOT_STEP = timedelta(minutes=5)
+SAMPLE_BATCH = 500
+MAX_COMMENT = 1000
+TIME_FORMAT = "%Y-%m-%d %H:%M"
+# Roles that see every callback of their subtree; a plain callback agent sees his own and
+# the unassigned ones.
+OVERSEERS = (Role.OPS_ADMIN, Role.SUPERVISOR, Role.AUDITOR, Role.SYSADMIN)
+OPEN_IN_WEB = N_("Open in web")
+MISSING_ANSWER: dict[str, str] = {
+    "in_person": N_("Record whether the customer did the business in person."),
+    "risk_hints": N_("Record whether the agent gave the customer the risk hints."),
+    "voucher_received": N_("Record whether the customer received the card or key."),
+}
+DUE_TO_AGENT = N_("The callback of case %(case_no)s (%(business_type)s) is due now; call the "
+                  "customer by %(due)s.")
+OVERDUE_ASSIGNED = N_("The callback of case %(case_no)s (%(business_type)s), assigned to "
+                      "%(assignee)s, was not done by its deadline %(due)s.")
+OVERDUE_UNASSIGNED = N_("The callback of case %(case_no)s (%(business_type)s) was not done by "
+                        "its deadline %(due)s: no callback agent is assigned to it.")
+DENIAL_ALERT = N_("Callback of case %(case_no)s (%(business_type)s): the customer denies having "
+                  "done this business with %(agent)s. Major incident #%(incident)s is open; "
+                  "act at once.")
+COMPLAINT_ALERT = N_("Callback of case %(case_no)s (%(business_type)s): the customer complained "
+                     "about the service of %(agent)s: %(comment)s (incident #%(incident)s).")
+
+
+class Due(StrEnum):
+    """The due-time filters of the callback list, as the dashboard counts them (K1, S1)."""
+
+    TODAY = "today"
+    OVERDUE = "overdue"
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One call as the callback agent records it against the script (K1).
+
+    result: confirmed, denied, complaint or unreached; answers "yes" / "no" (blank when not
+    asked); attempts_seen: the attempts the form was shown with, to refuse a stale form.
+    """
+
+    result: str
+    in_person: str = ""
+    risk_hints: str = ""
+    voucher_received: str = ""
+    satisfaction: int | None = None
+    comment: str = ""
+    attempts_seen: int = 0
+
+
+@dataclass(frozen=True)
+class CallbackView:
+    """A callback with what its page shows: the masked mobile, the case's facts, the calls."""
+
+    callback: Callback
+    mobile_masked: str
+    overdue: bool
+    may_record: bool
+    voucher_name: str = ""  # blank: the business type issues no voucher
+    voucher_serial: str = ""
+    attempts: tuple[CallbackAttempt, ...] = ()
+
+    @property
+    def issues_voucher(self) -> bool:
+        """True when the customer was to receive a card or key (K1)."""
+        return bool(self.voucher_name)
+
+
+# --- the calendar ------------------------------------------------------------------------
+
+
+def draw_of(case_no: str) -> int:
+    """The reproducible draw 0-99 of a case number (K1)."""
+    return int.from_bytes(hashlib.sha256(case_no.encode()).digest()[:4], "big") % 100
+
+
+def _window(day: date, calendar: Calendar) -> tuple[datetime, datetime]:
+    """The calling hours of a business day as aware datetimes."""
+    start, end = calendar.calling_hours
+    return (datetime.combine(day, start, calendar.zone),
+            datetime.combine(day, end, calendar.zone))
+
+
+def _following(day: date, weekdays: frozenset[int]) -> date:
+    """The first day after `day` whose weekday is listed."""
+    return next(d for d in (day + timedelta(days=n) for n in range(1, 8))
+                if d.weekday() in weekdays)
+
+
+def _deadline(approved_at: datetime, calendar: Calendar) -> datetime:
+    """Close of calling on the last working day of the window after the approval (K1)."""
+    day = approved_at.astimezone(calendar.zone).date()
+    for _ in range(calendar.callback_window_days):
+        day = _following(day, calendar.working_weekdays)
+    return _window(day, calendar)[1]
+
+
+def _at_offset(day: date, offset: timedelta, calendar: Calendar) -> datetime:
+    """A moment `offset` into the calling hours of a day, on the slot grid."""
+    start, _end = _window(day, calendar)
+    return start + (offset // SLOT_STEP) * SLOT_STEP
+
+
+def plan_callback(approved_at: datetime, draw: int, now: datetime, calendar: Calendar
+                  ) -> tuple[datetime, datetime]:
+    """The first call slot and the deadline of a drawn case: the next calling day after the
+    approval, at a time spread by the draw over the calling hours; a case drawn late (the
+    scheduler was down past its window) gets a fresh window from the draw (K1)."""
+    base = approved_at if _deadline(approved_at, calendar) > now else now
+    start, end = _window(base.astimezone(calendar.zone).date(), calendar)
+    day = _following(start.date(), calendar.calling_weekdays)
+    slot = _at_offset(day, (end - start) * draw / 100, calendar)
+    due = max(_deadline(base, calendar), _window(day, calendar)[1])
+    return slot.astimezone(UTC), due.astimezone(UTC)
+
+
+def retry_slot(attempted_at: datetime, calendar: Calendar) -> datetime:
+    """The next call after the customer was not reached: a third of the calling hours
+    later in the day than the failed call (wrapping round to the morning), so successive
+    calls try the morning, the afternoon and the evening; later today when that is still
+    in the calling hours, else on the next calling day (K1)."""
+    local = attempted_at.astimezone(calendar.zone)
+    start, end = _window(local.date(), calendar)
+    span = end - start
+    offset = min(max(local - start, timedelta(0)), span - SLOT_STEP)
+    shifted = (offset + span / 3) % span
+    today = _at_offset(local.date(), shifted, calendar)
+    if shifted > offset and local.weekday() in calendar.calling_weekdays and today > local:
+        return today.astimezone(UTC)
+    day = _following(local.date(), calendar.calling_weekdays)
+    return _at_offset(day, shifted, calendar).astimezone(UTC)
+
+
+def close_of_day(moment: datetime, calendar: Calendar) -> datetime:
+    """The end of the calling hours on the business day of a moment."""
+    return _window(moment.astimezone(calendar.zone).date(), calendar)[1].astimezone(UTC)
+
+
+# --- sampling ------------------------------------------------------------------------------
+
+
+async def sample_callbacks(now: datetime, calendar: Calendar) -> int:
+    """Draw every approved case not drawn yet by its business type's rate and schedule the
+    drawn ones; each case is considered once, also under reruns and two processes (K1)."""
+    ids = await Case.filter(status=CaseStatus.APPROVED, callback_drawn_at=None).order_by(
+        "id").limit(SAMPLE_BATCH).values_list("id", flat=True)
+    return sum([await _consider(case_id, now, calendar) for case_id in ids])
+
+
+async def _consider(case_id: int, now: datetime, calendar: Calendar) -> int:
+    """Mark one case drawn (the conditional update decides who does it) and schedule its
+    callback when the draw falls under the rate; 1 when a callback was scheduled."""
+    async with in_transaction():
+        won = await Case.filter(id=case_id, status=CaseStatus.APPROVED,
+                                callback_drawn_at=None).update(callback_drawn_at=now)
+        if not won:
+            return 0
+        case = await Case.get(id=case_id).prefetch_related("business_type", "org")
+        draw = draw_of(case.case_no or str(case.id))
+        if draw >= case.business_type.callback_rate:
+            return 0
+        slot, due = plan_callback(case.decided_at or now, draw, now, calendar)
+        callback = await Callback.create(
+            case=case, org=case.org, business_type=case.business_type,
+            field_agent_id=case.agent_id,  # type: ignore[attr-defined]
+            assigned_to_id=await _least_loaded_agent(case.org), draw=draw,
+            scheduled_at=slot, due_at=due, created_at=now)
+        await audit.record(system_actor("callbacks"), "callback.scheduled", "callback",
+                           callback.id, org_id=case.org.id, detail={
+                               "case_no": case.case_no, "draw": draw,
+                               "rate": case.business_type.callback_rate,
+                               "assigned_to": callback.assigned_to_id})  # type: ignore[attr-defined]
+    return 1
+
+
+async def _least_loaded_agent(org: Org) -> int | None:
+    """The active callback agent of the nearest org of the chain that has any, with the
+    fewest open callbacks; None when the chain has none (K1)."""
+    agents = await staff_in_chain(org, Role.CALLBACK_AGENT)
+    if not agents:
+        return None
+    paths = dict(await Org.filter(id__in={a.org_id for a in agents}  # type: ignore[attr-defined]
+                                  ).values_list("id", "path"))
+    nearest = max(len(path) for path in paths.values())
+    ids = [a.id for a in agents if len(paths[a.org_id]) == nearest]  # type: ignore[attr-defined]
+    loads = dict(await Callback.filter(assigned_to_id__in=ids, status__in=OPEN)
+                 .annotate(n=Count("id")).group_by("assigned_to_id")
+                 .values_list("assigned_to_id", "n"))
+    return min(ids, key=lambda staff_id: (loads.get(staff_id, 0), staff_id))
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def _overseer(actor: Actor) -> bool:
+    """True when the actor sees every callback of his subtree, not only his own (K1)."""
+    return actor.is_system or actor.has(*OVERSEERS)
+
+
+def _mine_or_free(actor: Actor, callback: Callback) -> bool:
+    """The callback is assigned to the actor or to nobody."""
+    return callback.assigned_to_id in (None, actor.staff_id)  # type: ignore[attr-defined]
+
+
+def open_callbacks(actor: Actor) -> QuerySet[Callback]:
+    """The open callbacks of the actor's subtree he may see: a callback agent his own and the
+    unassigned ones, overseers all (K1)."""
+    require(actor, Permission.CALLBACK_VIEW)
+    orgs = Subquery(Org.filter(path__startswith=scope_prefix(actor)).values("id"))
+    query = Callback.filter(status__in=OPEN, org_id__in=orgs)
+    if not _overseer(actor):
+        query = query.filter(Q(assigned_to_id=actor.staff_id) | Q(assigned_to_id__isnull=True))
+    return query
+
+
+def due_condition(due: Due, now: datetime, zone: ZoneInfo) -> Q:
+    """Due today: from now to the end of the business day; overdue: past the due time (K1,
+    S1)."""
+    if due is Due.OVERDUE:
+        return Q(due_at__lt=now)
+    return Q(due_at__gte=now, due_at__lt=day_bounds(now.astimezone(zone).date(), zone)[1])
+
+
+async def callback_queue(actor: Actor, now: datetime, cipher: FieldCipher, *,
+                         upcoming: bool = False, due: Due | None = None,
+                         zone: ZoneInfo = DEFAULT_ZONE) -> list[CallbackView]:
+    """Open callbacks the actor may see that are due to be called (all open ones with
+    `upcoming`; those due today or overdue with `due`), earliest slot first (K1, S1)."""
+    query = open_callbacks(actor)
+    if due is not None:
+        query = query.filter(due_condition(due, now, zone))
+    elif not upcoming:
+        query = query.filter(scheduled_at__lte=now)
+    rows = await query.prefetch_related("case", "business_type", "org", "field_agent",
+                                        "assigned_to").order_by("scheduled_at", "id")
+    return [_view(actor, row, cipher, now) for row in rows]
+
+
+def _view(actor: Actor, callback: Callback, cipher: FieldCipher, now: datetime,
+          **extra: Any) -> CallbackView:
+    """A loaded callback as its list line and page show it."""
+    mobile = callback.case.mobile_enc
+    return CallbackView(
+        callback=callback, mobile_masked=mask_mobile(cipher.decrypt(mobile)) if mobile else "",
+        overdue=callback.status in OPEN and callback.due_at <= now,
+        may_record=callback.status in OPEN and can(actor, Permission.CALLBACK_WORK)
+        and _mine_or_free(actor, callback), **extra)
+
+
+async def _visible(actor: Actor, callback_id: int) -> Callback:
+    """A callback of the actor's subtree that he may see, with its case and people (K1)."""
+    require(actor, Permission.CALLBACK_VIEW)
+    callback = await Callback.get_or_none(id=callback_id).prefetch_related(
+        "case", "business_type", "org", "field_agent", "assigned_to", "completed_by",
+        "incident")
+    if callback is None:
+        raise NotFound(N_("No such callback."))
+    require_scope(actor, callback.org)
+    if not _overseer(actor) and not _mine_or_free(actor, callback):
+        raise PermissionDenied(N_("This callback is assigned to another callback agent."))
+    return callback
+
+
+async def callback_detail(actor: Actor, callback_id: int, cipher: FieldCipher,
+                          now: datetime | None = None) -> CallbackView:
+    """A callback with its case's facts, the voucher handed over and every call (K1)."""
+    callback = await _visible(actor, callback_id)
+    attempts = await CallbackAttempt.filter(callback_id=callback.id).prefetch_related(
+        "agent").order_by("number")
+    return _view(actor, callback, cipher, now or utcnow(), attempts=tuple(attempts),
+                 **await _voucher_of(callback))
+
+
+async def _voucher_of(callback: Callback) -> dict[str, str]:
+    """The name of the voucher type the case handed over and its serial (V1, K1)."""
+    code = callback.business_type.voucher_type_code
+    if not code:
+        return {}
+    voucher_type = await VoucherType.get_or_none(code=code)
+    issued = await Voucher.filter(case_id=callback.case.id, state=VoucherState.ISSUED
+                                  ).order_by("-id").first()
+    return {"voucher_name": voucher_type.name_zh if voucher_type else code,
+            "voucher_serial": issued.serial if issued else ""}
+
+
+async def reveal_mobile(actor: Actor, callback_id: int, cipher: FieldCipher) -> str:
+    """The customer's mobile in clear for the callback agent who calls (or a holder of the
+    reveal permission), audited (C10, K1)."""
+    async with in_transaction():
+        callback = await _visible(actor, callback_id)
+        working = callback.status in OPEN and can(actor, Permission.CALLBACK_WORK)
+        if not working and not can(actor, Permission.CUSTOMER_DATA_REVEAL):
+            raise PermissionDenied(N_("You do not have permission for this action."))
+        mobile = callback.case.mobile_enc
+        if mobile is None:
+            raise DomainError(N_("No customer data has been entered for this case yet."))
+        await audit.record(actor, "callback.customer_reveal", "callback", callback.id,
+                           org_id=callback.org.id, detail={"case_no": callback.case.case_no})
+    return cipher.decrypt(mobile)
+
+
+# --- recording calls -----------------------------------------------------------------------
+
+
+async def record_call(actor: Actor, callback_id: int, call: CallRecord, calendar: Calendar,
+                      now: datetime | None = None, *,
+                      rules: IncidentRules = DEFAULT_INCIDENT_RULES) -> Callback:
+    """Record one call against the script by the assigned callback agent (an unassigned
+    callback goes to whoever calls): confirmed, denied (a major incident, Q4), complaint
+    (an incident), or not reached (another time of day, unreachable after the last
+    attempt); a finished callback or a stale form is refused (K1)."""
+    require(actor, Permission.CALLBACK_WORK)
+    moment = now or utcnow()
+    if call.result not in RESULTS:
+        raise DomainError(N_("Choose the result of the call."))
+    comment = call.comment.strip()
+    if len(comment) > MAX_COMMENT:
+        raise DomainError(N_("The comment may be at most %(n)s characters."), n=MAX_COMMENT)
+    async with in_transaction():
+        callback = await _workable(actor, callback_id, call.attempts_seen)
+        if call.result == UNREACHED:
+            await _not_reached(actor, callback, comment, moment, calendar)
+        else:
+            await _reached(actor, callback, call, CallbackOutcome(call.result), comment, moment,
+                           rules)
+    return await Callback.get(id=callback_id)
+
+
+async def _workable(actor: Actor, callback_id: int, attempts_seen: int) -> Callback:
+    """The callback, locked, when the actor may call on it and it is as his form showed it."""
+    callback = await Callback.filter(id=callback_id).select_for_update().first()
+    if callback is None:
+        raise NotFound(N_("No such callback."))
+    await callback.fetch_related("org", "business_type", "case", "field_agent")
+    require_scope(actor, callback.org)
+    if not _mine_or_free(actor, callback):
+        raise PermissionDenied(N_("This callback is assigned to another callback agent."))
+    if callback.status not in OPEN:
+        raise DomainError(N_("The callback of case %(case_no)s is already finished; the form "
+                             "you sent is out of date."), case_no=callback.case.case_no)
+    if callback.attempts != attempts_seen:
+        raise DomainError(N_("Another call on this callback was recorded after you opened "
+                             "it; look at it again."))
+    return callback
+
+
+async def _log_call(actor: Actor, callback: Callback, moment: datetime, changes: dict[str, Any],
+                    outcome: CallbackOutcome | None, note: str) -> int:
+    """Count the call on the callback (only while nobody else did) and append it (K1)."""
+    number = callback.attempts + 1
+    assignee = callback.assigned_to_id or actor.staff_id  # type: ignore[attr-defined]
+    won = await Callback.filter(id=callback.id, attempts=callback.attempts, status__in=OPEN
+                                ).update(attempts=number, assigned_to_id=assignee, **changes)
+    if not won:
+        raise DomainError(N_("Another call on this callback was recorded after you opened "
+                             "it; look at it again."))
+    await CallbackAttempt.create(callback_id=callback.id, number=number,
+                                 agent_id=actor.staff_id, at=moment,
+                                 reached=outcome is not None, outcome=outcome, note=note)
+    return number
+
+
+async def _not_reached(actor: Actor, callback: Callback, note: str, moment: datetime,
+                       calendar: Calendar) -> None:
+    """Try again at another time of day, or give up after the last attempt (K1)."""
+    last = callback.attempts + 1 >= calendar.callback_max_attempts
+    if last:
+        changes: dict[str, Any] = {"status": CallbackStatus.UNREACHABLE,
+                                   "completed_by_id": actor.staff_id, "completed_at": moment}
+    else:
+        slot = retry_slot(moment, calendar)
+        changes = {"status": CallbackStatus.ATTEMPTED, "scheduled_at": slot,
+                   "due_at": max(callback.due_at, close_of_day(slot, calendar)),
+                   "reminded_at": None}
+    number = await _log_call(actor, callback, moment, changes, None, note)
+    await audit.record(actor, "callback.unreachable" if last else "callback.not_reached",
+                       "callback", callback.id, org_id=callback.org.id, detail={
+                           "case_no": callback.case.case_no, "attempt": number,
+                           "next_slot": None if last else changes["scheduled_at"].isoformat()})
+
+
+def _answers(call: CallRecord, outcome: CallbackOutcome, issues_voucher: bool
+             ) -> dict[str, bool]:
+    """The script's yes/no answers; each is required unless the customer denies (K1)."""
+    asked = QUESTIONS if issues_voucher else QUESTIONS[:2]
+    given = {question: getattr(call, question).strip().lower() for question in asked}
+    for question, value in given.items():
+        if value not in ("yes", "no") and outcome != CallbackOutcome.DENIED:
+            raise DomainError(MISSING_ANSWER[question])
+    answers = {question: value == "yes" for question, value in given.items()
+               if value in ("yes", "no")}
+    if outcome == CallbackOutcome.CONFIRMED and not answers["in_person"]:
+        raise DomainError(N_("The customer says he did not do this business in person: record "
+                             "it as a denial."))
+    return answers
+
+
+def _satisfaction(value: int | None, outcome: CallbackOutcome) -> int | None:
+    """Satisfaction 1 to 5, required unless the customer denies the business (K1)."""
+    if value is None and outcome == CallbackOutcome.DENIED:
+        return None
+    if value is None or not 1 <= value <= 5:
+        raise DomainError(N_("Rate the customer's satisfaction from 1 to 5."))
+    return value
+
+
+async def _reached(actor: Actor, callback: Callback, call: CallRecord, outcome: CallbackOutcome,
+                   comment: str, moment: datetime, rules: IncidentRules) -> None:
+    """Finish the callback with the customer's answers; a denial or a complaint opens an
+    incident and alerts the people responsible (K1, Q4)."""
+    answers = _answers(call, outcome, bool(callback.business_type.voucher_type_code))
+    satisfaction = _satisfaction(call.satisfaction, outcome)
+    if outcome != CallbackOutcome.CONFIRMED and not comment:
+        raise DomainError(N_("Write down what the customer said."))
+    number = await _log_call(actor, callback, moment, {
+        "status": CallbackStatus.COMPLETED, "outcome": outcome, "answers": answers,
+        "satisfaction": satisfaction, "comment": comment, "completed_by_id": actor.staff_id,
+        "completed_at": moment}, outcome, comment)
+    await audit.record(actor, "callback.completed", "callback", callback.id,
+                       org_id=callback.org.id, detail={
+                           "case_no": callback.case.case_no, "attempt": number,
+                           "outcome": outcome.value, "satisfaction": satisfaction})
+    if outcome != CallbackOutcome.CONFIRMED:
+        await _open_incident(actor, callback, outcome, comment, moment, rules)
+
+
+async def _open_incident(actor: Actor, callback: Callback, outcome: CallbackOutcome,
+                         comment: str, moment: datetime, rules: IncidentRules) -> Incident:
+    """A denial is a major incident of the field agent (Q4); a complaint an ordinary one.
+    Either alerts its people once (K1)."""
+    denied = outcome == CallbackOutcome.DENIED
+    reason = "callback_denied" if denied else "callback_complaint"
+    agent: Staff = callback.field_agent
+    incident = await Incident.create(
+        kind=IncidentKind.MAJOR_ERROR if denied else IncidentKind.COMPLAINT, major=denied,
+        staff=agent, org=callback.org,
+        item=callback.case.case_no or "", occurred_at=callback.case.decided_at,
+        description=comment, detail={"reason": reason, "callback": callback.id,
+                                     "case_no": callback.case.case_no}
+        | ({"major_reason": reason} if denied else {}),
+        reported_by_id=actor.staff_id, reported_at=moment)
+    await Callback.filter(id=callback.id).update(incident_id=incident.id)
+    await audit.record(actor, "incident.reported", "incident", incident.id,
+                       org_id=callback.org.id, detail={
+                           "kind": incident.kind.value, "reason": reason, "major": denied,
+                           "callback": callback.id})
+    if denied:
+        await qualifications.major_incident_recorded(agent.id, moment, rules)
+    await _alert(callback, incident, agent, comment)
+    return incident
+
+
+async def _alert(callback: Callback, incident: Incident, agent: Staff, comment: str) -> None:
+    """Tell operations management of the org chain and the agent's supervisors at once of a
+    denial, his supervisors of a complaint; once each (K1, Q4)."""
+    agent_org = await Org.get(id=agent.org_id)  # type: ignore[attr-defined]
+    recipients = await staff_in_chain(agent_org, Role.SUPERVISOR)
+    template = COMPLAINT_ALERT
+    if incident.major:
+        recipients += await staff_in_chain(callback.org, Role.OPS_ADMIN)
+        template = DENIAL_ALERT
+    params = {"case_no": callback.case.case_no, "agent": f"{agent.employee_no} {agent.name}",
+              "incident": incident.id, "comment": comment}
+    for person in {row.id: row for row in recipients if row.id != agent.id}.values():
+        await outbox.enqueue(
+            person.id, template,
+            params | {"business_type": callback.business_type.name_in(locale_of(person))},
+            idempotency_key=f"callback:{callback.id}:{incident.detail['reason']}:{person.id}")
+
+
+# --- deadlines -----------------------------------------------------------------------------
+
+
+async def sweep_callback_deadlines(now: datetime, calendar: Calendar) -> SweepResult:
+    """Remind the callback agent once when a call falls due, and escalate a callback past its
+    deadline once to the supervisors and operations management of its org chain (S1)."""
+    due = await Callback.filter(status__in=OPEN, reminded_at=None, scheduled_at__lte=now
+                                ).order_by("id").values_list("id", flat=True)
+    late = await Callback.filter(status__in=OPEN, escalated_at=None, due_at__lte=now
+                                 ).order_by("id").values_list("id", flat=True)
+    reminded = sum([await _remind(callback_id, now, calendar) for callback_id in due])
+    escalated = sum([await _escalate(callback_id, now, calendar) for callback_id in late])
+    return SweepResult(reminded=reminded, escalated=escalated)
+
+
+async def _remind(callback_id: int, now: datetime, calendar: Calendar) -> int:
+    """Tell the assigned agent (all callback agents of the chain while unassigned) that the
+    call is due, once per slot (S1)."""
+    async with in_transaction():
+        if not await Callback.filter(id=callback_id, status__in=OPEN, reminded_at=None,
+                                     scheduled_at__lte=now).update(reminded_at=now):
+            return 0
+        callback = await _loaded(callback_id)
+        recipients = ([callback.assigned_to] if callback.assigned_to
+                      else await staff_in_chain(callback.org, Role.CALLBACK_AGENT))
+        for person in recipients:
+            await outbox.enqueue(
+                person.id, DUE_TO_AGENT, _notice(callback, person, calendar),
+                idempotency_key=f"callback:{callback.id}:a{callback.attempts}:due:{person.id}",
+                buttons=[[(OPEN_IN_WEB, f"/callbacks/{callback.id}")]])
+        await audit.record(system_actor("callbacks"), "callback.reminded", "callback",
+                           callback.id, org_id=callback.org.id,
+                           detail={"recipients": [p.id for p in recipients]})
+    return 1
+
+
+async def _escalate(callback_id: int, now: datetime, calendar: Calendar) -> int:
+    """Tell the supervisors and operations management of the org chain, once, that the
+    callback missed its deadline (S1)."""
+    async with in_transaction():
+        if not await Callback.filter(id=callback_id, status__in=OPEN, escalated_at=None,
+                                     due_at__lte=now).update(escalated_at=now):
+            return 0
+        callback = await _loaded(callback_id)
+        assignee = callback.assigned_to
+        template = OVERDUE_ASSIGNED if assignee else OVERDUE_UNASSIGNED
+        recipients = await staff_in_chain(callback.org, Role.SUPERVISOR, Role.OPS_ADMIN)
+        for person in recipients:
+            params = _notice(callback, person, calendar) | (
+                {"assignee": f"{assignee.employee_no} {assignee.name}"} if assignee else {})
+            await outbox.enqueue(person.id, template, params,
+                                 idempotency_key=f"callback:{callback.id}:overdue:{person.id}",
+                                 buttons=[[(OPEN_IN_WEB, f"/callbacks/{callback.id}")]])
+        await audit.record(system_actor("callbacks"), "callback.escalated", "callback",
+                           callback.id, org_id=callback.org.id,
+                           detail={"recipients": [p.id for p in recipients]})
+    return 1
+
+
+async def _loaded(callback_id: int) -> Callback:
+    """A callback with its case, type, org and assignee."""
+    return await Callback.get(id=callback_id).prefetch_related("case", "business_type", "org",
+                                                               "assigned_to")
+
+
+def _notice(callback: Callback, person: Staff, calendar: Calendar) -> dict[str, Any]:
+    """The parameters every callback notice shows, in the recipient's language."""
+    return {"case_no": callback.case.case_no,
+            "business_type": callback.business_type.name_in(locale_of(person)),
+            "due": callback.due_at.astimezone(calendar.zone).strftime(TIME_FORMAT)}

@@ -1,0 +1,1 @@
+"""People: orgs, staff and their roles, log-in and passwords, chat binding, first start."""

@@ -1,0 +1,152 @@
+"""One-time bind codes and the chat binding of a staff member (Q6)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from domain.models import BindCode, ChatBinding, Role, Staff
+from domain.people.staff import get_staff
+from domain.platform import audit, outbox
+from domain.platform.access import Permission
+from domain.platform.actors import Actor, system_actor
+from domain.platform.clock import utcnow
+from domain.platform.errors import N_, DomainError
+
+BIND_CODE_TTL = timedelta(minutes=10)
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 8
+
+
+def code_digest(code: str) -> str:
+    """The stored form of a bind code (codes are random, short-lived and single-use)."""
+    return hashlib.sha256(code.strip().upper().encode("ascii", "ignore")).hexdigest()
+
+
+async def issue_bind_code(actor: Actor, staff_id: int) -> tuple[str, BindCode]:
+    """Issue a one-time code for a staff member, revoking any earlier unused one."""
+    code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    now = utcnow()
+    async with in_transaction():
+        staff = await get_staff(actor, staff_id, Permission.BIND_CODE_ISSUE)
+        if not staff.active:
+            raise DomainError(N_("A deactivated staff member cannot get a bind code."))
+        await BindCode.filter(staff=staff, used_at=None, revoked_at=None).update(revoked_at=now)
+        bind_code = await BindCode.create(
+            staff=staff, code_hash=code_digest(code), created_by_id=actor.staff_id,
+            created_at=now, expires_at=now + BIND_CODE_TTL,
+        )
+        await audit.record(actor, "bind_code.issue", "staff", staff.id, org_id=staff.org.id,
+                           detail={"bind_code_id": bind_code.id,
+                                   "expires_at": bind_code.expires_at.isoformat()})
+    return code, bind_code
+
+
+async def bind_chat(channel: str, external_user_id: str, chat_id: str, code: str) -> Staff:
+    """Bind a chat account to the staff member the code was issued for (Q6)."""
+    now = utcnow()
+    async with in_transaction():
+        bind_code = await BindCode.get_or_none(code_hash=code_digest(code)).prefetch_related(
+            "staff", "staff__org"
+        )
+        refusal = _code_refusal(bind_code, now)
+        if refusal:
+            raise refusal
+        assert bind_code is not None
+        staff: Staff = bind_code.staff
+        other = await ChatBinding.get_or_none(channel=channel, external_user_id=external_user_id)
+        if other is not None and other.staff_id != staff.id:  # type: ignore[attr-defined]
+            raise DomainError(
+                N_("This chat account is already bound to another staff member. "
+                   "Ask your administrator to unbind it first.")
+            )
+        previous = await ChatBinding.get_or_none(staff=staff, channel=channel)
+        if previous is not None:
+            await previous.delete()
+        await ChatBinding.create(staff=staff, channel=channel, external_user_id=external_user_id,
+                                 chat_id=chat_id, bound_at=now)
+        bind_code.used_at = now
+        await bind_code.save(update_fields=["used_at"])
+        detail = {"channel": channel, "external_user_id": external_user_id}
+        if previous is not None and previous.external_user_id != external_user_id:
+            detail["replaced_external_user_id"] = previous.external_user_id
+        await audit.record(system_actor(f"chat:{channel}"), "chat.bind", "staff", staff.id,
+                           org_id=staff.org.id, detail=detail)
+        await outbox.release_for_binding(staff.id, channel)
+    return staff
+
+
+def _code_refusal(bind_code: BindCode | None, now: object) -> DomainError | None:
+    if bind_code is None:
+        return DomainError(N_("This bind code is not valid. Check it or ask for a new one."))
+    if not bind_code.staff.active:
+        return DomainError(N_("Your staff account is deactivated. Contact your administrator."))
+    if bind_code.used_at is not None:
+        return DomainError(N_("This bind code has already been used. Ask for a new one."))
+    if bind_code.revoked_at is not None:
+        return DomainError(N_("This bind code was replaced by a newer one. Use the newest code."))
+    if bind_code.expires_at <= now:  # type: ignore[operator]
+        return DomainError(N_("This bind code has expired. Ask your administrator for a new one."))
+    return None
+
+
+async def note_language_code(channel: str, external_user_id: str,
+                             language_code: str | None) -> None:
+    """Keep the language the chat client last reported, for the notifications' language."""
+    if language_code:
+        code = language_code[:16]
+        await ChatBinding.filter(Q(language_code=None) | ~Q(language_code=code),
+                                 channel=channel, external_user_id=external_user_id,
+                                 ).update(language_code=code)
+
+
+async def bound_staff(channel: str, external_user_id: str) -> Staff | None:
+    """The staff member bound to a chat account, with org, or None."""
+    binding = await ChatBinding.get_or_none(
+        channel=channel, external_user_id=external_user_id
+    ).prefetch_related("staff", "staff__org")
+    return binding.staff if binding else None
+
+
+async def unbind_chat(actor: Actor, staff_id: int, channel: str) -> None:
+    """Remove the chat binding of a staff member (lost phone, new account)."""
+    async with in_transaction():
+        staff = await get_staff(actor, staff_id, Permission.STAFF_MANAGE)
+        removed = await ChatBinding.filter(staff=staff, channel=channel).delete()
+        if not removed:
+            raise DomainError(N_("This staff member has no chat binding on this channel."))
+        await audit.record(actor, "chat.unbind", "staff", staff.id, org_id=staff.org.id,
+                           detail={"channel": channel})
+
+
+@dataclass(frozen=True)
+class ChatIdentity:
+    """Who a chat account speaks for: the bound staff member, his org and roles."""
+
+    staff_id: int
+    name: str
+    employee_no: str
+    org_name: str
+    org_name_en: str
+    roles: tuple[Role, ...]
+
+
+async def chat_identity(channel: str, external_user_id: str) -> ChatIdentity:
+    """The active staff member behind a chat account; refused when unbound or deactivated (Q6)."""
+    staff = await bound_staff(channel, external_user_id)
+    if staff is None:
+        raise DomainError(N_("This chat account is not bound yet. Ask your administrator for a "
+                             "bind code, then send /bind followed by the code."))
+    if not staff.active:
+        raise DomainError(N_("Your staff account is deactivated. Contact your administrator."))
+    roles = await staff.roles.all().values_list("role", flat=True)
+    return ChatIdentity(
+        staff_id=staff.id, name=staff.name, employee_no=staff.employee_no,
+        org_name=staff.org.name, org_name_en=staff.org.name_en,
+        roles=tuple(sorted(Role(r) for r in roles)),
+    )

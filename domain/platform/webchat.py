@@ -1,0 +1,89 @@
+"""The browser chat: its implicit chat binding and each staff member's own transcript (Q6, C10)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from domain.models import ChatBinding, Staff, WebChatMessage
+from domain.platform import audit, outbox
+from domain.platform.actors import Actor, system_actor
+from domain.platform.clock import utcnow
+from domain.platform.errors import N_, DomainError, NotFound
+
+CHANNEL = "web"
+TRANSCRIPT_LIMIT = 200
+ButtonRows = tuple[tuple[tuple[str, str], ...], ...]
+
+
+@dataclass(frozen=True)
+class ChatLine:
+    """One bubble of the browser chat: who spoke, the text, buttons and an optional photo."""
+
+    id: int
+    from_bot: bool
+    text: str
+    buttons: ButtonRows
+    photo_sha256: str | None
+    created_at: datetime
+
+
+async def bind_web_chat(staff_id: int) -> ChatBinding:
+    """The staff member's browser chat binding, made on first use; the log-in is the proof (Q6)."""
+    staff = await Staff.get_or_none(id=staff_id).prefetch_related("org")
+    if staff is None or not staff.active:
+        raise DomainError(N_("Your staff account is deactivated. Contact your administrator."))
+    existing = await ChatBinding.get_or_none(staff_id=staff_id, channel=CHANNEL)
+    if existing is not None:
+        return existing
+    address = str(staff_id)
+    try:
+        async with in_transaction():
+            created = await ChatBinding.create(staff=staff, channel=CHANNEL,
+                                               external_user_id=address, chat_id=address,
+                                               bound_at=utcnow())
+            await audit.record(system_actor(f"chat:{CHANNEL}"), "chat.bind", "staff", staff.id,
+                               org_id=staff.org.id,
+                               detail={"channel": CHANNEL, "external_user_id": address})
+            await outbox.release_for_binding(staff.id, CHANNEL)
+    except IntegrityError:
+        return await ChatBinding.get(staff_id=staff_id, channel=CHANNEL)
+    return created
+
+
+async def record(staff_id: int, from_bot: bool, text: str, buttons: ButtonRows = (),
+                 photo_sha256: str | None = None) -> ChatLine:
+    """Append one line to a staff member's browser chat transcript."""
+    row = await WebChatMessage.create(
+        staff_id=staff_id, from_bot=from_bot, text=text,
+        buttons=[[[label, data] for label, data in row] for row in buttons],
+        photo_sha256=photo_sha256, created_at=utcnow(),
+    )
+    return _line(row)
+
+
+async def transcript(actor: Actor, after_id: int = 0, limit: int = TRANSCRIPT_LIMIT
+                     ) -> list[ChatLine]:
+    """The actor's own latest lines after `after_id`, oldest first (C10: nobody reads another's)."""
+    if actor.staff_id is None:
+        return []
+    rows = await WebChatMessage.filter(staff_id=actor.staff_id, id__gt=after_id).order_by(
+        "-id").limit(limit)
+    return [_line(row) for row in reversed(rows)]
+
+
+async def require_own_photo(actor: Actor, sha256: str) -> None:
+    """Refuse a photo the actor did not send himself in his browser chat (C10)."""
+    sent = actor.staff_id is not None and await WebChatMessage.exists(
+        staff_id=actor.staff_id, from_bot=False, photo_sha256=sha256)
+    if not sent:
+        raise NotFound(N_("This photo is not in your chat."))
+
+
+def _line(row: WebChatMessage) -> ChatLine:
+    buttons = tuple(tuple((str(label), str(data)) for label, data in button_row)
+                    for button_row in row.buttons or [])
+    return ChatLine(row.id, row.from_bot, row.text, buttons, row.photo_sha256, row.created_at)

@@ -1,1 +1,0 @@
-"""Use cases: each checks permission and rules, writes in one transaction, audits."""

@@ -1,0 +1,1 @@
+"""Important blank vouchers: stock, allocation, tail boxes, counts, voids, mis-issues (V1…)."""
