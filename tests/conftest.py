@@ -4,6 +4,9 @@
 FIELDOPS_TEST_BACKEND=postgres when FIELDOPS_TEST_DATABASE_URL points at a server.
 On SQLite every test copies a database migrated once per session; on PostgreSQL the
 session migrates a fresh database once and every test starts from truncated tables.
+Tests that need the demo with a row of every kind (`every_kind_media`) get a copy of one
+database seeded once per session: a file copy on SQLite, `CREATE DATABASE … TEMPLATE` on
+PostgreSQL.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from argon2.profiles import CHEAPEST
 from tortoise import Tortoise, connections
 
 from domain.people import passwords
+from domain.wiring import wire_events
 from fieldops import db
+from tests.admin_support import seed_every_kind
 from tests.browser_support import start_chromium
 from tests.clock_support import SteadyClock, install, test_now
 
@@ -43,6 +48,12 @@ async def _migrate(url: str) -> None:
         await db.apply_migrations(url)
     finally:
         await db.close_database()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def domain_events_wired() -> None:
+    """The areas' event handlers are subscribed, as the composition root does."""
+    wire_events()
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -85,25 +96,31 @@ def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         return
     if not PG_SERVER_URL:
         pytest.exit("FIELDOPS_TEST_BACKEND=postgres needs FIELDOPS_TEST_DATABASE_URL", 2)
-    name = f"fieldops_test_{uuid.uuid4().hex[:10]}"
-
-    async def create() -> None:
-        server = await asyncpg.connect(PG_SERVER_URL)
-        await server.execute(f'CREATE DATABASE "{name}"')
-        await server.close()
-
-    async def drop() -> None:
-        server = await asyncpg.connect(PG_SERVER_URL)
-        await server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await server.close()
-
-    asyncio.run(create())
+    name = _database_name()
+    asyncio.run(_create_database(name))
     url = _pg_url(name)
     try:
         asyncio.run(_migrate(url))
         yield url
     finally:
-        asyncio.run(drop())
+        asyncio.run(_drop_database(name))
+
+
+def _database_name() -> str:
+    return f"fieldops_test_{uuid.uuid4().hex[:10]}"
+
+
+async def _create_database(name: str, template: str | None = None) -> None:
+    server = await asyncpg.connect(PG_SERVER_URL)
+    copy_of = f' TEMPLATE "{template}"' if template else ""
+    await server.execute(f'CREATE DATABASE "{name}"{copy_of}')
+    await server.close()
+
+
+async def _drop_database(name: str) -> None:
+    server = await asyncpg.connect(PG_SERVER_URL)
+    await server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await server.close()
 
 
 async def _truncate_all() -> None:
@@ -129,3 +146,68 @@ async def database_url(migrated_database: str, tmp_path: Path) -> AsyncIterator[
         yield url
     finally:
         await db.close_database()
+
+
+def _seed_every_kind(url: str, media_root: Path) -> None:
+    """Seed a migrated database with the demo and a row of every kind, at the test moment."""
+    async def seed() -> None:
+        await db.open_database(url)
+        try:
+            await seed_every_kind(media_root)
+        finally:
+            await db.close_database()
+
+    undo = install(SteadyClock(test_now()))
+    try:
+        asyncio.run(seed())
+    finally:
+        undo()
+
+
+@pytest.fixture(scope="session")
+def every_kind_snapshot(
+    migrated_database: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Path]]:
+    """The demo with a row of every kind, seeded once per session:
+    (SQLite file or PostgreSQL database name, its media folder)."""
+    media_root = tmp_path_factory.mktemp("every-kind-media")
+    if BACKEND == "sqlite":
+        path = tmp_path_factory.mktemp("every-kind") / "seeded.sqlite3"
+        shutil.copyfile(migrated_database, path)
+        _seed_every_kind(f"sqlite://{path}", media_root)
+        yield str(path), media_root
+        return
+    name = _database_name()
+    asyncio.run(_create_database(name))
+    try:
+        asyncio.run(_migrate(_pg_url(name)))
+        _seed_every_kind(_pg_url(name), media_root)
+        yield name, media_root
+    finally:
+        asyncio.run(_drop_database(name))
+
+
+@pytest.fixture
+async def every_kind_media(
+    every_kind_snapshot: tuple[str, Path], tmp_path: Path
+) -> AsyncIterator[Path]:
+    """A copy of the every-kind database opened for this test; yields the media folder
+    its photos live in (a copy too)."""
+    seeded, seeded_media = every_kind_snapshot
+    media_root = tmp_path / "media"
+    shutil.copytree(seeded_media, media_root)
+    name = ""
+    if BACKEND == "sqlite":
+        path = tmp_path / "fieldops.sqlite3"
+        shutil.copyfile(seeded, path)
+        await db.open_database(f"sqlite://{path}")
+    else:
+        name = _database_name()
+        await _create_database(name, template=seeded)
+        await db.open_database(_pg_url(name))
+    try:
+        yield media_root
+    finally:
+        await db.close_database()
+        if name:
+            await _drop_database(name)

@@ -17,7 +17,6 @@ from tests.admin_support import (
     DEMO_USERS,
     admin_site,
     demo_log_in,
-    seed_every_kind,
     site_config,
 )
 
@@ -57,16 +56,15 @@ def detail_links(html: str, seen: Counter[str]) -> list[str]:
 
 
 async def test_every_page_renders_rows_of_every_kind_for_every_role(
-    database_url: str, tmp_path: Path
+    every_kind_media: Path
 ) -> None:
-    await seed_every_kind(tmp_path / "media")
     kinds = set(await Incident.all().values_list("kind", flat=True))
     assert kinds >= set(IncidentKind) - {IncidentKind.PAPERS_LOSS}
     assert await Incident.filter(status=IncidentStatus.CLOSED).exists()
     statuses: dict[tuple[str, str], int] = {}
     opened = 0
     for username in DEMO_USERS:
-        async with admin_site(site_config(tmp_path / "media")) as client:
+        async with admin_site(site_config(every_kind_media)) as client:
             assert (await demo_log_in(client, username)).url.path == "/"
             seen: Counter[str] = Counter()
             for page in list_pages(client):
@@ -86,12 +84,11 @@ async def test_every_page_renders_rows_of_every_kind_for_every_role(
 
 
 async def test_incidents_of_every_kind_show_with_their_major_reason(
-    database_url: str, tmp_path: Path
+    every_kind_media: Path
 ) -> None:
-    await seed_every_kind(tmp_path / "media")
     pages = {}
     for username in ("ops", "it", "supervisor", "auditor", "admin"):
-        async with admin_site(site_config(tmp_path / "media")) as client:
+        async with admin_site(site_config(every_kind_media)) as client:
             await demo_log_in(client, username)
             response = await client.get("/incidents?status=all")
             pages[username] = (response.status, await response.text())

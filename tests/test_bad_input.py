@@ -38,7 +38,6 @@ from tests.admin_support import (
     admin_site,
     csrf_token,
     demo_log_in,
-    seed_every_kind,
     site_config,
 )
 
@@ -146,13 +145,12 @@ async def reachable_as(clients: dict[str, TestClient], method: str, url: str,
     return ["admin"]
 
 
-async def test_no_malformed_value_answers_500(database_url: str, tmp_path: Path) -> None:
-    await seed_every_kind(tmp_path / "media")
+async def test_no_malformed_value_answers_500(every_kind_media: Path) -> None:
     valid = await valid_path_values()
     names = parameter_names()
     crashes: list[tuple[str, str, str, str]] = []
     sent = 0
-    config = site_config(tmp_path / "media")
+    config = site_config(every_kind_media)
     async with AsyncExitStack() as stack:
         clients = {username: await stack.enter_async_context(admin_site(config))
                    for username in DEMO_USERS}
