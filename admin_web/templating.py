@@ -18,6 +18,8 @@ from domain.cases.business_types import PHOTO_KIND_LABELS
 from domain.models import BusinessType, OrgLevel, PhotoKind, Role
 from domain.people.orgs import LEVEL_LABELS
 from domain.people.staff import ROLE_LABELS
+from domain.platform.actors import person_label
+from domain.platform.clock import business_time
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 
@@ -58,7 +60,7 @@ def csrf_field(context: jinja2.runtime.Context) -> Markup:
 def local_time_filter(zone: ZoneInfo) -> Any:
     """A filter showing UTC times in the business time zone."""
     def local_time(value: datetime | None) -> str:
-        return value.astimezone(zone).strftime("%Y-%m-%d %H:%M") if value else ""
+        return business_time(value, zone, current_locale()) if value else ""
     return local_time
 
 
@@ -73,7 +75,8 @@ def setup_templates(app: web.Application, zone: ZoneInfo) -> None:
         default_helpers=False,
         filters={"role_label": role_label, "level_label": level_label,
                  "local_time": local_time_filter(zone), "detail_text": detail_text,
-                 "photo_kind_label": photo_kind_label, "local_name": local_name},
+                 "photo_kind_label": photo_kind_label, "local_name": local_name,
+                 "person_label": person_label},
     )
     env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.globals.update(csrf_field=csrf_field, role_choices=list(ROLE_LABELS),

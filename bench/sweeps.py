@@ -33,7 +33,7 @@ from pathlib import Path
 from domain.cases import business_types
 from domain.cases.review import SweepResult
 from domain.models import PhotoKind, Role
-from domain.oversight import callbacks, inspection_deadlines, inspections
+from domain.oversight import callback_deadlines, callbacks, inspection_deadlines, inspections
 from domain.people import orgs
 from domain.people import staff as staff_service
 from domain.platform.actors import actor_for, system_actor
@@ -240,9 +240,10 @@ class Run:
 
 async def callback_sweeps(run: Run) -> None:
     """The callback deadline sweep with work and idle, then the draw of the new cases."""
-    await run.time("callback deadlines", lambda: callbacks.sweep_callback_deadlines(NOW, CALENDAR))
+    await run.time("callback deadlines",
+                   lambda: callback_deadlines.sweep_callback_deadlines(NOW, CALENDAR))
     await run.time("callback deadlines, idle",
-                   lambda: callbacks.sweep_callback_deadlines(NOW, CALENDAR), repeat=3)
+                   lambda: callback_deadlines.sweep_callback_deadlines(NOW, CALENDAR), repeat=3)
     await run.time("callback draw", lambda: callbacks.sample_callbacks(NOW, CALENDAR))
     await run.time("callback draw, idle", lambda: callbacks.sample_callbacks(NOW, CALENDAR),
                    repeat=3)

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import logging
 
-from domain.oversight import callbacks, case_audits, inspection_deadlines, inspections
+from domain.oversight import (
+    callback_deadlines,
+    callbacks,
+    case_audits,
+    inspection_deadlines,
+    inspections,
+)
 from domain.platform.calendar import Calendar
 from domain.platform.clock import utcnow
 from domain.vouchers import mis_issue_deadlines
@@ -47,7 +53,7 @@ async def sample_callbacks(calendar: Calendar) -> int:
 
 async def sweep_callback_deadlines(calendar: Calendar) -> int:
     """Remind callback agents of due callbacks and escalate overdue ones (K1, S1)."""
-    result = await callbacks.sweep_callback_deadlines(utcnow(), calendar)
+    result = await callback_deadlines.sweep_callback_deadlines(utcnow(), calendar)
     if result.reminded or result.escalated:
         log.info("callbacks: %d reminded, %d escalated", result.reminded, result.escalated)
     return result.reminded + result.escalated

@@ -25,8 +25,9 @@ from domain.models import (
     OutboxMessage,
     Role,
 )
-from domain.oversight import callbacks
-from domain.oversight.callbacks import CallRecord, draw_of, plan_callback, retry_slot
+from domain.oversight import callback_deadlines, callbacks
+from domain.oversight.callback_calendar import draw_of, plan_callback, retry_slot
+from domain.oversight.callbacks import CallRecord
 from domain.platform.actors import Actor
 from domain.platform.calendar import Calendar
 from domain.platform.clock import utcnow
@@ -359,15 +360,16 @@ async def test_deadlines_remind_the_agent_once_and_escalate_once(bench: Bench) -
     callback = await scheduled(bench)
     agent_id = callback.assigned_to_id  # type: ignore[attr-defined]
     before = callback.scheduled_at - timedelta(minutes=1)
-    assert await callbacks.sweep_callback_deadlines(before, CALENDAR) == review.SweepResult(0, 0)
+    swept = await callback_deadlines.sweep_callback_deadlines(before, CALENDAR)
+    assert swept == review.SweepResult(0, 0)
     for _ in range(2):
-        await callbacks.sweep_callback_deadlines(callback.scheduled_at, CALENDAR)
-    reminders = await OutboxMessage.filter(template=callbacks.DUE_TO_AGENT)
+        await callback_deadlines.sweep_callback_deadlines(callback.scheduled_at, CALENDAR)
+    reminders = await OutboxMessage.filter(template=callback_deadlines.DUE_TO_AGENT)
     assert [m.recipient_id for m in reminders] == [agent_id]  # type: ignore[attr-defined]
     late = callback.due_at + timedelta(minutes=1)
     for _ in range(2):
-        await callbacks.sweep_callback_deadlines(late, CALENDAR)
-    escalations = await OutboxMessage.filter(template=callbacks.OVERDUE_ASSIGNED)
+        await callback_deadlines.sweep_callback_deadlines(late, CALENDAR)
+    escalations = await OutboxMessage.filter(template=callback_deadlines.OVERDUE_ASSIGNED)
     assert sorted(m.recipient_id for m in escalations) == sorted(  # type: ignore[attr-defined]
         [bench.desk.ops.staff_id, bench.desk.supervisor.staff_id])
     assert (await Callback.get(id=callback.id)).escalated_at == late

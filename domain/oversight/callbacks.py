@@ -1,16 +1,15 @@
 """Customer callbacks (回访): approved cases drawn by their business type's rate, scheduled
-inside the calling hours, worked by callback agents, reminded and escalated (K1, Q4, S1).
+inside the calling hours, worked by callback agents (K1, Q4); their calendar is in
+`callback_calendar`, their reminders and escalations in `callback_deadlines`.
 
-The draw of a case is a reproducible number 0-99 (the first four bytes of the SHA-256 of its
-case number, modulo 100); the case is called back when the draw is below its business type's
-callback rate, so 0 % draws none, 100 % every case, and a rerun draws the same cases.
+A case is called back when its draw is below its business type's callback rate, so 0 %
+draws none, 100 % every case, and a rerun draws the same cases.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,7 +20,6 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from domain.cases.cases import locale_of
-from domain.cases.review import SweepResult
 from domain.ledgers import qualifications
 from domain.ledgers.qualifications import DEFAULT_INCIDENT_RULES, IncidentRules
 from domain.models import (
@@ -40,9 +38,10 @@ from domain.models import (
     VoucherState,
     VoucherType,
 )
+from domain.oversight.callback_calendar import close_of_day, draw_of, plan_callback, retry_slot
 from domain.platform import audit, outbox
 from domain.platform.access import Permission, can, require, require_scope, scope_prefix
-from domain.platform.actors import Actor, system_actor
+from domain.platform.actors import Actor, person_label, system_actor
 from domain.platform.calendar import DEFAULT_ZONE, Calendar
 from domain.platform.chains import staff_in_chain
 from domain.platform.clock import day_bounds, utcnow
@@ -54,25 +53,16 @@ OPEN = (CallbackStatus.SCHEDULED, CallbackStatus.ATTEMPTED)
 UNREACHED = "unreached"
 RESULTS = (*(outcome.value for outcome in CallbackOutcome), UNREACHED)
 QUESTIONS = ("in_person", "risk_hints", "voucher_received")
-SLOT_STEP = timedelta(minutes=5)
 SAMPLE_BATCH = 500
 MAX_COMMENT = 1000
-TIME_FORMAT = "%Y-%m-%d %H:%M"
 # Roles that see every callback of their subtree; a plain callback agent sees his own and
 # the unassigned ones.
 OVERSEERS = (Role.OPS_ADMIN, Role.SUPERVISOR, Role.AUDITOR, Role.SYSADMIN)
-OPEN_IN_WEB = N_("Open in web")
 MISSING_ANSWER: dict[str, str] = {
     "in_person": N_("Record whether the customer did the business in person."),
     "risk_hints": N_("Record whether the agent gave the customer the risk hints."),
     "voucher_received": N_("Record whether the customer received the card or key."),
 }
-DUE_TO_AGENT = N_("The callback of case %(case_no)s (%(business_type)s) is due now; call the "
-                  "customer by %(due)s.")
-OVERDUE_ASSIGNED = N_("The callback of case %(case_no)s (%(business_type)s), assigned to "
-                      "%(assignee)s, was not done by its deadline %(due)s.")
-OVERDUE_UNASSIGNED = N_("The callback of case %(case_no)s (%(business_type)s) was not done by "
-                        "its deadline %(due)s: no callback agent is assigned to it.")
 DENIAL_ALERT = N_("Callback of case %(case_no)s (%(business_type)s): the customer denies having "
                   "done this business with %(agent)s. Major incident #%(incident)s is open; "
                   "act at once.")
@@ -120,76 +110,6 @@ class CallbackView:
     def issues_voucher(self) -> bool:
         """True when the customer was to receive a card or key (K1)."""
         return bool(self.voucher_name)
-
-
-# --- the calendar ------------------------------------------------------------------------
-
-
-def draw_of(case_no: str) -> int:
-    """The reproducible draw 0-99 of a case number (K1)."""
-    return int.from_bytes(hashlib.sha256(case_no.encode()).digest()[:4], "big") % 100
-
-
-def _window(day: date, calendar: Calendar) -> tuple[datetime, datetime]:
-    """The calling hours of a business day as aware datetimes."""
-    start, end = calendar.calling_hours
-    return (datetime.combine(day, start, calendar.zone),
-            datetime.combine(day, end, calendar.zone))
-
-
-def _following(day: date, weekdays: frozenset[int]) -> date:
-    """The first day after `day` whose weekday is listed."""
-    return next(d for d in (day + timedelta(days=n) for n in range(1, 8))
-                if d.weekday() in weekdays)
-
-
-def _deadline(approved_at: datetime, calendar: Calendar) -> datetime:
-    """Close of calling on the last working day of the window after the approval (K1)."""
-    day = approved_at.astimezone(calendar.zone).date()
-    for _ in range(calendar.callback_window_days):
-        day = _following(day, calendar.working_weekdays)
-    return _window(day, calendar)[1]
-
-
-def _at_offset(day: date, offset: timedelta, calendar: Calendar) -> datetime:
-    """A moment `offset` into the calling hours of a day, on the slot grid."""
-    start, _end = _window(day, calendar)
-    return start + (offset // SLOT_STEP) * SLOT_STEP
-
-
-def plan_callback(approved_at: datetime, draw: int, now: datetime, calendar: Calendar
-                  ) -> tuple[datetime, datetime]:
-    """The first call slot and the deadline of a drawn case: the next calling day after the
-    approval, at a time spread by the draw over the calling hours; a case drawn late (the
-    scheduler was down past its window) gets a fresh window from the draw (K1)."""
-    base = approved_at if _deadline(approved_at, calendar) > now else now
-    start, end = _window(base.astimezone(calendar.zone).date(), calendar)
-    day = _following(start.date(), calendar.calling_weekdays)
-    slot = _at_offset(day, (end - start) * draw / 100, calendar)
-    due = max(_deadline(base, calendar), _window(day, calendar)[1])
-    return slot.astimezone(UTC), due.astimezone(UTC)
-
-
-def retry_slot(attempted_at: datetime, calendar: Calendar) -> datetime:
-    """The next call after the customer was not reached: a third of the calling hours
-    later in the day than the failed call (wrapping round to the morning), so successive
-    calls try the morning, the afternoon and the evening; later today when that is still
-    in the calling hours, else on the next calling day (K1)."""
-    local = attempted_at.astimezone(calendar.zone)
-    start, end = _window(local.date(), calendar)
-    span = end - start
-    offset = min(max(local - start, timedelta(0)), span - SLOT_STEP)
-    shifted = (offset + span / 3) % span
-    today = _at_offset(local.date(), shifted, calendar)
-    if shifted > offset and local.weekday() in calendar.calling_weekdays and today > local:
-        return today.astimezone(UTC)
-    day = _following(local.date(), calendar.calling_weekdays)
-    return _at_offset(day, shifted, calendar).astimezone(UTC)
-
-
-def close_of_day(moment: datetime, calendar: Calendar) -> datetime:
-    """The end of the calling hours on the business day of a moment."""
-    return _window(moment.astimezone(calendar.zone).date(), calendar)[1].astimezone(UTC)
 
 
 # --- sampling ------------------------------------------------------------------------------
@@ -515,82 +435,10 @@ async def _alert(callback: Callback, incident: Incident, agent: Staff, comment: 
     if incident.major:
         recipients += await staff_in_chain(callback.org, Role.OPS_ADMIN)
         template = DENIAL_ALERT
-    params = {"case_no": callback.case.case_no, "agent": f"{agent.employee_no} {agent.name}",
+    params = {"case_no": callback.case.case_no, "agent": person_label(agent),
               "incident": incident.id, "comment": comment}
     for person in {row.id: row for row in recipients if row.id != agent.id}.values():
         await outbox.enqueue(
             person.id, template,
             params | {"business_type": callback.business_type.name_in(locale_of(person))},
             idempotency_key=f"callback:{callback.id}:{incident.detail['reason']}:{person.id}")
-
-
-# --- deadlines -----------------------------------------------------------------------------
-
-
-async def sweep_callback_deadlines(now: datetime, calendar: Calendar) -> SweepResult:
-    """Remind the callback agent once when a call falls due, and escalate a callback past its
-    deadline once to the supervisors and operations management of its org chain (S1)."""
-    due = await Callback.filter(status__in=OPEN, reminded_at=None, scheduled_at__lte=now
-                                ).order_by("id").values_list("id", flat=True)
-    late = await Callback.filter(status__in=OPEN, escalated_at=None, due_at__lte=now
-                                 ).order_by("id").values_list("id", flat=True)
-    reminded = sum([await _remind(callback_id, now, calendar) for callback_id in due])
-    escalated = sum([await _escalate(callback_id, now, calendar) for callback_id in late])
-    return SweepResult(reminded=reminded, escalated=escalated)
-
-
-async def _remind(callback_id: int, now: datetime, calendar: Calendar) -> int:
-    """Tell the assigned agent (all callback agents of the chain while unassigned) that the
-    call is due, once per slot (S1)."""
-    async with in_transaction():
-        if not await Callback.filter(id=callback_id, status__in=OPEN, reminded_at=None,
-                                     scheduled_at__lte=now).update(reminded_at=now):
-            return 0
-        callback = await _loaded(callback_id)
-        recipients = ([callback.assigned_to] if callback.assigned_to
-                      else await staff_in_chain(callback.org, Role.CALLBACK_AGENT))
-        for person in recipients:
-            await outbox.enqueue(
-                person.id, DUE_TO_AGENT, _notice(callback, person, calendar),
-                idempotency_key=f"callback:{callback.id}:a{callback.attempts}:due:{person.id}",
-                buttons=[[(OPEN_IN_WEB, f"/callbacks/{callback.id}")]])
-        await audit.record(system_actor("callbacks"), "callback.reminded", "callback",
-                           callback.id, org_id=callback.org.id,
-                           detail={"recipients": [p.id for p in recipients]})
-    return 1
-
-
-async def _escalate(callback_id: int, now: datetime, calendar: Calendar) -> int:
-    """Tell the supervisors and operations management of the org chain, once, that the
-    callback missed its deadline (S1)."""
-    async with in_transaction():
-        if not await Callback.filter(id=callback_id, status__in=OPEN, escalated_at=None,
-                                     due_at__lte=now).update(escalated_at=now):
-            return 0
-        callback = await _loaded(callback_id)
-        assignee = callback.assigned_to
-        template = OVERDUE_ASSIGNED if assignee else OVERDUE_UNASSIGNED
-        recipients = await staff_in_chain(callback.org, Role.SUPERVISOR, Role.OPS_ADMIN)
-        for person in recipients:
-            params = _notice(callback, person, calendar) | (
-                {"assignee": f"{assignee.employee_no} {assignee.name}"} if assignee else {})
-            await outbox.enqueue(person.id, template, params,
-                                 idempotency_key=f"callback:{callback.id}:overdue:{person.id}",
-                                 buttons=[[(OPEN_IN_WEB, f"/callbacks/{callback.id}")]])
-        await audit.record(system_actor("callbacks"), "callback.escalated", "callback",
-                           callback.id, org_id=callback.org.id,
-                           detail={"recipients": [p.id for p in recipients]})
-    return 1
-
-
-async def _loaded(callback_id: int) -> Callback:
-    """A callback with its case, type, org and assignee."""
-    return await Callback.get(id=callback_id).prefetch_related("case", "business_type", "org",
-                                                               "assigned_to")
-
-
-def _notice(callback: Callback, person: Staff, calendar: Calendar) -> dict[str, Any]:
-    """The parameters every callback notice shows, in the recipient's language."""
-    return {"case_no": callback.case.case_no,
-            "business_type": callback.business_type.name_in(locale_of(person)),
-            "due": callback.due_at.astimezone(calendar.zone).strftime(TIME_FORMAT)}

@@ -3,8 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from domain.models import Org, Role, Staff
+
+
+class Person(Protocol):
+    """Anything that names a person the way staff are named: employee number and name."""
+
+    employee_no: str
+    name: str
+
+
+def person_label(person: Person | None, missing: str = "") -> str:
+    """How a person is named to users: employee number, then name; `missing` for nobody."""
+    return f"{person.employee_no} {person.name}" if person is not None else missing
 
 
 @dataclass(frozen=True)
@@ -36,7 +49,7 @@ async def actor_for(staff: Staff) -> Actor:
     roles = await staff.roles.all().values_list("role", flat=True)
     return Actor(
         staff_id=staff.id,
-        label=f"{staff.employee_no} {staff.name}",
+        label=person_label(staff),
         org_id=org.id,
         org_path=org.path,
         roles=frozenset(Role(r) for r in roles),

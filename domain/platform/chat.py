@@ -10,10 +10,9 @@ from tortoise.transactions import in_transaction
 from domain.models import ChatBinding, ChatSession, ProcessedUpdate, Staff
 from domain.platform.clock import utcnow
 from domain.platform.errors import N_, DomainError
+from locales import LOCALES
 
 log = logging.getLogger(__name__)
-
-SUPPORTED_LOCALES = ("zh_CN", "en")
 
 
 def locale_from_language_code(language_code: str | None) -> str | None:
@@ -36,7 +35,7 @@ def preferred_locale(
 ) -> str:
     """The language to answer in: chosen in chat, else the staff member's, else the client's."""
     for locale in (session_locale, staff_locale, locale_from_language_code(language_code)):
-        if locale in SUPPORTED_LOCALES:
+        if locale in LOCALES:
             return locale
     return default
 
@@ -84,7 +83,7 @@ async def save_step(session: ChatSession, flow: str, step: str, data: dict) -> N
 
 async def choose_locale(session: ChatSession, locale: str) -> None:
     """Keep the chat account's language, and the bound staff member's too."""
-    if locale not in SUPPORTED_LOCALES:
+    if locale not in LOCALES:
         raise DomainError(N_("Unsupported language."))
     async with in_transaction():
         session.locale = locale

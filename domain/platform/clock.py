@@ -1,10 +1,15 @@
-"""The one place the program reads the time, in UTC; tests inject their own clock."""
+"""The one place the program reads the time, in UTC (tests inject their own clock), and how a
+moment reads on the business calendar."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+
+from locales import DEFAULT_LOCALE
 
 Clock = Callable[[], datetime]
 
@@ -34,3 +39,20 @@ def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
     start = datetime.combine(day, time(), zone)
     end = datetime.combine(day + timedelta(days=1), time(), zone)
     return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def business_date(moment: datetime, zone: ZoneInfo) -> date:
+    """The business day a moment falls on in the business time zone."""
+    return moment.astimezone(zone).date()
+
+
+DATE_TIME = "yyyy-MM-dd HH:mm"
+SHORT_DATE_TIME = "MM-dd HH:mm"
+TIME_OF_DAY = "HH:mm"
+
+
+def business_time(moment: datetime, zone: ZoneInfo, locale: str = DEFAULT_LOCALE,
+                  pattern: str = DATE_TIME) -> str:
+    """A UTC moment as users read it: in the business time zone, in their locale (Babel
+    pattern; the default reads 2026-01-05 09:07)."""
+    return format_datetime(moment, pattern, tzinfo=zone, locale=locale)
