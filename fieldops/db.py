@@ -14,6 +14,7 @@ from tortoise.migrations.executor import MigrationExecutor
 from tortoise.migrations.writer import MigrationWriter, format_migration_name
 
 from domain.models import MODEL_MODULES
+from domain.wiring import wire_events
 
 APP = "models"
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -64,9 +65,11 @@ _open: list[TortoiseContext] = []
 
 
 async def open_database(database_url: str) -> None:
-    """Connect Tortoise for this process; every task sees it through the global fallback."""
+    """Connect Tortoise for this process, every task seeing it through the global fallback;
+    the domain's event handlers are wired first, so every process that works is wired."""
     if _open:
         await close_database()
+    wire_events()
     _open.append(
         await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
     )
