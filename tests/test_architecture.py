@@ -55,3 +55,115 @@ def test_helpers_are_imported_from_support_modules_never_from_test_modules() -> 
         if bad := sorted(m for m in modules if m.startswith("tests.test_")):
             offenders[path.name] = bad
     assert offenders == {}
+
+
+PRODUCT = ("domain", "bot", "admin_web", "scheduler", "fieldops")
+# The domain's areas, lowest first: an area may import the ones before it, never after.
+AREAS = ("platform", "people", "ledgers", "vouchers", "cases", "oversight")
+LARGEST_MODULE = 550
+LARGEST_SHARE = 0.25
+
+
+def product_modules() -> dict[str, Path]:
+    """Every product module by dotted name (migrations are generated history, left out)."""
+    modules = {}
+    for package in PRODUCT:
+        for path in (ROOT / package).rglob("*.py"):
+            if "migrations" in path.parts:
+                continue
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+            modules[name] = path
+    return modules
+
+
+def imported_modules(path: Path, known: dict[str, Path]) -> set[str]:
+    """The product modules a module imports, at any depth of its code (lazy imports too)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name in known)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                submodule = f"{node.module}.{alias.name}"
+                found.add(submodule if submodule in known else node.module)
+    return found & known.keys()
+
+
+def import_graph() -> dict[str, set[str]]:
+    known = product_modules()
+    return {name: imported_modules(path, known) - {name} for name, path in known.items()}
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in sorted(graph.get(node, ())):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def area_of(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if parts[0] == "domain" and len(parts) > 1 and parts[1] in AREAS else None
+
+
+def test_no_module_imports_itself_back_in_a_circle() -> None:
+    assert cycles(import_graph()) == []
+
+
+def test_the_cycle_finder_sees_a_circle() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert cycles(graph) == [["a", "b", "c"]]
+
+
+def test_an_area_imports_only_the_areas_below_it() -> None:
+    upward = sorted(
+        (module, target) for module, targets in import_graph().items() for target in targets
+        if (mine := area_of(module)) and (theirs := area_of(target))
+        and AREAS.index(theirs) > AREAS.index(mine))
+    assert upward == []
+
+
+def test_no_one_imports_another_areas_private_module() -> None:
+    private = sorted(
+        (module, target) for module, targets in import_graph().items() for target in targets
+        if (theirs := area_of(target)) and target.split(".")[-1].startswith("_")
+        and area_of(module) != theirs)
+    assert private == []
+
+
+def test_modules_and_packages_stay_readable() -> None:
+    lines = {name: len(path.read_text(encoding="utf-8").splitlines())
+             for name, path in product_modules().items()}
+    assert {name: n for name, n in lines.items() if n > LARGEST_MODULE} == {}
+    total = sum(lines.values())
+    packages = {name.rsplit(".", 1)[0] for name in lines if "." in name}
+    share = {package: sum(n for name, n in lines.items()
+                          if name.rsplit(".", 1)[0] == package) / total
+             for package in packages}
+    assert {package: round(s, 2) for package, s in share.items() if s > LARGEST_SHARE} == {}
