@@ -27,7 +27,7 @@ from bot.flows.account import stale_button
 from bot.flows.common import chat_actor, joined
 from bot.flows.devices import LOSS_STEPS, NOT_SENT
 from bot.flows.messages import Buttons, Reply
-from bot.flows.special import SpecialStep
+from bot.flows.special import REQUEST_NOT_SENT, SpecialStep
 from bot.flows.turn import Outcome, Step, Turn, answer
 from domain.cases import cases
 from domain.cases.business_types import PHOTO_KIND_LABELS
@@ -125,7 +125,7 @@ async def resume(turn: Turn) -> Outcome:
 async def cancel(turn: Turn) -> Outcome:
     """/cancel: cancel the draft being captured; a returned case just stays returned."""
     if turn.step in SPECIAL_STEPS:
-        return answer(Step.IDLE, turn._("The request was not sent."))
+        return answer(Step.IDLE, turn._(REQUEST_NOT_SENT))
     if turn.step in LOSS_STEPS:
         return answer(Step.IDLE, turn._(NOT_SENT))
     if turn.step not in CAPTURE_STEPS or "case" not in turn.data:

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from bot.flows.account import stale_button
 from bot.flows.common import chat_actor, typed_date, typed_time
+from bot.flows.confirming import ConfirmStep
 from bot.flows.messages import Reply
 from bot.flows.turn import Outcome, Step, Turn, answer
 from domain.ledgers import devices
@@ -140,23 +141,13 @@ async def description_text(turn: Turn) -> Outcome:
                   what=turn._(what), item=data["item"],
                   when=_when_label(turn, data["when"]), place=data["place"],
                   description=description)
-    buttons = (((turn._("Report the loss"), f"{PREFIX}send"),
-                (turn._("Cancel"), f"{PREFIX}drop")),)
-    return answer(LossStep.CONFIRM, Reply(text, buttons), data=data)
-
-
-async def confirm_text(turn: Turn) -> Outcome:
-    """Text while the confirmation buttons are shown: point at them."""
-    return answer(LossStep.CONFIRM, turn._("Press Report the loss or Cancel."), data=turn.data)
+    return CONFIRM.ask(turn, text, N_("Report the loss"), data)
 
 
 async def pressed(turn: Turn) -> Outcome:
-    """A "dev:" button: receipt confirmation, a step of /loss, send or cancel."""
+    """A "dev:" button: receipt confirmation or a step of /loss (send and cancel have their
+    own routes)."""
     data = turn.inbound.callback_data
-    if data in (f"{PREFIX}send", f"{PREFIX}drop"):
-        if turn.step != LossStep.CONFIRM:
-            return await stale_button(turn)
-        return await _send(turn) if data.endswith("send") else answer(Step.IDLE, turn._(NOT_SENT))
     match = PRESS.fullmatch(data)
     if match is None:
         return await stale_button(turn)
@@ -206,9 +197,7 @@ def _confirm_mis_issue(turn: Turn, data: dict[str, str]) -> Outcome:
     """The mis-issue as it will be reported, with Report and Cancel buttons (V6)."""
     text = turn._("Report this mis-issue?\nSerial and case: %(item)s\nWhat happened: "
                   "%(description)s", item=data["item"], description=data["description"])
-    buttons = (((turn._("Report the mis-issue"), f"{PREFIX}send"),
-                (turn._("Cancel"), f"{PREFIX}drop")),)
-    return answer(LossStep.CONFIRM, Reply(text, buttons), data=data)
+    return CONFIRM.ask(turn, text, N_("Report the mis-issue"), data)
 
 
 async def _send_mis_issue(turn: Turn) -> Outcome:
@@ -292,15 +281,18 @@ def _when_label(turn: Turn, when: str) -> str:
     return datetime.fromisoformat(when).astimezone(turn.ctx.capture.zone).strftime(TIME_FORMAT)
 
 
+CONFIRM = ConfirmStep(LossStep.CONFIRM, PREFIX, N_("Press Report the loss or Cancel."),
+                      NOT_SENT, _send)
+
 COMMANDS: dict[str, Handler] = {"loss": loss_command}
-CALLBACKS: dict[str, Handler] = {PREFIX: pressed}
+CALLBACKS: dict[str, Handler] = {PREFIX: pressed, **CONFIRM.callbacks}
 STEPS: dict[str, Handler] = {
     LossStep.WHAT: what_text,
     LossStep.ITEM: item_text,
     LossStep.WHEN: when_text,
     LossStep.PLACE: place_text,
     LossStep.DESCRIPTION: description_text,
-    LossStep.CONFIRM: confirm_text,
+    LossStep.CONFIRM: CONFIRM.text,
 }
 
 
@@ -327,5 +319,5 @@ PROMPTS: dict[str, Handler] = {
     LossStep.WHEN: _asked(LossStep.WHEN, WHEN_PROMPT),
     LossStep.PLACE: _asked(LossStep.PLACE, PLACE_PROMPT),
     LossStep.DESCRIPTION: _asked(LossStep.DESCRIPTION, DESCRIPTION_PROMPT),
-    LossStep.CONFIRM: confirm_text,
+    LossStep.CONFIRM: CONFIRM.text,
 }

@@ -17,10 +17,10 @@ from typing import Any
 
 from bot.flows.account import stale_button
 from bot.flows.common import chat_actor
+from bot.flows.counting import CountDialogue
 from bot.flows.messages import Reply
 from bot.flows.turn import Outcome, Step, Turn, answer
-from bot.flows.vouchers import ASK, NUMBER, number_again
-from domain.models import Inspection, InspectionResult, InspectionStatus, VoucherType
+from domain.models import Inspection, InspectionResult, InspectionStatus
 from domain.oversight import inspection_reports, inspections
 from domain.oversight.inspections import COUNT_PREFIX, START_NOW, START_PREFIX, TIME_FORMAT
 from domain.platform.errors import DomainError
@@ -80,35 +80,8 @@ async def pressed(turn: Turn) -> Outcome:
     request = await inspections.count_request(actor, inspection_id)
     intro = turn._("Vault inspection of tail box %(box)s. Count the vouchers of each type in "
                    "the box.", box=request.box_label)
-    return await _begin(turn, intro, request.types, {"inspection": inspection_id,
-                                                     "label": request.box_label})
-
-
-async def _begin(turn: Turn, intro: str, types: list[VoucherType], data: dict[str, Any]
-                 ) -> Outcome:
-    """Ask for the first type, keeping the codes and names to ask in the step's data."""
-    data |= {"codes": [t.code for t in types], "names": [t.name_in(turn.locale) for t in types],
-             "counted": {}}
-    if not types:
-        return await _hand_in(turn, data)
-    return answer(InspectionStep.NUMBER,
-                  "\n\n".join((intro, turn._(ASK, type=data["names"][0]))), data=data)
-
-
-async def number_text(turn: Turn) -> Outcome:
-    """The number of the type asked; then the next type, or the count is handed in (V5)."""
-    data = turn.data
-    position = len(data["counted"])
-    text = turn.inbound.text.strip()
-    if not NUMBER.fullmatch(text):
-        return answer(InspectionStep.NUMBER, turn._(
-            "Send the number of %(type)s as a whole number, 0 or more.",
-            type=data["names"][position]), data=data)
-    data |= {"counted": data["counted"] | {data["codes"][position]: int(text)}}
-    if len(data["counted"]) < len(data["codes"]):
-        return answer(InspectionStep.NUMBER, turn._(ASK, type=data["names"][position + 1]),
-                      data=data)
-    return await _hand_in(turn, data)
+    return await COUNT.begin(turn, intro, request.types, {"inspection": inspection_id,
+                                                          "label": request.box_label})
 
 
 async def _hand_in(turn: Turn, data: dict[str, Any]) -> Outcome:
@@ -132,7 +105,9 @@ def _result(turn: Turn, row: Inspection, box: str) -> str:
                   incident=row.incident_id)  # type: ignore[attr-defined]
 
 
+COUNT = CountDialogue(InspectionStep.NUMBER, _hand_in)
+
 COMMANDS: dict[str, Handler] = {"inspect": inspect_command}
 CALLBACKS: dict[str, Handler] = {PREFIX: pressed}
-STEPS: dict[str, Handler] = {InspectionStep.NUMBER: number_text}
-PROMPTS: dict[str, Handler] = {InspectionStep.NUMBER: number_again}
+STEPS: dict[str, Handler] = {InspectionStep.NUMBER: COUNT.number_text}
+PROMPTS: dict[str, Handler] = {InspectionStep.NUMBER: COUNT.number_again}

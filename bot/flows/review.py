@@ -20,6 +20,7 @@ from domain.cases.business_types import PHOTO_KIND_LABELS
 from domain.models import CaseStatus, ReasonKind, ReviewReason
 from domain.platform.access import Permission, require
 from domain.platform.actors import Actor
+from domain.platform.errors import N_
 
 Handler = Callable[[Turn], Awaitable[Outcome]]
 PRESS = re.compile(r"rv:([a-z]+):([1-9][0-9]{0,8})(?::([A-Za-z0-9_.-]{1,32}))?", re.ASCII)
@@ -174,13 +175,31 @@ async def ask_return_note(turn: Turn, press: Press) -> Outcome:
                   data={"case_id": press.case_id, "codes": codes, "note": note})
 
 
-async def return_note_text(turn: Turn) -> Outcome:
+NoteAction = Callable[[Turn, Press, str], Awaitable[Outcome]]
+
+
+def note_step(ask_again: str) -> Callable[[NoteAction], Handler]:
+    """A text step about the case of the step: the typed note acted on, or asked for again
+    (`ask_again`) when the text is empty."""
+
+    def wrap(action: NoteAction) -> Handler:
+        async def handle(turn: Turn) -> Outcome:
+            press, note = await step_press(turn), turn.inbound.text.strip()
+            if press is None:
+                return await unknown_text(turn)
+            if not note:
+                return answer(turn.step, turn._(ask_again), data=turn.data)
+            return await action(turn, press, note)
+
+        handle.__doc__ = action.__doc__
+        return handle
+
+    return wrap
+
+
+@note_step(N_("Type the note for the agent."))
+async def return_note_text(turn: Turn, press: Press, note: str) -> Outcome:
     """A text while the return menu is open: keep it as the note and show the menu again."""
-    press, note = await step_press(turn), turn.inbound.text.strip()
-    if press is None:
-        return await unknown_text(turn)
-    if not note:
-        return answer(turn.step, turn._("Type the note for the agent."), data=turn.data)
     codes, _ = selection(turn, press.case_id)
     return await return_menu(turn, press, codes, note)
 
@@ -234,13 +253,9 @@ async def start_hold(turn: Turn, press: Press) -> Outcome:
         (((turn._("Back"), f"rv:case:{press.case_id}"),),)), data={"case_id": press.case_id})
 
 
-async def hold_note_text(turn: Turn) -> Outcome:
+@note_step(N_("Send the note as text."))
+async def hold_note_text(turn: Turn, press: Press, note: str) -> Outcome:
     """The hold note: put the case on hold; operations and IT are alerted (C6, C8)."""
-    press, note = await step_press(turn), turn.inbound.text.strip()
-    if press is None:
-        return await unknown_text(turn)
-    if not note:
-        return answer(turn.step, turn._("Send the note as text."), data=turn.data)
     case = await review.hold(press.actor, press.case_id, note, turn.ctx.capture)
     return answer(Step.IDLE, turn._(
         "Case %(case_no)s is on hold. Operations management and the IT department have been "

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from bot.flows.account import stale_button
 from bot.flows.common import chat_actor, typed_date, typed_time
-from bot.flows.messages import Reply
+from bot.flows.confirming import ConfirmStep
 from bot.flows.turn import Outcome, Step, Turn, answer
 from domain.cases import special
 from domain.models import SpecialApproval
@@ -30,6 +30,7 @@ DECISION = re.compile(r"sp:(approve|refuse):([1-9][0-9]{0,8})", re.ASCII)
 WINDOW_PROMPT = N_("Which time window do you need? Send it as HH:MM-HH:MM for today, or as "
                    "YYYY-MM-DD HH:MM-HH:MM for another day, in business time. A window that "
                    "ends before it starts runs past midnight.")
+REQUEST_NOT_SENT = N_("The request was not sent.")
 REASON_PROMPT = N_("Why do you need to work outside working hours? Write the reason in a few "
                    "words.")
 
@@ -73,24 +74,12 @@ async def reason_text(turn: Turn) -> Outcome:
     data = turn.data | {"reason": reason}
     text = turn._("Send this request for a special approval?\nWindow: %(window)s\n"
                   "Reason: %(reason)s", window=_window_of(turn, data), reason=reason)
-    buttons = (((turn._("Send request"), f"{PREFIX}send"),
-                (turn._("Cancel"), f"{PREFIX}drop")),)
-    return answer(SpecialStep.CONFIRM, Reply(text, buttons), data=data)
-
-
-async def confirm_text(turn: Turn) -> Outcome:
-    """Text while the confirmation buttons are shown: point at them."""
-    return answer(SpecialStep.CONFIRM, turn._("Press Send request or Cancel."), data=turn.data)
+    return CONFIRM.ask(turn, text, N_("Send request"), data)
 
 
 async def pressed(turn: Turn) -> Outcome:
-    """An "sp:" button: the agent's send or cancel, or a supervisor's decision."""
-    data = turn.inbound.callback_data
-    if data in (f"{PREFIX}send", f"{PREFIX}drop"):
-        if turn.step != SpecialStep.CONFIRM:
-            return await stale_button(turn)
-        return await (_send(turn) if data.endswith("send") else _drop(turn))
-    match = DECISION.fullmatch(data)
+    """An "sp:" button: a supervisor's decision (send and cancel have their own routes)."""
+    match = DECISION.fullmatch(turn.inbound.callback_data)
     if match is None:
         return await stale_button(turn)
     return await _decide(turn, int(match[2]), approve=match[1] == "approve")
@@ -111,11 +100,6 @@ async def _send(turn: Turn) -> Outcome:
         "Your request for %(window)s was sent to your supervisors. I will tell you their "
         "decision here.", window=window_label(approval.starts_at, approval.ends_at,
                                              turn.ctx.capture.zone)))
-
-
-async def _drop(turn: Turn) -> Outcome:
-    """Forget the request before it was sent."""
-    return answer(Step.IDLE, turn._("The request was not sent."))
 
 
 async def _decide(turn: Turn, approval_id: int, *, approve: bool) -> Outcome:
@@ -169,15 +153,18 @@ async def reason_again(turn: Turn) -> Outcome:
     return answer(SpecialStep.REASON, turn._(REASON_PROMPT), data=turn.data)
 
 
+CONFIRM = ConfirmStep(SpecialStep.CONFIRM, PREFIX, N_("Press Send request or Cancel."),
+                      REQUEST_NOT_SENT, _send)
+
 COMMANDS: dict[str, Handler] = {"special": special_command}
-CALLBACKS: dict[str, Handler] = {PREFIX: pressed}
+CALLBACKS: dict[str, Handler] = {PREFIX: pressed, **CONFIRM.callbacks}
 STEPS: dict[str, Handler] = {
     SpecialStep.WINDOW: window_text,
     SpecialStep.REASON: reason_text,
-    SpecialStep.CONFIRM: confirm_text,
+    SpecialStep.CONFIRM: CONFIRM.text,
 }
 PROMPTS: dict[str, Handler] = {
     SpecialStep.WINDOW: window_again,
     SpecialStep.REASON: reason_again,
-    SpecialStep.CONFIRM: confirm_text,
+    SpecialStep.CONFIRM: CONFIRM.text,
 }

@@ -20,9 +20,10 @@ from typing import Any
 
 from bot.flows.account import stale_button
 from bot.flows.common import chat_actor
+from bot.flows.counting import CountDialogue
 from bot.flows.messages import Reply
 from bot.flows.turn import Outcome, Step, Turn, answer
-from domain.models import BoxCount, CountKind, CountStatus, VoucherType
+from domain.models import BoxCount, CountKind, CountStatus
 from domain.platform.errors import N_, DomainError
 from domain.vouchers import voucher_counts, vouchers
 from domain.vouchers.voucher_counts import COUNT_PREFIX, HANDOVER_PREFIX
@@ -30,8 +31,6 @@ from domain.vouchers.voucher_counts import COUNT_PREFIX, HANDOVER_PREFIX
 Handler = Callable[[Turn], Awaitable[Outcome]]
 PREFIX = "vc:"
 PRESS = re.compile(r"vc:(count|handover|back):([1-9][0-9]{0,9})", re.ASCII)
-NUMBER = re.compile(r"[0-9]{1,7}", re.ASCII)
-ASK = N_("How many %(type)s are in the box?")
 NOT_HANDED_OVER = N_("The hand-over was not registered.")
 
 
@@ -84,8 +83,8 @@ async def handover_command(turn: Turn) -> Outcome:
     intro = turn._("Hand-over of tail box %(box)s to %(taker)s. Count the vouchers of each "
                    "type in the box.", box=box.device.asset_tag,
                    taker=f"{taker.employee_no} {taker.name}")
-    return await _begin(turn, intro, types, {"box": box.id, "to": taker.id,
-                                             "label": box.device.asset_tag})
+    return await COUNT.begin(turn, intro, types, {"box": box.id, "to": taker.id,
+                                                  "label": box.device.asset_tag})
 
 
 async def pressed(turn: Turn) -> Outcome:
@@ -102,8 +101,8 @@ async def pressed(turn: Turn) -> Outcome:
     else:
         intro = turn._("Day-end count of tail box %(box)s. Count the vouchers of each type "
                        "in the box.", box=request.box_label)
-    return await _begin(turn, intro, request.types, {"count": request.count.id,
-                                                     "label": request.box_label})
+    return await COUNT.begin(turn, intro, request.types, {"count": request.count.id,
+                                                          "label": request.box_label})
 
 
 async def _took_back(turn: Turn, mis_issue_id: int) -> Outcome:
@@ -115,34 +114,6 @@ async def _took_back(turn: Turn, mis_issue_id: int) -> Outcome:
     await mis.fetch_related("voucher")
     return answer(Step.IDLE, turn._("Serial %(serial)s is back in your tail box.",
                                     serial=mis.voucher.serial))
-
-
-async def number_text(turn: Turn) -> Outcome:
-    """The number of the type asked; then the next type, or the count is handed in (V3)."""
-    data = turn.data
-    position = len(data["counted"])
-    text = turn.inbound.text.strip()
-    if not NUMBER.fullmatch(text):
-        return answer(CountStep.NUMBER, turn._(
-            "Send the number of %(type)s as a whole number, 0 or more.",
-            type=data["names"][position]), data=data)
-    counted = data["counted"] | {data["codes"][position]: int(text)}
-    data |= {"counted": counted}
-    if len(counted) < len(data["codes"]):
-        return answer(CountStep.NUMBER, turn._(ASK, type=data["names"][position + 1]),
-                      data=data)
-    return await _hand_in(turn, data)
-
-
-async def _begin(turn: Turn, intro: str, types: list[VoucherType], data: dict[str, Any]
-                 ) -> Outcome:
-    """Ask for the first type, keeping the codes and names to ask in the step's data."""
-    data |= {"codes": [t.code for t in types], "names": [t.name_in(turn.locale) for t in types],
-             "counted": {}}
-    if not types:
-        return await _hand_in(turn, data)
-    return answer(CountStep.NUMBER, "\n\n".join((intro, turn._(ASK, type=data["names"][0]))),
-                  data=data)
 
 
 async def _hand_in(turn: Turn, data: dict[str, Any]) -> Outcome:
@@ -168,15 +139,15 @@ def _refused(turn: Turn, refusal: DomainError, data: dict[str, Any], ending: str
     """A refused hand-over: count again after a mismatch, else stop with the reason."""
     reason = turn._(refusal.key, **refusal.params)
     if refusal.key == voucher_counts.HANDOVER_MISMATCH:
-        return _again(turn, reason, data)
+        return COUNT.again(turn, reason, data)
     return answer(Step.IDLE, "\n\n".join((reason, turn._(ending))))
 
 
 def _result(turn: Turn, count: BoxCount, data: dict[str, Any]) -> Outcome:
     """What the holder is told after his count (V3): never the ledger figure."""
     if count.status == CountStatus.RETRY:
-        return _again(turn, turn._("The count does not match the ledger. Count the box again "
-                                   "carefully."), data)
+        return COUNT.again(turn, turn._("The count does not match the ledger. Count the box "
+                                        "again carefully."), data)
     if count.status == CountStatus.DISCREPANCY:
         return answer(Step.IDLE, turn._(
             "The count still does not match the ledger. Incident #%(incident)s is open and your "
@@ -188,21 +159,9 @@ def _result(turn: Turn, count: BoxCount, data: dict[str, Any]) -> Outcome:
                                     box=data["label"]))
 
 
-def _again(turn: Turn, lead: str, data: dict[str, Any]) -> Outcome:
-    """Start the count over from the first type."""
-    return answer(CountStep.NUMBER, "\n\n".join((lead, turn._(ASK, type=data["names"][0]))),
-                  data=data | {"counted": {}})
-
+COUNT = CountDialogue(CountStep.NUMBER, _hand_in)
 
 COMMANDS: dict[str, Handler] = {"box": box_command, "handover": handover_command}
 CALLBACKS: dict[str, Handler] = {PREFIX: pressed}
-STEPS: dict[str, Handler] = {CountStep.NUMBER: number_text}
-
-
-async def number_again(turn: Turn) -> Outcome:
-    """The number of the type being counted, asked again (V3)."""
-    data = turn.data
-    return answer(turn.step, turn._(ASK, type=data["names"][len(data["counted"])]), data=data)
-
-
-PROMPTS: dict[str, Handler] = {CountStep.NUMBER: number_again}
+STEPS: dict[str, Handler] = {CountStep.NUMBER: COUNT.number_text}
+PROMPTS: dict[str, Handler] = {CountStep.NUMBER: COUNT.number_again}
