@@ -8,11 +8,12 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from bot.flows import Inbound, router
-from bot.flows.router import CANCEL_PREFIX, RouteClash, merged
+from bot.flows import Inbound, account, router
+from bot.flows.router import CANCEL_PREFIX, RouteClash
 from bot.flows.turn import Outcome, Step, Turn, answer
 from bot.telegram import TelegramBot
 from domain.models import Case, CaseStatus, ChatBinding, ChatSession, ProcessedUpdate, Staff
@@ -135,13 +136,40 @@ async def test_cancel_of_a_flow_without_its_own_cancel_stops_it_and_keeps_the_cl
     assert (await Case.get(id=case.id)).claimed_by_id == desk.reviewer.staff_id  # type: ignore[attr-defined]
 
 
-def test_two_flows_claiming_the_same_command_or_step_are_refused() -> None:
-    async def handler(turn: Turn) -> Outcome:
-        return answer(Step.IDLE)
+async def _handler(turn: Turn) -> Outcome:
+    return answer(Step.IDLE)
 
-    with pytest.raises(RouteClash, match="'box' is claimed by both vouchers and mine"):
-        merged("command", [("vouchers", {"box": handler}), ("mine", {"box": handler})])
-    assert merged("step", [("a", {"x": handler}), ("b", {"y": handler})]).keys() == {"x", "y"}
+
+def _flow(**tables: dict[str, object]) -> SimpleNamespace:
+    """A flow module as the router reads it: its tables only."""
+    return SimpleNamespace(**{name.upper(): table for name, table in tables.items()})
+
+
+@pytest.mark.parametrize(("mine", "refusal"), [
+    (_flow(commands={"box": _handler}), "command 'box' is claimed by both vouchers and mine"),
+    (_flow(steps={"count_number": _handler}, prompts={"count_number": _handler}),
+     "step 'count_number' is claimed by both vouchers and mine"),
+    (_flow(callbacks={"vc:": _handler}), "button prefix 'vc:' is claimed by both vouchers and "
+                                         "mine"),
+    (_flow(callbacks={"vc:count:": _handler}), "button prefix 'vc:count:' of mine lies inside "
+                                               "'vc:' of vouchers"),
+    (_flow(callbacks={"chat:": _handler}), "button prefix 'chat:cancel:' of the router lies "
+                                           "inside 'chat:' of mine"),
+    (_flow(steps={"mine_step": _handler}), "steps without a prompt to ask them again: "
+                                           "['mine_step']"),
+])
+def test_the_router_refuses_two_flows_that_clash(mine: SimpleNamespace, refusal: str) -> None:
+    def routes(**flows: object) -> router.Routes:
+        return router.Routes.of(router.FLOWS | flows, unprompted=account.STEPS.keys(),
+                                own_buttons={CANCEL_PREFIX: _handler})
+
+    assert routes(mine=_flow(commands={"mine": _handler})).commands.keys() >= {"box", "mine"}
+    with pytest.raises(RouteClash) as refused:
+        routes(mine=mine)
+    assert str(refused.value) == refusal
+
+
+def test_every_step_of_the_flows_can_be_asked_again() -> None:
     assert router.STEPS.keys() - router.PROMPTS.keys() <= {"idle", "awaiting_bind_code"}
 
 

@@ -13,14 +13,18 @@ A command sent while a flow waits for an answer (a side command: /box, /help, /w
 or a button of another flow pressed then, is answered and the open step is asked again: a
 flow ends only when it finishes or when /cancel is confirmed (asked only once the flow holds
 an answer). A command or button that would start another flow is refused until then.
+
+The flows' tables are merged once, at start-up (`Routes.of`): a command, button prefix or
+step that two flows claim, a button prefix lying inside another flow's, or a step that
+cannot be asked again stops the process with a `RouteClash` naming both flows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, replace
 from types import ModuleType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from tortoise.transactions import in_transaction
 
@@ -50,7 +54,8 @@ CANCEL_QUESTIONS: dict[str, str] = {
 
 
 class RouteClash(Exception):
-    """Two flows claim the same command, button prefix or step."""
+    """Two flows claim the same command, button prefix or step (or one flow's button prefix
+    lies inside another's), or a step cannot be asked again."""
 
 
 def merged(kind: str, tables: Iterable[tuple[str, Mapping[str, V]]]) -> dict[str, V]:
@@ -63,6 +68,51 @@ def merged(kind: str, tables: Iterable[tuple[str, Mapping[str, V]]]) -> dict[str
                 raise RouteClash(f"{kind} {key!r} is claimed by both {owners[key]} and {owner}")
             table[key], owners[key] = value, owner
     return table
+
+
+def refuse_nested(prefixes: Iterable[tuple[str, Mapping[str, V]]]) -> None:
+    """Refuse a button prefix of one flow that starts with another flow's: the longer one
+    would take over part of the other flow's buttons."""
+    owned = [(prefix, owner) for owner, entries in prefixes for prefix in entries]
+    for prefix, owner in owned:
+        for inner, inner_owner in owned:
+            if inner_owner != owner and inner != prefix and inner.startswith(prefix):
+                raise RouteClash(f"button prefix {inner!r} of {inner_owner} lies inside "
+                                 f"{prefix!r} of {owner}")
+
+
+@dataclass(frozen=True)
+class Routes:
+    """The flows' tables merged: each command, button prefix and step has one handler and
+    one flow it belongs to."""
+
+    commands: dict[str, account.Handler]
+    callbacks: dict[str, account.Handler]
+    steps: dict[str, account.Handler]
+    prompts: dict[str, account.Handler]
+    step_flow: dict[str, str]
+    callback_flow: dict[str, str]
+
+    @classmethod
+    def of(cls, flows: Mapping[str, Any], unprompted: Collection[str] = (),
+           own_buttons: Mapping[str, account.Handler] | None = None) -> Routes:
+        """Merge the COMMANDS, CALLBACKS, STEPS and PROMPTS of named flows (and the router's
+        own buttons, which belong to whatever flow is open); a name two of them claim, a
+        nested button prefix, or a step (other than `unprompted`) that cannot be asked again
+        is refused with a RouteClash naming them."""
+
+        def tables(attribute: str) -> list[tuple[str, Mapping[str, account.Handler]]]:
+            return [(name, getattr(flow, attribute, {})) for name, flow in flows.items()]
+
+        buttons = [*tables("CALLBACKS"), ("the router", own_buttons or {})]
+        refuse_nested(buttons)
+        routes = cls(merged("command", tables("COMMANDS")), merged("button prefix", buttons),
+                     merged("step", tables("STEPS")), merged("prompt", tables("PROMPTS")),
+                     {step: name for name, table in tables("STEPS") for step in table},
+                     {prefix: name for name, table in tables("CALLBACKS") for prefix in table})
+        if unasked := routes.steps.keys() - routes.prompts.keys() - set(unprompted):
+            raise RouteClash(f"steps without a prompt to ask them again: {sorted(unasked)}")
+        return routes
 
 
 async def cancel_pressed(turn: Turn) -> Outcome:
@@ -88,22 +138,13 @@ FLOWS: dict[str, ModuleType] = {
 }
 # The flows whose steps /cancel (capture.cancel) knows how to end; the others just stop.
 FLOW_CANCELS = frozenset({"capture", "devices", "special"})
-COMMANDS: dict[str, account.Handler] = merged(
-    "command", ((name, flow.COMMANDS) for name, flow in FLOWS.items()))
-CALLBACKS: dict[str, account.Handler] = merged("button prefix", (
-    *((name, flow.CALLBACKS) for name, flow in FLOWS.items()),
-    ("router", {CANCEL_PREFIX: cancel_pressed})))
-STEPS: dict[str, account.Handler] = merged(
-    "step", ((name, flow.STEPS) for name, flow in FLOWS.items()))
-PROMPTS: dict[str, account.Handler] = merged(
-    "prompt", ((name, flow.PROMPTS) for name, flow in FLOWS.items() if hasattr(flow, "PROMPTS")))
-STEP_FLOW: dict[str, str] = {step: name for name, flow in FLOWS.items() for step in flow.STEPS}
-CALLBACK_FLOW: dict[str, str] = {
-    prefix: name for name, flow in FLOWS.items() for prefix in flow.CALLBACKS}
+# Built once at start-up: a clash between two flows stops the process before it serves.
 # Every step of a flow can be asked again; the account flow's bind-code step is left by
 # any command (its /start and /bind answer it).
-if unasked := STEPS.keys() - PROMPTS.keys() - account.STEPS.keys():
-    raise RouteClash(f"steps without a prompt to ask them again: {sorted(unasked)}")
+ROUTES = Routes.of(FLOWS, unprompted=account.STEPS.keys(),
+                   own_buttons={CANCEL_PREFIX: cancel_pressed})
+COMMANDS, CALLBACKS, STEPS = ROUTES.commands, ROUTES.callbacks, ROUTES.steps
+PROMPTS, STEP_FLOW, CALLBACK_FLOW = ROUTES.prompts, ROUTES.step_flow, ROUTES.callback_flow
 
 
 class ChatRouter:
