@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from aiohttp_session import session_middleware
 
+from admin_web.config import AdminConfig
 from admin_web.middlewares import (
     add_security_headers,
     check_csrf,
@@ -22,31 +21,8 @@ from admin_web.routes import setup_routes
 from admin_web.sessions import cookie_storage
 from admin_web.state import CONFIG_KEY, REQUESTS_KEY, TIMEZONE_KEY, RequestCounter
 from admin_web.templating import setup_templates
-from domain.cases.cases import CaptureContext
-from domain.ledgers.qualifications import DEFAULT_INCIDENT_RULES, IncidentRules
-from domain.platform.calendar import Calendar
-
-if TYPE_CHECKING:
-    from admin_web.state import ChatPort
 
 FORM_BODY_BYTES = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class AdminConfig:
-    """Settings of the admin site."""
-
-    secret_key: str
-    session_idle_minutes: int = 30
-    default_locale: str = "zh_CN"
-    business_timezone: str = "Asia/Shanghai"
-    bot_username: str = ""
-    secure_cookies: bool = False
-    capture: CaptureContext | None = None
-    chat: ChatPort | None = None
-    box_count_max_age_hours: int = 24
-    calendar: Calendar = field(default_factory=Calendar)
-    incidents: IncidentRules = DEFAULT_INCIDENT_RULES  # thresholds of Q4 and K2
 
 
 def body_limit(config: AdminConfig) -> int:

@@ -11,11 +11,11 @@ from aiohttp.typedefs import Handler
 from aiohttp_session import Session, get_session
 
 from admin_web import sessions
+from admin_web.config import PASSIVE_ROUTES, PASSWORD_CHANGE_ROUTES, PUBLIC_ROUTES
 from admin_web.i18n import error_text, reset_locale, use_locale
 from admin_web.i18n import gettext as _
 from admin_web.pages import redirect, render
 from admin_web.params import refuse_control_characters
-from admin_web.routes import PASSIVE_ROUTES, PASSWORD_CHANGE_ROUTES, PUBLIC_ROUTES
 from admin_web.state import ACTOR_KEY, CONFIG_KEY, REQUESTS_KEY
 from domain.people import auth
 from domain.platform import clock

@@ -3,34 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from admin_web.config import AdminConfig
 from domain.platform.actors import Actor
-from domain.platform.media import MediaStore
-
-if TYPE_CHECKING:
-    from admin_web.app import AdminConfig
-
-
-class ChatPort(Protocol):
-    """The browser chat adapter the composition root hands to the admin (see /chat).
-
-    `media` holds the photos sent in chat; `max_upload_bytes` is the largest photo accepted.
-    """
-
-    media: MediaStore
-    max_upload_bytes: int
-
-    async def post(self, staff_id: int, *, client_id: str, text: str = "", button: str = "",
-                   upload: tuple[str, str, bytes] | None = None, locale: str | None = None
-                   ) -> None:
-        """Handle one chat form of a staff member once per `client_id`.
-
-        `upload` is (file name, content type, bytes); refusals raise `DomainError`.
-        """
 
 
 class RequestCounter:
@@ -48,7 +26,7 @@ class RequestCounter:
         return sorted(self._counts.items())
 
 
-CONFIG_KEY: web.AppKey[AdminConfig] = web.AppKey("admin_config")
+CONFIG_KEY = web.AppKey("admin_config", AdminConfig)
 TIMEZONE_KEY = web.AppKey("business_timezone", ZoneInfo)
 REQUESTS_KEY = web.AppKey("request_counter", RequestCounter)
 ACTOR_KEY = web.RequestKey("actor", Actor)

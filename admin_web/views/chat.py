@@ -12,10 +12,11 @@ from aiohttp import web
 from aiohttp_session import get_session
 
 from admin_web import sessions
+from admin_web.config import ChatPort
 from admin_web.i18n import current_locale
 from admin_web.pages import actor_of, attempt, flash_and_redirect, redirect, render
 from admin_web.params import whole_number
-from admin_web.state import CONFIG_KEY, ChatPort
+from admin_web.state import CONFIG_KEY
 from domain.platform import webchat
 from domain.platform.errors import N_, DomainError
 from domain.platform.images import MIB, preview_without_exif
