@@ -25,6 +25,7 @@ from bot.flows.common import chat_actor, typed_date, typed_time
 from bot.flows.confirming import ConfirmStep
 from bot.flows.messages import Reply
 from bot.flows.turn import Outcome, Step, Turn, answer
+from domain.cases.cases import CASE_NO
 from domain.ledgers import devices
 from domain.ledgers.devices import LossReport
 from domain.models import Role
@@ -46,7 +47,6 @@ WHAT_LABELS: dict[str, str] = {
     "device": N_("Tablet"), "vouchers": N_("Vouchers"), "papers": N_("Customer papers"),
     MIS_ISSUE: N_("A voucher handed to a customer by mistake"),
 }
-CASE_NUMBER = re.compile(r"YD\d{8}-\d{6}", re.ASCII)
 WORDS = re.compile(r"[\s,，;；、]+")
 MIS_ISSUE_NOT_SENT = N_("The mis-issue was not reported.")
 WHAT_PROMPT = N_("What was lost?")
@@ -204,8 +204,8 @@ async def _send_mis_issue(turn: Turn) -> Outcome:
     """Record the serial of the agent's box handed out by mistake; a refusal ends the dialog
     with the reason (V6)."""
     item = turn.data["item"]
-    case_numbers = CASE_NUMBER.findall(item)
-    serials = [word for word in WORDS.split(CASE_NUMBER.sub(" ", item)) if word]
+    case_numbers = CASE_NO.findall(item)
+    serials = [word for word in WORDS.split(CASE_NO.sub(" ", item)) if word]
     try:
         if len(serials) != 1 or len(case_numbers) > 1:
             raise DomainError(N_("Give exactly one serial, the voucher the customer got by "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -56,6 +57,8 @@ from domain.vouchers import vouchers
 
 CASE_NO_PREFIX = "YD"
 CASE_NO_DIGITS = 6
+# A case number as it stands in any text, e.g. YD20261122-000123: the one definition of its format.
+CASE_NO = re.compile(rf"{CASE_NO_PREFIX}[0-9]{{8}}-[0-9]{{{CASE_NO_DIGITS}}}", re.ASCII)
 MAX_NAME_LENGTH = 255
 MAX_CONTENT_TYPE_LENGTH = 100
 REVIEWER_TEMPLATE = N_("New case %(case_no)s (%(business_type)s) from %(agent)s is waiting for "
