@@ -25,7 +25,7 @@ from domain.ledgers import devices
 from domain.models import Device, Role
 from domain.people import orgs, staff
 from domain.platform.actors import system_actor
-from domain.vouchers import vouchers
+from domain.vouchers import voucher_reports, vouchers
 from fieldops.db import apply_migrations, close_database, open_database
 
 ROOT = system_actor("bench")
@@ -113,7 +113,7 @@ async def main(sizes: list[int]) -> None:
                 results["box detail"].append(
                     await timed(lambda: vouchers.box_detail(ROOT, boxes[0]), repeat=1))
                 results["month report"].append(
-                    await timed(lambda: vouchers.reconciliation(ROOT, MONTH), repeat=1))
+                    await timed(lambda: voucher_reports.reconciliation(ROOT, MONTH), repeat=1))
         finally:
             await close_database()
     header = "".join(f"{size:>14,}" for size in sizes)

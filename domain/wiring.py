@@ -1,11 +1,35 @@
-"""Wiring of the domain events: which area's handler reacts to which event (DESIGN.md §3)."""
+"""Wiring of the domain events: which area's handler reacts to which event (DESIGN.md §3).
+
+CaseApproved (cases.review.approve)      -> vouchers: the reserved serial is issued
+CaseRejected (cases.review.reject)       -> vouchers: the serial is to be taken back
+CaseCancelled (cases.cases.cancel)       -> vouchers: the serial is to be taken back
+DeviceLost (ledgers.devices.report_loss) -> vouchers: the tablet's tail box is frozen
+VouchersLost (ledgers.devices.report_loss) -> vouchers: the serials go void-pending
+CaseVoucherMoved (vouchers: reserve, issue, recovery) -> cases: the case timeline entry
+"""
 
 from __future__ import annotations
 
+from domain.cases import cases
 from domain.platform import events
+from domain.platform.events import (
+    CaseApproved,
+    CaseCancelled,
+    CaseRejected,
+    CaseVoucherMoved,
+    DeviceLost,
+    VouchersLost,
+)
+from domain.vouchers import vouchers
 
 
 def wire_events() -> None:
     """Subscribe every area's handlers on the process's bus, once; calling it again changes
     nothing. The composition root and the test harness call it before any use case runs."""
+    events.subscribe(CaseApproved, vouchers.issue_on_approval)
+    events.subscribe(CaseRejected, vouchers.recover_for_closing_case)
+    events.subscribe(CaseCancelled, vouchers.recover_for_closing_case)
+    events.subscribe(DeviceLost, vouchers.freeze_box_of_lost_device)
+    events.subscribe(VouchersLost, vouchers.void_lost_serials)
+    events.subscribe(CaseVoucherMoved, cases.record_voucher_step)
     events.bus.mark_wired()

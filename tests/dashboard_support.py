@@ -29,7 +29,7 @@ from domain.models import (
     VoidKind,
 )
 from domain.platform.actors import Actor
-from domain.vouchers import vouchers
+from domain.vouchers import voucher_counts, vouchers
 from domain.vouchers.vouchers import VoucherTypeForm
 from tests.case_support import MONDAY_10AM, ZONE, bound_agent
 from tests.clock_support import SteadyClock
@@ -101,11 +101,11 @@ async def seed_vouchers(desk: Desk, agent_b: Actor) -> None:
         box = await vouchers.box_for_device((await Device.get(holder_id=agent.staff_id)).id)
         await vouchers.allocate(desk.ops, box.id, key.id, count=allocated)
     await vouchers.request_void(desk.ops, ["UK00000010"], VoidKind.EXPIRED, "有效期已过")
-    await vouchers.request_day_end_counts(NOW)
+    await voucher_counts.request_day_end_counts(NOW)
     box_a = await TailBox.get(holder_id=desk.agent.staff_id)
     count = await BoxCount.get(box_id=box_a.id, kind=CountKind.DAY_END)
-    await vouchers.answer_count(desk.agent, count.id, await vouchers.expected_in_box(box_a.id),
-                                NOW)
+    await voucher_counts.answer_count(desk.agent, count.id,
+                                      await vouchers.expected_in_box(box_a.id), NOW)
 
 
 async def seed_ledgers(desk: Desk, agent_b: Actor) -> None:

@@ -48,12 +48,12 @@ async def staff_of(actor: Actor) -> Staff:
 
 async def day_end_count(holder: Actor, box: TailBox, now: datetime) -> BoxCount:
     """The day's count of the box, answered by its holder with the ledger's figures (V3)."""
-    await vouchers.request_day_end_counts(now)
+    await voucher_counts.request_day_end_counts(now)
     count = await BoxCount.filter(box_id=box.id).order_by("-id").first()
     assert count is not None
     expected = await vouchers.expected_in_box(box.id)
     types = await voucher_counts.types_to_count(expected)
-    return await vouchers.answer_count(holder, count.id, {
+    return await voucher_counts.answer_count(holder, count.id, {
         t.code: expected.get(t.code, 0) for t in types}, now)
 
 

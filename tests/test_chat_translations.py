@@ -13,7 +13,7 @@ import pytest
 from bot.flows import Reply
 from domain.models import BoxCount, Device, Staff
 from domain.platform.clock import utcnow
-from domain.vouchers import vouchers
+from domain.vouchers import voucher_counts, vouchers
 from tests.chat_support import RouterChat, bind, button, chat_router
 from tests.inspection_support import stock
 from tests.review_support import Desk, build_desk, photo, submitted_case
@@ -155,7 +155,7 @@ async def count_in_chinese(desk: Desk, agent: RouterChat) -> None:
     device = await Device.get(holder_id=desk.agent.staff_id)
     box = await vouchers.box_for_device(device.id)
     await stock(desk.ops, desk.agent, box, {"CARD": card}, {"CARD": 2}, now - timedelta(days=1))
-    await vouchers.request_day_end_counts(now)
+    await voucher_counts.request_day_end_counts(now)
     count = await BoxCount.filter(box_id=box.id).order_by("-id").first()
     assert count is not None
     await agent.say("/box")

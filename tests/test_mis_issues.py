@@ -25,7 +25,7 @@ from domain.models import (
     VoucherState,
 )
 from domain.platform.errors import DomainError, NotFound, PermissionDenied
-from domain.vouchers import vouchers
+from domain.vouchers import voucher_reports, vouchers
 from tests.admin_support import session, submit, zh
 from tests.case_support import MONDAY_10AM
 from tests.factories import person
@@ -137,7 +137,7 @@ async def test_the_reconciliation_holds_a_mis_issued_serial_until_it_is_voided(
         world: World) -> None:
     await vouchers.record_mis_issue(world.ops, card(1), "拿错", now=T0)
     month = date(T0.year, T0.month, 1)
-    row = (await vouchers.reconciliation(world.ops, month))[0]
+    row = (await voucher_reports.reconciliation(world.ops, month))[0]
     assert (row.mis_issued, row.issued, row.closing) == (1, 0, 10)
     balance = next(b for b in await vouchers.balances(world.ops) if b.box_id == world.box.id)
     assert (balance.in_box, balance.mis_issued) == (2, 1)

@@ -61,9 +61,9 @@ async def test_a_box_with_a_reserved_serial_is_handed_over_on_honest_counts(
         world: World) -> None:
     taker_row, taker = await person(world.ids["outlet_a"], Role.FIELD_AGENT, no="F009")
     await operational(taker_row, tablet=False)
-    pending = await vouchers.hand_over(world.agent, world.box.id, taker_row.id, {"CARD": 2},
+    pending = await voucher_counts.hand_over(world.agent, world.box.id, taker_row.id, {"CARD": 2},
                                        EVENING)
-    confirmed = await vouchers.answer_count(taker, pending.id, {"CARD": 2}, EVENING)
+    confirmed = await voucher_counts.answer_count(taker, pending.id, {"CARD": 2}, EVENING)
     assert confirmed.status == CountStatus.MATCHED
     assert (await TailBox.get(id=world.box.id)).holder_id == taker_row.id  # type: ignore[attr-defined]
 

@@ -31,7 +31,7 @@ from domain.models import (
 )
 from domain.platform.actors import Actor
 from domain.platform.errors import PermissionDenied
-from domain.vouchers import voucher_counts, vouchers
+from domain.vouchers import voucher_counts
 from scheduler.jobs import CountSettings, count_jobs
 from tests.case_support import refusal
 from tests.factories import operational, org_tree, person
@@ -86,7 +86,7 @@ async def messages_to(staff: Staff) -> list[OutboxMessage]:
 
 async def day_end_count(w: Counting) -> BoxCount:
     """Ask for the day's counts and return the agent's."""
-    assert await vouchers.request_day_end_counts(AFTER_CLOSING) == 1
+    assert await voucher_counts.request_day_end_counts(AFTER_CLOSING) == 1
     return await BoxCount.get(box_id=w.box.id, kind=CountKind.DAY_END)
 
 
@@ -125,12 +125,12 @@ async def test_scheduler_job_asks_once_closing_time_has_passed(w: Counting) -> N
 
 async def test_matching_count_is_recorded_on_the_box(w: Counting) -> None:
     count = await day_end_count(w)
-    answered = await vouchers.answer_count(w.agent, count.id, dict(STOCK), AFTER_CLOSING)
+    answered = await voucher_counts.answer_count(w.agent, count.id, dict(STOCK), AFTER_CLOSING)
     assert (answered.status, answered.counted) == (CountStatus.MATCHED, STOCK)
     box = await TailBox.get(id=w.box.id)
     assert box.last_count_matched is True and box.last_count_at == AFTER_CLOSING
     assert not await Incident.exists()
-    closed = await refusal(vouchers.answer_count, w.agent, count.id, dict(STOCK))
+    closed = await refusal(voucher_counts.answer_count, w.agent, count.id, dict(STOCK))
     assert closed.key == "This count is already closed."
 
 
@@ -138,16 +138,16 @@ async def test_reserved_and_issued_vouchers_are_not_expected_in_the_box(w: Count
     await Voucher.filter(serial="0001").update(state=VoucherState.RESERVED)
     await Voucher.filter(serial="0002").update(state=VoucherState.ISSUED, box_id=None)
     count = await day_end_count(w)
-    answered = await vouchers.answer_count(w.agent, count.id, {"CARD": 1, "SIM": 2})
+    answered = await voucher_counts.answer_count(w.agent, count.id, {"CARD": 1, "SIM": 2})
     assert answered.status == CountStatus.MATCHED
 
 
 async def test_second_mismatch_opens_discrepancy_incident_and_tells_supervisors_once(
         w: Counting) -> None:
     count = await day_end_count(w)
-    first = await vouchers.answer_count(w.agent, count.id, {"CARD": 2, "SIM": 2})
+    first = await voucher_counts.answer_count(w.agent, count.id, {"CARD": 2, "SIM": 2})
     assert first.status == CountStatus.RETRY and not await Incident.exists()
-    second = await vouchers.answer_count(w.agent, count.id, {"CARD": 2, "SIM": 2})
+    second = await voucher_counts.answer_count(w.agent, count.id, {"CARD": 2, "SIM": 2})
     assert second.status == CountStatus.DISCREPANCY
     incident = await Incident.get()
     assert (incident.kind, incident.staff_id) == (  # type: ignore[attr-defined]
@@ -160,7 +160,7 @@ async def test_second_mismatch_opens_discrepancy_incident_and_tells_supervisors_
     assert told.params["incident"] == incident.id and "借记卡 2" in told.params["counted"]
     assert "借记卡 3" in told.params["expected"]
     assert await messages_to(w.far_supervisor) == []
-    again = await refusal(vouchers.answer_count, w.agent, count.id, dict(STOCK))
+    again = await refusal(voucher_counts.answer_count, w.agent, count.id, dict(STOCK))
     assert again.key == "This count is already closed."
     assert await Incident.all().count() == 1 and len(await messages_to(w.supervisor)) == 1
 
@@ -169,10 +169,10 @@ async def test_count_is_answered_only_by_the_holder_with_every_type_as_a_whole_n
         w: Counting) -> None:
     count = await day_end_count(w)
     with pytest.raises(PermissionDenied):
-        await vouchers.answer_count(w.other, count.id, dict(STOCK))
-    missing = await refusal(vouchers.answer_count, w.agent, count.id, {"CARD": 3})
+        await voucher_counts.answer_count(w.other, count.id, dict(STOCK))
+    missing = await refusal(voucher_counts.answer_count, w.agent, count.id, {"CARD": 3})
     assert missing.params == {"code": "SIM"}
-    negative = await refusal(vouchers.answer_count, w.agent, count.id, {"CARD": -1, "SIM": 2})
+    negative = await refusal(voucher_counts.answer_count, w.agent, count.id, {"CARD": -1, "SIM": 2})
     assert negative.key == "The count of %(code)s must be a whole number, 0 or more."
     assert (await BoxCount.get(id=count.id)).status == CountStatus.REQUESTED
 
@@ -181,7 +181,7 @@ async def test_silence_brings_one_reminder_then_one_escalation(w: Counting) -> N
     count = await day_end_count(w)
 
     async def sweep(minutes: int) -> int:
-        return await vouchers.sweep_unanswered_counts(
+        return await voucher_counts.sweep_unanswered_counts(
             AFTER_CLOSING + timedelta(minutes=minutes), REMIND, ESCALATE)
 
     assert await sweep(10) == 0
@@ -197,13 +197,13 @@ async def test_silence_brings_one_reminder_then_one_escalation(w: Counting) -> N
     assert escalated.params["holder"] == "F001 陈展业"
     assert escalated.params["requested"] == "2026-11-23 17:45"
     assert await messages_to(w.far_supervisor) == []
-    late = await vouchers.answer_count(w.agent, count.id, dict(STOCK))
+    late = await voucher_counts.answer_count(w.agent, count.id, dict(STOCK))
     assert late.status == CountStatus.MATCHED
 
 
 async def test_hand_over_moves_the_box_once_the_new_holder_counts_the_same(
         w: Counting) -> None:
-    pending = await vouchers.hand_over(w.agent, w.box.id, w.other_row.id, dict(STOCK),
+    pending = await voucher_counts.hand_over(w.agent, w.box.id, w.other_row.id, dict(STOCK),
                                        AFTER_CLOSING)
     assert (pending.kind, pending.status, pending.holder_id) == (
         CountKind.HANDOVER, CountStatus.REQUESTED, w.other_row.id)
@@ -211,8 +211,8 @@ async def test_hand_over_moves_the_box_once_the_new_holder_counts_the_same(
     assert asked.buttons == [[["Count and confirm", f"vc:handover:{pending.id}"]]]
     assert (await TailBox.get(id=w.box.id)).holder_id == w.agent_row.id  # type: ignore[attr-defined]
     with pytest.raises(PermissionDenied):
-        await vouchers.answer_count(w.agent, pending.id, dict(STOCK))
-    done = await vouchers.answer_count(w.other, pending.id, dict(STOCK), AFTER_CLOSING)
+        await voucher_counts.answer_count(w.agent, pending.id, dict(STOCK))
+    done = await voucher_counts.answer_count(w.other, pending.id, dict(STOCK), AFTER_CLOSING)
     assert done.status == CountStatus.MATCHED
     box = await TailBox.get(id=w.box.id)
     assert box.holder_id == w.other_row.id and box.last_count_matched  # type: ignore[attr-defined]
@@ -231,7 +231,7 @@ async def test_hand_over_moves_the_box_once_the_new_holder_counts_the_same(
 async def test_hand_over_is_refused_to_an_agent_who_holds_a_tablet(w: Counting) -> None:
     busy, _ = await person(w.ids["outlet_a"], Role.FIELD_AGENT, no="F003", name="王有机")
     await operational(busy)
-    refused = await refusal(vouchers.hand_over, w.agent, w.box.id, busy.id, dict(STOCK))
+    refused = await refusal(voucher_counts.hand_over, w.agent, w.box.id, busy.id, dict(STOCK))
     assert refused.params == {"name": "王有机", "asset_tag": "PAD00002"}
     assert not await BoxCount.exists()
 
@@ -239,29 +239,31 @@ async def test_hand_over_is_refused_to_an_agent_who_holds_a_tablet(w: Counting) 
 async def test_hand_over_is_refused_to_others_than_the_holder_and_to_unqualified_agents(
         w: Counting) -> None:
     with pytest.raises(PermissionDenied):
-        await vouchers.hand_over(w.other, w.box.id, w.agent_row.id, dict(STOCK))
-    supervisor = await refusal(vouchers.hand_over, w.agent, w.box.id, w.supervisor.id,
+        await voucher_counts.hand_over(w.other, w.box.id, w.agent_row.id, dict(STOCK))
+    supervisor = await refusal(voucher_counts.hand_over, w.agent, w.box.id, w.supervisor.id,
                                dict(STOCK))
     assert supervisor.key.startswith("%(name)s is not an active, qualified field agent")
     unqualified, _ = await person(w.ids["outlet_a"], Role.FIELD_AGENT, no="F009")
-    refused = await refusal(vouchers.hand_over, w.agent, w.box.id, unqualified.id, dict(STOCK))
+    refused = await refusal(voucher_counts.hand_over, w.agent, w.box.id, unqualified.id,
+                            dict(STOCK))
     assert refused.params == {"name": unqualified.name}
     far_agent, _ = await person(w.ids["outlet_b"], Role.FIELD_AGENT, no="F010")
     await operational(far_agent)
-    far = await refusal(vouchers.hand_over, w.agent, w.box.id, far_agent.id, dict(STOCK))
+    far = await refusal(voucher_counts.hand_over, w.agent, w.box.id, far_agent.id, dict(STOCK))
     assert far.key.startswith("Tail box %(box)s belongs to %(org)s")
     assert not await BoxCount.exists()
 
 
 async def test_hand_over_needs_counts_that_match_the_ledger(w: Counting) -> None:
-    wrong = await refusal(vouchers.hand_over, w.agent, w.box.id, w.other_row.id,
+    wrong = await refusal(voucher_counts.hand_over, w.agent, w.box.id, w.other_row.id,
                           {"CARD": 3, "SIM": 1})
     assert wrong.key == "Your count does not match the ledger. Count the box again."
     assert not await BoxCount.exists()
-    pending = await vouchers.hand_over(w.agent, w.box.id, w.other_row.id, dict(STOCK))
+    pending = await voucher_counts.hand_over(w.agent, w.box.id, w.other_row.id, dict(STOCK))
     short = {"CARD": 3, "SIM": 1}
-    assert (await vouchers.answer_count(w.other, pending.id, short)).status == CountStatus.RETRY
-    failed = await vouchers.answer_count(w.other, pending.id, short)
+    retry = await voucher_counts.answer_count(w.other, pending.id, short)
+    assert retry.status == CountStatus.RETRY
+    failed = await voucher_counts.answer_count(w.other, pending.id, short)
     assert failed.status == CountStatus.DISCREPANCY
     assert (await TailBox.get(id=w.box.id)).holder_id == w.agent_row.id  # type: ignore[attr-defined]
     assert (await Incident.get()).detail["count_kind"] == "handover"

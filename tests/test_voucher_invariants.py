@@ -43,7 +43,7 @@ from domain.models import (
 )
 from domain.platform.actors import Actor
 from domain.platform.errors import DomainError
-from domain.vouchers import vouchers
+from domain.vouchers import voucher_counts, vouchers
 from tests.case_support import MONDAY_10AM
 from tests.voucher_support import World, agent_with_box, card, voucher_world
 
@@ -208,14 +208,15 @@ class Game:
 
     async def do_count(self, box: int, right: bool) -> None:
         self.now += timedelta(days=1)
-        await vouchers.request_day_end_counts(self.now)
+        await voucher_counts.request_day_end_counts(self.now)
         count = await BoxCount.filter(box_id=self.boxes[box].id, status="requested").first()
         if count is None:
             return
         expected = await vouchers.expected_in_box(self.boxes[box].id)
         counted = expected if right else {"CARD": expected.get("CARD", 0) + 1}
         for _ in range(2):
-            answer = await vouchers.answer_count(self.agents[box], count.id, counted, self.now)
+            answer = await voucher_counts.answer_count(self.agents[box], count.id, counted,
+                                                       self.now)
             if answer.status.value != "retry":
                 break
 

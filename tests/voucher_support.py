@@ -20,7 +20,7 @@ from domain.models import (
     VoucherType,
 )
 from domain.platform.actors import Actor
-from domain.vouchers import vouchers
+from domain.vouchers import voucher_counts, vouchers
 from tests.case_support import KINDS, bound_agent
 from tests.factories import capture_context, org_tree, person
 
@@ -82,13 +82,13 @@ async def count_box(agent: Actor, box: TailBox, now: datetime,
                     counted: dict[str, int] | None = None) -> BoxCount:
     """The day-end count of a box answered by its holder (V3); a wrong figure twice is a
     discrepancy."""
-    await vouchers.request_day_end_counts(now)
+    await voucher_counts.request_day_end_counts(now)
     count = await BoxCount.filter(box_id=box.id).order_by("-id").first()
     assert count is not None
     figures = counted if counted is not None else await vouchers.expected_in_box(box.id)
-    answer = await vouchers.answer_count(agent, count.id, figures, now)
+    answer = await voucher_counts.answer_count(agent, count.id, figures, now)
     if counted is not None and answer.status.value == "retry":
-        answer = await vouchers.answer_count(agent, count.id, figures, now)
+        answer = await voucher_counts.answer_count(agent, count.id, figures, now)
     return answer
 
 

@@ -3,7 +3,7 @@
 
 "Count now" ("vc:count:<count id>") under the day-end request or reminder, and "Count and
 confirm" ("vc:handover:<count id>") under a hand-over request, ask the number of each voucher
-type in turn; the answer goes to `domain.vouchers.vouchers.answer_count`, which compares it
+type in turn; the answer goes to `domain.vouchers.voucher_counts.answer_count`, which compares it
 with the ledger without ever showing the ledger figure. /handover <employee number> lets the
 holder count his box and name the new holder (`voucher_counts.hand_over`). /box shows no
 figure while a count or an inspection waits for the holder (the count is blind) and lists the
@@ -129,7 +129,7 @@ async def _hand_in(turn: Turn, data: dict[str, Any]) -> Outcome:
             "Hand-over of tail box %(box)s registered. It is complete once the new holder "
             "confirms it with his own count.", box=data["label"]))
     try:
-        count = await vouchers.answer_count(actor, data["count"], data["counted"])
+        count = await voucher_counts.answer_count(actor, data["count"], data["counted"])
     except DomainError as refusal:
         return answer(Step.IDLE, turn._(refusal.key, **refusal.params))
     return _result(turn, count, data)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +11,7 @@ from domain.models import BusinessType, PhotoKind
 from domain.platform import audit
 from domain.platform.access import Permission, require
 from domain.platform.actors import Actor
+from domain.platform.codes import clean_code
 from domain.platform.errors import N_, DomainError, NotFound
 
 PHOTO_KIND_LABELS: dict[PhotoKind, str] = {
@@ -22,7 +22,6 @@ PHOTO_KIND_LABELS: dict[PhotoKind, str] = {
     PhotoKind.OTHER: N_("Other photo"),
 }
 MANDATORY_PHOTO_KINDS = frozenset({PhotoKind.ID_FRONT, PhotoKind.ONSITE_WITH_AGENT})
-CODE_PATTERN = re.compile(r"[A-Z][A-Z0-9_]{1,31}")
 SLA_MINUTES_RANGE = (1, 240)
 CALLBACK_RATE_RANGE = (0, 100)
 
@@ -37,16 +36,6 @@ class BusinessTypeForm:
     review_sla_minutes: int | None = 15
     four_eyes: bool = False
     callback_rate: int | None = 0
-
-
-def clean_code(code: str) -> str:
-    code = code.strip().upper()
-    if not CODE_PATTERN.fullmatch(code):
-        raise DomainError(
-            N_("Code %(code)s is not valid: use 2 to 32 capital letters, digits or "
-               "underscores, starting with a letter."), code=code,
-        )
-    return code
 
 
 def _check_photo_kinds(kinds: frozenset[PhotoKind]) -> None:

@@ -35,12 +35,15 @@ from domain.models import (
     VoucherType,
 )
 from domain.models.cases import RETAKE_CUSTOMER
-from domain.platform import audit, outbox
+from domain.platform import audit, events, outbox
 from domain.platform.access import Permission, can, require, require_scope, scope_prefix
 from domain.platform.actors import Actor
+from domain.platform.calendar import DEFAULT_ZONE
 from domain.platform.chains import staff_in_chain
+from domain.platform.chat import locale_of
 from domain.platform.clock import utcnow
 from domain.platform.errors import N_, DomainError, NotFound, PermissionDenied
+from domain.platform.events import CaseCancelled, CaseVoucherMoved
 from domain.platform.identity import (
     mask_mobile,
     mask_resident_id,
@@ -79,7 +82,6 @@ ITEM_RISK = "risk"
 OTHER_TABLET = N_("This draft was started with tablet %(started)s, but you now hold %(now)s. "
                   "Its photos and voucher belong to the other tablet: cancel the draft and "
                   "capture the case again.")
-DEFAULT_LOCALE = "zh_CN"
 DUE_FORMAT = "%H:%M"
 MISSING_PHOTO: dict[PhotoKind, str] = {
     PhotoKind.ID_FRONT: N_("The photo of the ID card portrait side is still missing."),
@@ -498,9 +500,10 @@ async def cancel(actor: Actor, case_id: int, ctx: CaptureContext | None = None) 
         case.status = CaseStatus.CANCELLED
         await case.save()
         await record_event(actor, case, CaseEventKind.CANCELLED, {})
-        await vouchers.recover_for_closed_case(
-            actor, case.id, recovery_days=ctx.mis_issue_recovery_days if ctx
-            else vouchers.MIS_ISSUE_RECOVERY_DAYS)
+        await events.publish(CaseCancelled(
+            actor, case.id, utcnow(),
+            ctx.mis_issue_recovery_days if ctx else vouchers.MIS_ISSUE_RECOVERY_DAYS,
+            ctx.zone if ctx else DEFAULT_ZONE))
     return case
 
 
@@ -738,11 +741,6 @@ async def _next_case_no(moment: datetime, zone: ZoneInfo) -> str:
     return f"{case_no_prefix(local_day)}{rows[0]['last_no']:0{CASE_NO_DIGITS}d}"
 
 
-def locale_of(staff: Staff) -> str:
-    """The locale a staff member reads messages in; Chinese unless he chose otherwise."""
-    return staff.locale or DEFAULT_LOCALE
-
-
 def reviewer_buttons(case_id: int) -> list[list[tuple[str, str]]]:
     """Chat buttons under a case offered to reviewers: claim, approve, return, open (C8)."""
     return [[(N_("Claim"), f"rv:claim:{case_id}"), (N_("Approve"), f"rv:approve:{case_id}")],
@@ -780,3 +778,10 @@ async def record_event(actor: Actor, case: Case, kind: CaseEventKind, detail: di
                            actor_label=actor.label, kind=kind, detail=detail)
     await audit.record(actor, f"case.{kind.value}", "case", case.id,
                        org_id=case.org_id, detail=detail)  # type: ignore[attr-defined]
+
+
+async def record_voucher_step(event: CaseVoucherMoved) -> None:
+    """The serial a case holds moved: the entry on the case's timeline (C3, C9)."""
+    await record_event(event.actor, await Case.get(id=event.case_id), event.kind,
+                       {"serial": event.serial, "voucher_type": event.voucher_type_code},
+                       at=event.at)

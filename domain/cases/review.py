@@ -36,7 +36,6 @@ from domain.cases.cases import (
     CaseSummary,
     case_no_prefix,
     case_summary,
-    locale_of,
     record_event,
     reviewer_buttons,
     visible_case,
@@ -58,14 +57,15 @@ from domain.models import (
     Staff,
 )
 from domain.models.cases import RETAKE_CUSTOMER
-from domain.platform import audit, outbox
+from domain.platform import audit, events, outbox
 from domain.platform.access import Permission, require, require_scope, scope_prefix
 from domain.platform.actors import Actor, system_actor
 from domain.platform.calendar import DEFAULT_ZONE
 from domain.platform.chains import staff_in_chain
+from domain.platform.chat import locale_of
 from domain.platform.clock import day_bounds, utcnow
 from domain.platform.errors import N_, DomainError, NotFound, PermissionDenied
-from domain.vouchers import vouchers
+from domain.platform.events import CaseApproved, CaseRejected
 
 OPEN_STATUSES = (CaseStatus.SUBMITTED, CaseStatus.IN_REVIEW, CaseStatus.ON_HOLD)
 DECIDED_STATUSES = (CaseStatus.APPROVED, CaseStatus.RETURNED, CaseStatus.REJECTED)
@@ -405,7 +405,7 @@ async def approve(actor: Actor, case_id: int, ctx: CaptureContext,
         else:
             updated = await _decide(actor, case, _Outcome(
                 DecisionKind.APPROVE, CaseStatus.APPROVED, CaseEventKind.APPROVED), moment)
-            await vouchers.issue_for_case(actor, case.id, moment)
+            await events.publish(CaseApproved(actor, case.id, moment))
             await _tell_agent(updated, business_type, "approved", APPROVED_TO_AGENT)
     return updated
 
@@ -446,8 +446,8 @@ async def reject(actor: Actor, case_id: int, reason_code: str, note: str, ctx: C
         updated = await _decide(actor, case, _Outcome(
             DecisionKind.REJECT, CaseStatus.REJECTED, CaseEventKind.REJECTED, reasons,
             note=clean_note), moment)
-        await vouchers.recover_for_closed_case(
-            actor, case.id, moment, recovery_days=ctx.mis_issue_recovery_days, zone=ctx.zone)
+        await events.publish(CaseRejected(actor, case.id, moment, ctx.mis_issue_recovery_days,
+                                          ctx.zone))
         await _tell_agent(updated, business_type, "rejected", _noted(REJECTED_TO_AGENT, clean_note),
                           {"note": clean_note}, reasons)
     return updated

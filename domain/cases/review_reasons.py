@@ -7,12 +7,13 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from domain.cases.business_types import PHOTO_KIND_LABELS, clean_code
+from domain.cases.business_types import PHOTO_KIND_LABELS
 from domain.models import ReasonKind, ReviewReason
 from domain.models.cases import RETAKE_CUSTOMER
 from domain.platform import audit
 from domain.platform.access import Permission, can, require
 from domain.platform.actors import Actor
+from domain.platform.codes import clean_code
 from domain.platform.errors import N_, DomainError, NotFound
 
 RETAKE_ITEM_LABELS: dict[str, str] = {kind.value: label for kind, label in

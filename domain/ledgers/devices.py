@@ -56,13 +56,13 @@ from domain.models import (
     Voucher,
     VoucherState,
 )
-from domain.platform import audit, chains, outbox
+from domain.platform import audit, chains, events, outbox
 from domain.platform.access import Permission, require, require_scope, scope_prefix
 from domain.platform.actors import Actor, system_actor
 from domain.platform.clock import utcnow
 from domain.platform.errors import N_, DomainError, NotFound, PermissionDenied
+from domain.platform.events import DeviceLost, VouchersLost
 from domain.platform.identity import normalise_serial
-from domain.vouchers import vouchers
 
 RECEIPT_DEADLINE_HOURS = 24
 DEFAULT_ZONE = ZoneInfo("Asia/Shanghai")
@@ -541,12 +541,12 @@ async def report_loss(actor: Actor, report: LossReport, now: datetime | None = N
         if device is not None:
             await _transition(actor, device, DeviceEventKind.LOST, moment,
                               f"#{incident.id} {clean.description}")
-            await vouchers.freeze_box_of_device(actor, device.id,
-                                                f"#{incident.id} {clean.description}", moment)
+            await events.publish(DeviceLost(actor, device.id,
+                                            f"#{incident.id} {clean.description}", moment))
         elif clean.what == "vouchers" and (serials := await _own_box_serials(agent, clean.item)):
-            await vouchers.report_lost_serials(actor, serials, clean.description,
-                                               incident_id=incident.id, rules=rules,
-                                               now=moment)
+            await events.publish(VouchersLost(
+                actor, tuple(serials), clean.description, incident.id, moment,
+                rules.major_incident_threshold, rules.mass_loss_threshold))
         await audit.record(actor, "incident.reported", "incident", incident.id,
                            org_id=agent.org.id, detail={
                                "kind": incident.kind.value, "item": clean.item,

@@ -19,7 +19,6 @@ from tortoise.functions import Count
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
-from domain.cases.cases import locale_of
 from domain.ledgers import qualifications
 from domain.ledgers.qualifications import DEFAULT_INCIDENT_RULES, IncidentRules
 from domain.models import (
@@ -44,6 +43,7 @@ from domain.platform.access import Permission, can, require, require_scope, scop
 from domain.platform.actors import Actor, person_label, system_actor
 from domain.platform.calendar import DEFAULT_ZONE, Calendar
 from domain.platform.chains import staff_in_chain
+from domain.platform.chat import locale_of
 from domain.platform.clock import day_bounds, utcnow
 from domain.platform.errors import N_, DomainError, NotFound, PermissionDenied
 from domain.platform.identity import mask_mobile

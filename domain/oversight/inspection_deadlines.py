@@ -32,6 +32,7 @@ from domain.oversight.inspections import (
 from domain.platform import audit, outbox
 from domain.platform.actors import system_actor
 from domain.platform.calendar import Calendar
+from domain.platform.deadlines import due_reminders, reminder_key
 from domain.platform.errors import N_
 
 OPEN = (InspectionStatus.SCHEDULED, InspectionStatus.IN_PROGRESS)
@@ -41,20 +42,6 @@ REMINDER = N_("Reminder: the vault inspection of tail box %(box)s (holder %(hold
               "by %(due)s and is not completed yet.")
 ESCALATED = N_("Escalation: the vault inspection of tail box %(box)s of %(org)s (holder "
                "%(holder)s) was due by %(due)s and is not completed.")
-
-
-def reminder_key(hours: int) -> str:
-    """How a reminder sent `hours` before a deadline is named in `reminders_sent`."""
-    return f"r{hours}"
-
-
-def due_reminders(sent: list[str], created_at: datetime, due_at: datetime,
-                  hours: tuple[int, ...], now: datetime) -> list[int]:
-    """The reminder hours before `due_at` whose time has come and that were not sent, the
-    latest first; reminders due before the item existed are left out (S1)."""
-    due = [h for h in hours if reminder_key(h) not in sent
-           and created_at < due_at - timedelta(hours=h) <= now]
-    return sorted(due)
 
 
 def _due_reminders(row: Inspection, hours: tuple[int, ...], now: datetime) -> list[int]:

@@ -40,7 +40,6 @@ from zoneinfo import ZoneInfo
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from domain.cases import cases
 from domain.models import (
     DeviceState,
     Incident,
@@ -60,6 +59,7 @@ from domain.platform import audit, chains, outbox
 from domain.platform.access import Permission, require, require_scope
 from domain.platform.actors import Actor, system_actor
 from domain.platform.calendar import DEFAULT_ZONE
+from domain.platform.chat import locale_of
 from domain.platform.clock import utcnow
 from domain.platform.errors import N_, DomainError, NotFound, PermissionDenied
 from domain.vouchers import voucher_counts, vouchers
@@ -484,7 +484,7 @@ async def _alert_discrepancy(row: Inspection, box: TailBox, incident: Incident) 
     for recipient in recipients.values():
         if recipient.id == holder.id:
             continue
-        locale = cases.locale_of(recipient)
+        locale = locale_of(recipient)
         await outbox.enqueue(recipient.id, DISCREPANCY_ALERT, {
             "box": box.device.asset_tag, "org": box.org.name, "holder": label(holder),
             "supervisor": label(supervisor), "incident": incident.id,

@@ -10,7 +10,7 @@ from tortoise.transactions import in_transaction
 from domain.models import ChatBinding, ChatSession, ProcessedUpdate, Staff
 from domain.platform.clock import utcnow
 from domain.platform.errors import N_, DomainError
-from locales import LOCALES
+from locales import DEFAULT_LOCALE, LOCALES
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,11 @@ def preferred_locale(
         if locale in LOCALES:
             return locale
     return default
+
+
+def locale_of(staff: Staff) -> str:
+    """The locale a staff member reads messages in; Chinese unless he chose otherwise."""
+    return staff.locale or DEFAULT_LOCALE
 
 
 async def claim_update(channel: str, identity: str | int) -> bool:

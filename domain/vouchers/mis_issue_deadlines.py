@@ -19,10 +19,10 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from domain.models import MisIssue, MisIssueKind, MisIssueStatus, Org, Role, Staff
-from domain.oversight.inspection_deadlines import due_reminders, reminder_key
 from domain.platform import audit, chains, outbox
 from domain.platform.actors import system_actor
 from domain.platform.calendar import Calendar
+from domain.platform.deadlines import due_reminders, reminder_key
 from domain.platform.errors import N_
 from domain.vouchers.vouchers import TAKE_BACK_PREFIX, TIME_FORMAT, TOOK_IT_BACK
 

@@ -37,7 +37,6 @@ from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
-from domain.cases import cases
 from domain.ledgers import devices, qualifications
 from domain.models import (
     BoxCount,
@@ -61,6 +60,7 @@ from domain.models import (
 from domain.platform import audit, chains, outbox
 from domain.platform.access import Permission, require, scope_prefix
 from domain.platform.actors import Actor, system_actor
+from domain.platform.chat import locale_of
 from domain.platform.clock import utcnow
 from domain.platform.errors import N_, DomainError, NotFound, PermissionDenied
 from domain.vouchers import vouchers
@@ -295,7 +295,7 @@ async def _open_discrepancy(actor: Actor, box: TailBox, count: BoxCount, moment:
                                "count_id": count.id})
     types = {t.code: t for t in await types_to_count(count.expected)}
     for supervisor in await _supervisors(holder, count.holder_id):
-        locale = cases.locale_of(supervisor)
+        locale = locale_of(supervisor)
         await outbox.enqueue(supervisor.id, COUNT_DISCREPANCY, {
             "box": box.device.asset_tag, "holder": _label(holder), "incident": incident.id,
             "counted": figures_text(types, count.counted, locale),

@@ -66,7 +66,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -75,11 +75,9 @@ from tortoise.expressions import Q, Subquery
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
-from domain.cases import business_types, cases
 from domain.ledgers import qualifications
 from domain.ledgers.qualifications import DEFAULT_INCIDENT_RULES, IncidentRules
 from domain.models import (
-    BoxCount,
     BusinessType,
     Case,
     CaseEventKind,
@@ -107,7 +105,7 @@ from domain.models import (
     VoucherState,
     VoucherType,
 )
-from domain.platform import audit, chains, outbox
+from domain.platform import audit, chains, events, outbox
 from domain.platform.access import (
     Permission,
     can,
@@ -119,7 +117,16 @@ from domain.platform.access import (
 )
 from domain.platform.actors import Actor, system_actor
 from domain.platform.clock import utcnow
+from domain.platform.codes import clean_code
 from domain.platform.errors import N_, DomainError, NotFound, PermissionDenied
+from domain.platform.events import (
+    CaseApproved,
+    CaseCancelled,
+    CaseRejected,
+    CaseVoucherMoved,
+    DeviceLost,
+    VouchersLost,
+)
 from domain.platform.identity import normalise_serial
 from domain.vouchers import voucher_balances
 
@@ -647,11 +654,11 @@ async def _case_move(actor: Actor, case_id: int, kind: MovementKind, to_state: V
 
 async def _case_event(actor: Actor, case: Case, kind: CaseEventKind, voucher: Voucher,
                       moment: datetime) -> None:
-    """The entry on the case timeline for a serial the case reserved, issued or released
-    (C3, C9)."""
+    """The entry on the case timeline for a serial the case reserved, issued or released,
+    written by the cases area (C3, C9)."""
     vtype = await VoucherType.get(id=voucher.voucher_type_id)
-    await cases.record_event(actor, case, kind, {"serial": voucher.serial,
-                                                 "voucher_type": vtype.code}, at=moment)
+    await events.publish(CaseVoucherMoved(actor, case.id, kind, voucher.serial, vtype.code,
+                                          moment))
 
 
 async def _void_rows(serials: list[str], states: tuple[VoucherState, ...]) -> list[Voucher]:
@@ -843,7 +850,7 @@ async def _balance_rows(prefix: str) -> list[Balance]:
 async def define_voucher_type(actor: Actor, code: str, form: VoucherTypeForm) -> VoucherType:
     """Define a voucher type with its serial pattern and check digit rule (V1)."""
     require(actor, Permission.VOUCHER_MANAGE)
-    clean = business_types.clean_code(code)
+    clean = clean_code(code)
     name_zh, name_en = form.name_zh.strip(), form.name_en.strip()
     if not name_zh or not name_en:
         raise DomainError(N_("Both the Chinese and the English name are required."))
@@ -1007,6 +1014,11 @@ async def release_for_case(actor: Actor, case_id: int, now: datetime | None = No
     await _case_move(actor, case_id, MovementKind.RELEASED, VoucherState.IN_BOX, now)
 
 
+async def issue_on_approval(event: CaseApproved) -> None:
+    """A case finally approved: its reserved serial is issued to the customer (V1)."""
+    await issue_for_case(event.actor, event.case_id, event.at)
+
+
 async def freeze_box_of_device(actor: Actor, device_id: int, reason: str,
                                now: datetime | None = None) -> None:
     """Freeze the tail box of a lost device (D3). Call inside the loss transaction."""
@@ -1018,6 +1030,11 @@ async def freeze_box_of_device(actor: Actor, device_id: int, reason: str,
                                org_id=box.org_id,
                                detail={"device_id": device_id, "reason": text,
                                        "at": _moment(now).isoformat()})
+
+
+async def freeze_box_of_lost_device(event: DeviceLost) -> None:
+    """A tablet reported lost: its tail box is frozen (D3)."""
+    await freeze_box_of_device(event.actor, event.device_id, event.reason, event.at)
 
 
 async def unfreeze_box(actor: Actor, box_id: int, reason: str) -> TailBox:
@@ -1063,6 +1080,14 @@ async def report_lost_serials(actor: Actor, serials: list[str], reason: str, *,
         if lax_management:
             await _suspend_for_lax_management(incident, holders, moment)
     return request
+
+
+async def void_lost_serials(event: VouchersLost) -> None:
+    """Serials an agent reports lost go void-pending under his loss incident (V6, Q4)."""
+    await report_lost_serials(
+        event.actor, list(event.serials), event.reason, incident_id=event.incident_id,
+        rules=IncidentRules(major_incident_threshold=event.major_incident_threshold,
+                            mass_loss_threshold=event.mass_loss_threshold), now=event.at)
 
 
 async def request_void(actor: Actor, serials: list[str], kind: VoidKind, reason: str,
@@ -1148,36 +1173,6 @@ async def expected_in_box(box_id: int) -> dict[str, int]:
     return await _in_box([box_id])
 
 
-async def request_day_end_counts(now: datetime, zone: ZoneInfo = DEFAULT_ZONE) -> int:
-    """At closing time, ask every holder of a box that holds vouchers to count it, once per
-    business day, in chat (V3); returns how many were asked."""
-    from domain.vouchers import voucher_counts
-    return await voucher_counts.request_day_end_counts(now, zone)
-
-
-async def answer_count(actor: Actor, count_id: int, counted: dict[str, int],
-                       now: datetime | None = None) -> BoxCount:
-    """The holder's count: a match is recorded; a first mismatch asks once more; a second
-    opens a discrepancy incident and tells the supervisors (V3)."""
-    from domain.vouchers import voucher_counts
-    return await voucher_counts.answer_count(actor, count_id, counted, now)
-
-
-async def sweep_unanswered_counts(now: datetime, remind_after: timedelta,
-                                  escalate_after: timedelta) -> int:
-    """Remind holders who did not answer, then escalate to the supervisors (V3, S1)."""
-    from domain.vouchers import voucher_counts
-    return await voucher_counts.sweep_unanswered_counts(now, remind_after, escalate_after)
-
-
-async def hand_over(actor: Actor, box_id: int, new_holder_id: int, counted: dict[str, int],
-                    now: datetime | None = None) -> BoxCount:
-    """Hand a box to another holder: the count is taken, both confirm, the register is
-    written (V3)."""
-    from domain.vouchers import voucher_counts
-    return await voucher_counts.hand_over(actor, box_id, new_holder_id, counted, now)
-
-
 async def my_balance(actor: Actor) -> dict[str, int]:
     """The acting agent's box balance per voucher type code, for /box."""
     if actor.staff_id is None:
@@ -1253,21 +1248,6 @@ async def pending_voids(actor: Actor) -> list[VoidRequest]:
         status=VoidStatus.PENDING, org__path__startswith=scope_prefix(actor)).prefetch_related(
         "org", "requested_by", "business_head_signed_by", "ops_head_signed_by", "incident",
         "items__voucher__voucher_type").order_by("-id"))
-
-
-async def reconciliation(actor: Actor, month: date) -> list[ReconciliationRow]:
-    """Opening, receipts, allocations, issues, voids, losses and closing per org and type
-    for one month (V1 to V6)."""
-    from domain.vouchers import voucher_reports
-    return await voucher_reports.reconciliation(actor, month)
-
-
-async def export_reconciliation(actor: Actor, month: date, purpose: str, fmt: str
-                                ) -> tuple[str, bytes]:
-    """The report as CSV or XLSX (file name, bytes); the purpose is required and the export
-    audited with the person responsible (S4)."""
-    from domain.vouchers import voucher_reports
-    return await voucher_reports.export_reconciliation(actor, month, purpose, fmt)
 
 
 # --- mis-issues (V6, Q4) -------------------------------------------------------------------
@@ -1416,6 +1396,13 @@ async def recover_for_closed_case(actor: Actor, case_id: int, now: datetime | No
         for voucher in held:
             await _to_recover(actor, case, voucher, moment + timedelta(days=recovery_days),
                               moment, zone)
+
+
+async def recover_for_closing_case(event: CaseRejected | CaseCancelled) -> None:
+    """A case rejected or cancelled: the serial handed at capture is to be taken back from
+    the customer (V6)."""
+    await recover_for_closed_case(event.actor, event.case_id, event.at,
+                                  recovery_days=event.recovery_days, zone=event.zone)
 
 
 async def _to_recover(actor: Actor, case: Case, voucher: Voucher, deadline: datetime,
