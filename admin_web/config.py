@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from domain.cases.cases import CaptureContext
-from domain.ledgers.major_incidents import DEFAULT_INCIDENT_RULES, IncidentRules
+from domain.ledgers.qualifications import DEFAULT_INCIDENT_RULES, IncidentRules
 from domain.platform.calendar import Calendar
 from domain.platform.media import MediaStore
 
