@@ -12,6 +12,7 @@ from typing import Protocol
 from bot.flows.messages import Buttons
 from bot.throttle import Throttle
 from domain.platform import outbox
+from domain.platform.intents import Intent
 from domain.platform.outbox import Delivery
 from locales import DEFAULT_LOCALE, normalise, translate
 
@@ -34,6 +35,9 @@ class Sender(Protocol):
     @property
     def ready(self) -> bool:
         """Whether the channel can send now (a bot still connecting cannot)."""
+
+    def render(self, intent: Intent) -> Buttons:
+        """The intent's actions as rows of (label msgid, data) this channel sends."""
 
     async def send_text(self, chat_id: str, text: str, buttons: Buttons = ()) -> None:
         """Send one text message to a chat, with rows of (label, data) buttons."""
@@ -134,11 +138,13 @@ class OutboxDispatcher:
         return True
 
     def _render(self, delivery: Delivery) -> tuple[str, Buttons]:
-        if delivery.rendered:
+        """The text in the recipient's language and the intent's actions as the channel
+        renders them; a reply goes as its channel already rendered it."""
+        if delivery.intent is None:
             return delivery.template, delivery.buttons
         locale = normalise(delivery.locale, self.default_locale)
         buttons = tuple(tuple((translate(locale, label), data) for label, data in row)
-                        for row in delivery.buttons)
+                        for row in self.senders[delivery.channel].render(delivery.intent))
         return translate(locale, delivery.template, **delivery.params), buttons
 
     async def _fail(self, delivery: Delivery, failure: SendFailed) -> None:

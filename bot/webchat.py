@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tortoise.transactions import in_transaction
 
+from bot import actions
 from bot.dispatcher import SendFailed
 from bot.flows import ChatRouter
 from bot.flows.context import FlowContext
@@ -11,6 +12,7 @@ from bot.flows.messages import Attachment, Buttons, Inbound
 from domain.platform import chat, webchat
 from domain.platform.errors import N_, DomainError
 from domain.platform.images import MIB
+from domain.platform.intents import Intent
 from locales import DEFAULT_LOCALE
 
 CHANNEL = webchat.CHANNEL
@@ -60,6 +62,10 @@ class WebChat:
     def ready(self) -> bool:
         """The browser chat is the database: always ready."""
         return True
+
+    def render(self, intent: Intent) -> Buttons:
+        """Actions as buttons of the flows; `open` as a link to the admin page it names."""
+        return actions.buttons(intent)
 
     async def send_text(self, chat_id: str, text: str, buttons: Buttons = ()) -> None:
         """Deliver an outbox message into the browser chat of the staff member `chat_id`."""

@@ -12,6 +12,7 @@ from tortoise.exceptions import OperationalError
 from domain.models import AuditLog, BindCode, OutboxMessage, OutboxStatus, Role, Staff
 from domain.people import binding, staff
 from domain.platform import clock, outbox
+from domain.platform.intents import Intent
 from tests.admin_support import PASSWORD, admin_site, log_in, submit, sysadmin_session, zh
 from tests.factories import ROOT, org_tree, person, web_user
 
@@ -175,7 +176,8 @@ async def test_dead_outbox_message_is_retried_by_button(database_url: str) -> No
     async with admin_site() as client:
         ids = await sysadmin_session(client)
         agent, _ = await person(ids["outlet_a"], Role.FIELD_AGENT, no="F001")
-        await outbox.enqueue(agent.id, "Hello", idempotency_key="k1")
+        await outbox.enqueue(agent.id, "Hello", intent=Intent.of("staff.roles_changed", agent.id),
+                             idempotency_key="k1")
         message = await OutboxMessage.get(idempotency_key="k1")
         await outbox.mark_failed(message.id, "chat not found", retry_after=None,
                                  backoff=timedelta(seconds=1), max_attempts=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -167,3 +168,48 @@ def test_modules_and_packages_stay_readable() -> None:
                           if name.rsplit(".", 1)[0] == package) / total
              for package in packages}
     assert {package: round(s, 2) for package, s in share.items() if s > LARGEST_SHARE} == {}
+
+
+# The domain names actions; only the edges spell them as callback data or admin URLs.
+CALLBACK_DATA = re.compile(r"^[a-z]+:[a-z_]+:")  # "rv:claim:", "vc:count:"
+ORG_PATH_SEPARATOR = "/"  # org paths ("/1/2/", f"/{org.id}/") are data, not URLs
+# Migration 0014 reads the callback data and paths that notifications of 0013 stored.
+EDGE_SPELLING_ALLOWED = {"domain/migrations/0014_notification_intents.py"}
+
+
+def edge_spellings(path: Path) -> list[tuple[int, str]]:
+    """(line, text) of callback data, admin URLs and *_PREFIX callback constants in a module,
+    docstrings aside."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef
+                                | ast.AsyncFunctionDef)
+                  and node.body and isinstance(node.body[0], ast.Expr)}
+    found = [(node.lineno, node.value) for node in ast.walk(tree)
+             if isinstance(node, ast.Constant) and isinstance(node.value, str)
+             and id(node) not in docstrings
+             and (CALLBACK_DATA.match(node.value)
+                  or (node.value.startswith("/") and node.value != ORG_PATH_SEPARATOR))]
+    found += [(node.lineno, target.id) for node in ast.walk(tree)
+              if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+              and isinstance(node.value.value, str) and ":" in node.value.value
+              for target in node.targets
+              if isinstance(target, ast.Name) and target.id.endswith("_PREFIX")]
+    return sorted(found)
+
+
+def test_the_domain_spells_no_callback_data_and_no_admin_url() -> None:
+    offenders = {str(path.relative_to(ROOT)): spelt for path in (ROOT / "domain").rglob("*.py")
+                 if str(path.relative_to(ROOT)) not in EDGE_SPELLING_ALLOWED
+                 and (spelt := edge_spellings(path))}
+    assert offenders == {}
+
+
+def test_the_spelling_checker_sees_callback_data_urls_and_prefixes(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text('"""See /cases/7."""\nCOUNT_PREFIX = "vc:count:"\n'
+                      'CASE_NO_PREFIX = "YD"\n'
+                      'def f(i, org):\n    return [f"rv:claim:{i}", f"/cases/{i}", '
+                      'f"/{org}/", "a/b"]\n', encoding="utf-8")
+    assert edge_spellings(module) == [(2, "COUNT_PREFIX"), (2, "vc:count:"), (5, "/cases/"),
+                                      (5, "rv:claim:")]

@@ -18,6 +18,7 @@ from domain.models import BindCode, OutboxMessage, OutboxStatus, Role, Staff
 from domain.people import binding, staff
 from domain.platform import outbox
 from domain.platform.clock import utcnow
+from domain.platform.intents import Intent
 from locales import translate
 from tests.bot_support import (
     AGENT,
@@ -235,7 +236,8 @@ async def test_notification_arrives_once_despite_flood_control_and_server_error(
 ) -> None:
     await bound_agent(agent)
     await outbox.enqueue(agent.id, "Welcome back, %(name)s. Send /help to see what I can do.",
-                         {"name": "陈展业"}, idempotency_key="n1")
+                         {"name": "陈展业"}, intent=Intent.of("staff.roles_changed", agent.id),
+                         idempotency_key="n1")
     fake.fail_next("sendMessage", status=429, retry_after=1)
     fake.fail_next("sendMessage", status=500)
 
@@ -255,8 +257,12 @@ async def test_unbound_recipient_waits_and_exhausted_attempts_go_dead(
 ) -> None:
     other, _ = await person(agent.org_id, Role.FIELD_AGENT, no="F2")
     await bound_agent(other, OTHER)
-    await outbox.enqueue(agent.id, "Send your bind code.", idempotency_key="unbound")
-    await outbox.enqueue(other.id, "Send your bind code.", idempotency_key="failing")
+    await outbox.enqueue(agent.id, "Send your bind code.",
+                         intent=Intent.of("staff.roles_changed", agent.id),
+                         idempotency_key="unbound")
+    await outbox.enqueue(other.id, "Send your bind code.",
+                         intent=Intent.of("staff.roles_changed", other.id),
+                         idempotency_key="failing")
     fake.fail_next("sendMessage", count=5, status=502)
 
     async def settled() -> bool:
@@ -274,7 +280,9 @@ async def test_blocked_bot_is_a_permanent_failure(
     bot: TelegramBot, fake: FakeTelegram, agent: Staff
 ) -> None:
     await bound_agent(agent)
-    await outbox.enqueue(agent.id, "Send your bind code.", idempotency_key="blocked")
+    await outbox.enqueue(agent.id, "Send your bind code.",
+                         intent=Intent.of("staff.roles_changed", agent.id),
+                         idempotency_key="blocked")
     fake.fail_next("sendMessage", status=403)
 
     async def dead() -> bool:
@@ -289,7 +297,9 @@ async def test_messages_to_one_chat_are_a_second_apart(
 ) -> None:
     await bound_agent(agent)
     for key in ("first", "second"):
-        await outbox.enqueue(agent.id, "Send your bind code.", idempotency_key=key)
+        await outbox.enqueue(agent.id, "Send your bind code.",
+                             intent=Intent.of("staff.roles_changed", agent.id),
+                             idempotency_key=key)
     dispatcher = dispatcher_for(bot)
     loop = asyncio.create_task(dispatcher.run_forever())
     await fake.wait_until(lambda: len(fake.sent(AGENT)) == 2)

@@ -16,6 +16,7 @@ from domain.cases import business_types
 from domain.cases.business_types import BusinessTypeForm
 from domain.models import Case, CasePhoto, CaseStatus, Role
 from domain.platform import outbox
+from domain.platform.intents import Intent
 from locales import translate
 from tests.admin_support import PASSWORD
 from tests.browser_support import browser_page
@@ -81,7 +82,9 @@ async def test_an_agent_chats_and_sees_pushed_messages_without_reloading(
         await send(page, "/language")
         switched = await tap(page, "English")
         await outbox.enqueue(agent.id, "%(actor)s changed your roles. Send /whoami to see them.",
-                             {"actor": "S001 张伟"}, idempotency_key="roles:1")
+                             {"actor": "S001 张伟"},
+                             intent=Intent.of("staff.roles_changed", agent.id),
+                             idempotency_key="roles:1")
         chat = WebChat(flow_context(tmp_path / "media"), "zh_CN")
         assert await OutboxDispatcher({"web": chat}).run_once() == 1
         pushed = page.locator(".bubble.bot", has_text="S001 张伟 changed your roles.")

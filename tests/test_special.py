@@ -12,6 +12,7 @@ from domain.models import AuditLog, Role, SpecialApproval, SpecialApprovalStatus
 from domain.platform.errors import DomainError, NotFound, PermissionDenied
 from tests.case_support import MONDAY_8PM, refusal
 from tests.factories import person
+from tests.outbox_support import chat_buttons
 from tests.review_support import Desk, build_desk, messages_to, rendered
 
 HOUR = timedelta(hours=1)
@@ -40,7 +41,7 @@ async def test_request_reaches_the_supervisors_of_the_agents_chain(desk: Desk) -
         text = rendered(message, "en")
         assert "2026-11-23 19:00" in text and "2026-11-23 22:00" in text
         assert "客户住院" in text and "F001" in text
-        assert message.buttons == [
+        assert chat_buttons(message) == [
             [["Approve", f"sp:approve:{request.id}"], ["Refuse", f"sp:refuse:{request.id}"]],
             [["Open in web", "/special-approvals"]]]
     assert not await messages_to(desk.far_supervisor)

@@ -35,6 +35,7 @@ from domain.vouchers import voucher_counts
 from scheduler.jobs import CountSettings, count_jobs
 from tests.case_support import refusal
 from tests.factories import operational, org_tree, person
+from tests.outbox_support import chat_buttons
 from tests.voucher_support import BEFORE_CLOSING, stock_box_directly
 
 CLOSING = time(17, 30)
@@ -107,7 +108,7 @@ async def test_day_end_count_is_asked_once_per_open_box_and_business_day(w: Coun
     assert (count.box_id, count.business_day, count.holder_id) == (  # type: ignore[attr-defined]
         w.box.id, "20261123", w.agent_row.id)
     [asked] = await messages_to(w.agent_row)
-    assert asked.buttons == [[["Count now", f"vc:count:{count.id}"]]]
+    assert chat_buttons(asked) == [[["Count now", f"vc:count:{count.id}"]]]
     assert await OutboxMessage.filter(recipient_id__in=[empty_holder.id, frozen_holder.id]
                                       ).count() == 0
     next_day = AFTER_CLOSING + timedelta(days=1)
@@ -188,7 +189,7 @@ async def test_silence_brings_one_reminder_then_one_escalation(w: Counting) -> N
     assert await sweep(31) == 1
     assert await sweep(45) == 0
     reminders = [m for m in await messages_to(w.agent_row) if m.template.startswith("Remind")]
-    assert len(reminders) == 1 and reminders[0].buttons[0][0][1] == f"vc:count:{count.id}"
+    assert len(reminders) == 1 and chat_buttons(reminders[0])[0][0][1] == f"vc:count:{count.id}"
     assert await messages_to(w.supervisor) == []
     assert await sweep(61) == 1
     assert await sweep(120) == 0
@@ -208,7 +209,7 @@ async def test_hand_over_moves_the_box_once_the_new_holder_counts_the_same(
     assert (pending.kind, pending.status, pending.holder_id) == (
         CountKind.HANDOVER, CountStatus.REQUESTED, w.other_row.id)
     [asked] = await messages_to(w.other_row)
-    assert asked.buttons == [[["Count and confirm", f"vc:handover:{pending.id}"]]]
+    assert chat_buttons(asked) == [[["Count and confirm", f"vc:handover:{pending.id}"]]]
     assert (await TailBox.get(id=w.box.id)).holder_id == w.agent_row.id  # type: ignore[attr-defined]
     with pytest.raises(PermissionDenied):
         await voucher_counts.answer_count(w.agent, pending.id, dict(STOCK))

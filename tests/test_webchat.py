@@ -28,6 +28,7 @@ from domain.people import staff
 from domain.platform import chat, clock, outbox, webchat
 from domain.platform.errors import DomainError
 from domain.platform.images import MIB, PhotoLimits
+from domain.platform.intents import Action, Intent
 from locales import translate
 from tests.admin_support import admin_site, csrf_token, log_in
 from tests.chat_support import ALL_HOURS, chat_config
@@ -220,7 +221,7 @@ async def test_an_outbox_message_reaches_the_browser_chat(agent: Agent, tmp_path
     await webchat.bind_web_chat(agent.row.id)
     await outbox.enqueue(agent.row.id, "%(actor)s changed your roles. Send /whoami to see them.",
                          {"actor": "S001 张伟"}, idempotency_key="roles:1",
-                         buttons=[[("Open in web", "/chat"), ("Claim", "review:claim:1")]])
+                         intent=Intent.of("special.requested", 1, Action.APPROVE, Action.OPEN))
     chat = WebChat(flow_context(tmp_path / "media"), "zh_CN")
     assert await OutboxDispatcher({"web": chat}).run_once() == 1
     fragment = html.unescape(await (await agent.client.get("/chat/messages?after=0")).text())
@@ -230,8 +231,8 @@ async def test_an_outbox_message_reaches_the_browser_chat(agent: Agent, tmp_path
     assert message.channel == "web" and message.status == OutboxStatus.SENT
     assert zh("%(actor)s changed your roles. Send /whoami to see them.",
               actor="S001 张伟") in fragment
-    assert '<a class="button" href="/chat">' in fragment
-    assert 'name="button" value="review:claim:1"' in fragment
+    assert '<a class="button" href="/special-approvals">' in fragment
+    assert 'name="button" value="sp:approve:1"' in fragment
     assert nothing_new.strip() == ""
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from admin_web.i18n import gettext as _
+from admin_web.links import message_links
 from admin_web.pages import actor_of, attempt, flash_and_redirect, render
 from admin_web.params import path_id
 from domain.models import OutboxStatus
@@ -18,8 +19,9 @@ async def outbox_page(request: web.Request) -> web.Response:
     expired = await outbox.list_messages(actor, OutboxStatus.EXPIRED)
     pending = await outbox.count_messages(actor, OutboxStatus.PENDING)
     unbound = await outbox.count_messages(actor, OutboxStatus.WAITING)
-    return await render(request, "outbox/list.html", {"dead": dead, "pending": pending,
-                                                      "expired": expired, "unbound": unbound})
+    return await render(request, "outbox/list.html", {
+        "dead": dead, "pending": pending, "expired": expired, "unbound": unbound,
+        "links": message_links([*dead, *expired])})
 
 
 async def retry(request: web.Request) -> web.Response:

@@ -10,6 +10,7 @@ from telegram import Update
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 
+from bot import actions
 from bot.dispatcher import SendFailed
 from bot.flows import ChatRouter
 from bot.flows.context import FlowContext
@@ -18,6 +19,7 @@ from bot.telegram.config import BotConfig
 from bot.telegram.convert import markup
 from bot.telegram.handlers import UpdateHandlers, retry_after_seconds
 from bot.telegram.polling import ConfirmingPoller
+from domain.platform.intents import Intent
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +114,10 @@ class TelegramBot:
             return web.Response(status=400)
         await self.application.process_update(update)
         return web.Response()
+
+    def render(self, intent: Intent) -> Buttons:
+        """Actions as inline buttons of the flows; `open` as a link made absolute when sent."""
+        return actions.buttons(intent)
 
     async def send_text(self, chat_id: str, text: str, buttons: Buttons = ()) -> None:
         """Send a notification; Bot API errors become `SendFailed` for the dispatcher."""

@@ -3,8 +3,8 @@
 requested --approve--> approved (the window opens the capture gate, see cases.capture_gate)
 requested --refuse--> refused
 Only supervisors whose org contains the agent's org may decide; the agent is told the
-result through the outbox; supervisors are told of a new request (chat buttons
-"sp:approve:<id>" / "sp:refuse:<id>" and the web page /special-approvals).
+result through the outbox; supervisors are told of a new request, which they may approve,
+refuse or open in the web.
 A window must end after it starts, must not end in the past, and may last at most
 MAX_WINDOW; a decision on a request that was already decided is refused.
 Times in messages are shown in the business time zone (`zone`, Asia/Shanghai unless given).
@@ -24,6 +24,7 @@ from domain.platform.actors import Actor
 from domain.platform.chains import staff_in_chain
 from domain.platform.clock import utcnow
 from domain.platform.errors import N_, DomainError, NotFound, PermissionDenied
+from domain.platform.intents import Action, Intent
 
 MAX_WINDOW = timedelta(hours=12)
 MAX_REASON_LENGTH = 500
@@ -169,13 +170,12 @@ async def _tell_supervisors(approval: SpecialApproval, staff: Staff, zone: ZoneI
     org: Org = staff.org
     params = {"agent": f"{staff.employee_no} {staff.name}", "org": org.name,
               "reason": approval.reason, **_window(approval, zone)}
-    buttons = [[(N_("Approve"), f"sp:approve:{approval.id}"),
-                (N_("Refuse"), f"sp:refuse:{approval.id}")],
-               [(N_("Open in web"), "/special-approvals")]]
+    notice = Intent.of("special.requested", approval.id, Action.APPROVE, Action.REFUSE,
+                       Action.OPEN)
     for supervisor in await staff_in_chain(org, Role.SUPERVISOR):
         if supervisor.id == staff.id:
             continue
-        await outbox.enqueue(supervisor.id, REQUEST_TO_SUPERVISORS, params, buttons=buttons,
+        await outbox.enqueue(supervisor.id, REQUEST_TO_SUPERVISORS, params, intent=notice,
                              idempotency_key=f"special:{approval.id}:requested:{supervisor.id}")
 
 
@@ -188,5 +188,6 @@ async def _tell_agent(approval: SpecialApproval, actor: Actor, zone: ZoneInfo) -
     await outbox.enqueue(
         agent.id, template,
         {"supervisor": actor.label, "note": approval.decision_note, **_window(approval, zone)},
+        intent=Intent.of(f"special.{approval.status.value}", approval.id),
         idempotency_key=f"special:{approval.id}:{approval.status.value}:{agent.id}",
     )

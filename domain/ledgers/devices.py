@@ -8,7 +8,7 @@ Any other transition is refused with the reason. Each transition appends a Devic
 both persons and the time, an audit row and, where someone must know, an outbox message.
 Managing needs DEVICE_MANAGE (it_admin) within the actor's org subtree; reading
 DEVICE_VIEW. Issue needs an active field agent holding at least one active qualification;
-the agent confirms receipt in chat (button "dev:confirm:<device id>"); an issue unconfirmed
+the agent confirms receipt in chat (the notice's `confirm_receipt` action); an issue unconfirmed
 after 24 hours is flagged by a sweep.
 
 Decisions: an agent holds at most one issued tablet, and a tablet goes only to an agent of
@@ -63,6 +63,7 @@ from domain.platform.clock import utcnow
 from domain.platform.errors import N_, DomainError, NotFound, PermissionDenied
 from domain.platform.events import DeviceLost, VouchersLost
 from domain.platform.identity import normalise_serial
+from domain.platform.intents import Action, Intent
 
 RECEIPT_DEADLINE_HOURS = 24
 DEFAULT_ZONE = ZoneInfo("Asia/Shanghai")
@@ -71,7 +72,6 @@ TIME_FORMAT = "%Y-%m-%d %H:%M"
 MAX_NOTE_LENGTH = 500
 MAX_TEXT_LENGTH = 200
 MAX_DESCRIPTION_LENGTH = 1000
-CONFIRM_PREFIX = "dev:confirm:"
 CSV_COLUMNS = ("asset_tag", "serial", "imei", "model", "purchase_date", "org_code")
 IMEI = re.compile(r"[0-9]{15}", re.ASCII)
 SERIAL_SEPARATORS = re.compile(r"[\s,，、;；]+")
@@ -335,8 +335,8 @@ async def issue_device(actor: Actor, device_id: int, staff_id: int, note: str = 
             agent.id, ISSUED_TO_AGENT,
             {"asset_tag": device.asset_tag, "model": device.model, "serial": device.serial,
              "actor": actor.label},
-            idempotency_key=f"device:{device.id}:issued:{event.id}",
-            buttons=[[(N_("Confirm receipt"), f"{CONFIRM_PREFIX}{device.id}")]])
+            intent=Intent.of("device.issued", device.id, Action.CONFIRM_RECEIPT),
+            idempotency_key=f"device:{device.id}:issued:{event.id}")
     return device
 
 
@@ -599,6 +599,7 @@ async def _alert_chain(incident: Incident, agent: Staff, zone: ZoneInfo) -> None
         if recipient.id == agent.id:
             continue
         await outbox.enqueue(recipient.id, LOSS_ALERTS[incident.kind], params,
+                             intent=Intent.of("incident.reported", incident.id),
                              idempotency_key=f"incident:{incident.id}:reported:{recipient.id}")
 
 
@@ -622,6 +623,7 @@ async def close_incident(actor: Actor, incident_id: int, resolution: str,
                 incident.staff_id,  # type: ignore[attr-defined]
                 INCIDENT_CLOSED_TO_STAFF, {"incident": incident.id, "item": incident.item,
                                            "actor": actor.label, "resolution": clean},
+                intent=Intent.of("incident.closed", incident.id),
                 idempotency_key=f"incident:{incident.id}:closed")
     return await Incident.get(id=incident.id).prefetch_related("org", "staff", "device")
 
@@ -795,6 +797,7 @@ async def _flag_unconfirmed(device_id: int, now: datetime, zone: ZoneInfo) -> in
     recipients = await chains.staff_in_chain(device.org, Role.IT_ADMIN)
     for recipient in recipients:
         await outbox.enqueue(recipient.id, UNCONFIRMED_TO_IT, params,
+                             intent=Intent.of("device.unconfirmed", device.id),
                              idempotency_key=f"device:{device.id}:unconfirmed:"
                                              f"{device.issued_at.isoformat()}:{recipient.id}")
     return len(recipients)

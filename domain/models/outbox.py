@@ -25,8 +25,9 @@ class OutboxStatus(StrEnum):
 class OutboxMessage(Model):
     """A notification for one staff member, template is a msgid filled with params.
 
-    buttons holds rows of label msgid and callback data pairs, translated when sent. `kind`
-    names what it is about (its lifetime); a `reply` kind holds an already translated text.
+    Its intent is `kind` (what happened, which sets its lifetime), the subject it is about
+    and the `actions` its recipient may take, by name; each channel renders them (DESIGN
+    §3). A `reply` kind holds a text and `buttons` its channel already rendered.
     """
 
     id = fields.BigIntField(primary_key=True)
@@ -35,6 +36,10 @@ class OutboxMessage(Model):
     )
     channel = fields.CharField(max_length=16)
     kind = fields.CharField(max_length=64, default="")
+    subject_type = fields.CharField(max_length=32, default="")
+    subject_id = fields.BigIntField(null=True)
+    subject_revision = fields.IntField(null=True)
+    actions: list = fields.JSONField(default=list)
     template = fields.TextField()
     params: dict = fields.JSONField(default=dict)
     buttons: list = fields.JSONField(default=list)

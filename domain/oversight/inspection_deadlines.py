@@ -21,19 +21,13 @@ from zoneinfo import ZoneInfo
 from tortoise.transactions import in_transaction
 
 from domain.models import Inspection, InspectionStatus, Org, Role, Staff
-from domain.oversight.inspections import (
-    START_NOW,
-    START_PREFIX,
-    TIME_FORMAT,
-    label,
-    nearest_in_chain,
-    second_persons,
-)
+from domain.oversight.inspections import TIME_FORMAT, label, nearest_in_chain, second_persons
 from domain.platform import audit, outbox
 from domain.platform.actors import system_actor
 from domain.platform.calendar import Calendar
 from domain.platform.deadlines import due_reminders, reminder_key
 from domain.platform.errors import N_
+from domain.platform.intents import Action, Intent
 
 OPEN = (InspectionStatus.SCHEDULED, InspectionStatus.IN_PROGRESS)
 ESCALATION_ROLES = (Role.SUPERVISOR, Role.OPS_ADMIN)
@@ -95,10 +89,12 @@ async def _remind(row_id: int, hours: tuple[int, ...], now: datetime, zone: Zone
                   "due": row.due_at.astimezone(zone).strftime(TIME_FORMAT)}
         key = f"inspection:{row.id}:{reminder_key(due[0])}"
         await outbox.enqueue(holder.id, REMINDER, params,
+                             intent=Intent.of("inspection.reminder", row.id),
                              idempotency_key=f"{key}:{holder.id}")
-        buttons = [] if row.started_at else [[(START_NOW, f"{START_PREFIX}{row.id}")]]
+        actions = () if row.started_at else (Action.START,)
         for second in seconds:
-            await outbox.enqueue(second.id, REMINDER, params, buttons=buttons,
+            await outbox.enqueue(second.id, REMINDER, params,
+                                 intent=Intent.of("inspection.reminder", row.id, *actions),
                                  idempotency_key=f"{key}:{second.id}")
     return True
 
@@ -136,5 +132,6 @@ async def _escalate(row_id: int, now: datetime, zone: ZoneInfo) -> bool:
                   "due": row.due_at.astimezone(zone).strftime(TIME_FORMAT)}
         for person in people:
             await outbox.enqueue(person.id, ESCALATED, params,
+                                 intent=Intent.of("inspection.escalated", row.id),
                                  idempotency_key=f"inspection:{row.id}:escalated:{person.id}")
     return True

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,64 +28,20 @@ from domain.platform.actors import Actor
 from domain.platform.chat import preferred_locale
 from domain.platform.clock import utcnow
 from domain.platform.errors import N_, DomainError, NotFound
+from domain.platform.intents import KINDS, Action, Intent, Subject, SubjectType
 from locales import DEFAULT_LOCALE
 
 CLAIM_LEASE = timedelta(minutes=2)
 MAX_BACKOFF = timedelta(minutes=30)
 
 CHANNEL_PREFERENCE = ("telegram", "web")
-ButtonRows = list[list[tuple[str, str]]]
+ButtonRows = list[list[tuple[str, str]]]  # a reply's buttons, as its channel made them
 REPLY = "reply"
+REPLY_LIFETIME = timedelta(hours=1)
 
-# How long each kind of notification stays worth sending, by its kind: the subject and the
-# event of its idempotency key ("case:7:r1:submitted:3" is "case:submitted"), else the
-# subject alone, else DEFAULT_LIFETIME. Past it the message expires instead of being sent.
-LIFETIMES: dict[str, timedelta] = {
-    "case:submitted": timedelta(days=1),
-    "case:second_approval": timedelta(days=1),
-    "case:sla_reminder": timedelta(hours=4),
-    "case:sla_escalation": timedelta(hours=8),
-    "case:held_alert": timedelta(days=2),
-    "case": timedelta(days=3),
-    "box_count:requested": timedelta(hours=12),
-    "box_count:reminded": timedelta(hours=12),
-    "box_count:escalated": timedelta(days=1),
-    "box_count": timedelta(days=3),
-    "inspection": timedelta(days=3),
-    "special:requested": timedelta(days=1),
-    "special": timedelta(days=3),
-    "callback": timedelta(days=3),
-    "device:issued": timedelta(days=3),
-    REPLY: timedelta(hours=1),
-}
-DEFAULT_LIFETIME = timedelta(days=7)
-
-# Kinds that ask the recipient to act on a case, a count or an inspection: dropped as soon
-# as their subject no longer waits for that action, whatever their lifetime says.
+# Subjects still waiting for the action of an `until_settled` notice (its moment).
 OPEN_CASE = (CaseStatus.SUBMITTED, CaseStatus.IN_REVIEW, CaseStatus.ON_HOLD)
 OPEN_COUNT = (CountStatus.REQUESTED, CountStatus.RETRY, CountStatus.UNANSWERED)
-ACTION_KINDS: dict[str, str] = {
-    "case:submitted": "case", "case:second_approval": "case", "case:sla_reminder": "case",
-    "case:sla_escalation": "case", "case:held_alert": "case",
-    "box_count:requested": "box_count", "box_count:reminded": "box_count",
-    "box_count:escalated": "box_count",
-    "inspection": "inspection", "inspection:surprise": "inspection",
-    "inspection:count_requested": "inspection", "inspection:escalated": "inspection",
-}
-_NOT_AN_EVENT = re.compile(r"^(\d+|[ar]\d+)$")
-
-
-def kind_of(idempotency_key: str) -> str:
-    """The kind of a notification from its idempotency key: subject, then the event."""
-    subject, *rest = idempotency_key.split(":")
-    event = next((part for part in rest[1:] if not _NOT_AN_EVENT.match(part)), "")
-    return f"{subject}:{event}" if event else subject
-
-
-def lifetime_of(kind: str) -> timedelta:
-    """How long a notification of this kind stays worth sending."""
-    subject = kind.split(":")[0]
-    return LIFETIMES.get(kind) or LIFETIMES.get(subject) or DEFAULT_LIFETIME
 
 
 async def enqueue(
@@ -94,20 +49,24 @@ async def enqueue(
     template: str,
     params: dict[str, Any] | None = None,
     *,
+    intent: Intent,
     idempotency_key: str,
     channel: str | None = None,
-    buttons: ButtonRows | None = None,
 ) -> None:
-    """Queue a notification; call inside the transaction of the change it reports.
+    """Queue a notification with its intent; call inside the transaction of the change it
+    reports.
 
     Without a channel the message goes to the recipient's Telegram chat, or to his browser
-    chat when he has no Telegram binding. `buttons` are rows of (label msgid, data) pairs,
-    translated when sent. A second call with the same idempotency key adds nothing. The
-    message expires after the lifetime of its kind (LIFETIMES).
+    chat when he has no Telegram binding. A second call with the same idempotency key adds
+    nothing. The message expires after the lifetime of its kind.
     """
-    await _add(recipient_id, channel or await preferred_channel(recipient_id),
-               kind_of(idempotency_key), template, params or {}, buttons or [],
-               idempotency_key, utcnow())
+    now, subject = utcnow(), intent.subject
+    await _add(OutboxMessage(
+        recipient_id=recipient_id, channel=channel or await preferred_channel(recipient_id),
+        kind=intent.kind, subject_type=subject.type.value, subject_id=subject.id,
+        subject_revision=subject.revision, actions=[a.value for a in intent.actions],
+        template=template, params=params or {}, idempotency_key=idempotency_key,
+        next_attempt_at=now, created_at=now, expires_at=now + intent.lifetime))
 
 
 async def enqueue_replies(channel: str, external_user_id: str, update_key: str,
@@ -120,22 +79,17 @@ async def enqueue_replies(channel: str, external_user_id: str, update_key: str,
     now = utcnow()
     async with in_transaction():
         for number, (text, buttons) in enumerate(replies):
-            await _add(bound.staff_id, channel, REPLY, text, {},  # type: ignore[attr-defined]
-                       buttons, f"{REPLY}:{channel}:{update_key}:{number}:{now.timestamp()}",
-                       now)
+            await _add(OutboxMessage(
+                recipient_id=bound.staff_id, channel=channel,  # type: ignore[attr-defined]
+                kind=REPLY, template=text,
+                buttons=[[list(button) for button in row] for row in buttons],
+                idempotency_key=f"{REPLY}:{channel}:{update_key}:{number}:{now.timestamp()}",
+                next_attempt_at=now, created_at=now, expires_at=now + REPLY_LIFETIME))
     return len(replies)
 
 
-async def _add(recipient_id: int, channel: str, kind: str, template: str,
-               params: dict[str, Any], buttons: ButtonRows, key: str, now: datetime) -> None:
-    await OutboxMessage.bulk_create(
-        [OutboxMessage(recipient_id=recipient_id, channel=channel, kind=kind,
-                       template=template, params=params,
-                       buttons=[[list(button) for button in row] for row in buttons],
-                       idempotency_key=key, next_attempt_at=now, created_at=now,
-                       expires_at=now + lifetime_of(kind))],
-        ignore_conflicts=True,
-    )
+async def _add(message: OutboxMessage) -> None:
+    await OutboxMessage.bulk_create([message], ignore_conflicts=True)
 
 
 async def preferred_channel(staff_id: int) -> str:
@@ -148,8 +102,9 @@ async def preferred_channel(staff_id: int) -> str:
 class Delivery:
     """A claimed message with what the channel adapter needs to send it.
 
-    `chat_id` is None when the recipient has no chat on the channel; a `rendered` message
-    holds its final text (a reply), the others a msgid to translate into `locale`.
+    `chat_id` is None when the recipient has no chat on the channel. A notification holds a
+    msgid to translate into `locale` and its intent, for the channel to render; a reply (no
+    intent) holds its final text and the buttons its channel made.
     """
 
     message_id: int
@@ -159,8 +114,8 @@ class Delivery:
     template: str
     params: dict[str, Any]
     attempts: int
+    intent: Intent | None = None
     buttons: tuple[tuple[tuple[str, str], ...], ...] = ()
-    rendered: bool = False
 
 
 async def claim_due(limit: int = 50, channels: tuple[str, ...] | None = None, *,
@@ -192,7 +147,11 @@ async def claim_due(limit: int = 50, channels: tuple[str, ...] | None = None, *,
                 status=OutboxStatus.EXPIRED, claimed_until=None,
                 last_error="its subject no longer waits for this")
             continue
-        claimed.append(await _delivery(message, default_locale))
+        try:
+            claimed.append(await _delivery(message, default_locale))
+        except ValueError as error:  # an intent this version no longer knows
+            await OutboxMessage.filter(id=message_id).update(
+                status=OutboxStatus.DEAD, claimed_until=None, last_error=str(error))
     return claimed
 
 
@@ -214,21 +173,18 @@ async def _count_lost_claims(now: datetime, max_attempts: int, only: dict[str, A
 
 
 async def _moment_passed(message: OutboxMessage) -> bool:
-    """Whether an action notice's subject no longer waits for the action (its moment)."""
-    subject = ACTION_KINDS.get(message.kind)
-    if subject is None:
+    """Whether an `until_settled` notice's subject no longer waits for the action."""
+    kind = KINDS.get(message.kind)
+    if kind is None or not kind.until_settled:
         return False
-    parts = message.idempotency_key.split(":")
-    subject_id = int(parts[1])
-    if subject == "case":
-        case = await Case.get_or_none(id=subject_id).only("id", "status", "revision")
-        revision = parts[2][1:] if parts[2].startswith("r") else None
+    if kind.subject == SubjectType.CASE:
+        case = await Case.get_or_none(id=message.subject_id).only("id", "status", "revision")
         return case is None or case.status not in OPEN_CASE or (
-            revision is not None and str(case.revision) != revision)
-    if subject == "box_count":
-        count = await BoxCount.get_or_none(id=subject_id).only("id", "status")
+            message.subject_revision is not None and case.revision != message.subject_revision)
+    if kind.subject == SubjectType.BOX_COUNT:
+        count = await BoxCount.get_or_none(id=message.subject_id).only("id", "status")
         return count is None or count.status not in OPEN_COUNT
-    inspection = await Inspection.get_or_none(id=subject_id).only("id", "status")
+    inspection = await Inspection.get_or_none(id=message.subject_id).only("id", "status")
     return inspection is None or inspection.status == InspectionStatus.COMPLETED
 
 
@@ -244,10 +200,28 @@ async def _delivery(message: OutboxMessage, default_locale: str) -> Delivery:
         message_id=message.id, channel=message.channel,
         chat_id=binding.chat_id if binding else None, locale=locale,
         template=message.template, params=message.params, attempts=message.attempts,
+        intent=_intent_to_send(message),
         buttons=tuple(tuple((str(label), str(data)) for label, data in row)
                       for row in message.buttons or []),
-        rendered=message.kind == REPLY,
     )
+
+
+def _intent_to_send(message: OutboxMessage) -> Intent | None:
+    """The intent of a row being sent; a notification without one cannot be sent."""
+    intent = intent_of(message)
+    if intent is None and message.kind != REPLY:
+        raise ValueError(f"notification {message.id} has no intent")
+    return intent
+
+
+def intent_of(message: OutboxMessage) -> Intent | None:
+    """The intent of a notification row; None for a reply and a row written before intents
+    (migration 0014 gave one to every row still to be sent)."""
+    if not message.subject_type:
+        return None
+    subject = Subject(SubjectType(message.subject_type), message.subject_id,  # type: ignore[arg-type]
+                      message.subject_revision)
+    return Intent(message.kind, subject, tuple(Action(name) for name in message.actions))
 
 
 async def wait_for_binding(message_id: int) -> str:
