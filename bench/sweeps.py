@@ -31,13 +31,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from domain.cases import business_types
-from domain.cases.review import SweepResult
 from domain.models import PhotoKind, Role
 from domain.oversight import callback_deadlines, callbacks, inspection_deadlines, inspections
 from domain.people import orgs
 from domain.people import staff as staff_service
 from domain.platform.actors import actor_for, system_actor
 from domain.platform.calendar import Calendar
+from domain.platform.sweeps import SweepResult
 from fieldops.db import apply_migrations, close_database, open_database
 
 ROOT = system_actor("bench")

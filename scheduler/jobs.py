@@ -9,13 +9,13 @@ from datetime import time, timedelta
 from functools import partial
 from zoneinfo import ZoneInfo
 
-from domain.cases import review
+from domain.cases import review_sla
 from domain.cases.cases import CaptureContext
-from domain.ledgers import devices, qualifications
-from domain.ledgers.qualifications import SweepReport
+from domain.ledgers import devices, idle_accounts, major_incidents, qualifications
 from domain.platform import housekeeping
 from domain.platform.calendar import Calendar
 from domain.platform.clock import utcnow
+from domain.platform.sweeps import SweepReport, SweepResult
 from domain.vouchers import voucher_counts
 from scheduler import calendar_sweeps
 
@@ -58,9 +58,9 @@ async def prune_processed_updates() -> int:
     return removed
 
 
-async def sweep_review_sla(capture: CaptureContext, repeat: timedelta) -> review.SweepResult:
+async def sweep_review_sla(capture: CaptureContext, repeat: timedelta) -> SweepResult:
     """Remind reviewers at half time and escalate overdue cases to supervisors (S1)."""
-    result = await review.sweep_sla(utcnow(), repeat, capture)
+    result = await review_sla.sweep_sla(utcnow(), repeat, capture)
     if result.reminded or result.escalated:
         log.info("review SLA: %d reminded, %d escalated", result.reminded, result.escalated)
     return result
@@ -75,14 +75,14 @@ async def sweep_qualification_expiry(zone: ZoneInfo) -> SweepReport:
 
 async def sweep_idle_accounts(idle_days: int, grace_days: int) -> SweepReport:
     """Flag idle accounts and disable them after the grace period (Q7)."""
-    result = await qualifications.sweep_idle_accounts(utcnow(), idle_days, grace_days)
+    result = await idle_accounts.sweep_idle_accounts(utcnow(), idle_days, grace_days)
     log.info("idle accounts: %d flagged, %d disabled", result.warned, result.changed)
     return result
 
 
 async def sweep_major_incidents(threshold: int) -> SweepReport:
     """Flag retraining at the configured count of major incidents (Q4, K2)."""
-    result = await qualifications.sweep_major_incidents(utcnow(), threshold)
+    result = await major_incidents.sweep_major_incidents(utcnow(), threshold)
     log.info("major incidents: %d staff flagged for retraining", result.changed)
     return result
 

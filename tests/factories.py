@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from bot.flows.context import FlowContext
 from domain.cases.cases import CaptureContext, WorkingHours
-from domain.ledgers import devices, qualifications
+from domain.ledgers import devices, qualification_basis, qualifications
 from domain.models import (
     BusinessType,
     Device,
@@ -83,7 +83,7 @@ async def operational(staff: Staff, *, business_type_ids: list[int] | None = Non
     for every active business type (or the given ones), a tablet issued and confirmed
     (unless tablet is False: qualified, waiting for a tablet or a hand-over)."""
     before = await OutboxMessage.all().order_by("-id").first()
-    await qualifications.record_counter_qualification(ROOT, staff.id, f"GT{staff.employee_no}",
+    await qualification_basis.record_counter_qualification(ROOT, staff.id, f"GT{staff.employee_no}",
                                                       date(2020, 1, 6))
     type_ids = business_type_ids or await BusinessType.filter(active=True).order_by(
         "id").values_list("id", flat=True)

@@ -7,7 +7,7 @@ from datetime import datetime
 from functools import cache
 from pathlib import Path
 
-from domain.cases import business_types, cases, review
+from domain.cases import business_types, cases, review_reasons
 from domain.cases.business_types import BusinessTypeForm
 from domain.cases.cases import CaptureContext
 from domain.models import Case, OutboxMessage, PhotoKind, Role, Staff
@@ -55,7 +55,7 @@ async def build_desk(tmp_path: Path) -> Desk:
     four = await business_types.create_business_type(ops, "MOBILE_TRANSFER", BusinessTypeForm(
         "手机银行转账签约", "Mobile banking transfer sign-up", frozenset(KINDS),
         review_sla_minutes=20, four_eyes=True))
-    await review.seed_default_reasons()
+    await review_reasons.seed_default_reasons()
     return Desk(
         ids=ids, ctx=capture_context(tmp_path / "media"),
         agent=await bound_agent(ids["outlet_a"], "F001"),

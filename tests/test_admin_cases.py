@@ -422,7 +422,7 @@ async def test_review_reasons_are_kept_by_operations_management(desk: Desk) -> N
     assert added.url.path == f"/review-reasons/{row.id}"
     assert "申请书未签字" in listing and "图像不清晰" in listing
     assert refused.status == 403 and not await ReviewReason.exists(code="SNEAKY")
-    assert row.code not in {r.code for r in await review.active_reasons(ReasonKind.RETURN)}
+    assert row.code not in {r.code for r in await review_reasons.active_reasons(ReasonKind.RETURN)}
     actions = await AuditLog.filter(object_type="review_reason", object_id=str(row.id)
                                     ).values_list("action", flat=True)
     assert list(actions) == ["review_reason.create", "review_reason.update",

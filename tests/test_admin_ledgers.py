@@ -10,7 +10,7 @@ import pytest
 
 from domain.cases import business_types
 from domain.cases.business_types import MANDATORY_PHOTO_KINDS, BusinessTypeForm
-from domain.ledgers import devices, qualifications
+from domain.ledgers import devices, idle_accounts, qualification_basis, qualifications
 from domain.ledgers.devices import DeviceForm, LossReport
 from domain.models import (
     Device,
@@ -55,7 +55,7 @@ async def ledgers(database_url: str) -> Ledgers:
 
 async def qualified(agent: Staff, type_id: int) -> None:
     """Give a field agent the counter qualification and a grant on it (Q2)."""
-    await qualifications.record_counter_qualification(ROOT, agent.id, f"GT{agent.employee_no}",
+    await qualification_basis.record_counter_qualification(ROOT, agent.id, f"GT{agent.employee_no}",
                                                       date(2020, 1, 6))
     await qualifications.grant(ROOT, agent.id, [type_id], QualificationBasis.COUNTER)
 
@@ -371,7 +371,7 @@ async def test_repeated_major_incidents_propose_withdrawal_to_ops_admin(ledgers:
 
 async def test_a_flagged_idle_account_is_listed_until_it_is_kept(ledgers: Ledgers) -> None:
     later = clock.utcnow() + timedelta(days=91)
-    await qualifications.sweep_idle_accounts(later, idle_days=90, grace_days=14)
+    await idle_accounts.sweep_idle_accounts(later, idle_days=90, grace_days=14)
     ledger = f"/staff/{ledgers.agent_a.id}/qualifications"
     until = (clock.utcnow().date() + timedelta(days=30)).isoformat()
     async with session(ledgers.ids["branch_a"], Role.OPS_ADMIN, "O001") as client:

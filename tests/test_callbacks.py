@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from domain.cases import review
 from domain.models import (
     AuditLog,
     BusinessType,
@@ -32,6 +31,7 @@ from domain.platform.actors import Actor
 from domain.platform.calendar import Calendar
 from domain.platform.clock import utcnow
 from domain.platform.errors import DomainError, PermissionDenied
+from domain.platform.sweeps import SweepResult
 from scheduler import calendar_sweeps
 from tests.callback_support import CONFIRMED, approved
 from tests.case_support import MOBILE, MONDAY_10AM, ZONE
@@ -361,7 +361,7 @@ async def test_deadlines_remind_the_agent_once_and_escalate_once(bench: Bench) -
     agent_id = callback.assigned_to_id  # type: ignore[attr-defined]
     before = callback.scheduled_at - timedelta(minutes=1)
     swept = await callback_deadlines.sweep_callback_deadlines(before, CALENDAR)
-    assert swept == review.SweepResult(0, 0)
+    assert swept == SweepResult(0, 0)
     for _ in range(2):
         await callback_deadlines.sweep_callback_deadlines(callback.scheduled_at, CALENDAR)
     reminders = await OutboxMessage.filter(template=callback_deadlines.DUE_TO_AGENT)

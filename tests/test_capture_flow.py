@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from bot.telegram import TelegramBot
-from domain.cases import business_types, cases, review
+from domain.cases import business_types, cases, review, review_reasons
 from domain.cases.business_types import BusinessTypeForm
 from domain.cases.cases import LocationMode
 from domain.ledgers import qualifications
@@ -367,7 +367,7 @@ async def test_returned_case_is_retaken_item_by_item_and_resubmitted_as_revision
     await chat.press(summary.buttons["Submit"])
     case = await only_case(desk)
     _, reviewer = await person(desk.ids["branch_a"], Role.REVIEWER, no="R1")
-    await review.seed_default_reasons()
+    await review_reasons.seed_default_reasons()
     await review.claim(reviewer, case.id)
     await review.return_case(reviewer, case.id, ["unclear_image"], "emblem side is blurred",
                              capture_context(desk.media_root), retake_items=["customer",

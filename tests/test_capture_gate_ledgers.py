@@ -13,7 +13,7 @@ import pytest
 from domain.cases import business_types, cases
 from domain.cases.business_types import BusinessTypeForm
 from domain.cases.cases import CaptureContext, WorkingHours
-from domain.ledgers import devices, qualifications
+from domain.ledgers import devices, qualification_basis, qualifications
 from domain.models import (
     Case,
     Device,
@@ -160,7 +160,7 @@ async def test_only_the_types_the_agent_is_qualified_for_are_offered(
 async def test_an_agent_without_a_tablet_is_refused_with_the_reason(
     gate: Gate, chat: Chat
 ) -> None:
-    await qualifications.record_counter_qualification(ROOT, gate.agent.id, "GT1",
+    await qualification_basis.record_counter_qualification(ROOT, gate.agent.id, "GT1",
                                                       date(2020, 1, 6))
     await qualifications.grant(ROOT, gate.agent.id, [gate.debit_id, gate.sms_id],
                                QualificationBasis.COUNTER)

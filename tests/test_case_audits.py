@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from domain.ledgers import qualifications
+from domain.ledgers import major_incidents, qualifications
 from domain.models import (
     AuditDraw,
     AuditLog,
@@ -197,7 +197,7 @@ async def test_a_reviewer_flagged_by_audit_errors_is_listed_for_retraining(world
         await case_audits.record_finding(world.auditor, row.id, error(
             "portrait_mismatch_passed", agent=False, reviewer=True), CALENDAR, moment)
     reviewer_id = world.desk.second.staff_id
-    assert [s.id for s in await qualifications.retraining_flagged(world.desk.ops)] == [
+    assert [s.id for s in await major_incidents.retraining_flagged(world.desk.ops)] == [
         reviewer_id]
     assert await qualifications.withdrawal_proposals(world.desk.ops) == []  # no qualification
     board = await dashboard.overview(world.desk.ops, ZONE, moment)

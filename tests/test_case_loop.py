@@ -18,7 +18,7 @@ import pytest
 from admin_web.app import AdminConfig
 from bot.dispatcher import OutboxDispatcher
 from bot.telegram import TelegramBot
-from domain.cases import business_types, review
+from domain.cases import business_types, review_reasons
 from domain.cases.business_types import BusinessTypeForm
 from domain.models import (
     Case,
@@ -64,7 +64,7 @@ async def loop(database_url: str, tmp_path: Path) -> AsyncIterator[Loop]:
     _, ops = await person(ids["province"], Role.OPS_ADMIN, no="O1")
     await business_types.create_business_type(
         ops, "DEBIT_CARD", BusinessTypeForm("借记卡开户", TYPE, KINDS))
-    await review.seed_default_reasons()
+    await review_reasons.seed_default_reasons()
     agent, _ = await person(ids["outlet_a"], Role.FIELD_AGENT, no="F1", name="陈展业")
     await bound_agent(agent, AGENT)
     await operational(agent)
@@ -142,7 +142,7 @@ async def test_capture_return_retake_and_approve_from_chat(loop: Loop) -> None:
 
     # 3. The agent is told both reasons and retakes the one flagged photo.
     returned = await told(fake, AGENT, lambda text: "returned for correction" in text)
-    reasons = {r.code: r.name_en for r in await review.active_reasons(ReasonKind.RETURN)}
+    reasons = {r.code: r.name_en for r in await review_reasons.active_reasons(ReasonKind.RETURN)}
     assert reasons["unclear_image"] in returned.text
     assert reasons["portrait_mismatch"] in returned.text
     assert "现场照看不清客户面部" in returned.text

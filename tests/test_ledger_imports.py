@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from domain.ledgers import qualifications as q
+from domain.ledgers import qualification_basis as basis
 from domain.models import Device, ExamResult, Role, TrainingRecord
 from domain.platform.actors import Actor
 from tests.cli_support import cli_env, fieldops
@@ -66,7 +66,7 @@ async def test_training_import_reports_each_bad_row_and_keeps_the_good_ones(
     branch: Branch,
 ) -> None:
     seen: list[tuple[int, int, str]] = []
-    report = await q.import_training_csv(
+    report = await basis.import_training_csv(
         branch.ops_a, TRAINING_CSV, all_or_nothing=False, today=TODAY,
         progress=lambda done, total, label: seen.append((done, total, label)))
     assert [(row.line, row.error) for row in report.errors] == EXPECTED_ERRORS
@@ -82,7 +82,7 @@ async def test_training_import_reports_each_bad_row_and_keeps_the_good_ones(
 
 
 async def test_all_or_nothing_imports_nothing_when_a_row_fails(branch: Branch) -> None:
-    report = await q.import_training_csv(branch.ops_a, TRAINING_CSV, all_or_nothing=True,
+    report = await basis.import_training_csv(branch.ops_a, TRAINING_CSV, all_or_nothing=True,
                                          today=TODAY)
     assert [(row.line, row.error) for row in report.errors] == EXPECTED_ERRORS
     assert (report.read, report.imported, report.all_or_nothing) == (9, 0, True)
@@ -91,15 +91,15 @@ async def test_all_or_nothing_imports_nothing_when_a_row_fails(branch: Branch) -
 
 async def test_reimporting_reports_rows_already_in_the_ledger(branch: Branch) -> None:
     good = "employee_no,course,completed_on,hours,trainer\nF001,上岗培训,2026-03-02,16,王老师\n"
-    first = await q.import_training_csv(branch.ops_a, good, all_or_nothing=True, today=TODAY)
+    first = await basis.import_training_csv(branch.ops_a, good, all_or_nothing=True, today=TODAY)
     assert (first.imported, first.errors) == (1, ())
-    second = await q.import_training_csv(branch.ops_a, good, all_or_nothing=True, today=TODAY)
-    assert [(row.line, row.error) for row in second.errors] == [(2, q.ALREADY_RECORDED)]
+    second = await basis.import_training_csv(branch.ops_a, good, all_or_nothing=True, today=TODAY)
+    assert [(row.line, row.error) for row in second.errors] == [(2, basis.ALREADY_RECORDED)]
     assert await TrainingRecord.all().count() == 1
 
 
 async def test_a_file_without_its_header_is_refused_as_a_whole(branch: Branch) -> None:
-    report = await q.import_exams_csv(branch.ops_a, "employee_no,exam,score\nF001,x,1\n",
+    report = await basis.import_exams_csv(branch.ops_a, "employee_no,exam,score\nF001,x,1\n",
                                       all_or_nothing=False, today=TODAY)
     assert [(row.line, row.error, row.params) for row in report.errors] == [
         (1, "The header row lacks the column %(column)s.", {"column": "taken_on"})]
@@ -107,7 +107,8 @@ async def test_a_file_without_its_header_is_refused_as_a_whole(branch: Branch) -
 
 
 async def test_exam_import_keeps_failed_exams_and_refuses_bad_scores(branch: Branch) -> None:
-    report = await q.import_exams_csv(branch.ops_a, EXAMS_CSV, all_or_nothing=False, today=TODAY)
+    report = await basis.import_exams_csv(branch.ops_a, EXAMS_CSV, all_or_nothing=False,
+                                          today=TODAY)
     assert [(row.line, row.params) for row in report.errors] == [
         (4, {"column": "score", "value": "-5"})]
     results = {r.score: r.passed for r in await ExamResult.all()}

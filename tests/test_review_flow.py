@@ -19,7 +19,7 @@ import pytest
 from bot.dispatcher import OutboxDispatcher
 from bot.flows.context import FlowContext
 from bot.telegram import TelegramBot
-from domain.cases import business_types, cases, review
+from domain.cases import business_types, cases, review_reasons
 from domain.cases.business_types import BusinessTypeForm
 from domain.cases.cases import WorkingHours
 from domain.models import (
@@ -115,7 +115,7 @@ async def desk(bot: TelegramBot, ctx: FlowContext) -> Desk:
     four_eyes = await business_types.create_business_type(
         ops, "PROFILE", BusinessTypeForm("个人客户信息建立/修改", "Customer profile",
                                          frozenset(KINDS), four_eyes=True))
-    await review.seed_default_reasons()
+    await review_reasons.seed_default_reasons()
     agent_row, agent = await bound(ids["outlet_a"], Role.FIELD_AGENT, "F1", AGENT)
     await operational(agent_row)
     reviewers = {user: (await bound(ids[org], Role.REVIEWER, no, user))[0]
@@ -153,7 +153,7 @@ async def state(case: Case) -> tuple[CaseStatus, int | None, int]:
 
 async def reasons(kind: ReasonKind) -> list[ReviewReason]:
     """The reasons reviewers are offered."""
-    return await review.active_reasons(kind)
+    return await review_reasons.active_reasons(kind)
 
 
 async def test_claim_from_chat_shows_the_masked_case_with_decision_buttons(

@@ -6,7 +6,7 @@ import asyncio
 
 from tortoise.transactions import in_transaction
 
-from domain.cases import review
+from domain.cases import case_file
 from domain.cases.cases import CaptureContext
 from domain.models import Case, CasePhoto, Role, Staff
 from domain.platform import audit
@@ -18,7 +18,7 @@ from domain.platform.images import preview_without_exif
 async def photo_preview(actor: Actor, case_id: int, sha256: str, ctx: CaptureContext,
                         max_side: int) -> bytes:
     """A downscaled copy without EXIF of a photo the actor may see; hash checked (C9, C10)."""
-    photo = await review.photo_for(actor, case_id, sha256)
+    photo = await case_file.photo_for(actor, case_id, sha256)
     data = await ctx.media.aread(photo.sha256)
     return await asyncio.to_thread(preview_without_exif, data, max_side)
 
@@ -27,7 +27,7 @@ async def photo_original(actor: Actor, case_id: int, sha256: str, ctx: CaptureCo
                          ) -> tuple[CasePhoto, bytes]:
     """The original bytes, EXIF included, for reveal holders only and audited (C9, C10)."""
     require(actor, Permission.CUSTOMER_DATA_REVEAL)
-    photo = await review.photo_for(actor, case_id, sha256)
+    photo = await case_file.photo_for(actor, case_id, sha256)
     data = await ctx.media.aread(photo.sha256)
     case = await Case.get(id=photo.case_id)  # type: ignore[attr-defined]
     async with in_transaction():

@@ -8,7 +8,7 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from domain.cases.business_types import PHOTO_KIND_LABELS
-from domain.models import ReasonKind, ReviewReason
+from domain.models import PhotoKind, ReasonKind, ReviewReason
 from domain.models.cases import RETAKE_CUSTOMER
 from domain.platform import audit
 from domain.platform.access import Permission, can, require
@@ -130,3 +130,40 @@ async def set_active(actor: Actor, reason_id: int, active: bool) -> ReviewReason
 async def reason_names(locale: str) -> dict[str, str]:
     """Display names of every reason by code, for the decisions on a case page (C7)."""
     return {row.code: row.name_in(locale) for row in await ReviewReason.all()}
+
+
+DEFAULT_REASONS: tuple[tuple[str, ReasonKind, str, str, tuple[str, ...]], ...] = (
+    ("unclear_image", ReasonKind.RETURN, "影像不清晰", "Unclear image",
+     (PhotoKind.ID_FRONT.value, PhotoKind.ID_BACK.value, PhotoKind.ONSITE_WITH_AGENT.value)),
+    ("incomplete_papers", ReasonKind.RETURN, "资料不完整", "Incomplete papers",
+     (PhotoKind.SIGNED_FORM.value,)),
+    ("portrait_mismatch", ReasonKind.RETURN, "现场照人像不一致", "Portrait does not match",
+     (PhotoKind.ONSITE_WITH_AGENT.value,)),
+    ("id_expired_or_invalid", ReasonKind.RETURN, "身份证件过期或无效",
+     "ID card expired or invalid", (PhotoKind.ID_FRONT.value, PhotoKind.ID_BACK.value)),
+    ("customer_data_wrong", ReasonKind.RETURN, "客户信息有误", "Customer data wrong",
+     (RETAKE_CUSTOMER,)),
+    ("other_return", ReasonKind.RETURN, "其他（见备注）", "Other (see note)", ()),
+    ("networked_check_failed", ReasonKind.REJECT, "联网核查未通过",
+     "Networked identity check failed", ()),
+    ("customer_not_present", ReasonKind.REJECT, "客户本人未到场", "Customer not present in person",
+     ()),
+    ("identity_doubt", ReasonKind.REJECT, "身份存疑", "Identity in doubt", ()),
+    ("other_reject", ReasonKind.REJECT, "其他（见备注）", "Other (see note)", ()),
+)
+
+
+async def active_reasons(kind: ReasonKind) -> list[ReviewReason]:
+    """The managed reasons reviewers may pick for a return or a rejection (C7)."""
+    return await ReviewReason.filter(kind=kind, active=True).order_by("sort_order", "code")
+
+
+async def seed_default_reasons() -> int:
+    """Create the standard reason list where missing; returns how many were added."""
+    added = 0
+    for position, (code, kind, name_zh, name_en, items) in enumerate(DEFAULT_REASONS):
+        _, created = await ReviewReason.get_or_create(code=code, defaults={
+            "kind": kind, "name_zh": name_zh, "name_en": name_en, "retake_items": list(items),
+            "sort_order": (position + 1) * 10})
+        added += created
+    return added

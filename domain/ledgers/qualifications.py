@@ -1,4 +1,7 @@
-"""Qualification ledger: training, exams, grants, suspension, withdrawal, sweeps (Q1–Q5, Q7, K2).
+"""Qualification ledger: grants, suspension, withdrawal, expiry and the capture gate (Q1–Q5).
+
+Training, exams and the counter qualification are in `training`, idle accounts in
+`idle_accounts`, major incidents and retraining in `major_incidents`.
 
 active --suspend--> suspended --reinstate--> active
 active | suspended --withdraw(reason)--> revoked (may qualify again)
@@ -13,33 +16,38 @@ reading QUALIFICATION_VIEW, both within the actor's org subtree.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import Decimal
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from domain.ledgers.ledger_csv import (
-    BAD_NUMBER,
-    MISSING,
-    CsvRow,
-    ImportReport,
-    RowWriter,
-    cell,
-    date_cell,
-    import_csv,
-    number_cell,
+from domain.ledgers._staff_records import (
+    NO_SUCH_STAFF,
+    NOT_AFTER_TODAY,
+    business_today,
+    required_reason,
+    staff_in_scope,
 )
-from domain.ledgers.ledger_csv import ImportRow as ImportRow  # part of this module's API
+from domain.ledgers._staff_records import (
+    REASON_REQUIRED as REASON_REQUIRED,
+)
+
+# Until devices, vouchers and cases import these from their own modules (issue 12 split).
+from domain.ledgers.idle_accounts import touch_activity as touch_activity
+from domain.ledgers.ledger_csv import ImportReport as ImportReport
+from domain.ledgers.ledger_csv import ImportRow as ImportRow
+from domain.ledgers.major_incidents import (
+    DEFAULT_INCIDENT_RULES as DEFAULT_INCIDENT_RULES,
+)
+from domain.ledgers.major_incidents import IncidentRules as IncidentRules
+from domain.ledgers.major_incidents import (
+    major_incident_recorded as major_incident_recorded,
+)
 from domain.models import (
     BusinessType,
     CounterQualification,
     ExamResult,
-    Incident,
     Qualification,
     QualificationBasis,
     QualificationEvent,
@@ -52,21 +60,18 @@ from domain.models import (
     WithdrawalReason,
 )
 from domain.people.orgs import get_org
-from domain.platform import audit, chains, outbox
-from domain.platform.access import Permission, require, require_scope, scope_prefix
-from domain.platform.actors import Actor, system_actor
-from domain.platform.calendar import DEFAULT_ZONE
-from domain.platform.clock import utcnow
+from domain.platform import audit, outbox
+from domain.platform.access import Permission, require, scope_prefix
+from domain.platform.actors import Actor, person_label, system_actor
+from domain.platform.chat import locale_of
+from domain.platform.clock import business_date, utcnow
 from domain.platform.errors import N_, DomainError, NotFound
+from domain.platform.intents import Intent
+from domain.platform.sweeps import SweepReport
 
 PERMANENT_REASONS = frozenset({WithdrawalReason.REPEATED_MAJOR_INCIDENTS,
                                WithdrawalReason.MALICIOUS_OPERATION})
 EXPIRY_WARNING_DAYS = 7
-DEFAULT_MAJOR_INCIDENT_THRESHOLD = 2
-DEFAULT_MASS_LOSS_THRESHOLD = 10
-# cases.py imports this module, so the reader's default language is named here too
-DEFAULT_LOCALE = "zh_CN"
-MAX_AMOUNT = Decimal("99999.9")
 
 WITHDRAWAL_REASON_LABELS: dict[WithdrawalReason, str] = {
     WithdrawalReason.BUSINESS_DEPT_NOTICE: N_("Notice of the business department"),
@@ -130,51 +135,9 @@ EXAM_FAILED = N_("The exam %(exam)s was not passed (score %(score)s, pass mark "
                  "%(pass_mark)s).")
 TRAINING_OF_OTHER = N_("This training record belongs to another staff member.")
 EXAM_OF_OTHER = N_("This exam result belongs to another staff member.")
-NO_SUCH_STAFF = N_("No such staff member.")
 NO_SUCH_TYPE = N_("No such business type.")
 NO_SUCH_QUALIFICATION = N_("No such qualification.")
-NOT_AFTER_TODAY = N_("Choose a date after today.")
-REASON_REQUIRED = N_("Give the reason.")
 
-IDLE_FLAGGED_TO_STAFF = N_("Your account has not been used for %(days)s days. Unless you "
-                           "operate again or an administrator keeps it, it will be disabled in "
-                           "%(grace)s days.")
-IDLE_DISABLED_TO_STAFF = N_("Your account was disabled because it was not used for %(days)s "
-                            "days. Contact your administrator to enable it again.")
-IDLE_KEPT_TO_STAFF = N_("An administrator keeps your account active until %(until)s.")
-RETRAINING_TO_STAFF = N_("You have had %(count)s major incidents. You are flagged for "
-                         "retraining, and operations management will review your "
-                         "qualification.")
-PROPOSAL_TO_OPERATIONS = N_("%(staff)s has had %(count)s major incidents and is flagged for "
-                            "retraining. Review the withdrawal of the qualification.")
-
-
-@dataclass(frozen=True)
-class TrainingForm:
-    """A training record as entered or imported (course, date, hours, trainer)."""
-
-    course: str
-    completed_on: date
-    hours: Decimal
-    trainer: str
-
-
-@dataclass(frozen=True)
-class ExamForm:
-    """An exam result as entered or imported (exam, score, pass mark, date)."""
-
-    exam: str
-    taken_on: date
-    score: Decimal
-    pass_mark: Decimal
-
-
-@dataclass(frozen=True)
-class SweepReport:
-    """What a daily sweep changed."""
-
-    warned: int
-    changed: int
 
 
 @dataclass(frozen=True)
@@ -215,141 +178,6 @@ def _withdrawal(reason: WithdrawalReason) -> _Change:
 # --- small helpers ---------------------------------------------------------------------
 
 
-def _today(moment: datetime | None = None) -> date:
-    """The business day of a moment (now by default): the one calendar of the ledger (Q1)."""
-    return business_date(moment or utcnow(), DEFAULT_ZONE)
-
-
-def _locale_of(staff: Staff) -> str:
-    return staff.locale or DEFAULT_LOCALE
-
-
-def _label(staff: Staff) -> str:
-    return f"{staff.employee_no} {staff.name}"
-
-
-def _reason(text: str) -> str:
-    clean = text.strip()
-    if not clean:
-        raise DomainError(REASON_REQUIRED)
-    return clean
-
-
-async def _staff_in_scope(actor: Actor, staff_id: int) -> Staff:
-    """A staff member inside the actor's subtree, with the org loaded."""
-    staff = await Staff.get_or_none(id=staff_id).prefetch_related("org")
-    if staff is None:
-        raise NotFound(NO_SUCH_STAFF)
-    require_scope(actor, staff.org)
-    return staff
-
-
-def _check_text(value: str, name: str, max_length: int) -> str:
-    clean = value.strip()
-    if not clean:
-        raise DomainError(MISSING, column=name)
-    if len(clean) > max_length:
-        raise DomainError(N_("%(column)s is longer than %(max)s characters."), column=name,
-                          max=max_length)
-    return clean
-
-
-def _check_past(value: date, name: str, today: date) -> date:
-    if value > today:
-        raise DomainError(N_("%(column)s: %(value)s lies in the future."), column=name,
-                          value=value.isoformat())
-    return value
-
-
-def _check_amount(value: Decimal, name: str, *, positive: bool) -> Decimal:
-    """A non-negative (or positive) figure with at most one decimal place, as stored."""
-    exponent = value.as_tuple().exponent
-    fits = (value.is_finite() and isinstance(exponent, int) and exponent >= -1
-            and value <= MAX_AMOUNT and (value > 0 if positive else value >= 0))
-    if not fits:
-        raise DomainError(BAD_NUMBER, column=name, value=str(value))
-    return value
-
-
-def _clean_training(form: TrainingForm, today: date) -> TrainingForm:
-    return TrainingForm(course=_check_text(form.course, "course", 200),
-                        completed_on=_check_past(form.completed_on, "completed_on", today),
-                        hours=_check_amount(form.hours, "hours", positive=True),
-                        trainer=_check_text(form.trainer, "trainer", 100))
-
-
-def _clean_exam(form: ExamForm, today: date) -> ExamForm:
-    return ExamForm(exam=_check_text(form.exam, "exam", 200),
-                    taken_on=_check_past(form.taken_on, "taken_on", today),
-                    score=_check_amount(form.score, "score", positive=False),
-                    pass_mark=_check_amount(form.pass_mark, "pass_mark", positive=True))
-
-
-# --- training, exams, counter qualification -----------------------------------------------
-
-
-async def _write_training(actor: Actor, staff: Staff, form: TrainingForm) -> TrainingRecord:
-    row = await TrainingRecord.create(staff=staff, course=form.course,
-                                      completed_on=form.completed_on, hours=form.hours,
-                                      trainer=form.trainer, recorded_at=utcnow())
-    await audit.record(actor, "training.recorded", "training_record", row.id,
-                       org_id=staff.org_id,  # type: ignore[attr-defined]
-                       detail={"staff_id": staff.id, "course": form.course,
-                               "completed_on": form.completed_on.isoformat(),
-                               "hours": str(form.hours)})
-    return row
-
-
-async def _write_exam(actor: Actor, staff: Staff, form: ExamForm) -> ExamResult:
-    row = await ExamResult.create(staff=staff, exam=form.exam, taken_on=form.taken_on,
-                                  score=form.score, pass_mark=form.pass_mark,
-                                  recorded_at=utcnow())
-    await audit.record(actor, "exam.recorded", "exam_result", row.id,
-                       org_id=staff.org_id,  # type: ignore[attr-defined]
-                       detail={"staff_id": staff.id, "exam": form.exam,
-                               "taken_on": form.taken_on.isoformat(),
-                               "score": str(form.score), "pass_mark": str(form.pass_mark)})
-    return row
-
-
-async def record_training(actor: Actor, staff_id: int, form: TrainingForm) -> TrainingRecord:
-    """Record a completed training course of a staff member in scope (Q2)."""
-    require(actor, Permission.QUALIFICATION_MANAGE)
-    clean = _clean_training(form, _today())
-    async with in_transaction():
-        staff = await _staff_in_scope(actor, staff_id)
-        return await _write_training(actor, staff, clean)
-
-
-async def record_exam(actor: Actor, staff_id: int, form: ExamForm) -> ExamResult:
-    """Record an exam result of a staff member in scope (Q2)."""
-    require(actor, Permission.QUALIFICATION_MANAGE)
-    clean = _clean_exam(form, _today())
-    async with in_transaction():
-        staff = await _staff_in_scope(actor, staff_id)
-        return await _write_exam(actor, staff, clean)
-
-
-async def record_counter_qualification(actor: Actor, staff_id: int, certificate_no: str,
-                                       obtained_on: date) -> CounterQualification:
-    """Record that a staff member holds the counter qualification (Q2)."""
-    require(actor, Permission.QUALIFICATION_MANAGE)
-    number = _check_text(certificate_no, "certificate_no", 64)
-    _check_past(obtained_on, "obtained_on", _today())
-    async with in_transaction():
-        staff = await _staff_in_scope(actor, staff_id)
-        if await CounterQualification.exists(staff_id=staff.id):
-            raise DomainError(N_("A counter qualification of %(staff)s is already recorded."),
-                              staff=_label(staff))
-        row = await CounterQualification.create(staff=staff, certificate_no=number,
-                                                obtained_on=obtained_on, recorded_at=utcnow())
-        await audit.record(actor, "counter_qualification.recorded", "counter_qualification",
-                           row.id, org_id=staff.org_id,  # type: ignore[attr-defined]
-                           detail={"staff_id": staff.id, "certificate_no": number,
-                                   "obtained_on": obtained_on.isoformat()})
-    return row
-
-
 # --- the state machine ------------------------------------------------------------------
 
 
@@ -371,8 +199,9 @@ async def _record_change(actor: Actor, qualification: Qualification, staff: Staf
                                "valid_until": valid_until or None})
     await outbox.enqueue(
         staff.id, template,
-        {"business_type": business_type.name_in(_locale_of(staff)), "reason": reason,
+        {"business_type": business_type.name_in(locale_of(staff)), "reason": reason,
          "valid_until": valid_until},
+        intent=Intent.of("qualification.changed", qualification.id),
         idempotency_key=f"qualification:{qualification.id}:event:{event.id}",
     )
 
@@ -392,13 +221,13 @@ async def _transition(actor: Actor, qualification_id: int, change: _Change, reas
                       ) -> Qualification:
     """Apply one admin transition to a qualification in scope, or say why not."""
     require(actor, Permission.QUALIFICATION_MANAGE)
-    text = _reason(reason)
+    text = required_reason(reason)
     async with in_transaction():
         qualification = await Qualification.filter(
             id=qualification_id).select_for_update().first()
         if qualification is None:
             raise NotFound(NO_SUCH_QUALIFICATION)
-        staff = await _staff_in_scope(actor, qualification.staff_id)  # type: ignore[attr-defined]
+        staff = await staff_in_scope(actor, qualification.staff_id)  # type: ignore[attr-defined]
         if not await _move(qualification, change, text):
             raise DomainError(change.refusal)
         await _record_change(actor, qualification, staff, change.kind, text, now or utcnow(),
@@ -431,11 +260,11 @@ async def suspend_all_for_staff(actor: Actor, staff_id: int, reason: str,
     """Suspend every active qualification of a staff member, e.g. after a voucher loss
     through lax management (Q5); returns how many were suspended."""
     require(actor, Permission.QUALIFICATION_MANAGE)
-    text = _reason(reason)
+    text = required_reason(reason)
     moment = now or utcnow()
     suspended = 0
     async with in_transaction():
-        staff = await _staff_in_scope(actor, staff_id)
+        staff = await staff_in_scope(actor, staff_id)
         for qualification in await Qualification.filter(
                 staff_id=staff.id, status=QualificationStatus.ACTIVE).select_for_update():
             if await _move(qualification, SUSPEND, text):
@@ -450,10 +279,10 @@ async def suspend_all_for_staff(actor: Actor, staff_id: int, reason: str,
 
 async def _grantee(actor: Actor, staff_id: int) -> Staff:
     """An active field agent in scope who has not lost his qualification for good (Q3)."""
-    staff = await _staff_in_scope(actor, staff_id)
+    staff = await staff_in_scope(actor, staff_id)
     if not staff.active:
         raise DomainError(N_("%(staff)s is deactivated and cannot be granted a qualification."),
-                          staff=_label(staff))
+                          staff=person_label(staff))
     if not await StaffRole.exists(staff_id=staff.id, role=Role.FIELD_AGENT):
         raise DomainError(N_("Only field agents can be granted a qualification."))
     withdrawn = await QualificationEvent.filter(
@@ -461,7 +290,7 @@ async def _grantee(actor: Actor, staff_id: int) -> Staff:
     ).order_by("-id").first()
     if withdrawn is not None:
         reason = withdrawn.withdrawal_reason or WithdrawalReason.MALICIOUS_OPERATION
-        raise DomainError(PERMANENT_REFUSAL[reason], staff=_label(staff))
+        raise DomainError(PERMANENT_REFUSAL[reason], staff=person_label(staff))
     return staff
 
 
@@ -470,11 +299,11 @@ async def _training_basis(staff: Staff, training_id: int | None) -> TrainingReco
     if training_id is None:
         latest = await TrainingRecord.filter(staff_id=staff.id).first()
         if latest is None:
-            raise DomainError(NO_TRAINING, staff=_label(staff))
+            raise DomainError(NO_TRAINING, staff=person_label(staff))
         return latest
     training = await TrainingRecord.get_or_none(id=training_id)
     if training is None:
-        raise DomainError(NO_TRAINING, staff=_label(staff))
+        raise DomainError(NO_TRAINING, staff=person_label(staff))
     if training.staff_id != staff.id:  # type: ignore[attr-defined]
         raise DomainError(TRAINING_OF_OTHER)
     return training
@@ -485,12 +314,12 @@ async def _exam_basis(staff: Staff, exam_id: int | None) -> ExamResult:
     if exam_id is None:
         exams = await ExamResult.filter(staff_id=staff.id)
         if not exams:
-            raise DomainError(NO_EXAM, staff=_label(staff))
+            raise DomainError(NO_EXAM, staff=person_label(staff))
         exam = next((row for row in exams if row.passed), exams[0])
     else:
         found = await ExamResult.get_or_none(id=exam_id)
         if found is None:
-            raise DomainError(NO_EXAM, staff=_label(staff))
+            raise DomainError(NO_EXAM, staff=person_label(staff))
         if found.staff_id != staff.id:  # type: ignore[attr-defined]
             raise DomainError(EXAM_OF_OTHER)
         exam = found
@@ -505,7 +334,7 @@ async def _basis(staff: Staff, basis: QualificationBasis, training_id: int | Non
     """What the grant rests on, or the refusal naming what is missing (Q2)."""
     if basis == QualificationBasis.COUNTER:
         if not await CounterQualification.exists(staff_id=staff.id):
-            raise DomainError(NO_COUNTER, staff=_label(staff))
+            raise DomainError(NO_COUNTER, staff=person_label(staff))
         return None, None
     return await _training_basis(staff, training_id), await _exam_basis(staff, exam_id)
 
@@ -517,7 +346,7 @@ async def _grant_one(actor: Actor, staff: Staff, business_type: BusinessType,
     """Create the qualification, or re-activate a revoked or expired one (Q2)."""
     row = await Qualification.filter(staff_id=staff.id,
                                      business_type_id=business_type.id).select_for_update().first()
-    held = {"staff": _label(staff), "business_type": business_type.name_zh}
+    held = {"staff": person_label(staff), "business_type": business_type.name_zh}
     if row is not None and row.status == QualificationStatus.ACTIVE:
         raise DomainError(N_("%(staff)s already holds an active qualification for "
                              "%(business_type)s."), **held)
@@ -550,7 +379,7 @@ async def grant(actor: Actor, staff_id: int, business_type_ids: list[int],
     wanted = list(dict.fromkeys(business_type_ids))
     if not wanted:
         raise DomainError(N_("Choose at least one business type."))
-    if valid_until is not None and valid_until <= _today(moment):
+    if valid_until is not None and valid_until <= business_today(moment):
         raise DomainError(NOT_AFTER_TODAY)
     async with in_transaction():
         staff = await _grantee(actor, staff_id)
@@ -564,11 +393,6 @@ async def grant(actor: Actor, staff_id: int, business_type_ids: list[int],
 
 
 # --- the capture gate and reads ---------------------------------------------------------
-
-
-def business_date(moment: datetime, zone: ZoneInfo) -> date:
-    """The business day a moment falls on in the business time zone (Q1)."""
-    return moment.astimezone(zone).date()
 
 
 def holds(row: Qualification, moment: datetime, zone: ZoneInfo) -> bool:
@@ -597,7 +421,7 @@ async def require_active(staff_id: int, business_type_id: int, now: datetime,
     business_type = await BusinessType.get_or_none(id=business_type_id)
     if business_type is None:
         raise NotFound(NO_SUCH_TYPE)
-    name = business_type.name_in(_locale_of(staff))
+    name = business_type.name_in(locale_of(staff))
     row = await Qualification.get_or_none(staff_id=staff_id, business_type_id=business_type_id)
     if row is None:
         raise DomainError(NOT_QUALIFIED, business_type=name)
@@ -618,7 +442,7 @@ async def staff_ledger(actor: Actor, staff_id: int) -> dict[str, list]:
     member in scope, for the admin page (keys: training, exams, counter, qualifications,
     events)."""
     require(actor, Permission.QUALIFICATION_VIEW)
-    staff = await _staff_in_scope(actor, staff_id)
+    staff = await staff_in_scope(actor, staff_id)
     return {
         "training": await TrainingRecord.filter(staff_id=staff.id),
         "exams": await ExamResult.filter(staff_id=staff.id),
@@ -662,90 +486,6 @@ async def withdrawal_proposals(actor: Actor) -> list[Staff]:
     ).distinct().prefetch_related("org").order_by("retraining_flagged_at", "id")
 
 
-async def retraining_flagged(actor: Actor) -> list[Staff]:
-    """Everyone in scope flagged for retraining and closer monitoring, by major incidents or
-    by off-site audit errors, whatever his roles (K2)."""
-    require(actor, Permission.QUALIFICATION_VIEW)
-    return await Staff.filter(
-        retraining_flagged_at__isnull=False, org__path__startswith=scope_prefix(actor),
-    ).prefetch_related("org").order_by("retraining_flagged_at", "id")
-
-
-# --- CSV imports ------------------------------------------------------------------------
-
-TRAINING_COLUMNS = ("employee_no", "course", "completed_on", "hours", "trainer")
-EXAM_COLUMNS = ("employee_no", "exam", "taken_on", "score", "pass_mark")
-ALREADY_RECORDED = N_("This record is already in the ledger.")
-StaffRowWriter = Callable[[Staff, CsvRow], Awaitable[None]]
-
-
-def _staff_writer(actor: Actor, write: StaffRowWriter
-                  ) -> Callable[[list[CsvRow]], Awaitable[RowWriter]]:
-    """Load the staff the rows name once; each row then goes to a known member in scope."""
-
-    async def prepare(rows: list[CsvRow]) -> RowWriter:
-        numbers = {row.values.get("employee_no", "") for row in rows}
-        staff_by_no = {staff.employee_no: staff for staff in
-                       await Staff.filter(employee_no__in=numbers).prefetch_related("org")}
-
-        async def write_row(row: CsvRow) -> None:
-            number = cell(row, "employee_no")
-            staff = staff_by_no.get(number)
-            if staff is None:
-                raise DomainError(N_("Unknown employee number %(employee_no)s."),
-                                  employee_no=number)
-            if not staff.org.path.startswith(scope_prefix(actor)):
-                raise DomainError(N_("Employee %(employee_no)s belongs to an organisation "
-                                     "outside your scope."), employee_no=number)
-            await write(staff, row)
-
-        return write_row
-
-    return prepare
-
-
-async def import_training_csv(actor: Actor, text: str, *, all_or_nothing: bool,
-                              progress: object | None = None,
-                              today: date | None = None) -> ImportReport:
-    """Import training records from CSV (employee_no,course,completed_on,hours,trainer) with
-    a row-by-row error report; `progress(done, total, label)` is called per row (Q2)."""
-    require(actor, Permission.QUALIFICATION_MANAGE)
-    day = today or _today()
-
-    async def write(staff: Staff, row: CsvRow) -> None:
-        form = _clean_training(TrainingForm(
-            cell(row, "course"), date_cell(row, "completed_on"), number_cell(row, "hours"),
-            cell(row, "trainer")), day)
-        if await TrainingRecord.exists(staff_id=staff.id, course=form.course,
-                                       completed_on=form.completed_on):
-            raise DomainError(ALREADY_RECORDED)
-        await _write_training(actor, staff, form)
-
-    return await import_csv(text, TRAINING_COLUMNS, TRAINING_COLUMNS[:3],
-                            _staff_writer(actor, write), all_or_nothing=all_or_nothing,
-                            progress=progress)
-
-
-async def import_exams_csv(actor: Actor, text: str, *, all_or_nothing: bool,
-                           progress: object | None = None,
-                           today: date | None = None) -> ImportReport:
-    """Import exam results from CSV (employee_no,exam,taken_on,score,pass_mark) with a
-    row-by-row error report (Q2)."""
-    require(actor, Permission.QUALIFICATION_MANAGE)
-    day = today or _today()
-
-    async def write(staff: Staff, row: CsvRow) -> None:
-        form = _clean_exam(ExamForm(
-            cell(row, "exam"), date_cell(row, "taken_on"), number_cell(row, "score"),
-            number_cell(row, "pass_mark")), day)
-        if await ExamResult.exists(staff_id=staff.id, exam=form.exam, taken_on=form.taken_on):
-            raise DomainError(ALREADY_RECORDED)
-        await _write_exam(actor, staff, form)
-
-    return await import_csv(text, EXAM_COLUMNS, EXAM_COLUMNS[:3], _staff_writer(actor, write),
-                            all_or_nothing=all_or_nothing, progress=progress)
-
-
 # --- sweeps -----------------------------------------------------------------------------
 
 
@@ -786,172 +526,3 @@ async def sweep_expiry(today: date, *, now: datetime | None = None) -> SweepRepo
                                         valid_until__lt=today)
     expired = [await _expire(actor, row, moment) for row in lapsed]
     return SweepReport(warned=sum(warned), changed=sum(expired))
-
-
-# --- major incidents and retraining -----------------------------------------------------
-
-
-@dataclass(frozen=True)
-class IncidentRules:
-    """The configured counts of Q4 and K2, built from the settings in `fieldops.wiring`:
-    major incidents of one person that flag retraining and propose withdrawal
-    (FIELDOPS_MAJOR_INCIDENT_THRESHOLD), and vouchers lost in one report beyond which the
-    loss is a mass loss, a major incident (FIELDOPS_MASS_LOSS_THRESHOLD)."""
-
-    major_incident_threshold: int = DEFAULT_MAJOR_INCIDENT_THRESHOLD
-    mass_loss_threshold: int = DEFAULT_MASS_LOSS_THRESHOLD
-
-
-DEFAULT_INCIDENT_RULES = IncidentRules()
-
-
-@dataclass(frozen=True)
-class RetrainingCause:
-    """What counts toward retraining (K2): the source (major incidents, off-site audits), the
-    count and threshold, and what the person and operations management read."""
-
-    source: str
-    count: int
-    threshold: int
-    to_staff: str
-    to_operations: str
-
-
-async def flag_retraining(staff_id: int, now: datetime, cause: RetrainingCause) -> bool:
-    """Flag retraining and closer monitoring once the cause reaches its threshold, audited,
-    and tell the person and operations management of his org chain (K2)."""
-    if cause.count < cause.threshold:
-        return False
-    async with in_transaction():
-        if not await Staff.filter(id=staff_id, retraining_flagged_at=None).update(
-                retraining_flagged_at=now):
-            return False
-        staff = await Staff.get(id=staff_id)
-        await audit.record(system_actor(cause.source), "staff.retraining_flagged", "staff",
-                           staff.id, org_id=staff.org_id,  # type: ignore[attr-defined]
-                           detail={cause.source: cause.count, "threshold": cause.threshold})
-        key = f"staff:{staff.id}:retraining:{now.isoformat()}"
-        await outbox.enqueue(staff.id, cause.to_staff, {"count": cause.count},
-                             idempotency_key=key)
-        for admin in await chains.staff_in_chain(await staff.org, Role.OPS_ADMIN):
-            await outbox.enqueue(admin.id, cause.to_operations,
-                                 {"staff": _label(staff), "count": cause.count},
-                                 idempotency_key=f"{key}:proposal:{admin.id}")
-    return True
-
-
-async def _flag_retraining(staff_id: int, now: datetime, threshold: int) -> bool:
-    """Flag retraining once at the threshold of major incidents and tell those concerned."""
-    count = await Incident.filter(staff_id=staff_id, major=True).count()
-    return await flag_retraining(staff_id, now, RetrainingCause(
-        "major_incidents", count, threshold, RETRAINING_TO_STAFF, PROPOSAL_TO_OPERATIONS))
-
-
-async def major_incident_recorded(staff_id: int, now: datetime, rules: IncidentRules) -> None:
-    """Count a major incident (Q4); at the configured count propose withdrawal to ops_admin
-    on the dashboard and flag retraining (K2). Called inside the incident's transaction."""
-    await _flag_retraining(staff_id, now, rules.major_incident_threshold)
-
-
-async def sweep_major_incidents(now: datetime, threshold: int) -> SweepReport:
-    """Flag retraining for every staff member at the configured count of major incidents
-    not flagged yet, e.g. after the threshold setting was lowered (Q4, K2)."""
-    staff_ids = await Incident.filter(
-        major=True, staff_id__isnull=False, staff__retraining_flagged_at__isnull=True,
-    ).values_list("staff_id", flat=True)
-    flagged = [await _flag_retraining(staff_id, now, threshold)
-               for staff_id in sorted(set(staff_ids))]
-    return SweepReport(warned=0, changed=sum(flagged))
-
-
-# --- idle accounts ----------------------------------------------------------------------
-
-
-async def touch_activity(staff_id: int, now: datetime) -> None:
-    """Note that a staff member operated now, which ends any idle flag (Q7)."""
-    await Staff.filter(id=staff_id).update(last_active_at=now, idle_flagged_at=None)
-
-
-def _idle_agents(now: datetime, idle_days: int) -> Any:
-    """Active field agents with no operation for `idle_days` and not kept (Q7)."""
-    cutoff = now - timedelta(days=idle_days)
-    return Staff.filter(
-        Q(last_active_at__lte=cutoff) | Q(last_active_at__isnull=True, created_at__lte=cutoff),
-        Q(idle_kept_until__isnull=True) | Q(idle_kept_until__lt=_today(now)),
-        active=True, roles__role=Role.FIELD_AGENT,
-    ).distinct()
-
-
-async def _flag_idle(staff: Staff, now: datetime, idle_days: int, grace_days: int) -> bool:
-    """Flag an idle account once, audited, and tell its holder (Q7)."""
-    async with in_transaction():
-        if not await Staff.filter(id=staff.id, idle_flagged_at=None, active=True).update(
-                idle_flagged_at=now):
-            return False
-        last = staff.last_active_at or staff.created_at
-        await audit.record(system_actor("idle_accounts"), "staff.idle_flagged", "staff",
-                           staff.id, org_id=staff.org_id,  # type: ignore[attr-defined]
-                           detail={"last_active_at": last.isoformat(), "idle_days": idle_days})
-        await outbox.enqueue(staff.id, IDLE_FLAGGED_TO_STAFF,
-                             {"days": idle_days, "grace": grace_days},
-                             idempotency_key=f"staff:{staff.id}:idle_flagged:{now.isoformat()}")
-    return True
-
-
-async def _disable_idle(staff: Staff, now: datetime, idle_days: int) -> bool:
-    """Disable a flagged idle account once, audited, and tell its holder (Q7)."""
-    flagged_at = staff.idle_flagged_at
-    assert flagged_at is not None
-    async with in_transaction():
-        if not await Staff.filter(id=staff.id, idle_flagged_at=flagged_at, active=True).update(
-                active=False, idle_flagged_at=None):
-            return False
-        await audit.record(system_actor("idle_accounts"), "staff.idle_disabled", "staff",
-                           staff.id, org_id=staff.org_id,  # type: ignore[attr-defined]
-                           detail={"flagged_at": flagged_at.isoformat(),
-                                   "idle_days": idle_days})
-        await outbox.enqueue(
-            staff.id, IDLE_DISABLED_TO_STAFF, {"days": idle_days},
-            idempotency_key=f"staff:{staff.id}:idle_disabled:{flagged_at.isoformat()}")
-    return True
-
-
-async def sweep_idle_accounts(now: datetime, idle_days: int, grace_days: int) -> SweepReport:
-    """Flag staff with no operation for `idle_days`, disable them `grace_days` later unless
-    an admin keeps them; audited and told in chat (Q7)."""
-    flagged = disabled = 0
-    grace_end = now - timedelta(days=grace_days)
-    for staff in await _idle_agents(now, idle_days):
-        if staff.idle_flagged_at is None:
-            flagged += await _flag_idle(staff, now, idle_days, grace_days)
-        elif staff.idle_flagged_at <= grace_end:
-            disabled += await _disable_idle(staff, now, idle_days)
-    return SweepReport(warned=flagged, changed=disabled)
-
-
-async def idle_accounts_to_keep(actor: Actor, today: date) -> list[Staff]:
-    """Active staff in scope flagged idle and not kept active by an admin: the accounts
-    waiting for a decision (Q7)."""
-    require(actor, Permission.IDLE_ACCOUNT_KEEP)
-    return await Staff.filter(
-        Q(idle_kept_until__isnull=True) | Q(idle_kept_until__lt=today),
-        active=True, idle_flagged_at__isnull=False, org__path__startswith=scope_prefix(actor),
-    ).prefetch_related("org").order_by("idle_flagged_at", "id")
-
-
-async def keep_idle_account(actor: Actor, staff_id: int, until: date, reason: str) -> None:
-    """An admin keeps a flagged idle account active until a date (Q7)."""
-    require(actor, Permission.IDLE_ACCOUNT_KEEP)
-    text = _reason(reason)
-    if until <= _today():
-        raise DomainError(NOT_AFTER_TODAY)
-    async with in_transaction():
-        staff = await _staff_in_scope(actor, staff_id)
-        if not staff.active:
-            raise DomainError(N_("This account is deactivated."))
-        await Staff.filter(id=staff.id).update(idle_kept_until=until, idle_flagged_at=None)
-        row = await audit.record(actor, "staff.idle_kept", "staff", staff.id,
-                                 org_id=staff.org_id,  # type: ignore[attr-defined]
-                                 detail={"until": until.isoformat(), "reason": text})
-        await outbox.enqueue(staff.id, IDLE_KEPT_TO_STAFF, {"until": until.isoformat()},
-                             idempotency_key=f"staff:{staff.id}:idle_kept:{row.id}")

@@ -9,7 +9,6 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from domain.cases.cases import locale_of
-from domain.cases.review import SweepResult
 from domain.models import Callback, Role, Staff
 from domain.oversight.callbacks import OPEN
 from domain.platform import audit, outbox
@@ -18,8 +17,9 @@ from domain.platform.calendar import Calendar
 from domain.platform.chains import staff_in_chain
 from domain.platform.clock import business_time
 from domain.platform.errors import N_
+from domain.platform.intents import Action, Intent
+from domain.platform.sweeps import SweepResult
 
-OPEN_IN_WEB = N_("Open in web")
 DUE_TO_AGENT = N_("The callback of case %(case_no)s (%(business_type)s) is due now; call the "
                   "customer by %(due)s.")
 OVERDUE_ASSIGNED = N_("The callback of case %(case_no)s (%(business_type)s), assigned to "
@@ -53,8 +53,8 @@ async def _remind(callback_id: int, now: datetime, calendar: Calendar) -> int:
         for person in recipients:
             await outbox.enqueue(
                 person.id, DUE_TO_AGENT, _notice(callback, person, calendar),
-                idempotency_key=f"callback:{callback.id}:a{callback.attempts}:due:{person.id}",
-                buttons=[[(OPEN_IN_WEB, f"/callbacks/{callback.id}")]])
+                intent=Intent.of("callback.due", callback.id, Action.OPEN),
+                idempotency_key=f"callback:{callback.id}:a{callback.attempts}:due:{person.id}")
         await audit.record(system_actor("callbacks"), "callback.reminded", "callback",
                            callback.id, org_id=callback.org.id,
                            detail={"recipients": [p.id for p in recipients]})
@@ -76,8 +76,8 @@ async def _escalate(callback_id: int, now: datetime, calendar: Calendar) -> int:
             params = _notice(callback, person, calendar) | (
                 {"assignee": person_label(assignee)} if assignee else {})
             await outbox.enqueue(person.id, template, params,
-                                 idempotency_key=f"callback:{callback.id}:overdue:{person.id}",
-                                 buttons=[[(OPEN_IN_WEB, f"/callbacks/{callback.id}")]])
+                                 intent=Intent.of("callback.overdue", callback.id, Action.OPEN),
+                                 idempotency_key=f"callback:{callback.id}:overdue:{person.id}")
         await audit.record(system_actor("callbacks"), "callback.escalated", "callback",
                            callback.id, org_id=callback.org.id,
                            detail={"recipients": [p.id for p in recipients]})

@@ -19,8 +19,8 @@ from tortoise.functions import Count
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
-from domain.ledgers import qualifications
-from domain.ledgers.qualifications import DEFAULT_INCIDENT_RULES, IncidentRules
+from domain.ledgers import major_incidents
+from domain.ledgers.major_incidents import DEFAULT_INCIDENT_RULES, IncidentRules
 from domain.models import (
     Callback,
     CallbackAttempt,
@@ -47,6 +47,7 @@ from domain.platform.chat import locale_of
 from domain.platform.clock import day_bounds, utcnow
 from domain.platform.errors import N_, DomainError, NotFound, PermissionDenied
 from domain.platform.identity import mask_mobile
+from domain.platform.intents import Intent
 from domain.platform.privacy import FieldCipher
 
 OPEN = (CallbackStatus.SCHEDULED, CallbackStatus.ATTEMPTED)
@@ -421,7 +422,7 @@ async def _open_incident(actor: Actor, callback: Callback, outcome: CallbackOutc
                            "kind": incident.kind.value, "reason": reason, "major": denied,
                            "callback": callback.id})
     if denied:
-        await qualifications.major_incident_recorded(agent.id, moment, rules)
+        await major_incidents.major_incident_recorded(agent.id, moment, rules)
     await _alert(callback, incident, agent, comment)
     return incident
 
@@ -431,14 +432,15 @@ async def _alert(callback: Callback, incident: Incident, agent: Staff, comment: 
     denial, his supervisors of a complaint; once each (K1, Q4)."""
     agent_org = await Org.get(id=agent.org_id)  # type: ignore[attr-defined]
     recipients = await staff_in_chain(agent_org, Role.SUPERVISOR)
-    template = COMPLAINT_ALERT
+    template, kind = COMPLAINT_ALERT, "callback.complaint"
     if incident.major:
         recipients += await staff_in_chain(callback.org, Role.OPS_ADMIN)
-        template = DENIAL_ALERT
+        template, kind = DENIAL_ALERT, "callback.denied"
     params = {"case_no": callback.case.case_no, "agent": person_label(agent),
               "incident": incident.id, "comment": comment}
     for person in {row.id: row for row in recipients if row.id != agent.id}.values():
         await outbox.enqueue(
             person.id, template,
             params | {"business_type": callback.business_type.name_in(locale_of(person))},
+            intent=Intent.of(kind, callback.id),
             idempotency_key=f"callback:{callback.id}:{incident.detail['reason']}:{person.id}")

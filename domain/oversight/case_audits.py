@@ -25,7 +25,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q, Subquery
 from tortoise.transactions import in_transaction
 
-from domain.ledgers import qualifications
+from domain.ledgers import major_incidents
 from domain.models import (
     AuditDraw,
     AuditErrorCode,
@@ -38,13 +38,12 @@ from domain.models import (
     Staff,
 )
 from domain.people.orgs import get_org
-from domain.platform import audit
+from domain.platform import audit, exports
 from domain.platform.access import Permission, require, require_scope, scope_prefix
 from domain.platform.actors import Actor, system_actor
 from domain.platform.calendar import Calendar
 from domain.platform.clock import utcnow
 from domain.platform.errors import N_, DomainError, NotFound
-from domain.vouchers.voucher_reports import export_purpose, table_bytes
 from locales import DEFAULT_LOCALE, translate
 
 RETRAINING_WINDOW = timedelta(days=90)
@@ -348,7 +347,7 @@ async def errors_against(staff_id: int, now: datetime) -> int:
 
 async def _count_toward_retraining(staff_id: int, now: datetime, calendar: Calendar) -> None:
     """Flag retraining once the person's errors reach the configured count (K2)."""
-    await qualifications.flag_retraining(staff_id, now, qualifications.RetrainingCause(
+    await major_incidents.flag_retraining(staff_id, now, major_incidents.RetrainingCause(
         "case_audits", await errors_against(staff_id, now),
         calendar.audit_errors_for_retraining, RETRAINING_TO_STAFF, RETRAINING_TO_OPERATIONS))
 
@@ -418,10 +417,13 @@ async def export_error_rates(actor: Actor, start: date, end: date, purpose: str,
     """The error-rate report as CSV or XLSX; refused without a purpose, audited with the
     person responsible and the purpose (K2, S4)."""
     require(actor, Permission.REPORT_EXPORT)
-    purpose = export_purpose(purpose, fmt)
+    purpose = exports.export_purpose(purpose, fmt)
     rates = await error_rates(actor, start, end, zone)
     label = f"{start.isoformat()}_{end.isoformat()}"
-    data = table_bytes(_report_table(rates, locale), fmt, "case-audit-errors")
+    mark = exports.stamp(actor, purpose, (N_("From"), start.isoformat()),
+                         (N_("To"), end.isoformat()))
+    data = exports.export_bytes(_report_table(rates, locale), fmt, "case-audit-errors", mark,
+                                locale=locale, zone=zone)
     async with in_transaction():
         await audit.record(actor, "case_audit.report.export", "case_audit_report", label,
                            org_id=actor.org_id, detail={

@@ -28,9 +28,9 @@ from zoneinfo import ZoneInfo
 from tortoise.expressions import Q, Subquery
 from tortoise.functions import Avg, Count, Sum
 
-from domain.cases import review
+from domain.cases import review, review_sla
 from domain.cases.cases import case_no_prefix
-from domain.ledgers import devices, qualifications
+from domain.ledgers import devices, idle_accounts, major_incidents, qualifications
 from domain.models import (
     Callback,
     Case,
@@ -60,7 +60,7 @@ from domain.platform.actors import Actor
 from domain.platform.clock import day_bounds, utcnow
 from domain.vouchers import voucher_counts
 from domain.vouchers.voucher_balances import VAULT
-from domain.vouchers.vouchers import IN_PLACE
+from domain.vouchers.voucher_stock import IN_PLACE
 
 TREND_DAYS = 30
 EXPIRY_DAYS = 30
@@ -187,7 +187,8 @@ async def _cases(scope: _Scope) -> dict[FigureKey, int | None]:
         approved=_decided(CaseStatus.APPROVED, start, end),
         returned=_decided(CaseStatus.RETURNED, start, end),
         rejected=_decided(CaseStatus.REJECTED, start, end))
-    [sla] = await review.sla_by_day(scope.actor, scope.zone, scope.today, scope.today, scope.now)
+    [sla] = await review_sla.sla_by_day(scope.actor, scope.zone, scope.today, scope.today,
+                                        scope.now)
     return {FigureKey.CASES_CAPTURED: row["captured"], FigureKey.CASES_OPEN: row["open"],
             FigureKey.CASES_OVERDUE: row["overdue"], FigureKey.CASES_APPROVED: row["approved"],
             FigureKey.CASES_RETURNED: row["returned"],
@@ -312,7 +313,7 @@ async def _case_trends(scope: _Scope, days: tuple[date, ...]) -> list[Series]:
            for n, day in enumerate(days)},
         **{f"a{n}": _decided(CaseStatus.APPROVED, start, end)
            for n, (start, end) in enumerate(bounds)})
-    sla = await review.sla_by_day(scope.actor, scope.zone, days[0], days[-1], scope.now)
+    sla = await review_sla.sla_by_day(scope.actor, scope.zone, days[0], days[-1], scope.now)
     return [
         Series(TrendKey.CAPTURED, Permission.CASE_VIEW,
                tuple(row[f"c{n}"] for n in range(len(days)))),
@@ -355,7 +356,7 @@ async def overview(actor: Actor, zone: ZoneInfo, now: datetime | None = None) ->
         today=scope.today, figures=tuple(figures), days=days, trends=tuple(trends),
         withdrawal_proposals=await qualifications.withdrawal_proposals(actor)
         if can(actor, Permission.QUALIFICATION_MANAGE) else None,
-        retraining=await qualifications.retraining_flagged(actor)
+        retraining=await major_incidents.retraining_flagged(actor)
         if can(actor, Permission.QUALIFICATION_MANAGE) else None,
-        idle_accounts=await qualifications.idle_accounts_to_keep(actor, scope.today)
+        idle_accounts=await idle_accounts.idle_accounts_to_keep(actor, scope.today)
         if can(actor, Permission.IDLE_ACCOUNT_KEEP) else None)

@@ -1,0 +1,39 @@
+"""What every ledger of a staff member needs: the member in the actor's scope, the business
+day the ledger dates by, and the reason an admin gives (Q1, Q2, Q7)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from domain.models import Staff
+from domain.platform.access import require_scope
+from domain.platform.actors import Actor
+from domain.platform.calendar import DEFAULT_ZONE
+from domain.platform.clock import business_date, utcnow
+from domain.platform.errors import N_, DomainError, NotFound
+
+NO_SUCH_STAFF = N_("No such staff member.")
+REASON_REQUIRED = N_("Give the reason.")
+NOT_AFTER_TODAY = N_("Choose a date after today.")
+
+
+def business_today(moment: datetime | None = None) -> date:
+    """The business day of a moment (now by default): the one calendar of the ledger (Q1)."""
+    return business_date(moment or utcnow(), DEFAULT_ZONE)
+
+
+def required_reason(text: str) -> str:
+    """The reason an admin gives, trimmed; refused when blank."""
+    clean = text.strip()
+    if not clean:
+        raise DomainError(REASON_REQUIRED)
+    return clean
+
+
+async def staff_in_scope(actor: Actor, staff_id: int) -> Staff:
+    """A staff member inside the actor's subtree, with the org loaded."""
+    staff = await Staff.get_or_none(id=staff_id).prefetch_related("org")
+    if staff is None:
+        raise NotFound(NO_SUCH_STAFF)
+    require_scope(actor, staff.org)
+    return staff
