@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -23,6 +25,8 @@ from admin_web.state import CONFIG_KEY, REQUESTS_KEY, TIMEZONE_KEY, RequestCount
 from admin_web.templating import setup_templates
 
 FORM_BODY_BYTES = 1024 * 1024
+# Opens a resource for as long as its block runs (the composition root hands in the database).
+Resource = Callable[[], AbstractAsyncContextManager[object]]
 
 
 def body_limit(config: AdminConfig) -> int:
@@ -33,8 +37,11 @@ def body_limit(config: AdminConfig) -> int:
     return FORM_BODY_BYTES + (2 * config.chat.max_upload_bytes if config.chat else 0)
 
 
-def init_app(config: AdminConfig) -> web.Application:
-    """Build the admin site; the caller has already opened the database."""
+def init_app(config: AdminConfig, database: Resource | None = None) -> web.Application:
+    """Build the admin site; starting it opens `database` and stopping it closes it.
+
+    Without `database` the caller holds the database open, as the tests' fixtures do.
+    """
     if not config.secret_key:
         raise ValueError("AdminConfig.secret_key must not be empty")
     storage = cookie_storage(config.secret_key, secure=config.secure_cookies)
@@ -49,4 +56,6 @@ def init_app(config: AdminConfig) -> web.Application:
     setup_templates(app, zone)
     setup_routes(app)
     app.on_response_prepare.append(add_security_headers)
+    if database is not None:
+        app.cleanup_ctx.append(lambda _: database())
     return app

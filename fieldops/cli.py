@@ -11,16 +11,16 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
 
-from domain.cases import review
-from domain.ledgers import devices, qualifications
+from domain.cases import review_reasons
+from domain.ledgers import devices, qualification_basis
 from domain.ledgers.ledger_csv import ImportReport
 from domain.people.bootstrap import create_first_sysadmin
 from domain.platform import audit
 from domain.platform.actors import system_actor
-from domain.platform.clock import utcnow
 from domain.platform.errors import DomainError
 from fieldops import db
-from fieldops.settings import Settings, SettingsError, load_settings
+from fieldops.bootstrap import Graph, bootstrap
+from fieldops.settings import SettingsError, load_settings
 from locales import translate
 
 log = logging.getLogger("fieldops")
@@ -41,29 +41,31 @@ def migration_progress(event: str, app_label: str, name: str) -> None:
         print(f"applied {app_label}.{name}")
 
 
-async def cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
+async def cmd_migrate(graph: Graph, _: argparse.Namespace) -> int:
     """Apply every committed migration, then add any missing standard review reason."""
+    settings = graph.settings
     pending = await db.pending_migrations(settings.database_url)
     if pending:
         await db.apply_migrations(settings.database_url, progress=migration_progress)
         print(f"{len(pending)} migration(s) applied")
     else:
         print("database is up to date")
-    added = await review.seed_default_reasons()
+    added = await review_reasons.seed_default_reasons()
     if added:
         print(f"{added} standard review reason(s) added")
     return 0
 
 
-async def cmd_makemigrations(settings: Settings, args: argparse.Namespace) -> int:
+async def cmd_makemigrations(graph: Graph, args: argparse.Namespace) -> int:
     """Write a migration for model changes (developers)."""
-    written = await db.make_migrations(settings.database_url, args.name)
+    written = await db.make_migrations(graph.settings.database_url, args.name)
     print("\n".join(written) if written else "no changes detected")
     return 0
 
 
-async def cmd_init(settings: Settings, args: argparse.Namespace) -> int:
+async def cmd_init(graph: Graph, args: argparse.Namespace) -> int:
     """Migrate and create the first system admin from flags or prompts."""
+    settings = graph.settings
     await db.apply_migrations(settings.database_url, progress=migration_progress)
     username = args.username or await _ask("admin user name: ")
     name = args.name or await _ask("real name: ")
@@ -88,13 +90,13 @@ async def _ask(prompt: str) -> str:
     return (await asyncio.to_thread(input, prompt)).strip()
 
 
-async def cmd_demo(settings: Settings, _: argparse.Namespace) -> int:
+async def cmd_demo(graph: Graph, _: argparse.Namespace) -> int:
     """Seed the demo org tree and staff; print log-ins and bind codes."""
     from fieldops.demo import DEMO_PASSWORD, seed_demo
-    from fieldops.wiring import capture_context
 
+    settings = graph.settings
     await db.apply_migrations(settings.database_url)
-    result = await seed_demo(progress_bar, capture_context(settings), settings.calendar)
+    result = await seed_demo(progress_bar, graph.capture, graph.calendar)
     base = f"http://{settings.web_host}:{settings.web_port}"
     print(f"\nAdmin site: {base}/login   password for every demo log-in: {DEMO_PASSWORD}")
     for username, name, roles in result.logins:
@@ -109,13 +111,13 @@ async def cmd_demo(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
-async def cmd_audit_verify(settings: Settings, _: argparse.Namespace) -> int:
+async def cmd_audit_verify(graph: Graph, _: argparse.Namespace) -> int:
     """Check the audit hash chain; print the first broken row."""
     checked, broken = await audit.verify_chain()
     if broken is None:
         print(f"audit chain intact: {checked} rows verified")
         return 0
-    reason = translate(settings.default_locale, broken.reason)
+    reason = translate(graph.settings.default_locale, broken.reason)
     print(f"audit chain BROKEN at row {broken.row_id}: {reason} "
           f"({checked} rows before it verified)")
     return 1
@@ -128,27 +130,28 @@ IMPORT_FORMATS = {
 }
 
 
-def _importer(settings: Settings, ledger: str) -> Callable[..., Awaitable[ImportReport]]:
+def _importer(graph: Graph, ledger: str) -> Callable[..., Awaitable[ImportReport]]:
     """The domain import of one ledger; dates are checked against today in business time."""
-    today = utcnow().astimezone(settings.zone).date()
+    zone = graph.calendar.zone
+    today = graph.clock().astimezone(zone).date()
     return {
-        "training": partial(qualifications.import_training_csv, today=today),
-        "exams": partial(qualifications.import_exams_csv, today=today),
-        "devices": partial(devices.import_devices_csv, zone=settings.zone),
+        "training": partial(qualification_basis.import_training_csv, today=today),
+        "exams": partial(qualification_basis.import_exams_csv, today=today),
+        "devices": partial(devices.import_devices_csv, zone=zone),
     }[ledger]
 
 
-async def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
+async def cmd_import(graph: Graph, args: argparse.Namespace) -> int:
     """Import a ledger CSV as the system with a progress bar and a row-by-row error report."""
     try:
         text = await asyncio.to_thread(Path(args.file).read_text, encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as err:
         print(f"fieldops: cannot read {args.file}: {err}", file=sys.stderr)
         return 1
-    report = await _importer(settings, args.ledger)(
+    report = await _importer(graph, args.ledger)(
         system_actor("cli"), text, all_or_nothing=args.all_or_nothing, progress=progress_bar)
     for row in report.errors:
-        message = translate(settings.default_locale, row.error, **row.params)
+        message = translate(graph.settings.default_locale, row.error, **row.params)
         print(f"line {row.line}: {message}")
     if not report.errors:
         print(f"{report.imported} of {report.read} row(s) imported")
@@ -161,12 +164,12 @@ async def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if report.errors else 0
 
 
-async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+async def cmd_run(graph: Graph, args: argparse.Namespace) -> int:
     """Run web, bot, scheduler and dispatcher (or one part) until stopped."""
     from fieldops.runtime import StartupError, serve
 
     try:
-        await serve(settings, args.only)
+        await serve(graph, args.only)
     except StartupError as err:
         print(str(err), file=sys.stderr)
         return 1
@@ -214,14 +217,11 @@ def _add_import_parser(sub: argparse._SubParsersAction) -> None:
 
 
 async def _with_database(
-    settings: Settings, action: Callable[[Settings, argparse.Namespace], Awaitable[int]],
+    graph: Graph, action: Callable[[Graph, argparse.Namespace], Awaitable[int]],
     args: argparse.Namespace,
 ) -> int:
-    await db.open_database(settings.database_url)
-    try:
-        return await action(settings, args)
-    finally:
-        await db.close_database()
+    async with graph.database():
+        return await action(graph, args)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as err:
         print(f"fieldops: bad setting {err}", file=sys.stderr)
         return 2
-    return asyncio.run(_with_database(settings, args.func, args))
+    return asyncio.run(_with_database(bootstrap(settings), args.func, args))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -61,7 +63,7 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
     }
 
 
-_open: list[TortoiseContext] = []
+_open: list[tuple[str, TortoiseContext]] = []
 
 
 async def open_database(database_url: str) -> None:
@@ -70,15 +72,36 @@ async def open_database(database_url: str) -> None:
     if _open:
         await close_database()
     wire_events()
-    _open.append(
-        await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
-    )
+    context = await Tortoise.init(config=tortoise_config(database_url),
+                                  _enable_global_fallback=True)
+    _open.append((database_url, context))
 
 
 async def close_database() -> None:
     """Close the connections opened by `open_database`."""
     while _open:
-        await _open.pop().close_connections()
+        await _open.pop()[1].close_connections()
+
+
+def is_open() -> bool:
+    """Whether this process has a database open."""
+    return bool(_open)
+
+
+@asynccontextmanager
+async def opened(database_url: str) -> AsyncIterator[None]:
+    """The database open while the block runs: opened here and closed on exit, or left to
+    whoever in this process opened it first, so web, bot and scheduler share one."""
+    if is_open():
+        if _open[-1][0] != database_url:
+            raise RuntimeError("this process already has another database open")
+        yield
+        return
+    await open_database(database_url)
+    try:
+        yield
+    finally:
+        await close_database()
 
 
 async def pending_migrations(database_url: str) -> list[str]:

@@ -15,14 +15,11 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from admin_web.app import AdminConfig, init_app
-from bot.dispatcher import OutboxDispatcher, Sender
-from bot.telegram import BotConfig, TelegramBot
-from bot.webchat import WebChat
+from bot.dispatcher import OutboxDispatcher
+from bot.telegram import TelegramBot
 from fieldops import db
+from fieldops.bootstrap import Graph, admin_app
 from fieldops.settings import Settings
-from fieldops.wiring import capture_context, flow_context, incident_rules
-from scheduler.jobs import CountSettings, LedgerSettings, scheduled_jobs
 from scheduler.runner import build_scheduler
 
 log = logging.getLogger("fieldops.run")
@@ -42,44 +39,14 @@ async def check_migrations(settings: Settings) -> None:
         )
 
 
-def bot_config(settings: Settings) -> BotConfig:
-    """The chat bot's configuration from the settings."""
-    return BotConfig(
-        token=settings.telegram_bot_token,
-        api_base_url=settings.telegram_api_base_url,
-        file_base_url=settings.telegram_file_base_url,
-        webhook_url=settings.webhook_url,
-        webhook_secret=settings.webhook_secret,
-        default_locale=settings.default_locale,
-    )
-
-
-def admin_config(settings: Settings, bot_username: str, chat: WebChat | None = None
-                 ) -> AdminConfig:
-    """The admin site's configuration from the settings, with the browser chat when given."""
-    return AdminConfig(
-        secret_key=settings.secret_key,
-        session_idle_minutes=settings.session_idle_minutes,
-        default_locale=settings.default_locale,
-        business_timezone=settings.business_timezone,
-        bot_username=bot_username,
-        secure_cookies=settings.secure_cookies,
-        capture=capture_context(settings),
-        chat=chat,
-        box_count_max_age_hours=settings.box_count_max_age_hours,
-        calendar=settings.calendar,
-        incidents=incident_rules(settings),
-    )
-
-
-async def _start_bot(settings: Settings, stack: AsyncExitStack) -> TelegramBot | None:
+async def _start_bot(graph: Graph, stack: AsyncExitStack) -> TelegramBot | None:
     """The Telegram bot, up or coming up: a Bot API that fails at start is retried with
     back-off in the background while the rest of the process runs (issue 11)."""
-    if not settings.telegram_bot_token:
+    bot, settings = graph.telegram, graph.settings
+    if bot is None:
         log.warning("FIELDOPS_TELEGRAM_BOT_TOKEN is not set: the Telegram bot stays off; "
                     "the browser chat (/chat) and the rest run")
         return None
-    bot = TelegramBot(bot_config(settings), flow_context(settings))
     stack.push_async_callback(bot.stop)
     first = timedelta(seconds=settings.bot_retry_first_seconds)
     if not await _try_start(bot, first):
@@ -117,8 +84,8 @@ async def _cancel(task: asyncio.Task[None]) -> None:
         await task
 
 
-def _start_dispatcher(settings: Settings, senders: dict[str, Sender],
-                      stack: AsyncExitStack) -> None:
+def _start_dispatcher(graph: Graph, stack: AsyncExitStack) -> None:
+    settings, senders = graph.settings, graph.senders
     dispatcher = OutboxDispatcher(
         senders, poll_seconds=settings.outbox_poll_seconds,
         backoff_seconds=settings.outbox_backoff_seconds,
@@ -150,10 +117,11 @@ def webhook_path(settings: Settings) -> str:
     return urlsplit(settings.webhook_url).path or "/telegram/webhook"
 
 
-def web_application(settings: Settings, only: str | None, bot: TelegramBot | None,
-                    webchat: WebChat) -> web.Application | None:
+def web_application(graph: Graph, only: str | None, bot: TelegramBot | None
+                    ) -> web.Application | None:
     """What this process serves over HTTP: the admin site (all, `web`), the webhook (all and
     `bot`, in webhook mode), or nothing."""
+    settings = graph.settings
     hook = bot is not None and bool(settings.webhook_url)
     if only == "bot":
         if not hook:
@@ -163,8 +131,7 @@ def web_application(settings: Settings, only: str | None, bot: TelegramBot | Non
         return app
     if only not in (None, "web"):
         return None
-    username = bot.username if bot is not None and bot.ready else settings.telegram_bot_username
-    admin = init_app(admin_config(settings, username, webchat))
+    admin = admin_app(graph, bot.username if bot is not None and bot.ready else None)
     if hook:
         return with_webhook(admin, webhook_path(settings), bot.handle_webhook)  # type: ignore[union-attr]
     if settings.webhook_url:
@@ -202,37 +169,31 @@ class Running:
 
 
 @contextlib.asynccontextmanager
-async def running(settings: Settings, only: str | None = None) -> AsyncIterator[Running]:
-    """Start every part (or `only` one) and stop them on exit; the database is already open."""
-    webchat = WebChat(flow_context(settings), settings.default_locale)
-    async with AsyncExitStack() as stack:
-        bot = await _start_bot(settings, stack) if only in (None, "bot") else None
+async def running(graph: Graph, only: str | None = None) -> AsyncIterator[Running]:
+    """Start every part (or `only` one) on the database and stop them on exit."""
+    settings = graph.settings
+    async with graph.database(), AsyncExitStack() as stack:
+        bot = await _start_bot(graph, stack) if only in (None, "bot") else None
         if only in (None, "bot"):
-            senders: dict[str, Sender] = {"web": webchat}
-            _start_dispatcher(settings, senders | ({"telegram": bot} if bot else {}), stack)
-        app = web_application(settings, only, bot, webchat)
+            _start_dispatcher(graph, stack)
+        app = web_application(graph, only, bot)
         runner = await _start_web(settings, app, stack) if app is not None else None
         if only in (None, "scheduler"):
-            scheduler = build_scheduler(scheduled_jobs(
-                capture_context(settings),
-                timedelta(minutes=settings.sla_escalation_repeat_minutes),
-                LedgerSettings(settings.idle_account_days, settings.idle_account_grace_days,
-                               settings.major_incident_threshold),
-                CountSettings(settings.day_end_closing_time, settings.day_end_answer_minutes,
-                              settings.day_end_escalate_minutes), settings.calendar))
+            scheduler = build_scheduler(graph.jobs)
             scheduler.start()
             stack.callback(scheduler.shutdown, wait=False)
             log.info("scheduler started with %d job(s)", len(scheduler.get_jobs()))
         yield Running(bot, runner)
 
 
-async def serve(settings: Settings, only: str | None = None) -> None:
-    """Run every part (or `only` one) until SIGINT/SIGTERM; the database is already open."""
-    await check_migrations(settings)
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stopping.set)
-    async with running(settings, only):
-        await stopping.wait()
-        log.info("stopping")
+async def serve(graph: Graph, only: str | None = None) -> None:
+    """Run every part (or `only` one) until SIGINT/SIGTERM."""
+    async with graph.database():
+        await check_migrations(graph.settings)
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stopping.set)
+        async with running(graph, only):
+            await stopping.wait()
+            log.info("stopping")

@@ -11,8 +11,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from domain.platform.calendar import Calendar
-
 VAR_DIR = Path("var")
 SUPPORTED_LOCALES = ("zh_CN", "en")
 LOCATION_MODES = ("off", "optional", "required")
@@ -166,20 +164,24 @@ class Settings(BaseSettings):
         return _hours(self.working_hours)
 
     @property
-    def calendar(self) -> Calendar:
-        """The calendar of inspections, callbacks and off-site audits (V5, K1, K3)."""
-        return Calendar(
-            zone=self.zone, working_weekdays=self.weekdays,
-            inspection_reminder_hours=_hours_before(self.inspection_reminder_hours),
-            surprise_due_hours=self.surprise_inspection_due_hours,
-            callback_window_days=self.callback_window_days,
-            calling_hours=_hours(self.calling_hours),
-            calling_weekdays=_weekdays(self.calling_days),
-            callback_max_attempts=self.callback_max_attempts,
-            audit_share_percent=self.audit_share_percent,
-            audit_errors_for_retraining=self.audit_errors_for_retraining,
-            mis_issue_recovery_days=self.mis_issue_recovery_days,
-            mis_issue_reminder_hours=_hours_before(self.mis_issue_reminder_hours))
+    def calling_weekdays(self) -> frozenset[int]:
+        """Days customers are called back on, as Python weekday numbers (K1)."""
+        return _weekdays(self.calling_days)
+
+    @property
+    def calling_window(self) -> tuple[time, time]:
+        """Start and end of the hours customers are called in (K1)."""
+        return _hours(self.calling_hours)
+
+    @property
+    def inspection_reminders(self) -> tuple[int, ...]:
+        """Hours before an inspection's due time its reminders go out, latest first (V5)."""
+        return _hours_before(self.inspection_reminder_hours)
+
+    @property
+    def mis_issue_reminders(self) -> tuple[int, ...]:
+        """Hours before a mis-issue recovery deadline its reminders go out, latest first."""
+        return _hours_before(self.mis_issue_reminder_hours)
 
 
 def _hours_before(value: str) -> tuple[int, ...]:
@@ -196,7 +198,6 @@ def _hours(value: str) -> tuple[time, time]:
 def _weekdays(value: str) -> frozenset[int]:
     """A validated ISO weekday list as Python weekday numbers (0 = Monday)."""
     return frozenset(int(d) - 1 for d in value.split(",") if d.strip())
-
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -22,6 +22,7 @@ from domain.models import OutboxMessage, OutboxStatus, Role, Staff
 from domain.people import binding
 from domain.platform import chat, outbox, webchat
 from domain.platform.actors import actor_for
+from fieldops.bootstrap import bootstrap
 from fieldops.runtime import running
 from fieldops.settings import Settings
 from locales import translate
@@ -92,7 +93,7 @@ async def test_run_serves_the_webhook_beside_the_admin_outside_its_csrf_check(
     settings = settings_for(fake, database_url, tmp_path, webhook_url=HOOK,
                             webhook_secret=SECRET)
     base = f"http://127.0.0.1:{settings.web_port}"
-    async with running(settings):
+    async with running(bootstrap(settings)):
         assert fake.webhook["url"] == HOOK
         assert await post(f"{base}/telegram/webhook", fake.message(AGENT, "/help"), SECRET) == 200
         assert fake.texts(AGENT) and "/whoami" in fake.texts(AGENT)[0]
@@ -110,7 +111,7 @@ async def test_only_web_does_not_pretend_to_serve_the_webhook(
     settings = settings_for(fake, database_url, tmp_path, webhook_url=HOOK,
                             webhook_secret=SECRET)
     base = f"http://127.0.0.1:{settings.web_port}"
-    async with running(settings, "web"):
+    async with running(bootstrap(settings), "web"):
         assert await post(f"{base}/telegram/webhook", fake.message(AGENT, "/help"), SECRET) == 404
         assert await get(f"{base}/login") == 200
     assert fake.calls == []
@@ -122,7 +123,7 @@ async def test_only_bot_serves_the_webhook_alone(
     settings = settings_for(fake, database_url, tmp_path, webhook_url=HOOK,
                             webhook_secret=SECRET)
     base = f"http://127.0.0.1:{settings.web_port}"
-    async with running(settings, "bot"):
+    async with running(bootstrap(settings), "bot"):
         assert await post(f"{base}/telegram/webhook", fake.message(AGENT, "/help"), SECRET) == 200
         assert await get(f"{base}/login") == 404
     assert len(fake.texts(AGENT)) == 1
@@ -138,7 +139,7 @@ async def test_a_failing_bot_api_at_start_leaves_the_admin_up_and_the_bot_comes_
     fake.answer_malformed_next("getMe")
     settings = settings_for(fake, database_url, tmp_path, bot_retry_first_seconds=0.2,
                             bot_retry_max_seconds=0.5)
-    async with running(settings) as parts:
+    async with running(bootstrap(settings)) as parts:
         assert parts.bot is not None and not parts.bot.ready
         assert await get(f"http://127.0.0.1:{settings.web_port}/login") == 200
         fake.push(fake.message(AGENT, "/help"))

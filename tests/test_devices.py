@@ -29,7 +29,7 @@ from domain.models import (
 )
 from domain.platform.actors import Actor
 from domain.platform.errors import NotFound, PermissionDenied
-from fieldops.runtime import admin_config
+from fieldops.bootstrap import bootstrap
 from fieldops.settings import Settings
 from locales import translate
 from tests.admin_support import admin_site, log_in, submit
@@ -506,7 +506,7 @@ async def test_an_incident_marked_major_in_the_admin_counts_under_the_configured
     incident = await devices.report_loss(shop.agent, LossReport(
         "papers", "客户张某的开户申请书", None, "客户家中", "离开时遗落"))
     _, username = await web_user(shop.ids["province"], Role.OPS_ADMIN, no="O900")
-    async with admin_site(admin_config(settings, "fieldops_test_bot")) as client:
+    async with admin_site(bootstrap(settings).admin) as client:
         await log_in(client, username)
         await submit(client, f"/incidents/{incident.id}/major", {"reason": "客户资料外泄风险"},
                      page="/incidents")

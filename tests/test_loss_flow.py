@@ -32,8 +32,8 @@ from domain.models import (
 )
 from domain.platform.actors import Actor, actor_for
 from domain.vouchers import vouchers
+from fieldops.bootstrap import bootstrap
 from fieldops.settings import Settings
-from fieldops.wiring import flow_context
 from tests.bot_support import bound_agent
 from tests.chat_driver import Chat, Said, bot_config, running_bot
 from tests.factories import org_tree, person, qualify
@@ -246,7 +246,7 @@ def production_settings(media_root: Path, **values: int) -> Settings:
 @asynccontextmanager
 async def production_bot(fake: FakeTelegram, settings: Settings) -> AsyncIterator[TelegramBot]:
     """The bot with the flows' context the composition root builds from the settings."""
-    telegram = TelegramBot(bot_config(fake), flow_context(settings))
+    telegram = TelegramBot(bot_config(fake), bootstrap(settings).flows)
     await telegram.start()
     try:
         yield telegram

@@ -9,7 +9,7 @@ import pytest
 
 from domain.cases.cases import LocationMode
 from fieldops import settings as settings_module
-from fieldops.runtime import admin_config
+from fieldops.bootstrap import bootstrap
 from fieldops.settings import SettingsError, load_settings
 
 
@@ -58,7 +58,7 @@ def test_admin_and_chat_get_the_capture_settings(monkeypatch: pytest.MonkeyPatch
                         ("BOX_COUNT_MAX_AGE_HOURS", "12")):
         monkeypatch.setenv(f"FIELDOPS_{name}", value)
     settings = load_settings()
-    config = admin_config(settings, "fieldops_bot")
+    config = bootstrap(settings).admin
     assert config.capture is not None and config.box_count_max_age_hours == 12
     capture = config.capture
     assert (capture.hours.weekdays, capture.hours.start, capture.hours.end) == (

@@ -33,8 +33,8 @@ from domain.platform.calendar import Calendar
 from domain.platform.errors import DomainError, PermissionDenied
 from domain.vouchers import mis_issue_deadlines, vouchers
 from fieldops import settings as settings_module
+from fieldops.bootstrap import bootstrap
 from fieldops.settings import SettingsError, load_settings
-from fieldops.wiring import capture_context
 from scheduler.jobs import calendar_jobs
 from tests.admin_support import admin_site, log_in, submit, zh
 from tests.factories import person, web_user
@@ -201,9 +201,10 @@ async def test_the_recovery_days_setting_is_bounded_and_reaches_calendar_and_cap
     monkeypatch.setenv("FIELDOPS_MIS_ISSUE_RECOVERY_DAYS", "10")
     monkeypatch.setenv("FIELDOPS_MIS_ISSUE_REMINDER_HOURS", "24,72")
     settings = load_settings()
-    calendar = settings.calendar
+    graph = bootstrap(settings)
+    calendar = graph.calendar
     assert (calendar.mis_issue_recovery_days, calendar.mis_issue_reminder_hours) == (10, (72, 24))
-    assert capture_context(settings).mis_issue_recovery_days == 10
+    assert graph.capture.mis_issue_recovery_days == 10
     assert "mis_issue_deadlines" in {job.name for job in calendar_jobs(calendar)}
 
 

@@ -10,7 +10,7 @@ from domain.ledgers.qualifications import DEFAULT_INCIDENT_RULES, IncidentRules
 
 @dataclass(frozen=True)
 class FlowContext:
-    """Dependencies of the chat flows, built once in `fieldops.runtime`.
+    """Dependencies of the chat flows, built once in `fieldops.bootstrap`.
 
     `incidents` are the configured thresholds of Q4 and K2 the /loss flow reports under.
     `public_url` is the admin site's address as seen from a phone (https); when empty, the

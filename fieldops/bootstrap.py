@@ -1,0 +1,159 @@
+"""The composition root's object graph, built once from the settings and handed to every part.
+
+`bootstrap(settings)` builds each dependency once (cipher, media store, calendar, clock, the
+chat senders, the scheduled jobs) and wires them into the contexts of web, bot and scheduler,
+so that no part builds its own copy (Cosmic Python's `bootstrap()`).
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, replace
+from datetime import timedelta
+
+from aiohttp import web
+
+from admin_web.app import init_app
+from admin_web.config import AdminConfig
+from bot.dispatcher import Sender
+from bot.flows.context import FlowContext
+from bot.telegram import BotConfig, TelegramBot
+from bot.webchat import WebChat
+from domain.cases.cases import CaptureContext, LocationMode, WorkingHours
+from domain.ledgers.major_incidents import IncidentRules
+from domain.platform import clock
+from domain.platform.calendar import Calendar
+from domain.platform.images import MIB, PhotoLimits
+from domain.platform.media import MediaStore
+from domain.platform.privacy import FieldCipher
+from fieldops import db
+from fieldops.settings import Settings
+from scheduler.jobs import CountSettings, Job, LedgerSettings, scheduled_jobs
+
+
+@dataclass(frozen=True)
+class Graph:
+    """Every dependency of the processes, built once by `bootstrap`.
+
+    `telegram` is None when no bot token is set; `admin` names the bot from the settings
+    until a running bot reports its own user name.
+    """
+
+    settings: Settings
+    clock: clock.Clock
+    cipher: FieldCipher
+    media: MediaStore
+    calendar: Calendar
+    capture: CaptureContext
+    incidents: IncidentRules
+    flows: FlowContext
+    webchat: WebChat
+    telegram: TelegramBot | None
+    admin: AdminConfig
+    jobs: tuple[Job, ...]
+
+    def database(self) -> AbstractAsyncContextManager[None]:
+        """The database open while the block runs; nested blocks share the outermost one."""
+        return db.opened(self.settings.database_url)
+
+    @property
+    def senders(self) -> dict[str, Sender]:
+        """The outbox senders by channel: the browser chat, and Telegram when configured."""
+        return {"web": self.webchat} | ({"telegram": self.telegram} if self.telegram else {})
+
+
+def bootstrap(settings: Settings) -> Graph:
+    """Build the graph of one process from its settings."""
+    cipher, media, calendar = (FieldCipher(settings.data_key), MediaStore(settings.media_root),
+                               _calendar(settings))
+    capture = _capture(settings, cipher, media)
+    incidents = IncidentRules(major_incident_threshold=settings.major_incident_threshold,
+                              mass_loss_threshold=settings.mass_loss_threshold)
+    flows = FlowContext(capture=capture, incidents=incidents, public_url=settings.public_url)
+    webchat = WebChat(flows, settings.default_locale)
+    telegram = TelegramBot(_bot_config(settings), flows) if settings.telegram_bot_token else None
+    return Graph(
+        settings=settings, clock=clock.utcnow, cipher=cipher, media=media, calendar=calendar,
+        capture=capture, incidents=incidents, flows=flows, webchat=webchat, telegram=telegram,
+        admin=_admin_config(settings, capture, calendar, incidents, webchat),
+        jobs=_jobs(settings, capture, calendar),
+    )
+
+
+def admin_app(graph: Graph, bot_username: str | None = None) -> web.Application:
+    """The admin site on its own database: opening the app opens it (unless this process
+    has it open already), closing the app closes it; named after the running bot when one
+    has reported its user name."""
+    config = graph.admin if bot_username is None else replace(graph.admin,
+                                                               bot_username=bot_username)
+    return init_app(config, database=graph.database)
+
+
+def _calendar(settings: Settings) -> Calendar:
+    """The calendar of inspections, callbacks and off-site audits (V5, K1, K3)."""
+    return Calendar(
+        zone=settings.zone, working_weekdays=settings.weekdays,
+        inspection_reminder_hours=settings.inspection_reminders,
+        surprise_due_hours=settings.surprise_inspection_due_hours,
+        callback_window_days=settings.callback_window_days,
+        calling_hours=settings.calling_window, calling_weekdays=settings.calling_weekdays,
+        callback_max_attempts=settings.callback_max_attempts,
+        audit_share_percent=settings.audit_share_percent,
+        audit_errors_for_retraining=settings.audit_errors_for_retraining,
+        mis_issue_recovery_days=settings.mis_issue_recovery_days,
+        mis_issue_reminder_hours=settings.mis_issue_reminders)
+
+
+def _capture(settings: Settings, cipher: FieldCipher, media: MediaStore) -> CaptureContext:
+    """Cipher (C10), media store (C9), photo limits (C7), hours (C2) and location mode."""
+    start, end = settings.opening_hours
+    return CaptureContext(
+        cipher=cipher, media=media,
+        photo_limits=PhotoLimits(max_bytes=settings.photo_max_mb * MIB,
+                                 min_width=settings.photo_min_width,
+                                 min_height=settings.photo_min_height),
+        hours=WorkingHours(weekdays=settings.weekdays, start=start, end=end),
+        zone=settings.zone,
+        location_mode=LocationMode(settings.location_mode),
+        mis_issue_recovery_days=settings.mis_issue_recovery_days,
+    )
+
+
+def _bot_config(settings: Settings) -> BotConfig:
+    """The Telegram bot's token, Bot API addresses and webhook."""
+    return BotConfig(
+        token=settings.telegram_bot_token,
+        api_base_url=settings.telegram_api_base_url,
+        file_base_url=settings.telegram_file_base_url,
+        webhook_url=settings.webhook_url,
+        webhook_secret=settings.webhook_secret,
+        default_locale=settings.default_locale,
+    )
+
+
+def _admin_config(settings: Settings, capture: CaptureContext, calendar: Calendar,
+                  incidents: IncidentRules, webchat: WebChat) -> AdminConfig:
+    """The admin site's settings, with the browser chat."""
+    return AdminConfig(
+        secret_key=settings.secret_key,
+        session_idle_minutes=settings.session_idle_minutes,
+        default_locale=settings.default_locale,
+        business_timezone=settings.business_timezone,
+        bot_username=settings.telegram_bot_username,
+        secure_cookies=settings.secure_cookies,
+        capture=capture,
+        chat=webchat,
+        box_count_max_age_hours=settings.box_count_max_age_hours,
+        calendar=calendar,
+        incidents=incidents,
+    )
+
+
+def _jobs(settings: Settings, capture: CaptureContext, calendar: Calendar) -> tuple[Job, ...]:
+    """Every scheduled sweep with its configured thresholds and times (S1, Q7, V3, V5, K1)."""
+    return scheduled_jobs(
+        capture, timedelta(minutes=settings.sla_escalation_repeat_minutes),
+        LedgerSettings(settings.idle_account_days, settings.idle_account_grace_days,
+                       settings.major_incident_threshold),
+        CountSettings(settings.day_end_closing_time, settings.day_end_answer_minutes,
+                      settings.day_end_escalate_minutes), calendar)
