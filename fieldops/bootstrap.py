@@ -27,7 +27,7 @@ from domain.platform.images import MIB, PhotoLimits
 from domain.platform.media import MediaStore
 from domain.platform.privacy import FieldCipher
 from fieldops import db
-from fieldops.settings import Settings
+from fieldops.settings import Settings, hours_before, start_and_end, weekday_numbers
 from scheduler.jobs import CountSettings, Job, LedgerSettings, scheduled_jobs
 
 
@@ -64,9 +64,9 @@ class Graph:
 
 def bootstrap(settings: Settings) -> Graph:
     """Build the graph of one process from its settings."""
-    cipher, media, calendar = (FieldCipher(settings.data_key), MediaStore(settings.media_root),
-                               _calendar(settings))
-    capture = _capture(settings, cipher, media)
+    cipher, media, hours = (FieldCipher(settings.data_key), MediaStore(settings.media_root),
+                            _working_hours(settings))
+    calendar, capture = _calendar(settings, hours), _capture(settings, cipher, media, hours)
     incidents = IncidentRules(major_incident_threshold=settings.major_incident_threshold,
                               mass_loss_threshold=settings.mass_loss_threshold)
     flows = FlowContext(capture=capture, incidents=incidents, public_url=settings.public_url)
@@ -89,30 +89,37 @@ def admin_app(graph: Graph, bot_username: str | None = None) -> web.Application:
     return init_app(config, database=graph.database)
 
 
-def _calendar(settings: Settings) -> Calendar:
+def _working_hours(settings: Settings) -> WorkingHours:
+    """The working days and hours cases are captured in (C2)."""
+    start, end = start_and_end(settings.working_hours)
+    return WorkingHours(weekdays=weekday_numbers(settings.working_days), start=start, end=end)
+
+
+def _calendar(settings: Settings, hours: WorkingHours) -> Calendar:
     """The calendar of inspections, callbacks and off-site audits (V5, K1, K3)."""
     return Calendar(
-        zone=settings.zone, working_weekdays=settings.weekdays,
-        inspection_reminder_hours=settings.inspection_reminders,
+        zone=settings.zone, working_weekdays=hours.weekdays,
+        inspection_reminder_hours=hours_before(settings.inspection_reminder_hours),
         surprise_due_hours=settings.surprise_inspection_due_hours,
         callback_window_days=settings.callback_window_days,
-        calling_hours=settings.calling_window, calling_weekdays=settings.calling_weekdays,
+        calling_hours=start_and_end(settings.calling_hours),
+        calling_weekdays=weekday_numbers(settings.calling_days),
         callback_max_attempts=settings.callback_max_attempts,
         audit_share_percent=settings.audit_share_percent,
         audit_errors_for_retraining=settings.audit_errors_for_retraining,
         mis_issue_recovery_days=settings.mis_issue_recovery_days,
-        mis_issue_reminder_hours=settings.mis_issue_reminders)
+        mis_issue_reminder_hours=hours_before(settings.mis_issue_reminder_hours))
 
 
-def _capture(settings: Settings, cipher: FieldCipher, media: MediaStore) -> CaptureContext:
+def _capture(settings: Settings, cipher: FieldCipher, media: MediaStore, hours: WorkingHours
+             ) -> CaptureContext:
     """Cipher (C10), media store (C9), photo limits (C7), hours (C2) and location mode."""
-    start, end = settings.opening_hours
     return CaptureContext(
         cipher=cipher, media=media,
         photo_limits=PhotoLimits(max_bytes=settings.photo_max_mb * MIB,
                                  min_width=settings.photo_min_width,
                                  min_height=settings.photo_min_height),
-        hours=WorkingHours(weekdays=settings.weekdays, start=start, end=end),
+        hours=hours,
         zone=settings.zone,
         location_mode=LocationMode(settings.location_mode),
         mis_issue_recovery_days=settings.mis_issue_recovery_days,

@@ -8,12 +8,16 @@ from datetime import time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.cases.cases import LocationMode
+from locales import LOCALES
+
 VAR_DIR = Path("var")
-SUPPORTED_LOCALES = ("zh_CN", "en")
-LOCATION_MODES = ("off", "optional", "required")
+# settings that take one of a few words, and the words
+CHOICES: dict[str, tuple[str, ...]] = {
+    "default_locale": LOCALES, "location_mode": tuple(mode.value for mode in LocationMode)}
 HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
 
 
@@ -90,16 +94,17 @@ class Settings(BaseSettings):
             raise ValueError("is not a known IANA time zone") from exc
         return value
 
-    @field_validator("default_locale")
+    @field_validator(*CHOICES)
     @classmethod
-    def _supported_locale(cls, value: str) -> str:
-        if value not in SUPPORTED_LOCALES:
-            raise ValueError(f"must be one of {', '.join(SUPPORTED_LOCALES)}")
+    def _one_of(cls, value: str, info: ValidationInfo) -> str:
+        choices = CHOICES[str(info.field_name)]
+        if value not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}")
         return value
 
-    @field_validator("webhook_url")
+    @field_validator("webhook_url", "public_url")
     @classmethod
-    def _https_webhook(cls, value: str) -> str:
+    def _http_url(cls, value: str) -> str:
         if value and not value.startswith(("https://", "http://")):
             raise ValueError("must be an http(s) URL")
         return value
@@ -135,67 +140,28 @@ class Settings(BaseSettings):
             raise ValueError("must be HH:MM, e.g. 17:30")
         return value.strip()
 
-    @field_validator("location_mode")
-    @classmethod
-    def _location_mode(cls, value: str) -> str:
-        if value not in LOCATION_MODES:
-            raise ValueError(f"must be one of {', '.join(LOCATION_MODES)}")
-        return value
-
     @field_validator("public_url")
     @classmethod
-    def _public_url(cls, value: str) -> str:
-        if value and not value.startswith(("https://", "http://")):
-            raise ValueError("must be an http(s) URL")
+    def _without_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
 
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.business_timezone)
 
-    @property
-    def weekdays(self) -> frozenset[int]:
-        """Working weekdays as Python weekday numbers (0 = Monday)."""
-        return _weekdays(self.working_days)
 
-    @property
-    def opening_hours(self) -> tuple[time, time]:
-        """Start and end of the working day."""
-        return _hours(self.working_hours)
-
-    @property
-    def calling_weekdays(self) -> frozenset[int]:
-        """Days customers are called back on, as Python weekday numbers (K1)."""
-        return _weekdays(self.calling_days)
-
-    @property
-    def calling_window(self) -> tuple[time, time]:
-        """Start and end of the hours customers are called in (K1)."""
-        return _hours(self.calling_hours)
-
-    @property
-    def inspection_reminders(self) -> tuple[int, ...]:
-        """Hours before an inspection's due time its reminders go out, latest first (V5)."""
-        return _hours_before(self.inspection_reminder_hours)
-
-    @property
-    def mis_issue_reminders(self) -> tuple[int, ...]:
-        """Hours before a mis-issue recovery deadline its reminders go out, latest first."""
-        return _hours_before(self.mis_issue_reminder_hours)
-
-
-def _hours_before(value: str) -> tuple[int, ...]:
+def hours_before(value: str) -> tuple[int, ...]:
     """Reminder hours before a deadline, latest first, from a list such as "72,24"."""
     return tuple(sorted({int(h) for h in value.split(",") if h.strip()}, reverse=True))
 
 
-def _hours(value: str) -> tuple[time, time]:
+def start_and_end(value: str) -> tuple[time, time]:
     """A validated HH:MM-HH:MM setting as start and end times."""
     start, end = value.split("-")
     return time.fromisoformat(start.strip()), time.fromisoformat(end.strip())
 
 
-def _weekdays(value: str) -> frozenset[int]:
+def weekday_numbers(value: str) -> frozenset[int]:
     """A validated ISO weekday list as Python weekday numbers (0 = Monday)."""
     return frozenset(int(d) - 1 for d in value.split(",") if d.strip())
 
