@@ -40,9 +40,10 @@ async def run_leased(job: Job, holder: str) -> bool:
 def build_scheduler(jobs: Iterable[Job], holder: str | None = None) -> AsyncIOScheduler:
     """An AsyncIOScheduler with every job on an interval trigger; start it in the loop.
 
-    A running process passes `scheduled_jobs(...)`, which includes the review SLA sweep (S1)
-    and the ledger sweeps; a job marked `at_start` also runs right away, so a daily sweep
-    is not put off by each restart.
+    A running process passes the jobs its composition root built once with
+    `scheduled_jobs(...)` (the review SLA sweep (S1), the ledger, count and calendar sweeps);
+    a job marked `at_start` also runs right away, so a daily sweep is not put off by each
+    restart.
     """
     scheduler = AsyncIOScheduler(timezone="UTC")
     name = holder or holder_name()
