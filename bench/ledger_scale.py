@@ -25,7 +25,7 @@ from domain.ledgers import devices
 from domain.models import Device, Role
 from domain.people import orgs, staff
 from domain.platform.actors import system_actor
-from domain.vouchers import voucher_reports, vouchers
+from domain.vouchers import tail_boxes, voucher_reports, voucher_stock
 from fieldops.db import apply_migrations, close_database, open_database
 
 ROOT = system_actor("bench")
@@ -38,7 +38,7 @@ REPORT_BOUND_SECONDS = 30.0
 async def structure() -> tuple[int, int, list[int]]:
     """One org with a voucher type and BOXES tail boxes; returns org, type and box ids."""
     org = await orgs.create_org(ROOT, code="P1", name="省分行", parent_id=None)
-    card = await vouchers.define_voucher_type(ROOT, "CARD", vouchers.VoucherTypeForm(
+    card = await voucher_stock.define_voucher_type(ROOT, "CARD", voucher_stock.VoucherTypeForm(
         "借记卡", "Debit card", r"\d{19}", "none"))
     boxes = []
     for n in range(BOXES):
@@ -48,7 +48,7 @@ async def structure() -> tuple[int, int, list[int]]:
         tablet = await devices.register_device(ROOT, devices.DeviceForm(
             f"PAD{n:03d}", f"SN{n:05d}", None, "MatePad", None, org.id))
         await Device.filter(id=tablet.id).update(holder_id=agent.id)
-        boxes.append((await vouchers.box_for_device(tablet.id)).id)
+        boxes.append((await tail_boxes.box_for_device(tablet.id)).id)
     return org.id, card.id, boxes
 
 
@@ -107,11 +107,11 @@ async def main(sizes: list[int]) -> None:
             for size in sizes:
                 grow(path, org_id, type_id, boxes, done, size)
                 done = size
-                results["balances"].append(await timed(lambda: vouchers.balances(ROOT)))
+                results["balances"].append(await timed(lambda: voucher_reports.balances(ROOT)))
                 results["journal first page"].append(
-                    await timed(lambda: vouchers.journal(ROOT, limit=50)))
+                    await timed(lambda: voucher_reports.journal(ROOT, limit=50)))
                 results["box detail"].append(
-                    await timed(lambda: vouchers.box_detail(ROOT, boxes[0]), repeat=1))
+                    await timed(lambda: tail_boxes.box_detail(ROOT, boxes[0]), repeat=1))
                 results["month report"].append(
                     await timed(lambda: voucher_reports.reconciliation(ROOT, MONTH), repeat=1))
         finally:

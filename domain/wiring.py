@@ -20,16 +20,16 @@ from domain.platform.events import (
     DeviceLost,
     VouchersLost,
 )
-from domain.vouchers import vouchers
+from domain.vouchers import case_vouchers, mis_issues, tail_boxes, voids
 
 
 def wire_events() -> None:
     """Subscribe every area's handlers on the process's bus, once; calling it again changes
     nothing. The composition root and the test harness call it before any use case runs."""
-    events.subscribe(CaseApproved, vouchers.issue_on_approval)
-    events.subscribe(CaseRejected, vouchers.recover_for_closing_case)
-    events.subscribe(CaseCancelled, vouchers.recover_for_closing_case)
-    events.subscribe(DeviceLost, vouchers.freeze_box_of_lost_device)
-    events.subscribe(VouchersLost, vouchers.void_lost_serials)
+    events.subscribe(CaseApproved, case_vouchers.issue_on_approval)
+    events.subscribe(CaseRejected, mis_issues.recover_for_closing_case)
+    events.subscribe(CaseCancelled, mis_issues.recover_for_closing_case)
+    events.subscribe(DeviceLost, tail_boxes.freeze_box_of_lost_device)
+    events.subscribe(VouchersLost, voids.void_lost_serials)
     events.subscribe(CaseVoucherMoved, cases.record_voucher_step)
     events.bus.mark_wired()

@@ -51,8 +51,8 @@ from domain.platform.actors import Actor, actor_for, system_actor
 from domain.platform.calendar import Calendar
 from domain.platform.clock import utcnow
 from domain.platform.identity import resident_id_check_digit
-from domain.vouchers import vouchers
-from domain.vouchers.vouchers import VoucherTypeForm
+from domain.vouchers import mis_issues, tail_boxes, voids, voucher_stock
+from domain.vouchers.voucher_stock import VoucherTypeForm
 from fieldops.demo_history import STEPS as HISTORY_STEPS
 from fieldops.demo_history import seed_history
 
@@ -384,14 +384,14 @@ async def _seed_vouchers(ops: Actor) -> list[str]:
     labels = []
     for code, form in VOUCHER_TYPES:
         if not await VoucherType.exists(code=code):
-            await vouchers.define_voucher_type(ops, code, form)
+            await voucher_stock.define_voucher_type(ops, code, form)
         labels.append(code)
     types = {row.code: row for row in await VoucherType.all()}
     for stock in VAULT_STOCK:
         serials = stock_serials(stock)
         if not await Voucher.exists(voucher_type=types[stock.type_code], serial=serials[0]):
             org = await Org.get(code=stock.org_code)
-            await vouchers.receive_serials(ops, org.id, types[stock.type_code].id, serials)
+            await voucher_stock.receive_serials(ops, org.id, types[stock.type_code].id, serials)
         labels.append(f"{stock.org_code} {stock.type_code}")
     for asset_tag, type_code, count in BOX_ALLOCATIONS:
         await _ensure_allocation(ops, asset_tag, types[type_code], count)
@@ -409,13 +409,13 @@ async def _ensure_allocation(ops: Actor, asset_tag: str, voucher_type: VoucherTy
                              count: int) -> None:
     """Cap the outlet and allocate a count of the type to the tablet's tail box, once."""
     device = await Device.get(asset_tag=asset_tag)
-    box = await vouchers.box_for_device(device.id)
+    box = await tail_boxes.box_for_device(device.id)
     if not await VoucherCap.exists(org_id=box.org_id, voucher_type=voucher_type):
-        await vouchers.set_cap(ops, box.org_id, voucher_type.id, BOX_CAPS[voucher_type.code])
+        await voucher_stock.set_cap(ops, box.org_id, voucher_type.id, BOX_CAPS[voucher_type.code])
     allocated = await VoucherMovement.exists(to_box_id=box.id,
                                              voucher_type_id=voucher_type.id)
     if not allocated:
-        await vouchers.allocate(ops, box.id, voucher_type.id, count=count)
+        await voucher_stock.allocate(ops, box.id, voucher_type.id, count=count)
 
 
 async def _lose_one_card(card: VoucherType) -> None:
@@ -424,17 +424,17 @@ async def _lose_one_card(card: VoucherType) -> None:
     device = await Device.get(holder=agent)
     lost = await Voucher.filter(box__device=device, voucher_type=card).order_by("-serial").first()
     if lost is not None:
-        await vouchers.report_lost_serials(await actor_for(agent), [lost.serial],
-                                           "外出展业途中遗失借记卡一张")
+        await voids.report_lost_serials(await actor_for(agent), [lost.serial],
+                                        "外出展业途中遗失借记卡一张")
 
 
 async def _mis_issue_one_card(ops: Actor, card: VoucherType) -> None:
     """Operations records a card handed to a customer by mistake, being recovered (V6)."""
-    box = await vouchers.box_for_device((await Device.get(asset_tag=MIS_ISSUE_BOX)).id)
+    box = await tail_boxes.box_for_device((await Device.get(asset_tag=MIS_ISSUE_BOX)).id)
     wrong = await Voucher.filter(box_id=box.id, voucher_type=card,
                                  state=VoucherState.IN_BOX).order_by("serial").first()
     if wrong is not None:
-        await vouchers.record_mis_issue(ops, wrong.serial, "开卡时误将另一张卡交给客户")
+        await mis_issues.record_mis_issue(ops, wrong.serial, "开卡时误将另一张卡交给客户")
 
 
 def demo_photo(seed: int) -> bytes:

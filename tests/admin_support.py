@@ -29,7 +29,7 @@ from domain.models import (
 from domain.people import auth, staff
 from domain.platform.actors import Actor, actor_for
 from domain.platform.calendar import Calendar
-from domain.vouchers import voucher_counts, vouchers
+from domain.vouchers import mis_issues, tail_boxes, voucher_counts
 from fieldops.demo import DEMO_PASSWORD, LOST_CARD_HOLDER, MIS_ISSUE_BOX, seed_demo
 from locales import translate
 from tests.factories import ROOT, capture_context, org_tree, web_user
@@ -115,12 +115,12 @@ async def seed_every_kind(media_root: Path) -> None:
 async def _written_off_mis_issue(ops: Actor, moment: datetime) -> None:
     """A second card of the mis-issue box handed out by mistake, which the customer never
     returns: written off, a major incident (V6, Q4)."""
-    box = await vouchers.box_for_device((await Device.get(asset_tag=MIS_ISSUE_BOX)).id)
+    box = await tail_boxes.box_for_device((await Device.get(asset_tag=MIS_ISSUE_BOX)).id)
     wrong = await Voucher.filter(box_id=box.id, state=VoucherState.IN_BOX).order_by(
         "-serial").first()
     assert wrong is not None
-    mis = await vouchers.record_mis_issue(ops, wrong.serial, "错将另一张卡交给客户", now=moment)
-    await vouchers.write_off_mis_issue(ops, mis.id, "客户已出国，无法收回", moment)
+    mis = await mis_issues.record_mis_issue(ops, wrong.serial, "错将另一张卡交给客户", now=moment)
+    await mis_issues.write_off_mis_issue(ops, mis.id, "客户已出国，无法收回", moment)
 
 
 async def _discrepancy(now: datetime) -> None:

@@ -29,8 +29,8 @@ from domain.models import (
     VoidKind,
 )
 from domain.platform.actors import Actor
-from domain.vouchers import voucher_counts, vouchers
-from domain.vouchers.vouchers import VoucherTypeForm
+from domain.vouchers import tail_boxes, voids, voucher_counts, voucher_stock
+from domain.vouchers.voucher_stock import VoucherTypeForm
 from tests.case_support import MONDAY_10AM, ZONE, bound_agent
 from tests.clock_support import SteadyClock
 from tests.factories import ROOT, person
@@ -91,21 +91,22 @@ async def seed_cases(desk: Desk, agent_b: Actor) -> list[Case]:
 async def seed_vouchers(desk: Desk, agent_b: Actor) -> None:
     """Stock in both outlets' vaults, allocations to both boxes, one void waiting, and
     today's day-end count answered in branch a only (V1, V3, V6)."""
-    key = await vouchers.define_voucher_type(desk.ops, "USB_KEY", VoucherTypeForm(
+    key = await voucher_stock.define_voucher_type(desk.ops, "USB_KEY", VoucherTypeForm(
         "网银盾", "E-banking USB key", r"UK\d{8}", "none"))
     for outlet, first, last, allocated in (("outlet_a", 1, 10, 4), ("outlet_b", 11, 16, 2)):
         org_id = desk.ids[outlet]
-        await vouchers.receive_range(desk.ops, org_id, key.id, f"UK{first:08d}", f"UK{last:08d}")
-        await vouchers.set_cap(desk.ops, org_id, key.id, 50)
+        await voucher_stock.receive_range(desk.ops, org_id, key.id, f"UK{first:08d}",
+                                          f"UK{last:08d}")
+        await voucher_stock.set_cap(desk.ops, org_id, key.id, 50)
         agent = desk.agent if outlet == "outlet_a" else agent_b
-        box = await vouchers.box_for_device((await Device.get(holder_id=agent.staff_id)).id)
-        await vouchers.allocate(desk.ops, box.id, key.id, count=allocated)
-    await vouchers.request_void(desk.ops, ["UK00000010"], VoidKind.EXPIRED, "有效期已过")
+        box = await tail_boxes.box_for_device((await Device.get(holder_id=agent.staff_id)).id)
+        await voucher_stock.allocate(desk.ops, box.id, key.id, count=allocated)
+    await voids.request_void(desk.ops, ["UK00000010"], VoidKind.EXPIRED, "有效期已过")
     await voucher_counts.request_day_end_counts(NOW)
     box_a = await TailBox.get(holder_id=desk.agent.staff_id)
     count = await BoxCount.get(box_id=box_a.id, kind=CountKind.DAY_END)
     await voucher_counts.answer_count(desk.agent, count.id,
-                                      await vouchers.expected_in_box(box_a.id), NOW)
+                                      await tail_boxes.expected_in_box(box_a.id), NOW)
 
 
 async def seed_ledgers(desk: Desk, agent_b: Actor) -> None:

@@ -11,8 +11,8 @@ from domain.cases import business_types
 from domain.cases.business_types import BusinessTypeForm
 from domain.models import BoxCount, Role, Staff, TailBox, VoucherType
 from domain.platform.actors import Actor
-from domain.vouchers import voucher_counts, vouchers
-from domain.vouchers.vouchers import VoucherTypeForm
+from domain.vouchers import tail_boxes, voucher_counts, voucher_stock
+from domain.vouchers.voucher_stock import VoucherTypeForm
 from tests.case_support import KINDS
 from tests.factories import org_tree, person
 from tests.voucher_support import agent_with_box
@@ -51,7 +51,7 @@ async def day_end_count(holder: Actor, box: TailBox, now: datetime) -> BoxCount:
     await voucher_counts.request_day_end_counts(now)
     count = await BoxCount.filter(box_id=box.id).order_by("-id").first()
     assert count is not None
-    expected = await vouchers.expected_in_box(box.id)
+    expected = await tail_boxes.expected_in_box(box.id)
     types = await voucher_counts.types_to_count(expected)
     return await voucher_counts.answer_count(holder, count.id, {
         t.code: expected.get(t.code, 0) for t in types}, now)
@@ -66,10 +66,10 @@ async def stock(ops: Actor, holder: Actor, box: TailBox, types: dict[str, Vouche
         moment = now + timedelta(days=step)
         if step:
             await day_end_count(holder, box, moment)
-        await vouchers.receive_range(ops, box.org_id, types[code].id,  # type: ignore[attr-defined]
-                                     f"{first:08d}", f"{first + n - 1:08d}", now=moment)
-        await vouchers.allocate(ops, box.id, types[code].id, count=n,
-                                now=moment + timedelta(minutes=1))
+        await voucher_stock.receive_range(ops, box.org_id, types[code].id,  # type: ignore[attr-defined]
+                                          f"{first:08d}", f"{first + n - 1:08d}", now=moment)
+        await voucher_stock.allocate(ops, box.id, types[code].id, count=n,
+                                     now=moment + timedelta(minutes=1))
         first += n
 
 
@@ -83,9 +83,9 @@ async def vault_world(now: datetime = NOV_1 - timedelta(days=3)) -> Vault:
     _, far_supervisor = await person(ids["sub_b"], Role.SUPERVISOR, no="S003", name="吴远")
     types = {}
     for code, zh, en in (("KEY", "网银盾", "USB key"), ("SIM", "SIM卡", "SIM card")):
-        types[code] = await vouchers.define_voucher_type(ops, code, VoucherTypeForm(
+        types[code] = await voucher_stock.define_voucher_type(ops, code, VoucherTypeForm(
             zh, en, r"\d{8}", "none"))
-        await vouchers.set_cap(ops, ids["province"], types[code].id, 100)
+        await voucher_stock.set_cap(ops, ids["province"], types[code].id, 100)
     await business_types.create_business_type(ops, "USB_KEY_OPEN", BusinessTypeForm(
         "网银盾申领", "E-banking USB key", frozenset(KINDS)), voucher_type_code="KEY")
     holder, box, tag = await agent_with_box(ids["outlet_a"], "F001")

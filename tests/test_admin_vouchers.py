@@ -34,8 +34,8 @@ from domain.models import (
     VoucherType,
 )
 from domain.platform.actors import Actor, actor_for
-from domain.vouchers import vouchers
-from domain.vouchers.vouchers import VoucherTypeForm
+from domain.vouchers import tail_boxes, voids, voucher_stock
+from domain.vouchers.voucher_stock import VoucherTypeForm
 from tests.admin_support import csrf_token, session, submit, zh
 from tests.case_support import ID_NUMBER, KINDS, MOBILE, MONDAY_10AM
 from tests.factories import ROOT, capture_context, operational, org_tree, person
@@ -60,7 +60,7 @@ class Ledger:
 async def tail_box(agent: Staff) -> TailBox:
     """The tail box of the tablet issued to a field agent."""
     device = await Device.get(holder=agent)
-    return await vouchers.box_for_device(device.id)
+    return await tail_boxes.box_for_device(device.id)
 
 
 @pytest.fixture
@@ -71,21 +71,21 @@ async def ledger(database_url: str) -> Ledger:
                                                frozenset(KINDS)),
         voucher_type_code="USB_KEY")
     _, ops = await person(ids["province"], Role.OPS_ADMIN, no="O001", name="钱运营")
-    key = await vouchers.define_voucher_type(ops, "USB_KEY", VoucherTypeForm(
+    key = await voucher_stock.define_voucher_type(ops, "USB_KEY", VoucherTypeForm(
         "网银盾", "E-banking USB key", r"\d{8}", "none"))
     agent_a, _ = await person(ids["outlet_a"], Role.FIELD_AGENT, no="F001", name="张三")
     agent_b, _ = await person(ids["outlet_b"], Role.FIELD_AGENT, no="F002", name="李四")
     for agent in (agent_a, agent_b):
         await operational(agent)
     for outlet in ("outlet_a", "outlet_b"):
-        await vouchers.set_cap(ops, ids[outlet], key.id, 10)
+        await voucher_stock.set_cap(ops, ids[outlet], key.id, 10)
     return Ledger(ids, key, ops, agent_a, await tail_box(agent_a), await tail_box(agent_b))
 
 
 async def stock(ledger: Ledger, first: str, last: str, at: datetime | None = None) -> None:
     """Serials received into the vault of outlet a, whose boxes they are allocated to."""
-    await vouchers.receive_range(ledger.ops, ledger.ids["outlet_a"], ledger.key.id, first, last,
-                                 now=at)
+    await voucher_stock.receive_range(ledger.ops, ledger.ids["outlet_a"], ledger.key.id, first,
+                                      last, now=at)
 
 
 async def upload(client: TestClient, url: str, fields: dict[str, str], name: str, text: str,
@@ -192,8 +192,8 @@ async def test_auditor_reads_and_exports_but_cannot_change(ledger: Ledger) -> No
 
 async def test_journal_filters_and_pages_back_in_time(ledger: Ledger) -> None:
     await stock(ledger, "10000001", "10000060")
-    await vouchers.allocate(ledger.ops, ledger.box_a.id, ledger.key.id,
-                            serials=["10000007", "10000008"])
+    await voucher_stock.allocate(ledger.ops, ledger.box_a.id, ledger.key.id,
+                                 serials=["10000007", "10000008"])
     async with session(ledger.ids["province"], Role.SUPERVISOR, "S001") as client:
         first = await (await client.get("/vouchers/journal")).text()
         older = re.search(r'<a href="([^"]+)" rel="next">', first)
@@ -211,9 +211,9 @@ async def test_journal_filters_and_pages_back_in_time(ledger: Ledger) -> None:
 
 async def test_void_needs_both_heads_signing_from_the_page(ledger: Ledger) -> None:
     await stock(ledger, "10000001", "10000005")
-    await vouchers.allocate(ledger.ops, ledger.box_a.id, ledger.key.id, serials=["10000001"])
-    request = await vouchers.report_lost_serials(await actor_for(ledger.agent_a), ["10000001"],
-                                                 "外出途中遗失")
+    await voucher_stock.allocate(ledger.ops, ledger.box_a.id, ledger.key.id, serials=["10000001"])
+    request = await voids.report_lost_serials(await actor_for(ledger.agent_a), ["10000001"],
+                                              "外出途中遗失")
     async with session(ledger.ids["branch_a"], Role.BUSINESS_HEAD, "B001") as client:
         page = await (await client.get("/vouchers/voids")).text()
         signed = await submit(client, f"/vouchers/voids/{request.id}/sign", {},
@@ -242,8 +242,8 @@ async def test_void_needs_both_heads_signing_from_the_page(ledger: Ledger) -> No
 
 async def test_ops_admin_requests_voids_from_the_page(ledger: Ledger) -> None:
     await stock(ledger, "10000001", "10000005")
-    await vouchers.allocate(ledger.ops, ledger.box_a.id, ledger.key.id,
-                            serials=["10000001", "10000002"])
+    await voucher_stock.allocate(ledger.ops, ledger.box_a.id, ledger.key.id,
+                                 serials=["10000001", "10000002"])
     async with session(ledger.ids["province"], Role.OPS_ADMIN, "O002") as client:
         lost = await submit(client, "/vouchers/voids", {
             "kind": "lost", "serials": "10000001\n10000002", "reason": "外出途中遗失",
@@ -301,11 +301,11 @@ async def november_ledger(ledger: Ledger, media: Path) -> None:
     and one reported lost; 3 received in December."""
     await stock(ledger, "10000001", "10000005", datetime(2026, 10, 20, 2, tzinfo=UTC))
     await stock(ledger, "10000006", "10000025", november(2))
-    await vouchers.allocate(ledger.ops, ledger.box_a.id, ledger.key.id, count=6,
-                            now=november(5))
+    await voucher_stock.allocate(ledger.ops, ledger.box_a.id, ledger.key.id, count=6,
+                                 now=november(5))
     await issued_by_case(ledger, "10000002", media)
-    await vouchers.report_lost_serials(await actor_for(ledger.agent_a), ["10000003"],
-                                       "外出途中遗失", now=MONDAY_10AM + timedelta(hours=2))
+    await voids.report_lost_serials(await actor_for(ledger.agent_a), ["10000003"],
+                                    "外出途中遗失", now=MONDAY_10AM + timedelta(hours=2))
     await stock(ledger, "10000026", "10000028", datetime(2026, 12, 2, 2, tzinfo=UTC))
 
 

@@ -14,8 +14,8 @@ from domain.cases.business_types import BusinessTypeForm
 from domain.ledgers import devices
 from domain.models import Device, Qualification, Role, Staff, Voucher, VoucherState
 from domain.platform.actors import Actor
-from domain.vouchers import vouchers
-from domain.vouchers.vouchers import VoucherTypeForm
+from domain.vouchers import tail_boxes, voucher_stock
+from domain.vouchers.voucher_stock import VoucherTypeForm
 from tests.admin_support import CONFIG, admin_site, log_in, submit
 from tests.case_support import KINDS
 from tests.clock_support import SteadyClock
@@ -37,10 +37,10 @@ async def agent_valid_through_yesterday_in_shanghai(org_id: int, no: str,
 
 async def card_stock(ops: Actor, org_id: int) -> int:
     """A USB-key voucher type with ten serials in the vault of the org, capped at ten."""
-    key = await vouchers.define_voucher_type(ops, "USB_KEY", VoucherTypeForm(
+    key = await voucher_stock.define_voucher_type(ops, "USB_KEY", VoucherTypeForm(
         "网银盾", "E-banking USB key", r"\d{8}", "none"))
-    await vouchers.set_cap(ops, org_id, key.id, 10)
-    await vouchers.receive_range(ops, org_id, key.id, "10000001", "10000010")
+    await voucher_stock.set_cap(ops, org_id, key.id, 10)
+    await voucher_stock.receive_range(ops, org_id, key.id, "10000001", "10000010")
     return key.id
 
 
@@ -58,7 +58,7 @@ async def test_allocation_and_tablet_issue_read_the_configured_business_date(
     holder = await agent_valid_through_yesterday_in_shanghai(ids["outlet_a"], "F001", True)
     waiting = await agent_valid_through_yesterday_in_shanghai(ids["outlet_a"], "F002", False)
     key_id = await card_stock(ops, ids["outlet_a"])
-    box = await vouchers.box_for_device((await Device.get(holder_id=holder.id)).id)
+    box = await tail_boxes.box_for_device((await Device.get(holder_id=holder.id)).id)
     tablet = await devices.register_device(ROOT, devices.DeviceForm(
         asset_tag="PAD09999", serial="SN09999", imei=None, model="Huawei MatePad",
         purchase_date=date(2025, 3, 1), org_id=ids["outlet_a"]))

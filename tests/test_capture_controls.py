@@ -23,10 +23,11 @@ from domain.models import (
     Qualification,
     Role,
     TailBox,
+    Voucher,
     VoucherState,
 )
 from domain.platform.errors import DomainError
-from domain.vouchers import voucher_counts, vouchers
+from domain.vouchers import case_vouchers, tail_boxes, voucher_counts, voucher_stock
 from tests.admin_support import admin_site, log_in
 from tests.factories import ROOT, operational, person, web_user
 from tests.review_support import photo
@@ -52,10 +53,10 @@ OUT_OF_HOURS = ("Cases can be captured only in working hours (%(start)s to %(end
 @pytest.fixture
 async def world(database_url: str, tmp_path: Path) -> World:
     w = await voucher_world(tmp_path / "media")
-    await vouchers.set_cap(w.ops, w.ids["outlet_a"], w.card_type.id, 50)
-    await vouchers.receive_range(w.ops, w.ids["outlet_a"], w.card_type.id, card(1), card(10),
-                                 MONDAY_10AM)
-    await vouchers.allocate(w.ops, w.box.id, w.card_type.id, count=5, now=MONDAY_10AM)
+    await voucher_stock.set_cap(w.ops, w.ids["outlet_a"], w.card_type.id, 50)
+    await voucher_stock.receive_range(w.ops, w.ids["outlet_a"], w.card_type.id, card(1), card(10),
+                                      MONDAY_10AM)
+    await voucher_stock.allocate(w.ops, w.box.id, w.card_type.id, count=5, now=MONDAY_10AM)
     return w
 
 
@@ -99,7 +100,7 @@ async def test_a_suspended_qualification_refuses_the_reservation_and_the_submiss
     refused = await refusal(cases.set_voucher, w.agent, case.id, card(1), w.ctx, MONDAY_10AM)
     assert (refused.key, refused.params) == (qualifications.GATE_SUSPENDED, {
         "business_type": "借记卡开户", "reason": "凭证遗失，待整改"})
-    assert not await vouchers.Voucher.exists(state=VoucherState.RESERVED)
+    assert not await Voucher.exists(state=VoucherState.RESERVED)
     await qualifications.reinstate(w.ops, qualification.id, "已整改", MONDAY_10AM)
     await cases.set_voucher(w.agent, case.id, card(1), w.ctx, MONDAY_10AM)
     await cases.confirm_risk_hint(w.agent, case.id)
@@ -157,7 +158,7 @@ async def test_a_draft_started_with_another_tablet_is_not_submitted(world: World
     w = world
     case = await ready_draft(w)
     first = await Device.get(asset_tag=w.asset_tag)
-    await vouchers.release_for_case(w.agent, case.id, MONDAY_10AM)
+    await case_vouchers.release_for_case(w.agent, case.id, MONDAY_10AM)
     await devices.return_device(ROOT, first.id, "换机", MONDAY_10AM)
     second = await devices.register_device(ROOT, devices.DeviceForm(
         asset_tag="PAD09999", serial="SN09999999", imei=None, model="Huawei MatePad",
@@ -227,10 +228,10 @@ async def test_allocation_refuses_at_one_in_the_morning_after_the_last_valid_day
     holder, box, _ = await agent_with_box(w.ids["outlet_a"], "F010")
     assert holder.staff_id is not None
     await last_valid_on(holder.staff_id, LAST_DAY)
-    refused = await refusal(vouchers.allocate, w.ops, box.id, w.card_type.id, count=1,
+    refused = await refusal(voucher_stock.allocate, w.ops, box.id, w.card_type.id, count=1,
                             now=TUESDAY_1AM)
-    assert refused.key == vouchers.HOLDER_UNQUALIFIED
-    await vouchers.allocate(w.ops, box.id, w.card_type.id, count=1, now=MONDAY_2330)
+    assert refused.key == voucher_stock.HOLDER_UNQUALIFIED
+    await voucher_stock.allocate(w.ops, box.id, w.card_type.id, count=1, now=MONDAY_2330)
 
 
 async def test_hand_over_refuses_at_one_in_the_morning_after_the_last_valid_day(
@@ -240,7 +241,7 @@ async def test_hand_over_refuses_at_one_in_the_morning_after_the_last_valid_day(
     await operational(taker, tablet=False)
     await last_valid_on(taker.id, LAST_DAY)
     box = await TailBox.get(id=w.box.id)
-    counted = await vouchers.expected_in_box(box.id)
+    counted = await tail_boxes.expected_in_box(box.id)
     refused = await refusal(voucher_counts.hand_over, w.agent, box.id, taker.id, counted,
                             TUESDAY_1AM, zone=ZONE)
     assert refused.key.startswith("%(name)s is not an active, qualified field agent")

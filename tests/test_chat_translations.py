@@ -13,7 +13,7 @@ import pytest
 from bot.flows import Reply
 from domain.models import BoxCount, Device, Staff
 from domain.platform.clock import utcnow
-from domain.vouchers import voucher_counts, vouchers
+from domain.vouchers import tail_boxes, voucher_counts, voucher_stock
 from tests.chat_support import RouterChat, bind, button, chat_router
 from tests.inspection_support import stock
 from tests.review_support import Desk, build_desk, photo, submitted_case
@@ -149,11 +149,11 @@ async def retake_in_chinese(reviewer: RouterChat, agent: RouterChat, case_id: in
 async def count_in_chinese(desk: Desk, agent: RouterChat) -> None:
     """A day-end count answered in chat, with a side command and a refused figure (V3)."""
     now = utcnow()
-    card = await vouchers.define_voucher_type(desk.ops, "CARD", vouchers.VoucherTypeForm(
+    card = await voucher_stock.define_voucher_type(desk.ops, "CARD", voucher_stock.VoucherTypeForm(
         "借记卡", "Debit card", r"[0-9]{8}", "none"))
-    await vouchers.set_cap(desk.ops, desk.ids["province"], card.id, 100)
+    await voucher_stock.set_cap(desk.ops, desk.ids["province"], card.id, 100)
     device = await Device.get(holder_id=desk.agent.staff_id)
-    box = await vouchers.box_for_device(device.id)
+    box = await tail_boxes.box_for_device(device.id)
     await stock(desk.ops, desk.agent, box, {"CARD": card}, {"CARD": 2}, now - timedelta(days=1))
     await voucher_counts.request_day_end_counts(now)
     count = await BoxCount.filter(box_id=box.id).order_by("-id").first()

@@ -26,7 +26,7 @@ from domain.oversight import inspections
 from domain.people import auth, staff
 from domain.platform.actors import Actor
 from domain.platform.clock import utcnow
-from domain.vouchers import vouchers
+from domain.vouchers import tail_boxes, voucher_stock
 from tests.admin_support import PASSWORD, admin_site, log_in, submit, zh
 from tests.bot_support import bound_agent
 from tests.chat_driver import Chat, running_bot
@@ -157,15 +157,15 @@ async def test_a_difference_opens_an_incident_and_refuses_allocation_until_close
     assert ("Holder counted: USB key 2, SIM card 2\nSecond person counted: USB key 3, SIM card 2"
             "\nLedger: USB key 3, SIM card 2\nIncident #") in alert
     assert f"#{incident.id}" in fake.texts(OPS)[-1]  # operations management reads zh_CN
-    await vouchers.receive_range(v.ops, v.ids["outlet_a"], v.types["KEY"].id, "00000100",
-                                 "00000100")
+    await voucher_stock.receive_range(v.ops, v.ids["outlet_a"], v.types["KEY"].id, "00000100",
+                                      "00000100")
     allocate = f"/vouchers/boxes/{v.box.id}"
     async with web_as(v.ops) as ops:
         refused = await submit(ops, f"{allocate}/allocate",
                                {"voucher_type_id": str(v.types["KEY"].id), "count": "1"},
                                page=allocate)
         assert refused.status == 409
-        assert zh(vouchers.INSPECTION_INCIDENT_OPEN, asset_tag=v.tag,
+        assert zh(voucher_stock.INSPECTION_INCIDENT_OPEN, asset_tag=v.tag,
                   incident=incident.id) in await refused.text()
         closed = await submit(ops, f"/incidents/{incident.id}/close",
                               {"resolution": "Recounted with the holder; key found."},
@@ -175,7 +175,7 @@ async def test_a_difference_opens_an_incident_and_refuses_allocation_until_close
                                  {"voucher_type_id": str(v.types["KEY"].id), "count": "1"},
                                  page=allocate)
         assert allocated.status == 200 and allocated.url.path == allocate
-    assert await vouchers.expected_in_box(v.box.id) == {"KEY": 4, "SIM": 2}
+    assert await tail_boxes.expected_in_box(v.box.id) == {"KEY": 4, "SIM": 2}
 
 
 @pytest.mark.parametrize(("fields", "message", "params"), [

@@ -30,7 +30,7 @@ from domain.models import (
 from domain.oversight import inspection_deadlines, inspection_reports, inspections
 from domain.platform.calendar import Calendar
 from domain.platform.errors import DomainError, PermissionDenied
-from domain.vouchers import vouchers
+from domain.vouchers import voucher_stock
 from scheduler import calendar_sweeps
 from tests.case_support import refusal
 from tests.factories import ROOT
@@ -190,15 +190,15 @@ async def test_a_difference_opens_an_incident_that_stops_allocations_until_close
     told = await OutboxMessage.filter(template=inspections.DISCREPANCY_ALERT).values_list(
         "recipient_id", flat=True)
     assert sorted(told) == sorted([v.ops.staff_id, v.supervisor.staff_id])
-    refused = await refusal(vouchers.allocate, v.ops, v.box.id, v.types["KEY"].id, count=1,
+    refused = await refusal(voucher_stock.allocate, v.ops, v.box.id, v.types["KEY"].id, count=1,
                             now=NOV_1 + timedelta(hours=3))
-    assert refused.key == vouchers.INSPECTION_INCIDENT_OPEN
+    assert refused.key == voucher_stock.INSPECTION_INCIDENT_OPEN
     assert refused.params["incident"] == incident.id
     await devices.close_incident(v.ops, incident.id, "Recounted: one key was in the drawer.")
-    await vouchers.receive_range(v.ops, v.ids["outlet_a"], v.types["KEY"].id, "00000100",
-                                 "00000100")
-    moved = await vouchers.allocate(v.ops, v.box.id, v.types["KEY"].id, count=1,
-                                    now=NOV_1 + timedelta(hours=4))
+    await voucher_stock.receive_range(v.ops, v.ids["outlet_a"], v.types["KEY"].id, "00000100",
+                                      "00000100")
+    moved = await voucher_stock.allocate(v.ops, v.box.id, v.types["KEY"].id, count=1,
+                                         now=NOV_1 + timedelta(hours=4))
     assert len(moved) == 1
 
 

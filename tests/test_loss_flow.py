@@ -31,7 +31,7 @@ from domain.models import (
     VoucherType,
 )
 from domain.platform.actors import Actor, actor_for
-from domain.vouchers import vouchers
+from domain.vouchers import tail_boxes, voucher_stock
 from fieldops.bootstrap import bootstrap
 from fieldops.settings import Settings
 from tests.bot_support import bound_agent
@@ -283,15 +283,15 @@ async def test_repeated_losses_flag_retraining_at_the_configured_major_incident_
 async def test_a_voucher_loss_over_the_configured_mass_loss_threshold_is_major(
         branch: Branch, fake: FakeTelegram) -> None:
     ops = await actor_for(await Staff.get(employee_no="O1"))
-    await vouchers.define_voucher_type(ops, "CARD", vouchers.VoucherTypeForm(
+    await voucher_stock.define_voucher_type(ops, "CARD", voucher_stock.VoucherTypeForm(
         "借记卡", "Debit card", CARD_PATTERN, "luhn"))
     card_type = await VoucherType.get(code="CARD")
     tablet = await issue(branch)
     await devices.confirm_receipt(branch.agent_actor, tablet.id)
-    box = await vouchers.box_for_device(tablet.id)
-    await vouchers.set_cap(ops, branch.ids["outlet_a"], card_type.id, 10)
-    await vouchers.receive_range(ops, branch.ids["outlet_a"], card_type.id, card(1), card(6))
-    await vouchers.allocate(ops, box.id, card_type.id, count=6)
+    box = await tail_boxes.box_for_device(tablet.id)
+    await voucher_stock.set_cap(ops, branch.ids["outlet_a"], card_type.id, 10)
+    await voucher_stock.receive_range(ops, branch.ids["outlet_a"], card_type.id, card(1), card(6))
+    await voucher_stock.allocate(ops, box.id, card_type.id, count=6)
     settings = production_settings(branch.media_root, mass_loss_threshold=2)
     async with production_bot(fake, settings):
         chat = Chat(fake, AGENT)

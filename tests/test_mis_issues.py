@@ -25,7 +25,7 @@ from domain.models import (
     VoucherState,
 )
 from domain.platform.errors import DomainError, NotFound, PermissionDenied
-from domain.vouchers import voucher_reports, vouchers
+from domain.vouchers import _ledger, mis_issues, tail_boxes, voids, voucher_reports, voucher_stock
 from tests.admin_support import session, submit, zh
 from tests.case_support import MONDAY_10AM
 from tests.factories import person
@@ -37,10 +37,10 @@ T0 = MONDAY_10AM
 @pytest.fixture
 async def world(database_url: str, tmp_path: Path) -> World:
     w = await voucher_world(tmp_path / "media")
-    await vouchers.set_cap(w.ops, w.ids["outlet_a"], w.card_type.id, 5)
-    await vouchers.receive_range(w.ops, w.ids["outlet_a"], w.card_type.id, card(1), card(10),
-                                 T0)
-    await vouchers.allocate(w.ops, w.box.id, w.card_type.id, count=3, now=T0)
+    await voucher_stock.set_cap(w.ops, w.ids["outlet_a"], w.card_type.id, 5)
+    await voucher_stock.receive_range(w.ops, w.ids["outlet_a"], w.card_type.id, card(1), card(10),
+                                      T0)
+    await voucher_stock.allocate(w.ops, w.box.id, w.card_type.id, count=3, now=T0)
     await person(w.ids["outlet_a"], Role.SUPERVISOR, no="S001", name="周主管")
     return w
 
@@ -51,26 +51,26 @@ async def state_of(serial: str) -> VoucherState:
 
 async def test_a_mis_issue_takes_the_serial_out_of_the_box_and_asks_for_recovery(
         world: World) -> None:
-    mis = await vouchers.record_mis_issue(world.ops, card(2), "给客户拿错了卡", now=T0)
+    mis = await mis_issues.record_mis_issue(world.ops, card(2), "给客户拿错了卡", now=T0)
     assert await state_of(card(2)) == VoucherState.MIS_ISSUED
     assert mis.status == MisIssueStatus.RECOVERING and mis.holder_id == world.agent.staff_id  # type: ignore[attr-defined]
-    assert mis.recover_by == T0 + timedelta(days=vouchers.MIS_ISSUE_RECOVERY_DAYS)
+    assert mis.recover_by == T0 + timedelta(days=mis_issues.MIS_ISSUE_RECOVERY_DAYS)
     incident = await Incident.get(id=mis.incident_id)  # type: ignore[attr-defined]
     assert (incident.kind, incident.major, incident.item) == (IncidentKind.MIS_ISSUE, False,
                                                               card(2))
-    told = await OutboxMessage.filter(template__in=[vouchers.MIS_ISSUE_TO_HOLDER,
-                                                    vouchers.MIS_ISSUE_TO_SUPERVISOR])
+    told = await OutboxMessage.filter(template__in=[mis_issues.MIS_ISSUE_TO_HOLDER,
+                                                    mis_issues.MIS_ISSUE_TO_SUPERVISOR])
     chain = [world.ops2, world.both]  # operations management, the recorder (ops) aside
     supervisor = await Staff.get(employee_no="S001")
     assert sorted((m.template, m.recipient_id) for m in told) == sorted([  # type: ignore[attr-defined]
-        (vouchers.MIS_ISSUE_TO_HOLDER, world.agent.staff_id),
-        (vouchers.MIS_ISSUE_TO_SUPERVISOR, supervisor.id),
-        *((vouchers.MIS_ISSUE_TO_SUPERVISOR, actor.staff_id) for actor in chain)])
-    assert await vouchers.expected_in_box(world.box.id) == {"CARD": 2}
+        (mis_issues.MIS_ISSUE_TO_HOLDER, world.agent.staff_id),
+        (mis_issues.MIS_ISSUE_TO_SUPERVISOR, supervisor.id),
+        *((mis_issues.MIS_ISSUE_TO_SUPERVISOR, actor.staff_id) for actor in chain)])
+    assert await tail_boxes.expected_in_box(world.box.id) == {"CARD": 2}
     await count_box(world.agent, world.box, T0 + timedelta(hours=9))
-    refused = await refusal(vouchers.allocate, world.ops, world.box.id, world.card_type.id,
+    refused = await refusal(voucher_stock.allocate, world.ops, world.box.id, world.card_type.id,
                             count=3, now=T0 + timedelta(hours=9))
-    assert refused.key == vouchers.CAP_PASSED  # the mis-issued card still counts (V2)
+    assert refused.key == voucher_stock.CAP_PASSED  # the mis-issued card still counts (V2)
     assert await AuditLog.filter(action="mis_issue.recorded").count() == 1
 
 
@@ -81,29 +81,29 @@ async def refusal(call, *args, **kwargs) -> DomainError:  # type: ignore[no-unty
 
 
 async def test_a_recovered_serial_is_voided_with_both_signatures(world: World) -> None:
-    mis = await vouchers.record_mis_issue(world.ops, card(1), "拿错卡", now=T0)
-    request = await vouchers.record_recovery(world.ops, mis.id, "客户已交回", T0)
+    mis = await mis_issues.record_mis_issue(world.ops, card(1), "拿错卡", now=T0)
+    request = await mis_issues.record_recovery(world.ops, mis.id, "客户已交回", T0)
     assert (request.kind, request.incident_id) == (VoidKind.MIS_ISSUED, mis.incident_id)  # type: ignore[attr-defined]
     assert await state_of(card(1)) == VoucherState.VOID_PENDING
     settled = await MisIssue.get(id=mis.id)
     assert (settled.status, settled.void_request_id) == (MisIssueStatus.RECOVERED, request.id)  # type: ignore[attr-defined]
-    again = await refusal(vouchers.record_recovery, world.ops, mis.id, "再次", T0)
-    assert again.key == vouchers.MIS_ISSUE_SETTLED
-    await vouchers.sign_void(world.head, request.id, T0)
-    done = await vouchers.sign_void(world.ops2, request.id, T0)
+    again = await refusal(mis_issues.record_recovery, world.ops, mis.id, "再次", T0)
+    assert again.key == mis_issues.MIS_ISSUE_SETTLED
+    await voids.sign_void(world.head, request.id, T0)
+    done = await voids.sign_void(world.ops2, request.id, T0)
     assert done.status == VoidStatus.VOIDED and await state_of(card(1)) == VoucherState.VOIDED
 
 
 async def test_an_unrecoverable_serial_counts_as_lost_and_the_incident_turns_major(
         world: World) -> None:
-    mis = await vouchers.record_mis_issue(world.ops, card(3), "客户失联", now=T0)
-    request = await vouchers.write_off_mis_issue(world.ops, mis.id, "多次联系未果", T0)
+    mis = await mis_issues.record_mis_issue(world.ops, card(3), "客户失联", now=T0)
+    request = await mis_issues.write_off_mis_issue(world.ops, mis.id, "多次联系未果", T0)
     assert request.kind == VoidKind.LOST
     incident = await Incident.get(id=mis.incident_id)  # type: ignore[attr-defined]
     assert incident.major and incident.detail["major_reason"] == "mis_issue_unrecovered"
     assert incident.staff_id == world.agent.staff_id  # type: ignore[attr-defined]
     assert (await MisIssue.get(id=mis.id)).status == MisIssueStatus.UNRECOVERABLE
-    refused = await vouchers.refuse_void(world.head, request.id, "仍可追回", T0)
+    refused = await voids.refuse_void(world.head, request.id, "仍可追回", T0)
     assert refused.status == VoidStatus.REFUSED
     assert await state_of(card(3)) == VoucherState.MIS_ISSUED
     back = await MisIssue.get(id=mis.id)
@@ -112,22 +112,22 @@ async def test_an_unrecoverable_serial_counts_as_lost_and_the_incident_turns_maj
 
 async def test_mis_issue_refusals_name_the_fault_and_write_nothing(world: World) -> None:
     moves = await VoucherMovement.all().count()
-    in_vault = await refusal(vouchers.record_mis_issue, world.ops, card(9), "?", now=T0)
-    assert in_vault.key == vouchers.CANNOT_TAKE_STEP and card(9) in in_vault.params["serials"]
-    late = await refusal(vouchers.record_mis_issue, world.ops, card(1), "拿错",
+    in_vault = await refusal(mis_issues.record_mis_issue, world.ops, card(9), "?", now=T0)
+    assert in_vault.key == _ledger.CANNOT_TAKE_STEP and card(9) in in_vault.params["serials"]
+    late = await refusal(mis_issues.record_mis_issue, world.ops, card(1), "拿错",
                          recover_by=T0 - timedelta(hours=1), now=T0)
-    assert late.key == vouchers.RECOVER_BY_PAST
-    unknown = await refusal(vouchers.record_mis_issue, world.ops, card(1), "拿错",
+    assert late.key == mis_issues.RECOVER_BY_PAST
+    unknown = await refusal(mis_issues.record_mis_issue, world.ops, card(1), "拿错",
                             case_no="YD20990101-000001", now=T0)
     assert isinstance(unknown, NotFound) and unknown.params["case"] == "YD20990101-000001"
-    blank = await refusal(vouchers.record_mis_issue, world.ops, card(1), "  ", now=T0)
-    assert blank.key == vouchers.REASON_REQUIRED
+    blank = await refusal(mis_issues.record_mis_issue, world.ops, card(1), "  ", now=T0)
+    assert blank.key == _ledger.REASON_REQUIRED
     other, _, _ = await agent_with_box(world.ids["outlet_a"], "F002")
-    agent = await refusal(vouchers.record_mis_issue, other, card(1), "拿错", now=T0)
+    agent = await refusal(mis_issues.record_mis_issue, other, card(1), "拿错", now=T0)
     assert isinstance(agent, PermissionDenied) and card(1) in agent.params["serials"]
-    direct = await refusal(vouchers.request_void, world.ops, [card(1)], "mis_issued", "拿错",
+    direct = await refusal(voids.request_void, world.ops, [card(1)], "mis_issued", "拿错",
                            T0)
-    assert direct.key == vouchers.MIS_ISSUE_VOID_BY_RECOVERY
+    assert direct.key == voids.MIS_ISSUE_VOID_BY_RECOVERY
     assert await VoucherMovement.all().count() == moves
     assert not await MisIssue.exists() and not await Incident.exists()
     assert await state_of(card(1)) == VoucherState.IN_BOX
@@ -135,11 +135,11 @@ async def test_mis_issue_refusals_name_the_fault_and_write_nothing(world: World)
 
 async def test_the_reconciliation_holds_a_mis_issued_serial_until_it_is_voided(
         world: World) -> None:
-    await vouchers.record_mis_issue(world.ops, card(1), "拿错", now=T0)
+    await mis_issues.record_mis_issue(world.ops, card(1), "拿错", now=T0)
     month = date(T0.year, T0.month, 1)
     row = (await voucher_reports.reconciliation(world.ops, month))[0]
     assert (row.mis_issued, row.issued, row.closing) == (1, 0, 10)
-    balance = next(b for b in await vouchers.balances(world.ops) if b.box_id == world.box.id)
+    balance = next(b for b in await voucher_reports.balances(world.ops) if b.box_id == world.box.id)
     assert (balance.in_box, balance.mis_issued) == (2, 1)
 
 
@@ -170,9 +170,9 @@ async def test_ops_admin_records_and_settles_mis_issues_on_the_page(world: World
 
 
 async def test_another_branch_cannot_see_or_settle_a_mis_issue(world: World) -> None:
-    mis = await vouchers.record_mis_issue(world.ops, card(2), "拿错", now=T0)
+    mis = await mis_issues.record_mis_issue(world.ops, card(2), "拿错", now=T0)
     _, outsider = await person(world.ids["branch_b"], Role.OPS_ADMIN, no="O077")
-    assert await vouchers.mis_issues(outsider) == []
-    refused = await refusal(vouchers.record_recovery, outsider, mis.id, "交回", T0)
+    assert await mis_issues.mis_issues(outsider) == []
+    refused = await refusal(mis_issues.record_recovery, outsider, mis.id, "交回", T0)
     assert isinstance(refused, PermissionDenied)
     assert (await MisIssue.get(id=mis.id)).status == MisIssueStatus.RECOVERING

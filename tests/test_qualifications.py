@@ -32,7 +32,7 @@ from domain.models import (
 from domain.platform.actors import Actor
 from domain.platform.clock import utcnow
 from domain.platform.errors import DomainError, PermissionDenied
-from domain.vouchers import vouchers
+from domain.vouchers import voids, voucher_stock
 from scheduler.jobs import LedgerSettings, ledger_jobs
 from scheduler.runner import build_scheduler
 from tests.clock_support import SteadyClock
@@ -234,14 +234,15 @@ async def test_a_voucher_loss_suspends_every_active_qualification(
     sim = await business_types.create_business_type(
         w.ops, "SIM_CARD", BusinessTypeForm("手机卡办理", "SIM card sign-up", KINDS))
     await q.grant(w.ops, agent.id, [sim.id], QualificationBasis.COUNTER, now=T0)
-    await vouchers.set_cap(w.ops, w.ids["outlet_a"], w.card_type.id, 10)
-    await vouchers.receive_range(w.ops, w.ids["outlet_a"], w.card_type.id, card(1), card(4), T0)
-    await vouchers.allocate(w.ops, w.box.id, w.card_type.id, count=4, now=T0)
-    await vouchers.report_lost_serials(w.ops, [card(1)], "客户遗失", now=T0)
+    await voucher_stock.set_cap(w.ops, w.ids["outlet_a"], w.card_type.id, 10)
+    await voucher_stock.receive_range(w.ops, w.ids["outlet_a"], w.card_type.id, card(1), card(4),
+                                      T0)
+    await voucher_stock.allocate(w.ops, w.box.id, w.card_type.id, count=4, now=T0)
+    await voids.report_lost_serials(w.ops, [card(1)], "客户遗失", now=T0)
     assert await Qualification.filter(staff_id=agent.id,
                                        status=QualificationStatus.ACTIVE).count() == 2
-    request = await vouchers.report_lost_serials(w.ops, [card(2)], "尾箱未加锁",
-                                                 lax_management=True, now=T0)
+    request = await voids.report_lost_serials(w.ops, [card(2)], "尾箱未加锁",
+                                              lax_management=True, now=T0)
     held = await Qualification.filter(staff_id=agent.id).values_list("status", flat=True)
     assert held == [QualificationStatus.SUSPENDED] * 2
     gate = await refusal(q.require_active, agent.id, sim.id, T0, ZONE)

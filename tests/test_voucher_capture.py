@@ -28,8 +28,8 @@ from domain.models import (
     VoucherState,
 )
 from domain.platform.actors import Actor
-from domain.vouchers import vouchers
-from domain.vouchers.vouchers import VoucherTypeForm
+from domain.vouchers import tail_boxes, voucher_stock
+from domain.vouchers.voucher_stock import VoucherTypeForm
 from tests.bot_support import bound_agent
 from tests.case_support import noisy_jpeg
 from tests.chat_driver import Chat, Said, running_bot
@@ -82,14 +82,14 @@ class Desk:
 async def box_of(staff: Staff) -> TailBox:
     """The tail box of the tablet issued to a staff member (V1)."""
     device = await Device.get(holder_id=staff.id)
-    return await vouchers.box_for_device(device.id)
+    return await tail_boxes.box_for_device(device.id)
 
 
 @pytest.fixture
 async def desk(database_url: str, tmp_path: Path) -> Desk:
     ids = await org_tree()
     _, ops = await person(ids["province"], Role.OPS_ADMIN, no="O1")
-    card_type = await vouchers.define_voucher_type(
+    card_type = await voucher_stock.define_voucher_type(
         ops, "DEBIT_CARD", VoucherTypeForm("借记卡", "Debit card", r"\d{19}", "luhn"))
     await business_types.create_business_type(
         ops, "DEBIT_CARD_OPENING", BusinessTypeForm("借记卡开户", TYPE, KINDS),
@@ -100,12 +100,12 @@ async def desk(database_url: str, tmp_path: Path) -> Desk:
     await bound_agent(agent, AGENT)
     for member in (agent, other):
         await operational(member)
-    await vouchers.receive_serials(ops, ids["outlet_a"], card_type.id, [*MINE, IN_VAULT])
-    await vouchers.receive_serials(ops, ids["outlet_b"], card_type.id, [THEIRS])
-    await vouchers.set_cap(ops, ids["province"], card_type.id, 100)
+    await voucher_stock.receive_serials(ops, ids["outlet_a"], card_type.id, [*MINE, IN_VAULT])
+    await voucher_stock.receive_serials(ops, ids["outlet_b"], card_type.id, [THEIRS])
+    await voucher_stock.set_cap(ops, ids["province"], card_type.id, 100)
     box = await box_of(agent)
-    await vouchers.allocate(ops, box.id, card_type.id, serials=MINE)
-    await vouchers.allocate(ops, (await box_of(other)).id, card_type.id, serials=[THEIRS])
+    await voucher_stock.allocate(ops, box.id, card_type.id, serials=MINE)
+    await voucher_stock.allocate(ops, (await box_of(other)).id, card_type.id, serials=[THEIRS])
     await review.seed_default_reasons()
     return Desk(ids, ops, agent, reviewer, box, tmp_path / "media")
 
@@ -217,7 +217,7 @@ async def test_serials_outside_the_agents_box_are_refused_with_the_reason(
 async def test_a_frozen_box_lends_no_serial(chat: Chat, desk: Desk) -> None:
     await to_serial_step(chat)
     device = await Device.get(holder_id=desk.agent.id)
-    await vouchers.freeze_box_of_device(desk.ops, device.id, "tablet reported lost")
+    await tail_boxes.freeze_box_of_device(desk.ops, device.id, "tablet reported lost")
     said = await chat.say(MINE[0])
     assert said.text == ("Your tail box is frozen (tablet reported lost); its vouchers cannot "
                          f"be used.\n\n{SERIAL_PROMPT}")

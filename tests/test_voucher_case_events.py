@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from admin_web.app import AdminConfig
+from bot.actions import TOOK_IT_BACK
 from domain.cases import review
 from domain.models import (
     Case,
@@ -22,12 +23,13 @@ from domain.models import (
     VoucherMovement,
     VoucherState,
 )
-from domain.vouchers import vouchers
+from domain.vouchers import mis_issues, voucher_stock
 from tests import test_admin_vouchers as ledgers
 from tests import test_voucher_capture as capture
 from tests.admin_support import admin_site, log_in, zh
 from tests.chat_driver import Chat
 from tests.factories import capture_context, web_user
+from tests.outbox_support import chat_buttons
 
 desk = capture.desk
 fake = capture.fake
@@ -72,12 +74,12 @@ async def test_a_rejected_case_asks_the_agent_to_take_the_card_back_then_it_is_i
     mis = await MisIssue.get(case_id=case.id)
     assert (voucher.state, mis.kind, mis.status, mis.incident_id) == (  # type: ignore[attr-defined]
         VoucherState.MIS_ISSUED, MisIssueKind.CASE_CLOSED, MisIssueStatus.RECOVERING, None)
-    asked = await OutboxMessage.get(template=vouchers.TO_RECOVER_TO_HOLDER)
+    asked = await OutboxMessage.get(template=mis_issues.TO_RECOVER_TO_HOLDER)
     assert asked.recipient_id == desk.agent.id  # type: ignore[attr-defined]
-    assert asked.buttons == [[[vouchers.TOOK_IT_BACK, f"vc:back:{mis.id}"]]]
+    assert chat_buttons(asked) == [[[TOOK_IT_BACK, f"vc:back:{mis.id}"]]]
     box = await chat.say("/box")
     assert f"Take serial {MINE[1]} of case {case.case_no} back from the customer by" in box.text
-    assert box.buttons[vouchers.TOOK_IT_BACK] == f"vc:back:{mis.id}"
+    assert box.buttons[TOOK_IT_BACK] == f"vc:back:{mis.id}"
     took = await chat.press(f"vc:back:{mis.id}")
     assert took.text == f"Serial {MINE[1]} is back in your tail box."
     assert await voucher_events(case.id) == [reserved(MINE[1]), ("voucher_to_recover", card),
@@ -118,9 +120,9 @@ def serial_cells(page: str) -> list[str]:
 async def test_a_big_box_lists_its_serials_a_hundred_at_a_time(
     ledger: ledgers.Ledger
 ) -> None:
-    await vouchers.set_cap(ledger.ops, ledger.ids["outlet_a"], ledger.key.id, 200)
+    await voucher_stock.set_cap(ledger.ops, ledger.ids["outlet_a"], ledger.key.id, 200)
     await ledgers.stock(ledger, "10000001", "10000150")
-    await vouchers.allocate(ledger.ops, ledger.box_a.id, ledger.key.id, count=150)
+    await voucher_stock.allocate(ledger.ops, ledger.box_a.id, ledger.key.id, count=150)
     box = f"/vouchers/boxes/{ledger.box_a.id}"
     async with ledgers.session(ledger.ids["province"], Role.OPS_ADMIN, "O002") as client:
         first = await (await client.get(box)).text()

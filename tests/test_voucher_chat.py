@@ -27,7 +27,7 @@ from domain.models import (
     VoucherState,
 )
 from domain.platform.clock import utcnow
-from domain.vouchers import voucher_counts, vouchers
+from domain.vouchers import tail_boxes, voucher_counts
 from tests.bot_support import bound_agent, dispatching
 from tests.chat_driver import Chat, Said, running_bot
 from tests.factories import operational, org_tree, person
@@ -238,7 +238,7 @@ async def test_a_voucher_handed_out_by_mistake_is_reported_from_loss(
         outlet.agent.id, VoucherState.MIS_ISSUED)
     await dispatching(bot, nothing_pending)  # operations management has no chat here
     assert "serial 0002 from the tail box of 陈展业" in supervisor.last().text
-    assert await vouchers.expected_in_box(outlet.box.id) == {"CARD": 2, "SIM": 2}
+    assert await tail_boxes.expected_in_box(outlet.box.id) == {"CARD": 2, "SIM": 2}
 
 
 async def test_a_mis_issue_needs_one_serial_of_the_agents_own_box(
@@ -248,4 +248,4 @@ async def test_a_mis_issue_needs_one_serial_of_the_agents_own_box(
     unknown = await report_mis_issue(chat, "9999 YD20261124-000001")
     assert "9999" in unknown.text and unknown.text.endswith("The mis-issue was not reported.")
     assert not await MisIssue.exists() and not await Incident.exists()
-    assert await vouchers.expected_in_box(outlet.box.id) == {"CARD": 3, "SIM": 2}
+    assert await tail_boxes.expected_in_box(outlet.box.id) == {"CARD": 3, "SIM": 2}

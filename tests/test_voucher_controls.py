@@ -21,7 +21,7 @@ from domain.models import (
 )
 from domain.oversight import inspections
 from domain.platform.actors import Actor
-from domain.vouchers import voucher_counts, vouchers
+from domain.vouchers import case_vouchers, tail_boxes, voucher_counts, voucher_stock
 from tests.factories import operational, person
 from tests.voucher_support import World, card, count_box, voucher_world
 
@@ -33,12 +33,12 @@ EVENING = T0 + timedelta(hours=8)
 async def world(database_url: str, tmp_path: Path) -> World:
     """Three cards in the agent's box, one of them reserved by his draft (handed over)."""
     w = await voucher_world(tmp_path / "media")
-    await vouchers.set_cap(w.ops, w.ids["outlet_a"], w.card_type.id, 10)
-    await vouchers.receive_range(w.ops, w.ids["outlet_a"], w.card_type.id, card(1), card(5),
-                                 T0)
-    await vouchers.allocate(w.ops, w.box.id, w.card_type.id, count=3, now=T0)
+    await voucher_stock.set_cap(w.ops, w.ids["outlet_a"], w.card_type.id, 10)
+    await voucher_stock.receive_range(w.ops, w.ids["outlet_a"], w.card_type.id, card(1), card(5),
+                                      T0)
+    await voucher_stock.allocate(w.ops, w.box.id, w.card_type.id, count=3, now=T0)
     case = await cases.start_draft(w.agent, w.business_type_id, w.ctx, T0)
-    await vouchers.reserve_for_case(w.agent, case.id, card(1), T0)
+    await case_vouchers.reserve_for_case(w.agent, case.id, card(1), T0)
     return w
 
 
@@ -47,7 +47,7 @@ async def supervisor_of(world: World) -> Actor:
 
 
 async def test_the_box_is_expected_to_hold_only_its_in_box_serials(world: World) -> None:
-    assert await vouchers.expected_in_box(world.box.id) == {"CARD": 2}
+    assert await tail_boxes.expected_in_box(world.box.id) == {"CARD": 2}
 
 
 async def test_an_agent_with_a_reserved_serial_counts_honestly_at_day_end(world: World) -> None:

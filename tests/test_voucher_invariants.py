@@ -43,7 +43,14 @@ from domain.models import (
 )
 from domain.platform.actors import Actor
 from domain.platform.errors import DomainError
-from domain.vouchers import voucher_counts, vouchers
+from domain.vouchers import (
+    case_vouchers,
+    mis_issues,
+    tail_boxes,
+    voids,
+    voucher_counts,
+    voucher_stock,
+)
 from tests.case_support import MONDAY_10AM
 from tests.voucher_support import World, agent_with_box, card, voucher_world
 
@@ -106,7 +113,7 @@ class Game:
         await AuditLog.filter(action__startswith="voucher.").delete()
         await TailBox.all().update(frozen=False, frozen_reason="", last_count_at=None,
                                    last_count_matched=None)
-        await vouchers.set_cap(self.w.ops, self.w.ids["outlet_a"], self.w.card_type.id, CAP)
+        await voucher_stock.set_cap(self.w.ops, self.w.ids["outlet_a"], self.w.card_type.id, CAP)
         self.now, self.received = MONDAY_10AM, 0
 
     async def run(self, operation: tuple) -> None:  # type: ignore[type-arg]
@@ -120,17 +127,17 @@ class Game:
     async def do_receive(self, n: int) -> None:
         first, last = self.received + 1, min(self.received + n, STOCK)
         if first <= last:
-            self.received += await vouchers.receive_range(
+            self.received += await voucher_stock.receive_range(
                 self.w.ops, self.w.ids["outlet_a"], self.w.card_type.id, card(first),
                 card(last), self.now)
 
     async def do_allocate(self, box: int, n: int) -> None:
-        await vouchers.allocate(self.w.ops, self.boxes[box].id, self.w.card_type.id, count=n,
-                                now=self.now)
+        await voucher_stock.allocate(self.w.ops, self.boxes[box].id, self.w.card_type.id, count=n,
+                                     now=self.now)
 
     async def do_allocate_serial(self, box: int, serial: int) -> None:
-        await vouchers.allocate(self.w.ops, self.boxes[box].id, self.w.card_type.id,
-                                serials=[card(serial)], now=self.now)
+        await voucher_stock.allocate(self.w.ops, self.boxes[box].id, self.w.card_type.id,
+                                     serials=[card(serial)], now=self.now)
 
     async def pick(self, k: int, **where: object) -> str:
         """The k-th serial (cyclic) of those matching, or one that is not in the ledger."""
@@ -140,22 +147,22 @@ class Game:
 
     async def do_return(self, box: int, k: int) -> None:
         serial = await self.pick(k, box_id=self.boxes[box].id)
-        await vouchers.return_to_vault(self.w.ops, self.boxes[box].id, [serial], self.now)
+        await voucher_stock.return_to_vault(self.w.ops, self.boxes[box].id, [serial], self.now)
 
     async def do_reserve(self, case: int, k: int) -> None:
         owner = CASE_OWNERS[case]
         serial = await self.pick(k, box_id=self.boxes[owner].id)
-        await vouchers.reserve_for_case(self.agents[owner], self.case_ids[case], serial,
-                                        self.now)
+        await case_vouchers.reserve_for_case(self.agents[owner], self.case_ids[case], serial,
+                                             self.now)
 
     async def do_approve(self, case: int) -> None:
-        await vouchers.issue_for_case(self.w.ops, self.case_ids[case], self.now)
+        await case_vouchers.issue_for_case(self.w.ops, self.case_ids[case], self.now)
 
     async def do_correct(self, case: int) -> None:
-        await vouchers.release_for_case(self.w.ops, self.case_ids[case], self.now)
+        await case_vouchers.release_for_case(self.w.ops, self.case_ids[case], self.now)
 
     async def do_reject(self, case: int) -> None:
-        await vouchers.recover_for_closed_case(self.w.ops, self.case_ids[case], self.now)
+        await mis_issues.recover_for_closed_case(self.w.ops, self.case_ids[case], self.now)
 
     async def do_take_back(self, k: int) -> None:
         ids = await MisIssue.filter(status="recovering", kind="case_closed").order_by(
@@ -163,22 +170,22 @@ class Game:
         if ids:
             holder_id, mis_issue_id = ids[k % len(ids)]
             agent = next(a for a in self.agents if a.staff_id == holder_id)
-            await vouchers.take_back(agent, mis_issue_id, self.now)
+            await mis_issues.take_back(agent, mis_issue_id, self.now)
 
     async def do_lose(self, picks: list[int]) -> None:
         serials = [await self.pick(k, state__in=["in_vault", "in_box", "reserved"])
                    for k in picks]
-        await vouchers.report_lost_serials(self.w.ops, serials, "遗失",
-                                           rules=IncidentRules(mass_loss_threshold=2),
-                                           now=self.now)
+        await voids.report_lost_serials(self.w.ops, serials, "遗失",
+                                        rules=IncidentRules(mass_loss_threshold=2),
+                                        now=self.now)
 
     async def do_void(self, kind: str, k: int) -> None:
         serial = await self.pick(k, state__in=["in_vault", "in_box", "reserved"])
-        await vouchers.request_void(self.w.ops, [serial], kind, "作废", self.now)
+        await voids.request_void(self.w.ops, [serial], kind, "作废", self.now)
 
     async def do_mis_issue(self, k: int) -> None:
         serial = await self.pick(k, state="in_box")
-        await vouchers.record_mis_issue(self.w.ops, serial, "拿错卡", now=self.now)
+        await mis_issues.record_mis_issue(self.w.ops, serial, "拿错卡", now=self.now)
 
     async def recovering(self, k: int) -> int | None:
         """The k-th (cyclic) mis-issue still being recovered, if any."""
@@ -188,23 +195,23 @@ class Game:
 
     async def do_recover(self, k: int) -> None:
         if (mis_issue_id := await self.recovering(k)) is not None:
-            await vouchers.record_recovery(self.w.ops, mis_issue_id, "已追回", self.now)
+            await mis_issues.record_recovery(self.w.ops, mis_issue_id, "已追回", self.now)
 
     async def do_write_off(self, k: int) -> None:
         if (mis_issue_id := await self.recovering(k)) is not None:
-            await vouchers.write_off_mis_issue(self.w.ops, mis_issue_id, "无法追回", self.now)
+            await mis_issues.write_off_mis_issue(self.w.ops, mis_issue_id, "无法追回", self.now)
 
     async def do_sign(self, signer: int) -> None:
         request = await VoidRequest.filter(status="pending").order_by("id").first()
         if request is not None:
             actor = (self.w.head, self.w.ops2, self.w.both, self.w.ops)[signer]
-            await vouchers.sign_void(actor, request.id, self.now)
+            await voids.sign_void(actor, request.id, self.now)
 
     async def do_refuse(self, pick: int) -> None:
         pending = await VoidRequest.filter(status="pending").order_by("id")
         if pending:
-            await vouchers.refuse_void(self.w.head, pending[pick % len(pending)].id, "找回",
-                                       self.now)
+            await voids.refuse_void(self.w.head, pending[pick % len(pending)].id, "找回",
+                                    self.now)
 
     async def do_count(self, box: int, right: bool) -> None:
         self.now += timedelta(days=1)
@@ -212,7 +219,7 @@ class Game:
         count = await BoxCount.filter(box_id=self.boxes[box].id, status="requested").first()
         if count is None:
             return
-        expected = await vouchers.expected_in_box(self.boxes[box].id)
+        expected = await tail_boxes.expected_in_box(self.boxes[box].id)
         counted = expected if right else {"CARD": expected.get("CARD", 0) + 1}
         for _ in range(2):
             answer = await voucher_counts.answer_count(self.agents[box], count.id, counted,

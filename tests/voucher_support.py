@@ -20,7 +20,7 @@ from domain.models import (
     VoucherType,
 )
 from domain.platform.actors import Actor
-from domain.vouchers import voucher_counts, vouchers
+from domain.vouchers import tail_boxes, voucher_counts, voucher_stock
 from tests.case_support import KINDS, bound_agent
 from tests.factories import capture_context, org_tree, person
 
@@ -58,7 +58,7 @@ async def agent_with_box(org_id: int, no: str) -> tuple[Actor, TailBox, str]:
     """A bound, qualified field agent with a tablet and its tail box."""
     agent = await bound_agent(org_id, no)
     device = await Device.get(holder_id=agent.staff_id)
-    return agent, await vouchers.box_for_device(device.id), device.asset_tag
+    return agent, await tail_boxes.box_for_device(device.id), device.asset_tag
 
 
 async def voucher_world(media_root: Path) -> World:
@@ -68,7 +68,7 @@ async def voucher_world(media_root: Path) -> World:
     _, ops2 = await person(ids["province"], Role.OPS_ADMIN, no="O002")
     _, head = await person(ids["province"], Role.BUSINESS_HEAD, no="H001")
     _, both = await person(ids["province"], Role.BUSINESS_HEAD, Role.OPS_ADMIN, no="X001")
-    card_type = await vouchers.define_voucher_type(ops, "CARD", vouchers.VoucherTypeForm(
+    card_type = await voucher_stock.define_voucher_type(ops, "CARD", voucher_stock.VoucherTypeForm(
         "借记卡", "Debit card", CARD_PATTERN, "luhn"))
     business_type = await business_types.create_business_type(
         ops, "DEBIT_CARD", BusinessTypeForm("借记卡开户", "Debit card opening", frozenset(KINDS)),
@@ -85,7 +85,7 @@ async def count_box(agent: Actor, box: TailBox, now: datetime,
     await voucher_counts.request_day_end_counts(now)
     count = await BoxCount.filter(box_id=box.id).order_by("-id").first()
     assert count is not None
-    figures = counted if counted is not None else await vouchers.expected_in_box(box.id)
+    figures = counted if counted is not None else await tail_boxes.expected_in_box(box.id)
     answer = await voucher_counts.answer_count(agent, count.id, figures, now)
     if counted is not None and answer.status.value == "retry":
         answer = await voucher_counts.answer_count(agent, count.id, figures, now)

@@ -41,9 +41,16 @@ from domain.platform import clock
 from domain.platform.access import Permission, can
 from domain.platform.actors import Actor
 from domain.platform.errors import N_, DomainError
-from domain.vouchers import voucher_counts, voucher_reports, vouchers
+from domain.vouchers import (
+    mis_issues,
+    tail_boxes,
+    voids,
+    voucher_counts,
+    voucher_reports,
+    voucher_stock,
+)
 from domain.vouchers.voucher_counts import DayEndRow
-from domain.vouchers.vouchers import VoucherTypeForm
+from domain.vouchers.voucher_stock import VoucherTypeForm
 
 STATE_LABELS: dict[VoucherState, str] = {
     VoucherState.IN_VAULT: N_("In the vault"),
@@ -151,7 +158,7 @@ async def _balance_view(request: web.Request, error: str | None = None) -> web.R
     tablets = []
     if can(actor, Permission.VOUCHER_MANAGE) and can(actor, Permission.DEVICE_VIEW):
         tablets = await devices.list_devices(actor, state=DeviceState.ISSUED)
-    context = {"rows": await vouchers.balances(actor, org_id=org_id), "org_id": org_id,
+    context = {"rows": await voucher_reports.balances(actor, org_id=org_id), "org_id": org_id,
                "orgs": await orgs.list_orgs(actor), "tablets": tablets}
     return await _page(request, "vouchers/balances.html", context, error)
 
@@ -178,15 +185,15 @@ async def _box_view(request: web.Request, box_id: int, error: str | None = None,
     actor = actor_of(request)
     after = text(request.query.get("after"), N_("Serial"), max_length(Voucher, "serial")) or None
     before = int_or_none(request.query.get("before"))
-    box, serials, movements = await vouchers.box_detail(
+    box, serials, movements = await tail_boxes.box_detail(
         actor, box_id, limit=SERIAL_PAGE, after=after, before=before,
         movement_limit=MOVEMENT_PAGE)
     await box.fetch_related("device", "holder", "org")
     types = await voucher_reports.voucher_types(actor)
     context = {"box": box, "serials": serials, "types": types,
-               "history": await vouchers.histories([row.id for row in serials]),
+               "history": await tail_boxes.histories([row.id for row in serials]),
                "type_codes": {row.id: row.code for row in types},
-               "totals": await vouchers.expected_in_box(box.id),
+               "totals": await tail_boxes.expected_in_box(box.id),
                "serial_of": await voucher_reports.serials_of({m.voucher_id for m in movements}),
                "movements": movements, "form": form or {},
                "more_serials": _box_link(box.id, after=serials[-1].serial, before=before)
@@ -221,9 +228,9 @@ async def _allocate(request: web.Request) -> list[Any]:
     if not serials and not count:
         raise DomainError(N_("Enter the serials or how many to allocate."))
     max_age = timedelta(hours=request.app[CONFIG_KEY].box_count_max_age_hours)
-    return await vouchers.allocate(actor_of(request), path_id(request, "box_id"), type_id,
-                                   serials=serials or None, count=None if serials else count,
-                                   count_max_age=max_age, zone=request.app[TIMEZONE_KEY])
+    return await voucher_stock.allocate(actor_of(request), path_id(request, "box_id"), type_id,
+                                        serials=serials or None, count=None if serials else count,
+                                        count_max_age=max_age, zone=request.app[TIMEZONE_KEY])
 
 
 async def allocate(request: web.Request) -> web.Response:
@@ -237,7 +244,8 @@ async def _return(request: web.Request) -> int:
     serials = serial_lines(form.get("serials", ""))
     if not serials:
         raise DomainError(N_("Enter the serials to take back."))
-    return await vouchers.return_to_vault(actor_of(request), path_id(request, "box_id"), serials)
+    return await voucher_stock.return_to_vault(actor_of(request), path_id(request, "box_id"),
+                                               serials)
 
 
 async def return_to_vault(request: web.Request) -> web.Response:
@@ -248,8 +256,8 @@ async def return_to_vault(request: web.Request) -> web.Response:
 
 async def _unfreeze(request: web.Request) -> Any:
     form = await form_of(request)
-    return await vouchers.unfreeze_box(actor_of(request), path_id(request, "box_id"),
-                                       form.get("reason", "").strip())
+    return await tail_boxes.unfreeze_box(actor_of(request), path_id(request, "box_id"),
+                                         form.get("reason", "").strip())
 
 
 async def unfreeze(request: web.Request) -> web.Response:
@@ -276,8 +284,8 @@ async def _types_view(request: web.Request, error: str | None = None,
 
 async def _define(request: web.Request, form: MultiDict[str]) -> Any:
     values = {key: form.get(key, "").strip() for key in TYPE_FIELDS}
-    return await vouchers.define_voucher_type(actor_of(request), values.pop("code"),
-                                              VoucherTypeForm(**values))
+    return await voucher_stock.define_voucher_type(actor_of(request), values.pop("code"),
+                                                   VoucherTypeForm(**values))
 
 
 async def define_type(request: web.Request) -> web.Response:
@@ -293,7 +301,7 @@ async def _cap(request: web.Request, form: MultiDict[str]) -> Any:
     most = whole_number(form.get("max_in_boxes"))
     if org_id is None or type_id is None or most is None:
         raise DomainError(N_("Choose the organisation and the voucher type, and enter the cap."))
-    return await vouchers.set_cap(actor_of(request), org_id, type_id, most)
+    return await voucher_stock.set_cap(actor_of(request), org_id, type_id, most)
 
 
 async def set_cap(request: web.Request) -> web.Response:
@@ -335,11 +343,11 @@ async def _receive(request: web.Request, form: MultiDict[str]) -> int:
         raise DomainError(N_("Choose the organisation and the voucher type."))
     serials = await _uploaded_serials(request)
     if serials:
-        return await vouchers.receive_serials(actor, org_id, type_id, serials)
+        return await voucher_stock.receive_serials(actor, org_id, type_id, serials)
     first, last = form.get("first", "").strip(), form.get("last", "").strip()
     if not first or not last:
         raise DomainError(N_("Enter the first and last serial of the range, or choose a file."))
-    return await vouchers.receive_range(actor, org_id, type_id, first, last)
+    return await voucher_stock.receive_range(actor, org_id, type_id, first, last)
 
 
 async def receive(request: web.Request) -> web.Response:
@@ -365,8 +373,8 @@ async def journal_page(request: web.Request) -> web.Response:
     """The movement journal, newest first, filtered and paged by id (V1)."""
     actor = actor_of(request)
     filters = journal_filters(request.query)
-    rows = await vouchers.journal(actor, **filters, limit=JOURNAL_PAGE,
-                                  before_id=int_or_none(request.query.get("before_id")))
+    rows = await voucher_reports.journal(actor, **filters, limit=JOURNAL_PAGE,
+                                         before_id=int_or_none(request.query.get("before_id")))
     older = None
     if len(rows) == JOURNAL_PAGE:
         kept = {key: value for key, value in filters.items() if value}
@@ -414,10 +422,10 @@ async def _request(request: web.Request) -> Any:
     serials = serial_lines(form.get("serials", ""))
     reason = form.get("reason", "").strip()
     if kind == VoidKind.LOST:
-        return await vouchers.report_lost_serials(
+        return await voids.report_lost_serials(
             actor_of(request), serials, reason, lax_management=form.get("lax") == "1",
             rules=request.app[CONFIG_KEY].incidents)
-    return await vouchers.request_void(actor_of(request), serials, VoidKind(kind), reason)
+    return await voids.request_void(actor_of(request), serials, VoidKind(kind), reason)
 
 
 async def request_void(request: web.Request) -> web.Response:
@@ -429,15 +437,15 @@ async def request_void(request: web.Request) -> web.Response:
 
 async def sign_void(request: web.Request) -> web.Response:
     """Sign a void as business dept head or operations head (V6)."""
-    call = vouchers.sign_void(actor_of(request), path_id(request, "void_id"))
+    call = voids.sign_void(actor_of(request), path_id(request, "void_id"))
     return await _act(request, call, "/vouchers/voids", N_("Your signature is recorded."),
                       lambda error: _voids_view(request, error))
 
 
 async def _refuse(request: web.Request) -> Any:
     form = await form_of(request)
-    return await vouchers.refuse_void(actor_of(request), path_id(request, "void_id"),
-                                      form.get("note", "").strip())
+    return await voids.refuse_void(actor_of(request), path_id(request, "void_id"),
+                                   form.get("note", "").strip())
 
 
 async def refuse_void(request: web.Request) -> web.Response:
@@ -459,7 +467,7 @@ async def _mis_issues_view(request: web.Request, error: str | None = None,
                            form: MultiMapping[str] | None = None) -> web.Response:
     status = request.query.get("status", "")
     chosen = MisIssueStatus(status) if status in MIS_ISSUE_LABELS else None
-    rows = await vouchers.mis_issues(actor_of(request), status=chosen)
+    rows = await mis_issues.mis_issues(actor_of(request), status=chosen)
     context = {"rows": rows, "status": chosen.value if chosen else "",
                "statuses": list(MisIssueStatus), "now": clock.utcnow(),
                "form": form or {}, "default_recover_by": business_today(request)
@@ -472,7 +480,7 @@ async def _record_mis_issue(request: web.Request, form: MultiMapping[str]) -> An
     zone = request.app[TIMEZONE_KEY]
     deadline = (datetime.combine(day, time(23, 59), zone).astimezone(UTC)
                 if day is not None else None)
-    return await vouchers.record_mis_issue(
+    return await mis_issues.record_mis_issue(
         actor_of(request), form.get("serial", ""), form.get("reason", ""),
         case_no=form.get("case_no", ""), recover_by=deadline, zone=zone,
         recovery_days=request.app[CONFIG_KEY].calendar.mis_issue_recovery_days)
@@ -490,9 +498,9 @@ async def _settle_mis_issue(request: web.Request, recovered: bool) -> Any:
     form = await form_of(request)
     actor, mis_issue_id = actor_of(request), path_id(request, "mis_issue_id")
     if recovered:
-        return await vouchers.record_recovery(actor, mis_issue_id, form.get("note", ""))
-    return await vouchers.write_off_mis_issue(actor, mis_issue_id, form.get("note", ""),
-                                              rules=request.app[CONFIG_KEY].incidents)
+        return await mis_issues.record_recovery(actor, mis_issue_id, form.get("note", ""))
+    return await mis_issues.write_off_mis_issue(actor, mis_issue_id, form.get("note", ""),
+                                                rules=request.app[CONFIG_KEY].incidents)
 
 
 async def mis_issue_recovered(request: web.Request) -> web.Response:

@@ -6,7 +6,7 @@ business time), where, and what happened, then shows the report with Report and 
 buttons; `domain.ledgers.devices.report_loss` checks and stores it and alerts the org
 chain. The fourth choice, a voucher handed to a customer by mistake, asks only for the
 serial (and the case number, if any) and what happened, and records a mis-issue with
-`domain.vouchers.vouchers.record_mis_issue` (V6). /cancel during /loss is answered by the
+`domain.vouchers.mis_issues.record_mis_issue` (V6). /cancel during /loss is answered by the
 capture flow's /cancel. Buttons carry "dev:what:<kind>", "dev:item:<device id>",
 "dev:send", "dev:drop" and, under the issue message of the outbox, "dev:confirm:<device
 id>".
@@ -31,7 +31,7 @@ from domain.ledgers.devices import LossReport
 from domain.models import Role
 from domain.platform.clock import utcnow
 from domain.platform.errors import N_, DomainError, PermissionDenied
-from domain.vouchers import vouchers
+from domain.vouchers import mis_issues
 
 Handler = Callable[[Turn], Awaitable[Outcome]]
 PREFIX = "dev:"
@@ -210,7 +210,7 @@ async def _send_mis_issue(turn: Turn) -> Outcome:
         if len(serials) != 1 or len(case_numbers) > 1:
             raise DomainError(N_("Give exactly one serial, the voucher the customer got by "
                                  "mistake, and at most one case number."))
-        mis_issue = await vouchers.record_mis_issue(
+        mis_issue = await mis_issues.record_mis_issue(
             await chat_actor(turn), serials[0], turn.data["description"],
             case_no=case_numbers[0] if case_numbers else "", zone=turn.ctx.capture.zone,
             recovery_days=turn.ctx.capture.mis_issue_recovery_days)

@@ -8,7 +8,7 @@ with the ledger without ever showing the ledger figure. /handover <employee numb
 holder count his box and name the new holder (`voucher_counts.hand_over`). /box shows no
 figure while a count or an inspection waits for the holder (the count is blind) and lists the
 cards of closed cases to take back from customers; "I took it back" ("vc:back:<mis-issue
-id>") puts such a card back in the box (`vouchers.take_back`, V6).
+id>") puts such a card back in the box (`mis_issues.take_back`, V6).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import Any
 
+from bot.actions import translated
 from bot.flows.account import stale_button
 from bot.flows.common import chat_actor
 from bot.flows.counting import CountDialogue
@@ -25,8 +26,8 @@ from bot.flows.messages import Reply
 from bot.flows.turn import Outcome, Step, Turn, answer
 from domain.models import BoxCount, CountKind, CountStatus
 from domain.platform.errors import N_, DomainError
-from domain.vouchers import voucher_counts, vouchers
-from domain.vouchers.voucher_counts import COUNT_PREFIX, HANDOVER_PREFIX
+from domain.platform.intents import Action, SubjectType
+from domain.vouchers import mis_issues, tail_boxes, voucher_counts
 
 Handler = Callable[[Turn], Awaitable[Outcome]]
 PREFIX = "vc:"
@@ -53,19 +54,18 @@ async def box_command(turn: Turn) -> Outcome:
         for count in box.open_counts:
             texts.append(turn._("The day-end count of %(day)s is waiting for your count.",
                                 day=voucher_counts.day_label(count.business_day)))
-            rows.append(((turn._(voucher_counts.COUNT_NOW), f"{COUNT_PREFIX}{count.id}"),))
+            rows.append((translated(turn._, SubjectType.BOX_COUNT, Action.COUNT, count.id),))
     for label, count in await voucher_counts.hand_overs_to_confirm(actor):
         texts.append(turn._("Tail box %(box)s is being handed over to you; count it to "
                             "confirm.", box=label))
-        rows.append(((turn._(voucher_counts.COUNT_AND_CONFIRM),
-                      f"{HANDOVER_PREFIX}{count.id}"),))
-    for mis in await vouchers.cards_to_take_back(actor):
+        rows.append((translated(turn._, SubjectType.BOX_COUNT, Action.TAKE_OVER, count.id),))
+    for mis in await mis_issues.cards_to_take_back(actor):
         texts.append(turn._("Take serial %(serial)s of case %(case)s back from the customer "
                             "by %(due)s.", serial=mis.voucher.serial,
                             case=mis.case.case_no or f"#{mis.case.id}" if mis.case else "-",
                             due=mis.recover_by.astimezone(turn.ctx.capture.zone).strftime(
-                                vouchers.TIME_FORMAT)))
-        rows.append(((turn._(vouchers.TOOK_IT_BACK), f"{vouchers.TAKE_BACK_PREFIX}{mis.id}"),))
+                                mis_issues.TIME_FORMAT)))
+        rows.append((translated(turn._, SubjectType.MIS_ISSUE, Action.TAKE_BACK, mis.id),))
     if not texts:
         return answer(Step.IDLE, turn._("You hold no tail box."))
     return answer(Step.IDLE, Reply("\n\n".join(texts), tuple(rows)))
@@ -79,7 +79,7 @@ async def handover_command(turn: Turn) -> Outcome:
     actor = await chat_actor(turn)
     box, taker = await voucher_counts.new_holder_by_number(actor, turn.inbound.args[0],
                                                            turn.ctx.capture.zone)
-    types = await voucher_counts.types_to_count(await vouchers.expected_in_box(box.id))
+    types = await voucher_counts.types_to_count(await tail_boxes.expected_in_box(box.id))
     intro = turn._("Hand-over of tail box %(box)s to %(taker)s. Count the vouchers of each "
                    "type in the box.", box=box.device.asset_tag,
                    taker=f"{taker.employee_no} {taker.name}")
@@ -108,7 +108,7 @@ async def pressed(turn: Turn) -> Outcome:
 async def _took_back(turn: Turn, mis_issue_id: int) -> Outcome:
     """The holder took the card of a closed case back: it goes back into his box (V6)."""
     try:
-        mis = await vouchers.take_back(await chat_actor(turn), mis_issue_id)
+        mis = await mis_issues.take_back(await chat_actor(turn), mis_issue_id)
     except DomainError as refusal:
         return answer(Step.IDLE, turn._(refusal.key, **refusal.params))
     await mis.fetch_related("voucher")
@@ -165,3 +165,8 @@ COMMANDS: dict[str, Handler] = {"box": box_command, "handover": handover_command
 CALLBACKS: dict[str, Handler] = {PREFIX: pressed}
 STEPS: dict[str, Handler] = {CountStep.NUMBER: COUNT.number_text}
 PROMPTS: dict[str, Handler] = {CountStep.NUMBER: COUNT.number_again}
+
+
+def is_side_press(turn: Turn) -> bool:
+    """Any "vc:" button while a count waits: the count step has none of its own."""
+    return True

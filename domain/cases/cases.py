@@ -56,7 +56,7 @@ from domain.platform.identity import (
 from domain.platform.images import PhotoLimits, inspect_photo
 from domain.platform.media import MediaStore
 from domain.platform.privacy import FieldCipher
-from domain.vouchers import vouchers
+from domain.vouchers import case_vouchers, mis_issues
 
 CASE_NO_PREFIX = "YD"
 CASE_NO_DIGITS = 6
@@ -425,8 +425,8 @@ async def set_voucher(actor: Actor, case_id: int, serial: str, ctx: CaptureConte
         if held is not None and held.serial == serial:
             return held
         if held is not None:
-            await vouchers.release_for_case(actor, case.id, now)
-        voucher = await vouchers.reserve_for_case(actor, case.id, serial, now)
+            await case_vouchers.release_for_case(actor, case.id, now)
+        voucher = await case_vouchers.reserve_for_case(actor, case.id, serial, now)
         await _touch(case)
     return voucher
 
@@ -502,7 +502,7 @@ async def cancel(actor: Actor, case_id: int, ctx: CaptureContext | None = None) 
         await record_event(actor, case, CaseEventKind.CANCELLED, {})
         await events.publish(CaseCancelled(
             actor, case.id, utcnow(),
-            ctx.mis_issue_recovery_days if ctx else vouchers.MIS_ISSUE_RECOVERY_DAYS,
+            ctx.mis_issue_recovery_days if ctx else mis_issues.MIS_ISSUE_RECOVERY_DAYS,
             ctx.zone if ctx else DEFAULT_ZONE))
     return case
 

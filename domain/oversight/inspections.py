@@ -14,7 +14,7 @@ Decisions:
   draw can be redone and compared (`verify_sample`). Its inspections have period "S<id>".
 - Two people count: the box holder and a supervisor (or a designee holding INSPECTION_CONDUCT
   in the box org's chain), never the holder himself. Starting records the ledger's figures per
-  voucher type (`vouchers.expected_in_box`: what is physically in the box, not serials
+  voucher type (`tail_boxes.expected_in_box`: what is physically in the box, not serials
   reserved by cases, which are with customers); the box is inspected as it stood then. Each
   person counts every type once; nobody is shown the other's figure or the ledger's before
   both are in, and /box shows the holder no balance meanwhile.
@@ -62,7 +62,7 @@ from domain.platform.calendar import DEFAULT_ZONE
 from domain.platform.chat import locale_of
 from domain.platform.clock import utcnow
 from domain.platform.errors import N_, DomainError, NotFound, PermissionDenied
-from domain.vouchers import voucher_counts, vouchers
+from domain.vouchers import tail_boxes, voucher_counts
 
 COUNT_PREFIX = "insp:count:"
 START_PREFIX = "insp:start:"
@@ -344,7 +344,7 @@ async def start_inspection(actor: Actor, inspection_id: int, now: datetime | Non
             raise DomainError(NOT_STARTABLE, inspection=row.id)
         if box.holder_id is None:  # type: ignore[attr-defined]
             raise DomainError(BOX_WITHOUT_HOLDER, box=box.device.asset_tag)
-        expected = await vouchers.expected_in_box(box.id)
+        expected = await tail_boxes.expected_in_box(box.id)
         await Inspection.filter(id=row.id, status=row.status).update(
             status=InspectionStatus.IN_PROGRESS, started_at=moment, expected=expected,
             holder_id=box.holder_id, supervisor_id=actor.staff_id)  # type: ignore[attr-defined]
@@ -437,7 +437,7 @@ async def _complete(actor: Actor, row: Inspection, moment: datetime) -> None:
     await audit.record(actor, "inspection.completed", "inspection", row.id, org_id=box.org.id,
                        detail={"result": "ok" if matched else "discrepancy",
                                "incident_id": incident.id if incident else None})
-    if matched and voucher_counts.counts_match(await vouchers.expected_in_box(box.id),
+    if matched and voucher_counts.counts_match(await tail_boxes.expected_in_box(box.id),
                                                row.expected):
         await TailBox.filter(id=box.id).update(last_count_at=moment, last_count_matched=True)
     template = COMPLETED_DISCREPANCY if incident else COMPLETED_OK

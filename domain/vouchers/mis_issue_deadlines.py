@@ -24,7 +24,8 @@ from domain.platform.actors import system_actor
 from domain.platform.calendar import Calendar
 from domain.platform.deadlines import due_reminders, reminder_key
 from domain.platform.errors import N_
-from domain.vouchers.vouchers import TAKE_BACK_PREFIX, TIME_FORMAT, TOOK_IT_BACK
+from domain.platform.intents import Action, Intent
+from domain.vouchers.mis_issues import TIME_FORMAT
 
 ESCALATION_REPEAT = timedelta(days=1)
 
@@ -73,12 +74,12 @@ async def _remind(row_id: int, hours: tuple[int, ...], now: datetime, zone: Zone
                            detail={"hours": due[0], "skipped": due[1:],
                                    "to": row.holder_id})  # type: ignore[attr-defined]
         if row.holder_id is not None:  # type: ignore[attr-defined]
-            buttons = ([[(TOOK_IT_BACK, f"{TAKE_BACK_PREFIX}{row.id}")]]
-                       if row.kind == MisIssueKind.CASE_CLOSED else [])
+            actions = (Action.TAKE_BACK,) if row.kind == MisIssueKind.CASE_CLOSED else ()
             await outbox.enqueue(row.holder_id, REMINDER, {  # type: ignore[attr-defined]
                 "serial": row.voucher.serial,
                 "recover_by": row.recover_by.astimezone(zone).strftime(TIME_FORMAT)},
-                idempotency_key=f"mis_issue:{row.id}:{reminder_key(due[0])}", buttons=buttons)
+                intent=Intent.of("mis_issue.reminder", row.id, *actions),
+                idempotency_key=f"mis_issue:{row.id}:{reminder_key(due[0])}")
     return True
 
 
@@ -106,6 +107,7 @@ async def _escalate(row_id: int, now: datetime, zone: ZoneInfo) -> bool:
                   "count": count}
         for person in people:
             await outbox.enqueue(person.id, ESCALATED, params,
+                                 intent=Intent.of("mis_issue.escalated", row.id),
                                  idempotency_key=f"mis_issue:{row.id}:escalated:{count}:"
                                                  f"{person.id}")
     return True

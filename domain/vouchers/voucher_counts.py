@@ -4,7 +4,7 @@ Day-end count: once the configured closing time has passed in business time, eve
 of an open box (a holder, not frozen, at least one voucher in it) is asked in chat to count
 each voucher type; one `BoxCount(kind=day_end)` per box and business day, so a rerun or a
 second process asks nothing twice. The ledger figure is what is physically in the box
-(`vouchers.expected_in_box`, the figure of hand-overs and inspections too); it is never
+(`tail_boxes.expected_in_box`, the figure of hand-overs and inspections too); it is never
 shown to the holder, and /box shows no balance while a count waits for him. A match
 is recorded on the box (V4 reads it before an allocation); a first mismatch asks once more;
 a second opens a discrepancy incident with both figures and tells the supervisors of the
@@ -63,11 +63,10 @@ from domain.platform.actors import Actor, system_actor
 from domain.platform.chat import locale_of
 from domain.platform.clock import utcnow
 from domain.platform.errors import N_, DomainError, NotFound, PermissionDenied
-from domain.vouchers import vouchers
+from domain.platform.intents import Action, Intent
+from domain.vouchers import tail_boxes
 
 DEFAULT_ZONE = ZoneInfo("Asia/Shanghai")
-COUNT_PREFIX = "vc:count:"
-HANDOVER_PREFIX = "vc:handover:"
 TIME_FORMAT = "%Y-%m-%d %H:%M"
 OPEN_STATUSES = (CountStatus.REQUESTED, CountStatus.RETRY)
 ANSWERABLE = (*OPEN_STATUSES, CountStatus.UNANSWERED)
@@ -86,8 +85,6 @@ HANDOVER_REQUESTED = N_("%(giver)s hands tail box %(box)s over to you. Count the
                         "each type in it and press Count and confirm.")
 HANDED_OVER = N_("%(taker)s confirmed the hand-over: tail box %(box)s is now in his hands.")
 HANDOVER_MISMATCH = N_("Your count does not match the ledger. Count the box again.")
-COUNT_NOW = N_("Count now")
-COUNT_AND_CONFIRM = N_("Count and confirm")
 
 
 @dataclass(frozen=True)
@@ -206,14 +203,15 @@ async def _request_one(box_id: int, day: str, now: datetime) -> bool:
             count = await BoxCount.create(
                 box=box, kind=CountKind.DAY_END, business_day=day,
                 holder_id=box.holder_id,  # type: ignore[attr-defined]
-                expected=await vouchers.expected_in_box(box.id), requested_at=now)
+                expected=await tail_boxes.expected_in_box(box.id), requested_at=now)
             await audit.record(system_actor("vouchers"), "voucher_box.count_requested",
                                "tail_box", box.id, org_id=box.org.id, detail={
                                    "count_id": count.id, "business_day": day})
             await outbox.enqueue(count.holder_id, COUNT_REQUESTED,  # type: ignore[arg-type]
                                  {"box": box.device.asset_tag},
-                                 idempotency_key=f"box_count:{count.id}:requested",
-                                 buttons=[[(COUNT_NOW, f"{COUNT_PREFIX}{count.id}")]])
+                                 intent=Intent.of("box_count.requested", count.id,
+                                                  Action.COUNT),
+                                 idempotency_key=f"box_count:{count.id}:requested")
     except IntegrityError:
         return False  # another process asked first
     return True
@@ -233,7 +231,7 @@ async def count_to_answer(actor: Actor, count_id: int) -> CountRequest:
     giver = ""
     if count.kind == CountKind.HANDOVER and box.holder_id is not None:  # type: ignore[attr-defined]
         giver = _label(await Staff.get(id=box.holder_id))  # type: ignore[attr-defined]
-    types = await types_to_count(await vouchers.expected_in_box(box.id))
+    types = await types_to_count(await tail_boxes.expected_in_box(box.id))
     return CountRequest(count, box.device.asset_tag, types, giver)
 
 
@@ -248,7 +246,7 @@ async def answer_count(actor: Actor, count_id: int, counted: dict[str, int],
     clean = clean_counted(counted, request.types)
     async with in_transaction():
         box = await _box(count.box_id)  # type: ignore[attr-defined]
-        expected = await vouchers.expected_in_box(box.id)
+        expected = await tail_boxes.expected_in_box(box.id)
         matched = counts_match(expected, clean)
         status = (CountStatus.MATCHED if matched else
                   CountStatus.RETRY if count.attempts == 0 else CountStatus.DISCREPANCY)
@@ -300,6 +298,7 @@ async def _open_discrepancy(actor: Actor, box: TailBox, count: BoxCount, moment:
             "box": box.device.asset_tag, "holder": _label(holder), "incident": incident.id,
             "counted": figures_text(types, count.counted, locale),
             "expected": figures_text(types, count.expected, locale)},
+            intent=Intent.of("box_count.discrepancy", count.id),
             idempotency_key=f"box_count:{count.id}:discrepancy:{supervisor.id}")
 
 
@@ -340,8 +339,9 @@ async def _remind(count_id: int, now: datetime) -> bool:
             count = await BoxCount.get(id=count_id).prefetch_related("box__device")
             await outbox.enqueue(count.holder_id, COUNT_REMINDER,  # type: ignore[arg-type]
                                  {"box": count.box.device.asset_tag},
-                                 idempotency_key=f"box_count:{count.id}:reminded",
-                                 buttons=[[(COUNT_NOW, f"{COUNT_PREFIX}{count.id}")]])
+                                 intent=Intent.of("box_count.reminded", count.id,
+                                                  Action.COUNT),
+                                 idempotency_key=f"box_count:{count.id}:reminded")
     return bool(won)
 
 
@@ -363,6 +363,7 @@ async def _escalate(count_id: int, now: datetime, zone: ZoneInfo) -> bool:
                   "requested": count.requested_at.astimezone(zone).strftime(TIME_FORMAT)}
         for supervisor in await _supervisors(holder):
             await outbox.enqueue(supervisor.id, COUNT_ESCALATED, params,
+                                 intent=Intent.of("box_count.escalated", count.id),
                                  idempotency_key=f"box_count:{count.id}:escalated:"
                                                  f"{supervisor.id}")
     return True
@@ -379,7 +380,7 @@ async def hand_over(actor: Actor, box_id: int, new_holder_id: int, counted: dict
     async with in_transaction():
         box = await _held_box(actor, box_id)
         taker = await _new_holder(box, new_holder_id, moment, zone)
-        expected = await vouchers.expected_in_box(box.id)
+        expected = await tail_boxes.expected_in_box(box.id)
         clean = clean_counted(counted, await types_to_count(expected))
         if not counts_match(expected, clean):
             raise DomainError(HANDOVER_MISMATCH)
@@ -391,9 +392,9 @@ async def hand_over(actor: Actor, box_id: int, new_holder_id: int, counted: dict
                                "to_holder_id": taker.id, "counted": clean})
         await outbox.enqueue(taker.id, HANDOVER_REQUESTED,
                              {"giver": actor.label, "box": box.device.asset_tag},
+                             intent=Intent.of("box_count.handover", count.id, Action.TAKE_OVER),
                              idempotency_key=f"box_count:{count.id}:handover:"
-                                             f"{moment.isoformat()}",
-                             buttons=[[(COUNT_AND_CONFIRM, f"{HANDOVER_PREFIX}{count.id}")]])
+                                             f"{moment.isoformat()}")
     return count
 
 
@@ -470,6 +471,7 @@ async def _complete_hand_over(actor: Actor, box: TailBox, count: BoxCount, momen
                                "to_holder_id": count.holder_id, "counted": count.counted})
     await outbox.enqueue(giver_id, HANDED_OVER, {"taker": actor.label,
                                                  "box": box.device.asset_tag},
+                         intent=Intent.of("box_count.handed_over", count.id),
                          idempotency_key=f"box_count:{count.id}:handed_over")
 
 
@@ -502,7 +504,7 @@ async def my_boxes(actor: Actor) -> list[BoxSummary]:
         open_counts = await BoxCount.filter(box_id=box.id, holder_id=actor.staff_id,
                                             status__in=list(ANSWERABLE)).order_by("id")
         blind = bool(open_counts) or await _inspection_waits(box.id)
-        expected = {} if blind else await vouchers.expected_in_box(box.id)
+        expected = {} if blind else await tail_boxes.expected_in_box(box.id)
         balance = [] if blind else [(t, expected.get(t.code, 0))
                                     for t in await types_to_count(expected)]
         summaries.append(BoxSummary(box.device.asset_tag, balance, open_counts, blind))

@@ -1,15 +1,14 @@
-"""Voucher ledger reports: the monthly reconciliation from the movement journal and its
-CSV/XLSX export (V1 to V6, S4), and the read helpers of the voucher admin pages."""
+"""Voucher ledger reports: balances, the movement journal, the void queue, the monthly
+reconciliation from the movement journal and its CSV/XLSX export (V1 to V6, S4), and the
+read helpers of the voucher admin pages."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from openpyxl import Workbook
 from tortoise.expressions import Subquery
 from tortoise.functions import Count, Max
 from tortoise.transactions import in_transaction
@@ -20,18 +19,120 @@ from domain.models import (
     Org,
     TailBox,
     VoidRequest,
+    VoidStatus,
     Voucher,
     VoucherCap,
     VoucherMovement,
     VoucherState,
     VoucherType,
 )
-from domain.platform import audit
-from domain.platform.access import Permission, require, require_scope, scope_prefix
+from domain.platform import audit, exports
+from domain.platform.access import Permission, require, require_scope, scope_prefix, sees_everything
 from domain.platform.actors import Actor
+from domain.platform.calendar import DEFAULT_ZONE
 from domain.platform.errors import N_, DomainError, NotFound
-from domain.vouchers import vouchers
+from domain.platform.identity import normalise_serial
+from domain.vouchers import voucher_balances
+from domain.vouchers._ledger import org_in_scope
+from domain.vouchers.tail_boxes import box_for_device
 from locales import DEFAULT_LOCALE, translate
+
+
+@dataclass(frozen=True)
+class Balance:
+    """How many serials of one type are in one place."""
+
+    org_id: int
+    org_name: str
+    box_id: int | None  # None: the org's vault
+    holder_name: str
+    voucher_type_code: str
+    in_vault: int
+    in_box: int
+    reserved: int
+    void_pending: int
+    mis_issued: int
+
+
+@dataclass(frozen=True)
+class ReconciliationRow:
+    """One org and type of the monthly reconciliation report (V1 to V6)."""
+
+    org_id: int
+    org_name: str
+    voucher_type_code: str
+    opening: int
+    received: int
+    allocated: int
+    issued: int
+    voided: int
+    lost: int
+    mis_issued: int
+    closing: int
+
+
+BALANCE_STATES = (VoucherState.IN_VAULT, VoucherState.IN_BOX, VoucherState.RESERVED,
+                  VoucherState.VOID_PENDING, VoucherState.MIS_ISSUED)
+BAD_KIND = N_("Unknown movement kind %(kind)s.")
+
+
+async def _balance_rows(prefix: str) -> list[Balance]:
+    """Counts per org, place and type of the subtree under the path prefix, from the stored
+    balances (V1)."""
+    org_ids = await Org.filter(path__startswith=prefix).values_list("id", flat=True)
+    tally: dict[tuple[int, int | None, int], dict[str, int]] = {}
+    for row in await voucher_balances.stored(list(org_ids)):
+        if row.state in BALANCE_STATES:
+            key = (row.org_id, row.box_id or None, row.voucher_type_id)
+            tally.setdefault(key, {})[row.state.value] = row.count
+    orgs = {org.id: org for org in await Org.filter(id__in={k[0] for k in tally})}
+    codes = dict(await VoucherType.all().values_list("id", "code"))
+    holders = dict(await TailBox.filter(id__in={k[1] for k in tally if k[1]}).values_list(
+        "id", "holder__name"))
+    balances = [Balance(org_id, orgs[org_id].name, box_id, holders.get(box_id) or "",
+                        codes[type_id], *(counts.get(s.value, 0) for s in BALANCE_STATES))
+                for (org_id, box_id, type_id), counts in tally.items()]
+    return sorted(balances, key=lambda b: (orgs[b.org_id].path, b.box_id or 0,
+                                           b.voucher_type_code))
+
+
+async def balances(actor: Actor, *, org_id: int | None = None) -> list[Balance]:
+    """Vault and box balances per type of the actor's org subtree (V1, V2)."""
+    require(actor, Permission.VOUCHER_VIEW)
+    prefix = scope_prefix(actor) if org_id is None else (await org_in_scope(actor, org_id)).path
+    return await _balance_rows(prefix)
+
+
+async def journal(actor: Actor, *, kind: str | None = None, org_id: int | None = None,
+                  serial: str | None = None, before_id: int | None = None, limit: int = 50
+                  ) -> list[VoucherMovement]:
+    """The movement journal of the actor's subtree, newest first, keyset-paged (V1)."""
+    require(actor, Permission.VOUCHER_VIEW)
+    query = VoucherMovement.all()
+    if org_id is not None or not sees_everything(actor):
+        prefix = scope_prefix(actor) if org_id is None else (await org_in_scope(actor, org_id)).path
+        query = query.filter(org_id__in=Subquery(Org.filter(path__startswith=prefix
+                                                            ).values("id")))
+    if kind:
+        if kind not in {k.value for k in MovementKind}:
+            raise DomainError(BAD_KIND, kind=kind)
+        query = query.filter(kind=MovementKind(kind))
+    if serial and normalise_serial(serial):
+        query = query.filter(voucher__serial=normalise_serial(serial))
+    if before_id is not None:
+        query = query.filter(id__lt=before_id)
+    return list(await query.order_by("-id").limit(max(1, min(limit, 500))).prefetch_related(
+        "voucher__voucher_type"))
+
+
+async def pending_voids(actor: Actor) -> list[VoidRequest]:
+    """Void requests of the subtree still waiting for a signature (V6)."""
+    require(actor, Permission.VOUCHER_VIEW)
+    return list(await VoidRequest.filter(
+        status=VoidStatus.PENDING, org__path__startswith=scope_prefix(actor)).prefetch_related(
+        "org", "requested_by", "business_head_signed_by", "ops_head_signed_by", "incident",
+        "items__voucher__voucher_type").order_by("-id"))
+
 
 HELD_STATES = (VoucherState.IN_VAULT, VoucherState.IN_BOX, VoucherState.RESERVED,
                VoucherState.VOID_PENDING, VoucherState.MIS_ISSUED)
@@ -56,9 +157,6 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("mis_issued", N_("Mis-issued")),
     ("closing", N_("Closing balance")),
 )
-FORMATS = ("csv", "xlsx")
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-MAX_PURPOSE = 500
 Key = tuple[int, int]  # (org id, voucher type id)
 
 
@@ -101,8 +199,8 @@ async def _moved_between(start: datetime, end: datetime, org_ids: list[int]
     return found
 
 
-async def reconciliation(actor: Actor, month: date, *, zone: ZoneInfo = vouchers.DEFAULT_ZONE
-                         ) -> list[vouchers.ReconciliationRow]:
+async def reconciliation(actor: Actor, month: date, *, zone: ZoneInfo = DEFAULT_ZONE
+                         ) -> list[ReconciliationRow]:
     """Opening, receipts, allocations, issues, voids, losses and closing per org and type of
     the actor's subtree for one business month, all from the movement journal (V1 to V6)."""
     require(actor, Permission.VOUCHER_VIEW)
@@ -114,66 +212,31 @@ async def reconciliation(actor: Actor, month: date, *, zone: ZoneInfo = vouchers
     codes = dict(await VoucherType.all().values_list("id", "code"))
     keys = sorted(set(opening) | set(closing) | set(moved),
                   key=lambda key: (orgs[key[0]].path, codes[key[1]]))
-    return [vouchers.ReconciliationRow(
+    return [ReconciliationRow(
         org_id=org_id, org_name=orgs[org_id].name, voucher_type_code=codes[type_id],
         opening=opening.get((org_id, type_id), 0), closing=closing.get((org_id, type_id), 0),
         **{column: moved[(org_id, type_id)].get(column, 0) for column in PERIOD_KINDS.values()},
     ) for org_id, type_id in keys]
 
 
-def _table(rows: list[vouchers.ReconciliationRow], locale: str) -> list[list[object]]:
+def _table(rows: list[ReconciliationRow], locale: str) -> list[list[object]]:
     """The header (in the reader's language) and one line per report row."""
     header: list[object] = [translate(locale, label) for _key, label in COLUMNS]
     return [header, *([getattr(row, key) for key, _label in COLUMNS] for row in rows)]
 
 
-def _csv_bytes(table: list[list[object]]) -> bytes:
-    """CSV with a byte order mark so that spreadsheet programs read the Chinese names."""
-    buffer = io.StringIO()
-    csv.writer(buffer).writerows(table)
-    return buffer.getvalue().encode("utf-8-sig")
-
-
-def _xlsx_bytes(table: list[list[object]], title: str) -> bytes:
-    """One worksheet holding the table, numbers as numbers."""
-    book = Workbook()
-    sheet = book.active
-    sheet.title = title
-    for line in table:
-        sheet.append(line)
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
-
-
-def table_bytes(table: list[list[object]], fmt: str, title: str) -> bytes:
-    """A report table as CSV or as one XLSX worksheet named `title` (S4)."""
-    return _csv_bytes(table) if fmt == "csv" else _xlsx_bytes(table, title)
-
-
-def export_purpose(purpose: str, fmt: str) -> str:
-    """The stated purpose of an export, trimmed; refused when blank or too long, or when the
-    format is neither CSV nor XLSX (S4)."""
-    purpose = purpose.strip()
-    if not purpose:
-        raise DomainError(N_("Enter the purpose of the export."))
-    if len(purpose) > MAX_PURPOSE:
-        raise DomainError(N_("The purpose may be at most %(n)s characters."), n=MAX_PURPOSE)
-    if fmt not in FORMATS:
-        raise DomainError(N_("Choose CSV or XLSX."))
-    return purpose
-
-
 async def export_reconciliation(actor: Actor, month: date, purpose: str, fmt: str, *,
-                                zone: ZoneInfo = vouchers.DEFAULT_ZONE,
+                                zone: ZoneInfo = DEFAULT_ZONE,
                                 locale: str = DEFAULT_LOCALE) -> tuple[str, bytes]:
     """The monthly reconciliation as CSV or XLSX; refused without a purpose, audited with
     the person responsible and the purpose (S4)."""
     require(actor, Permission.REPORT_EXPORT)
-    purpose = export_purpose(purpose, fmt)
+    purpose = exports.export_purpose(purpose, fmt)
     rows = await reconciliation(actor, month, zone=zone)
     label = f"{month.year:04d}-{month.month:02d}"
-    data = table_bytes(_table(rows, locale), fmt, label)
+    data = exports.export_bytes(_table(rows, locale), fmt, label,
+                                exports.stamp(actor, purpose, (N_("Month"), label)),
+                                locale=locale, zone=zone)
     async with in_transaction():
         await audit.record(actor, "voucher.reconciliation.export", "voucher_reconciliation",
                            label, org_id=actor.org_id, detail={
@@ -202,7 +265,7 @@ async def tail_box_of_device(actor: Actor, device_id: int) -> TailBox:
     if device is None:
         raise NotFound(N_("No such tablet."))
     require_scope(actor, device.org)
-    return await vouchers.box_for_device(device_id)
+    return await box_for_device(device_id)
 
 
 async def serials_of(voucher_ids: set[int]) -> dict[int, str]:
@@ -213,7 +276,7 @@ async def serials_of(voucher_ids: set[int]) -> dict[int, str]:
 
 async def void_queue(actor: Actor) -> list[VoidRequest]:
     """The pending void requests of the subtree with their org, people and serials (V6)."""
-    rows = await vouchers.pending_voids(actor)
+    rows = await pending_voids(actor)
     await VoidRequest.fetch_for_list(rows, "org", "requested_by", "business_head_signed_by",
                                      "ops_head_signed_by", "items__voucher")
     return rows
