@@ -93,7 +93,7 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='OutboxMessage',
             name='subject_type',
-            field=fields.CharField(default='', max_length=32),
+            field=fields.CharField(null=True, max_length=32),
         ),
         ops.AddField(
             model_name='OutboxMessage',
@@ -108,7 +108,7 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='OutboxMessage',
             name='actions',
-            field=fields.JSONField(default=list, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads),
+            field=fields.JSONField(default=list, null=True, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads),
         ),
         ops.RunPython(convert_waiting_notifications, ops.RunPython.noop),
     ]

@@ -36,10 +36,11 @@ class OutboxMessage(Model):
     )
     channel = fields.CharField(max_length=16)
     kind = fields.CharField(max_length=64, default="")
-    subject_type = fields.CharField(max_length=32, default="")
+    # Nullable so that 0014 adds them to a table that holds rows (a reply has no subject).
+    subject_type = fields.CharField(max_length=32, null=True)
     subject_id = fields.BigIntField(null=True)
     subject_revision = fields.IntField(null=True)
-    actions: list = fields.JSONField(default=list)
+    actions: list | None = fields.JSONField(default=list, null=True)
     template = fields.TextField()
     params: dict = fields.JSONField(default=dict)
     buttons: list = fields.JSONField(default=list)

@@ -221,7 +221,7 @@ def intent_of(message: OutboxMessage) -> Intent | None:
         return None
     subject = Subject(SubjectType(message.subject_type), message.subject_id,  # type: ignore[arg-type]
                       message.subject_revision)
-    return Intent(message.kind, subject, tuple(Action(name) for name in message.actions))
+    return Intent(message.kind, subject, tuple(Action(name) for name in message.actions or ()))
 
 
 async def wait_for_binding(message_id: int) -> str:
