@@ -12,7 +12,7 @@ from bot.flows import ChatRouter, Inbound, Reply
 from bot.flows.messages import Attachment
 from bot.webchat import WebChat
 from domain.cases.cases import WorkingHours
-from domain.models import Staff
+from domain.models import Staff, WebChatMessage
 from domain.people import binding
 from tests.factories import (
     ROOT,
@@ -76,6 +76,26 @@ class RouterChat:
         number = self._next()
         return await self.deliver(Inbound.shared_location(
             "telegram", number, self.user, self.user, latitude, longitude, message_id=number))
+
+
+@dataclass
+class BrowserChat:
+    """One staff member's browser chat, driven through its adapter as the /chat forms are."""
+
+    web: WebChat
+    staff_id: int
+    locale: str = "en"
+    ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    async def post(self, *, text: str = "", button: str = "") -> list[Reply]:
+        """Submit one form (a text or a button press); the bot's lines it added."""
+        last = await WebChatMessage.filter(staff_id=self.staff_id).order_by("-id").first()
+        await self.web.post(self.staff_id, client_id=f"{next(self.ids):032x}", text=text,
+                            button=button, locale=self.locale)
+        rows = await WebChatMessage.filter(staff_id=self.staff_id, from_bot=True,
+                                           id__gt=last.id if last else 0)
+        return [Reply(row.text, tuple(tuple((label, data) for label, data in buttons)
+                                      for buttons in row.buttons)) for row in rows]
 
 
 def button(replies: list[Reply], label: str) -> str:

@@ -16,10 +16,12 @@ from bot.flows import Inbound, account, router
 from bot.flows.router import CANCEL_PREFIX, RouteClash
 from bot.flows.turn import Outcome, Step, Turn, answer
 from bot.telegram import TelegramBot
+from bot.webchat import WebChat
 from domain.models import Case, CaseStatus, ChatBinding, ChatSession, ProcessedUpdate, Staff
 from domain.platform import chat
 from tests.chat_driver import Chat, running_bot
-from tests.chat_support import ALL_HOURS, RouterChat, bind, button, chat_router
+from tests.chat_support import ALL_HOURS, BrowserChat, RouterChat, bind, button, chat_router
+from tests.factories import flow_context
 from tests.fake_telegram import FakeTelegram
 from tests.review_support import Desk, build_desk, submitted_case
 
@@ -236,6 +238,40 @@ async def test_in_telegram_a_side_command_returns_to_the_step_and_cancel_asks(
     question = await phone.say("/cancel")
     assert question.text == "Cancel the case draft?" and set(question.buttons) == {"Yes", "No"}
     assert ID_PROMPT in (await phone.press(question.buttons["No"])).text
+
+
+async def test_in_telegram_new_case_inside_the_wizard_keeps_its_place(
+    bot: TelegramBot, fake: FakeTelegram, desk: Desk
+) -> None:
+    user = 7305
+    await bind_telegram(desk, user)
+    phone = Chat(fake, user)
+    await phone.press("lang:en")
+    types = await phone.say("/new")
+    assert NAME_PROMPT in (await phone.press(types.buttons[TYPE])).text
+    assert ID_PROMPT in (await phone.say("张三")).text
+    helped, _ = await phone.aside("/help")
+    refused, asked = await phone.send_all(fake.button(user, helped.buttons["New case"]), 2)
+    assert (refused.text, ID_PROMPT in asked.text) == (FINISH_FIRST, True)
+    assert "Back" in " ".join(asked.buttons)
+    assert await Case.filter(status=CaseStatus.DRAFT).count() == 1
+    assert "mobile" in (await phone.say("11010519491231002X")).text
+    question = await phone.say("/cancel")
+    assert question.text == "Cancel the case draft?" and set(question.buttons) == {"Yes", "No"}
+
+
+async def test_in_the_browser_chat_new_case_inside_the_wizard_keeps_its_place(
+    desk: Desk, tmp_path: Path
+) -> None:
+    browser = BrowserChat(WebChat(flow_context(tmp_path / "media", hours=ALL_HOURS), "en"),
+                          desk.agent.staff_id)  # type: ignore[arg-type]
+    types = await browser.post(text="/new")
+    assert NAME_PROMPT in (await browser.post(button=button(types, TYPE)))[0].text
+    assert ID_PROMPT in (await browser.post(text="张三"))[0].text
+    refused, asked = await browser.post(button="cap:start")
+    assert (refused.text, ID_PROMPT in asked.text) == (FINISH_FIRST, True)
+    assert await Case.filter(status=CaseStatus.DRAFT).count() == 1
+    assert "mobile" in (await browser.post(text="11010519491231002X"))[0].text
 
 
 async def test_in_telegram_two_updates_with_one_update_id_are_both_handled(

@@ -122,6 +122,18 @@ async def test_day_end_count_that_matches_is_recorded(bot: TelegramBot, chat: Ch
     assert (await chat.say("2")).text.startswith("I did not understand that.")
 
 
+async def test_count_now_pressed_again_inside_the_count_keeps_its_place(
+        bot: TelegramBot, chat: Chat, fake: FakeTelegram) -> None:
+    await asked_to_count(bot, chat)
+    assert (await chat.say("3")).text == ASK_SIM
+    count_now = next(said for said in map(Said.of, fake.sent(AGENT))
+                     if "Count now" in said.buttons).buttons["Count now"]
+    refused, again = await chat.send_all(fake.button(AGENT, count_now), 2)
+    assert (refused.text, again.text) == (
+        "Finish this step first, or send /cancel to stop it.", ASK_SIM)
+    assert (await chat.say("2")).text == "Count recorded: tail box PAD00001 matches the ledger."
+
+
 async def test_two_mismatching_counts_open_an_incident_and_tell_the_supervisor(
         bot: TelegramBot, chat: Chat, supervisor: Chat, fake: FakeTelegram) -> None:
     await asked_to_count(bot, chat)

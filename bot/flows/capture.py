@@ -672,6 +672,16 @@ STEPS: dict[str, Handler] = {
 }
 
 
+def is_side_press(turn: Turn) -> bool:
+    """"New case", or another case than the open one picked from /resume or a return
+    notice: pressed while the wizard is open, it would start the wizard afresh."""
+    if turn.inbound.callback_data == NEW_CASE:
+        return True
+    match = PRESS.fullmatch(turn.inbound.callback_data)
+    return (match is not None and match[1] in ("resume", "retake")
+            and int(match[2]) != turn.data.get("case"))
+
+
 async def _types_again(turn: Turn) -> Outcome:
     """The business types offered again."""
     return await _type_choice(turn, await chat_actor(turn))

@@ -111,3 +111,8 @@ COMMANDS: dict[str, Handler] = {"inspect": inspect_command}
 CALLBACKS: dict[str, Handler] = {PREFIX: pressed}
 STEPS: dict[str, Handler] = {InspectionStep.NUMBER: COUNT.number_text}
 PROMPTS: dict[str, Handler] = {InspectionStep.NUMBER: COUNT.number_again}
+
+
+def is_side_press(turn: Turn) -> bool:
+    """Any "insp:" button while a count waits: the count step has none of its own."""
+    return True

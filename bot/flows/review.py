@@ -329,6 +329,7 @@ CALLBACKS: dict[str, Handler] = {
     "rv:rj:": button(reject, with_code=True),
     "rv:hold:": button(start_hold),
 }
+SIDE_PREFIXES = ("rv:claim:", "rv:return:", "rv:reject:", "rv:hold:")
 STEPS: dict[str, Handler] = {
     ReviewStep.RETURN_REASONS: return_note_text,
     ReviewStep.HOLD_NOTE: hold_note_text,
@@ -337,3 +338,9 @@ PROMPTS: dict[str, Handler] = {
     ReviewStep.RETURN_REASONS: return_menu_again,
     ReviewStep.HOLD_NOTE: hold_note_again,
 }
+
+
+def is_side_press(turn: Turn) -> bool:
+    """Claim, Return, Reject or Hold while a menu waits for reasons or a note: they open a
+    case or a menu afresh, so they are side actions and the menu stays as it stands."""
+    return turn.inbound.callback_data.startswith(SIDE_PREFIXES)

@@ -10,9 +10,12 @@ an update whose webhook delivery was not answered, and in polling mode one not y
 durable inbox). On SQLite the transaction holds the database for the length of one update.
 
 A command sent while a flow waits for an answer (a side command: /box, /help, /whoami…),
-or a button of another flow pressed then, is answered and the open step is asked again: a
-flow ends only when it finishes or when /cancel is confirmed (asked only once the flow holds
-an answer). A command or button that would start another flow is refused until then.
+a button of another flow pressed then, or a side press of the open flow (its
+`is_side_press`: a button that would start it afresh, such as "New case" inside /new, or
+that acts beside its steps) is answered and the open step is asked again: a flow ends only
+when it finishes or when /cancel is confirmed (asked only once the flow holds an answer). A
+command or button that would start another flow, or the open one afresh, is refused until
+then, and what its handler wrote is undone.
 
 The flows' tables are merged once, at start-up (`Routes.of`): a command, button prefix or
 step that two flows claim, a button prefix lying inside another flow's, or a step that
@@ -21,7 +24,7 @@ cannot be asked again stops the process with a `RouteClash` naming both flows.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import Any, TypeVar
@@ -92,6 +95,7 @@ class Routes:
     prompts: dict[str, account.Handler]
     step_flow: dict[str, str]
     callback_flow: dict[str, str]
+    side_presses: dict[str, Callable[[Turn], bool]]
 
     @classmethod
     def of(cls, flows: Mapping[str, Any], unprompted: Collection[str] = (),
@@ -109,7 +113,9 @@ class Routes:
         routes = cls(merged("command", tables("COMMANDS")), merged("button prefix", buttons),
                      merged("step", tables("STEPS")), merged("prompt", tables("PROMPTS")),
                      {step: name for name, table in tables("STEPS") for step in table},
-                     {prefix: name for name, table in tables("CALLBACKS") for prefix in table})
+                     {prefix: name for name, table in tables("CALLBACKS") for prefix in table},
+                     {name: flow.is_side_press for name, flow in flows.items()
+                      if hasattr(flow, "is_side_press")})
         if unasked := routes.steps.keys() - routes.prompts.keys() - set(unprompted):
             raise RouteClash(f"steps without a prompt to ask them again: {sorted(unasked)}")
         return routes
@@ -178,36 +184,60 @@ class ChatRouter:
 
 async def outcome_of(turn: Turn) -> Outcome:
     """Run the handler of the turn; a refusal keeps the step and says why."""
-    aside = is_aside(turn)
-    if aside and turn.inbound.command == CANCEL:
-        return ask_to_cancel(turn) if turn.data else await end_flow(turn)
+    if is_aside(turn):
+        if turn.inbound.command == CANCEL:
+            return ask_to_cancel(turn) if turn.data else await end_flow(turn)
+        return await side_action(turn)
     try:
-        outcome = await handler_for(turn)(turn)
+        return await handler_for(turn)(turn)
     except DomainError as refusal:
-        said = turn._(refusal.key, **refusal.params)
-        if not aside:
-            return answer(turn.step, said, data=turn.data)
-        outcome = answer(Step.IDLE, said)
-    if aside and outcome.step != turn.step:
-        return await back_to_open_step(turn, outcome)
+        return answer(turn.step, turn._(refusal.key, **refusal.params), data=turn.data)
+
+
+class FlowStarted(Exception):
+    """A side action would start a flow (another one, or the open one afresh)."""
+
+
+async def side_action(turn: Turn) -> Outcome:
+    """A side command or button while a flow waits: answered, then the open step asked
+    again; one that would start a flow, or the open one afresh, is refused and what its
+    handler wrote is undone (a savepoint), so the open flow keeps its place."""
+    try:
+        async with in_transaction():
+            try:
+                outcome = await handler_for(turn)(turn)
+            except DomainError as refusal:
+                outcome = answer(Step.IDLE, turn._(refusal.key, **refusal.params))
+            if outcome.step != Step.IDLE and (outcome.step, outcome.data) != (turn.step,
+                                                                              turn.data):
+                raise FlowStarted
+    except FlowStarted:
+        return await back_to_open_step(turn, (Reply(turn._(FINISH_FIRST)),))
+    if outcome.step == Step.IDLE:
+        return await back_to_open_step(turn, outcome.replies)
     return outcome
 
 
 def is_aside(turn: Turn) -> bool:
-    """A command, or a button of another flow, while a flow waits for an answer."""
+    """A command, a button of another flow, or a side press of the open flow (one that
+    would start it afresh or acts beside its steps), while a flow waits for an answer."""
     if turn.step not in PROMPTS:
         return False
     if turn.inbound.command:
         return True
     prefix = button_prefix(turn.inbound)
+    if prefix is None:
+        return False
     flow = STEP_FLOW[turn.step]
-    return prefix is not None and CALLBACK_FLOW.get(prefix, flow) != flow
+    if CALLBACK_FLOW.get(prefix, flow) != flow:
+        return True
+    side_press = ROUTES.side_presses.get(flow)
+    return side_press is not None and side_press(turn)
 
 
-async def back_to_open_step(turn: Turn, outcome: Outcome) -> Outcome:
-    """A side command answered (or refused when it would start another flow), then the open
-    step asked again, in the language chosen meanwhile if it was."""
-    said = outcome.replies if outcome.step == Step.IDLE else (Reply(turn._(FINISH_FIRST)),)
+async def back_to_open_step(turn: Turn, said: tuple[Reply, ...]) -> Outcome:
+    """What a side action said, then the open step asked again, in the language chosen
+    meanwhile if it was."""
     locale = chat.preferred_locale(turn.session.locale, None, None, turn.locale)
     again = await PROMPTS[turn.step](replace(turn, locale=locale))
     return Outcome(again.step, (*said, *again.replies), again.data)
