@@ -35,12 +35,11 @@ from domain.models import (
     CaseDecision,
     CaseStatus,
     DecisionKind,
-    Staff,
 )
 from domain.people.orgs import get_org
 from domain.platform import audit, exports
 from domain.platform.access import Permission, require, require_scope, scope_prefix
-from domain.platform.actors import Actor, system_actor
+from domain.platform.actors import Actor, person_label, system_actor
 from domain.platform.calendar import Calendar
 from domain.platform.clock import utcnow
 from domain.platform.errors import N_, DomainError, NotFound
@@ -378,10 +377,6 @@ def _tally(rows: list[CaseAudit], key: Callable[[CaseAudit], tuple[str, str] | N
             for (name, org), (audited, errors) in sorted(counts.items())]
 
 
-def _person(staff: Staff) -> str:
-    return f"{staff.employee_no} {staff.name}"
-
-
 async def error_rates(actor: Actor, start: date, end: date, zone: ZoneInfo) -> ErrorRates:
     """Audited cases, errors and error rate per org, field agent and reviewer of the actor's
     subtree, for audits recorded from `start` to `end` in business days (K2, K3)."""
@@ -394,9 +389,9 @@ async def error_rates(actor: Actor, start: date, end: date, zone: ZoneInfo) -> E
     failed = CaseAuditStatus.ERROR
     return ErrorRates(
         orgs=_tally(rows, lambda r: (r.org.name, ""), lambda r: r.status == failed),
-        agents=_tally(rows, lambda r: (_person(r.field_agent), r.org.name),
+        agents=_tally(rows, lambda r: (person_label(r.field_agent), r.org.name),
                       lambda r: r.status == failed and r.against_agent),
-        reviewers=_tally(rows, lambda r: (_person(r.reviewer), "") if r.reviewer else None,
+        reviewers=_tally(rows, lambda r: (person_label(r.reviewer), "") if r.reviewer else None,
                          lambda r: r.status == failed and r.against_reviewer),
     )
 

@@ -21,10 +21,11 @@ from zoneinfo import ZoneInfo
 from tortoise.transactions import in_transaction
 
 from domain.models import Inspection, InspectionStatus, Org, Role, Staff
-from domain.oversight.inspections import TIME_FORMAT, label, nearest_in_chain, second_persons
+from domain.oversight.inspections import nearest_in_chain, second_persons
 from domain.platform import audit, outbox
-from domain.platform.actors import system_actor
+from domain.platform.actors import person_label, system_actor
 from domain.platform.calendar import Calendar
+from domain.platform.clock import business_time
 from domain.platform.deadlines import due_reminders, reminder_key
 from domain.platform.errors import N_
 from domain.platform.intents import Action, Intent
@@ -85,8 +86,8 @@ async def _remind(row_id: int, hours: tuple[int, ...], now: datetime, zone: Zone
                            row.id, org_id=org.id, detail={"hours": due[0], "skipped": due[1:],
                                                           "to": [holder.id] + [
                                                               s.id for s in seconds]})
-        params = {"box": row.box.device.asset_tag, "holder": label(holder),
-                  "due": row.due_at.astimezone(zone).strftime(TIME_FORMAT)}
+        params = {"box": row.box.device.asset_tag, "holder": person_label(holder),
+                  "due": business_time(row.due_at, zone)}
         key = f"inspection:{row.id}:{reminder_key(due[0])}"
         await outbox.enqueue(holder.id, REMINDER, params,
                              intent=Intent.of("inspection.reminder", row.id),
@@ -128,8 +129,8 @@ async def _escalate(row_id: int, now: datetime, zone: ZoneInfo) -> bool:
                            row.id, org_id=org.id, detail={
                                "escalated_org_id": level.id, "to": [s.id for s in people],
                                "status": status.value})
-        params = {"box": row.box.device.asset_tag, "org": org.name, "holder": label(holder),
-                  "due": row.due_at.astimezone(zone).strftime(TIME_FORMAT)}
+        params = {"box": row.box.device.asset_tag, "org": org.name, "holder": person_label(holder),
+                  "due": business_time(row.due_at, zone)}
         for person in people:
             await outbox.enqueue(person.id, ESCALATED, params,
                                  intent=Intent.of("inspection.escalated", row.id),

@@ -57,16 +57,14 @@ from domain.models import (
 )
 from domain.platform import audit, chains, outbox
 from domain.platform.access import Permission, require, require_scope
-from domain.platform.actors import Actor, system_actor
+from domain.platform.actors import Actor, person_label, system_actor
 from domain.platform.calendar import DEFAULT_ZONE
 from domain.platform.chat import locale_of
-from domain.platform.clock import utcnow
+from domain.platform.clock import business_time, utcnow
 from domain.platform.errors import N_, DomainError, NotFound, PermissionDenied
+from domain.platform.intents import Action, Intent
 from domain.vouchers import tail_boxes, voucher_counts
 
-COUNT_PREFIX = "insp:count:"
-START_PREFIX = "insp:start:"
-TIME_FORMAT = "%Y-%m-%d %H:%M"
 STARTABLE = (InspectionStatus.SCHEDULED, InspectionStatus.OVERDUE)
 SIDES = ("holder", "supervisor")
 MAX_NOTE = 1000
@@ -92,7 +90,6 @@ COUNT_REQUESTED = N_("Vault inspection of tail box %(box)s with %(supervisor)s: 
                      "vouchers of each type in the box, then press Count now.")
 SURPRISE_TO_SUPERVISOR = N_("Surprise inspection of tail box %(box)s (holder %(holder)s), "
                             "launched by %(actor)s: complete it with the holder by %(due)s.")
-START_NOW = N_("Start the inspection")
 COMPLETED_OK = N_("Vault inspection of tail box %(box)s complete: the counts match the "
                   "ledger.")
 COMPLETED_DISCREPANCY = N_("Vault inspection of tail box %(box)s complete: the counts do not "
@@ -125,11 +122,6 @@ class SampleCheck:
 
 def _moment(now: datetime | None) -> datetime:
     return now or utcnow()
-
-
-def label(staff: Staff | None) -> str:
-    """A staff member as "employee number name"."""
-    return f"{staff.employee_no} {staff.name}" if staff else ""
 
 
 def month_period(moment: datetime, zone: ZoneInfo = DEFAULT_ZONE) -> str:
@@ -282,12 +274,12 @@ async def _create_surprise(actor: Actor, sample: InspectionSample, box_id: int,
                        detail={"kind": row.kind.value, "period": row.period, "box_id": box.id,
                                "due_at": row.due_at.isoformat()})
     holder = await Staff.get(id=box.holder_id)  # type: ignore[attr-defined]
-    params = {"box": box.device.asset_tag, "holder": label(holder), "actor": actor.label,
-              "due": row.due_at.astimezone(zone).strftime(TIME_FORMAT)}
+    params = {"box": box.device.asset_tag, "holder": person_label(holder), "actor": actor.label,
+              "due": business_time(row.due_at, zone)}
     for supervisor in await second_persons(box.org, holder.id):
         await outbox.enqueue(supervisor.id, SURPRISE_TO_SUPERVISOR, params,
-                             idempotency_key=f"inspection:{row.id}:surprise:{supervisor.id}",
-                             buttons=[[(START_NOW, f"{START_PREFIX}{row.id}")]])
+                             intent=Intent.of("inspection.surprise", row.id, Action.START),
+                             idempotency_key=f"inspection:{row.id}:surprise:{supervisor.id}")
 
 
 async def verify_sample(actor: Actor, sample_id: int) -> tuple[InspectionSample, SampleCheck]:
@@ -355,8 +347,9 @@ async def start_inspection(actor: Actor, inspection_id: int, now: datetime | Non
         await outbox.enqueue(box.holder_id,  # type: ignore[attr-defined]
                              COUNT_REQUESTED, {"box": box.device.asset_tag,
                                                "supervisor": actor.label},
-                             idempotency_key=f"inspection:{row.id}:count_requested",
-                             buttons=[[(voucher_counts.COUNT_NOW, f"{COUNT_PREFIX}{row.id}")]])
+                             intent=Intent.of("inspection.count_requested", row.id,
+                                              Action.COUNT),
+                             idempotency_key=f"inspection:{row.id}:count_requested")
     return await Inspection.get(id=row.id)
 
 
@@ -445,6 +438,7 @@ async def _complete(actor: Actor, row: Inspection, moment: datetime) -> None:
     for staff_id in (row.holder_id, row.supervisor_id):  # type: ignore[attr-defined]
         if staff_id != actor.staff_id:
             await outbox.enqueue(staff_id, template, params,
+                                 intent=Intent.of("inspection.completed", row.id),
                                  idempotency_key=f"inspection:{row.id}:completed:{staff_id}")
     if incident is not None:
         await _alert_discrepancy(row, box, incident)
@@ -486,10 +480,11 @@ async def _alert_discrepancy(row: Inspection, box: TailBox, incident: Incident) 
             continue
         locale = locale_of(recipient)
         await outbox.enqueue(recipient.id, DISCREPANCY_ALERT, {
-            "box": box.device.asset_tag, "org": box.org.name, "holder": label(holder),
-            "supervisor": label(supervisor), "incident": incident.id,
+            "box": box.device.asset_tag, "org": box.org.name, "holder": person_label(holder),
+            "supervisor": person_label(supervisor), "incident": incident.id,
             "holder_counted": voucher_counts.figures_text(types, row.holder_counted, locale),
             "supervisor_counted": voucher_counts.figures_text(types, row.supervisor_counted,
                                                               locale),
             "expected": voucher_counts.figures_text(types, row.expected, locale)},
+            intent=Intent.of("inspection.discrepancy", row.id),
             idempotency_key=f"inspection:{row.id}:discrepancy:{recipient.id}")
