@@ -38,6 +38,7 @@ from domain.vouchers import tail_boxes, voids, voucher_stock
 from domain.vouchers.voucher_stock import VoucherTypeForm
 from tests.admin_support import csrf_token, session, submit, zh
 from tests.case_support import ID_NUMBER, KINDS, MOBILE, MONDAY_10AM
+from tests.export_support import after_stamp
 from tests.factories import ROOT, capture_context, operational, org_tree, person
 from tests.review_support import photo
 
@@ -347,13 +348,13 @@ async def test_exports_need_a_purpose_and_are_audited(ledger: Ledger, tmp_path: 
     assert refused.status == 400 and zh("Enter the purpose of the export.") in refused_text
     assert as_csv.status == as_xlsx.status == 200
     assert "voucher-reconciliation-2026-11.csv" in as_csv.headers["Content-Disposition"]
-    table = list(csv.reader(io.StringIO(csv_body.decode("utf-8-sig"))))
+    table = after_stamp(csv.reader(io.StringIO(csv_body.decode("utf-8-sig"))))
     assert table[0][2] == zh("Opening balance") and table[0][9] == zh("Closing balance")
     assert table[0][8] == zh("Mis-issued")
     assert sum(int(row[2]) for row in table[1:]) == 5
     assert sum(int(row[9]) for row in table[1:]) == 24
     sheet = openpyxl.load_workbook(io.BytesIO(xlsx_body)).active
-    lines = list(sheet.values)
+    lines = after_stamp(sheet.values)
     assert sheet.title == "2026-11" and lines[0][5] == zh("Issued to customers")
     assert sum(line[3] for line in lines[1:]) == 20 and sum(line[5] for line in lines[1:]) == 1
     audits = await AuditLog.filter(action=EXPORT).order_by("id")

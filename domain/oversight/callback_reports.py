@@ -13,13 +13,12 @@ from tortoise.transactions import in_transaction
 
 from domain.models import Callback, CallbackOutcome, CallbackStatus
 from domain.oversight.callbacks import OPEN
-from domain.platform import audit
+from domain.platform import audit, exports
 from domain.platform.access import Permission, require, scope_prefix
 from domain.platform.actors import Actor
 from domain.platform.calendar import DEFAULT_ZONE
 from domain.platform.clock import day_bounds, utcnow
 from domain.platform.errors import N_, DomainError
-from domain.vouchers.voucher_reports import export_purpose, table_bytes
 from locales import DEFAULT_LOCALE, translate
 
 GROUPINGS: dict[str, str] = {
@@ -142,10 +141,14 @@ async def export_callback_report(actor: Actor, start: date, end: date, by: str, 
     """The callback report as CSV or XLSX; refused without a purpose, audited with the
     person responsible and the purpose (S4)."""
     require(actor, Permission.REPORT_EXPORT)
-    purpose = export_purpose(purpose, fmt)
+    purpose = exports.export_purpose(purpose, fmt)
     rows = await callback_report(actor, start, end, by, now=now, zone=zone, locale=locale)
     label = f"{start.isoformat()}_{end.isoformat()}"
-    data = table_bytes(_table(rows, by, locale), fmt, by)
+    mark = exports.stamp(actor, purpose, (N_("From"), start.isoformat()),
+                         (N_("To"), end.isoformat()),
+                         (N_("Group by"), translate(locale, GROUPINGS[by])))
+    data = exports.export_bytes(_table(rows, by, locale), fmt, by, mark, locale=locale,
+                                zone=zone)
     async with in_transaction():
         await audit.record(actor, "callback.report.export", "callback_report", label,
                            org_id=actor.org_id, detail={
