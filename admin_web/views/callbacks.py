@@ -18,9 +18,8 @@ from admin_web.views.cases import capture_of
 from domain.models import CallbackOutcome, CallbackStatus
 from domain.oversight import callback_reports, callbacks
 from domain.oversight.callbacks import CallRecord, Due
-from domain.platform import clock
+from domain.platform import clock, exports
 from domain.platform.errors import N_
-from domain.vouchers import voucher_reports
 
 STATUS_LABELS: dict[CallbackStatus, str] = {
     CallbackStatus.SCHEDULED: N_("Scheduled"),
@@ -156,6 +155,6 @@ async def export_report(request: web.Request) -> web.StreamResponse:
     if exported is None:
         return await _report_view(request, chosen, error, purpose)
     name, data = exported
-    kind = "text/csv" if name.endswith(".csv") else voucher_reports.XLSX_TYPE
+    kind = "text/csv" if name.endswith(".csv") else exports.XLSX_TYPE
     return web.Response(body=data, content_type=kind, headers={
         "Content-Disposition": f'attachment; filename="{name}"'})

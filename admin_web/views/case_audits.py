@@ -21,7 +21,7 @@ from domain.oversight import case_audits
 from domain.oversight.case_audits import ERROR_LABELS, AuditFilters, Finding
 from domain.people import orgs
 from domain.platform.errors import N_, DomainError, NotFound, PermissionDenied
-from domain.vouchers.voucher_reports import XLSX_TYPE
+from domain.platform.exports import XLSX_TYPE
 
 STATUS_LABELS: dict[CaseAuditStatus, str] = {
     CaseAuditStatus.PENDING: N_("Waiting for audit"),

@@ -37,7 +37,7 @@ from domain.models import (
     VoucherState,
 )
 from domain.people import orgs
-from domain.platform import clock
+from domain.platform import clock, exports
 from domain.platform.access import Permission, can
 from domain.platform.actors import Actor
 from domain.platform.errors import N_, DomainError
@@ -550,6 +550,6 @@ async def export_report(request: web.Request) -> web.StreamResponse:
     if exported is None:
         return await _report_view(request, month, error, purpose)
     name, data = exported
-    kind = "text/csv" if name.endswith(".csv") else voucher_reports.XLSX_TYPE
+    kind = "text/csv" if name.endswith(".csv") else exports.XLSX_TYPE
     return web.Response(body=data, content_type=kind, headers={
         "Content-Disposition": f'attachment; filename="{name}"'})
