@@ -12,7 +12,7 @@ from functools import partial
 from pathlib import Path
 
 from domain.cases import review_reasons
-from domain.ledgers import devices, qualification_basis
+from domain.ledgers import device_imports, qualification_basis
 from domain.ledgers.ledger_csv import ImportReport
 from domain.people.bootstrap import create_first_sysadmin
 from domain.platform import audit
@@ -137,7 +137,7 @@ def _importer(graph: Graph, ledger: str) -> Callable[..., Awaitable[ImportReport
     return {
         "training": partial(qualification_basis.import_training_csv, today=today),
         "exams": partial(qualification_basis.import_exams_csv, today=today),
-        "devices": partial(devices.import_devices_csv, zone=zone),
+        "devices": partial(device_imports.import_devices_csv, zone=zone),
     }[ledger]
 
 

@@ -18,7 +18,7 @@ from tortoise.transactions import in_transaction
 from domain.cases import business_types, cases, review
 from domain.cases.business_types import BusinessTypeForm
 from domain.cases.cases import CaptureContext, WorkingHours
-from domain.ledgers import devices, qualifications
+from domain.ledgers import devices, incidents, qualifications
 from domain.models import (
     BusinessType,
     Case,
@@ -356,7 +356,7 @@ async def _hand_over(tablet: DemoTablet, agent: Staff, it: Actor) -> None:
     holder = await actor_for(agent)
     await devices.confirm_receipt(holder, device.id)
     if tablet.lost:
-        await devices.report_loss(holder, devices.LossReport(
+        await incidents.report_loss(holder, incidents.LossReport(
             what="device", item=tablet.asset_tag, occurred_at=utcnow() - timedelta(hours=2),
             place="星海街地铁站", description="外出展业途中平板遗失在地铁站"))
 

@@ -13,7 +13,7 @@ from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 
 from admin_web.app import AdminConfig, init_app
-from domain.ledgers import devices
+from domain.ledgers import incidents
 from domain.models import (
     BoxCount,
     CountKind,
@@ -103,11 +103,11 @@ async def seed_every_kind(media_root: Path) -> None:
     lost_tablet = await Incident.get(kind=IncidentKind.DEVICE_LOSS)
     moment = lost_tablet.reported_at + timedelta(days=1)
     repeated = await actor_for(await Staff.get(employee_no=LOST_CARD_HOLDER))
-    await devices.report_loss(repeated, devices.LossReport(
+    await incidents.report_loss(repeated, incidents.LossReport(
         "papers", "客户身份证复印件", moment, "地铁站", "复印件遗失"), moment)
-    await devices.mark_major(ops, lost_tablet.id, "客户资料外泄风险", moment)
+    await incidents.mark_major(ops, lost_tablet.id, "客户资料外泄风险", moment)
     complaint = await Incident.get(kind=IncidentKind.COMPLAINT)
-    await devices.close_incident(ops, complaint.id, "已向客户致歉并重新培训", moment)
+    await incidents.close_incident(ops, complaint.id, "已向客户致歉并重新培训", moment)
     await _discrepancy(moment)
     await _written_off_mis_issue(ops, moment)
 

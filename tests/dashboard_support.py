@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from domain.cases import review
-from domain.ledgers import devices, qualifications
-from domain.ledgers.devices import LossReport
+from domain.ledgers import devices, incidents, qualifications
+from domain.ledgers.incidents import LossReport
 from domain.models import (
     BoxCount,
     Callback,
@@ -114,8 +114,8 @@ async def seed_ledgers(desk: Desk, agent_b: Actor) -> None:
     (branch b), qualifications expiring and suspended in both branches (D1, D3, Q5)."""
     agent_c = await bound_agent(desk.ids["outlet_a"], "F003")
     lost = await Device.get(holder_id=agent_c.staff_id)
-    await devices.report_loss(agent_c, LossReport("device", lost.asset_tag, None, "地铁",
-                                                  "下车时遗落"))
+    await incidents.report_loss(agent_c, LossReport("device", lost.asset_tag, None, "地铁",
+                                                    "下车时遗落"))
     agent_d, _ = await person(desk.ids["outlet_b"], Role.FIELD_AGENT, no="F004")
     await qualifications.record_counter_qualification(ROOT, agent_d.id, "GT-F004",
                                                       date(2020, 1, 6))

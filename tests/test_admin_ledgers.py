@@ -10,8 +10,9 @@ import pytest
 
 from domain.cases import business_types
 from domain.cases.business_types import MANDATORY_PHOTO_KINDS, BusinessTypeForm
-from domain.ledgers import devices, idle_accounts, qualification_basis, qualifications
-from domain.ledgers.devices import DeviceForm, LossReport
+from domain.ledgers import devices, idle_accounts, incidents, qualification_basis, qualifications
+from domain.ledgers.devices import DeviceForm
+from domain.ledgers.incidents import LossReport
 from domain.models import (
     Device,
     DeviceEvent,
@@ -292,7 +293,7 @@ async def lost_tablet(ledgers: Ledgers) -> Incident:
     device = await tablet(ledgers.ids["outlet_a"])
     await devices.issue_device(ROOT, device.id, ledgers.agent_a.id)
     report = LossReport("device", device.asset_tag, None, "地铁二号线", "下车时遗落")
-    return await devices.report_loss(await actor_for(ledgers.agent_a), report)
+    return await incidents.report_loss(await actor_for(ledgers.agent_a), report)
 
 
 async def test_an_incident_is_closed_with_its_resolution(ledgers: Ledgers) -> None:
@@ -340,9 +341,9 @@ async def test_repeated_major_incidents_propose_withdrawal_to_ops_admin(ledgers:
                                                                         ) -> None:
     await qualified(ledgers.agent_a, ledgers.type_id)
     agent = await actor_for(ledgers.agent_a)
-    first = await devices.report_loss(agent, LossReport(
+    first = await incidents.report_loss(agent, LossReport(
         "vouchers", "借记卡 6222 0000 0000 0001", None, "客户家中", "清点时少了一张"))
-    second = await devices.report_loss(agent, LossReport(
+    second = await incidents.report_loss(agent, LossReport(
         "papers", "开户申请书", None, "网点门口", "资料袋遗失"))
     assert (first.major, second.major) == (False, True)  # a repeated loss is major (Q4)
     async with session(ledgers.ids["branch_a"], Role.OPS_ADMIN, "O001") as client:

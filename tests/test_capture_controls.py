@@ -14,7 +14,7 @@ import pytest
 from admin_web.app import AdminConfig
 from domain.cases import cases
 from domain.cases.cases import WorkingHours
-from domain.ledgers import devices, qualifications
+from domain.ledgers import devices, incidents, qualifications
 from domain.models import (
     Case,
     CaseStatus,
@@ -116,7 +116,7 @@ async def test_a_tablet_reported_lost_refuses_the_reservation_and_the_submission
     w = world
     case = await draft_with_photos(w)
     await cases.confirm_risk_hint(w.agent, case.id)
-    incident = await devices.report_loss(w.agent, devices.LossReport(
+    incident = await incidents.report_loss(w.agent, incidents.LossReport(
         "device", w.asset_tag, None, "地铁二号线", "下车时遗落"), MONDAY_10AM)
     reserving = await refusal(cases.set_voucher, w.agent, case.id, card(1), w.ctx, MONDAY_10AM)
     submitting = await refusal(cases.submit, w.agent, case.id, w.ctx, MONDAY_10AM)

@@ -13,7 +13,7 @@ import pytest
 from domain.cases import business_types, cases
 from domain.cases.business_types import BusinessTypeForm
 from domain.cases.cases import CaptureContext, WorkingHours
-from domain.ledgers import devices, qualification_basis, qualifications
+from domain.ledgers import devices, incidents, qualification_basis, qualifications
 from domain.models import (
     Case,
     Device,
@@ -204,7 +204,7 @@ async def test_a_lost_tablet_shuts_the_gate_until_another_tablet_is_issued(
 ) -> None:
     await operational(gate.agent)
     tablet = await tablet_of(gate)
-    incident = await devices.report_loss(gate.actor, devices.LossReport(
+    incident = await incidents.report_loss(gate.actor, incidents.LossReport(
         "device", tablet.asset_tag, None, "地铁站", "平板遗失"))
     refused = await gate_refusal(gate)
     assert refused.params == {"incident": incident.id}
@@ -220,9 +220,9 @@ async def test_a_lost_tablet_shuts_the_gate_until_another_tablet_is_issued(
 async def test_closing_the_loss_leaves_an_agent_without_tablet_refused(gate: Gate) -> None:
     await operational(gate.agent)
     tablet = await tablet_of(gate)
-    incident = await devices.report_loss(gate.actor, devices.LossReport(
+    incident = await incidents.report_loss(gate.actor, incidents.LossReport(
         "device", tablet.asset_tag, None, "地铁站", "平板遗失"))
-    await devices.close_incident(gate.it, incident.id, "已报案，平板已远程锁定")
+    await incidents.close_incident(gate.it, incident.id, "已报案，平板已远程锁定")
     assert (await gate_refusal(gate)).key.startswith("No tablet is issued to you.")
     await second_tablet(gate)
     assert await offered(gate) == ["DEBIT_CARD", "SMS_ALERT"]

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from domain.cases.business_types import BusinessTypeForm, create_business_type
-from domain.ledgers import devices
-from domain.ledgers.devices import DeviceForm, LossReport
+from domain.ledgers import device_imports, devices, incidents
+from domain.ledgers.devices import DeviceForm
+from domain.ledgers.incidents import LossReport
 from domain.models import (
     AuditLog,
     Device,
@@ -197,7 +198,7 @@ CSV_ERRORS = [
 
 async def test_csv_import_keeps_the_good_rows_and_reports_each_bad_row(shop: Shop) -> None:
     seen: list[tuple[int, int, str]] = []
-    report = await devices.import_devices_csv(
+    report = await device_imports.import_devices_csv(
         shop.it, CSV, all_or_nothing=False,
         progress=lambda done, total, label: seen.append((done, total, label)))
     assert (report.read, report.imported) == (8, 2)
@@ -212,16 +213,16 @@ async def test_csv_import_keeps_the_good_rows_and_reports_each_bad_row(shop: Sho
 
 async def test_csv_import_all_or_nothing_imports_nothing_when_one_row_is_bad(
         shop: Shop) -> None:
-    report = await devices.import_devices_csv(shop.it, CSV, all_or_nothing=True)
+    report = await device_imports.import_devices_csv(shop.it, CSV, all_or_nothing=True)
     assert report.imported == 0 and len(report.errors) == len(CSV_ERRORS)
     assert not await Device.exists() and not await DeviceEvent.exists()
     good = "\n".join(CSV.splitlines()[:2])
-    report = await devices.import_devices_csv(shop.it, good, all_or_nothing=True)
+    report = await device_imports.import_devices_csv(shop.it, good, all_or_nothing=True)
     assert (report.read, report.imported, report.errors) == (1, 1, ())
 
 
 async def test_csv_import_without_the_header_is_refused(shop: Shop) -> None:
-    refused = await refusal(devices.import_devices_csv, shop.it, "PAD1,SN1,,M,,Oa\n",
+    refused = await refusal(device_imports.import_devices_csv, shop.it, "PAD1,SN1,,M,,Oa\n",
                             all_or_nothing=False)
     assert refused.key == "The first line must be the header %(columns)s."
     assert not await Device.exists()
@@ -343,7 +344,7 @@ async def test_an_impossible_transition_is_refused_naming_the_current_state(
     if setup == "retired":
         await devices.retire_device(shop.it, device.id, "报废")
     if setup == "lost":
-        await devices.report_loss(shop.agent, lost_tablet(), LATER)
+        await incidents.report_loss(shop.agent, lost_tablet(), LATER)
     before = await DeviceEvent.filter(device_id=device.id).count()
     refused = await refusal(call, shop.it, device.id, "x")
     assert refused.key == msgid and refused.params["asset_tag"] == "PAD0001"
@@ -367,7 +368,7 @@ async def test_a_device_loss_marks_it_lost_and_alerts_the_three_roles_once_each(
         shop: Shop) -> None:
     device = await issued(shop)
     _, it_top = await person(shop.ids["province"], Role.IT_ADMIN, Role.OPS_ADMIN, no="I009")
-    incident = await devices.report_loss(shop.agent, lost_tablet(), LATER)
+    incident = await incidents.report_loss(shop.agent, lost_tablet(), LATER)
     stored = await Device.get(id=device.id)
     assert stored.state == DeviceState.LOST and stored.holder_id == shop.agent_row.id  # type: ignore[attr-defined]
     lost = await DeviceEvent.get(device_id=device.id, kind=DeviceEventKind.LOST)
@@ -389,7 +390,7 @@ async def test_a_device_loss_marks_it_lost_and_alerts_the_three_roles_once_each(
 async def test_a_voucher_loss_opens_an_incident_without_touching_the_tablet(
         shop: Shop) -> None:
     device = await issued(shop)
-    incident = await devices.report_loss(shop.agent, LossReport(
+    incident = await incidents.report_loss(shop.agent, LossReport(
         "vouchers", "借记卡 6222 0000 0000 0012 至 0015", None, "网点柜台", "清点时发现缺少"),
         LATER)
     assert incident.kind == IncidentKind.VOUCHER_LOSS and incident.device_id is None  # type: ignore[attr-defined]
@@ -403,12 +404,12 @@ async def test_a_voucher_loss_opens_an_incident_without_touching_the_tablet(
 async def test_a_loss_report_of_a_tablet_not_issued_to_the_reporter_is_refused(
         shop: Shop) -> None:
     await tablet(shop)
-    refused = await refusal(devices.report_loss, shop.agent, lost_tablet(), LATER)
+    refused = await refusal(incidents.report_loss, shop.agent, lost_tablet(), LATER)
     assert refused.key == "Tablet %(asset_tag)s is not issued to you."
     with pytest.raises(PermissionDenied):
-        await devices.report_loss(shop.supervisor, lost_tablet(), LATER)
+        await incidents.report_loss(shop.supervisor, lost_tablet(), LATER)
     future = LossReport("device", "PAD0001", LATER + timedelta(hours=1), "x", "y")
-    refused = await refusal(devices.report_loss, shop.agent, future, LATER)
+    refused = await refusal(incidents.report_loss, shop.agent, future, LATER)
     assert refused.key == "The time of the loss cannot be in the future."
     assert not await Incident.exists() and not await OutboxMessage.exists(
         recipient_id=shop.supervisor.staff_id)
@@ -423,7 +424,7 @@ async def test_capture_needs_a_confirmed_tablet_and_no_open_device_loss(shop: Sh
     assert refused.key.startswith("Confirm the receipt of tablet %(asset_tag)s first")
     await devices.confirm_receipt(shop.agent, device.id)
     await devices.require_issued_device(agent_id)
-    incident = await devices.report_loss(shop.agent, lost_tablet(), LATER)
+    incident = await incidents.report_loss(shop.agent, lost_tablet(), LATER)
     refused = await refusal(devices.require_issued_device, agent_id)
     assert refused.key.startswith("A device loss you reported (incident #%(incident)s)")
     assert refused.params["incident"] == incident.id
@@ -438,15 +439,15 @@ async def test_capture_needs_a_confirmed_tablet_and_no_open_device_loss(shop: Sh
 async def test_closing_the_loss_incident_lifts_the_block_and_tells_the_agent(
         shop: Shop) -> None:
     device = await issued(shop)
-    incident = await devices.report_loss(shop.agent, lost_tablet(), LATER)
+    incident = await incidents.report_loss(shop.agent, lost_tablet(), LATER)
     with pytest.raises(PermissionDenied):
-        await devices.close_incident(shop.supervisor, incident.id, "已找回")
-    refused = await refusal(devices.close_incident, shop.ops, incident.id, "  ")
+        await incidents.close_incident(shop.supervisor, incident.id, "已找回")
+    refused = await refusal(incidents.close_incident, shop.ops, incident.id, "  ")
     assert refused.key == "Write how the incident was resolved."
     await devices.mark_found(shop.it, device.id, "客户送回")
-    closed = await devices.close_incident(shop.ops, incident.id, "设备已找回，数据无泄露")
+    closed = await incidents.close_incident(shop.ops, incident.id, "设备已找回，数据无泄露")
     assert closed.status == IncidentStatus.CLOSED and closed.closed_by_id == shop.ops.staff_id  # type: ignore[attr-defined]
-    refused = await refusal(devices.close_incident, shop.it, incident.id, "again")
+    refused = await refusal(incidents.close_incident, shop.it, incident.id, "again")
     assert refused.key == "Incident #%(incident)s is already closed."
     assert (await texts_to(shop.agent))[-1].startswith(f"Incident #{incident.id} (PAD0001)")
     refused = await refusal(devices.require_issued_device, shop.agent_row.id)
@@ -462,18 +463,18 @@ async def test_closing_the_loss_incident_lifts_the_block_and_tells_the_agent(
 async def test_another_branch_cannot_see_or_manage_the_tablet_or_its_incident(
         shop: Shop) -> None:
     device = await issued(shop)
-    incident = await devices.report_loss(shop.agent, lost_tablet(), LATER)
+    incident = await incidents.report_loss(shop.agent, lost_tablet(), LATER)
     for call in (devices.mark_found, devices.retire_device):
         with pytest.raises(PermissionDenied):
             await call(shop.far_it, device.id, "x")
     with pytest.raises(PermissionDenied):
         await devices.device_history(shop.far_it, device.id)
     with pytest.raises(PermissionDenied):
-        await devices.close_incident(shop.far_it, incident.id, "x")
+        await incidents.close_incident(shop.far_it, incident.id, "x")
     with pytest.raises(NotFound):
         await devices.device_history(shop.far_it, 999_999)
     assert await devices.list_devices(shop.far_it) == []
-    assert await devices.list_incidents(shop.far_it) == []
+    assert await incidents.list_incidents(shop.far_it) == []
     with pytest.raises(PermissionDenied):
         await devices.list_devices(shop.far_it, org_id=shop.ids["outlet_a"])
     with pytest.raises(PermissionDenied):
@@ -492,10 +493,10 @@ async def test_lists_and_history_show_the_actors_subtree(shop: Shop) -> None:
     found, events = await devices.device_history(shop.ops, device.id)
     assert found.id == device.id and [e.kind for e in events][:2] == [
         DeviceEventKind.REGISTERED, DeviceEventKind.ISSUED]
-    incident = await devices.report_loss(shop.agent, lost_tablet(), LATER)
-    assert [i.id for i in await devices.list_incidents(shop.supervisor, status="open")] == [
+    incident = await incidents.report_loss(shop.agent, lost_tablet(), LATER)
+    assert [i.id for i in await incidents.list_incidents(shop.supervisor, status="open")] == [
         incident.id]
-    assert await devices.list_incidents(shop.supervisor, status="closed") == []
+    assert await incidents.list_incidents(shop.supervisor, status="closed") == []
 
 
 async def test_an_incident_marked_major_in_the_admin_counts_under_the_configured_threshold(
@@ -503,7 +504,7 @@ async def test_an_incident_marked_major_in_the_admin_counts_under_the_configured
     settings = Settings(_env_file=None, secret_key="test-secret",  # type: ignore[call-arg]
                         data_key="a-test-secret-that-is-long-enough", media_root=tmp_path,
                         major_incident_threshold=1)
-    incident = await devices.report_loss(shop.agent, LossReport(
+    incident = await incidents.report_loss(shop.agent, LossReport(
         "papers", "客户张某的开户申请书", None, "客户家中", "离开时遗落"))
     _, username = await web_user(shop.ids["province"], Role.OPS_ADMIN, no="O900")
     async with admin_site(bootstrap(settings).admin) as client:

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 
-from domain.ledgers import devices
+from domain.ledgers import incidents
 from domain.models import (
     AuditLog,
     Device,
@@ -194,7 +194,7 @@ async def test_a_difference_opens_an_incident_that_stops_allocations_until_close
                             now=NOV_1 + timedelta(hours=3))
     assert refused.key == voucher_stock.INSPECTION_INCIDENT_OPEN
     assert refused.params["incident"] == incident.id
-    await devices.close_incident(v.ops, incident.id, "Recounted: one key was in the drawer.")
+    await incidents.close_incident(v.ops, incident.id, "Recounted: one key was in the drawer.")
     await voucher_stock.receive_range(v.ops, v.ids["outlet_a"], v.types["KEY"].id, "00000100",
                                       "00000100")
     moved = await voucher_stock.allocate(v.ops, v.box.id, v.types["KEY"].id, count=1,
@@ -318,5 +318,5 @@ async def test_incident_stays_listed_with_the_inspection(v: Vault) -> None:
     row = await started(v)
     await inspections.record_count(v.holder, row.id, {"KEY": 3, "SIM": 1})
     await inspections.record_count(v.supervisor, row.id, {"KEY": 3, "SIM": 1})
-    listed = await devices.list_incidents(v.ops, status=IncidentStatus.OPEN.value)
+    listed = await incidents.list_incidents(v.ops, status=IncidentStatus.OPEN.value)
     assert [i.item for i in listed] == [v.tag]

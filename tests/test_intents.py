@@ -19,8 +19,9 @@ from bot.flows.messages import absolute_links
 from bot.telegram.convert import markup
 from domain.cases import cases, review, review_sla, special
 from domain.cases.business_types import BusinessTypeForm, create_business_type
-from domain.ledgers import devices, qualification_basis, qualifications
-from domain.ledgers.devices import DeviceForm, LossReport
+from domain.ledgers import devices, incidents, qualification_basis, qualifications
+from domain.ledgers.devices import DeviceForm
+from domain.ledgers.incidents import LossReport
 from domain.models import (
     BoxCount,
     BusinessType,
@@ -152,10 +153,10 @@ async def tablets_and_staff(tmp_path: Path) -> None:
     await devices.sweep_unconfirmed_receipts(ISSUED_AT + timedelta(hours=25))
     await devices.confirm_receipt(agent, tablet.id, ISSUED_AT + timedelta(hours=26))
     lost_at = ISSUED_AT + timedelta(hours=27)
-    incident = await devices.report_loss(agent, LossReport(
+    incident = await incidents.report_loss(agent, LossReport(
         "device", "PAD0001", lost_at, "幸福小区3号楼", "放在客户家门口后不见了"), lost_at)
     await devices.mark_found(it, tablet.id, "客户送回")
-    await devices.close_incident(ops, incident.id, "设备已找回，数据无泄露")
+    await incidents.close_incident(ops, incident.id, "设备已找回，数据无泄露")
     await staff.update_staff(ROOT, agent_row.id, staff.StaffForm(
         employee_no="F001", name=agent_row.name, org_id=ids["outlet_a"],
         roles=frozenset({Role.FIELD_AGENT, Role.CALLBACK_AGENT})))
@@ -182,8 +183,8 @@ async def recovery_and_voids(tmp_path: Path) -> None:
     await voids.sign_void(w.ops2, signed.id, T0)
     refused = await voids.request_void(w.ops, [card(6)], "expired", "过期", T0)
     await voids.refuse_void(w.ops2, refused.id, "已找回", T0)
-    await devices.report_loss(w.agent, LossReport("device", w.asset_tag, T0, "地铁", "平板遗失"),
-                              T0)
+    await incidents.report_loss(w.agent, LossReport("device", w.asset_tag, T0, "地铁", "平板遗失"),
+                                T0)
     await tail_boxes.unfreeze_box(w.ops, w.box.id, "平板已找回")
 
 

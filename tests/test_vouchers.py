@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from domain.cases import cases
-from domain.ledgers import devices, qualifications
-from domain.ledgers.devices import LossReport
+from domain.ledgers import incidents, qualifications
+from domain.ledgers.incidents import LossReport
 from domain.models import (
     Incident,
     OutboxMessage,
@@ -93,8 +93,8 @@ async def test_allocation_takes_the_lowest_serials_into_the_box(world: World) ->
 
 
 async def test_allocation_to_a_frozen_box_is_refused_with_the_reason(world: World) -> None:
-    await devices.report_loss(world.agent, LossReport("device", world.asset_tag, T0, "地铁",
-                                                      "平板遗失在地铁上"), T0)
+    await incidents.report_loss(world.agent, LossReport("device", world.asset_tag, T0, "地铁",
+                                                        "平板遗失在地铁上"), T0)
     refused = await refusal(voucher_stock.allocate, world.ops, world.box.id, world.card_type.id,
                             count=1, now=T0)
     assert refused.key == voucher_stock.BOX_FROZEN
@@ -181,7 +181,7 @@ async def test_a_serial_is_reserved_once_then_issued_or_released(world: World) -
 
 async def test_lost_serials_named_in_a_loss_report_go_void_pending(world: World) -> None:
     await voucher_stock.allocate(world.ops, world.box.id, world.card_type.id, count=3, now=T0)
-    incident = await devices.report_loss(world.agent, LossReport(
+    incident = await incidents.report_loss(world.agent, LossReport(
         "vouchers", f"{card(1)}，{card(2)} 两张借记卡", T0, "客户家中", "放在桌上后不见了"), T0)
     assert await states(card(1), card(2), card(3)) == {
         card(1): "void_pending", card(2): "void_pending", card(3): "in_box"}
@@ -245,8 +245,8 @@ async def test_a_refused_void_puts_each_serial_back_where_it_was(world: World) -
 
 
 async def test_an_unfrozen_box_takes_allocations_again(world: World) -> None:
-    await devices.report_loss(world.agent, LossReport("device", world.asset_tag, T0, "地铁",
-                                                      "平板遗失"), T0)
+    await incidents.report_loss(world.agent, LossReport("device", world.asset_tag, T0, "地铁",
+                                                        "平板遗失"), T0)
     box = await tail_boxes.unfreeze_box(world.ops, world.box.id, "平板已找回")
     assert not box.frozen and not (await TailBox.get(id=world.box.id)).frozen
     await voucher_stock.allocate(world.ops, world.box.id, world.card_type.id, count=1, now=T0)

@@ -11,7 +11,7 @@ from admin_web.i18n import gettext as _
 from admin_web.pages import actor_of, attempt, flash_and_redirect, form_of, render
 from admin_web.params import choice, path_id
 from admin_web.state import CONFIG_KEY
-from domain.ledgers import devices
+from domain.ledgers import incidents
 from domain.models import Incident, IncidentKind, IncidentStatus
 from domain.platform.errors import N_
 
@@ -64,7 +64,7 @@ async def _list_view(request: web.Request, error: str | None = None) -> web.Resp
     """Render the list, with the refusal of a closing when there is one."""
     chosen = choice(request.query.get("status", IncidentStatus.OPEN.value), IncidentStatus)
     status = chosen.value if chosen else ""
-    rows = await devices.list_incidents(actor_of(request), status=status or None)
+    rows = await incidents.list_incidents(actor_of(request), status=status or None)
     context = {"rows": rows, "reasons": {row.id: major_reason(row) for row in rows},
                "status": status, "statuses": list(IncidentStatus), "error": error}
     return await render(request, "incidents/list.html", context | labels(),
@@ -74,7 +74,7 @@ async def _list_view(request: web.Request, error: str | None = None) -> web.Resp
 async def close(request: web.Request) -> web.Response:
     """Close an incident with its resolution (D3)."""
     form = await form_of(request)
-    return await _act(request, devices.close_incident(
+    return await _act(request, incidents.close_incident(
         actor_of(request), path_id(request, "incident_id"), form.get("resolution", "")),
         _("Incident closed."))
 
@@ -82,7 +82,7 @@ async def close(request: web.Request) -> web.Response:
 async def mark_major(request: web.Request) -> web.Response:
     """Mark an incident major with the reason; it counts toward withdrawal (Q4, K2)."""
     form = await form_of(request)
-    return await _act(request, devices.mark_major(
+    return await _act(request, incidents.mark_major(
         actor_of(request), path_id(request, "incident_id"), form.get("reason", ""),
         rules=request.app[CONFIG_KEY].incidents),
         _("Incident marked major."))

@@ -26,8 +26,8 @@ from bot.flows.confirming import ConfirmStep
 from bot.flows.messages import Reply
 from bot.flows.turn import Outcome, Step, Turn, answer
 from domain.cases.cases import CASE_NO
-from domain.ledgers import devices
-from domain.ledgers.devices import LossReport
+from domain.ledgers import devices, incidents
+from domain.ledgers.incidents import LossReport
 from domain.models import Role
 from domain.platform.clock import utcnow
 from domain.platform.errors import N_, DomainError, PermissionDenied
@@ -234,9 +234,9 @@ async def _send(turn: Turn) -> Outcome:
                         occurred_at=datetime.fromisoformat(data["when"]),
                         place=data["place"], description=data["description"])
     try:
-        incident = await devices.report_loss(await chat_actor(turn), report,
-                                             rules=turn.ctx.incidents,
-                                             zone=turn.ctx.capture.zone)
+        incident = await incidents.report_loss(await chat_actor(turn), report,
+                                               rules=turn.ctx.incidents,
+                                               zone=turn.ctx.capture.zone)
     except DomainError as refusal:
         return answer(Step.IDLE, "\n\n".join((turn._(refusal.key, **refusal.params),
                                               turn._(NOT_SENT))))
