@@ -20,16 +20,15 @@ from tortoise.transactions import in_transaction
 from domain.models import Org, Role, SpecialApproval, SpecialApprovalStatus, Staff
 from domain.platform import audit, outbox
 from domain.platform.access import Permission, require, require_scope, scope_prefix
-from domain.platform.actors import Actor
+from domain.platform.actors import Actor, person_label
+from domain.platform.calendar import DEFAULT_ZONE
 from domain.platform.chains import staff_in_chain
-from domain.platform.clock import utcnow
+from domain.platform.clock import business_time, utcnow
 from domain.platform.errors import N_, DomainError, NotFound, PermissionDenied
 from domain.platform.intents import Action, Intent
 
 MAX_WINDOW = timedelta(hours=12)
 MAX_REASON_LENGTH = 500
-DEFAULT_ZONE = ZoneInfo("Asia/Shanghai")
-WINDOW_FORMAT = "%Y-%m-%d %H:%M"
 
 REQUEST_TO_SUPERVISORS = N_(
     "Special approval requested by %(agent)s (%(org)s) to capture cases outside working hours "
@@ -161,14 +160,14 @@ def _detail(approval: SpecialApproval) -> dict[str, str]:
 
 def _window(approval: SpecialApproval, zone: ZoneInfo) -> dict[str, str]:
     """The window as the business time zone shows it."""
-    return {"starts": approval.starts_at.astimezone(zone).strftime(WINDOW_FORMAT),
-            "ends": approval.ends_at.astimezone(zone).strftime(WINDOW_FORMAT)}
+    return {"starts": business_time(approval.starts_at, zone),
+            "ends": business_time(approval.ends_at, zone)}
 
 
 async def _tell_supervisors(approval: SpecialApproval, staff: Staff, zone: ZoneInfo) -> None:
     """Queue the request for every supervisor of the agent's org chain, with buttons (C2)."""
     org: Org = staff.org
-    params = {"agent": f"{staff.employee_no} {staff.name}", "org": org.name,
+    params = {"agent": person_label(staff), "org": org.name,
               "reason": approval.reason, **_window(approval, zone)}
     notice = Intent.of("special.requested", approval.id, Action.APPROVE, Action.REFUSE,
                        Action.OPEN)
