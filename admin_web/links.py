@@ -26,8 +26,10 @@ def open_link(intent: Intent | None) -> str | None:
 
 
 def message_links(messages: list[OutboxMessage]) -> dict[int, str]:
-    """The `open` link of each outbox message that offers one, by message id."""
-    links = {message.id: open_link(outbox.intent_of(message)) for message in messages}
+    """The `open` link of each outbox message that offers one, by message id (a kind this
+    version no longer sends offers none)."""
+    links = {message.id: open_link(outbox.intent_of(message)) for message in messages
+             if message.kind in KINDS}
     return {message_id: link for message_id, link in links.items() if link}
 
 

@@ -22,6 +22,7 @@ from domain.models import OutboxMessage, OutboxStatus, Role, Staff
 from domain.people import binding
 from domain.platform import chat, outbox, webchat
 from domain.platform.actors import actor_for
+from domain.platform.intents import DEFAULT_LIFETIME, Action, Intent
 from fieldops.bootstrap import bootstrap
 from fieldops.runtime import running
 from fieldops.settings import Settings
@@ -35,6 +36,11 @@ AGENT = 7101
 SECRET = "s3cret"
 HOOK = "https://bot.example/telegram/webhook"
 NOTICE = "Send your bind code."
+
+
+def roles_changed(staff: Staff) -> Intent:
+    """The intent of a plain notice to one staff member, offering nothing to do."""
+    return Intent.of("staff.roles_changed", staff.id)
 
 
 @pytest.fixture
@@ -206,7 +212,7 @@ async def test_an_unexpected_answer_while_sending_is_a_counted_failed_attempt(
     bot: TelegramBot, fake: FakeTelegram, agent: Staff
 ) -> None:
     await bind(agent)
-    await outbox.enqueue(agent.id, NOTICE, idempotency_key="odd")
+    await outbox.enqueue(agent.id, NOTICE, intent=roles_changed(agent), idempotency_key="odd")
     fake.answer_malformed_next("sendMessage", count=10)
 
     async def dead() -> bool:
@@ -220,7 +226,7 @@ async def test_an_unexpected_answer_while_sending_is_a_counted_failed_attempt(
 
 async def test_a_claim_lost_mid_send_counts_as_an_attempt_and_ends_dead(agent: Staff) -> None:
     await bind(agent)
-    await outbox.enqueue(agent.id, NOTICE, idempotency_key="crash")
+    await outbox.enqueue(agent.id, NOTICE, intent=roles_changed(agent), idempotency_key="crash")
     start = (await row("crash")).next_attempt_at
     for minutes in range(0, 9, 3):  # each claim's sender dies; its lease runs out
         claimed = await outbox.claim_due(channels=("telegram",), max_attempts=3,
@@ -276,14 +282,14 @@ async def test_a_reply_that_cannot_go_out_now_is_delivered_through_the_outbox(
 
 async def test_a_notice_past_its_lifetime_expires_unsent(agent: Staff) -> None:
     await bind(agent)
-    await outbox.enqueue(agent.id, NOTICE, idempotency_key="staff.roles:1")
+    await outbox.enqueue(agent.id, NOTICE, intent=roles_changed(agent),
+                         idempotency_key="staff.roles:1")
     message = await row("staff.roles:1")
-    assert message.kind == "staff.roles"
-    assert message.expires_at - message.created_at == outbox.DEFAULT_LIFETIME
+    assert message.kind == "staff.roles_changed"
+    assert message.expires_at - message.created_at == DEFAULT_LIFETIME
     assert await outbox.claim_due(now=message.expires_at + timedelta(seconds=1)) == []
     assert (await row("staff.roles:1")).status == OutboxStatus.EXPIRED
-    assert outbox.lifetime_of(outbox.kind_of("case:7:r2:submitted:3")) == timedelta(days=1)
-    assert outbox.kind_of("inspection:5:r72:9") == "inspection"
+    assert Intent.of("case.submitted", 7, revision=2).lifetime == timedelta(days=1)
 
 
 async def test_a_reviewer_bound_late_gets_the_open_case_but_not_the_decided_one(
@@ -293,7 +299,7 @@ async def test_a_reviewer_bound_late_gets_the_open_case_but_not_the_decided_one(
     decided = await submitted_case(desk, seed=1)
     waiting = await submitted_case(desk, seed=2)
     reviewer_rows = OutboxMessage.filter(recipient_id=desk.reviewer.staff_id,
-                                         kind="case:submitted")
+                                         kind="case.submitted")
     assert await reviewer_rows.count() == 2
 
     async def settled() -> bool:
@@ -328,7 +334,7 @@ async def test_notifications_use_the_language_the_replies_use(
     await say(fake, "/help", "en")  # the client says English, nothing was chosen
 
     async def sent(key: str) -> Callable[[], Awaitable[bool]]:
-        await outbox.enqueue(agent.id, NOTICE, idempotency_key=key)
+        await outbox.enqueue(agent.id, NOTICE, intent=roles_changed(agent), idempotency_key=key)
 
         async def done() -> bool:
             return (await row(key)).status == OutboxStatus.SENT
@@ -347,8 +353,11 @@ async def test_notifications_use_the_language_the_replies_use(
 async def test_the_admin_outbox_lists_expired_messages_and_those_waiting_for_a_chat(
     agent: Staff
 ) -> None:
-    await outbox.enqueue(agent.id, NOTICE, idempotency_key="special:4:requested:9")
-    await outbox.enqueue(agent.id, NOTICE, idempotency_key="staff.active:3")
+    await outbox.enqueue(agent.id, NOTICE,
+                         intent=Intent.of("special.requested", 4, Action.APPROVE, Action.OPEN),
+                         idempotency_key="special:4:requested:9")
+    await outbox.enqueue(agent.id, NOTICE, intent=Intent.of("staff.activation_changed", agent.id),
+                         idempotency_key="staff.active:3")
     expiry = (await row("special:4:requested:9")).expires_at
     for delivery in await outbox.claim_due(now=expiry - timedelta(seconds=1)):
         await outbox.wait_for_binding(delivery.message_id)
@@ -358,14 +367,16 @@ async def test_the_admin_outbox_lists_expired_messages_and_those_waiting_for_a_c
         await log_in(client, username)
         page = await (await client.get("/outbox")).text()
     listed = page[page.index(zh("Expired messages")):]
-    assert "special:requested" in listed and "staff.active" not in listed
+    assert '<a href="/special-approvals">special.requested</a>' in listed
+    assert "staff.activation_changed" not in listed
     assert zh("%(num)d message waits for its recipient to bind a chat.", num=1) in page
 
 
 async def test_a_notice_waiting_for_a_chat_goes_to_the_browser_chat_once_opened(
     bot: TelegramBot, agent: Staff, tmp_path: Path
 ) -> None:
-    await outbox.enqueue(agent.id, NOTICE, idempotency_key="staff.active:8")
+    await outbox.enqueue(agent.id, NOTICE, intent=roles_changed(agent),
+                         idempotency_key="staff.active:8")
     browser = WebChat(flow_context(tmp_path), "en")
     dispatcher = OutboxDispatcher({"telegram": bot, "web": browser}, default_locale="en")
     assert await dispatcher.run_once() == 0

@@ -36,6 +36,7 @@ from locales import translate
 from tests.admin_support import admin_site, log_in, submit
 from tests.case_support import refusal
 from tests.factories import ISSUED_AT, org_tree, person, qualify, web_user
+from tests.outbox_support import chat_buttons
 
 LATER = ISSUED_AT + timedelta(hours=2)
 GOOD_IMEI = "490154203237518"
@@ -242,7 +243,7 @@ async def test_issue_registers_both_persons_and_asks_the_agent_to_confirm(shop: 
     assert event.at == ISSUED_AT
     [message] = await OutboxMessage.filter(recipient_id=shop.agent.staff_id)
     assert "PAD0001" in translate("en", message.template, **message.params)
-    assert message.buttons == [[[CONFIRM, f"dev:confirm:{device.id}"]]]
+    assert chat_buttons(message) == [[[CONFIRM, f"dev:confirm:{device.id}"]]]
     assert await AuditLog.exists(action="device.issued", object_id=str(device.id))
 
 

@@ -42,6 +42,7 @@ from tests.inspection_support import (
     day_end_count,
     vault_world,
 )
+from tests.outbox_support import chat_buttons
 
 CALENDAR = Calendar()
 
@@ -136,7 +137,7 @@ async def test_start_records_the_ledger_and_asks_the_holder(v: Vault) -> None:
         v.holder.staff_id, v.supervisor.staff_id)
     [asked] = await OutboxMessage.filter(recipient_id=v.holder.staff_id,
                                          template=inspections.COUNT_REQUESTED)
-    assert asked.buttons == [[["Count now", f"insp:count:{row.id}"]]]
+    assert chat_buttons(asked) == [[["Count now", f"insp:count:{row.id}"]]]
     assert "3" not in str(asked.params)
 
 

@@ -40,6 +40,7 @@ from domain.platform.calendar import Calendar
 from domain.platform.intents import KINDS, Action, Intent, Kind, Subject, SubjectType
 from domain.vouchers import (
     case_vouchers,
+    day_end_counts,
     mis_issue_deadlines,
     mis_issues,
     tail_boxes,
@@ -130,7 +131,7 @@ async def vault(tmp_path: Path) -> None:
     await inspections.launch_surprise(v.ops, v.ids["province"], percent=100,
                                       now=NOV_DUE + timedelta(days=1),
                                       due_hours=calendar.surprise_due_hours)
-    await voucher_counts.sweep_unanswered_counts(NOV_DUE + timedelta(days=9),
+    await day_end_counts.sweep_unanswered_counts(NOV_DUE + timedelta(days=9),
                                                  timedelta(minutes=30), timedelta(hours=1))
 
 
@@ -199,9 +200,9 @@ async def counts_and_hand_over(tmp_path: Path) -> None:
                                       card(3), T0)
     await voucher_stock.allocate(w.ops, w.box.id, w.card_type.id, count=3, now=T0)
     evening = T0 + timedelta(hours=8)
-    await voucher_counts.request_day_end_counts(evening)
+    await day_end_counts.request_day_end_counts(evening)
     for minutes in (31, 61):
-        await voucher_counts.sweep_unanswered_counts(evening + timedelta(minutes=minutes),
+        await day_end_counts.sweep_unanswered_counts(evening + timedelta(minutes=minutes),
                                                      timedelta(minutes=30), timedelta(hours=1))
     count = await BoxCount.get(box_id=w.box.id)
     await voucher_counts.answer_count(w.agent, count.id, {"CARD": 3}, evening)
@@ -209,7 +210,7 @@ async def counts_and_hand_over(tmp_path: Path) -> None:
                                              evening + timedelta(hours=2))
     await voucher_counts.answer_count(taker, pending.id, {"CARD": 3},
                                       evening + timedelta(hours=2))
-    await voucher_counts.request_day_end_counts(evening + timedelta(days=1))
+    await day_end_counts.request_day_end_counts(evening + timedelta(days=1))
     second = await BoxCount.filter(box_id=w.box.id).order_by("-id").first()
     assert second is not None
     for _ in range(2):
@@ -334,6 +335,11 @@ def test_an_action_an_edge_cannot_render_stops_the_start(monkeypatch: pytest.Mon
     monkeypatch.undo()
     for edge in (actions, links):
         importlib.reload(edge)
+
+
+def test_every_notice_dropped_once_settled_has_a_check_of_its_subject() -> None:
+    settling = {kind.subject for kind in KINDS.values() if kind.until_settled}
+    assert settling <= set(outbox.SETTLED)
 
 
 def test_an_intent_offers_only_what_its_kind_allows() -> None:

@@ -54,6 +54,7 @@ from domain.platform.identity import (
     validate_resident_id,
 )
 from domain.platform.images import PhotoLimits, inspect_photo
+from domain.platform.intents import Action, Intent
 from domain.platform.media import MediaStore
 from domain.platform.privacy import FieldCipher
 from domain.vouchers import case_vouchers, mis_issues
@@ -741,10 +742,11 @@ async def _next_case_no(moment: datetime, zone: ZoneInfo) -> str:
     return f"{case_no_prefix(local_day)}{rows[0]['last_no']:0{CASE_NO_DIGITS}d}"
 
 
-def reviewer_buttons(case_id: int) -> list[list[tuple[str, str]]]:
-    """Chat buttons under a case offered to reviewers: claim, approve, return, open (C8)."""
-    return [[(N_("Claim"), f"rv:claim:{case_id}"), (N_("Approve"), f"rv:approve:{case_id}")],
-            [(N_("Return"), f"rv:return:{case_id}"), (N_("Open in web"), f"/cases/{case_id}")]]
+def reviewer_intent(kind: str, case: Case) -> Intent:
+    """A notice of this revision of a case offering reviewers to claim, approve, return or
+    open it (C8)."""
+    return Intent.of(kind, case.id, Action.CLAIM, Action.APPROVE, Action.RETURN, Action.OPEN,
+                     revision=case.revision)
 
 
 async def _notify_reviewers(case: Case, business_type: BusinessType, actor: Actor,
@@ -761,8 +763,8 @@ async def _notify_reviewers(case: Case, business_type: BusinessType, actor: Acto
         await outbox.enqueue(
             reviewer.id, template,
             params | {"business_type": business_type.name_in(locale_of(reviewer))},
+            intent=reviewer_intent("case.submitted", case),
             idempotency_key=f"case:{case.id}:r{case.revision}:submitted:{reviewer.id}",
-            buttons=reviewer_buttons(case.id),
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -177,15 +178,34 @@ async def _moment_passed(message: OutboxMessage) -> bool:
     kind = KINDS.get(message.kind)
     if kind is None or not kind.until_settled:
         return False
-    if kind.subject == SubjectType.CASE:
-        case = await Case.get_or_none(id=message.subject_id).only("id", "status", "revision")
-        return case is None or case.status not in OPEN_CASE or (
-            message.subject_revision is not None and case.revision != message.subject_revision)
-    if kind.subject == SubjectType.BOX_COUNT:
-        count = await BoxCount.get_or_none(id=message.subject_id).only("id", "status")
-        return count is None or count.status not in OPEN_COUNT
+    return await SETTLED[kind.subject](message)
+
+
+async def _case_settled(message: OutboxMessage) -> bool:
+    """The case is decided, or the notice is about a revision it has left."""
+    case = await Case.get_or_none(id=message.subject_id).only("id", "status", "revision")
+    return case is None or case.status not in OPEN_CASE or (
+        message.subject_revision is not None and case.revision != message.subject_revision)
+
+
+async def _count_settled(message: OutboxMessage) -> bool:
+    """The count is answered or closed."""
+    count = await BoxCount.get_or_none(id=message.subject_id).only("id", "status")
+    return count is None or count.status not in OPEN_COUNT
+
+
+async def _inspection_settled(message: OutboxMessage) -> bool:
+    """The inspection is completed."""
     inspection = await Inspection.get_or_none(id=message.subject_id).only("id", "status")
     return inspection is None or inspection.status == InspectionStatus.COMPLETED
+
+
+# How an `until_settled` notice learns that its subject no longer waits, by subject type.
+SETTLED: dict[SubjectType, Callable[[OutboxMessage], Awaitable[bool]]] = {
+    SubjectType.CASE: _case_settled,
+    SubjectType.BOX_COUNT: _count_settled,
+    SubjectType.INSPECTION: _inspection_settled,
+}
 
 
 async def _delivery(message: OutboxMessage, default_locale: str) -> Delivery:
