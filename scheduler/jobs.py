@@ -16,7 +16,7 @@ from domain.platform import housekeeping
 from domain.platform.calendar import Calendar
 from domain.platform.clock import utcnow
 from domain.platform.sweeps import SweepReport, SweepResult
-from domain.vouchers import voucher_counts
+from domain.vouchers import day_end_counts
 from scheduler import calendar_sweeps
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ async def sweep_device_receipts() -> SweepReport:
 
 async def request_day_end_counts(zone: ZoneInfo, closing: time) -> int:
     """Ask holders of open boxes for the day-end count once closing time has passed (V3)."""
-    asked = await voucher_counts.request_day_end_counts(utcnow(), zone, closing=closing)
+    asked = await day_end_counts.request_day_end_counts(utcnow(), zone, closing=closing)
     if asked:
         log.info("day-end count: %d holders asked", asked)
     return asked
@@ -106,7 +106,7 @@ async def request_day_end_counts(zone: ZoneInfo, closing: time) -> int:
 async def sweep_unanswered_counts(zone: ZoneInfo, remind: timedelta, escalate: timedelta
                                   ) -> int:
     """Remind, then escalate day-end counts nobody answered (V3, S1)."""
-    done = await voucher_counts.sweep_unanswered_counts(utcnow(), remind, escalate, zone=zone)
+    done = await day_end_counts.sweep_unanswered_counts(utcnow(), remind, escalate, zone=zone)
     if done:
         log.info("day-end count: %d counts reminded or escalated", done)
     return done

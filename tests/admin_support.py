@@ -29,7 +29,7 @@ from domain.models import (
 from domain.people import auth, staff
 from domain.platform.actors import Actor, actor_for
 from domain.platform.calendar import Calendar
-from domain.vouchers import mis_issues, tail_boxes, voucher_counts
+from domain.vouchers import day_end_counts, mis_issues, tail_boxes, voucher_counts
 from fieldops.demo import DEMO_PASSWORD, LOST_CARD_HOLDER, MIS_ISSUE_BOX, seed_demo
 from locales import translate
 from tests.factories import ROOT, capture_context, org_tree, web_user
@@ -125,7 +125,7 @@ async def _written_off_mis_issue(ops: Actor, moment: datetime) -> None:
 
 async def _discrepancy(now: datetime) -> None:
     """Agent1 counts his box wrong twice at day end: a discrepancy incident (V3)."""
-    await voucher_counts.request_day_end_counts(now)
+    await day_end_counts.request_day_end_counts(now)
     agent = await actor_for(await Staff.get(employee_no=DISCREPANCY_AGENT))
     count = await BoxCount.get(holder_id=agent.staff_id, kind=CountKind.DAY_END)
     request = await voucher_counts.count_to_answer(agent, count.id)

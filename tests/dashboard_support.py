@@ -29,7 +29,7 @@ from domain.models import (
     VoidKind,
 )
 from domain.platform.actors import Actor
-from domain.vouchers import tail_boxes, voids, voucher_counts, voucher_stock
+from domain.vouchers import day_end_counts, tail_boxes, voids, voucher_counts, voucher_stock
 from domain.vouchers.voucher_stock import VoucherTypeForm
 from tests.case_support import MONDAY_10AM, ZONE, bound_agent
 from tests.clock_support import SteadyClock
@@ -102,7 +102,7 @@ async def seed_vouchers(desk: Desk, agent_b: Actor) -> None:
         box = await tail_boxes.box_for_device((await Device.get(holder_id=agent.staff_id)).id)
         await voucher_stock.allocate(desk.ops, box.id, key.id, count=allocated)
     await voids.request_void(desk.ops, ["UK00000010"], VoidKind.EXPIRED, "有效期已过")
-    await voucher_counts.request_day_end_counts(NOW)
+    await day_end_counts.request_day_end_counts(NOW)
     box_a = await TailBox.get(holder_id=desk.agent.staff_id)
     count = await BoxCount.get(box_id=box_a.id, kind=CountKind.DAY_END)
     await voucher_counts.answer_count(desk.agent, count.id,

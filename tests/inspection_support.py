@@ -11,7 +11,7 @@ from domain.cases import business_types
 from domain.cases.business_types import BusinessTypeForm
 from domain.models import BoxCount, Role, Staff, TailBox, VoucherType
 from domain.platform.actors import Actor
-from domain.vouchers import tail_boxes, voucher_counts, voucher_stock
+from domain.vouchers import day_end_counts, tail_boxes, voucher_counts, voucher_stock
 from domain.vouchers.voucher_stock import VoucherTypeForm
 from tests.case_support import KINDS
 from tests.factories import org_tree, person
@@ -48,7 +48,7 @@ async def staff_of(actor: Actor) -> Staff:
 
 async def day_end_count(holder: Actor, box: TailBox, now: datetime) -> BoxCount:
     """The day's count of the box, answered by its holder with the ledger's figures (V3)."""
-    await voucher_counts.request_day_end_counts(now)
+    await day_end_counts.request_day_end_counts(now)
     count = await BoxCount.filter(box_id=box.id).order_by("-id").first()
     assert count is not None
     expected = await tail_boxes.expected_in_box(box.id)

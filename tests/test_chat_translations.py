@@ -13,7 +13,7 @@ import pytest
 from bot.flows import Reply
 from domain.models import BoxCount, Device, Staff
 from domain.platform.clock import utcnow
-from domain.vouchers import tail_boxes, voucher_counts, voucher_stock
+from domain.vouchers import day_end_counts, tail_boxes, voucher_stock
 from tests.chat_support import RouterChat, bind, button, chat_router
 from tests.inspection_support import stock
 from tests.review_support import Desk, build_desk, photo, submitted_case
@@ -155,7 +155,7 @@ async def count_in_chinese(desk: Desk, agent: RouterChat) -> None:
     device = await Device.get(holder_id=desk.agent.staff_id)
     box = await tail_boxes.box_for_device(device.id)
     await stock(desk.ops, desk.agent, box, {"CARD": card}, {"CARD": 2}, now - timedelta(days=1))
-    await voucher_counts.request_day_end_counts(now)
+    await day_end_counts.request_day_end_counts(now)
     count = await BoxCount.filter(box_id=box.id).order_by("-id").first()
     assert count is not None
     await agent.say("/box")

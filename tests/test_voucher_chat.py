@@ -27,7 +27,7 @@ from domain.models import (
     VoucherState,
 )
 from domain.platform.clock import utcnow
-from domain.vouchers import tail_boxes, voucher_counts
+from domain.vouchers import day_end_counts, tail_boxes
 from tests.bot_support import bound_agent, dispatching
 from tests.chat_driver import Chat, Said, running_bot
 from tests.factories import operational, org_tree, person
@@ -101,7 +101,7 @@ async def supervisor(bot: TelegramBot, fake: FakeTelegram) -> Chat:
 
 async def asked_to_count(bot: TelegramBot, chat: Chat) -> Said:
     """The scheduler asks for the day's counts; the agent presses Count now."""
-    assert await voucher_counts.request_day_end_counts(utcnow()) == 1
+    assert await day_end_counts.request_day_end_counts(utcnow()) == 1
     await delivered(bot)
     request = chat.last()
     assert request.text.startswith("Day-end count of tail box PAD00001: count the vouchers")
@@ -160,17 +160,17 @@ async def test_two_mismatching_counts_open_an_incident_and_tell_the_supervisor(
 async def test_silence_is_reminded_then_escalated_to_the_supervisor(
         bot: TelegramBot, chat: Chat, supervisor: Chat, fake: FakeTelegram) -> None:
     asked_at = utcnow()
-    assert await voucher_counts.request_day_end_counts(asked_at) == 1
+    assert await day_end_counts.request_day_end_counts(asked_at) == 1
     await delivered(bot)
-    assert await voucher_counts.sweep_unanswered_counts(asked_at + timedelta(minutes=31),
+    assert await day_end_counts.sweep_unanswered_counts(asked_at + timedelta(minutes=31),
                                                   REMIND, ESCALATE) == 1
     await delivered(bot)
     reminder = chat.last()
     assert reminder.text.startswith("Reminder: the day-end count of tail box PAD00001")
     assert fake.texts(SUPERVISOR)[1:] == []
-    assert await voucher_counts.sweep_unanswered_counts(asked_at + timedelta(minutes=61),
+    assert await day_end_counts.sweep_unanswered_counts(asked_at + timedelta(minutes=61),
                                                   REMIND, ESCALATE) == 1
-    assert await voucher_counts.sweep_unanswered_counts(asked_at + timedelta(minutes=90),
+    assert await day_end_counts.sweep_unanswered_counts(asked_at + timedelta(minutes=90),
                                                   REMIND, ESCALATE) == 0
     await delivered(bot)
     [escalation] = fake.texts(SUPERVISOR)[1:]
@@ -186,7 +186,7 @@ async def test_silence_is_reminded_then_escalated_to_the_supervisor(
 async def test_box_shows_the_balance_but_hides_it_while_a_count_waits(
         bot: TelegramBot, chat: Chat, fake: FakeTelegram) -> None:
     assert (await chat.say("/box")).text == "Tail box PAD00001:\nDebit card: 3\nSIM card: 2"
-    assert await voucher_counts.request_day_end_counts(utcnow()) == 1
+    assert await day_end_counts.request_day_end_counts(utcnow()) == 1
     shown = await chat.say("/box")
     assert "is waiting for your count." in shown.text
     assert "The figures are hidden until you have given your count." in shown.text

@@ -31,7 +31,7 @@ from domain.models import (
 )
 from domain.platform.actors import Actor
 from domain.platform.errors import PermissionDenied
-from domain.vouchers import voucher_counts
+from domain.vouchers import day_end_counts, voucher_counts
 from scheduler.jobs import CountSettings, count_jobs
 from tests.case_support import refusal
 from tests.factories import operational, org_tree, person
@@ -87,7 +87,7 @@ async def messages_to(staff: Staff) -> list[OutboxMessage]:
 
 async def day_end_count(w: Counting) -> BoxCount:
     """Ask for the day's counts and return the agent's."""
-    assert await voucher_counts.request_day_end_counts(AFTER_CLOSING) == 1
+    assert await day_end_counts.request_day_end_counts(AFTER_CLOSING) == 1
     return await BoxCount.get(box_id=w.box.id, kind=CountKind.DAY_END)
 
 
@@ -100,9 +100,9 @@ async def test_day_end_count_is_asked_once_per_open_box_and_business_day(w: Coun
     frozen = await stock_box_directly(frozen_holder, {"CARD": 1})
     await TailBox.filter(id=frozen.id).update(frozen=True)
 
-    assert await voucher_counts.request_day_end_counts(BEFORE_CLOSING, closing=CLOSING) == 0
-    assert await voucher_counts.request_day_end_counts(AFTER_CLOSING, closing=CLOSING) == 1
-    assert await voucher_counts.request_day_end_counts(AFTER_CLOSING + timedelta(minutes=1),
+    assert await day_end_counts.request_day_end_counts(BEFORE_CLOSING, closing=CLOSING) == 0
+    assert await day_end_counts.request_day_end_counts(AFTER_CLOSING, closing=CLOSING) == 1
+    assert await day_end_counts.request_day_end_counts(AFTER_CLOSING + timedelta(minutes=1),
                                                        closing=CLOSING) == 0
     count = await BoxCount.get()
     assert (count.box_id, count.business_day, count.holder_id) == (  # type: ignore[attr-defined]
@@ -112,7 +112,7 @@ async def test_day_end_count_is_asked_once_per_open_box_and_business_day(w: Coun
     assert await OutboxMessage.filter(recipient_id__in=[empty_holder.id, frozen_holder.id]
                                       ).count() == 0
     next_day = AFTER_CLOSING + timedelta(days=1)
-    assert await voucher_counts.request_day_end_counts(next_day, closing=CLOSING) == 1
+    assert await day_end_counts.request_day_end_counts(next_day, closing=CLOSING) == 1
 
 
 async def test_scheduler_job_asks_once_closing_time_has_passed(w: Counting) -> None:
@@ -182,7 +182,7 @@ async def test_silence_brings_one_reminder_then_one_escalation(w: Counting) -> N
     count = await day_end_count(w)
 
     async def sweep(minutes: int) -> int:
-        return await voucher_counts.sweep_unanswered_counts(
+        return await day_end_counts.sweep_unanswered_counts(
             AFTER_CLOSING + timedelta(minutes=minutes), REMIND, ESCALATE)
 
     assert await sweep(10) == 0

@@ -20,7 +20,7 @@ from domain.models import (
     VoucherType,
 )
 from domain.platform.actors import Actor
-from domain.vouchers import tail_boxes, voucher_counts, voucher_stock
+from domain.vouchers import day_end_counts, tail_boxes, voucher_counts, voucher_stock
 from tests.case_support import KINDS, bound_agent
 from tests.factories import capture_context, org_tree, person
 
@@ -82,7 +82,7 @@ async def count_box(agent: Actor, box: TailBox, now: datetime,
                     counted: dict[str, int] | None = None) -> BoxCount:
     """The day-end count of a box answered by its holder (V3); a wrong figure twice is a
     discrepancy."""
-    await voucher_counts.request_day_end_counts(now)
+    await day_end_counts.request_day_end_counts(now)
     count = await BoxCount.filter(box_id=box.id).order_by("-id").first()
     assert count is not None
     figures = counted if counted is not None else await tail_boxes.expected_in_box(box.id)

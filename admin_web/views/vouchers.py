@@ -42,14 +42,14 @@ from domain.platform.access import Permission, can
 from domain.platform.actors import Actor
 from domain.platform.errors import N_, DomainError
 from domain.vouchers import (
+    day_end_counts,
     mis_issues,
     tail_boxes,
     voids,
-    voucher_counts,
     voucher_reports,
     voucher_stock,
 )
-from domain.vouchers.voucher_counts import DayEndRow
+from domain.vouchers.day_end_counts import DayEndRow
 from domain.vouchers.voucher_stock import VoucherTypeForm
 
 STATE_LABELS: dict[VoucherState, str] = {
@@ -389,7 +389,7 @@ async def _day_end_rows(actor: Actor, day_text: str | None, today: date, unanswe
                         ) -> tuple[date, list[DayEndRow]]:
     """The business day asked for (today when blank) and its day-end counts (V3)."""
     day = optional_date(day_text, N_("Business day")) or today
-    return day, await voucher_counts.day_end_counts(actor, day, unanswered=unanswered)
+    return day, await day_end_counts.day_end_counts(actor, day, unanswered=unanswered)
 
 
 async def counts_page(request: web.Request) -> web.Response:

@@ -58,7 +58,7 @@ from domain.platform import outbox
 from domain.platform.access import Permission, can, require, scope_prefix
 from domain.platform.actors import Actor
 from domain.platform.clock import day_bounds, utcnow
-from domain.vouchers import voucher_counts
+from domain.vouchers import day_end_counts
 from domain.vouchers.voucher_balances import VAULT
 from domain.vouchers.voucher_stock import IN_PLACE
 
@@ -201,7 +201,7 @@ async def _vouchers(scope: _Scope) -> dict[FigureKey, int | None]:
         VoucherBalance.filter(org_id__in=scope.orgs()),
         vaults=Sum("count", _filter=Q(box_id=VAULT, state=VoucherState.IN_VAULT)),
         boxes=Sum("count", _filter=Q(box_id__gt=VAULT, state__in=list(IN_PLACE))))
-    missing = await voucher_counts.count_day_end_counts(scope.actor, scope.today,
+    missing = await day_end_counts.count_day_end_counts(scope.actor, scope.today,
                                                         unanswered=True)
     voids = await VoidRequest.filter(org_id__in=scope.orgs(), status=VoidStatus.PENDING).count()
     return {FigureKey.VOUCHERS_IN_VAULTS: int(row["vaults"] or 0),

@@ -1,8 +1,8 @@
 """Important blank vouchers: stock, allocation, tail boxes, counts, voids, mis-issues (V1…).
 
-Public modules: stock (types, caps, receipt, allocation), tail_boxes, case_vouchers, voids,
-mis_issues, mis_issue_deadlines, voucher_counts, voucher_reports, voucher_balances; `_ledger`
-holds the ledger core they share.
+Public modules: voucher_stock (types, caps, receipt, allocation), tail_boxes, case_vouchers,
+voids, mis_issues, mis_issue_deadlines, voucher_counts (answers, hand-over), day_end_counts,
+voucher_reports, voucher_balances; `_ledger` holds the ledger core they share.
 
 Serial states (DESIGN.md section 4):
     in_vault --allocate--> in_box --reserve(case)--> reserved --issue(approval)--> issued

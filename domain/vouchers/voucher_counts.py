@@ -1,4 +1,5 @@
-"""Day-end counts and hand-over of tail boxes (V3, V4, S1).
+"""Counts of tail boxes answered in chat, and the hand-over of a box (V3, V4, S1); the
+day-end requests, reminders and list are in `day_end_counts`.
 
 Day-end count: once the configured closing time has passed in business time, every holder
 of an open box (a holder, not frozen, at least one voucher in it) is asked in chat to count
@@ -28,13 +29,11 @@ unconfirmed one is replaced when the holder starts another.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
-from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from domain.ledgers import devices, qualifications
@@ -53,31 +52,20 @@ from domain.models import (
     Staff,
     StaffRole,
     TailBox,
-    Voucher,
-    VoucherState,
     VoucherType,
 )
 from domain.platform import audit, chains, outbox
-from domain.platform.access import Permission, require, scope_prefix
-from domain.platform.actors import Actor, system_actor
+from domain.platform.actors import Actor, person_label
+from domain.platform.calendar import DEFAULT_ZONE
 from domain.platform.chat import locale_of
 from domain.platform.clock import utcnow
 from domain.platform.errors import N_, DomainError, NotFound, PermissionDenied
 from domain.platform.intents import Action, Intent
 from domain.vouchers import tail_boxes
 
-DEFAULT_ZONE = ZoneInfo("Asia/Shanghai")
-TIME_FORMAT = "%Y-%m-%d %H:%M"
 OPEN_STATUSES = (CountStatus.REQUESTED, CountStatus.RETRY)
 ANSWERABLE = (*OPEN_STATUSES, CountStatus.UNANSWERED)
 MAX_COUNT = 1_000_000
-
-COUNT_REQUESTED = N_("Day-end count of tail box %(box)s: count the vouchers of each type in "
-                     "the box, then press Count now.")
-COUNT_REMINDER = N_("Reminder: the day-end count of tail box %(box)s is still missing. Count "
-                    "the box and press Count now.")
-COUNT_ESCALATED = N_("%(holder)s has not answered the day-end count of tail box %(box)s for "
-                     "%(day)s, requested at %(requested)s.")
 COUNT_DISCREPANCY = N_("The count of tail box %(box)s by %(holder)s does not match the ledger "
                        "after two counts.\nCounted: %(counted)s\nLedger: %(expected)s\n"
                        "Incident #%(incident)s is open.")
@@ -98,15 +86,6 @@ class CountRequest:
 
 
 @dataclass(frozen=True)
-class DayEndRow:
-    """A day-end count as its list shows it: the count with its box and org, and the holder
-    asked to count (V3)."""
-
-    count: BoxCount
-    holder: Staff | None
-
-
-@dataclass(frozen=True)
 class BoxSummary:
     """One box an agent holds: its balance per type, empty while a count or an inspection
     waits for his figures (the count is blind), and its open counts (for /box)."""
@@ -115,9 +94,6 @@ class BoxSummary:
     balance: list[tuple[VoucherType, int]]
     open_counts: list[BoxCount]
     blind: bool
-
-
-# --- the ledger figures ------------------------------------------------------------------
 
 
 async def types_to_count(expected: dict[str, int]) -> list[VoucherType]:
@@ -154,19 +130,12 @@ def figures_text(types: dict[str, VoucherType], figures: dict[str, int], locale:
     return ("、" if locale.startswith("zh") else ", ").join(names) or "–"
 
 
-async def _box(box_id: int) -> TailBox:
+async def box_with_device(box_id: int) -> TailBox:
     """A tail box with its device and org."""
     box = await TailBox.get_or_none(id=box_id).prefetch_related("device", "org")
     if box is None:
         raise NotFound(N_("No such tail box."))
     return box
-
-
-def _label(staff: Staff) -> str:
-    return f"{staff.employee_no} {staff.name}"
-
-
-# --- day-end requests --------------------------------------------------------------------
 
 
 def business_day(now: datetime, zone: ZoneInfo) -> str:
@@ -179,47 +148,6 @@ def day_label(day: str) -> str:
     return f"{day[:4]}-{day[4:6]}-{day[6:]}"
 
 
-async def request_day_end_counts(now: datetime, zone: ZoneInfo = DEFAULT_ZONE, *,
-                                 closing: time | None = None) -> int:
-    """Once closing time has passed, ask every holder of an open box to count it, once per
-    business day, in chat (V3); returns how many were asked. Without `closing`, ask now."""
-    if closing is not None and now.astimezone(zone).time() < closing:
-        return 0
-    day = business_day(now, zone)
-    asked = set(await BoxCount.filter(kind=CountKind.DAY_END, business_day=day).values_list(
-        "box_id", flat=True))
-    holding = set(await Voucher.filter(state=VoucherState.IN_BOX, box_id__isnull=False)
-                  .order_by("box_id").distinct().values_list("box_id", flat=True))
-    due = await TailBox.filter(id__in=list(holding - asked), holder_id__isnull=False,
-                               frozen=False).order_by("id").values_list("id", flat=True)
-    return sum([await _request_one(box_id, day, now) for box_id in due])
-
-
-async def _request_one(box_id: int, day: str, now: datetime) -> bool:
-    """Open the day's count of one box and ask its holder; False when already asked (V3)."""
-    try:
-        async with in_transaction():
-            box = await _box(box_id)
-            count = await BoxCount.create(
-                box=box, kind=CountKind.DAY_END, business_day=day,
-                holder_id=box.holder_id,  # type: ignore[attr-defined]
-                expected=await tail_boxes.expected_in_box(box.id), requested_at=now)
-            await audit.record(system_actor("vouchers"), "voucher_box.count_requested",
-                               "tail_box", box.id, org_id=box.org.id, detail={
-                                   "count_id": count.id, "business_day": day})
-            await outbox.enqueue(count.holder_id, COUNT_REQUESTED,  # type: ignore[arg-type]
-                                 {"box": box.device.asset_tag},
-                                 intent=Intent.of("box_count.requested", count.id,
-                                                  Action.COUNT),
-                                 idempotency_key=f"box_count:{count.id}:requested")
-    except IntegrityError:
-        return False  # another process asked first
-    return True
-
-
-# --- answers -----------------------------------------------------------------------------
-
-
 async def count_to_answer(actor: Actor, count_id: int) -> CountRequest:
     """An open count the actor is asked to answer, with the types to count (V3)."""
     count = await BoxCount.get_or_none(id=count_id)
@@ -227,10 +155,10 @@ async def count_to_answer(actor: Actor, count_id: int) -> CountRequest:
         raise PermissionDenied(N_("This count is not yours to answer."))
     if count.status not in ANSWERABLE:
         raise DomainError(N_("This count is already closed."))
-    box = await _box(count.box_id)  # type: ignore[attr-defined]
+    box = await box_with_device(count.box_id)  # type: ignore[attr-defined]
     giver = ""
     if count.kind == CountKind.HANDOVER and box.holder_id is not None:  # type: ignore[attr-defined]
-        giver = _label(await Staff.get(id=box.holder_id))  # type: ignore[attr-defined]
+        giver = person_label(await Staff.get(id=box.holder_id))  # type: ignore[attr-defined]
     types = await types_to_count(await tail_boxes.expected_in_box(box.id))
     return CountRequest(count, box.device.asset_tag, types, giver)
 
@@ -245,7 +173,7 @@ async def answer_count(actor: Actor, count_id: int, counted: dict[str, int],
     count = request.count
     clean = clean_counted(counted, request.types)
     async with in_transaction():
-        box = await _box(count.box_id)  # type: ignore[attr-defined]
+        box = await box_with_device(count.box_id)  # type: ignore[attr-defined]
         expected = await tail_boxes.expected_in_box(box.id)
         matched = counts_match(expected, clean)
         status = (CountStatus.MATCHED if matched else
@@ -292,84 +220,21 @@ async def _open_discrepancy(actor: Actor, box: TailBox, count: BoxCount, moment:
                        detail={"kind": incident.kind.value, "box_id": box.id,
                                "count_id": count.id})
     types = {t.code: t for t in await types_to_count(count.expected)}
-    for supervisor in await _supervisors(holder, count.holder_id):
+    for supervisor in await supervisors_of(holder, count.holder_id):
         locale = locale_of(supervisor)
         await outbox.enqueue(supervisor.id, COUNT_DISCREPANCY, {
-            "box": box.device.asset_tag, "holder": _label(holder), "incident": incident.id,
+            "box": box.device.asset_tag, "holder": person_label(holder), "incident": incident.id,
             "counted": figures_text(types, count.counted, locale),
             "expected": figures_text(types, count.expected, locale)},
             intent=Intent.of("box_count.discrepancy", count.id),
             idempotency_key=f"box_count:{count.id}:discrepancy:{supervisor.id}")
 
 
-async def _supervisors(holder: Staff, *also_not: int | None) -> list[Staff]:
+async def supervisors_of(holder: Staff, *also_not: int | None) -> list[Staff]:
     """The supervisors of the holder's org chain, without the persons involved (V3, S1)."""
     org = await Org.get(id=holder.org_id)  # type: ignore[attr-defined]
     skip = {holder.id, *also_not}
     return [s for s in await chains.staff_in_chain(org, Role.SUPERVISOR) if s.id not in skip]
-
-
-# --- reminders and escalation ------------------------------------------------------------
-
-
-async def sweep_unanswered_counts(now: datetime, remind_after: timedelta,
-                                  escalate_after: timedelta, *, zone: ZoneInfo = DEFAULT_ZONE
-                                  ) -> int:
-    """Remind holders who did not answer once, then escalate to the supervisors once and
-    mark the count unanswered (V3, S1); returns how many counts were reminded or escalated."""
-    open_day_end = {"kind": CountKind.DAY_END, "status__in": list(OPEN_STATUSES)}
-    done = 0
-    for count_id in await BoxCount.filter(
-            reminded_at=None, requested_at__lte=now - remind_after, **open_day_end
-    ).values_list("id", flat=True):
-        done += await _remind(count_id, now)
-    for count_id in await BoxCount.filter(
-            escalated_at=None, requested_at__lte=now - escalate_after, **open_day_end
-    ).values_list("id", flat=True):
-        done += await _escalate(count_id, now, zone)
-    return done
-
-
-async def _remind(count_id: int, now: datetime) -> bool:
-    """Remind the holder once, with the button again (S1)."""
-    async with in_transaction():
-        won = await BoxCount.filter(id=count_id, reminded_at=None,
-                                    status__in=list(OPEN_STATUSES)).update(reminded_at=now)
-        if won:
-            count = await BoxCount.get(id=count_id).prefetch_related("box__device")
-            await outbox.enqueue(count.holder_id, COUNT_REMINDER,  # type: ignore[arg-type]
-                                 {"box": count.box.device.asset_tag},
-                                 intent=Intent.of("box_count.reminded", count.id,
-                                                  Action.COUNT),
-                                 idempotency_key=f"box_count:{count.id}:reminded")
-    return bool(won)
-
-
-async def _escalate(count_id: int, now: datetime, zone: ZoneInfo) -> bool:
-    """Mark the count unanswered and tell the holder's supervisors once (S1)."""
-    async with in_transaction():
-        won = await BoxCount.filter(id=count_id, escalated_at=None,
-                                    status__in=list(OPEN_STATUSES)).update(
-            escalated_at=now, status=CountStatus.UNANSWERED)
-        if not won:
-            return False
-        count = await BoxCount.get(id=count_id).prefetch_related("box__device", "box__org")
-        holder = await Staff.get(id=count.holder_id)
-        await audit.record(system_actor("vouchers"), "voucher_box.count_escalated", "tail_box",
-                           count.box.id, org_id=count.box.org.id,
-                           detail={"count_id": count.id, "holder_id": holder.id})
-        params = {"holder": _label(holder), "box": count.box.device.asset_tag,
-                  "day": day_label(count.business_day),
-                  "requested": count.requested_at.astimezone(zone).strftime(TIME_FORMAT)}
-        for supervisor in await _supervisors(holder):
-            await outbox.enqueue(supervisor.id, COUNT_ESCALATED, params,
-                                 intent=Intent.of("box_count.escalated", count.id),
-                                 idempotency_key=f"box_count:{count.id}:escalated:"
-                                                 f"{supervisor.id}")
-    return True
-
-
-# --- hand-over ---------------------------------------------------------------------------
 
 
 async def hand_over(actor: Actor, box_id: int, new_holder_id: int, counted: dict[str, int],
@@ -400,7 +265,7 @@ async def hand_over(actor: Actor, box_id: int, new_holder_id: int, counted: dict
 
 async def _held_box(actor: Actor, box_id: int) -> TailBox:
     """The box, refused unless the actor holds it and it is not frozen (V3, D3)."""
-    box = await _box(box_id)
+    box = await box_with_device(box_id)
     if box.holder_id is None or box.holder_id != actor.staff_id:  # type: ignore[attr-defined]
         raise PermissionDenied(N_("Only the holder of tail box %(box)s can hand it over."),
                                box=box.device.asset_tag)
@@ -475,9 +340,6 @@ async def _complete_hand_over(actor: Actor, box: TailBox, count: BoxCount, momen
                          idempotency_key=f"box_count:{count.id}:handed_over")
 
 
-# --- chat reads --------------------------------------------------------------------------
-
-
 async def new_holder_by_number(actor: Actor, employee_no: str, zone: ZoneInfo = DEFAULT_ZONE
                                ) -> tuple[TailBox, Staff]:
     """The box the actor holds and the named new holder, checked before counting on the
@@ -523,32 +385,3 @@ async def hand_overs_to_confirm(actor: Actor) -> list[tuple[str, BoxCount]]:
                                  status__in=list(OPEN_STATUSES)).prefetch_related(
         "box__device").order_by("id")
     return [(row.box.device.asset_tag, row) for row in rows]
-
-
-# --- the day-end list ----------------------------------------------------------------------
-
-
-def _day_end_counts(prefix: str, day: date, unanswered: bool) -> QuerySet[BoxCount]:
-    """The day-end counts of a business day for the boxes of an org subtree; with
-    `unanswered` only those requested, retried or escalated and still not answered (V3)."""
-    query = BoxCount.filter(kind=CountKind.DAY_END, business_day=f"{day:%Y%m%d}",
-                            box__org__path__startswith=prefix)
-    return query.filter(status__in=list(ANSWERABLE)) if unanswered else query
-
-
-async def count_day_end_counts(actor: Actor, day: date, *, unanswered: bool = False) -> int:
-    """How many day-end counts of a business day the actor's subtree has (only the unanswered
-    ones with `unanswered`), as its list shows them (V3, S1)."""
-    require(actor, Permission.VOUCHER_VIEW)
-    return await _day_end_counts(scope_prefix(actor), day, unanswered).count()
-
-
-async def day_end_counts(actor: Actor, day: date, *, unanswered: bool = False
-                         ) -> list[DayEndRow]:
-    """The day-end counts of a business day in the actor's subtree with box, org and holder,
-    earliest request first; only the unanswered ones with `unanswered` (V3, S1)."""
-    require(actor, Permission.VOUCHER_VIEW)
-    rows = await _day_end_counts(scope_prefix(actor), day, unanswered).prefetch_related(
-        "box__device", "box__org").order_by("requested_at", "id")
-    holders = await Staff.in_bulk({row.holder_id for row in rows if row.holder_id}, "id")
-    return [DayEndRow(row, holders.get(row.holder_id)) for row in rows]  # type: ignore[arg-type]
