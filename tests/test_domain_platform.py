@@ -11,6 +11,7 @@ from domain.people import auth, binding, orgs, staff
 from domain.platform import audit, leases, outbox
 from domain.platform.clock import utcnow
 from domain.platform.errors import DomainError, PermissionDenied
+from domain.platform.intents import Intent
 from tests.factories import ROOT, org_tree, person, web_user
 
 
@@ -118,7 +119,9 @@ async def test_outbox_key_is_enqueued_once(database_url: str) -> None:
     ids = await org_tree()
     agent, _ = await person(ids["outlet_a"], Role.FIELD_AGENT, no="F1")
     for _ in range(3):
-        await outbox.enqueue(agent.id, "Hello %(name)s", {"name": "x"}, idempotency_key="k1")
+        await outbox.enqueue(agent.id, "Hello %(name)s", {"name": "x"},
+                             intent=Intent.of("staff.roles_changed", agent.id),
+                             idempotency_key="k1")
     assert await OutboxMessage.filter(idempotency_key="k1").count() == 1
     claimed = await outbox.claim_due()
     assert [d.message_id for d in claimed] and claimed[0].chat_id is None

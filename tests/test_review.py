@@ -37,6 +37,7 @@ from domain.platform.errors import DomainError, NotFound, PermissionDenied
 from tests.case_support import ID_NUMBER, MOBILE, MONDAY_10AM, refusal
 from tests.cli_support import cli_env, fieldops
 from tests.factories import operational
+from tests.outbox_support import chat_buttons
 from tests.review_support import (
     Desk,
     build_desk,
@@ -153,7 +154,7 @@ async def test_four_eyes_needs_a_second_different_reviewer(desk: Desk) -> None:
     assert first.status == CaseStatus.IN_REVIEW
     assert first.first_approved_by_id == desk.reviewer.staff_id  # type: ignore[attr-defined]
     asked = [m for m in await messages_to(desk.second) if "second approval" in m.template]
-    assert len(asked) == 1 and ["Approve", f"rv:approve:{case.id}"] in asked[0].buttons[0]
+    assert len(asked) == 1 and ["Approve", f"rv:approve:{case.id}"] in chat_buttons(asked[0])[0]
     assert not [m for m in await messages_to(desk.reviewer) if "second approval" in m.template]
     refused = await refusal(review.approve, desk.reviewer, case.id, desk.ctx, LATER)
     assert refused.key == review.SAME_REVIEWER
@@ -207,7 +208,7 @@ async def test_return_tells_the_agent_every_reason_in_his_language(desk: Desk) -
     [message] = await messages_to(desk.agent)
     zh = rendered(message, "zh_CN")
     assert "影像不清晰" in zh and "现场照人像不一致" in zh and "合影太暗" in zh
-    assert message.buttons == [[["Retake the flagged items", f"cap:retake:{case.id}"]]]
+    assert chat_buttons(message) == [[["Retake the flagged items", f"cap:retake:{case.id}"]]]
     decision = await CaseDecision.get(case_id=case.id)
     assert decision.reason_codes == ["unclear_image", "portrait_mismatch"]
     assert decision.note == "合影太暗"
@@ -419,7 +420,7 @@ async def test_reviewer_notice_of_a_new_case_has_buttons_in_his_language(desk: D
     [to_second] = await messages_to(desk.second)
     assert to_reviewer.params["business_type"] == "借记卡开户"
     assert to_second.params["business_type"] == "Debit card opening"
-    assert to_second.buttons == [
+    assert chat_buttons(to_second) == [
         [["Claim", f"rv:claim:{case.id}"], ["Approve", f"rv:approve:{case.id}"]],
         [["Return", f"rv:return:{case.id}"], ["Open in web", f"/cases/{case.id}"]]]
     assert not await messages_to(desk.outsider)

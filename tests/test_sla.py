@@ -16,6 +16,7 @@ from scheduler.runner import run_leased
 from tests.case_support import MONDAY_10AM
 from tests.clock_support import SteadyClock
 from tests.factories import person
+from tests.outbox_support import chat_buttons
 from tests.review_support import Desk, build_desk, messages_to, rendered, retake, submitted_case
 
 REPEAT = timedelta(minutes=30)
@@ -59,7 +60,7 @@ async def test_an_unclaimed_case_reminds_every_reviewer_in_scope(desk: Desk) -> 
     for actor in (desk.reviewer, desk.second):
         [reminder] = [m for m in await messages_to(actor)
                       if m.template == review.REMINDER_TO_REVIEWERS]
-        assert ["Claim", f"rv:claim:{case.id}"] in reminder.buttons[0]
+        assert ["Claim", f"rv:claim:{case.id}"] in chat_buttons(reminder)[0]
     assert not await messages_to(desk.outsider)
 
 

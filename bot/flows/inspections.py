@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import Any
 
+from bot.actions import button, translated
 from bot.flows.account import stale_button
 from bot.flows.common import chat_actor
 from bot.flows.counting import CountDialogue
@@ -22,9 +23,9 @@ from bot.flows.messages import Reply
 from bot.flows.turn import Outcome, Step, Turn, answer
 from domain.models import Inspection, InspectionResult, InspectionStatus
 from domain.oversight import inspection_reports, inspections
-from domain.oversight.inspections import COUNT_PREFIX, START_NOW, START_PREFIX, TIME_FORMAT
+from domain.oversight.inspections import TIME_FORMAT
 from domain.platform.errors import DomainError
-from domain.vouchers import voucher_counts
+from domain.platform.intents import Action, SubjectType
 
 Handler = Callable[[Turn], Awaitable[Outcome]]
 PREFIX = "insp:"
@@ -51,13 +52,14 @@ async def inspect_command(turn: Turn) -> Outcome:
         if row.status == InspectionStatus.IN_PROGRESS:
             texts.append(turn._("Inspection #%(id)s of tail box %(box)s, due %(due)s: your "
                                 "count is awaited.", id=row.id, box=box, due=_due(turn, row)))
-            rows.append(((f"{turn._(voucher_counts.COUNT_NOW)} #{row.id}",
-                          f"{COUNT_PREFIX}{row.id}"),))
+            label, data = button(SubjectType.INSPECTION, Action.COUNT, row.id)
+            rows.append(((f"{turn._(label)} #{row.id}", data),))
         else:
             texts.append(turn._("Inspection #%(id)s of tail box %(box)s (holder %(holder)s), "
                                 "due %(due)s: not started yet.", id=row.id, box=box,
                                 holder=inspections.label(row.holder), due=_due(turn, row)))
-            rows.append(((f"{turn._(START_NOW)} #{row.id}", f"{START_PREFIX}{row.id}"),))
+            label, data = button(SubjectType.INSPECTION, Action.START, row.id)
+            rows.append(((f"{turn._(label)} #{row.id}", data),))
     if not texts:
         return answer(Step.IDLE, turn._("No vault inspection is waiting for you."))
     return answer(Step.IDLE, Reply("\n\n".join(texts), tuple(rows)))
@@ -76,7 +78,7 @@ async def pressed(turn: Turn) -> Outcome:
         return answer(Step.IDLE, Reply(turn._(
             "Inspection #%(id)s of tail box %(box)s started: the holder has been asked for his "
             "count. Count the box yourself too.", id=row.id, box=row.box.device.asset_tag),
-            (((turn._(voucher_counts.COUNT_NOW), f"{COUNT_PREFIX}{row.id}"),),)))
+            ((translated(turn._, SubjectType.INSPECTION, Action.COUNT, row.id),),)))
     request = await inspections.count_request(actor, inspection_id)
     intro = turn._("Vault inspection of tail box %(box)s. Count the vouchers of each type in "
                    "the box.", box=request.box_label)

@@ -16,6 +16,7 @@ from domain.platform.access import Permission, require, require_scope, scope_pre
 from domain.platform.actors import Actor
 from domain.platform.clock import utcnow
 from domain.platform.errors import N_, DomainError, NotFound
+from domain.platform.intents import Intent
 
 ROLE_LABELS: dict[Role, str] = {
     Role.FIELD_AGENT: N_("Field agent"),
@@ -129,7 +130,8 @@ async def update_staff(actor: Actor, staff_id: int, form: StaffForm) -> Staff:
         if set(before_roles) != form.roles:
             await outbox.enqueue(
                 staff.id, N_("%(actor)s changed your roles. Send /whoami to see them."),
-                {"actor": actor.label}, idempotency_key=f"staff.roles:{row.id}",
+                {"actor": actor.label}, intent=Intent.of("staff.roles_changed", staff.id),
+                idempotency_key=f"staff.roles:{row.id}",
             )
     return await get_staff(actor, staff_id)
 
@@ -157,6 +159,7 @@ async def set_active(actor: Actor, staff_id: int, active: bool) -> Staff:
                   N_("%(actor)s deactivated your staff account. "
                      "FieldOps no longer accepts your requests."))
         await outbox.enqueue(staff.id, notice, {"actor": actor.label},
+                             intent=Intent.of("staff.activation_changed", staff.id),
                              idempotency_key=f"staff.active:{row.id}")
     return staff
 
