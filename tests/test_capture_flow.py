@@ -3,21 +3,23 @@ restarts, redelivered updates and the retake after a return (C1–C5, C7–C11).
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import random
-import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from PIL import Image
 
 from bot.telegram import TelegramBot
-from domain.cases import business_types, cases, review, review_reasons
+from domain.cases import business_types, case_summaries, cases, review, review_reasons
 from domain.cases.business_types import BusinessTypeForm
-from domain.cases.cases import LocationMode
+from domain.cases.capture_gate import LocationMode
+from domain.cases.case_numbers import CASE_NO
 from domain.ledgers import qualifications
 from domain.models import (
     BusinessType,
@@ -26,10 +28,12 @@ from domain.models import (
     CaseStatus,
     ChatSession,
     PhotoKind,
+    ProcessedUpdate,
     Qualification,
     Role,
     Staff,
 )
+from domain.platform import chat as chat_sessions
 from domain.platform.actors import actor_for
 from domain.platform.identity import resident_id_check_digit
 from domain.platform.images import MIB
@@ -60,7 +64,6 @@ from tests.fake_telegram import FakeTelegram
 
 AGENT = 7101
 STALE = "This button is no longer valid."
-CASE_NO = re.compile(r"YD\d{8}-\d{6}")
 
 
 @dataclass
@@ -427,8 +430,8 @@ async def test_resume_keeps_every_answer_and_asks_the_first_one_missing(
     case = await only_case(desk)
     assert (case.customer_name, case.location_skipped, case.customer_answers) == (
         "阿卜杜拉·买买提", True, {})
-    summary = await cases.case_summary(await actor_for(desk.agent), case.id,
-                                       capture_context(desk.media_root))
+    summary = await case_summaries.case_summary(await actor_for(desk.agent), case.id,
+                                                capture_context(desk.media_root))
     assert (summary.id_number_masked, summary.mobile_masked) == ("110105********002X",
                                                                 "138****5678")
 
@@ -456,7 +459,43 @@ async def test_back_to_the_id_number_of_entered_customer_data_changes_only_it(
     assert MOBILE_PROMPT in (await chat.say("110105194912310038")).text
     assert LOCATION_PROMPT in (await chat.say("13900001111")).text
     case = await only_case(desk)
-    summary = await cases.case_summary(await actor_for(desk.agent), case.id,
-                                       capture_context(desk.media_root))
+    summary = await case_summaries.case_summary(await actor_for(desk.agent), case.id,
+                                                capture_context(desk.media_root))
     assert (case.customer_name, summary.id_number_masked, summary.mobile_masked) == (
         "张三", "110105********0038", "139****1111")
+
+
+async def test_a_photo_that_cannot_be_downloaded_is_asked_for_again(
+    chat: Chat, fake: FakeTelegram
+) -> None:
+    await start_case(chat)
+    assert LOCATION_PROMPT in (await enter_customer(chat)).text
+    assert FRONT_PROMPT in (await chat.location(31.2304, 121.4737)).text
+    fake.fail_next("getFile", status=400)
+    said = await chat.photo(noisy_jpeg(8))
+    assert said.text.startswith("I could not download this file. Please send it again.")
+    assert FRONT_PROMPT in said.text and not await CasePhoto.exists()
+    assert BACK_PROMPT in (await chat.photo(noisy_jpeg(8))).text
+
+
+class WritingTelegram(FakeTelegram):
+    """A fake Bot API that serves a file only once another task has written to the database:
+    on SQLite that write waits for any open transaction, so a download made inside the
+    update's transaction never completes."""
+
+    async def _download(self, request: web.Request) -> web.Response:
+        async with asyncio.timeout(3):
+            assert await chat_sessions.claim_update("probe", f"download {len(self.calls)}")
+        return await super()._download(request)
+
+
+async def test_a_photo_is_downloaded_before_the_update_transaction_opens(desk: Desk) -> None:
+    async with WritingTelegram() as fake, running_bot(fake, desk.media_root, hours=ALWAYS):
+        chat = Chat(fake, AGENT)
+        await chat.press("lang:en")
+        await start_case(chat)
+        assert LOCATION_PROMPT in (await enter_customer(chat)).text
+        assert FRONT_PROMPT in (await chat.location(31.2304, 121.4737)).text
+        assert BACK_PROMPT in (await chat.photo(noisy_jpeg(7))).text
+    assert await ProcessedUpdate.filter(channel="probe").count() == 1
+    assert [photo.kind for photo in await CasePhoto.all()] == [PhotoKind.ID_FRONT]

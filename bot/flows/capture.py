@@ -659,6 +659,8 @@ def _list_label(turn: Turn, case: Case) -> str:
 
 COMMANDS: dict[str, Handler] = {"new": new, "resume": resume, "cancel": cancel}
 CALLBACKS: dict[str, Handler] = {PREFIX: pressed}
+# The photo step reads the bytes of what is sent: the router downloads them beforehand.
+DOWNLOADS = frozenset({CaptureStep.PHOTO.value})
 STEPS: dict[str, Handler] = {
     CaptureStep.BUSINESS_TYPE: type_text,
     CaptureStep.NAME: name_text,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 Buttons = tuple[tuple[tuple[str, str], ...], ...]
 URL_PREFIXES = ("https://", "http://")
@@ -24,6 +24,21 @@ class Attachment:
     size: int | None
     fetch: Callable[[], Awaitable[bytes]]
     as_photo: bool = True
+
+    async def prefetched(self) -> Attachment:
+        """The attachment downloaded now: its `fetch` then returns these bytes, or raises
+        again what the download raised, so a flow reads it as it would have."""
+        try:
+            content = await self.fetch()
+        except Exception as error:  # any channel's failure, handed to the flow that reads it
+            failure = error
+
+            async def fetch() -> bytes:
+                raise failure
+        else:
+            async def fetch() -> bytes:
+                return content
+        return replace(self, fetch=fetch)
 
 
 @dataclass(frozen=True)

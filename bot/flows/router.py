@@ -7,7 +7,9 @@ handler that raises, or a process that dies mid-update, leaves neither a mark no
 effect, and the same update delivered again is then handled, once. Telegram delivers again
 an update whose webhook delivery was not answered, and in polling mode one not yet confirmed:
 `bot.telegram.polling` confirms an update only after it was handled (Telegram itself is the
-durable inbox). On SQLite the transaction holds the database for the length of one update.
+durable inbox). On SQLite the transaction holds the database for the length of one update,
+so a photo or file that the open step reads (a flow's `DOWNLOADS`) is downloaded before it
+opens.
 
 A command sent while a flow waits for an answer (a side command: /box, /help, /whoami…),
 a button of another flow pressed then, or a side press of the open flow (its
@@ -96,6 +98,7 @@ class Routes:
     step_flow: dict[str, str]
     callback_flow: dict[str, str]
     side_presses: dict[str, Callable[[Turn], bool]]
+    downloads: frozenset[str]
 
     @classmethod
     def of(cls, flows: Mapping[str, Any], unprompted: Collection[str] = (),
@@ -115,7 +118,9 @@ class Routes:
                      {step: name for name, table in tables("STEPS") for step in table},
                      {prefix: name for name, table in tables("CALLBACKS") for prefix in table},
                      {name: flow.is_side_press for name, flow in flows.items()
-                      if hasattr(flow, "is_side_press")})
+                      if hasattr(flow, "is_side_press")},
+                     frozenset(step for flow in flows.values()
+                               for step in getattr(flow, "DOWNLOADS", ())))
         if unasked := routes.steps.keys() - routes.prompts.keys() - set(unprompted):
             raise RouteClash(f"steps without a prompt to ask them again: {sorted(unasked)}")
         return routes
@@ -163,6 +168,7 @@ class ChatRouter:
     async def handle(self, inbound: Inbound) -> list[Reply]:
         """Process an inbound event once, in one transaction; a redelivered one gets no
         replies."""
+        inbound = await self._prefetched(inbound)
         async with in_transaction():
             if not await chat.claim_update(inbound.channel, inbound.identity):
                 return []
@@ -172,6 +178,20 @@ class ChatRouter:
                 await chat.save_step(turn.session, STEP_FLOW.get(outcome.step, "account"),
                                      outcome.step, outcome.data)
         return list(outcome.replies)
+
+    async def _prefetched(self, inbound: Inbound) -> Inbound:
+        """The event with its attachment downloaded before the update's transaction opens
+        (on SQLite it holds the database), when the chat stands on a step that reads one and
+        the announced size is within the photo limit (a larger one is refused unread)."""
+        upload = inbound.attachment
+        limit = self.ctx.capture.photo_limits.max_bytes
+        if upload is None or (upload.size is not None and upload.size > limit):
+            return inbound
+        session = await chat.session_for(inbound.channel, inbound.external_user_id,
+                                         inbound.chat_id)
+        if session.step not in ROUTES.downloads:
+            return inbound
+        return replace(inbound, attachment=await upload.prefetched())
 
     async def _turn(self, inbound: Inbound) -> Turn:
         session = await chat.session_for(inbound.channel, inbound.external_user_id,
