@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import time, timedelta
 from functools import partial
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from domain.cases import review_sla
-from domain.cases.cases import CaptureContext
+from domain.cases.capture_gate import CaptureContext
 from domain.ledgers import devices, idle_accounts, major_incidents, qualifications
-from domain.platform import housekeeping
+from domain.platform import audit, housekeeping
 from domain.platform.calendar import Calendar
 from domain.platform.clock import utcnow
 from domain.platform.sweeps import SweepReport, SweepResult
@@ -58,6 +60,16 @@ async def prune_processed_updates() -> int:
     return removed
 
 
+async def write_audit_checkpoint(path: Path) -> audit.Checkpoint:
+    """Anchor the audit chain outside the database: its row count and head hash to the log
+    and to the append-only checkpoint file (S3)."""
+    mark = await audit.checkpoint()
+    await asyncio.to_thread(audit.append_checkpoint, path, mark)
+    log.info("audit checkpoint: %d rows, head row %d, hash %s", mark.rows, mark.head_id,
+             mark.head_hash)
+    return mark
+
+
 async def sweep_review_sla(capture: CaptureContext, repeat: timedelta) -> SweepResult:
     """Remind reviewers at half time and escalate overdue cases to supervisors (S1)."""
     result = await review_sla.sweep_sla(utcnow(), repeat, capture)
@@ -73,9 +85,9 @@ async def sweep_qualification_expiry(zone: ZoneInfo) -> SweepReport:
     return result
 
 
-async def sweep_idle_accounts(idle_days: int, grace_days: int) -> SweepReport:
+async def sweep_idle_accounts(zone: ZoneInfo, idle_days: int, grace_days: int) -> SweepReport:
     """Flag idle accounts and disable them after the grace period (Q7)."""
-    result = await idle_accounts.sweep_idle_accounts(utcnow(), idle_days, grace_days)
+    result = await idle_accounts.sweep_idle_accounts(utcnow(), idle_days, grace_days, zone=zone)
     log.info("idle accounts: %d flagged, %d disabled", result.warned, result.changed)
     return result
 
@@ -87,9 +99,9 @@ async def sweep_major_incidents(threshold: int) -> SweepReport:
     return result
 
 
-async def sweep_device_receipts() -> SweepReport:
+async def sweep_device_receipts(zone: ZoneInfo) -> SweepReport:
     """Flag tablets whose receipt is unconfirmed after 24 hours (D1)."""
-    result = await devices.sweep_unconfirmed_receipts(utcnow())
+    result = await devices.sweep_unconfirmed_receipts(utcnow(), zone=zone)
     if result.changed:
         log.info("device receipts: %d unconfirmed issues flagged", result.changed)
     return result
@@ -137,13 +149,14 @@ def ledger_jobs(zone: ZoneInfo, ledgers: LedgerSettings) -> tuple[Job, ...]:
     return (
         Job("qualification_expiry", partial(sweep_qualification_expiry, zone), every=day,
             at_start=True),
-        Job("idle_accounts", partial(sweep_idle_accounts, ledgers.idle_account_days,
+        Job("idle_accounts", partial(sweep_idle_accounts, zone, ledgers.idle_account_days,
                                      ledgers.idle_account_grace_days), every=day,
             at_start=True),
         Job("major_incidents", partial(sweep_major_incidents,
                                        ledgers.major_incident_threshold), every=day,
             at_start=True),
-        Job("device_receipts", sweep_device_receipts, every=timedelta(hours=1), at_start=True),
+        Job("device_receipts", partial(sweep_device_receipts, zone), every=timedelta(hours=1),
+            at_start=True),
     )
 
 
@@ -171,10 +184,15 @@ def calendar_jobs(calendar: Calendar) -> tuple[Job, ...]:
 
 def scheduled_jobs(capture: CaptureContext, sla_repeat: timedelta,
                    ledgers: LedgerSettings | None = None, counts: CountSettings | None = None,
-                   calendar: Calendar | None = None) -> tuple[Job, ...]:
-    """Every job of a running process: the plain ones plus those that need the settings."""
-    return (*JOBS, Job("review_sla", partial(sweep_review_sla, capture, sla_repeat),
-                       every=timedelta(minutes=1), lease=timedelta(minutes=2)),
+                   calendar: Calendar | None = None, *, audit_checkpoints: Path | None = None
+                   ) -> tuple[Job, ...]:
+    """Every job of a running process: the plain ones plus those that need the settings;
+    the hourly audit checkpoint when it has a file to go to (S3)."""
+    anchor = (Job("audit_checkpoint", partial(write_audit_checkpoint, audit_checkpoints),
+                  every=timedelta(hours=1), at_start=True),) if audit_checkpoints else ()
+    return (*JOBS, *anchor,
+            Job("review_sla", partial(sweep_review_sla, capture, sla_repeat),
+                every=timedelta(minutes=1), lease=timedelta(minutes=2)),
             *ledger_jobs(capture.zone, ledgers or LedgerSettings()),
             *count_jobs(capture.zone, counts or CountSettings()),
             *calendar_jobs(calendar or Calendar(zone=capture.zone)))

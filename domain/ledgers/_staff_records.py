@@ -4,11 +4,11 @@ day the ledger dates by, and the reason an admin gives (Q1, Q2, Q7)."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from domain.models import Staff
 from domain.platform.access import require_scope
 from domain.platform.actors import Actor
-from domain.platform.calendar import DEFAULT_ZONE
 from domain.platform.clock import business_date, utcnow
 from domain.platform.errors import N_, DomainError, NotFound
 
@@ -17,9 +17,10 @@ REASON_REQUIRED = N_("Give the reason.")
 NOT_AFTER_TODAY = N_("Choose a date after today.")
 
 
-def business_today(moment: datetime | None = None) -> date:
-    """The business day of a moment (now by default): the one calendar of the ledger (Q1)."""
-    return business_date(moment or utcnow(), DEFAULT_ZONE)
+def business_today(zone: ZoneInfo, moment: datetime | None = None) -> date:
+    """The business day of a moment (now by default) in the configured business time zone:
+    the one calendar of the ledgers (Q1)."""
+    return business_date(moment or utcnow(), zone)
 
 
 def required_reason(text: str) -> str:

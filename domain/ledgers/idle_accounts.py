@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
@@ -19,6 +20,7 @@ from domain.models import Role, Staff
 from domain.platform import audit, outbox
 from domain.platform.access import Permission, require, scope_prefix
 from domain.platform.actors import Actor, system_actor
+from domain.platform.calendar import DEFAULT_ZONE
 from domain.platform.errors import N_, DomainError
 from domain.platform.intents import Intent
 from domain.platform.sweeps import SweepReport
@@ -36,12 +38,12 @@ async def touch_activity(staff_id: int, now: datetime) -> None:
     await Staff.filter(id=staff_id).update(last_active_at=now, idle_flagged_at=None)
 
 
-def _idle_agents(now: datetime, idle_days: int) -> Any:
+def _idle_agents(now: datetime, idle_days: int, zone: ZoneInfo) -> Any:
     """Active field agents with no operation for `idle_days` and not kept (Q7)."""
     cutoff = now - timedelta(days=idle_days)
     return Staff.filter(
         Q(last_active_at__lte=cutoff) | Q(last_active_at__isnull=True, created_at__lte=cutoff),
-        Q(idle_kept_until__isnull=True) | Q(idle_kept_until__lt=business_today(now)),
+        Q(idle_kept_until__isnull=True) | Q(idle_kept_until__lt=business_today(zone, now)),
         active=True, roles__role=Role.FIELD_AGENT,
     ).distinct()
 
@@ -82,12 +84,13 @@ async def _disable_idle(staff: Staff, now: datetime, idle_days: int) -> bool:
     return True
 
 
-async def sweep_idle_accounts(now: datetime, idle_days: int, grace_days: int) -> SweepReport:
+async def sweep_idle_accounts(now: datetime, idle_days: int, grace_days: int, *,
+                              zone: ZoneInfo = DEFAULT_ZONE) -> SweepReport:
     """Flag staff with no operation for `idle_days`, disable them `grace_days` later unless
     an admin keeps them; audited and told in chat (Q7)."""
     flagged = disabled = 0
     grace_end = now - timedelta(days=grace_days)
-    for staff in await _idle_agents(now, idle_days):
+    for staff in await _idle_agents(now, idle_days, zone):
         if staff.idle_flagged_at is None:
             flagged += await _flag_idle(staff, now, idle_days, grace_days)
         elif staff.idle_flagged_at <= grace_end:
@@ -105,11 +108,12 @@ async def idle_accounts_to_keep(actor: Actor, today: date) -> list[Staff]:
     ).prefetch_related("org").order_by("idle_flagged_at", "id")
 
 
-async def keep_idle_account(actor: Actor, staff_id: int, until: date, reason: str) -> None:
+async def keep_idle_account(actor: Actor, staff_id: int, until: date, reason: str, *,
+                            zone: ZoneInfo = DEFAULT_ZONE) -> None:
     """An admin keeps a flagged idle account active until a date (Q7)."""
     require(actor, Permission.IDLE_ACCOUNT_KEEP)
     text = required_reason(reason)
-    if until <= business_today():
+    if until <= business_today(zone):
         raise DomainError(NOT_AFTER_TODAY)
     async with in_transaction():
         staff = await staff_in_scope(actor, staff_id)

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from tortoise.transactions import in_transaction
 
@@ -26,6 +27,7 @@ from domain.models import CounterQualification, ExamResult, Staff, TrainingRecor
 from domain.platform import audit
 from domain.platform.access import Permission, require, scope_prefix
 from domain.platform.actors import Actor, person_label
+from domain.platform.calendar import DEFAULT_ZONE
 from domain.platform.clock import utcnow
 from domain.platform.errors import N_, DomainError
 
@@ -117,30 +119,33 @@ async def _write_exam(actor: Actor, staff: Staff, form: ExamForm) -> ExamResult:
     return row
 
 
-async def record_training(actor: Actor, staff_id: int, form: TrainingForm) -> TrainingRecord:
+async def record_training(actor: Actor, staff_id: int, form: TrainingForm, *,
+                          zone: ZoneInfo = DEFAULT_ZONE) -> TrainingRecord:
     """Record a completed training course of a staff member in scope (Q2)."""
     require(actor, Permission.QUALIFICATION_MANAGE)
-    clean = _clean_training(form, business_today())
+    clean = _clean_training(form, business_today(zone))
     async with in_transaction():
         staff = await staff_in_scope(actor, staff_id)
         return await _write_training(actor, staff, clean)
 
 
-async def record_exam(actor: Actor, staff_id: int, form: ExamForm) -> ExamResult:
+async def record_exam(actor: Actor, staff_id: int, form: ExamForm, *,
+                      zone: ZoneInfo = DEFAULT_ZONE) -> ExamResult:
     """Record an exam result of a staff member in scope (Q2)."""
     require(actor, Permission.QUALIFICATION_MANAGE)
-    clean = _clean_exam(form, business_today())
+    clean = _clean_exam(form, business_today(zone))
     async with in_transaction():
         staff = await staff_in_scope(actor, staff_id)
         return await _write_exam(actor, staff, clean)
 
 
 async def record_counter_qualification(actor: Actor, staff_id: int, certificate_no: str,
-                                       obtained_on: date) -> CounterQualification:
+                                       obtained_on: date, *, zone: ZoneInfo = DEFAULT_ZONE
+                                       ) -> CounterQualification:
     """Record that a staff member holds the counter qualification (Q2)."""
     require(actor, Permission.QUALIFICATION_MANAGE)
     number = _check_text(certificate_no, "certificate_no", 64)
-    _check_past(obtained_on, "obtained_on", business_today())
+    _check_past(obtained_on, "obtained_on", business_today(zone))
     async with in_transaction():
         staff = await staff_in_scope(actor, staff_id)
         if await CounterQualification.exists(staff_id=staff.id):
@@ -194,7 +199,7 @@ async def import_training_csv(actor: Actor, text: str, *, all_or_nothing: bool,
     """Import training records from CSV (employee_no,course,completed_on,hours,trainer) with
     a row-by-row error report; `progress(done, total, label)` is called per row (Q2)."""
     require(actor, Permission.QUALIFICATION_MANAGE)
-    day = today or business_today()
+    day = today or business_today(DEFAULT_ZONE)
 
     async def write(staff: Staff, row: CsvRow) -> None:
         form = _clean_training(TrainingForm(
@@ -216,7 +221,7 @@ async def import_exams_csv(actor: Actor, text: str, *, all_or_nothing: bool,
     """Import exam results from CSV (employee_no,exam,taken_on,score,pass_mark) with a
     row-by-row error report (Q2)."""
     require(actor, Permission.QUALIFICATION_MANAGE)
-    day = today or business_today()
+    day = today or business_today(DEFAULT_ZONE)
 
     async def write(staff: Staff, row: CsvRow) -> None:
         form = _clean_exam(ExamForm(

@@ -63,6 +63,7 @@ from domain.people.orgs import get_org
 from domain.platform import audit, outbox
 from domain.platform.access import Permission, require, scope_prefix
 from domain.platform.actors import Actor, person_label, system_actor
+from domain.platform.calendar import DEFAULT_ZONE
 from domain.platform.chat import locale_of
 from domain.platform.clock import business_date, utcnow
 from domain.platform.errors import N_, DomainError, NotFound
@@ -370,7 +371,8 @@ async def _grant_one(actor: Actor, staff: Staff, business_type: BusinessType,
 async def grant(actor: Actor, staff_id: int, business_type_ids: list[int],
                 basis: QualificationBasis, *, training_id: int | None = None,
                 exam_id: int | None = None, valid_until: date | None = None,
-                now: datetime | None = None) -> list[Qualification]:
+                now: datetime | None = None, zone: ZoneInfo = DEFAULT_ZONE
+                ) -> list[Qualification]:
     """Grant for one or more business types on a counter qualification or training plus a
     passed exam; refuse without the basis, naming what is missing, and after a permanent
     withdrawal (Q2, Q3)."""
@@ -379,7 +381,7 @@ async def grant(actor: Actor, staff_id: int, business_type_ids: list[int],
     wanted = list(dict.fromkeys(business_type_ids))
     if not wanted:
         raise DomainError(N_("Choose at least one business type."))
-    if valid_until is not None and valid_until <= business_today(moment):
+    if valid_until is not None and valid_until <= business_today(zone, moment):
         raise DomainError(NOT_AFTER_TODAY)
     async with in_transaction():
         staff = await _grantee(actor, staff_id)
