@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from domain.cases.cases import CaptureContext
+from domain.cases.capture_gate import CaptureContext
 from domain.ledgers.qualifications import DEFAULT_INCIDENT_RULES, IncidentRules
 from domain.platform.calendar import Calendar
 from domain.platform.media import MediaStore
