@@ -4,10 +4,12 @@ other admin module, so app, state and views all read it without an import runnin
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network
 from typing import Protocol
 
-from domain.cases.capture_gate import CaptureContext
+from domain.cases.cases import CaptureContext
 from domain.ledgers.qualifications import DEFAULT_INCIDENT_RULES, IncidentRules
+from domain.people.auth import DEFAULT_RULES, LoginRules
 from domain.platform.calendar import Calendar
 from domain.platform.media import MediaStore
 
@@ -45,6 +47,8 @@ class AdminConfig:
     box_count_max_age_hours: int = 24
     calendar: Calendar = field(default_factory=Calendar)
     incidents: IncidentRules = DEFAULT_INCIDENT_RULES  # thresholds of Q4 and K2
+    login: LoginRules = DEFAULT_RULES  # throttle and password policy (S3)
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()  # whose X-Forwarded-For counts
 
 
 # Route names the request pipeline treats apart (admin_web.routes gives every route its name).

@@ -8,6 +8,8 @@ from typing import Any
 
 from tortoise.migrations import operations as ops
 
+from domain.platform.clock import utcnow
+
 # Indexes the SQLite schema editor lost: the table rebuild of migration 0007 dropped those
 # of voucher_movement, and adding a column (0009) skips its index. Created if missing, under
 # the names Tortoise gives them, so PostgreSQL, which kept them, is left as it is.
@@ -48,3 +50,31 @@ async def mark_earlier_approvals_drawn(apps: Any, schema_editor: Any) -> None:
     await schema_editor.client.execute_script(
         'UPDATE "case_record" SET "callback_drawn_at" = "decided_at" '
         "WHERE \"status\" = 'approved' AND \"callback_drawn_at\" IS NULL")
+
+
+class ColumnDropped(ops.RemoveField):
+    """A removed field whose column is dropped in place (`ALTER TABLE … DROP COLUMN`, SQLite
+    3.35 and later): Tortoise's SQLite schema editor would rebuild the table instead."""
+
+    async def database_forward(self, app_label: str, old_state: Any, new_state: Any,
+                               state_editor: Any = None) -> None:
+        if state_editor is None:
+            return
+        model = old_state.apps.get_model(f"{app_label}.{self.model_name}")
+        column = model._meta.fields_map[self.name].source_field or self.name
+        await state_editor.client.execute_script(
+            f'ALTER TABLE "{model._meta.db_table}" DROP COLUMN "{column}"')
+
+
+async def start_password_clocks(apps: Any, schema_editor: Any) -> None:
+    """Web log-ins from before password ageing (S3): a password waiting for its first change
+    counts as one-time, every password without a date starts its age now, and each current
+    password opens its log-in's history."""
+    client = schema_editor.client
+    mark = "?" if client.capabilities.dialect == "sqlite" else "$1"
+    await client.execute_query(
+        'UPDATE "web_credential" SET "one_time_password" = "must_change_password", '
+        f'"password_changed_at" = COALESCE("password_changed_at", {mark})', [utcnow()])
+    await client.execute_script(
+        'INSERT INTO "password_history" ("credential_id", "password_hash", "set_at") '
+        'SELECT "id", "password_hash", "password_changed_at" FROM "web_credential"')

@@ -19,8 +19,10 @@ from bot.dispatcher import Sender
 from bot.flows.context import FlowContext
 from bot.telegram import BotConfig, TelegramBot
 from bot.webchat import WebChat
-from domain.cases.capture_gate import CaptureContext, LocationMode, WorkingHours
+from domain.cases.cases import CaptureContext, LocationMode, WorkingHours
 from domain.ledgers.major_incidents import IncidentRules
+from domain.people.auth import LoginRules
+from domain.people.passwords import PasswordPolicy
 from domain.platform import clock
 from domain.platform.calendar import Calendar
 from domain.platform.images import MIB, PhotoLimits
@@ -153,7 +155,19 @@ def _admin_config(settings: Settings, capture: CaptureContext, calendar: Calenda
         box_count_max_age_hours=settings.box_count_max_age_hours,
         calendar=calendar,
         incidents=incidents,
+        login=_login_rules(settings),
+        trusted_proxies=settings.proxy_networks,
     )
+
+
+def _login_rules(settings: Settings) -> LoginRules:
+    """The password policy of web log-ins; the throttle keeps its documented defaults (S3)."""
+    max_age = settings.password_max_age_days
+    return LoginRules(passwords=PasswordPolicy(
+        min_length=settings.password_min_length, min_classes=settings.password_min_classes,
+        history=settings.password_history,
+        one_time_lifetime=timedelta(hours=settings.one_time_password_hours),
+        max_age=timedelta(days=max_age) if max_age else None))
 
 
 def _jobs(settings: Settings, capture: CaptureContext, calendar: Calendar) -> tuple[Job, ...]:

@@ -70,13 +70,11 @@ async def cmd_init(graph: Graph, args: argparse.Namespace) -> int:
     username = args.username or await _ask("admin user name: ")
     name = args.name or await _ask("real name: ")
     employee_no = args.employee_no or await _ask("employee number: ")
-    password = args.password or await asyncio.to_thread(
-        getpass.getpass, "password (10+ chars, letters and digits): "
-    )
+    password = args.password or await asyncio.to_thread(getpass.getpass, "password: ")
     try:
         await create_first_sysadmin(
             username=username, password=password, name=name, employee_no=employee_no,
-            org_code=args.org_code, org_name=args.org_name,
+            org_code=args.org_code, org_name=args.org_name, policy=graph.admin.login.passwords,
         )
     except DomainError as err:
         print(translate(settings.default_locale, err.key, **err.params), file=sys.stderr)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import time
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from domain.cases.capture_gate import LocationMode
+from domain.cases.cases import LocationMode
 from locales import LOCALES
 
 VAR_DIR = Path("var")
@@ -74,6 +75,12 @@ class Settings(BaseSettings):
     bot_retry_max_seconds: float = Field(default=300.0, gt=0)
     session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
     secure_cookies: bool = False
+    trusted_proxies: str = ""
+    password_min_length: int = Field(default=10, ge=8, le=128)
+    password_min_classes: int = Field(default=3, ge=1, le=4)
+    password_history: int = Field(default=5, ge=1, le=24)
+    password_max_age_days: int = Field(default=90, ge=0)
+    one_time_password_hours: int = Field(default=72, ge=1, le=24 * 30)
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
     outbox_backoff_seconds: float = Field(default=2.0, gt=0)
     outbox_max_attempts: int = Field(default=8, ge=1)
@@ -140,6 +147,16 @@ class Settings(BaseSettings):
             raise ValueError("must be HH:MM, e.g. 17:30")
         return value.strip()
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        try:
+            _networks(value)
+        except ValueError as exc:
+            raise ValueError("must list IP addresses or networks, e.g. 10.0.0.1,10.1.0.0/16"
+                             ) from exc
+        return value
+
     @field_validator("public_url")
     @classmethod
     def _without_trailing_slash(cls, value: str) -> str:
@@ -148,6 +165,17 @@ class Settings(BaseSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.business_timezone)
+
+    @property
+    def proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        """Reverse proxies whose X-Forwarded-For names the client address (S3)."""
+        return _networks(self.trusted_proxies)
+
+
+def _networks(value: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """A comma-separated list of IP addresses and networks."""
+    return tuple(ip_network(part.strip(), strict=False) for part in value.split(",")
+                 if part.strip())
 
 
 def hours_before(value: str) -> tuple[int, ...]:

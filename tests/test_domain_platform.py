@@ -6,12 +6,13 @@ from datetime import timedelta
 
 import pytest
 
-from domain.models import AuditLog, BindCode, OrgLevel, OutboxMessage, Role, WebCredential
+from domain.models import AuditLog, BindCode, OrgLevel, OutboxMessage, Role
 from domain.people import auth, binding, orgs, staff
 from domain.platform import audit, leases, outbox
 from domain.platform.clock import utcnow
 from domain.platform.errors import DomainError, PermissionDenied
 from domain.platform.intents import Intent
+from tests.clock_support import SteadyClock
 from tests.factories import ROOT, org_tree, person, web_user
 
 
@@ -79,21 +80,22 @@ async def test_deactivated_staff_cannot_bind(database_url: str) -> None:
     assert "replaced" in refused.value.key or "deactivated" in refused.value.key
 
 
-async def test_five_failed_logins_lock_the_account(database_url: str) -> None:
+async def test_five_failed_logins_lock_the_account(database_url: str,
+                                                   test_clock: SteadyClock) -> None:
     ids = await org_tree()
     _, username = await web_user(ids["province"], Role.SYSADMIN, no="S1")
-    for _ in range(auth.MAX_FAILED_LOGINS):
+    for _ in range(5):
         with pytest.raises(auth.LoginRefused):
             await auth.authenticate(username, "wrong-password-1")
     with pytest.raises(auth.LoginRefused) as locked:
         await auth.authenticate(username, "Secret-pass-123")
     assert "Too many failed log-ins" in locked.value.key
     assert locked.value.params["minutes"] == 15
-    await WebCredential.filter(username=username).update(locked_until=utcnow())
+    test_clock.move_to(utcnow() + timedelta(minutes=15))
     actor, must_change = await auth.authenticate(username, "Secret-pass-123")
     assert actor.has(Role.SYSADMIN) and not must_change
     actions = await AuditLog.all().values_list("action", flat=True)
-    assert actions.count("auth.login_failed") == auth.MAX_FAILED_LOGINS
+    assert actions.count("auth.login_failed") == 5
     assert "auth.login_locked" in actions
 
 

@@ -11,8 +11,8 @@ from domain.people import passwords
 
 
 def test_a_fresh_process_hashes_at_the_production_cost() -> None:
-    script = ("from domain.people.passwords import hash_password\n"
-              "print(hash_password('pw-123456'))")
+    script = ("import asyncio\nfrom domain.people.passwords import hash_password\n"
+              "print(asyncio.run(hash_password('pw-123456')))")
     printed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                              check=True).stdout
     cost = passwords.PRODUCTION_COST
@@ -21,12 +21,12 @@ def test_a_fresh_process_hashes_at_the_production_cost() -> None:
     assert cost.memory_cost >= 65536 and cost.time_cost >= 3
 
 
-def test_a_hash_verifies_whatever_cost_hashes_new_passwords_now() -> None:
-    stored = passwords.hash_password("Secret-pass-123")
+async def test_a_hash_verifies_whatever_cost_hashes_new_passwords_now() -> None:
+    stored = await passwords.hash_password("Secret-pass-123")
     assert f"$m={CHEAPEST.memory_cost},t={CHEAPEST.time_cost}," in stored
     passwords.use_hash_cost(passwords.PRODUCTION_COST)
     try:
-        assert passwords.password_matches(stored, "Secret-pass-123")
-        assert not passwords.password_matches(stored, "Secret-pass-124")
+        assert await passwords.password_matches(stored, "Secret-pass-123")
+        assert not await passwords.password_matches(stored, "Secret-pass-124")
     finally:
         passwords.use_hash_cost(CHEAPEST)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ipaddress import IPv4Address, IPv6Address, ip_address
+
 from aiohttp import web
 from aiohttp_session import get_session, new_session
 from multidict import MultiDict
@@ -18,6 +20,7 @@ from admin_web.pages import (
     render,
 )
 from admin_web.params import max_length, text
+from admin_web.state import CONFIG_KEY
 from domain.models import WebCredential
 from domain.people import auth
 from domain.platform import clock
@@ -31,17 +34,43 @@ async def login_form(request: web.Request) -> web.Response:
     return await render(request, "auth/login.html", context)
 
 
-async def _authenticate(form: MultiDict[str]) -> tuple[Actor, bool]:
+def client_address(request: web.Request) -> str:
+    """The address a request comes from (S3): the peer, unless the peer is a trusted proxy;
+    then the nearest address in X-Forwarded-For that is not a trusted proxy itself."""
+    proxies = request.app[CONFIG_KEY].trusted_proxies
+    address = _ip(request.remote)
+    if address is None:
+        return auth.UNKNOWN_ADDRESS
+    forwarded = ",".join(request.headers.getall("X-Forwarded-For", [])).split(",")
+    for hop in reversed(forwarded):
+        if not any(address in network for network in proxies):
+            break
+        previous = _ip(hop.strip())
+        if previous is None:
+            break
+        address = previous
+    return str(address)
+
+
+def _ip(text: str | None) -> IPv4Address | IPv6Address | None:
+    try:
+        return ip_address(text or "")
+    except ValueError:
+        return None
+
+
+async def _authenticate(request: web.Request, form: MultiDict[str]) -> tuple[Actor, bool]:
     """Check the typed credentials; a user name longer than any is refused as such."""
     username = text(form.get("username"), N_("User name"), max_length(WebCredential, "username"))
-    return await auth.authenticate(username, form.get("password", ""))
+    return await auth.authenticate(username, form.get("password", ""), client_address(request),
+                                   request.app[CONFIG_KEY].login)
 
 
 async def login(request: web.Request) -> web.Response:
     """Check the credentials; on success start a fresh session (no fixation)."""
     form = await form_of(request)
     username, target = form.get("username", ""), local_path(form.get("next"))
-    result, error = await attempt(_authenticate(form))
+    result, error = await attempt(_authenticate(request, form))
     if result is None:
         context = {"username": username, "next": target, "error": error}
         return await render(request, "auth/login.html", context, status=401)
@@ -62,21 +91,27 @@ async def logout(request: web.Request) -> web.Response:
     await flash_and_redirect(request, "/login", _("You have logged out."))
 
 
+async def _password_page(request: web.Request, error: str | None = None) -> web.Response:
+    """The password change form: why a change is due, the policy, and a refusal."""
+    policy = request.app[CONFIG_KEY].login.passwords
+    forced = await auth.forced_change(actor_of(request).staff_id, policy)
+    context = {"forced": _(forced[0]) % forced[1] if forced else None, "policy": policy,
+               "error": error}
+    return await render(request, "auth/password.html", context, status=400 if error else 200)
+
+
 async def password_form(request: web.Request) -> web.Response:
     """Show the password change form."""
-    forced = await auth.must_change_password(actor_of(request).staff_id)
-    return await render(request, "auth/password.html", {"forced": forced})
+    return await _password_page(request)
 
 
 async def change_password(request: web.Request) -> web.Response:
-    """Change one's own password; the first log-in must pass here."""
+    """Change one's own password; the first log-in and an aged password must pass here."""
     form = await form_of(request)
-    actor = actor_of(request)
     _done, error = await attempt(auth.change_password(
-        actor, form.get("current", ""), form.get("new", ""), form.get("repeat", "")
+        actor_of(request), form.get("current", ""), form.get("new", ""), form.get("repeat", ""),
+        request.app[CONFIG_KEY].login.passwords,
     ))
     if error:
-        forced = await auth.must_change_password(actor.staff_id)
-        context = {"forced": forced, "error": error}
-        return await render(request, "auth/password.html", context, status=400)
+        return await _password_page(request, error)
     await flash_and_redirect(request, "/", _("Your password has been changed."))

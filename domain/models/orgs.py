@@ -91,7 +91,12 @@ class StaffRole(Model):
 
 
 class WebCredential(Model):
-    """Web log-in for a staff member: argon2 hash, lock-out and first-log-in state (S3)."""
+    """Web log-in for a staff member: argon2 hash and the state of a forced change (S3).
+
+    `one_time_password` marks a password an administrator issued (and saw), which expires
+    unused and must be replaced at the first log-in. Failed log-ins are counted apart, in
+    `LoginThrottle`, per typed user name and per source address.
+    """
 
     id = fields.IntField(primary_key=True)
     staff: fields.OneToOneRelation[Staff] = fields.OneToOneField(
@@ -100,10 +105,73 @@ class WebCredential(Model):
     username = fields.CharField(max_length=64, unique=True)
     password_hash = fields.CharField(max_length=255)
     must_change_password = fields.BooleanField(default=True)
-    failed_attempts = fields.IntField(default=0)
-    locked_until = fields.DatetimeField(null=True)
+    one_time_password = fields.BooleanField(default=False)
     last_login_at = fields.DatetimeField(null=True)
     password_changed_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "web_credential"
+
+
+class PasswordHistory(Model):
+    """A password a web log-in has had, the current one included: recent ones may not return."""
+
+    id = fields.BigIntField(primary_key=True)
+    credential: fields.ForeignKeyRelation[WebCredential] = fields.ForeignKeyField(
+        "models.WebCredential", related_name="password_history", on_delete=fields.CASCADE
+    )
+    password_hash = fields.CharField(max_length=255)
+    set_at = fields.DatetimeField()
+
+    class Meta:
+        table = "password_history"
+
+
+class KnownLoginAddress(Model):
+    """An address a web log-in last succeeded from: its attempts escape the account-wide delay."""
+
+    id = fields.BigIntField(primary_key=True)
+    credential: fields.ForeignKeyRelation[WebCredential] = fields.ForeignKeyField(
+        "models.WebCredential", related_name="known_addresses", on_delete=fields.CASCADE
+    )
+    address = fields.CharField(max_length=45)
+    last_login_at = fields.DatetimeField()
+
+    class Meta:
+        table = "known_login_address"
+        unique_together = (("credential", "address"),)
+
+
+class LoginThrottle(Model):
+    """Failed log-ins under one key and when it may try again (S3).
+
+    A key is a source address, a typed user name, or a name at an address it is known from.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    key = fields.CharField(max_length=200, unique=True)
+    failures = fields.IntField(default=0)
+    last_failure_at = fields.DatetimeField(null=True, db_index=True)
+    blocked_until = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "login_throttle"
+
+
+class LoginRefusalTally(Model):
+    """Refused log-ins of one source address and typed user name in one hour (S3).
+
+    The audit log gets one row per tally, not one per attempt.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    address = fields.CharField(max_length=45)
+    username = fields.CharField(max_length=64)
+    outcome = fields.CharField(max_length=16)
+    window_start = fields.DatetimeField(db_index=True)
+    refusals = fields.IntField(default=0)
+    last_at = fields.DatetimeField()
+
+    class Meta:
+        table = "login_refusal_tally"
+        unique_together = (("address", "username", "outcome", "window_start"),)

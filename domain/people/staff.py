@@ -9,6 +9,8 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from domain.models import BindCode, ChatBinding, Role, Staff, StaffRole, WebCredential
+from domain.people import login_throttle
+from domain.people.credentials import store_password
 from domain.people.orgs import get_org
 from domain.people.passwords import hash_password
 from domain.platform import audit, outbox
@@ -171,6 +173,7 @@ async def grant_web_login(actor: Actor, staff_id: int, username: str) -> str:
     if not username:
         raise DomainError(N_("A user name is required."))
     initial = secrets.token_urlsafe(9) + "7a"
+    initial_hash = await hash_password(initial)
     async with in_transaction():
         staff = await get_staff(actor, staff_id, Permission.STAFF_MANAGE)
         taken = await WebCredential.filter(username=username).exclude(staff=staff).exists()
@@ -180,11 +183,8 @@ async def grant_web_login(actor: Actor, staff_id: int, username: str) -> str:
         if credential is None:
             credential = WebCredential(staff=staff)
         credential.username = username
-        credential.password_hash = hash_password(initial)
-        credential.must_change_password = True
-        credential.failed_attempts = 0
-        credential.locked_until = None
-        await credential.save()
+        await store_password(credential, initial_hash, one_time=True)
+        await login_throttle.lift(username)
         await audit.record(actor, "staff.web_login_reset", "staff", staff.id,
                            org_id=staff.org.id, detail={"username": username})
     return initial
