@@ -1,1 +1,4 @@
-"""People: orgs, staff and their roles, log-in and passwords, chat binding, first start."""
+"""People: orgs, staff and their roles, log-in and passwords, chat binding, first start.
+
+Public modules: orgs, staff, auth, credentials, login_throttle, passwords, binding, bootstrap.
+"""
