@@ -22,7 +22,7 @@ from pathlib import Path
 from bench.bot_throughput import echo_rate
 from domain.cases import business_types
 from domain.cases.business_types import BusinessTypeForm
-from domain.cases.cases import LocationMode, WorkingHours
+from domain.cases.capture_gate import LocationMode, WorkingHours
 from domain.models import PhotoKind, Role
 from domain.people import binding, orgs, staff
 from domain.platform.actors import actor_for, system_actor

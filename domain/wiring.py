@@ -1,16 +1,17 @@
 """Wiring of the domain events: which area's handler reacts to which event (DESIGN.md §3).
 
-CaseApproved (cases.review.approve)      -> vouchers: the reserved serial is issued
-CaseRejected (cases.review.reject)       -> vouchers: the serial is to be taken back
-CaseCancelled (cases.cases.cancel)       -> vouchers: the serial is to be taken back
-DeviceLost (ledgers.devices.report_loss) -> vouchers: the tablet's tail box is frozen
-VouchersLost (ledgers.devices.report_loss) -> vouchers: the serials go void-pending
-CaseVoucherMoved (vouchers: reserve, issue, recovery) -> cases: the case timeline entry
+CaseApproved (cases.review.approve)   -> vouchers.case_vouchers: the reserved serial is issued
+CaseRejected (cases.review.reject)    -> vouchers.mis_issues: the serial is to be taken back
+CaseCancelled (cases.cases.cancel)    -> vouchers.mis_issues: the serial is to be taken back
+DeviceLost (ledgers.incidents)        -> vouchers.tail_boxes: the tablet's tail box is frozen
+VouchersLost (ledgers.incidents)      -> vouchers.voids: the serials go void-pending
+CaseVoucherMoved (vouchers: reserve, issue, release, recovery, take back)
+                                      -> cases.case_timeline: the entry on the case timeline
 """
 
 from __future__ import annotations
 
-from domain.cases import cases
+from domain.cases import case_timeline
 from domain.platform import events
 from domain.platform.events import (
     CaseApproved,
@@ -31,5 +32,5 @@ def wire_events() -> None:
     events.subscribe(CaseCancelled, mis_issues.recover_for_closing_case)
     events.subscribe(DeviceLost, tail_boxes.freeze_box_of_lost_device)
     events.subscribe(VouchersLost, voids.void_lost_serials)
-    events.subscribe(CaseVoucherMoved, cases.record_voucher_step)
+    events.subscribe(CaseVoucherMoved, case_timeline.record_voucher_step)
     events.bus.mark_wired()

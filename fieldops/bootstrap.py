@@ -19,7 +19,7 @@ from bot.dispatcher import Sender
 from bot.flows.context import FlowContext
 from bot.telegram import BotConfig, TelegramBot
 from bot.webchat import WebChat
-from domain.cases.cases import CaptureContext, LocationMode, WorkingHours
+from domain.cases.capture_gate import CaptureContext, LocationMode, WorkingHours
 from domain.ledgers.major_incidents import IncidentRules
 from domain.people.auth import LoginRules
 from domain.people.passwords import PasswordPolicy

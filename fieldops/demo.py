@@ -17,7 +17,7 @@ from tortoise.transactions import in_transaction
 
 from domain.cases import business_types, cases, review
 from domain.cases.business_types import BusinessTypeForm
-from domain.cases.cases import CaptureContext, WorkingHours
+from domain.cases.capture_gate import CaptureContext, WorkingHours
 from domain.ledgers import devices, incidents, qualifications
 from domain.models import (
     BusinessType,

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from tortoise.transactions import in_transaction
 
 from domain.cases import cases, review
-from domain.cases.cases import CaptureContext
+from domain.cases.capture_gate import CaptureContext
 from domain.models import (
     AuditDraw,
     BusinessType,

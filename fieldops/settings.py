@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from domain.cases.cases import LocationMode
+from domain.cases.capture_gate import LocationMode
 from locales import LOCALES
 
 VAR_DIR = Path("var")

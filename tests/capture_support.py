@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import time
 
-from domain.cases.cases import WorkingHours
+from domain.cases.capture_gate import WorkingHours
 from domain.models import (
     PhotoKind,
 )

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from domain.cases import cases
-from domain.cases.cases import CaptureContext
+from domain.cases.capture_gate import CaptureContext
 from domain.models import (
     Case,
     ChatBinding,

@@ -11,7 +11,7 @@ from admin_web.app import AdminConfig
 from bot.flows import ChatRouter, Inbound, Reply
 from bot.flows.messages import Attachment
 from bot.webchat import WebChat
-from domain.cases.cases import WorkingHours
+from domain.cases.capture_gate import WorkingHours
 from domain.models import Staff, WebChatMessage
 from domain.people import binding
 from tests.factories import (

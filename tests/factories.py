@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.flows.context import FlowContext
-from domain.cases.cases import CaptureContext, WorkingHours
+from domain.cases.capture_gate import CaptureContext, WorkingHours
 from domain.ledgers import devices, qualification_basis, qualifications
 from domain.models import (
     BusinessType,

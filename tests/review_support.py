@@ -9,7 +9,7 @@ from pathlib import Path
 
 from domain.cases import business_types, cases, review_reasons
 from domain.cases.business_types import BusinessTypeForm
-from domain.cases.cases import CaptureContext
+from domain.cases.capture_gate import CaptureContext
 from domain.models import Case, OutboxMessage, PhotoKind, Role, Staff
 from domain.platform.actors import Actor
 from locales import translate

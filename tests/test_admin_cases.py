@@ -19,7 +19,7 @@ from yarl import URL
 from admin_web.app import AdminConfig
 from domain.cases import business_types, cases, review, review_reasons, special
 from domain.cases.business_types import BusinessTypeForm
-from domain.cases.cases import CaptureContext, WorkingHours
+from domain.cases.capture_gate import CaptureContext, WorkingHours
 from domain.cases.review_reasons import ReasonForm
 from domain.models import (
     AuditLog,

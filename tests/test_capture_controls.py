@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from admin_web.app import AdminConfig
-from domain.cases import cases
-from domain.cases.cases import WorkingHours
+from domain.cases import capture_gate, case_summaries, cases
+from domain.cases.capture_gate import WorkingHours
 from domain.ledgers import devices, incidents, qualifications
 from domain.models import (
     Case,
@@ -166,7 +166,7 @@ async def test_a_draft_started_with_another_tablet_is_not_submitted(world: World
     await devices.issue_device(ROOT, second.id, w.agent.staff_id or 0, now=MONDAY_10AM)
     await devices.confirm_receipt(w.agent, second.id, MONDAY_10AM)
     refused = await refusal(cases.submit, w.agent, case.id, w.ctx, MONDAY_10AM)
-    assert (refused.key, refused.params) == (cases.OTHER_TABLET, {
+    assert (refused.key, refused.params) == (capture_gate.OTHER_TABLET, {
         "started": w.asset_tag, "now": "PAD09999"})
     assert await not_submitted(case)
 
@@ -175,14 +175,14 @@ async def test_submission_without_the_risk_hints_is_refused_by_the_domain(world:
     w = world
     case = await draft_with_photos(w)
     await cases.set_voucher(w.agent, case.id, card(1), w.ctx, MONDAY_10AM)
-    summary = await cases.case_summary(w.agent, case.id, w.ctx)
+    summary = await case_summaries.case_summary(w.agent, case.id, w.ctx)
     assert [(m.item, m.message) for m in summary.missing] == [
         (cases.ITEM_RISK, cases.MISSING_RISK_HINT)]
     refused = await refusal(cases.submit, w.agent, case.id, w.ctx, MONDAY_10AM)
     assert refused.key == cases.MISSING_RISK_HINT
     assert await not_submitted(case)
     await cases.confirm_risk_hint(w.agent, case.id)
-    assert (await cases.case_summary(w.agent, case.id, w.ctx)).missing == ()
+    assert (await case_summaries.case_summary(w.agent, case.id, w.ctx)).missing == ()
     assert (await cases.submit(w.agent, case.id, w.ctx, MONDAY_10AM)).case_no
 
 
@@ -200,8 +200,8 @@ async def test_capture_refuses_at_one_in_the_morning_after_the_last_valid_day(
     assert w.agent.staff_id is not None
     await last_valid_on(w.agent.staff_id, LAST_DAY)
     ctx = replace(w.ctx, hours=ALWAYS)
-    await cases.capture_gate(w.agent.staff_id, w.business_type_id, MONDAY_2330, ctx)
-    refused = await refusal(cases.capture_gate, w.agent.staff_id, w.business_type_id,
+    await capture_gate.capture_gate(w.agent.staff_id, w.business_type_id, MONDAY_2330, ctx)
+    refused = await refusal(capture_gate.capture_gate, w.agent.staff_id, w.business_type_id,
                             TUESDAY_1AM, ctx)
     assert (refused.key, refused.params["valid_until"]) == (qualifications.GATE_EXPIRED,
                                                             "2026-11-23")

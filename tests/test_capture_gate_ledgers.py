@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from domain.cases import business_types, cases
+from domain.cases import business_types, capture_gate, cases
 from domain.cases.business_types import BusinessTypeForm
-from domain.cases.cases import CaptureContext, WorkingHours
+from domain.cases.capture_gate import CaptureContext, WorkingHours
 from domain.ledgers import devices, incidents, qualification_basis, qualifications
 from domain.models import (
     Case,
@@ -109,7 +109,7 @@ async def second_tablet(gate: Gate) -> Device:
 
 async def offered(gate: Gate) -> list[str]:
     """The business types the wizard offers the agent now, by code."""
-    types = await cases.offered_business_types(gate.agent.id, utcnow(), gate.ctx)
+    types = await capture_gate.offered_business_types(gate.agent.id, utcnow(), gate.ctx)
     return [row.code for row in types]
 
 
@@ -237,10 +237,10 @@ async def test_the_demo_agents_capture_except_the_suspended_one_whose_tablet_is_
         member = await binding.bind_chat("telegram", str(number), str(number), code)
         if employee_no == "E0105":
             with pytest.raises(DomainError) as refused:
-                await cases.offered_business_types(member.id, utcnow(), ctx)
+                await capture_gate.offered_business_types(member.id, utcnow(), ctx)
             assert refused.value.params["reason"] == LEDGERS[-1].suspension
         else:
-            assert len(await cases.offered_business_types(member.id, utcnow(), ctx)) == len(
+            assert len(await capture_gate.offered_business_types(member.id, utcnow(), ctx)) == len(
                 BUSINESS_TYPES), employee_no
     lost = await Device.get(state=DeviceState.LOST).prefetch_related("holder")
     incident = await Incident.get(device=lost)

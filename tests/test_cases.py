@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from tortoise import connections
 
-from domain.cases import business_types, cases
+from domain.cases import business_types, capture_gate, case_summaries, cases
 from domain.cases.business_types import BusinessTypeForm
-from domain.cases.cases import CaptureContext, WorkingHours
+from domain.cases.capture_gate import CaptureContext, WorkingHours
 from domain.models import (
     AuditLog,
     Case,
@@ -74,9 +74,10 @@ async def test_approved_special_approval_opens_the_gate(world: World) -> None:
     window = {"staff_id": agent_id, "org_id": world.ids["outlet_a"], "reason": "客户住院",
               "starts_at": MONDAY_8PM - hour, "ends_at": MONDAY_8PM + hour}
     await SpecialApproval.create(**window)
-    await refusal(cases.capture_gate, agent_id, world.business_type_id, MONDAY_8PM, world.ctx)
+    await refusal(capture_gate.capture_gate, agent_id, world.business_type_id, MONDAY_8PM,
+                  world.ctx)
     await SpecialApproval.create(**window, status=SpecialApprovalStatus.APPROVED)
-    await cases.capture_gate(agent_id, world.business_type_id, MONDAY_8PM, world.ctx)
+    await capture_gate.capture_gate(agent_id, world.business_type_id, MONDAY_8PM, world.ctx)
 
 
 async def test_unbound_agent_and_inactive_type_are_refused(world: World) -> None:
@@ -126,9 +127,9 @@ async def test_database_keeps_no_plain_id_number_and_finds_it_by_hash(world: Wor
     raw = " ".join(str(value) for value in dict(rows[0]).values())
     assert ID_NUMBER not in raw and MOBILE not in raw
     _, reviewer = await person(world.ids["province"], Role.REVIEWER, no="R001")
-    found = await cases.find_by_id_number(reviewer, ID_NUMBER.lower(), world.ctx)
+    found = await case_summaries.find_by_id_number(reviewer, ID_NUMBER.lower(), world.ctx)
     assert [c.id for c in found] == [case.id]
-    summary = await cases.case_summary(world.agent, case.id, world.ctx)
+    summary = await case_summaries.case_summary(world.agent, case.id, world.ctx)
     assert (summary.id_number_masked, summary.mobile_masked) == (
         "110105********002X", "138****5678")
 
@@ -161,8 +162,8 @@ async def test_other_agent_cannot_touch_the_draft(world: World) -> None:
         await cases.set_customer(other, case.id, "李四", ID_NUMBER, MOBILE, world.ctx)
     with pytest.raises(PermissionDenied):
         await cases.cancel(other, case.id)
-    assert await cases.open_drafts(other) == []
-    assert [c.id for c in await cases.open_drafts(world.agent)] == [case.id]
+    assert await case_summaries.open_drafts(other) == []
+    assert [c.id for c in await case_summaries.open_drafts(world.agent)] == [case.id]
 
 
 async def test_cancel_only_from_draft(world: World) -> None:
@@ -180,15 +181,15 @@ async def test_cancel_only_from_draft(world: World) -> None:
 async def test_reveal_is_audited_and_refused_for_a_field_agent(world: World) -> None:
     case = await ready_draft(world)
     with pytest.raises(PermissionDenied):
-        await cases.reveal_customer(world.agent, case.id, world.ctx)
+        await case_summaries.reveal_customer(world.agent, case.id, world.ctx)
     _, reviewer = await person(world.ids["branch_a"], Role.REVIEWER, no="R001")
-    revealed = await cases.reveal_customer(reviewer, case.id, world.ctx)
+    revealed = await case_summaries.reveal_customer(reviewer, case.id, world.ctx)
     assert (revealed.id_number, revealed.mobile) == (ID_NUMBER, MOBILE)
     entry = await AuditLog.get(action="case.customer_reveal")
     assert (entry.actor_id, entry.object_id) == (reviewer.staff_id, str(case.id))
     _, outsider = await person(world.ids["branch_b"], Role.REVIEWER, no="R002")
     with pytest.raises(PermissionDenied):
-        await cases.reveal_customer(outsider, case.id, world.ctx)
+        await case_summaries.reveal_customer(outsider, case.id, world.ctx)
 
 
 async def test_location_is_kept_and_an_impossible_one_refused(world: World) -> None:

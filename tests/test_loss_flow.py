@@ -14,7 +14,7 @@ import pytest
 from bot.telegram import TelegramBot
 from domain.cases import business_types
 from domain.cases.business_types import BusinessTypeForm
-from domain.cases.cases import WorkingHours
+from domain.cases.capture_gate import WorkingHours
 from domain.ledgers import devices
 from domain.models import (
     Device,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from domain.cases import cases, review
+from domain.cases import case_summaries, cases, review
 from domain.cases.review import QueueFilters
 from domain.models import (
     AuditLog,
@@ -368,8 +368,8 @@ async def test_returned_case_is_corrected_and_resubmitted_as_revision_two(desk: 
     case = await submitted_case(desk)
     await review.return_case(desk.reviewer, case.id, ["unclear_image", "portrait_mismatch"],
                              "", desk.ctx, retake_items=["onsite_with_agent"], now=LATER)
-    assert [c.id for c in await cases.returned_cases(desk.agent)] == [case.id]
-    summary = await cases.case_summary(desk.agent, case.id, desk.ctx)
+    assert [c.id for c in await case_summaries.returned_cases(desk.agent)] == [case.id]
+    summary = await case_summaries.case_summary(desk.agent, case.id, desk.ctx)
     assert summary.retake_items == ("onsite_with_agent",)
     assert summary.missing_photo_kinds == (PhotoKind.ONSITE_WITH_AGENT,)
     refused = await refusal(cases.submit, desk.agent, case.id, desk.ctx, LATER)
@@ -380,7 +380,7 @@ async def test_returned_case_is_corrected_and_resubmitted_as_revision_two(desk: 
     with pytest.raises(DomainError):
         await cases.set_customer(desk.agent, case.id, "李四", ID_NUMBER, MOBILE, desk.ctx)
     await retake(desk, case.id, PhotoKind.ONSITE_WITH_AGENT, 78)
-    summary = await cases.case_summary(desk.agent, case.id, desk.ctx)
+    summary = await case_summaries.case_summary(desk.agent, case.id, desk.ctx)
     assert summary.retaken_items == ("onsite_with_agent",) and summary.missing_photo_kinds == ()
     resubmitted = await cases.submit(desk.agent, case.id, desk.ctx, LATER)
     assert (resubmitted.status, resubmitted.revision) == (CaseStatus.SUBMITTED, 2)
@@ -390,7 +390,7 @@ async def test_returned_case_is_corrected_and_resubmitted_as_revision_two(desk: 
     assert [(p.kind.value, p.revision) for p in photos] == [
         ("id_front", 1), ("id_back", 1), ("onsite_with_agent", 1), ("onsite_with_agent", 2)]
     assert all(desk.ctx.media.read(p.sha256) for p in photos)
-    summary = await cases.case_summary(desk.reviewer, case.id, desk.ctx)
+    summary = await case_summaries.case_summary(desk.reviewer, case.id, desk.ctx)
     assert summary.missing_photo_kinds == () and len(summary.photo_kinds) == 3
     again = [m for m in await messages_to(desk.reviewer) if "revision" in m.template]
     assert len(again) == 1 and again[0].params["revision"] == 2
@@ -409,7 +409,7 @@ async def test_flagged_customer_data_may_be_corrected_before_resubmission(desk: 
     await cases.set_customer(desk.agent, case.id, "张三", ID_NUMBER, "13912345678", desk.ctx)
     resubmitted = await cases.submit(desk.agent, case.id, desk.ctx, LATER)
     assert resubmitted.revision == 2
-    summary = await cases.case_summary(desk.reviewer, case.id, desk.ctx)
+    summary = await case_summaries.case_summary(desk.reviewer, case.id, desk.ctx)
     assert summary.mobile_masked == "139****5678"
 
 

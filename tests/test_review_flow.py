@@ -21,7 +21,7 @@ from bot.flows.context import FlowContext
 from bot.telegram import TelegramBot
 from domain.cases import business_types, cases, review_reasons
 from domain.cases.business_types import BusinessTypeForm
-from domain.cases.cases import WorkingHours
+from domain.cases.capture_gate import WorkingHours
 from domain.models import (
     Case,
     CaseDecision,

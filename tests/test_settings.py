@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from domain.cases.cases import LocationMode
+from domain.cases.capture_gate import LocationMode
 from fieldops import settings as settings_module
 from fieldops.bootstrap import bootstrap
 from fieldops.settings import SettingsError, load_settings

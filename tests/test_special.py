@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from domain.cases import cases, special
+from domain.cases import capture_gate, special
 from domain.models import AuditLog, Role, SpecialApproval, SpecialApprovalStatus
 from domain.platform.errors import DomainError, NotFound, PermissionDenied
 from tests.case_support import MONDAY_8PM, refusal
@@ -78,13 +78,14 @@ async def test_only_an_approved_window_opens_the_gate_and_only_while_it_lasts(de
     assert agent_id is not None
     request = await ask(desk)
     with pytest.raises(DomainError):
-        await cases.capture_gate(agent_id, desk.plain_type_id, MONDAY_8PM, desk.ctx)
+        await capture_gate.capture_gate(agent_id, desk.plain_type_id, MONDAY_8PM, desk.ctx)
     approved = await special.decide_special(desk.supervisor, request.id, True, "同意", ASKED_AT)
     assert approved.status == SpecialApprovalStatus.APPROVED
     assert approved.decided_by_id == desk.supervisor.staff_id  # type: ignore[attr-defined]
-    await cases.capture_gate(agent_id, desk.plain_type_id, MONDAY_8PM, desk.ctx)
+    await capture_gate.capture_gate(agent_id, desk.plain_type_id, MONDAY_8PM, desk.ctx)
     with pytest.raises(DomainError):
-        await cases.capture_gate(agent_id, desk.plain_type_id, MONDAY_8PM + 3 * HOUR, desk.ctx)
+        await capture_gate.capture_gate(agent_id, desk.plain_type_id, MONDAY_8PM + 3 * HOUR,
+                                        desk.ctx)
     [told] = await messages_to(desk.agent)
     text = rendered(told, "en")
     assert "approved by S001" in text and "同意" in text and "19:00" in text
@@ -98,7 +99,7 @@ async def test_a_refused_request_keeps_the_gate_shut_and_tells_the_agent(desk: D
     refused = await special.decide_special(desk.supervisor, request.id, False, "", ASKED_AT)
     assert refused.status == SpecialApprovalStatus.REFUSED
     with pytest.raises(DomainError):
-        await cases.capture_gate(agent_id, desk.plain_type_id, MONDAY_8PM, desk.ctx)
+        await capture_gate.capture_gate(agent_id, desk.plain_type_id, MONDAY_8PM, desk.ctx)
     [told] = await messages_to(desk.agent)
     assert "was refused by S001" in rendered(told, "en")
     again = await ask(desk)

@@ -14,7 +14,7 @@ from bot.flows.special import parse_window
 from bot.telegram import TelegramBot
 from domain.cases import business_types
 from domain.cases.business_types import BusinessTypeForm
-from domain.cases.cases import WorkingHours
+from domain.cases.capture_gate import WorkingHours
 from domain.models import PhotoKind, Role, SpecialApproval, SpecialApprovalStatus
 from domain.platform.clock import utcnow
 from locales import translate

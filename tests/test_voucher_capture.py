@@ -13,7 +13,7 @@ import pytest
 
 from domain.cases import business_types, review
 from domain.cases.business_types import BusinessTypeForm
-from domain.cases.cases import WorkingHours
+from domain.cases.capture_gate import WorkingHours
 from domain.models import (
     BusinessType,
     Case,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from domain.cases import business_types
 from domain.cases.business_types import BusinessTypeForm
-from domain.cases.cases import CaptureContext
+from domain.cases.capture_gate import CaptureContext
 from domain.models import (
     BoxCount,
     Device,

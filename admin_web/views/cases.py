@@ -17,8 +17,9 @@ from admin_web.i18n import gettext as _
 from admin_web.pages import actor_of, attempt, flash_and_redirect, form_of, local_path, render
 from admin_web.params import int_or_none, parse_date, path_id
 from admin_web.state import CONFIG_KEY, TIMEZONE_KEY
-from domain.cases import business_types, cases, review, review_desk, review_reasons
-from domain.cases.cases import CaptureContext, CustomerData
+from domain.cases import business_types, case_summaries, review, review_desk, review_reasons
+from domain.cases.capture_gate import CaptureContext
+from domain.cases.case_summaries import CustomerData
 from domain.cases.review import (
     DECIDED_STATUSES,
     OPEN_STATUSES,
@@ -229,8 +230,8 @@ async def case_page(request: web.Request) -> web.Response:
 async def reveal(request: web.Request) -> web.Response:
     """Show the customer's ID number and mobile in clear once, audited by the service (C10)."""
     case_id = path_id(request, "case_id")
-    customer, error = await attempt(cases.reveal_customer(actor_of(request), case_id,
-                                                          capture_of(request)))
+    customer, error = await attempt(case_summaries.reveal_customer(actor_of(request), case_id,
+                                                                   capture_of(request)))
     return await _case_view(request, case_id, customer=customer, error=error,
                             status=400 if error else 200)
 

@@ -29,15 +29,11 @@ from bot.flows.devices import LOSS_STEPS, NOT_SENT
 from bot.flows.messages import Buttons, Reply
 from bot.flows.special import REQUEST_NOT_SENT, SpecialStep
 from bot.flows.turn import Outcome, Step, Turn, answer
-from domain.cases import cases
+from domain.cases import capture_gate, case_summaries, cases
 from domain.cases.business_types import PHOTO_KIND_LABELS
-from domain.cases.cases import (
-    ITEM_LOCATION,
-    ITEM_RISK,
-    ITEM_VOUCHER,
-    CaseSummary,
-    LocationMode,
-)
+from domain.cases.capture_gate import LocationMode
+from domain.cases.case_summaries import CaseSummary
+from domain.cases.cases import ITEM_LOCATION, ITEM_RISK, ITEM_VOUCHER
 from domain.cases.review_reasons import RETAKE_ITEM_LABELS
 from domain.models import Case, CaseStatus, PhotoKind
 from domain.models.cases import RETAKE_CUSTOMER
@@ -114,7 +110,8 @@ async def new(turn: Turn) -> Outcome:
 async def resume(turn: Turn) -> Outcome:
     """/resume: the agent's returned cases and open drafts, as buttons."""
     actor = await chat_actor(turn)
-    returned, drafts = await cases.returned_cases(actor), await cases.open_drafts(actor)
+    returned = await case_summaries.returned_cases(actor)
+    drafts = await case_summaries.open_drafts(actor)
     if not returned and not drafts:
         return answer(Step.IDLE, turn._("You have no open drafts and no returned cases."))
     rows = tuple(((_list_label(turn, case), f"{PREFIX}resume:{case.id}"),)
@@ -600,7 +597,8 @@ SCREENS: dict[CaptureStep, Callable[[Turn, CaseSummary, dict[str, Any]], Reply]]
 async def _type_choice(turn: Turn, actor: Actor, *lead: str) -> Outcome:
     """The active business types the gate lets the agent capture now, or the gate's refusal."""
     assert actor.staff_id is not None
-    open_types = await cases.offered_business_types(actor.staff_id, utcnow(), turn.ctx.capture)
+    open_types = await capture_gate.offered_business_types(actor.staff_id, utcnow(),
+                                                           turn.ctx.capture)
     rows: Buttons = tuple(((row.name_in(turn.locale), f"{PREFIX}new:{row.id}"),)
                           for row in open_types)
     text = turn._("Which business do you capture? Choose the business type.")
@@ -609,13 +607,13 @@ async def _type_choice(turn: Turn, actor: Actor, *lead: str) -> Outcome:
 
 async def _summary(turn: Turn, actor: Actor, case_id: int) -> CaseSummary:
     """The masked summary of a case (C10)."""
-    return await cases.case_summary(actor, case_id, turn.ctx.capture)
+    return await case_summaries.case_summary(actor, case_id, turn.ctx.capture)
 
 
 async def _editable(turn: Turn, actor: Actor, case_id: int) -> CaseSummary:
     """The agent's own draft or returned case; otherwise refused with the reason (C3)."""
     summary = await _summary(turn, actor, case_id)
-    own = [*await cases.open_drafts(actor), *await cases.returned_cases(actor)]
+    own = [*await case_summaries.open_drafts(actor), *await case_summaries.returned_cases(actor)]
     if any(case.id == case_id for case in own):
         return summary
     if summary.status == CaseStatus.CANCELLED:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from domain.cases.cases import CaptureContext
+from domain.cases.capture_gate import CaptureContext
 from domain.ledgers.qualifications import DEFAULT_INCIDENT_RULES, IncidentRules
 
 

@@ -25,7 +25,7 @@ from bot.flows.common import chat_actor, typed_date, typed_time
 from bot.flows.confirming import ConfirmStep
 from bot.flows.messages import Reply
 from bot.flows.turn import Outcome, Step, Turn, answer
-from domain.cases.cases import CASE_NO
+from domain.cases.case_numbers import CASE_NO
 from domain.ledgers import devices, incidents
 from domain.ledgers.incidents import LossReport
 from domain.models import Role

@@ -15,7 +15,7 @@ from bot.flows.account import stale_button, unknown_text
 from bot.flows.common import chat_actor, joined
 from bot.flows.messages import Buttons, Reply
 from bot.flows.turn import Outcome, Step, Turn, answer
-from domain.cases import cases, review
+from domain.cases import case_summaries, review
 from domain.cases.business_types import PHOTO_KIND_LABELS
 from domain.models import CaseStatus, ReasonKind, ReviewReason
 from domain.platform.access import Permission, require
@@ -76,7 +76,7 @@ def local(turn: Turn, name_zh: str, name_en: str) -> str:
 
 async def case_card(turn: Turn, press: Press) -> str:
     """The case as the reviewer sees it in chat, ID and mobile masked (C10)."""
-    summary = await cases.case_summary(press.actor, press.case_id, turn.ctx.capture)
+    summary = await case_summaries.case_summary(press.actor, press.case_id, turn.ctx.capture)
     due = summary.review_due_at
     return turn._(
         "Case %(case_no)s, revision %(revision)s\nBusiness type: %(business_type)s\n"

@@ -9,7 +9,8 @@ from datetime import datetime
 
 from tortoise.transactions import in_transaction
 
-from domain.cases.cases import CaptureContext, CaseSummary, case_summary, visible_case
+from domain.cases.capture_gate import CaptureContext
+from domain.cases.case_summaries import CaseSummary, case_summary, visible_case
 from domain.models import Case, CaseDecision, CaseEvent, CasePhoto
 from domain.platform import audit
 from domain.platform.actors import Actor

@@ -30,11 +30,9 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from domain.cases.cases import (
-    CaptureContext,
-    record_event,
-    reviewer_intent,
-)
+from domain.cases.capture_gate import CaptureContext
+from domain.cases.case_timeline import record_event
+from domain.cases.cases import reviewer_intent
 from domain.models import (
     BusinessType,
     Case,

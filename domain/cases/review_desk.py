@@ -7,7 +7,7 @@ import asyncio
 from tortoise.transactions import in_transaction
 
 from domain.cases import case_file
-from domain.cases.cases import CaptureContext
+from domain.cases.capture_gate import CaptureContext
 from domain.models import Case, CasePhoto, Role, Staff
 from domain.platform import audit
 from domain.platform.access import Permission, require, scope_prefix

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from domain.cases.cases import case_no_prefix
+from domain.cases.case_numbers import case_no_prefix
 from domain.cases.review import DECIDED_STATUSES, OPEN_STATUSES
 from domain.models import Case, CaseStatus, Org
 from domain.platform.access import Permission, require, scope_prefix

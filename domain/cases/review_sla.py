@@ -11,7 +11,9 @@ from zoneinfo import ZoneInfo
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from domain.cases.cases import CaptureContext, record_event, reviewer_intent
+from domain.cases.capture_gate import CaptureContext
+from domain.cases.case_timeline import record_event
+from domain.cases.cases import reviewer_intent
 from domain.cases.review import FINAL_DECISIONS, OPEN_STATUSES, SLA_STATUSES
 from domain.models import (
     BusinessType,

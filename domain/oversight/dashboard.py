@@ -29,7 +29,7 @@ from tortoise.expressions import Q, Subquery
 from tortoise.functions import Avg, Count, Sum
 
 from domain.cases import review, review_sla
-from domain.cases.cases import case_no_prefix
+from domain.cases.case_numbers import case_no_prefix
 from domain.ledgers import devices, idle_accounts, major_incidents, qualifications
 from domain.models import (
     Callback,
