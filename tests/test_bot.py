@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -318,3 +320,11 @@ async def test_fake_server_stores_photos_and_serves_their_files(fake: FakeTelegr
         edited = await client.edit_message_text("changed", chat_id=AGENT,
                                                 message_id=sent.message_id)
         assert edited.text == "changed"
+
+
+@pytest.mark.parametrize("module", ["bot.actions", "bot.flows.messages", "bot.telegram",
+                                    "bot.webchat", "bot.dispatcher"])
+def test_each_entry_module_of_the_bot_imports_first_in_a_fresh_process(module: str) -> None:
+    done = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True,
+                          text=True, cwd=Path(__file__).parent.parent, timeout=120)
+    assert done.returncode == 0, done.stderr
