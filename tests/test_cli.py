@@ -151,22 +151,38 @@ def free_port() -> int:
 async def test_run_without_token_serves_the_admin_and_keeps_the_bot_off(
     database_url: str, tmp_path: Path
 ) -> None:
+    log = await run_until_healthy(database_url, tmp_path)
+    assert "FIELDOPS_TELEGRAM_BOT_TOKEN is not set" in log
+    assert "scheduler started" in log
+
+
+async def test_run_only_web_serves_the_admin_on_its_database_and_nothing_else(
+    database_url: str, tmp_path: Path
+) -> None:
+    log = await run_until_healthy(database_url, tmp_path, "--only", "web")
+    assert "web server on" in log
+    assert "scheduler started" not in log and "outbox dispatcher" not in log
+    assert "TELEGRAM_BOT_TOKEN" not in log
+
+
+async def run_until_healthy(database_url: str, tmp_path: Path, *options: str) -> str:
+    """Run `fieldops run OPTIONS` until its /healthz answers 200 (the database is open), stop
+    it with SIGTERM and return its log; it must have stopped cleanly."""
     port = free_port()
     env = cli_env(database_url, tmp_path, FIELDOPS_WEB_PORT=str(port))
     process = await asyncio.create_subprocess_exec(
-        *FIELDOPS, "run", env=env | subprocess_clock_env(utcnow()), cwd=tmp_path,
+        *FIELDOPS, "run", *options, env=env | subprocess_clock_env(utcnow()), cwd=tmp_path,
         stderr=asyncio.subprocess.PIPE,
     )
     try:
         status = await wait_for_health(port)
-        assert status == 200
     finally:
-        process.send_signal(signal.SIGTERM)
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
         _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
     log = stderr.decode()
-    assert process.returncode == 0, log
-    assert "FIELDOPS_TELEGRAM_BOT_TOKEN is not set" in log
-    assert "scheduler started" in log
+    assert status == 200 and process.returncode == 0, log
+    return log
 
 
 async def wait_for_health(port: int) -> int:
