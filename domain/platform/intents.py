@@ -72,13 +72,13 @@ class Kind:
 
 _A, _S = Action, SubjectType
 _DECIDE = (_A.CLAIM, _A.APPROVE, _A.RETURN, _A.OPEN)
-_DAY, _HOURS = timedelta(days=1), timedelta(hours=1)
+_DAY, _HOUR = timedelta(days=1), timedelta(hours=1)
 
 KINDS: dict[str, Kind] = {kind.name: kind for kind in (
     Kind("case.submitted", _S.CASE, _DECIDE, _DAY, until_settled=True),
     Kind("case.second_approval", _S.CASE, _DECIDE, _DAY, until_settled=True),
-    Kind("case.sla_reminder", _S.CASE, _DECIDE, 4 * _HOURS, until_settled=True),
-    Kind("case.sla_escalation", _S.CASE, (_A.OPEN,), 8 * _HOURS, until_settled=True),
+    Kind("case.sla_reminder", _S.CASE, _DECIDE, 4 * _HOUR, until_settled=True),
+    Kind("case.sla_escalation", _S.CASE, (_A.OPEN,), 8 * _HOUR, until_settled=True),
     Kind("case.held_alert", _S.CASE, (_A.OPEN,), 2 * _DAY, until_settled=True),
     Kind("case.first_approved", _S.CASE, lifetime=3 * _DAY),
     Kind("case.approved", _S.CASE, lifetime=3 * _DAY),
@@ -109,8 +109,8 @@ KINDS: dict[str, Kind] = {kind.name: kind for kind in (
     Kind("mis_issue.to_chain", _S.MIS_ISSUE),
     Kind("mis_issue.reminder", _S.MIS_ISSUE, (_A.TAKE_BACK,)),
     Kind("mis_issue.escalated", _S.MIS_ISSUE),
-    Kind("box_count.requested", _S.BOX_COUNT, (_A.COUNT,), 12 * _HOURS, until_settled=True),
-    Kind("box_count.reminded", _S.BOX_COUNT, (_A.COUNT,), 12 * _HOURS, until_settled=True),
+    Kind("box_count.requested", _S.BOX_COUNT, (_A.COUNT,), 12 * _HOUR, until_settled=True),
+    Kind("box_count.reminded", _S.BOX_COUNT, (_A.COUNT,), 12 * _HOUR, until_settled=True),
     Kind("box_count.escalated", _S.BOX_COUNT, lifetime=_DAY, until_settled=True),
     Kind("box_count.discrepancy", _S.BOX_COUNT, lifetime=3 * _DAY),
     Kind("box_count.handover", _S.BOX_COUNT, (_A.TAKE_OVER,), 3 * _DAY),
