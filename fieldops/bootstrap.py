@@ -23,7 +23,7 @@ from domain.cases.capture_gate import CaptureContext, LocationMode, WorkingHours
 from domain.ledgers.major_incidents import IncidentRules
 from domain.people.auth import LoginRules
 from domain.people.passwords import PasswordPolicy
-from domain.platform import clock
+from domain.platform import audit, clock
 from domain.platform.calendar import Calendar
 from domain.platform.images import MIB, PhotoLimits
 from domain.platform.media import MediaStore
@@ -66,6 +66,8 @@ class Graph:
 
 def bootstrap(settings: Settings) -> Graph:
     """Build the graph of one process from its settings."""
+    if settings.audit_key:  # always so from load_settings; tests may build Settings bare
+        audit.use_keys(settings.audit_key, settings.audit_keys_before)  # process-wide (S3)
     cipher, media, hours = (FieldCipher(settings.data_key), MediaStore(settings.media_root),
                             _working_hours(settings))
     calendar, capture = _calendar(settings, hours), _capture(settings, cipher, media, hours)
@@ -177,4 +179,5 @@ def _jobs(settings: Settings, capture: CaptureContext, calendar: Calendar) -> tu
         LedgerSettings(settings.idle_account_days, settings.idle_account_grace_days,
                        settings.major_incident_threshold),
         CountSettings(settings.day_end_closing_time, settings.day_end_answer_minutes,
-                      settings.day_end_escalate_minutes), calendar)
+                      settings.day_end_escalate_minutes), calendar,
+        audit_checkpoints=settings.audit_checkpoint_file)

@@ -1,4 +1,4 @@
-"""The `fieldops` command: migrate, init, run, demo, import, audit verify."""
+"""The `fieldops` command: migrate, init, run, demo, import, audit verify and checkpoint."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from fieldops import db
 from fieldops.bootstrap import Graph, bootstrap
 from fieldops.settings import SettingsError, load_settings
 from locales import translate
+from scheduler.jobs import write_audit_checkpoint
 
 log = logging.getLogger("fieldops")
 
@@ -50,6 +51,9 @@ async def cmd_migrate(graph: Graph, _: argparse.Namespace) -> int:
         print(f"{len(pending)} migration(s) applied")
     else:
         print("database is up to date")
+    sealed = await audit.seal_legacy_rows()
+    if sealed:
+        print(f"audit log: {sealed} earlier row(s) sealed under the audit key")
     added = await review_reasons.seed_default_reasons()
     if added:
         print(f"{added} standard review reason(s) added")
@@ -109,16 +113,39 @@ async def cmd_demo(graph: Graph, _: argparse.Namespace) -> int:
     return 0
 
 
-async def cmd_audit_verify(graph: Graph, _: argparse.Namespace) -> int:
-    """Check the audit hash chain; print the first broken row."""
-    checked, broken = await audit.verify_chain()
+async def cmd_audit_verify(graph: Graph, args: argparse.Namespace) -> int:
+    """Check the keyed audit chain and compare it with the checkpoints; print the first
+    break (S3)."""
+    path = Path(args.checkpoint) if args.checkpoint else graph.settings.audit_checkpoint_file
+    marks: list[audit.Checkpoint] = []
+    if args.checkpoint or path.exists():
+        try:
+            marks = await asyncio.to_thread(audit.read_checkpoints, path)
+        except (OSError, ValueError, KeyError) as err:
+            print(f"fieldops: cannot read the checkpoints in {path}: {err}", file=sys.stderr)
+            return 1
+    else:
+        print(f"no checkpoint file at {path}: rows removed from the end cannot be found",
+              file=sys.stderr)
+    report = await audit.verify_chain(
+        marks, progress=lambda done, total: progress_bar(done, total, "audit rows"))
+    broken = report.broken
     if broken is None:
-        print(f"audit chain intact: {checked} rows verified")
+        print(f"audit chain intact: {report.checked} rows verified ({report.legacy} from "
+              f"before the audit key), {len(marks)} checkpoint(s) compared")
         return 0
-    reason = translate(graph.settings.default_locale, broken.reason)
-    print(f"audit chain BROKEN at row {broken.row_id}: {reason} "
-          f"({checked} rows before it verified)")
+    reason = translate(graph.settings.default_locale, broken.reason, **broken.params)
+    where = "after the last row" if broken.row_id is None else f"at row {broken.row_id}"
+    print(f"audit chain BROKEN {where}: {reason} ({report.checked} rows verified)")
     return 1
+
+
+async def cmd_audit_checkpoint(graph: Graph, _: argparse.Namespace) -> int:
+    """Write a checkpoint of the audit chain now, e.g. before a backup (S3)."""
+    mark = await write_audit_checkpoint(graph.settings.audit_checkpoint_file)
+    print(f"audit checkpoint: {mark.rows} rows, head row {mark.head_id} "
+          f"-> {graph.settings.audit_checkpoint_file}")
+    return 0
 
 
 IMPORT_FORMATS = {
@@ -195,9 +222,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_import_parser(sub)
     audit_cmd = sub.add_parser("audit", help="audit log tools")
     audit_sub = audit_cmd.add_subparsers(dest="audit_command", required=True)
-    audit_sub.add_parser("verify", help="check the hash chain").set_defaults(
-        func=cmd_audit_verify
-    )
+    verify = audit_sub.add_parser("verify", help="check the keyed hash chain")
+    verify.add_argument("--checkpoint", default="", metavar="FILE",
+                        help="checkpoint file to compare with (default: "
+                             "FIELDOPS_AUDIT_CHECKPOINT_FILE)")
+    verify.set_defaults(func=cmd_audit_verify)
+    audit_sub.add_parser("checkpoint", help="append a checkpoint of the chain now"
+                         ).set_defaults(func=cmd_audit_checkpoint)
     return parser
 
 

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     web_port: int = Field(default=8080, ge=1, le=65535)
     secret_key: str = ""
     data_key: str = ""
+    audit_key: str = ""
+    audit_previous_keys: str = ""
+    audit_checkpoint_file: Path = Field(default=VAR_DIR / "audit-checkpoints.log")
     public_url: str = ""
     working_days: str = "1,2,3,4,5"
     working_hours: str = "08:30-17:30"
@@ -167,6 +170,11 @@ class Settings(BaseSettings):
         return ZoneInfo(self.business_timezone)
 
     @property
+    def audit_keys_before(self) -> tuple[str, ...]:
+        """Audit keys replaced by rotation, oldest first: they check the older rows (S3)."""
+        return tuple(key.strip() for key in self.audit_previous_keys.split(",") if key.strip())
+
+    @property
     def proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
         """Reverse proxies whose X-Forwarded-For names the client address (S3)."""
         return _networks(self.trusted_proxies)
@@ -208,6 +216,8 @@ def load_settings(**overrides: object) -> Settings:
         settings.secret_key = _stored_key("secret_key")
     if not settings.data_key:
         settings.data_key = _stored_key("data_key")
+    if not settings.audit_key:
+        settings.audit_key = _stored_key("audit_key")
     return settings
 
 
@@ -215,7 +225,8 @@ def _stored_key(name: str) -> str:
     """Generate a key on first run and keep it under ./var/.
 
     `secret_key` signs sessions and may be rotated freely; `data_key` encrypts customer data
-    at rest (C10) and must be kept (and backed up) as long as the data lives.
+    at rest (C10) and must be kept (and backed up) as long as the data lives; `audit_key`
+    signs the audit chain (S3) and is kept, with its predecessors, as long as the log lives.
     """
     path = VAR_DIR / name
     if path.exists():

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from domain.platform.clock import utcnow
+from tests.audit_support import AUDIT_KEY
 from tests.clock_support import subprocess_clock_env
 
 FIELDOPS = [sys.executable, "-m", "fieldops.cli"]
@@ -18,7 +19,7 @@ def cli_env(database_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
     """The environment of a `fieldops` run: this test's database, no other FIELDOPS_ setting."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FIELDOPS_")}
     env |= {"FIELDOPS_DATABASE_URL": database_url, "FIELDOPS_SECRET_KEY": "k" * 48,
-            "FIELDOPS_MEDIA_ROOT": str(tmp_path / "media")}
+            "FIELDOPS_MEDIA_ROOT": str(tmp_path / "media"), "FIELDOPS_AUDIT_KEY": AUDIT_KEY}
     return env | extra
 
 

@@ -25,9 +25,11 @@ from argon2.profiles import CHEAPEST
 from tortoise import Tortoise, connections
 
 from domain.people import passwords
+from domain.platform import audit
 from domain.wiring import wire_events
 from fieldops import db
 from tests.admin_support import seed_every_kind
+from tests.audit_support import AUDIT_KEY
 from tests.browser_support import start_chromium
 from tests.clock_support import SteadyClock, install, test_now
 
@@ -54,6 +56,19 @@ async def _migrate(url: str) -> None:
 def domain_events_wired() -> None:
     """The areas' event handlers are subscribed, as the composition root does."""
     wire_events()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def audit_chain_keyed_for_the_session() -> None:
+    """The audit chain is keyed, as the composition root keys it (S3)."""
+    audit.use_keys(AUDIT_KEY)
+
+
+@pytest.fixture(autouse=True)
+def audit_chain_keyed() -> None:
+    """Every test signs audit rows with the tests' key, whichever key a process built
+    before it installed."""
+    audit.use_keys(AUDIT_KEY)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -46,6 +46,7 @@ from fieldops.demo import (
     VOUCHER_STEPS,
 )
 from fieldops.demo_history import STEPS as HISTORY_STEPS
+from tests.audit_support import owner_rights
 from tests.cli_support import FIELDOPS, cli_env, fieldops
 from tests.clock_support import subprocess_clock_env
 
@@ -136,7 +137,8 @@ async def test_audit_verify_catches_a_hand_edited_row(database_url: str, tmp_pat
     intact = await fieldops(env, "audit", "verify", cwd=tmp_path)
     assert intact.returncode == 0 and "intact" in intact.stdout
     victim = await AuditLog.filter(action="staff.create").order_by("id").first()
-    await AuditLog.filter(id=victim.id).update(actor_label="someone else")
+    async with owner_rights():
+        await AuditLog.filter(id=victim.id).update(actor_label="someone else")
     broken = await fieldops(env, "audit", "verify", cwd=tmp_path)
     assert broken.returncode == 1
     assert f"row {victim.id}" in broken.stdout

@@ -1,27 +1,65 @@
-"""The hash-chained audit log (S3): append inside the caller's transaction, verify the chain."""
+"""The keyed, hash-chained audit log (S3): append inside the caller's transaction, verify
+the chain, anchor it with checkpoints kept outside the database.
+
+Each row's hash is an HMAC-SHA256, under the audit key, of the previous row's hash and the
+row's own fields, so nobody without the key can edit, forge or re-chain rows. Rows written
+before the chain was keyed (plain SHA-256) are accepted only as a prefix: the first keyed
+row marks its end (`seal_legacy_rows` writes that row on upgrade), and no unkeyed row may
+follow it. After a key rotation the previous keys still check the older rows, never a row
+after the first one signed with a newer key. Rows removed from the end (or all of them) are
+found by comparing the chain with a checkpoint: the row count and head hash, written
+periodically to a log line and an append-only file that the database does not hold.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from tortoise import connections
 
 from domain.models import AuditLog, Org
 from domain.platform.access import Permission, require, scope_prefix
-from domain.platform.actors import Actor
+from domain.platform.actors import Actor, system_actor
 from domain.platform.clock import utcnow
 from domain.platform.errors import N_
 
 GENESIS_HASH = "0" * 64
 _PG_AUDIT_LOCK = 7_301_001
+SEALED = "audit.chain_keyed"
 
 
-def row_digest(prev_hash: str, row: AuditLog) -> str:
-    """SHA-256 over the previous hash and the row's own fields."""
+class _Keys:
+    """The audit keys of this process, oldest first; the last one signs new rows."""
+
+    in_force: tuple[bytes, ...] = ()
+
+
+_KEYS = _Keys()
+
+
+def use_keys(current: str, previous: Sequence[str] = ()) -> None:
+    """Key the chain of this process (S3): new rows are signed with `current`; `previous`
+    keys, oldest first, still check the rows written before a rotation."""
+    if not current:
+        raise ValueError("the audit key is empty")
+    _KEYS.in_force = tuple(key.encode("utf-8") for key in (*previous, current))
+
+
+def _signing_key() -> bytes:
+    if not _KEYS.in_force:
+        raise RuntimeError("the audit chain has no key: call audit.use_keys() at start")
+    return _KEYS.in_force[-1]
+
+
+def _canonical(row: AuditLog) -> bytes:
+    """The row's own fields as canonical JSON."""
     payload = {
         "at": row.at.astimezone(UTC).isoformat(timespec="microseconds"),
         "actor_id": row.actor_id,
@@ -32,8 +70,17 @@ def row_digest(prev_hash: str, row: AuditLog) -> str:
         "org_id": row.org_id,
         "detail": row.detail,
     }
-    canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256((prev_hash + canonical).encode("utf-8")).hexdigest()
+    return json.dumps(payload, sort_keys=True, ensure_ascii=False,
+                      separators=(",", ":")).encode("utf-8")
+
+
+def row_digest(prev_hash: str, row: AuditLog, key: bytes | None) -> str:
+    """HMAC-SHA256 under `key` over the previous hash and the row's own fields; plain
+    SHA-256 for `None`, as rows were hashed before the chain was keyed."""
+    message = prev_hash.encode("utf-8") + _canonical(row)
+    if key is None:
+        return hashlib.sha256(message).hexdigest()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
 async def record(
@@ -45,7 +92,9 @@ async def record(
     org_id: int | None = None,
     detail: dict[str, Any] | None = None,
 ) -> AuditLog:
-    """Append one audit row; call it inside the transaction that made the change."""
+    """Append one audit row signed with the audit key; call it inside the transaction that
+    made the change (S3)."""
+    key = _signing_key()
     connection = connections.get("default")
     if connection.capabilities.dialect == "postgres":
         await connection.execute_query("SELECT pg_advisory_xact_lock($1)", [_PG_AUDIT_LOCK])
@@ -62,36 +111,131 @@ async def record(
         detail=detail or {},
         prev_hash=prev_hash,
     )
-    row.row_hash = row_digest(prev_hash, row)
+    row.row_hash = row_digest(prev_hash, row, key)
     await row.save()
     return row
 
 
+async def seal_legacy_rows() -> int:
+    """Close the unkeyed prefix of an upgraded log with a keyed row naming its length, so
+    that no unkeyed row can be appended after it (S3); the number of rows sealed, 0 when
+    the last row is keyed already or the log is empty."""
+    last = await AuditLog.all().order_by("-id").first()
+    if last is None or _key_level(last.prev_hash, last, 1) is not None:
+        return 0
+    legacy = await AuditLog.all().count()
+    await record(system_actor("audit"), SEALED, "audit_log", last.id,
+                 detail={"legacy_rows": legacy})
+    return legacy
+
+
+def _key_level(prev_hash: str, row: AuditLog, lowest: int) -> int | None:
+    """The oldest key, from `lowest` up (0 = unkeyed, then the keys oldest first), that the
+    row's hash was made with; None when none was."""
+    keys: tuple[bytes | None, ...] = (None, *_KEYS.in_force)
+    for level in range(lowest, len(keys)):
+        if hmac.compare_digest(row_digest(prev_hash, row, keys[level]), row.row_hash):
+            return level
+    return None
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The chain's length and head at a moment, kept outside the database (S3)."""
+
+    at: datetime
+    rows: int
+    head_id: int
+    head_hash: str
+
+    def line(self) -> str:
+        """The checkpoint as one line of the checkpoint file."""
+        return json.dumps({"at": self.at.isoformat(), "rows": self.rows,
+                           "head_id": self.head_id, "head_hash": self.head_hash})
+
+    @classmethod
+    def of_line(cls, line: str) -> Checkpoint:
+        """A checkpoint read back from its line."""
+        data = json.loads(line)
+        return cls(at=datetime.fromisoformat(data["at"]), rows=int(data["rows"]),
+                   head_id=int(data["head_id"]), head_hash=str(data["head_hash"]))
+
+
+async def checkpoint() -> Checkpoint:
+    """The chain's current length and head (S3); rows appended meanwhile come after it."""
+    head = await AuditLog.all().order_by("-id").first()
+    if head is None:
+        return Checkpoint(at=utcnow(), rows=0, head_id=0, head_hash=GENESIS_HASH)
+    rows = await AuditLog.filter(id__lte=head.id).count()
+    return Checkpoint(at=utcnow(), rows=rows, head_id=head.id, head_hash=head.row_hash)
+
+
+def append_checkpoint(path: Path, mark: Checkpoint) -> None:
+    """Add a checkpoint to the end of the append-only checkpoint file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as file:
+        file.write(mark.line() + "\n")
+
+
+def read_checkpoints(path: Path) -> list[Checkpoint]:
+    """Every checkpoint in a checkpoint file, oldest first."""
+    return [Checkpoint.of_line(line) for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+
+
 @dataclass(frozen=True)
 class ChainBreak:
-    """The first audit row whose hash or link does not hold."""
+    """Where the chain does not hold: the first bad row (None when rows are missing at the
+    end) and the reason, a msgid with its parameters."""
 
-    row_id: int
+    row_id: int | None
     reason: str
+    params: dict[str, object] = field(default_factory=dict)
 
 
-async def verify_chain(batch: int = 1000) -> tuple[int, ChainBreak | None]:
-    """Walk the chain from the start; return rows checked and the first break, if any."""
-    prev_hash = GENESIS_HASH
-    checked = 0
-    last_id = 0
-    while True:
-        rows = await AuditLog.filter(id__gt=last_id).order_by("id").limit(batch)
-        if not rows:
-            return checked, None
+@dataclass(frozen=True)
+class ChainReport:
+    """Rows checked, of them unkeyed ones from before the key, and the first break."""
+
+    checked: int
+    legacy: int
+    broken: ChainBreak | None
+
+
+async def verify_chain(checkpoints: Sequence[Checkpoint] = (), batch: int = 1000,
+                       progress: Callable[[int, int], None] | None = None) -> ChainReport:
+    """Walk the chain from the start with the audit keys and compare it with the checkpoints
+    (S3); the first break found, if any."""
+    expected = {mark.rows: mark for mark in checkpoints if mark.rows}
+    total = await AuditLog.all().count()
+    prev_hash, level, checked, legacy, last_id = GENESIS_HASH, 0, 0, 0, 0
+    while rows := await AuditLog.filter(id__gt=last_id).order_by("id").limit(batch):
         for row in rows:
             if row.prev_hash != prev_hash:
-                return checked, ChainBreak(row.id, N_("link to the previous row is broken"))
-            if row_digest(prev_hash, row) != row.row_hash:
-                return checked, ChainBreak(row.id, N_("row content does not match its hash"))
-            prev_hash = row.row_hash
-            last_id = row.id
+                return ChainReport(checked, legacy, ChainBreak(
+                    row.id, N_("link to the previous row is broken")))
+            found = _key_level(prev_hash, row, level)
+            if found is None:
+                return ChainReport(checked, legacy, ChainBreak(
+                    row.id, N_("row content does not match its hash")))
+            level = found
+            legacy += level == 0
             checked += 1
+            mark = expected.get(checked)
+            if mark is not None and (mark.head_id, mark.head_hash) != (row.id, row.row_hash):
+                return ChainReport(checked, legacy, ChainBreak(
+                    row.id, N_("the chain differs from the checkpoint of %(at)s, which "
+                               "ends at row %(head)s"), {"at": mark.at.isoformat(),
+                                                         "head": mark.head_id}))
+            prev_hash, last_id = row.row_hash, row.id
+        if progress is not None:
+            progress(checked, total)
+    longest = max(checkpoints, key=lambda mark: mark.rows, default=None)
+    if longest is not None and longest.rows > checked:
+        return ChainReport(checked, legacy, ChainBreak(None, N_(
+            "rows are missing: the checkpoint of %(at)s counted %(rows)s rows"),
+            {"at": longest.at.isoformat(), "rows": longest.rows}))
+    return ChainReport(checked, legacy, None)
 
 
 @dataclass(frozen=True)
