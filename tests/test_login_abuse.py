@@ -93,6 +93,23 @@ async def test_unknown_and_known_names_are_answered_alike(
     assert len(checked) == 10 and len(set(checked)) == 1
 
 
+async def test_a_burst_sent_at_once_is_charged_attempt_by_attempt(
+        database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    username = await admin_user()
+    checks: list[str] = []
+    verify = passwords._verify
+
+    def counted(password_hash: str | None, password: str) -> bool:
+        checks.append(password)
+        return verify(password_hash, password)
+
+    monkeypatch.setattr(passwords, "_verify", counted)
+    burst = [auth.authenticate(username, f"Wrong-pass-{n}", f"192.0.2.{n}") for n in range(20)]
+    answers = await asyncio.gather(*burst, return_exceptions=True)
+    assert all(isinstance(answer, auth.LoginRefused) for answer in answers)
+    assert len(checks) == 5
+
+
 async def test_failed_log_ins_record_their_source_address(database_url: str) -> None:
     username = await admin_user()
     await refusal(username, "Wrong-pass-999", ATTACKER)
