@@ -71,6 +71,21 @@ async def test_side_commands_answer_and_the_open_step_is_asked_again(agent: Rout
     assert asked.text == "Enter the customer's own mobile number."
 
 
+async def test_a_button_starting_another_flow_inside_one_leaves_nothing_behind(
+    desk: Desk, tmp_path: Path
+) -> None:
+    reviewer = RouterChat(chat_router(tmp_path, "en"), "tgR001")
+    await bind(await Staff.get(id=desk.reviewer.staff_id), "tgR001")
+    case = await submitted_case(desk)
+    await reviewer.press("lang:en")
+    await reviewer.say("/special")
+    refused, again = await reviewer.press(f"rv:return:{case.id}")
+    assert (refused.text, again.text.split(" Send")[0]) == (
+        FINISH_FIRST, "Which time window do you need?")
+    assert (await Case.get(id=case.id)).claimed_by_id is None  # type: ignore[attr-defined]
+    assert await step_of("tgR001") == "special_window"
+
+
 async def test_a_command_starting_another_flow_waits_until_the_open_one_ends(
     agent: RouterChat
 ) -> None:
