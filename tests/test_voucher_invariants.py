@@ -45,6 +45,7 @@ from domain.platform.actors import Actor
 from domain.platform.errors import DomainError
 from domain.vouchers import (
     case_vouchers,
+    day_end_counts,
     mis_issues,
     tail_boxes,
     voids,
@@ -217,7 +218,7 @@ class Game:
 
     async def do_count(self, box: int, right: bool) -> None:
         self.now += timedelta(days=1)
-        await voucher_counts.request_day_end_counts(self.now)
+        await day_end_counts.request_day_end_counts(self.now)
         count = await BoxCount.filter(box_id=self.boxes[box].id, status="requested").first()
         if count is None:
             return
