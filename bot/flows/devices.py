@@ -3,7 +3,7 @@
 /loss asks what was lost (tablet, vouchers, customer papers), which item (for a tablet, a
 button per tablet issued to the agent; otherwise free text), when ("now" or a time in
 business time), where, and what happened, then shows the report with Report and Cancel
-buttons; `domain.ledgers.devices.report_loss` checks and stores it and alerts the org
+buttons; `domain.ledgers.incidents.report_loss` checks and stores it and alerts the org
 chain. The fourth choice, a voucher handed to a customer by mistake, asks only for the
 serial (and the case number, if any) and what happened, and records a mis-issue with
 `domain.vouchers.mis_issues.record_mis_issue` (V6). /cancel during /loss is answered by the

@@ -72,6 +72,7 @@ class Destination:
 
 
 def moment_or_now(now: datetime | None) -> datetime:
+    """The moment given, else now."""
     return now or utcnow()
 
 
@@ -112,6 +113,7 @@ def chain_ids(org: Org) -> list[int]:
 
 
 async def voucher_type_of(voucher_type_id: int) -> VoucherType:
+    """A voucher type by its id, refused when unknown."""
     row = await VoucherType.get_or_none(id=voucher_type_id)
     if row is None:
         raise NotFound(NO_SUCH_VOUCHER_TYPE)
