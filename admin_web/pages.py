@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any, NoReturn, TypeVar
 
@@ -13,12 +13,14 @@ from aiohttp_session import get_session
 from multidict import MultiDict
 
 from admin_web import sessions
-from admin_web.i18n import current_locale, error_text
+from admin_web.i18n import current_locale, error_text, gettext
+from admin_web.params import path_id
 from admin_web.state import ACTOR_KEY, TIMEZONE_KEY
 from domain.platform import clock
 from domain.platform.access import Permission, can
 from domain.platform.actors import Actor
 from domain.platform.errors import DomainError, NotFound, PermissionDenied
+from domain.platform.exports import XLSX_TYPE
 from locales import LOCALES
 
 T = TypeVar("T")
@@ -95,3 +97,30 @@ def local_path(target: str | None, default: str = "/") -> str:
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return default
+
+
+def download(exported: tuple[str, bytes]) -> web.Response:
+    """An export as an attachment, CSV or XLSX by its file name (S4)."""
+    name, data = exported
+    kind = "text/csv" if name.endswith(".csv") else XLSX_TYPE
+    return web.Response(body=data, content_type=kind, headers={
+        "Content-Disposition": f'attachment; filename="{name}"'})
+
+
+async def switch_active(request: web.Request, key: str,
+                        change: Callable[[Actor, int, bool], Awaitable[object]], page: str,
+                        done: tuple[str, str]) -> NoReturn:
+    """Withdraw a managed row from use or offer it again from its page's toggle; `page` has
+    `{}` for the row's id, `done` the (deactivated, reactivated) msgids."""
+    form = await form_of(request)
+    row_id = path_id(request, key)
+    active = form.get("active") == "1"
+    await change(actor_of(request), row_id, active)
+    await flash_and_redirect(request, page.format(row_id), gettext(done[active]))
+
+
+def configured(part: T | None, refusal: str) -> T:
+    """A part of the site's settings a page needs; refused with the msgid when not set up."""
+    if part is None:
+        raise DomainError(refusal)
+    return part

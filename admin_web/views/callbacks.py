@@ -11,14 +11,22 @@ from multidict import MultiMapping
 
 from admin_web.i18n import current_locale
 from admin_web.i18n import gettext as _
-from admin_web.pages import actor_of, attempt, business_today, flash_and_redirect, form_of, render
+from admin_web.pages import (
+    actor_of,
+    attempt,
+    business_today,
+    download,
+    flash_and_redirect,
+    form_of,
+    render,
+)
 from admin_web.params import choice, date_or, path_id, whole_number
 from admin_web.state import CONFIG_KEY, TIMEZONE_KEY
 from admin_web.views.cases import capture_of
 from domain.models import CallbackOutcome, CallbackStatus
 from domain.oversight import callback_reports, callbacks
 from domain.oversight.callbacks import CallRecord, Due
-from domain.platform import clock, exports
+from domain.platform import clock
 from domain.platform.errors import N_
 
 STATUS_LABELS: dict[CallbackStatus, str] = {
@@ -154,7 +162,4 @@ async def export_report(request: web.Request) -> web.StreamResponse:
         zone=request.app[CONFIG_KEY].calendar.zone, locale=current_locale()))
     if exported is None:
         return await _report_view(request, chosen, error, purpose)
-    name, data = exported
-    kind = "text/csv" if name.endswith(".csv") else exports.XLSX_TYPE
-    return web.Response(body=data, content_type=kind, headers={
-        "Content-Disposition": f'attachment; filename="{name}"'})
+    return download(exported)

@@ -11,17 +11,24 @@ from multidict import MultiMapping
 
 from admin_web.i18n import current_locale, error_text
 from admin_web.i18n import gettext as _
-from admin_web.pages import actor_of, attempt, business_today, flash_and_redirect, form_of, render
+from admin_web.pages import (
+    actor_of,
+    attempt,
+    business_today,
+    download,
+    flash_and_redirect,
+    form_of,
+    render,
+)
 from admin_web.params import choice, date_or, int_or_none, path_id
 from admin_web.state import CONFIG_KEY, TIMEZONE_KEY
 from admin_web.views import cases
-from domain.cases import review
+from domain.cases import case_file
 from domain.models import AuditErrorCode, CaseAuditStatus
 from domain.oversight import case_audits
 from domain.oversight.case_audits import ERROR_LABELS, AuditFilters, Finding
 from domain.people import orgs
 from domain.platform.errors import N_, DomainError, NotFound, PermissionDenied
-from domain.platform.exports import XLSX_TYPE
 
 STATUS_LABELS: dict[CaseAuditStatus, str] = {
     CaseAuditStatus.PENDING: N_("Waiting for audit"),
@@ -64,7 +71,7 @@ async def _audit_view(request: web.Request, audit_id: int, *, error: str | None 
     """The drawn case read-only (facts, photos, decision trail) and the finding form (K3)."""
     actor = actor_of(request)
     row = await case_audits.get_case_audit(actor, audit_id)
-    detail = await review.case_detail(actor, row.case.id, cases.capture_of(request))
+    detail = await case_file.case_detail(actor, row.case.id, cases.capture_of(request))
     current, _earlier = cases.arrange_photos(detail.photos)
     context = {"audit": row, "case": detail, "summary": detail.summary, "photos": current,
                "error_codes": list(AuditErrorCode), "error": error, "form": form or {}}
@@ -138,7 +145,4 @@ async def export_report(request: web.Request) -> web.StreamResponse:
         zone=request.app[TIMEZONE_KEY], locale=current_locale()))
     if exported is None:
         return await _report_view(request, start, end, error=error, purpose=purpose)
-    name, data = exported
-    kind = "text/csv" if name.endswith(".csv") else XLSX_TYPE
-    return web.Response(body=data, content_type=kind, headers={
-        "Content-Disposition": f'attachment; filename="{name}"'})
+    return download(exported)

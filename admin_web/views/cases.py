@@ -14,19 +14,31 @@ from multidict import MultiDict, MultiMapping
 
 from admin_web.i18n import current_locale, error_text
 from admin_web.i18n import gettext as _
-from admin_web.pages import actor_of, attempt, flash_and_redirect, form_of, local_path, render
+from admin_web.pages import (
+    actor_of,
+    attempt,
+    configured,
+    flash_and_redirect,
+    form_of,
+    local_path,
+    render,
+)
 from admin_web.params import int_or_none, parse_date, path_id
 from admin_web.state import CONFIG_KEY, TIMEZONE_KEY
-from domain.cases import business_types, case_summaries, review, review_desk, review_reasons
-from domain.cases.capture_gate import CaptureContext
-from domain.cases.case_summaries import CustomerData
-from domain.cases.review import (
-    DECIDED_STATUSES,
-    OPEN_STATUSES,
-    CaseDetail,
-    PhotoView,
-    QueueFilters,
+from domain.cases import (
+    business_types,
+    case_file,
+    case_summaries,
+    review,
+    review_desk,
+    review_queue,
+    review_reasons,
 )
+from domain.cases.capture_gate import CaptureContext
+from domain.cases.case_file import CaseDetail, PhotoView
+from domain.cases.case_summaries import CustomerData
+from domain.cases.review import DECIDED_STATUSES, OPEN_STATUSES
+from domain.cases.review_queue import QueueFilters
 from domain.cases.review_reasons import RETAKE_ITEM_LABELS
 from domain.models import (
     Case,
@@ -39,7 +51,7 @@ from domain.models import (
 from domain.models.cases import RETAKE_CUSTOMER
 from domain.people import orgs
 from domain.platform import clock
-from domain.platform.errors import N_, DomainError
+from domain.platform.errors import N_
 from domain.platform.media import MediaCorrupted
 
 log = logging.getLogger(__name__)
@@ -97,10 +109,8 @@ DECISION_LABELS: dict[DecisionKind, str] = {
 
 def capture_of(request: web.Request) -> CaptureContext:
     """The cipher, evidence store and business zone the case pages need (C9, C10)."""
-    ctx = request.app[CONFIG_KEY].capture
-    if ctx is None:
-        raise DomainError(N_("Case review is not configured on this server."))
-    return ctx
+    return configured(request.app[CONFIG_KEY].capture,
+                      N_("Case review is not configured on this server."))
 
 
 def status_label(status: str) -> str:
@@ -150,7 +160,7 @@ async def queue(request: web.Request) -> web.Response:
     actor = actor_of(request)
     filters = queue_filters(request.query)
     context = {
-        "rows": await review.review_queue(actor, filters, zone=request.app[TIMEZONE_KEY]),
+        "rows": await review_queue.review_queue(actor, filters, zone=request.app[TIMEZONE_KEY]),
         "filters": filters, "statuses": QUEUE_STATUSES,
         "business_types": await business_types.list_business_types(actor),
         "orgs": await orgs.list_orgs(actor), "agents": await review_desk.agent_choices(actor),
@@ -203,7 +213,7 @@ def approve_label(detail: CaseDetail) -> str:
 async def _case_view(request: web.Request, case_id: int, *, customer: CustomerData | None = None,
                      error: str | None = None, status: int = 200) -> web.Response:
     """Render the case page, with the clear customer data only right after a reveal (C10)."""
-    detail = await review.case_detail(actor_of(request), case_id, capture_of(request))
+    detail = await case_file.case_detail(actor_of(request), case_id, capture_of(request))
     current, earlier = arrange_photos(detail.photos)
     summary = detail.summary
     context = {
@@ -211,8 +221,8 @@ async def _case_view(request: web.Request, case_id: int, *, customer: CustomerDa
         "current_photos": current, "earlier_photos": earlier, "face_pair": FACE_PAIR,
         "open": summary.status in OPEN_STATUSES, "approve_label": approve_label(detail),
         "seconds_left": seconds_until(summary.review_due_at),
-        "return_reasons": await review.active_reasons(ReasonKind.RETURN),
-        "reject_reasons": await review.active_reasons(ReasonKind.REJECT),
+        "return_reasons": await review_reasons.active_reasons(ReasonKind.RETURN),
+        "reject_reasons": await review_reasons.active_reasons(ReasonKind.REJECT),
         "reason_names": await review_reasons.reason_names(current_locale()),
         "retake_choices": [k.value for k in summary.photo_kinds + summary.missing_photo_kinds]
         + [RETAKE_CUSTOMER],

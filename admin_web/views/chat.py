@@ -14,7 +14,7 @@ from aiohttp_session import get_session
 from admin_web import sessions
 from admin_web.config import ChatPort
 from admin_web.i18n import current_locale
-from admin_web.pages import actor_of, attempt, flash_and_redirect, redirect, render
+from admin_web.pages import actor_of, attempt, configured, flash_and_redirect, redirect, render
 from admin_web.params import whole_number
 from admin_web.state import CONFIG_KEY
 from domain.platform import webchat
@@ -82,10 +82,8 @@ async def photo(request: web.Request) -> web.Response:
 
 
 def _port(request: web.Request) -> ChatPort:
-    port = request.app[CONFIG_KEY].chat
-    if port is None:
-        raise DomainError(N_("The browser chat is not enabled on this site."))
-    return port
+    return configured(request.app[CONFIG_KEY].chat,
+                      N_("The browser chat is not enabled on this site."))
 
 
 def _text(value: object) -> str:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
 from multidict import MultiDict, MultiMapping
 
+from admin_web.forms import Field, Form, Kind
 from admin_web.i18n import gettext as _
 from admin_web.pages import actor_of, attempt, business_today, flash_and_redirect, form_of, render
 from admin_web.params import (
@@ -16,16 +18,11 @@ from admin_web.params import (
     optional_date,
     path_id,
     required_date,
-    required_decimal,
 )
 from domain.cases import business_types
-from domain.ledgers import qualifications
-from domain.ledgers.qualifications import (
-    PERMANENT_REASONS,
-    WITHDRAWAL_REASON_LABELS,
-    ExamForm,
-    TrainingForm,
-)
+from domain.ledgers import idle_accounts, qualification_basis, qualifications
+from domain.ledgers.qualification_basis import ExamForm, TrainingForm
+from domain.ledgers.qualifications import PERMANENT_REASONS, WITHDRAWAL_REASON_LABELS
 from domain.models import (
     CounterQualification,
     ExamResult,
@@ -65,6 +62,14 @@ EVENT_LABELS: dict[QualificationEventKind, str] = {
 }
 MAX_EXPIRY_DAYS = 366
 BASIS_KEYS = frozenset(basis.value for basis in QualificationBasis)
+TRAINING = Form(TrainingForm, (
+    Field("course"), Field("completed_on", Kind.REQUIRED_DATE, N_("Completed on")),
+    Field("hours", Kind.DECIMAL, N_("Hours")), Field("trainer"),
+))
+EXAM = Form(ExamForm, (
+    Field("exam"), Field("taken_on", Kind.REQUIRED_DATE, N_("Taken on")),
+    Field("score", Kind.DECIMAL, N_("Score")), Field("pass_mark", Kind.DECIMAL, N_("Pass mark")),
+))
 
 
 def event_reason(event: QualificationEvent) -> str:
@@ -147,34 +152,18 @@ async def _done(request: web.Request, staff_id: int, error: str | None, message:
     await flash_and_redirect(request, f"/staff/{staff_id}/qualifications", message)
 
 
-def training_form(form: MultiDict[str]) -> TrainingForm:
-    """The training fields of a posted form."""
-    return TrainingForm(course=form.get("course", ""),
-                        completed_on=required_date(form.get("completed_on"), N_("Completed on")),
-                        hours=required_decimal(form.get("hours"), N_("Hours")),
-                        trainer=form.get("trainer", ""))
-
-
-def exam_form(form: MultiDict[str]) -> ExamForm:
-    """The exam fields of a posted form."""
-    return ExamForm(exam=form.get("exam", ""),
-                    taken_on=required_date(form.get("taken_on"), N_("Taken on")),
-                    score=required_decimal(form.get("score"), N_("Score")),
-                    pass_mark=required_decimal(form.get("pass_mark"), N_("Pass mark")))
-
-
 async def _add_training(actor: Actor, staff_id: int, form: MultiDict[str]) -> TrainingRecord:
-    return await qualifications.record_training(actor, staff_id, training_form(form))
+    return await qualification_basis.record_training(actor, staff_id, TRAINING.parse(form))
 
 
 async def _add_exam(actor: Actor, staff_id: int, form: MultiDict[str]) -> ExamResult:
-    return await qualifications.record_exam(actor, staff_id, exam_form(form))
+    return await qualification_basis.record_exam(actor, staff_id, EXAM.parse(form))
 
 
 async def _add_counter(actor: Actor, staff_id: int, form: MultiDict[str]
                        ) -> CounterQualification:
     obtained_on = required_date(form.get("obtained_on"), N_("Obtained on"))
-    return await qualifications.record_counter_qualification(
+    return await qualification_basis.record_counter_qualification(
         actor, staff_id, form.get("certificate_no", ""), obtained_on)
 
 
@@ -222,22 +211,26 @@ async def grant(request: web.Request) -> web.Response:
                        _("Qualifications granted: %(count)s.") % {"count": count})
 
 
+async def _status_change(request: web.Request,
+                         change: Callable[[Actor, int, str], Awaitable[Qualification]],
+                         done: str) -> web.Response:
+    """Change a qualification's status with the posted reason, back to the ledger."""
+    form, staff_id = await form_of(request), path_id(request, "staff_id")
+    call = change(actor_of(request), path_id(request, "qualification_id"),
+                  form.get("reason", ""))
+    _row, error = await attempt(call)
+    return await _done(request, staff_id, error, _(done))
+
+
 async def suspend(request: web.Request) -> web.Response:
     """Suspend an active qualification with a reason (Q5)."""
-    form, staff_id = await form_of(request), path_id(request, "staff_id")
-    call = qualifications.suspend(actor_of(request), path_id(request, "qualification_id"),
-                                  form.get("reason", ""))
-    _row, error = await attempt(call)
-    return await _done(request, staff_id, error, _("Qualification suspended."))
+    return await _status_change(request, qualifications.suspend, N_("Qualification suspended."))
 
 
 async def reinstate(request: web.Request) -> web.Response:
     """Reinstate a suspended qualification once the matter is rectified (Q5)."""
-    form, staff_id = await form_of(request), path_id(request, "staff_id")
-    call = qualifications.reinstate(actor_of(request), path_id(request, "qualification_id"),
-                                    form.get("reason", ""))
-    _row, error = await attempt(call)
-    return await _done(request, staff_id, error, _("Qualification reinstated."))
+    return await _status_change(request, qualifications.reinstate,
+                                N_("Qualification reinstated."))
 
 
 async def _withdraw(actor: Actor, qualification_id: int, form: MultiDict[str]) -> Qualification:
@@ -260,7 +253,7 @@ async def withdraw(request: web.Request) -> web.Response:
 
 async def _keep(actor: Actor, staff_id: int, form: MultiDict[str]) -> None:
     until = required_date(form.get("until"), N_("Keep until"))
-    await qualifications.keep_idle_account(actor, staff_id, until, form.get("reason", ""))
+    await idle_accounts.keep_idle_account(actor, staff_id, until, form.get("reason", ""))
 
 
 async def keep_account(request: web.Request) -> web.Response:

@@ -7,38 +7,21 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiDict
 
+from admin_web.forms import Field, Form, Kind
 from admin_web.i18n import gettext as _
 from admin_web.pages import ACTIVE_FILTER, actor_of, attempt, flash_and_redirect, form_of, render
 from admin_web.params import int_or_none, max_length, path_id, text
 from domain.models import ChatBinding, Role, WebCredential
 from domain.people import binding, orgs, staff
-from domain.people.staff import StaffForm, StaffProfile
+from domain.people.staff import StaffForm
+from domain.platform.access import Permission, require
 from domain.platform.actors import Actor
 from domain.platform.errors import N_
 
-ROLE_KEYS = frozenset(role.value for role in Role)
-
-
-def staff_form(form: MultiDict[str]) -> StaffForm:
-    """The staff fields of a posted form; unknown roles are ignored."""
-    roles = frozenset(Role(v) for v in form.getall("roles", []) if v in ROLE_KEYS)
-    return StaffForm(
-        employee_no=form.get("employee_no", ""), name=form.get("name", ""),
-        org_id=int_or_none(form.get("org_id")) or 0, roles=roles, phone=form.get("phone", ""),
-    )
-
-
-def form_values(profile: StaffProfile) -> dict[str, Any]:
-    """The edit form filled from a staff record."""
-    member = profile.staff
-    return {"employee_no": member.employee_no, "name": member.name, "org_id": member.org.id,
-            "phone": member.phone, "roles": sorted(profile.roles)}
-
-
-def posted_values(form: MultiDict[str]) -> dict[str, Any]:
-    """The edit form as the user sent it, to show it again with an error."""
-    values: dict[str, Any] = {key: form.get(key, "") for key in ("employee_no", "name", "phone")}
-    return values | {"org_id": int_or_none(form.get("org_id")), "roles": form.getall("roles", [])}
+STAFF = Form(StaffForm, (
+    Field("employee_no"), Field("name"), Field("org_id", Kind.ID), Field("phone"),
+    Field("roles", Kind.CHOICES, options=Role),
+))
 
 
 async def staff_list(request: web.Request) -> web.Response:
@@ -53,7 +36,8 @@ async def staff_list(request: web.Request) -> web.Response:
 
 
 async def new_form(request: web.Request) -> web.Response:
-    """Show the form for a new staff member."""
+    """Show the form for a new staff member, to those who may add one."""
+    require(actor_of(request), Permission.STAFF_MANAGE)
     return await _new_page(request, {"roles": []})
 
 
@@ -66,9 +50,9 @@ async def _new_page(request: web.Request, values: dict[str, Any], error: str | N
 async def create(request: web.Request) -> web.Response:
     """Add a staff member."""
     form = await form_of(request)
-    member, error = await attempt(staff.create_staff(actor_of(request), staff_form(form)))
+    member, error = await attempt(staff.create_staff(actor_of(request), STAFF.parse(form)))
     if member is None:
-        return await _new_page(request, posted_values(form), error)
+        return await _new_page(request, STAFF.as_sent(form), error)
     message = _("Staff member %(name)s added.") % {"name": member.name}
     await flash_and_redirect(request, f"/staff/{member.id}", message)
 
@@ -82,8 +66,9 @@ async def _detail_page(request: web.Request, values: dict[str, Any] | None = Non
                        error: str | None = None) -> web.Response:
     actor = actor_of(request)
     profile = await staff.get_profile(actor, path_id(request, "staff_id"))
+    filled = STAFF.filled(profile.staff, roles=sorted(profile.roles))
     context = {"profile": profile, "member": profile.staff, "error": error,
-               "form": values or form_values(profile), "orgs": await orgs.list_orgs(actor)}
+               "form": values or filled, "orgs": await orgs.list_orgs(actor)}
     return await render(request, "staff/detail.html", context, status=400 if error else 200)
 
 
@@ -92,9 +77,9 @@ async def update(request: web.Request) -> web.Response:
     form = await form_of(request)
     staff_id = path_id(request, "staff_id")
     member, error = await attempt(staff.update_staff(actor_of(request), staff_id,
-                                                     staff_form(form)))
+                                                     STAFF.parse(form)))
     if member is None:
-        return await _detail_page(request, posted_values(form), error)
+        return await _detail_page(request, STAFF.as_sent(form), error)
     await flash_and_redirect(request, f"/staff/{staff_id}", _("Changes saved."))
 
 

@@ -12,9 +12,18 @@ from urllib.parse import urlencode
 from aiohttp import web
 from multidict import MultiDict, MultiMapping
 
+from admin_web.forms import Field, Form, Kind
 from admin_web.i18n import current_locale
 from admin_web.i18n import gettext as _
-from admin_web.pages import actor_of, attempt, business_today, flash_and_redirect, form_of, render
+from admin_web.pages import (
+    actor_of,
+    attempt,
+    business_today,
+    download,
+    flash_and_redirect,
+    form_of,
+    render,
+)
 from admin_web.params import (
     choice,
     int_or_none,
@@ -22,6 +31,7 @@ from admin_web.params import (
     month_or,
     optional_date,
     path_id,
+    refuse_control_characters,
     text,
     whole_number,
 )
@@ -37,7 +47,7 @@ from domain.models import (
     VoucherState,
 )
 from domain.people import orgs
-from domain.platform import clock, exports
+from domain.platform import clock
 from domain.platform.access import Permission, can
 from domain.platform.actors import Actor
 from domain.platform.errors import N_, DomainError
@@ -100,7 +110,11 @@ MIS_ISSUE_LABELS: dict[MisIssueStatus, str] = {
 JOURNAL_PAGE = 50
 SERIAL_PAGE = 100  # serials per page of a box
 MOVEMENT_PAGE = 50  # movements per page of a box
-TYPE_FIELDS = ("code", "name_zh", "name_en", "serial_pattern", "serial_check")
+VOUCHER_TYPE = Form(VoucherTypeForm, (
+    Field("code", Kind.STRIPPED, to=None), Field("name_zh", Kind.STRIPPED),
+    Field("name_en", Kind.STRIPPED), Field("serial_pattern", Kind.STRIPPED),
+    Field("serial_check", Kind.STRIPPED),
+))
 
 
 def labels() -> dict[str, Any]:
@@ -283,9 +297,8 @@ async def _types_view(request: web.Request, error: str | None = None,
 
 
 async def _define(request: web.Request, form: MultiDict[str]) -> Any:
-    values = {key: form.get(key, "").strip() for key in TYPE_FIELDS}
-    return await voucher_stock.define_voucher_type(actor_of(request), values.pop("code"),
-                                                   VoucherTypeForm(**values))
+    return await voucher_stock.define_voucher_type(actor_of(request), form.get("code", "").strip(),
+                                                   VOUCHER_TYPE.parse(form))
 
 
 async def define_type(request: web.Request) -> web.Response:
@@ -331,9 +344,11 @@ async def _uploaded_serials(request: web.Request) -> list[str]:
         return []
     data = await asyncio.to_thread(field.file.read)
     try:
-        return serial_lines(data.decode("utf-8-sig"))
+        typed = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise DomainError(N_("The file is not UTF-8 text.")) from None
+    refuse_control_characters(MultiDict(file=typed))
+    return serial_lines(typed)
 
 
 async def _receive(request: web.Request, form: MultiDict[str]) -> int:
@@ -549,7 +564,4 @@ async def export_report(request: web.Request) -> web.StreamResponse:
     exported, error = await attempt(call)
     if exported is None:
         return await _report_view(request, month, error, purpose)
-    name, data = exported
-    kind = "text/csv" if name.endswith(".csv") else exports.XLSX_TYPE
-    return web.Response(body=data, content_type=kind, headers={
-        "Content-Disposition": f'attachment; filename="{name}"'})
+    return download(exported)
