@@ -32,10 +32,6 @@ from admin_web.views import (
 )
 
 STATIC_DIR = Path(__file__).parent / "static"
-PUBLIC_ROUTES = frozenset({"login", "language", "healthz", "metrics", "static"})
-PASSWORD_CHANGE_ROUTES = frozenset({"password", "logout"})
-# Requests a page makes by itself (the chat's polling) do not count as activity (S3).
-PASSIVE_ROUTES = frozenset({"chat_messages"})
 
 
 def _resource(app: web.Application, path: str, name: str, *, get: Handler | None = None,
@@ -45,6 +41,13 @@ def _resource(app: web.Application, path: str, name: str, *, get: Handler | None
         resource.add_route("GET", get)
     if post is not None:
         resource.add_route("POST", post)
+
+
+def _actions(app: web.Application, base: str, prefix: str, views: dict[str, Handler]) -> None:
+    """The actions posted to `{base}/{step}`, each named `{prefix}_{step}` (dashes as
+    underscores)."""
+    for step, view in views.items():
+        _resource(app, f"{base}/{step}", f"{prefix}_{step.replace('-', '_')}", post=view)
 
 
 def setup_routes(app: web.Application) -> None:
@@ -59,10 +62,8 @@ def setup_routes(app: web.Application) -> None:
     _resource(app, "/staff", "staff_list", get=staff.staff_list)
     _resource(app, "/staff/new", "staff_new", get=staff.new_form, post=staff.create)
     _resource(app, "/staff/{staff_id:\\d+}", "staff", get=staff.staff_page, post=staff.update)
-    _resource(app, "/staff/{staff_id:\\d+}/active", "staff_active", post=staff.set_active)
-    _resource(app, "/staff/{staff_id:\\d+}/web-login", "staff_web_login",
-              post=staff.grant_web_login)
-    _resource(app, "/staff/{staff_id:\\d+}/unbind", "staff_unbind", post=staff.unbind)
+    _actions(app, "/staff/{staff_id:\\d+}", "staff", {
+        "active": staff.set_active, "web-login": staff.grant_web_login, "unbind": staff.unbind})
     _resource(app, "/staff/{staff_id:\\d+}/bind-code", "bind_code", post=bind_codes.issue)
     _resource(app, "/business-types", "business_types", get=business_types.business_type_list)
     _resource(app, "/business-types/new", "business_type_new", get=business_types.new_form,
@@ -74,13 +75,10 @@ def setup_routes(app: web.Application) -> None:
     _resource(app, "/cases", "cases", get=cases.queue)
     case = "/cases/{case_id:\\d+}"
     _resource(app, case, "case", get=cases.case_page)
-    _resource(app, f"{case}/claim", "case_claim", post=cases.claim)
-    _resource(app, f"{case}/release", "case_release", post=cases.release)
-    _resource(app, f"{case}/reveal", "case_reveal", post=cases.reveal)
-    _resource(app, f"{case}/approve", "case_approve", post=cases.approve)
-    _resource(app, f"{case}/return", "case_return", post=cases.return_case)
-    _resource(app, f"{case}/reject", "case_reject", post=cases.reject)
-    _resource(app, f"{case}/hold", "case_hold", post=cases.hold)
+    _actions(app, case, "case", {
+        "claim": cases.claim, "release": cases.release, "reveal": cases.reveal,
+        "approve": cases.approve, "return": cases.return_case, "reject": cases.reject,
+        "hold": cases.hold})
     photo = case + "/photos/{sha256:[0-9a-f]{64}}"
     _resource(app, photo, "case_photo", get=cases.photo)
     _resource(app, f"{photo}/original", "case_photo_original", get=cases.photo_original)
@@ -116,31 +114,23 @@ def setup_ledger_routes(app: web.Application) -> None:
     _resource(app, "/qualifications", "qualifications", get=qualifications.qualification_list)
     ledger = "/staff/{staff_id:\\d+}/qualifications"
     _resource(app, ledger, "staff_qualifications", get=qualifications.ledger_page)
-    _resource(app, f"{ledger}/training", "qualification_training",
-              post=qualifications.add_training)
     _resource(app, f"{ledger}/exams", "qualification_exam", post=qualifications.add_exam)
-    _resource(app, f"{ledger}/counter", "qualification_counter", post=qualifications.add_counter)
-    _resource(app, f"{ledger}/grant", "qualification_grant", post=qualifications.grant)
-    one = ledger + "/{qualification_id:\\d+}"
-    _resource(app, f"{one}/suspend", "qualification_suspend", post=qualifications.suspend)
-    _resource(app, f"{one}/reinstate", "qualification_reinstate", post=qualifications.reinstate)
-    _resource(app, f"{one}/withdraw", "qualification_withdraw", post=qualifications.withdraw)
+    _actions(app, ledger, "qualification", {
+        "training": qualifications.add_training, "counter": qualifications.add_counter,
+        "grant": qualifications.grant})
+    _actions(app, ledger + "/{qualification_id:\\d+}", "qualification", {
+        "suspend": qualifications.suspend, "reinstate": qualifications.reinstate,
+        "withdraw": qualifications.withdraw})
     _resource(app, "/staff/{staff_id:\\d+}/keep-account", "staff_keep_account",
               post=qualifications.keep_account)
     _resource(app, "/devices", "devices", get=devices.device_list, post=devices.register)
     device = "/devices/{device_id:\\d+}"
     _resource(app, device, "device", get=devices.device_page)
-    _resource(app, f"{device}/issue", "device_issue", post=devices.issue)
-    _resource(app, f"{device}/return", "device_return", post=devices.return_device)
-    _resource(app, f"{device}/repair", "device_repair", post=devices.send_to_repair)
-    _resource(app, f"{device}/repaired", "device_repaired", post=devices.repaired)
-    _resource(app, f"{device}/found", "device_found", post=devices.found)
-    _resource(app, f"{device}/retire", "device_retire", post=devices.retire)
+    _actions(app, device, "device", {"issue": devices.issue} | {
+        name: devices.transition(name) for name in devices.TRANSITIONS})
     _resource(app, "/incidents", "incidents", get=incidents.incident_list)
-    _resource(app, "/incidents/{incident_id:\\d+}/close", "incident_close",
-              post=incidents.close)
-    _resource(app, "/incidents/{incident_id:\\d+}/major", "incident_major",
-              post=incidents.mark_major)
+    _actions(app, "/incidents/{incident_id:\\d+}", "incident", {
+        "close": incidents.close, "major": incidents.mark_major})
 
 
 def setup_voucher_routes(app: web.Application) -> None:
@@ -154,23 +144,20 @@ def setup_voucher_routes(app: web.Application) -> None:
     _resource(app, "/vouchers/boxes", "voucher_box_open", post=vouchers.open_box)
     box = "/vouchers/boxes/{box_id:\\d+}"
     _resource(app, box, "voucher_box", get=vouchers.box_page)
-    _resource(app, f"{box}/allocate", "voucher_allocate", post=vouchers.allocate)
-    _resource(app, f"{box}/return", "voucher_return", post=vouchers.return_to_vault)
-    _resource(app, f"{box}/unfreeze", "voucher_unfreeze", post=vouchers.unfreeze)
+    _actions(app, box, "voucher", {"allocate": vouchers.allocate,
+                                   "return": vouchers.return_to_vault,
+                                   "unfreeze": vouchers.unfreeze})
     _resource(app, "/vouchers/journal", "voucher_journal", get=vouchers.journal_page)
     _resource(app, "/vouchers/counts", "voucher_counts", get=vouchers.counts_page)
     _resource(app, "/vouchers/voids", "voucher_voids", get=vouchers.voids_page,
               post=vouchers.request_void)
-    void = "/vouchers/voids/{void_id:\\d+}"
-    _resource(app, f"{void}/sign", "voucher_void_sign", post=vouchers.sign_void)
-    _resource(app, f"{void}/refuse", "voucher_void_refuse", post=vouchers.refuse_void)
+    _actions(app, "/vouchers/voids/{void_id:\\d+}", "voucher_void", {
+        "sign": vouchers.sign_void, "refuse": vouchers.refuse_void})
     _resource(app, "/vouchers/mis-issues", "voucher_mis_issues", get=vouchers.mis_issues_page,
               post=vouchers.record_mis_issue)
-    mis_issue = "/vouchers/mis-issues/{mis_issue_id:\\d+}"
-    _resource(app, f"{mis_issue}/recovered", "voucher_mis_issue_recovered",
-              post=vouchers.mis_issue_recovered)
-    _resource(app, f"{mis_issue}/unrecoverable", "voucher_mis_issue_unrecoverable",
-              post=vouchers.mis_issue_unrecoverable)
+    _actions(app, "/vouchers/mis-issues/{mis_issue_id:\\d+}", "voucher_mis_issue", {
+        "recovered": vouchers.mis_issue_recovered,
+        "unrecoverable": vouchers.mis_issue_unrecoverable})
     _resource(app, "/vouchers/reconciliation", "voucher_reconciliation",
               get=vouchers.report_page)
     _resource(app, "/vouchers/reconciliation/export", "voucher_reconciliation_export",
@@ -197,8 +184,7 @@ def setup_callback_routes(app: web.Application) -> None:
               post=callbacks.export_report)
     callback = "/callbacks/{callback_id:\\d+}"
     _resource(app, callback, "callback", get=callbacks.callback_page)
-    _resource(app, f"{callback}/reveal", "callback_reveal", post=callbacks.reveal)
-    _resource(app, f"{callback}/calls", "callback_calls", post=callbacks.record)
+    _actions(app, callback, "callback", {"reveal": callbacks.reveal, "calls": callbacks.record})
 
 
 def setup_inspection_routes(app: web.Application) -> None:
@@ -211,8 +197,7 @@ def setup_inspection_routes(app: web.Application) -> None:
               get=inspections.box_page)
     one = "/inspections/{inspection_id:\\d+}"
     _resource(app, one, "inspection", get=inspections.inspection_page)
-    _resource(app, f"{one}/start", "inspection_start", post=inspections.start)
-    _resource(app, f"{one}/count", "inspection_count", post=inspections.count)
+    _actions(app, one, "inspection", {"start": inspections.start, "count": inspections.count})
     _resource(app, "/inspections/surprise", "inspection_surprise",
               get=inspections.surprise_page, post=inspections.launch)
     _resource(app, "/inspections/samples/{sample_id:\\d+}", "inspection_sample",

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from multidict import MultiDict, MultiMapping
 
+from admin_web.forms import Field, Form, Kind
 from admin_web.i18n import gettext as _
 from admin_web.pages import actor_of, attempt, flash_and_redirect, form_of, render
-from admin_web.params import choice, int_or_none, optional_date, path_id
+from admin_web.params import choice, int_or_none, path_id
 from admin_web.state import TIMEZONE_KEY
 from domain.ledgers import devices
 from domain.ledgers.devices import RECEIPT_DEADLINE_HOURS, DeviceForm, receipt_overdue
@@ -41,6 +44,36 @@ EVENT_LABELS: dict[DeviceEventKind, str] = {
     DeviceEventKind.RETIRED: N_("Retired"),
     DeviceEventKind.AUDITED: N_("Audited"),
 }
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A change of state a manager makes with a note: the service that makes it, the panel
+    that offers it (heading, hint, button and its style) and the message once done."""
+
+    change: Callable[[Actor, int, str], Awaitable[Device]]
+    heading: str
+    button: str
+    done: str
+    style: str = "primary"
+    hint: str = ""
+
+
+# Each rule's service checks the permission (device.manage) and the state (D1, D3).
+TRANSITIONS: dict[str, Transition] = {
+    "return": Transition(devices.return_device, N_("Return the tablet"),
+                         N_("Take back into stock"),
+                         N_("Tablet %(asset_tag)s returned to stock.")),
+    "found": Transition(devices.mark_found, N_("Found"), N_("Mark as found"),
+                        N_("Tablet %(asset_tag)s found and back in stock.")),
+    "repair": Transition(devices.send_to_repair, N_("Send to repair"), N_("Send to repair"),
+                         N_("Tablet %(asset_tag)s sent to repair."), style=""),
+    "repaired": Transition(devices.mark_repaired, N_("Repaired"), N_("Back in stock"),
+                           N_("Tablet %(asset_tag)s is repaired and in stock.")),
+    "retire": Transition(devices.retire_device, N_("Retire"), N_("Retire"),
+                         N_("Tablet %(asset_tag)s retired."), style="danger",
+                         hint=N_("A retired tablet cannot be issued again.")),
+}
 # The actions the page offers in each state; the service refuses any other (D1).
 ACTIONS: dict[DeviceState, tuple[str, ...]] = {
     DeviceState.IN_STOCK: ("issue", "repair", "retire"),
@@ -49,13 +82,18 @@ ACTIONS: dict[DeviceState, tuple[str, ...]] = {
     DeviceState.IN_REPAIR: ("repaired", "retire"),
     DeviceState.RETIRED: (),
 }
-REGISTER_FIELDS = ("asset_tag", "serial", "imei", "model", "purchase_date", "org_id")
+DEVICE = Form(DeviceForm, (
+    Field("asset_tag", Kind.STRIPPED), Field("serial", Kind.STRIPPED),
+    Field("imei", Kind.OPTIONAL), Field("model", Kind.STRIPPED),
+    Field("purchase_date", Kind.DATE, N_("Purchase date")), Field("org_id", Kind.ID),
+))
 
 
 def labels() -> dict[str, Any]:
     """Label helpers the device templates use."""
     return {"state_label": lambda value: _(STATE_LABELS[DeviceState(value)]),
-            "event_label": lambda value: _(EVENT_LABELS[DeviceEventKind(value)])}
+            "event_label": lambda value: _(EVENT_LABELS[DeviceEventKind(value)]),
+            "transitions": TRANSITIONS}
 
 
 async def field_agents(actor: Actor, org_id: int | None = None) -> list[Staff]:
@@ -94,17 +132,8 @@ async def _list_view(request: web.Request, values: dict[str, str], error: str | 
                         status=400 if error else 200)
 
 
-def device_form(form: MultiDict[str]) -> DeviceForm:
-    """The register fields of a posted form."""
-    return DeviceForm(
-        asset_tag=form.get("asset_tag", "").strip(), serial=form.get("serial", "").strip(),
-        imei=form.get("imei", "").strip() or None, model=form.get("model", "").strip(),
-        purchase_date=optional_date(form.get("purchase_date"), N_("Purchase date")),
-        org_id=int_or_none(form.get("org_id")) or 0)
-
-
 async def _register(request: web.Request, form: MultiDict[str]) -> Device:
-    return await devices.register_device(actor_of(request), device_form(form),
+    return await devices.register_device(actor_of(request), DEVICE.parse(form),
                                          zone=request.app[TIMEZONE_KEY])
 
 
@@ -113,8 +142,7 @@ async def register(request: web.Request) -> web.Response:
     form = await form_of(request)
     row, error = await attempt(_register(request, form))
     if row is None:
-        return await _list_view(request, {key: form.get(key, "") for key in REGISTER_FIELDS},
-                                error)
+        return await _list_view(request, DEVICE.as_sent(form), error)
     message = _("Tablet %(asset_tag)s registered.") % {"asset_tag": row.asset_tag}
     await flash_and_redirect(request, f"/devices/{row.id}", message)
 
@@ -167,41 +195,15 @@ async def issue(request: web.Request) -> web.Response:
         "Tablet %(asset_tag)s issued. The field agent is asked to confirm receipt in chat."))
 
 
-async def return_device(request: web.Request) -> web.Response:
-    """Take an issued tablet back into stock (D1)."""
-    form = await form_of(request)
-    call = devices.return_device(actor_of(request), path_id(request, "device_id"),
-                                 form.get("note", ""))
-    return await _acted(request, call, N_("Tablet %(asset_tag)s returned to stock."))
+def transition(name: str) -> Handler:
+    """The view of one transition of the table: the change with the posted note (D1, D3)."""
+    rule = TRANSITIONS[name]
 
+    async def change(request: web.Request) -> web.Response:
+        """Make the transition with the posted note, or show the tablet with the refusal."""
+        form = await form_of(request)
+        call = rule.change(actor_of(request), path_id(request, "device_id"),
+                           form.get("note", ""))
+        return await _acted(request, call, rule.done)
 
-async def send_to_repair(request: web.Request) -> web.Response:
-    """Send an in-stock tablet to repair (D1)."""
-    form = await form_of(request)
-    call = devices.send_to_repair(actor_of(request), path_id(request, "device_id"),
-                                  form.get("note", ""))
-    return await _acted(request, call, N_("Tablet %(asset_tag)s sent to repair."))
-
-
-async def repaired(request: web.Request) -> web.Response:
-    """A repaired tablet is back in stock (D1)."""
-    form = await form_of(request)
-    call = devices.mark_repaired(actor_of(request), path_id(request, "device_id"),
-                                 form.get("note", ""))
-    return await _acted(request, call, N_("Tablet %(asset_tag)s is repaired and in stock."))
-
-
-async def found(request: web.Request) -> web.Response:
-    """A lost tablet is found and back in stock (D3)."""
-    form = await form_of(request)
-    call = devices.mark_found(actor_of(request), path_id(request, "device_id"),
-                              form.get("note", ""))
-    return await _acted(request, call, N_("Tablet %(asset_tag)s found and back in stock."))
-
-
-async def retire(request: web.Request) -> web.Response:
-    """Retire a tablet for good (D1)."""
-    form = await form_of(request)
-    call = devices.retire_device(actor_of(request), path_id(request, "device_id"),
-                                 form.get("note", ""))
-    return await _acted(request, call, N_("Tablet %(asset_tag)s retired."))
+    return change
