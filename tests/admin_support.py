@@ -11,17 +11,35 @@ from pathlib import Path
 
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
+from tortoise.models import Model
 
 from admin_web.app import AdminConfig, init_app
 from domain.ledgers import incidents
 from domain.models import (
+    AuditDraw,
     BoxCount,
+    BusinessType,
+    Callback,
+    Case,
+    CaseAudit,
+    CasePhoto,
     CountKind,
     Device,
     Incident,
     IncidentKind,
+    Inspection,
+    InspectionSample,
+    MisIssue,
+    Org,
+    OutboxMessage,
+    Qualification,
+    ReviewReason,
     Role,
+    SpecialApproval,
     Staff,
+    StaffRole,
+    TailBox,
+    VoidRequest,
     Voucher,
     VoucherState,
     WebCredential,
@@ -39,6 +57,17 @@ CONFIG = AdminConfig(secret_key="test-secret", bot_username="fieldops_test_bot")
 # Demo web users by role (fieldops.demo.PEOPLE): each may see some of the admin lists.
 DEMO_USERS = ("admin", "ops", "it", "auditor", "reviewer", "callback", "bizhead", "supervisor")
 DISCREPANCY_AGENT = "E0101"
+# The row each path parameter of the router names; staff and photos are chosen apart.
+PATH_MODELS: dict[str, type[Model]] = {
+    "approval_id": SpecialApproval, "audit_id": CaseAudit, "box_id": TailBox,
+    "business_type_id": BusinessType, "callback_id": Callback, "case_id": Case,
+    "device_id": Device, "draw_id": AuditDraw, "incident_id": Incident,
+    "inspection_id": Inspection, "message_id": OutboxMessage, "mis_issue_id": MisIssue,
+    "org_id": Org, "qualification_id": Qualification, "reason_id": ReviewReason,
+    "sample_id": InspectionSample, "void_id": VoidRequest,
+}
+# A path parameter of a route pattern, with or without its regular expression.
+PARAMETER = re.compile(r"\{(\w+)(?::[^{}]*(?:\{\d+\}[^{}]*)*)?\}")
 
 
 @asynccontextmanager
@@ -152,3 +181,23 @@ async def session(org_id: int, role: Role, no: str) -> AsyncIterator[TestClient]
     async with admin_site() as client:
         assert (await log_in(client, username)).url.path == "/"
         yield client
+
+
+async def valid_path_values() -> dict[str, str]:
+    """An existing row for each path parameter: a field agent for staff, a case's photo."""
+    values = {}
+    for name, model in PATH_MODELS.items():
+        row = await model.all().order_by("id").first()
+        values[name] = str(row.pk if row else 1)
+    agent = await StaffRole.filter(role=Role.FIELD_AGENT).order_by("id").first()
+    values["staff_id"] = str(agent.staff_id if agent else 1)  # type: ignore[attr-defined]
+    photo = await CasePhoto.all().order_by("id").first()
+    values["sha256"] = photo.sha256 if photo else "0" * 64
+    if photo:
+        values["case_id"] = str(photo.case_id)  # type: ignore[attr-defined]
+    return values
+
+
+def fill(pattern: str, values: dict[str, str]) -> str:
+    """A route pattern with its path parameters filled in."""
+    return PARAMETER.sub(lambda m: values[m.group(1)] or "_", pattern)

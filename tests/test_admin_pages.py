@@ -79,8 +79,10 @@ async def test_every_page_renders_rows_of_every_kind_for_every_role(
     broken = {key: status for key, status in statuses.items() if status not in (200, 403)}
     assert broken == {}, sorted(broken.items())
     assert opened > 100
+    # The system admin opens every page but the forms of what operations management keeps.
     assert {page for (user, page), status in statuses.items()
-            if user == "admin" and "?" not in page and status != 200} == set()
+            if user == "admin" and "?" not in page and status != 200} == {
+        "/business-types/new", "/review-reasons/new"}
 
 
 async def test_incidents_of_every_kind_show_with_their_major_reason(

@@ -8,37 +8,20 @@ import re
 from contextlib import AsyncExitStack
 from pathlib import Path
 
+from aiohttp import FormData
 from aiohttp.test_utils import TestClient
-from tortoise.models import Model
 
-from domain.models import (
-    AuditDraw,
-    BusinessType,
-    Callback,
-    Case,
-    CaseAudit,
-    CasePhoto,
-    Device,
-    Incident,
-    Inspection,
-    InspectionSample,
-    MisIssue,
-    Org,
-    OutboxMessage,
-    Qualification,
-    ReviewReason,
-    Role,
-    SpecialApproval,
-    StaffRole,
-    TailBox,
-    VoidRequest,
-)
+from domain.models import AuditLog, Org, Voucher, VoucherMovement, VoucherType
 from tests.admin_support import (
     DEMO_USERS,
+    PARAMETER,
     admin_site,
     csrf_token,
     demo_log_in,
+    fill,
     site_config,
+    valid_path_values,
+    zh,
 )
 
 ADMIN_SOURCES = Path(__file__).parent.parent / "admin_web"
@@ -47,14 +30,6 @@ MALFORMED = ("²", "-1", "0", str(2**63), "99999999999999999999", "", "abc", "00
 ONE_AT_A_TIME = ("x" * 5000, "9999-12-31", str(2**63))
 # Routes that end the session or serve no page are left out.
 SKIPPED = frozenset({"logout", "static", "healthz", "metrics"})
-PATH_MODELS: dict[str, type[Model]] = {
-    "approval_id": SpecialApproval, "audit_id": CaseAudit, "box_id": TailBox,
-    "business_type_id": BusinessType, "callback_id": Callback, "case_id": Case,
-    "device_id": Device, "draw_id": AuditDraw, "incident_id": Incident,
-    "inspection_id": Inspection, "message_id": OutboxMessage, "mis_issue_id": MisIssue,
-    "org_id": Org, "qualification_id": Qualification, "reason_id": ReviewReason,
-    "sample_id": InspectionSample, "void_id": VoidRequest,
-}
 # A plausible value of a name, so that one malformed value next to it reaches the service.
 DATE_NAMES = re.compile(r"(_on|_date|_from|_to|_by|until|day|captured|decided|start|end|from|to)$")
 
@@ -68,9 +43,6 @@ def plausible(name: str) -> str:
     return "2026-01-05" if DATE_NAMES.search(name) else "1"
 
 
-PARAMETER = re.compile(r"\{(\w+)(?::[^{}]*(?:\{\d+\}[^{}]*)*)?\}")
-
-
 def parameter_names() -> list[str]:
     """Every query or form name the admin reads or renders: read from its own sources."""
     names: set[str] = set()
@@ -79,21 +51,6 @@ def parameter_names() -> list[str]:
     for path in ADMIN_SOURCES.rglob("*.html"):
         names |= set(re.findall(r'name="(\w+)"', path.read_text()))
     return sorted(names - {"csrf_token"})
-
-
-async def valid_path_values() -> dict[str, str]:
-    """An existing row for each path parameter: a field agent for staff, a case's photo."""
-    values = {}
-    for name, model in PATH_MODELS.items():
-        row = await model.all().order_by("id").first()
-        values[name] = str(row.pk if row else 1)
-    agent = await StaffRole.filter(role=Role.FIELD_AGENT).order_by("id").first()
-    values["staff_id"] = str(agent.staff_id if agent else 1)  # type: ignore[attr-defined]
-    photo = await CasePhoto.all().order_by("id").first()
-    values["sha256"] = photo.sha256 if photo else "0" * 64
-    if photo:
-        values["case_id"] = str(photo.case_id)  # type: ignore[attr-defined]
-    return values
 
 
 def routes(client: TestClient, names: list[str]) -> list[tuple[str, str, list[str]]]:
@@ -116,12 +73,10 @@ def urls(pattern: str, valid: dict[str, str]) -> list[str]:
     """The route with valid path values, then with each path value malformed."""
     names = PARAMETER.findall(pattern)
     assert set(names) <= set(valid), f"no valid value for {pattern}"
-    def fill(values: dict[str, str]) -> str:
-        return PARAMETER.sub(lambda m: values[m.group(1)] or "_", pattern)
-    found = [fill(valid)]
+    found = [fill(pattern, valid)]
     for name in names:
-        found += [fill(valid | {name: value.replace("\x00", "%00")}) for value in MALFORMED
-                  if "/" not in value]
+        found += [fill(pattern, valid | {name: value.replace("\x00", "%00")})
+                  for value in MALFORMED if "/" not in value]
     return found
 
 
@@ -176,3 +131,67 @@ async def test_no_malformed_value_answers_500(every_kind_media: Path) -> None:
                         crashes.append((username, method, url[:80], str(odd)[:80]))
     assert sent > 2000
     assert crashes == [], "\n".join(map(str, crashes))
+
+
+CHINESE = re.compile(r"[\u4e00-\u9fff]")
+UPLOAD_FORM = re.compile(r'<form method="post" action="(/[^"]*)" enctype="multipart/form-data"'
+                         r'(.*?)</form>', re.S)
+FILE_FIELD = re.compile(r'<input type="file" name="(\w+)"')
+# Files an upload may carry by mistake or on purpose; the first lines are good serials of the
+# USB key type, so that a file refused for a later line shows nothing is written half.
+GOOD = b"UK99000001\nUK99000002\n"
+MALFORMED_FILES: dict[str, bytes] = {
+    "not UTF-8": GOOD + "序列号\n".encode("gb18030"),
+    "binary": bytes(range(256)) * 8,
+    "a NUL inside": GOOD + b"UK990\x0000003\n",
+    "one huge row": GOOD + b"UK" + b"9" * 200_000 + b"\n",
+    "columns instead of serials": b"serial,type,org\nUK99000001,USB_KEY,1\n",
+    "formula injection": GOOD + b"=cmd|' /C calc'!A0\n@SUM(1+1)*cmd|' /C calc'!A0\n",
+    "larger than a form may be": GOOD * 60_000,
+    "empty": b"",
+    "blank lines only": b"\n \n\t\n",
+}
+
+
+def upload_forms() -> list[tuple[str, str]]:
+    """(action, file field) of every form of the admin that uploads a file."""
+    found = []
+    for path in ADMIN_SOURCES.rglob("*.html"):
+        for action, body in UPLOAD_FORM.findall(path.read_text()):
+            found += [(action, field) for field in FILE_FIELD.findall(body)]
+    return sorted(found)
+
+
+async def written() -> tuple[int, int, int]:
+    """Vouchers, their movements and audit rows: what a receipt or an upload writes."""
+    return (await Voucher.all().count(), await VoucherMovement.all().count(),
+            await AuditLog.all().count())
+
+
+async def test_no_malformed_upload_answers_500_or_writes_anything(every_kind_media: Path
+                                                                  ) -> None:
+    org = await Org.all().order_by("id").first()
+    usb_key = await VoucherType.get(code="USB_KEY")
+    assert org is not None
+    fields = {"org_id": str(org.id), "voucher_type_id": str(usb_key.id), "first": "",
+              "last": ""}
+    forms = upload_forms()
+    assert ("/vouchers/receive", "file") in forms
+    refusals: dict[tuple[str, str], tuple[int, str]] = {}
+    async with admin_site(site_config(every_kind_media)) as client:
+        assert (await demo_log_in(client, "ops")).url.path == "/"
+        token = await csrf_token(client, "/")
+        before = await written()
+        for action, field in forms:
+            for label, data in MALFORMED_FILES.items():
+                form = FormData(fields | {"csrf_token": token})
+                form.add_field(field, data, filename="serials.csv", content_type="text/csv")
+                response = await client.post(action, data=form)
+                html = await response.text()
+                message = re.search(r'<p class="error" role="alert">(.*?)</p>', html, re.S)
+                refusals[(action, label)] = (response.status, message[1] if message else "")
+        after = await written()
+    assert all(status in (400, 413) for status, _text in refusals.values()), refusals
+    assert all(CHINESE.search(text) for _status, text in refusals.values()), refusals
+    assert zh("The file is not UTF-8 text.") in refusals[("/vouchers/receive", "not UTF-8")][1]
+    assert after == before
