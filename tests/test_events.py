@@ -8,6 +8,7 @@ import pytest
 from tortoise.transactions import in_transaction
 
 from domain.models import Org, OrgLevel
+from domain.platform import events
 from domain.platform.events import BusNotWired, Event, MessageBus
 from domain.platform.events import bus as process_bus
 from domain.wiring import wire_events
@@ -57,6 +58,12 @@ async def test_wiring_twice_subscribes_each_handler_once() -> None:
     wire_events()
     assert process_bus.wired
     assert process_bus.handlers == before
+
+
+def test_every_domain_event_has_a_handler_once_wired() -> None:
+    published = {kind for kind in vars(events).values()
+                 if isinstance(kind, type) and issubclass(kind, Event) and kind is not Event}
+    assert published and {kind for kind in published if not process_bus.handlers.get(kind)} == set()
 
 
 async def _new_org(code: str) -> Org:
