@@ -7,8 +7,8 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from domain.cases._managed_lists import audit_change, both_names, set_entry_active, update_entry
 from domain.models import BusinessType, PhotoKind
-from domain.platform import audit
 from domain.platform.access import Permission, require
 from domain.platform.actors import Actor
 from domain.platform.codes import clean_code
@@ -22,6 +22,7 @@ PHOTO_KIND_LABELS: dict[PhotoKind, str] = {
     PhotoKind.OTHER: N_("Other photo"),
 }
 MANDATORY_PHOTO_KINDS = frozenset({PhotoKind.ID_FRONT, PhotoKind.ONSITE_WITH_AGENT})
+KIND = "business_type"
 SLA_MINUTES_RANGE = (1, 240)
 CALLBACK_RATE_RANGE = (0, 100)
 
@@ -71,9 +72,7 @@ def _callback_rate(value: int | None) -> int:
 
 def _clean(form: BusinessTypeForm) -> dict[str, Any]:
     """The field values of a valid form: names, photos (C1, C5), SLA (C8), callback rate (K1)."""
-    name_zh, name_en = form.name_zh.strip(), form.name_en.strip()
-    if not name_zh or not name_en:
-        raise DomainError(N_("Both the Chinese and the English name are required."))
+    name_zh, name_en = both_names(form.name_zh, form.name_en)
     _check_photo_kinds(form.required_photo_kinds)
     return {
         "name_zh": name_zh, "name_en": name_en,
@@ -91,12 +90,6 @@ def _snapshot(row: BusinessType) -> dict[str, Any]:
         "review_sla_minutes": row.review_sla_minutes, "four_eyes": row.four_eyes,
         "callback_rate": row.callback_rate, "active": row.active,
     }
-
-
-async def _audit_change(actor: Actor, action: str, row: BusinessType,
-                        before: dict[str, Any] | None) -> None:
-    await audit.record(actor, action, "business_type", row.id, org_id=actor.org_id,
-                       detail={"before": before, "after": _snapshot(row)})
 
 
 async def list_business_types(actor: Actor, *, active: bool | None = None) -> list[BusinessType]:
@@ -128,7 +121,7 @@ async def create_business_type(
         if await BusinessType.exists(code=code):
             raise DomainError(N_("Business type code %(code)s is already used."), code=code)
         row = await BusinessType.create(code=code, voucher_type_code=voucher, **values)
-        await _audit_change(actor, "business_type.create", row, None)
+        await audit_change(actor, KIND, "create", row, _snapshot, None)
     return row
 
 
@@ -140,11 +133,7 @@ async def update_business_type(
     values = _clean(form)
     async with in_transaction():
         row = await get_business_type(actor, business_type_id)
-        before = _snapshot(row)
-        row.update_from_dict(values)
-        if _snapshot(row) != before:
-            await row.save()
-            await _audit_change(actor, "business_type.update", row, before)
+        await update_entry(actor, KIND, row, values, _snapshot)
     return row
 
 
@@ -153,11 +142,5 @@ async def set_active(actor: Actor, business_type_id: int, active: bool) -> Busin
     require(actor, Permission.BUSINESS_TYPE_MANAGE)
     async with in_transaction():
         row = await get_business_type(actor, business_type_id)
-        if row.active == active:
-            return row
-        before = _snapshot(row)
-        row.active = active
-        await row.save(update_fields=["active", "updated_at"])
-        action = "business_type.activate" if active else "business_type.deactivate"
-        await _audit_change(actor, action, row, before)
+        await set_entry_active(actor, KIND, row, active, _snapshot, ("active", "updated_at"))
     return row

@@ -49,12 +49,12 @@ from domain.models import (
 )
 from domain.models.cases import RETAKE_CUSTOMER
 from domain.platform import events, outbox
-from domain.platform.access import Permission, require, require_scope
+from domain.platform.access import Permission, require, row_in_scope
 from domain.platform.actors import Actor, person_label
 from domain.platform.chains import staff_in_chain
 from domain.platform.chat import locale_of
 from domain.platform.clock import utcnow
-from domain.platform.errors import N_, DomainError, NotFound, PermissionDenied
+from domain.platform.errors import N_, DomainError, PermissionDenied
 from domain.platform.events import CaseApproved, CaseRejected
 from domain.platform.intents import Action, Intent
 
@@ -265,10 +265,7 @@ async def hold(actor: Actor, case_id: int, note: str, ctx: CaptureContext,
 async def _case_to_review(actor: Actor, case_id: int) -> Case:
     """A case of the reviewer's org subtree that he did not capture himself (C6, S2)."""
     require(actor, Permission.CASE_REVIEW)
-    case = await Case.get_or_none(id=case_id).prefetch_related("org")
-    if case is None:
-        raise NotFound(NO_CASE)
-    require_scope(actor, case.org)
+    case = await row_in_scope(actor, Case, case_id, NO_CASE)
     if case.agent_id == actor.staff_id:  # type: ignore[attr-defined]
         raise PermissionDenied(N_("You cannot review a case you captured yourself."))
     return case

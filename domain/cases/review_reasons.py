@@ -7,10 +7,10 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from domain.cases._managed_lists import audit_change, both_names, set_entry_active, update_entry
 from domain.cases.business_types import PHOTO_KIND_LABELS
 from domain.models import PhotoKind, ReasonKind, ReviewReason
 from domain.models.cases import RETAKE_CUSTOMER
-from domain.platform import audit
 from domain.platform.access import Permission, can, require
 from domain.platform.actors import Actor
 from domain.platform.codes import clean_code
@@ -19,6 +19,7 @@ from domain.platform.errors import N_, DomainError, NotFound
 RETAKE_ITEM_LABELS: dict[str, str] = {kind.value: label for kind, label in
                                       PHOTO_KIND_LABELS.items()} | {
     RETAKE_CUSTOMER: N_("Customer data (name, ID number, mobile)")}
+KIND = "review_reason"
 SORT_ORDER_RANGE = (0, 999)
 
 
@@ -40,9 +41,7 @@ def _require_read(actor: Actor) -> None:
 
 def _clean(kind: ReasonKind, form: ReasonForm) -> dict[str, Any]:
     """Valid field values: both names; retake items only for returns, in a fixed order (C7)."""
-    name_zh, name_en = form.name_zh.strip(), form.name_en.strip()
-    if not name_zh or not name_en:
-        raise DomainError(N_("Both the Chinese and the English name are required."))
+    name_zh, name_en = both_names(form.name_zh, form.name_en)
     low, high = SORT_ORDER_RANGE
     if form.sort_order is None or not low <= form.sort_order <= high:
         raise DomainError(N_("The position in the list must be a whole number from "
@@ -59,12 +58,6 @@ def _snapshot(row: ReviewReason) -> dict[str, Any]:
     return {"code": row.code, "kind": row.kind.value, "name_zh": row.name_zh,
             "name_en": row.name_en, "retake_items": list(row.retake_items),
             "sort_order": row.sort_order, "active": row.active}
-
-
-async def _audit_change(actor: Actor, action: str, row: ReviewReason,
-                        before: dict[str, Any] | None) -> None:
-    await audit.record(actor, action, "review_reason", row.id, org_id=actor.org_id,
-                       detail={"before": before, "after": _snapshot(row)})
 
 
 async def list_reasons(actor: Actor, kind: ReasonKind | None = None) -> list[ReviewReason]:
@@ -94,7 +87,7 @@ async def create_reason(actor: Actor, code: str, kind: ReasonKind, form: ReasonF
         if await ReviewReason.exists(code=code):
             raise DomainError(N_("Review reason code %(code)s is already used."), code=code)
         row = await ReviewReason.create(code=code, kind=kind, **values)
-        await _audit_change(actor, "review_reason.create", row, None)
+        await audit_change(actor, KIND, "create", row, _snapshot, None)
     return row
 
 
@@ -103,12 +96,7 @@ async def update_reason(actor: Actor, reason_id: int, form: ReasonForm) -> Revie
     require(actor, Permission.REVIEW_REASON_MANAGE)
     async with in_transaction():
         row = await get_reason(actor, reason_id)
-        values = _clean(row.kind, form)
-        before = _snapshot(row)
-        row.update_from_dict(values)
-        if _snapshot(row) != before:
-            await row.save()
-            await _audit_change(actor, "review_reason.update", row, before)
+        await update_entry(actor, KIND, row, _clean(row.kind, form), _snapshot)
     return row
 
 
@@ -117,13 +105,7 @@ async def set_active(actor: Actor, reason_id: int, active: bool) -> ReviewReason
     require(actor, Permission.REVIEW_REASON_MANAGE)
     async with in_transaction():
         row = await get_reason(actor, reason_id)
-        if row.active == active:
-            return row
-        before = _snapshot(row)
-        row.active = active
-        await row.save(update_fields=["active"])
-        action = "review_reason.activate" if active else "review_reason.deactivate"
-        await _audit_change(actor, action, row, before)
+        await set_entry_active(actor, KIND, row, active, _snapshot)
     return row
 
 

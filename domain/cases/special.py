@@ -19,12 +19,17 @@ from tortoise.transactions import in_transaction
 
 from domain.models import Org, Role, SpecialApproval, SpecialApprovalStatus, Staff
 from domain.platform import audit, outbox
-from domain.platform.access import Permission, require, require_scope, scope_prefix
+from domain.platform.access import (
+    Permission,
+    require,
+    row_in_scope,
+    scope_prefix,
+)
 from domain.platform.actors import Actor, person_label
 from domain.platform.calendar import DEFAULT_ZONE
 from domain.platform.chains import staff_in_chain
 from domain.platform.clock import business_time, utcnow
-from domain.platform.errors import N_, DomainError, NotFound, PermissionDenied
+from domain.platform.errors import N_, DomainError, PermissionDenied
 from domain.platform.intents import Action, Intent
 
 MAX_WINDOW = timedelta(hours=12)
@@ -145,10 +150,8 @@ async def my_requests(actor: Actor) -> list[SpecialApproval]:
 
 async def _approval_in_scope(actor: Actor, approval_id: int) -> SpecialApproval:
     """A request whose org lies in the actor's subtree (C2)."""
-    approval = await SpecialApproval.get_or_none(id=approval_id).prefetch_related("org")
-    if approval is None:
-        raise NotFound(N_("No such special approval request."))
-    require_scope(actor, approval.org)
+    approval = await row_in_scope(actor, SpecialApproval, approval_id,
+                                  N_("No such special approval request."))
     return approval
 
 

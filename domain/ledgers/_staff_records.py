@@ -7,10 +7,10 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from domain.models import Staff
-from domain.platform.access import require_scope
+from domain.platform.access import row_in_scope
 from domain.platform.actors import Actor
 from domain.platform.clock import business_date, utcnow
-from domain.platform.errors import N_, DomainError, NotFound
+from domain.platform.errors import N_, DomainError
 
 NO_SUCH_STAFF = N_("No such staff member.")
 REASON_REQUIRED = N_("Give the reason.")
@@ -33,8 +33,4 @@ def required_reason(text: str) -> str:
 
 async def staff_in_scope(actor: Actor, staff_id: int) -> Staff:
     """A staff member inside the actor's subtree, with the org loaded."""
-    staff = await Staff.get_or_none(id=staff_id).prefetch_related("org")
-    if staff is None:
-        raise NotFound(NO_SUCH_STAFF)
-    require_scope(actor, staff.org)
-    return staff
+    return await row_in_scope(actor, Staff, staff_id, NO_SUCH_STAFF)

@@ -3,6 +3,7 @@ callback misses its deadline (K1, S1)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -43,11 +44,8 @@ async def sweep_callback_deadlines(now: datetime, calendar: Calendar) -> SweepRe
 async def _remind(callback_id: int, now: datetime, calendar: Calendar) -> int:
     """Tell the assigned agent (all callback agents of the chain while unassigned) that the
     call is due, once per slot (S1)."""
-    async with in_transaction():
-        if not await Callback.filter(id=callback_id, status__in=OPEN, reminded_at=None,
-                                     scheduled_at__lte=now).update(reminded_at=now):
-            return 0
-        callback = await _loaded(callback_id)
+
+    async def tell(callback: Callback) -> list[Staff]:
         recipients = ([callback.assigned_to] if callback.assigned_to
                       else await staff_in_chain(callback.org, Role.CALLBACK_AGENT))
         for person in recipients:
@@ -55,20 +53,17 @@ async def _remind(callback_id: int, now: datetime, calendar: Calendar) -> int:
                 person.id, DUE_TO_AGENT, _notice(callback, person, calendar),
                 intent=Intent.of("callback.due", callback.id, Action.OPEN),
                 idempotency_key=f"callback:{callback.id}:a{callback.attempts}:due:{person.id}")
-        await audit.record(system_actor("callbacks"), "callback.reminded", "callback",
-                           callback.id, org_id=callback.org.id,
-                           detail={"recipients": [p.id for p in recipients]})
-    return 1
+        return recipients
+
+    return await _once(callback_id, "reminded", tell, reminded_at=None, scheduled_at__lte=now,
+                       stamp={"reminded_at": now})
 
 
 async def _escalate(callback_id: int, now: datetime, calendar: Calendar) -> int:
     """Tell the supervisors and operations management of the org chain, once, that the
     callback missed its deadline (S1)."""
-    async with in_transaction():
-        if not await Callback.filter(id=callback_id, status__in=OPEN, escalated_at=None,
-                                     due_at__lte=now).update(escalated_at=now):
-            return 0
-        callback = await _loaded(callback_id)
+
+    async def tell(callback: Callback) -> list[Staff]:
         assignee = callback.assigned_to
         template = OVERDUE_ASSIGNED if assignee else OVERDUE_UNASSIGNED
         recipients = await staff_in_chain(callback.org, Role.SUPERVISOR, Role.OPS_ADMIN)
@@ -78,16 +73,27 @@ async def _escalate(callback_id: int, now: datetime, calendar: Calendar) -> int:
             await outbox.enqueue(person.id, template, params,
                                  intent=Intent.of("callback.overdue", callback.id, Action.OPEN),
                                  idempotency_key=f"callback:{callback.id}:overdue:{person.id}")
-        await audit.record(system_actor("callbacks"), "callback.escalated", "callback",
+        return recipients
+
+    return await _once(callback_id, "escalated", tell, escalated_at=None, due_at__lte=now,
+                       stamp={"escalated_at": now})
+
+
+async def _once(callback_id: int, action: str, tell: Callable[[Callback], Awaitable[list[Staff]]],
+                *, stamp: dict[str, datetime], **still_due: Any) -> int:
+    """Stamp an open callback that is `still_due` (the update decides who does it), tell its
+    people and audit whom; 1 when this call did it, 0 when it was done before (S1)."""
+    async with in_transaction():
+        if not await Callback.filter(id=callback_id, status__in=OPEN, **still_due
+                                     ).update(**stamp):
+            return 0
+        callback = await Callback.get(id=callback_id).prefetch_related(
+            "case", "business_type", "org", "assigned_to")
+        recipients = await tell(callback)
+        await audit.record(system_actor("callbacks"), f"callback.{action}", "callback",
                            callback.id, org_id=callback.org.id,
                            detail={"recipients": [p.id for p in recipients]})
     return 1
-
-
-async def _loaded(callback_id: int) -> Callback:
-    """A callback with its case, type, org and assignee."""
-    return await Callback.get(id=callback_id).prefetch_related("case", "business_type", "org",
-                                                               "assigned_to")
 
 
 def _notice(callback: Callback, person: Staff, calendar: Calendar) -> dict[str, Any]:

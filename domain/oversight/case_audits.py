@@ -38,7 +38,13 @@ from domain.models import (
 )
 from domain.people.orgs import get_org
 from domain.platform import audit, exports
-from domain.platform.access import Permission, require, require_scope, scope_prefix
+from domain.platform.access import (
+    Permission,
+    require,
+    require_scope,
+    row_in_scope,
+    scope_prefix,
+)
 from domain.platform.actors import Actor, person_label, system_actor
 from domain.platform.calendar import Calendar
 from domain.platform.clock import utcnow
@@ -226,10 +232,7 @@ async def draw_weekly(now: datetime, calendar: Calendar) -> int:
 async def verify_draw(actor: Actor, draw_id: int) -> DrawCheck:
     """Redraw a draw from its recorded seed and population and compare with its queue (K3)."""
     require(actor, Permission.CASE_AUDIT_VIEW)
-    draw = await AuditDraw.get_or_none(id=draw_id).prefetch_related("org")
-    if draw is None:
-        raise NotFound(NO_DRAW)
-    require_scope(actor, draw.org)
+    draw = await row_in_scope(actor, AuditDraw, draw_id, NO_DRAW)
     chosen = await CaseAudit.filter(draw_id=draw.id).order_by("case_id").values_list(
         "case_id", flat=True)
     case_nos = dict(await Case.filter(id__in=draw.population).values_list("id", "case_no"))

@@ -56,7 +56,7 @@ from domain.models import (
     VoucherType,
 )
 from domain.platform import audit, chains, outbox
-from domain.platform.access import Permission, require, require_scope
+from domain.platform.access import Permission, require, require_scope, row_in_scope
 from domain.platform.actors import Actor, person_label, system_actor
 from domain.platform.calendar import DEFAULT_ZONE
 from domain.platform.chat import locale_of
@@ -310,11 +310,7 @@ async def _locked(inspection_id: int) -> Inspection:
 
 async def in_scope(actor: Actor, inspection_id: int) -> Inspection:
     """An inspection of the actor's org subtree (V5)."""
-    row = await Inspection.get_or_none(id=inspection_id).prefetch_related("org")
-    if row is None:
-        raise NotFound(NO_SUCH_INSPECTION)
-    require_scope(actor, row.org)
-    return row
+    return await row_in_scope(actor, Inspection, inspection_id, NO_SUCH_INSPECTION)
 
 
 async def start_inspection(actor: Actor, inspection_id: int, now: datetime | None = None

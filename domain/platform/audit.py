@@ -258,18 +258,12 @@ async def search(actor: Actor, terms: AuditFilter, limit: int = 200) -> list[Aud
     if prefix != "/":
         org_ids = await Org.filter(path__startswith=prefix).values_list("id", flat=True)
         query = query.filter(org_id__in=list(org_ids))
-    if terms.actor:
-        query = query.filter(actor_label__icontains=terms.actor)
-    if terms.action:
-        query = query.filter(action__icontains=terms.action)
-    if terms.object_type:
-        query = query.filter(object_type=terms.object_type)
-    if terms.object_id:
-        query = query.filter(object_id=terms.object_id)
-    if terms.date_from:
-        query = query.filter(at__gte=terms.date_from)
-    if terms.date_to:
-        query = query.filter(at__lt=terms.date_to)
+    for condition, value in (("actor_label__icontains", terms.actor),
+                             ("action__icontains", terms.action),
+                             ("object_type", terms.object_type), ("object_id", terms.object_id),
+                             ("at__gte", terms.date_from), ("at__lt", terms.date_to)):
+        if value:
+            query = query.filter(**{condition: value})
     return await query.order_by("-id").limit(limit)
 
 
