@@ -48,6 +48,16 @@ async def test_one_address_trying_many_names_is_slowed_then_refused(database_url
     assert actor.has(Role.SYSADMIN)
 
 
+async def test_an_ipv6_client_cannot_escape_by_changing_address_within_its_64(
+        database_url: str) -> None:
+    username = await admin_user()
+    for n in range(10):
+        await refusal(f"guess{n}", "Wrong-pass-999", f"2001:db8:1:2::{n + 1:x}")
+    slowed = await refusal(username, PASSWORD, "2001:db8:1:2:ffff::1")
+    actor, _ = await auth.authenticate(username, PASSWORD, "2001:db8:1:3::1")
+    assert slowed.key == auth.TOO_MANY_FAILURES and actor.has(Role.SYSADMIN)
+
+
 async def test_waits_grow_with_each_failure(database_url: str, test_clock: SteadyClock) -> None:
     username = await admin_user()
     waits = []

@@ -14,7 +14,7 @@ from domain.platform.actors import Actor, actor_for
 from domain.platform.clock import utcnow
 from domain.platform.errors import DomainError
 from fieldops.bootstrap import bootstrap
-from fieldops.settings import load_settings
+from fieldops.settings import SettingsError, load_settings
 from tests.admin_support import PASSWORD, admin_site, log_in, submit, zh
 from tests.clock_support import SteadyClock
 from tests.factories import ROOT, org_tree, person, web_user
@@ -55,6 +55,14 @@ async def test_policy_settings_reach_the_check(database_url: str) -> None:
                                    rules.passwords)
     assert short.value.params == {"n": 16}
     assert "mix at least" in await refused(actor, PASSWORD, "longer-pass-12345", rules.passwords)
+
+
+def test_trusted_proxies_must_be_addresses() -> None:
+    with pytest.raises(SettingsError) as bad:
+        load_settings(trusted_proxies="10.0.0.1,proxy.example")
+    assert str(bad.value).startswith("FIELDOPS_TRUSTED_PROXIES:")
+    proxies = load_settings(trusted_proxies="10.0.0.1, 10.1.0.0/16").proxy_networks
+    assert [str(network) for network in proxies] == ["10.0.0.1/32", "10.1.0.0/16"]
 
 
 async def test_none_of_the_last_five_passwords_may_return(database_url: str) -> None:

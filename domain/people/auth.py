@@ -59,8 +59,8 @@ async def authenticate(username: str, password: str, address: str = UNKNOWN_ADDR
     """
     name, now = username.strip()[:64], utcnow()
     credential = await WebCredential.get_or_none(username=name).prefetch_related("staff")
-    known = credential is not None and await KnownLoginAddress.exists(
-        credential=credential, address=address,
+    known = await KnownLoginAddress.exists(  # asked for unknown names too: the same work
+        credential_id=credential.id if credential else 0, address=address,
         last_login_at__gte=now - rules.throttle.known_for)
     charges = login_throttle.charges_for(address, name, known, rules.throttle)
     wait = await login_throttle.admit(charges, now)
@@ -192,10 +192,3 @@ async def change_password(actor: Actor, current: str, new: str, repeat: str,
         await store_password(credential, new_hash, one_time=False, keep=policy.history)
         await audit.record(actor, "auth.password_change", "staff", actor.staff_id,
                            org_id=actor.org_id)
-
-
-async def record_logout(actor: Actor, *, idle: bool) -> None:
-    """Audit a log-out, by the user or by the idle timeout."""
-    async with in_transaction():
-        await audit.record(actor, "auth.logout_idle" if idle else "auth.logout", "staff",
-                           actor.staff_id, org_id=actor.org_id)

@@ -4,9 +4,10 @@ Every attempt is charged, before its password is checked, to two keys of `LoginT
 The counts live in the database, so every worker sees the same ones, and a burst of
 attempts sent at once is charged attempt by attempt, not after the slow checks.
 
-- The source address (`address:<ip>`), whatever names it tries: after `address.free`
-  failures each further failure doubles the wait, from `address.first` up to
-  `address.ceiling`. One address trying many names is soon slowed to a crawl.
+- The source address (`address:<ip>`; an IPv6 address counts under its /64), whatever
+  names it tries: after `address.free` failures each further failure doubles the wait,
+  from `address.first` up to `address.ceiling`. One address trying many names is soon
+  slowed to a crawl.
 - The typed user name (`account:<name>`), whether or not such an account exists, so an
   unknown name is answered exactly like a known one: after `account.free` failures the
   wait starts at `account.first` and doubles up to `account.ceiling`. An account attacked
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from ipaddress import ip_address, ip_network
 
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
@@ -74,7 +76,19 @@ def charges_for(address: str, username: str, known: bool, rules: ThrottleRules) 
     """The keys an attempt is charged to: its address, and its name or name-at-address."""
     name = (f"known:{username}@{address}", rules.known) if known else (
         f"account:{username}", rules.account)
-    return (f"address:{address}", rules.address), name
+    return (f"address:{source_of(address)}", rules.address), name
+
+
+def source_of(address: str) -> str:
+    """The source an address is counted under: itself, or its /64 network for IPv6, where
+    one client holds a whole /64 and could try from a fresh address each time."""
+    try:
+        parsed = ip_address(address)
+    except ValueError:
+        return address
+    if parsed.version == 6:
+        return str(ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
 
 
 async def admit(charges: Charges, now: datetime) -> timedelta | None:
