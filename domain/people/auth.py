@@ -60,7 +60,8 @@ async def authenticate(username: str, password: str, address: str = UNKNOWN_ADDR
     name, now = username.strip()[:64], utcnow()
     credential = await WebCredential.get_or_none(username=name).prefetch_related("staff")
     known = await KnownLoginAddress.exists(  # asked for unknown names too: the same work
-        credential_id=credential.id if credential else 0, address=address,
+        credential_id=credential.id if credential else 0,
+        address=login_throttle.source_of(address),
         last_login_at__gte=now - rules.throttle.known_for)
     charges = login_throttle.charges_for(address, name, known, rules.throttle)
     wait = await login_throttle.admit(charges, now)
@@ -128,7 +129,8 @@ async def _log_in(credential: WebCredential, address: str, now: datetime,
         credential.must_change_password = credential.must_change_password or aged
         await credential.save(update_fields=["last_login_at", "must_change_password"])
         known, created = await KnownLoginAddress.get_or_create(
-            credential=credential, address=address, defaults={"last_login_at": now})
+            credential=credential, address=login_throttle.source_of(address),
+            defaults={"last_login_at": now})
         if not created:
             await KnownLoginAddress.filter(id=known.id).update(last_login_at=now)
         await audit.record(actor, "auth.login", "staff", staff.id, org_id=actor.org_id,

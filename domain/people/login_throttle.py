@@ -12,11 +12,11 @@ attempts sent at once is charged attempt by attempt, not after the slow checks.
   unknown name is answered exactly like a known one: after `account.free` failures the
   wait starts at `account.first` and doubles up to `account.ceiling`. An account attacked
   from many addresses is slowed the same way.
-- Except at an address the name is known from (it logged in there within `known_for`):
-  there the pair (`known:<name>@<ip>`) is charged instead of the name, under `known`. Who
-  keeps a name waiting from elsewhere does not keep its owner out at his usual address,
-  where only the owner's own mistakes count; and a sysadmin who issues a new one-time
-  password lifts every wait of the name.
+- Except at an address (an IPv6 /64) the name is known from, having logged in there within
+  `known_for`: there the pair (`known:<name>@<ip>`) is charged instead of the name, under
+  `known`. Who keeps a name waiting from elsewhere does not keep its owner out at his usual
+  address, where only the owner's own mistakes count; and a sysadmin who issues a new
+  one-time password lifts every wait of the name.
 
 While a key waits, an attempt is refused without checking its password and without being
 charged. A successful log-in clears the name (or pair) and takes its charge back from the
@@ -74,9 +74,10 @@ Charges = tuple[tuple[str, Backoff], ...]
 
 def charges_for(address: str, username: str, known: bool, rules: ThrottleRules) -> Charges:
     """The keys an attempt is charged to: its address, and its name or name-at-address."""
-    name = (f"known:{username}@{address}", rules.known) if known else (
+    source = source_of(address)
+    name = (f"known:{username}@{source}", rules.known) if known else (
         f"account:{username}", rules.account)
-    return (f"address:{source_of(address)}", rules.address), name
+    return (f"address:{source}", rules.address), name
 
 
 def source_of(address: str) -> str:
