@@ -20,6 +20,7 @@ from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filte
 from bot.telegram import BotConfig, TelegramBot
 from domain.models import Role
 from domain.people import binding, orgs, staff
+from domain.platform import audit
 from domain.platform.actors import system_actor
 from fieldops.db import apply_migrations, close_database, open_database
 from tests.factories import flow_context
@@ -50,6 +51,7 @@ async def fieldops_rate(count: int) -> float:
     """Throughput of the FieldOps bot on a fresh SQLite database."""
     with tempfile.TemporaryDirectory() as directory:
         url = f"sqlite://{Path(directory) / 'bench.sqlite3'}"
+        audit.use_keys("a throwaway key of a throwaway database")
         await open_database(url)
         try:
             await apply_migrations(url)

@@ -25,6 +25,7 @@ from domain.cases.business_types import BusinessTypeForm
 from domain.cases.capture_gate import LocationMode, WorkingHours
 from domain.models import PhotoKind, Role
 from domain.people import binding, orgs, staff
+from domain.platform import audit
 from domain.platform.actors import actor_for, system_actor
 from fieldops.db import apply_migrations, close_database, open_database
 from tests.chat_driver import Chat, running_bot
@@ -78,6 +79,7 @@ async def fieldops_rate(agents: int, captures: int, photos: list[bytes]) -> floa
     """Captures per second of the FieldOps bot on a fresh SQLite database."""
     with tempfile.TemporaryDirectory() as directory:
         url = f"sqlite://{Path(directory) / 'bench.sqlite3'}"
+        audit.use_keys("a throwaway key of a throwaway database")
         await open_database(url)
         try:
             await apply_migrations(url)

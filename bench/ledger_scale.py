@@ -24,6 +24,7 @@ from pathlib import Path
 from domain.ledgers import devices
 from domain.models import Device, Role
 from domain.people import orgs, staff
+from domain.platform import audit
 from domain.platform.actors import system_actor
 from domain.vouchers import tail_boxes, voucher_reports, voucher_stock
 from fieldops.db import apply_migrations, close_database, open_database
@@ -97,6 +98,7 @@ async def main(sizes: list[int]) -> None:
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "ledger.sqlite3"
         url = f"sqlite://{path}"
+        audit.use_keys("a throwaway key of a throwaway database")
         await open_database(url)
         try:
             await apply_migrations(url)

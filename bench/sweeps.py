@@ -35,6 +35,7 @@ from domain.models import PhotoKind, Role
 from domain.oversight import callback_deadlines, callbacks, inspection_deadlines, inspections
 from domain.people import orgs
 from domain.people import staff as staff_service
+from domain.platform import audit
 from domain.platform.actors import actor_for, system_actor
 from domain.platform.calendar import Calendar
 from domain.platform.sweeps import SweepResult
@@ -270,6 +271,7 @@ async def one_size(count: int) -> Run:
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "sweeps.sqlite3"
         url = f"sqlite://{path}"
+        audit.use_keys("a throwaway key of a throwaway database")
         await open_database(url)
         try:
             await apply_migrations(url)
