@@ -11,7 +11,8 @@ return, so a retake never asks for it. Every answer is kept on the draft as it i
 wizard always asks for the first item not answered yet, so a fresh draft, one resumed with
 /resume and a returned case (only its flagged items) run the same way. Every rule is
 checked by `domain.cases.cases`, which also lists what still stops the submission; this
-module parses input and words the answers. Buttons carry "cap:<action>:<case id>[:<arg>]"
+module parses input and words the answers, and `bot.flows.capture_steps` says which item
+comes next and what each step shows. Buttons carry "cap:<action>:<case id>[:<arg>]"
 ("cap:new:<business type id>" before a draft exists).
 """
 
@@ -20,82 +21,49 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from enum import StrEnum
 from typing import Any
 
 from bot.flows.account import stale_button
+from bot.flows.capture_steps import (
+    CAPTURE_STEPS,
+    CUSTOMER,
+    ITEM_LABELS,
+    ITEM_STEPS,
+    PREFIX,
+    RISK,
+    SCREENS,
+    SUMMARY,
+    CaptureStep,
+    case_items,
+    current_item,
+    customer_step,
+    next_item,
+    position_of,
+    previous_item,
+    type_name,
+)
 from bot.flows.common import chat_actor, joined
 from bot.flows.devices import LOSS_STEPS, NOT_SENT
 from bot.flows.messages import Buttons, Reply
 from bot.flows.special import REQUEST_NOT_SENT, SpecialStep
 from bot.flows.turn import Outcome, Step, Turn, answer
 from domain.cases import capture_gate, case_summaries, cases
-from domain.cases.business_types import PHOTO_KIND_LABELS
 from domain.cases.capture_gate import LocationMode
 from domain.cases.case_summaries import CaseSummary
-from domain.cases.cases import ITEM_LOCATION, ITEM_RISK, ITEM_VOUCHER
-from domain.cases.review_reasons import RETAKE_ITEM_LABELS
 from domain.models import Case, CaseStatus, PhotoKind
-from domain.models.cases import RETAKE_CUSTOMER
 from domain.platform.actors import Actor
-from domain.platform.clock import utcnow
+from domain.platform.clock import SHORT_DATE_TIME, business_time, utcnow
 from domain.platform.errors import N_, DomainError, PermissionDenied
 from domain.platform.identity import normalise_serial
 from domain.platform.images import MIB
 
 log = logging.getLogger(__name__)
-
 Handler = Callable[[Turn], Awaitable[Outcome]]
-PREFIX = "cap:"
 NEW_CASE = "cap:start"
 PRESS = re.compile(r"cap:([a-z]+):([1-9][0-9]{0,8})(?::([a-z_]{1,32}))?", re.ASCII)
-DUE_FORMAT = "%Y-%m-%d %H:%M"
-LIST_FORMAT = "%m-%d %H:%M"
-CUSTOMER = RETAKE_CUSTOMER
-LOCATION = ITEM_LOCATION
-VOUCHER = ITEM_VOUCHER
-RISK = ITEM_RISK
-SUMMARY = "summary"
-ITEM_LABELS: dict[str, str] = RETAKE_ITEM_LABELS | {LOCATION: N_("Location of the visit"),
-                                                    VOUCHER: N_("Voucher serial")}
 SERIAL_GAPS = re.compile(r"(?<=[0-9])[\s-]+(?=[0-9])")
 SERIAL_RUN = re.compile(r"[0-9A-Za-z]*[0-9][0-9A-Za-z]*", re.ASCII)
-PHOTO_PROMPTS: dict[PhotoKind, str] = {
-    PhotoKind.ID_FRONT: N_("Send a photo of the ID card portrait side (the side with the "
-                           "customer's picture)."),
-    PhotoKind.ID_BACK: N_("Send a photo of the ID card national emblem side."),
-    PhotoKind.ONSITE_WITH_AGENT: N_("Send an on-site photo of you together with the customer."),
-    PhotoKind.SIGNED_FORM: N_("Send a photo of the application form the customer signed."),
-    PhotoKind.OTHER: N_("Send the other photo this business needs."),
-}
-RISK_PROMPT = N_("Give the customer the risk hints now:\n"
-                 "• use only your own mobile number for this business\n"
-                 "• keep your card and its PIN to yourself and never lend them\n"
-                 "• never tell anyone your e-banking password or SMS codes\n"
-                 "Press the button once you have done so.")
 NOTHING_TO_CANCEL = N_("There is nothing to cancel.")
-SHARP_PHOTO = N_("Send it as a photo or as a file, sharp and well lit.")
-
-
-class CaptureStep(StrEnum):
-    """Steps of the capture wizard, stored in `ChatSession.step`."""
-
-    BUSINESS_TYPE = "capture_business_type"
-    NAME = "capture_name"
-    ID_NUMBER = "capture_id_number"
-    MOBILE = "capture_mobile"
-    LOCATION = "capture_location"
-    PHOTO = "capture_photo"
-    VOUCHER = "capture_voucher"
-    RISK_HINT = "capture_risk_hint"
-    SUMMARY = "capture_summary"
-
-
-ITEM_STEPS = {CUSTOMER: CaptureStep.NAME, LOCATION: CaptureStep.LOCATION,
-              VOUCHER: CaptureStep.VOUCHER, RISK: CaptureStep.RISK_HINT,
-              SUMMARY: CaptureStep.SUMMARY}
-STEP_ITEMS = {step: item for item, step in ITEM_STEPS.items()}
-CAPTURE_STEPS = frozenset(step.value for step in CaptureStep)
 SPECIAL_STEPS = frozenset(step.value for step in SpecialStep)
 
 
@@ -162,7 +130,7 @@ async def _new_draft(turn: Turn, business_type_id: int, arg: str) -> Outcome:
     case = await cases.start_draft(actor, business_type_id, turn.ctx.capture)
     summary = await _summary(turn, actor, case.id)
     return _ask(turn, summary, CUSTOMER, {}, turn._(
-        "New case: %(business_type)s.", business_type=_type_name(turn, summary)))
+        "New case: %(business_type)s.", business_type=type_name(turn, summary)))
 
 
 async def _resume_case(turn: Turn, case_id: int, arg: str) -> Outcome:
@@ -171,7 +139,7 @@ async def _resume_case(turn: Turn, case_id: int, arg: str) -> Outcome:
     summary = await _editable(turn, actor, case_id)
     if summary.status == CaseStatus.RETURNED:
         return await _retake(turn, case_id, arg)
-    return _ask(turn, summary, _next_item(turn, summary), {},
+    return _ask(turn, summary, next_item(turn, summary), {},
                 turn._("Let us continue this draft."))
 
 
@@ -184,12 +152,12 @@ async def _retake(turn: Turn, case_id: int, arg: str) -> Outcome:
     items = [turn._(ITEM_LABELS[item]) for item in summary.retake_items]
     lead = turn._("Case %(case_no)s was returned for correction. Please redo: %(items)s.",
                   case_no=summary.case_no, items=joined(turn, items))
-    return _ask(turn, summary, _next_item(turn, summary), {}, lead)
+    return _ask(turn, summary, next_item(turn, summary), {}, lead)
 
 
 async def _back(turn: Turn, case_id: int, position: str) -> Outcome:
     """Back: to the step before the one this button was shown on."""
-    if not _data_for(turn, case_id) or _position(turn.step, turn.data) != position:
+    if not _data_for(turn, case_id) or position_of(turn.step, turn.data) != position:
         return await stale_button(turn)
     actor = await chat_actor(turn)
     summary = await _editable(turn, actor, case_id)
@@ -198,7 +166,7 @@ async def _back(turn: Turn, case_id: int, position: str) -> Outcome:
         return _go(turn, summary, CaptureStep.NAME, data)
     if turn.step == CaptureStep.MOBILE:
         return _go(turn, summary, CaptureStep.ID_NUMBER, data)
-    previous = _previous(turn, summary, _current_item(turn.step, data))
+    previous = previous_item(turn, summary, current_item(turn.step, data))
     if previous is None:
         return await _before_first(turn, actor, summary, data)
     return _ask(turn, summary, previous, data)
@@ -239,7 +207,7 @@ async def _change(turn: Turn, case_id: int, item: str) -> Outcome:
     """A change button under the summary: ask for that one item again."""
     actor = await chat_actor(turn)
     summary = await _editable(turn, actor, case_id)
-    if item not in _items(turn, summary) or item == RISK:
+    if item not in case_items(turn, summary) or item == RISK:
         return await stale_button(turn)
     data = _data_for(turn, case_id)
     if item == CUSTOMER:
@@ -252,7 +220,7 @@ async def _submit(turn: Turn, case_id: int, arg: str) -> Outcome:
     actor = await chat_actor(turn)
     case = await cases.submit(actor, case_id, turn.ctx.capture)
     assert case.review_due_at is not None
-    due = case.review_due_at.astimezone(turn.ctx.capture.zone).strftime(DUE_FORMAT)
+    due = business_time(case.review_due_at, turn.ctx.capture.zone, turn.locale)
     if case.revision > 1:
         return answer(Step.IDLE, turn._(
             "Case %(case_no)s was submitted again as revision %(revision)s. A reviewer will "
@@ -404,82 +372,17 @@ async def summary_text(turn: Turn, actor: Actor, summary: CaseSummary) -> Outcom
     return _go(turn, summary, CaptureStep.SUMMARY, turn.data)
 
 
-# --- where the wizard stands ------------------------------------------------------------
-
-
-def _items(turn: Turn, summary: CaseSummary) -> list[str]:
-    """The items of the case in order: all of a draft, or the flagged ones of a returned case."""
-    if summary.status == CaseStatus.RETURNED:
-        order = (CUSTOMER, *(kind.value for kind in PhotoKind))
-        return [item for item in order if item in summary.retake_items]
-    kinds = [kind.value for kind in PhotoKind
-             if kind in summary.photo_kinds or kind in summary.missing_photo_kinds]
-    located = [LOCATION] if turn.ctx.capture.location_mode != LocationMode.OFF else []
-    handed = [VOUCHER] if summary.issues_voucher else []
-    return [CUSTOMER, *located, *kinds, *handed, RISK]
-
-
-def _done(turn: Turn, summary: CaseSummary, item: str) -> bool:
-    """Whether an item was answered (a skipped optional location counts as answered)."""
-    if summary.status == CaseStatus.RETURNED:
-        return item in summary.retaken_items
-    if item == CUSTOMER:
-        return bool(summary.id_number_masked)
-    if item == LOCATION:
-        optional = turn.ctx.capture.location_mode == LocationMode.OPTIONAL
-        return summary.latitude is not None or (optional and summary.location_skipped)
-    if item == RISK:
-        return summary.risk_hint_confirmed
-    if item == VOUCHER:
-        return bool(summary.voucher_serial)
-    return PhotoKind(item) not in summary.missing_photo_kinds
-
-
-def _next_item(turn: Turn, summary: CaseSummary) -> str:
-    """The first item not answered yet, or the summary when every one is."""
-    return next((item for item in _items(turn, summary) if not _done(turn, summary, item)),
-                SUMMARY)
-
-
-def _customer_step(summary: CaseSummary) -> CaptureStep:
-    """The first step of the customer's data still to answer: the name, the ID number, or
-    the mobile (also when only the mobile of a draft's complete data is to change)."""
-    if summary.answered_id_number or (summary.status == CaseStatus.DRAFT
-                                      and summary.id_number_masked):
-        return CaptureStep.MOBILE
-    return CaptureStep.ID_NUMBER if summary.answered_name else CaptureStep.NAME
-
-
-def _previous(turn: Turn, summary: CaseSummary, item: str) -> str | None:
-    """The item before `item` in the wizard's order (None before the first)."""
-    items = _items(turn, summary)
-    if item == SUMMARY:
-        return items[-1] if items else None
-    position = items.index(item) if item in items else 0
-    return items[position - 1] if position else None
-
-
-def _current_item(step: str, data: dict[str, Any]) -> str:
-    """The item a step asks for (a photo step asks for the kind it keeps)."""
-    return str(data.get("kind")) if step == CaptureStep.PHOTO else STEP_ITEMS[step]
-
-
-def _position(step: str, data: dict[str, Any]) -> str:
-    """Where the wizard stands, as put on Back buttons: the step, or the photo kind."""
-    return str(data.get("kind")) if step == CaptureStep.PHOTO else step
-
-
 async def _continue(turn: Turn, actor: Actor, case_id: int, data: dict[str, Any],
                     *lead: str) -> Outcome:
     """After a change: ask for the first item still missing."""
     summary = await _summary(turn, actor, case_id)
-    return _ask(turn, summary, _next_item(turn, summary), data, *lead)
+    return _ask(turn, summary, next_item(turn, summary), data, *lead)
 
 
 def _ask(turn: Turn, summary: CaseSummary, item: str, data: dict[str, Any],
          *lead: str) -> Outcome:
     """Ask for one item; the customer's data at its first step not answered yet."""
-    step = _customer_step(summary) if item == CUSTOMER else ITEM_STEPS.get(item, CaptureStep.PHOTO)
+    step = customer_step(summary) if item == CUSTOMER else ITEM_STEPS.get(item, CaptureStep.PHOTO)
     if step == CaptureStep.PHOTO:
         data = data | {"kind": item}
     return _go(turn, summary, step, data, *lead)
@@ -490,105 +393,9 @@ def _go(turn: Turn, summary: CaseSummary, step: CaptureStep, data: dict[str, Any
     """Move to a step: its prompt after any lead texts, its buttons and a Back button."""
     data = data | {"case": summary.case_id}
     screen = SCREENS[step](turn, summary, data)
-    back = ((turn._("« Back"), f"{PREFIX}back:{summary.case_id}:{_position(step, data)}"),)
+    back = ((turn._("« Back"), f"{PREFIX}back:{summary.case_id}:{position_of(step, data)}"),)
     return answer(step, Reply("\n\n".join((*lead, screen.text)), (*screen.buttons, back)),
                   data=data)
-
-
-# --- what each step shows ---------------------------------------------------------------
-
-
-def _name_screen(turn: Turn, summary: CaseSummary, data: dict[str, Any]) -> Reply:
-    return Reply(turn._("Enter the customer's full name as printed on the ID card."))
-
-
-def _id_number_screen(turn: Turn, summary: CaseSummary, data: dict[str, Any]) -> Reply:
-    return Reply(turn._("Enter the customer's 18-character resident ID number."))
-
-
-def _mobile_screen(turn: Turn, summary: CaseSummary, data: dict[str, Any]) -> Reply:
-    return Reply(turn._("Enter the customer's own mobile number."))
-
-
-def _location_screen(turn: Turn, summary: CaseSummary, data: dict[str, Any]) -> Reply:
-    if turn.ctx.capture.location_mode == LocationMode.REQUIRED:
-        return Reply(turn._("Share the location of the visit: attachment menu, then Location."))
-    return Reply(turn._("Share the location of the visit (attachment menu, then Location), "
-                        "or press Skip."),
-                 (((turn._("Skip"), f"{PREFIX}skip:{summary.case_id}"),),))
-
-
-def _photo_screen(turn: Turn, summary: CaseSummary, data: dict[str, Any]) -> Reply:
-    prompt = turn._(PHOTO_PROMPTS[PhotoKind(data["kind"])])
-    return Reply("\n".join((prompt, turn._(SHARP_PHOTO))))
-
-
-def _voucher_screen(turn: Turn, summary: CaseSummary, data: dict[str, Any]) -> Reply:
-    return Reply(turn._("Enter the serial of the %(voucher_type)s you hand over to the "
-                        "customer, or send a photo of it with the serial in the caption.",
-                        voucher_type=_voucher_name(turn, summary)))
-
-
-def _risk_screen(turn: Turn, summary: CaseSummary, data: dict[str, Any]) -> Reply:
-    return Reply(turn._(RISK_PROMPT),
-                 (((turn._("I gave the risk hints"), f"{PREFIX}risk:{summary.case_id}"),),))
-
-
-def _summary_screen(turn: Turn, summary: CaseSummary, data: dict[str, Any]) -> Reply:
-    """The case as it stands, ID and mobile masked (C10), with change and Submit buttons."""
-    missing = _missing(turn, summary, data)
-    lines = [*_summary_lines(turn, summary), ""]
-    lines += [turn._("Still missing:"), *(f"• {text}" for text in missing)] if missing else [
-        turn._("Everything is there. Check it and press Submit.")]
-    changes = [(turn._("Change: %(item)s", item=turn._(ITEM_LABELS[item])),
-                f"{PREFIX}edit:{summary.case_id}:{item}")
-               for item in _items(turn, summary) if item != RISK]
-    rows = tuple(tuple(changes[i:i + 2]) for i in range(0, len(changes), 2))
-    return Reply("\n".join(lines),
-                 (*rows, ((turn._("Submit"), f"{PREFIX}submit:{summary.case_id}"),)))
-
-
-def _summary_lines(turn: Turn, summary: CaseSummary) -> list[str]:
-    """Business type, customer, location and photos of the summary."""
-    business_type = _type_name(turn, summary)
-    title = (turn._("Case %(case_no)s (%(business_type)s), returned for correction",
-                    case_no=summary.case_no, business_type=business_type)
-             if summary.status == CaseStatus.RETURNED else
-             turn._("Summary: %(business_type)s", business_type=business_type))
-    lines = [title, turn._("Customer: %(name)s", name=summary.customer_name or "–"),
-             turn._("ID number: %(id_number)s", id_number=summary.id_number_masked or "–"),
-             turn._("Mobile: %(mobile)s", mobile=summary.mobile_masked or "–")]
-    if turn.ctx.capture.location_mode != LocationMode.OFF:
-        where = ("–" if summary.latitude is None or summary.longitude is None
-                 else f"{summary.latitude:.5f}, {summary.longitude:.5f}")
-        lines.append(turn._("Location: %(location)s", location=where))
-    photos = [turn._(PHOTO_KIND_LABELS[kind]) for kind in summary.photo_kinds]
-    lines.append(turn._("Photos: %(photos)s", photos=joined(turn, photos)))
-    if summary.issues_voucher:
-        lines.append(turn._("%(voucher_type)s handed over: %(serial)s",
-                            voucher_type=_voucher_name(turn, summary),
-                            serial=summary.voucher_serial or "–"))
-    return lines
-
-
-def _missing(turn: Turn, summary: CaseSummary, data: dict[str, Any]) -> list[str]:
-    """What still stops the submission, as the domain lists it (C11 and the rest)."""
-    if summary.status == CaseStatus.RETURNED:
-        pending = [item for item in _items(turn, summary) if not _done(turn, summary, item)]
-        return [turn._("Redo: %(item)s", item=turn._(ITEM_LABELS[item])) for item in pending]
-    return [turn._(missing.message, **missing.params) for missing in summary.missing]
-
-
-SCREENS: dict[CaptureStep, Callable[[Turn, CaseSummary, dict[str, Any]], Reply]] = {
-    CaptureStep.NAME: _name_screen,
-    CaptureStep.ID_NUMBER: _id_number_screen,
-    CaptureStep.MOBILE: _mobile_screen,
-    CaptureStep.LOCATION: _location_screen,
-    CaptureStep.PHOTO: _photo_screen,
-    CaptureStep.VOUCHER: _voucher_screen,
-    CaptureStep.RISK_HINT: _risk_screen,
-    CaptureStep.SUMMARY: _summary_screen,
-}
 
 
 # --- small helpers ----------------------------------------------------------------------
@@ -634,21 +441,14 @@ def _said(turn: Turn, refusal: DomainError) -> str:
     return turn._(refusal.key, **refusal.params)
 
 
-def _type_name(turn: Turn, summary: CaseSummary) -> str:
-    return summary.business_type_zh if turn.locale.startswith("zh") else summary.business_type_en
-
-
-def _voucher_name(turn: Turn, summary: CaseSummary) -> str:
-    return summary.voucher_type_zh if turn.locale.startswith("zh") else summary.voucher_type_en
-
-
 def _list_label(turn: Turn, case: Case) -> str:
     """One line of the /resume list: returned cases by number, drafts by customer and time."""
     business_type = case.business_type.name_in(turn.locale)
     if case.status == CaseStatus.RETURNED:
         return turn._("%(case_no)s %(business_type)s – returned",
                       case_no=case.case_no, business_type=business_type)
-    changed = case.updated_at.astimezone(turn.ctx.capture.zone).strftime(LIST_FORMAT)
+    changed = business_time(case.updated_at, turn.ctx.capture.zone, turn.locale,
+                            SHORT_DATE_TIME)
     return turn._("Draft %(business_type)s – %(customer)s – %(changed)s",
                   business_type=business_type,
                   customer=case.customer_name or case.customer_answers.get("name") or "–",
