@@ -3,16 +3,15 @@ idempotency key and buttons that 0013 stored; sent history and replies stay as t
 
 from __future__ import annotations
 
-import json
+import importlib
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 from tortoise import connections
-from tortoise.migrations.executor import MigrationExecutor, MigrationTarget
 
-from domain.models import OutboxMessage, Role
+from domain.models import OutboxMessage, OutboxStatus, Role
 from domain.platform import outbox
 from domain.platform.intents import Action, Intent
-from fieldops import db
 from tests.factories import org_tree, person
 
 AT = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
@@ -30,33 +29,18 @@ ROWS = (  # idempotency key, kind as 0013 read it, status, buttons
 )
 
 
-async def migrate_to(database_url: str, name: str) -> None:
-    executor = MigrationExecutor(connections.get("default"),
-                                 db.tortoise_config(database_url)["apps"])
-    await executor.migrate([MigrationTarget("models", name)])
-
-
-async def insert_as_0013(recipient_id: int) -> None:
-    """The rows as 0013 wrote them, in plain SQL (the models already know 0014)."""
-    client = connections.get("default")
-    sqlite = client.capabilities.dialect == "sqlite"
-    marks = ", ".join(["?"] * 11 if sqlite else [f"${n}" for n in range(1, 12)])
-    for key, kind, status, buttons in ROWS:
-        await client.execute_query(
-            'INSERT INTO "outbox_message" ("recipient_id", "channel", "kind", "template", '
-            '"params", "buttons", "idempotency_key", "status", "attempts", "next_attempt_at", '
-            f'"created_at", "last_error") VALUES ({marks}, \'\')',
-            [recipient_id, "telegram", kind, "Hello", "{}", json.dumps(buttons), key, status, 0,
-             AT, AT])
-
-
 async def test_notifications_waiting_at_the_migration_get_their_intent(database_url: str
                                                                        ) -> None:
     ids = await org_tree()
     agent, _ = await person(ids["outlet_a"], Role.FIELD_AGENT, no="F001")
-    await migrate_to(database_url, "0013_capture_device")
-    await insert_as_0013(agent.id)
-    await migrate_to(database_url, "0014_notification_intents")
+    await OutboxMessage.bulk_create([  # the columns of 0014 empty, as AddField leaves them
+        OutboxMessage(recipient=agent, channel="telegram", kind=kind, template="Hello",
+                      buttons=buttons, idempotency_key=key, status=OutboxStatus(status),
+                      next_attempt_at=AT, created_at=AT, subject_type=None, actions=None)
+        for key, kind, status, buttons in ROWS])
+    migration = importlib.import_module("domain.migrations.0014_notification_intents")
+    await migration.convert_waiting_notifications(
+        None, SimpleNamespace(client=connections.get("default")))
     rows = {row.idempotency_key: row for row in await OutboxMessage.all()}
     intents = {key: outbox.intent_of(row) for key, row in rows.items()}
     assert intents["case:7:r2:submitted:3"] == Intent.of(
