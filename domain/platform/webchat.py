@@ -56,7 +56,11 @@ async def bind_web_chat(staff_id: int) -> ChatBinding:
 
 async def record(staff_id: int, from_bot: bool, text: str, buttons: ButtonRows = (),
                  photo_sha256: str | None = None) -> ChatLine:
-    """Append one line to a staff member's browser chat transcript."""
+    """Append one line to a staff member's browser chat transcript.
+
+    The transcript is the browser chat's own history, like Telegram's: its `buttons` are
+    rows of (label, data) as the chat adapter rendered them, a notice's intent included.
+    """
     row = await WebChatMessage.create(
         staff_id=staff_id, from_bot=from_bot, text=text,
         buttons=[[[label, data] for label, data in row] for row in buttons],
