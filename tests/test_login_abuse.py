@@ -171,7 +171,7 @@ async def test_forwarded_address_counts_only_from_a_trusted_proxy(database_url: 
     proxied = replace(CONFIG, trusted_proxies=(ip_network("127.0.0.0/8"),))
     for config in (CONFIG, proxied):
         async with admin_site(config) as client:
-            client.session.headers["X-Forwarded-For"] = f"{ATTACKER}, 127.0.0.5"
+            client.session.headers["X-Forwarded-For"] = f"{ATTACKER}, ::ffff:127.0.0.5"
             page = await (await log_in(client, username, "Wrong-pass-999")).text()
             assert zh(auth.WRONG_CREDENTIALS) in page
     addresses = await AuditLog.filter(action="auth.login_failed").order_by("id").values_list(

@@ -53,10 +53,13 @@ def client_address(request: web.Request) -> str:
 
 
 def _ip(text: str | None) -> IPv4Address | IPv6Address | None:
+    """An IP address, an IPv4-mapped IPv6 one read as IPv4; None for anything else."""
     try:
-        return ip_address(text or "")
+        address = ip_address(text or "")
     except ValueError:
         return None
+    mapped = address.ipv4_mapped if isinstance(address, IPv6Address) else None
+    return mapped or address
 
 
 async def _authenticate(request: web.Request, form: MultiDict[str]) -> tuple[Actor, bool]:
