@@ -172,7 +172,9 @@ def test_modules_and_packages_stay_readable() -> None:
 
 # The domain names actions; only the edges spell them as callback data or admin URLs.
 CALLBACK_DATA = re.compile(r"^[a-z]+:[a-z_]+:")  # "rv:claim:", "vc:count:"
-ORG_PATH_SEPARATOR = "/"  # org paths ("/1/2/", f"/{org.id}/") are data, not URLs
+ADMIN_URL = re.compile(r"^/[a-z]")  # "/cases/", "/special-approvals"
+# Org paths ("/1/2/", f"/{org.id}/") and network prefixes (f"{address}/64") are data, not
+# URLs: their literals are a bare "/" or start with a digit.
 # Migration 0014 reads the callback data and paths that notifications of 0013 stored.
 EDGE_SPELLING_ALLOWED = {"domain/migrations/0014_notification_intents.py"}
 
@@ -188,8 +190,7 @@ def edge_spellings(path: Path) -> list[tuple[int, str]]:
     found = [(node.lineno, node.value) for node in ast.walk(tree)
              if isinstance(node, ast.Constant) and isinstance(node.value, str)
              and id(node) not in docstrings
-             and (CALLBACK_DATA.match(node.value)
-                  or (node.value.startswith("/") and node.value != ORG_PATH_SEPARATOR))]
+             and (CALLBACK_DATA.match(node.value) or ADMIN_URL.match(node.value))]
     found += [(node.lineno, target.id) for node in ast.walk(tree)
               if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
               and isinstance(node.value.value, str) and ":" in node.value.value
@@ -210,6 +211,6 @@ def test_the_spelling_checker_sees_callback_data_urls_and_prefixes(tmp_path: Pat
     module.write_text('"""See /cases/7."""\nCOUNT_PREFIX = "vc:count:"\n'
                       'CASE_NO_PREFIX = "YD"\n'
                       'def f(i, org):\n    return [f"rv:claim:{i}", f"/cases/{i}", '
-                      'f"/{org}/", "a/b"]\n', encoding="utf-8")
+                      'f"/{org}/", f"{i}/64", "a/b"]\n', encoding="utf-8")
     assert edge_spellings(module) == [(2, "COUNT_PREFIX"), (2, "vc:count:"), (5, "/cases/"),
                                       (5, "rv:claim:")]
