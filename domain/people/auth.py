@@ -76,7 +76,7 @@ async def authenticate(username: str, password: str, address: str = UNKNOWN_ADDR
         raise LoginRefused(WRONG_CREDENTIALS)
     assert credential is not None
     await login_throttle.release(charges)
-    return await _log_in(credential, address, now, rules.passwords)
+    return await _log_in(credential, address, now, rules)
 
 
 def anonymous_actor(username: str) -> Actor:
@@ -110,10 +110,11 @@ async def _tally_refusal(name: str, address: str, credential: WebCredential | No
 
 
 async def _log_in(credential: WebCredential, address: str, now: datetime,
-                  policy: PasswordPolicy) -> tuple[Actor, bool]:
+                  rules: LoginRules) -> tuple[Actor, bool]:
     """The password was right: refuse a deactivated account or an expired one-time
-    password, force a change of an aged one, remember the address."""
+    password, force a change of an aged one, remember the address (and forget old ones)."""
     staff: Staff = credential.staff
+    policy = rules.passwords
     actor = await actor_for(staff)
     detail = {"address": address}
     if not staff.active:
@@ -133,6 +134,8 @@ async def _log_in(credential: WebCredential, address: str, now: datetime,
             defaults={"last_login_at": now})
         if not created:
             await KnownLoginAddress.filter(id=known.id).update(last_login_at=now)
+        await KnownLoginAddress.filter(
+            credential=credential, last_login_at__lt=now - rules.throttle.known_for).delete()
         await audit.record(actor, "auth.login", "staff", staff.id, org_id=actor.org_id,
                            detail=detail | ({"password_expired": True} if aged else {}))
     return actor, credential.must_change_password
