@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from asyncpg.exceptions import RaiseError as PostgresRefusal
+from tortoise import connections
 from tortoise.exceptions import OperationalError
 
 from domain.models import AuditLog
@@ -161,6 +162,10 @@ async def test_the_database_refuses_to_change_or_remove_audit_rows(database_url:
         with pytest.raises((OperationalError, PostgresRefusal)) as refused:
             await change
         assert "audit_log is append-only" in str(refused.value)
+    client = connections.get("default")
+    if client.capabilities.dialect == "postgres":
+        with pytest.raises(PostgresRefusal, match="TRUNCATE refused"):
+            await client.execute_script('TRUNCATE "audit_log"')
     assert await AuditLog.all().count() == 7
     assert (await audit.verify_chain()).broken is None
 

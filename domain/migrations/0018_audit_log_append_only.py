@@ -1,4 +1,5 @@
-"""The audit log refuses UPDATE and DELETE (S3): a trigger on PostgreSQL and on SQLite.
+"""The audit log refuses UPDATE and DELETE (S3): triggers on PostgreSQL (TRUNCATE too) and
+on SQLite.
 
 Rows only ever get appended (`domain.platform.audit.record`); a changed or removed row
 would be found by `fieldops audit verify`, and this keeps it from happening through the
@@ -17,8 +18,11 @@ POSTGRES_UP = (
     f"BEGIN RAISE EXCEPTION '{REFUSAL}: % refused', TG_OP; END; $$ LANGUAGE plpgsql",
     'CREATE TRIGGER "audit_log_append_only" BEFORE UPDATE OR DELETE ON "audit_log" '
     "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()",
+    'CREATE TRIGGER "audit_log_no_truncate" BEFORE TRUNCATE ON "audit_log" '
+    "FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()",
 )
 POSTGRES_DOWN = (
+    'DROP TRIGGER IF EXISTS "audit_log_no_truncate" ON "audit_log"',
     'DROP TRIGGER IF EXISTS "audit_log_append_only" ON "audit_log"',
     "DROP FUNCTION IF EXISTS audit_log_append_only()",
 )
