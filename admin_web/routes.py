@@ -28,6 +28,7 @@ from admin_web.views import (
     review_reasons,
     special_approvals,
     staff,
+    voids,
     vouchers,
 )
 
@@ -149,15 +150,15 @@ def setup_voucher_routes(app: web.Application) -> None:
                                    "unfreeze": vouchers.unfreeze})
     _resource(app, "/vouchers/journal", "voucher_journal", get=vouchers.journal_page)
     _resource(app, "/vouchers/counts", "voucher_counts", get=vouchers.counts_page)
-    _resource(app, "/vouchers/voids", "voucher_voids", get=vouchers.voids_page,
-              post=vouchers.request_void)
+    _resource(app, "/vouchers/voids", "voucher_voids", get=voids.voids_page,
+              post=voids.request_void)
     _actions(app, "/vouchers/voids/{void_id:\\d+}", "voucher_void", {
-        "sign": vouchers.sign_void, "refuse": vouchers.refuse_void})
-    _resource(app, "/vouchers/mis-issues", "voucher_mis_issues", get=vouchers.mis_issues_page,
-              post=vouchers.record_mis_issue)
+        "sign": voids.sign_void, "refuse": voids.refuse_void})
+    _resource(app, "/vouchers/mis-issues", "voucher_mis_issues", get=voids.mis_issues_page,
+              post=voids.record_mis_issue)
     _actions(app, "/vouchers/mis-issues/{mis_issue_id:\\d+}", "voucher_mis_issue", {
-        "recovered": vouchers.mis_issue_recovered,
-        "unrecoverable": vouchers.mis_issue_unrecoverable})
+        "recovered": voids.mis_issue_recovered,
+        "unrecoverable": voids.mis_issue_unrecoverable})
     _resource(app, "/vouchers/reconciliation", "voucher_reconciliation",
               get=vouchers.report_page)
     _resource(app, "/vouchers/reconciliation/export", "voucher_reconciliation_export",

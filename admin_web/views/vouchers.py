@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -47,15 +47,12 @@ from domain.models import (
     VoucherState,
 )
 from domain.people import orgs
-from domain.platform import clock
-from domain.platform.access import Permission, can
+from domain.platform.access import Permission, can, require
 from domain.platform.actors import Actor
 from domain.platform.errors import N_, DomainError
 from domain.vouchers import (
     day_end_counts,
-    mis_issues,
     tail_boxes,
-    voids,
     voucher_reports,
     voucher_stock,
 )
@@ -133,14 +130,14 @@ def serial_lines(typed: str) -> list[str]:
     return [text(line, N_("Serial"), longest) for line in typed.splitlines() if line.strip()]
 
 
-async def _page(request: web.Request, template: str, context: dict[str, Any],
+async def voucher_page(request: web.Request, template: str, context: dict[str, Any],
                 error: str | None = None, refused: int = 409) -> web.Response:
     """Render a voucher page, with the refusal of an action when there is one."""
     return await render(request, template, context | labels() | {"error": error},
                         status=refused if error else 200)
 
 
-async def _act(request: web.Request, call: Awaitable[Any], location: str, message: str,
+async def act(request: web.Request, call: Awaitable[Any], location: str, message: str,
                again: Callable[[str], Awaitable[web.Response]]) -> web.Response:
     """Run one change: go on with its message, or show the page again with the refusal."""
     result, error = await attempt(call)
@@ -174,7 +171,7 @@ async def _balance_view(request: web.Request, error: str | None = None) -> web.R
         tablets = await devices.list_devices(actor, state=DeviceState.ISSUED)
     context = {"rows": await voucher_reports.balances(actor, org_id=org_id), "org_id": org_id,
                "orgs": await orgs.list_orgs(actor), "tablets": tablets}
-    return await _page(request, "vouchers/balances.html", context, error)
+    return await voucher_page(request, "vouchers/balances.html", context, error)
 
 
 async def open_box(request: web.Request) -> web.Response:
@@ -214,7 +211,7 @@ async def _box_view(request: web.Request, box_id: int, error: str | None = None,
                if len(serials) == SERIAL_PAGE else None,
                "older_movements": _box_link(box.id, after=after, before=movements[-1].id)
                if len(movements) == MOVEMENT_PAGE else None}
-    return await _page(request, "vouchers/box.html", context, error)
+    return await voucher_page(request, "vouchers/box.html", context, error)
 
 
 def _box_link(box_id: int, **cursors: Any) -> str:
@@ -228,8 +225,8 @@ async def _box_action(request: web.Request, action: Callable[[web.Request], Awai
     """Run an action on a box; a refusal is shown on the box page with its reason."""
     box_id = path_id(request, "box_id")
     form = await form_of(request)
-    return await _act(request, action(request), f"/vouchers/boxes/{box_id}", message,
-                      lambda error: _box_view(request, box_id, error, form))
+    return await act(request, action(request), f"/vouchers/boxes/{box_id}", message,
+                     lambda error: _box_view(request, box_id, error, form))
 
 
 async def _allocate(request: web.Request) -> list[Any]:
@@ -293,7 +290,7 @@ async def _types_view(request: web.Request, error: str | None = None,
     context = {"types": await voucher_reports.voucher_types(actor),
                "caps": await voucher_reports.caps(actor), "orgs": await orgs.list_orgs(actor),
                "form": form or {}}
-    return await _page(request, "vouchers/types.html", context, error, refused=400)
+    return await voucher_page(request, "vouchers/types.html", context, error, refused=400)
 
 
 async def _define(request: web.Request, form: MultiDict[str]) -> Any:
@@ -304,9 +301,9 @@ async def _define(request: web.Request, form: MultiDict[str]) -> Any:
 async def define_type(request: web.Request) -> web.Response:
     """Define a voucher type with its serial pattern and check rule (V1)."""
     form = await form_of(request)
-    return await _act(request, _define(request, form), "/vouchers/types",
-                      N_("Voucher type defined."),
-                      lambda error: _types_view(request, error, form))
+    return await act(request, _define(request, form), "/vouchers/types",
+                     N_("Voucher type defined."),
+                     lambda error: _types_view(request, error, form))
 
 
 async def _cap(request: web.Request, form: MultiDict[str]) -> Any:
@@ -320,12 +317,14 @@ async def _cap(request: web.Request, form: MultiDict[str]) -> Any:
 async def set_cap(request: web.Request) -> web.Response:
     """Set the most vouchers of a type the boxes of an org may hold (V2)."""
     form = await form_of(request)
-    return await _act(request, _cap(request, form), "/vouchers/types", N_("Cap saved."),
-                      lambda error: _types_view(request, error, form))
+    return await act(request, _cap(request, form), "/vouchers/types", N_("Cap saved."),
+                     lambda error: _types_view(request, error, form))
 
 
 async def receive_page(request: web.Request) -> web.Response:
-    """The receipt form: a serial range or a file of serials into an org's vault (V1)."""
+    """The receipt form: a serial range or a file of serials into an org's vault, for those
+    who may receive (V1)."""
+    require(actor_of(request), Permission.VOUCHER_MANAGE)
     return await _receive_view(request)
 
 
@@ -334,7 +333,7 @@ async def _receive_view(request: web.Request, error: str | None = None,
     actor = actor_of(request)
     context = {"types": await voucher_reports.voucher_types(actor),
                "orgs": await orgs.list_orgs(actor), "form": form or {}}
-    return await _page(request, "vouchers/receive.html", context, error, refused=400)
+    return await voucher_page(request, "vouchers/receive.html", context, error, refused=400)
 
 
 async def _uploaded_serials(request: web.Request) -> list[str]:
@@ -368,12 +367,12 @@ async def _receive(request: web.Request, form: MultiDict[str]) -> int:
 async def receive(request: web.Request) -> web.Response:
     """Receive a range or a file of serials into an org's vault, all or nothing (V1)."""
     form = await form_of(request)
-    return await _act(request, _receive(request, form), "/vouchers",
-                      N_("Received into the vault: %(n)s vouchers."),
-                      lambda error: _receive_view(request, error, form))
+    return await act(request, _receive(request, form), "/vouchers",
+                     N_("Received into the vault: %(n)s vouchers."),
+                     lambda error: _receive_view(request, error, form))
 
 
-# Journal and voids
+# Journal and day-end counts
 
 
 def journal_filters(query: MultiMapping[str]) -> dict[str, Any]:
@@ -397,7 +396,7 @@ async def journal_page(request: web.Request) -> web.Response:
     context = {"rows": rows, "filters": filters, "older": older, "kinds": list(MovementKind),
                "orgs": await orgs.list_orgs(actor),
                "serial_of": await voucher_reports.serials_of({row.voucher_id for row in rows})}
-    return await _page(request, "vouchers/journal.html", context)
+    return await voucher_page(request, "vouchers/journal.html", context)
 
 
 async def _day_end_rows(actor: Actor, day_text: str | None, today: date, unanswered: bool
@@ -415,124 +414,7 @@ async def counts_page(request: web.Request) -> web.Response:
     day, rows = found or (None, [])
     context = {"rows": rows, "day": day or request.query.get("day", ""),
                "unanswered": unanswered}
-    return await _page(request, "vouchers/counts.html", context, error, refused=400)
-
-
-async def voids_page(request: web.Request) -> web.Response:
-    """Void requests waiting for the business and operations heads' signatures (V6)."""
-    return await _voids_view(request)
-
-
-async def _voids_view(request: web.Request, error: str | None = None) -> web.Response:
-    context = {"rows": await voucher_reports.void_queue(actor_of(request)),
-               "void_kinds": [VoidKind.LOST, VoidKind.EXPIRED]}
-    return await _page(request, "vouchers/voids.html", context, error)
-
-
-async def _request(request: web.Request) -> Any:
-    form = await form_of(request)
-    kind = form.get("kind", "")
-    if kind not in VOID_KIND_LABELS:
-        raise DomainError(N_("Choose why the serials are to be voided."))
-    serials = serial_lines(form.get("serials", ""))
-    reason = form.get("reason", "").strip()
-    if kind == VoidKind.LOST:
-        return await voids.report_lost_serials(
-            actor_of(request), serials, reason, lax_management=form.get("lax") == "1",
-            rules=request.app[CONFIG_KEY].incidents)
-    return await voids.request_void(actor_of(request), serials, VoidKind(kind), reason)
-
-
-async def request_void(request: web.Request) -> web.Response:
-    """Report serials lost, or ask to void mis-issued (recovered) or expired ones (V6)."""
-    return await _act(request, _request(request), "/vouchers/voids",
-                      N_("The void request is recorded; it waits for both signatures."),
-                      lambda error: _voids_view(request, error))
-
-
-async def sign_void(request: web.Request) -> web.Response:
-    """Sign a void as business dept head or operations head (V6)."""
-    call = voids.sign_void(actor_of(request), path_id(request, "void_id"))
-    return await _act(request, call, "/vouchers/voids", N_("Your signature is recorded."),
-                      lambda error: _voids_view(request, error))
-
-
-async def _refuse(request: web.Request) -> Any:
-    form = await form_of(request)
-    return await voids.refuse_void(actor_of(request), path_id(request, "void_id"),
-                                   form.get("note", "").strip())
-
-
-async def refuse_void(request: web.Request) -> web.Response:
-    """Refuse a void with a note; the serials go back where they were (V6)."""
-    return await _act(request, _refuse(request), "/vouchers/voids",
-                      N_("The void is refused; the serials are back where they were."),
-                      lambda error: _voids_view(request, error))
-
-
-# Mis-issues
-
-
-async def mis_issues_page(request: web.Request) -> web.Response:
-    """Serials handed to customers by mistake and their recovery (V6)."""
-    return await _mis_issues_view(request)
-
-
-async def _mis_issues_view(request: web.Request, error: str | None = None,
-                           form: MultiMapping[str] | None = None) -> web.Response:
-    status = request.query.get("status", "")
-    chosen = MisIssueStatus(status) if status in MIS_ISSUE_LABELS else None
-    rows = await mis_issues.mis_issues(actor_of(request), status=chosen)
-    context = {"rows": rows, "status": chosen.value if chosen else "",
-               "statuses": list(MisIssueStatus), "now": clock.utcnow(),
-               "form": form or {}, "default_recover_by": business_today(request)
-               + timedelta(days=request.app[CONFIG_KEY].calendar.mis_issue_recovery_days)}
-    return await _page(request, "vouchers/mis_issues.html", context, error)
-
-
-async def _record_mis_issue(request: web.Request, form: MultiMapping[str]) -> Any:
-    day = optional_date(form.get("recover_by"), N_("Recover by"))
-    zone = request.app[TIMEZONE_KEY]
-    deadline = (datetime.combine(day, time(23, 59), zone).astimezone(UTC)
-                if day is not None else None)
-    return await mis_issues.record_mis_issue(
-        actor_of(request), form.get("serial", ""), form.get("reason", ""),
-        case_no=form.get("case_no", ""), recover_by=deadline, zone=zone,
-        recovery_days=request.app[CONFIG_KEY].calendar.mis_issue_recovery_days)
-
-
-async def record_mis_issue(request: web.Request) -> web.Response:
-    """Record a serial handed to a customer by mistake (V6)."""
-    form = await form_of(request)
-    return await _act(request, _record_mis_issue(request, form), "/vouchers/mis-issues",
-                      N_("The mis-issue is recorded; the holder is told to recover the serial."),
-                      lambda error: _mis_issues_view(request, error, form))
-
-
-async def _settle_mis_issue(request: web.Request, recovered: bool) -> Any:
-    form = await form_of(request)
-    actor, mis_issue_id = actor_of(request), path_id(request, "mis_issue_id")
-    if recovered:
-        return await mis_issues.record_recovery(actor, mis_issue_id, form.get("note", ""))
-    return await mis_issues.write_off_mis_issue(actor, mis_issue_id, form.get("note", ""),
-                                                rules=request.app[CONFIG_KEY].incidents)
-
-
-async def mis_issue_recovered(request: web.Request) -> web.Response:
-    """The serial is back from the customer: ask to void it, or put a closed case's card
-    back in its box (V6)."""
-    return await _act(request, _settle_mis_issue(request, True), "/vouchers/mis-issues",
-                      N_("The recovery is recorded: a card handed by mistake waits for both "
-                         "void signatures, the card of a closed case is back in its box."),
-                      lambda error: _mis_issues_view(request, error))
-
-
-async def mis_issue_unrecoverable(request: web.Request) -> web.Response:
-    """The serial cannot be recovered: it counts as lost, a major incident (V6, Q4)."""
-    return await _act(request, _settle_mis_issue(request, False), "/vouchers/mis-issues",
-                      N_("The serial counts as lost; the incident is major and the void waits "
-                         "for both signatures."),
-                      lambda error: _mis_issues_view(request, error))
+    return await voucher_page(request, "vouchers/counts.html", context, error, refused=400)
 
 
 # Monthly reconciliation
@@ -550,7 +432,7 @@ async def _report_view(request: web.Request, month: date, error: str | None = No
                                                 zone=request.app[TIMEZONE_KEY])
     context = {"rows": rows, "month": f"{month.year:04d}-{month.month:02d}",
                "purpose": purpose}
-    return await _page(request, "vouchers/reconciliation.html", context, error, refused=400)
+    return await voucher_page(request, "vouchers/reconciliation.html", context, error, refused=400)
 
 
 async def export_report(request: web.Request) -> web.StreamResponse:
