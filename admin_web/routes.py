@@ -51,6 +51,18 @@ def _actions(app: web.Application, base: str, prefix: str, views: dict[str, Hand
         _resource(app, f"{base}/{step}", f"{prefix}_{step.replace('-', '_')}", post=view)
 
 
+def _editor(app: web.Application, base: str, name: str, key: str,
+            views: tuple[Handler, Handler, Handler, Handler, Handler, Handler]) -> None:
+    """A list kept in the admin: the list, the new form, one row with its edit form, and its
+    toggle; `views` are list, new form, create, row page, update and toggle."""
+    listing, new_form, create, page, update, set_active = views
+    _resource(app, base, f"{name}s", get=listing)
+    _resource(app, f"{base}/new", f"{name}_new", get=new_form, post=create)
+    one = base + "/{" + key + ":\\d+}"
+    _resource(app, one, name, get=page, post=update)
+    _resource(app, f"{one}/active", f"{name}_active", post=set_active)
+
+
 def setup_routes(app: web.Application) -> None:
     """Register the pages, the actions and the static files."""
     _resource(app, "/", "dashboard", get=dashboard.index)
@@ -66,13 +78,9 @@ def setup_routes(app: web.Application) -> None:
     _actions(app, "/staff/{staff_id:\\d+}", "staff", {
         "active": staff.set_active, "web-login": staff.grant_web_login, "unbind": staff.unbind})
     _resource(app, "/staff/{staff_id:\\d+}/bind-code", "bind_code", post=bind_codes.issue)
-    _resource(app, "/business-types", "business_types", get=business_types.business_type_list)
-    _resource(app, "/business-types/new", "business_type_new", get=business_types.new_form,
-              post=business_types.create)
-    _resource(app, "/business-types/{business_type_id:\\d+}", "business_type",
-              get=business_types.business_type_page, post=business_types.update)
-    _resource(app, "/business-types/{business_type_id:\\d+}/active", "business_type_active",
-              post=business_types.set_active)
+    _editor(app, "/business-types", "business_type", "business_type_id", (
+        business_types.business_type_list, business_types.new_form, business_types.create,
+        business_types.business_type_page, business_types.update, business_types.set_active))
     _resource(app, "/cases", "cases", get=cases.queue)
     case = "/cases/{case_id:\\d+}"
     _resource(app, case, "case", get=cases.case_page)
@@ -83,13 +91,9 @@ def setup_routes(app: web.Application) -> None:
     photo = case + "/photos/{sha256:[0-9a-f]{64}}"
     _resource(app, photo, "case_photo", get=cases.photo)
     _resource(app, f"{photo}/original", "case_photo_original", get=cases.photo_original)
-    _resource(app, "/review-reasons", "review_reasons", get=review_reasons.reason_list)
-    _resource(app, "/review-reasons/new", "review_reason_new", get=review_reasons.new_form,
-              post=review_reasons.create)
-    _resource(app, "/review-reasons/{reason_id:\\d+}", "review_reason",
-              get=review_reasons.reason_page, post=review_reasons.update)
-    _resource(app, "/review-reasons/{reason_id:\\d+}/active", "review_reason_active",
-              post=review_reasons.set_active)
+    _editor(app, "/review-reasons", "review_reason", "reason_id", (
+        review_reasons.reason_list, review_reasons.new_form, review_reasons.create,
+        review_reasons.reason_page, review_reasons.update, review_reasons.set_active))
     _resource(app, "/special-approvals", "special_approvals",
               get=special_approvals.special_list)
     _resource(app, "/special-approvals/{approval_id:\\d+}/decide", "special_approval_decide",
