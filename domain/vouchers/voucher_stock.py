@@ -52,6 +52,7 @@ from domain.vouchers._ledger import (
     moment_or_now,
     move_serials,
     org_in_scope,
+    serial_matcher,
     voucher_type_of,
 )
 
@@ -273,6 +274,7 @@ async def define_voucher_type(actor: Actor, code: str, form: VoucherTypeForm) ->
         re.compile(pattern)
     except re.error:
         raise DomainError(BAD_PATTERN, pattern=pattern) from None
+    serial_matcher(pattern)
     if not pattern or form.serial_check not in {check.value for check in SerialCheck}:
         raise DomainError(BAD_PATTERN if not pattern else BAD_CHECK, pattern=pattern)
     values = {"name_zh": name_zh, "name_en": name_en, "serial_pattern": pattern,
