@@ -16,7 +16,9 @@ from admin_web.middlewares import (
     check_input,
     count_requests,
     error_pages,
+    limit_anonymous_body,
     require_login,
+    resume_session,
     select_locale,
 )
 from admin_web.routes import setup_routes
@@ -46,8 +48,8 @@ def init_app(config: AdminConfig, database: Resource | None = None) -> web.Appli
         raise ValueError("AdminConfig.secret_key must not be empty")
     storage = cookie_storage(config.secret_key, secure=config.secure_cookies)
     app = web.Application(middlewares=[
-        count_requests, session_middleware(storage), select_locale, error_pages, check_csrf,
-        check_input, require_login,
+        count_requests, session_middleware(storage), select_locale, error_pages, resume_session,
+        limit_anonymous_body, require_login, check_csrf, check_input,
     ], client_max_size=body_limit(config))
     zone = ZoneInfo(config.business_timezone)
     app[CONFIG_KEY] = config

@@ -38,6 +38,8 @@ class AdminConfig:
 
     secret_key: str
     session_idle_minutes: int = 30
+    session_max_hours: int = 12  # absolute lifetime of a session (S3)
+    metrics_token: str = ""  # bearer token of /metrics; without one /metrics is not found
     default_locale: str = "zh_CN"
     business_timezone: str = "Asia/Shanghai"
     bot_username: str = ""

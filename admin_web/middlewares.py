@@ -1,4 +1,5 @@
-"""Request pipeline: metrics, locale, error pages, CSRF, log-in with idle timeout (S3)."""
+"""Request pipeline: metrics, locale, error pages, the server session (S3), small bodies
+before log-in, log-in, CSRF, response headers."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
-from aiohttp_session import Session, get_session
+from aiohttp_session import get_session
 
 from admin_web import sessions
 from admin_web.config import PASSIVE_ROUTES, PASSWORD_CHANGE_ROUTES, PUBLIC_ROUTES
@@ -16,10 +17,11 @@ from admin_web.i18n import error_text, reset_locale, use_locale
 from admin_web.i18n import gettext as _
 from admin_web.pages import redirect, render
 from admin_web.params import refuse_control_characters
+from admin_web.sessions import SERVER_SESSION_KEY
 from admin_web.state import ACTOR_KEY, CONFIG_KEY, REQUESTS_KEY
 from domain.people import auth
-from domain.platform import clock
-from domain.platform.actors import Actor
+from domain.people import sessions as server_sessions
+from domain.people.sessions import ActiveSession, EndReason
 from domain.platform.errors import N_, DomainError, NotFound, PermissionDenied
 from locales import normalise
 
@@ -36,8 +38,11 @@ HTTP_ERRORS: dict[int, tuple[str, str]] = {
                                     "file.")),
 }
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Largest body of a request from someone not logged in (the log-in and language forms).
+ANONYMOUS_BODY_BYTES = 16 * 1024
+HSTS = "max-age=31536000"
 SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'",
+    "Content-Security-Policy": "default-src 'self'; form-action 'self'; base-uri 'none'",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
@@ -70,9 +75,17 @@ async def count_requests(request: web.Request, handler: Handler) -> web.StreamRe
 
 
 async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """Lock the page down: same-origin resources only, no framing, no sniffing."""
+    """Lock the page down: same-origin resources and forms only, no framing, no sniffing;
+    nothing but the static files kept in any cache; HTTPS only when cookies are; no
+    software name."""
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
+    if request.match_info.route.name != "static" and "no-store" not in response.headers.get(
+            "Cache-Control", ""):
+        response.headers["Cache-Control"] = "no-store"
+    if request.app[CONFIG_KEY].secure_cookies:
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
+    response.headers.popall("Server", None)
 
 
 @web.middleware
@@ -136,10 +149,12 @@ async def _error_page(request: web.Request, status: int, title: str, message: st
 
 @web.middleware
 async def check_csrf(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Refuse any state-changing request whose form lacks the session's CSRF token."""
+    """Refuse any state-changing request whose form lacks the CSRF token of its server
+    session (of the visitor's cookie before log-in)."""
     if request.method in UNSAFE_METHODS:
+        server = request.get(SERVER_SESSION_KEY)
         session = await get_session(request)
-        expected = str(session.get(sessions.CSRF, ""))
+        expected = server.csrf_token if server else str(session.get(sessions.CSRF, ""))
         sent = (await request.post()).get("csrf_token")
         if not expected or not isinstance(sent, str) or not hmac.compare_digest(
             sent.encode("utf-8"), expected.encode("utf-8")
@@ -159,35 +174,62 @@ async def check_input(request: web.Request, handler: Handler) -> web.StreamRespo
 
 
 @web.middleware
-async def require_login(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Let only logged-in, active staff past; end idle sessions; force the first password change."""
-    route = request.match_info.route.name
-    if route in PUBLIC_ROUTES or request.match_info.http_exception is not None:
-        return await handler(request)
-    session = await get_session(request)
-    actor = await _session_actor(request, session)
-    request[ACTOR_KEY] = actor
-    if route not in PASSWORD_CHANGE_ROUTES and await auth.must_change_password(actor.staff_id):
-        redirect("/password")
+async def resume_session(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Find the server session the cookie names (S3); one that has ended or timed out is
+    dropped from the cookie, with a word on the next page why."""
+    cookie = await get_session(request)
+    token = cookie.get(sessions.SESSION_ID)
+    if isinstance(token, str):
+        config = request.app[CONFIG_KEY]
+        outcome = await server_sessions.resume(
+            token, sessions.rules_of(config),
+            active=request.match_info.route.name not in PASSIVE_ROUTES)
+        if isinstance(outcome, ActiveSession):
+            request[SERVER_SESSION_KEY] = outcome
+        else:
+            sessions.end_login(cookie)
+            if outcome is not None:
+                sessions.set_flash(cookie, _ended(outcome.reason, config.session_idle_minutes,
+                                                  config.session_max_hours))
     return await handler(request)
 
 
-async def _session_actor(request: web.Request, session: Session) -> Actor:
-    staff_id = session.get(sessions.STAFF_ID)
-    actor = await auth.load_actor(staff_id) if isinstance(staff_id, int) else None
-    if actor is None:
-        sessions.end_login(session)
+def _ended(reason: EndReason, idle_minutes: int, max_hours: int) -> str:
+    """Why the user has to log in again."""
+    if reason is EndReason.IDLE:
+        return _("You were logged out after %(minutes)d minutes without activity.") % {
+            "minutes": idle_minutes}
+    if reason is EndReason.EXPIRED:
+        return _("Sessions last at most %(hours)d hours. Please log in again.") % {
+            "hours": max_hours}
+    return _("Your session has ended. Please log in again.")
+
+
+@web.middleware
+async def limit_anonymous_body(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse a large or unsized body from someone not logged in before anything reads it."""
+    if request.method in UNSAFE_METHODS and SERVER_SESSION_KEY not in request:
+        size = request.content_length
+        if size is None or size > ANONYMOUS_BODY_BYTES:
+            raise web.HTTPRequestEntityTooLarge(max_size=ANONYMOUS_BODY_BYTES,
+                                                actual_size=size or 0)
+    return await handler(request)
+
+
+@web.middleware
+async def require_login(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Let only requests of an open server session of active staff past; force the first
+    password change."""
+    route = request.match_info.route.name
+    if route in PUBLIC_ROUTES or request.match_info.http_exception is not None:
+        return await handler(request)
+    server = request.get(SERVER_SESSION_KEY)
+    if server is None:
         query = urlencode({"next": request.path_qs}) if request.method == "GET" else ""
         redirect(f"/login?{query}" if query else "/login")
-    now = clock.utcnow().timestamp()
-    idle_minutes = request.app[CONFIG_KEY].session_idle_minutes
-    if now - float(session.get(sessions.LAST_SEEN, 0)) > idle_minutes * 60:
-        await auth.record_logout(actor, idle=True)
-        sessions.end_login(session)
-        sessions.set_flash(session, _(
-            "You were logged out after %(minutes)d minutes without activity."
-        ) % {"minutes": idle_minutes})
-        redirect("/login")
-    if request.match_info.route.name not in PASSIVE_ROUTES:
-        session[sessions.LAST_SEEN] = now
-    return actor
+    request[ACTOR_KEY] = server.actor
+    assert server.actor.staff_id is not None
+    if route not in PASSWORD_CHANGE_ROUTES and await auth.must_change_password(
+            server.actor.staff_id):
+        redirect("/password")
+    return await handler(request)

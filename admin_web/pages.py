@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any, NoReturn, TypeVar
+from urllib.parse import urlsplit
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -39,7 +40,7 @@ async def base_context(request: web.Request) -> dict[str, Any]:
     return {
         "actor": actor,
         "may": lambda name: actor is not None and can(actor, Permission(name)),
-        "csrf_token": sessions.csrf_token(session),
+        "csrf_token": sessions.csrf_token(request, session),
         "locale": current_locale(),
         "locales": LOCALES,
         "flash": sessions.pop_flash(session),
@@ -93,10 +94,16 @@ async def form_of(request: web.Request) -> MultiDict[str]:
 
 
 def local_path(target: str | None, default: str = "/") -> str:
-    """A redirect target inside this site, never an external URL."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return default
+    """A redirect target inside this site, never an external URL: a path that every browser
+    reads alike (browsers drop tabs and line breaks and read a backslash as a slash, so
+    `/<tab>/evil.example` would become `//evil.example`) and that names no host."""
+    if not target or any(char.isspace() or not char.isprintable() or char == "\\"
+                         for char in target):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    return target
 
 
 def download(exported: tuple[str, bytes]) -> web.Response:

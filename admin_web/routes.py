@@ -26,6 +26,7 @@ from admin_web.views import (
     outbox,
     qualifications,
     review_reasons,
+    sessions,
     special_approvals,
     staff,
     voids,
@@ -70,6 +71,9 @@ def setup_routes(app: web.Application) -> None:
     _resource(app, "/logout", "logout", post=auth.logout)
     _resource(app, "/password", "password", get=auth.password_form, post=auth.change_password)
     _resource(app, "/language", "language", post=language.switch)
+    _resource(app, "/sessions", "sessions", get=sessions.session_list)
+    _resource(app, "/sessions/end-others", "sessions_end_others", post=sessions.end_others)
+    _resource(app, "/sessions/{session_id:\\d+}/end", "session_end", post=sessions.end)
     _resource(app, "/orgs", "orgs", get=orgs.org_list, post=orgs.create)
     _resource(app, "/orgs/{org_id:\\d+}", "org", get=orgs.org_page, post=orgs.rename)
     _resource(app, "/staff", "staff_list", get=staff.staff_list)

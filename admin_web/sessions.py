@@ -1,21 +1,28 @@
-"""The encrypted session cookie and what the site keeps in it."""
+"""The session cookie and what it carries: the id of the server session (S3), the chosen
+language, a message for the next page, and the CSRF token of a visitor not logged in."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import secrets
+from datetime import timedelta
 
+from aiohttp import web
 from aiohttp_session import Session
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from cryptography.fernet import Fernet
 
+from admin_web.config import AdminConfig
+from domain.people.sessions import ActiveSession, SessionRules
+
 COOKIE_NAME = "fieldops_admin"
-STAFF_ID = "staff_id"
-LAST_SEEN = "last_seen"
+SESSION_ID = "sid"
 CSRF = "csrf"
 LOCALE = "locale"
 FLASH = "flash"
+# The server session a request belongs to, once admin_web.middlewares.resume_session found it.
+SERVER_SESSION_KEY = web.RequestKey("server_session", ActiveSession)
 
 
 def cookie_storage(secret_key: str, *, secure: bool) -> EncryptedCookieStorage:
@@ -26,8 +33,18 @@ def cookie_storage(secret_key: str, *, secure: bool) -> EncryptedCookieStorage:
     )
 
 
-def csrf_token(session: Session) -> str:
-    """The session's CSRF token, created on first use."""
+def rules_of(config: AdminConfig) -> SessionRules:
+    """The idle and absolute lifetimes of sessions the site is configured with (S3)."""
+    return SessionRules(idle=timedelta(minutes=config.session_idle_minutes),
+                        lifetime=timedelta(hours=config.session_max_hours))
+
+
+def csrf_token(request: web.Request, session: Session) -> str:
+    """The CSRF token of the request's forms: the server session's when logged in, else the
+    visitor's own, created on first use."""
+    server = request.get(SERVER_SESSION_KEY)
+    if server is not None:
+        return server.csrf_token
     if CSRF not in session:
         session[CSRF] = secrets.token_urlsafe(32)
     return str(session[CSRF])
@@ -44,15 +61,13 @@ def pop_flash(session: Session) -> str | None:
     return str(message) if message else None
 
 
-def start_login(session: Session, staff_id: int, now: float) -> None:
-    """Fill a fresh session for a staff member who just logged in."""
-    session[STAFF_ID] = staff_id
-    session[LAST_SEEN] = now
-    session[CSRF] = secrets.token_urlsafe(32)
+def start_login(session: Session, token: str) -> None:
+    """Point a fresh cookie at the server session just opened for a log-in."""
+    session[SESSION_ID] = token
 
 
 def end_login(session: Session) -> None:
-    """Forget the logged-in staff member but keep the chosen language."""
+    """Forget the server session but keep the chosen language."""
     locale = session.get(LOCALE)
     session.clear()
     if locale:

@@ -148,6 +148,8 @@ def _admin_config(settings: Settings, capture: CaptureContext, calendar: Calenda
     return AdminConfig(
         secret_key=settings.secret_key,
         session_idle_minutes=settings.session_idle_minutes,
+        session_max_hours=settings.session_max_hours,
+        metrics_token=settings.metrics_token,
         default_locale=settings.default_locale,
         business_timezone=settings.business_timezone,
         bot_username=settings.telegram_bot_username,

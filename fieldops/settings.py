@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     bot_retry_first_seconds: float = Field(default=5.0, gt=0)
     bot_retry_max_seconds: float = Field(default=300.0, gt=0)
     session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    session_max_hours: int = Field(default=12, ge=1, le=24 * 7)
+    metrics_token: str = ""
     secure_cookies: bool = False
     trusted_proxies: str = ""
     password_min_length: int = Field(default=10, ge=8, le=128)

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from domain.cases import review_sla
 from domain.cases.capture_gate import CaptureContext
 from domain.ledgers import devices, idle_accounts, major_incidents, qualifications
+from domain.people import sessions
 from domain.platform import audit, housekeeping
 from domain.platform.calendar import Calendar
 from domain.platform.clock import utcnow
@@ -58,6 +59,14 @@ async def prune_processed_updates() -> int:
     removed = await housekeeping.prune_processed_updates()
     log.info("pruned %d processed-update marks", removed)
     return removed
+
+
+async def sweep_web_sessions() -> tuple[int, int]:
+    """End admin sessions past their idle or absolute lifetime; drop rows ended a day ago (S3)."""
+    ended, removed = await sessions.sweep_sessions()
+    if ended or removed:
+        log.info("web sessions: %d ended, %d old rows removed", ended, removed)
+    return ended, removed
 
 
 async def write_audit_checkpoint(path: Path) -> audit.Checkpoint:
@@ -140,6 +149,7 @@ def count_jobs(zone: ZoneInfo, counts: CountSettings) -> tuple[Job, ...]:
 
 JOBS: tuple[Job, ...] = (
     Job("prune_processed_updates", prune_processed_updates, every=timedelta(hours=6)),
+    Job("web_sessions", sweep_web_sessions, every=timedelta(minutes=5)),
 )
 
 

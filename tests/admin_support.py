@@ -43,6 +43,7 @@ from domain.models import (
     Voucher,
     VoucherState,
     WebCredential,
+    WebSession,
 )
 from domain.people import auth, staff
 from domain.platform.actors import Actor, actor_for
@@ -64,7 +65,7 @@ PATH_MODELS: dict[str, type[Model]] = {
     "device_id": Device, "draw_id": AuditDraw, "incident_id": Incident,
     "inspection_id": Inspection, "message_id": OutboxMessage, "mis_issue_id": MisIssue,
     "org_id": Org, "qualification_id": Qualification, "reason_id": ReviewReason,
-    "sample_id": InspectionSample, "void_id": VoidRequest,
+    "sample_id": InspectionSample, "session_id": WebSession, "void_id": VoidRequest,
 }
 # A path parameter of a route pattern, with or without its regular expression.
 PARAMETER = re.compile(r"\{(\w+)(?::[^{}]*(?:\{\d+\}[^{}]*)*)?\}")

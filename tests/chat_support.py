@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import itertools
+import re
 from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
+
+import aiohttp
+from aiohttp import ClientResponse
+from aiohttp.test_utils import TestClient
 
 from admin_web.app import AdminConfig
 from bot.flows import ChatRouter, Inbound, Reply
@@ -14,6 +20,7 @@ from bot.webchat import WebChat
 from domain.cases.capture_gate import WorkingHours
 from domain.models import Staff, WebChatMessage
 from domain.people import binding
+from tests.admin_support import csrf_token
 from tests.factories import (
     ROOT,
     capture_context,
@@ -22,6 +29,18 @@ from tests.factories import (
 
 ALL_HOURS = WorkingHours(weekdays=frozenset(range(7)), start=time(0, 0),
                          end=time(23, 59, 59, 999999))
+# The once-only id of a browser chat form.
+FIELD = r'name="client_id" value="([0-9a-f]{32})"'
+
+
+async def upload(client: TestClient, photo: bytes, name: str = "id-front.jpg") -> ClientResponse:
+    """Send a photo through the browser chat page's file form."""
+    page = await (await client.get("/chat")).text()
+    form = aiohttp.FormData()
+    form.add_field("csrf_token", await csrf_token(client, "/chat"))
+    form.add_field("client_id", re.findall(FIELD, page)[-1])
+    form.add_field("photo", io.BytesIO(photo), filename=name, content_type="image/jpeg")
+    return await client.post("/chat", data=form)
 
 
 def chat_router(tmp_path: Path, default_locale: str = "zh_CN", **capture: object) -> ChatRouter:

@@ -45,7 +45,7 @@ from tests.fake_telegram import FakeTelegram
 AGENT, FIRST, SECOND, OTHER_BRANCH = 7101, 7102, 7103, 7104
 PUBLIC_URL = "https://ops.example"
 NO_LONGER_VALID = "This button is no longer valid."
-OUT_OF_SCOPE = "This record belongs to an organisation outside your scope."
+OUT_OF_SCOPE = "No such case."
 APPROVED = "Case %(case_no)s approved. The agent is being told."
 FIRST_APPROVAL = ("First approval of case %(case_no)s recorded. A second reviewer must "
                   "confirm it before it is approved.")

@@ -160,7 +160,7 @@ async def test_only_supervisors_of_the_agents_chain_decide_and_a_refusal_keeps_t
     shown = await request_window(branch.agent)
     request = await SpecialApproval.get()
     far = await branch.far_supervisor.press(f"sp:approve:{request.id}")
-    assert far.text == zh("This record belongs to an organisation outside your scope.")
+    assert far.text == zh("No such special approval request.")
     assert (await Chat(fake, STRANGER).press(f"sp:approve:{request.id}")).text == zh(NOT_BOUND)
     for data in ("sp:approve:abc", "sp:maybe:1", "sp:send", "sp:approve:0"):
         assert (await branch.supervisor.press(data)).text == zh("This button is no longer valid.")

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-import aiohttp
 import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
@@ -31,7 +30,7 @@ from domain.platform.images import MIB, PhotoLimits
 from domain.platform.intents import Action, Intent
 from locales import translate
 from tests.admin_support import admin_site, csrf_token, log_in
-from tests.chat_support import ALL_HOURS, chat_config
+from tests.chat_support import ALL_HOURS, FIELD, chat_config, upload
 from tests.factories import (
     ROOT,
     flow_context,
@@ -41,8 +40,6 @@ from tests.factories import (
     web_user,
 )
 from tests.review_support import KINDS, photo
-
-FIELD = r'name="client_id" value="([0-9a-f]{32})"'
 
 
 def zh(message: str, **params: object) -> str:
@@ -106,16 +103,6 @@ async def press(client: TestClient, data: str) -> str:
     assert forms, page
     response = await post_chat(client, {"button": data, "client_id": forms[-1]})
     return html.unescape(await response.text())
-
-
-async def upload(client: TestClient, photo: bytes, name: str = "id-front.jpg") -> ClientResponse:
-    """Send a photo through the page's file form."""
-    page = await (await client.get("/chat")).text()
-    form = aiohttp.FormData()
-    form.add_field("csrf_token", await csrf_token(client, "/chat"))
-    form.add_field("client_id", re.findall(FIELD, page)[-1])
-    form.add_field("photo", io.BytesIO(photo), filename=name, content_type="image/jpeg")
-    return await client.post("/chat", data=form)
 
 
 async def lines_of(member: Staff) -> list[tuple[bool, str]]:

@@ -20,10 +20,11 @@ from admin_web.pages import (
     render,
 )
 from admin_web.params import max_length, text
+from admin_web.sessions import SERVER_SESSION_KEY
 from admin_web.state import CONFIG_KEY
 from domain.models import WebCredential
 from domain.people import auth
-from domain.platform import clock
+from domain.people import sessions as server_sessions
 from domain.platform.actors import Actor
 from domain.platform.errors import N_
 
@@ -70,7 +71,8 @@ async def _authenticate(request: web.Request, form: MultiDict[str]) -> tuple[Act
 
 
 async def login(request: web.Request) -> web.Response:
-    """Check the credentials; on success start a fresh session (no fixation)."""
+    """Check the credentials; on success open a server session and point a fresh cookie at
+    it (no fixation)."""
     form = await form_of(request)
     username, target = form.get("username", ""), local_path(form.get("next"))
     result, error = await attempt(_authenticate(request, form))
@@ -78,18 +80,20 @@ async def login(request: web.Request) -> web.Response:
         context = {"username": username, "next": target, "error": error}
         return await render(request, "auth/login.html", context, status=401)
     actor, must_change = result
+    token = await server_sessions.start_session(
+        actor, client_address(request), request.headers.get("User-Agent", ""),
+        sessions.rules_of(request.app[CONFIG_KEY]))
     locale = (await get_session(request)).get(sessions.LOCALE)
     session = await new_session(request)
     if locale:
         session[sessions.LOCALE] = locale
-    assert actor.staff_id is not None
-    sessions.start_login(session, actor.staff_id, clock.utcnow().timestamp())
+    sessions.start_login(session, token)
     redirect("/password" if must_change else target)
 
 
 async def logout(request: web.Request) -> web.Response:
-    """End the session and record the log-out."""
-    await auth.record_logout(actor_of(request), idle=False)
+    """End the server session (audited) and forget it in the cookie."""
+    await server_sessions.log_out(actor_of(request), request[SERVER_SESSION_KEY].id)
     sessions.end_login(await get_session(request))
     await flash_and_redirect(request, "/login", _("You have logged out."))
 
@@ -109,11 +113,12 @@ async def password_form(request: web.Request) -> web.Response:
 
 
 async def change_password(request: web.Request) -> web.Response:
-    """Change one's own password; the first log-in and an aged password must pass here."""
+    """Change one's own password, ending one's other sessions; the first log-in and an aged
+    password must pass here."""
     form = await form_of(request)
-    _done, error = await attempt(auth.change_password(
-        actor_of(request), form.get("current", ""), form.get("new", ""), form.get("repeat", ""),
-        request.app[CONFIG_KEY].login.passwords,
+    _done, error = await attempt(server_sessions.change_password(
+        actor_of(request), request[SERVER_SESSION_KEY].id, form.get("current", ""),
+        form.get("new", ""), form.get("repeat", ""), request.app[CONFIG_KEY].login.passwords,
     ))
     if error:
         return await _password_page(request, error)

@@ -46,7 +46,7 @@ async def new_messages(request: web.Request) -> web.Response:
     lines = await webchat.transcript(actor_of(request), after_id=after)
     context: dict[str, Any] = {
         "lines": lines, "client_id": new_client_id,
-        "csrf_token": sessions.csrf_token(await get_session(request)),
+        "csrf_token": sessions.csrf_token(request, await get_session(request)),
     }
     return aiohttp_jinja2.render_template("chat/_lines.html", request, context)
 
@@ -78,7 +78,7 @@ async def photo(request: web.Request) -> web.Response:
     original = await port.media.aread(sha256)
     preview = await asyncio.to_thread(preview_without_exif, original)
     return web.Response(body=preview, content_type="image/jpeg",
-                        headers={"Cache-Control": "private, max-age=3600"})
+                        headers={"Cache-Control": "private, no-store"})
 
 
 def _port(request: web.Request) -> ChatPort:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 
 from aiohttp import web
 from tortoise import connections
 from tortoise.exceptions import BaseORMException
 
-from admin_web.state import REQUESTS_KEY
+from admin_web.state import CONFIG_KEY, REQUESTS_KEY
 from domain.people import staff
 from domain.platform import audit, outbox
 from domain.platform.actors import system_actor
@@ -38,7 +39,15 @@ def _gauge(name: str, help_text: str, samples: list[tuple[str, int]]) -> list[st
 
 
 async def metrics(request: web.Request) -> web.Response:
-    """Outbox, staff and audit gauges and the request counter, Prometheus text format 0.0.4."""
+    """Outbox, staff and audit gauges and the request counter, Prometheus text format 0.0.4,
+    for the bearer of the metrics token; not found when no token is set."""
+    token = request.app[CONFIG_KEY].metrics_token
+    if not token:
+        raise web.HTTPNotFound
+    sent = request.headers.get("Authorization", "").encode("utf-8")
+    if not hmac.compare_digest(sent, f"Bearer {token}".encode()):
+        return web.Response(status=401, text="401: Unauthorized\n",
+                            headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
     statuses = await outbox.status_counts()
     lines = _gauge("fieldops_outbox_messages", "Outbox messages by status.",
                    [(f'{{status="{_label(s)}"}}', n) for s, n in sorted(statuses.items())])

@@ -55,6 +55,7 @@ from domain.models.qualifications import (
     TrainingRecord,
     WithdrawalReason,
 )
+from domain.models.sessions import WebSession
 from domain.models.system import JobLease, Setting
 from domain.models.vouchers import (
     BoxCount,
@@ -91,6 +92,7 @@ MODEL_MODULES = [
     "domain.models.inspections",
     "domain.models.callbacks",
     "domain.models.case_audits",
+    "domain.models.sessions",
 ]
 
 __all__ = [
@@ -172,5 +174,6 @@ __all__ = [
     "VoucherType",
     "WebChatMessage",
     "WebCredential",
+    "WebSession",
     "WithdrawalReason",
 ]

@@ -197,10 +197,3 @@ async def change_password(actor: Actor, current: str, new: str, repeat: str,
         await store_password(credential, new_hash, one_time=False, keep=policy.history)
         await audit.record(actor, "auth.password_change", "staff", actor.staff_id,
                            org_id=actor.org_id)
-
-
-async def record_logout(actor: Actor, *, idle: bool) -> None:
-    """Audit a log-out, by the user or by the idle timeout."""
-    async with in_transaction():
-        await audit.record(actor, "auth.logout_idle" if idle else "auth.logout", "staff",
-                           actor.staff_id, org_id=actor.org_id)

@@ -9,7 +9,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from domain.models import BindCode, ChatBinding, Role, Staff, StaffRole, WebCredential
-from domain.people import login_throttle
+from domain.people import login_throttle, sessions
 from domain.people.credentials import store_password
 from domain.people.orgs import get_org
 from domain.people.passwords import hash_password
@@ -20,6 +20,7 @@ from domain.platform.clock import utcnow
 from domain.platform.errors import N_, DomainError, NotFound
 from domain.platform.intents import Intent
 
+NO_SUCH_STAFF = N_("No such staff member.")
 ROLE_LABELS: dict[Role, str] = {
     Role.FIELD_AGENT: N_("Field agent"),
     Role.REVIEWER: N_("Central reviewer"),
@@ -66,8 +67,8 @@ async def get_staff(actor: Actor, staff_id: int, permission: Permission = Permis
     require(actor, permission)
     staff = await Staff.get_or_none(id=staff_id).prefetch_related("org", "roles")
     if staff is None:
-        raise NotFound(N_("No such staff member."))
-    require_scope(actor, staff.org)
+        raise NotFound(NO_SUCH_STAFF)
+    require_scope(actor, staff.org, NO_SUCH_STAFF)
     return staff
 
 
@@ -103,7 +104,8 @@ async def create_staff(actor: Actor, form: StaffForm) -> Staff:
 
 
 async def update_staff(actor: Actor, staff_id: int, form: StaffForm) -> Staff:
-    """Change name, org, phone and roles of a staff member."""
+    """Change name, org, phone and roles of a staff member; a change of roles ends his web
+    sessions (S3)."""
     require(actor, Permission.STAFF_MANAGE)
     form = _clean(form)
     async with in_transaction():
@@ -130,6 +132,7 @@ async def update_staff(actor: Actor, staff_id: int, form: StaffForm) -> Staff:
         row = await audit.record(actor, "staff.update", "staff", staff.id, org_id=org.id,
                                  detail={"before": before, "after": after})
         if set(before_roles) != form.roles:
+            await sessions.end_sessions(staff.id, sessions.EndReason.ROLES_CHANGED, actor=actor)
             await outbox.enqueue(
                 staff.id, N_("%(actor)s changed your roles. Send /whoami to see them."),
                 {"actor": actor.label}, intent=Intent.of("staff.roles_changed", staff.id),
@@ -139,7 +142,8 @@ async def update_staff(actor: Actor, staff_id: int, form: StaffForm) -> Staff:
 
 
 async def set_active(actor: Actor, staff_id: int, active: bool) -> Staff:
-    """Deactivate (or reactivate) a staff member; deactivation revokes open bind codes."""
+    """Deactivate (or reactivate) a staff member; deactivation revokes open bind codes and
+    ends his web sessions (S3)."""
     require(actor, Permission.STAFF_MANAGE)
     if actor.staff_id == staff_id and not active:
         raise DomainError(N_("You cannot deactivate yourself."))
@@ -150,6 +154,7 @@ async def set_active(actor: Actor, staff_id: int, active: bool) -> Staff:
         staff.active = active
         await staff.save(update_fields=["active"])
         if not active:
+            await sessions.end_sessions(staff.id, sessions.EndReason.DEACTIVATED, actor=actor)
             await BindCode.filter(staff=staff, used_at=None, revoked_at=None).update(
                 revoked_at=utcnow()
             )
@@ -167,7 +172,8 @@ async def set_active(actor: Actor, staff_id: int, active: bool) -> Staff:
 
 
 async def grant_web_login(actor: Actor, staff_id: int, username: str) -> str:
-    """Create or reset a web log-in; return the initial password, shown once (S3)."""
+    """Create or reset a web log-in, ending its sessions; return the initial password, shown
+    once (S3)."""
     require(actor, Permission.STAFF_MANAGE)
     username = username.strip()
     if not username:
@@ -185,6 +191,7 @@ async def grant_web_login(actor: Actor, staff_id: int, username: str) -> str:
         credential.username = username
         await store_password(credential, initial_hash, one_time=True)
         await login_throttle.lift(username)
+        await sessions.end_sessions(staff.id, sessions.EndReason.PASSWORD_RESET, actor=actor)
         await audit.record(actor, "staff.web_login_reset", "staff", staff.id,
                            org_id=staff.org.id, detail={"username": username})
     return initial

@@ -14,6 +14,7 @@ from domain.platform.errors import N_, NotFound, PermissionDenied
 ScopedRow = TypeVar("ScopedRow", bound=Model)
 
 ALL_WEB_ROLES = frozenset(Role) - {Role.FIELD_AGENT}
+NO_SUCH_RECORD = N_("No such record.")
 
 
 class Permission(StrEnum):
@@ -55,6 +56,7 @@ class Permission(StrEnum):
     CALLBACK_WORK = "callback.work"
     CASE_AUDIT_VIEW = "case_audit.view"
     CASE_AUDIT_RECORD = "case_audit.record"
+    SESSION_MANAGE = "session.manage"
 
 
 GRANTS: dict[Permission, frozenset[Role]] = {
@@ -114,6 +116,7 @@ GRANTS: dict[Permission, frozenset[Role]] = {
     Permission.CALLBACK_WORK: frozenset({Role.CALLBACK_AGENT}),
     Permission.CASE_AUDIT_VIEW: frozenset({Role.AUDITOR, Role.OPS_ADMIN, Role.SYSADMIN}),
     Permission.CASE_AUDIT_RECORD: frozenset({Role.AUDITOR}),
+    Permission.SESSION_MANAGE: frozenset({Role.SYSADMIN}),
 }
 
 
@@ -138,10 +141,11 @@ def in_scope(actor: Actor, org: Org) -> bool:
     return sees_everything(actor) or org.path.startswith(actor.org_path)
 
 
-def require_scope(actor: Actor, org: Org) -> None:
-    """Refuse access to an org outside the actor's subtree."""
+def require_scope(actor: Actor, org: Org, missing: str = NO_SUCH_RECORD) -> None:
+    """Answer a record of an org outside the actor's subtree as missing: NotFound with the
+    `missing` message, so an outsider cannot tell what exists (S3)."""
     if not in_scope(actor, org):
-        raise PermissionDenied(N_("This record belongs to an organisation outside your scope."))
+        raise NotFound(missing)
 
 
 async def row_in_scope(actor: Actor, model: type[ScopedRow], row_id: int, missing: str
@@ -151,7 +155,7 @@ async def row_in_scope(actor: Actor, model: type[ScopedRow], row_id: int, missin
     row = await model.get_or_none(id=row_id).prefetch_related("org")
     if row is None:
         raise NotFound(missing)
-    require_scope(actor, row.org)  # type: ignore[attr-defined]
+    require_scope(actor, row.org, missing)  # type: ignore[attr-defined]
     return row
 
 
