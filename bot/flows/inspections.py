@@ -23,7 +23,8 @@ from bot.flows.messages import Reply
 from bot.flows.turn import Outcome, Step, Turn, answer
 from domain.models import Inspection, InspectionResult, InspectionStatus
 from domain.oversight import inspection_reports, inspections
-from domain.oversight.inspections import TIME_FORMAT
+from domain.platform.actors import person_label
+from domain.platform.clock import business_time
 from domain.platform.errors import DomainError
 from domain.platform.intents import Action, SubjectType
 
@@ -39,7 +40,7 @@ class InspectionStep(StrEnum):
 
 
 def _due(turn: Turn, row: Inspection) -> str:
-    return row.due_at.astimezone(turn.ctx.capture.zone).strftime(TIME_FORMAT)
+    return business_time(row.due_at, turn.ctx.capture.zone, turn.locale)
 
 
 async def inspect_command(turn: Turn) -> Outcome:
@@ -57,7 +58,7 @@ async def inspect_command(turn: Turn) -> Outcome:
         else:
             texts.append(turn._("Inspection #%(id)s of tail box %(box)s (holder %(holder)s), "
                                 "due %(due)s: not started yet.", id=row.id, box=box,
-                                holder=inspections.label(row.holder), due=_due(turn, row)))
+                                holder=person_label(row.holder), due=_due(turn, row)))
             label, data = button(SubjectType.INSPECTION, Action.START, row.id)
             rows.append(((f"{turn._(label)} #{row.id}", data),))
     if not texts:
