@@ -8,7 +8,7 @@ from ipaddress import IPv4Network, IPv6Network
 from typing import Protocol
 
 from domain.cases.capture_gate import CaptureContext
-from domain.ledgers.qualifications import DEFAULT_INCIDENT_RULES, IncidentRules
+from domain.ledgers.major_incidents import DEFAULT_INCIDENT_RULES, IncidentRules
 from domain.people.auth import DEFAULT_RULES, LoginRules
 from domain.platform.calendar import Calendar
 from domain.platform.media import MediaStore

@@ -15,10 +15,10 @@ from decimal import Decimal
 from PIL import Image
 from tortoise.transactions import in_transaction
 
-from domain.cases import business_types, cases, review
+from domain.cases import business_types, cases, review, review_reasons
 from domain.cases.business_types import BusinessTypeForm
 from domain.cases.capture_gate import CaptureContext, WorkingHours
-from domain.ledgers import devices, incidents, qualifications
+from domain.ledgers import devices, incidents, qualification_basis, qualifications
 from domain.models import (
     BusinessType,
     Case,
@@ -159,9 +159,10 @@ LEDGERS: tuple[DemoLedger, ...] = (
                suspension="外出展业途中遗失平板，整改完成前暂停上岗资格"),
 )
 TABLET_MODEL = "华为 MatePad 11"
-TRAINING = qualifications.TrainingForm("移动运营业务培训", date(2026, 3, 9), Decimal("16.0"),
-                                       "钱运营")
-EXAM = qualifications.ExamForm("移动运营上岗考试", date(2026, 3, 20), Decimal("88"), Decimal("80"))
+TRAINING = qualification_basis.TrainingForm("移动运营业务培训", date(2026, 3, 9), Decimal("16.0"),
+                                             "钱运营")
+EXAM = qualification_basis.ExamForm("移动运营上岗考试", date(2026, 3, 20), Decimal("88"),
+                                    Decimal("80"))
 
 # (code, form): the controlled vouchers of the demo bank (V1)
 VOUCHER_TYPES: tuple[tuple[str, VoucherTypeForm], ...] = (
@@ -274,7 +275,7 @@ async def seed_demo(progress: Progress, ctx: CaptureContext | None = None,
             )
         step += 1
         progress(step, total, code)
-    await review.seed_default_reasons()
+    await review_reasons.seed_default_reasons()
     ops = await actor_for(await Staff.get(employee_no="E0002"))
     it = await actor_for(await Staff.get(employee_no="E0003"))
     for ledger in LEDGERS:
@@ -336,13 +337,13 @@ async def _ensure_basis(agent: Staff, basis: QualificationBasis, ops: Actor
     """The counter qualification, or a training record and a passed exam, of a demo agent."""
     if basis == QualificationBasis.COUNTER:
         if not await CounterQualification.exists(staff=agent):
-            await qualifications.record_counter_qualification(
+            await qualification_basis.record_counter_qualification(
                 ops, agent.id, f"GT-{agent.employee_no}", date(2019, 7, 1))
         return {}
     training = await TrainingRecord.filter(staff=agent).first()
-    training = training or await qualifications.record_training(ops, agent.id, TRAINING)
+    training = training or await qualification_basis.record_training(ops, agent.id, TRAINING)
     exam = await ExamResult.filter(staff=agent).first()
-    exam = exam or await qualifications.record_exam(ops, agent.id, EXAM)
+    exam = exam or await qualification_basis.record_exam(ops, agent.id, EXAM)
     return {"training_id": training.id, "exam_id": exam.id}
 
 

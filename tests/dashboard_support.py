@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from domain.cases import review
-from domain.ledgers import devices, incidents, qualifications
+from domain.ledgers import devices, incidents, qualification_basis, qualifications
 from domain.ledgers.incidents import LossReport
 from domain.models import (
     BoxCount,
@@ -117,7 +117,7 @@ async def seed_ledgers(desk: Desk, agent_b: Actor) -> None:
     await incidents.report_loss(agent_c, LossReport("device", lost.asset_tag, None, "地铁",
                                                     "下车时遗落"))
     agent_d, _ = await person(desk.ids["outlet_b"], Role.FIELD_AGENT, no="F004")
-    await qualifications.record_counter_qualification(ROOT, agent_d.id, "GT-F004",
+    await qualification_basis.record_counter_qualification(ROOT, agent_d.id, "GT-F004",
                                                       date(2020, 1, 6))
     await qualifications.grant(ROOT, agent_d.id, [desk.plain_type_id], QualificationBasis.COUNTER)
     late = await devices.register_device(ROOT, devices.DeviceForm(

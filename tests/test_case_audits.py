@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from domain.ledgers import major_incidents, qualifications
+from domain.ledgers import major_incidents
 from domain.models import (
     AuditDraw,
     AuditLog,
@@ -184,7 +184,7 @@ async def test_errors_reaching_the_threshold_flag_retraining_once(world: Audit) 
         (agent.id, {"count": 3})]
     assert await OutboxMessage.filter(template=case_audits.RETRAINING_TO_OPERATIONS,
                                       recipient_id=desk.ops.staff_id).count() == 1
-    assert [s.id for s in await qualifications.withdrawal_proposals(desk.ops)] == [agent.id]
+    assert [s.id for s in await major_incidents.withdrawal_proposals(desk.ops)] == [agent.id]
     assert await AuditLog.filter(action="staff.retraining_flagged").count() == 1
 
 
@@ -199,7 +199,7 @@ async def test_a_reviewer_flagged_by_audit_errors_is_listed_for_retraining(world
     reviewer_id = world.desk.second.staff_id
     assert [s.id for s in await major_incidents.retraining_flagged(world.desk.ops)] == [
         reviewer_id]
-    assert await qualifications.withdrawal_proposals(world.desk.ops) == []  # no qualification
+    assert await major_incidents.withdrawal_proposals(world.desk.ops) == []  # no qualification
     board = await dashboard.overview(world.desk.ops, ZONE, moment)
     assert [s.id for s in board.retraining or []] == [reviewer_id]
 

@@ -14,6 +14,9 @@ import pytest
 
 from domain.cases import business_types
 from domain.cases.business_types import BusinessTypeForm
+from domain.ledgers import idle_accounts as idle
+from domain.ledgers import major_incidents as majors
+from domain.ledgers import qualification_basis as basis
 from domain.ledgers import qualifications as q
 from domain.models import (
     AuditLog,
@@ -82,12 +85,12 @@ async def refusal(call, *args, **kwargs) -> DomainError:  # type: ignore[no-unty
     return refused.value
 
 
-def training(course: str = "移动展业上岗培训", on: date = date(2026, 3, 2)) -> q.TrainingForm:
-    return q.TrainingForm(course=course, completed_on=on, hours=Decimal("16"), trainer="王老师")
+def training(course: str = "移动展业上岗培训", on: date = date(2026, 3, 2)) -> basis.TrainingForm:
+    return basis.TrainingForm(course=course, completed_on=on, hours=Decimal("16"), trainer="王老师")
 
 
-def exam(score: str, on: date = date(2026, 3, 9)) -> q.ExamForm:
-    return q.ExamForm(exam="移动展业资格考试", taken_on=on, score=Decimal(score),
+def exam(score: str, on: date = date(2026, 3, 9)) -> basis.ExamForm:
+    return basis.ExamForm(exam="移动展业资格考试", taken_on=on, score=Decimal(score),
                       pass_mark=Decimal("80"))
 
 
@@ -98,7 +101,7 @@ async def told(staff: Staff, template: str) -> int:
 
 async def counter_qualified(lg: Ledger, staff: Staff | None = None) -> list[Qualification]:
     holder = staff or lg.agent
-    await q.record_counter_qualification(lg.ops, holder.id, "GT-0001", date(2019, 5, 6))
+    await basis.record_counter_qualification(lg.ops, holder.id, "GT-0001", date(2019, 5, 6))
     return await q.grant(lg.ops, holder.id, [lg.debit], QualificationBasis.COUNTER)
 
 
@@ -108,14 +111,14 @@ async def test_grant_without_basis_names_what_is_missing(ledger: Ledger) -> None
     assert no_counter.key == q.NO_COUNTER and no_counter.params["staff"] == "F001 张展业"
     both = QualificationBasis.TRAINING_AND_EXAM
     assert (await refusal(q.grant, lg.ops, agent.id, [lg.debit], both)).key == q.NO_TRAINING
-    await q.record_training(lg.ops, agent.id, training())
+    await basis.record_training(lg.ops, agent.id, training())
     assert (await refusal(q.grant, lg.ops, agent.id, [lg.debit], both)).key == q.NO_EXAM
-    await q.record_exam(lg.ops, agent.id, exam("79.5"))
+    await basis.record_exam(lg.ops, agent.id, exam("79.5"))
     failed = await refusal(q.grant, lg.ops, agent.id, [lg.debit], both)
     assert failed.key == q.EXAM_FAILED
     assert (failed.params["score"], failed.params["pass_mark"]) == ("79.5", "80.0")
-    other_training = await q.record_training(lg.ops, lg.agent_b.id, training())
-    other_exam = await q.record_exam(lg.ops, lg.agent_b.id, exam("95"))
+    other_training = await basis.record_training(lg.ops, lg.agent_b.id, training())
+    other_exam = await basis.record_exam(lg.ops, lg.agent_b.id, exam("95"))
     assert (await refusal(q.grant, lg.ops, agent.id, [lg.debit], both,
                           training_id=other_training.id)).key == q.TRAINING_OF_OTHER
     assert (await refusal(q.grant, lg.ops, agent.id, [lg.debit], both,
@@ -127,7 +130,7 @@ async def test_grant_on_counter_qualification_covers_several_types_and_tells_the
     ledger: Ledger,
 ) -> None:
     lg = ledger
-    await q.record_counter_qualification(lg.ops, lg.agent.id, "GT-0001", date(2019, 5, 6))
+    await basis.record_counter_qualification(lg.ops, lg.agent.id, "GT-0001", date(2019, 5, 6))
     granted = await q.grant(lg.ops_a, lg.agent.id, [lg.debit, lg.sim], QualificationBasis.COUNTER)
     assert {row.status for row in granted} == {QualificationStatus.ACTIVE}
     assert {row.business_type_id for row in granted} == {lg.debit, lg.sim}  # type: ignore[attr-defined]
@@ -143,9 +146,9 @@ async def test_grant_on_counter_qualification_covers_several_types_and_tells_the
 
 async def test_grant_on_training_and_a_passed_exam_rests_on_them(ledger: Ledger) -> None:
     lg = ledger
-    course = await q.record_training(lg.ops, lg.agent.id, training())
-    await q.record_exam(lg.ops, lg.agent.id, exam("70", on=date(2026, 3, 9)))
-    passed = await q.record_exam(lg.ops, lg.agent.id, exam("88", on=date(2026, 3, 16)))
+    course = await basis.record_training(lg.ops, lg.agent.id, training())
+    await basis.record_exam(lg.ops, lg.agent.id, exam("70", on=date(2026, 3, 9)))
+    passed = await basis.record_exam(lg.ops, lg.agent.id, exam("88", on=date(2026, 3, 16)))
     until = TODAY + timedelta(days=365)
     [row] = await q.grant(lg.ops, lg.agent.id, [lg.debit], QualificationBasis.TRAINING_AND_EXAM,
                           valid_until=until)
@@ -159,14 +162,14 @@ async def test_grant_on_training_and_a_passed_exam_rests_on_them(ledger: Ledger)
 async def test_only_active_field_agents_in_scope_can_be_granted(ledger: Ledger) -> None:
     lg = ledger
     reviewer, _ = await person(lg.ids["outlet_a"], Role.REVIEWER, no="R001")
-    await q.record_counter_qualification(lg.ops, reviewer.id, "GT-0009", date(2019, 5, 6))
+    await basis.record_counter_qualification(lg.ops, reviewer.id, "GT-0009", date(2019, 5, 6))
     assert (await refusal(q.grant, lg.ops, reviewer.id, [lg.debit], QualificationBasis.COUNTER)
             ).key == "Only field agents can be granted a qualification."
-    await q.record_counter_qualification(lg.ops, lg.agent_b.id, "GT-0002", date(2019, 5, 6))
+    await basis.record_counter_qualification(lg.ops, lg.agent_b.id, "GT-0002", date(2019, 5, 6))
     with pytest.raises(PermissionDenied):
         await q.grant(lg.ops_a, lg.agent_b.id, [lg.debit], QualificationBasis.COUNTER)
     with pytest.raises(PermissionDenied):
-        await q.record_training(lg.ops_a, lg.agent_b.id, training())
+        await basis.record_training(lg.ops_a, lg.agent_b.id, training())
     with pytest.raises(PermissionDenied):
         await q.staff_ledger(lg.ops_a, lg.agent_b.id)
     await Staff.filter(id=lg.agent_b.id).update(active=False)
@@ -257,7 +260,7 @@ async def test_the_gate_names_each_reason_in_the_agents_language(ledger: Ledger)
     missing = await refusal(q.require_active, lg.agent.id, lg.debit, utcnow(), ZONE)
     assert (missing.key, missing.params) == (q.NOT_QUALIFIED,
                                              {"business_type": "Debit card opening"})
-    await q.record_counter_qualification(lg.ops, lg.agent.id, "GT-0001", date(2019, 5, 6))
+    await basis.record_counter_qualification(lg.ops, lg.agent.id, "GT-0001", date(2019, 5, 6))
     until = TODAY + timedelta(days=3)
     await q.grant(lg.ops, lg.agent.id, [lg.debit], QualificationBasis.COUNTER, valid_until=until)
     await q.require_active(lg.agent.id, lg.debit, utcnow(), ZONE)
@@ -270,7 +273,7 @@ async def test_the_gate_names_each_reason_in_the_agents_language(ledger: Ledger)
 
 async def test_expiry_sweep_warns_once_a_week_ahead_and_expires_once(ledger: Ledger) -> None:
     lg = ledger
-    await q.record_counter_qualification(lg.ops, lg.agent.id, "GT-0001", date(2019, 5, 6))
+    await basis.record_counter_qualification(lg.ops, lg.agent.id, "GT-0001", date(2019, 5, 6))
     until = TODAY + timedelta(days=10)
     [row] = await q.grant(lg.ops, lg.agent.id, [lg.debit], QualificationBasis.COUNTER,
                           valid_until=until)
@@ -315,21 +318,21 @@ async def test_the_daily_expiry_sweep_runs_as_soon_as_the_scheduler_starts(
 async def test_idle_sweep_flags_then_disables_each_once(ledger: Ledger) -> None:
     lg = ledger
     start = utcnow()
-    assert await q.sweep_idle_accounts(start + timedelta(days=89), 90, 14) == q.SweepReport(0, 0)
+    assert await idle.sweep_idle_accounts(start + timedelta(days=89), 90, 14) == q.SweepReport(0, 0)
     flagged_at = start + timedelta(days=91)
-    assert await q.sweep_idle_accounts(flagged_at, 90, 14) == q.SweepReport(2, 0)
-    assert await q.sweep_idle_accounts(flagged_at + timedelta(days=1), 90, 14
+    assert await idle.sweep_idle_accounts(flagged_at, 90, 14) == q.SweepReport(2, 0)
+    assert await idle.sweep_idle_accounts(flagged_at + timedelta(days=1), 90, 14
                                        ) == q.SweepReport(0, 0)
-    assert await q.sweep_idle_accounts(flagged_at + timedelta(days=13), 90, 14
+    assert await idle.sweep_idle_accounts(flagged_at + timedelta(days=13), 90, 14
                                        ) == q.SweepReport(0, 0)
-    assert await q.sweep_idle_accounts(flagged_at + timedelta(days=14), 90, 14
+    assert await idle.sweep_idle_accounts(flagged_at + timedelta(days=14), 90, 14
                                        ) == q.SweepReport(0, 2)
-    assert await q.sweep_idle_accounts(flagged_at + timedelta(days=15), 90, 14
+    assert await idle.sweep_idle_accounts(flagged_at + timedelta(days=15), 90, 14
                                        ) == q.SweepReport(0, 0)
     assert not (await Staff.get(id=lg.agent.id)).active
     assert (await Staff.get(employee_no="O001")).active
-    assert await told(lg.agent, q.IDLE_FLAGGED_TO_STAFF) == 1
-    assert await told(lg.agent, q.IDLE_DISABLED_TO_STAFF) == 1
+    assert await told(lg.agent, idle.IDLE_FLAGGED_TO_STAFF) == 1
+    assert await told(lg.agent, idle.IDLE_DISABLED_TO_STAFF) == 1
     audited = await AuditLog.filter(object_id=str(lg.agent.id), action__startswith="staff.idle"
                                     ).values_list("action", flat=True)
     assert sorted(audited) == ["staff.idle_disabled", "staff.idle_flagged"]
@@ -338,28 +341,28 @@ async def test_idle_sweep_flags_then_disables_each_once(ledger: Ledger) -> None:
 async def test_a_kept_or_active_account_is_not_disabled(ledger: Ledger) -> None:
     lg = ledger
     flagged_at = utcnow() + timedelta(days=91)
-    await q.sweep_idle_accounts(flagged_at, 90, 14)
+    await idle.sweep_idle_accounts(flagged_at, 90, 14)
     keep_until = (flagged_at + timedelta(days=60)).date()
     with pytest.raises(PermissionDenied):
-        await q.keep_idle_account(lg.ops_b, lg.agent.id, keep_until, "下月有展业任务")
-    await q.keep_idle_account(lg.ops_a, lg.agent.id, keep_until, "下月有展业任务")
-    await q.touch_activity(lg.agent_b.id, flagged_at + timedelta(days=1))
-    assert await q.sweep_idle_accounts(flagged_at + timedelta(days=14), 90, 14
+        await idle.keep_idle_account(lg.ops_b, lg.agent.id, keep_until, "下月有展业任务")
+    await idle.keep_idle_account(lg.ops_a, lg.agent.id, keep_until, "下月有展业任务")
+    await idle.touch_activity(lg.agent_b.id, flagged_at + timedelta(days=1))
+    assert await idle.sweep_idle_accounts(flagged_at + timedelta(days=14), 90, 14
                                        ) == q.SweepReport(0, 0)
     assert (await Staff.get(id=lg.agent.id)).active and (await Staff.get(id=lg.agent_b.id)).active
-    assert await told(lg.agent, q.IDLE_KEPT_TO_STAFF) == 1
+    assert await told(lg.agent, idle.IDLE_KEPT_TO_STAFF) == 1
     assert await AuditLog.filter(action="staff.idle_kept").count() == 1
     after_keep = datetime.combine(keep_until + timedelta(days=1), datetime.min.time(),
                                   tzinfo=flagged_at.tzinfo)
-    assert await q.sweep_idle_accounts(after_keep, 90, 14) == q.SweepReport(1, 0)
-    assert await told(lg.agent, q.IDLE_FLAGGED_TO_STAFF) == 2
+    assert await idle.sweep_idle_accounts(after_keep, 90, 14) == q.SweepReport(1, 0)
+    assert await told(lg.agent, idle.IDLE_FLAGGED_TO_STAFF) == 2
 
 
 async def major_incident(lg: Ledger, staff: Staff) -> None:
     await Incident.create(kind=IncidentKind.MAJOR_ERROR, major=True, staff=staff,
                           org_id=staff.org_id,  # type: ignore[attr-defined]
                           reported_at=utcnow(), description="未核实客户身份")
-    await q.major_incident_recorded(staff.id, utcnow(), q.IncidentRules())
+    await majors.major_incident_recorded(staff.id, utcnow(), majors.IncidentRules())
 
 
 async def test_major_incidents_at_the_threshold_flag_retraining_and_propose_withdrawal(
@@ -368,20 +371,20 @@ async def test_major_incidents_at_the_threshold_flag_retraining_and_propose_with
     lg = ledger
     [row] = await counter_qualified(lg)
     await major_incident(lg, lg.agent)
-    assert await q.withdrawal_proposals(lg.ops) == []
+    assert await majors.withdrawal_proposals(lg.ops) == []
     await major_incident(lg, lg.agent)
     assert (await Staff.get(id=lg.agent.id)).retraining_flagged_at is not None
-    assert [s.id for s in await q.withdrawal_proposals(lg.ops_a)] == [lg.agent.id]
-    assert await q.withdrawal_proposals(lg.ops_b) == []
+    assert [s.id for s in await majors.withdrawal_proposals(lg.ops_a)] == [lg.agent.id]
+    assert await majors.withdrawal_proposals(lg.ops_b) == []
     await major_incident(lg, lg.agent)
-    assert await told(lg.agent, q.RETRAINING_TO_STAFF) == 1
-    proposals = await OutboxMessage.filter(template=q.PROPOSAL_TO_OPERATIONS
+    assert await told(lg.agent, majors.RETRAINING_TO_STAFF) == 1
+    proposals = await OutboxMessage.filter(template=majors.PROPOSAL_TO_OPERATIONS
                                            ).values_list("recipient_id", flat=True)
     assert sorted(proposals) == sorted([lg.ops.staff_id, lg.ops_a.staff_id])
     assert (await Qualification.get(id=row.id)).status == QualificationStatus.ACTIVE
     withdrawn = await q.withdraw(lg.ops, row.id, WithdrawalReason.REPEATED_MAJOR_INCIDENTS,
                                  "两次重大差错")
-    assert await q.withdrawal_proposals(lg.ops) == []
+    assert await majors.withdrawal_proposals(lg.ops) == []
     assert withdrawn.status == QualificationStatus.REVOKED_PERMANENTLY
     gate = await refusal(q.require_active, lg.agent.id, lg.debit, utcnow(), ZONE)
     assert gate.key == q.GATE_WITHDRAWN_FOR_GOOD
@@ -402,14 +405,14 @@ async def test_the_daily_sweep_flags_whoever_reached_a_lowered_threshold(ledger:
         await Incident.create(kind=IncidentKind.MAJOR_ERROR, major=True, staff=lg.agent_b,
                               org_id=lg.agent_b.org_id,  # type: ignore[attr-defined]
                               reported_at=T0)
-        await q.major_incident_recorded(lg.agent_b.id, T0, q.IncidentRules(3))
-    assert await q.withdrawal_proposals(lg.ops) == []
+        await majors.major_incident_recorded(lg.agent_b.id, T0, majors.IncidentRules(3))
+    assert await majors.withdrawal_proposals(lg.ops) == []
     [job] = [j for j in ledger_jobs(ZONE, LedgerSettings(major_incident_threshold=3))
              if j.name == "major_incidents"]
     await job.sweep()
-    assert await q.withdrawal_proposals(lg.ops) == []
-    assert await q.sweep_major_incidents(T0, threshold=2) == q.SweepReport(0, 1)
-    assert [s.id for s in await q.withdrawal_proposals(lg.ops_b)] == [lg.agent_b.id]
+    assert await majors.withdrawal_proposals(lg.ops) == []
+    assert await majors.sweep_major_incidents(T0, threshold=2) == q.SweepReport(0, 1)
+    assert [s.id for s in await majors.withdrawal_proposals(lg.ops_b)] == [lg.agent_b.id]
 
 
 async def test_ledger_and_list_show_only_the_actors_subtree(ledger: Ledger) -> None:
@@ -430,8 +433,8 @@ async def test_the_ledger_dates_by_the_business_day_at_one_in_the_morning(
     lg = ledger
     test_clock.move_to(datetime(2026, 11, 23, 17, 0, tzinfo=UTC))  # 01:00 in Shanghai
     tuesday = date(2026, 11, 24)
-    await q.record_training(lg.ops, lg.agent.id, training(on=tuesday))
-    await q.record_exam(lg.ops, lg.agent.id, exam("90", on=tuesday))
+    await basis.record_training(lg.ops, lg.agent.id, training(on=tuesday))
+    await basis.record_exam(lg.ops, lg.agent.id, exam("90", on=tuesday))
     refused = await refusal(q.grant, lg.ops, lg.agent.id, [lg.debit],
                             QualificationBasis.TRAINING_AND_EXAM, valid_until=tuesday)
     assert refused.key == q.NOT_AFTER_TODAY

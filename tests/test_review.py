@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from domain.cases import case_summaries, cases, review
-from domain.cases.review import QueueFilters
+from domain.cases import case_file, case_summaries, cases, review, review_queue, review_reasons
+from domain.cases.review_queue import QueueFilters
 from domain.models import (
     AuditLog,
     Case,
@@ -94,7 +94,7 @@ async def test_reviewers_outside_the_org_subtree_neither_see_nor_decide(desk: De
         await review.approve(desk.outsider, case.id, desk.ctx)
     with pytest.raises(PermissionDenied):
         await review.approve(desk.supervisor, case.id, desk.ctx)
-    assert await review.review_queue(desk.outsider, QueueFilters()) == []
+    assert await review_queue.review_queue(desk.outsider, QueueFilters()) == []
     with pytest.raises(NotFound):
         await review.claim(desk.reviewer, 999_999, LATER)
     assert (await Case.get(id=case.id)).status == CaseStatus.SUBMITTED
@@ -119,18 +119,18 @@ async def test_queue_lists_open_cases_oldest_first_with_time_left(desk: Desk) ->
     done = await submitted_case(desk, seed=3, at=MONDAY_10AM)
     await review.approve(desk.reviewer, done.id, desk.ctx, LATER)
     now = MONDAY_10AM + timedelta(minutes=25)
-    queue = await review.review_queue(desk.reviewer, QueueFilters(), now)
+    queue = await review_queue.review_queue(desk.reviewer, QueueFilters(), now)
     assert [item.case_id for item in queue] == [first.id, second.id]
     assert queue[0].seconds_left == -5 * 60 and queue[0].overdue
     assert queue[1].seconds_left == 5 * 60 and not queue[1].overdue
     assert (queue[0].business_type_zh, queue[0].agent_name) == ("借记卡开户", "员工F001")
-    overdue = await review.review_queue(desk.reviewer, QueueFilters(overdue_only=True), now)
+    overdue = await review_queue.review_queue(desk.reviewer, QueueFilters(overdue_only=True), now)
     assert [item.case_id for item in overdue] == [first.id]
-    approved = await review.review_queue(desk.reviewer,
+    approved = await review_queue.review_queue(desk.reviewer,
                                          QueueFilters(status=CaseStatus.APPROVED), now)
     assert [item.case_id for item in approved] == [done.id]
     other_org = QueueFilters(org_id=desk.ids["outlet_b"])
-    assert await review.review_queue(desk.second, other_org, now) == []
+    assert await review_queue.review_queue(desk.second, other_org, now) == []
 
 
 async def test_approval_tells_the_agent_with_the_case_number(desk: Desk) -> None:
@@ -160,7 +160,7 @@ async def test_four_eyes_needs_a_second_different_reviewer(desk: Desk) -> None:
     assert refused.key == review.SAME_REVIEWER
     refused = await refusal(review.claim, desk.reviewer, case.id, LATER)
     assert refused.key == review.SAME_REVIEWER
-    queue = await review.review_queue(desk.second, QueueFilters(), LATER)
+    queue = await review_queue.review_queue(desk.second, QueueFilters(), LATER)
     assert queue[0].awaiting_second_approval
     final = await review.approve(desk.second, case.id, desk.ctx, LATER)
     assert final.status == CaseStatus.APPROVED
@@ -432,7 +432,7 @@ async def test_case_page_shows_every_revision_and_the_timeline(desk: Desk) -> No
                              now=LATER)
     await retake(desk, case.id, PhotoKind.ONSITE_WITH_AGENT, 90)
     await cases.submit(desk.agent, case.id, desk.ctx, LATER)
-    detail = await review.case_detail(desk.second, case.id, desk.ctx)
+    detail = await case_file.case_detail(desk.second, case.id, desk.ctx)
     assert detail.summary.revision == 2 and detail.agent_name == "员工F001"
     assert [(p.kind, p.revision) for p in detail.photos][-1] == ("onsite_with_agent", 2)
     assert len(detail.photos) == 4
@@ -442,35 +442,35 @@ async def test_case_page_shows_every_revision_and_the_timeline(desk: Desk) -> No
     assert kinds.count(CaseEventKind.SUBMITTED) == 2 and CaseEventKind.RETURNED in kinds
     assert await AuditLog.filter(action="case.view", actor_id=desk.second.staff_id).exists()
     with pytest.raises(PermissionDenied):
-        await review.case_detail(desk.outsider, case.id, desk.ctx)
+        await case_file.case_detail(desk.outsider, case.id, desk.ctx)
 
 
 async def test_photos_are_served_only_for_their_own_case_and_viewers(desk: Desk) -> None:
     case = await submitted_case(desk, seed=1)
     other = await submitted_case(desk, seed=2)
     sha = (await CasePhoto.filter(case_id=case.id).first()).sha256  # type: ignore[union-attr]
-    assert (await review.photo_for(desk.reviewer, case.id, sha)).case_id == case.id  # type: ignore[attr-defined]
-    assert (await review.photo_for(desk.agent, case.id, sha)).sha256 == sha
+    assert (await case_file.photo_for(desk.reviewer, case.id, sha)).case_id == case.id  # type: ignore[attr-defined]
+    assert (await case_file.photo_for(desk.agent, case.id, sha)).sha256 == sha
     for actor, case_id, name in ((desk.reviewer, other.id, sha),
                                  (desk.outsider, case.id, sha),
                                  (desk.reviewer, case.id, "../../etc/passwd"),
                                  (desk.reviewer, case.id, sha.upper()),
                                  (desk.reviewer, 999_999, sha)):
         with pytest.raises(NotFound) as missing:
-            await review.photo_for(actor, case_id, name)
+            await case_file.photo_for(actor, case_id, name)
         assert missing.value.key == "No such photo."
 
 
 async def test_standard_reasons_are_seeded_once(desk: Desk) -> None:
-    assert await review.seed_default_reasons() == 0
-    returns = await review.active_reasons(ReasonKind.RETURN)
+    assert await review_reasons.seed_default_reasons() == 0
+    returns = await review_reasons.active_reasons(ReasonKind.RETURN)
     assert [r.code for r in returns][:2] == ["unclear_image", "incomplete_papers"]
-    assert {r.code for r in await review.active_reasons(ReasonKind.REJECT)} == {
+    assert {r.code for r in await review_reasons.active_reasons(ReasonKind.REJECT)} == {
         "networked_check_failed", "customer_not_present", "identity_doubt", "other_reject"}
     customer = next(r for r in returns if r.code == "customer_data_wrong")
     assert customer.retake_items == ["customer"]
     await ReviewReason.filter(code="other_return").delete()
-    assert await review.seed_default_reasons() == 1
+    assert await review_reasons.seed_default_reasons() == 1
 
 
 async def test_migrate_adds_the_standard_reasons_once(database_url: str, tmp_path: Path) -> None:
@@ -480,4 +480,4 @@ async def test_migrate_adds_the_standard_reasons_once(database_url: str, tmp_pat
     assert "10 standard review reason(s) added" in first.stdout
     second = await fieldops(env, "migrate", cwd=tmp_path)
     assert "review reason" not in second.stdout
-    assert await ReviewReason.all().count() == len(review.DEFAULT_REASONS)
+    assert await ReviewReason.all().count() == len(review_reasons.DEFAULT_REASONS)

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from domain.cases import cases, review
+from domain.cases import cases, review, review_sla
 from domain.models import Case, CaseEvent, CaseEventKind, OutboxMessage, PhotoKind, Role
 from domain.platform.clock import utcnow
+from domain.platform.sweeps import SweepResult
 from scheduler.jobs import scheduled_jobs
 from scheduler.runner import run_leased
 from tests.case_support import MONDAY_10AM
@@ -40,11 +41,11 @@ async def sla_events(case_id: int, kind: CaseEventKind) -> list[CaseEvent]:
 async def test_half_time_reminds_the_claimer_once(desk: Desk) -> None:
     case = await submitted_case(desk)
     await review.claim(desk.reviewer, case.id, MONDAY_10AM + minutes(1))
-    assert await review.sweep_sla(HALF - minutes(1), REPEAT, desk.ctx) == review.SweepResult(0, 0)
-    assert await review.sweep_sla(HALF, REPEAT, desk.ctx) == review.SweepResult(1, 0)
-    assert await review.sweep_sla(HALF + minutes(1), REPEAT, desk.ctx) == review.SweepResult(0, 0)
+    assert await review_sla.sweep_sla(HALF - minutes(1), REPEAT, desk.ctx) == SweepResult(0, 0)
+    assert await review_sla.sweep_sla(HALF, REPEAT, desk.ctx) == SweepResult(1, 0)
+    assert await review_sla.sweep_sla(HALF + minutes(1), REPEAT, desk.ctx) == SweepResult(0, 0)
     reminders = [m for m in await messages_to(desk.reviewer)
-                 if m.template == review.REMINDER_TO_CLAIMER]
+                 if m.template == review_sla.REMINDER_TO_CLAIMER]
     assert len(reminders) == 1
     text = rendered(reminders[0], "en")
     assert case.case_no in text and "10:20" in text and "10 minutes" in text  # type: ignore[operator]
@@ -56,10 +57,10 @@ async def test_half_time_reminds_the_claimer_once(desk: Desk) -> None:
 
 async def test_an_unclaimed_case_reminds_every_reviewer_in_scope(desk: Desk) -> None:
     case = await submitted_case(desk)
-    assert (await review.sweep_sla(HALF, REPEAT, desk.ctx)).reminded == 1
+    assert (await review_sla.sweep_sla(HALF, REPEAT, desk.ctx)).reminded == 1
     for actor in (desk.reviewer, desk.second):
         [reminder] = [m for m in await messages_to(actor)
-                      if m.template == review.REMINDER_TO_REVIEWERS]
+                      if m.template == review_sla.REMINDER_TO_REVIEWERS]
         assert ["Claim", f"rv:claim:{case.id}"] in chat_buttons(reminder)[0]
     assert not await messages_to(desk.outsider)
 
@@ -68,9 +69,9 @@ async def test_breach_escalates_to_the_supervisors_of_the_chain_and_repeats(desk
     _, top = await person(desk.ids["province"], Role.SUPERVISOR, no="S009")
     case = await submitted_case(desk)
     await review.claim(desk.reviewer, case.id, MONDAY_10AM + minutes(1))
-    assert await review.sweep_sla(DUE, REPEAT, desk.ctx) == review.SweepResult(0, 1)
-    assert await review.sweep_sla(DUE + minutes(29), REPEAT, desk.ctx) == review.SweepResult(0, 0)
-    assert await review.sweep_sla(DUE + REPEAT, REPEAT, desk.ctx) == review.SweepResult(0, 1)
+    assert await review_sla.sweep_sla(DUE, REPEAT, desk.ctx) == SweepResult(0, 1)
+    assert await review_sla.sweep_sla(DUE + minutes(29), REPEAT, desk.ctx) == SweepResult(0, 0)
+    assert await review_sla.sweep_sla(DUE + REPEAT, REPEAT, desk.ctx) == SweepResult(0, 1)
     for supervisor in (desk.supervisor, top):
         escalations = await messages_to(supervisor)
         assert len(escalations) == 2
@@ -90,26 +91,26 @@ async def test_decided_and_held_cases_are_not_chased(desk: Desk) -> None:
     await review.hold(desk.reviewer, held.id, "核查系统故障", desk.ctx, MONDAY_10AM + minutes(2))
     before = await OutboxMessage.all().count()
     for moment in (HALF, DUE, DUE + REPEAT):
-        assert await review.sweep_sla(moment, REPEAT, desk.ctx) == review.SweepResult(0, 0)
+        assert await review_sla.sweep_sla(moment, REPEAT, desk.ctx) == SweepResult(0, 0)
     assert await OutboxMessage.all().count() == before
 
 
 async def test_a_resubmitted_revision_gets_its_own_reminder(desk: Desk) -> None:
     case = await submitted_case(desk)
-    await review.sweep_sla(HALF, REPEAT, desk.ctx)
+    await review_sla.sweep_sla(HALF, REPEAT, desk.ctx)
     await review.return_case(desk.reviewer, case.id, ["portrait_mismatch"], "", desk.ctx,
                              now=HALF + minutes(1))
     await retake(desk, case.id, PhotoKind.ONSITE_WITH_AGENT, 55)
     resubmitted = await cases.submit(desk.agent, case.id, desk.ctx, DUE)
     assert resubmitted.sla_reminded_at is None
-    assert (await review.sweep_sla(DUE + minutes(10), REPEAT, desk.ctx)).reminded == 1
+    assert (await review_sla.sweep_sla(DUE + minutes(10), REPEAT, desk.ctx)).reminded == 1
     assert len(await sla_events(case.id, CaseEventKind.SLA_REMINDED)) == 2
 
 
 async def test_two_sweeps_at_once_send_nothing_twice(desk: Desk) -> None:
     case = await submitted_case(desk)
-    results = await asyncio.gather(review.sweep_sla(DUE, REPEAT, desk.ctx),
-                                   review.sweep_sla(DUE, REPEAT, desk.ctx))
+    results = await asyncio.gather(review_sla.sweep_sla(DUE, REPEAT, desk.ctx),
+                                   review_sla.sweep_sla(DUE, REPEAT, desk.ctx))
     assert sum(r.escalated for r in results) == 1
     assert len(await sla_events(case.id, CaseEventKind.SLA_ESCALATED)) == 1
     assert len(await messages_to(desk.supervisor)) == 1
@@ -135,10 +136,10 @@ async def test_dashboard_counts_open_overdue_and_deadlines_kept(desk: Desk) -> N
     await review.approve(desk.reviewer, in_time.id, desk.ctx, MONDAY_10AM + minutes(5))
     await review.reject(desk.reviewer, late.id, "identity_doubt", "", desk.ctx, DUE + minutes(1))
     now = MONDAY_10AM + minutes(40)
-    stats = await review.sla_stats(desk.supervisor, desk.ctx, now)
-    assert stats == review.SlaStats(open_cases=2, overdue_cases=1, decided_today=2,
+    stats = await review_sla.sla_stats(desk.supervisor, desk.ctx, now)
+    assert stats == review_sla.SlaStats(open_cases=2, overdue_cases=1, decided_today=2,
                                     kept_percent=50)
-    elsewhere = await review.sla_stats(desk.far_supervisor, desk.ctx, now)
-    assert elsewhere == review.SlaStats(0, 0, 0, None)
-    next_day = await review.sla_stats(desk.supervisor, desk.ctx, now + timedelta(days=1))
+    elsewhere = await review_sla.sla_stats(desk.far_supervisor, desk.ctx, now)
+    assert elsewhere == review_sla.SlaStats(0, 0, 0, None)
+    next_day = await review_sla.sla_stats(desk.supervisor, desk.ctx, now + timedelta(days=1))
     assert (next_day.decided_today, next_day.kept_percent) == (0, None)

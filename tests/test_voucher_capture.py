@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from domain.cases import business_types, review
+from domain.cases import business_types, review, review_reasons
 from domain.cases.business_types import BusinessTypeForm
 from domain.cases.capture_gate import WorkingHours
 from domain.models import (
@@ -106,7 +106,7 @@ async def desk(database_url: str, tmp_path: Path) -> Desk:
     box = await box_of(agent)
     await voucher_stock.allocate(ops, box.id, card_type.id, serials=MINE)
     await voucher_stock.allocate(ops, (await box_of(other)).id, card_type.id, serials=[THEIRS])
-    await review.seed_default_reasons()
+    await review_reasons.seed_default_reasons()
     return Desk(ids, ops, agent, reviewer, box, tmp_path / "media")
 
 

@@ -17,6 +17,7 @@ from domain.models import Staff
 from domain.oversight import dashboard
 from domain.oversight.dashboard import EXPIRY_DAYS, Dashboard, FigureKey, Series, TrendKey
 from domain.platform.access import Permission, can
+from domain.platform.actors import person_label
 from domain.platform.errors import N_
 
 CASES = N_("Cases today")
@@ -153,7 +154,7 @@ def _charts(board: Dashboard) -> list[Chart]:
 
 
 def _task(member: Staff, href: str, since: datetime | None) -> Task:
-    return Task(f"{member.employee_no} {member.name}", href, member.org.name, since)
+    return Task(person_label(member), href, member.org.name, since)
 
 
 def _task_lists(board: Dashboard) -> list[TaskList]:

@@ -188,7 +188,8 @@ async def launch(request: web.Request) -> web.Response:
     call = inspections.launch_surprise(
         actor_of(request), org_id,
         percent=whole_number(form.get("percent")), count=whole_number(form.get("count")),
-        note=form.get("note", ""), due_hours=request.app[CONFIG_KEY].calendar.surprise_due_hours)
+        note=form.get("note", ""), due_hours=request.app[CONFIG_KEY].calendar.surprise_due_hours,
+        zone=request.app[CONFIG_KEY].calendar.zone)
     return await _act(request, call, N_("Surprise inspection launched."),
                       lambda error: _surprise_view(request, error, form),
                       "/inspections/samples/{result.id}")

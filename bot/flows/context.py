@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from domain.cases.capture_gate import CaptureContext
-from domain.ledgers.qualifications import DEFAULT_INCIDENT_RULES, IncidentRules
+from domain.ledgers.major_incidents import DEFAULT_INCIDENT_RULES, IncidentRules
 
 
 @dataclass(frozen=True)

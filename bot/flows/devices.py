@@ -29,7 +29,7 @@ from domain.cases.case_numbers import CASE_NO
 from domain.ledgers import devices, incidents
 from domain.ledgers.incidents import LossReport
 from domain.models import Role
-from domain.platform.clock import utcnow
+from domain.platform.clock import business_time, utcnow
 from domain.platform.errors import N_, DomainError, PermissionDenied
 from domain.vouchers import mis_issues
 
@@ -38,7 +38,6 @@ PREFIX = "dev:"
 PRESS = re.compile(r"dev:(confirm|what|item):([a-z]{1,16}|[1-9][0-9]{0,8})", re.ASCII)
 WHEN = re.compile(r"(?:(\d{4}-\d{1,2}-\d{1,2})\s+)?(\d{1,2}:\d{2})", re.ASCII)
 NOW_WORDS = frozenset({"now", "现在", "刚才"})
-TIME_FORMAT = "%Y-%m-%d %H:%M"
 MAX_TEXT = 200
 MAX_DESCRIPTION = 1000
 NOT_SENT = N_("The loss report was not sent.")
@@ -217,7 +216,7 @@ async def _send_mis_issue(turn: Turn) -> Outcome:
     except DomainError as refusal:
         return answer(Step.IDLE, "\n\n".join((turn._(refusal.key, **refusal.params),
                                               turn._(MIS_ISSUE_NOT_SENT))))
-    due = mis_issue.recover_by.astimezone(turn.ctx.capture.zone).strftime(TIME_FORMAT)
+    due = business_time(mis_issue.recover_by, turn.ctx.capture.zone, turn.locale)
     return answer(Step.IDLE, turn._(
         "Mis-issue of serial %(serial)s recorded as incident #%(incident)s. Recover the "
         "voucher from the customer by %(due)s and hand it to operations management, who "
@@ -278,7 +277,7 @@ def _again(turn: Turn, step: LossStep, prompt: str, limit: int, too_long: bool) 
 
 
 def _when_label(turn: Turn, when: str) -> str:
-    return datetime.fromisoformat(when).astimezone(turn.ctx.capture.zone).strftime(TIME_FORMAT)
+    return business_time(datetime.fromisoformat(when), turn.ctx.capture.zone, turn.locale)
 
 
 CONFIRM = ConfirmStep(LossStep.CONFIRM, PREFIX, N_("Press Report the loss or Cancel."),

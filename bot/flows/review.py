@@ -15,17 +15,17 @@ from bot.flows.account import stale_button, unknown_text
 from bot.flows.common import chat_actor, joined
 from bot.flows.messages import Buttons, Reply
 from bot.flows.turn import Outcome, Step, Turn, answer
-from domain.cases import case_summaries, review
+from domain.cases import case_summaries, review, review_queue, review_reasons
 from domain.cases.business_types import PHOTO_KIND_LABELS
 from domain.models import CaseStatus, ReasonKind, ReviewReason
 from domain.platform.access import Permission, require
 from domain.platform.actors import Actor
+from domain.platform.clock import business_time
 from domain.platform.errors import N_
 
 Handler = Callable[[Turn], Awaitable[Outcome]]
 PRESS = re.compile(r"rv:([a-z]+):([1-9][0-9]{0,8})(?::([A-Za-z0-9_.-]{1,32}))?", re.ASCII)
 QUEUE_LIMIT = 10
-DUE_FORMAT = "%Y-%m-%d %H:%M"
 
 
 class ReviewStep(StrEnum):
@@ -87,7 +87,7 @@ async def case_card(turn: Turn, press: Press) -> str:
         customer=summary.customer_name, id_number=summary.id_number_masked,
         mobile=summary.mobile_masked,
         photos=joined(turn, [turn._(PHOTO_KIND_LABELS[k]) for k in summary.photo_kinds]),
-        due=due.astimezone(turn.ctx.capture.zone).strftime(DUE_FORMAT) if due else "–")
+        due=business_time(due, turn.ctx.capture.zone, turn.locale) if due else "–")
 
 
 async def open_case(press: Press) -> str:
@@ -139,7 +139,7 @@ def selection(turn: Turn, case_id: int) -> tuple[list[str], str]:
 async def return_menu(turn: Turn, press: Press, codes: list[str], note: str) -> Outcome:
     """The return reasons as toggles (✓ when ticked), with note, send and back buttons (C7)."""
     case_no = await open_case(press)
-    reasons = await review.active_reasons(ReasonKind.RETURN)
+    reasons = await review_reasons.active_reasons(ReasonKind.RETURN)
     ticks = tuple(((("✓ " if r.code in codes else "") + r.name_in(turn.locale),
                     f"rv:rt:{press.case_id}:{r.code}"),) for r in reasons)
     controls = (((turn._("Add a note"), f"rv:rn:{press.case_id}"),),
@@ -212,7 +212,7 @@ async def send_return(turn: Turn, press: Press) -> Outcome:
         return answer(turn.step, turn._("Choose at least one return reason before sending."),
                       data=turn.data)
     case = await review.return_case(press.actor, press.case_id, codes, note, turn.ctx.capture)
-    names = [r.name_in(turn.locale) for r in await review.active_reasons(ReasonKind.RETURN)
+    names = [r.name_in(turn.locale) for r in await review_reasons.active_reasons(ReasonKind.RETURN)
              if r.code in codes]
     return answer(Step.IDLE, turn._("Case %(case_no)s returned to the agent. Reasons: "
                                     "%(reasons)s", case_no=case.case_no,
@@ -223,7 +223,7 @@ async def start_reject(turn: Turn, press: Press) -> Outcome:
     """Reject: offer the active rejection reasons as buttons (C6)."""
     case_no = await open_case(press)
     rows = tuple(((r.name_in(turn.locale), f"rv:rj:{press.case_id}:{r.code}"),)
-                 for r in await review.active_reasons(ReasonKind.REJECT))
+                 for r in await review_reasons.active_reasons(ReasonKind.REJECT))
     return answer(Step.IDLE, Reply(
         turn._("Reject case %(case_no)s: choose the reason.", case_no=case_no),
         (*rows, ((turn._("Back"), f"rv:case:{press.case_id}"),))))
@@ -241,7 +241,7 @@ async def reject(turn: Turn, press: Press) -> Outcome:
 
 async def reason(kind: ReasonKind, code: str) -> ReviewReason | None:
     """The active reason of a kind with a code, or None."""
-    return next((r for r in await review.active_reasons(kind) if r.code == code), None)
+    return next((r for r in await review_reasons.active_reasons(kind) if r.code == code), None)
 
 
 async def start_hold(turn: Turn, press: Press) -> Outcome:
@@ -270,7 +270,7 @@ async def step_press(turn: Turn) -> Press | None:
     return Press(await chat_actor(turn), case_id, "")
 
 
-def queue_line(turn: Turn, item: review.QueueItem) -> str:
+def queue_line(turn: Turn, item: review_queue.QueueItem) -> str:
     """One open case of the queue: number, type, agent, time left and who holds it (C8)."""
     minutes = abs(item.seconds_left) // 60
     parts = [item.case_no, local(turn, item.business_type_zh, item.business_type_en),
@@ -288,7 +288,8 @@ async def queue(turn: Turn) -> Outcome:
     """/queue: the oldest open cases of the reviewer's orgs, each with a Claim button (C8)."""
     actor = await chat_actor(turn)
     require(actor, Permission.CASE_REVIEW)
-    items = (await review.review_queue(actor, review.QueueFilters()))[:QUEUE_LIMIT]
+    items = (await review_queue.review_queue(actor, review_queue.QueueFilters(),
+                                             zone=turn.ctx.capture.zone))[:QUEUE_LIMIT]
     if not items:
         return answer(Step.IDLE, turn._("No open cases in your orgs."))
     lines = "\n".join(queue_line(turn, item) for item in items)

@@ -19,7 +19,7 @@ from bot.flows.confirming import ConfirmStep
 from bot.flows.turn import Outcome, Step, Turn, answer
 from domain.cases import special
 from domain.models import SpecialApproval
-from domain.platform.clock import utcnow
+from domain.platform.clock import DATE_TIME, TIME_OF_DAY, business_date, business_time, utcnow
 from domain.platform.errors import N_, DomainError
 
 Handler = Callable[[Turn], Awaitable[Outcome]]
@@ -129,9 +129,9 @@ def parse_window(text: str, today: date, zone: ZoneInfo) -> tuple[datetime, date
 
 def window_label(starts_at: datetime, ends_at: datetime, zone: ZoneInfo) -> str:
     """A window in business time, e.g. 2026-11-23 19:00–21:00."""
-    start, end = starts_at.astimezone(zone), ends_at.astimezone(zone)
-    end_format = "%H:%M" if start.date() == end.date() else "%Y-%m-%d %H:%M"
-    return f"{start:%Y-%m-%d %H:%M}–{end.strftime(end_format)}"
+    same_day = business_date(starts_at, zone) == business_date(ends_at, zone)
+    end = business_time(ends_at, zone, pattern=TIME_OF_DAY if same_day else DATE_TIME)
+    return f"{business_time(starts_at, zone)}–{end}"
 
 
 def _window_of(turn: Turn, data: dict[str, str]) -> str:

@@ -25,6 +25,8 @@ from bot.flows.counting import CountDialogue
 from bot.flows.messages import Reply
 from bot.flows.turn import Outcome, Step, Turn, answer
 from domain.models import BoxCount, CountKind, CountStatus
+from domain.platform.actors import person_label
+from domain.platform.clock import business_time
 from domain.platform.errors import N_, DomainError
 from domain.platform.intents import Action, SubjectType
 from domain.vouchers import mis_issues, tail_boxes, voucher_counts
@@ -63,8 +65,8 @@ async def box_command(turn: Turn) -> Outcome:
         texts.append(turn._("Take serial %(serial)s of case %(case)s back from the customer "
                             "by %(due)s.", serial=mis.voucher.serial,
                             case=mis.case.case_no or f"#{mis.case.id}" if mis.case else "-",
-                            due=mis.recover_by.astimezone(turn.ctx.capture.zone).strftime(
-                                mis_issues.TIME_FORMAT)))
+                            due=business_time(mis.recover_by, turn.ctx.capture.zone,
+                                              turn.locale)))
         rows.append((translated(turn._, SubjectType.MIS_ISSUE, Action.TAKE_BACK, mis.id),))
     if not texts:
         return answer(Step.IDLE, turn._("You hold no tail box."))
@@ -82,7 +84,7 @@ async def handover_command(turn: Turn) -> Outcome:
     types = await voucher_counts.types_to_count(await tail_boxes.expected_in_box(box.id))
     intro = turn._("Hand-over of tail box %(box)s to %(taker)s. Count the vouchers of each "
                    "type in the box.", box=box.device.asset_tag,
-                   taker=f"{taker.employee_no} {taker.name}")
+                   taker=person_label(taker))
     return await COUNT.begin(turn, intro, types, {"box": box.id, "to": taker.id,
                                                   "label": box.device.asset_tag})
 

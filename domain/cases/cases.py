@@ -21,7 +21,7 @@ from domain.cases._case_rows import (
 from domain.cases.capture_gate import CaptureContext, LocationMode, capture_gate, gate_for
 from domain.cases.case_numbers import next_case_no
 from domain.cases.case_timeline import record_event
-from domain.ledgers import qualifications
+from domain.ledgers import idle_accounts
 from domain.models import (
     BusinessType,
     Case,
@@ -41,7 +41,7 @@ from domain.platform.actors import Actor
 from domain.platform.calendar import DEFAULT_ZONE
 from domain.platform.chains import staff_in_chain
 from domain.platform.chat import locale_of
-from domain.platform.clock import utcnow
+from domain.platform.clock import TIME_OF_DAY, business_time, utcnow
 from domain.platform.errors import N_, DomainError, PermissionDenied
 from domain.platform.events import CaseCancelled
 from domain.platform.identity import (
@@ -73,7 +73,6 @@ ITEM_CUSTOMER = RETAKE_CUSTOMER
 ITEM_LOCATION = "location"
 ITEM_VOUCHER = "voucher"
 ITEM_RISK = "risk"
-DUE_FORMAT = "%H:%M"
 MISSING_PHOTO: dict[PhotoKind, str] = {
     PhotoKind.ID_FRONT: N_("The photo of the ID card portrait side is still missing."),
     PhotoKind.ID_BACK: N_("The photo of the ID card national emblem side is still missing."),
@@ -119,7 +118,7 @@ async def start_draft(actor: Actor, business_type_id: int, ctx: CaptureContext,
         staff = await Staff.get(id=actor.staff_id)
         case = await Case.create(business_type_id=business_type_id, agent_id=staff.id,
                                  org_id=staff.org_id, device=device)  # type: ignore[attr-defined]
-        await qualifications.touch_activity(staff.id, moment)
+        await idle_accounts.touch_activity(staff.id, moment)
         await record_event(actor, case, CaseEventKind.CREATED,
                            {"business_type_id": business_type_id})
     return case
@@ -313,7 +312,7 @@ async def submit(actor: Actor, case_id: int, ctx: CaptureContext,
             case.case_no = await next_case_no(moment, ctx.zone)
         _start_review_clock(case, business_type, moment)
         await case.save()
-        await qualifications.touch_activity(case.agent_id, moment)  # type: ignore[attr-defined]
+        await idle_accounts.touch_activity(case.agent_id, moment)  # type: ignore[attr-defined]
         assert case.review_due_at is not None
         await record_event(actor, case, CaseEventKind.SUBMITTED, {
             "case_no": case.case_no, "revision": case.revision,
@@ -408,7 +407,7 @@ async def _notify_reviewers(case: Case, business_type: BusinessType, actor: Acto
     assert case.review_due_at is not None
     template = REVIEWER_TEMPLATE if case.revision == 1 else RESUBMITTED_TEMPLATE
     params = {"case_no": case.case_no, "agent": actor.label, "revision": case.revision,
-              "due": case.review_due_at.astimezone(zone).strftime(DUE_FORMAT)}
+              "due": business_time(case.review_due_at, zone, pattern=TIME_OF_DAY)}
     for reviewer in await staff_in_chain(org, Role.REVIEWER):
         if reviewer.id == case.agent_id:  # type: ignore[attr-defined]
             continue

@@ -1,4 +1,4 @@
-"""Central review: queue, claim, decisions (four eyes), results to the agent, SLA (C6–C8, S1, S2).
+"""Central review: claim, decisions (four eyes) and the results told to the agent (C6–C8, S2).
 
 State machine (DESIGN.md §4):
     submitted --claim--> in_review --release--> submitted

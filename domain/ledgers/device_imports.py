@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from tortoise.transactions import in_transaction
 
 from domain.ledgers.devices import DeviceForm, register_device
-from domain.ledgers.qualifications import ImportReport, ImportRow
+from domain.ledgers.ledger_csv import ImportReport, ImportRow
 from domain.models import Org
 from domain.platform import audit
 from domain.platform.access import Permission, require

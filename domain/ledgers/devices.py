@@ -33,7 +33,6 @@ from tortoise.transactions import in_transaction
 
 from domain.ledgers import qualifications
 from domain.ledgers._fields import required_text
-from domain.ledgers.qualifications import SweepReport
 from domain.models import (
     Device,
     DeviceEvent,
@@ -49,15 +48,15 @@ from domain.models import (
 )
 from domain.platform import audit, chains, outbox
 from domain.platform.access import Permission, require, require_scope, scope_prefix
-from domain.platform.actors import Actor, system_actor
+from domain.platform.actors import Actor, person_label, system_actor
 from domain.platform.calendar import DEFAULT_ZONE
-from domain.platform.clock import utcnow
+from domain.platform.clock import business_time, utcnow
 from domain.platform.errors import N_, DomainError, NotFound, PermissionDenied
 from domain.platform.identity import normalise_serial
 from domain.platform.intents import Action, Intent
+from domain.platform.sweeps import SweepReport
 
 RECEIPT_DEADLINE_HOURS = 24
-TIME_FORMAT = "%Y-%m-%d %H:%M"
 MAX_NOTE_LENGTH = 500
 IMEI = re.compile(r"[0-9]{15}", re.ASCII)
 TRANSITIONS: dict[DeviceEventKind, tuple[frozenset[DeviceState], DeviceState]] = {
@@ -312,7 +311,7 @@ async def _require_state(device: Device, kind: DeviceEventKind) -> None:
         return
     holder = await Staff.get_or_none(id=device.holder_id)  # type: ignore[attr-defined]
     raise DomainError(STATE_REFUSALS[device.state], asset_tag=device.asset_tag,
-                      holder=_label(holder), state=device.state.value)
+                      holder=person_label(holder), state=device.state.value)
 
 
 async def _transition(actor: Actor, device: Device, kind: DeviceEventKind, moment: datetime,
@@ -340,7 +339,7 @@ async def _append(actor: Actor, device: Device, kind: DeviceEventKind,
     clean_note = " ".join(note.split())[:MAX_NOTE_LENGTH]
     event = await DeviceEvent.create(
         device=device, kind=kind, from_state=from_state, to_state=device.state,
-        holder_id=holder_id, holder_label=_label(holder), actor_id=actor.staff_id,
+        holder_id=holder_id, holder_label=person_label(holder), actor_id=actor.staff_id,
         actor_label=actor.label, note=clean_note, at=moment)
     await audit.record(actor, f"device.{kind.value}", "device", device.id,
                        org_id=device.org_id,  # type: ignore[attr-defined]
@@ -348,11 +347,6 @@ async def _append(actor: Actor, device: Device, kind: DeviceEventKind,
                                "to": device.state.value, "holder_id": holder_id,
                                "note": clean_note})
     return event
-
-
-def _label(staff: Staff | None) -> str:
-    """How a person is named in the register: employee number and name."""
-    return f"{staff.employee_no} {staff.name}" if staff is not None else ""
 
 
 async def require_issued_device(staff_id: int) -> Device:
@@ -468,8 +462,8 @@ async def _flag_unconfirmed(device_id: int, now: datetime, zone: ZoneInfo) -> in
                        org_id=device.org.id, detail={"asset_tag": device.asset_tag,
                                                      "holder_id": device.holder.id})
     assert device.issued_at is not None
-    params = {"asset_tag": device.asset_tag, "holder": _label(device.holder),
-              "issued": device.issued_at.astimezone(zone).strftime(TIME_FORMAT),
+    params = {"asset_tag": device.asset_tag, "holder": person_label(device.holder),
+              "issued": business_time(device.issued_at, zone),
               "hours": RECEIPT_DEADLINE_HOURS}
     recipients = await chains.staff_in_chain(device.org, Role.IT_ADMIN)
     for recipient in recipients:

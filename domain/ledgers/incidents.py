@@ -18,10 +18,9 @@ from zoneinfo import ZoneInfo
 
 from tortoise.transactions import in_transaction
 
-from domain.ledgers import devices, qualifications
+from domain.ledgers import devices, major_incidents
 from domain.ledgers._fields import required_text
-from domain.ledgers.devices import TIME_FORMAT
-from domain.ledgers.qualifications import DEFAULT_INCIDENT_RULES, IncidentRules
+from domain.ledgers.major_incidents import DEFAULT_INCIDENT_RULES, IncidentRules
 from domain.models import (
     Device,
     DeviceState,
@@ -38,7 +37,7 @@ from domain.platform import audit, chains, events, outbox
 from domain.platform.access import Permission, require, require_scope, scope_prefix
 from domain.platform.actors import Actor, person_label
 from domain.platform.calendar import DEFAULT_ZONE
-from domain.platform.clock import utcnow
+from domain.platform.clock import business_time, utcnow
 from domain.platform.errors import N_, DomainError, NotFound, PermissionDenied
 from domain.platform.events import DeviceLost, VouchersLost
 from domain.platform.identity import normalise_serial
@@ -105,7 +104,7 @@ async def report_loss(actor: Actor, report: LossReport, now: datetime | None = N
             detail={"what": clean.what, "repeated_loss": repeated},
             reported_by=agent, reported_at=moment)
         if repeated:
-            await qualifications.major_incident_recorded(agent.id, moment, rules)
+            await major_incidents.major_incident_recorded(agent.id, moment, rules)
         if device is not None:
             await devices.mark_lost(actor, device, moment, f"#{incident.id} {clean.description}")
             await events.publish(DeviceLost(actor, device.id,
@@ -159,7 +158,7 @@ async def _alert_chain(incident: Incident, agent: Staff, zone: ZoneInfo) -> None
     org: Org = agent.org
     assert incident.occurred_at is not None
     params = {"agent": person_label(agent), "org": org.name, "item": incident.item,
-              "when": incident.occurred_at.astimezone(zone).strftime(TIME_FORMAT),
+              "when": business_time(incident.occurred_at, zone),
               "place": incident.place, "description": incident.description,
               "incident": incident.id}
     for recipient in await chains.staff_in_chain(org, *LOSS_ROLES):
@@ -210,7 +209,7 @@ async def mark_major(actor: Actor, incident_id: int, reason: str,
         await audit.record(actor, "incident.marked_major", "incident", incident.id,
                            org_id=incident.org.id, detail={"reason": clean})
         if incident.staff_id is not None:  # type: ignore[attr-defined]
-            await qualifications.major_incident_recorded(
+            await major_incidents.major_incident_recorded(
                 incident.staff_id, now or utcnow(), rules)  # type: ignore[attr-defined]
     return await Incident.get(id=incident.id).prefetch_related("org", "staff", "device")
 

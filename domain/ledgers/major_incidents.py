@@ -8,6 +8,7 @@ from datetime import datetime
 
 from tortoise.transactions import in_transaction
 
+from domain.ledgers.qualifications import WITHDRAWABLE
 from domain.models import Incident, Role, Staff
 from domain.platform import audit, chains, outbox
 from domain.platform.access import Permission, require, scope_prefix
@@ -107,3 +108,13 @@ async def retraining_flagged(actor: Actor) -> list[Staff]:
     return await Staff.filter(
         retraining_flagged_at__isnull=False, org__path__startswith=scope_prefix(actor),
     ).prefetch_related("org").order_by("retraining_flagged_at", "id")
+
+
+async def withdrawal_proposals(actor: Actor) -> list[Staff]:
+    """Staff in scope flagged after repeated major incidents who still hold an active or
+    suspended qualification: withdrawal proposals for the dashboard (Q3, K2)."""
+    require(actor, Permission.QUALIFICATION_VIEW)
+    return await Staff.filter(
+        retraining_flagged_at__isnull=False, org__path__startswith=scope_prefix(actor),
+        qualifications__status__in=list(WITHDRAWABLE),
+    ).distinct().prefetch_related("org").order_by("retraining_flagged_at", "id")

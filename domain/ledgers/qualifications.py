@@ -1,6 +1,6 @@
 """Qualification ledger: grants, suspension, withdrawal, expiry and the capture gate (Q1–Q5).
 
-Training, exams and the counter qualification are in `training`, idle accounts in
+Training, exams and the counter qualification are in `qualification_basis`, idle accounts in
 `idle_accounts`, major incidents and retraining in `major_incidents`.
 
 active --suspend--> suspended --reinstate--> active
@@ -31,18 +31,6 @@ from domain.ledgers._staff_records import (
 )
 from domain.ledgers._staff_records import (
     REASON_REQUIRED as REASON_REQUIRED,
-)
-
-# Until devices, vouchers and cases import these from their own modules (issue 12 split).
-from domain.ledgers.idle_accounts import touch_activity as touch_activity
-from domain.ledgers.ledger_csv import ImportReport as ImportReport
-from domain.ledgers.ledger_csv import ImportRow as ImportRow
-from domain.ledgers.major_incidents import (
-    DEFAULT_INCIDENT_RULES as DEFAULT_INCIDENT_RULES,
-)
-from domain.ledgers.major_incidents import IncidentRules as IncidentRules
-from domain.ledgers.major_incidents import (
-    major_incident_recorded as major_incident_recorded,
 )
 from domain.models import (
     BusinessType,
@@ -477,15 +465,6 @@ async def list_qualifications(actor: Actor, *, status: str | None = None,
     return await query.prefetch_related("staff__org", "business_type").order_by(
         "staff__employee_no", "business_type__code")
 
-
-async def withdrawal_proposals(actor: Actor) -> list[Staff]:
-    """Staff in scope flagged after repeated major incidents who still hold an active or
-    suspended qualification: withdrawal proposals for the dashboard (Q3, K2)."""
-    require(actor, Permission.QUALIFICATION_VIEW)
-    return await Staff.filter(
-        retraining_flagged_at__isnull=False, org__path__startswith=scope_prefix(actor),
-        qualifications__status__in=list(WITHDRAWABLE),
-    ).distinct().prefetch_related("org").order_by("retraining_flagged_at", "id")
 
 
 # --- sweeps -----------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from tortoise.functions import Avg, Count, Sum
 
 from domain.cases import review, review_sla
 from domain.cases.case_numbers import case_no_prefix
-from domain.ledgers import devices, idle_accounts, major_incidents, qualifications
+from domain.ledgers import devices, idle_accounts, major_incidents
 from domain.models import (
     Callback,
     Case,
@@ -354,7 +354,7 @@ async def overview(actor: Actor, zone: ZoneInfo, now: datetime | None = None) ->
         trends += await _satisfaction_trend(scope, days)
     return Dashboard(
         today=scope.today, figures=tuple(figures), days=days, trends=tuple(trends),
-        withdrawal_proposals=await qualifications.withdrawal_proposals(actor)
+        withdrawal_proposals=await major_incidents.withdrawal_proposals(actor)
         if can(actor, Permission.QUALIFICATION_MANAGE) else None,
         retraining=await major_incidents.retraining_flagged(actor)
         if can(actor, Permission.QUALIFICATION_MANAGE) else None,

@@ -11,8 +11,8 @@ from typing import Any
 import re2
 from tortoise.functions import Count
 
-from domain.ledgers import qualifications
-from domain.ledgers.qualifications import IncidentRules
+from domain.ledgers import major_incidents
+from domain.ledgers.major_incidents import IncidentRules
 from domain.models import (
     Case,
     CaseEventKind,
@@ -44,7 +44,6 @@ from domain.vouchers import voucher_balances
 MAX_RECEIPT = 10_000  # serials per receipt
 LISTED = 100  # serials named in a refusal or an audit row
 MAX_TEXT = 1000
-TIME_FORMAT = "%Y-%m-%d %H:%M"
 NO_SUCH_VOUCHER_TYPE = N_("No such voucher type.")
 NO_SUCH_BOX = N_("No such tail box.")
 REASON_REQUIRED = N_("Give the reason.")
@@ -311,7 +310,7 @@ async def mark_major(actor: Actor, incident: Incident, holders: list[int], reaso
                            org_id=incident.org_id,  # type: ignore[attr-defined]
                            detail={"reason": reason, "count": count})
         for staff_id in holders_of(incident, holders):
-            await qualifications.major_incident_recorded(staff_id, moment, rules)
+            await major_incidents.major_incident_recorded(staff_id, moment, rules)
 
 
 async def in_box_counts(box_ids: list[int]) -> dict[str, int]:

@@ -17,6 +17,7 @@ from domain.platform import audit, outbox
 from domain.platform.access import Permission, require, scope_prefix
 from domain.platform.actors import Actor, person_label, system_actor
 from domain.platform.calendar import DEFAULT_ZONE
+from domain.platform.clock import business_time
 from domain.platform.errors import N_
 from domain.platform.intents import Action, Intent
 from domain.vouchers import tail_boxes
@@ -29,7 +30,6 @@ from domain.vouchers.voucher_counts import (
     supervisors_of,
 )
 
-TIME_FORMAT = "%Y-%m-%d %H:%M"
 COUNT_REQUESTED = N_("Day-end count of tail box %(box)s: count the vouchers of each type in "
                      "the box, then press Count now.")
 COUNT_REMINDER = N_("Reminder: the day-end count of tail box %(box)s is still missing. Count "
@@ -133,7 +133,7 @@ async def _escalate(count_id: int, now: datetime, zone: ZoneInfo) -> bool:
                            detail={"count_id": count.id, "holder_id": holder.id})
         params = {"holder": person_label(holder), "box": count.box.device.asset_tag,
                   "day": day_label(count.business_day),
-                  "requested": count.requested_at.astimezone(zone).strftime(TIME_FORMAT)}
+                  "requested": business_time(count.requested_at, zone)}
         for supervisor in await supervisors_of(holder):
             await outbox.enqueue(supervisor.id, COUNT_ESCALATED, params,
                                  intent=Intent.of("box_count.escalated", count.id),

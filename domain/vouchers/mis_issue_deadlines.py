@@ -20,12 +20,12 @@ from tortoise.transactions import in_transaction
 
 from domain.models import MisIssue, MisIssueKind, MisIssueStatus, Org, Role, Staff
 from domain.platform import audit, chains, outbox
-from domain.platform.actors import system_actor
+from domain.platform.actors import person_label, system_actor
 from domain.platform.calendar import Calendar
+from domain.platform.clock import business_time
 from domain.platform.deadlines import due_reminders, reminder_key
 from domain.platform.errors import N_
 from domain.platform.intents import Action, Intent
-from domain.vouchers.mis_issues import TIME_FORMAT
 
 ESCALATION_REPEAT = timedelta(days=1)
 
@@ -77,7 +77,7 @@ async def _remind(row_id: int, hours: tuple[int, ...], now: datetime, zone: Zone
             actions = (Action.TAKE_BACK,) if row.kind == MisIssueKind.CASE_CLOSED else ()
             await outbox.enqueue(row.holder_id, REMINDER, {  # type: ignore[attr-defined]
                 "serial": row.voucher.serial,
-                "recover_by": row.recover_by.astimezone(zone).strftime(TIME_FORMAT)},
+                "recover_by": business_time(row.recover_by, zone)},
                 intent=Intent.of("mis_issue.reminder", row.id, *actions),
                 idempotency_key=f"mis_issue:{row.id}:{reminder_key(due[0])}")
     return True
@@ -102,8 +102,8 @@ async def _escalate(row_id: int, now: datetime, zone: ZoneInfo) -> bool:
                            org_id=org.id, detail={"escalation": count,
                                                   "to": [person.id for person in people]})
         params = {"serial": row.voucher.serial, "org": org.name, "mis_issue": row.id,
-                  "holder": f"{holder.employee_no} {holder.name}" if holder else "-",
-                  "recover_by": row.recover_by.astimezone(zone).strftime(TIME_FORMAT),
+                  "holder": person_label(holder, "-"),
+                  "recover_by": business_time(row.recover_by, zone),
                   "count": count}
         for person in people:
             await outbox.enqueue(person.id, ESCALATED, params,

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from tortoise.transactions import in_transaction
 
-from domain.ledgers.qualifications import DEFAULT_INCIDENT_RULES, IncidentRules
+from domain.ledgers.major_incidents import DEFAULT_INCIDENT_RULES, IncidentRules
 from domain.models import (
     Case,
     CaseEventKind,
@@ -32,11 +32,11 @@ from domain.platform import audit, chains, outbox
 from domain.platform.access import Permission, in_scope, require, require_scope, scope_prefix
 from domain.platform.actors import Actor
 from domain.platform.calendar import DEFAULT_ZONE
+from domain.platform.clock import business_time
 from domain.platform.errors import N_, DomainError, NotFound
 from domain.platform.events import CaseCancelled, CaseRejected
 from domain.platform.intents import Action, Intent
 from domain.vouchers._ledger import (
-    TIME_FORMAT,
     Destination,
     clean_text,
     mark_major,
@@ -101,7 +101,7 @@ async def _tell_of_mis_issue(actor: Actor, mis: MisIssue, voucher: Voucher, org:
     holder = await Staff.get(id=box.holder_id) if box.holder_id else None
     params = {"serial": voucher.serial, "reason": reason, "org": org.name,
               "holder": holder.name if holder else "-",
-              "recover_by": mis.recover_by.astimezone(zone).strftime(TIME_FORMAT)}
+              "recover_by": business_time(mis.recover_by, zone)}
     told = {actor.staff_id}
     if holder is not None and holder.id not in told:
         await outbox.enqueue(holder.id, MIS_ISSUE_TO_HOLDER, params,
@@ -241,7 +241,7 @@ async def _to_recover(actor: Actor, case: Case, voucher: Voucher, deadline: date
     if box.holder_id is not None:
         await outbox.enqueue(box.holder_id, TO_RECOVER_TO_HOLDER, {
             "case": case.case_no or f"#{case.id}", "serial": voucher.serial,
-            "recover_by": deadline.astimezone(zone).strftime(TIME_FORMAT)},
+            "recover_by": business_time(deadline, zone)},
             intent=Intent.of("mis_issue.to_recover", mis.id, Action.TAKE_BACK),
             idempotency_key=f"mis_issue:{mis.id}:holder")
     return mis

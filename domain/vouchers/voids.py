@@ -8,7 +8,7 @@ from datetime import datetime
 from tortoise.transactions import in_transaction
 
 from domain.ledgers import qualifications
-from domain.ledgers.qualifications import DEFAULT_INCIDENT_RULES, IncidentRules
+from domain.ledgers.major_incidents import DEFAULT_INCIDENT_RULES, IncidentRules
 from domain.models import (
     Case,
     CaseStatus,

@@ -30,8 +30,9 @@ from domain.models import (
 )
 from domain.platform import audit
 from domain.platform.access import Permission, require
-from domain.platform.actors import Actor
+from domain.platform.actors import Actor, person_label
 from domain.platform.calendar import DEFAULT_ZONE
+from domain.platform.clock import business_time
 from domain.platform.codes import clean_code
 from domain.platform.errors import N_, DomainError
 from domain.platform.identity import normalise_serial
@@ -39,7 +40,6 @@ from domain.vouchers import voucher_balances
 from domain.vouchers._ledger import (
     MAX_RECEIPT,
     NO_SERIALS,
-    TIME_FORMAT,
     TOO_MANY,
     Destination,
     audit_operation,
@@ -194,7 +194,7 @@ async def _check_box_may_receive(box: TailBox, device: Device, moment: datetime,
         raise DomainError(BOX_WITHOUT_HOLDER, asset_tag=tag)
     if not await qualifications.is_qualified(holder.id, moment, zone):
         raise DomainError(HOLDER_UNQUALIFIED, asset_tag=tag,
-                          holder=f"{holder.employee_no} {holder.name}")
+                          holder=person_label(holder))
     held_by = await Incident.filter(inspections__box_id=box.id, status=IncidentStatus.OPEN
                                     ).order_by("id").first()
     if held_by is not None:
@@ -207,7 +207,7 @@ async def _check_box_may_receive(box: TailBox, device: Device, moment: datetime,
         raise DomainError(COUNT_MISMATCH, asset_tag=tag)
     if moment - box.last_count_at > max_age:
         raise DomainError(COUNT_TOO_OLD, asset_tag=tag, hours=int(max_age.total_seconds() // 3600),
-                          counted_at=box.last_count_at.astimezone(zone).strftime(TIME_FORMAT))
+                          counted_at=business_time(box.last_count_at, zone))
 
 
 async def _held_in_boxes(path: str, voucher_type_id: int) -> int:
