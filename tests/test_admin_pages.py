@@ -82,7 +82,7 @@ async def test_every_page_renders_rows_of_every_kind_for_every_role(
     # The system admin opens every page but the forms of what operations management keeps.
     assert {page for (user, page), status in statuses.items()
             if user == "admin" and "?" not in page and status != 200} == {
-        "/business-types/new", "/review-reasons/new"}
+        "/business-types/new", "/review-reasons/new", "/vouchers/receive"}
 
 
 async def test_incidents_of_every_kind_show_with_their_major_reason(

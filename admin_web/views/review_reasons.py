@@ -52,6 +52,7 @@ async def new_form(request: web.Request) -> web.Response:
 
 async def create(request: web.Request) -> web.Response:
     """Add a reason."""
+    require(actor_of(request), Permission.REVIEW_REASON_MANAGE)  # before the form is read
     form = await form_of(request)
     kind = form.get("kind", "")
     if kind not in {k.value for k in ReasonKind}:

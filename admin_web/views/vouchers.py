@@ -352,6 +352,7 @@ async def _uploaded_serials(request: web.Request) -> list[str]:
 
 async def _receive(request: web.Request, form: MultiDict[str]) -> int:
     actor = actor_of(request)
+    require(actor, Permission.VOUCHER_MANAGE)  # before the form is read, like its page
     org_id, type_id = int_or_none(form.get("org_id")), int_or_none(form.get("voucher_type_id"))
     if org_id is None or type_id is None:
         raise DomainError(N_("Choose the organisation and the voucher type."))
