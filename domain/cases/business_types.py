@@ -7,7 +7,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from domain.cases._managed_lists import audit_change, both_names, set_entry_active, update_entry
+from domain.cases._managed_lists import both_names, create_entry, set_entry_active, update_entry
 from domain.models import BusinessType, PhotoKind
 from domain.platform.access import Permission, require
 from domain.platform.actors import Actor
@@ -117,12 +117,9 @@ async def create_business_type(
     require(actor, Permission.BUSINESS_TYPE_MANAGE)
     code, values = clean_code(code), _clean(form)
     voucher = clean_code(voucher_type_code) if voucher_type_code else None
-    async with in_transaction():
-        if await BusinessType.exists(code=code):
-            raise DomainError(N_("Business type code %(code)s is already used."), code=code)
-        row = await BusinessType.create(code=code, voucher_type_code=voucher, **values)
-        await audit_change(actor, KIND, "create", row, _snapshot, None)
-    return row
+    return await create_entry(actor, KIND, BusinessType, code,
+                              N_("Business type code %(code)s is already used."), _snapshot,
+                              voucher_type_code=voucher, **values)
 
 
 async def update_business_type(

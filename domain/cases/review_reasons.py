@@ -7,7 +7,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from domain.cases._managed_lists import audit_change, both_names, set_entry_active, update_entry
+from domain.cases._managed_lists import both_names, create_entry, set_entry_active, update_entry
 from domain.cases.business_types import PHOTO_KIND_LABELS
 from domain.models import PhotoKind, ReasonKind, ReviewReason
 from domain.models.cases import RETAKE_CUSTOMER
@@ -83,12 +83,9 @@ async def create_reason(actor: Actor, code: str, kind: ReasonKind, form: ReasonF
     """Add a return or reject reason with a unique code, audited (C6, C7)."""
     require(actor, Permission.REVIEW_REASON_MANAGE)
     code, values = clean_code(code), _clean(kind, form)
-    async with in_transaction():
-        if await ReviewReason.exists(code=code):
-            raise DomainError(N_("Review reason code %(code)s is already used."), code=code)
-        row = await ReviewReason.create(code=code, kind=kind, **values)
-        await audit_change(actor, KIND, "create", row, _snapshot, None)
-    return row
+    return await create_entry(actor, KIND, ReviewReason, code,
+                              N_("Review reason code %(code)s is already used."), _snapshot,
+                              kind=kind, **values)
 
 
 async def update_reason(actor: Actor, reason_id: int, form: ReasonForm) -> ReviewReason:
