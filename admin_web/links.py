@@ -15,6 +15,7 @@ PAGES: dict[SubjectType, str] = {
     SubjectType.CASE: "/cases/{id}",
     SubjectType.CALLBACK: "/callbacks/{id}",
     SubjectType.SPECIAL_APPROVAL: "/special-approvals",
+    SubjectType.STAFF: "/staff/{id}",
 }
 
 

@@ -80,7 +80,9 @@ def setup_routes(app: web.Application) -> None:
     _resource(app, "/staff/new", "staff_new", get=staff.new_form, post=staff.create)
     _resource(app, "/staff/{staff_id:\\d+}", "staff", get=staff.staff_page, post=staff.update)
     _actions(app, "/staff/{staff_id:\\d+}", "staff", {
-        "active": staff.set_active, "web-login": staff.grant_web_login, "unbind": staff.unbind})
+        "active": staff.set_active, "web-login": staff.grant_web_login, "unbind": staff.unbind,
+        "grant-approve": staff.approve_grant, "grant-refuse": staff.refuse_grant})
+    _resource(app, "/duties", "duties", get=staff.duties_page)
     _resource(app, "/staff/{staff_id:\\d+}/bind-code", "bind_code", post=bind_codes.issue)
     _editor(app, "/business-types", "business_type", "business_type_id", (
         business_types.business_type_list, business_types.new_form, business_types.create,

@@ -54,6 +54,7 @@ BUTTONS: dict[tuple[SubjectType, Action], ChatButton] = {
     (_S.INSPECTION, _A.COUNT): ChatButton(COUNT_NOW, "insp:count:{id}"),
     (_S.INSPECTION, _A.START): ChatButton(START_NOW, "insp:start:{id}"),
     (_S.CALLBACK, _A.OPEN): ChatButton(OPEN_IN_WEB, "/callbacks/{id}"),
+    (_S.STAFF, _A.OPEN): ChatButton(OPEN_IN_WEB, "/staff/{id}"),
 }
 
 

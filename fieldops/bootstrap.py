@@ -27,7 +27,7 @@ from domain.platform import audit, clock
 from domain.platform.calendar import Calendar
 from domain.platform.images import MIB, PhotoLimits
 from domain.platform.media import MediaStore
-from domain.platform.privacy import FieldCipher
+from domain.platform.privacy import FieldCipher, RevealLimits
 from fieldops import db
 from fieldops.settings import Settings, hours_before, start_and_end, weekday_numbers
 from scheduler.jobs import CountSettings, Job, LedgerSettings, scheduled_jobs
@@ -127,6 +127,7 @@ def _capture(settings: Settings, cipher: FieldCipher, media: MediaStore, hours: 
         zone=settings.zone,
         location_mode=LocationMode(settings.location_mode),
         mis_issue_recovery_days=settings.mis_issue_recovery_days,
+        reveal_limits=RevealLimits(settings.reveals_per_hour, settings.reveal_alert_from),
     )
 
 

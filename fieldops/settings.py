@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     password_history: int = Field(default=5, ge=1, le=24)
     password_max_age_days: int = Field(default=90, ge=0)
     one_time_password_hours: int = Field(default=72, ge=1, le=24 * 30)
+    reveals_per_hour: int = Field(default=30, ge=1)
+    reveal_alert_from: int = Field(default=20, ge=1)
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
     outbox_backoff_seconds: float = Field(default=2.0, gt=0)
     outbox_max_attempts: int = Field(default=8, ge=1)

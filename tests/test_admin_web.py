@@ -142,7 +142,7 @@ async def test_staff_changes_are_audited_and_searchable(database_url: str) -> No
         ids = await sysadmin_session(client)
         created = await submit(client, "/staff/new", [
             ("employee_no", "F100"), ("name", "王芳"), ("org_id", str(ids["outlet_a"])),
-            ("roles", "field_agent"), ("roles", "reviewer")], page="/staff/new")
+            ("roles", "field_agent"), ("roles", "supervisor")], page="/staff/new")
         member = await Staff.get(employee_no="F100")
         page = f"/staff/{member.id}"
         await submit(client, page, [

@@ -57,6 +57,7 @@ from domain.vouchers import (
     voucher_stock,
 )
 from tests.case_support import MONDAY_8PM, MONDAY_10AM
+from tests.duties_support import grants_and_reveals
 from tests.factories import ISSUED_AT, ROOT, operational, org_tree, person
 from tests.inspection_support import NOV_1, NOV_DUE, STOCK, vault_world
 from tests.review_support import build_desk, submitted_case
@@ -284,6 +285,8 @@ SCENARIOS: dict[str, tuple[Callable[[Path], Awaitable[None]], set[str]]] = {
     "callbacks": (callbacks_due_and_answered, {
         "callback.due", "callback.overdue", "callback.complaint", "callback.denied",
         "staff.retraining_flagged", "staff.retraining_proposed"}),
+    "duties": (grants_and_reveals, {
+        "staff.grant_asked", "staff.grant_decided", "staff.reveals_alert"}),
 }
 
 

@@ -1,4 +1,5 @@
-"""Staff: list with filters, create, edit, (de)activate, web log-in, chat unbinding."""
+"""Staff: list with filters, create, edit, (de)activate, web log-in, chat unbinding, the role
+grants a second system administrator decides, and the table of duties."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from admin_web.i18n import gettext as _
 from admin_web.pages import ACTIVE_FILTER, actor_of, attempt, flash_and_redirect, form_of, render
 from admin_web.params import int_or_none, max_length, path_id, text
 from domain.models import ChatBinding, Role, WebCredential
-from domain.people import binding, orgs, staff
+from domain.people import binding, duties, orgs, role_grants, staff
 from domain.people.staff import StaffForm
 from domain.platform.access import Permission, require
 from domain.platform.actors import Actor
@@ -123,3 +124,30 @@ async def unbind(request: web.Request) -> web.Response:
     staff_id = path_id(request, "staff_id")
     _done, error = await attempt(_unbind(actor_of(request), staff_id, form))
     await flash_and_redirect(request, f"/staff/{staff_id}", error or _("Chat account unbound."))
+
+
+async def duties_page(request: web.Request) -> web.Response:
+    """The roles one person may not hold together and why, and the roles whose grant takes
+    a second system administrator (S2)."""
+    require(actor_of(request), Permission.STAFF_VIEW)
+    context = {"incompatible": duties.INCOMPATIBLE, "privileged": sorted(duties.PRIVILEGED)}
+    return await render(request, "staff/duties.html", context)
+
+
+async def approve_grant(request: web.Request) -> web.Response:
+    """A second system administrator gives a role another asked for."""
+    form = await form_of(request)
+    staff_id = path_id(request, "staff_id")
+    grant_id = int_or_none(form.get("grant_id")) or 0
+    _grant, error = await attempt(role_grants.approve(actor_of(request), staff_id, grant_id))
+    await flash_and_redirect(request, f"/staff/{staff_id}", error or _("Role given."))
+
+
+async def refuse_grant(request: web.Request) -> web.Response:
+    """A second system administrator refuses a role another asked for."""
+    form = await form_of(request)
+    staff_id = path_id(request, "staff_id")
+    grant_id = int_or_none(form.get("grant_id")) or 0
+    _grant, error = await attempt(role_grants.refuse(actor_of(request), staff_id, grant_id,
+                                                     form.get("note", "")))
+    await flash_and_redirect(request, f"/staff/{staff_id}", error or _("Role refused."))

@@ -24,7 +24,7 @@ from domain.models import (
 from domain.platform.errors import N_, DomainError, PermissionDenied
 from domain.platform.images import PhotoLimits
 from domain.platform.media import MediaStore
-from domain.platform.privacy import FieldCipher
+from domain.platform.privacy import FieldCipher, RevealLimits
 
 OTHER_TABLET = N_("This draft was started with tablet %(started)s, but you now hold %(now)s. "
                   "Its photos and voucher belong to the other tablet: cancel the draft and "
@@ -64,6 +64,7 @@ class CaptureContext:
     zone: ZoneInfo
     location_mode: LocationMode = LocationMode.OPTIONAL
     mis_issue_recovery_days: int = 7  # to take back the card of a closed case (V6)
+    reveal_limits: RevealLimits = field(default_factory=RevealLimits)  # per person (C10, S2)
 
 
 async def capture_gate(staff_id: int, business_type_id: int, now: datetime,

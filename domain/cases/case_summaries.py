@@ -30,7 +30,7 @@ from domain.platform.access import Permission, can, require, require_scope, scop
 from domain.platform.actors import Actor
 from domain.platform.errors import N_, DomainError, NotFound, PermissionDenied
 from domain.platform.identity import mask_mobile, mask_resident_id, normalise_resident_id
-from domain.platform.privacy import FieldCipher
+from domain.platform.privacy import FieldCipher, charge_reveal
 
 
 @dataclass(frozen=True)
@@ -148,7 +148,8 @@ async def _voucher_fields(case: Case, business_type: BusinessType) -> dict[str, 
 
 
 async def reveal_customer(actor: Actor, case_id: int, ctx: CaptureContext) -> CustomerData:
-    """Unmasked customer data for holders of the reveal permission, audited (C10)."""
+    """Unmasked customer data for holders of the reveal permission, audited and within the
+    holder's hourly rate (C10, S2)."""
     require(actor, Permission.CUSTOMER_DATA_REVEAL)
     async with in_transaction():
         case = await locked_case(case_id)
@@ -159,6 +160,7 @@ async def reveal_customer(actor: Actor, case_id: int, ctx: CaptureContext) -> Cu
         await audit.record(actor, "case.customer_reveal", "case", case.id,
                            org_id=case.org_id,  # type: ignore[attr-defined]
                            detail={"case_no": case.case_no})
+        await charge_reveal(actor, ctx.reveal_limits)
     return customer
 
 

@@ -13,12 +13,16 @@ from domain.platform import audit
 from domain.platform.access import Permission, require, scope_prefix
 from domain.platform.actors import Actor
 from domain.platform.images import preview_without_exif
+from domain.platform.privacy import open_photo
 
 
 async def photo_preview(actor: Actor, case_id: int, sha256: str, ctx: CaptureContext,
                         max_side: int) -> bytes:
-    """A downscaled copy without EXIF of a photo the actor may see; hash checked (C9, C10)."""
+    """A downscaled copy without EXIF of a photo the actor may see, an ID card only to the
+    roles whose duty needs it and audited; hash checked (C9, C10, S2)."""
     photo = await case_file.photo_for(actor, case_id, sha256)
+    case = await Case.get(id=photo.case_id)  # type: ignore[attr-defined]
+    await open_photo(actor, photo, case.agent_id, case.org_id)  # type: ignore[attr-defined]
     data = await ctx.media.aread(photo.sha256)
     return await asyncio.to_thread(preview_without_exif, data, max_side)
 

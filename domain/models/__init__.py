@@ -55,6 +55,7 @@ from domain.models.qualifications import (
     TrainingRecord,
     WithdrawalReason,
 )
+from domain.models.role_grants import RoleGrant, RoleGrantState
 from domain.models.sessions import WebSession
 from domain.models.system import JobLease, Setting
 from domain.models.vouchers import (
@@ -93,6 +94,7 @@ MODEL_MODULES = [
     "domain.models.callbacks",
     "domain.models.case_audits",
     "domain.models.sessions",
+    "domain.models.role_grants",
 ]
 
 __all__ = [
@@ -154,6 +156,8 @@ __all__ = [
     "ReasonKind",
     "ReviewReason",
     "Role",
+    "RoleGrant",
+    "RoleGrantState",
     "SerialCheck",
     "Setting",
     "SpecialApproval",

@@ -37,6 +37,7 @@ from domain.models import (
     VoucherState,
     VoucherType,
 )
+from domain.oversight._independence import hands_on, require_independent
 from domain.oversight.callback_calendar import close_of_day, draw_of, plan_callback, retry_slot
 from domain.platform import audit, outbox
 from domain.platform.access import Permission, can, require, require_scope, scope_prefix
@@ -140,7 +141,8 @@ async def _consider(case_id: int, now: datetime, calendar: Calendar) -> int:
         callback = await Callback.create(
             case=case, org=case.org, business_type=case.business_type,
             field_agent_id=case.agent_id,  # type: ignore[attr-defined]
-            assigned_to_id=await _least_loaded_agent(case.org), draw=draw,
+            assigned_to_id=await _least_loaded_agent(case.org, await hands_on(case.id)),
+            draw=draw,
             scheduled_at=slot, due_at=due, created_at=now)
         await audit.record(system_actor("callbacks"), "callback.scheduled", "callback",
                            callback.id, org_id=case.org.id, detail={
@@ -150,10 +152,11 @@ async def _consider(case_id: int, now: datetime, calendar: Calendar) -> int:
     return 1
 
 
-async def _least_loaded_agent(org: Org) -> int | None:
+async def _least_loaded_agent(org: Org, skip: set[int]) -> int | None:
     """The active callback agent of the nearest org of the chain that has any, with the
-    fewest open callbacks; None when the chain has none (K1)."""
-    agents = await staff_in_chain(org, Role.CALLBACK_AGENT)
+    fewest open callbacks, none of `skip` (who worked the case); None when the chain has
+    none (K1, S2)."""
+    agents = [a for a in await staff_in_chain(org, Role.CALLBACK_AGENT) if a.id not in skip]
     if not agents:
         return None
     paths = dict(await Org.filter(id__in={a.org_id for a in agents}  # type: ignore[attr-defined]
@@ -285,7 +288,8 @@ async def record_call(actor: Actor, callback_id: int, call: CallRecord, calendar
     """Record one call against the script by the assigned callback agent (an unassigned
     callback goes to whoever calls): confirmed, denied (a major incident, Q4), complaint
     (an incident), or not reached (another time of day, unreachable after the last
-    attempt); a finished callback or a stale form is refused (K1)."""
+    attempt); a finished callback, a stale form or a case the caller captured or reviewed
+    is refused (K1, S2)."""
     require(actor, Permission.CALLBACK_WORK)
     moment = now or utcnow()
     if call.result not in RESULTS:
@@ -312,6 +316,9 @@ async def _workable(actor: Actor, callback_id: int, attempts_seen: int) -> Callb
     require_scope(actor, callback.org)
     if not _mine_or_free(actor, callback):
         raise PermissionDenied(N_("This callback is assigned to another callback agent."))
+    await require_independent(actor, callback.case.id, N_(
+        "You captured or reviewed case %(case_no)s: another callback agent must call the "
+        "customer."), case_no=callback.case.case_no)
     if callback.status not in OPEN:
         raise DomainError(N_("The callback of case %(case_no)s is already finished; the form "
                              "you sent is out of date."), case_no=callback.case.case_no)

@@ -36,6 +36,7 @@ from domain.models import (
     CaseStatus,
     DecisionKind,
 )
+from domain.oversight._independence import require_independent
 from domain.people.orgs import get_org
 from domain.platform import audit, exports
 from domain.platform.access import (
@@ -318,10 +319,14 @@ def _charged(row: CaseAudit) -> list[int]:
 async def record_finding(actor: Actor, audit_id: int, finding: Finding, calendar: Calendar,
                          now: datetime | None = None) -> CaseAudit:
     """Record the auditor's finding once: OK, or an error with its code against the field
-    agent and/or the final approver, which counts toward retraining (K2, K3)."""
+    agent and/or the final approver, which counts toward retraining; never on a case the
+    auditor captured or reviewed himself (K2, K3, S2)."""
     require(actor, Permission.CASE_AUDIT_RECORD)
     moment = now or utcnow()
     row = await get_case_audit(actor, audit_id)
+    await require_independent(actor, row.case.id, N_(
+        "You captured or reviewed case %(case_no)s: another auditor must audit it."),
+        case_no=row.case.case_no)
     if row.status != CaseAuditStatus.PENDING:
         raise DomainError(ALREADY_AUDITED, case_no=row.case.case_no)
     changes = _clean_finding(finding, row)

@@ -8,16 +8,25 @@ from dataclasses import dataclass
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from domain.models import BindCode, ChatBinding, Role, Staff, StaffRole, WebCredential
-from domain.people import login_throttle, sessions
+from domain.models import (
+    BindCode,
+    ChatBinding,
+    Role,
+    RoleGrant,
+    Staff,
+    StaffRole,
+    WebCredential,
+)
+from domain.people import login_throttle, role_grants, sessions
 from domain.people.credentials import store_password
+from domain.people.duties import Incompatibility, conflicts, privileged, require_compatible
 from domain.people.orgs import get_org
 from domain.people.passwords import hash_password
 from domain.platform import audit, outbox
 from domain.platform.access import Permission, require, require_scope, scope_prefix
 from domain.platform.actors import Actor
 from domain.platform.clock import utcnow
-from domain.platform.errors import N_, DomainError, NotFound
+from domain.platform.errors import N_, DomainError, NotFound, PermissionDenied
 from domain.platform.intents import Intent
 
 NO_SUCH_STAFF = N_("No such staff member.")
@@ -81,10 +90,23 @@ def _clean(form: StaffForm) -> StaffForm:
     return StaffForm(employee_no, name, form.org_id, form.roles, form.phone.strip())
 
 
+def _asked(actor: Actor, roles: frozenset[Role], added: frozenset[Role]) -> frozenset[Role]:
+    """The added roles that wait for a second system administrator, after holding `roles`
+    to the duties table (S2). The system actor (first set-up, demo, command line) gives
+    every role at once and is not held to the table, so data from before it still loads."""
+    if actor.is_system:
+        return frozenset()
+    require_compatible(roles)
+    return privileged(added)
+
+
 async def create_staff(actor: Actor, form: StaffForm) -> Staff:
-    """Add a staff member with roles in an org of the actor's subtree."""
+    """Add a staff member with roles in an org of the actor's subtree; the privileged ones a
+    person asks for wait for a second system administrator (S2)."""
     require(actor, Permission.STAFF_MANAGE)
     form = _clean(form)
+    asked = _asked(actor, form.roles, form.roles)
+    given = form.roles - asked
     async with in_transaction():
         org = await get_org(actor, form.org_id)
         if await Staff.exists(employee_no=form.employee_no):
@@ -94,12 +116,13 @@ async def create_staff(actor: Actor, form: StaffForm) -> Staff:
         staff = await Staff.create(
             employee_no=form.employee_no, name=form.name, org=org, phone=form.phone
         )
-        await StaffRole.bulk_create([StaffRole(staff=staff, role=r) for r in sorted(form.roles)])
+        await StaffRole.bulk_create([StaffRole(staff=staff, role=r) for r in sorted(given)])
         await audit.record(
             actor, "staff.create", "staff", staff.id, org_id=org.id,
             detail={"employee_no": staff.employee_no, "name": staff.name,
-                    "roles": sorted(form.roles)},
+                    "roles": sorted(given), "asked": sorted(asked)},
         )
+        await role_grants.ask(actor, staff, asked)
     return staff
 
 
@@ -118,20 +141,25 @@ async def update_staff(actor: Actor, staff_id: int, form: StaffForm) -> Staff:
                 N_("Employee number %(no)s is already used."), no=form.employee_no
             )
         before_roles = sorted(r.role for r in staff.roles)
+        if actor.staff_id == staff.id and set(before_roles) != form.roles:
+            raise PermissionDenied(N_("You cannot change your own roles."))
+        asked = _asked(actor, form.roles, form.roles - set(before_roles))
+        roles = form.roles - asked
         before = {"employee_no": staff.employee_no, "name": staff.name,
                   "org_id": staff.org.id, "phone": staff.phone, "roles": before_roles}
         staff.employee_no, staff.name, staff.org, staff.phone = (
             form.employee_no, form.name, org, form.phone
         )
         await staff.save()
-        await StaffRole.filter(staff=staff).exclude(role__in=list(form.roles)).delete()
-        for role in sorted(form.roles - set(before_roles)):
+        await StaffRole.filter(staff=staff).exclude(role__in=list(roles)).delete()
+        for role in sorted(roles - set(before_roles)):
             await StaffRole.create(staff=staff, role=role)
         after = {"employee_no": staff.employee_no, "name": staff.name, "org_id": org.id,
-                 "phone": staff.phone, "roles": sorted(form.roles)}
+                 "phone": staff.phone, "roles": sorted(roles), "asked": sorted(asked)}
         row = await audit.record(actor, "staff.update", "staff", staff.id, org_id=org.id,
                                  detail={"before": before, "after": after})
-        if set(before_roles) != form.roles:
+        await role_grants.ask(actor, staff, asked)
+        if set(before_roles) != roles:
             await sessions.end_sessions(staff.id, sessions.EndReason.ROLES_CHANGED, actor=actor)
             await outbox.enqueue(
                 staff.id, N_("%(actor)s changed your roles. Send /whoami to see them."),
@@ -214,18 +242,27 @@ class StaffProfile:
     staff: Staff
     username: str | None
     chat_channels: tuple[str, ...]
+    grants: tuple[RoleGrant, ...] = ()
 
     @property
     def roles(self) -> frozenset[Role]:
         """The roles the staff member holds."""
         return frozenset(Role(r.role) for r in self.staff.roles)
 
+    @property
+    def conflicts(self) -> list[Incompatibility]:
+        """Pairs of the duties table his roles break (set up before it, or by the system)."""
+        return conflicts(self.roles)
+
 
 async def get_profile(actor: Actor, staff_id: int) -> StaffProfile:
-    """One staff member of the actor's subtree with log-in and chat bindings."""
+    """One staff member of the actor's subtree with log-in, chat bindings and the role grants
+    waiting for a second system administrator."""
     member = await get_staff(actor, staff_id)
     credential = await WebCredential.get_or_none(staff=member)
     channels = await ChatBinding.filter(staff=member).order_by("channel").values_list(
         "channel", flat=True
     )
-    return StaffProfile(member, credential.username if credential else None, tuple(channels))
+    grants = await role_grants.pending_for(actor, member.id)
+    return StaffProfile(member, credential.username if credential else None, tuple(channels),
+                        tuple(grants))

@@ -1,4 +1,5 @@
-"""Customer data encrypted at rest and found by exact value through a keyed hash (C10)."""
+"""Customer data encrypted at rest and found by exact value through a keyed hash; who may
+see ID-card images, and how many clear ID numbers one person may reveal (C10, S2)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,22 @@ import base64
 import hashlib
 import hmac
 import os
+from dataclasses import dataclass
+from datetime import timedelta
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from tortoise.transactions import in_transaction
 
-from domain.platform.errors import N_, DomainError
+from domain.models import AuditLog, CasePhoto, Org, PhotoKind, Role
+from domain.platform import audit, outbox
+from domain.platform.actors import Actor
+from domain.platform.chains import staff_in_chain
+from domain.platform.clock import utcnow
+from domain.platform.errors import N_, DomainError, PermissionDenied
+from domain.platform.intents import Action, Intent
 
 TOKEN_VERSION = "v1"
 MIN_SECRET_LENGTH = 16
@@ -70,3 +80,78 @@ class FieldCipher:
         """Keyed HMAC-SHA256 of the normalised value for exact-value search (C10)."""
         value = normalise_lookup_value(text).encode("utf-8")
         return hmac.new(self._lookup_key, value, hashlib.sha256).hexdigest()
+
+
+# --- who sees ID-card images ---------------------------------------------------------------
+
+ID_CARD_KINDS = frozenset({PhotoKind.ID_FRONT, PhotoKind.ID_BACK})
+# The roles whose duty needs the ID card: the review, the audit, the callback, operations
+# management. Not the system administrator, not the branch supervisor (S2).
+ID_IMAGE_ROLES = frozenset({Role.REVIEWER, Role.AUDITOR, Role.CALLBACK_AGENT, Role.OPS_ADMIN})
+
+
+def may_see_id_images(actor: Actor, agent_id: int | None = None) -> bool:
+    """True for the roles whose duty needs ID-card images, and for the agent who took them."""
+    return (agent_id is not None and actor.staff_id == agent_id) or actor.has(*ID_IMAGE_ROLES)
+
+
+async def open_photo(actor: Actor, photo: CasePhoto, agent_id: int, org_id: int) -> None:
+    """Let a view of a case photo through; an ID-card image only to `may_see_id_images`,
+    and every view of one audited like a reveal (C10, S2)."""
+    if photo.kind not in ID_CARD_KINDS:
+        return
+    if not may_see_id_images(actor, agent_id):
+        raise PermissionDenied(N_("ID-card images are shown only to the roles whose duty "
+                                  "needs them."))
+    async with in_transaction():
+        await audit.record(actor, "case.id_image_view", "case",
+                           photo.case_id,  # type: ignore[attr-defined]
+                           org_id=org_id, detail={"sha256": photo.sha256,
+                                                  "kind": photo.kind.value,
+                                                  "revision": photo.revision})
+
+
+# --- how many clear ID numbers one person reveals --------------------------------------------
+
+REVEAL_WINDOW = timedelta(hours=1)
+REVEAL_ACTIONS = ("case.customer_reveal",)
+
+
+@dataclass(frozen=True)
+class RevealLimits:
+    """Clear reveals of ID numbers one person may make per hour, and the count from which
+    his supervisors are alerted (C10, S2)."""
+
+    per_hour: int = 30
+    alert_from: int = 20
+
+
+async def charge_reveal(actor: Actor, limits: RevealLimits) -> None:
+    """Refuse a reveal past the actor's hourly rate, and alert his supervisors when he reaches
+    the alert mark (C10, S2). Call it in the reveal's transaction right after its audit row:
+    the audit chain's lock makes concurrent reveals count one after the other, and a refusal
+    rolls the row back."""
+    if actor.staff_id is None:
+        return
+    done = await AuditLog.filter(actor_id=actor.staff_id, action__in=REVEAL_ACTIONS,
+                                 at__gt=utcnow() - REVEAL_WINDOW).count()
+    if done > limits.per_hour:
+        raise DomainError(N_("You may reveal at most %(n)s ID numbers an hour. Try again "
+                             "later; your supervisors see how many you revealed."),
+                          n=limits.per_hour)
+    if done == limits.alert_from:
+        await _alert_supervisors(actor, done)
+
+
+async def _alert_supervisors(actor: Actor, count: int) -> None:
+    """The branch supervisors and operations management above the actor hear of his reveals."""
+    org = await Org.get(id=actor.org_id)
+    hour = utcnow().strftime("%Y%m%d%H")
+    for boss in await staff_in_chain(org, Role.SUPERVISOR, Role.OPS_ADMIN):
+        if boss.id == actor.staff_id:
+            continue
+        await outbox.enqueue(
+            boss.id, N_("%(actor)s revealed %(n)s ID numbers in clear within an hour."),
+            {"actor": actor.label, "n": count},
+            intent=Intent.of("staff.reveals_alert", actor.staff_id, Action.OPEN),  # type: ignore[arg-type]
+            idempotency_key=f"reveals:{actor.staff_id}:{hour}:{boss.id}")

@@ -1,0 +1,65 @@
+"""Customer data by duty (S2, issue 13): the system administrator and the branch supervisor see
+no ID-card image, every view of one is audited, and clear ID numbers are revealed at a
+limited rate with an alert to the supervisors."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from admin_web.app import AdminConfig
+from domain.models import AuditLog, CasePhoto, OutboxMessage, PhotoKind, Role, Staff
+from domain.platform.privacy import RevealLimits
+from tests.admin_support import admin_site, log_in, submit, web_login, zh
+from tests.case_support import ID_NUMBER
+from tests.factories import person
+from tests.review_support import build_desk, submitted_case
+
+REFUSED = "You may reveal at most %(n)s ID numbers an hour. Try again later; your supervisors " \
+          "see how many you revealed."
+
+
+async def test_id_card_images_go_only_to_the_roles_whose_duty_needs_them(
+        database_url: str, tmp_path: Path) -> None:
+    desk = await build_desk(tmp_path)
+    await person(desk.ids["province"], Role.SYSADMIN, no="Y001")
+    case = await submitted_case(desk)
+    photos = dict(await CasePhoto.filter(case_id=case.id).values_list("kind", "sha256"))
+    config = AdminConfig(secret_key="test-secret", capture=desk.ctx)
+    seen = {}
+    for no in ("Y001", "S001", "R001", "O001"):
+        async with admin_site(config) as client:
+            await log_in(client, await web_login(no))
+            base = f"/cases/{case.id}/photos"
+            seen[no] = ((await client.get(f"{base}/{photos[PhotoKind.ID_FRONT]}")).status,
+                        (await client.get(f"{base}/{photos[PhotoKind.ID_BACK]}?size=small")
+                         ).status,
+                        (await client.get(f"{base}/{photos[PhotoKind.ONSITE_WITH_AGENT]}")
+                         ).status)
+    assert seen == {"Y001": (403, 403, 200), "S001": (403, 403, 200),
+                    "R001": (200, 200, 200), "O001": (200, 200, 200)}
+    views = await AuditLog.filter(action="case.id_image_view", object_id=str(case.id)
+                                  ).values_list("actor_id", "detail")
+    viewers = {no: (await Staff.get(employee_no=no)).id for no in ("R001", "O001")}
+    assert sorted((actor, detail["kind"]) for actor, detail in views) == sorted(
+        (viewers[no], kind) for no in viewers for kind in ("id_back", "id_front"))
+
+
+async def test_reveals_past_the_hourly_rate_are_refused_and_supervisors_alerted(
+        database_url: str, tmp_path: Path) -> None:
+    desk = await build_desk(tmp_path)
+    boss, _ = await person(desk.ids["branch_a"], Role.SUPERVISOR, no="M001")
+    ctx = replace(desk.ctx, reveal_limits=RevealLimits(per_hour=3, alert_from=2))
+    case = await submitted_case(desk)
+    page = f"/cases/{case.id}"
+    async with admin_site(AdminConfig(secret_key="test-secret", capture=ctx)) as client:
+        await log_in(client, await web_login("R001"))
+        answers = [await submit(client, f"{page}/reveal", {}, page=page) for _ in range(4)]
+        texts = [await answer.text() for answer in answers]
+    assert [ID_NUMBER in text for text in texts] == [True, True, True, False]
+    assert answers[3].status == 400 and zh(REFUSED, n=3) in texts[3]
+    reviewer = desk.reviewer.staff_id
+    assert await AuditLog.filter(action="case.customer_reveal", actor_id=reviewer).count() == 3
+    alerted = await OutboxMessage.filter(kind="staff.reveals_alert", subject_id=reviewer
+                                         ).values_list("recipient_id", flat=True)
+    assert sorted(alerted) == sorted([boss.id, desk.ops.staff_id])
