@@ -85,11 +85,12 @@ async def test_a_new_staff_member_with_clashing_roles_is_refused(database_url: s
 
 
 async def test_a_privileged_role_waits_for_a_second_sysadmin(database_url: str) -> None:
-    async with admin_site() as maker, admin_site() as checker:
+    async with admin_site() as maker, admin_site() as checker, admin_site() as holder:
         ids = await sysadmin_session(maker)
         _, checker_name = await web_user(ids["province"], Role.SYSADMIN, no="S002")
         await log_in(checker, checker_name)
-        member, _ = await person(ids["branch_a"], Role.SUPERVISOR, no="P001")
+        member, member_name = await web_user(ids["branch_a"], Role.SUPERVISOR, no="P001")
+        await log_in(holder, member_name)
         page = f"/staff/{member.id}"
         asked = await submit(maker, page, staff_form(member, ids["branch_a"], "supervisor",
                                                      "reviewer"), page=page)
@@ -98,13 +99,16 @@ async def test_a_privileged_role_waits_for_a_second_sysadmin(database_url: str) 
         self_approved = await submit(maker, f"{page}/grant-approve", {"grant_id": str(grant.id)},
                                      page=page)
         shown = await (await checker.get(page)).text()
+        still_in = await holder.get("/")
         approved = await submit(checker, f"{page}/grant-approve", {"grant_id": str(grant.id)},
                                 page=page)
+        logged_out = await holder.get("/")
     assert asked.url.path == page
     assert pending == {Role.SUPERVISOR}
     assert self_approved.status == 403
     assert "grant-approve" in shown
     assert approved.url.path == page
+    assert still_in.url.path == "/" and logged_out.url.path == "/login"
     assert await roles_of(member) == {Role.SUPERVISOR, Role.REVIEWER}
     assert (await RoleGrant.get(id=grant.id)).state == RoleGrantState.APPROVED
     checker_row = await Staff.get(employee_no="S002")

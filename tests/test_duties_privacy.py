@@ -26,10 +26,11 @@ async def test_id_card_images_go_only_to_the_roles_whose_duty_needs_them(
     case = await submitted_case(desk)
     photos = dict(await CasePhoto.filter(case_id=case.id).values_list("kind", "sha256"))
     config = AdminConfig(secret_key="test-secret", capture=desk.ctx)
-    seen = {}
+    seen, pages = {}, {}
     for no in ("Y001", "S001", "R001", "O001"):
         async with admin_site(config) as client:
             await log_in(client, await web_login(no))
+            pages[no] = await (await client.get(f"/cases/{case.id}")).text()
             base = f"/cases/{case.id}/photos"
             seen[no] = ((await client.get(f"{base}/{photos[PhotoKind.ID_FRONT]}")).status,
                         (await client.get(f"{base}/{photos[PhotoKind.ID_BACK]}?size=small")
@@ -38,6 +39,10 @@ async def test_id_card_images_go_only_to_the_roles_whose_duty_needs_them(
                          ).status)
     assert seen == {"Y001": (403, 403, 200), "S001": (403, 403, 200),
                     "R001": (200, 200, 200), "O001": (200, 200, 200)}
+    link = f"/cases/{case.id}/photos/{{}}?size=small".format
+    assert link(photos[PhotoKind.ID_FRONT]) not in pages["Y001"] + pages["S001"]
+    assert link(photos[PhotoKind.ONSITE_WITH_AGENT]) in pages["Y001"]
+    assert link(photos[PhotoKind.ID_FRONT]) in pages["R001"]
     views = await AuditLog.filter(action="case.id_image_view", object_id=str(case.id)
                                   ).values_list("actor_id", "detail")
     viewers = {no: (await Staff.get(employee_no=no)).id for no in ("R001", "O001")}

@@ -53,6 +53,7 @@ from domain.people import orgs
 from domain.platform import clock
 from domain.platform.errors import N_
 from domain.platform.media import MediaCorrupted
+from domain.platform.privacy import ID_CARD_KINDS, may_see_id_images
 
 log = logging.getLogger(__name__)
 
@@ -226,6 +227,7 @@ async def _case_view(request: web.Request, case_id: int, *, customer: CustomerDa
         "reason_names": await review_reasons.reason_names(current_locale()),
         "retake_choices": [k.value for k in summary.photo_kinds + summary.missing_photo_kinds]
         + [RETAKE_CUSTOMER],
+        "hidden_kinds": set() if may_see_id_images(actor_of(request)) else ID_CARD_KINDS,
     }
     response = await render(request, "cases/detail.html", context | labels(), status=status)
     response.headers.update(NO_STORE)
