@@ -175,11 +175,11 @@ async def check_input(request: web.Request, handler: Handler) -> web.StreamRespo
 
 @web.middleware
 async def resume_session(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Find the server session the cookie names (S3); one that has ended or timed out is
-    dropped from the cookie, with a word on the next page why."""
+    """Find the server session the cookie names (S3; not for static files); one that has
+    ended or timed out is dropped from the cookie, with a word on the next page why."""
     cookie = await get_session(request)
     token = cookie.get(sessions.SESSION_ID)
-    if isinstance(token, str):
+    if isinstance(token, str) and request.match_info.route.name != "static":
         config = request.app[CONFIG_KEY]
         outcome = await server_sessions.resume(
             token, sessions.rules_of(config),
