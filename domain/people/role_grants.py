@@ -50,8 +50,8 @@ async def ask(actor: Actor, member: Staff, roles: Iterable[Role]) -> list[RoleGr
 async def _tell_checkers(actor: Actor, member: Staff, grant: RoleGrant) -> None:
     """Every other active system administrator hears of the grant waiting for him."""
     checkers = await Staff.filter(active=True, roles__role=Role.SYSADMIN).exclude(
-        id__in=[actor.staff_id, member.id]).distinct().values_list("id", flat=True)
-    for checker_id in checkers:
+        id__in=[actor.staff_id, member.id]).values_list("id", flat=True)
+    for checker_id in sorted(set(checkers)):
         await outbox.enqueue(
             checker_id, ASKED, {"actor": actor.label, "role": grant.role.value,
                                 "name": member.name},
