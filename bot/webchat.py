@@ -9,11 +9,13 @@ from bot.dispatcher import SendFailed
 from bot.flows import ChatRouter
 from bot.flows.context import FlowContext
 from bot.flows.messages import Attachment, Buttons, Inbound
-from domain.platform import chat, webchat
+from domain.platform import chat, chat_limits, webchat
+from domain.platform.chat_limits import Admission, InboundLimit
+from domain.platform.clock import utcnow
 from domain.platform.errors import N_, DomainError
 from domain.platform.images import MIB
 from domain.platform.intents import Intent
-from locales import DEFAULT_LOCALE
+from locales import DEFAULT_LOCALE, normalise, translate
 
 CHANNEL = webchat.CHANNEL
 # Forms are claimed under their own channel so that a double submit records its line once;
@@ -29,8 +31,10 @@ class WebChat:
     without Telegram land in his browser chat.
     """
 
-    def __init__(self, ctx: FlowContext, default_locale: str = DEFAULT_LOCALE) -> None:
+    def __init__(self, ctx: FlowContext, default_locale: str = DEFAULT_LOCALE,
+                 inbound_limit: InboundLimit | None = None) -> None:
         self.router = ChatRouter(ctx, default_locale)
+        self.inbound_limit = inbound_limit
         self.media = ctx.capture.media
         self.max_upload_bytes = ctx.capture.photo_limits.max_bytes
 
@@ -45,6 +49,8 @@ class WebChat:
         async with in_transaction():  # a form that fails midway can be sent again
             if not await chat.claim_update(FORM_CHANNEL, client_id):
                 return
+            if not await self._admitted(staff_id, locale):
+                return
             await webchat.bind_web_chat(staff_id)
             address = str(staff_id)
             if upload is not None:
@@ -57,6 +63,18 @@ class WebChat:
                 inbound = Inbound.message(CHANNEL, client_id, address, address, text, locale)
             for reply in await self.router.handle(inbound):
                 await webchat.record(staff_id, True, reply.text, reply.buttons)
+
+    async def _admitted(self, staff_id: int, locale: str | None) -> bool:
+        """Whether the staff member is within the inbound limit; past it his form is taken
+        as handled unread, and only the first one is answered "slow down"."""
+        if self.inbound_limit is None:
+            return True
+        admission = await chat_limits.admit(CHANNEL, str(staff_id), self.inbound_limit,
+                                            utcnow())
+        if admission is Admission.WARN:
+            await webchat.record(staff_id, True, translate(
+                normalise(locale, self.router.default_locale), chat_limits.SLOW_DOWN))
+        return admission is Admission.HANDLE
 
     @property
     def ready(self) -> bool:

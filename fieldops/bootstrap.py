@@ -25,6 +25,7 @@ from domain.people.auth import LoginRules
 from domain.people.passwords import PasswordPolicy
 from domain.platform import audit, clock
 from domain.platform.calendar import Calendar
+from domain.platform.chat_limits import InboundLimit
 from domain.platform.images import MIB, PhotoLimits
 from domain.platform.media import MediaStore
 from domain.platform.privacy import FieldCipher, RevealLimits
@@ -74,8 +75,10 @@ def bootstrap(settings: Settings) -> Graph:
     incidents = IncidentRules(major_incident_threshold=settings.major_incident_threshold,
                               mass_loss_threshold=settings.mass_loss_threshold)
     flows = FlowContext(capture=capture, incidents=incidents, public_url=settings.public_url)
-    webchat = WebChat(flows, settings.default_locale)
-    telegram = TelegramBot(_bot_config(settings), flows) if settings.telegram_bot_token else None
+    inbound = InboundLimit(settings.chat_inbound_limit, settings.chat_inbound_window_seconds)
+    webchat = WebChat(flows, settings.default_locale, inbound)
+    telegram = (TelegramBot(_bot_config(settings, inbound), flows)
+                if settings.telegram_bot_token else None)
     return Graph(
         settings=settings, clock=clock.utcnow, cipher=cipher, media=media, calendar=calendar,
         capture=capture, incidents=incidents, flows=flows, webchat=webchat, telegram=telegram,
@@ -131,8 +134,8 @@ def _capture(settings: Settings, cipher: FieldCipher, media: MediaStore, hours: 
     )
 
 
-def _bot_config(settings: Settings) -> BotConfig:
-    """The Telegram bot's token, Bot API addresses and webhook."""
+def _bot_config(settings: Settings, inbound: InboundLimit) -> BotConfig:
+    """The Telegram bot's token, Bot API addresses, webhook and inbound limit."""
     return BotConfig(
         token=settings.telegram_bot_token,
         api_base_url=settings.telegram_api_base_url,
@@ -140,6 +143,7 @@ def _bot_config(settings: Settings) -> BotConfig:
         webhook_url=settings.webhook_url,
         webhook_secret=settings.webhook_secret,
         default_locale=settings.default_locale,
+        inbound_limit=inbound,
     )
 
 
@@ -176,11 +180,13 @@ def _login_rules(settings: Settings) -> LoginRules:
 
 
 def _jobs(settings: Settings, capture: CaptureContext, calendar: Calendar) -> tuple[Job, ...]:
-    """Every scheduled sweep with its configured thresholds and times (S1, Q7, V3, V5, K1)."""
+    """Every scheduled sweep with its configured thresholds and times (S1, Q7, V3, V5, K1,
+    C10)."""
     return scheduled_jobs(
         capture, timedelta(minutes=settings.sla_escalation_repeat_minutes),
         LedgerSettings(settings.idle_account_days, settings.idle_account_grace_days,
                        settings.major_incident_threshold),
         CountSettings(settings.day_end_closing_time, settings.day_end_answer_minutes,
                       settings.day_end_escalate_minutes), calendar,
-        audit_checkpoints=settings.audit_checkpoint_file)
+        audit_checkpoints=settings.audit_checkpoint_file,
+        draft_purge_days=settings.draft_purge_days)

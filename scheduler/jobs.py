@@ -11,7 +11,7 @@ from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from domain.cases import review_sla
+from domain.cases import cases_purge, review_sla
 from domain.cases.capture_gate import CaptureContext
 from domain.ledgers import devices, idle_accounts, major_incidents, qualifications
 from domain.people import sessions
@@ -85,6 +85,14 @@ async def sweep_review_sla(capture: CaptureContext, repeat: timedelta) -> SweepR
     if result.reminded or result.escalated:
         log.info("review SLA: %d reminded, %d escalated", result.reminded, result.escalated)
     return result
+
+
+async def purge_idle_drafts(capture: CaptureContext, idle_days: int) -> int:
+    """Purge drafts idle past the setting, with their photos (C10)."""
+    purged = await cases_purge.purge_idle_drafts(utcnow(), idle_days, capture)
+    if purged:
+        log.info("draft purge: %d drafts idle for %d days purged", purged, idle_days)
+    return purged
 
 
 async def sweep_qualification_expiry(zone: ZoneInfo) -> SweepReport:
@@ -194,8 +202,8 @@ def calendar_jobs(calendar: Calendar) -> tuple[Job, ...]:
 
 def scheduled_jobs(capture: CaptureContext, sla_repeat: timedelta,
                    ledgers: LedgerSettings | None = None, counts: CountSettings | None = None,
-                   calendar: Calendar | None = None, *, audit_checkpoints: Path | None = None
-                   ) -> tuple[Job, ...]:
+                   calendar: Calendar | None = None, *, audit_checkpoints: Path | None = None,
+                   draft_purge_days: int = 7) -> tuple[Job, ...]:
     """Every job of a running process: the plain ones plus those that need the settings;
     the hourly audit checkpoint when it has a file to go to (S3)."""
     anchor = (Job("audit_checkpoint", partial(write_audit_checkpoint, audit_checkpoints),
@@ -203,6 +211,8 @@ def scheduled_jobs(capture: CaptureContext, sla_repeat: timedelta,
     return (*JOBS, *anchor,
             Job("review_sla", partial(sweep_review_sla, capture, sla_repeat),
                 every=timedelta(minutes=1), lease=timedelta(minutes=2)),
+            Job("draft_purge", partial(purge_idle_drafts, capture, draft_purge_days),
+                every=timedelta(hours=1), at_start=True),
             *ledger_jobs(capture.zone, ledgers or LedgerSettings()),
             *count_jobs(capture.zone, counts or CountSettings()),
             *calendar_jobs(calendar or Calendar(zone=capture.zone)))

@@ -12,6 +12,7 @@ from domain.cases.capture_gate import CaptureContext, WorkingHours
 from domain.ledgers import devices, qualification_basis, qualifications
 from domain.models import (
     BusinessType,
+    ConfidentialityPledge,
     Device,
     OutboxMessage,
     Qualification,
@@ -20,8 +21,9 @@ from domain.models import (
     Role,
     Staff,
 )
-from domain.people import auth, orgs, staff
+from domain.people import auth, binding, orgs, staff
 from domain.platform.actors import Actor, actor_for, system_actor
+from domain.platform.clock import utcnow
 from domain.platform.images import PhotoLimits
 from domain.platform.media import MediaStore
 from domain.platform.privacy import FieldCipher
@@ -48,6 +50,9 @@ async def person(org_id: int, *roles: Role, no: str, name: str = "") -> tuple[St
         ROOT, staff.StaffForm(employee_no=no, name=name or f"员工{no}", org_id=org_id,
                               roles=frozenset(roles)),
     )
+    if Role.FIELD_AGENT in roles:  # field agents here have confirmed the pledge (C10)
+        await ConfidentialityPledge.create(staff=row, version=binding.PLEDGE_VERSION,
+                                           channel="test", confirmed_at=utcnow())
     return row, await actor_for(row)
 
 

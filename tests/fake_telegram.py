@@ -114,6 +114,12 @@ class FakeTelegram:
                 and not c.malformed
                 and (chat_id is None or str(c.params["chat_id"]) == str(chat_id))]
 
+    def deleted(self, chat_id: int | str) -> list[int]:
+        """Ids of the messages the bot deleted successfully in a chat, in order."""
+        return [int(c.params["message_id"]) for c in self.calls
+                if c.method == "deleteMessage" and c.status == 200
+                and str(c.params["chat_id"]) == str(chat_id)]
+
     def texts(self, chat_id: int | str) -> list[str]:
         """Texts successfully sent to a chat, in order."""
         return [c.params["text"] for c in self.sent(chat_id)]
@@ -257,6 +263,9 @@ class FakeTelegram:
     async def _m_editMessageText(self, params: Params) -> Params:
         message = self._message(int(params["chat_id"]), BOT_USER, params["text"])
         return {**message, "message_id": int(params["message_id"])}
+
+    async def _m_deleteMessage(self, params: Params) -> bool:
+        return True
 
     async def _m_answerCallbackQuery(self, params: Params) -> bool:
         return True

@@ -121,9 +121,11 @@ async def test_an_agent_captures_a_case_in_the_browser_chat(
         for photo in photos:
             await send_photo(page, photo)
         await tap(page, zh("I gave the risk hints"))
-        submitted = await tap(page, zh("Submit"))
         shown_photos = await page.locator(".bubble.me img.chat-photo").count()
+        submitted = await tap(page, zh("Submit"))
+        left_in_chat = await page.locator(".bubble.me img.chat-photo").count()
     case = await Case.get()
     assert case.status == CaseStatus.SUBMITTED and case.case_no
     assert case.case_no in submitted
     assert await CasePhoto.filter(case=case).count() == len(KINDS) == shown_photos
+    assert left_in_chat == 0  # submitted: the customer's photos leave the chat (C10)

@@ -13,6 +13,7 @@ from domain.platform.errors import N_
 from locales import translate
 
 LANGUAGE_CALLBACK = "lang:"
+PLEDGE_BUTTON = "pledge:"
 LANGUAGE_NAMES = {"zh_CN": "中文", "en": "English"}
 
 
@@ -44,9 +45,29 @@ async def _bind(turn: Turn, code: str) -> Outcome:
     inbound = turn.inbound
     staff = await binding.bind_chat(inbound.channel, inbound.external_user_id, inbound.chat_id,
                                     code)
-    return answer(Step.IDLE, turn._(
+    bound = Reply(turn._(
         "This chat is now bound to %(name)s (%(employee_no)s). Send /help to see what I can do.",
         name=staff.name, employee_no=staff.employee_no))
+    if await binding.pledge_confirmed(staff.id):
+        return answer(Step.IDLE, bound)
+    return answer(Step.IDLE, bound, pledge_reply(turn))
+
+
+def pledge_reply(turn: Turn) -> Reply:
+    """The confidentiality pledge with its confirm button (C10); capture waits for it."""
+    version = binding.PLEDGE_VERSION
+    return Reply(turn._(binding.PLEDGE, version=version),
+                 (((turn._("I confirm the pledge"), f"{PLEDGE_BUTTON}{version}"),),))
+
+
+async def pledge_confirmed(turn: Turn) -> Outcome:
+    """The pledge's confirm button: recorded with its date and text version (C10)."""
+    me = await binding.chat_identity(turn.inbound.channel, turn.inbound.external_user_id)
+    version = turn.inbound.callback_data.removeprefix(PLEDGE_BUTTON)
+    if not await binding.confirm_pledge(me.staff_id, turn.inbound.channel, version):
+        return answer(Step.IDLE, turn._("You have already confirmed the confidentiality pledge."))
+    return answer(Step.IDLE, turn._("Thank you: your confirmation of the confidentiality pledge "
+                                    "is recorded. Send /new to capture a case."))
 
 
 async def whoami(turn: Turn) -> Outcome:
@@ -111,7 +132,8 @@ COMMANDS: dict[str, Handler] = {
     "language": language,
     "help": help_,
 }
-CALLBACKS: dict[str, Handler] = {LANGUAGE_CALLBACK: language_chosen}
+CALLBACKS: dict[str, Handler] = {LANGUAGE_CALLBACK: language_chosen,
+                                  PLEDGE_BUTTON: pledge_confirmed}
 STEPS: dict[str, Handler] = {
     Step.IDLE: unknown_text,
     Step.AWAITING_BIND_CODE: bind_code_text,

@@ -23,7 +23,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot.flows.account import stale_button
+from bot.flows.account import pledge_reply, stale_button
 from bot.flows.capture_steps import (
     CAPTURE_STEPS,
     CUSTOMER,
@@ -51,6 +51,8 @@ from domain.cases import capture_gate, case_summaries, cases
 from domain.cases.capture_gate import LocationMode
 from domain.cases.case_summaries import CaseSummary
 from domain.models import Case, CaseStatus, PhotoKind
+from domain.people import binding
+from domain.platform import chat_privacy
 from domain.platform.actors import Actor
 from domain.platform.clock import SHORT_DATE_TIME, business_time, utcnow
 from domain.platform.errors import N_, DomainError, PermissionDenied
@@ -65,16 +67,37 @@ SERIAL_GAPS = re.compile(r"(?<=[0-9])[\s-]+(?=[0-9])")
 SERIAL_RUN = re.compile(r"[0-9A-Za-z]*[0-9][0-9A-Za-z]*", re.ASCII)
 NOTHING_TO_CANCEL = N_("There is nothing to cancel.")
 SPECIAL_STEPS = frozenset(step.value for step in SpecialStep)
+# The steps whose messages carry customer data: deleted from the chat once the case is
+# submitted or the draft cancelled (C10).
+CUSTOMER_DATA_STEPS = frozenset({CaptureStep.NAME, CaptureStep.ID_NUMBER, CaptureStep.MOBILE,
+                                 CaptureStep.PHOTO})
 
 
 # --- commands ---------------------------------------------------------------------------
 
 
+def pledged(command: Handler) -> Handler:
+    """A capture command or button answered with the confidentiality pledge until the agent
+    has confirmed it (C10)."""
+
+    async def run(turn: Turn) -> Outcome:
+        actor = await chat_actor(turn)
+        assert actor.staff_id is not None
+        if not await binding.pledge_confirmed(actor.staff_id):
+            return answer(Step.IDLE, pledge_reply(turn))
+        return await command(turn)
+
+    run.__doc__ = command.__doc__
+    return run
+
+
+@pledged
 async def new(turn: Turn) -> Outcome:
     """/new: the business types the gate lets the agent capture now, as buttons (C2)."""
     return await _type_choice(turn, await chat_actor(turn))
 
 
+@pledged
 async def resume(turn: Turn) -> Outcome:
     """/resume: the agent's returned cases and open drafts, as buttons."""
     actor = await chat_actor(turn)
@@ -103,6 +126,7 @@ async def cancel(turn: Turn) -> Outcome:
                 "Stopped. Case %(case_no)s stays returned; send /resume to continue it.",
                 case_no=summary.case_no))
         await cases.cancel(actor, summary.case_id, turn.ctx.capture)
+        await _release(actor, summary.case_id)
     except DomainError as refusal:
         return answer(Step.IDLE, turn._(refusal.key, **refusal.params))
     return answer(Step.IDLE, turn._("The draft was cancelled; nothing of it will be submitted."))
@@ -111,6 +135,7 @@ async def cancel(turn: Turn) -> Outcome:
 # --- buttons ----------------------------------------------------------------------------
 
 
+@pledged
 async def pressed(turn: Turn) -> Outcome:
     """A "cap:" button: "New case", or parsed and handled by its action; else stale."""
     if turn.inbound.callback_data == NEW_CASE:
@@ -180,6 +205,7 @@ async def _before_first(turn: Turn, actor: Actor, summary: CaseSummary,
     if not untouched:
         return _ask(turn, summary, SUMMARY, data)
     await cases.cancel(actor, summary.case_id, turn.ctx.capture)
+    await _release(actor, summary.case_id)
     return await _type_choice(turn, actor, turn._("The empty draft was discarded."))
 
 
@@ -219,6 +245,7 @@ async def _submit(turn: Turn, case_id: int, arg: str) -> Outcome:
     """Submit (or resubmit a returned case); a second tap is refused with the case number."""
     actor = await chat_actor(turn)
     case = await cases.submit(actor, case_id, turn.ctx.capture)
+    await _release(actor, case_id)
     assert case.review_due_at is not None
     due = business_time(case.review_due_at, turn.ctx.capture.zone, turn.locale)
     if case.revision > 1:
@@ -252,6 +279,10 @@ def _on_case(handler: CaseHandler) -> Handler:
             summary = await _editable(turn, actor, int(turn.data.get("case", 0)))
         except DomainError as refusal:
             return answer(Step.IDLE, turn._(refusal.key, **refusal.params))
+        if turn.step in CUSTOMER_DATA_STEPS and turn.inbound.message_id:
+            await chat_privacy.note_customer_message(
+                summary.case_id, turn.inbound.channel, turn.inbound.chat_id,
+                turn.inbound.message_id, utcnow())
         return await handler(turn, actor, summary)
 
     run.__doc__ = handler.__doc__
@@ -429,6 +460,12 @@ async def _editable(turn: Turn, actor: Actor, case_id: int) -> CaseSummary:
         raise PermissionDenied(N_("Only the field agent who captured this case may change it."))
     raise DomainError(N_("Case %(case_no)s has already been submitted and can no longer be "
                          "changed."), case_no=summary.case_no)
+
+
+async def _release(actor: Actor, case_id: int) -> None:
+    """The case left the wizard: the agent's messages with its customer data are to go (C10)."""
+    assert actor.staff_id is not None
+    await chat_privacy.release_case_messages(case_id, actor.staff_id, utcnow())
 
 
 def _data_for(turn: Turn, case_id: int) -> dict[str, Any]:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
 import logging
+import os
+import socket
+from datetime import timedelta
 
 from aiohttp import web
 from telegram import Update
@@ -17,13 +22,21 @@ from bot.flows.context import FlowContext
 from bot.flows.messages import Buttons, absolute_links
 from bot.telegram.config import BotConfig
 from bot.telegram.convert import markup
-from bot.telegram.handlers import UpdateHandlers, retry_after_seconds
+from bot.telegram.handlers import (
+    UpdateHandlers,
+    delete_customer_messages,
+    retry_after_seconds,
+)
 from bot.telegram.polling import ConfirmingPoller
+from domain.platform import leases
 from domain.platform.intents import Intent
 
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+# Deletions of customer-data messages that failed are tried again this often, by one worker.
+DELETION_SWEEP = timedelta(minutes=1)
+DELETION_LEASE = "telegram_customer_messages"
 
 
 class BotApiUnexpected(TelegramError):
@@ -38,9 +51,11 @@ class TelegramBot:
         self.public_url = ctx.public_url
         self.handlers = UpdateHandlers(ChatRouter(ctx, config.default_locale),
                                        reply_attempts=config.reply_attempts,
-                                       reply_backoff_seconds=config.reply_backoff_seconds)
+                                       reply_backoff_seconds=config.reply_backoff_seconds,
+                                       inbound_limit=config.inbound_limit)
         self._application: Application | None = None  # type: ignore[type-arg]
         self._poller: ConfirmingPoller | None = None
+        self._deletions: asyncio.Task[None] | None = None
 
     @property
     def application(self) -> Application:  # type: ignore[type-arg]
@@ -72,6 +87,7 @@ class TelegramBot:
             await _discard(application)
             raise
         self._application = application
+        self._deletions = asyncio.create_task(self._sweep_deletions())
         log.info("telegram bot @%s started (%s)", self.username,
                  "webhook" if self.config.webhook_url else "polling")
 
@@ -92,11 +108,28 @@ class TelegramBot:
     async def stop(self) -> None:
         """Stop receiving updates and release the application."""
         application, self._application = self._application, None
+        if self._deletions is not None:
+            self._deletions.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._deletions
+            self._deletions = None
         if self._poller is not None:
             await self._poller.stop()
             self._poller = None
         if application is not None:
             await _discard(application)
+
+    async def _sweep_deletions(self) -> None:
+        """Try the customer-data deletions again every minute, under a lease so that one
+        worker does it (C10)."""
+        holder = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
+        while True:
+            await asyncio.sleep(DELETION_SWEEP.total_seconds())
+            try:
+                if await leases.acquire(DELETION_LEASE, holder, DELETION_SWEEP * 2):
+                    await delete_customer_messages(self.application.bot)
+            except Exception:  # the next round tries again; the bot keeps serving
+                log.exception("sweep of customer-data messages to delete failed")
 
     async def handle_webhook(self, request: web.Request) -> web.Response:
         """Process one webhook delivery; 403 unless it carries the secret token, 503 (Telegram

@@ -22,24 +22,32 @@ from bot.telegram.convert import (
     keyboard,
 )
 from domain.people import binding
-from domain.platform import outbox
+from domain.platform import chat, chat_limits, chat_privacy, outbox
+from domain.platform.chat_limits import Admission, InboundLimit
+from domain.platform.clock import utcnow
+from locales import translate
 
 log = logging.getLogger(__name__)
 
 # A flood-control wait longer than this is left to the outbox instead of holding the update.
 MAX_WAIT_IN_PLACE_SECONDS = 5.0
+# How the Bot API refuses to delete a message the user deleted already.
+MESSAGE_GONE = "message to delete not found"
 
 
 class UpdateHandlers:
     """The handlers of the Telegram application, sharing one flow router.
 
     A reply that fails for a passing reason (network, 5xx, 429) is tried `reply_attempts`
-    times, `reply_backoff_seconds` apart and doubling, then queued in the outbox.
+    times, `reply_backoff_seconds` apart and doubling, then queued in the outbox. A chat
+    user past `inbound_limit` (when one is set) is told once to slow down, the rest dropped.
     """
 
     def __init__(self, router: ChatRouter, *, reply_attempts: int = 3,
-                 reply_backoff_seconds: float = 1.0) -> None:
+                 reply_backoff_seconds: float = 1.0,
+                 inbound_limit: InboundLimit | None = None) -> None:
         self.router = router
+        self.inbound_limit = inbound_limit
         self.public_url = router.ctx.public_url
         self.reply_attempts = reply_attempts
         self.reply_backoff_seconds = reply_backoff_seconds
@@ -68,6 +76,8 @@ class UpdateHandlers:
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Pass a button press to the flows, answer the query, send the replies."""
         inbound = inbound_button(update)
+        if not await self._admitted(context.bot, inbound):
+            return
         replies = await self.router.handle(inbound)
         if not replies:  # a redelivered update: its query was answered the first time
             return
@@ -78,13 +88,36 @@ class UpdateHandlers:
         await self._send(context.bot, inbound, replies)
 
     async def _route(self, bot: Bot, inbound: Inbound) -> None:
-        await self._send(bot, inbound, await self.router.handle(inbound))
+        if await self._admitted(bot, inbound):
+            await self._send(bot, inbound, await self.router.handle(inbound))
+
+    async def _admitted(self, bot: Bot, inbound: Inbound) -> bool:
+        """Whether the chat user is within the inbound limit; past it the update is marked
+        processed unhandled, and only the first one is answered "slow down"."""
+        if self.inbound_limit is None:
+            return True
+        admission = await chat_limits.admit(CHANNEL, inbound.external_user_id,
+                                            self.inbound_limit, utcnow())
+        if admission is Admission.HANDLE:
+            return True
+        if await chat.claim_update(CHANNEL, inbound.identity) and admission is Admission.WARN:
+            slow_down = translate(await self._locale(inbound), chat_limits.SLOW_DOWN)
+            await self._send(bot, inbound, [Reply(slow_down)])
+        return False
+
+    async def _locale(self, inbound: Inbound) -> str:
+        """The language the chat user reads, as the flows would answer him."""
+        session = await chat.session_for(CHANNEL, inbound.external_user_id, inbound.chat_id)
+        staff = await binding.bound_staff(CHANNEL, inbound.external_user_id)
+        return chat.preferred_locale(session.locale, staff.locale if staff else None,
+                                     inbound.language_code, self.router.default_locale)
 
     async def _send(self, bot: Bot, inbound: Inbound, replies: list[Reply]) -> None:
         await binding.note_language_code(CHANNEL, inbound.external_user_id,
                                          inbound.language_code)
         await send_replies(bot, self.public_url, inbound, replies,
                            attempts=self.reply_attempts, backoff=self.reply_backoff_seconds)
+        await delete_customer_messages(bot, inbound.chat_id)
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log a failed update with its id; the application keeps running."""
@@ -112,6 +145,28 @@ async def send_replies(bot: Bot, public_url: str, inbound: Inbound, replies: lis
         except TelegramError as error:  # blocked, chat gone: sending again cannot help
             log.error("reply to chat %s refused: %s", inbound.chat_id, error)
             return
+
+
+async def delete_customer_messages(bot: Bot, chat_id: str | None = None) -> int:
+    """Delete the agent's messages with customer data whose case was submitted or cancelled,
+    in one chat or in all; a failure is tried again by the next sweep (C10)."""
+    deleted = 0
+    for row in await chat_privacy.due_deletions(CHANNEL, utcnow(), chat_id):
+        try:
+            await bot.delete_message(chat_id=row.chat_id, message_id=int(row.message_id))
+        except RetryAfter as error:  # flood control: the next sweep goes on
+            await chat_privacy.deletion_failed(row, str(error))
+            break
+        except BadRequest as error:
+            if MESSAGE_GONE not in str(error).lower():
+                await chat_privacy.deletion_failed(row, str(error))
+                continue
+        except TelegramError as error:
+            await chat_privacy.deletion_failed(row, str(error))
+            continue
+        await chat_privacy.message_deleted(row, utcnow())
+        deleted += 1
+    return deleted
 
 
 async def _send_with_retries(bot: Bot, public_url: str, chat_id: str, reply: Reply,

@@ -26,6 +26,7 @@ from domain.models.chat import (
     ProcessedUpdate,
     WebChatMessage,
 )
+from domain.models.chat_privacy import ChatCustomerMessage, ChatInboundHit, ConfidentialityPledge
 from domain.models.devices import (
     Device,
     DeviceEvent,
@@ -94,6 +95,7 @@ MODEL_MODULES = [
     "domain.models.callbacks",
     "domain.models.case_audits",
     "domain.models.sessions",
+    "domain.models.chat_privacy",
     "domain.models.role_grants",
 ]
 
@@ -119,7 +121,10 @@ __all__ = [
     "CasePhoto",
     "CaseStatus",
     "ChatBinding",
+    "ChatCustomerMessage",
+    "ChatInboundHit",
     "ChatSession",
+    "ConfidentialityPledge",
     "CountKind",
     "CountStatus",
     "CounterQualification",

@@ -10,7 +10,7 @@ from datetime import timedelta
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from domain.models import BindCode, ChatBinding, Role, Staff
+from domain.models import BindCode, ChatBinding, ConfidentialityPledge, Role, Staff
 from domain.people.staff import get_staff
 from domain.platform import audit, outbox
 from domain.platform.access import Permission
@@ -21,6 +21,16 @@ from domain.platform.errors import N_, DomainError
 BIND_CODE_TTL = timedelta(minutes=10)
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8
+# The pledge's text version: a changed text gets the next number and is confirmed again.
+PLEDGE_VERSION = "1"
+PLEDGE = N_("Confidentiality pledge (version %(version)s)\n"
+            "• I keep customers' data confidential while I pass it on and afterwards.\n"
+            "• I do not photograph, copy or keep customer papers beyond what a case needs.\n"
+            "• The ID numbers, mobile numbers and photos I send here are deleted from this "
+            "chat once the case is submitted or the draft cancelled.\n"
+            "• I report at once any customer data that is lost or leaked.\n"
+            "Confirm the pledge before you capture cases.")
+STALE_PLEDGE = N_("The confidentiality pledge has changed. Read the new text and confirm it.")
 
 
 def code_digest(code: str) -> str:
@@ -150,3 +160,24 @@ async def chat_identity(channel: str, external_user_id: str) -> ChatIdentity:
         org_name=staff.org.name, org_name_en=staff.org.name_en,
         roles=tuple(sorted(Role(r) for r in roles)),
     )
+
+
+async def pledge_confirmed(staff_id: int) -> bool:
+    """Whether the staff member has confirmed the current confidentiality pledge (C10)."""
+    return await ConfidentialityPledge.exists(staff_id=staff_id, version=PLEDGE_VERSION)
+
+
+async def confirm_pledge(staff_id: int, channel: str, version: str) -> bool:
+    """Record, dated and audited, that the staff member confirmed the pledge text he was
+    shown; a confirmation of an older text is refused. False when he had already (C10)."""
+    if version != PLEDGE_VERSION:
+        raise DomainError(STALE_PLEDGE)
+    async with in_transaction():
+        staff = await Staff.get(id=staff_id).prefetch_related("org")
+        if await ConfidentialityPledge.exists(staff_id=staff_id, version=version):
+            return False
+        await ConfidentialityPledge.create(staff=staff, version=version, channel=channel,
+                                           confirmed_at=utcnow())
+        await audit.record(system_actor(f"chat:{channel}"), "chat.pledge_confirmed", "staff",
+                           staff.id, org_id=staff.org.id, detail={"version": version})
+    return True

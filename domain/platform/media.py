@@ -51,6 +51,12 @@ class MediaStore:
         """`read` off the event loop (C9)."""
         return await asyncio.to_thread(self.read, sha256)
 
+    async def adelete(self, sha256: str) -> None:
+        """Remove a file no record refers to any more, such as a purged draft's photo (C10);
+        the caller checks that nothing refers to it."""
+        path = self._path(_checked_name(sha256))
+        await asyncio.to_thread(path.unlink, True)
+
     def _path(self, digest: str) -> Path:
         """Location of a file named by its (already checked) digest."""
         return self.root / digest[:2] / digest[2:4] / digest

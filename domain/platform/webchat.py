@@ -11,6 +11,7 @@ from tortoise.transactions import in_transaction
 from domain.models import ChatBinding, Staff, WebChatMessage
 from domain.platform import audit, outbox
 from domain.platform.actors import Actor, system_actor
+from domain.platform.chat_privacy import masked_text
 from domain.platform.clock import utcnow
 from domain.platform.errors import N_, DomainError, NotFound
 
@@ -60,9 +61,10 @@ async def record(staff_id: int, from_bot: bool, text: str, buttons: ButtonRows =
 
     The transcript is the browser chat's own history, like Telegram's: its `buttons` are
     rows of (label, data) as the chat adapter rendered them, a notice's intent included.
+    What the staff member typed is kept with its ID and mobile numbers masked (C10).
     """
     row = await WebChatMessage.create(
-        staff_id=staff_id, from_bot=from_bot, text=text,
+        staff_id=staff_id, from_bot=from_bot, text=text if from_bot else masked_text(text),
         buttons=[[[label, data] for label, data in row] for row in buttons],
         photo_sha256=photo_sha256, created_at=utcnow(),
     )

@@ -1,0 +1,90 @@
+"""Customer data does not stay in the chat (C10): the agent's messages that carried an ID
+number, a mobile or a photo are deleted once their case is submitted or its draft cancelled.
+
+A chat adapter that can delete its messages (Telegram lets a bot delete messages of a
+private chat for 48 hours) deletes those due; one that fails is tried again by the next
+sweep until the 48 hours are over, then it is given up and logged. The browser chat keeps
+no clear values in its transcript at all: typed ID and mobile numbers are masked when a line
+is written, and the case's photos leave the transcript when the case is released.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime, timedelta
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from domain.models import CasePhoto, ChatCustomerMessage, WebChatMessage
+from domain.platform.identity import mask_mobile, mask_resident_id
+
+log = logging.getLogger(__name__)
+DELETABLE_FOR = timedelta(hours=48)
+BATCH = 100
+WEB = "web"
+RESIDENT_ID = re.compile(r"(?<![0-9])[1-9][0-9]{16}[0-9Xx](?![0-9A-Za-z])")
+MOBILE = re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
+PHOTO_REMOVED = "…"
+
+
+def masked_text(text: str) -> str:
+    """A typed text with every ID number and mainland mobile number in it masked (C10)."""
+    text = RESIDENT_ID.sub(lambda found: mask_resident_id(found[0]), text)
+    return MOBILE.sub(lambda found: mask_mobile(found[0]), text)
+
+
+async def note_customer_message(case_id: int, channel: str, chat_id: str, message_id: str,
+                                 sent_at: datetime) -> None:
+    """Keep an agent's message that carried customer data of a case, to delete it later."""
+    try:
+        async with in_transaction():
+            await ChatCustomerMessage.create(case_id=case_id, channel=channel, chat_id=chat_id,
+                                             message_id=message_id, sent_at=sent_at)
+    except IntegrityError:  # the same message handled again after a redelivery
+        return
+
+
+async def release_case_messages(case_id: int, staff_id: int, now: datetime) -> int:
+    """The case was submitted or its draft cancelled: its customer-data messages become due
+    for deletion, and its photos leave the agent's browser chat transcript (C10)."""
+    hashes = await CasePhoto.filter(case_id=case_id).values_list("sha256", flat=True)
+    if hashes:
+        await WebChatMessage.filter(staff_id=staff_id, from_bot=False,
+                                    photo_sha256__in=list(hashes)).update(
+            photo_sha256=None, text=PHOTO_REMOVED)
+    return await ChatCustomerMessage.filter(case_id=case_id, delete_from=None).update(
+        delete_from=now)
+
+
+async def due_deletions(channel: str, now: datetime, chat_id: str | None = None
+                        ) -> list[ChatCustomerMessage]:
+    """Released messages of a channel (or one chat) still to delete; those past the 48 hours
+    a chat lets a bot delete them are given up first, each logged (C10)."""
+    expired = ChatCustomerMessage.filter(channel=channel, deleted_at=None, gave_up_at=None,
+                                         delete_from__not_isnull=True,
+                                         sent_at__lt=now - DELETABLE_FOR)
+    for row in await expired:
+        log.error("%s message %s in chat %s of case %s could not be deleted within %s: "
+                  "given up after %d attempts", channel, row.message_id, row.chat_id,
+                  row.case_id, DELETABLE_FOR, row.attempts)  # type: ignore[attr-defined]
+    await expired.update(gave_up_at=now)
+    due = ChatCustomerMessage.filter(channel=channel, deleted_at=None, gave_up_at=None,
+                                     delete_from__lte=now)
+    if chat_id is not None:
+        due = due.filter(chat_id=chat_id)
+    return await due.order_by("id").limit(BATCH)
+
+
+async def message_deleted(row: ChatCustomerMessage, now: datetime) -> None:
+    """The chat deleted the message (or it was gone already)."""
+    await ChatCustomerMessage.filter(id=row.id).update(deleted_at=now,
+                                                       attempts=row.attempts + 1)
+
+
+async def deletion_failed(row: ChatCustomerMessage, error: str) -> None:
+    """The chat refused or failed the deletion; the next sweep tries again."""
+    log.warning("%s message %s in chat %s not deleted (attempt %d): %s", row.channel,
+                row.message_id, row.chat_id, row.attempts + 1, error)
+    await ChatCustomerMessage.filter(id=row.id).update(attempts=row.attempts + 1)
