@@ -178,14 +178,15 @@ async def find_by_id_number(actor: Actor, id_number: str, ctx: CaptureContext) -
 
 async def visible_case(actor: Actor, case_id: int) -> Case:
     """A case its own agent or a case viewer of its org subtree may read (C10)."""
+    missing = N_("No such case.")
     case = await Case.get_or_none(id=case_id).prefetch_related("org")
     if case is None:
-        raise NotFound(N_("No such case."))
+        raise NotFound(missing)
     if case.agent_id == actor.staff_id:  # type: ignore[attr-defined]
         return case
     if not can(actor, Permission.CASE_VIEW):
         raise PermissionDenied(N_("You do not have permission for this action."))
-    require_scope(actor, case.org)
+    require_scope(actor, case.org, missing)
     return case
 
 

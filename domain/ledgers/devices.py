@@ -58,6 +58,7 @@ from domain.platform.sweeps import SweepReport
 
 RECEIPT_DEADLINE_HOURS = 24
 MAX_NOTE_LENGTH = 500
+NO_SUCH_TABLET = N_("No such tablet.")
 IMEI = re.compile(r"[0-9]{15}", re.ASCII)
 TRANSITIONS: dict[DeviceEventKind, tuple[frozenset[DeviceState], DeviceState]] = {
     DeviceEventKind.ISSUED: (frozenset({DeviceState.IN_STOCK}), DeviceState.ISSUED),
@@ -293,7 +294,8 @@ async def _managed(actor: Actor, device_id: int) -> Device:
     """A tablet the actor may manage, locked for the change (D1)."""
     require(actor, Permission.DEVICE_MANAGE)
     device = await _locked(device_id)
-    require_scope(actor, await Org.get(id=device.org_id))  # type: ignore[attr-defined]
+    require_scope(actor, await Org.get(id=device.org_id),  # type: ignore[attr-defined]
+                  NO_SUCH_TABLET)
     return device
 
 
@@ -301,7 +303,7 @@ async def _locked(device_id: int) -> Device:
     """Load a tablet, locking its row on PostgreSQL so concurrent changes queue up."""
     device = await Device.filter(id=device_id).select_for_update().first()
     if device is None:
-        raise NotFound(N_("No such tablet."))
+        raise NotFound(NO_SUCH_TABLET)
     return device
 
 
@@ -430,8 +432,8 @@ async def device_history(actor: Actor, device_id: int) -> tuple[Device, list[Dev
     require(actor, Permission.DEVICE_VIEW)
     device = await Device.get_or_none(id=device_id).prefetch_related("org", "holder")
     if device is None:
-        raise NotFound(N_("No such tablet."))
-    require_scope(actor, device.org)
+        raise NotFound(NO_SUCH_TABLET)
+    require_scope(actor, device.org, NO_SUCH_TABLET)
     return device, await DeviceEvent.filter(device_id=device.id).order_by("id")
 
 

@@ -224,10 +224,11 @@ async def _change_once(incident: Incident, guard: dict[str, Any], values: dict[s
 async def _incident_in_scope(actor: Actor, incident_id: int) -> Incident:
     """An incident of the actor's org subtree."""
     incident = await Incident.filter(id=incident_id).select_for_update().first()
+    missing = N_("No such incident.")
     if incident is None:
-        raise NotFound(N_("No such incident."))
+        raise NotFound(missing)
     await incident.fetch_related("org")
-    require_scope(actor, incident.org)
+    require_scope(actor, incident.org, missing)
     return incident
 
 

@@ -57,6 +57,7 @@ RESULTS = (*(outcome.value for outcome in CallbackOutcome), UNREACHED)
 QUESTIONS = ("in_person", "risk_hints", "voucher_received")
 SAMPLE_BATCH = 500
 MAX_COMMENT = 1000
+NO_SUCH_CALLBACK = N_("No such callback.")
 # Roles that see every callback of their subtree; a plain callback agent sees his own and
 # the unassigned ones.
 OVERSEERS = (Role.OPS_ADMIN, Role.SUPERVISOR, Role.AUDITOR, Role.SYSADMIN)
@@ -234,8 +235,8 @@ async def _visible(actor: Actor, callback_id: int) -> Callback:
         "case", "business_type", "org", "field_agent", "assigned_to", "completed_by",
         "incident")
     if callback is None:
-        raise NotFound(N_("No such callback."))
-    require_scope(actor, callback.org)
+        raise NotFound(NO_SUCH_CALLBACK)
+    require_scope(actor, callback.org, NO_SUCH_CALLBACK)
     if not _overseer(actor) and not _mine_or_free(actor, callback):
         raise PermissionDenied(N_("This callback is assigned to another callback agent."))
     return callback
@@ -311,9 +312,9 @@ async def _workable(actor: Actor, callback_id: int, attempts_seen: int) -> Callb
     """The callback, locked, when the actor may call on it and it is as his form showed it."""
     callback = await Callback.filter(id=callback_id).select_for_update().first()
     if callback is None:
-        raise NotFound(N_("No such callback."))
+        raise NotFound(NO_SUCH_CALLBACK)
     await callback.fetch_related("org", "business_type", "case", "field_agent")
-    require_scope(actor, callback.org)
+    require_scope(actor, callback.org, NO_SUCH_CALLBACK)
     if not _mine_or_free(actor, callback):
         raise PermissionDenied(N_("This callback is assigned to another callback agent."))
     await require_independent(actor, callback.case.id, N_(

@@ -280,7 +280,7 @@ async def get_case_audit(actor: Actor, audit_id: int) -> CaseAudit:
         "draw", "org", "case__first_approved_by", "field_agent", "reviewer", "audited_by")
     if row is None:
         raise NotFound(NO_AUDIT)
-    require_scope(actor, row.org)
+    require_scope(actor, row.org, NO_AUDIT)
     return row
 
 

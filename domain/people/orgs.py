@@ -41,9 +41,10 @@ async def get_org(actor: Actor, org_id: int) -> Org:
     """One org the actor may see."""
     require(actor, Permission.ORG_VIEW)
     org = await Org.get_or_none(id=org_id)
+    missing = N_("No such organisation.")
     if org is None:
-        raise NotFound(N_("No such organisation."))
-    require_scope(actor, org)
+        raise NotFound(missing)
+    require_scope(actor, org, missing)
     return org
 
 
