@@ -161,7 +161,9 @@ async def test_another_org_s_record_reads_like_a_missing_one(database_url: str) 
         other_text, missing_text = await other.text(), await missing.text()
         other_org = await client.get(f"/orgs/{ids['outlet_b']}")
         missing_org = await client.get("/orgs/99999")
+        org_texts = [await other_org.text(), await missing_org.text()]
     assert (other.status, missing.status) == (404, 404)
     assert zh("No such staff member.") in other_text and zh("No such staff member.") in missing_text
     assert "F002" not in other_text
     assert (other_org.status, missing_org.status) == (404, 404)
+    assert all(zh("No such organisation.") in text for text in org_texts)
