@@ -15,7 +15,7 @@ from domain.cases import cases_purge, review_sla
 from domain.cases.capture_gate import CaptureContext
 from domain.ledgers import devices, idle_accounts, major_incidents, qualifications
 from domain.people import sessions
-from domain.platform import audit, housekeeping
+from domain.platform import audit, chat_privacy, housekeeping
 from domain.platform.calendar import Calendar
 from domain.platform.clock import utcnow
 from domain.platform.sweeps import SweepReport, SweepResult
@@ -88,10 +88,13 @@ async def sweep_review_sla(capture: CaptureContext, repeat: timedelta) -> SweepR
 
 
 async def purge_idle_drafts(capture: CaptureContext, idle_days: int) -> int:
-    """Purge drafts idle past the setting, with their photos (C10)."""
-    purged = await cases_purge.purge_idle_drafts(utcnow(), idle_days, capture)
+    """Purge drafts idle past the setting, with their photos, and drop the week-old notes of
+    chat messages already deleted (C10)."""
+    now = utcnow()
+    purged = await cases_purge.purge_idle_drafts(now, idle_days, capture)
     if purged:
         log.info("draft purge: %d drafts idle for %d days purged", purged, idle_days)
+    await chat_privacy.prune_finished(now)
     return purged
 
 

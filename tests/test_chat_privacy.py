@@ -50,7 +50,7 @@ from tests.case_support import MONDAY_10AM, noisy_jpeg
 from tests.chat_driver import Chat, running_bot
 from tests.chat_support import chat_config
 from tests.clock_support import SteadyClock
-from tests.factories import operational, org_tree, person, web_user
+from tests.factories import capture_context, operational, org_tree, person, web_user
 from tests.fake_telegram import FakeTelegram, Params
 from tests.review_support import Desk as ReviewDesk
 from tests.review_support import build_desk, photo
@@ -138,7 +138,7 @@ async def customer_data_sent(chat: Chat) -> list[int]:
 
 
 async def test_submitting_deletes_the_agents_customer_data_messages_and_replies_are_masked(
-    chat: Chat, desk: Desk, fake: FakeTelegram
+    chat: Chat, desk: Desk, fake: FakeTelegram, test_clock: SteadyClock
 ) -> None:
     await start_case(chat)
     carried = await customer_data_sent(chat)
@@ -148,6 +148,11 @@ async def test_submitting_deletes_the_agents_customer_data_messages_and_replies_
     assert "was submitted" in submitted.text
     await all_deleted()
     assert sorted(fake.deleted(AGENT)) == sorted(carried)
+    await jobs.purge_idle_drafts(capture_context(desk.media_root), 7)
+    assert await ChatCustomerMessage.all().count() == len(carried)  # kept a week, then pruned
+    test_clock.move_to(utcnow() + timedelta(days=8))
+    await jobs.purge_idle_drafts(capture_context(desk.media_root), 7)
+    assert not await ChatCustomerMessage.exists()
     replies = "\n".join(fake.texts(AGENT))
     assert ID_NUMBER not in replies and MOBILE not in replies
     assert mask_resident_id(ID_NUMBER) in replies and mask_mobile(MOBILE) in replies

@@ -15,6 +15,7 @@ import re
 from datetime import datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from domain.models import CasePhoto, ChatCustomerMessage, WebChatMessage
@@ -22,6 +23,7 @@ from domain.platform.identity import mask_mobile, mask_resident_id
 
 log = logging.getLogger(__name__)
 DELETABLE_FOR = timedelta(hours=48)
+KEPT_AFTER = timedelta(days=7)  # notes of deleted or given-up messages, then pruned
 BATCH = 100
 WEB = "web"
 RESIDENT_ID = re.compile(r"(?<![0-9])[1-9][0-9]{16}[0-9Xx](?![0-9A-Za-z])")
@@ -88,3 +90,10 @@ async def deletion_failed(row: ChatCustomerMessage, error: str) -> None:
     log.warning("%s message %s in chat %s not deleted (attempt %d): %s", row.channel,
                 row.message_id, row.chat_id, row.attempts + 1, error)
     await ChatCustomerMessage.filter(id=row.id).update(attempts=row.attempts + 1)
+
+
+async def prune_finished(now: datetime) -> int:
+    """Drop the notes of messages deleted or given up more than a week ago."""
+    before = now - KEPT_AFTER
+    return await ChatCustomerMessage.filter(Q(deleted_at__lt=before)
+                                            | Q(gave_up_at__lt=before)).delete()
