@@ -185,7 +185,7 @@ async def test_another_orgs_callback_is_refused(site: Site) -> None:
         recorded = await submit(client, f"{page}/calls", script(callback, result="unreached"),
                                 page="/callbacks")
         revealed = await submit(client, f"{page}/reveal", {}, page="/callbacks")
-    assert seen.status == recorded.status == revealed.status == 403
+    assert seen.status == recorded.status == revealed.status == 404
     assert f'data-callback="{callback.id}"' not in queue
     assert await CallbackAttempt.all().count() == 0
     assert not await AuditLog.filter(action="callback.customer_reveal").exists()

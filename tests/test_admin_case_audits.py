@@ -126,7 +126,7 @@ async def test_an_auditor_of_another_branch_is_refused(site: Site) -> None:
         own = await client.get(f"/case-audits/{site.audit_b.id}")
     a_case, b_case = await site.audit_a.case, await site.audit_b.case
     assert a_case.case_no not in queue and b_case.case_no in queue
-    assert (page.status, posted.status, draw_page.status, own.status) == (403, 403, 403, 200)
+    assert (page.status, posted.status, draw_page.status, own.status) == (404, 404, 404, 200)
     assert (await CaseAudit.get(id=site.audit_a.id)).status == CaseAuditStatus.PENDING
 
 

@@ -30,7 +30,7 @@ from domain.oversight.callbacks import CallRecord
 from domain.platform.actors import Actor
 from domain.platform.calendar import Calendar
 from domain.platform.clock import utcnow
-from domain.platform.errors import DomainError, PermissionDenied
+from domain.platform.errors import DomainError, NotFound, PermissionDenied
 from domain.platform.sweeps import SweepResult
 from scheduler import calendar_sweeps
 from tests.callback_support import CONFIRMED, approved
@@ -309,9 +309,11 @@ async def test_a_business_type_that_issues_a_voucher_asks_about_it(bench: Bench)
 async def test_only_the_assigned_agent_of_the_org_records_a_call(bench: Bench) -> None:
     callback = await scheduled(bench)
     other = bench.caller2 if callback.assigned_to_id == bench.caller.staff_id else bench.caller  # type: ignore[attr-defined]
-    for outsider in (other, bench.far_caller, bench.desk.supervisor):
+    for outsider in (other, bench.desk.supervisor):
         with pytest.raises(PermissionDenied):
             await call(outsider, callback, CONFIRMED, callback.scheduled_at)
+    with pytest.raises(NotFound):  # another org's callback reads as missing
+        await call(bench.far_caller, callback, CONFIRMED, callback.scheduled_at)
     assert await CallbackAttempt.all().count() == 0
 
 
@@ -352,7 +354,7 @@ async def test_revealing_the_mobile_is_audited(bench: Bench) -> None:
     assert await callbacks.reveal_mobile(caller, callback.id, bench.desk.ctx.cipher) == MOBILE
     row = await AuditLog.filter(action="callback.customer_reveal").get()
     assert (row.actor_id, row.object_id) == (caller.staff_id, str(callback.id))
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotFound):
         await callbacks.reveal_mobile(bench.far_caller, callback.id, bench.desk.ctx.cipher)
 
 

@@ -23,7 +23,7 @@ from domain.oversight import case_audits, dashboard
 from domain.oversight.case_audits import AuditFilters, Finding
 from domain.platform.actors import Actor
 from domain.platform.clock import utcnow
-from domain.platform.errors import DomainError, PermissionDenied
+from domain.platform.errors import DomainError, NotFound, PermissionDenied
 from scheduler.calendar_sweeps import draw_weekly_case_audits
 from tests.case_audit_support import CALENDAR, DRAW_49, approved, other_seed
 from tests.case_support import MONDAY_10AM, ZONE, bound_agent
@@ -121,7 +121,7 @@ async def test_the_draw_is_reproducible_from_its_seed(world: Audit) -> None:
     assert sorted(check.case_nos) == sorted(draw.population)
     await AuditDraw.filter(id=draw.id).update(seed=other_seed(draw))
     assert not (await case_audits.verify_draw(world.auditor, draw.id)).matches
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotFound):
         await case_audits.verify_draw(world.auditor_b, draw.id)
 
 
@@ -219,7 +219,7 @@ async def test_errors_older_than_90_days_do_not_count(world: Audit) -> None:
 
 async def test_an_auditor_of_another_org_or_a_non_auditor_is_refused(world: Audit) -> None:
     row = await one_audit(world)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotFound):
         await case_audits.record_finding(world.auditor_b, row.id, Finding("ok"), CALENDAR)
     with pytest.raises(PermissionDenied):
         await case_audits.record_finding(world.desk.ops, row.id, Finding("ok"), CALENDAR)

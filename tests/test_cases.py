@@ -24,7 +24,7 @@ from domain.models import (
     SpecialApproval,
     SpecialApprovalStatus,
 )
-from domain.platform.errors import PermissionDenied
+from domain.platform.errors import NotFound, PermissionDenied
 from domain.platform.images import PhotoLimits
 from domain.platform.media import MediaStore
 from domain.platform.privacy import FieldCipher
@@ -188,7 +188,7 @@ async def test_reveal_is_audited_and_refused_for_a_field_agent(world: World) -> 
     entry = await AuditLog.get(action="case.customer_reveal")
     assert (entry.actor_id, entry.object_id) == (reviewer.staff_id, str(case.id))
     _, outsider = await person(world.ids["branch_b"], Role.REVIEWER, no="R002")
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotFound):
         await case_summaries.reveal_customer(outsider, case.id, world.ctx)
 
 

@@ -200,10 +200,10 @@ async def test_bad_counts_in_the_web_are_refused_and_nothing_is_written(
 async def test_another_orgs_inspection_page_is_refused(v: Vault) -> None:
     row = await this_month(v)
     async with web_as(v.far_supervisor) as client:
-        assert (await client.get(f"/inspections/{row.id}")).status == 403
-        assert (await client.get(f"/inspections/boxes/{v.box.id}")).status == 403
+        assert (await client.get(f"/inspections/{row.id}")).status == 404
+        assert (await client.get(f"/inspections/boxes/{v.box.id}")).status == 404
         started = await submit(client, f"/inspections/{row.id}/start", {}, page="/inspections")
-        assert started.status == 403
+        assert started.status == 404
         listed = await (await client.get("/inspections")).text()
         assert v.tag not in listed
     assert (await Inspection.get(id=row.id)).status == InspectionStatus.SCHEDULED

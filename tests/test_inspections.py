@@ -29,7 +29,7 @@ from domain.models import (
 )
 from domain.oversight import inspection_deadlines, inspection_reports, inspections
 from domain.platform.calendar import Calendar
-from domain.platform.errors import DomainError, PermissionDenied
+from domain.platform.errors import DomainError, NotFound, PermissionDenied
 from domain.vouchers import voucher_stock
 from scheduler import calendar_sweeps
 from tests.case_support import refusal
@@ -156,9 +156,9 @@ async def test_holder_cannot_be_the_second_person(v: Vault) -> None:
 async def test_another_orgs_inspection_is_refused(v: Vault) -> None:
     await inspections.create_monthly_inspections(NOV_1)
     row = await monthly(v)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotFound):
         await inspection_reports.inspection_detail(v.far_supervisor, row.id)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotFound):
         await inspections.start_inspection(v.far_supervisor, row.id)
 
 

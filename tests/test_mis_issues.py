@@ -174,5 +174,5 @@ async def test_another_branch_cannot_see_or_settle_a_mis_issue(world: World) -> 
     _, outsider = await person(world.ids["branch_b"], Role.OPS_ADMIN, no="O077")
     assert await mis_issues.mis_issues(outsider) == []
     refused = await refusal(mis_issues.record_recovery, outsider, mis.id, "交回", T0)
-    assert isinstance(refused, PermissionDenied)
+    assert isinstance(refused, NotFound)
     assert (await MisIssue.get(id=mis.id)).status == MisIssueStatus.RECOVERING

@@ -34,7 +34,7 @@ from domain.models import (
 )
 from domain.platform.actors import Actor
 from domain.platform.clock import utcnow
-from domain.platform.errors import DomainError, PermissionDenied
+from domain.platform.errors import DomainError, NotFound
 from domain.vouchers import voids, voucher_stock
 from scheduler.jobs import LedgerSettings, ledger_jobs
 from scheduler.runner import build_scheduler
@@ -166,11 +166,11 @@ async def test_only_active_field_agents_in_scope_can_be_granted(ledger: Ledger) 
     assert (await refusal(q.grant, lg.ops, reviewer.id, [lg.debit], QualificationBasis.COUNTER)
             ).key == "Only field agents can be granted a qualification."
     await basis.record_counter_qualification(lg.ops, lg.agent_b.id, "GT-0002", date(2019, 5, 6))
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotFound):
         await q.grant(lg.ops_a, lg.agent_b.id, [lg.debit], QualificationBasis.COUNTER)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotFound):
         await basis.record_training(lg.ops_a, lg.agent_b.id, training())
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotFound):
         await q.staff_ledger(lg.ops_a, lg.agent_b.id)
     await Staff.filter(id=lg.agent_b.id).update(active=False)
     assert "deactivated" in (await refusal(q.grant, lg.ops_b, lg.agent_b.id, [lg.debit],
@@ -343,7 +343,7 @@ async def test_a_kept_or_active_account_is_not_disabled(ledger: Ledger) -> None:
     flagged_at = utcnow() + timedelta(days=91)
     await idle.sweep_idle_accounts(flagged_at, 90, 14)
     keep_until = (flagged_at + timedelta(days=60)).date()
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotFound):
         await idle.keep_idle_account(lg.ops_b, lg.agent.id, keep_until, "下月有展业任务")
     await idle.keep_idle_account(lg.ops_a, lg.agent.id, keep_until, "下月有展业任务")
     await idle.touch_activity(lg.agent_b.id, flagged_at + timedelta(days=1))

@@ -88,9 +88,9 @@ async def test_a_case_claimed_by_another_reviewer_is_refused_with_his_name(desk:
 
 async def test_reviewers_outside_the_org_subtree_neither_see_nor_decide(desk: Desk) -> None:
     case = await submitted_case(desk)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotFound):
         await review.claim(desk.outsider, case.id, LATER)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotFound):
         await review.approve(desk.outsider, case.id, desk.ctx)
     with pytest.raises(PermissionDenied):
         await review.approve(desk.supervisor, case.id, desk.ctx)
@@ -441,7 +441,7 @@ async def test_case_page_shows_every_revision_and_the_timeline(desk: Desk) -> No
     kinds = [e.kind for e in detail.events]
     assert kinds.count(CaseEventKind.SUBMITTED) == 2 and CaseEventKind.RETURNED in kinds
     assert await AuditLog.filter(action="case.view", actor_id=desk.second.staff_id).exists()
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotFound):
         await case_file.case_detail(desk.outsider, case.id, desk.ctx)
 
 

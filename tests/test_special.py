@@ -108,7 +108,7 @@ async def test_a_refused_request_keeps_the_gate_shut_and_tells_the_agent(desk: D
 
 async def test_a_request_is_decided_once_by_a_supervisor_in_scope(desk: Desk) -> None:
     request = await ask(desk)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotFound):
         await special.decide_special(desk.far_supervisor, request.id, True, now=ASKED_AT)
     with pytest.raises(PermissionDenied):
         await special.decide_special(desk.reviewer, request.id, True, now=ASKED_AT)

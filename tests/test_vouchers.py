@@ -24,7 +24,7 @@ from domain.models import (
     VoucherMovement,
     VoucherState,
 )
-from domain.platform.errors import DomainError, PermissionDenied
+from domain.platform.errors import DomainError, NotFound, PermissionDenied
 from domain.vouchers import (
     _ledger,
     case_vouchers,
@@ -266,5 +266,5 @@ async def test_the_journal_and_box_detail_show_each_movement(world: World) -> No
     assert [v.serial for v in held] == [card(1), card(2)] and len(moves) == 2
     _, outsider = await person(world.ids["outlet_b"], Role.OPS_ADMIN, no="O009")
     assert await voucher_reports.journal(outsider) == []
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotFound):
         await tail_boxes.box_detail(outsider, world.box.id)

@@ -77,10 +77,11 @@ async def _prefix(actor: Actor, org_id: int | None) -> str:
     """The path prefix of the org asked for (in scope) or of the actor's whole subtree."""
     if org_id is None:
         return scope_prefix(actor)
+    missing = N_("No such organisation.")
     org = await Org.get_or_none(id=org_id)
     if org is None:
-        raise NotFound(N_("No such organisation."))
-    require_scope(actor, org)
+        raise NotFound(missing)
+    require_scope(actor, org, missing)
     return org.path
 
 
@@ -129,10 +130,11 @@ async def completion_rates(actor: Actor, month: str, org_id: int | None = None
 async def box_history(actor: Actor, box_id: int) -> tuple[TailBox, list[Inspection]]:
     """A tail box of the subtree and every inspection of it, newest first (V5)."""
     require(actor, Permission.INSPECTION_VIEW)
+    missing = N_("No such tail box.")
     box = await TailBox.get_or_none(id=box_id).prefetch_related("device", "org", "holder")
     if box is None:
-        raise NotFound(N_("No such tail box."))
-    require_scope(actor, box.org)
+        raise NotFound(missing)
+    require_scope(actor, box.org, missing)
     rows = await Inspection.filter(box_id=box.id).order_by("-due_at", "-id").prefetch_related(
         *RELATED)
     return box, list(rows)
@@ -141,10 +143,11 @@ async def box_history(actor: Actor, box_id: int) -> tuple[TailBox, list[Inspecti
 async def inspection_detail(actor: Actor, inspection_id: int) -> Inspection:
     """One inspection of the subtree with its box, people, incident and sample (V5)."""
     require(actor, Permission.INSPECTION_VIEW)
+    missing = N_("No such inspection.")
     row = await Inspection.get_or_none(id=inspection_id).prefetch_related(*RELATED)
     if row is None:
-        raise NotFound(N_("No such inspection."))
-    require_scope(actor, row.org)
+        raise NotFound(missing)
+    require_scope(actor, row.org, missing)
     return row
 
 

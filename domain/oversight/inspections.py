@@ -235,10 +235,11 @@ async def launch_surprise(actor: Actor, org_id: int, *, percent: int | None = No
     holders are not (K3, V5)."""
     require(actor, Permission.INSPECTION_MANAGE)
     moment = _moment(now)
+    missing = N_("No such organisation.")
     org = await Org.get_or_none(id=org_id)
     if org is None:
-        raise NotFound(N_("No such organisation."))
-    require_scope(actor, org)
+        raise NotFound(missing)
+    require_scope(actor, org, missing)
     population = await open_box_ids(org.path)
     if not population:
         raise DomainError(NOTHING_TO_SAMPLE, org=org.name)
@@ -290,7 +291,7 @@ async def verify_sample(actor: Actor, sample_id: int) -> tuple[InspectionSample,
         "org", "launched_by")
     if sample is None:
         raise NotFound(NO_SUCH_SAMPLE)
-    require_scope(actor, sample.org)
+    require_scope(actor, sample.org, NO_SUCH_SAMPLE)
     redrawn = draw(sample.seed, list(sample.population),
                    sample_size(len(sample.population), sample.percent, sample.count))
     inspected = sorted(await Inspection.filter(sample_id=sample.id).values_list(

@@ -109,7 +109,7 @@ async def box_detail(actor: Actor, box_id: int, *, limit: int | None = None,
     box = await TailBox.get_or_none(id=box_id).prefetch_related("org", "holder", "device")
     if box is None:
         raise NotFound(NO_SUCH_BOX)
-    require_scope(actor, box.org)
+    require_scope(actor, box.org, NO_SUCH_BOX)
     vouchers = Voucher.filter(box_id=box.id).prefetch_related("voucher_type")
     if after is not None:
         vouchers = vouchers.filter(serial__gt=after)

@@ -112,7 +112,7 @@ async def _pending_request(actor: Actor, void_request_id: int) -> VoidRequest:
     request = await VoidRequest.filter(id=void_request_id).select_for_update().first()
     if request is None:
         raise NotFound(NO_SUCH_VOID)
-    require_scope(actor, await Org.get(id=request.org_id))
+    require_scope(actor, await Org.get(id=request.org_id), NO_SUCH_VOID)
     if request.status != VoidStatus.PENDING:
         raise DomainError(VOID_NOT_PENDING, request=request.id)
     return request

@@ -261,10 +261,11 @@ async def caps(actor: Actor) -> list[VoucherCap]:
 async def tail_box_of_device(actor: Actor, device_id: int) -> TailBox:
     """The tail box of a tablet in the actor's subtree, opened on first use (V1)."""
     require(actor, Permission.VOUCHER_MANAGE)
+    missing = N_("No such tablet.")
     device = await Device.get_or_none(id=device_id).prefetch_related("org")
     if device is None:
-        raise NotFound(N_("No such tablet."))
-    require_scope(actor, device.org)
+        raise NotFound(missing)
+    require_scope(actor, device.org, missing)
     return await box_for_device(device_id)
 
 
