@@ -9,6 +9,8 @@ from datetime import date
 from domain.platform.errors import N_, DomainError
 
 ID_LENGTH = 18
+SERIAL_MAX_LENGTH = 64  # the voucher serial column
+SERIAL_TOO_LONG = N_("A serial has at most %(n)d characters: %(serial)s… is longer.")
 EARLIEST_BIRTH_YEAR = 1900
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK_CHARS = "10X98765432"
@@ -31,8 +33,12 @@ def normalise_text(value: str) -> str:
 
 
 def normalise_serial(value: str) -> str:
-    """A voucher serial as typed or pasted, full-width digits read as digits, trimmed (V1)."""
-    return normalise_text(value).strip()
+    """A voucher serial as typed or pasted, full-width digits read as digits, trimmed; one
+    longer than any serial the ledger keeps is refused before it reaches a query (V1)."""
+    serial = normalise_text(value).strip()
+    if len(serial) > SERIAL_MAX_LENGTH:
+        raise DomainError(SERIAL_TOO_LONG, serial=serial[:SERIAL_MAX_LENGTH], n=SERIAL_MAX_LENGTH)
+    return serial
 
 
 def resident_id_check_digit(first17: str) -> str:
