@@ -10,7 +10,7 @@ from domain.models import AuditLog, BindCode, OrgLevel, OutboxMessage, Role
 from domain.people import auth, binding, orgs, staff
 from domain.platform import audit, leases, outbox
 from domain.platform.clock import utcnow
-from domain.platform.errors import DomainError, PermissionDenied
+from domain.platform.errors import DomainError, NotFound
 from domain.platform.intents import Intent
 from tests.audit_support import owner_rights
 from tests.clock_support import SteadyClock
@@ -33,7 +33,7 @@ async def test_auditor_sees_only_own_subtree(database_url: str) -> None:
     await person(ids["outlet_b"], Role.FIELD_AGENT, no="F2")
     visible = {o.code for o in await orgs.list_orgs(auditor)}
     assert visible == {"Ba", "Sa", "Oa"}
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotFound):
         await orgs.get_org(auditor, ids["outlet_b"])
     assert [s.employee_no for s in await staff.list_staff(auditor)] == ["A1"]
 
