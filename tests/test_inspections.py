@@ -32,6 +32,7 @@ from domain.platform.calendar import Calendar
 from domain.platform.errors import DomainError, NotFound, PermissionDenied
 from domain.vouchers import voucher_stock
 from scheduler import calendar_sweeps
+from tests.audit_support import AUDIT_KEY
 from tests.case_support import refusal
 from tests.factories import ROOT
 from tests.inspection_support import (
@@ -97,9 +98,11 @@ MONTHLY_RUN = """
 import asyncio, sys
 from datetime import datetime
 from domain.oversight import inspections
+from domain.platform import audit
 from fieldops.db import close_database, open_database
 
 async def main() -> None:
+    audit.use_keys(sys.argv[3])
     await open_database(sys.argv[1])
     try:
         print(await inspections.create_monthly_inspections(datetime.fromisoformat(sys.argv[2])))
@@ -114,7 +117,7 @@ async def test_two_processes_at_once_create_each_inspection_once(v: Vault, datab
                                                                  ) -> None:
     if not database_url.startswith("postgres"):
         pytest.skip("several processes run on PostgreSQL; SQLite serves one (README)")
-    command = [sys.executable, "-c", MONTHLY_RUN, database_url, NOV_1.isoformat()]
+    command = [sys.executable, "-c", MONTHLY_RUN, database_url, NOV_1.isoformat(), AUDIT_KEY]
     runs = await asyncio.gather(*(asyncio.to_thread(
         subprocess.run, command, capture_output=True, text=True, timeout=120)
         for _ in range(2)))
