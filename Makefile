@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# pytest-xdist workers: each has its own databases (SQLite copies, a PostgreSQL database per
+# worker) and its own Chromium; two keep both cores of the CI machine busy.
+TEST_WORKERS ?= 2
 
 .PHONY: run test lint messages bench clean
 
@@ -23,10 +26,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS)
 	@if [ -n "$$FIELDOPS_TEST_DATABASE_URL" ]; then \
 		echo "== again on PostgreSQL ($$FIELDOPS_TEST_DATABASE_URL) =="; \
-		FIELDOPS_TEST_BACKEND=postgres $(BIN)/pytest -q; \
+		FIELDOPS_TEST_BACKEND=postgres $(BIN)/pytest -q -n $(TEST_WORKERS); \
 	else \
 		echo "FIELDOPS_TEST_DATABASE_URL not set: PostgreSQL run skipped"; \
 	fi
