@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from tortoise import Tortoise, connections
 from tortoise.context import TortoiseContext
+from tortoise.exceptions import OperationalError
 from tortoise.migrations.api import migrate as migrate_api
 from tortoise.migrations.autodetector import MigrationAutodetector
 from tortoise.migrations.executor import MigrationExecutor
@@ -104,8 +105,35 @@ async def opened(database_url: str) -> AsyncIterator[None]:
         await close_database()
 
 
+# Migrations 0016–0018 were renumbered so that their numbers follow the order they apply in;
+# a database that recorded the earlier names is given the new ones before planning.
+RENAMED_MIGRATIONS = {
+    "0016_web_sessions": "0017_web_sessions",
+    "0017_role_grants": "0018_role_grants",
+    "0018_audit_log_append_only": "0016_audit_log_append_only",
+}
+
+
+async def rename_recorded_migrations() -> int:
+    """Record renumbered migrations under their new names; returns how many rows changed."""
+    connection = connections.get("default")
+    try:
+        _, rows = await connection.execute_query(
+            "SELECT name FROM tortoise_migrations WHERE app = 'models'")
+    except OperationalError:  # a new database: nothing recorded yet
+        return 0
+    recorded = {row["name"] for row in rows}
+    renamed = [(old, new) for old, new in RENAMED_MIGRATIONS.items() if old in recorded]
+    for old, new in renamed:
+        await connection.execute_query(
+            f"UPDATE tortoise_migrations SET name = '{new}' "  # the names are the constants above
+            f"WHERE app = 'models' AND name = '{old}'")
+    return len(renamed)
+
+
 async def pending_migrations(database_url: str) -> list[str]:
     """Names of migrations not yet applied to the database."""
+    await rename_recorded_migrations()
     config = tortoise_config(database_url)
     executor = MigrationExecutor(connections.get("default"), config["apps"])
     steps = await executor.plan(None)
@@ -114,6 +142,7 @@ async def pending_migrations(database_url: str) -> list[str]:
 
 async def apply_migrations(database_url: str, progress: Any = None) -> None:
     """Apply every committed migration."""
+    await rename_recorded_migrations()
     await migrate_api(config=tortoise_config(database_url), progress=progress)
 
 

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from tortoise import connections
 
 AUDIT_KEY = "the-audit-key-of-the-tests-kept-apart-from-the-db"
-APPEND_ONLY = importlib.import_module("domain.migrations.0018_audit_log_append_only")
+APPEND_ONLY = importlib.import_module("domain.migrations.0016_audit_log_append_only")
 
 
 @asynccontextmanager

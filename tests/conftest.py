@@ -142,7 +142,7 @@ async def _truncate_all() -> None:
     connection = connections.get("default")
     tables = [model._meta.db_table for model in Tortoise.apps["models"].values()]
     quoted = ", ".join(f'"{table}"' for table in tables)
-    # replica role: past the audit log's append-only triggers (migration 0018)
+    # replica role: past the audit log's append-only triggers (migration 0016)
     await connection.execute_script(
         "BEGIN; SET LOCAL session_replication_role = replica; "
         f"TRUNCATE {quoted} RESTART IDENTITY CASCADE; COMMIT")

@@ -50,3 +50,14 @@ async def test_migrated_sqlite_keeps_every_unique_constraint_and_index(database_
                                   (await connection.execute_query(info))[1]]
     expected = _indexes(lambda sql: fresh.execute(sql).fetchall(), tables)
     assert expected <= _indexes(lambda sql: migrated[sql], tables)
+
+
+async def test_database_recorded_before_renumbering_is_up_to_date(database_url: str) -> None:
+    connection = Tortoise.get_connection("default")
+    for old, new in db.RENAMED_MIGRATIONS.items():
+        await connection.execute_query(
+            f"UPDATE tortoise_migrations SET name = '{old}' WHERE name = '{new}'")
+    assert await db.pending_migrations(database_url) == []
+    _, rows = await connection.execute_query(
+        "SELECT name FROM tortoise_migrations WHERE app = 'models'")
+    assert set(db.RENAMED_MIGRATIONS.values()) <= {row["name"] for row in rows}

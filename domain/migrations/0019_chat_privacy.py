@@ -8,7 +8,7 @@ from tortoise.migrations import operations as ops
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0017_role_grants')]
+    dependencies = [('models', '0018_role_grants')]
 
     initial = False
 

@@ -8,7 +8,7 @@ from tortoise.indexes import Index
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0018_audit_log_append_only')]
+    dependencies = [('models', '0016_audit_log_append_only')]
 
     initial = False
 

@@ -11,7 +11,7 @@ from domain.models.role_grants import RoleGrantState
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0016_web_sessions')]
+    dependencies = [('models', '0017_web_sessions')]
 
     initial = False
 
