@@ -189,4 +189,4 @@ def _jobs(settings: Settings, capture: CaptureContext, calendar: Calendar) -> tu
         CountSettings(settings.day_end_closing_time, settings.day_end_answer_minutes,
                       settings.day_end_escalate_minutes), calendar,
         audit_checkpoints=settings.audit_checkpoint_file,
-        draft_purge_days=settings.draft_purge_days)
+        draft_purge_days=settings.draft_purge_days, retention_days=settings.retention_days)

@@ -1,4 +1,5 @@
-"""The `fieldops` command: migrate, init, run, demo, import, audit verify and checkpoint."""
+"""The `fieldops` command: migrate, init, run, demo, import, prune, audit verify and
+checkpoint."""
 
 from __future__ import annotations
 
@@ -15,14 +16,14 @@ from domain.cases import review_reasons
 from domain.ledgers import device_imports, qualification_basis
 from domain.ledgers.ledger_csv import ImportReport
 from domain.people.bootstrap import create_first_sysadmin
-from domain.platform import audit
+from domain.platform import audit, housekeeping
 from domain.platform.actors import system_actor
 from domain.platform.errors import DomainError
 from fieldops import db
 from fieldops.bootstrap import Graph, bootstrap
 from fieldops.settings import SettingsError, load_settings
 from locales import translate
-from scheduler.jobs import write_audit_checkpoint
+from scheduler.jobs import prune_bookkeeping, write_audit_checkpoint
 
 log = logging.getLogger("fieldops")
 
@@ -148,6 +149,21 @@ async def cmd_audit_checkpoint(graph: Graph, _: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_prune(graph: Graph, args: argparse.Namespace) -> int:
+    """Prune the bookkeeping past the retention now, with its progress (issue 14)."""
+    days = args.days or graph.settings.retention_days
+
+    def shown(kind: str, removed: int) -> None:
+        sys.stderr.write(f"\r{kind:<20} {removed} row(s) removed")
+        sys.stderr.flush()
+
+    removed = await prune_bookkeeping(housekeeping.Retention(days, args.batch), shown)
+    sys.stderr.write("\n" if any(removed.values()) else "")
+    for kind, count in removed.items():
+        print(f"{kind:<20} {count} row(s) older than {days} days pruned")
+    return 0
+
+
 IMPORT_FORMATS = {
     "training": "employee_no,course,completed_on,hours,trainer",
     "exams": "employee_no,exam,taken_on,score,pass_mark",
@@ -219,6 +235,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--only", choices=["web", "bot", "scheduler"], default=None)
     run.set_defaults(func=cmd_run)
     sub.add_parser("demo", help="seed demo data").set_defaults(func=cmd_demo)
+    prune = sub.add_parser("prune", help="prune sent notifications and other bookkeeping "
+                           "past the retention now (the scheduler does it every 6 hours)")
+    prune.add_argument("--days", type=_positive, default=0,
+                       help="retention in days (default: FIELDOPS_RETENTION_DAYS)")
+    prune.add_argument("--batch", type=_positive, default=5000,
+                       help="rows per delete statement")
+    prune.set_defaults(func=cmd_prune)
     _add_import_parser(sub)
     audit_cmd = sub.add_parser("audit", help="audit log tools")
     audit_sub = audit_cmd.add_subparsers(dest="audit_command", required=True)
@@ -230,6 +253,14 @@ def build_parser() -> argparse.ArgumentParser:
     audit_sub.add_parser("checkpoint", help="append a checkpoint of the chain now"
                          ).set_defaults(func=cmd_audit_checkpoint)
     return parser
+
+
+def _positive(value: str) -> int:
+    """A whole number of at least 1, for argparse."""
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a whole number of at least 1")
+    return number
 
 
 def _add_import_parser(sub: argparse._SubParsersAction) -> None:

@@ -91,6 +91,7 @@ class Settings(BaseSettings):
     chat_inbound_limit: int = Field(default=30, ge=1)
     chat_inbound_window_seconds: int = Field(default=60, ge=1, le=3600)
     draft_purge_days: int = Field(default=7, ge=1)
+    retention_days: int = Field(default=30, ge=1)
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
     outbox_backoff_seconds: float = Field(default=2.0, gt=0)
     outbox_max_attempts: int = Field(default=8, ge=1)

@@ -54,11 +54,11 @@ class CountSettings:
     escalate_minutes: int = 60
 
 
-async def prune_processed_updates() -> int:
-    """Drop processed-update marks past their retention."""
-    removed = await housekeeping.prune_processed_updates()
-    log.info("pruned %d processed-update marks", removed)
-    return removed
+async def prune_bookkeeping(retention: housekeeping.Retention,
+                            progress: housekeeping.Progress | None = None) -> dict[str, int]:
+    """Prune finished outbox rows, processed-update marks and other bookkeeping past the
+    retention, in batches (issue 14); each kind logs its count."""
+    return await housekeeping.prune(retention, progress=progress)
 
 
 async def sweep_web_sessions() -> tuple[int, int]:
@@ -159,7 +159,6 @@ def count_jobs(zone: ZoneInfo, counts: CountSettings) -> tuple[Job, ...]:
 
 
 JOBS: tuple[Job, ...] = (
-    Job("prune_processed_updates", prune_processed_updates, every=timedelta(hours=6)),
     Job("web_sessions", sweep_web_sessions, every=timedelta(minutes=5)),
 )
 
@@ -206,7 +205,7 @@ def calendar_jobs(calendar: Calendar) -> tuple[Job, ...]:
 def scheduled_jobs(capture: CaptureContext, sla_repeat: timedelta,
                    ledgers: LedgerSettings | None = None, counts: CountSettings | None = None,
                    calendar: Calendar | None = None, *, audit_checkpoints: Path | None = None,
-                   draft_purge_days: int = 7) -> tuple[Job, ...]:
+                   draft_purge_days: int = 7, retention_days: int = 30) -> tuple[Job, ...]:
     """Every job of a running process: the plain ones plus those that need the settings;
     the hourly audit checkpoint when it has a file to go to (S3)."""
     anchor = (Job("audit_checkpoint", partial(write_audit_checkpoint, audit_checkpoints),
@@ -216,6 +215,8 @@ def scheduled_jobs(capture: CaptureContext, sla_repeat: timedelta,
                 every=timedelta(minutes=1), lease=timedelta(minutes=2)),
             Job("draft_purge", partial(purge_idle_drafts, capture, draft_purge_days),
                 every=timedelta(hours=1), at_start=True),
+            Job("retention", partial(prune_bookkeeping, housekeeping.Retention(retention_days)),
+                every=timedelta(hours=6), lease=timedelta(minutes=30)),
             *ledger_jobs(capture.zone, ledgers or LedgerSettings()),
             *count_jobs(capture.zone, counts or CountSettings()),
             *calendar_jobs(calendar or Calendar(zone=capture.zone)))

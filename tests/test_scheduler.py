@@ -8,10 +8,10 @@ from datetime import timedelta
 
 import pytest
 
-from domain.models import JobLease, ProcessedUpdate
-from domain.platform import chat, leases
+from domain.models import JobLease
+from domain.platform import leases
 from domain.platform.clock import utcnow
-from scheduler.jobs import Job, prune_processed_updates
+from scheduler.jobs import Job
 from scheduler.runner import build_scheduler, run_leased
 
 
@@ -53,11 +53,3 @@ async def test_scheduler_fires_the_job_on_its_interval(database_url: str) -> Non
         await asyncio.wait_for(fired.wait(), timeout=10)
     finally:
         scheduler.shutdown(wait=False)
-
-
-async def test_prune_forgets_only_old_update_marks(database_url: str) -> None:
-    assert await chat.claim_update("telegram", 1)
-    assert await chat.claim_update("telegram", 2)
-    await ProcessedUpdate.filter(update_id="1").update(processed_at=utcnow() - timedelta(days=8))
-    assert await prune_processed_updates() == 1
-    assert not await chat.claim_update("telegram", 2)

@@ -22,7 +22,6 @@ from domain.models.cases import (
 from domain.models.chat import (
     BindCode,
     ChatBinding,
-    ChatInbound,
     ChatSession,
     ProcessedUpdate,
     WebChatMessage,
@@ -123,7 +122,6 @@ __all__ = [
     "CaseStatus",
     "ChatBinding",
     "ChatCustomerMessage",
-    "ChatInbound",
     "ChatInboundHit",
     "ChatSession",
     "ConfidentialityPledge",

@@ -1,0 +1,246 @@
+"""The outbox at a million sent rows: the dispatcher's poll and /metrics' counts (issue 14).
+
+A fresh database (a temporary SQLite file, or a scratch database made on the PostgreSQL server
+of `--database` and dropped at the end) gets the same live work at every size: messages
+waiting for a later retry, messages waiting for a chat binding, dead messages, and a batch of
+50 due messages that every busy poll claims (put back untimed between runs). Sent rows are
+then bulk-inserted with SQL, on the server (a copy of one sent row per number of a series),
+first the baseline (1,000) and then up to the large size (1,000,000), progress on stderr. At
+each size the real functions are timed (best of `--repeat` runs):
+
+- idle poll: `outbox.claim_due` when nothing is due (the dispatcher's poll every second),
+- busy poll: `outbox.claim_due` claiming the 50 due messages,
+- /metrics counts: `outbox.status_counts`, which /metrics and the dashboard show.
+
+The ratio of the large size to the baseline is the figure to watch (≈1 flat, ≈1000 linear).
+`--without-partial-indexes` drops the partial indexes of migration 0021 first, for the
+figures before them. `--prune` also times `fieldops prune` deleting every sent row at the
+end (5,000 per statement).
+
+    .venv/bin/python -m bench.outbox_scale
+    .venv/bin/python -m bench.outbox_scale --database postgres://postgres@127.0.0.1:5432/postgres
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+from tortoise import connections
+
+from domain.models import OutboxMessage, OutboxStatus, Role
+from domain.people import orgs
+from domain.people import staff as staff_service
+from domain.platform import audit, housekeeping, outbox
+from domain.platform.actors import system_actor
+from domain.platform.clock import utcnow
+from fieldops.db import apply_migrations, close_database, open_database
+
+ROOT = system_actor("bench")
+PARTIAL_INDEXES = ("outbox_message_live", "outbox_message_due")
+CHUNK = 100_000
+DUE_BATCH = 50
+STARTED = time.perf_counter()
+
+
+def note(text: str) -> None:
+    """Progress on stderr, with the seconds since the start."""
+    sys.stderr.write(f"[{time.perf_counter() - STARTED:7.1f}s] {text}\n")
+    sys.stderr.flush()
+
+
+async def live_work() -> tuple[int, list[int]]:
+    """A recipient and the live rows of every size; returns the recipient's id and the ids
+    of the messages the busy poll claims."""
+    org = await orgs.create_org(ROOT, code="P1", name="省分行", parent_id=None)
+    agent = await staff_service.create_staff(ROOT, staff_service.StaffForm(
+        employee_no="F001", name="展业1", org_id=org.id, roles=frozenset({Role.FIELD_AGENT})))
+    now = utcnow()
+    rows = [OutboxMessage(recipient_id=agent.id, channel="telegram", kind="reply",
+                          template="bench", idempotency_key=f"live:{status}:{n}", status=status,
+                          next_attempt_at=now + timedelta(minutes=10), created_at=now,
+                          expires_at=now + timedelta(days=1),
+                          sent_at=now if status == OutboxStatus.SENT else None)
+            for status, count in ((OutboxStatus.PENDING, 20), (OutboxStatus.WAITING, 10),
+                                  (OutboxStatus.DEAD, 30), (OutboxStatus.SENT, DUE_BATCH))
+            for n in range(count)]
+    await OutboxMessage.bulk_create(rows)
+    due = await OutboxMessage.filter(idempotency_key__startswith="live:sent:").values_list(
+        "id", flat=True)
+    return agent.id, list(due)
+
+
+async def grow(dialect: str, start: int, stop: int) -> None:
+    """Insert sent rows start..stop-1, copies of one sent row, in chunks of CHUNK."""
+    template = await OutboxMessage.filter(idempotency_key="live:sent:0").first()
+    assert template is not None
+    columns = [c for c in OutboxMessage._meta.db_fields if c not in ("id", "idempotency_key")]
+    quoted = ", ".join(f'"{c}"' for c in columns)
+    picked = ", ".join(f't."{c}"' for c in columns)
+    client = connections.get("default")
+    for first in range(start, stop, CHUNK):
+        last = min(first + CHUNK, stop) - 1
+        key = "'sent:' || CAST(n.i AS TEXT)"
+        if dialect == "sqlite":
+            sql = (f"WITH RECURSIVE n(i) AS (SELECT {first} UNION ALL SELECT i + 1 FROM n "
+                   f"WHERE i < {last}) INSERT INTO outbox_message ({quoted}, idempotency_key) "
+                   f"SELECT {picked}, {key} FROM n, outbox_message t WHERE t.id = {template.id}")
+        else:
+            sql = (f"INSERT INTO outbox_message ({quoted}, idempotency_key) SELECT {picked}, "
+                   f"{key} FROM generate_series({first}, {last}) AS n(i), outbox_message t "
+                   f"WHERE t.id = {template.id}")
+        await client.execute_script(sql)
+        note(f"{last + 1:,} sent rows")
+    if dialect == "postgres":
+        await client.execute_script("ANALYZE outbox_message")  # as autovacuum would soon
+
+
+async def make_due(ids: list[int]) -> None:
+    """Put the busy poll's messages back: pending and due now."""
+    await OutboxMessage.filter(id__in=ids).update(
+        status=OutboxStatus.PENDING, next_attempt_at=utcnow() - timedelta(seconds=1),
+        claimed_until=None, attempts=0)
+
+
+async def park(ids: list[int]) -> None:
+    """Take the busy poll's messages out of the live work again."""
+    await OutboxMessage.filter(id__in=ids).update(status=OutboxStatus.SENT, claimed_until=None,
+                                                  sent_at=utcnow())
+
+
+async def timed(call: Callable[[], Awaitable[object]], repeat: int,
+                before: Callable[[], Awaitable[None]] | None = None) -> float:
+    """Best of `repeat` runs in milliseconds; `before` runs untimed ahead of each."""
+    best = float("inf")
+    for _ in range(repeat):
+        if before:
+            await before()
+        started = time.perf_counter()
+        await call()
+        best = min(best, time.perf_counter() - started)
+    return best * 1000
+
+
+async def measure(due: list[int], repeat: int) -> dict[str, float]:
+    """The three timings at the current size."""
+    idle = await timed(lambda: outbox.claim_due(limit=DUE_BATCH), repeat)
+    busy = await timed(lambda: _claim_all(len(due)), repeat, lambda: make_due(due))
+    await park(due)
+    counts = await timed(outbox.status_counts, repeat)
+    return {"idle poll": idle, "busy poll (50 claimed)": busy, "/metrics counts": counts}
+
+
+async def _claim_all(expected: int) -> None:
+    claimed = await outbox.claim_due(limit=DUE_BATCH)
+    if len(claimed) != expected:
+        raise RuntimeError(f"the busy poll claimed {len(claimed)} of {expected}")
+
+
+async def run(url: str, dialect: str, sizes: list[int], repeat: int, *, drop_partial: bool,
+              prune: bool) -> None:
+    """Fill, measure at each size, print the table (and time the prune)."""
+    audit.use_keys("a throwaway key of a throwaway database")
+    await open_database(url)
+    try:
+        await apply_migrations(url)
+        client = connections.get("default")
+        if drop_partial:
+            for name in PARTIAL_INDEXES:
+                await client.execute_script(f'DROP INDEX IF EXISTS "{name}"')
+        _, due = await live_work()
+        results: dict[str, list[float]] = {}
+        done = 0
+        for size in sizes:
+            await grow(dialect, done, size)
+            done = size
+            note(f"measuring at {size:,} sent rows")
+            for name, ms in (await measure(due, repeat)).items():
+                results.setdefault(name, []).append(ms)
+        report(dialect, sizes, results, drop_partial)
+        if prune:
+            await time_prune(done)
+    finally:
+        await close_database()
+
+
+async def time_prune(rows: int) -> None:
+    """Prune every sent row (they are 0 days old: a retention moved past them)."""
+    started = time.perf_counter()
+    removed = await housekeeping.prune(housekeeping.Retention(days=1),
+                                       now=utcnow() + timedelta(days=2),
+                                       progress=lambda kind, n: note(f"pruned {n:,} {kind}")
+                                       if n % 100_000 == 0 else None)
+    seconds = time.perf_counter() - started
+    print(f"prune: {removed['outbox_message']:,} of {rows:,} rows in {seconds:.1f} s "
+          f"({removed['outbox_message'] / seconds:,.0f} rows/s, 5,000 per statement)")
+
+
+def report(dialect: str, sizes: list[int], results: dict[str, list[float]],
+           drop_partial: bool) -> None:
+    """The timings side by side and the ratio of the largest size to the baseline."""
+    indexes = "without the partial indexes" if drop_partial else "with the partial indexes"
+    print(f"outbox at scale on {dialect}, {indexes}")
+    header = "".join(f"{size:>14,}" for size in sizes)
+    print(f"{'sent rows':<26}{header}   largest/baseline")
+    for name, times in results.items():
+        cells = "".join(f"{t:>12.2f}ms" for t in times)
+        print(f"{name:<26}{cells}   {times[-1] / times[0]:8.2f}×")
+
+
+async def scratch_database(server_url: str) -> tuple[str, str]:
+    """Create a scratch database on the server; returns its URL and name."""
+    name = f"fieldops_bench_outbox_{uuid.uuid4().hex[:8]}"
+    server = await asyncpg.connect(server_url)
+    try:
+        await server.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await server.close()
+    parts = urlsplit(server_url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", "", "")), name
+
+
+async def drop_database(server_url: str, name: str) -> None:
+    """Drop the scratch database."""
+    server = await asyncpg.connect(server_url)
+    try:
+        await server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await server.close()
+
+
+async def main(args: argparse.Namespace) -> None:
+    """Run on a temporary SQLite file, or on a scratch database of the PostgreSQL server."""
+    sizes = [args.baseline, args.rows]
+    if not args.database:
+        with tempfile.TemporaryDirectory() as directory:
+            await run(f"sqlite://{Path(directory) / 'outbox.sqlite3'}", "sqlite", sizes,
+                      args.repeat, drop_partial=args.without_partial_indexes, prune=args.prune)
+        return
+    url, name = await scratch_database(args.database)
+    try:
+        await run(url, "postgres", sizes, args.repeat,
+                  drop_partial=args.without_partial_indexes, prune=args.prune)
+    finally:
+        await drop_database(args.database, name)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", default="",
+                        help="a PostgreSQL server URL (a scratch database is made on it); "
+                             "default: a temporary SQLite file")
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--baseline", type=int, default=1_000)
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--without-partial-indexes", action="store_true")
+    parser.add_argument("--prune", action="store_true")
+    asyncio.run(main(parser.parse_args()))
