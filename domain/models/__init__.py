@@ -22,6 +22,7 @@ from domain.models.cases import (
 from domain.models.chat import (
     BindCode,
     ChatBinding,
+    ChatInbound,
     ChatSession,
     ProcessedUpdate,
     WebChatMessage,
@@ -122,6 +123,7 @@ __all__ = [
     "CaseStatus",
     "ChatBinding",
     "ChatCustomerMessage",
+    "ChatInbound",
     "ChatInboundHit",
     "ChatSession",
     "ConfidentialityPledge",

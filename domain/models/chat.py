@@ -82,6 +82,24 @@ class ProcessedUpdate(Model):
         unique_together = (("channel", "update_id"),)
 
 
+class ChatInbound(Model):
+    """A webhook update registered on arrival, so that the updates of one chat are handled
+    in update-id order whichever worker received them (issue 14); `handled_at` is set once
+    it was handled or given up."""
+
+    id = fields.BigIntField(primary_key=True)
+    channel = fields.CharField(max_length=16)
+    update_id = fields.BigIntField()
+    sender = fields.CharField(max_length=64)
+    received_at = fields.DatetimeField()
+    handled_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "chat_inbound"
+        unique_together = (("channel", "update_id"),)
+        indexes = (("channel", "sender", "update_id"),)
+
+
 class WebChatMessage(Model):
     """One line of the browser chat transcript of a staff member, inbound or from the bot."""
 

@@ -7,11 +7,16 @@ from tortoise.models import Model
 
 
 class JobLease(Model):
-    """Who runs a scheduler job until when, so several processes run it once."""
+    """Who runs a scheduler job until when, so several processes run it once per interval
+    (issue 14): `epoch` grows at each taking and fences the holder's record of its run,
+    `slot_start` is the start of the interval taken, `finished_at` when that run ended."""
 
     name = fields.CharField(max_length=64, primary_key=True)
     holder = fields.CharField(max_length=128)
     expires_at = fields.DatetimeField()
+    epoch = fields.BigIntField(default=0)
+    slot_start = fields.DatetimeField(null=True)
+    finished_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "job_lease"
