@@ -121,7 +121,11 @@ async def cmd_audit_verify(graph: Graph, args: argparse.Namespace) -> int:
     marks: list[audit.Checkpoint] = []
     if args.checkpoint or path.exists():
         try:
-            marks = await asyncio.to_thread(audit.read_checkpoints, path)
+            marks = await asyncio.to_thread(audit.read_checkpoints, path, args.allow_unsigned)
+        except audit.CheckpointRejected as bad:
+            reason = translate(graph.settings.default_locale, bad.reason)
+            print(f"audit checkpoints REJECTED: {path}, line {bad.line_no}: {reason}")
+            return 1
         except (OSError, ValueError, KeyError) as err:
             print(f"fieldops: cannot read the checkpoints in {path}: {err}", file=sys.stderr)
             return 1
@@ -249,6 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--checkpoint", default="", metavar="FILE",
                         help="checkpoint file to compare with (default: "
                              "FIELDOPS_AUDIT_CHECKPOINT_FILE)")
+    verify.add_argument("--allow-unsigned", action="store_true",
+                        help="accept unsigned checkpoint lines written before lines were "
+                             "signed (only before the first signed line)")
     verify.set_defaults(func=cmd_audit_verify)
     audit_sub.add_parser("checkpoint", help="append a checkpoint of the chain now"
                          ).set_defaults(func=cmd_audit_checkpoint)

@@ -70,12 +70,12 @@ async def sweep_web_sessions() -> tuple[int, int]:
 
 
 async def write_audit_checkpoint(path: Path) -> audit.Checkpoint:
-    """Anchor the audit chain outside the database: its row count and head hash to the log
-    and to the append-only checkpoint file (S3)."""
+    """Anchor the audit chain outside the database: its row count and head hash, signed
+    with the audit key, to the log and to the append-only checkpoint file (S3)."""
     mark = await audit.checkpoint()
-    await asyncio.to_thread(audit.append_checkpoint, path, mark)
-    log.info("audit checkpoint: %d rows, head row %d, hash %s", mark.rows, mark.head_id,
-             mark.head_hash)
+    line = await asyncio.to_thread(audit.append_checkpoint, path, mark)
+    log.info("audit checkpoint: %d rows, head row %d, hash %s; signed line %s", mark.rows,
+             mark.head_id, mark.head_hash, line)
     return mark
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from datetime import timedelta
 from pathlib import Path
@@ -198,7 +199,78 @@ async def test_the_scheduler_writes_a_checkpoint_line_to_the_log_and_the_file(
     assert (await audit.verify_chain([first, second])).broken is None
 
 
-def test_a_checkpoint_line_reads_back_as_written() -> None:
+def test_a_checkpoint_line_reads_back_as_written(tmp_path: Path) -> None:
     mark = audit.Checkpoint(at=utcnow(), rows=3, head_id=9,
                             head_hash=hashlib.sha256(b"x").hexdigest())
-    assert audit.Checkpoint.of_line(mark.line()) == mark
+    path = tmp_path / "audit-checkpoints.log"
+    line = audit.append_checkpoint(path, mark)
+    assert json.loads(line)["sig"] == mark.signature(AUDIT_KEY.encode())
+    assert audit.read_checkpoints(path) == [mark]
+
+
+def checkpoint_file(tmp_path: Path, *lines: dict[str, object]) -> Path:
+    """A checkpoint file holding these lines, as someone who can write the file wrote them."""
+    path = tmp_path / "audit-checkpoints.log"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def genuine(rows: int) -> dict[str, object]:
+    """A checkpoint line as the scheduler signs it."""
+    mark = audit.Checkpoint(at=utcnow(), rows=rows, head_id=rows,
+                            head_hash=hashlib.sha256(str(rows).encode()).hexdigest())
+    return json.loads(mark.line())
+
+
+def resigned(line: dict[str, object], key: bytes, **changes: object) -> dict[str, object]:
+    """The line with `changes`, signed again with `key`."""
+    data = line | changes
+    mark, _ = audit.Checkpoint.of_line(json.dumps(data))
+    return data | {"sig": mark.signature(key)}
+
+
+@pytest.mark.parametrize("attack", ["forged", "count-edited", "signature-stripped"])
+def test_a_forged_edited_or_unsigned_checkpoint_line_is_refused_with_its_number(
+    tmp_path: Path, attack: str
+) -> None:
+    first, second = genuine(5), genuine(7)
+    bad = {"forged": resigned(second, GUESSED_KEY, rows=9, head_id=9),
+           "count-edited": second | {"rows": 6},
+           "signature-stripped": {k: v for k, v in second.items() if k != "sig"}}[attack]
+    path = checkpoint_file(tmp_path, first, bad)
+    with pytest.raises(audit.CheckpointRejected) as refused:
+        audit.read_checkpoints(path)
+    assert refused.value.line_no == 2
+    assert refused.value.reason == (audit.UNSIGNED_CHECKPOINT if attack == "signature-stripped"
+                                    else audit.FORGED_CHECKPOINT)
+
+
+def test_unsigned_lines_pass_only_when_allowed_and_only_before_the_first_signed_one(
+    tmp_path: Path
+) -> None:
+    old = {k: v for k, v in genuine(3).items() if k != "sig"}
+    path = checkpoint_file(tmp_path, old, genuine(5))
+    assert [mark.rows for mark in audit.read_checkpoints(path, allow_unsigned=True)] == [3, 5]
+    with pytest.raises(audit.CheckpointRejected, match="line 1: the line is not signed"):
+        audit.read_checkpoints(path)
+    late = checkpoint_file(tmp_path, genuine(5), old)
+    with pytest.raises(audit.CheckpointRejected) as refused:
+        audit.read_checkpoints(late, allow_unsigned=True)
+    assert refused.value.reason == audit.UNSIGNED_AFTER_SIGNED
+
+
+def test_after_a_rotation_old_checkpoints_still_hold_but_none_signed_with_the_old_key_follows(
+    tmp_path: Path
+) -> None:
+    before = genuine(3)
+    audit.use_keys("the-next-audit-key", [AUDIT_KEY])
+    after = genuine(5)
+    assert [m.rows for m in audit.read_checkpoints(checkpoint_file(tmp_path, before, after))
+            ] == [3, 5]
+    late = resigned(after, AUDIT_KEY.encode(), rows=9)
+    with pytest.raises(audit.CheckpointRejected) as refused:
+        audit.read_checkpoints(checkpoint_file(tmp_path, before, after, late))
+    assert (refused.value.line_no, refused.value.reason) == (3, audit.RETIRED_KEY_CHECKPOINT)
+    audit.use_keys(AUDIT_KEY)
+    with pytest.raises(audit.CheckpointRejected, match="line 2: the signature does not match"):
+        audit.read_checkpoints(checkpoint_file(tmp_path, before, after))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import shutil
 from pathlib import Path
 
@@ -65,3 +68,28 @@ async def test_verify_names_a_forged_row_and_migrate_seals_unkeyed_rows(
     await forged.save()
     broken = await fieldops(env, "audit", "verify", cwd=tmp_path)
     assert broken.returncode == 1 and f"BROKEN at row {forged.id}" in broken.stdout
+
+
+async def test_verify_refuses_a_forged_edited_or_unsigned_checkpoint_line_and_names_it(
+    database_url: str, tmp_path: Path
+) -> None:
+    env = cli_env(database_url, tmp_path, FIELDOPS_DEFAULT_LOCALE="en")
+    await org_tree()
+    anchored = await fieldops(env, "audit", "checkpoint", cwd=tmp_path)
+    assert anchored.returncode == 0, anchored.stderr
+    path = tmp_path / "var" / "audit-checkpoints.log"
+    genuine = json.loads(path.read_text(encoding="utf-8"))
+    unsigned = {k: v for k, v in genuine.items() if k != "sig"}
+    forged = unsigned | {"rows": 3, "head_id": 3, "sig": hmac.new(
+        b"a guessed key", json.dumps(unsigned).encode(), hashlib.sha256).hexdigest()}
+    for bad, reason in ((forged, "forged or edited"), (genuine | {"rows": 6}, "forged or edited"),
+                        (unsigned, "not signed")):
+        kept = tmp_path / "kept.log"
+        kept.write_text(f"{json.dumps(genuine)}\n{json.dumps(bad)}\n", encoding="utf-8")
+        refused = await fieldops(env, "audit", "verify", "--checkpoint", str(kept), cwd=tmp_path)
+        assert refused.returncode == 1, refused.stdout
+        assert f"REJECTED: {kept}, line 2: the" in refused.stdout and reason in refused.stdout
+    kept.write_text(f"{json.dumps(unsigned)}\n{json.dumps(genuine)}\n", encoding="utf-8")
+    older = await fieldops(env, "audit", "verify", "--checkpoint", str(kept),
+                           "--allow-unsigned", cwd=tmp_path)
+    assert older.returncode == 0 and "2 checkpoint(s) compared" in older.stdout

@@ -8,7 +8,10 @@ row marks its end (`seal_legacy_rows` writes that row on upgrade), and no unkeye
 follow it. After a key rotation the previous keys still check the older rows, never a row
 after the first one signed with a newer key. Rows removed from the end (or all of them) are
 found by comparing the chain with a checkpoint: the row count and head hash, written
-periodically to a log line and an append-only file that the database does not hold.
+periodically to a log line and an append-only file that the database does not hold. Each
+checkpoint line is signed with an HMAC under the audit key too, so whoever can write the
+file cannot forge or edit a line without the key; lines written before they were signed are
+read only when asked for, and only before the first signed one.
 """
 
 from __future__ import annotations
@@ -139,6 +142,14 @@ def _key_level(prev_hash: str, row: AuditLog, lowest: int) -> int | None:
     return None
 
 
+_CHECKPOINT_CONTEXT = b"fieldops/audit-checkpoint/v1\n"  # no row hash passes as a signature
+UNSIGNED_CHECKPOINT = N_("the line is not signed")
+FORGED_CHECKPOINT = N_("the signature does not match the line: it was forged or edited")
+RETIRED_KEY_CHECKPOINT = N_("the line is signed with a key retired before an earlier line's key")
+UNSIGNED_AFTER_SIGNED = N_("an unsigned line follows a signed one")
+UNREADABLE_CHECKPOINT = N_("the line is not a checkpoint")
+
+
 @dataclass(frozen=True)
 class Checkpoint:
     """The chain's length and head at a moment, kept outside the database (S3)."""
@@ -148,17 +159,45 @@ class Checkpoint:
     head_id: int
     head_hash: str
 
-    def line(self) -> str:
-        """The checkpoint as one line of the checkpoint file."""
+    def _payload(self) -> bytes:
         return json.dumps({"at": self.at.isoformat(), "rows": self.rows,
-                           "head_id": self.head_id, "head_hash": self.head_hash})
+                           "head_id": self.head_id, "head_hash": self.head_hash},
+                          sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+    def signature(self, key: bytes) -> str:
+        """HMAC-SHA256 of the checkpoint's fields under an audit key (S3)."""
+        return hmac.new(key, _CHECKPOINT_CONTEXT + self._payload(), hashlib.sha256).hexdigest()
+
+    def line(self) -> str:
+        """The checkpoint as one line of the checkpoint file, signed with the audit key."""
+        return json.dumps({"at": self.at.isoformat(), "rows": self.rows,
+                           "head_id": self.head_id, "head_hash": self.head_hash,
+                           "sig": self.signature(_signing_key())})
 
     @classmethod
-    def of_line(cls, line: str) -> Checkpoint:
-        """A checkpoint read back from its line."""
+    def of_line(cls, line: str) -> tuple[Checkpoint, str]:
+        """A checkpoint read back from its line, with its signature ("" when unsigned)."""
         data = json.loads(line)
-        return cls(at=datetime.fromisoformat(data["at"]), rows=int(data["rows"]),
+        mark = cls(at=datetime.fromisoformat(data["at"]), rows=int(data["rows"]),
                    head_id=int(data["head_id"]), head_hash=str(data["head_hash"]))
+        return mark, str(data.get("sig", ""))
+
+    def key_level(self, signature: str, lowest: int) -> int | None:
+        """The oldest audit key, from `lowest` up (oldest first), that signed the checkpoint;
+        None when none did."""
+        for level in range(lowest, len(_KEYS.in_force)):
+            if hmac.compare_digest(self.signature(_KEYS.in_force[level]), signature):
+                return level
+        return None
+
+
+class CheckpointRejected(ValueError):
+    """A checkpoint line that does not hold: forged, edited, unsigned or unreadable (S3)."""
+
+    def __init__(self, line_no: int, reason: str) -> None:
+        super().__init__(f"line {line_no}: {reason}")
+        self.line_no = line_no
+        self.reason = reason
 
 
 async def checkpoint() -> Checkpoint:
@@ -170,17 +209,44 @@ async def checkpoint() -> Checkpoint:
     return Checkpoint(at=utcnow(), rows=rows, head_id=head.id, head_hash=head.row_hash)
 
 
-def append_checkpoint(path: Path, mark: Checkpoint) -> None:
-    """Add a checkpoint to the end of the append-only checkpoint file."""
+def append_checkpoint(path: Path, mark: Checkpoint) -> str:
+    """Add a checkpoint, signed, to the end of the append-only checkpoint file; the line."""
+    line = mark.line()
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as file:
-        file.write(mark.line() + "\n")
+        file.write(line + "\n")
+    return line
 
 
-def read_checkpoints(path: Path) -> list[Checkpoint]:
-    """Every checkpoint in a checkpoint file, oldest first."""
-    return [Checkpoint.of_line(line) for line in path.read_text(encoding="utf-8").splitlines()
-            if line.strip()]
+def read_checkpoints(path: Path, allow_unsigned: bool = False) -> list[Checkpoint]:
+    """Every checkpoint in a checkpoint file, oldest first, each line's signature checked with
+    the audit keys (S3); the first line that does not hold is refused with its number.
+    Unsigned lines from before checkpoints were signed pass only with `allow_unsigned`, and
+    only before the first signed line; no line may be signed with a key retired before the
+    key of an earlier line."""
+    marks: list[Checkpoint] = []
+    level, signed = 0, False
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            mark, signature = Checkpoint.of_line(line)
+        except (ValueError, KeyError, TypeError):
+            raise CheckpointRejected(number, UNREADABLE_CHECKPOINT) from None
+        if not signature:
+            if not allow_unsigned:
+                raise CheckpointRejected(number, UNSIGNED_CHECKPOINT)
+            if signed:
+                raise CheckpointRejected(number, UNSIGNED_AFTER_SIGNED)
+        else:
+            found = mark.key_level(signature, level)
+            if found is None:
+                retired = mark.key_level(signature, 0) is not None
+                raise CheckpointRejected(number, RETIRED_KEY_CHECKPOINT if retired
+                                         else FORGED_CHECKPOINT)
+            level, signed = found, True
+        marks.append(mark)
+    return marks
 
 
 @dataclass(frozen=True)
