@@ -45,7 +45,7 @@ from domain.models.inspections import (
     InspectionStatus,
 )
 from domain.models.orgs import Org, OrgLevel, Role, Staff, StaffRole, WebCredential
-from domain.models.outbox import OutboxMessage, OutboxStatus
+from domain.models.outbox import OutboxMessage, OutboxStatus, SendLease
 from domain.models.qualifications import (
     CounterQualification,
     ExamResult,
@@ -165,6 +165,7 @@ __all__ = [
     "Role",
     "RoleGrant",
     "RoleGrantState",
+    "SendLease",
     "SerialCheck",
     "Setting",
     "SpecialApproval",

@@ -49,6 +49,12 @@ class OutboxMessage(Model):
     attempts = fields.IntField(default=0)
     next_attempt_at = fields.DatetimeField(db_index=True)
     claimed_until = fields.DatetimeField(null=True)
+    # The fencing token of the claim a dispatcher holds: only that claim marks the row (issue 14).
+    claim_token = fields.CharField(max_length=64, null=True)
+    # The platform's id of the sent message (Telegram message_id), which an edit needs.
+    external_message_id = fields.CharField(max_length=64, null=True)
+    # An edit row: the id of the message whose text it replaces once that one is sent.
+    edit_of = fields.BigIntField(null=True)
     last_error = fields.TextField(default="")
     created_at = fields.DatetimeField()
     expires_at = fields.DatetimeField(null=True)
@@ -58,3 +64,18 @@ class OutboxMessage(Model):
         table = "outbox_message"
         ordering = ["id"]
         indexes = (("status", "expires_at"),)  # the expiry sweep of the dispatcher
+
+
+class SendLease(Model):
+    """Which process sends for a channel's bot now: one leader at a time, elected with a
+    lease whose `epoch` grows on every takeover (the fencing token of its claims), and until
+    when the platform asked the whole bot to pause (a 429's retry_after) (issue 14)."""
+
+    name = fields.CharField(max_length=64, primary_key=True)
+    holder = fields.CharField(max_length=128)
+    epoch = fields.IntField(default=0)
+    expires_at = fields.DatetimeField()
+    paused_until = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "send_lease"
