@@ -179,7 +179,7 @@ async def running(graph: Graph, only: str | None = None) -> AsyncIterator[Runnin
         app = web_application(graph, only, bot)
         runner = await _start_web(settings, app, stack) if app is not None else None
         if only in (None, "scheduler"):
-            scheduler = build_scheduler(graph.jobs)
+            scheduler = build_scheduler(graph.jobs, zone=settings.zone)
             scheduler.start()
             stack.callback(scheduler.shutdown, wait=False)
             log.info("scheduler started with %d job(s)", len(scheduler.get_jobs()))
