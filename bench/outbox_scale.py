@@ -13,7 +13,7 @@ each size the real functions are timed (best of `--repeat` runs):
 - /metrics counts: `outbox.status_counts`, which /metrics and the dashboard show.
 
 The ratio of the large size to the baseline is the figure to watch (≈1 flat, ≈1000 linear).
-`--without-partial-indexes` drops the partial indexes of migration 0021 first, for the
+`--without-partial-indexes` drops the partial indexes of migration 0022 first, for the
 figures before them. `--prune` also times `fieldops prune` deleting every sent row at the
 end (5,000 per statement).
 
@@ -46,7 +46,8 @@ from domain.platform.clock import utcnow
 from fieldops.db import apply_migrations, close_database, open_database
 
 ROOT = system_actor("bench")
-PARTIAL_INDEXES = ("outbox_message_live", "outbox_message_due")
+PARTIAL_INDEXES = ("outbox_message_due", "outbox_message_chat_pending",
+                   "outbox_message_chat_sending")
 CHUNK = 100_000
 DUE_BATCH = 50
 STARTED = time.perf_counter()

@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from tortoise import connections
+
 from domain.models import (
     AuditLog,
     BindCode,
@@ -161,3 +163,20 @@ async def test_fieldops_prune_reports_what_it_removed(database_url: str, tmp_pat
     assert "outbox_message       1 row(s) older than 7 days pruned" in result.stdout
     assert await _keys() == {"pending"}
 
+
+async def test_poll_queries_have_their_partial_indexes(database_url: str) -> None:
+    client = connections.get("default")
+    if client.capabilities.dialect == "sqlite":
+        rows = await client.execute_query_dict(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+            "AND tbl_name = 'outbox_message'")
+        found = {row["name"]: row["sql"] for row in rows}
+    else:
+        rows = await client.execute_query_dict(
+            "SELECT indexname AS name, indexdef AS sql FROM pg_indexes "
+            "WHERE tablename = 'outbox_message'")
+        found = {row["name"]: row["sql"] for row in rows}
+    for name in ("outbox_message_due", "outbox_message_chat_pending",
+                 "outbox_message_chat_sending"):
+        assert name in found, sorted(found)
+        assert "WHERE" in found[name].upper()
