@@ -3,6 +3,10 @@
 It speaks the HTTP shape python-telegram-bot uses (form or multipart fields, JSON-encoded
 where the value is not a string) on 127.0.0.1 at a random port. Tests push updates into
 the `getUpdates` queue and read back what the bot sent.
+
+Given `limits`, it enforces Telegram's sending limits as the real server does (issue 14):
+429 with `retry_after` past 30 messages/s overall or 1 message/s to one chat, a flood ban
+that answers 429 to everything, and a latency per message sent.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ BOT_USER = {"id": 123456, "is_bot": True, "first_name": "FieldOps", "username": 
 JSON_FIELDS = {"reply_markup", "allowed_updates", "entities", "reply_parameters",
                "link_preview_options"}
 WAIT_SECONDS = 10.0
+# Methods that send a message, counted against the limits (`Limits`).
+MESSAGE_METHODS = frozenset({"sendMessage", "sendPhoto", "sendDocument"})
 ERROR_TEXT = {429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
               400: "Bad Request", 403: "Forbidden: bot was blocked by the user"}
 
@@ -50,12 +56,37 @@ class Fault:
     malformed: bool = False
 
 
+@dataclass(frozen=True)
+class Limits:
+    """Telegram's sending limits as the limit-enforcing fake applies them (issue 14):
+    at most `per_second` messages in any second, `chat_gap` seconds between two messages to
+    a chat, a refusal answered 429 `retry_after`; every message takes `latency` seconds."""
+
+    per_second: int = 30
+    chat_gap: float = 1.0
+    retry_after: int = 1
+    latency: float = 0.0
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A message the limit-enforcing fake accepted: its chat, text and arrival (monotonic)."""
+
+    chat_id: str
+    text: str
+    at: float
+
+
 @dataclass
 class FakeTelegram:
     """The fake Bot API; use `async with FakeTelegram() as fake:`."""
 
     token: str = TOKEN
+    limits: Limits | None = None
     calls: list[ApiCall] = field(default_factory=list)
+    accepted: list[Accepted] = field(default_factory=list)
+    rate_refusals: int = 0  # 429s for going past the limits
+    ban_refusals: int = 0  # 429s answered during a flood ban
     files: dict[str, bytes] = field(default_factory=dict)
     webhook: Params = field(default_factory=dict)
     _pending: list[Params] = field(default_factory=list)
@@ -64,6 +95,10 @@ class FakeTelegram:
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
     _recorded: asyncio.Event = field(default_factory=asyncio.Event)
     _runner: web.AppRunner | None = None
+    _banned_until: float = 0.0
+    _ban_retry_after: int = 5
+    _last_second: deque[float] = field(default_factory=deque)
+    _last_to_chat: dict[str, float] = field(default_factory=dict)
     url: str = ""
 
     async def __aenter__(self) -> FakeTelegram:
@@ -103,6 +138,16 @@ class FakeTelegram:
         """Answer the next `count` calls of a method with an error."""
         self._faults[method].extend([Fault(status, retry_after)] * count)
 
+    def flood_ban(self, seconds: float, retry_after: int = 5) -> None:
+        """Answer every request 429 `retry_after` for the next `seconds` (limit mode)."""
+        self._banned_until = time.monotonic() + seconds
+        self._ban_retry_after = retry_after
+
+    @property
+    def refusals(self) -> int:
+        """All 429s the limit mode answered."""
+        return self.rate_refusals + self.ban_refusals
+
     def answer_malformed_next(self, method: str, count: int = 1) -> None:
         """Answer the next `count` calls of a method "ok" with an empty result, which no
         client can read (a Bot API or a proxy answering something unexpected)."""
@@ -124,9 +169,10 @@ class FakeTelegram:
         """Texts successfully sent to a chat, in order."""
         return [c.params["text"] for c in self.sent(chat_id)]
 
-    async def wait_until(self, condition: Callable[[], bool]) -> None:
-        """Wait (at most WAIT_SECONDS) until a condition on the recorded calls holds."""
-        async with asyncio.timeout(WAIT_SECONDS):
+    async def wait_until(self, condition: Callable[[], bool],
+                         seconds: float = WAIT_SECONDS) -> None:
+        """Wait (at most `seconds`) until a condition on the recorded calls holds."""
+        async with asyncio.timeout(seconds):
             while not condition():
                 self._recorded.clear()
                 await self._recorded.wait()
@@ -206,6 +252,11 @@ class FakeTelegram:
             return _error(401, "Unauthorized")
         method = request.match_info["method"]
         params = await _params(request)
+        if self.limits is not None:
+            refusal = self._refusal(method, params, self.limits)
+            if refusal is not None:
+                self._record(ApiCall(method, params, time.monotonic(), 429))
+                return _error(429, f"Too Many Requests: retry after {refusal}", refusal)
         fault = self._next_fault(method)
         self._record(ApiCall(method, params, time.monotonic(), fault.status if fault else 200,
                              fault is not None and fault.malformed))
@@ -216,7 +267,31 @@ class FakeTelegram:
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
             return _error(404, "Not Found: method not found")
+        if self.limits is not None and self.limits.latency and method in MESSAGE_METHODS:
+            await asyncio.sleep(self.limits.latency)
         return web.json_response({"ok": True, "result": await handler(params)})
+
+    def _refusal(self, method: str, params: Params, limits: Limits) -> int | None:
+        """The `retry_after` of a 429 the limits call for, or None when the call may go on
+        (a message is then accepted and counted)."""
+        now = time.monotonic()
+        if now < self._banned_until:
+            self.ban_refusals += 1
+            return self._ban_retry_after
+        if method not in MESSAGE_METHODS:
+            return None
+        chat = str(params.get("chat_id"))
+        while self._last_second and self._last_second[0] <= now - 1.0:
+            self._last_second.popleft()
+        last = self._last_to_chat.get(chat)
+        if len(self._last_second) >= limits.per_second or (
+                last is not None and now - last < limits.chat_gap):
+            self.rate_refusals += 1
+            return limits.retry_after
+        self._last_second.append(now)
+        self._last_to_chat[chat] = now
+        self.accepted.append(Accepted(chat, str(params.get("text", "")), now))
+        return None
 
     def _next_fault(self, method: str) -> Fault | None:
         queue = self._faults[method]
