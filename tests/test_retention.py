@@ -20,7 +20,7 @@ from domain.models import (
     Staff,
 )
 from domain.models.orgs import LoginThrottle
-from domain.platform import audit, chat, clock, housekeeping
+from domain.platform import audit, chat, clock, housekeeping, outbox
 from domain.platform.actors import system_actor
 from domain.platform.clock import utcnow
 from scheduler.jobs import scheduled_jobs
@@ -180,3 +180,15 @@ async def test_poll_queries_have_their_partial_indexes(database_url: str) -> Non
                  "outbox_message_chat_sending"):
         assert name in found, sorted(found)
         assert "WHERE" in found[name].upper()
+
+
+async def test_metrics_count_the_work_left_and_not_the_history(database_url: str) -> None:
+    agent, now = await _agent(), utcnow()
+    for number, status in enumerate((OutboxStatus.PENDING, OutboxStatus.PENDING,
+                                     OutboxStatus.SENDING, OutboxStatus.DEAD,
+                                     OutboxStatus.SENT, OutboxStatus.SENT,
+                                     OutboxStatus.EXPIRED)):
+        await _message(agent, f"m{number}", status, now, sent=now)
+
+    assert await outbox.status_counts() == {"pending": 2, "sending": 1, "waiting": 0,
+                                            "dead": 1}

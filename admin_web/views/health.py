@@ -49,7 +49,8 @@ async def metrics(request: web.Request) -> web.Response:
         return web.Response(status=401, text="401: Unauthorized\n",
                             headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
     statuses = await outbox.status_counts()
-    lines = _gauge("fieldops_outbox_messages", "Outbox messages by status.",
+    lines = _gauge("fieldops_outbox_messages",
+                   "Outbox messages to send or see to by status (sent and expired: not counted).",
                    [(f'{{status="{_label(s)}"}}', n) for s, n in sorted(statuses.items())])
     lines += _gauge("fieldops_staff_active", "Active staff members.",
                     [("", await staff.count_staff(METRICS_ACTOR, active=True))])
