@@ -57,6 +57,7 @@ from domain.models.qualifications import (
     TrainingRecord,
     WithdrawalReason,
 )
+from domain.models.review_duty import ReviewerDuty
 from domain.models.role_grants import RoleGrant, RoleGrantState
 from domain.models.sessions import WebSession
 from domain.models.system import JobLease, Setting
@@ -98,6 +99,7 @@ MODEL_MODULES = [
     "domain.models.sessions",
     "domain.models.chat_privacy",
     "domain.models.role_grants",
+    "domain.models.review_duty",
 ]
 
 __all__ = [
@@ -162,6 +164,7 @@ __all__ = [
     "QualificationStatus",
     "ReasonKind",
     "ReviewReason",
+    "ReviewerDuty",
     "Role",
     "RoleGrant",
     "RoleGrantState",

@@ -12,7 +12,9 @@ from domain.models.orgs import Staff
 
 class OutboxStatus(StrEnum):
     """pending → sending → sent; dead after the last failed attempt; waiting while its
-    recipient has no chat to receive it; expired when its moment passed before it was sent."""
+    recipient has no chat to receive it; expired when its moment passed before it was sent;
+    digest while a notice that is not urgent waits for its recipient's daily digest, then
+    sent with it (issue 14)."""
 
     PENDING = "pending"
     SENDING = "sending"
@@ -20,6 +22,7 @@ class OutboxStatus(StrEnum):
     DEAD = "dead"
     WAITING = "waiting"
     EXPIRED = "expired"
+    DIGEST = "digest"
 
 
 class OutboxMessage(Model):
