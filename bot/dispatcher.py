@@ -1,22 +1,48 @@
-"""Deliver outbox messages through a chat channel: retries, backoff and rate limits (DESIGN §3)."""
+"""Deliver outbox messages through the chat channels at the platform's speed, exactly once, from
+any number of processes (DESIGN §3, issue 14).
+
+One process sends for each channel at a time: the leader elected by the fenced lease of
+domain/platform/send_budget.py; the others stand by and take over within a few seconds of
+the leader stopping. The leader claims due messages in one statement under its term's token
+(at most the head of each chat, so retries keep a chat's order), keeps them in one in-memory
+queue per chat, and starts them one at a time on the pacer's even grid (bot/pacer.py): a chat
+waiting for its gap never holds back another. Its claims and its lease are renewed every
+tick (`poll_seconds`) while it works, so a slow send is never claimed and sent again; every
+mark is fenced by the claim token. A 429 pauses the whole bot for `retry_after` and puts the
+message back without counting an attempt. A failed message blocks its chat until it is sent
+or dead: the chat's later messages go back to the queue and wait behind it.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections import defaultdict
+import math
+import os
+import socket
+import time
+from collections import deque
 from datetime import timedelta
 from typing import Protocol
 
 from bot.flows.messages import Buttons
-from bot.throttle import Throttle
-from domain.platform import outbox
+from bot.pacer import Clock, Pacer, Sleep, pause_bot
+from domain.platform import outbox, send_budget
+from domain.platform.clock import utcnow
 from domain.platform.intents import Intent
 from domain.platform.outbox import Delivery
+from domain.platform.send_budget import Lease
 from locales import DEFAULT_LOCALE, normalise, translate
 
 log = logging.getLogger(__name__)
+
+# How long a leader's lease lasts without renewal; a stand-by takes over after it.
+LEASE_SECONDS = 5.0
+# A leader stops sending this long before its lease would lapse unrenewed (self-fencing).
+LEASE_MARGIN_SECONDS = 1.5
+# How many seconds of sending a leader keeps claimed ahead.
+CLAIM_AHEAD_SECONDS = 2.0
+UNLIMITED_BATCH = 100
 
 
 class SendFailed(Exception):
@@ -32,6 +58,8 @@ class SendFailed(Exception):
 class Sender(Protocol):
     """What a channel adapter offers the dispatcher; raises `SendFailed` when it cannot send."""
 
+    pacer: Pacer
+
     @property
     def ready(self) -> bool:
         """Whether the channel can send now (a bot still connecting cannot)."""
@@ -39,105 +67,74 @@ class Sender(Protocol):
     def render(self, intent: Intent) -> Buttons:
         """The intent's actions as rows of (label msgid, data) this channel sends."""
 
-    async def send_text(self, chat_id: str, text: str, buttons: Buttons = ()) -> None:
-        """Send one text message to a chat, with rows of (label, data) buttons."""
+    async def send_text(self, chat_id: str, text: str, buttons: Buttons = ()) -> str | None:
+        """Send one text message to a chat, with rows of (label, data) buttons; returns the
+        platform's id of the message (None when the channel has none)."""
+
+    async def edit_text(self, chat_id: str, message_id: str, text: str,
+                        buttons: Buttons = ()) -> None:
+        """Replace the text and buttons of a message sent earlier (issue 14)."""
+
+
+def process_holder() -> str:
+    """A name for this dispatcher's process, unique among the processes of a deployment."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class OutboxDispatcher:
     """Sends due outbox messages in the recipient's language, at most once per message.
 
     `senders` maps each channel this process can deliver on to its adapter; messages of other
-    channels are left for a process that can.
+    channels are left for a process that can. `clock` and `sleep` (monotonic) are injectable
+    for tests; the database time is `domain.platform.clock`.
     """
 
     def __init__(self, senders: dict[str, Sender], *, poll_seconds: float = 1.0,
                  backoff_seconds: float = 5.0, max_attempts: int = 8,
-                 default_locale: str = DEFAULT_LOCALE, per_second: float = 30.0,
-                 chat_gap_seconds: float = 1.0, batch_size: int = 50) -> None:
+                 default_locale: str = DEFAULT_LOCALE, lease_seconds: float = LEASE_SECONDS,
+                 claim_lease: timedelta = outbox.CLAIM_LEASE, holder: str | None = None,
+                 clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep) -> None:
         self.senders = senders
         self.poll_seconds = poll_seconds
         self.backoff = timedelta(seconds=backoff_seconds)
         self.max_attempts = max_attempts
         self.default_locale = default_locale
-        self.batch_size = batch_size
-        self.throttle = Throttle(per_second, chat_gap_seconds)
+        self.lease = timedelta(seconds=lease_seconds)
+        self.claim_lease = claim_lease
+        self.holder = holder or f"{process_holder()}:{id(self)}"
+        self.clock = clock
+        self.sleep = sleep
+        self.lanes = {name: Lane(self, name, sender) for name, sender in senders.items()}
         self._stopping = asyncio.Event()
 
     async def run_once(self) -> int:
-        """Claim the due messages and send them, chats in parallel; returns how many were sent."""
-        by_chat: dict[str | None, list[Delivery]] = defaultdict(list)
-        channels = tuple(name for name, sender in self.senders.items() if sender.ready)
-        if not channels:
-            return 0
-        for delivery in await outbox.claim_due(self.batch_size, channels,
-                                               max_attempts=self.max_attempts,
-                                               default_locale=self.default_locale):
-            by_chat[delivery.chat_id].append(delivery)
-        results = await asyncio.gather(
-            *(self._deliver_in_order(items) for items in by_chat.values()),
-            return_exceptions=True,
-        )
+        """Lead each ready channel that has no other leader, send what is due now (pacing
+        included) and hand the lead back; returns how many messages were sent."""
         sent = 0
-        for result in results:
-            if isinstance(result, Exception):
-                log.error("outbox delivery failed; the claim expires and is retried",
-                          exc_info=result)
-            elif isinstance(result, BaseException):
-                raise result
-            else:
-                sent += result
+        for lane in self.lanes.values():
+            if lane.sender.ready:
+                sent += await lane.run_once()
         return sent
 
     async def run_forever(self) -> None:
-        """Deliver until `stop()`; a failed round is logged and the loop goes on."""
+        """Lead or stand by for every channel until `stop()`; a failed tick is logged and the
+        lane goes on."""
         self._stopping.clear()
-        while not self._stopping.is_set():
-            try:
-                await self.run_once()
-            except Exception:
-                log.exception("outbox dispatch round failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.poll_seconds)
+        await asyncio.gather(*(lane.run(self._stopping) for lane in self.lanes.values()))
 
     def stop(self) -> None:
-        """Ask `run_forever` to return after the current round."""
+        """Ask `run_forever` to return: sends in flight end, queued claims go back, the
+        lease is handed over."""
         self._stopping.set()
+        self.wake()
 
-    async def _deliver_in_order(self, deliveries: list[Delivery]) -> int:
-        sent = 0
-        for delivery in deliveries:
-            sent += await self._deliver(delivery)
-        return sent
+    def wake(self) -> None:
+        """Look for due messages now instead of at the next tick (a message was enqueued)."""
+        for lane in self.lanes.values():
+            lane.wanted = True
+            lane.changed.set()
 
-    async def _deliver(self, delivery: Delivery) -> bool:
-        if delivery.chat_id is None:
-            outcome = await outbox.wait_for_binding(delivery.message_id)
-            log.info("outbox message %s: recipient has no %s chat, %s",
-                     delivery.message_id, delivery.channel, outcome)
-            return False
-        try:
-            text, buttons = self._render(delivery)
-        except (KeyError, TypeError, ValueError) as error:
-            await self._fail(delivery, SendFailed(f"template cannot be filled: {error!r}",
-                                                  permanent=True))
-            return False
-        await self.throttle.before_send(delivery.chat_id)
-        try:
-            await self.senders[delivery.channel].send_text(delivery.chat_id, text, buttons)
-        except SendFailed as failure:
-            await self._fail(delivery, failure)
-            return False
-        except Exception as error:  # a sender bug or an unforeseen answer: a failed attempt
-            log.exception("outbox message %s: unexpected error while sending",
-                          delivery.message_id)
-            await self._fail(delivery, SendFailed(f"unexpected error: {error!r}"))
-            return False
-        finally:
-            self.throttle.after_send(delivery.chat_id)
-        await outbox.mark_sent(delivery.message_id)
-        return True
-
-    def _render(self, delivery: Delivery) -> tuple[str, Buttons]:
+    def render(self, delivery: Delivery) -> tuple[str, Buttons]:
         """The text in the recipient's language and the intent's actions as the channel
         renders them; a reply goes as its channel already rendered it."""
         if delivery.intent is None:
@@ -147,10 +144,233 @@ class OutboxDispatcher:
                         for row in self.senders[delivery.channel].render(delivery.intent))
         return translate(locale, delivery.template, **delivery.params), buttons
 
-    async def _fail(self, delivery: Delivery, failure: SendFailed) -> None:
-        status = await outbox.mark_failed(
-            delivery.message_id, str(failure), retry_after=failure.retry_after,
-            backoff=self.backoff, max_attempts=self.max_attempts, permanent=failure.permanent,
-        )
+
+class Lane:
+    """The sending of one channel in this process: its lease, queues per chat and sends."""
+
+    def __init__(self, dispatcher: OutboxDispatcher, name: str, sender: Sender) -> None:
+        self.d = dispatcher
+        self.name = name
+        self.sender = sender
+        self.pacer = sender.pacer
+        self.lease: Lease | None = None
+        self.fenced_at = -math.inf  # the local time the leader stops sending unrenewed
+        self.queues: dict[str, deque[Delivery]] = {}
+        self.flying: dict[int, asyncio.Task[bool]] = {}
+        self.changed = asyncio.Event()  # a send ended or a message was enqueued: look again
+        self.wanted = False  # a message was enqueued: claim before the next tick
+        self.sent = 0
+
+    @property
+    def leading(self) -> bool:
+        """Whether this process may send for the channel now (a lease not about to lapse)."""
+        return self.lease is not None and self.lease.leading and self.d.clock() < self.fenced_at
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Tick every `poll_seconds` (or when woken), start what is due, until `stopping`."""
+        next_tick = -math.inf
+        try:
+            while not stopping.is_set():
+                self.changed.clear()
+                if self.d.clock() >= next_tick or self.wanted:
+                    self.wanted = False
+                    await self._safe_tick()
+                    next_tick = self.d.clock() + self.d.poll_seconds
+                wake_at = min(next_tick, self._start_due())
+                await self._nap(wake_at - self.d.clock())
+        finally:
+            await self._hand_over()
+
+    async def run_once(self) -> int:
+        """One tick, then send until the queues are empty; the lease is handed back."""
+        self.sent = 0
+        try:
+            await self._tick()
+            while self.leading and (self.queues or self.flying):
+                wake_at = self._start_due()
+                if self.flying:
+                    await asyncio.wait(set(self.flying.values()),
+                                       timeout=max(0.0, wake_at - self.d.clock()),
+                                       return_when=asyncio.FIRST_COMPLETED)
+                elif wake_at > self.d.clock():
+                    await self.d.sleep(min(wake_at - self.d.clock(), self.d.poll_seconds))
+                if self.d.clock() >= self.fenced_at - self.d.lease.total_seconds() / 2:
+                    await self._tick(claim=False)
+        finally:
+            await self._hand_over()
+        return self.sent
+
+    async def _nap(self, seconds: float) -> None:
+        """Sleep up to `seconds`, or less when something changes (a send ended, a wake)."""
+        if seconds <= 0 or self.changed.is_set():
+            await asyncio.sleep(0)
+            return
+        nap = asyncio.ensure_future(self.d.sleep(seconds))
+        woken = asyncio.ensure_future(self.changed.wait())
+        try:
+            await asyncio.wait({nap, woken}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            nap.cancel()
+            woken.cancel()
+
+    async def _safe_tick(self) -> None:
+        try:
+            await self._tick()
+        except Exception:
+            log.exception("outbox lane %s: tick failed; the next one tries again", self.name)
+
+    async def _tick(self, *, claim: bool = True) -> None:
+        """Renew or take the lease, honour the bot-wide pause, renew claims, claim more."""
+        started = self.d.clock()
+        lease = await send_budget.lead(self.name, self.d.holder, self.d.lease)
+        previous, self.lease = self.lease, lease
+        if previous is not None and previous.leading and previous.token != lease.token:
+            log.warning("outbox lane %s: lost the lead (epoch %s); its queue goes back",
+                        self.name, previous.epoch)
+            await self._drop_queues(previous.token)
+        if lease.paused_until is not None:
+            self.pacer.pause((lease.paused_until - utcnow()).total_seconds())
+        if not lease.leading or not self.sender.ready:
+            return
+        self.fenced_at = started + self.d.lease.total_seconds() - LEASE_MARGIN_SECONDS
+        held = [d.message_id for queue in self.queues.values() for d in queue]
+        await outbox.renew_claims(lease.token, held + list(self.flying),
+                                  utcnow() + self.d.claim_lease)
+        room = self._room() - len(held)
+        if claim and room > 0:
+            for delivery in await outbox.claim_due(
+                    room, (self.name,), token=lease.token, lease=self.d.claim_lease,
+                    max_attempts=self.d.max_attempts, default_locale=self.d.default_locale):
+                self._queue(delivery)
+
+    def _room(self) -> int:
+        per_second = self.pacer.per_second
+        return int(per_second * CLAIM_AHEAD_SECONDS) if per_second else UNLIMITED_BATCH
+
+    def _queue(self, delivery: Delivery) -> None:
+        key = delivery.chat_id or f"no-chat:{delivery.message_id}"
+        queue = self.queues.setdefault(key, deque())
+        queue.append(delivery)
+        if len(queue) > 1 and queue[-2].message_id > delivery.message_id:
+            self.queues[key] = deque(sorted(queue, key=lambda d: d.message_id))
+
+    def _start_due(self) -> float:
+        """Start every message whose turn has come; returns when to look again."""
+        while self.leading and self.queues:
+            now = self.d.clock()
+            slot = self.pacer.slot_at()
+            if slot > now:
+                return slot
+            if self.pacer.urgent_ready(now):
+                return now + (self.pacer.interval or 0.01)
+            chat, ready_at = self._next_chat(now)
+            if chat is None:
+                return ready_at
+            delivery = self.queues[chat].popleft()
+            if not self.queues[chat]:
+                del self.queues[chat]
+            if delivery.chat_id is not None:
+                self.pacer.start(chat, now)
+            self.flying[delivery.message_id] = asyncio.create_task(
+                self._deliver(chat, delivery), name=f"outbox-{delivery.message_id}")
+        return math.inf if not self.flying else self.d.clock() + self.d.poll_seconds
+
+    def _next_chat(self, now: float) -> tuple[str | None, float]:
+        """The chat whose head message is oldest among those that may send now, else when
+        the first one may."""
+        best, best_id, soonest = None, math.inf, math.inf
+        for chat, queue in self.queues.items():
+            ready_at = self.pacer.chat_ready_at(chat) if queue[0].chat_id else -math.inf
+            if ready_at <= now and queue[0].message_id < best_id:
+                best, best_id = chat, queue[0].message_id
+            soonest = min(soonest, ready_at)
+        return best, soonest
+
+    async def _deliver(self, chat: str, delivery: Delivery) -> bool:
+        try:
+            sent = await self._send(chat, delivery)
+        except Exception:  # bookkeeping failed: the claim is no longer renewed, so it lapses
+            log.exception("outbox message %s: the attempt could not be recorded",
+                          delivery.message_id)
+            sent = False
+        finally:
+            if delivery.chat_id is not None:
+                self.pacer.finish(chat)
+            self.flying.pop(delivery.message_id, None)
+            self.changed.set()
+        self.sent += sent
+        return sent
+
+    async def _send(self, chat: str, delivery: Delivery) -> bool:
+        if delivery.chat_id is None:
+            outcome = await outbox.wait_for_binding(delivery)
+            log.info("outbox message %s: recipient has no %s chat, %s",
+                     delivery.message_id, delivery.channel, outcome)
+            return False
+        try:
+            text, buttons = self.d.render(delivery)
+        except (KeyError, TypeError, ValueError) as error:
+            await self._fail(chat, delivery, SendFailed(f"template cannot be filled: {error!r}",
+                                                        permanent=True))
+            return False
+        try:
+            if delivery.edit_of is None:
+                external_id = await self.sender.send_text(delivery.chat_id, text, buttons)
+            else:
+                external_id = await outbox.resolve_edit(delivery)
+                if external_id is None:  # applied in place, or nothing left to edit
+                    return False
+                await self.sender.edit_text(delivery.chat_id, external_id, text, buttons)
+        except SendFailed as failure:
+            await self._fail(chat, delivery, failure)
+            return False
+        except Exception as error:  # a sender bug or an unforeseen answer: a failed attempt
+            log.exception("outbox message %s: unexpected error while sending",
+                          delivery.message_id)
+            await self._fail(chat, delivery, SendFailed(f"unexpected error: {error!r}"))
+            return False
+        if not await outbox.mark_sent(delivery, external_id):
+            log.error("outbox message %s was sent but its claim had been taken over",
+                      delivery.message_id)
+        return True
+
+    async def _fail(self, chat: str, delivery: Delivery, failure: SendFailed) -> None:
+        if failure.retry_after is not None:  # the whole bot pauses; not a failed attempt
+            await pause_bot(self.pacer, self.name, failure.retry_after)
+            until = utcnow() + timedelta(seconds=failure.retry_after)
+            await outbox.postpone(delivery, until, str(failure))
+            status = "postponed (the bot pauses)"
+        else:
+            status = await outbox.mark_failed(
+                delivery, str(failure), backoff=self.d.backoff,
+                max_attempts=self.d.max_attempts, permanent=failure.permanent)
+        await self._requeue_chat(chat, delivery.claim_token)
         log.warning("outbox message %s to chat %s failed (attempt %s, now %s): %s",
-                    delivery.message_id, delivery.chat_id, delivery.attempts + 1, status, failure)
+                    delivery.message_id, delivery.chat_id, delivery.attempts + 1, status,
+                    failure)
+
+    async def _requeue_chat(self, chat: str, token: str) -> None:
+        """The chat's later messages go back behind its failed one, to keep the order."""
+        queue = self.queues.pop(chat, None)
+        if queue:
+            await outbox.release_claims(token, [d.message_id for d in queue])
+
+    async def _drop_queues(self, token: str) -> None:
+        queued = [d.message_id for queue in self.queues.values() for d in queue]
+        self.queues.clear()
+        if queued:
+            await outbox.release_claims(token, queued)
+
+    async def _hand_over(self) -> None:
+        """Let sends in flight end, give queued claims back, resign the lease."""
+        if self.flying:
+            await asyncio.wait(set(self.flying.values()), timeout=10)
+        lease = self.lease
+        if lease is None or not lease.leading:
+            return
+        self.lease = None
+        try:
+            await self._drop_queues(lease.token)
+            await send_budget.resign(lease)
+        except Exception:  # the claims and the lease lapse on their own
+            log.exception("outbox lane %s: could not hand over; the lease lapses", self.name)

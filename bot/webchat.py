@@ -9,6 +9,7 @@ from bot.dispatcher import SendFailed
 from bot.flows import ChatRouter
 from bot.flows.context import FlowContext
 from bot.flows.messages import Attachment, Buttons, Inbound
+from bot.pacer import Pacer
 from domain.platform import chat, chat_limits, webchat
 from domain.platform.chat_limits import Admission, InboundLimit
 from domain.platform.clock import utcnow
@@ -37,6 +38,7 @@ class WebChat:
         self.inbound_limit = inbound_limit
         self.media = ctx.capture.media
         self.max_upload_bytes = ctx.capture.photo_limits.max_bytes
+        self.pacer = Pacer(per_second=None, chat_gap=0.0, group_gap=0.0)  # no platform limits
 
     async def post(self, staff_id: int, *, client_id: str, text: str = "", button: str = "",
                    upload: Upload | None = None, locale: str | None = None) -> None:
@@ -85,11 +87,20 @@ class WebChat:
         """Actions as buttons of the flows; `open` as a link to the admin page it names."""
         return actions.buttons(intent)
 
-    async def send_text(self, chat_id: str, text: str, buttons: Buttons = ()) -> None:
-        """Deliver an outbox message into the browser chat of the staff member `chat_id`."""
+    async def send_text(self, chat_id: str, text: str, buttons: Buttons = ()) -> str | None:
+        """Deliver an outbox message into the browser chat of the staff member `chat_id`;
+        returns the transcript line's id."""
         if not chat_id.isdigit():
             raise SendFailed(f"not a browser chat address: {chat_id!r}", permanent=True)
-        await webchat.record(int(chat_id), True, text, buttons)
+        return str((await webchat.record(int(chat_id), True, text, buttons)).id)
+
+    async def edit_text(self, chat_id: str, message_id: str, text: str,
+                        buttons: Buttons = ()) -> None:
+        """Replace a notice in the staff member's transcript (seen on the next page load)."""
+        if not (chat_id.isdigit() and message_id.isdigit()) or not await webchat.replace(
+                int(chat_id), int(message_id), text, buttons):
+            raise SendFailed(f"no line {message_id!r} in browser chat {chat_id!r}",
+                             permanent=True)
 
     async def _upload(self, staff_id: int, client_id: str, upload: Upload, caption: str,
                       locale: str | None) -> Inbound:

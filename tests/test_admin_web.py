@@ -189,8 +189,9 @@ async def test_dead_outbox_message_is_retried_by_button(database_url: str) -> No
         await outbox.enqueue(agent.id, "Hello", intent=Intent.of("staff.roles_changed", agent.id),
                              idempotency_key="k1")
         message = await OutboxMessage.get(idempotency_key="k1")
-        await outbox.mark_failed(message.id, "chat not found", retry_after=None,
-                                 backoff=timedelta(seconds=1), max_attempts=1)
+        [claimed] = await outbox.claim_due()
+        await outbox.mark_failed(claimed, "chat not found", backoff=timedelta(seconds=1),
+                                 max_attempts=1)
         listing = await (await client.get("/outbox")).text()
         retried = await submit(client, f"/outbox/{message.id}/retry", {}, page="/outbox")
         after = await retried.text()

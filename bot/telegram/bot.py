@@ -8,6 +8,7 @@ import hmac
 import logging
 import os
 import socket
+from collections.abc import Iterator
 from datetime import timedelta
 
 from aiohttp import web
@@ -20,6 +21,7 @@ from bot.dispatcher import SendFailed
 from bot.flows import ChatRouter
 from bot.flows.context import FlowContext
 from bot.flows.messages import Buttons, absolute_links
+from bot.pacer import Pacer
 from bot.telegram.config import BotConfig
 from bot.telegram.convert import markup
 from bot.telegram.handlers import (
@@ -37,6 +39,8 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 # Deletions of customer-data messages that failed are tried again this often, by one worker.
 DELETION_SWEEP = timedelta(minutes=1)
 DELETION_LEASE = "telegram_customer_messages"
+# How the Bot API answers an edit to the text the message already has.
+NOT_MODIFIED = "message is not modified"
 
 
 class BotApiUnexpected(TelegramError):
@@ -49,10 +53,12 @@ class TelegramBot:
     def __init__(self, config: BotConfig, ctx: FlowContext) -> None:
         self.config = config
         self.public_url = ctx.public_url
+        self.pacer = Pacer()  # the bot's send budget in this process (issue 14)
         self.handlers = UpdateHandlers(ChatRouter(ctx, config.default_locale),
                                        reply_attempts=config.reply_attempts,
                                        reply_backoff_seconds=config.reply_backoff_seconds,
-                                       inbound_limit=config.inbound_limit)
+                                       inbound_limit=config.inbound_limit,
+                                       pacer=self.pacer)
         self._application: Application | None = None  # type: ignore[type-arg]
         self._poller: ConfirmingPoller | None = None
         self._deletions: asyncio.Task[None] | None = None
@@ -152,18 +158,27 @@ class TelegramBot:
         """Actions as inline buttons of the flows; `open` as a link made absolute when sent."""
         return actions.buttons(intent)
 
-    async def send_text(self, chat_id: str, text: str, buttons: Buttons = ()) -> None:
-        """Send a notification; Bot API errors become `SendFailed` for the dispatcher."""
-        try:
-            await self.application.bot.send_message(
+    async def send_text(self, chat_id: str, text: str, buttons: Buttons = ()) -> str | None:
+        """Send a notification; returns Telegram's message id (which an edit needs); Bot API
+        errors become `SendFailed` for the dispatcher."""
+        with _as_send_failed():
+            message = await self.application.bot.send_message(
                 chat_id=chat_id, text=text,
                 reply_markup=markup(absolute_links(buttons, self.public_url)))
-        except RetryAfter as error:
-            raise SendFailed(str(error), retry_after=retry_after_seconds(error)) from error
-        except (Forbidden, BadRequest, ChatMigrated) as error:
-            raise SendFailed(str(error), permanent=True) from error
-        except TelegramError as error:
-            raise SendFailed(str(error)) from error
+        return str(message.message_id)
+
+    async def edit_text(self, chat_id: str, message_id: str, text: str,
+                        buttons: Buttons = ()) -> None:
+        """Replace a sent notice's text and buttons (editMessageText, issue 14); an edit that
+        changes nothing counts as done."""
+        try:
+            with _as_send_failed():
+                await self.application.bot.edit_message_text(
+                    text, chat_id=chat_id, message_id=int(message_id),
+                    reply_markup=markup(absolute_links(buttons, self.public_url)))
+        except SendFailed as failure:
+            if NOT_MODIFIED not in str(failure).lower():
+                raise
 
     def _build(self) -> Application:  # type: ignore[type-arg]
         builder = (ApplicationBuilder().token(self.config.token)
@@ -172,6 +187,20 @@ class TelegramBot:
         application = builder.updater(None).build()  # polling: ConfirmingPoller
         self.handlers.install(application)
         return application
+
+
+@contextlib.contextmanager
+def _as_send_failed() -> Iterator[None]:
+    """Bot API errors as the dispatcher reads them: a 429 pauses the bot, a refusal is
+    final, the rest is tried again."""
+    try:
+        yield
+    except RetryAfter as error:
+        raise SendFailed(str(error), retry_after=retry_after_seconds(error)) from error
+    except (Forbidden, BadRequest, ChatMigrated) as error:
+        raise SendFailed(str(error), permanent=True) from error
+    except TelegramError as error:
+        raise SendFailed(str(error)) from error
 
 
 async def _discard(application: Application) -> None:  # type: ignore[type-arg]

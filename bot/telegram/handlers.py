@@ -13,6 +13,7 @@ from telegram.ext import Application, CallbackQueryHandler, ContextTypes, Messag
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.flows import ChatRouter, Inbound, Reply
+from bot.pacer import Pacer, pause_bot
 from bot.telegram.convert import (
     CHANNEL,
     inbound_button,
@@ -45,12 +46,13 @@ class UpdateHandlers:
 
     def __init__(self, router: ChatRouter, *, reply_attempts: int = 3,
                  reply_backoff_seconds: float = 1.0,
-                 inbound_limit: InboundLimit | None = None) -> None:
+                 inbound_limit: InboundLimit | None = None, pacer: Pacer | None = None) -> None:
         self.router = router
         self.inbound_limit = inbound_limit
         self.public_url = router.ctx.public_url
         self.reply_attempts = reply_attempts
         self.reply_backoff_seconds = reply_backoff_seconds
+        self.pacer = pacer or Pacer()
 
     def install(self, application: Application) -> None:  # type: ignore[type-arg]
         """Register the handlers on an application."""
@@ -116,7 +118,8 @@ class UpdateHandlers:
         await binding.note_language_code(CHANNEL, inbound.external_user_id,
                                          inbound.language_code)
         await send_replies(bot, self.public_url, inbound, replies,
-                           attempts=self.reply_attempts, backoff=self.reply_backoff_seconds)
+                           attempts=self.reply_attempts, backoff=self.reply_backoff_seconds,
+                           pacer=self.pacer)
         await delete_customer_messages(bot, inbound.chat_id)
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -126,12 +129,16 @@ class UpdateHandlers:
 
 
 async def send_replies(bot: Bot, public_url: str, inbound: Inbound, replies: list[Reply], *,
-                       attempts: int = 3, backoff: float = 1.0) -> None:
+                       attempts: int = 3, backoff: float = 1.0,
+                       pacer: Pacer | None = None) -> None:
     """Send flow replies in order; what a passing failure keeps from the chat (and what
-    follows it) goes through the outbox, so the user is told what his action did (DESIGN §3)."""
+    follows it) goes through the outbox, so the user is told what his action did (DESIGN §3).
+    Each reply takes its turn from the bot's pacer, ahead of queued notifications (issue 14)."""
+    pacer = pacer or Pacer()
     for index, reply in enumerate(replies):
         try:
-            await _send_with_retries(bot, public_url, inbound.chat_id, reply, attempts, backoff)
+            await _send_with_retries(bot, public_url, inbound.chat_id, reply, attempts, backoff,
+                                     pacer)
         except (NetworkError, RetryAfter) as error:
             if isinstance(error, BadRequest):
                 log.error("reply to chat %s refused: %s", inbound.chat_id, error)
@@ -170,15 +177,18 @@ async def delete_customer_messages(bot: Bot, chat_id: str | None = None) -> int:
 
 
 async def _send_with_retries(bot: Bot, public_url: str, chat_id: str, reply: Reply,
-                             attempts: int, backoff: float) -> None:
-    """One reply, tried again in place after a network error, a 5xx or a short 429."""
+                             attempts: int, backoff: float, pacer: Pacer) -> None:
+    """One reply, tried again in place after a network error, a 5xx or a short 429 (which
+    pauses the whole bot, issue 14)."""
     for attempt in range(1, attempts + 1):
         try:
-            await bot.send_message(chat_id=chat_id, text=reply.text,
-                                   reply_markup=keyboard(reply, public_url))
+            async with pacer.turn(chat_id):
+                await bot.send_message(chat_id=chat_id, text=reply.text,
+                                       reply_markup=keyboard(reply, public_url))
             return
         except RetryAfter as error:
             wait = retry_after_seconds(error)
+            await pause_bot(pacer, CHANNEL, wait)
             if attempt == attempts or wait > MAX_WAIT_IN_PLACE_SECONDS:
                 raise
         except BadRequest:

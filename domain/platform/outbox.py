@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from tortoise import connections
 from tortoise.expressions import F, Q
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
@@ -33,7 +35,13 @@ from domain.platform.errors import N_, DomainError, NotFound
 from domain.platform.intents import KINDS, Action, Intent, Subject, SubjectType
 from locales import DEFAULT_LOCALE
 
-CLAIM_LEASE = timedelta(minutes=2)
+# How long a claim holds without renewal; a live dispatcher renews its claims every second.
+CLAIM_LEASE = timedelta(seconds=30)
+CLAIM_TOKEN_LENGTH = 64
+# What an edit replaces in the message it edits, and how an edit applied before sending reads.
+EDITED_FIELDS = ("kind", "subject_type", "subject_id", "subject_revision", "actions",
+                 "template", "params")
+APPLIED_IN_PLACE = "applied in place to the unsent original"
 MAX_BACKOFF = timedelta(minutes=30)
 
 CHANNEL_PREFERENCE = ("telegram", "web")
@@ -90,6 +98,41 @@ async def enqueue_replies(channel: str, external_user_id: str, update_key: str,
     return len(replies)
 
 
+async def enqueue_edit(original_idempotency_key: str, template: str,
+                       params: dict[str, Any] | None = None, *, intent: Intent,
+                       idempotency_key: str) -> OutboxStatus | None:
+    """Replace the text (and buttons) of a notice already queued or sent, instead of sending
+    a new message (issue 14); call inside the transaction of the change it reports.
+
+    Signature: `enqueue_edit(original_idempotency_key, template, params, *, intent,
+    idempotency_key) -> OutboxStatus | None`. The edit goes to the original's recipient on
+    the original's channel. Still unsent (pending or waiting for a chat), the original is
+    rewritten in place and the edit row is recorded done (`sent`, noted "applied in place");
+    else the edit row waits behind the original in its chat's order and the dispatcher
+    edits the sent message (Telegram editMessageText, the browser chat's transcript line),
+    or drops the edit (`expired`) when the original went dead or expired unsent. A second
+    call with the same idempotency key adds nothing. Returns the edit row's status, None
+    when there is no such original.
+    """
+    original = await OutboxMessage.get_or_none(idempotency_key=original_idempotency_key)
+    if original is None:
+        return None
+    now, subject = utcnow(), intent.subject
+    edit = OutboxMessage(
+        recipient_id=original.recipient_id, channel=original.channel,  # type: ignore[attr-defined]
+        kind=intent.kind, subject_type=subject.type.value, subject_id=subject.id,
+        subject_revision=subject.revision, actions=[a.value for a in intent.actions],
+        template=template, params=params or {}, idempotency_key=idempotency_key,
+        edit_of=original.id, next_attempt_at=now, created_at=now,
+        expires_at=now + intent.lifetime)
+    if await OutboxMessage.filter(
+            id=original.id, status__in=[OutboxStatus.PENDING, OutboxStatus.WAITING],
+    ).update(**_edited_fields(edit)):
+        edit.status, edit.sent_at, edit.last_error = OutboxStatus.SENT, now, APPLIED_IN_PLACE
+    await _add(edit)
+    return edit.status
+
+
 async def _add(message: OutboxMessage) -> None:
     await OutboxMessage.bulk_create([message], ignore_conflicts=True)
 
@@ -106,7 +149,8 @@ class Delivery:
 
     `chat_id` is None when the recipient has no chat on the channel. A notification holds a
     msgid to translate into `locale` and its intent, for the channel to render; a reply (no
-    intent) holds its final text and the buttons its channel made.
+    intent) holds its final text and the buttons its channel made. `claim_token` fences the
+    claim: only it marks the row. An edit row names in `edit_of` the message it edits.
     """
 
     message_id: int
@@ -118,43 +162,104 @@ class Delivery:
     attempts: int
     intent: Intent | None = None
     buttons: tuple[tuple[tuple[str, str], ...], ...] = ()
+    claim_token: str = ""
+    edit_of: int | None = None
+
+
+def new_claim_token(prefix: str = "") -> str:
+    """A fresh fencing token for a claim (a dispatcher's term prefixes it)."""
+    return f"{prefix}{secrets.token_hex(8)}"[-CLAIM_TOKEN_LENGTH:]
 
 
 async def claim_due(limit: int = 50, channels: tuple[str, ...] | None = None, *,
+                    token: str | None = None, lease: timedelta = CLAIM_LEASE,
                     max_attempts: int = 8, default_locale: str = DEFAULT_LOCALE,
                     now: datetime | None = None) -> list[Delivery]:
-    """Claim due messages of the given channels (all when None) for this dispatcher.
+    """Claim due messages of the given channels (all when None) under a fencing token, in one
+    statement (issue 14), oldest first and at most the head of each chat: a message is only
+    claimed while no earlier message to the same chat waits unsent, except one this same
+    token holds, so a chat's messages go out in order, retries included.
 
-    Messages past their moment expire first. A claim that outlived its lease (a crash
-    mid-send) counts as a failed attempt, so a message that brings a sender down goes dead
-    after `max_attempts` instead of being sent again forever.
+    Messages past their moment expire first. A claim that outlived its lease (a sender that
+    stopped mid-send) counts as a failed attempt, so a message that brings a sender down goes
+    dead after `max_attempts` instead of being sent again forever.
     """
     now = now or utcnow()
+    token = token or new_claim_token()
     only = {"channel__in": list(channels)} if channels is not None else {}
     await expire_overdue(now)
     await _count_lost_claims(now, max_attempts, only)
-    due = await OutboxMessage.filter(
-        status=OutboxStatus.PENDING, next_attempt_at__lte=now, **only
-    ).order_by("next_attempt_at", "id").limit(limit).values_list("id", flat=True)
     claimed: list[Delivery] = []
-    for message_id in due:
-        won = await OutboxMessage.filter(
-            id=message_id, status=OutboxStatus.PENDING, next_attempt_at__lte=now,
-        ).update(status=OutboxStatus.SENDING, claimed_until=now + CLAIM_LEASE)
-        if not won:
-            continue
-        message = await OutboxMessage.get(id=message_id).prefetch_related("recipient")
-        if await _moment_passed(message):
-            await OutboxMessage.filter(id=message_id).update(
-                status=OutboxStatus.EXPIRED, claimed_until=None,
-                last_error="its subject no longer waits for this")
+    for message in await _claim(limit, channels, token, now + lease, now):
+        if message.edit_of is None and await _moment_passed(message):  # an edit always goes
+            await _settle(message.id, token, OutboxStatus.EXPIRED,
+                          "its subject no longer waits for this")
             continue
         try:
-            claimed.append(await _delivery(message, default_locale))
+            claimed.append(await _delivery(message, default_locale, token))
         except ValueError as error:  # an intent this version no longer knows
-            await OutboxMessage.filter(id=message_id).update(
-                status=OutboxStatus.DEAD, claimed_until=None, last_error=str(error))
+            await _settle(message.id, token, OutboxStatus.DEAD, str(error))
     return claimed
+
+
+async def _claim(limit: int, channels: tuple[str, ...] | None, token: str,
+                 until: datetime, now: datetime) -> list[OutboxMessage]:
+    """The one claiming statement: UPDATE … RETURNING over the due chat heads (PostgreSQL
+    skips rows another claim has locked; SQLite has one writer)."""
+    connection = connections.get("default")
+    postgres = connection.capabilities.dialect == "postgres"
+    args: list[Any] = []
+
+    def mark(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}" if postgres else "?"
+
+    pending, sending = OutboxStatus.PENDING.value, OutboxStatus.SENDING.value
+    # The markers are made in the order they stand in the statement (SQLite counts them).
+    sql = (
+        f'UPDATE "outbox_message" SET "status" = {mark(sending)}, "claim_token" = {mark(token)}, '
+        f'"claimed_until" = {mark(until)} WHERE "id" IN ('
+        f'SELECT m."id" FROM "outbox_message" m WHERE m."status" = {mark(pending)} '
+        f'AND m."next_attempt_at" <= {mark(now)} ')
+    if channels is not None:
+        sql += f'AND m."channel" IN ({", ".join(mark(name) for name in channels)}) '
+    sql += (
+        'AND NOT EXISTS (SELECT 1 FROM "outbox_message" e '
+        'WHERE e."recipient_id" = m."recipient_id" AND e."channel" = m."channel" '
+        f'AND e."id" < m."id" AND (e."status" = {mark(pending)} OR (e."status" = '
+        f'{mark(sending)} AND (e."claim_token" IS NULL OR e."claim_token" <> {mark(token)})))) '
+        f'ORDER BY m."next_attempt_at", m."id" LIMIT {mark(limit)}'
+        f'{" FOR UPDATE SKIP LOCKED" if postgres else ""}) RETURNING "id"')
+    rows = await connection.execute_query_dict(sql, args)
+    ids = sorted(row["id"] for row in rows)
+    return await OutboxMessage.filter(id__in=ids).order_by("id").prefetch_related("recipient")
+
+
+async def renew_claims(token: str, message_ids: list[int], until: datetime) -> int:
+    """Keep a token's claims on messages its sender still works on (sending them, or with
+    them queued) until `until`, so no other claim takes them meanwhile (issue 14); returns
+    how many it kept."""
+    if not message_ids:
+        return 0
+    return await OutboxMessage.filter(
+        id__in=message_ids, status=OutboxStatus.SENDING, claim_token=token,
+    ).update(claimed_until=until)
+
+
+async def release_claims(token: str, message_ids: list[int] | None = None) -> int:
+    """Give claimed messages that were not sent back to the queue without counting an
+    attempt (a sender stopping, or a chat whose earlier message must go first)."""
+    rows = OutboxMessage.filter(status=OutboxStatus.SENDING, claim_token=token)
+    if message_ids is not None:
+        rows = rows.filter(id__in=message_ids)
+    return await rows.update(status=OutboxStatus.PENDING, claim_token=None, claimed_until=None)
+
+
+async def _settle(message_id: int, token: str, status: OutboxStatus, error: str) -> bool:
+    """End a claimed message without sending it, when the claim is still this one."""
+    return bool(await OutboxMessage.filter(
+        id=message_id, status=OutboxStatus.SENDING, claim_token=token,
+    ).update(status=status, claimed_until=None, claim_token=None, last_error=error[:2000]))
 
 
 async def expire_overdue(now: datetime) -> int:
@@ -169,9 +274,10 @@ async def _count_lost_claims(now: datetime, max_attempts: int, only: dict[str, A
     error = "the sender stopped during the attempt (claim expired)"
     await lost.filter(attempts__gte=max_attempts - 1).update(
         status=OutboxStatus.DEAD, attempts=F("attempts") + 1, claimed_until=None,
-        last_error=error)
+        claim_token=None, last_error=error)
     await lost.update(status=OutboxStatus.PENDING, attempts=F("attempts") + 1,
-                      claimed_until=None, next_attempt_at=now, last_error=error)
+                      claimed_until=None, claim_token=None, next_attempt_at=now,
+                      last_error=error)
 
 
 async def _moment_passed(message: OutboxMessage) -> bool:
@@ -209,7 +315,7 @@ SETTLED: dict[SubjectType, Callable[[OutboxMessage], Awaitable[bool]]] = {
 }
 
 
-async def _delivery(message: OutboxMessage, default_locale: str) -> Delivery:
+async def _delivery(message: OutboxMessage, default_locale: str, token: str) -> Delivery:
     """The message as the channel sends it, in the language the recipient's replies use."""
     recipient: Staff = message.recipient
     binding = await ChatBinding.get_or_none(staff=recipient, channel=message.channel)
@@ -224,7 +330,36 @@ async def _delivery(message: OutboxMessage, default_locale: str) -> Delivery:
         intent=_intent_to_send(message),
         buttons=tuple(tuple((str(label), str(data)) for label, data in row)
                       for row in message.buttons or []),
+        claim_token=token, edit_of=message.edit_of,
     )
+
+
+async def resolve_edit(delivery: Delivery) -> str | None:
+    """The platform's id of the sent message an edit replaces, for the channel to edit; None
+    when the edit is settled here: applied in place to an original still unsent, or dropped
+    (`expired`) when the original was never sent or its platform id is unknown."""
+    original = await OutboxMessage.get_or_none(id=delivery.edit_of)
+    if original is not None and original.status == OutboxStatus.SENT \
+            and original.external_message_id:
+        return original.external_message_id
+    if original is not None and original.status in (OutboxStatus.PENDING, OutboxStatus.WAITING):
+        edit = await OutboxMessage.get(id=delivery.message_id)
+        await OutboxMessage.filter(id=original.id, status=original.status).update(
+            **_edited_fields(edit))
+        await OutboxMessage.filter(
+            id=delivery.message_id, status=OutboxStatus.SENDING,
+            claim_token=delivery.claim_token,
+        ).update(status=OutboxStatus.SENT, sent_at=utcnow(), claimed_until=None,
+                 claim_token=None, last_error=APPLIED_IN_PLACE)
+        return None
+    await _settle(delivery.message_id, delivery.claim_token, OutboxStatus.EXPIRED,
+                  "nothing to edit: the original message was not sent")
+    return None
+
+
+def _edited_fields(edit: OutboxMessage) -> dict[str, Any]:
+    """What an edit replaces in the message it edits."""
+    return {name: getattr(edit, name) for name in EDITED_FIELDS}
 
 
 def _intent_to_send(message: OutboxMessage) -> Intent | None:
@@ -245,21 +380,21 @@ def intent_of(message: OutboxMessage) -> Intent | None:
     return Intent(message.kind, subject, tuple(Action(name) for name in message.actions or ()))
 
 
-async def wait_for_binding(message_id: int) -> str:
+async def wait_for_binding(delivery: Delivery) -> str:
     """Put back a message whose recipient has no chat on its channel, without counting an
     attempt: moved to a channel he is bound on, else kept until he binds or it expires."""
-    message = await OutboxMessage.get(id=message_id)
+    message = await OutboxMessage.get(id=delivery.message_id)
     channel = await preferred_channel(message.recipient_id)  # type: ignore[attr-defined]
     bound = await ChatBinding.exists(staff_id=message.recipient_id,  # type: ignore[attr-defined]
                                      channel=channel)
+    claimed = OutboxMessage.filter(id=delivery.message_id, status=OutboxStatus.SENDING,
+                                   claim_token=delivery.claim_token)
     if bound and channel != message.channel:
-        await OutboxMessage.filter(id=message_id, status=OutboxStatus.SENDING).update(
-            status=OutboxStatus.PENDING, channel=channel, claimed_until=None,
-            next_attempt_at=utcnow())
+        await claimed.update(status=OutboxStatus.PENDING, channel=channel, claimed_until=None,
+                             claim_token=None, next_attempt_at=utcnow())
         return f"moved to {channel}"
-    await OutboxMessage.filter(id=message_id, status=OutboxStatus.SENDING).update(
-        status=OutboxStatus.WAITING, claimed_until=None,
-        last_error=f"waiting for a {message.channel} chat binding")
+    await claimed.update(status=OutboxStatus.WAITING, claimed_until=None, claim_token=None,
+                         last_error=f"waiting for a {message.channel} chat binding")
     return "waiting for a binding"
 
 
@@ -273,37 +408,45 @@ async def release_for_binding(staff_id: int, channel: str) -> int:
         status=OutboxStatus.PENDING, channel=channel, next_attempt_at=now)
 
 
-async def mark_sent(message_id: int) -> None:
-    """Record a successful delivery."""
-    await OutboxMessage.filter(id=message_id, status=OutboxStatus.SENDING).update(
-        status=OutboxStatus.SENT, sent_at=utcnow(), claimed_until=None
-    )
+async def mark_sent(delivery: Delivery, external_message_id: str | None = None) -> bool:
+    """Record a successful delivery with the platform's id of the message, only while the
+    claim is still this delivery's (fencing, issue 14); False when it was lost."""
+    return bool(await OutboxMessage.filter(
+        id=delivery.message_id, status=OutboxStatus.SENDING, claim_token=delivery.claim_token,
+    ).update(status=OutboxStatus.SENT, sent_at=utcnow(), claimed_until=None, claim_token=None,
+             external_message_id=external_message_id))
 
 
 async def mark_failed(
-    message_id: int,
+    delivery: Delivery,
     error: str,
     *,
-    retry_after: float | None,
     backoff: timedelta,
     max_attempts: int,
     permanent: bool = False,
-) -> OutboxStatus:
-    """Schedule the next attempt (honouring `retry_after`) or mark the message dead."""
-    message = await OutboxMessage.get(id=message_id)
-    attempts = message.attempts + 1
+) -> OutboxStatus | None:
+    """Count a failed attempt and schedule the next one (backing off) or mark the message
+    dead; None when the claim was lost meanwhile (fencing: another claim owns the row)."""
+    attempts = delivery.attempts + 1
+    claimed = OutboxMessage.filter(id=delivery.message_id, status=OutboxStatus.SENDING,
+                                   claim_token=delivery.claim_token)
     if permanent or attempts >= max_attempts:
-        status, next_at = OutboxStatus.DEAD, message.next_attempt_at
+        status, extra = OutboxStatus.DEAD, {}
     else:
-        wait = timedelta(seconds=retry_after) if retry_after is not None else min(
-            backoff * (2 ** (attempts - 1)), MAX_BACKOFF
-        )
-        status, next_at = OutboxStatus.PENDING, utcnow() + wait
-    await OutboxMessage.filter(id=message_id).update(
-        status=status, attempts=attempts, next_attempt_at=next_at,
-        last_error=error[:2000], claimed_until=None,
-    )
-    return status
+        wait = min(backoff * (2 ** (attempts - 1)), MAX_BACKOFF)
+        status, extra = OutboxStatus.PENDING, {"next_attempt_at": utcnow() + wait}
+    updated = await claimed.update(status=status, attempts=attempts, last_error=error[:2000],
+                                   claimed_until=None, claim_token=None, **extra)
+    return status if updated else None
+
+
+async def postpone(delivery: Delivery, until: datetime, reason: str) -> bool:
+    """Put a claimed message back for `until` without counting an attempt: the platform
+    paused the whole bot (a 429), which says nothing about this message (issue 14)."""
+    return bool(await OutboxMessage.filter(
+        id=delivery.message_id, status=OutboxStatus.SENDING, claim_token=delivery.claim_token,
+    ).update(status=OutboxStatus.PENDING, next_attempt_at=until, claimed_until=None,
+             claim_token=None, last_error=reason[:2000]))
 
 
 async def list_messages(actor: Actor, status: OutboxStatus, limit: int = 200

@@ -71,6 +71,13 @@ async def record(staff_id: int, from_bot: bool, text: str, buttons: ButtonRows =
     return _line(row)
 
 
+async def replace(staff_id: int, line_id: int, text: str, buttons: ButtonRows = ()) -> bool:
+    """Replace the text and buttons of a line the bot wrote in a staff member's transcript
+    (a notice edited, issue 14); False when there is no such line of his."""
+    return bool(await WebChatMessage.filter(id=line_id, staff_id=staff_id, from_bot=True).update(
+        text=text, buttons=[[[label, data] for label, data in row] for row in buttons]))
+
+
 async def transcript(actor: Actor, after_id: int = 0, limit: int = TRANSCRIPT_LIMIT
                      ) -> list[ChatLine]:
     """The actor's own latest lines after `after_id`, oldest first (C10: nobody reads another's)."""
