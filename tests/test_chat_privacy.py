@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -52,11 +54,12 @@ from tests.chat_support import chat_config
 from tests.clock_support import SteadyClock
 from tests.factories import capture_context, operational, org_tree, person, web_user
 from tests.fake_telegram import FakeTelegram, Params
+from tests.loss_support import delivered
 from tests.review_support import Desk as ReviewDesk
 from tests.review_support import build_desk, photo
 from tests.webchat_support import say as say_in_browser
 
-AGENT = 7301
+AGENT, OPS = 7301, 7302
 
 
 @dataclass
@@ -214,6 +217,57 @@ async def test_the_browser_chat_transcript_keeps_no_clear_id_or_mobile(
     typed = await WebChatMessage.get(staff=row, from_bot=False)
     assert typed.text == f"{mask_resident_id(ID_NUMBER)} {mask_mobile(MOBILE)}"
     assert ID_NUMBER not in page and MOBILE not in page
+
+
+# The customer's ID number and mobile as people type them: each form is masked (C10).
+NUMBER_FORMS = {
+    "spaces": ("110 101 1990 0101 123X", "138 0013 8000"),
+    "dashes": ("110101-19900101-123X", "138-0013-8000"),
+    "dots": ("110101.19900101.123x", "138.0013.8000"),
+    "full-width": ("１１０１０１１９９００１０１１２３Ｘ", "１３８００１３８０００"),
+}
+MASKED_ID, MASKED_MOBILE = "110101********123X", "138****8000"
+
+
+def in_clear(text: str) -> bool:
+    """Whether the ID number or the mobile of NUMBER_FORMS shows in any of its forms."""
+    digits = re.sub(r"[\s.\-]", "", unicodedata.normalize("NFKC", text)).upper()
+    return "11010119900101123X" in digits or "13800138000" in digits
+
+
+async def test_the_browser_chat_masks_ids_and_mobiles_typed_with_separators_or_full_width(
+    database_url: str, tmp_path: Path
+) -> None:
+    ids = await org_tree()
+    row, username = await web_user(ids["outlet_a"], Role.FIELD_AGENT, no="F1")
+    async with admin_site(chat_config(tmp_path)) as client:
+        await log_in(client, username)
+        for id_number, mobile in NUMBER_FORMS.values():
+            page = await say_in_browser(client, f"客户 {id_number}，手机 {mobile}。")
+            assert not in_clear(page), (id_number, mobile)
+    typed = await WebChatMessage.filter(staff=row, from_bot=False).values_list("text", flat=True)
+    assert typed == [f"客户 {MASKED_ID}，手机 {MASKED_MOBILE}。"] * len(NUMBER_FORMS)
+
+
+async def test_a_loss_report_shows_and_relays_typed_ids_and_mobiles_masked_in_every_form(
+    chat: Chat, desk: Desk, fake: FakeTelegram, bot: TelegramBot
+) -> None:
+    await bound_agent(await Staff.get(employee_no="O1"), OPS)
+    typed = "；".join(f"{id_number} {mobile}" for id_number, mobile in NUMBER_FORMS.values())
+    what = await chat.say("/loss")
+    await chat.press(what.buttons["Customer papers"])
+    await chat.say(f"身份证复印件 {NUMBER_FORMS['spaces'][0]}")
+    await chat.say("now")
+    await chat.say(f"客户家中，电话 {NUMBER_FORMS['dashes'][1]}")
+    summary = await chat.say(typed)
+    assert not in_clear(summary.text)
+    assert summary.text.count(MASKED_ID) == len(NUMBER_FORMS) + 1
+    assert summary.text.count(MASKED_MOBILE) == len(NUMBER_FORMS) + 1
+    reported = await chat.press(summary.buttons["Report the loss"])
+    assert reported.text.startswith("Loss reported as incident #")
+    await delivered(bot)
+    [alert] = fake.texts(OPS)
+    assert not in_clear(alert) and MASKED_ID in alert and MASKED_MOBILE in alert
 
 
 async def draft_with_photos(desk: ReviewDesk, seeds: tuple[int, ...]) -> Case:

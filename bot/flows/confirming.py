@@ -15,6 +15,7 @@ from typing import Any
 from bot.flows.account import stale_button
 from bot.flows.messages import Reply
 from bot.flows.turn import Outcome, Step, Turn, answer
+from domain.platform.chat_privacy import masked_text
 from domain.platform.errors import N_
 
 Handler = Callable[[Turn], Awaitable[Outcome]]
@@ -35,10 +36,11 @@ class ConfirmStep:
     send: Handler
 
     def ask(self, turn: Turn, text: str, send_label: str, data: dict[str, Any]) -> Outcome:
-        """Show the request with its Send button (labelled `send_label`) and Cancel."""
+        """Show the request with its Send button (labelled `send_label`) and Cancel; an ID
+        or mobile number the agent typed into it is shown masked, in any form (C10)."""
         buttons = (((turn._(send_label), f"{self.prefix}send"),
                     (turn._(CANCEL), f"{self.prefix}drop")),)
-        return answer(self.step, Reply(text, buttons), data=data)
+        return answer(self.step, Reply(masked_text(text), buttons), data=data)
 
     async def text(self, turn: Turn) -> Outcome:
         """Text while the buttons are shown, or the step asked again: point at them."""

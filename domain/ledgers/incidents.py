@@ -37,6 +37,7 @@ from domain.platform import audit, chains, events, outbox
 from domain.platform.access import Permission, require, require_scope, scope_prefix
 from domain.platform.actors import Actor, person_label
 from domain.platform.calendar import DEFAULT_ZONE
+from domain.platform.chat_privacy import masked_text
 from domain.platform.clock import business_time, utcnow
 from domain.platform.errors import N_, DomainError, NotFound, PermissionDenied
 from domain.platform.events import DeviceLost, VouchersLost
@@ -157,9 +158,12 @@ async def _alert_chain(incident: Incident, agent: Staff, zone: ZoneInfo) -> None
     """Queue one alert per supervisor, IT and operations admin of the agent's org chain (D3)."""
     org: Org = agent.org
     assert incident.occurred_at is not None
-    params = {"agent": person_label(agent), "org": org.name, "item": incident.item,
+    papers = incident.kind == IncidentKind.PAPERS_LOSS  # typed words; a serial stays as is
+    params = {"agent": person_label(agent), "org": org.name,
+              "item": masked_text(incident.item) if papers else incident.item,
               "when": business_time(incident.occurred_at, zone),
-              "place": incident.place, "description": incident.description,
+              "place": masked_text(incident.place),
+              "description": masked_text(incident.description),  # customer numbers (C10)
               "incident": incident.id}
     for recipient in await chains.staff_in_chain(org, *LOSS_ROLES):
         if recipient.id == agent.id:

@@ -19,22 +19,68 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from domain.models import CasePhoto, ChatCustomerMessage, WebChatMessage
-from domain.platform.identity import mask_mobile, mask_resident_id
+from domain.platform.identity import ID_LENGTH, mask_mobile, mask_resident_id, normalise_text
 
 log = logging.getLogger(__name__)
 DELETABLE_FOR = timedelta(hours=48)
 KEPT_AFTER = timedelta(days=7)  # notes of deleted or given-up messages, then pruned
 BATCH = 100
 WEB = "web"
-RESIDENT_ID = re.compile(r"(?<![0-9])[1-9][0-9]{16}[0-9Xx](?![0-9A-Za-z])")
-MOBILE = re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
 PHOTO_REMOVED = "…"
+# What people type between the digits of a number: spaces, dashes, dots, invisible spaces.
+_SEP = r"[\s.\-\u2010-\u2015\u2212\u200b-\u200d\u2060\ufeff]"
+# A run of digit groups with separators between them, as a number is typed
+_RUN = re.compile(rf"(?<![0-9])[0-9]+[Xx]?(?:{_SEP}{{1,3}}[0-9]+[Xx]?)*(?![0-9])")
+_GROUP = re.compile(r"[0-9]+[Xx]?")
+_ID_SHAPE = re.compile(r"[1-9][0-9]{16}[0-9X]")
+_MOBILE_SHAPE = re.compile(r"(0086|86)?(1[3-9][0-9]{9})")
+Span = tuple[int, int, str]
 
 
 def masked_text(text: str) -> str:
-    """A typed text with every ID number and mainland mobile number in it masked (C10)."""
-    text = RESIDENT_ID.sub(lambda found: mask_resident_id(found[0]), text)
-    return MOBILE.sub(lambda found: mask_mobile(found[0]), text)
+    """A typed text with every ID number and mainland mobile number in it masked (C10),
+    however it is written: full-width digits, and spaces, dashes or dots between the digits
+    ("110 101 1990 0101 123X", "138-0013-8000", "１３８００１３８０００")."""
+    # NFKC one character at a time, so that what is not a number keeps its place and form
+    view = "".join(folded if len(folded := normalise_text(char)) == 1 else char
+                   for char in text)
+    spans = [span for run in _RUN.finditer(view) for span in _numbers_in(run)]
+    for start, end, masked in reversed(spans):
+        text = text[:start] + masked + text[end:]
+    return text
+
+
+def _numbers_in(run: re.Match[str]) -> list[Span]:
+    """The ID and mobile numbers among a run's digit groups: consecutive whole groups that
+    read as one, an ID number before a mobile starting at the same group."""
+    groups = [(run.start() + g.start(), run.start() + g.end(), g[0].upper())
+              for g in _GROUP.finditer(run[0])]
+    spans: list[Span] = []
+    first = 0
+    while first < len(groups):
+        found = _number_from(groups[first:])
+        if found is None:
+            first += 1
+            continue
+        taken, masked = found
+        spans.append((groups[first][0], groups[first + taken - 1][1], masked))
+        first += taken
+    return spans
+
+
+def _number_from(groups: list[tuple[int, int, str]]) -> tuple[int, str] | None:
+    """How many groups from the first make an ID number or a mobile, and its masked form."""
+    digits, mobile = "", None
+    for taken, (_, _, group) in enumerate(groups, start=1):
+        if "X" in digits or len(digits + group) > ID_LENGTH:
+            break
+        digits += group
+        if _ID_SHAPE.fullmatch(digits):
+            return taken, mask_resident_id(digits)
+        if mobile is None and (number := _MOBILE_SHAPE.fullmatch(digits)):
+            prefix = f"{number[1]} " if number[1] else ""
+            mobile = taken, prefix + mask_mobile(number[2])
+    return mobile
 
 
 async def note_customer_message(case_id: int, channel: str, chat_id: str, message_id: str,
