@@ -27,7 +27,7 @@ from typing import Protocol
 
 from bot.flows.messages import Buttons
 from bot.pacer import Clock, Pacer, Sleep, pause_bot
-from domain.platform import outbox, send_budget
+from domain.platform import outbox, outbox_wake, send_budget
 from domain.platform.clock import utcnow
 from domain.platform.intents import Intent
 from domain.platform.outbox import Delivery
@@ -120,7 +120,8 @@ class OutboxDispatcher:
         """Lead or stand by for every channel until `stop()`; a failed tick is logged and the
         lane goes on."""
         self._stopping.clear()
-        await asyncio.gather(*(lane.run(self._stopping) for lane in self.lanes.values()))
+        async with outbox_wake.listening(self.wake):  # woken when a message is queued
+            await asyncio.gather(*(lane.run(self._stopping) for lane in self.lanes.values()))
 
     def stop(self) -> None:
         """Ask `run_forever` to return: sends in flight end, queued claims go back, the

@@ -26,7 +26,7 @@ from domain.models import (
     OutboxStatus,
     Staff,
 )
-from domain.platform import audit
+from domain.platform import audit, outbox_wake
 from domain.platform.access import Permission, require
 from domain.platform.actors import Actor
 from domain.platform.chat import preferred_locale
@@ -135,6 +135,7 @@ async def enqueue_edit(original_idempotency_key: str, template: str,
 
 async def _add(message: OutboxMessage) -> None:
     await OutboxMessage.bulk_create([message], ignore_conflicts=True)
+    await outbox_wake.queued()  # an idle dispatcher sends it now, not at its next poll
 
 
 async def preferred_channel(staff_id: int) -> str:
@@ -402,10 +403,13 @@ async def release_for_binding(staff_id: int, channel: str) -> int:
     """Send what waited for the staff member's chat to the chat he just bound; returns how
     many messages go out."""
     now = utcnow()
-    return await OutboxMessage.filter(
+    released = await OutboxMessage.filter(
         recipient_id=staff_id, status=OutboxStatus.WAITING,
     ).filter(Q(expires_at=None) | Q(expires_at__gt=now)).update(
         status=OutboxStatus.PENDING, channel=channel, next_attempt_at=now)
+    if released:
+        await outbox_wake.queued()
+    return released
 
 
 async def mark_sent(delivery: Delivery, external_message_id: str | None = None) -> bool:
@@ -478,6 +482,7 @@ async def retry_dead(actor: Actor, message_id: int) -> None:
         message.next_attempt_at = utcnow()
         await message.save(update_fields=["status", "attempts", "next_attempt_at"])
         await audit.record(actor, "outbox.retry", "outbox_message", message.id)
+        await outbox_wake.queued()
 
 
 # The states /metrics counts: work to do or to look at, never the finished history.
