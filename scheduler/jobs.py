@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from domain.cases import cases_purge, review_sla
 from domain.cases.capture_gate import CaptureContext
 from domain.ledgers import devices, idle_accounts, major_incidents, qualifications
-from domain.people import sessions
+from domain.people import role_grants, sessions
 from domain.platform import audit, chat_privacy, digest, housekeeping
 from domain.platform.calendar import Calendar
 from domain.platform.clock import utcnow
@@ -160,6 +160,7 @@ def count_jobs(zone: ZoneInfo, counts: CountSettings) -> tuple[Job, ...]:
 
 JOBS: tuple[Job, ...] = (
     Job("web_sessions", sweep_web_sessions, every=timedelta(minutes=5)),
+    Job("role_grant_lapses", role_grants.sweep_lapsed_grants, every=timedelta(minutes=15)),
 )
 
 

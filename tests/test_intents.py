@@ -290,7 +290,8 @@ SCENARIOS: dict[str, tuple[Callable[[Path], Awaitable[None]], set[str]]] = {
         "callback.due", "callback.overdue", "callback.complaint", "callback.denied",
         "staff.retraining_flagged", "staff.retraining_proposed"}),
     "duties": (grants_and_reveals, {
-        "staff.grant_asked", "staff.grant_decided", "staff.reveals_alert"}),
+        "staff.grant_asked", "staff.grant_decided", "staff.reveals_alert",
+        "staff.grant_expired", "staff.password_issued"}),
 }
 
 

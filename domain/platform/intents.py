@@ -106,6 +106,8 @@ KINDS: dict[str, Kind] = {kind.name: kind for kind in (
     Kind("staff.idle_kept", _S.STAFF, digest=True),
     Kind("staff.grant_asked", _S.STAFF, (_A.OPEN,), 3 * _DAY),
     Kind("staff.grant_decided", _S.STAFF, lifetime=3 * _DAY),
+    Kind("staff.grant_expired", _S.STAFF, lifetime=3 * _DAY),
+    Kind("staff.password_issued", _S.STAFF, lifetime=3 * _DAY),
     Kind("staff.reveals_alert", _S.STAFF, (_A.OPEN,), _DAY),
     Kind("void.asked", _S.VOID_REQUEST),
     Kind("void.voided", _S.VOID_REQUEST, digest=True),
