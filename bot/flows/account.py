@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from bot.flows.messages import Reply
 from bot.flows.turn import Outcome, Step, Turn, answer
 from domain.people import binding
-from domain.people.duties import ROLE_LABELS
+from domain.people.staff import ROLE_LABELS
 from domain.platform import chat
 from domain.platform.errors import N_
 from locales import translate

@@ -11,7 +11,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.flows import duty
 from bot.flows.account import stale_button, unknown_text
 from bot.flows.common import chat_actor, joined
 from bot.flows.messages import Buttons, Reply
@@ -317,7 +316,7 @@ async def hold_note_again(turn: Turn) -> Outcome:
     return await start_hold(turn, press)
 
 
-COMMANDS: dict[str, Handler] = {"queue": queue, **duty.COMMANDS}
+COMMANDS: dict[str, Handler] = {"queue": queue}
 CALLBACKS: dict[str, Handler] = {
     "rv:claim:": button(claim),
     "rv:case:": button(show),
@@ -330,9 +329,8 @@ CALLBACKS: dict[str, Handler] = {
     "rv:reject:": button(start_reject),
     "rv:rj:": button(reject, with_code=True),
     "rv:hold:": button(start_hold),
-    **duty.CALLBACKS,
 }
-SIDE_PREFIXES = ("rv:claim:", "rv:return:", "rv:reject:", "rv:hold:", duty.PREFIX)
+SIDE_PREFIXES = ("rv:claim:", "rv:return:", "rv:reject:", "rv:hold:")
 STEPS: dict[str, Handler] = {
     ReviewStep.RETURN_REASONS: return_note_text,
     ReviewStep.HOLD_NOTE: hold_note_text,
@@ -345,6 +343,5 @@ PROMPTS: dict[str, Handler] = {
 
 def is_side_press(turn: Turn) -> bool:
     """Claim, Return, Reject or Hold while a menu waits for reasons or a note: they open a
-    case or a menu afresh, so they are side actions and the menu stays as it stands; so is
-    the On duty or Off duty button."""
+    case or a menu afresh, so they are side actions and the menu stays as it stands."""
     return turn.inbound.callback_data.startswith(SIDE_PREFIXES)
