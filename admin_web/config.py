@@ -31,6 +31,9 @@ class ChatPort(Protocol):
         `upload` is (file name, content type, bytes); refusals raise `DomainError`.
         """
 
+    async def open(self, staff_id: int, locale: str | None = None) -> None:
+        """The staff member opens his chat: bound on first opening, and told so (Q6, C10)."""
+
 
 @dataclass(frozen=True)
 class AdminConfig:

@@ -16,8 +16,8 @@ from markupsafe import Markup
 from admin_web.i18n import current_locale, gettext, ngettext
 from domain.cases.business_types import PHOTO_KIND_LABELS
 from domain.models import BusinessType, OrgLevel, PhotoKind, Role
+from domain.people.duties import ROLE_LABELS
 from domain.people.orgs import LEVEL_LABELS
-from domain.people.staff import ROLE_LABELS
 from domain.platform.actors import person_label
 from domain.platform.clock import business_time
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from tortoise.transactions import in_transaction
 
 from bot import actions
 from bot.dispatcher import SendFailed
-from bot.flows import ChatRouter
+from bot.flows import ChatRouter, account
 from bot.flows.context import FlowContext
 from bot.flows.messages import Attachment, Buttons, Inbound
 from bot.pacer import Pacer
@@ -53,7 +55,7 @@ class WebChat:
                 return
             if not await self._admitted(staff_id, locale):
                 return
-            await webchat.bind_web_chat(staff_id)
+            await self.open(staff_id, locale)
             address = str(staff_id)
             if upload is not None:
                 inbound = await self._upload(staff_id, client_id, upload, text, locale)
@@ -64,6 +66,18 @@ class WebChat:
                 await webchat.record(staff_id, False, text)
                 inbound = Inbound.message(CHANNEL, client_id, address, address, text, locale)
             for reply in await self.router.handle(inbound):
+                await webchat.record(staff_id, True, reply.text, reply.buttons)
+
+    async def open(self, staff_id: int, locale: str | None = None) -> None:
+        """The staff member opens his browser chat: the first time it is bound, and he is asked
+        what a chat bound in Telegram is asked, the confidentiality pledge while he has not
+        confirmed it (one path for both channels: `account.pledge_at_binding`) (Q6, C10)."""
+        async with in_transaction():
+            staff = await webchat.open_web_chat(staff_id)
+            if staff is None:
+                return
+            reader = chat.preferred_locale(None, staff.locale, locale, self.router.default_locale)
+            for reply in await account.pledge_at_binding(partial(translate, reader), staff.id):
                 await webchat.record(staff_id, True, reply.text, reply.buttons)
 
     async def _admitted(self, staff_id: int, locale: str | None) -> bool:

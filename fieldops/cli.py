@@ -15,6 +15,7 @@ from pathlib import Path
 from domain.cases import review_reasons
 from domain.ledgers import device_imports, qualification_basis
 from domain.ledgers.ledger_csv import ImportReport
+from domain.people import staff
 from domain.people.bootstrap import create_first_sysadmin
 from domain.platform import audit, housekeeping
 from domain.platform.actors import system_actor
@@ -91,6 +92,20 @@ async def cmd_init(graph: Graph, args: argparse.Namespace) -> int:
 
 async def _ask(prompt: str) -> str:
     return (await asyncio.to_thread(input, prompt)).strip()
+
+
+async def cmd_reset_password(graph: Graph, args: argparse.Namespace) -> int:
+    """Issue a new one-time password for a web log-in on the server, a system admin's too,
+    audited as the system with the operator's OS user name; print it (S3)."""
+    actor = system_actor(f"cli:{getpass.getuser()}")
+    try:
+        password = await staff.reset_password_on_server(actor, args.username)
+    except DomainError as err:
+        print(translate(graph.settings.default_locale, err.key, **err.params), file=sys.stderr)
+        return 1
+    print(f"one-time password for {args.username}: {password}")
+    print("it must be replaced at the first log-in; the log-in's sessions have ended")
+    return 0
 
 
 async def cmd_demo(graph: Graph, _: argparse.Namespace) -> int:
@@ -235,6 +250,10 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--org-code", default="ROOT")
     init.add_argument("--org-name", default="省分行")
     init.set_defaults(func=cmd_init)
+    reset = sub.add_parser("reset-password", help="issue a new one-time password for a web "
+                           "log-in (the only way for a system admin's)")
+    reset.add_argument("username")
+    reset.set_defaults(func=cmd_reset_password)
     run = sub.add_parser("run", help="run the admin site, bot, scheduler and dispatcher")
     run.add_argument("--only", choices=["web", "bot", "scheduler"], default=None)
     run.set_defaults(func=cmd_run)

@@ -58,6 +58,7 @@ from fieldops.demo_history import seed_history
 
 DEMO_PASSWORD = "FieldOps-demo-2026"
 ADMIN_USERNAME = "admin"
+DEMO_CHANNEL = "demo"  # the channel the seeded pledge confirmations name
 
 # (code, name, name_en, parent code)
 ORG_TREE: tuple[tuple[str, str, str, str | None], ...] = (
@@ -264,6 +265,8 @@ async def seed_demo(progress: Progress, ctx: CaptureContext | None = None,
         if person.username:
             logins.append((person.username, person.name, ",".join(sorted(person.roles))))
         if Role.FIELD_AGENT in person.roles:
+            # the walk-through starts at capture: the demo agents confirmed the pledge (C10)
+            await binding.confirm_pledge(member.id, DEMO_CHANNEL, binding.PLEDGE_VERSION)
             code, _ = await binding.issue_bind_code(root, member.id)
             codes.append((person.employee_no, person.name, code))
         step += 1

@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 from domain.cases import cases_purge, review_sla
 from domain.cases.capture_gate import CaptureContext
 from domain.ledgers import devices, idle_accounts, major_incidents, qualifications
-from domain.people import sessions
-from domain.platform import audit, chat_privacy, housekeeping
+from domain.people import role_grants, sessions
+from domain.platform import audit, chat_privacy, digest, housekeeping
 from domain.platform.calendar import Calendar
 from domain.platform.clock import utcnow
 from domain.platform.sweeps import SweepReport, SweepResult
@@ -160,6 +160,7 @@ def count_jobs(zone: ZoneInfo, counts: CountSettings) -> tuple[Job, ...]:
 
 JOBS: tuple[Job, ...] = (
     Job("web_sessions", sweep_web_sessions, every=timedelta(minutes=5)),
+    Job("role_grant_lapses", role_grants.sweep_lapsed_grants, every=timedelta(minutes=15)),
 )
 
 
@@ -182,8 +183,8 @@ def ledger_jobs(zone: ZoneInfo, ledgers: LedgerSettings) -> tuple[Job, ...]:
 
 def calendar_jobs(calendar: Calendar) -> tuple[Job, ...]:
     """The calendar's jobs: vault inspections, mis-issue recovery deadlines, customer
-    callbacks and the weekly off-site audit draw (V5, V6, K1, K3, S1); each sweep is
-    idempotent, so a rerun creates nothing twice."""
+    callbacks, the weekly off-site audit draw and the daily digest (V5, V6, K1, K3, S1,
+    issue 14); each sweep is idempotent, so a rerun creates nothing twice."""
     quarter = timedelta(minutes=15)
     return (
         Job("monthly_inspections", partial(calendar_sweeps.create_monthly_inspections,
@@ -199,6 +200,7 @@ def calendar_jobs(calendar: Calendar) -> tuple[Job, ...]:
         Job("weekly_case_audit_draw", partial(calendar_sweeps.draw_weekly_case_audits,
                                               calendar), every=timedelta(hours=1),
             at_start=True),
+        Job("daily_digest", partial(digest.send_due_digests, calendar), every=quarter),
     )
 
 

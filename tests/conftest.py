@@ -34,7 +34,7 @@ from tests.browser_support import start_chromium
 from tests.clock_support import SteadyClock, install, test_now
 
 # fixtures shared by several test modules, found by name
-pytest_plugins = ("tests.dashboard_support",)
+pytest_plugins = ("tests.dashboard_support", "tests.telegram_support")
 
 BACKEND = os.environ.get("FIELDOPS_TEST_BACKEND", "sqlite")
 PG_SERVER_URL = os.environ.get("FIELDOPS_TEST_DATABASE_URL", "")

@@ -17,7 +17,7 @@ from telegram import Bot
 from bot.flows import ChatRouter, Inbound
 from bot.telegram import TelegramBot
 from domain.models import BindCode, OutboxMessage, OutboxStatus, Role, Staff
-from domain.people import binding, staff
+from domain.people import binding, duties, staff
 from domain.platform import outbox
 from domain.platform.clock import utcnow
 from domain.platform.intents import Intent
@@ -40,25 +40,6 @@ OTHER = 7002
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    """A running fake Bot API server."""
-    async with FakeTelegram() as server:
-        yield server
-
-
-@pytest.fixture
-async def bot(database_url: str, fake: FakeTelegram, tmp_path: Path
-              ) -> AsyncIterator[TelegramBot]:
-    """The FieldOps bot, long polling the fake server."""
-    telegram = TelegramBot(config(fake), flow_context(tmp_path))
-    await telegram.start()
-    try:
-        yield telegram
-    finally:
-        await telegram.stop()
-
-
-@pytest.fixture
 async def agent(database_url: str) -> Staff:
     """A field agent in outlet a, not yet bound."""
     ids = await org_tree()
@@ -73,7 +54,7 @@ async def test_start_deep_link_binds_and_whoami_names_staff_and_org(
     assert "陈展业" in bound and "F1" in bound
     me = await say(fake, AGENT, "/whoami")
     assert "陈展业" in me and "F1" in me and "网点a" in me
-    assert translate("zh_CN", staff.ROLE_LABELS[Role.FIELD_AGENT]) in me
+    assert translate("zh_CN", duties.ROLE_LABELS[Role.FIELD_AGENT]) in me
     assert await say(fake, AGENT, "/start") == translate(
         "zh_CN", "Welcome back, %(name)s. Send /help to see what I can do.", name="陈展业")
     assert bot.username == "fieldops_bot"

@@ -7,7 +7,6 @@ import asyncio
 import io
 import json
 import random
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,8 +60,8 @@ from tests.case_support import noisy_jpeg
 from tests.chat_driver import Chat, Said, running_bot
 from tests.factories import ROOT, capture_context, operational, org_tree, person
 from tests.fake_telegram import FakeTelegram
+from tests.telegram_support import AGENT
 
-AGENT = 7101
 STALE = "This button is no longer valid."
 
 
@@ -88,23 +87,9 @@ async def desk(database_url: str, tmp_path: Path) -> Desk:
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as server:
-        yield server
-
-
-@pytest.fixture
-async def bot(desk: Desk, fake: FakeTelegram) -> AsyncIterator[TelegramBot]:
-    async with running_bot(fake, desk.media_root, hours=ALWAYS) as telegram:
-        yield telegram
-
-
-@pytest.fixture
-async def chat(bot: TelegramBot, fake: FakeTelegram) -> Chat:
-    """The agent's chat, switched to English."""
-    chat = Chat(fake, AGENT)
-    await chat.press("lang:en")
-    return chat
+def bot_world(desk: Desk) -> Desk:
+    """The desk is made before the bot answers (tests.telegram_support)."""
+    return desk
 
 
 def small_jpeg(side: int) -> bytes:

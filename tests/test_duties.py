@@ -10,6 +10,7 @@ import pytest
 from domain.models import AuditLog, OutboxMessage, Role, RoleGrant, RoleGrantState, Staff
 from domain.people import duties, role_grants, staff
 from domain.platform.errors import DomainError, PermissionDenied
+from scheduler.jobs import JOBS
 from tests.admin_support import admin_site, log_in, submit, sysadmin_session, zh
 from tests.clock_support import SteadyClock
 from tests.factories import org_tree, person, web_user
@@ -140,6 +141,8 @@ async def test_a_refused_or_lapsed_grant_gives_nothing(
     with pytest.raises(DomainError):
         await role_grants.approve(checker, first.id, refused.id)
     assert await role_grants.pending_for(checker, second.id) == []
+    assert (await RoleGrant.get(id=lapsed.id)).state == RoleGrantState.PENDING  # read only
+    assert await role_grants.sweep_lapsed_grants() == 1
     assert (await RoleGrant.get(id=lapsed.id)).state == RoleGrantState.EXPIRED
     assert await roles_of(first) == {Role.SUPERVISOR}
     assert await roles_of(second) == {Role.IT_ADMIN}
@@ -173,3 +176,44 @@ async def test_the_duties_table_is_shown_and_linked_from_staff_pages(database_ur
     assert 'href="/duties"' in listing and 'href="/duties"' in detail
     assert table.status == 200
     assert all(zh(pair.reason) in text for pair in duties.INCOMPATIBLE)
+
+
+async def test_the_sweep_lapses_unanswered_grants_in_batches_and_tells_the_maker(
+        database_url: str, test_clock: SteadyClock) -> None:
+    province = (await org_tree())["province"]
+    maker_row, maker = await person(province, Role.SYSADMIN, no="S001")
+    await person(province, Role.SYSADMIN, no="S002")
+    members = [(await person(province, Role.SUPERVISOR, no=f"P00{n}"))[0] for n in range(3)]
+    for member in members:
+        await staff.update_staff(maker, member.id, staff.StaffForm(
+            member.employee_no, member.name, province,
+            frozenset({Role.SUPERVISOR, Role.OPS_ADMIN})))
+    assert await role_grants.sweep_lapsed_grants() == 0
+    test_clock.move_to(test_clock() + role_grants.GRANT_LIFETIME + timedelta(minutes=1))
+    assert await role_grants.sweep_lapsed_grants(batch=2) == 3
+    assert await role_grants.sweep_lapsed_grants(batch=2) == 0
+    assert set(await RoleGrant.all().values_list("state", flat=True)) == {
+        RoleGrantState.EXPIRED}
+    rows = await AuditLog.filter(action="staff.role_grant_lapsed")
+    assert sorted(int(row.object_id) for row in rows) == sorted(m.id for m in members)
+    assert {(row.actor_id, row.actor_label) for row in rows} == {(None, "system:role_grants")}
+    notices = await OutboxMessage.filter(kind="staff.grant_expired", recipient_id=maker_row.id)
+    assert len(notices) == 3
+    assert {notice.params["role"] for notice in notices} == {zh("Operations management")}
+    assert "role_grant_lapses" in {job.name for job in JOBS}
+
+
+async def test_notices_name_the_role_in_the_readers_language_never_its_key(
+        database_url: str) -> None:
+    province = (await org_tree())["province"]
+    maker_row, maker = await person(province, Role.SYSADMIN, no="S001")
+    checker_row, checker = await person(province, Role.SYSADMIN, no="S002")
+    await Staff.filter(id=checker_row.id).update(locale="en")
+    member, _ = await person(province, Role.SUPERVISOR, no="P001")
+    await staff.update_staff(maker, member.id, staff.StaffForm(
+        "P001", member.name, province, frozenset({Role.SUPERVISOR, Role.REVIEWER})))
+    await role_grants.approve(checker, member.id, (await RoleGrant.get(staff=member)).id)
+    asked = await OutboxMessage.get(kind="staff.grant_asked", recipient_id=checker_row.id)
+    decided = await OutboxMessage.get(kind="staff.grant_decided", recipient_id=maker_row.id)
+    assert asked.params["role"] == "Central reviewer"
+    assert decided.params["role"] == zh("Central reviewer") != "Central reviewer"

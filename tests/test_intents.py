@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -42,8 +42,8 @@ from domain.models import (
 from domain.oversight import callback_deadlines, callbacks, inspection_deadlines, inspections
 from domain.oversight.callbacks import CallRecord
 from domain.people import staff
-from domain.platform import outbox
-from domain.platform.calendar import Calendar
+from domain.platform import digest, outbox
+from domain.platform.calendar import DEFAULT_ZONE, Calendar
 from domain.platform.clock import utcnow
 from domain.platform.intents import KINDS, Action, Intent, Kind, Subject, SubjectType
 from domain.vouchers import (
@@ -146,7 +146,8 @@ async def vault(tmp_path: Path) -> None:
 
 async def tablets_and_staff(tmp_path: Path) -> None:
     """A tablet issued, left unconfirmed, confirmed, lost and found; roles changed, idle
-    accounts flagged, one kept and the others disabled; a deactivation."""
+    accounts flagged, one kept and the others disabled; a deactivation; the next day's
+    digest of what was not urgent."""
     ids = await org_tree()
     _, ops = await person(ids["province"], Role.OPS_ADMIN, no="O001")
     _, it = await person(ids["branch_a"], Role.IT_ADMIN, no="I001")
@@ -179,6 +180,9 @@ async def tablets_and_staff(tmp_path: Path) -> None:
                                           (flagged_at + timedelta(days=60)).date(), "下月展业")
     await idle_accounts.sweep_idle_accounts(flagged_at + timedelta(days=14), 90, 14)
     await staff.set_active(ROOT, agent_row.id, False)
+    tomorrow = (utcnow() + timedelta(days=1)).astimezone(DEFAULT_ZONE).date()
+    await digest.send_due_digests(Calendar(working_weekdays=frozenset(range(7))),
+                                  datetime.combine(tomorrow, time(9), DEFAULT_ZONE))
 
 
 async def recovery_and_voids(tmp_path: Path) -> None:
@@ -265,7 +269,7 @@ SCENARIOS: dict[str, tuple[Callable[[Path], Awaitable[None]], set[str]]] = {
     "review desk": (review_desk, {
         "case.submitted", "case.first_approved", "case.second_approval", "case.approved",
         "case.returned", "case.rejected", "case.held", "case.held_alert",
-        "case.sla_reminder", "case.sla_escalation",
+        "case.sla_reminder", "case.sla_escalation", "case.claimed",
         "special.requested", "special.approved", "special.refused"}),
     "vault": (vault, {
         "box_count.requested", "inspection.reminder", "inspection.escalated",
@@ -274,7 +278,7 @@ SCENARIOS: dict[str, tuple[Callable[[Path], Awaitable[None]], set[str]]] = {
     "tablets and staff": (tablets_and_staff, {
         "qualification.changed", "device.issued", "device.unconfirmed", "incident.reported",
         "incident.closed", "staff.roles_changed", "staff.idle_flagged", "staff.idle_kept",
-        "staff.idle_disabled", "staff.activation_changed"}),
+        "staff.idle_disabled", "staff.activation_changed", "digest.daily"}),
     "recovery and voids": (recovery_and_voids, {
         "mis_issue.to_recover", "mis_issue.to_holder", "mis_issue.to_chain",
         "mis_issue.reminder", "mis_issue.escalated", "void.asked", "void.voided",
@@ -286,7 +290,8 @@ SCENARIOS: dict[str, tuple[Callable[[Path], Awaitable[None]], set[str]]] = {
         "callback.due", "callback.overdue", "callback.complaint", "callback.denied",
         "staff.retraining_flagged", "staff.retraining_proposed"}),
     "duties": (grants_and_reveals, {
-        "staff.grant_asked", "staff.grant_decided", "staff.reveals_alert"}),
+        "staff.grant_asked", "staff.grant_decided", "staff.reveals_alert",
+        "staff.grant_expired", "staff.password_issued"}),
 }
 
 

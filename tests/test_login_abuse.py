@@ -16,7 +16,7 @@ from domain.models import AuditLog, Role
 from domain.models.orgs import LoginRefusalTally
 from domain.people import auth, passwords
 from domain.platform.clock import utcnow
-from tests.admin_support import CONFIG, PASSWORD, admin_site, log_in, zh
+from tests.admin_support import CONFIG, PASSWORD, admin_site, log_in, submit, zh
 from tests.clock_support import SteadyClock
 from tests.factories import org_tree, web_user
 
@@ -177,3 +177,28 @@ async def test_forwarded_address_counts_only_from_a_trusted_proxy(database_url: 
     addresses = await AuditLog.filter(action="auth.login_failed").order_by("id").values_list(
         "detail", flat=True)
     assert [d["address"] for d in addresses] == ["127.0.0.1", ATTACKER]
+
+
+async def test_guessing_the_current_password_on_the_change_form_is_throttled(
+        database_url: str, test_clock: SteadyClock) -> None:
+    username = await admin_user()
+    new = "Fresh-pass-4242"
+    form = {"current": "Wrong-pass-999", "new": new, "repeat": new}
+    async with admin_site() as client:
+        await log_in(client, username)
+        wrong = [await submit(client, "/password", form, page="/password") for _ in range(5)]
+        locked = await submit(client, "/password", form | {"current": PASSWORD},
+                              page="/password")
+        locked_text = await locked.text()
+        at_log_in = await refusal(username, PASSWORD, "127.0.0.1")
+        test_clock.move_to(utcnow() + timedelta(minutes=16))
+        changed = await submit(client, "/password", form | {"current": PASSWORD},
+                               page="/password")
+    assert [answer.status for answer in wrong] == [400] * 5
+    assert locked.status == 400 and zh(auth.CHANGE_LOCKED, minutes=15) in locked_text
+    assert at_log_in.key == auth.TOO_MANY_FAILURES
+    assert changed.url.path == "/"
+    failed = await AuditLog.filter(action="auth.password_change_failed").values_list(
+        "detail", flat=True)
+    assert failed == [{"address": "127.0.0.1"}] * 5
+    assert await AuditLog.filter(action="auth.password_change_locked").count() == 1

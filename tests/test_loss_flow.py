@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,6 @@ import pytest
 from bot.telegram import TelegramBot
 from domain.cases import business_types
 from domain.cases.business_types import BusinessTypeForm
-from domain.cases.capture_gate import WorkingHours
 from domain.ledgers import devices
 from domain.models import (
     Device,
@@ -35,14 +33,14 @@ from domain.vouchers import tail_boxes, voucher_stock
 from fieldops.bootstrap import bootstrap
 from fieldops.settings import Settings
 from tests.bot_support import bound_agent
-from tests.chat_driver import Chat, Said, bot_config, running_bot
+from tests.chat_driver import Chat, Said, bot_config
 from tests.factories import org_tree, person, qualify
 from tests.fake_telegram import FakeTelegram
 from tests.loss_support import delivered
+from tests.telegram_support import AGENT
 from tests.voucher_support import CARD_PATTERN, card
 
-AGENT, SUPERVISOR, IT, OPS, FAR_IT = 7301, 7302, 7303, 7304, 7305
-ALWAYS = WorkingHours(weekdays=frozenset(range(7)), start=time(0, 0), end=time(23, 59, 59))
+SUPERVISOR, IT, OPS, FAR_IT = 7302, 7303, 7304, 7305
 TYPE = "Debit card opening"
 NOT_SENT = "The loss report was not sent."
 
@@ -76,23 +74,9 @@ async def branch(database_url: str, tmp_path: Path) -> Branch:
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as server:
-        yield server
-
-
-@pytest.fixture
-async def bot(branch: Branch, fake: FakeTelegram) -> AsyncIterator[TelegramBot]:
-    async with running_bot(fake, branch.media_root, hours=ALWAYS) as telegram:
-        yield telegram
-
-
-@pytest.fixture
-async def chat(bot: TelegramBot, fake: FakeTelegram) -> Chat:
-    """The agent's chat, switched to English."""
-    chat = Chat(fake, AGENT)
-    await chat.press("lang:en")
-    return chat
+def bot_world(branch: Branch) -> Branch:
+    """The branch is made before the bot answers (tests.telegram_support)."""
+    return branch
 
 
 async def issue(branch: Branch) -> Device:

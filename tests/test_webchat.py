@@ -11,7 +11,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 from PIL import Image
 
@@ -29,8 +28,8 @@ from domain.platform.errors import DomainError
 from domain.platform.images import MIB, PhotoLimits
 from domain.platform.intents import Action, Intent
 from locales import translate
-from tests.admin_support import admin_site, csrf_token, log_in
-from tests.chat_support import ALL_HOURS, FIELD, chat_config, upload
+from tests.admin_support import admin_site, log_in
+from tests.chat_support import ALL_HOURS, chat_config, upload
 from tests.factories import (
     ROOT,
     flow_context,
@@ -40,6 +39,7 @@ from tests.factories import (
     web_user,
 )
 from tests.review_support import KINDS, photo
+from tests.webchat_support import post_chat, press, say, text_form_id
 
 
 def zh(message: str, **params: object) -> str:
@@ -67,42 +67,6 @@ async def agent(ids: dict[str, int], tmp_path: Path) -> AsyncIterator[Agent]:
     async with admin_site(chat_config(tmp_path)) as client:
         await log_in(client, username)
         yield Agent(client, row)
-
-
-async def chat_page(client: TestClient) -> str:
-    """The chat page as the browser shows it, entities decoded."""
-    return html.unescape(await (await client.get("/chat")).text())
-
-
-async def text_form_id(client: TestClient) -> str:
-    """The client id of the page's text form (the last form before the photo form)."""
-    page = await (await client.get("/chat")).text()
-    compose = page[page.index('id="compose"'):]
-    found = re.search(FIELD, compose)
-    assert found, page
-    return found.group(1)
-
-
-async def post_chat(client: TestClient, fields: dict[str, str]) -> ClientResponse:
-    """Post a chat form with the page's CSRF token."""
-    token = await csrf_token(client, "/chat")
-    return await client.post("/chat", data={**fields, "csrf_token": token})
-
-
-async def say(client: TestClient, text: str) -> str:
-    """Type a text into the chat and return the page shown after it."""
-    response = await post_chat(client, {"text": text, "client_id": await text_form_id(client)})
-    assert response.status == 200 and response.url.path == "/chat"
-    return html.unescape(await response.text())
-
-
-async def press(client: TestClient, data: str) -> str:
-    """Press the newest button carrying `data` and return the page shown after it."""
-    page = await (await client.get("/chat")).text()
-    forms = re.findall(FIELD + r'>\s*<button name="button" value="' + re.escape(data) + '"', page)
-    assert forms, page
-    response = await post_chat(client, {"button": data, "client_id": forms[-1]})
-    return html.unescape(await response.text())
 
 
 async def lines_of(member: Staff) -> list[tuple[bool, str]]:

@@ -118,8 +118,8 @@ async def change_password(request: web.Request) -> web.Response:
     form = await form_of(request)
     _done, error = await attempt(server_sessions.change_password(
         actor_of(request), request[SERVER_SESSION_KEY].id, form.get("current", ""),
-        form.get("new", ""), form.get("repeat", ""), request.app[CONFIG_KEY].login.passwords,
-    ))
+        form.get("new", ""), form.get("repeat", ""), request.app[CONFIG_KEY].login,
+        address=client_address(request)))
     if error:
         return await _password_page(request, error)
     await flash_and_redirect(request, "/", _("Your password has been changed."))

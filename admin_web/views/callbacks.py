@@ -94,9 +94,12 @@ async def callback_page(request: web.Request) -> web.Response:
 
 
 async def reveal(request: web.Request) -> web.Response:
-    """Show the customer's mobile in clear once, audited by the service (C10)."""
+    """Show the customer's mobile in clear once, audited and rate-limited by the service
+    (C10)."""
+    capture = capture_of(request)
     mobile, error = await attempt(callbacks.reveal_mobile(
-        actor_of(request), path_id(request, "callback_id"), capture_of(request).cipher))
+        actor_of(request), path_id(request, "callback_id"), capture.cipher,
+        capture.reveal_limits))
     return await _detail_view(request, mobile=mobile, error=error, status=400 if error else 200)
 
 

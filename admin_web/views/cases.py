@@ -31,6 +31,7 @@ from domain.cases import (
     case_summaries,
     review,
     review_desk,
+    review_duty,
     review_queue,
     review_reasons,
 )
@@ -165,6 +166,7 @@ async def queue(request: web.Request) -> web.Response:
         "filters": filters, "statuses": QUEUE_STATUSES,
         "business_types": await business_types.list_business_types(actor),
         "orgs": await orgs.list_orgs(actor), "agents": await review_desk.agent_choices(actor),
+        "on_duty": await review_duty.on_duty_roster(actor),
     }
     return await render(request, "cases/queue.html", context | labels())
 

@@ -31,8 +31,10 @@ def new_client_id() -> str:
 
 async def chat_page(request: web.Request) -> web.Response:
     """Show the user's chat as bubbles, with the forms to write and to send a photo."""
-    port = request.app[CONFIG_KEY].chat
-    lines = await webchat.transcript(actor_of(request)) if port else []
+    port, actor = request.app[CONFIG_KEY].chat, actor_of(request)
+    if port is not None and actor.staff_id is not None:
+        await port.open(actor.staff_id, current_locale())
+    lines = await webchat.transcript(actor) if port else []
     return await render(request, "chat/index.html", {
         "enabled": port is not None, "lines": lines, "client_id": new_client_id,
         "max_bytes": port.max_upload_bytes if port else 0,

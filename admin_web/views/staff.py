@@ -12,6 +12,7 @@ from admin_web.forms import Field, Form, Kind
 from admin_web.i18n import gettext as _
 from admin_web.pages import ACTIVE_FILTER, actor_of, attempt, flash_and_redirect, form_of, render
 from admin_web.params import int_or_none, max_length, path_id, text
+from admin_web.state import CONFIG_KEY
 from domain.models import ChatBinding, Role, WebCredential
 from domain.people import binding, duties, orgs, role_grants, staff
 from domain.people.staff import StaffForm
@@ -94,9 +95,11 @@ async def set_active(request: web.Request) -> web.Response:
     await flash_and_redirect(request, f"/staff/{staff_id}", error or done)
 
 
-async def _grant(actor: Actor, staff_id: int, form: MultiDict[str]) -> str:
+async def _grant(request: web.Request, staff_id: int, form: MultiDict[str]
+                 ) -> staff.IssuedLogin:
     username = text(form.get("username"), N_("User name"), max_length(WebCredential, "username"))
-    return await staff.grant_web_login(actor, staff_id, username)
+    return await staff.issue_web_login(actor_of(request), staff_id, username,
+                                       request.app[CONFIG_KEY].login.passwords)
 
 
 async def _unbind(actor: Actor, staff_id: int, form: MultiDict[str]) -> None:
@@ -105,14 +108,20 @@ async def _unbind(actor: Actor, staff_id: int, form: MultiDict[str]) -> None:
 
 
 async def grant_web_login(request: web.Request) -> web.Response:
-    """Create or reset a web log-in and show the initial password once."""
+    """Create or reset a web log-in: the one-time password goes to the person's own chat, or
+    is shown once when he has none; a system administrator's is refused (S3)."""
     form = await form_of(request)
     staff_id = path_id(request, "staff_id")
-    username = form.get("username", "").strip()
-    password, error = await attempt(_grant(actor_of(request), staff_id, form))
-    if error is not None:
-        await flash_and_redirect(request, f"/staff/{staff_id}", error)
-    context = {"username": username, "password": password, "staff_id": staff_id}
+    issued, error = await attempt(_grant(request, staff_id, form))
+    if issued is None:
+        await flash_and_redirect(request, f"/staff/{staff_id}", error or "")
+    if issued.password is None:
+        sent = _("The one-time password for %(username)s was sent to his own chat "
+                 "(%(channel)s); it is not shown here. If he cannot read that chat, unbind it "
+                 "and reset the log-in again.")
+        await flash_and_redirect(request, f"/staff/{staff_id}", sent % {
+            "username": issued.username, "channel": issued.channel})
+    context = {"username": issued.username, "password": issued.password, "staff_id": staff_id}
     response = await render(request, "staff/password_issued.html", context)
     response.headers["Cache-Control"] = "no-store"
     return response

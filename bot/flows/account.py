@@ -7,13 +7,14 @@ from collections.abc import Awaitable, Callable
 from bot.flows.messages import Reply
 from bot.flows.turn import Outcome, Step, Turn, answer
 from domain.people import binding
-from domain.people.staff import ROLE_LABELS
+from domain.people.duties import ROLE_LABELS
 from domain.platform import chat
 from domain.platform.errors import N_
 from locales import translate
 
 LANGUAGE_CALLBACK = "lang:"
 PLEDGE_BUTTON = "pledge:"
+Say = Callable[..., str]  # a msgid and its parameters in the reader's language
 LANGUAGE_NAMES = {"zh_CN": "中文", "en": "English"}
 
 
@@ -48,16 +49,21 @@ async def _bind(turn: Turn, code: str) -> Outcome:
     bound = Reply(turn._(
         "This chat is now bound to %(name)s (%(employee_no)s). Send /help to see what I can do.",
         name=staff.name, employee_no=staff.employee_no))
-    if await binding.pledge_confirmed(staff.id):
-        return answer(Step.IDLE, bound)
-    return answer(Step.IDLE, bound, pledge_reply(turn))
+    return answer(Step.IDLE, bound, *await pledge_at_binding(turn._, staff.id))
 
 
-def pledge_reply(turn: Turn) -> Reply:
+async def pledge_at_binding(say: Say, staff_id: int) -> tuple[Reply, ...]:
+    """What a newly bound chat is asked, in every channel (a bind code in Telegram, the first
+    opening of the browser chat): the confidentiality pledge, while the staff member has not
+    confirmed it (C10)."""
+    return () if await binding.pledge_confirmed(staff_id) else (pledge_reply(say),)
+
+
+def pledge_reply(say: Say) -> Reply:
     """The confidentiality pledge with its confirm button (C10); capture waits for it."""
     version = binding.PLEDGE_VERSION
-    return Reply(turn._(binding.PLEDGE, version=version),
-                 (((turn._("I confirm the pledge"), f"{PLEDGE_BUTTON}{version}"),),))
+    return Reply(say(binding.PLEDGE, version=version),
+                 (((say("I confirm the pledge"), f"{PLEDGE_BUTTON}{version}"),),))
 
 
 async def pledge_confirmed(turn: Turn) -> Outcome:

@@ -84,7 +84,7 @@ def pledged(command: Handler) -> Handler:
         actor = await chat_actor(turn)
         assert actor.staff_id is not None
         if not await binding.pledge_confirmed(actor.staff_id):
-            return answer(Step.IDLE, pledge_reply(turn))
+            return answer(Step.IDLE, pledge_reply(turn._))
         return await command(turn)
 
     run.__doc__ = command.__doc__

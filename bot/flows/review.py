@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bot.flows import duty
 from bot.flows.account import stale_button, unknown_text
 from bot.flows.common import chat_actor, joined
 from bot.flows.messages import Buttons, Reply
@@ -316,7 +317,7 @@ async def hold_note_again(turn: Turn) -> Outcome:
     return await start_hold(turn, press)
 
 
-COMMANDS: dict[str, Handler] = {"queue": queue}
+COMMANDS: dict[str, Handler] = {"queue": queue, **duty.COMMANDS}
 CALLBACKS: dict[str, Handler] = {
     "rv:claim:": button(claim),
     "rv:case:": button(show),
@@ -329,8 +330,9 @@ CALLBACKS: dict[str, Handler] = {
     "rv:reject:": button(start_reject),
     "rv:rj:": button(reject, with_code=True),
     "rv:hold:": button(start_hold),
+    **duty.CALLBACKS,
 }
-SIDE_PREFIXES = ("rv:claim:", "rv:return:", "rv:reject:", "rv:hold:")
+SIDE_PREFIXES = ("rv:claim:", "rv:return:", "rv:reject:", "rv:hold:", duty.PREFIX)
 STEPS: dict[str, Handler] = {
     ReviewStep.RETURN_REASONS: return_note_text,
     ReviewStep.HOLD_NOTE: hold_note_text,
@@ -343,5 +345,6 @@ PROMPTS: dict[str, Handler] = {
 
 def is_side_press(turn: Turn) -> bool:
     """Claim, Return, Reject or Hold while a menu waits for reasons or a note: they open a
-    case or a menu afresh, so they are side actions and the menu stays as it stands."""
+    case or a menu afresh, so they are side actions and the menu stays as it stands; so is
+    the On duty or Off duty button."""
     return turn.inbound.callback_data.startswith(SIDE_PREFIXES)

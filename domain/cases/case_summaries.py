@@ -30,7 +30,7 @@ from domain.platform.access import Permission, can, require, require_scope, scop
 from domain.platform.actors import Actor
 from domain.platform.errors import N_, DomainError, NotFound, PermissionDenied
 from domain.platform.identity import mask_mobile, mask_resident_id, normalise_resident_id
-from domain.platform.privacy import FieldCipher, charge_reveal
+from domain.platform.privacy import FieldCipher, audited_refusal, charge_reveal
 
 
 @dataclass(frozen=True)
@@ -149,18 +149,19 @@ async def _voucher_fields(case: Case, business_type: BusinessType) -> dict[str, 
 
 async def reveal_customer(actor: Actor, case_id: int, ctx: CaptureContext) -> CustomerData:
     """Unmasked customer data for holders of the reveal permission, audited and within the
-    holder's hourly rate (C10, S2)."""
-    require(actor, Permission.CUSTOMER_DATA_REVEAL)
-    async with in_transaction():
-        case = await locked_case(case_id)
-        require_scope(actor, await Org.get(id=case.org_id))  # type: ignore[attr-defined]
-        customer = _decrypted(case, ctx.cipher)
-        if customer is None:
-            raise DomainError(N_("No customer data has been entered for this case yet."))
-        await audit.record(actor, "case.customer_reveal", "case", case.id,
-                           org_id=case.org_id,  # type: ignore[attr-defined]
-                           detail={"case_no": case.case_no})
-        await charge_reveal(actor, ctx.reveal_limits)
+    holder's hourly rate; a refusal is audited too (C10, S2)."""
+    async with audited_refusal(actor, "case.customer_reveal", "case", case_id):
+        require(actor, Permission.CUSTOMER_DATA_REVEAL)
+        async with in_transaction():
+            case = await locked_case(case_id)
+            require_scope(actor, await Org.get(id=case.org_id))  # type: ignore[attr-defined]
+            customer = _decrypted(case, ctx.cipher)
+            if customer is None:
+                raise DomainError(N_("No customer data has been entered for this case yet."))
+            await audit.record(actor, "case.customer_reveal", "case", case.id,
+                               org_id=case.org_id,  # type: ignore[attr-defined]
+                               detail={"case_no": case.case_no})
+            await charge_reveal(actor, ctx.reveal_limits)
     return customer
 
 

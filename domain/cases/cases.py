@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from tortoise.transactions import in_transaction
 
+from domain.cases import review_duty
 from domain.cases._case_rows import (
     case_for_change,
     own_case,
@@ -28,9 +29,7 @@ from domain.models import (
     CaseEventKind,
     CasePhoto,
     CaseStatus,
-    Org,
     PhotoKind,
-    Role,
     Staff,
     Voucher,
     VoucherState,
@@ -39,7 +38,6 @@ from domain.models.cases import RETAKE_CUSTOMER
 from domain.platform import audit, events, outbox
 from domain.platform.actors import Actor
 from domain.platform.calendar import DEFAULT_ZONE
-from domain.platform.chains import staff_in_chain
 from domain.platform.chat import locale_of
 from domain.platform.clock import TIME_OF_DAY, business_time, utcnow
 from domain.platform.errors import N_, DomainError, PermissionDenied
@@ -402,15 +400,13 @@ def reviewer_intent(kind: str, case: Case) -> Intent:
 
 async def _notify_reviewers(case: Case, business_type: BusinessType, actor: Actor,
                             zone: ZoneInfo) -> None:
-    """Queue a note with decision buttons for each reviewer of the org chain (C3, C8)."""
-    org = await Org.get(id=case.org_id)  # type: ignore[attr-defined]
+    """Queue a note with decision buttons for the on-duty reviewers of the org chain, every
+    reviewer of the chain when none is on duty (C3, C8, issue 14)."""
     assert case.review_due_at is not None
     template = REVIEWER_TEMPLATE if case.revision == 1 else RESUBMITTED_TEMPLATE
     params = {"case_no": case.case_no, "agent": actor.label, "revision": case.revision,
               "due": business_time(case.review_due_at, zone, pattern=TIME_OF_DAY)}
-    for reviewer in await staff_in_chain(org, Role.REVIEWER):
-        if reviewer.id == case.agent_id:  # type: ignore[attr-defined]
-            continue
+    for reviewer in await review_duty.reviewers_to_tell(case, now=case.submitted_at):
         await outbox.enqueue(
             reviewer.id, template,
             params | {"business_type": business_type.name_in(locale_of(reviewer))},

@@ -17,6 +17,9 @@ management and IT of the org chain; four-eyes first approval notifies the other 
 that a second approval is needed).
 The queue is in `review_queue`, the review deadline in `review_sla`, the case page in
 `case_file`, the managed reasons in `review_reasons`.
+A claim, explicit or by deciding, edits the notices that asked the other reviewers to act on
+the revision ("being reviewed by …", buttons gone) instead of sending new messages; a
+release edits them back to offer the case (issue 14).
 A first approval gives the claim back, so any other reviewer may give the second one; the
 first approver may no longer decide that revision. An on-hold case keeps its claimer; its
 claimer may release it and another reviewer may then claim it.
@@ -30,6 +33,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from domain.cases import review_duty
 from domain.cases.capture_gate import CaptureContext
 from domain.cases.case_timeline import record_event
 from domain.cases.cases import reviewer_intent
@@ -41,6 +45,7 @@ from domain.models import (
     CaseStatus,
     DecisionKind,
     Org,
+    OutboxMessage,
     PhotoKind,
     ReasonKind,
     ReviewReason,
@@ -56,7 +61,7 @@ from domain.platform.chat import locale_of
 from domain.platform.clock import utcnow
 from domain.platform.errors import N_, DomainError, PermissionDenied
 from domain.platform.events import CaseApproved, CaseRejected
-from domain.platform.intents import Action, Intent
+from domain.platform.intents import Action, Intent, SubjectType
 
 OPEN_STATUSES = (CaseStatus.SUBMITTED, CaseStatus.IN_REVIEW, CaseStatus.ON_HOLD)
 DECIDED_STATUSES = (CaseStatus.APPROVED, CaseStatus.RETURNED, CaseStatus.REJECTED)
@@ -69,6 +74,10 @@ NO_CASE = N_("No such case.")
 CHANGED = N_("Case %(case_no)s was changed by another reviewer while you were deciding; "
              "open it again to see where it stands.")
 CLAIMED_BY_OTHER = N_("Case %(case_no)s is being reviewed by %(reviewer)s.")
+BACK_IN_QUEUE = N_("Case %(case_no)s is back in the review queue.")
+# The notices asking reviewers to act on a revision: a claim edits them to say who reviews
+# it ("case.claimed"), a release edits those back to offer it (issue 14).
+ASKING_NOTICES = ("case.submitted", "case.second_approval", "case.sla_reminder")
 SAME_REVIEWER = N_("You gave the first approval of case %(case_no)s; a different reviewer "
                    "must give the second approval.")
 STATE_REFUSALS: dict[CaseStatus, str] = {
@@ -143,7 +152,8 @@ class _Outcome:
 
 
 async def claim(actor: Actor, case_id: int, now: datetime | None = None) -> Case:
-    """Take a submitted case for review; refused when another reviewer holds it (C8)."""
+    """Take a submitted case for review; refused when another reviewer holds it; the other
+    reviewers' notices of it are edited to say who reviews it (C8, issue 14)."""
     moment = now or utcnow()
     async with in_transaction():
         case = await _case_to_review(actor, case_id)
@@ -157,11 +167,13 @@ async def claim(actor: Actor, case_id: int, now: datetime | None = None) -> Case
                                     updated_at=moment)
         await record_event(actor, updated, CaseEventKind.CLAIMED,
                            {"revision": case.revision}, at=moment)
+        await _mark_notices_claimed(actor, updated, moment)
     return updated
 
 
 async def release(actor: Actor, case_id: int) -> Case:
-    """Give a claimed case back to the queue; only its claimer may (C8)."""
+    """Give a claimed case back to the queue; only its claimer may; the other reviewers'
+    notices of it offer it again (C8, issue 14)."""
     moment = utcnow()
     async with in_transaction():
         case = await _case_to_review(actor, case_id)
@@ -177,6 +189,9 @@ async def release(actor: Actor, case_id: int) -> Case:
                                     claimed_by_id=None, claimed_at=None, updated_at=moment)
         await record_event(actor, updated, CaseEventKind.RELEASED,
                            {"revision": case.revision}, at=moment)
+        await _edit_notices(actor, updated, BACK_IN_QUEUE,
+                            reviewer_intent("case.submitted", updated),
+                            f"released:{moment.timestamp():.6f}", ("case.claimed",))
     return updated
 
 
@@ -194,7 +209,7 @@ async def approve(actor: Actor, case_id: int, ctx: CaptureContext,
             updated = await _decide(actor, case, _Outcome(
                 DecisionKind.FIRST_APPROVAL, CaseStatus.IN_REVIEW, CaseEventKind.FIRST_APPROVED),
                 moment)
-            await _ask_second_approval(actor, updated, business_type)
+            await _ask_second_approval(actor, updated, business_type, moment)
             await _tell_agent(updated, business_type, "first_approved", FIRST_APPROVED_TO_AGENT)
         else:
             updated = await _decide(actor, case, _Outcome(
@@ -319,6 +334,8 @@ async def _decide(actor: Actor, case: Case, outcome: _Outcome, moment: datetime)
         changes["retake_items"] = list(outcome.retake_items)
     allowed = HOLDABLE_STATUSES if outcome.kind == DecisionKind.HOLD else OPEN_STATUSES
     updated = await _transition(actor, case, allowed, **changes)
+    if case.claimed_by_id is None:  # type: ignore[attr-defined]  # claimed by deciding
+        await _mark_notices_claimed(actor, updated, moment)
     codes = [reason.code for reason in outcome.reasons]
     await CaseDecision.create(case_id=case.id, revision=case.revision, kind=outcome.kind,
                               reviewer_id=actor.staff_id, reason_codes=codes,
@@ -400,12 +417,12 @@ async def _tell_agent(case: Case, business_type: BusinessType, what: str, templa
                          idempotency_key=f"case:{case.id}:r{case.revision}:{what}:{agent.id}")
 
 
-async def _ask_second_approval(actor: Actor, case: Case, business_type: BusinessType) -> None:
-    """Tell the other reviewers of the org chain that a second approval is needed (S2)."""
-    org = await Org.get(id=case.org_id)  # type: ignore[attr-defined]
-    for reviewer in await staff_in_chain(org, Role.REVIEWER):
-        if reviewer.id in (actor.staff_id, case.agent_id):  # type: ignore[attr-defined]
-            continue
+async def _ask_second_approval(actor: Actor, case: Case, business_type: BusinessType,
+                               moment: datetime) -> None:
+    """Tell the other on-duty reviewers of the org chain, every other one when none is on
+    duty, that a second approval is needed (S2, issue 14)."""
+    assert actor.staff_id is not None
+    for reviewer in await review_duty.reviewers_to_tell(case, actor.staff_id, now=moment):
         await outbox.enqueue(
             reviewer.id, SECOND_APPROVAL_TO_REVIEWERS,
             {"case_no": case.case_no, "reviewer": actor.label,
@@ -413,6 +430,33 @@ async def _ask_second_approval(actor: Actor, case: Case, business_type: Business
             intent=reviewer_intent("case.second_approval", case),
             idempotency_key=f"case:{case.id}:r{case.revision}:second_approval:{reviewer.id}",
         )
+
+
+async def _mark_notices_claimed(actor: Actor, case: Case, moment: datetime) -> None:
+    """A claim edits the other reviewers' notices of the revision to say who reviews it,
+    without buttons, instead of sending them new messages (issue 14)."""
+    await _edit_notices(actor, case, CLAIMED_BY_OTHER,
+                        Intent.of("case.claimed", case.id, revision=case.revision),
+                        f"claimed:{moment.timestamp():.6f}", ASKING_NOTICES)
+
+
+async def _edit_notices(actor: Actor, case: Case, template: str, intent: Intent,
+                        what: str, showing: tuple[str, ...]) -> None:
+    """Edit the notices of this revision to the reviewers other than the actor that show
+    now (as sent, or as last edited) one of the kinds `showing`: sent ones in their chat,
+    unsent ones in place (issue 14)."""
+    rows = await OutboxMessage.filter(
+        subject_type=SubjectType.CASE.value, subject_id=case.id,
+        subject_revision=case.revision, kind__in=(*ASKING_NOTICES, "case.claimed"),
+    ).exclude(recipient_id=actor.staff_id).order_by("id").values(
+        "id", "kind", "edit_of", "idempotency_key")
+    keys = {row["id"]: row["idempotency_key"] for row in rows if row["edit_of"] is None}
+    shown = {row["edit_of"] or row["id"]: row["kind"] for row in rows}
+    params = {"case_no": case.case_no, "reviewer": actor.label}
+    for notice, key in keys.items():
+        if shown[notice] in showing:
+            await outbox.enqueue_edit(key, template, params, intent=intent,
+                                      idempotency_key=f"{key}:{what}")
 
 
 async def _alert_operations(actor: Actor, case: Case, note: str) -> None:

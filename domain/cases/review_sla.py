@@ -1,4 +1,4 @@
-"""The review deadline (S1): the claimer or the reviewers reminded at half time, the
+"""The review deadline (S1): the claimer, else the on-duty reviewers, reminded at half time, the
 supervisors told at breach and every `repeat` after, and the share of decisions that kept
 their deadline (C8)."""
 
@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from domain.cases import review_duty
 from domain.cases.capture_gate import CaptureContext
 from domain.cases.case_timeline import record_event
 from domain.cases.cases import reviewer_intent
@@ -103,7 +104,8 @@ def _escalation_due(case: Case, now: datetime, repeat: timedelta) -> bool:
 
 
 async def _remind(case: Case, now: datetime, ctx: CaptureContext) -> int:
-    """Send the half-time reminder once per revision: to the claimer, else to the reviewers."""
+    """Send the half-time reminder once per revision: to the claimer only, else to the
+    on-duty reviewers of the chain, all of the chain when none is on duty (S1, issue 14)."""
     async with in_transaction():
         won = await Case.filter(id=case.id, revision=case.revision, status__in=SLA_STATUSES,
                                 sla_reminded_at=None).update(sla_reminded_at=now)
@@ -116,9 +118,7 @@ async def _remind(case: Case, now: datetime, ctx: CaptureContext) -> int:
             template, notice = REMINDER_TO_CLAIMER, Intent.of(
                 "case.sla_reminder", case.id, Action.OPEN, revision=case.revision)
         else:
-            org = await Org.get(id=case.org_id)  # type: ignore[attr-defined]
-            recipients = [r for r in await staff_in_chain(org, Role.REVIEWER)
-                          if r.id != case.agent_id]  # type: ignore[attr-defined]
+            recipients = await review_duty.reviewers_to_tell(case, now=now)
             template, notice = REMINDER_TO_REVIEWERS, reviewer_intent("case.sla_reminder", case)
         assert case.review_due_at is not None
         due = business_time(case.review_due_at, ctx.zone, pattern=TIME_OF_DAY)

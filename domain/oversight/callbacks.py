@@ -49,7 +49,13 @@ from domain.platform.clock import day_bounds, utcnow
 from domain.platform.errors import N_, DomainError, NotFound, PermissionDenied
 from domain.platform.identity import mask_mobile
 from domain.platform.intents import Intent
-from domain.platform.privacy import FieldCipher
+from domain.platform.privacy import (
+    DEFAULT_REVEAL_LIMITS,
+    FieldCipher,
+    RevealLimits,
+    audited_refusal,
+    charge_reveal,
+)
 
 OPEN = (CallbackStatus.SCHEDULED, CallbackStatus.ATTEMPTED)
 UNREACHED = "unreached"
@@ -264,10 +270,13 @@ async def _voucher_of(callback: Callback) -> dict[str, str]:
             "voucher_serial": issued.serial if issued else ""}
 
 
-async def reveal_mobile(actor: Actor, callback_id: int, cipher: FieldCipher) -> str:
+async def reveal_mobile(actor: Actor, callback_id: int, cipher: FieldCipher,
+                        limits: RevealLimits = DEFAULT_REVEAL_LIMITS) -> str:
     """The customer's mobile in clear for the callback agent who calls (or a holder of the
-    reveal permission), audited (C10, K1)."""
-    async with in_transaction():
+    reveal permission), audited, within the person's hourly reveal rate; a refusal is
+    audited too (C10, K1)."""
+    async with (audited_refusal(actor, "callback.customer_reveal", "callback", callback_id),
+                in_transaction()):
         callback = await _visible(actor, callback_id)
         working = callback.status in OPEN and can(actor, Permission.CALLBACK_WORK)
         if not working and not can(actor, Permission.CUSTOMER_DATA_REVEAL):
@@ -277,6 +286,7 @@ async def reveal_mobile(actor: Actor, callback_id: int, cipher: FieldCipher) -> 
             raise DomainError(N_("No customer data has been entered for this case yet."))
         await audit.record(actor, "callback.customer_reveal", "callback", callback.id,
                            org_id=callback.org.id, detail={"case_no": callback.case.case_no})
+        await charge_reveal(actor, limits)
     return cipher.decrypt(mobile)
 
 

@@ -29,6 +29,8 @@ WRONG_CREDENTIALS = N_("Wrong user name or password.")
 TOO_MANY_FAILURES = N_("Too many failed log-ins. Try again in %(minutes)d minutes.")
 UNKNOWN_ADDRESS = "unknown"
 ONE_TIME_CHANGE = N_("Please replace your initial password before you continue.")
+CHANGE_LOCKED = N_("Too many wrong passwords for this account. Try again in %(minutes)d "
+                   "minutes.")
 AGED_CHANGE = N_("Your password is older than %(days)d days. Please choose a new one before "
                  "you continue.")
 
@@ -59,15 +61,11 @@ async def authenticate(username: str, password: str, address: str = UNKNOWN_ADDR
     """
     name, now = username.strip()[:64], utcnow()
     credential = await WebCredential.get_or_none(username=name).prefetch_related("staff")
-    known = await KnownLoginAddress.exists(  # asked for unknown names too: the same work
-        credential_id=credential.id if credential else 0,
-        address=login_throttle.source_of(address),
-        last_login_at__gte=now - rules.throttle.known_for)
-    charges = login_throttle.charges_for(address, name, known, rules.throttle)
+    charges = await _charges(credential, name, address, rules.throttle, now)
     wait = await login_throttle.admit(charges, now)
     if wait is not None:
         await _tally_refusal(name, address, credential, "locked", now)
-        raise LoginRefused(TOO_MANY_FAILURES, minutes=math.ceil(wait.total_seconds() / 60))
+        raise LoginRefused(TOO_MANY_FAILURES, minutes=_minutes(wait))
     if not await password_matches(credential.password_hash if credential else None, password):
         if credential is None:
             await _tally_refusal(name, address, None, "failed", now)
@@ -77,6 +75,21 @@ async def authenticate(username: str, password: str, address: str = UNKNOWN_ADDR
     assert credential is not None
     await login_throttle.release(charges)
     return await _log_in(credential, address, now, rules)
+
+
+async def _charges(credential: WebCredential | None, name: str, address: str,
+                   rules: ThrottleRules, now: datetime) -> login_throttle.Charges:
+    """The throttle keys a password check of this name from this address is charged to."""
+    known = await KnownLoginAddress.exists(  # asked for unknown names too: the same work
+        credential_id=credential.id if credential else 0,
+        address=login_throttle.source_of(address),
+        last_login_at__gte=now - rules.known_for)
+    return login_throttle.charges_for(address, name, known, rules)
+
+
+def _minutes(wait: timedelta) -> int:
+    """A wait in whole minutes, rounded up, as the refusals state it."""
+    return math.ceil(wait.total_seconds() / 60)
 
 
 def anonymous_actor(username: str) -> Actor:
@@ -154,6 +167,23 @@ async def _audit(actor: Actor, action: str, detail: dict[str, object]) -> None:
                            detail=detail)
 
 
+async def _check_current(actor: Actor, credential: WebCredential, current: str, address: str,
+                         throttle: ThrottleRules) -> None:
+    """The current password of a password change, throttled and audited like a log-in: a
+    name (or name at a known address) that waits is refused unchecked (issue 13)."""
+    now = utcnow()
+    charges = await _charges(credential, credential.username, address, throttle, now)
+    wait = await login_throttle.admit(charges, now)
+    detail = {"address": address}
+    if wait is not None:
+        await _audit(actor, "auth.password_change_locked", detail)
+        raise DomainError(CHANGE_LOCKED, minutes=_minutes(wait))
+    if not await password_matches(credential.password_hash, current):
+        await _audit(actor, "auth.password_change_failed", detail)
+        raise DomainError(N_("The current password is wrong."))
+    await login_throttle.release(charges)
+
+
 async def load_actor(staff_id: int) -> Actor | None:
     """The actor behind a web session, or None when the staff is gone or deactivated."""
     staff = await Staff.get_or_none(id=staff_id, active=True)
@@ -178,15 +208,17 @@ async def forced_change(staff_id: int, policy: PasswordPolicy = DEFAULT_POLICY
 
 
 async def change_password(actor: Actor, current: str, new: str, repeat: str,
-                          policy: PasswordPolicy = DEFAULT_POLICY) -> None:
+                          policy: PasswordPolicy = DEFAULT_POLICY, *,
+                          address: str = UNKNOWN_ADDRESS,
+                          throttle: ThrottleRules = DEFAULT_RULES.throttle) -> None:
     """Change one's own password after checking the current one, the policy and the
-    history; a one-time password can never be kept (S3)."""
+    history; a one-time password can never be kept (S3). A wrong current password counts
+    as a failed log-in of the account, with its waits, and is audited (issue 13)."""
     if new != repeat:
         raise DomainError(N_("The two new passwords differ."))
     credential = await WebCredential.get(staff_id=actor.staff_id)
     check_policy(new, credential.username, policy)
-    if not await password_matches(credential.password_hash, current):
-        raise DomainError(N_("The current password is wrong."))
+    await _check_current(actor, credential, current, address, throttle)
     if await password_matches(credential.password_hash, new):
         raise DomainError(N_("The new password must differ from the current one."))
     if await used_before(credential, new, policy.history):

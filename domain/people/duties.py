@@ -8,6 +8,24 @@ from dataclasses import dataclass
 
 from domain.models import Role
 from domain.platform.errors import N_, DomainError
+from locales import translate
+
+ROLE_LABELS: dict[Role, str] = {
+    Role.FIELD_AGENT: N_("Field agent"),
+    Role.REVIEWER: N_("Central reviewer"),
+    Role.SUPERVISOR: N_("Branch operations supervisor"),
+    Role.BUSINESS_HEAD: N_("Business department head"),
+    Role.OPS_ADMIN: N_("Operations management"),
+    Role.IT_ADMIN: N_("IT department"),
+    Role.CALLBACK_AGENT: N_("Callback agent"),
+    Role.AUDITOR: N_("Auditor"),
+    Role.SYSADMIN: N_("System administrator"),
+}
+
+
+def role_name(role: Role | str, locale: str) -> str:
+    """A role as people read it, in their language, never its key (S2)."""
+    return translate(locale, ROLE_LABELS[Role(role)])
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ from tortoise.transactions import in_transaction
 
 from domain.models import Staff, WebSession
 from domain.people import auth
-from domain.people.passwords import DEFAULT_POLICY, PasswordPolicy
 from domain.platform import audit, clock
 from domain.platform.access import Permission, can
 from domain.platform.actors import Actor, actor_for, system_actor
@@ -135,10 +134,12 @@ async def log_out(actor: Actor, session_id: int) -> None:
 
 
 async def change_password(actor: Actor, session_id: int, current: str, new: str, repeat: str,
-                          policy: PasswordPolicy = DEFAULT_POLICY) -> int:
-    """Change one's own password and end every other session of the user (S3); return how
-    many ended."""
-    await auth.change_password(actor, current, new, repeat, policy)
+                          rules: auth.LoginRules = auth.DEFAULT_RULES, *,
+                          address: str = auth.UNKNOWN_ADDRESS) -> int:
+    """Change one's own password, the current one throttled like a log-in from `address`,
+    and end every other session of the user (S3); return how many ended."""
+    await auth.change_password(actor, current, new, repeat, rules.passwords, address=address,
+                               throttle=rules.throttle)
     assert actor.staff_id is not None
     return await end_sessions(actor.staff_id, EndReason.PASSWORD_CHANGE, session_id,
                               actor=actor)

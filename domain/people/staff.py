@@ -13,6 +13,7 @@ from domain.models import (
     ChatBinding,
     Role,
     RoleGrant,
+    RoleGrantState,
     Staff,
     StaffRole,
     WebCredential,
@@ -21,8 +22,8 @@ from domain.people import login_throttle, role_grants, sessions
 from domain.people.credentials import store_password
 from domain.people.duties import Incompatibility, conflicts, privileged, require_compatible
 from domain.people.orgs import get_org
-from domain.people.passwords import hash_password
-from domain.platform import audit, outbox
+from domain.people.passwords import DEFAULT_POLICY, PasswordPolicy, hash_password
+from domain.platform import audit, outbox, webchat
 from domain.platform.access import Permission, require, require_scope, scope_prefix
 from domain.platform.actors import Actor
 from domain.platform.clock import utcnow
@@ -30,17 +31,12 @@ from domain.platform.errors import N_, DomainError, NotFound, PermissionDenied
 from domain.platform.intents import Intent
 
 NO_SUCH_STAFF = N_("No such staff member.")
-ROLE_LABELS: dict[Role, str] = {
-    Role.FIELD_AGENT: N_("Field agent"),
-    Role.REVIEWER: N_("Central reviewer"),
-    Role.SUPERVISOR: N_("Branch operations supervisor"),
-    Role.BUSINESS_HEAD: N_("Business department head"),
-    Role.OPS_ADMIN: N_("Operations management"),
-    Role.IT_ADMIN: N_("IT department"),
-    Role.CALLBACK_AGENT: N_("Callback agent"),
-    Role.AUDITOR: N_("Auditor"),
-    Role.SYSADMIN: N_("System administrator"),
-}
+SERVER_ONLY = N_("A system administrator's password is reset only on the server, with the "
+                 "command fieldops reset-password; nobody else sees it.")
+PASSWORD_SENT = N_("%(actor)s issued a one-time password for your FieldOps web log-in "
+                   "%(username)s: %(password)s\nLog in and choose your own password; the "
+                   "one-time password expires in %(hours)d hours. If you did not ask for it, "
+                   "tell your supervisor.")
 
 
 @dataclass(frozen=True)
@@ -199,10 +195,76 @@ async def set_active(actor: Actor, staff_id: int, active: bool) -> Staff:
     return staff
 
 
-async def grant_web_login(actor: Actor, staff_id: int, username: str) -> str:
-    """Create or reset a web log-in, ending its sessions; return the initial password, shown
-    once (S3)."""
+@dataclass(frozen=True)
+class IssuedLogin:
+    """A web log-in given a one-time password: shown once to the admin (`password`), or sent
+    to the person's own chat (`channel`) and not shown (S3)."""
+
+    username: str
+    password: str | None
+    channel: str | None
+
+
+async def issue_web_login(actor: Actor, staff_id: int, username: str,
+                          policy: PasswordPolicy = DEFAULT_POLICY) -> IssuedLogin:
+    """A system administrator in the web creates or resets a web log-in, ending its sessions
+    (S3, S2): never a system administrator's, nor one asked to become one (that password is
+    set on the server, `fieldops reset-password`), the refusal audited; the one-time password
+    goes to the person's own chat when he has one, else it is shown once."""
     require(actor, Permission.STAFF_MANAGE)
+    member = await get_staff(actor, staff_id, Permission.STAFF_MANAGE)
+    if await _sysadmin_or_asked(member):
+        async with in_transaction():
+            await audit.record(actor, "staff.web_login_reset_refused", "staff", member.id,
+                               org_id=member.org.id, detail={"username": username.strip(),
+                                                             "reason": "sysadmin"})
+        raise PermissionDenied(SERVER_ONLY)
+    channel = await _own_chat(member.id)
+    hours = int(policy.one_time_lifetime.total_seconds() // 3600)
+    initial = await _set_initial_password(actor, staff_id, username, (channel, hours))
+    return IssuedLogin(username.strip(), None if channel else initial, channel)
+
+
+async def grant_web_login(actor: Actor, staff_id: int, username: str) -> str:
+    """Create or reset a web log-in on the server (the system actor: command line, first
+    set-up, demo), ending its sessions; return the one-time password (S3)."""
+    if not actor.is_system:
+        raise PermissionDenied(SERVER_ONLY)
+    return await _set_initial_password(actor, staff_id, username, None)
+
+
+async def reset_password_on_server(actor: Actor, username: str) -> str:
+    """`fieldops reset-password`: a new one-time password for a web log-in, any account's, a
+    system administrator's too (S3); return it for the operator to hand over."""
+    credential = await WebCredential.get_or_none(username=username.strip())
+    if credential is None:
+        raise NotFound(N_("No web log-in has the user name %(name)s."), name=username.strip())
+    return await grant_web_login(actor, credential.staff_id,  # type: ignore[attr-defined]
+                                 credential.username)
+
+
+async def _sysadmin_or_asked(member: Staff) -> bool:
+    """True when the member holds the system administrator role or waits for it."""
+    if Role.SYSADMIN in {Role(r.role) for r in member.roles}:
+        return True
+    return await RoleGrant.exists(staff_id=member.id, role=Role.SYSADMIN,
+                                  state=RoleGrantState.PENDING, expires_at__gt=utcnow())
+
+
+async def _own_chat(staff_id: int) -> str | None:
+    """The chat outside the admin site the person reads (the browser chat needs the log-in
+    the password is for), or None."""
+    bound = set(await ChatBinding.filter(staff_id=staff_id).values_list("channel", flat=True))
+    return next((channel for channel in outbox.CHANNEL_PREFERENCE
+                 if channel in bound and channel != webchat.CHANNEL), None)
+
+
+async def _set_initial_password(actor: Actor, staff_id: int, username: str,
+                                sent: tuple[str | None, int] | None) -> str:
+    """Store a new one-time password, lift the name's log-in waits, end the sessions, audit;
+    with `sent` (a channel and the hours the password lasts), queue the password to the
+    person's chat in the same transaction."""
+    channel, hours = sent or (None, 0)
     username = username.strip()
     if not username:
         raise DomainError(N_("A user name is required."))
@@ -220,10 +282,16 @@ async def grant_web_login(actor: Actor, staff_id: int, username: str) -> str:
         await store_password(credential, initial_hash, one_time=True)
         await login_throttle.lift(username)
         await sessions.end_sessions(staff.id, sessions.EndReason.PASSWORD_RESET, actor=actor)
-        await audit.record(actor, "staff.web_login_reset", "staff", staff.id,
-                           org_id=staff.org.id, detail={"username": username})
+        row = await audit.record(actor, "staff.web_login_reset", "staff", staff.id,
+                                 org_id=staff.org.id,
+                                 detail={"username": username, "sent_to": channel or ""})
+        if channel is not None:
+            await outbox.enqueue(
+                staff.id, PASSWORD_SENT, {"actor": actor.label, "username": username,
+                                          "password": initial, "hours": hours},
+                intent=Intent.of("staff.password_issued", staff.id),
+                idempotency_key=f"staff.password:{row.id}", channel=channel)
     return initial
-
 
 
 async def count_staff(actor: Actor, *, active: bool | None = None) -> int:
@@ -243,6 +311,8 @@ class StaffProfile:
     username: str | None
     chat_channels: tuple[str, ...]
     grants: tuple[RoleGrant, ...] = ()
+    password_on_server: bool = False  # a sysadmin's: reset only with the command line (S3)
+    password_chat: str | None = None  # the chat a one-time password is sent to (S3)
 
     @property
     def roles(self) -> frozenset[Role]:
@@ -265,4 +335,5 @@ async def get_profile(actor: Actor, staff_id: int) -> StaffProfile:
     )
     grants = await role_grants.pending_for(actor, member.id)
     return StaffProfile(member, credential.username if credential else None, tuple(channels),
-                        tuple(grants))
+                        tuple(grants), await _sysadmin_or_asked(member),
+                        await _own_chat(member.id))

@@ -60,14 +60,17 @@ DEFAULT_LIFETIME = timedelta(days=7)
 
 @dataclass(frozen=True)
 class Kind:
-    """A kind of notification: its subject type, the actions it may offer, its lifetime, and
-    whether it is dropped as soon as its subject no longer waits (`until_settled`)."""
+    """A kind of notification: its subject type, the actions it may offer, its lifetime,
+    whether it is dropped as soon as its subject no longer waits (`until_settled`), and
+    whether it is not urgent and waits for its recipient's daily digest (`digest`, issue 14:
+    information nobody has to act on now; see `domain.platform.digest`)."""
 
     name: str
     subject: SubjectType
     actions: tuple[Action, ...] = ()
     lifetime: timedelta = DEFAULT_LIFETIME
     until_settled: bool = False
+    digest: bool = False
 
 
 _A, _S = Action, SubjectType
@@ -85,26 +88,29 @@ KINDS: dict[str, Kind] = {kind.name: kind for kind in (
     Kind("case.returned", _S.CASE, (_A.RETAKE,), 3 * _DAY),
     Kind("case.rejected", _S.CASE, lifetime=3 * _DAY),
     Kind("case.held", _S.CASE, lifetime=3 * _DAY),
+    Kind("case.claimed", _S.CASE, lifetime=_DAY),
     Kind("special.requested", _S.SPECIAL_APPROVAL, (_A.APPROVE, _A.REFUSE, _A.OPEN), _DAY),
     Kind("special.approved", _S.SPECIAL_APPROVAL, lifetime=3 * _DAY),
     Kind("special.refused", _S.SPECIAL_APPROVAL, lifetime=3 * _DAY),
     Kind("device.issued", _S.DEVICE, (_A.CONFIRM_RECEIPT,), 3 * _DAY),
     Kind("device.unconfirmed", _S.DEVICE),
     Kind("incident.reported", _S.INCIDENT),
-    Kind("incident.closed", _S.INCIDENT),
+    Kind("incident.closed", _S.INCIDENT, digest=True),
     Kind("qualification.changed", _S.QUALIFICATION),
     Kind("staff.roles_changed", _S.STAFF),
     Kind("staff.activation_changed", _S.STAFF),
     Kind("staff.retraining_flagged", _S.STAFF),
-    Kind("staff.retraining_proposed", _S.STAFF),
+    Kind("staff.retraining_proposed", _S.STAFF, digest=True),
     Kind("staff.idle_flagged", _S.STAFF),
     Kind("staff.idle_disabled", _S.STAFF),
-    Kind("staff.idle_kept", _S.STAFF),
+    Kind("staff.idle_kept", _S.STAFF, digest=True),
     Kind("staff.grant_asked", _S.STAFF, (_A.OPEN,), 3 * _DAY),
     Kind("staff.grant_decided", _S.STAFF, lifetime=3 * _DAY),
+    Kind("staff.grant_expired", _S.STAFF, lifetime=3 * _DAY),
+    Kind("staff.password_issued", _S.STAFF, lifetime=3 * _DAY),
     Kind("staff.reveals_alert", _S.STAFF, (_A.OPEN,), _DAY),
     Kind("void.asked", _S.VOID_REQUEST),
-    Kind("void.voided", _S.VOID_REQUEST),
+    Kind("void.voided", _S.VOID_REQUEST, digest=True),
     Kind("void.refused", _S.VOID_REQUEST),
     Kind("tail_box.unfrozen", _S.TAIL_BOX),
     Kind("mis_issue.to_holder", _S.MIS_ISSUE),
@@ -117,18 +123,19 @@ KINDS: dict[str, Kind] = {kind.name: kind for kind in (
     Kind("box_count.escalated", _S.BOX_COUNT, lifetime=_DAY, until_settled=True),
     Kind("box_count.discrepancy", _S.BOX_COUNT, lifetime=3 * _DAY),
     Kind("box_count.handover", _S.BOX_COUNT, (_A.TAKE_OVER,), 3 * _DAY),
-    Kind("box_count.handed_over", _S.BOX_COUNT, lifetime=3 * _DAY),
+    Kind("box_count.handed_over", _S.BOX_COUNT, lifetime=3 * _DAY, digest=True),
     Kind("inspection.surprise", _S.INSPECTION, (_A.START,), 3 * _DAY, until_settled=True),
     Kind("inspection.count_requested", _S.INSPECTION, (_A.COUNT,), 3 * _DAY,
          until_settled=True),
     Kind("inspection.reminder", _S.INSPECTION, (_A.START,), 3 * _DAY, until_settled=True),
     Kind("inspection.escalated", _S.INSPECTION, lifetime=3 * _DAY, until_settled=True),
-    Kind("inspection.completed", _S.INSPECTION, lifetime=3 * _DAY),
+    Kind("inspection.completed", _S.INSPECTION, lifetime=3 * _DAY, digest=True),
     Kind("inspection.discrepancy", _S.INSPECTION, lifetime=3 * _DAY),
     Kind("callback.denied", _S.CALLBACK, lifetime=3 * _DAY),
     Kind("callback.complaint", _S.CALLBACK, lifetime=3 * _DAY),
     Kind("callback.due", _S.CALLBACK, (_A.OPEN,), 3 * _DAY),
     Kind("callback.overdue", _S.CALLBACK, (_A.OPEN,), 3 * _DAY),
+    Kind("digest.daily", _S.STAFF, lifetime=_DAY),
 )}
 
 
@@ -163,4 +170,10 @@ class Intent:
     def lifetime(self) -> timedelta:
         """How long a notification of this kind stays worth sending."""
         return KINDS[self.kind].lifetime
+
+    @property
+    def for_digest(self) -> bool:
+        """Whether a notification of this kind waits for its recipient's daily digest
+        (issue 14)."""
+        return KINDS[self.kind].digest
 

@@ -68,7 +68,8 @@ async def enqueue(
 
     Without a channel the message goes to the recipient's Telegram chat, or to his browser
     chat when he has no Telegram binding. A second call with the same idempotency key adds
-    nothing. The message expires after the lifetime of its kind.
+    nothing. The message expires after the lifetime of its kind. A kind that is not urgent
+    is held for the recipient's daily digest (`domain.platform.digest`, issue 14).
     """
     now, subject = utcnow(), intent.subject
     await _add(OutboxMessage(
@@ -76,7 +77,8 @@ async def enqueue(
         kind=intent.kind, subject_type=subject.type.value, subject_id=subject.id,
         subject_revision=subject.revision, actions=[a.value for a in intent.actions],
         template=template, params=params or {}, idempotency_key=idempotency_key,
-        next_attempt_at=now, created_at=now, expires_at=now + intent.lifetime))
+        next_attempt_at=now, created_at=now, expires_at=now + intent.lifetime,
+        status=OutboxStatus.DIGEST if intent.for_digest else OutboxStatus.PENDING))
 
 
 async def enqueue_replies(channel: str, external_user_id: str, update_key: str,

@@ -1,5 +1,6 @@
 """Customer data encrypted at rest and found by exact value through a keyed hash; who may
-see ID-card images, and how many clear ID numbers one person may reveal (C10, S2)."""
+see ID-card images, how many clear ID numbers and mobiles one person may reveal, and the
+audit of refused reveals (C10, S2)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import base64
 import hashlib
 import hmac
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -101,8 +104,10 @@ async def open_photo(actor: Actor, photo: CasePhoto, agent_id: int, org_id: int)
     if photo.kind not in ID_CARD_KINDS:
         return
     if not may_see_id_images(actor, agent_id):
-        raise PermissionDenied(N_("ID-card images are shown only to the roles whose duty "
-                                  "needs them."))
+        async with audited_refusal(actor, "case.id_image_view", "case",
+                                   photo.case_id):  # type: ignore[attr-defined]
+            raise PermissionDenied(N_("ID-card images are shown only to the roles whose duty "
+                                      "needs them."))
     async with in_transaction():
         await audit.record(actor, "case.id_image_view", "case",
                            photo.case_id,  # type: ignore[attr-defined]
@@ -111,19 +116,42 @@ async def open_photo(actor: Actor, photo: CasePhoto, agent_id: int, org_id: int)
                                                   "revision": photo.revision})
 
 
-# --- how many clear ID numbers one person reveals --------------------------------------------
+# --- how much customer data one person reveals in clear, and refused reveals ---------------
 
 REVEAL_WINDOW = timedelta(hours=1)
-REVEAL_ACTIONS = ("case.customer_reveal",)
+# A case's ID number and mobile, a callback's mobile: one count per person.
+REVEAL_ACTIONS = ("case.customer_reveal", "callback.customer_reveal")
+REFUSED_SUFFIX = "_refused"
+
+
+@asynccontextmanager
+async def audited_refusal(actor: Actor, action: str, object_type: str, object_id: object
+                          ) -> AsyncIterator[None]:
+    """Let a reveal run; when a rule refuses it, record who asked for what and why as
+    `<action>_refused` in a transaction of its own (the reveal's rolls back), then let the
+    refusal go on to the user (C10, issue 13)."""
+    try:
+        yield
+    except DomainError as refusal:
+        async with in_transaction():
+            await audit.record(actor, action + REFUSED_SUFFIX, object_type, object_id,
+                               org_id=actor.org_id, detail={
+                                   "reason": refusal.key, "refusal": type(refusal).__name__,
+                                   "params": {k: str(v) for k, v in refusal.params.items()}})
+        raise
 
 
 @dataclass(frozen=True)
 class RevealLimits:
-    """Clear reveals of ID numbers one person may make per hour, and the count from which
-    his supervisors are alerted (C10, S2)."""
+    """Clear reveals of customer data (a case's ID number and mobile, a callback's mobile)
+    one person may make per hour, and the count from which his supervisors are alerted
+    (C10, S2)."""
 
     per_hour: int = 30
     alert_from: int = 20
+
+
+DEFAULT_REVEAL_LIMITS = RevealLimits()
 
 
 async def charge_reveal(actor: Actor, limits: RevealLimits) -> None:
@@ -136,9 +164,9 @@ async def charge_reveal(actor: Actor, limits: RevealLimits) -> None:
     done = await AuditLog.filter(actor_id=actor.staff_id, action__in=REVEAL_ACTIONS,
                                  at__gt=utcnow() - REVEAL_WINDOW).count()
     if done > limits.per_hour:
-        raise DomainError(N_("You may reveal at most %(n)s ID numbers an hour. Try again "
-                             "later; your supervisors see how many you revealed."),
-                          n=limits.per_hour)
+        raise DomainError(N_("You may reveal customer data in clear at most %(n)s times an "
+                             "hour. Try again later; your supervisors see how many you "
+                             "revealed."), n=limits.per_hour)
     if done == limits.alert_from:
         await _alert_supervisors(actor, done)
 
@@ -151,7 +179,8 @@ async def _alert_supervisors(actor: Actor, count: int) -> None:
         if boss.id == actor.staff_id:
             continue
         await outbox.enqueue(
-            boss.id, N_("%(actor)s revealed %(n)s ID numbers in clear within an hour."),
+            boss.id, N_("%(actor)s revealed customer data in clear %(n)s times within an "
+                        "hour."),
             {"actor": actor.label, "n": count},
             intent=Intent.of("staff.reveals_alert", actor.staff_id, Action.OPEN),  # type: ignore[arg-type]
             idempotency_key=f"reveals:{actor.staff_id}:{hour}:{boss.id}")

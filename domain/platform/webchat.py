@@ -34,12 +34,26 @@ class ChatLine:
 
 async def bind_web_chat(staff_id: int) -> ChatBinding:
     """The staff member's browser chat binding, made on first use; the log-in is the proof (Q6)."""
+    made, _ = await _web_binding(staff_id)
+    return made
+
+
+async def open_web_chat(staff_id: int) -> Staff | None:
+    """Bind the staff member's browser chat when he first opens it (Q6): the staff member
+    when this call made the binding, so that he is told as a chat bound in Telegram is; None
+    when it was bound before (or by a concurrent call)."""
+    made, new = await _web_binding(staff_id)
+    return made.staff if new else None
+
+
+async def _web_binding(staff_id: int) -> tuple[ChatBinding, bool]:
+    """The binding, and whether this call made it (audited, held notices released)."""
     staff = await Staff.get_or_none(id=staff_id).prefetch_related("org")
     if staff is None or not staff.active:
         raise DomainError(N_("Your staff account is deactivated. Contact your administrator."))
     existing = await ChatBinding.get_or_none(staff_id=staff_id, channel=CHANNEL)
     if existing is not None:
-        return existing
+        return existing, False
     address = str(staff_id)
     try:
         async with in_transaction():
@@ -51,8 +65,8 @@ async def bind_web_chat(staff_id: int) -> ChatBinding:
                                detail={"channel": CHANNEL, "external_user_id": address})
             await outbox.release_for_binding(staff.id, CHANNEL)
     except IntegrityError:
-        return await ChatBinding.get(staff_id=staff_id, channel=CHANNEL)
-    return created
+        return await ChatBinding.get(staff_id=staff_id, channel=CHANNEL), False
+    return created, True
 
 
 async def record(staff_id: int, from_bot: bool, text: str, buttons: ButtonRows = (),
