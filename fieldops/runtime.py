@@ -17,6 +17,7 @@ from aiohttp.typedefs import Handler
 
 from bot.dispatcher import OutboxDispatcher
 from bot.telegram import TelegramBot
+from bot.telegram.polling import PollingElsewhere
 from fieldops import db
 from fieldops.bootstrap import Graph, admin_app
 from fieldops.settings import Settings
@@ -70,6 +71,9 @@ async def keep_bot_up(bot: TelegramBot, first: timedelta, ceiling: timedelta) ->
 async def _try_start(bot: TelegramBot, next_try: timedelta) -> bool:
     try:
         await bot.start()
+    except PollingElsewhere as error:  # a second poller stops: Telegram allows one (issue 14)
+        log.error("telegram bot not started: %s", error)
+        raise StartupError(f"fieldops: {error}") from error
     except Exception as error:  # unreachable, refused or a malformed answer: try again later
         log.error("telegram bot cannot start (%s: %s); the admin site, browser chat and "
                   "scheduler keep running; next try in %d s",

@@ -91,7 +91,7 @@ async def test_a_holder_overtaken_cannot_record_the_newer_holders_run(
                                    MINUTE)
     test_clock.move_to(MORNING + 2 * MINUTE)  # p1's run outlasted its lease
     second = await leases.take_slot("tick", "p2", leases.slot_start(MINUTE, utcnow(), ZONE),
-                                    MINUTE)
+                                    2 * MINUTE)
     assert first is not None and second is not None and second.epoch == first.epoch + 1
     with caplog.at_level(logging.WARNING):
         assert not await leases.finish(first)

@@ -12,6 +12,7 @@ from tortoise import connections
 from domain.models import (
     AuditLog,
     BindCode,
+    ChatInbound,
     ChatInboundHit,
     OutboxMessage,
     OutboxStatus,
@@ -76,6 +77,8 @@ async def test_prune_removes_old_bookkeeping_of_every_kind(database_url: str) ->
         await BindCode.create(staff=agent, code_hash=f"{number:064d}", created_at=at,
                               expires_at=at + timedelta(minutes=10))
         await ChatInboundHit.create(channel="telegram", sender=str(number), at=at)
+        await ChatInbound.create(channel="telegram", update_id=number, sender=str(number),
+                                 received_at=at)
         await LoginThrottle.create(key=f"address:10.0.0.{number}", failures=3,
                                    last_failure_at=at)
     await LoginThrottle.create(key="address:10.0.0.3", failures=40, last_failure_at=old,
@@ -84,10 +87,11 @@ async def test_prune_removes_old_bookkeeping_of_every_kind(database_url: str) ->
     removed = await housekeeping.prune(MONTH)
 
     assert removed == {"outbox_message": 0, "processed_update": 1, "bind_code": 1,
-                       "login_throttle": 1, "chat_inbound_hit": 1}
+                       "login_throttle": 1, "chat_inbound_hit": 1, "chat_inbound": 1}
     assert await ProcessedUpdate.all().values_list("update_id", flat=True) == ["2"]
     assert await BindCode.all().values_list("code_hash", flat=True) == [f"{2:064d}"]
     assert await ChatInboundHit.all().values_list("sender", flat=True) == ["2"]
+    assert await ChatInbound.all().values_list("update_id", flat=True) == [2]
     assert set(await LoginThrottle.all().values_list("key", flat=True)) == {
         "address:10.0.0.2", "address:10.0.0.3"}
 

@@ -194,8 +194,9 @@ class ChatRouter:
         return replace(inbound, attachment=await upload.prefetched())
 
     async def _turn(self, inbound: Inbound) -> Turn:
-        session = await chat.session_for(inbound.channel, inbound.external_user_id,
-                                         inbound.chat_id)
+        # read under the chat's lock: a concurrent update of the chat waits (issue 14)
+        session = await chat.locked_session(inbound.channel, inbound.external_user_id,
+                                            inbound.chat_id)
         staff = await binding.bound_staff(inbound.channel, inbound.external_user_id)
         locale = chat.preferred_locale(session.locale, staff.locale if staff else None,
                                        inbound.language_code, self.default_locale)

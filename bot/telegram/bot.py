@@ -29,6 +29,7 @@ from bot.telegram.handlers import (
     delete_customer_messages,
     retry_after_seconds,
 )
+from bot.telegram.ordering import in_chat_order
 from bot.telegram.polling import ConfirmingPoller
 from domain.platform import leases
 from domain.platform.intents import Intent
@@ -151,7 +152,8 @@ class TelegramBot:
         except (ValueError, KeyError, TypeError) as error:
             log.warning("unreadable telegram webhook delivery: %r", error)
             return web.Response(status=400)
-        await self.application.process_update(update)
+        async with in_chat_order(update):  # one chat's updates in order across workers
+            await self.application.process_update(update)
         return web.Response()
 
     def render(self, intent: Intent) -> Buttons:

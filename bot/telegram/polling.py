@@ -8,6 +8,12 @@ confirms it. The flows commit an update's processed mark together with its effec
 `bot.flows.router`), so after a crash Telegram delivers the unconfirmed updates again, the
 ones already handled are recognised and dropped, and the one in flight is handled once.
 Updates are handled one after the other, so the updates of a chat keep their order.
+
+Only one process may poll a bot (Telegram answers a second getUpdates 409 Conflict, and the
+two would split the updates between them): the poller holds the database lease
+`telegram-poller` while it polls, renewed as it goes, and refuses to start while another
+process holds it (`PollingElsewhere`). A 409 Conflict all the same (a poller on another
+database, or a webhook set meanwhile) ends polling with a log line saying why (issue 14).
 """
 
 from __future__ import annotations
@@ -15,29 +21,74 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
+import time
+from datetime import timedelta
 
 from telegram import Update
-from telegram.error import TelegramError
+from telegram.error import Conflict, TelegramError
 from telegram.ext import Application
+
+from domain.platform import leases
 
 log = logging.getLogger(__name__)
 
 RETRY_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)
+POLLER_LEASE = "telegram-poller"
+# The lease outlives one long poll by this much; it is renewed a third of the way through.
+LEASE_MARGIN = timedelta(seconds=60)
+
+
+class PollingElsewhere(RuntimeError):
+    """Another process polls Telegram for this bot; a second poller is refused (issue 14)."""
+
+
+class PollingEnded(RuntimeError):
+    """Polling had to stop: Telegram answered 409 Conflict or the lease was lost."""
 
 
 class ConfirmingPoller:
     """Fetches updates with getUpdates and confirms each one only after it was handled."""
 
-    def __init__(self, application: Application, timeout_seconds: float) -> None:  # type: ignore[type-arg]
+    def __init__(self, application: Application, timeout_seconds: float,  # type: ignore[type-arg]
+                 holder: str | None = None) -> None:
         self.application = application
         self.timeout_seconds = timeout_seconds
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
+        self.lease_ttl = timedelta(seconds=timeout_seconds) + LEASE_MARGIN
         self.offset = 0
+        self._renewed = 0.0
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Drop any webhook (Telegram refuses getUpdates beside one) and start polling."""
-        await self.application.bot.delete_webhook()
+        """Take the poller lease, drop any webhook (Telegram refuses getUpdates beside one)
+        and start polling; `PollingElsewhere` while another process polls (issue 14)."""
+        if not (await leases.acquire(POLLER_LEASE, self.holder, self.lease_ttl)
+                or await self._take_from_the_dead()):
+            raise PollingElsewhere(await _refusal())
+        self._renewed = time.monotonic()
+        try:
+            await self.application.bot.delete_webhook()
+        except BaseException:
+            await leases.release(POLLER_LEASE, self.holder)
+            raise
         self._task = asyncio.create_task(self._poll(), name="telegram-polling")
+
+    async def _take_from_the_dead(self) -> bool:
+        """Take the lease of a poller of this host whose process is gone (a restart after a
+        crash need not wait for the lease to expire)."""
+        lease = await leases.holder_of(POLLER_LEASE)
+        if lease is None or not _dead_here(lease.holder):
+            return False
+        log.warning("taking the %s lease of %s: that process is gone", POLLER_LEASE,
+                    lease.holder)
+        return await leases.take_over(POLLER_LEASE, lease.holder, self.holder, self.lease_ttl)
+
+    @property
+    def polling(self) -> bool:
+        """Whether the poller still fetches updates (it stops for good on 409 Conflict)."""
+        return self._task is not None and not self._task.done()
 
     async def stop(self) -> None:
         """Stop polling; an update being handled is abandoned unconfirmed (its transaction
@@ -51,22 +102,83 @@ class ConfirmingPoller:
         if self.offset:
             with contextlib.suppress(TelegramError):
                 await self.application.bot.get_updates(offset=self.offset, timeout=0, limit=1)
+        await leases.release(POLLER_LEASE, self.holder)
 
     async def _poll(self) -> None:
+        try:
+            await self._fetch_and_handle()
+        except PollingEnded as ended:
+            log.error("telegram polling stopped: %s", ended)
+            await leases.release(POLLER_LEASE, self.holder)
+
+    async def _renew(self, force: bool = False) -> None:
+        """Keep the poller lease, renewed a third of the way through its life."""
+        if not force and time.monotonic() - self._renewed < self.lease_ttl.total_seconds() / 3:
+            return
+        if not await leases.acquire(POLLER_LEASE, self.holder, self.lease_ttl):
+            raise PollingEnded(f"the lease {POLLER_LEASE} was taken over: "
+                               f"{await _refusal()}")
+        self._renewed = time.monotonic()
+
+    async def _renew_between_updates(self) -> None:
+        """Renew the lease during a long batch; a database error here waits for the renewal
+        before the next getUpdates, which retries."""
+        try:
+            await self._renew()
+        except PollingEnded:
+            raise
+        except Exception:
+            log.warning("telegram poller lease not renewed; renewing before the next poll",
+                        exc_info=True)
+
+    async def _fetch_and_handle(self) -> None:
         failures = 0
         while True:
             try:
+                await self._renew(force=True)
                 updates = await self.application.bot.get_updates(
                     offset=self.offset, timeout=int(self.timeout_seconds),
                     allowed_updates=Update.ALL_TYPES)
-            except Exception as error:  # polling must outlive any bad answer
+            except PollingEnded:
+                raise
+            except Conflict as error:
+                raise PollingEnded(
+                    f"Telegram answered 409 Conflict ({error}): another program polls this "
+                    "bot's token or a webhook is set for it; stop it (one poller per bot, or "
+                    "webhook mode for several workers) and restart this process") from error
+            except Exception as error:  # polling must outlive any other bad answer
                 wait = RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)]
                 failures += 1
-                log.warning("telegram getUpdates failed (%r); trying again in %.0f s", error,
+                log.warning("telegram polling failed (%r); trying again in %.0f s", error,
                             wait, exc_info=not isinstance(error, TelegramError))
                 await asyncio.sleep(wait)
                 continue
             failures = 0
             for update in updates:
+                await self._renew_between_updates()
                 await self.application.process_update(update)
                 self.offset = update.update_id + 1
+
+
+def _dead_here(holder: str) -> bool:
+    """Whether a lease holder (`host:pid:…`) is a process of this host that no longer runs."""
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
+async def _refusal() -> str:
+    """Why a second poller cannot start, naming who polls and what to do instead."""
+    lease = await leases.holder_of(POLLER_LEASE)
+    who = (f"{lease.holder}, lease until {lease.expires_at:%Y-%m-%d %H:%M:%S} UTC"
+           if lease else "another process")
+    return (f"another process polls Telegram for this bot ({who}); run one process with "
+            "the bot in polling mode, or set FIELDOPS_WEBHOOK_URL to run several bot workers")

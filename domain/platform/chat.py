@@ -1,13 +1,18 @@
-"""Chat-side state: flow sessions, chosen language and processed-update marks."""
+"""Chat-side state: flow sessions, chosen language, processed-update marks, and the order
+in which the updates of one chat are handled across webhook workers (issue 14)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from datetime import datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from domain.models import ChatBinding, ChatSession, ProcessedUpdate, Staff
+from domain.models import ChatBinding, ChatInbound, ChatSession, ProcessedUpdate, Staff
 from domain.platform.clock import utcnow
 from domain.platform.errors import N_, DomainError
 from locales import DEFAULT_LOCALE, LOCALES
@@ -78,6 +83,79 @@ async def session_for(channel: str, external_user_id: str, chat_id: str) -> Chat
             )
     except IntegrityError:
         return await ChatSession.get(channel=channel, external_user_id=external_user_id)
+
+
+async def locked_session(channel: str, external_user_id: str, chat_id: str) -> ChatSession:
+    """The flow session of a chat account read afresh under a row lock (PostgreSQL `SELECT …
+    FOR UPDATE`) held until the update's transaction ends: two workers handle the updates of
+    one chat one at a time, each reading the step the other left (issue 14). SQLite has one
+    writer at a time already."""
+    query = ChatSession.select_for_update()
+    session = await query.get_or_none(channel=channel, external_user_id=external_user_id)
+    if session is None:
+        created = await session_for(channel, external_user_id, chat_id)
+        session = await query.get(id=created.id)
+    return session
+
+
+# How long a webhook update waits for the bot's previous update to arrive at some worker
+# (Telegram numbers a bot's updates one by one), when the bot had updates lately.
+ARRIVAL_WAIT = timedelta(seconds=1)
+RECENT = timedelta(seconds=10)
+# How long it waits for the earlier updates of its chat to be handled; an earlier update
+# registered longer ago than STALE is not waited for (its worker died: Telegram delivers
+# it again later).
+TURN_WAIT = timedelta(seconds=10)
+STALE = timedelta(minutes=1)
+POLL_SECONDS = 0.02
+
+
+async def register_inbound(channel: str, update_id: int, sender: str) -> None:
+    """Note a webhook update's arrival, so that the later updates of its chat wait for it
+    (issue 14); a redelivered update is registered already."""
+    try:
+        async with in_transaction():
+            await ChatInbound.create(channel=channel, update_id=update_id, sender=sender,
+                                     received_at=utcnow())
+    except IntegrityError:
+        return
+
+
+async def await_turn(channel: str, update_id: int, sender: str) -> bool:
+    """Wait until an update may be handled in order: the bot's previous update has arrived
+    (when the bot had updates lately) and the earlier updates of the same chat were handled;
+    False, logged, when it stopped waiting (issue 14)."""
+    deadline = time.monotonic() + TURN_WAIT.total_seconds()
+    arrival_deadline = time.monotonic() + ARRIVAL_WAIT.total_seconds()
+    while True:
+        now = utcnow()
+        rows = await ChatInbound.filter(
+            Q(update_id=update_id - 1)
+            | Q(sender=sender, handled_at__isnull=True, received_at__gte=now - STALE),
+            channel=channel, update_id__lt=update_id,
+        ).values_list("update_id", "sender", "handled_at")
+        earlier = sorted(row[0] for row in rows if row[1] == sender and row[2] is None)
+        arrived = (any(row[0] == update_id - 1 for row in rows)
+                   or time.monotonic() > arrival_deadline
+                   or not await _had_recent_updates(channel, update_id, now))
+        if arrived and not earlier:
+            return True
+        if time.monotonic() > deadline:
+            log.warning("%s update %s handled before earlier update(s) %s of its chat, "
+                        "after %s s", channel, update_id, earlier, TURN_WAIT.total_seconds())
+            return False
+        await asyncio.sleep(POLL_SECONDS)
+
+
+async def _had_recent_updates(channel: str, update_id: int, now: datetime) -> bool:
+    return await ChatInbound.filter(channel=channel, update_id__lt=update_id,
+                                    received_at__gte=now - RECENT).exists()
+
+
+async def inbound_handled(channel: str, update_id: int) -> None:
+    """Let the later updates of the chat go on: this one was handled (or given up)."""
+    await ChatInbound.filter(channel=channel, update_id=update_id,
+                             handled_at__isnull=True).update(handled_at=utcnow())
 
 
 async def save_step(session: ChatSession, flow: str, step: str, data: dict) -> None:

@@ -8,7 +8,8 @@ What goes, once older than the retention (FIELDOPS_RETENTION_DAYS, 30 days by de
   may redeliver an update for a day and a mark forgotten early would handle it twice;
 - one-time bind codes that expired (used, revoked or never used: only their hash is kept);
 - login-throttle keys whose last failure is that old and whose wait is over;
-- inbound-rate hits of the chat limits (their window is an hour at most).
+- inbound-rate hits of the chat limits (their window is an hour at most);
+- arrival notes of webhook updates, which keep each chat's order for seconds (issue 14).
 
 Never pruned here: the audit log (append-only), ledgers, cases and every other record.
 Ended web sessions (a day after they end) and the notes of deleted customer-data chat
@@ -31,6 +32,7 @@ from tortoise.models import Model
 
 from domain.models import (
     BindCode,
+    ChatInbound,
     ChatInboundHit,
     OutboxMessage,
     OutboxStatus,
@@ -92,12 +94,17 @@ def _inbound_hits(now: datetime, retention: timedelta) -> Q:
     return Q(at__lt=now - retention)
 
 
+def _inbound_arrivals(now: datetime, retention: timedelta) -> Q:
+    return Q(received_at__lt=now - retention)
+
+
 PRUNABLE: tuple[Prunable, ...] = (
     Prunable("outbox_message", OutboxMessage, _finished_outbox),
     Prunable("processed_update", ProcessedUpdate, _processed_updates),
     Prunable("bind_code", BindCode, _expired_bind_codes),
     Prunable("login_throttle", LoginThrottle, _forgotten_throttle_keys),
     Prunable("chat_inbound_hit", ChatInboundHit, _inbound_hits),
+    Prunable("chat_inbound", ChatInbound, _inbound_arrivals),
 )
 
 

@@ -60,6 +60,13 @@ async def holder_of(name: str) -> Lease | None:
     return Lease(row.name, row.holder, row.expires_at, row.epoch)
 
 
+async def take_over(name: str, gone: str, holder: str, ttl: timedelta) -> bool:
+    """Take a live lease from a holder known to be gone (its process died); False when the
+    lease changed hands meanwhile."""
+    return bool(await JobLease.filter(name=name, holder=gone).update(
+        holder=holder, expires_at=utcnow() + ttl, epoch=F("epoch") + 1))
+
+
 async def release(name: str, holder: str) -> None:
     """Give a lease back so that another process may take it at once."""
     await JobLease.filter(name=name, holder=holder).update(expires_at=utcnow())
