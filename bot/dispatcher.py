@@ -38,8 +38,9 @@ log = logging.getLogger(__name__)
 
 # How long a leader's lease lasts without renewal; a stand-by takes over after it.
 LEASE_SECONDS = 5.0
-# A leader stops sending this long before its lease would lapse unrenewed (self-fencing).
-LEASE_MARGIN_SECONDS = 1.5
+# A leader stops sending this share of its lease before it would lapse unrenewed
+# (self-fencing), so a stand-by that takes it over never sends beside it.
+LEASE_MARGIN = 0.3
 # How many seconds of sending a leader keeps claimed ahead.
 CLAIM_AHEAD_SECONDS = 2.0
 UNLIMITED_BATCH = 100
@@ -183,11 +184,16 @@ class Lane:
             await self._hand_over()
 
     async def run_once(self) -> int:
-        """One tick, then send until the queues are empty; the lease is handed back."""
+        """Lead, send what is due (each chat's later messages as their turn comes) until
+        nothing due is left, and hand the lease back."""
         self.sent = 0
         try:
             await self._tick()
-            while self.leading and (self.queues or self.flying):
+            while self.leading:
+                if not (self.queues or self.flying):
+                    await self._tick()
+                    if not self.queues:
+                        break
                 wake_at = self._start_due()
                 if self.flying:
                     await asyncio.wait(set(self.flying.values()),
@@ -233,7 +239,7 @@ class Lane:
             self.pacer.pause((lease.paused_until - utcnow()).total_seconds())
         if not lease.leading or not self.sender.ready:
             return
-        self.fenced_at = started + self.d.lease.total_seconds() - LEASE_MARGIN_SECONDS
+        self.fenced_at = started + self.d.lease.total_seconds() * (1 - LEASE_MARGIN)
         held = [d.message_id for queue in self.queues.values() for d in queue]
         await outbox.renew_claims(lease.token, held + list(self.flying),
                                   utcnow() + self.d.claim_lease)

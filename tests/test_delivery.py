@@ -388,3 +388,60 @@ async def test_a_notice_waiting_for_a_chat_goes_to_the_browser_chat_once_opened(
     assert (message.status, message.channel, message.attempts) == (OutboxStatus.SENT, "web", 0)
     lines = await webchat.transcript(await actor_for(agent))
     assert [line.text for line in lines] == [NOTICE]
+
+
+# --- edits (issue 14) --------------------------------------------------------------------
+
+EDITED = "Claimed by %(name)s."
+
+
+async def test_a_sent_notice_is_edited_an_unsent_one_rewritten_a_dead_one_left_alone(
+    bot: TelegramBot, fake: FakeTelegram, agent: Staff
+) -> None:
+    await bind(agent)
+
+    def status_of(key: str, *wanted: OutboxStatus) -> Callable[[], Awaitable[bool]]:
+        async def reached() -> bool:
+            return (await row(key)).status in wanted
+        return reached
+
+    await outbox.enqueue(agent.id, NOTICE, intent=roles_changed(agent), idempotency_key="n1")
+    await dispatch_until(bot, status_of("n1", OutboxStatus.SENT))
+    assert await outbox.enqueue_edit("n1", EDITED, {"name": "R2"}, intent=roles_changed(agent),
+                                     idempotency_key="n1:edit") == OutboxStatus.PENDING
+    await dispatch_until(bot, status_of("n1:edit", OutboxStatus.SENT))
+    [edit] = [c for c in fake.calls if c.method == "editMessageText"]
+    assert edit.params["message_id"] == (await row("n1")).external_message_id
+    assert edit.params["text"] == "Claimed by R2." and len(fake.sent(AGENT)) == 1
+
+    await outbox.enqueue(agent.id, NOTICE, intent=roles_changed(agent), idempotency_key="n2")
+    assert await outbox.enqueue_edit("n2", EDITED, {"name": "R3"}, intent=roles_changed(agent),
+                                     idempotency_key="n2:edit") == OutboxStatus.SENT
+    await dispatch_until(bot, status_of("n2", OutboxStatus.SENT))
+    assert fake.texts(AGENT)[-1] == "Claimed by R3."
+
+    await outbox.enqueue(agent.id, NOTICE, intent=roles_changed(agent), idempotency_key="n3")
+    [claimed] = await outbox.claim_due()
+    await outbox.mark_failed(claimed, "chat not found", backoff=timedelta(seconds=1),
+                             max_attempts=5, permanent=True)
+    await outbox.enqueue_edit("n3", EDITED, {"name": "R4"}, intent=roles_changed(agent),
+                              idempotency_key="n3:edit")
+    await dispatch_until(bot, status_of("n3:edit", OutboxStatus.EXPIRED))
+    assert len([c for c in fake.calls if c.method == "editMessageText"]) == 1
+    assert await outbox.enqueue_edit("none", EDITED, {"name": "R5"}, intent=roles_changed(agent),
+                                     idempotency_key="none:edit") is None
+
+
+async def test_an_edit_replaces_the_notice_in_the_browser_chat(
+    agent: Staff, tmp_path: Path
+) -> None:
+    await webchat.bind_web_chat(agent.id)
+    await outbox.enqueue(agent.id, NOTICE, intent=roles_changed(agent), idempotency_key="w1")
+    dispatcher = OutboxDispatcher({"web": WebChat(flow_context(tmp_path), "en")},
+                                  default_locale="en")
+    assert await dispatcher.run_once() == 1
+    await outbox.enqueue_edit("w1", EDITED, {"name": "R2"}, intent=roles_changed(agent),
+                              idempotency_key="w1:edit")
+    assert await dispatcher.run_once() == 1
+    lines = await webchat.transcript(await actor_for(agent))
+    assert [line.text for line in lines] == ["Claimed by R2."]

@@ -38,9 +38,10 @@ from locales import DEFAULT_LOCALE
 # How long a claim holds without renewal; a live dispatcher renews its claims every second.
 CLAIM_LEASE = timedelta(seconds=30)
 CLAIM_TOKEN_LENGTH = 64
-# What an edit replaces in the message it edits, and how an edit applied before sending reads.
-EDITED_FIELDS = ("kind", "subject_type", "subject_id", "subject_revision", "actions",
-                 "template", "params")
+# What an edit replaces in the message it edits (its kind stays, so a notice rewritten
+# before it went out still expires with its moment), and how such an edit reads.
+EDITED_FIELDS = ("subject_type", "subject_id", "subject_revision", "actions", "template",
+                 "params")
 APPLIED_IN_PLACE = "applied in place to the unsent original"
 MAX_BACKOFF = timedelta(minutes=30)
 
@@ -109,8 +110,9 @@ async def enqueue_edit(original_idempotency_key: str, template: str,
     Signature: `enqueue_edit(original_idempotency_key, template, params, *, intent,
     idempotency_key) -> OutboxStatus | None`. The edit goes to the original's recipient on
     the original's channel. Still unsent (pending or waiting for a chat), the original is
-    rewritten in place and the edit row is recorded done (`sent`, noted "applied in place");
-    else the edit row waits behind the original in its chat's order and the dispatcher
+    rewritten in place (its kind and lifetime stay) and the edit row is recorded done
+    (`sent`, noted "applied in place"); else the edit row waits behind the original in its
+    chat's order and the dispatcher
     edits the sent message (Telegram editMessageText, the browser chat's transcript line),
     or drops the edit (`expired`) when the original went dead or expired unsent. A second
     call with the same idempotency key adds nothing. Returns the edit row's status, None
