@@ -101,6 +101,8 @@ class OutboxDispatcher:
         self.max_attempts = max_attempts
         self.default_locale = default_locale
         self.lease = timedelta(seconds=lease_seconds)
+        # The lease and the claims are renewed every tick, however seldom the poll.
+        self.tick_seconds = min(poll_seconds, lease_seconds * LEASE_MARGIN / 2)
         self.claim_lease = claim_lease
         self.holder = holder or f"{process_holder()}:{id(self)}"
         self.clock = clock
@@ -161,6 +163,7 @@ class Lane:
         self.flying: dict[int, asyncio.Task[bool]] = {}
         self.changed = asyncio.Event()  # a send ended or a message was enqueued: look again
         self.wanted = False  # a message was enqueued: claim before the next tick
+        self.more = False  # the last claim was full: more messages may be due
         self.sent = 0
 
     @property
@@ -169,15 +172,21 @@ class Lane:
         return self.lease is not None and self.lease.leading and self.d.clock() < self.fenced_at
 
     async def run(self, stopping: asyncio.Event) -> None:
-        """Tick every `poll_seconds` (or when woken), start what is due, until `stopping`."""
-        next_tick = -math.inf
+        """Renew the lease and the claims every tick; claim every `poll_seconds`, when woken,
+        or at once while a backlog is being worked off; start what is due; until `stopping`."""
+        next_tick = next_claim = -math.inf
         try:
             while not stopping.is_set():
                 self.changed.clear()
-                if self.d.clock() >= next_tick or self.wanted:
+                now = self.d.clock()
+                backlog = self.more and self._queued() < self._room() / 2
+                if now >= next_tick or self.wanted or backlog:
+                    claim = now >= next_claim or self.wanted or backlog
                     self.wanted = False
-                    await self._safe_tick()
-                    next_tick = self.d.clock() + self.d.poll_seconds
+                    await self._safe_tick(claim)
+                    next_tick = self.d.clock() + self.d.tick_seconds
+                    if claim:
+                        next_claim = self.d.clock() + self.d.poll_seconds
                 wake_at = min(next_tick, self._start_due())
                 await self._nap(wake_at - self.d.clock())
         finally:
@@ -220,9 +229,9 @@ class Lane:
             nap.cancel()
             woken.cancel()
 
-    async def _safe_tick(self) -> None:
+    async def _safe_tick(self, claim: bool) -> None:
         try:
-            await self._tick()
+            await self._tick(claim=claim)
         except Exception:
             log.exception("outbox lane %s: tick failed; the next one tries again", self.name)
 
@@ -238,6 +247,7 @@ class Lane:
         if lease.paused_until is not None:
             self.pacer.pause((lease.paused_until - utcnow()).total_seconds())
         if not lease.leading or not self.sender.ready:
+            self.more = False
             return
         self.fenced_at = started + self.d.lease.total_seconds() * (1 - LEASE_MARGIN)
         held = [d.message_id for queue in self.queues.values() for d in queue]
@@ -245,10 +255,15 @@ class Lane:
                                   utcnow() + self.d.claim_lease)
         room = self._room() - len(held)
         if claim and room > 0:
-            for delivery in await outbox.claim_due(
-                    room, (self.name,), token=lease.token, lease=self.d.claim_lease,
-                    max_attempts=self.d.max_attempts, default_locale=self.d.default_locale):
+            claimed = await outbox.claim_due(
+                room, (self.name,), token=lease.token, lease=self.d.claim_lease,
+                max_attempts=self.d.max_attempts, default_locale=self.d.default_locale)
+            for delivery in claimed:
                 self._queue(delivery)
+            self.more = len(claimed) >= room  # more may be due: claim again when half sent
+
+    def _queued(self) -> int:
+        return sum(len(queue) for queue in self.queues.values())
 
     def _room(self) -> int:
         per_second = self.pacer.per_second
