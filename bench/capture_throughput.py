@@ -5,21 +5,35 @@ ID number, mobile, three photos (downloaded through getFile, checked, stored in 
 evidence store), the risk-hint button and Submit — 10 updates. Several agents capture at
 the same time, each waiting for the bot's answer before the next step, as on a phone.
 The baseline is a bare python-telegram-bot echo bot answering the same number of updates
-in the same run, turned into "captures per second" by the same 10 updates per capture.
+in the same run, turned into "captures per second" by the same 10 updates per capture;
+rounds alternate which bot goes first (see `bench.bot_throughput`). Photos are checked in
+a process pool, as `fieldops.bootstrap` sets it up; the reply pacer's Telegram limits are
+lifted as in `bench.bot_throughput`.
 
-    .venv/bin/python -m bench.capture_throughput --agents 4 --captures 5
+Then the agents capture again while another user (a bound ops admin) sends /whoami, one
+after the other: the time from sending to the answer is reported (p50, p95), for all of
+them and for those sent while a photo was being checked.
+
+    .venv/bin/python -m bench.capture_throughput --agents 4 --captures 5 --rounds 3
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
+import statistics
 import tempfile
+import threading
 import time
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import asynccontextmanager
 from datetime import time as clock_time
 from pathlib import Path
+from typing import Any
 
-from bench.bot_throughput import echo_rate
+from bench.bot_throughput import Rate, echo_rate, in_rounds, report, unpaced
 from domain.cases import business_types
 from domain.cases.business_types import BusinessTypeForm
 from domain.cases.capture_gate import LocationMode, WorkingHours
@@ -27,6 +41,7 @@ from domain.models import PhotoKind, Role
 from domain.people import binding, orgs, staff
 from domain.platform import audit
 from domain.platform.actors import actor_for, system_actor
+from fieldops.bootstrap import PHOTO_CHECK_WORKERS
 from fieldops.db import apply_migrations, close_database, open_database
 from tests.chat_driver import Chat, running_bot
 from tests.factories import operational
@@ -35,9 +50,34 @@ from tests.test_cases import noisy_jpeg
 
 UPDATES_PER_CAPTURE = 10
 FIRST_USER = 9100
+PROBE_USER = 9099
+PROBE_GAP_SECONDS = 0.02
 ALWAYS = WorkingHours(weekdays=frozenset(range(7)), start=clock_time(0, 0),
                       end=clock_time(23, 59, 59))
 KINDS = frozenset({PhotoKind.ID_FRONT, PhotoKind.ID_BACK, PhotoKind.ONSITE_WITH_AGENT})
+
+
+class CheckingPool(ProcessPoolExecutor):
+    """The photo-check process pool, counting the checks started and those in flight."""
+
+    def __init__(self) -> None:
+        super().__init__(PHOTO_CHECK_WORKERS, mp_context=multiprocessing.get_context("spawn"))
+        self._lock = threading.Lock()
+        self.started = 0
+        self.in_flight = 0
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        """Submit a check and count it until it is done."""
+        with self._lock:
+            self.started += 1
+            self.in_flight += 1
+        future = super().submit(fn, *args, **kwargs)
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, _: Future[Any]) -> None:
+        with self._lock:
+            self.in_flight -= 1
 
 
 async def seed(agents: int) -> None:
@@ -48,6 +88,8 @@ async def seed(agents: int) -> None:
         employee_no="O1", name="运营", org_id=org.id, roles=frozenset({Role.OPS_ADMIN})))
     await business_types.create_business_type(
         await actor_for(ops), "DEBIT_CARD", BusinessTypeForm("借记卡开户", "Debit card", KINDS))
+    code, _ = await binding.issue_bind_code(root, ops.id)
+    await binding.bind_chat("telegram", str(PROBE_USER), str(PROBE_USER), code)
     for n in range(agents):
         agent = await staff.create_staff(root, staff.StaffForm(
             employee_no=f"F{n}", name=f"展业{n}", org_id=org.id,
@@ -55,6 +97,7 @@ async def seed(agents: int) -> None:
         code, _ = await binding.issue_bind_code(root, agent.id)
         user = str(FIRST_USER + n)
         await binding.bind_chat("telegram", user, user, code)
+        await binding.confirm_pledge(agent.id, "telegram", binding.PLEDGE_VERSION)
         await operational(agent)
 
 
@@ -75,8 +118,9 @@ async def capture(chat: Chat, photos: list[bytes]) -> None:
         raise RuntimeError(f"capture did not submit: {submitted.text}")
 
 
-async def fieldops_rate(agents: int, captures: int, photos: list[bytes]) -> float:
-    """Captures per second of the FieldOps bot on a fresh SQLite database."""
+@asynccontextmanager
+async def fieldops_bot(agents: int, pool: CheckingPool) -> AsyncIterator[FakeTelegram]:
+    """The FieldOps bot polling a fake Bot API, on a fresh seeded SQLite database."""
     with tempfile.TemporaryDirectory() as directory:
         url = f"sqlite://{Path(directory) / 'bench.sqlite3'}"
         audit.use_keys("a throwaway key of a throwaway database")
@@ -85,35 +129,91 @@ async def fieldops_rate(agents: int, captures: int, photos: list[bytes]) -> floa
             await apply_migrations(url)
             await seed(agents)
             async with FakeTelegram() as fake, running_bot(
-                fake, Path(directory) / "media", hours=ALWAYS, location_mode=LocationMode.OFF
-            ):
-                chats = [Chat(fake, FIRST_USER + n) for n in range(agents)]
-
-                async def agent_run(chat: Chat) -> None:
-                    for _ in range(captures):
-                        await capture(chat, photos)
-
-                started = time.perf_counter()
-                await asyncio.gather(*(agent_run(chat) for chat in chats))
-                return agents * captures / (time.perf_counter() - started)
+                fake, Path(directory) / "media", hours=ALWAYS, location_mode=LocationMode.OFF,
+                photo_checks=pool,
+            ) as bot:
+                unpaced(bot)
+                yield fake
         finally:
             await close_database()
 
 
-async def main(agents: int, captures: int) -> None:
-    """Run both bots and print their rates."""
+async def captured(fake: FakeTelegram, agents: int, captures: int,
+                   photos: list[bytes]) -> None:
+    """Every agent captures `captures` cases, the agents at the same time."""
+
+    async def agent_run(chat: Chat) -> None:
+        for _ in range(captures):
+            await capture(chat, photos)
+
+    await asyncio.gather(*(agent_run(Chat(fake, FIRST_USER + n)) for n in range(agents)))
+
+
+async def fieldops_rate(agents: int, captures: int, photos: list[bytes],
+                        pool: CheckingPool) -> Rate:
+    """Captures per second of the FieldOps bot, and its CPU time per update."""
+    async with fieldops_bot(agents, pool) as fake:
+        started, cpu = time.perf_counter(), time.process_time()
+        await captured(fake, agents, captures, photos)
+        count = agents * captures
+        return Rate(count / (time.perf_counter() - started),
+                    (time.process_time() - cpu) * 1000 / (count * UPDATES_PER_CAPTURE))
+
+
+async def whoami_latencies(agents: int, captures: int, photos: list[bytes],
+                           pool: CheckingPool) -> tuple[list[float], list[float]]:
+    """Milliseconds from sending /whoami to its answer while the agents capture: all of
+    them, and those during which a photo was being checked."""
+    async with fieldops_bot(agents, pool) as fake:
+        capturing = asyncio.create_task(captured(fake, agents, captures, photos))
+        prober = Chat(fake, PROBE_USER)
+        every, during = [], []
+        while not capturing.done():
+            checks, busy = pool.started, pool.in_flight
+            sent = time.perf_counter()
+            await prober.say("/whoami")
+            took = (time.perf_counter() - sent) * 1000
+            every.append(took)
+            if busy or pool.started != checks:
+                during.append(took)
+            await asyncio.sleep(PROBE_GAP_SECONDS)
+        await capturing
+        return every, during
+
+
+def percentiles(label: str, values: list[float]) -> None:
+    """p50 and p95 of a list of milliseconds."""
+    if len(values) < 2:
+        print(f"{label}: too few answers ({len(values)})")
+        return
+    cuts = statistics.quantiles(values, n=20, method="inclusive")
+    print(f"{label}: {len(values)} answers, p50 {statistics.median(values):6.1f} ms, "
+          f"p95 {cuts[18]:6.1f} ms, max {max(values):6.1f} ms")
+
+
+async def main(agents: int, captures: int, rounds: int) -> None:
+    """Run both bots in rounds, print their rates, then the /whoami latencies."""
     photos = [noisy_jpeg(seed) for seed in range(3)]
-    fieldops = await fieldops_rate(agents, captures, photos)
-    bare = await echo_rate(agents * captures * UPDATES_PER_CAPTURE) / UPDATES_PER_CAPTURE
-    print(f"captures:                 {agents} agents x {captures}")
-    print(f"FieldOps full captures:   {fieldops:8.2f} captures/s")
-    print(f"bare PTB echo (10 upd):   {bare:8.2f} captures/s")
-    print(f"ratio FieldOps/echo:      {fieldops / bare:8.3f}")
+    updates = agents * captures * UPDATES_PER_CAPTURE
+    print(f"captures: {agents} agents x {captures} per round ({updates} updates)")
+    with CheckingPool() as pool:
+        list(pool.map(abs, range(PHOTO_CHECK_WORKERS * 4)))  # workers up before the clock
+
+        async def echo() -> Rate:
+            bare = await echo_rate(updates)
+            return Rate(bare.per_second / UPDATES_PER_CAPTURE, bare.cpu_ms)
+
+        report(await in_rounds(rounds, lambda: fieldops_rate(agents, captures, photos, pool),
+                               echo), "captures")
+        every, during = await whoami_latencies(agents, captures, photos, pool)
+    percentiles("/whoami of another user while agents capture", every)
+    percentiles("  of those, sent while a photo was being checked", during)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--agents", type=int, default=4)
     parser.add_argument("--captures", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.agents, arguments.captures))
+    asyncio.run(main(arguments.agents, arguments.captures, arguments.rounds))

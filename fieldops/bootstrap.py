@@ -7,6 +7,8 @@ so that no part builds its own copy (Cosmic Python's `bootstrap()`).
 
 from __future__ import annotations
 
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -33,13 +35,17 @@ from fieldops import db
 from fieldops.settings import Settings, hours_before, start_and_end, weekday_numbers
 from scheduler.jobs import CountSettings, Job, LedgerSettings, scheduled_jobs
 
+# Worker processes that check photos (C7) beside the event loop; spawned on first use.
+PHOTO_CHECK_WORKERS = 2
+
 
 @dataclass(frozen=True)
 class Graph:
     """Every dependency of the processes, built once by `bootstrap`.
 
     `telegram` is None when no bot token is set; `admin` names the bot from the settings
-    until a running bot reports its own user name.
+    until a running bot reports its own user name. `photo_checks` is the process pool the
+    photo checks run in (issue 14), shut down when `fieldops.runtime.running` ends.
     """
 
     settings: Settings
@@ -54,6 +60,7 @@ class Graph:
     telegram: TelegramBot | None
     admin: AdminConfig
     jobs: tuple[Job, ...]
+    photo_checks: ProcessPoolExecutor
 
     def database(self) -> AbstractAsyncContextManager[None]:
         """The database open while the block runs; nested blocks share the outermost one."""
@@ -71,7 +78,10 @@ def bootstrap(settings: Settings) -> Graph:
         audit.use_keys(settings.audit_key, settings.audit_keys_before)  # process-wide (S3)
     cipher, media, hours = (FieldCipher(settings.data_key), MediaStore(settings.media_root),
                             _working_hours(settings))
-    calendar, capture = _calendar(settings, hours), _capture(settings, cipher, media, hours)
+    photo_checks = ProcessPoolExecutor(PHOTO_CHECK_WORKERS,
+                                       mp_context=multiprocessing.get_context("spawn"))
+    calendar = _calendar(settings, hours)
+    capture = _capture(settings, cipher, media, hours, photo_checks)
     incidents = IncidentRules(major_incident_threshold=settings.major_incident_threshold,
                               mass_loss_threshold=settings.mass_loss_threshold)
     flows = FlowContext(capture=capture, incidents=incidents, public_url=settings.public_url)
@@ -83,7 +93,7 @@ def bootstrap(settings: Settings) -> Graph:
         settings=settings, clock=clock.utcnow, cipher=cipher, media=media, calendar=calendar,
         capture=capture, incidents=incidents, flows=flows, webchat=webchat, telegram=telegram,
         admin=_admin_config(settings, capture, calendar, incidents, webchat),
-        jobs=_jobs(settings, capture, calendar),
+        jobs=_jobs(settings, capture, calendar), photo_checks=photo_checks,
     )
 
 
@@ -118,9 +128,10 @@ def _calendar(settings: Settings, hours: WorkingHours) -> Calendar:
         mis_issue_reminder_hours=hours_before(settings.mis_issue_reminder_hours))
 
 
-def _capture(settings: Settings, cipher: FieldCipher, media: MediaStore, hours: WorkingHours
-             ) -> CaptureContext:
-    """Cipher (C10), media store (C9), photo limits (C7), hours (C2) and location mode."""
+def _capture(settings: Settings, cipher: FieldCipher, media: MediaStore, hours: WorkingHours,
+             photo_checks: ProcessPoolExecutor) -> CaptureContext:
+    """Cipher (C10), media store (C9), photo limits (C7) and the pool they are checked in,
+    hours (C2) and location mode."""
     return CaptureContext(
         cipher=cipher, media=media,
         photo_limits=PhotoLimits(max_bytes=settings.photo_max_mb * MIB,
@@ -131,6 +142,7 @@ def _capture(settings: Settings, cipher: FieldCipher, media: MediaStore, hours: 
         location_mode=LocationMode(settings.location_mode),
         mis_issue_recovery_days=settings.mis_issue_recovery_days,
         reveal_limits=RevealLimits(settings.reveals_per_hour, settings.reveal_alert_from),
+        photo_checks=photo_checks,
     )
 
 

@@ -177,6 +177,7 @@ async def running(graph: Graph, only: str | None = None) -> AsyncIterator[Runnin
     """Start every part (or `only` one) on the database and stop them on exit."""
     settings = graph.settings
     async with graph.database(), AsyncExitStack() as stack:
+        stack.callback(graph.photo_checks.shutdown, cancel_futures=True)
         bot = await _start_bot(graph, stack) if only in (None, "bot") else None
         if only in (None, "bot"):
             _start_dispatcher(graph, stack)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import multiprocessing
 import os
 import stat
+from concurrent.futures import ProcessPoolExecutor
 from datetime import date
 from pathlib import Path
 
@@ -22,7 +24,12 @@ from domain.platform.identity import (
     validate_mobile,
     validate_resident_id,
 )
-from domain.platform.images import PhotoLimits, inspect_photo, preview_without_exif
+from domain.platform.images import (
+    PhotoLimits,
+    inspect_off_loop,
+    inspect_photo,
+    preview_without_exif,
+)
 from domain.platform.media import MediaCorrupted, MediaStore
 from domain.platform.privacy import FieldCipher
 
@@ -325,6 +332,18 @@ def test_small_photo_is_refused_with_both_sizes() -> None:
     with pytest.raises(DomainError) as caught:
         inspect_photo(encoded(photo(200, 200)), LIMITS)
     assert caught.value.params == {"width": 200, "height": 200, "min_width": 800, "min_height": 600}
+
+
+async def test_photos_checked_in_a_worker_process_keep_the_refusals_reasons() -> None:
+    """The check off the event loop (issue 14): in a process pool, a refusal comes back with
+    its parameters and a photo is measured."""
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=spawn) as pool:
+        with pytest.raises(DomainError) as caught:
+            await inspect_off_loop(encoded(photo(200, 200)), LIMITS, pool)
+        info = await inspect_off_loop(encoded(photo()), LIMITS, pool)
+    assert caught.value.params == {"width": 200, "height": 200, "min_width": 800, "min_height": 600}
+    assert (info.width, info.height, info.format) == (1200, 900, "JPEG")
 
 
 def test_blurred_photo_is_refused() -> None:

@@ -23,7 +23,7 @@ async def start(turn: Turn) -> Outcome:
     if turn.inbound.args:
         return await _bind(turn, turn.inbound.args[0])
     if turn.staff is not None:
-        me = await binding.chat_identity(turn.inbound.channel, turn.inbound.external_user_id)
+        me = turn.account.identity()
         return answer(Step.IDLE, turn._("Welcome back, %(name)s. Send /help to see what I can do.",
                                          name=me.name))
     return answer(Step.AWAITING_BIND_CODE, turn._(
@@ -68,7 +68,7 @@ def pledge_reply(say: Say) -> Reply:
 
 async def pledge_confirmed(turn: Turn) -> Outcome:
     """The pledge's confirm button: recorded with its date and text version (C10)."""
-    me = await binding.chat_identity(turn.inbound.channel, turn.inbound.external_user_id)
+    me = turn.account.identity()
     version = turn.inbound.callback_data.removeprefix(PLEDGE_BUTTON)
     if not await binding.confirm_pledge(me.staff_id, turn.inbound.channel, version):
         return answer(Step.IDLE, turn._("You have already confirmed the confidentiality pledge."))
@@ -78,7 +78,7 @@ async def pledge_confirmed(turn: Turn) -> Outcome:
 
 async def whoami(turn: Turn) -> Outcome:
     """/whoami: the bound staff member, his org and roles."""
-    me = await binding.chat_identity(turn.inbound.channel, turn.inbound.external_user_id)
+    me = turn.account.identity()
     org = me.org_name_en if turn.locale == "en" and me.org_name_en else me.org_name
     roles = ", ".join(turn._(ROLE_LABELS[role]) for role in me.roles)
     return answer(Step.IDLE, turn._(

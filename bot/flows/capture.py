@@ -126,7 +126,7 @@ async def cancel(turn: Turn) -> Outcome:
                 "Stopped. Case %(case_no)s stays returned; send /resume to continue it.",
                 case_no=summary.case_no))
         await cases.cancel(actor, summary.case_id, turn.ctx.capture)
-        await _release(actor, summary.case_id)
+        await _release(turn, actor, summary.case_id)
     except DomainError as refusal:
         return answer(Step.IDLE, turn._(refusal.key, **refusal.params))
     return answer(Step.IDLE, turn._("The draft was cancelled; nothing of it will be submitted."))
@@ -205,7 +205,7 @@ async def _before_first(turn: Turn, actor: Actor, summary: CaseSummary,
     if not untouched:
         return _ask(turn, summary, SUMMARY, data)
     await cases.cancel(actor, summary.case_id, turn.ctx.capture)
-    await _release(actor, summary.case_id)
+    await _release(turn, actor, summary.case_id)
     return await _type_choice(turn, actor, turn._("The empty draft was discarded."))
 
 
@@ -245,7 +245,7 @@ async def _submit(turn: Turn, case_id: int, arg: str) -> Outcome:
     """Submit (or resubmit a returned case); a second tap is refused with the case number."""
     actor = await chat_actor(turn)
     case = await cases.submit(actor, case_id, turn.ctx.capture)
-    await _release(actor, case_id)
+    await _release(turn, actor, case_id)
     assert case.review_due_at is not None
     due = business_time(case.review_due_at, turn.ctx.capture.zone, turn.locale)
     if case.revision > 1:
@@ -451,8 +451,8 @@ async def _summary(turn: Turn, actor: Actor, case_id: int) -> CaseSummary:
 async def _editable(turn: Turn, actor: Actor, case_id: int) -> CaseSummary:
     """The agent's own draft or returned case; otherwise refused with the reason (C3)."""
     summary = await _summary(turn, actor, case_id)
-    own = [*await case_summaries.open_drafts(actor), *await case_summaries.returned_cases(actor)]
-    if any(case.id == case_id for case in own):
+    own = summary.agent_id == actor.staff_id
+    if own and summary.status in (CaseStatus.DRAFT, CaseStatus.RETURNED):
         return summary
     if summary.status == CaseStatus.CANCELLED:
         raise DomainError(N_("This draft was cancelled and can no longer be changed."))
@@ -462,10 +462,12 @@ async def _editable(turn: Turn, actor: Actor, case_id: int) -> CaseSummary:
                          "changed."), case_no=summary.case_no)
 
 
-async def _release(actor: Actor, case_id: int) -> None:
-    """The case left the wizard: the agent's messages with its customer data are to go (C10)."""
+async def _release(turn: Turn, actor: Actor, case_id: int) -> None:
+    """The case left the wizard: the agent's messages with its customer data are to go, at
+    once once the turn is answered (C10)."""
     assert actor.staff_id is not None
     await chat_privacy.release_case_messages(case_id, actor.staff_id, utcnow())
+    turn.released.append(case_id)
 
 
 def _data_for(turn: Turn, case_id: int) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from bot.flows import account, capture, devices, inspections, review, special, v
 from bot.flows.context import FlowContext
 from bot.flows.messages import Inbound, Reply
 from bot.flows.turn import Outcome, Step, Turn, answer
-from domain.people import binding
+from domain.people import binding, chat_accounts
 from domain.platform import chat
 from domain.platform.errors import N_, DomainError
 from locales import DEFAULT_LOCALE
@@ -158,6 +158,15 @@ COMMANDS, CALLBACKS, STEPS = ROUTES.commands, ROUTES.callbacks, ROUTES.steps
 PROMPTS, STEP_FLOW, CALLBACK_FLOW = ROUTES.prompts, ROUTES.step_flow, ROUTES.callback_flow
 
 
+@dataclass(frozen=True)
+class Handled:
+    """The replies to an update, and whether customer-data messages of its chat became due
+    for deletion (C10)."""
+
+    replies: list[Reply]
+    released: bool = False
+
+
 class ChatRouter:
     """Turns inbound events into replies; all state lives in the chat session row."""
 
@@ -168,16 +177,26 @@ class ChatRouter:
     async def handle(self, inbound: Inbound) -> list[Reply]:
         """Process an inbound event once, in one transaction; a redelivered one gets no
         replies."""
+        return (await self.handle_update(inbound)).replies
+
+    async def handle_update(self, inbound: Inbound) -> Handled:
+        """`handle`, telling also whether customer-data messages of the chat became due for
+        deletion (C10). Writes only what changed: the step when it moved, the client's
+        language code when it is new (issue 14)."""
         inbound = await self._prefetched(inbound)
         async with in_transaction():
             if not await chat.claim_update(inbound.channel, inbound.identity):
-                return []
+                return Handled([])
             turn = await self._turn(inbound)
             outcome = await outcome_of(turn)
             if outcome.step != turn.step or outcome.data != turn.data:
                 await chat.save_step(turn.session, STEP_FLOW.get(outcome.step, "account"),
                                      outcome.step, outcome.data)
-        return list(outcome.replies)
+            code = inbound.language_code
+            if code and (turn.staff is None or code[:16] != turn.account.language_code):
+                await binding.note_language_code(inbound.channel, inbound.external_user_id,
+                                                 code)
+        return Handled(list(outcome.replies), bool(turn.released))
 
     async def _prefetched(self, inbound: Inbound) -> Inbound:
         """The event with its attachment downloaded before the update's transaction opens
@@ -194,13 +213,14 @@ class ChatRouter:
         return replace(inbound, attachment=await upload.prefetched())
 
     async def _turn(self, inbound: Inbound) -> Turn:
-        # read under the chat's lock: a concurrent update of the chat waits (issue 14)
-        session = await chat.locked_session(inbound.channel, inbound.external_user_id,
-                                            inbound.chat_id)
-        staff = await binding.bound_staff(inbound.channel, inbound.external_user_id)
-        locale = chat.preferred_locale(session.locale, staff.locale if staff else None,
+        # session, binding, staff, org and roles in one statement, read under the chat's
+        # lock: a concurrent update of the chat waits (issue 14)
+        account = await chat_accounts.chat_account(inbound.channel, inbound.external_user_id,
+                                                   inbound.chat_id)
+        staff = account.staff
+        locale = chat.preferred_locale(account.session.locale, staff.locale if staff else None,
                                        inbound.language_code, self.default_locale)
-        return Turn(inbound, session, staff, locale, self.ctx)
+        return Turn(inbound, account, locale, self.ctx)
 
 
 async def outcome_of(turn: Turn) -> Outcome:

@@ -9,6 +9,7 @@ from typing import Any
 from bot.flows.context import FlowContext
 from bot.flows.messages import Inbound, Reply
 from domain.models import ChatSession, Staff
+from domain.people.chat_accounts import ChatAccount
 from locales import translate
 
 
@@ -25,13 +26,29 @@ class Step(StrEnum):
 
 @dataclass(frozen=True)
 class Turn:
-    """One inbound event with its chat session, bound staff member and reply language."""
+    """One inbound event with its chat account (session, bound staff member and his roles,
+    read in one statement) and reply language.
+
+    `released` collects the cases whose customer-data messages the turn released for
+    deletion (C10), so the channel deletes them once it has answered; the copies a side
+    action makes share it.
+    """
 
     inbound: Inbound
-    session: ChatSession
-    staff: Staff | None
+    account: ChatAccount
     locale: str
     ctx: FlowContext
+    released: list[int] = field(default_factory=list)
+
+    @property
+    def session(self) -> ChatSession:
+        """The chat account's flow session."""
+        return self.account.session
+
+    @property
+    def staff(self) -> Staff | None:
+        """The staff member bound to the chat account (org loaded), or None."""
+        return self.account.staff
 
     @property
     def step(self) -> str:

@@ -80,18 +80,19 @@ class UpdateHandlers:
         inbound = inbound_button(update)
         if not await self._admitted(context.bot, inbound):
             return
-        replies = await self.router.handle(inbound)
-        if not replies:  # a redelivered update: its query was answered the first time
+        handled = await self.router.handle_update(inbound)
+        if not handled.replies:  # a redelivered update: its query was answered the first time
             return
         try:
             await context.bot.answer_callback_query(inbound.callback_id)
         except TelegramError as error:  # only the button's spinner: the replies matter
             log.warning("callback query %s not answered: %s", inbound.callback_id, error)
-        await self._send(context.bot, inbound, replies)
+        await self._send(context.bot, inbound, handled.replies, handled.released)
 
     async def _route(self, bot: Bot, inbound: Inbound) -> None:
         if await self._admitted(bot, inbound):
-            await self._send(bot, inbound, await self.router.handle(inbound))
+            handled = await self.router.handle_update(inbound)
+            await self._send(bot, inbound, handled.replies, handled.released)
 
     async def _admitted(self, bot: Bot, inbound: Inbound) -> bool:
         """Whether the chat user is within the inbound limit; past it the update is marked
@@ -114,13 +115,16 @@ class UpdateHandlers:
         return chat.preferred_locale(session.locale, staff.locale if staff else None,
                                      inbound.language_code, self.router.default_locale)
 
-    async def _send(self, bot: Bot, inbound: Inbound, replies: list[Reply]) -> None:
-        await binding.note_language_code(CHANNEL, inbound.external_user_id,
-                                         inbound.language_code)
+    async def _send(self, bot: Bot, inbound: Inbound, replies: list[Reply],
+                    released: bool = False) -> None:
+        """Send the replies; then delete the chat's customer-data messages when the update
+        released some (C10; the deletion sweep retries what fails). The router noted the
+        client's language code with the update (issue 14)."""
         await send_replies(bot, self.public_url, inbound, replies,
                            attempts=self.reply_attempts, backoff=self.reply_backoff_seconds,
                            pacer=self.pacer)
-        await delete_customer_messages(bot, inbound.chat_id)
+        if released:
+            await delete_customer_messages(bot, inbound.chat_id)
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log a failed update with its id; the application keeps running."""

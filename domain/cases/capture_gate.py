@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from enum import StrEnum
@@ -65,6 +66,7 @@ class CaptureContext:
     location_mode: LocationMode = LocationMode.OPTIONAL
     mis_issue_recovery_days: int = 7  # to take back the card of a closed case (V6)
     reveal_limits: RevealLimits = field(default_factory=RevealLimits)  # per person (C10, S2)
+    photo_checks: Executor | None = None  # the composition root's process pool (issue 14)
 
 
 async def capture_gate(staff_id: int, business_type_id: int, now: datetime,

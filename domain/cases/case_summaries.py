@@ -65,6 +65,7 @@ class CaseSummary:
     answered_id_number: bool = False  # the ID number typed before the mobile was given
     location_skipped: bool = False
     device_asset_tag: str = ""  # the tablet the case was captured with (D2)
+    agent_id: int | None = None  # the field agent who captured it (C3)
 
     @property
     def issues_voucher(self) -> bool:
@@ -129,6 +130,7 @@ async def case_summary(actor: Actor, case_id: int, ctx: CaptureContext) -> CaseS
         answered_id_number="id" in case.customer_answers,
         location_skipped=case.location_skipped,
         device_asset_tag=device.asset_tag if device else "",
+        agent_id=case.agent_id,  # type: ignore[attr-defined]
         **await _voucher_fields(case, business_type),
     )
 
@@ -180,13 +182,14 @@ async def find_by_id_number(actor: Actor, id_number: str, ctx: CaptureContext) -
 async def visible_case(actor: Actor, case_id: int) -> Case:
     """A case its own agent or a case viewer of its org subtree may read (C10)."""
     missing = N_("No such case.")
-    case = await Case.get_or_none(id=case_id).prefetch_related("org")
+    case = await Case.get_or_none(id=case_id)
     if case is None:
         raise NotFound(missing)
     if case.agent_id == actor.staff_id:  # type: ignore[attr-defined]
         return case
     if not can(actor, Permission.CASE_VIEW):
         raise PermissionDenied(N_("You do not have permission for this action."))
+    await case.fetch_related("org")
     require_scope(actor, case.org, missing)
     return case
 

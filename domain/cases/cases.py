@@ -3,7 +3,6 @@ the gate is in `capture_gate`, the reads in `case_summaries`."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -50,7 +49,7 @@ from domain.platform.identity import (
     validate_mobile,
     validate_resident_id,
 )
-from domain.platform.images import inspect_photo
+from domain.platform.images import inspect_off_loop
 from domain.platform.intents import Action, Intent
 from domain.vouchers import case_vouchers, mis_issues
 
@@ -240,7 +239,7 @@ async def add_photo(actor: Actor, case_id: int, kind: PhotoKind, data: bytes, or
         if kind.value not in business_type.required_photo_kinds:
             raise DomainError(N_("This business type does not need a photo of this kind."),
                               kind=kind.value)
-        info = await asyncio.to_thread(inspect_photo, data, ctx.photo_limits)
+        info = await inspect_off_loop(data, ctx.photo_limits, ctx.photo_checks)
         sha256 = await ctx.media.aput(data)
         revision = case.revision + 1 if case.status == CaseStatus.RETURNED else case.revision
         photo = await CasePhoto.create(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -148,13 +149,23 @@ class ChatIdentity:
 
 async def chat_identity(channel: str, external_user_id: str) -> ChatIdentity:
     """The active staff member behind a chat account; refused when unbound or deactivated (Q6)."""
-    staff = await bound_staff(channel, external_user_id)
+    staff = active_bound(await bound_staff(channel, external_user_id))
+    return identity_of(staff, await staff.roles.all().values_list("role", flat=True))
+
+
+def active_bound(staff: Staff | None) -> Staff:
+    """The staff member bound to a chat account, refused when there is none or when he is
+    deactivated (Q6)."""
     if staff is None:
         raise DomainError(N_("This chat account is not bound yet. Ask your administrator for a "
                              "bind code, then send /bind followed by the code."))
     if not staff.active:
         raise DomainError(N_("Your staff account is deactivated. Contact your administrator."))
-    roles = await staff.roles.all().values_list("role", flat=True)
+    return staff
+
+
+def identity_of(staff: Staff, roles: Iterable[str]) -> ChatIdentity:
+    """The identity of a bound, active staff member whose org is loaded (Q6)."""
     return ChatIdentity(
         staff_id=staff.id, name=staff.name, employee_no=staff.employee_no,
         org_name=staff.org.name, org_name_en=staff.org.name_en,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -46,7 +47,11 @@ def system_actor(name: str) -> Actor:
 async def actor_for(staff: Staff) -> Actor:
     """Load the roles and org path of a staff member into an `Actor`."""
     org = await Org.get(id=staff.org_id)  # type: ignore[attr-defined]
-    roles = await staff.roles.all().values_list("role", flat=True)
+    return actor_of(staff, org, await staff.roles.all().values_list("role", flat=True))
+
+
+def actor_of(staff: Staff, org: Org, roles: Iterable[str]) -> Actor:
+    """The `Actor` of a staff member whose org and roles are already loaded."""
     return Actor(
         staff_id=staff.id,
         label=person_label(staff),

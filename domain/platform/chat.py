@@ -8,11 +8,12 @@ import logging
 import time
 from datetime import datetime, timedelta
 
+from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from domain.models import ChatBinding, ChatInbound, ChatSession, ProcessedUpdate, Staff
+from domain.models import ChatBinding, ChatInbound, ChatSession, Staff
 from domain.platform.clock import utcnow
 from domain.platform.errors import N_, DomainError
 from locales import DEFAULT_LOCALE, LOCALES
@@ -57,14 +58,16 @@ async def claim_update(channel: str, identity: str | int) -> bool:
     with the chat and the message or button press, see `Inbound.identity`), never the bare
     update id: Telegram restarts its counter after a week without updates, and a new update
     must not be taken for an old one. Called inside the transaction that applies the
-    update's effects, the mark commits with them or not at all (a savepoint here).
+    update's effects, the mark commits with them or not at all. One statement (issue 14):
+    a mark already there leaves the transaction usable, so no savepoint is needed.
     """
-    try:
-        async with in_transaction():
-            await ProcessedUpdate.create(
-                channel=channel, update_id=str(identity), processed_at=utcnow()
-            )
-    except IntegrityError:
+    connection = connections.get("default")
+    marks = "$1, $2, $3" if connection.capabilities.dialect == "postgres" else "?, ?, ?"
+    inserted = await connection.execute_query_dict(
+        f'INSERT INTO "processed_update" ("channel", "update_id", "processed_at") '
+        f'VALUES ({marks}) ON CONFLICT ("channel", "update_id") DO NOTHING RETURNING "id"',
+        [channel, str(identity), utcnow()])
+    if not inserted:
         log.warning("dropped a duplicate %s update %s: it was handled before", channel,
                     identity)
         return False

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 from PIL import Image, ImageFilter, ImageOps, ImageStat
@@ -76,6 +78,15 @@ def inspect_photo(data: bytes, limits: PhotoLimits) -> PhotoInfo:
     if sharpness < limits.min_sharpness:
         raise DomainError(N_("The photo is blurred. Please hold still and retake it."))
     return PhotoInfo(width, height, image_format, round(sharpness, 1), round(brightness, 1))
+
+
+async def inspect_off_loop(data: bytes, limits: PhotoLimits,
+                           executor: Executor | None = None) -> PhotoInfo:
+    """`inspect_photo` off the event loop, so the bot keeps answering while a photo is
+    checked (C7, issue 14): in `executor` (the process pool the composition root owns), or
+    in a thread when there is none (tests, CLI)."""
+    return await asyncio.get_running_loop().run_in_executor(executor, inspect_photo, data,
+                                                            limits)
 
 
 def preview_without_exif(data: bytes, max_side: int = 1600) -> bytes:
