@@ -18,7 +18,7 @@ from bot.flows import ChatRouter, Inbound
 from bot.telegram import BotConfig, TelegramBot
 from bot.webchat import WebChat
 from domain.cases import review
-from domain.models import OutboxMessage, OutboxStatus, Role, Staff
+from domain.models import OutboxMessage, OutboxStatus, Role, SendLease, Staff
 from domain.people import binding
 from domain.platform import chat, outbox, webchat
 from domain.platform.actors import actor_for
@@ -259,6 +259,9 @@ async def test_a_reply_is_retried_in_place_after_a_server_error_and_a_short_floo
     assert [c.status for c in attempts] == [500, 429, 200]
     assert attempts[2].at - attempts[1].at >= 1.0
     assert await OutboxMessage.all().count() == 0
+    # the 429 paused the whole bot, here and for the process that sends notices (issue 14)
+    assert bot.pacer.paused_until > 0
+    assert (await SendLease.get(name="telegram")).paused_until is not None
 
 
 async def test_a_reply_that_cannot_go_out_now_is_delivered_through_the_outbox(

@@ -12,6 +12,7 @@ process sends at a time; the pause is kept here so that whoever leads next honou
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -77,6 +78,11 @@ async def resign(lease: Lease) -> None:
 
 
 async def pause(name: str, until: datetime) -> None:
-    """Pause all sending of a channel's bot until `until` (a 429's retry_after)."""
+    """Pause all sending of a channel's bot until `until` (a 429's retry_after), for
+    whichever process leads it now or next."""
+    if not await SendLease.exists(name=name):  # nobody led yet: a lapsed lease to take
+        with contextlib.suppress(IntegrityError):
+            async with in_transaction():
+                await SendLease.create(name=name, holder="", expires_at=utcnow())
     await SendLease.filter(name=name).filter(
         Q(paused_until=None) | Q(paused_until__lt=until)).update(paused_until=until)
