@@ -21,7 +21,7 @@ from domain.models import (
     Staff,
     WebCredential,
 )
-from domain.people import role_grants, staff
+from domain.people import auth, role_grants, staff
 from domain.people.passwords import password_matches
 from domain.people.staff import PASSWORD_SENT, SERVER_ONLY
 from domain.platform.actors import actor_for
@@ -137,3 +137,25 @@ async def test_the_server_resets_any_log_in(database_url: str) -> None:
     member, username = await web_user(province, Role.SYSADMIN, no="S001")
     password = await staff.reset_password_on_server(ROOT, username)
     assert await password_matches(await password_hash(member), password)
+
+
+async def test_a_new_sysadmins_web_password_stops_working_until_the_server_issues_one(
+        database_url: str) -> None:
+    province = (await org_tree())["province"]
+    _, maker = await person(province, Role.SYSADMIN, no="S001")
+    _, checker = await person(province, Role.SYSADMIN, no="S002")
+    member, username = await web_user(province, Role.IT_ADMIN, no="P001")
+    await staff.update_staff(maker, member.id, staff.StaffForm(
+        "P001", member.name, province, frozenset({Role.SYSADMIN})))
+    grant = await RoleGrant.get(staff=member, role=Role.SYSADMIN)
+    await role_grants.approve(checker, member.id, grant.id)
+    with pytest.raises(auth.LoginRefused) as refused:
+        await auth.authenticate(username, "Secret-pass-123", "192.0.2.1")
+    assert refused.value.key == auth.WRONG_CREDENTIALS
+    assert await AuditLog.exists(action="staff.web_password_voided", object_id=str(member.id),
+                                 actor_id=checker.staff_id)
+    assert await OutboxMessage.exists(recipient_id=member.id,
+                                      template=role_grants.PASSWORD_VOIDED)
+    password = await staff.reset_password_on_server(ROOT, username)
+    actor, must_change = await auth.authenticate(username, password, "192.0.2.1")
+    assert actor.has(Role.SYSADMIN) and must_change

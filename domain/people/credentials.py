@@ -6,6 +6,9 @@ from domain.models.orgs import PasswordHistory, WebCredential
 from domain.people.passwords import password_matches
 from domain.platform.clock import utcnow
 
+# Stands where a hash should be: argon2 refuses it, so no password ever matches.
+VOIDED_HASH = "!voided"
+
 
 async def store_password(credential: WebCredential, password_hash: str, *, one_time: bool,
                          keep: int | None = None) -> None:
@@ -37,3 +40,10 @@ async def used_before(credential: WebCredential, password: str, latest: int) -> 
                 password_hash, password):
             return True
     return False
+
+
+async def void_password(staff_id: int) -> bool:
+    """Make a staff member's web password stop working, whoever set it or knows it, until the
+    server issues a new one (`fieldops reset-password`); True when he had a log-in (S2, S3)."""
+    return bool(await WebCredential.filter(staff_id=staff_id).update(
+        password_hash=VOIDED_HASH, must_change_password=True))

@@ -11,6 +11,7 @@ from tortoise.transactions import in_transaction
 
 from domain.models import Role, RoleGrant, RoleGrantState, Staff, StaffRole
 from domain.people import auth, sessions
+from domain.people.credentials import void_password
 from domain.people.duties import require_compatible, role_name
 from domain.platform import audit, outbox
 from domain.platform.access import Permission, require
@@ -29,6 +30,9 @@ ASKED = N_("%(actor)s asks to give the role %(role)s to %(name)s. Another system
            "administrator must approve or refuse it on the staff page.")
 APPROVED = N_("%(actor)s approved the role %(role)s you asked for %(name)s.")
 REFUSED = N_("%(actor)s refused the role %(role)s you asked for %(name)s.")
+PASSWORD_VOIDED = N_("You are now a system administrator, so your web password no longer "
+                     "works: ask whoever runs the FieldOps server for a new one (it is issued "
+                     "there with fieldops reset-password).")
 LAPSED = N_("Nobody approved the role %(role)s you asked for %(name)s within %(days)d days: "
             "the request lapsed and the role was not given. Ask again if it is still needed.")
 
@@ -133,13 +137,22 @@ async def _decidable(actor: Actor, grant_id: int, staff_id: int) -> RoleGrant:
 
 async def approve(actor: Actor, staff_id: int, grant_id: int) -> RoleGrant:
     """A second system administrator gives the asked role, unless it clashes with a role
-    the staff member holds; his sessions end (S2, S3)."""
+    the staff member holds; his sessions end (S2, S3). A new system administrator's web
+    password is voided: he gets one from the server, so nobody who issued or learnt his
+    earlier one holds a second system administrator's account (issue 13)."""
     async with in_transaction():
         grant = await _decidable(actor, grant_id, staff_id)
         held = set(await StaffRole.filter(staff_id=staff_id).values_list("role", flat=True))
         require_compatible({Role(r) for r in held} | {grant.role})
         await StaffRole.get_or_create(staff_id=staff_id, role=grant.role)
         await _decide(actor, grant, RoleGrantState.APPROVED, "")
+        if grant.role == Role.SYSADMIN and await void_password(staff_id):
+            await audit.record(actor, "staff.web_password_voided", "staff", staff_id,
+                               org_id=grant.staff.org_id,  # type: ignore[attr-defined]
+                               detail={"grant_id": grant.id, "reason": "sysadmin_granted"})
+            await outbox.enqueue(
+                staff_id, PASSWORD_VOIDED, intent=Intent.of("staff.roles_changed", staff_id),
+                idempotency_key=f"role_grant:{grant.id}:password_voided")
         await sessions.end_sessions(staff_id, sessions.EndReason.ROLES_CHANGED, actor=actor)
         await outbox.enqueue(
             staff_id, N_("%(actor)s changed your roles. Send /whoami to see them."),
