@@ -18,7 +18,8 @@ the fake server. Progress goes to stderr.
 
     .venv/bin/python -m bench.outbox_drain                  # every scenario, the issue's sizes
     .venv/bin/python -m bench.outbox_drain --quick          # small sizes, a smoke run
-    .venv/bin/python -m bench.outbox_drain --scenario drain-sqlite --ban-seconds 10
+    .venv/bin/python -m bench.outbox_drain --scenario flood-ban --ban-seconds 10
+    .venv/bin/python -m bench.outbox_drain --scenario drain-postgres --latency 2.5  # slow sends
 """
 
 from __future__ import annotations
@@ -72,13 +73,14 @@ CODE = Path(__file__).resolve().parents[1]  # the checkout the dispatcher proces
 
 @dataclass(frozen=True)
 class Sizes:
-    """How many notifications each scenario sends."""
+    """How many notifications each scenario sends (and how long the fake takes per send)."""
 
     drain: int = 1000
     one_chat: int = 100
     flood: int = 100
     ban_seconds: float = 60.0
     idle: int = 200
+    latency: float = 0.0
 
 
 QUICK = Sizes(drain=60, one_chat=10, flood=10, ban_seconds=3.0, idle=10)
@@ -338,7 +340,7 @@ def drain_extra(fake: FakeTelegram, count: int, committed: float, ended: float
 async def drain_sqlite(sizes: Sizes, workdir: Path, server: str) -> Outcome:
     """N notifications to N chats, one dispatcher in this process on SQLite."""
     async with fresh_database("sqlite", server, workdir) as url, FakeTelegram(
-            limits=Limits()) as fake:
+            limits=Limits(latency=sizes.latency)) as fake:
         return await drain_here(url, fake, workdir, sizes.drain)
 
 
@@ -358,7 +360,7 @@ async def drain_here(url: str, fake: FakeTelegram, workdir: Path, count: int,
 async def drain_postgres(sizes: Sizes, workdir: Path, server: str) -> Outcome:
     """N notifications to N chats, two dispatcher processes on PostgreSQL."""
     async with fresh_database("postgres", server, workdir) as url, FakeTelegram(
-            limits=Limits()) as fake:
+            limits=Limits(latency=sizes.latency)) as fake:
         recipients = await seed_chats(sizes.drain)
         async with dispatcher_processes(2, url, fake, workdir):
             texts, committed = await enqueue(recipients, "drain")
@@ -373,7 +375,7 @@ async def drain_postgres(sizes: Sizes, workdir: Path, server: str) -> Outcome:
 async def one_chat(sizes: Sizes, workdir: Path, server: str) -> Outcome:
     """100 notifications to one chat, then one to another: the other's arrival."""
     async with fresh_database("sqlite", server, workdir) as url, FakeTelegram(
-            limits=Limits()) as fake:
+            limits=Limits(latency=sizes.latency)) as fake:
         first, other = await seed_chats(2)
         async with dispatcher_here(url, fake, workdir):
             texts, committed = await enqueue([first] * sizes.one_chat + [other], "one-chat")
@@ -390,7 +392,7 @@ async def one_chat(sizes: Sizes, workdir: Path, server: str) -> Outcome:
 async def flood_ban(sizes: Sizes, workdir: Path, server: str) -> Outcome:
     """N notifications to N chats while Telegram bans the bot for a while: what is lost."""
     async with fresh_database("sqlite", server, workdir) as url, FakeTelegram(
-            limits=Limits()) as fake:
+            limits=Limits(latency=sizes.latency)) as fake:
         recipients = await seed_chats(sizes.flood)
         async with dispatcher_here(url, fake, workdir):
             fake.flood_ban(sizes.ban_seconds)
@@ -430,7 +432,7 @@ async def idle_latency(fake: FakeTelegram, recipients: list[int], count: int,
 async def idle_sqlite(sizes: Sizes, workdir: Path, server: str) -> Outcome:
     """Idle latency with the dispatcher in the enqueuing process (SQLite)."""
     async with fresh_database("sqlite", server, workdir) as url, FakeTelegram(
-            limits=Limits()) as fake:
+            limits=Limits(latency=sizes.latency)) as fake:
         recipients = await seed_chats(min(sizes.idle, 200))
         async with dispatcher_here(url, fake, workdir):
             return await idle_latency(fake, recipients, sizes.idle, "idle-sqlite")
@@ -439,7 +441,7 @@ async def idle_sqlite(sizes: Sizes, workdir: Path, server: str) -> Outcome:
 async def idle_postgres(sizes: Sizes, workdir: Path, server: str) -> Outcome:
     """Idle latency with the dispatcher in another process than the enqueuer (PostgreSQL)."""
     async with fresh_database("postgres", server, workdir) as url, FakeTelegram(
-            limits=Limits()) as fake:
+            limits=Limits(latency=sizes.latency)) as fake:
         recipients = await seed_chats(min(sizes.idle, 200))
         async with dispatcher_processes(1, url, fake, workdir):
             return await idle_latency(fake, recipients, sizes.idle, "idle-postgres")
@@ -482,7 +484,7 @@ async def run_in_child(names: list[str], sizes: Sizes, server: str) -> list[str]
     connection name, so one process stays on one database backend); returns their lines."""
     arguments = [f"--messages={sizes.drain}", f"--one-chat={sizes.one_chat}",
                  f"--flood={sizes.flood}", f"--ban-seconds={sizes.ban_seconds}",
-                 f"--idle={sizes.idle}", f"--postgres={server}",
+                 f"--idle={sizes.idle}", f"--latency={sizes.latency}", f"--postgres={server}",
                  *(f"--scenario={name}" for name in names)]
     child = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.outbox_drain", *arguments, cwd=CODE,
@@ -519,6 +521,8 @@ if __name__ == "__main__":
     parser.add_argument("--flood", type=int, help="notifications sent into the flood ban")
     parser.add_argument("--ban-seconds", type=float, help="length of the flood ban")
     parser.add_argument("--idle", type=int, help="notifications of the idle scenarios")
+    parser.add_argument("--latency", type=float, default=0.0,
+                        help="seconds the fake takes to answer each message (slow sends)")
     parser.add_argument("--postgres", default=os.environ.get("FIELDOPS_TEST_DATABASE_URL")
                         or DEFAULT_SERVER, help="a PostgreSQL server URL to create databases on")
     given = parser.parse_args()
@@ -526,5 +530,5 @@ if __name__ == "__main__":
     chosen = Sizes(drain=given.messages or chosen.drain, one_chat=given.one_chat or chosen.one_chat,
                    flood=given.flood or chosen.flood,
                    ban_seconds=given.ban_seconds or chosen.ban_seconds,
-                   idle=given.idle or chosen.idle)
+                   idle=given.idle or chosen.idle, latency=given.latency)
     asyncio.run(main(given.scenario or list(SCENARIOS), chosen, given.postgres))

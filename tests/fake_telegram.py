@@ -59,10 +59,12 @@ class Fault:
 @dataclass(frozen=True)
 class Limits:
     """Telegram's sending limits as the limit-enforcing fake applies them (issue 14):
-    at most `per_second` messages in any second, `chat_gap` seconds between two messages to
-    a chat, a refusal answered 429 `retry_after`; every message takes `latency` seconds."""
+    at most `per_second` messages in any second (any `window` seconds, for tests that must
+    not depend on speed), `chat_gap` seconds between two messages to a chat, a refusal
+    answered 429 `retry_after`; every message takes `latency` seconds."""
 
     per_second: int = 30
+    window: float = 1.0
     chat_gap: float = 1.0
     retry_after: int = 1
     latency: float = 0.0
@@ -281,7 +283,7 @@ class FakeTelegram:
         if method not in MESSAGE_METHODS:
             return None
         chat = str(params.get("chat_id"))
-        while self._last_second and self._last_second[0] <= now - 1.0:
+        while self._last_second and self._last_second[0] <= now - limits.window:
             self._last_second.popleft()
         last = self._last_to_chat.get(chat)
         if len(self._last_second) >= limits.per_second or (
