@@ -5,19 +5,19 @@ of `--database` and dropped at the end) gets 200 recipients and the same live wo
 size: messages waiting for a later retry, for a chat binding, dead messages, a backlog of
 `--backlog` (1,000) pending messages to 100 other chats paused until later (as after a 429),
 and 50 due messages to 50 bound chats that every busy poll claims (put back untimed between
-runs). Sent rows, sent a day ago, are then bulk-inserted with SQL on the server (copies of
-one sent row, spread over the recipients): first the baseline (1,000), then up to the large
-size (1,000,000), progress on stderr. At each size the real functions are timed, the best
-of `--repeat` runs after 3 untimed ones:
+runs). Sent rows are bulk-inserted with SQL on the server (copies of one sent row, spread
+over the recipients), progress on stderr: the baseline (1,000, sent a day ago), then up to
+the large size (1,000,000, the rest sent 40 days ago); then `fieldops prune`'s sweep with
+the default retention of 30 days takes the table back to the baseline, timed. At each of the
+three points the real functions are timed, the best of `--repeat` runs after 3 untimed ones:
 
 - idle poll: `outbox.claim_due` when nothing is due (the dispatcher's poll every second),
 - busy poll: `outbox.claim_due` claiming the 50 due messages,
 - /metrics counts: `outbox.status_counts`, the outbox gauges of /metrics.
 
-The ratio of the large size to the baseline is the figure to watch (≈1 flat, ≈1000 linear).
-`--without-partial-indexes` drops the partial indexes of migration 0022 first, for the
-figures before them. `--prune` also times `fieldops prune` deleting every sent row at the
-end (5,000 per statement).
+The ratio of the large size to the better of the two baselines is the figure to watch (≈1
+flat, ≈1000 linear). `--without-partial-indexes` drops the partial indexes of migration 0022
+first, for the figures before them.
 
     .venv/bin/python -m bench.outbox_scale
     .venv/bin/python -m bench.outbox_scale --database postgres://postgres@127.0.0.1:5432/postgres
@@ -53,6 +53,7 @@ PARTIAL_INDEXES = ("outbox_message_due", "outbox_message_chat_pending",
 CHUNK = 100_000
 DUE_BATCH = 50
 STAFF = 200  # recipients: the sent rows are spread over them
+OLD_DAYS = 40  # the bulk of sent rows: past the default retention of 30 days
 WARM_UP = 3  # runs before the timed ones (statement caches, the database's buffers)
 STARTED = time.perf_counter()
 
@@ -77,15 +78,16 @@ async def live_work(backlog: int) -> list[int]:
                     chat_id=str(person.id), bound_at=now) for person in people[:DUE_BATCH]])
     live = [(OutboxStatus.SENT, "due", DUE_BATCH), (OutboxStatus.PENDING, "later", 20),
             (OutboxStatus.WAITING, "unbound", 10), (OutboxStatus.DEAD, "dead", 20),
-            (OutboxStatus.SENT, "template", 1)]
-    rows, recipient, day_ago = [], iter(people), now - timedelta(days=1)
+            (OutboxStatus.SENT, "recent", 1), (OutboxStatus.SENT, "old", 1)]
+    rows, recipient = [], iter(people)
     for status, name, count in live:
-        sent = status == OutboxStatus.SENT  # due and sent a day ago, as the copies are
+        sent = status == OutboxStatus.SENT  # due and sent a day ago (the old copy 40 days)
+        at = now - timedelta(days=OLD_DAYS if name == "old" else 1)
         rows += [OutboxMessage(
             recipient=next(recipient), channel="telegram", kind="reply", template="bench",
             idempotency_key=f"live:{name}:{n}", status=status,
-            created_at=day_ago if sent else now, sent_at=day_ago if sent else None,
-            next_attempt_at=day_ago if sent else now + timedelta(minutes=10),
+            created_at=at if sent else now, sent_at=at if sent else None,
+            next_attempt_at=at if sent else now + timedelta(minutes=10),
             expires_at=now + timedelta(days=1)) for n in range(count)]
     paused = people[STAFF // 2:]  # a backlog to other chats, due after a pause (a 429)
     rows += [OutboxMessage(
@@ -99,10 +101,10 @@ async def live_work(backlog: int) -> list[int]:
     return list(due)
 
 
-async def grow(dialect: str, start: int, stop: int) -> None:
-    """Insert sent rows start..stop-1, copies of one sent row spread over the STAFF
-    recipients, in chunks of CHUNK."""
-    template = await OutboxMessage.get(idempotency_key="live:template:0")
+async def grow(dialect: str, start: int, stop: int, age: str) -> None:
+    """Insert sent rows start..stop-1, copies of the `age` ("recent" or "old") sent row
+    spread over the STAFF recipients, in chunks of CHUNK."""
+    template = await OutboxMessage.get(idempotency_key=f"live:{age}:0")
     first_staff = min(await Staff.all().values_list("id", flat=True))  # ids run on from it
     copied = {"id", "idempotency_key", "recipient_id"}
     columns = [c for c in OutboxMessage._meta.db_fields if c not in copied]
@@ -122,10 +124,14 @@ async def grow(dialect: str, start: int, stop: int) -> None:
                    f"{last}) AS n(i), outbox_message t WHERE t.id = {template.id}")
         await client.execute_script(sql)
         note(f"{last + 1:,} sent rows")
-    # Both sizes are measured in the same steady state: SQLite's write-ahead log folded back
-    # into the database, PostgreSQL's table vacuumed and analysed as autovacuum soon would.
-    await client.execute_script("PRAGMA wal_checkpoint(TRUNCATE)" if dialect == "sqlite"
-                                else "VACUUM ANALYZE outbox_message")
+
+
+async def settle(dialect: str) -> None:
+    """The same steady state before each measurement: SQLite's write-ahead log folded back
+    into the database, PostgreSQL's table vacuumed and analysed as autovacuum soon would."""
+    await connections.get("default").execute_script(
+        "PRAGMA wal_checkpoint(TRUNCATE)" if dialect == "sqlite"
+        else "VACUUM ANALYZE outbox_message")
 
 
 async def make_due(ids: list[int]) -> None:
@@ -171,9 +177,10 @@ async def _claim_all(expected: int) -> None:
         raise RuntimeError(f"the busy poll claimed {len(claimed)} of {expected}")
 
 
-async def run(url: str, dialect: str, sizes: list[int], repeat: int, *, backlog: int,
-              drop_partial: bool, prune: bool) -> None:
-    """Fill, measure at each size, print the table (and time the prune)."""
+async def run(url: str, dialect: str, sizes: tuple[int, int], repeat: int, *, backlog: int,
+              drop_partial: bool) -> None:
+    """Measure at the baseline, grow to the large size and measure, prune back to the
+    baseline (timed) and measure again; print the table."""
     audit.use_keys("a throwaway key of a throwaway database")
     await open_database(url)
     try:
@@ -183,44 +190,47 @@ async def run(url: str, dialect: str, sizes: list[int], repeat: int, *, backlog:
             for name in PARTIAL_INDEXES:
                 await client.execute_script(f'DROP INDEX IF EXISTS "{name}"')
         due = await live_work(backlog)
+        baseline, large = sizes
         results: dict[str, list[float]] = {}
-        done = 0
-        for size in sizes:
-            await grow(dialect, done, size)
-            done = size
-            note(f"measuring at {size:,} sent rows")
+        for step in ("baseline", "large", "pruned"):
+            if step == "baseline":
+                await grow(dialect, 0, baseline, "recent")
+            elif step == "large":
+                await grow(dialect, baseline, large, "old")
+            else:
+                pruned = await time_prune(large - baseline)
+            await settle(dialect)
+            note(f"measuring: {step}")
             for name, ms in (await measure(due, repeat)).items():
                 results.setdefault(name, []).append(ms)
         report(f"{dialect}, a backlog of {backlog:,} paused messages", sizes, results,
                drop_partial)
-        if prune:
-            await time_prune(done)
+        print(pruned)
     finally:
         await close_database()
 
 
-async def time_prune(rows: int) -> None:
-    """Prune every sent row (they are 0 days old: a retention moved past them)."""
+async def time_prune(old: int) -> str:
+    """Prune with the default retention (30 days): the rows sent 40 days ago go."""
     started = time.perf_counter()
-    removed = await housekeeping.prune(housekeeping.Retention(days=1),
-                                       now=utcnow() + timedelta(days=2),
-                                       progress=lambda kind, n: note(f"pruned {n:,} {kind}")
-                                       if n % 100_000 == 0 else None)
+    removed = await housekeeping.prune(housekeeping.Retention(), progress=lambda kind, n: note(
+        f"pruned {n:,} {kind}") if n % 100_000 == 0 else None)
     seconds = time.perf_counter() - started
-    print(f"prune: {removed['outbox_message']:,} of {rows:,} rows in {seconds:.1f} s "
-          f"({removed['outbox_message'] / seconds:,.0f} rows/s, 5,000 per statement)")
+    return (f"prune: {removed['outbox_message']:,} of {old:,} old rows in {seconds:.1f} s "
+            f"({removed['outbox_message'] / seconds:,.0f} rows/s, 5,000 per statement)")
 
 
-def report(setting: str, sizes: list[int], results: dict[str, list[float]],
+def report(setting: str, sizes: tuple[int, int], results: dict[str, list[float]],
            drop_partial: bool) -> None:
-    """The timings side by side and the ratio of the largest size to the baseline."""
+    """The timings side by side and the ratio of the large size to the better baseline."""
     indexes = "without the partial indexes" if drop_partial else "with the partial indexes"
     print(f"outbox at scale on {setting}, {indexes}")
-    header = "".join(f"{size:>14,}" for size in sizes)
-    print(f"{'sent rows':<26}{header}   largest/baseline")
-    for name, times in results.items():
-        cells = "".join(f"{t:>12.2f}ms" for t in times)
-        print(f"{name:<26}{cells}   {times[-1] / times[0]:8.2f}×")
+    baseline, large = sizes
+    header = f"{baseline:>14,}{large:>14,}{'pruned to ' + format(baseline, ','):>20}"
+    print(f"{'sent rows':<24}{header}   large/baseline")
+    for name, (first, big, after) in results.items():
+        print(f"{name:<24}{first:>12.2f}ms{big:>12.2f}ms{after:>18.2f}ms   "
+              f"{big / min(first, after):8.2f}×")
 
 
 async def scratch_database(server_url: str) -> tuple[str, str]:
@@ -246,17 +256,17 @@ async def drop_database(server_url: str, name: str) -> None:
 
 async def main(args: argparse.Namespace) -> None:
     """Run on a temporary SQLite file, or on a scratch database of the PostgreSQL server."""
-    sizes = [args.baseline, args.rows]
+    sizes = (args.baseline, args.rows)
     if not args.database:
         with tempfile.TemporaryDirectory() as directory:
             await run(f"sqlite://{Path(directory) / 'outbox.sqlite3'}", "sqlite", sizes,
                       args.repeat, backlog=args.backlog,
-                      drop_partial=args.without_partial_indexes, prune=args.prune)
+                      drop_partial=args.without_partial_indexes)
         return
     url, name = await scratch_database(args.database)
     try:
         await run(url, "postgres", sizes, args.repeat, backlog=args.backlog,
-                  drop_partial=args.without_partial_indexes, prune=args.prune)
+                  drop_partial=args.without_partial_indexes)
     finally:
         await drop_database(args.database, name)
 
@@ -272,5 +282,4 @@ if __name__ == "__main__":
     parser.add_argument("--backlog", type=int, default=1_000,
                         help="pending messages to other chats, not due yet (a 429 pause)")
     parser.add_argument("--without-partial-indexes", action="store_true")
-    parser.add_argument("--prune", action="store_true")
     asyncio.run(main(parser.parse_args()))
