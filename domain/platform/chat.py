@@ -116,12 +116,9 @@ POLL_SECONDS = 0.02
 async def register_inbound(channel: str, update_id: int, sender: str) -> None:
     """Note a webhook update's arrival, so that the later updates of its chat wait for it
     (issue 14); a redelivered update is registered already."""
-    try:
-        async with in_transaction():
-            await ChatInbound.create(channel=channel, update_id=update_id, sender=sender,
-                                     received_at=utcnow())
-    except IntegrityError:
-        return
+    await ChatInbound.bulk_create([ChatInbound(channel=channel, update_id=update_id,
+                                               sender=sender, received_at=utcnow())],
+                                  ignore_conflicts=True)
 
 
 async def await_turn(channel: str, update_id: int, sender: str) -> bool:
