@@ -50,9 +50,9 @@ async def send_due_digests(calendar: Calendar, now: datetime | None = None) -> i
         return 0
     recipients = await OutboxMessage.filter(
         status=OutboxStatus.DIGEST, created_at__lte=moment,
-    ).distinct().values_list("recipient_id", flat=True)
+    ).order_by("recipient_id").distinct().values_list("recipient_id", flat=True)
     sent = 0
-    for staff_id in sorted(set(recipients)):
+    for staff_id in recipients:
         sent += await _send_digest(staff_id, local.date().isoformat(), moment)
     return sent
 
