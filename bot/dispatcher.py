@@ -44,6 +44,8 @@ LEASE_MARGIN = 0.3
 # How many seconds of sending a leader keeps claimed ahead.
 CLAIM_AHEAD_SECONDS = 2.0
 UNLIMITED_BATCH = 100
+# While a backlog drains, the next claim comes this soon after the last one, not a poll later.
+REFILL_SECONDS = 0.25
 
 
 class SendFailed(Exception):
@@ -94,6 +96,7 @@ class OutboxDispatcher:
                  backoff_seconds: float = 5.0, max_attempts: int = 8,
                  default_locale: str = DEFAULT_LOCALE, lease_seconds: float = LEASE_SECONDS,
                  claim_lease: timedelta = outbox.CLAIM_LEASE, holder: str | None = None,
+                 refill_seconds: float = REFILL_SECONDS,
                  clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep) -> None:
         self.senders = senders
         self.poll_seconds = poll_seconds
@@ -103,6 +106,7 @@ class OutboxDispatcher:
         self.lease = timedelta(seconds=lease_seconds)
         # The lease and the claims are renewed every tick, however seldom the poll.
         self.tick_seconds = min(poll_seconds, lease_seconds * LEASE_MARGIN / 2)
+        self.refill_seconds = refill_seconds
         self.claim_lease = claim_lease
         self.holder = holder or f"{process_holder()}:{id(self)}"
         self.clock = clock
@@ -163,7 +167,9 @@ class Lane:
         self.flying: dict[int, asyncio.Task[bool]] = {}
         self.changed = asyncio.Event()  # a send ended or a message was enqueued: look again
         self.wanted = False  # a message was enqueued: claim before the next tick
-        self.more = False  # the last claim was full: more messages may be due
+        # More messages may be due: the last claim was full, or a chat's queue ran dry (its
+        # next message becomes claimable once the one before it is sent).
+        self.more = False
         self.sent = 0
 
     @property
@@ -174,19 +180,21 @@ class Lane:
     async def run(self, stopping: asyncio.Event) -> None:
         """Renew the lease and the claims every tick; claim every `poll_seconds`, when woken,
         or at once while a backlog is being worked off; start what is due; until `stopping`."""
-        next_tick = next_claim = -math.inf
+        next_tick = next_claim = last_claim = -math.inf
         try:
             while not stopping.is_set():
                 self.changed.clear()
                 now = self.d.clock()
-                backlog = self.more and self._queued() < self._room() / 2
+                backlog = self.more and self._queued() < self._room() / 2 \
+                    and now >= last_claim + self.d.refill_seconds
                 if now >= next_tick or self.wanted or backlog:
                     claim = now >= next_claim or self.wanted or backlog
                     self.wanted = False
                     await self._safe_tick(claim)
                     next_tick = self.d.clock() + self.d.tick_seconds
                     if claim:
-                        next_claim = self.d.clock() + self.d.poll_seconds
+                        last_claim = self.d.clock()
+                        next_claim = last_claim + self.d.poll_seconds
                 wake_at = min(next_tick, self._start_due())
                 await self._nap(wake_at - self.d.clock())
         finally:
@@ -236,8 +244,13 @@ class Lane:
             log.exception("outbox lane %s: tick failed; the next one tries again", self.name)
 
     async def _tick(self, *, claim: bool = True) -> None:
-        """Renew or take the lease, honour the bot-wide pause, renew claims, claim more."""
+        """Renew or take the lease, honour the bot-wide pause, renew claims, claim more; a
+        channel that cannot send (a bot still connecting) leaves the lead to another."""
         started = self.d.clock()
+        if not self.sender.ready:
+            self.more = False
+            await self._hand_over()
+            return
         lease = await send_budget.lead(self.name, self.d.holder, self.d.lease)
         previous, self.lease = self.lease, lease
         if previous is not None and previous.leading and previous.token != lease.token:
@@ -246,7 +259,7 @@ class Lane:
             await self._drop_queues(previous.token)
         if lease.paused_until is not None:
             self.pacer.pause((lease.paused_until - utcnow()).total_seconds())
-        if not lease.leading or not self.sender.ready:
+        if not lease.leading:
             self.more = False
             return
         self.fenced_at = started + self.d.lease.total_seconds() * (1 - LEASE_MARGIN)
@@ -320,6 +333,8 @@ class Lane:
                 self.pacer.finish(chat)
             self.flying.pop(delivery.message_id, None)
             self.changed.set()
+        if sent and chat not in self.queues:
+            self.more = True
         self.sent += sent
         return sent
 

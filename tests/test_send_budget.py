@@ -198,6 +198,35 @@ async def test_a_chat_with_a_backlog_does_not_hold_back_another(
     assert order[:1] + order[2:] == [f"note busy-{n}" for n in range(20)]
 
 
+async def test_a_message_queued_while_a_backlog_drains_goes_out_at_its_own_turn(
+    database_url: str
+) -> None:
+    busy, other = await chats(2)
+    for number in range(12):
+        await notify(busy, f"busy-{number}")
+    channel = FakeChannel(Pacer(per_second=100, chat_gap=0.02),
+                          asyncio.get_running_loop().time)
+    sender = OutboxDispatcher({CHANNEL: channel}, poll_seconds=60,  # type: ignore[dict-item]
+                              refill_seconds=0.02)
+    running = asyncio.create_task(sender.run_forever())
+
+    async def begun() -> bool:
+        return len(channel.log) >= 2
+
+    async def all_sent() -> bool:
+        return len(channel.log) == 13
+
+    try:
+        await until(begun)
+        await notify(other, "other")  # wakes the dispatcher (outbox_wake)
+        await until(all_sent)
+    finally:
+        sender.stop()
+        await running
+    order = [sent.text for sent in channel.log]
+    assert order.index("note other") <= 6  # at its turn, not behind the 10 still waiting
+
+
 async def test_a_reply_goes_ahead_of_queued_notices_within_the_budget(
     fake_time: FakeTime
 ) -> None:
