@@ -7,7 +7,6 @@ import asyncio
 import io
 import json
 import random
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -15,8 +14,7 @@ from aiohttp import web
 from PIL import Image
 
 from bot.telegram import TelegramBot
-from domain.cases import business_types, case_summaries, cases, review, review_reasons
-from domain.cases.business_types import BusinessTypeForm
+from domain.cases import case_summaries, cases, review, review_reasons
 from domain.cases.capture_gate import LocationMode
 from domain.cases.case_numbers import CASE_NO
 from domain.ledgers import qualifications
@@ -30,7 +28,6 @@ from domain.models import (
     ProcessedUpdate,
     Qualification,
     Role,
-    Staff,
 )
 from domain.platform import chat as chat_sessions
 from domain.platform.actors import actor_for
@@ -44,7 +41,6 @@ from tests.capture_support import (
     FRONT_PROMPT,
     ID_NUMBER,
     ID_PROMPT,
-    KINDS,
     LOCATION_PROMPT,
     MOBILE,
     MOBILE_PROMPT,
@@ -58,38 +54,19 @@ from tests.capture_support import (
 )
 from tests.case_support import noisy_jpeg
 from tests.chat_driver import Chat, Said, running_bot
-from tests.factories import ROOT, capture_context, operational, org_tree, person
+from tests.factories import ROOT, capture_context, operational, person
 from tests.fake_telegram import FakeTelegram
-from tests.telegram_support import AGENT
+from tests.telegram_support import AGENT, Desk, capture_desk
 
 STALE = "This button is no longer valid."
 
 
-@dataclass
-class Desk:
-    """An org tree with a bound field agent, a reviewer and one business type."""
-
-    ids: dict[str, int]
-    agent: Staff
-    media_root: Path
+pytestmark = pytest.mark.bot_world("desk")
 
 
 @pytest.fixture
 async def desk(database_url: str, tmp_path: Path) -> Desk:
-    ids = await org_tree()
-    _, ops = await person(ids["province"], Role.OPS_ADMIN, no="O1")
-    await business_types.create_business_type(
-        ops, "DEBIT_CARD", BusinessTypeForm("借记卡开户", TYPE, KINDS))
-    agent, _ = await person(ids["outlet_a"], Role.FIELD_AGENT, no="F1", name="陈展业")
-    await bound_agent(agent, AGENT)
-    await operational(agent)
-    return Desk(ids, agent, tmp_path / "media")
-
-
-@pytest.fixture
-def bot_world(desk: Desk) -> Desk:
-    """The desk is made before the bot answers (tests.telegram_support)."""
-    return desk
+    return await capture_desk(tmp_path)
 
 
 def small_jpeg(side: int) -> bytes:

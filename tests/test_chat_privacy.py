@@ -9,7 +9,6 @@ import logging
 import re
 import unicodedata
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,8 +16,7 @@ import pytest
 
 from bot.telegram import TelegramBot
 from bot.telegram.handlers import delete_customer_messages
-from domain.cases import business_types, cases
-from domain.cases.business_types import BusinessTypeForm
+from domain.cases import cases
 from domain.models import (
     AuditLog,
     Case,
@@ -39,11 +37,9 @@ from tests.capture_support import (
     BACK_PROMPT,
     FRONT_PROMPT,
     ID_NUMBER,
-    KINDS,
     MOBILE,
     ONSITE_PROMPT,
     RISK_BUTTON,
-    TYPE,
     start_case,
 )
 from tests.case_support import KINDS as REVIEW_KINDS
@@ -51,41 +47,23 @@ from tests.case_support import MONDAY_10AM, noisy_jpeg
 from tests.chat_driver import Chat
 from tests.chat_support import chat_config
 from tests.clock_support import SteadyClock
-from tests.factories import capture_context, operational, org_tree, person, web_user
+from tests.factories import capture_context, org_tree, web_user
 from tests.fake_telegram import FakeTelegram, Params
 from tests.loss_support import delivered
 from tests.review_support import Desk as ReviewDesk
 from tests.review_support import build_desk, photo
-from tests.telegram_support import AGENT
+from tests.telegram_support import AGENT, Desk, capture_desk
 from tests.webchat_support import say as say_in_browser
 
 OPS = 7302
 
 
-@dataclass
-class Desk:
-    """A bound, operational field agent and one business type."""
-
-    agent: Staff
-    media_root: Path
+pytestmark = pytest.mark.bot_world("desk")
 
 
 @pytest.fixture
 async def desk(database_url: str, tmp_path: Path) -> Desk:
-    ids = await org_tree()
-    _, ops = await person(ids["province"], Role.OPS_ADMIN, no="O1")
-    await business_types.create_business_type(
-        ops, "DEBIT_CARD", BusinessTypeForm("借记卡开户", TYPE, KINDS))
-    agent, _ = await person(ids["outlet_a"], Role.FIELD_AGENT, no="F1", name="陈展业")
-    await bound_agent(agent, AGENT)
-    await operational(agent)
-    return Desk(agent, tmp_path / "media")
-
-
-@pytest.fixture
-def bot_world(desk: Desk) -> Desk:
-    """The desk is made before the bot answers (tests.telegram_support)."""
-    return desk
+    return await capture_desk(tmp_path)
 
 
 def message_id(update: Params) -> int:

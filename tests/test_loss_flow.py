@@ -41,6 +41,7 @@ from tests.telegram_support import AGENT
 from tests.voucher_support import CARD_PATTERN, card
 
 SUPERVISOR, IT, OPS, FAR_IT = 7302, 7303, 7304, 7305
+pytestmark = pytest.mark.bot_world("branch")
 TYPE = "Debit card opening"
 NOT_SENT = "The loss report was not sent."
 
@@ -71,12 +72,6 @@ async def branch(database_url: str, tmp_path: Path) -> Branch:
                          (ops_row, OPS), (far_it, FAR_IT)):
         await bound_agent(member, user)
     return Branch(ids, agent, agent_actor, it, tmp_path / "media")
-
-
-@pytest.fixture
-def bot_world(branch: Branch) -> Branch:
-    """The branch is made before the bot answers (tests.telegram_support)."""
-    return branch
 
 
 async def issue(branch: Branch) -> Device:
