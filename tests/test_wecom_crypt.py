@@ -390,3 +390,14 @@ def test_a_retry_has_the_same_key_and_distinct_callbacks_do_not() -> None:
     assert len(keys) == 5
     assert parse_inbound(TEXT.replace("<MsgId>7433925634712345678</MsgId>", "")).dedupe_key \
         .startswith("xml:")
+
+
+def test_a_reply_takes_its_time_from_the_clock_and_a_nonce_that_cannot_break_the_xml() -> None:
+    reply = crypt().encrypt_message(TEXT)
+    envelope = fields(reply)
+    assert envelope["TimeStamp"] == STAMP and envelope["Nonce"].isdecimal()
+    assert wechatpy().decrypt_message(reply, envelope["MsgSignature"], STAMP,
+                                      envelope["Nonce"]) == TEXT
+    for nonce, stamp in (("a]]><x/>", STAMP), (NONCE, "1<x/>")):
+        with pytest.raises(ValueError, match="nonce"):
+            crypt().encrypt_message(TEXT, nonce, stamp)

@@ -56,9 +56,10 @@ def aes_key(encoding_aes_key: str) -> bytes:
     """The AES-256 key of an EncodingAESKey; a `BadSetting` naming FIELDOPS_WECOM_AES_KEY when
     it is not 43 base64 characters (issue 15: a bad key stops start-up in one line)."""
     if not ENCODING_AES_KEY.fullmatch(encoding_aes_key):
+        found = (f"{len(encoding_aes_key)} characters" if len(encoding_aes_key) != 43
+                 else "a character that is none of these")
         raise BadSetting(f"{AES_KEY_SETTING}: must be the EncodingAESKey of the WeCom app, 43 "
-                         "letters, digits, + or / (the value set has "
-                         f"{len(encoding_aes_key)} characters or others among them)")
+                         f"letters, digits, + or /; the value set has {found}")
     return base64.b64decode(encoding_aes_key + "=", validate=True)
 
 
@@ -104,9 +105,9 @@ class WeComCrypt:
         """A reply envelope (`Encrypt`, `MsgSignature`, `TimeStamp`, `Nonce`) for a plain XML;
         timestamp and nonce default to now and a random one."""
         nonce = nonce or str(secrets.randbelow(10**10))
-        if not NONCE.fullmatch(nonce):
-            raise ValueError("a nonce is 1 to 64 letters or digits")
         timestamp = timestamp or str(int(self._now().timestamp()))
+        if not NONCE.fullmatch(nonce) or not timestamp.isdecimal():
+            raise ValueError("a nonce is 1 to 64 letters or digits, a timestamp whole seconds")
         encrypted = self.encrypt(plain)
         return REPLY.format(encrypt=encrypted, signature=self.sign(timestamp, nonce, encrypted),
                             timestamp=timestamp, nonce=nonce)
