@@ -170,6 +170,10 @@ class Lane:
         # More messages may be due: the last claim was full, or a chat's queue ran dry (its
         # next message becomes claimable once the one before it is sent).
         self.more = False
+        # Failures so far, and the count at each chat's last failure (a claim in flight
+        # must not queue a chat's message behind which an earlier one just failed).
+        self.failures = 0
+        self.failed: dict[str, int] = {}
         self.sent = 0
 
     @property
@@ -181,23 +185,26 @@ class Lane:
         """Renew the lease and the claims every tick; claim every `poll_seconds`, when woken,
         or at once while a backlog is being worked off; start what is due; until `stopping`."""
         next_tick = next_claim = last_claim = -math.inf
+        ticking: asyncio.Task[None] | None = None  # sends go on while a tick awaits the database
         try:
             while not stopping.is_set():
                 self.changed.clear()
                 now = self.d.clock()
                 backlog = self.more and self._queued() < self._room() / 2 \
                     and now >= last_claim + self.d.refill_seconds
-                if now >= next_tick or self.wanted or backlog:
+                if (now >= next_tick or self.wanted or backlog) and (
+                        ticking is None or ticking.done()):
                     claim = now >= next_claim or self.wanted or backlog
                     self.wanted = False
-                    await self._safe_tick(claim)
-                    next_tick = self.d.clock() + self.d.tick_seconds
+                    ticking = asyncio.create_task(self._safe_tick(claim))
+                    next_tick = now + self.d.tick_seconds
                     if claim:
-                        last_claim = self.d.clock()
-                        next_claim = last_claim + self.d.poll_seconds
+                        last_claim, next_claim = now, now + self.d.poll_seconds
                 wake_at = min(next_tick, self._start_due())
                 await self._nap(wake_at - self.d.clock())
         finally:
+            if ticking is not None:
+                await ticking
             await self._hand_over()
 
     async def run_once(self) -> int:
@@ -242,6 +249,8 @@ class Lane:
             await self._tick(claim=claim)
         except Exception:
             log.exception("outbox lane %s: tick failed; the next one tries again", self.name)
+        finally:
+            self.changed.set()  # what it claimed may start now
 
     async def _tick(self, *, claim: bool = True) -> None:
         """Renew or take the lease, honour the bot-wide pause, renew claims, claim more; a
@@ -267,12 +276,19 @@ class Lane:
         await outbox.renew_claims(lease.token, held + list(self.flying),
                                   utcnow() + self.d.claim_lease)
         room = self._room() - len(held)
+        failures_before = self.failures
         if claim and room > 0:
             claimed = await outbox.claim_due(
                 room, (self.name,), token=lease.token, lease=self.d.claim_lease,
                 max_attempts=self.d.max_attempts, default_locale=self.d.default_locale)
+            late = [d.message_id for d in claimed if self.failed.get(
+                d.chat_id or "", -1) > failures_before]
             for delivery in claimed:
-                self._queue(delivery)
+                if delivery.message_id not in late:
+                    self._queue(delivery)
+            if late:  # its chat's earlier message failed meanwhile: it goes back behind it
+                await outbox.release_claims(lease.token, late)
+            self.failed = {c: n for c, n in self.failed.items() if n > failures_before}
             self.more = len(claimed) >= room  # more may be due: claim again when half sent
 
     def _queued(self) -> int:
@@ -387,7 +403,10 @@ class Lane:
                     failure)
 
     async def _requeue_chat(self, chat: str, token: str) -> None:
-        """The chat's later messages go back behind its failed one, to keep the order."""
+        """The chat's later messages go back behind its failed one, to keep the order (also
+        those a claim running now brings, see `_tick`)."""
+        self.failures += 1
+        self.failed[chat] = self.failures
         queue = self.queues.pop(chat, None)
         if queue:
             await outbox.release_claims(token, [d.message_id for d in queue])
