@@ -3,10 +3,11 @@ message per person per business day instead of being sent on its own.
 
 A kind of notice marked `digest` in `intents.KINDS` is queued held for the digest (outbox
 status `digest`): a notice for information that nobody has to act on now (an incident
-closed, an inspection completed without discrepancy, a void done, an account kept, a
-retraining proposal to operations management, a tail box taken over). Every notice that
-asks someone to act, every reminder on a deadline shorter than the digest's day, every
-escalation and alert is sent at once, as before.
+closed, a void done, an idle account kept, a retraining proposal to operations
+management). Every notice that asks someone to act or answers what he is doing right now
+(the result of the inspection or the hand-over he takes part in), every reminder on a
+deadline shorter than the digest's day, every escalation and alert is sent at once, as
+before.
 
 On each working day of the calendar, once the digest hour has passed in the business time
 zone, the scheduler's job gathers each person's held notices into one message, in his
