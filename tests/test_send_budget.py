@@ -9,6 +9,7 @@ domain clock follows it), so minutes of pacing take milliseconds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -366,3 +367,43 @@ async def test_two_dispatchers_share_one_budget_and_the_second_takes_over(
     assert most_in_any_window([s.start for s in log], 0.1) <= 11  # one budget: 100/s
     lease = await SendLease.get(name=CHANNEL)
     assert lease.epoch >= 2
+
+
+async def test_a_crashed_leader_is_replaced_once_its_lease_lapses(database_url: str) -> None:
+    staff = await chats(30)
+    for member in staff:
+        await notify(member, str(member))
+    now = asyncio.get_running_loop().time
+    crashing, standing_by = (FakeChannel(Pacer(per_second=20), now, name=name)
+                             for name in ("a", "b"))
+    leader, stand_by = (
+        OutboxDispatcher({CHANNEL: channel}, poll_seconds=0.05,  # type: ignore[dict-item]
+                         lease_seconds=0.5, claim_lease=timedelta(seconds=0.3),
+                         holder=channel.name)
+        for channel in (crashing, standing_by))
+    first = asyncio.create_task(leader.run_forever())
+
+    async def crash() -> None:  # the process is gone: it hands nothing over
+        return None
+
+    async def begun() -> bool:
+        return len(crashing.log) >= 3
+
+    async def all_sent() -> bool:
+        return not await OutboxMessage.exclude(status=OutboxStatus.SENT).exists()
+
+    await until(begun)
+    leader.lanes[CHANNEL]._hand_over = crash  # type: ignore[method-assign]
+    first.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await first
+    second = asyncio.create_task(stand_by.run_forever())
+    try:
+        await until(all_sent)
+    finally:
+        stand_by.stop()
+        await second
+    texts = [s.text for s in crashing.log + standing_by.log]
+    assert sorted(texts) == sorted(f"note {m}" for m in staff)  # each once
+    retaken = await OutboxMessage.filter(attempts=1).count()  # claimed by the crashed one
+    assert retaken >= 1 and len(standing_by.log) == 30 - len(crashing.log)
