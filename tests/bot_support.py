@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from bot.dispatcher import OutboxDispatcher
 from bot.telegram import BotConfig, TelegramBot
@@ -17,10 +18,17 @@ NOT_BOUND = ("This chat account is not bound yet. Ask your administrator for a b
              "then send /bind followed by the code.")
 
 
-def config(fake: FakeTelegram, **extra: str) -> BotConfig:
-    """Bot settings pointing at the fake server."""
+# The bot's send budget is tested on its own (tests/test_send_budget.py); elsewhere a
+# conversation with the fake Bot API does not wait Telegram's real second between replies.
+UNPACED: dict[str, Any] = {"per_second": None, "chat_gap_seconds": 0.0,
+                           "group_gap_seconds": 0.0}
+
+
+def config(fake: FakeTelegram, **extra: Any) -> BotConfig:
+    """Bot settings pointing at the fake server, unpaced unless `extra` says otherwise."""
     return BotConfig(token=fake.token, api_base_url=fake.api_base_url,
-                     file_base_url=fake.file_base_url, poll_timeout_seconds=1, **extra)
+                     file_base_url=fake.file_base_url, poll_timeout_seconds=1,
+                     **{**UNPACED, **extra})
 
 
 async def code_for(member: Staff) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.flows.router import CANCEL_PREFIX
 from bot.telegram import BotConfig, TelegramBot
+from tests.bot_support import config
 from tests.factories import flow_context
 from tests.fake_telegram import ApiCall, FakeTelegram, Params
 
@@ -81,8 +82,7 @@ class Chat:
 
 def bot_config(fake: FakeTelegram) -> BotConfig:
     """Bot settings pointing at the fake server."""
-    return BotConfig(token=fake.token, api_base_url=fake.api_base_url,
-                     file_base_url=fake.file_base_url, poll_timeout_seconds=1)
+    return config(fake)
 
 
 @contextlib.asynccontextmanager

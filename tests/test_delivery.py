@@ -28,6 +28,7 @@ from fieldops.runtime import running
 from fieldops.settings import Settings
 from locales import translate
 from tests.admin_support import admin_site, log_in, zh
+from tests.bot_support import config as bot_config
 from tests.factories import ROOT, flow_context, org_tree, person, web_user
 from tests.fake_telegram import FakeTelegram
 from tests.review_support import build_desk, submitted_case
@@ -164,9 +165,7 @@ async def test_a_failing_bot_api_at_start_leaves_the_admin_up_and_the_bot_comes_
 
 def config(fake: FakeTelegram, **extra: object) -> BotConfig:
     """Bot settings pointing at the fake server, with quick reply retries."""
-    return BotConfig(token=fake.token, api_base_url=fake.api_base_url,
-                     file_base_url=fake.file_base_url, poll_timeout_seconds=1,
-                     reply_backoff_seconds=0.05, **extra)  # type: ignore[arg-type]
+    return bot_config(fake, reply_backoff_seconds=0.05, **extra)
 
 
 @pytest.fixture

@@ -13,10 +13,11 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from admin_web.app import AdminConfig, init_app
 from bot.dispatcher import OutboxDispatcher
-from bot.telegram import BotConfig, TelegramBot
+from bot.telegram import TelegramBot
 from domain.models import OutboxMessage, OutboxStatus, Role, Staff
 from locales import translate
 from tests.admin_support import log_in, submit
+from tests.bot_support import config as bot_config
 from tests.factories import flow_context, org_tree, person, web_user
 from tests.fake_telegram import FakeTelegram
 
@@ -39,8 +40,7 @@ async def platform(database_url: str, tmp_path: Path) -> AsyncIterator[Platform]
     _, username = await web_user(ids["province"], Role.SYSADMIN, no="S001")
     agent, _ = await person(ids["outlet_a"], Role.FIELD_AGENT, no="F001", name="陈展业")
     async with FakeTelegram() as fake:
-        bot = TelegramBot(BotConfig(token=fake.token, api_base_url=fake.api_base_url,
-                                    file_base_url=fake.file_base_url, poll_timeout_seconds=1),
+        bot = TelegramBot(bot_config(fake),
                           flow_context(tmp_path))
         await bot.start()
         dispatcher = OutboxDispatcher({"telegram": bot}, poll_seconds=0.05, backoff_seconds=0.05)

@@ -15,11 +15,12 @@ from tortoise import connections
 from tortoise.transactions import in_transaction
 
 from bot.dispatcher import OutboxDispatcher
-from bot.telegram import BotConfig, TelegramBot
+from bot.telegram import TelegramBot
 from domain.models import Role
 from domain.people import binding
 from domain.platform import outbox, outbox_wake
 from domain.platform.intents import Intent
+from tests.bot_support import config as bot_config
 from tests.factories import ROOT, flow_context, org_tree, person
 from tests.fake_telegram import FakeTelegram
 
@@ -145,8 +146,7 @@ async def test_an_idle_dispatcher_sends_a_queued_notification_at_once_not_at_its
     code, _ = await binding.issue_bind_code(ROOT, agent.id)
     await binding.bind_chat("telegram", str(AGENT), str(AGENT), code)
     async with FakeTelegram() as fake:
-        bot = TelegramBot(BotConfig(token=fake.token, api_base_url=fake.api_base_url,
-                                    file_base_url=fake.file_base_url, poll_timeout_seconds=1),
+        bot = TelegramBot(bot_config(fake),
                           flow_context(tmp_path))
         await bot.start()
         dispatcher = OutboxDispatcher({"telegram": bot}, poll_seconds=60)

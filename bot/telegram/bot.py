@@ -54,7 +54,8 @@ class TelegramBot:
     def __init__(self, config: BotConfig, ctx: FlowContext) -> None:
         self.config = config
         self.public_url = ctx.public_url
-        self.pacer = Pacer()  # the bot's send budget in this process (issue 14)
+        # the bot's send budget in this process (issue 14)
+        self.pacer = Pacer(config.per_second, config.chat_gap_seconds, config.group_gap_seconds)
         self.handlers = UpdateHandlers(ChatRouter(ctx, config.default_locale),
                                        reply_attempts=config.reply_attempts,
                                        reply_backoff_seconds=config.reply_backoff_seconds,
