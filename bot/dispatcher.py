@@ -44,6 +44,8 @@ LEASE_MARGIN = 0.3
 # How many seconds of sending a leader keeps claimed ahead.
 CLAIM_AHEAD_SECONDS = 2.0
 UNLIMITED_BATCH = 100
+# While a backlog drains, the next claim comes this soon after the last one, not a poll later.
+REFILL_SECONDS = 0.25
 
 
 class SendFailed(Exception):
@@ -94,6 +96,7 @@ class OutboxDispatcher:
                  backoff_seconds: float = 5.0, max_attempts: int = 8,
                  default_locale: str = DEFAULT_LOCALE, lease_seconds: float = LEASE_SECONDS,
                  claim_lease: timedelta = outbox.CLAIM_LEASE, holder: str | None = None,
+                 refill_seconds: float = REFILL_SECONDS,
                  clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep) -> None:
         self.senders = senders
         self.poll_seconds = poll_seconds
@@ -103,6 +106,7 @@ class OutboxDispatcher:
         self.lease = timedelta(seconds=lease_seconds)
         # The lease and the claims are renewed every tick, however seldom the poll.
         self.tick_seconds = min(poll_seconds, lease_seconds * LEASE_MARGIN / 2)
+        self.refill_seconds = refill_seconds
         self.claim_lease = claim_lease
         self.holder = holder or f"{process_holder()}:{id(self)}"
         self.clock = clock
@@ -163,7 +167,13 @@ class Lane:
         self.flying: dict[int, asyncio.Task[bool]] = {}
         self.changed = asyncio.Event()  # a send ended or a message was enqueued: look again
         self.wanted = False  # a message was enqueued: claim before the next tick
-        self.more = False  # the last claim was full: more messages may be due
+        # More messages may be due: the last claim was full, or a chat's queue ran dry (its
+        # next message becomes claimable once the one before it is sent).
+        self.more = False
+        # Failures so far, and the count at each chat's last failure (a claim in flight
+        # must not queue a chat's message behind which an earlier one just failed).
+        self.failures = 0
+        self.failed: dict[str, int] = {}
         self.sent = 0
 
     @property
@@ -174,22 +184,27 @@ class Lane:
     async def run(self, stopping: asyncio.Event) -> None:
         """Renew the lease and the claims every tick; claim every `poll_seconds`, when woken,
         or at once while a backlog is being worked off; start what is due; until `stopping`."""
-        next_tick = next_claim = -math.inf
+        next_tick = next_claim = last_claim = -math.inf
+        ticking: asyncio.Task[None] | None = None  # sends go on while a tick awaits the database
         try:
             while not stopping.is_set():
                 self.changed.clear()
                 now = self.d.clock()
-                backlog = self.more and self._queued() < self._room() / 2
-                if now >= next_tick or self.wanted or backlog:
+                backlog = self.more and self._queued() < self._room() / 2 \
+                    and now >= last_claim + self.d.refill_seconds
+                if (now >= next_tick or self.wanted or backlog) and (
+                        ticking is None or ticking.done()):
                     claim = now >= next_claim or self.wanted or backlog
                     self.wanted = False
-                    await self._safe_tick(claim)
-                    next_tick = self.d.clock() + self.d.tick_seconds
+                    ticking = asyncio.create_task(self._safe_tick(claim))
+                    next_tick = now + self.d.tick_seconds
                     if claim:
-                        next_claim = self.d.clock() + self.d.poll_seconds
+                        last_claim, next_claim = now, now + self.d.poll_seconds
                 wake_at = min(next_tick, self._start_due())
                 await self._nap(wake_at - self.d.clock())
         finally:
+            if ticking is not None:
+                await ticking
             await self._hand_over()
 
     async def run_once(self) -> int:
@@ -234,10 +249,17 @@ class Lane:
             await self._tick(claim=claim)
         except Exception:
             log.exception("outbox lane %s: tick failed; the next one tries again", self.name)
+        finally:
+            self.changed.set()  # what it claimed may start now
 
     async def _tick(self, *, claim: bool = True) -> None:
-        """Renew or take the lease, honour the bot-wide pause, renew claims, claim more."""
+        """Renew or take the lease, honour the bot-wide pause, renew claims, claim more; a
+        channel that cannot send (a bot still connecting) leaves the lead to another."""
         started = self.d.clock()
+        if not self.sender.ready:
+            self.more = False
+            await self._hand_over()
+            return
         lease = await send_budget.lead(self.name, self.d.holder, self.d.lease)
         previous, self.lease = self.lease, lease
         if previous is not None and previous.leading and previous.token != lease.token:
@@ -246,7 +268,7 @@ class Lane:
             await self._drop_queues(previous.token)
         if lease.paused_until is not None:
             self.pacer.pause((lease.paused_until - utcnow()).total_seconds())
-        if not lease.leading or not self.sender.ready:
+        if not lease.leading:
             self.more = False
             return
         self.fenced_at = started + self.d.lease.total_seconds() * (1 - LEASE_MARGIN)
@@ -254,12 +276,19 @@ class Lane:
         await outbox.renew_claims(lease.token, held + list(self.flying),
                                   utcnow() + self.d.claim_lease)
         room = self._room() - len(held)
+        failures_before = self.failures
         if claim and room > 0:
             claimed = await outbox.claim_due(
                 room, (self.name,), token=lease.token, lease=self.d.claim_lease,
                 max_attempts=self.d.max_attempts, default_locale=self.d.default_locale)
+            late = [d.message_id for d in claimed if self.failed.get(
+                d.chat_id or "", -1) > failures_before]
             for delivery in claimed:
-                self._queue(delivery)
+                if delivery.message_id not in late:
+                    self._queue(delivery)
+            if late:  # its chat's earlier message failed meanwhile: it goes back behind it
+                await outbox.release_claims(lease.token, late)
+            self.failed = {c: n for c, n in self.failed.items() if n > failures_before}
             self.more = len(claimed) >= room  # more may be due: claim again when half sent
 
     def _queued(self) -> int:
@@ -320,6 +349,8 @@ class Lane:
                 self.pacer.finish(chat)
             self.flying.pop(delivery.message_id, None)
             self.changed.set()
+        if sent and chat not in self.queues:
+            self.more = True
         self.sent += sent
         return sent
 
@@ -372,7 +403,10 @@ class Lane:
                     failure)
 
     async def _requeue_chat(self, chat: str, token: str) -> None:
-        """The chat's later messages go back behind its failed one, to keep the order."""
+        """The chat's later messages go back behind its failed one, to keep the order (also
+        those a claim running now brings, see `_tick`)."""
+        self.failures += 1
+        self.failed[chat] = self.failures
         queue = self.queues.pop(chat, None)
         if queue:
             await outbox.release_claims(token, [d.message_id for d in queue])

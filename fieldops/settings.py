@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.wecom.config import wecom_config
+from bot.wecom.errors import BadSetting
 from domain.cases.capture_gate import LocationMode
 from locales import LOCALES
 
@@ -72,6 +74,13 @@ class Settings(BaseSettings):
     telegram_bot_username: str = ""
     telegram_api_base_url: str = "https://api.telegram.org/bot"
     telegram_file_base_url: str = "https://api.telegram.org/file/bot"
+    wecom_corp_id: str = ""
+    wecom_agent_id: str = ""
+    wecom_secret: str = ""
+    wecom_token: str = ""
+    wecom_aes_key: str = ""
+    wecom_api_base_url: str = "https://qyapi.weixin.qq.com"
+    wecom_callback_path: str = "/wecom/callback"
     webhook_url: str = ""
     webhook_secret: str = ""
     bot_retry_first_seconds: float = Field(default=5.0, gt=0)
@@ -220,6 +229,10 @@ def load_settings(**overrides: object) -> Settings:
         raise SettingsError(f"{name}: {first['msg']}") from None
     if settings.webhook_url and not settings.webhook_secret:
         raise SettingsError("FIELDOPS_WEBHOOK_SECRET: required when FIELDOPS_WEBHOOK_URL is set")
+    try:
+        wecom_config(settings)  # issue 15: a bad WeCom setting stops start-up
+    except BadSetting as exc:
+        raise SettingsError(str(exc)) from None
     if not settings.secret_key:
         settings.secret_key = _stored_key("secret_key")
     if not settings.data_key:

@@ -9,6 +9,7 @@ domain clock follows it), so minutes of pacing take milliseconds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -166,8 +167,8 @@ async def test_sends_are_spread_evenly_and_a_chat_gets_at_most_one_a_second(
     channel = channel_on(fake_time)
     assert await dispatcher(channel, fake_time).run_once() == 80
     starts = [sent.start for sent in channel.log]
-    assert min(b - a for a, b in itertools.pairwise(starts)) >= 1 / 29 - 1e-9  # never a burst
-    assert most_in_any_window(starts, 1.0) <= 30  # Telegram: 30 a second
+    assert min(b - a for a, b in itertools.pairwise(starts)) >= 1 / 28 - 1e-9  # never a burst
+    assert most_in_any_window(starts, 1.0) <= 28  # under Telegram's 30 a second
     for member in staff:
         first, second = [s for s in channel.log if s.text.startswith(f"note {member}-")]
         assert first.text.endswith("-1") and second.start - first.end >= 1.0
@@ -194,8 +195,37 @@ async def test_a_chat_with_a_backlog_does_not_hold_back_another(
     order = [sent.text for sent in channel.log]
     assert order.index("note other") == 1  # right after the backlog's head, not after it
     other_at = next(s.start for s in channel.log if s.text == "note other")
-    assert other_at - channel.log[0].start <= 2 / 29
+    assert other_at - channel.log[0].start <= 2 / 28
     assert order[:1] + order[2:] == [f"note busy-{n}" for n in range(20)]
+
+
+async def test_a_message_queued_while_a_backlog_drains_goes_out_at_its_own_turn(
+    database_url: str
+) -> None:
+    busy, other = await chats(2)
+    for number in range(12):
+        await notify(busy, f"busy-{number}")
+    channel = FakeChannel(Pacer(per_second=100, chat_gap=0.02),
+                          asyncio.get_running_loop().time)
+    sender = OutboxDispatcher({CHANNEL: channel}, poll_seconds=60,  # type: ignore[dict-item]
+                              refill_seconds=0.02)
+    running = asyncio.create_task(sender.run_forever())
+
+    async def begun() -> bool:
+        return len(channel.log) >= 2
+
+    async def all_sent() -> bool:
+        return len(channel.log) == 13
+
+    try:
+        await until(begun)
+        await notify(other, "other")  # wakes the dispatcher (outbox_wake)
+        await until(all_sent)
+    finally:
+        sender.stop()
+        await running
+    order = [sent.text for sent in channel.log]
+    assert order.index("note other") <= 6  # at its turn, not behind the 10 still waiting
 
 
 async def test_a_reply_goes_ahead_of_queued_notices_within_the_budget(
@@ -209,7 +239,7 @@ async def test_a_reply_goes_ahead_of_queued_notices_within_the_budget(
     assert pacer.urgent_ready(fake_time.now)  # queued notices give way
     await waiter
     assert not pacer.urgent_ready(fake_time.now)
-    assert fake_time.now == pytest.approx(1 / 29)  # yet it waited for the next slot
+    assert fake_time.now == pytest.approx(1 / 28)  # yet it waited for the next slot
 
 
 # --- 429 ------------------------------------------------------------------------------------
@@ -337,3 +367,43 @@ async def test_two_dispatchers_share_one_budget_and_the_second_takes_over(
     assert most_in_any_window([s.start for s in log], 0.1) <= 11  # one budget: 100/s
     lease = await SendLease.get(name=CHANNEL)
     assert lease.epoch >= 2
+
+
+async def test_a_crashed_leader_is_replaced_once_its_lease_lapses(database_url: str) -> None:
+    staff = await chats(30)
+    for member in staff:
+        await notify(member, str(member))
+    now = asyncio.get_running_loop().time
+    crashing, standing_by = (FakeChannel(Pacer(per_second=20), now, name=name)
+                             for name in ("a", "b"))
+    leader, stand_by = (
+        OutboxDispatcher({CHANNEL: channel}, poll_seconds=0.05,  # type: ignore[dict-item]
+                         lease_seconds=0.5, claim_lease=timedelta(seconds=0.3),
+                         holder=channel.name)
+        for channel in (crashing, standing_by))
+    first = asyncio.create_task(leader.run_forever())
+
+    async def crash() -> None:  # the process is gone: it hands nothing over
+        return None
+
+    async def begun() -> bool:
+        return len(crashing.log) >= 3
+
+    async def all_sent() -> bool:
+        return not await OutboxMessage.exclude(status=OutboxStatus.SENT).exists()
+
+    await until(begun)
+    leader.lanes[CHANNEL]._hand_over = crash  # type: ignore[method-assign]
+    first.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await first
+    second = asyncio.create_task(stand_by.run_forever())
+    try:
+        await until(all_sent)
+    finally:
+        stand_by.stop()
+        await second
+    texts = [s.text for s in crashing.log + standing_by.log]
+    assert sorted(texts) == sorted(f"note {m}" for m in staff)  # each once
+    retaken = await OutboxMessage.filter(attempts=1).count()  # claimed by the crashed one
+    assert retaken >= 1 and len(standing_by.log) == 30 - len(crashing.log)

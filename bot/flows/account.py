@@ -114,6 +114,8 @@ async def help_(turn: Turn) -> Outcome:
         "/box – show the vouchers in your tail box and any count to do\n"
         "/handover <employee no.> – hand your tail box over to another agent\n"
         "/inspect – vault inspections waiting for you\n"
+        "/queue – open cases of your orgs (reviewers)\n"
+        "/duty – say whether you are on duty (reviewers)\n"
         "/help – show this help")
     return answer(Step.IDLE, Reply(text, (((turn._("New case"), "cap:start"),),)))
 

@@ -6,9 +6,9 @@ sending the customer's name and ID number in quick succession). Each update is r
 in the database on arrival; it is handled once the bot's previous update has arrived at some
 worker (Telegram numbers a bot's updates one by one) and the earlier updates of its chat
 were handled (`chat.await_turn`), both waits bounded. Inside its transaction the flow
-session is then read afresh under a row lock (`chat.locked_session`), so an update is
-always judged against the step its predecessor left. Polling needs none of this: one
-process handles the updates one after the other.
+session is then read afresh under a row lock (`chat_accounts.chat_account`: `FOR UPDATE OF`
+the chat's session row), so an update is always judged against the step its predecessor
+left. Polling needs none of this: one process handles the updates one after the other.
 """
 
 from __future__ import annotations

@@ -60,7 +60,7 @@ from domain.models.qualifications import (
 from domain.models.review_duty import ReviewerDuty
 from domain.models.role_grants import RoleGrant, RoleGrantState
 from domain.models.sessions import WebSession
-from domain.models.system import JobLease, Setting
+from domain.models.system import JobLease, PlatformToken, Setting
 from domain.models.vouchers import (
     BoxCount,
     CountKind,
@@ -156,6 +156,7 @@ __all__ = [
     "OutboxMessage",
     "OutboxStatus",
     "PhotoKind",
+    "PlatformToken",
     "ProcessedUpdate",
     "Qualification",
     "QualificationBasis",

@@ -32,3 +32,18 @@ class Setting(Model):
 
     class Meta:
         table = "setting"
+
+
+class PlatformToken(Model):
+    """The access token of a chat platform's API (WeCom, issue 15), shared by every process:
+    `expires_at` from the platform's `expires_in`, `refreshed_by` the process that fetched it.
+    The token is a secret: never logged, never shown on an admin page."""
+
+    channel = fields.CharField(max_length=16, primary_key=True)
+    token = fields.CharField(max_length=512)
+    expires_at = fields.DatetimeField()
+    refreshed_at = fields.DatetimeField()
+    refreshed_by = fields.CharField(max_length=128)
+
+    class Meta:
+        table = "platform_token"

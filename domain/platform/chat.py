@@ -88,19 +88,6 @@ async def session_for(channel: str, external_user_id: str, chat_id: str) -> Chat
         return await ChatSession.get(channel=channel, external_user_id=external_user_id)
 
 
-async def locked_session(channel: str, external_user_id: str, chat_id: str) -> ChatSession:
-    """The flow session of a chat account read afresh under a row lock (PostgreSQL `SELECT …
-    FOR UPDATE`) held until the update's transaction ends: two workers handle the updates of
-    one chat one at a time, each reading the step the other left (issue 14). SQLite has one
-    writer at a time already."""
-    query = ChatSession.select_for_update()
-    session = await query.get_or_none(channel=channel, external_user_id=external_user_id)
-    if session is None:
-        created = await session_for(channel, external_user_id, chat_id)
-        session = await query.get(id=created.id)
-    return session
-
-
 # How long a webhook update waits for the bot's previous update to arrive at some worker
 # (Telegram numbers a bot's updates one by one), when the bot had updates lately.
 ARRIVAL_WAIT = timedelta(seconds=1)
@@ -116,12 +103,9 @@ POLL_SECONDS = 0.02
 async def register_inbound(channel: str, update_id: int, sender: str) -> None:
     """Note a webhook update's arrival, so that the later updates of its chat wait for it
     (issue 14); a redelivered update is registered already."""
-    try:
-        async with in_transaction():
-            await ChatInbound.create(channel=channel, update_id=update_id, sender=sender,
-                                     received_at=utcnow())
-    except IntegrityError:
-        return
+    await ChatInbound.bulk_create([ChatInbound(channel=channel, update_id=update_id,
+                                               sender=sender, received_at=utcnow())],
+                                  ignore_conflicts=True)
 
 
 async def await_turn(channel: str, update_id: int, sender: str) -> bool:

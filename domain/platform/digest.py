@@ -3,10 +3,11 @@ message per person per business day instead of being sent on its own.
 
 A kind of notice marked `digest` in `intents.KINDS` is queued held for the digest (outbox
 status `digest`): a notice for information that nobody has to act on now (an incident
-closed, an inspection completed without discrepancy, a void done, an account kept, a
-retraining proposal to operations management, a tail box taken over). Every notice that
-asks someone to act, every reminder on a deadline shorter than the digest's day, every
-escalation and alert is sent at once, as before.
+closed, a void done, an idle account kept, a retraining proposal to operations
+management). Every notice that asks someone to act or answers what he is doing right now
+(the result of the inspection or the hand-over he takes part in), every reminder on a
+deadline shorter than the digest's day, every escalation and alert is sent at once, as
+before.
 
 On each working day of the calendar, once the digest hour has passed in the business time
 zone, the scheduler's job gathers each person's held notices into one message, in his
@@ -50,9 +51,9 @@ async def send_due_digests(calendar: Calendar, now: datetime | None = None) -> i
         return 0
     recipients = await OutboxMessage.filter(
         status=OutboxStatus.DIGEST, created_at__lte=moment,
-    ).distinct().values_list("recipient_id", flat=True)
+    ).order_by("recipient_id").distinct().values_list("recipient_id", flat=True)
     sent = 0
-    for staff_id in sorted(set(recipients)):
+    for staff_id in recipients:
         sent += await _send_digest(staff_id, local.date().isoformat(), moment)
     return sent
 

@@ -195,13 +195,15 @@ async def claim_due(limit: int = 50, channels: tuple[str, ...] | None = None, *,
     await expire_overdue(now)
     await _count_lost_claims(now, max_attempts, only)
     claimed: list[Delivery] = []
-    for message in await _claim(limit, channels, token, now + lease, now):
+    messages = await _claim(limit, channels, token, now + lease, now)
+    chats = await _chats_of(messages) if messages else {}
+    for message in messages:
         if message.edit_of is None and await _moment_passed(message):  # an edit always goes
             await _settle(message.id, token, OutboxStatus.EXPIRED,
                           "its subject no longer waits for this")
             continue
         try:
-            claimed.append(await _delivery(message, default_locale, token))
+            claimed.append(_delivery(message, chats, default_locale, token))
         except ValueError as error:  # an intent this version no longer knows
             await _settle(message.id, token, OutboxStatus.DEAD, str(error))
     return claimed
@@ -320,12 +322,26 @@ SETTLED: dict[SubjectType, Callable[[OutboxMessage], Awaitable[bool]]] = {
 }
 
 
-async def _delivery(message: OutboxMessage, default_locale: str, token: str) -> Delivery:
+Chats = dict[tuple[int, str], tuple[ChatBinding, ChatSession | None]]
+
+
+async def _chats_of(messages: list[OutboxMessage]) -> Chats:
+    """The chat binding and session of each claimed message's recipient, in two queries."""
+    bindings = await ChatBinding.filter(
+        staff_id__in={m.recipient_id for m in messages},  # type: ignore[attr-defined]
+        channel__in={m.channel for m in messages})
+    sessions = {(s.channel, s.external_user_id): s for s in await ChatSession.filter(
+        external_user_id__in={b.external_user_id for b in bindings},
+        channel__in={b.channel for b in bindings})}
+    return {(b.staff_id, b.channel): (b, sessions.get((b.channel, b.external_user_id)))  # type: ignore[attr-defined]
+            for b in bindings}
+
+
+def _delivery(message: OutboxMessage, chats: Chats, default_locale: str, token: str
+              ) -> Delivery:
     """The message as the channel sends it, in the language the recipient's replies use."""
     recipient: Staff = message.recipient
-    binding = await ChatBinding.get_or_none(staff=recipient, channel=message.channel)
-    session = None if binding is None else await ChatSession.get_or_none(
-        channel=message.channel, external_user_id=binding.external_user_id)
+    binding, session = chats.get((recipient.id, message.channel), (None, None))
     locale = preferred_locale(session.locale if session else None, recipient.locale,
                               binding.language_code if binding else None, default_locale)
     return Delivery(
