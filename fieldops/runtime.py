@@ -24,6 +24,8 @@ from fieldops.settings import Settings
 from scheduler.runner import build_scheduler
 
 log = logging.getLogger("fieldops.run")
+# How long a stopping process waits for its dispatcher to hand back its lease and claims.
+DISPATCHER_STOP_SECONDS = 10
 
 
 class StartupError(Exception):
@@ -101,9 +103,16 @@ def _start_dispatcher(graph: Graph, stack: AsyncExitStack) -> None:
 
 
 async def _stop_task(dispatcher: OutboxDispatcher, task: asyncio.Task[None]) -> None:
+    """Stop the dispatcher; one still waiting for the database after `DISPATCHER_STOP_SECONDS`
+    is cancelled (its claims lapse and are retried, never sent twice: they are fenced)."""
     dispatcher.stop()
-    with contextlib.suppress(asyncio.CancelledError):
-        await asyncio.wait_for(task, timeout=10)
+    try:
+        await asyncio.wait_for(task, timeout=DISPATCHER_STOP_SECONDS)
+    except TimeoutError:
+        log.warning("outbox dispatcher did not stop within %s s and was cancelled; its "
+                    "claims lapse and are retried", DISPATCHER_STOP_SECONDS)
+    except asyncio.CancelledError:
+        pass
 
 
 async def _start_web(settings: Settings, app: web.Application,
