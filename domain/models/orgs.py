@@ -68,6 +68,8 @@ class Staff(Model):
     idle_flagged_at = fields.DatetimeField(null=True)
     idle_kept_until = fields.DateField(null=True)
     retraining_flagged_at = fields.DatetimeField(null=True)
+    # The chat channel he chose for notifications (telegram, wecom, web); None: the default order.
+    notify_channel = fields.CharField(max_length=16, null=True)
 
     roles: fields.ReverseRelation[StaffRole]
 
