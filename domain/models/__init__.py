@@ -27,6 +27,7 @@ from domain.models.chat import (
     ProcessedUpdate,
     WebChatMessage,
 )
+from domain.models.chat_inbox import ChatInboxMessage, InboxStatus
 from domain.models.chat_privacy import ChatCustomerMessage, ChatInboundHit, ConfidentialityPledge
 from domain.models.devices import (
     Device,
@@ -98,6 +99,7 @@ MODEL_MODULES = [
     "domain.models.case_audits",
     "domain.models.sessions",
     "domain.models.chat_privacy",
+    "domain.models.chat_inbox",
     "domain.models.role_grants",
     "domain.models.review_duty",
 ]
@@ -127,6 +129,7 @@ __all__ = [
     "ChatCustomerMessage",
     "ChatInbound",
     "ChatInboundHit",
+    "ChatInboxMessage",
     "ChatSession",
     "ConfidentialityPledge",
     "CountKind",
@@ -138,6 +141,7 @@ __all__ = [
     "DeviceEventKind",
     "DeviceState",
     "ExamResult",
+    "InboxStatus",
     "Incident",
     "IncidentKind",
     "IncidentStatus",
