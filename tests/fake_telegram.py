@@ -94,6 +94,8 @@ class FakeTelegram:
     _pending: list[Params] = field(default_factory=list)
     _faults: dict[str, deque[Fault]] = field(default_factory=lambda: defaultdict(deque))
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+    # Telegram numbers a bot's updates one by one: webhook workers wait for a missing one.
+    _update_ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
     _recorded: asyncio.Event = field(default_factory=asyncio.Event)
     _runner: web.AppRunner | None = None
@@ -185,14 +187,14 @@ class FakeTelegram:
         if text.startswith("/"):
             message["entities"] = [{"type": "bot_command", "offset": 0,
                                     "length": len(text.split()[0])}]
-        return {"update_id": next(self._ids), "message": message}
+        return {"update_id": next(self._update_ids), "message": message}
 
     def button(self, user_id: int, data: str, language_code: str | None = None) -> Params:
         """An update with a callback query from a button under an earlier bot message."""
         query = {"id": f"cbq{next(self._ids)}", "from": self._user(user_id, language_code),
                  "chat_instance": f"ci{user_id}", "data": data,
                  "message": self._message(user_id, BOT_USER, "…")}
-        return {"update_id": next(self._ids), "callback_query": query}
+        return {"update_id": next(self._update_ids), "callback_query": query}
 
     def photo(self, user_id: int, content: bytes, caption: str = "", width: int = 1200,
               height: int = 900, language_code: str | None = None) -> Params:
@@ -206,7 +208,7 @@ class FakeTelegram:
             {"file_id": file_id, "file_unique_id": f"u{file_id}", "width": width,
              "height": height, "file_size": len(content)},
         ]
-        return {"update_id": next(self._ids), "message": message}
+        return {"update_id": next(self._update_ids), "message": message}
 
     def document(self, user_id: int, content: bytes, file_name: str, mime_type: str,
                  file_size: int | None = None, caption: str = "",
@@ -218,14 +220,14 @@ class FakeTelegram:
         message["document"] = {"file_id": file_id, "file_unique_id": f"u{file_id}",
                                "file_name": file_name, "mime_type": mime_type,
                                "file_size": len(content) if file_size is None else file_size}
-        return {"update_id": next(self._ids), "message": message}
+        return {"update_id": next(self._update_ids), "message": message}
 
     def location(self, user_id: int, latitude: float, longitude: float,
                  language_code: str | None = None) -> Params:
         """An update with a location shared from the phone."""
         message = self._upload(user_id, "", language_code)
         message["location"] = {"latitude": latitude, "longitude": longitude}
-        return {"update_id": next(self._ids), "message": message}
+        return {"update_id": next(self._update_ids), "message": message}
 
     def downloads(self, file_id: str) -> int:
         """How often the bot asked for a file (getFile) before downloading it."""
