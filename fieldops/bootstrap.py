@@ -21,6 +21,8 @@ from bot.dispatcher import Sender
 from bot.flows.context import FlowContext
 from bot.telegram import BotConfig, TelegramBot
 from bot.webchat import WebChat
+from bot.wecom.bot import WeComBot
+from bot.wecom.config import wecom_config
 from domain.cases.capture_gate import CaptureContext, LocationMode, WorkingHours
 from domain.ledgers.major_incidents import IncidentRules
 from domain.people.auth import LoginRules
@@ -43,7 +45,8 @@ PHOTO_CHECK_WORKERS = 2
 class Graph:
     """Every dependency of the processes, built once by `bootstrap`.
 
-    `telegram` is None when no bot token is set; `admin` names the bot from the settings
+    `telegram` is None when no bot token is set, `wecom` when no FIELDOPS_WECOM_* setting is
+    (issue 15); `admin` names the bot from the settings
     until a running bot reports its own user name. `photo_checks` is the process pool the
     photo checks run in (issue 14), shut down when `fieldops.runtime.running` ends.
     """
@@ -58,6 +61,7 @@ class Graph:
     flows: FlowContext
     webchat: WebChat
     telegram: TelegramBot | None
+    wecom: WeComBot | None
     admin: AdminConfig
     jobs: tuple[Job, ...]
     photo_checks: ProcessPoolExecutor
@@ -68,8 +72,10 @@ class Graph:
 
     @property
     def senders(self) -> dict[str, Sender]:
-        """The outbox senders by channel: the browser chat, and Telegram when configured."""
-        return {"web": self.webchat} | ({"telegram": self.telegram} if self.telegram else {})
+        """The outbox senders by channel: the browser chat, and Telegram and WeCom when
+        configured; each gets its own lane of the dispatcher (lease, pacer)."""
+        return ({"web": self.webchat} | ({"telegram": self.telegram} if self.telegram else {})
+                | ({"wecom": self.wecom} if self.wecom else {}))
 
 
 def bootstrap(settings: Settings) -> Graph:
@@ -92,6 +98,7 @@ def bootstrap(settings: Settings) -> Graph:
     return Graph(
         settings=settings, clock=clock.utcnow, cipher=cipher, media=media, calendar=calendar,
         capture=capture, incidents=incidents, flows=flows, webchat=webchat, telegram=telegram,
+        wecom=_wecom(settings, flows, inbound),
         admin=_admin_config(settings, capture, calendar, incidents, webchat),
         jobs=_jobs(settings, capture, calendar), photo_checks=photo_checks,
     )
@@ -157,6 +164,16 @@ def _bot_config(settings: Settings, inbound: InboundLimit) -> BotConfig:
         default_locale=settings.default_locale,
         inbound_limit=inbound,
     )
+
+
+def _wecom(settings: Settings, flows: FlowContext, inbound: InboundLimit) -> WeComBot | None:
+    """The WeCom app's bot, None while no FIELDOPS_WECOM_* setting is set (issue 15);
+    `load_settings` has already refused settings that cannot work."""
+    config = wecom_config(settings)
+    if config is None:
+        return None
+    return WeComBot(config, flows, default_locale=settings.default_locale,
+                    inbound_limit=inbound)
 
 
 def _admin_config(settings: Settings, capture: CaptureContext, calendar: Calendar,

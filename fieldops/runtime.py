@@ -6,10 +6,11 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -18,10 +19,14 @@ from aiohttp.typedefs import Handler
 from bot.dispatcher import OutboxDispatcher
 from bot.telegram import TelegramBot
 from bot.telegram.polling import PollingElsewhere
+from bot.wecom.bot import WeComBot
 from fieldops import db
 from fieldops.bootstrap import Graph, admin_app
 from fieldops.settings import Settings
 from scheduler.runner import build_scheduler
+
+if TYPE_CHECKING:
+    from bot.wecom.callback import WeComCallback
 
 log = logging.getLogger("fieldops.run")
 # How long a stopping process waits for its dispatcher to hand back its lease and claims.
@@ -84,6 +89,51 @@ async def _try_start(bot: TelegramBot, next_try: timedelta) -> bool:
     return True
 
 
+async def _start_wecom(graph: Graph, stack: AsyncExitStack) -> WeComCallback | None:
+    """The WeCom app's bot and its callback (issue 15), or None with one log line while the
+    channel is not configured; a WeCom API that fails at start is retried with back-off in
+    the background, the callback is served meanwhile (its replies wait in the outbox)."""
+    bot, settings = graph.wecom, graph.settings
+    if bot is None:
+        log.warning("FIELDOPS_WECOM_* are not set: the WeCom channel stays off")
+        return None
+    stack.push_async_callback(bot.stop)
+    first = timedelta(seconds=settings.bot_retry_first_seconds)
+    if not await _try_start_wecom(bot, first):
+        task = asyncio.create_task(
+            _keep_wecom_up(bot, first, timedelta(seconds=settings.bot_retry_max_seconds)),
+            name="wecom-bot-start")
+        stack.push_async_callback(_cancel, task)
+    from bot.wecom.callback import WeComCallback  # W1's module; until it lands, WeCom only
+
+    callback = WeComCallback(bot)
+    await callback.start()
+    stack.push_async_callback(callback.stop)
+    log.info("WeCom callback served at %s", bot.config.callback_path)
+    return callback
+
+
+async def _keep_wecom_up(bot: WeComBot, first: timedelta, ceiling: timedelta) -> None:
+    """Try to start the WeCom bot until it is up, waiting `first`, doubling up to `ceiling`."""
+    wait = first
+    while True:
+        await asyncio.sleep(wait.total_seconds())
+        wait = min(wait * 2, ceiling)
+        if await _try_start_wecom(bot, wait):
+            return
+
+
+async def _try_start_wecom(bot: WeComBot, next_try: timedelta) -> bool:
+    try:
+        await bot.start()
+    except Exception as error:  # unreachable, refused or bad credentials: try again later
+        await bot.stop()
+        log.error("WeCom bot cannot start (%s: %s); the rest keeps running; next try in %d s",
+                  type(error).__name__, error, next_try.total_seconds())
+        return False
+    return True
+
+
 async def _cancel(task: asyncio.Task[None]) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -130,26 +180,32 @@ def webhook_path(settings: Settings) -> str:
     return urlsplit(settings.webhook_url).path or "/telegram/webhook"
 
 
-def web_application(graph: Graph, only: str | None, bot: TelegramBot | None
-                    ) -> web.Application | None:
+def web_application(graph: Graph, only: str | None, bot: TelegramBot | None,
+                    wecom: WeComCallback | None = None) -> web.Application | None:
     """What this process serves over HTTP: the admin site (all, `web`), the webhook (all and
-    `bot`, in webhook mode), or nothing."""
+    `bot`, in webhook mode), the WeCom callback (all and `bot`, when configured), or
+    nothing."""
     settings = graph.settings
-    hook = bot is not None and bool(settings.webhook_url)
+    hooks: dict[tuple[str, str], Handler] = {}
+    if bot is not None and settings.webhook_url:
+        hooks[("POST", webhook_path(settings))] = bot.handle_webhook
+    elif settings.webhook_url and only != "bot":
+        hooks[("POST", webhook_path(settings))] = _webhook_elsewhere
+    if graph.wecom is not None and (wecom is not None or only == "web"):
+        handle = wecom.handle if wecom is not None else _wecom_elsewhere
+        path = graph.wecom.config.callback_path
+        hooks |= {("GET", path): handle, ("POST", path): handle}
     if only == "bot":
-        if not hook:
+        if not hooks:
             return None
         app = web.Application()
-        app.router.add_post(webhook_path(settings), bot.handle_webhook)  # type: ignore[union-attr]
+        for (method, path), hook in hooks.items():
+            app.router.add_route(method, path, hook)
         return app
     if only not in (None, "web"):
         return None
     admin = admin_app(graph, bot.username if bot is not None and bot.ready else None)
-    if hook:
-        return with_webhook(admin, webhook_path(settings), bot.handle_webhook)  # type: ignore[union-attr]
-    if settings.webhook_url:
-        return with_webhook(admin, webhook_path(settings), _webhook_elsewhere)
-    return admin
+    return with_hooks(admin, hooks) if hooks else admin
 
 
 async def _webhook_elsewhere(request: web.Request) -> web.Response:
@@ -158,13 +214,28 @@ async def _webhook_elsewhere(request: web.Request) -> web.Response:
                         "or `fieldops run --only bot`, not by `--only web`.\n")
 
 
+async def _wecom_elsewhere(request: web.Request) -> web.Response:
+    """The WeCom callback path of a web-only process: not found here, said plainly."""
+    return web.Response(status=404, text="The WeCom callback is served by `fieldops run` "
+                        "or `fieldops run --only bot`, not by `--only web`.\n")
+
+
 def with_webhook(admin: web.Application, path: str, hook: Handler) -> web.Application:
     """The admin site with the webhook beside it, outside the admin's session and CSRF
     middlewares: Telegram posts no session or CSRF token, the webhook checks its secret."""
+    return with_hooks(admin, {("POST", path): hook})
+
+
+def with_hooks(admin: web.Application, hooks: Mapping[tuple[str, str], Handler]
+               ) -> web.Application:
+    """The admin site with the platforms' callbacks (method and path → handler) beside it,
+    outside the admin's session and CSRF middlewares: Telegram and WeCom send no session or
+    CSRF token; the Telegram webhook checks its secret, the WeCom callback its signature."""
 
     @web.middleware
     async def webhook_beside_admin(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.method == "POST" and request.path == path:
+        hook = hooks.get((request.method, request.path))
+        if hook is not None:
             return await hook(request)
         return await handler(request)
 
@@ -175,10 +246,12 @@ def with_webhook(admin: web.Application, path: str, hook: Handler) -> web.Applic
 
 @dataclass(frozen=True)
 class Running:
-    """The parts a running process started: the bot (maybe still coming up), the web server."""
+    """The parts a running process started: the bot (maybe still coming up), the web server,
+    the WeCom callback (issue 15)."""
 
     bot: TelegramBot | None
     server: web.AppRunner | None
+    wecom: WeComCallback | None = None
 
 
 @contextlib.asynccontextmanager
@@ -188,16 +261,17 @@ async def running(graph: Graph, only: str | None = None) -> AsyncIterator[Runnin
     async with graph.database(), AsyncExitStack() as stack:
         stack.callback(graph.photo_checks.shutdown, cancel_futures=True)
         bot = await _start_bot(graph, stack) if only in (None, "bot") else None
+        wecom = await _start_wecom(graph, stack) if only in (None, "bot") else None
         if only in (None, "bot"):
             _start_dispatcher(graph, stack)
-        app = web_application(graph, only, bot)
+        app = web_application(graph, only, bot, wecom)
         runner = await _start_web(settings, app, stack) if app is not None else None
         if only in (None, "scheduler"):
             scheduler = build_scheduler(graph.jobs, zone=settings.zone)
             scheduler.start()
             stack.callback(scheduler.shutdown, wait=False)
             log.info("scheduler started with %d job(s)", len(scheduler.get_jobs()))
-        yield Running(bot, runner)
+        yield Running(bot, runner, wecom)
 
 
 async def serve(graph: Graph, only: str | None = None) -> None:
