@@ -81,7 +81,11 @@ def setup_routes(app: web.Application) -> None:
     _resource(app, "/staff/{staff_id:\\d+}", "staff", get=staff.staff_page, post=staff.update)
     _actions(app, "/staff/{staff_id:\\d+}", "staff", {
         "active": staff.set_active, "web-login": staff.grant_web_login, "unbind": staff.unbind,
-        "grant-approve": staff.approve_grant, "grant-refuse": staff.refuse_grant})
+        "grant-approve": staff.approve_grant, "grant-refuse": staff.refuse_grant,
+        "wecom-account": staff.map_wecom_account, "notify-channel": staff.choose_notify_channel})
+    _resource(app, "/staff/wecom-accounts", "staff_wecom_accounts", get=staff.accounts_page)
+    _actions(app, "/staff/wecom-accounts", "staff_wecom_accounts", {
+        "preview": staff.preview_accounts, "apply": staff.apply_accounts})
     _resource(app, "/duties", "duties", get=staff.duties_page)
     _resource(app, "/staff/{staff_id:\\d+}/bind-code", "bind_code", post=bind_codes.issue)
     _editor(app, "/business-types", "business_type", "business_type_id", (

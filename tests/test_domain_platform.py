@@ -65,6 +65,11 @@ async def test_one_chat_account_per_staff_and_channel(database_url: str) -> None
     with pytest.raises(DomainError) as taken:
         await binding.bind_chat("telegram", "1001", "1001", other_code)
     assert "another staff member" in taken.value.key
+    with pytest.raises(DomainError) as second_account:
+        await binding.bind_chat("telegram", "2002", "2002", (await binding.issue_bind_code(
+            ROOT, first.id))[0])
+    assert second_account.value.key == binding.SECOND_ACCOUNT
+    await binding.unbind_chat(ROOT, first.id, "telegram")
     await binding.bind_chat("telegram", "2002", "2002", (await binding.issue_bind_code(
         ROOT, first.id))[0])
     assert await binding.bound_staff("telegram", "1001") is None

@@ -1,8 +1,11 @@
 """Staff: list with filters, create, edit, (de)activate, web log-in, chat unbinding, the role
-grants a second system administrator decides, and the table of duties."""
+grants a second system administrator decides, the table of duties, WeCom accounts mapped by
+a system administrator and the channel notifications go to."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -11,15 +14,20 @@ from multidict import MultiDict
 from admin_web.forms import Field, Form, Kind
 from admin_web.i18n import gettext as _
 from admin_web.pages import ACTIVE_FILTER, actor_of, attempt, flash_and_redirect, form_of, render
-from admin_web.params import int_or_none, max_length, path_id, text
+from admin_web.params import int_or_none, max_length, path_id, refuse_control_characters, text
 from admin_web.state import CONFIG_KEY
+from domain.ledgers.ledger_csv import read_csv
 from domain.models import ChatBinding, Role, WebCredential
-from domain.people import binding, duties, orgs, role_grants, staff
+from domain.people import binding, channel_choice, duties, orgs, role_grants, staff
+from domain.people.channel_choice import CHANNEL_LABELS
 from domain.people.staff import StaffForm
 from domain.platform.access import Permission, require
 from domain.platform.actors import Actor
-from domain.platform.errors import N_
+from domain.platform.errors import N_, DomainError
 
+WECOM = "wecom"  # the channel whose accounts a system administrator maps (issue 15)
+MAPPING_COLUMNS = ("employee_no", f"{WECOM}_userid")
+Mapper = Callable[[Actor, str, list[binding.AccountRow]], Awaitable[list[binding.AccountMapping]]]
 STAFF = Form(StaffForm, (
     Field("employee_no"), Field("name"), Field("org_id", Kind.ID), Field("phone"),
     Field("roles", Kind.CHOICES, options=Role),
@@ -70,7 +78,10 @@ async def _detail_page(request: web.Request, values: dict[str, Any] | None = Non
     profile = await staff.get_profile(actor, path_id(request, "staff_id"))
     filled = STAFF.filled(profile.staff, roles=sorted(profile.roles))
     context = {"profile": profile, "member": profile.staff, "error": error,
-               "form": values or filled, "orgs": await orgs.list_orgs(actor)}
+               "form": values or filled, "orgs": await orgs.list_orgs(actor),
+               "wecom_account": await binding.account_of(profile.staff.id, WECOM),
+               "channels": await channel_choice.channel_choice(profile.staff.id),
+               "channel_labels": CHANNEL_LABELS}
     return await render(request, "staff/detail.html", context, status=400 if error else 200)
 
 
@@ -160,3 +171,101 @@ async def refuse_grant(request: web.Request) -> web.Response:
     _grant, error = await attempt(role_grants.refuse(actor_of(request), staff_id, grant_id,
                                                      form.get("note", "")))
     await flash_and_redirect(request, f"/staff/{staff_id}", error or _("Role refused."))
+
+
+# Chat accounts mapped by a system administrator, and the channel notifications go to (issue 15)
+
+
+async def map_wecom_account(request: web.Request) -> web.Response:
+    """Bind a staff member to the WeCom UserID typed on his page, by a system administrator,
+    by the rules of a mapping: no account of another person, no second account (Q6)."""
+    form = await form_of(request)
+    staff_id = path_id(request, "staff_id")
+    _line, error = await attempt(_map_account(actor_of(request), staff_id, form))
+    await flash_and_redirect(request, f"/staff/{staff_id}", error or _("WeCom UserID saved."))
+
+
+async def _map_account(actor: Actor, staff_id: int, form: MultiDict[str]
+                       ) -> binding.AccountMapping:
+    user_id = text(form.get("external_user_id"), N_("WeCom UserID"),
+                   max_length(ChatBinding, "external_user_id"))
+    return await binding.map_account(actor, staff_id, WECOM, user_id)
+
+
+async def choose_notify_channel(request: web.Request) -> web.Response:
+    """Set the channel a staff member's notifications go to, by himself or a system
+    administrator; empty means the fallback order (issue 15)."""
+    form = await form_of(request)
+    staff_id = path_id(request, "staff_id")
+    chosen = form.get("channel", "").strip() or None
+    _choice, error = await attempt(channel_choice.choose_channel(actor_of(request), staff_id,
+                                                                 chosen))
+    await flash_and_redirect(request, f"/staff/{staff_id}", error or _("Changes saved."))
+
+
+async def accounts_page(request: web.Request) -> web.Response:
+    """The form to map staff to WeCom UserIDs from a CSV file (Q6)."""
+    require(actor_of(request), Permission.STAFF_MANAGE)
+    return await _accounts_view(request)
+
+
+async def _accounts_view(request: web.Request, csv_text: str = "",
+                         lines: list[binding.AccountMapping] | None = None,
+                         error: str | None = None, applied: bool = False) -> web.Response:
+    refused = error is not None or any(line.error for line in lines or ())
+    context = {"columns": ",".join(MAPPING_COLUMNS), "csv_text": csv_text, "lines": lines,
+               "error": error, "refused": refused, "applied": applied}
+    return await render(request, "staff/accounts.html", context, status=400 if refused else 200)
+
+
+async def preview_accounts(request: web.Request) -> web.Response:
+    """Check an uploaded mapping line by line and show what applying it would bind; nothing
+    is written (Q6)."""
+    return await _mapping(request, binding.preview_accounts)
+
+
+async def apply_accounts(request: web.Request) -> web.Response:
+    """Apply a previewed mapping, all or nothing: with any refused line nothing is bound and
+    the lines are shown again with their refusals (Q6)."""
+    return await _mapping(request, binding.map_accounts, apply=True)
+
+
+async def _mapping(request: web.Request, run: Mapper, *, apply: bool = False
+                   ) -> web.Response:
+    actor = actor_of(request)
+    require(actor, Permission.STAFF_MANAGE)  # before the file is read
+    csv_text, error = await attempt(_uploaded_text(request))
+    if csv_text is None:
+        return await _accounts_view(request, error=error)
+    lines, error = await attempt(_checked(actor, csv_text, run))
+    if lines is None:
+        return await _accounts_view(request, csv_text, error=error)
+    return await _accounts_view(request, csv_text, lines,
+                                applied=apply and not any(line.error for line in lines))
+
+
+async def _checked(actor: Actor, csv_text: str, run: Mapper) -> list[binding.AccountMapping]:
+    """The CSV read by the ledgers' reader (header check, line numbers), then checked or
+    applied by the domain."""
+    rows = [binding.AccountRow(row.line, row.values.get(MAPPING_COLUMNS[0], ""),
+                               row.values.get(MAPPING_COLUMNS[1], ""), row.surplus)
+            for row in read_csv(csv_text, MAPPING_COLUMNS)]
+    if not rows:
+        raise DomainError(N_("The file has no data rows."))
+    return await run(actor, WECOM, rows)
+
+
+async def _uploaded_text(request: web.Request) -> str:
+    """The CSV of the chosen file, or else of the text field (the preview sends it back)."""
+    posted = await request.post()
+    upload = posted.get("file")
+    if isinstance(upload, web.FileField) and upload.filename:
+        data = await asyncio.to_thread(upload.file.read)
+        try:
+            typed = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise DomainError(N_("The file is not UTF-8 text.")) from None
+    else:
+        typed = str(posted.get("csv_text", ""))
+    refuse_control_characters(MultiDict(file=typed))
+    return typed

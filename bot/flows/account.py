@@ -6,13 +6,15 @@ from collections.abc import Awaitable, Callable
 
 from bot.flows.messages import Reply
 from bot.flows.turn import Outcome, Step, Turn, answer
-from domain.people import binding
+from domain.people import binding, channel_choice
+from domain.people.channel_choice import CHANNEL_LABELS
 from domain.people.duties import ROLE_LABELS
 from domain.platform import chat
 from domain.platform.errors import N_
 from locales import translate
 
 LANGUAGE_CALLBACK = "lang:"
+CHANNEL_CALLBACK = "chan:"
 PLEDGE_BUTTON = "pledge:"
 Say = Callable[..., str]  # a msgid and its parameters in the reader's language
 LANGUAGE_NAMES = {"zh_CN": "中文", "en": "English"}
@@ -102,11 +104,41 @@ async def language_chosen(turn: Turn) -> Outcome:
                                        language=LANGUAGE_NAMES[locale]))
 
 
+async def channel(turn: Turn) -> Outcome:
+    """/channel: the channels this person is bound on as buttons, and where his
+    notifications go now (issue 15)."""
+    me = turn.account.identity()
+    return answer(Step.IDLE, _channel_reply(turn, await channel_choice.channel_choice(
+        me.staff_id)))
+
+
+async def channel_chosen(turn: Turn) -> Outcome:
+    """A channel button: notifications go to that channel from now on (issue 15)."""
+    me = turn.account.identity()
+    wanted = turn.inbound.callback_data.removeprefix(CHANNEL_CALLBACK)
+    choice = await channel_choice.choose_own_channel(me.staff_id, wanted)
+    return answer(Step.IDLE, turn._("Your notifications now go to %(channel)s.",
+                                    channel=turn._(CHANNEL_LABELS[choice.effective])))
+
+
+def _channel_reply(turn: Turn, choice: channel_choice.ChannelChoice) -> Reply:
+    """Where notifications go now, what was chosen, and a button per bound channel."""
+    chosen = turn._(CHANNEL_LABELS[choice.chosen]) if choice.chosen else turn._("none")
+    text = turn._("Your notifications go to %(channel)s (your choice: %(chosen)s). If the "
+                  "channel you choose is no longer bound, they go to Telegram, then WeCom, "
+                  "then the browser chat. Choose a channel:",
+                  channel=turn._(CHANNEL_LABELS[choice.effective]), chosen=chosen)
+    buttons = tuple(((turn._(CHANNEL_LABELS[name]), CHANNEL_CALLBACK + name),)
+                    for name in choice.bound)
+    return Reply(text, buttons)
+
+
 async def help_(turn: Turn) -> Outcome:
     """/help: the commands this bot understands, with a button that starts a new case."""
     text = turn._(
         "Commands:\n/bind <code> – bind this chat to your staff account\n"
         "/whoami – show who this chat is bound to\n/language – choose the language\n"
+        "/channel – choose the chat your notifications go to\n"
         "/new – capture a new case\n/resume – continue a draft or a returned case\n"
         "/cancel – cancel the draft you are capturing\n"
         "/special – ask for a special approval to work outside working hours\n"
@@ -138,10 +170,12 @@ COMMANDS: dict[str, Handler] = {
     "bind": bind,
     "whoami": whoami,
     "language": language,
+    "channel": channel,
     "help": help_,
 }
 CALLBACKS: dict[str, Handler] = {LANGUAGE_CALLBACK: language_chosen,
-                                  PLEDGE_BUTTON: pledge_confirmed}
+                                  PLEDGE_BUTTON: pledge_confirmed,
+                                  CHANNEL_CALLBACK: channel_chosen}
 STEPS: dict[str, Handler] = {
     Step.IDLE: unknown_text,
     Step.AWAITING_BIND_CODE: bind_code_text,

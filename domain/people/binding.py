@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from tortoise.expressions import Q
@@ -14,8 +15,8 @@ from tortoise.transactions import in_transaction
 from domain.models import BindCode, ChatBinding, ConfidentialityPledge, Role, Staff
 from domain.people.staff import get_staff
 from domain.platform import audit, outbox
-from domain.platform.access import Permission
-from domain.platform.actors import Actor, system_actor
+from domain.platform.access import Permission, require, scope_prefix
+from domain.platform.actors import Actor, person_label, system_actor
 from domain.platform.clock import utcnow
 from domain.platform.errors import N_, DomainError
 
@@ -31,6 +32,8 @@ PLEDGE = N_("Confidentiality pledge (version %(version)s)\n"
             "chat once the case is submitted or the draft cancelled.\n"
             "• I report at once any customer data that is lost or leaked.\n"
             "Confirm the pledge before you capture cases.")
+SECOND_ACCOUNT = N_("You already have another account bound on this channel, and a person "
+                    "has one account per channel. Ask your administrator to unbind it first.")
 STALE_PLEDGE = N_("The confidentiality pledge has changed. Read the new text and confirm it.")
 
 
@@ -59,7 +62,8 @@ async def issue_bind_code(actor: Actor, staff_id: int) -> tuple[str, BindCode]:
 
 
 async def bind_chat(channel: str, external_user_id: str, chat_id: str, code: str) -> Staff:
-    """Bind a chat account to the staff member the code was issued for (Q6)."""
+    """Bind a chat account to the staff member the code was issued for, on any channel; an
+    account of another person, or a second account of his on the channel, is refused (Q6)."""
     now = utcnow()
     async with in_transaction():
         bind_code = await BindCode.get_or_none(code_hash=code_digest(code)).prefetch_related(
@@ -77,17 +81,17 @@ async def bind_chat(channel: str, external_user_id: str, chat_id: str, code: str
                    "Ask your administrator to unbind it first.")
             )
         previous = await ChatBinding.get_or_none(staff=staff, channel=channel)
+        if previous is not None and previous.external_user_id != external_user_id:
+            raise DomainError(SECOND_ACCOUNT)
         if previous is not None:
             await previous.delete()
         await ChatBinding.create(staff=staff, channel=channel, external_user_id=external_user_id,
                                  chat_id=chat_id, bound_at=now)
         bind_code.used_at = now
         await bind_code.save(update_fields=["used_at"])
-        detail = {"channel": channel, "external_user_id": external_user_id}
-        if previous is not None and previous.external_user_id != external_user_id:
-            detail["replaced_external_user_id"] = previous.external_user_id
         await audit.record(system_actor(f"chat:{channel}"), "chat.bind", "staff", staff.id,
-                           org_id=staff.org.id, detail=detail)
+                           org_id=staff.org.id,
+                           detail={"channel": channel, "external_user_id": external_user_id})
         await outbox.release_for_binding(staff.id, channel)
     return staff
 
@@ -122,6 +126,13 @@ async def bound_staff(channel: str, external_user_id: str) -> Staff | None:
         channel=channel, external_user_id=external_user_id
     ).prefetch_related("staff", "staff__org")
     return binding.staff if binding else None
+
+
+async def account_of(staff_id: int, channel: str) -> str | None:
+    """The user id of the staff member's chat account on a channel, or None (Q6)."""
+    found = await ChatBinding.filter(staff_id=staff_id, channel=channel).values_list(
+        "external_user_id", flat=True)
+    return found[0] if found else None
 
 
 async def unbind_chat(actor: Actor, staff_id: int, channel: str) -> None:
@@ -192,3 +203,144 @@ async def confirm_pledge(staff_id: int, channel: str, version: str) -> bool:
         await audit.record(system_actor(f"chat:{channel}"), "chat.pledge_confirmed", "staff",
                            staff.id, org_id=staff.org.id, detail={"version": version})
     return True
+
+
+# --- Accounts mapped by a system administrator (issue 15) ---------------------------------
+
+# A chat account id a system administrator may map: 1–64 letters, digits and _ - @ .
+ACCOUNT_ID = re.compile(r"[A-Za-z0-9_\-@.]{1,64}")
+# The browser chat binds itself when its user opens it; its log-in is the proof (Q6).
+SELF_BINDING = "web"
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    """One line of a mapping as read from the file or the staff page: its line number, the
+    employee number, the account's user id, and whether the line had cells past the header."""
+
+    line: int
+    employee_no: str
+    external_user_id: str
+    surplus: bool = False
+
+
+@dataclass(frozen=True)
+class AccountMapping:
+    """A checked line of a mapping: the staff member it names (None when unknown), whether it
+    is already in place, and the refusal (empty when the line may be applied)."""
+
+    row: AccountRow
+    staff: Staff | None = None
+    unchanged: bool = False
+    error: str = ""
+    params: dict[str, object] = field(default_factory=dict)
+
+
+async def preview_accounts(actor: Actor, channel: str, rows: list[AccountRow]
+                           ) -> list[AccountMapping]:
+    """Check a mapping of staff to chat accounts line by line without writing anything:
+    unknown or out-of-scope employee, bad user id, account of another person, a second
+    account of the person, a line repeating another (Q6)."""
+    _require_mapping(actor, channel)
+    numbers = {row.employee_no for row in rows}
+    staff_by_no = {member.employee_no: member for member in
+                   await Staff.filter(employee_no__in=numbers).prefetch_related("org")}
+    accounts = {row.external_user_id for row in rows}
+    holders = {b.external_user_id: b for b in await ChatBinding.filter(
+        channel=channel, external_user_id__in=accounts).prefetch_related("staff")}
+    own = {b.staff_id: b.external_user_id for b in await ChatBinding.filter(  # type: ignore[attr-defined]
+        channel=channel, staff_id__in=[m.id for m in staff_by_no.values()])}
+    seen_staff: dict[str, int] = {}
+    seen_account: dict[str, int] = {}
+    checked = []
+    for row in rows:
+        member = staff_by_no.get(row.employee_no)
+        try:
+            _check_line(actor, row, member, seen_staff, seen_account)
+            assert member is not None
+            checked.append(_against_bindings(row, member, holders, own))
+        except DomainError as refused:
+            checked.append(AccountMapping(row, member, error=refused.key, params=refused.params))
+    return checked
+
+
+async def map_accounts(actor: Actor, channel: str, rows: list[AccountRow]
+                       ) -> list[AccountMapping]:
+    """Bind staff to chat accounts by a system administrator's mapping, all or nothing in one
+    transaction: with any refused line nothing is bound and the checked lines are returned;
+    each new binding is audited as made by him and releases what waited for it (Q6)."""
+    async with in_transaction():
+        checked = await preview_accounts(actor, channel, rows)
+        if any(line.error for line in checked):
+            return checked
+        now = utcnow()
+        for line in checked:
+            if line.unchanged or line.staff is None:
+                continue
+            account = line.row.external_user_id
+            await ChatBinding.create(staff=line.staff, channel=channel, external_user_id=account,
+                                     chat_id=account, bound_at=now)
+            await audit.record(actor, "chat.bind", "staff", line.staff.id,
+                               org_id=line.staff.org.id,
+                               detail={"channel": channel, "external_user_id": account,
+                                       "mapped": True, "line": line.row.line})
+            await outbox.release_for_binding(line.staff.id, channel)
+    return checked
+
+
+async def map_account(actor: Actor, staff_id: int, channel: str, external_user_id: str
+                      ) -> AccountMapping:
+    """Bind one staff member to a chat account from his staff page, by the rules of a mapping
+    (Q6); a refusal raises its DomainError."""
+    member = await get_staff(actor, staff_id, Permission.STAFF_MANAGE)
+    row = AccountRow(1, member.employee_no, external_user_id.strip())
+    (line,) = await map_accounts(actor, channel, [row])
+    if line.error:
+        raise DomainError(line.error, **line.params)
+    return line
+
+
+def _require_mapping(actor: Actor, channel: str) -> None:
+    """Only a system administrator maps accounts, and never the browser chat's."""
+    require(actor, Permission.STAFF_MANAGE)
+    if channel == SELF_BINDING:
+        raise DomainError(N_("The browser chat binds itself when its user opens it; it cannot "
+                             "be mapped."))
+
+
+def _check_line(actor: Actor, row: AccountRow, member: Staff | None,
+                seen_staff: dict[str, int], seen_account: dict[str, int]) -> None:
+    """Refuse a line on its own and against the lines before it in the same file."""
+    if row.surplus:
+        raise DomainError(N_("This row has more cells than the header has columns."))
+    if not ACCOUNT_ID.fullmatch(row.external_user_id):
+        raise DomainError(N_("%(account)s is not a valid user id: 1 to 64 letters, digits, "
+                             "_ - @ or ."), account=row.external_user_id)
+    if member is None:
+        raise DomainError(N_("Unknown employee number %(employee_no)s."),
+                          employee_no=row.employee_no)
+    if not member.org.path.startswith(scope_prefix(actor)):
+        raise DomainError(N_("Employee %(employee_no)s belongs to an organisation outside "
+                             "your scope."), employee_no=row.employee_no)
+    if not member.active:
+        raise DomainError(N_("A deactivated staff member cannot be bound to a chat account."))
+    for key, seen in ((row.employee_no, seen_staff), (row.external_user_id, seen_account)):
+        if key in seen:
+            raise DomainError(N_("This row repeats line %(line)s."), line=seen[key])
+        seen[key] = row.line
+
+
+def _against_bindings(row: AccountRow, member: Staff, holders: dict[str, ChatBinding],
+                      own: dict[int, str]) -> AccountMapping:
+    """A line checked against the bindings in place: the account bound to another person,
+    or the person bound to another account, is refused, never replaced (Q6)."""
+    holder = holders.get(row.external_user_id)
+    if holder is not None and holder.staff_id != member.id:  # type: ignore[attr-defined]
+        raise DomainError(N_("The account %(account)s is already bound to %(staff)s."),
+                          account=row.external_user_id, staff=person_label(holder.staff))
+    current = own.get(member.id)
+    if current is not None and current != row.external_user_id:
+        raise DomainError(N_("%(staff)s is already bound to the account %(account)s on this "
+                             "channel; unbind it first."),
+                          staff=person_label(member), account=current)
+    return AccountMapping(row, member, unchanged=current is not None)

@@ -45,7 +45,10 @@ EDITED_FIELDS = ("subject_type", "subject_id", "subject_revision", "actions", "t
 APPLIED_IN_PLACE = "applied in place to the unsent original"
 MAX_BACKOFF = timedelta(minutes=30)
 
-CHANNEL_PREFERENCE = ("telegram", "web")
+# The order a notification falls back in when its recipient chose no channel or is not bound
+# on the one he chose (issue 15); the browser chat comes last: every staff member with a web
+# log-in can open it.
+CHANNEL_PREFERENCE = ("telegram", "wecom", "web")
 ButtonRows = list[list[tuple[str, str]]]  # a reply's buttons, as its channel made them
 REPLY = "reply"
 REPLY_LIFETIME = timedelta(hours=1)
@@ -67,10 +70,10 @@ async def enqueue(
     """Queue a notification with its intent; call inside the transaction of the change it
     reports.
 
-    Without a channel the message goes to the recipient's Telegram chat, or to his browser
-    chat when he has no Telegram binding. A second call with the same idempotency key adds
-    nothing. The message expires after the lifetime of its kind. A kind that is not urgent
-    is held for the recipient's daily digest (`domain.platform.digest`, issue 14).
+    Without a channel the message goes to the recipient's `preferred_channel` (the one he
+    chose, else Telegram, WeCom, the browser chat). A second call with the same idempotency
+    key adds nothing. The message expires after the lifetime of its kind. A kind that is not
+    urgent is held for the recipient's daily digest (`domain.platform.digest`, issue 14).
     """
     now, subject = utcnow(), intent.subject
     await _add(OutboxMessage(
@@ -143,8 +146,14 @@ async def _add(message: OutboxMessage) -> None:
 
 
 async def preferred_channel(staff_id: int) -> str:
-    """The channel a staff member is reached on: Telegram first, else the browser chat."""
+    """The channel a staff member's notifications go to (issue 15): the one he chose
+    (`Staff.notify_channel`) while he is bound there, else the first he is bound on in the
+    documented order `CHANNEL_PREFERENCE` — Telegram, then WeCom, then the browser chat;
+    bound nowhere, the first of that order, where the message waits for a binding."""
+    chosen = await Staff.filter(id=staff_id).values_list("notify_channel", flat=True)
     bound = set(await ChatBinding.filter(staff_id=staff_id).values_list("channel", flat=True))
+    if chosen and chosen[0] in bound:
+        return chosen[0]
     return next((c for c in CHANNEL_PREFERENCE if c in bound), CHANNEL_PREFERENCE[0])
 
 
@@ -420,13 +429,17 @@ async def wait_for_binding(delivery: Delivery) -> str:
 
 
 async def release_for_binding(staff_id: int, channel: str) -> int:
-    """Send what waited for the staff member's chat to the chat he just bound; returns how
-    many messages go out."""
+    """Send what waited for the staff member's chat once he bound `channel`: to his
+    `preferred_channel`, which is now a bound one (the new chat, unless he chose another
+    channel he is bound on); returns how many messages go out."""
     now = utcnow()
+    target = await preferred_channel(staff_id)
+    if not await ChatBinding.exists(staff_id=staff_id, channel=target):
+        target = channel  # called before the binding is written: the new chat itself
     released = await OutboxMessage.filter(
         recipient_id=staff_id, status=OutboxStatus.WAITING,
     ).filter(Q(expires_at=None) | Q(expires_at__gt=now)).update(
-        status=OutboxStatus.PENDING, channel=channel, next_attempt_at=now)
+        status=OutboxStatus.PENDING, channel=target, next_attempt_at=now)
     if released:
         await outbox_wake.queued()
     return released
