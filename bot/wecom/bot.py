@@ -1,46 +1,101 @@
-"""The WeCom adapter's sending side (issue 15): flow replies, outbox notifications, cards.
+"""The WeCom adapter's sending side (issue 15): flow replies, outbox notifications, cards,
+the app menu and the recall of the app's messages that echoed customer data.
 
-Skeleton: the interface of WECOM.md, so the callback (W1) and the wiring (W4) can import it.
+WeCom has no buttons under a text: a reply or notice with buttons goes as a button_interaction
+template card (bot/wecom/cards.py), recorded in `domain.platform.chat_cards` so that a press
+resolves to the flows' data once. Sends take their turn from a pacer with WeCom's limits (30
+messages a minute to a member: a gap of 2 s; 20 calls a second overall). A frequency-limit
+answer pauses the bot like Telegram's 429 — for the dispatcher a pause, not an attempt.
+
+Customer data (C10): WeCom does not let an app delete a member's own messages, so the agent's
+typed ID numbers and photos stay in his WeCom (the bank's own system). What the app can do is
+recall its own messages within 24 hours: the replies it sent while a capture draft was open
+(its summaries echo the customer's masked data and name) are noted with `chat_privacy` under
+channel "wecom" and recalled when the case's messages are released (submitted, cancelled or
+withdrawn), through the same due_deletions / message_deleted / deletion_failed path, and by a
+sweep every minute for what failed.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from datetime import timedelta
+from types import EllipsisType
 
 import aiohttp
 
 from bot import actions
+from bot.dispatcher import SendFailed
 from bot.flows import ChatRouter, Reply
+from bot.flows.capture_steps import CAPTURE_STEPS
 from bot.flows.context import FlowContext
 from bot.flows.messages import Buttons
-from bot.pacer import Pacer
-from bot.wecom.api import WeComApi, WeComError, send_failure
+from bot.pacer import Pacer, pause_bot
+from bot.wecom import cards
+from bot.wecom.api import (
+    CHANNEL,
+    PermanentError,
+    RateLimited,
+    WeComApi,
+    WeComError,
+    send_failure,
+)
+from bot.wecom.api import process_holder as api_holder
 from bot.wecom.config import WeComConfig
 from bot.wecom.crypt import WeComCrypt
+from domain.models import ChatSession
+from domain.people import binding
+from domain.platform import chat_cards, chat_privacy, leases, outbox
 from domain.platform.chat_limits import InboundLimit
+from domain.platform.clock import utcnow
+from domain.platform.errors import N_
 from domain.platform.intents import Intent
+from locales import normalise, translate
 
 log = logging.getLogger(__name__)
 
-WECOM_PER_SECOND = 20.0
-WECOM_USER_GAP = 2.0
+# The app menu (menu/create): click buttons whose key is the command, which the callback
+# turns into that command (WeCom allows three buttons, five under each).
+MENU_MAIN = ((N_("New case"), "/new"), (N_("Resume"), "/resume"))
+MENU_MORE = N_("More")
+MENU_SUB = ((N_("My box"), "/box"), (N_("Report a loss"), "/loss"), (N_("Help"), "/help"))
+CHOSEN = N_("Chosen: %(label)s")
+# The one button of a card edited to carry none (a button_interaction card needs one).
+NO_ACTION = N_("No action needed")
+# A frequency-limit pause longer than this leaves the reply to the outbox.
+MAX_WAIT_IN_PLACE_SECONDS = 5.0
+RECALL_SWEEP = timedelta(minutes=1)
+RECALL_LEASE = "wecom_customer_messages"
 
 
 class WeComBot:
-    """Runs the FieldOps flows on WeCom and sends outbox messages for the dispatcher."""
+    """Runs the FieldOps flows on WeCom and sends outbox messages for the dispatcher.
+
+    `per_second` and `user_gap_seconds` default (`...`) to the config's; None per second
+    means no overall limit (tests). A passing failure of a reply is tried `reply_attempts`
+    times, `reply_backoff_seconds` apart and doubling, then queued in the outbox.
+    """
 
     def __init__(self, config: WeComConfig, ctx: FlowContext, *, default_locale: str,
                  inbound_limit: InboundLimit | None = None,
-                 per_second: float | None = WECOM_PER_SECOND,
-                 user_gap_seconds: float = WECOM_USER_GAP) -> None:
+                 per_second: float | EllipsisType | None = ...,
+                 user_gap_seconds: float | EllipsisType = ...,
+                 reply_attempts: int = 3, reply_backoff_seconds: float = 1.0) -> None:
         self.config = config
-        self.ctx = ctx
+        self.public_url = ctx.public_url
+        self.default_locale = default_locale
         self.inbound_limit = inbound_limit
         self.router = ChatRouter(ctx, default_locale)
         self.crypt = WeComCrypt(config.token, config.aes_key, config.corp_id)
-        self.pacer = Pacer(per_second, user_gap_seconds, user_gap_seconds)
+        gap = config.user_gap_seconds if user_gap_seconds is ... else user_gap_seconds
+        self.pacer = Pacer(config.per_second if per_second is ... else per_second, gap, gap)
+        self.reply_attempts = reply_attempts
+        self.reply_backoff_seconds = reply_backoff_seconds
         self._session: aiohttp.ClientSession | None = None
         self._api: WeComApi | None = None
+        self._recalls: asyncio.Task[None] | None = None
 
     @property
     def api(self) -> WeComApi:
@@ -55,37 +110,215 @@ class WeComBot:
         return self._api is not None
 
     async def start(self) -> None:
-        """Open the HTTP session and the API client."""
+        """Open the HTTP session and the API client, set the app menu (a failure is logged,
+        the bot serves without it) and start the sweep of recalls."""
         self._session = aiohttp.ClientSession()
         self._api = WeComApi(self._session, self.config)
+        try:
+            await self._api.menu_create(self.menu())
+        except WeComError as error:
+            log.error("wecom app menu not set: %s", error)
+        self._recalls = asyncio.create_task(self._sweep_recalls())
+        log.info("wecom app %s started", self.config.agent_id)
 
     async def stop(self) -> None:
-        """Close the HTTP session."""
+        """Stop the sweep and close the HTTP session."""
+        if self._recalls is not None:
+            self._recalls.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._recalls
+            self._recalls = None
         session, self._session, self._api = self._session, None, None
         if session is not None:
             await session.close()
+
+    def menu(self) -> list[cards.Json]:
+        """The app menu in the default language: New case, Resume, and More (My box, Report
+        a loss, Help); each a click button whose key is its command."""
+        def click(label: str, command: str) -> cards.Json:
+            return {"type": "click", "name": self._(label), "key": command}
+        return [*(click(label, command) for label, command in MENU_MAIN),
+                {"name": self._(MENU_MORE),
+                 "sub_button": [click(label, command) for label, command in MENU_SUB]}]
+
+    def _(self, msgid: str, locale: str | None = None, **params: object) -> str:
+        return translate(normalise(locale, self.default_locale), msgid, **params)
 
     def render(self, intent: Intent) -> Buttons:
         """Actions as buttons of the flows (sent as a button_interaction card)."""
         return actions.buttons(intent)
 
     async def send_text(self, chat_id: str, text: str, buttons: Buttons = ()) -> str | None:
-        """Send a notification to a member; its msgid."""
+        """Send a notification to a member: a text, or a card for its buttons (issue 15).
+        Returns the card's task id (what an edit updates), or the text's msgid; WeCom's
+        errors become `SendFailed` (a frequency limit is a pause)."""
         try:
-            sent = await self.api.send_text(chat_id, text)
+            external_id, _ = await self._send(chat_id, text, buttons)
         except WeComError as error:
             raise send_failure(error) from error
-        return sent.msgid
+        return external_id
 
     async def edit_text(self, chat_id: str, message_id: str, text: str,
                         buttons: Buttons = ()) -> None:
-        """Replace a sent notice (to follow)."""
+        """Replace a sent notice (issue 14) in WeCom's way.
 
-    async def send_replies(self, user_id: str, replies: list[Reply], update_key: str) -> None:
-        """Send flow replies in order (to follow: pacing, retries, the outbox)."""
-        for reply in replies:
-            await self.send_text(user_id, reply.text, reply.buttons)
+        A card is updated as a whole (`update_template_card`) with its latest unused
+        response code (each works once, within 72 hours); a card edited to no buttons keeps
+        one inert "No action needed" button, as a button_interaction card needs one. WeCom
+        cannot edit a text message: the new text is sent, then the old one recalled (within
+        24 hours, else it stays; a failed recall is logged). A card without a usable code,
+        or a new text too long for one card, is sent anew the same way, the old card kept.
+        """
+        try:
+            found = await chat_cards.card(CHANNEL, message_id)
+            if found is None or found.recipient != chat_id:
+                await self._send(chat_id, text, buttons)
+                await self._recall_quietly(message_id)
+                return
+            code = chat_cards.unused_code(found, utcnow())
+            edited = self._edited_card(found.task_id, text, buttons)
+            if code is not None and edited is not None:
+                try:
+                    await self.api.update_card([chat_id], code, card=edited.body)
+                except PermanentError as error:  # the code was refused: sent anew below
+                    log.warning("wecom card %s not updated: %s", message_id, error)
+                    await chat_cards.code_used(found, code)
+                else:
+                    await chat_cards.replaced(found, edited.keys)
+                    return
+            await self._send(chat_id, text, buttons)
+        except WeComError as error:
+            raise send_failure(error) from error
+
+    def _edited_card(self, task_id: str, text: str, buttons: Buttons) -> cards.Card | None:
+        """The whole new card of an edit, None when the text and buttons need more than one."""
+        layout = cards.layout(text, buttons or (((self._(NO_ACTION), ""),),),
+                              self.public_url)
+        if layout.texts or len(layout.cards) != 1:
+            return None
+        only = layout.cards[0]
+        body = only.body | {"task_id": task_id}
+        return cards.Card(task_id, body, only.keys)
+
+    async def send_replies(self, user_id: str, replies: list[Reply], update_key: str, *,
+                           released: bool = False) -> None:
+        """Send flow replies in order, paced; what a passing failure keeps from the member
+        (and what follows it) goes through the outbox, so he is told what his action did
+        (DESIGN §3). Replies sent while a capture draft is open are noted for recall (C10);
+        `released` (the update released a case's messages) recalls them at once."""
+        draft = await self._open_draft(user_id)
+        for index, reply in enumerate(replies):
+            try:
+                msgids = await self._reply(user_id, reply)
+            except (RateLimited, SendFailed) as error:
+                rest = [(r.text, [list(row) for row in r.buttons]) for r in replies[index:]]
+                queued = await outbox.enqueue_replies(CHANNEL, user_id,
+                                                      f"{update_key}:{index}", rest)
+                log.warning("replies to wecom member %s failed (%s): %d of %d queued in the "
+                            "outbox", user_id, error, queued, len(rest))
+                break
+            except WeComError as error:  # refused as it is: sending it again cannot help
+                log.error("reply to wecom member %s refused: %s", user_id, error)
+                continue
+            if draft is not None:
+                for msgid in msgids:
+                    await chat_privacy.note_customer_message(draft, CHANNEL, user_id, msgid,
+                                                             utcnow())
+        if released:
+            await self.recall_customer_messages(user_id)
+
+    async def _reply(self, user_id: str, reply: Reply) -> list[str]:
+        """One reply, tried again in place after a passing error or a short frequency limit
+        (which pauses the whole bot); its msgids."""
+        for attempt in range(1, self.reply_attempts + 1):
+            try:
+                async with self.pacer.turn(user_id):
+                    _, msgids = await self._send(user_id, reply.text, reply.buttons)
+                return msgids
+            except RateLimited as error:
+                await pause_bot(self.pacer, CHANNEL, error.retry_after)
+                if attempt == self.reply_attempts \
+                        or error.retry_after > MAX_WAIT_IN_PLACE_SECONDS:
+                    raise
+            except PermanentError:
+                raise
+            except WeComError as error:
+                if attempt == self.reply_attempts:
+                    raise SendFailed(str(error)) from error
+                await asyncio.sleep(self.reply_backoff_seconds * 2 ** (attempt - 1))
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def _send(self, user_id: str, text: str, buttons: Buttons) -> tuple[str, list[str]]:
+        """A text with buttons as WeCom messages (texts, then cards, each card recorded):
+        the id an edit takes (the first card's task id, else the text's msgid) and every
+        msgid sent."""
+        layout = cards.layout(text, buttons, self.public_url)
+        msgids = [(await self.api.send_text(user_id, piece)).msgid for piece in layout.texts]
+        task_ids = []
+        for card in layout.cards:
+            sent = await self.api.send_card(user_id, card.body)
+            await chat_cards.record_sent(CHANNEL, user_id, card.task_id, sent.msgid,
+                                         card.keys, sent.response_code, utcnow())
+            msgids.append(sent.msgid)
+            task_ids.append(card.task_id)
+        return (task_ids or msgids)[0], msgids
 
     async def card_pressed(self, user_id: str, task_id: str, response_code: str,
                            chosen_label: str | None) -> None:
-        """Show the choice on a pressed card (to follow)."""
+        """Show the choice on a pressed card ("Chosen: …" in the member's language) with
+        `update_template_card`, so that it cannot be pressed again; a failure is logged
+        (the card then still resolves a second press to nothing)."""
+        found = await chat_cards.card(CHANNEL, task_id)
+        label = chosen_label or (chat_cards.pressed_label(found) if found else None)
+        if found is None or label is None or not response_code:
+            return
+        staff = await binding.bound_staff(CHANNEL, user_id)
+        name = self._(CHOSEN, staff.locale if staff else None,
+                      label=cards.short(label, cards.BUTTON_TEXT_MAX))
+        try:
+            await self.api.update_card([user_id], response_code, replace_name=name)
+        except WeComError as error:
+            log.warning("wecom card %s not marked as chosen: %s", task_id, error)
+        await chat_cards.code_used(found, response_code)
+
+    async def _open_draft(self, user_id: str) -> int | None:
+        """The case of the capture draft the member's session stands on, or None."""
+        session = await ChatSession.get_or_none(channel=CHANNEL, external_user_id=user_id)
+        if session is None or session.step not in CAPTURE_STEPS:
+            return None
+        case = (session.data or {}).get("case")
+        return int(case) if case else None
+
+    async def recall_customer_messages(self, user_id: str | None = None) -> int:
+        """Recall the app's released messages with customer data, of one member or all
+        (C10, issue 15); a failure is tried again by the next sweep."""
+        recalled = 0
+        for row in await chat_privacy.due_deletions(CHANNEL, utcnow(), user_id):
+            try:
+                await self.api.recall(row.message_id)
+            except RateLimited as error:  # the next sweep goes on
+                await chat_privacy.deletion_failed(row, str(error))
+                break
+            except WeComError as error:
+                await chat_privacy.deletion_failed(row, str(error))
+                continue
+            await chat_privacy.message_deleted(row, utcnow())
+            recalled += 1
+        return recalled
+
+    async def _recall_quietly(self, msgid: str) -> None:
+        try:
+            await self.api.recall(msgid)
+        except WeComError as error:  # past 24 hours, or recalled already: it stays
+            log.info("wecom message %s not recalled after its edit: %s", msgid, error)
+
+    async def _sweep_recalls(self) -> None:
+        """Try the recalls again every minute, under a lease so that one worker does it."""
+        holder = api_holder()
+        while True:
+            await asyncio.sleep(RECALL_SWEEP.total_seconds())
+            try:
+                if await leases.acquire(RECALL_LEASE, holder, RECALL_SWEEP * 2):
+                    await self.recall_customer_messages()
+            except Exception:  # the next round tries again; the bot keeps serving
+                log.exception("sweep of wecom messages to recall failed")

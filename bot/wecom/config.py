@@ -17,6 +17,10 @@ from bot.wecom.errors import BadSetting
 
 DEFAULT_API_BASE_URL = "https://qyapi.weixin.qq.com"
 DEFAULT_CALLBACK_PATH = "/wecom/callback"
+# WeCom's limits: 30 messages a minute to one member (a gap of 2 s), a few thousand API calls
+# a minute per app; 20 a second overall leaves room for the token, card updates and recalls.
+DEFAULT_PER_SECOND = 20.0
+DEFAULT_USER_GAP_SECONDS = 2.0
 REQUIRED = ("corp_id", "agent_id", "secret", "token", "aes_key")
 
 
@@ -30,6 +34,8 @@ class WeComSettings(Protocol):
     wecom_aes_key: str
     wecom_api_base_url: str
     wecom_callback_path: str
+    wecom_per_second: float
+    wecom_user_gap_seconds: float
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,8 @@ class WeComConfig:
     aes_key: str = field(repr=False)
     api_base_url: str = DEFAULT_API_BASE_URL
     callback_path: str = DEFAULT_CALLBACK_PATH
+    per_second: float | None = DEFAULT_PER_SECOND  # None: no overall limit (tests)
+    user_gap_seconds: float = DEFAULT_USER_GAP_SECONDS
 
 
 def wecom_config(settings: WeComSettings) -> WeComConfig | None:
@@ -68,7 +76,9 @@ def wecom_config(settings: WeComSettings) -> WeComConfig | None:
         raise BadSetting(f"{_env('callback_path')}: must be a path starting with /")
     return WeComConfig(corp_id=values["corp_id"], agent_id=int(values["agent_id"]),
                        secret=values["secret"], token=values["token"],
-                       aes_key=values["aes_key"], api_base_url=base, callback_path=path)
+                       aes_key=values["aes_key"], api_base_url=base, callback_path=path,
+                       per_second=settings.wecom_per_second,
+                       user_gap_seconds=settings.wecom_user_gap_seconds)
 
 
 def _env(name: str) -> str:

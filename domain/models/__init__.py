@@ -27,6 +27,7 @@ from domain.models.chat import (
     ProcessedUpdate,
     WebChatMessage,
 )
+from domain.models.chat_cards import ChatCard
 from domain.models.chat_inbox import ChatInboxMessage, InboxStatus
 from domain.models.chat_privacy import ChatCustomerMessage, ChatInboundHit, ConfidentialityPledge
 from domain.models.devices import (
@@ -100,6 +101,7 @@ MODEL_MODULES = [
     "domain.models.sessions",
     "domain.models.chat_privacy",
     "domain.models.chat_inbox",
+    "domain.models.chat_cards",
     "domain.models.role_grants",
     "domain.models.review_duty",
 ]
@@ -126,6 +128,7 @@ __all__ = [
     "CasePhoto",
     "CaseStatus",
     "ChatBinding",
+    "ChatCard",
     "ChatCustomerMessage",
     "ChatInbound",
     "ChatInboundHit",
