@@ -10,7 +10,7 @@ from tortoise.transactions import in_transaction
 from domain.models import ChatBinding, Staff
 from domain.people.staff import NO_SUCH_STAFF, get_staff
 from domain.platform import audit
-from domain.platform.access import Permission
+from domain.platform.access import Permission, require
 from domain.platform.actors import Actor, actor_for
 from domain.platform.errors import N_, DomainError, NotFound
 from domain.platform.outbox import CHANNEL_PREFERENCE, preferred_channel
@@ -72,4 +72,6 @@ async def _chooser_may(actor: Actor, staff_id: int) -> Staff:
         if member is None:
             raise NotFound(NO_SUCH_STAFF)
         return member
-    return await get_staff(actor, staff_id, Permission.STAFF_MANAGE)
+    member = await get_staff(actor, staff_id)  # out of his subtree: as missing (S3)
+    require(actor, Permission.STAFF_MANAGE)
+    return member
