@@ -8,8 +8,8 @@ effect, and the same update delivered again is then handled, once. Telegram deli
 an update whose webhook delivery was not answered, and in polling mode one not yet confirmed:
 `bot.telegram.polling` confirms an update only after it was handled (Telegram itself is the
 durable inbox). On SQLite the transaction holds the database for the length of one update,
-so a photo or file that the open step reads (a flow's `DOWNLOADS`) is downloaded before it
-opens.
+so a photo or file that the open step reads (a flow's `DOWNLOADS`) is downloaded and checked
+as a photo (in the process pool) before it opens, and the step is handed the verdict.
 
 A command sent while a flow waits for an answer (a side command: /box, /help, /whoami…),
 a button of another flow pressed then, or a side press of the open flow (its
@@ -38,9 +38,12 @@ from bot.flows.context import FlowContext
 from bot.flows.messages import Inbound, Reply
 from bot.flows.turn import Outcome, Step, Turn, answer
 from domain.people import binding, chat_accounts
-from domain.platform import chat
+from domain.platform import chat, chat_limits
+from domain.platform.chat_limits import Admission, InboundLimit
+from domain.platform.clock import utcnow
 from domain.platform.errors import N_, DomainError
-from locales import DEFAULT_LOCALE
+from domain.platform.images import PhotoInfo, inspect_off_loop
+from locales import DEFAULT_LOCALE, translate
 
 V = TypeVar("V")
 CANCEL = "cancel"
@@ -179,6 +182,30 @@ class ChatRouter:
         replies."""
         return (await self.handle_update(inbound)).replies
 
+    async def over_limit(self, inbound: Inbound, limit: InboundLimit | None
+                         ) -> list[Reply] | None:
+        """None while the sender is within the inbound limit (issue 13); past it the update
+        is marked processed unhandled and the replies to send are returned: "slow down" for
+        the first one, nothing for the rest."""
+        if limit is None:
+            return None
+        admission = await chat_limits.admit(inbound.channel, inbound.external_user_id, limit,
+                                            utcnow())
+        if admission is Admission.HANDLE:
+            return None
+        if await chat.claim_update(inbound.channel, inbound.identity) \
+                and admission is Admission.WARN:
+            return [Reply(translate(await self.locale_of(inbound), chat_limits.SLOW_DOWN))]
+        return []
+
+    async def locale_of(self, inbound: Inbound) -> str:
+        """The language the chat user reads, as the flows would answer him."""
+        session = await chat.session_for(inbound.channel, inbound.external_user_id,
+                                         inbound.chat_id)
+        staff = await binding.bound_staff(inbound.channel, inbound.external_user_id)
+        return chat.preferred_locale(session.locale, staff.locale if staff else None,
+                                     inbound.language_code, self.default_locale)
+
     async def handle_update(self, inbound: Inbound) -> Handled:
         """`handle`, telling also whether customer-data messages of the chat became due for
         deletion (C10). Writes only what changed: the step when it moved, the client's
@@ -199,18 +226,29 @@ class ChatRouter:
         return Handled(list(outcome.replies), bool(turn.released))
 
     async def _prefetched(self, inbound: Inbound) -> Inbound:
-        """The event with its attachment downloaded before the update's transaction opens
-        (on SQLite it holds the database), when the chat stands on a step that reads one and
-        the announced size is within the photo limit (a larger one is refused unread)."""
+        """The event with its attachment downloaded and checked as a photo before the
+        update's transaction opens (on SQLite it holds the database, and other chats would
+        wait for the check, issue 14), when the chat stands on a step that reads one and the
+        announced size is within the photo limit (a larger one is refused unread)."""
         upload = inbound.attachment
-        limit = self.ctx.capture.photo_limits.max_bytes
-        if upload is None or (upload.size is not None and upload.size > limit):
+        limits = self.ctx.capture.photo_limits
+        if upload is None or (upload.size is not None and upload.size > limits.max_bytes):
             return inbound
         session = await chat.session_for(inbound.channel, inbound.external_user_id,
                                          inbound.chat_id)
         if session.step not in ROUTES.downloads:
             return inbound
-        return replace(inbound, attachment=await upload.prefetched())
+        upload = await upload.prefetched()
+        try:
+            content = await upload.fetch()
+        except Exception:  # the download failed: the flow reads the failure and says so
+            return replace(inbound, attachment=upload)
+        try:
+            verdict: PhotoInfo | DomainError = await inspect_off_loop(
+                content, limits, self.ctx.capture.photo_checks)
+        except DomainError as refusal:
+            verdict = refusal
+        return replace(inbound, attachment=replace(upload, checked=verdict))
 
     async def _turn(self, inbound: Inbound) -> Turn:
         # session, binding, staff, org and roles in one statement, read under the chat's

@@ -22,11 +22,9 @@ from bot.telegram.convert import (
     inbound_upload,
     keyboard,
 )
-from domain.people import binding
-from domain.platform import chat, chat_limits, chat_privacy, outbox
-from domain.platform.chat_limits import Admission, InboundLimit
+from domain.platform import chat_privacy, outbox
+from domain.platform.chat_limits import InboundLimit
 from domain.platform.clock import utcnow
-from locales import translate
 
 log = logging.getLogger(__name__)
 
@@ -97,23 +95,10 @@ class UpdateHandlers:
     async def _admitted(self, bot: Bot, inbound: Inbound) -> bool:
         """Whether the chat user is within the inbound limit; past it the update is marked
         processed unhandled, and only the first one is answered "slow down"."""
-        if self.inbound_limit is None:
-            return True
-        admission = await chat_limits.admit(CHANNEL, inbound.external_user_id,
-                                            self.inbound_limit, utcnow())
-        if admission is Admission.HANDLE:
-            return True
-        if await chat.claim_update(CHANNEL, inbound.identity) and admission is Admission.WARN:
-            slow_down = translate(await self._locale(inbound), chat_limits.SLOW_DOWN)
-            await self._send(bot, inbound, [Reply(slow_down)])
-        return False
-
-    async def _locale(self, inbound: Inbound) -> str:
-        """The language the chat user reads, as the flows would answer him."""
-        session = await chat.session_for(CHANNEL, inbound.external_user_id, inbound.chat_id)
-        staff = await binding.bound_staff(CHANNEL, inbound.external_user_id)
-        return chat.preferred_locale(session.locale, staff.locale if staff else None,
-                                     inbound.language_code, self.router.default_locale)
+        refused = await self.router.over_limit(inbound, self.inbound_limit)
+        if refused:
+            await self._send(bot, inbound, refused)
+        return refused is None
 
     async def _send(self, bot: Bot, inbound: Inbound, replies: list[Reply],
                     released: bool = False) -> None:

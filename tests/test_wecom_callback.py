@@ -1,0 +1,331 @@
+"""WeCom's callback URL (issue 15), driven as WeCom calls it (tests/wecom_client.py) against the
+real callback, bot and flows, with the fake WeCom API: the URL check, refusals, messages
+stored at once and handled later per sender in order, retries handled once, a crashed
+worker's message taken again, and photos downloaded through media/get."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from PIL import Image
+
+from bot.flows import Inbound
+from bot.flows.router import Handled
+from bot.wecom.bot import WeComBot
+from bot.wecom.callback import WeComCallback
+from bot.wecom.config import WeComConfig
+from bot.wecom.crypt import WeComCrypt
+from domain.models import Case, CasePhoto, ChatInboxMessage, InboxStatus, PhotoKind, Role
+from domain.people import binding
+from domain.platform import chat_inbox
+from tests.bot_support import code_for
+from tests.capture_support import (
+    ALWAYS,
+    BACK_PROMPT,
+    FRONT_PROMPT,
+    ID_NUMBER,
+    MOBILE,
+    NAME_PROMPT,
+    TYPE,
+)
+from tests.case_support import noisy_jpeg
+from tests.clock_support import SteadyClock
+from tests.factories import ROOT, flow_context, org_tree, person
+from tests.fake_wecom import AGENT_ID, CORP_ID, SECRET, FakeWeCom
+from tests.telegram_support import capture_desk
+from tests.wecom_client import AES_KEY, TOKEN, WeComClient
+
+AGENT, REVIEWER = "agent-f1", "reviewer-r1"
+NOT_UNDERSTOOD = "I did not understand that. Send /help to see what I can do."
+
+
+@dataclass
+class Served:
+    """The callback served on a test server, its bot, WeCom calling it, the fake API."""
+
+    callback: WeComCallback
+    bot: WeComBot
+    wecom: WeComClient
+    fake: FakeWeCom
+
+    def texts(self, user: str) -> list[str]:
+        """The texts the bot sent a member (text messages and cards' titles)."""
+        return [_text(body) for body in self.fake.sent(user)]
+
+
+def _text(body: dict[str, Any]) -> str:
+    """A sent message as the member reads it: a text, or a card's title, text and buttons."""
+    if body["msgtype"] != "template_card":
+        return str(body[body["msgtype"]]["content"])
+    card = body["template_card"]
+    return "\n".join([card.get("main_title", {}).get("title", ""),
+                      card.get("sub_title_text", ""),
+                      *(button["text"] for button in card.get("button_list", []))])
+
+
+async def until(condition: Callable[[], Awaitable[bool]]) -> None:
+    """Wait for background handling to reach a state (bounded, never a timed assertion)."""
+    async with asyncio.timeout(10):
+        while True:
+            if await condition():
+                return
+            await asyncio.sleep(0.02)
+
+
+async def stored(status: InboxStatus | None = None) -> list[ChatInboxMessage]:
+    rows = ChatInboxMessage.all().order_by("id")
+    return await (rows.filter(status=status) if status else rows)
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeWeCom]:
+    async with FakeWeCom() as server:
+        yield server
+
+
+@pytest.fixture
+async def served(database_url: str, fake: FakeWeCom, tmp_path: Path) -> AsyncIterator[Served]:
+    """The bot and its callback at /wecom/callback of a test server, handling in the
+    background (a fast sweep, retries due at once)."""
+    config = WeComConfig(corp_id=CORP_ID, agent_id=AGENT_ID, secret=SECRET, token=TOKEN,
+                         aes_key=AES_KEY, api_base_url=fake.url)
+    bot = WeComBot(config, flow_context(tmp_path / "media", hours=ALWAYS),
+                   default_locale="en", per_second=None, user_gap_seconds=0.0)
+    await bot.start()
+    callback = WeComCallback(bot, sweep_seconds=0.05, retry_after=timedelta(0),
+                             max_attempts=2)
+    app = web.Application()
+    app.router.add_route("GET", config.callback_path, callback.handle)
+    app.router.add_route("POST", config.callback_path, callback.handle)
+    server = TestServer(app)
+    await server.start_server()
+    await callback.start()
+    try:
+        async with WeComClient(str(server.make_url("/"))) as wecom:
+            yield Served(callback, bot, wecom, fake)
+    finally:
+        await callback.stop()
+        await server.close()
+        await bot.stop()
+
+
+async def test_the_url_check_answers_the_echo_and_writes_nothing(served: Served) -> None:
+    answer = await served.wecom.verify_url("1616140317555161061")
+    assert (answer.status, answer.body) == (200, "1616140317555161061")
+    assert await stored() == []
+
+
+async def test_forged_replayed_or_foreign_callbacks_are_refused_and_not_stored(
+        served: Served, test_clock: SteadyClock, caplog: pytest.LogCaptureFixture) -> None:
+    wecom = served.wecom
+    assert (await wecom.verify_url(signature="0" * 40)).status == 403
+    assert (await wecom.post(wecom.text(AGENT, "hi"), signature="0" * 40)).status == 403
+    stale = str(int((test_clock() - timedelta(minutes=6)).timestamp()))
+    assert (await wecom.verify_url(timestamp=stale)).status == 403
+    assert (await wecom.post(wecom.text(AGENT, "hi"), timestamp=stale)).status == 403
+    other_corp = WeComCrypt(TOKEN, AES_KEY, "wwsomeothercorp")
+    assert (await wecom.post(wecom.text(AGENT, "hi"), crypt=other_corp)).status == 403
+    unsigned = await wecom.post_raw(b"<xml><Encrypt>abc</Encrypt></xml>", {})
+    assert unsigned.status == 400
+    assert await stored() == []
+    reasons = {record.getMessage().split("(")[1].split(",")[0] for record in caplog.records
+               if "wecom callback refused" in record.getMessage()}
+    assert reasons == {"bad_signature", "stale_timestamp", "wrong_receive_id",
+                       "malformed_message"}
+
+
+async def test_oversize_or_entity_xml_is_refused_unread_and_not_stored(served: Served
+                                                                       ) -> None:
+    wecom = served.wecom
+    query = {"msg_signature": "0" * 40, "timestamp": "1", "nonce": "1"}
+    oversize = b"<xml><Encrypt>" + b"A" * 70_000 + b"</Encrypt></xml>"
+    assert (await wecom.post_raw(oversize, query)).status == 413
+    bomb = (b'<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY a "aaaaaaaaaa">'
+            b'<!ENTITY b "&a;&a;&a;&a;&a;&a;">]><xml><Encrypt>&b;</Encrypt></xml>')
+    assert (await wecom.post_raw(bomb, query)).status == 400
+    # signed and encrypted by the app's own keys, but the message inside declares an entity
+    inner = ('<!DOCTYPE xml [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+             f'<xml><FromUserName>{AGENT}</FromUserName><MsgType>text</MsgType>'
+             '<CreateTime>1</CreateTime><Content>&x;</Content><MsgId>1</MsgId></xml>')
+    assert (await wecom.post(inner)).status == 400
+    assert await stored() == []
+
+
+async def test_a_text_is_answered_at_once_stored_encrypted_then_handled(served: Served
+                                                                        ) -> None:
+    answer = await served.wecom.post(served.wecom.text(AGENT, "hello, my customer 张三"))
+    assert (answer.status, answer.body) == (200, "")
+    (row,) = await stored()
+    assert (row.channel, row.sender) == ("wecom", AGENT)
+    assert "张三" not in row.payload and "hello" not in row.payload  # encrypted at rest
+    await until(lambda: _sent_to(served, AGENT, 1))
+    assert served.texts(AGENT) == [NOT_UNDERSTOOD]
+    await until(lambda: _all_handled(1))
+    assert (await ChatInboxMessage.get(id=row.id)).payload == ""
+
+
+async def test_a_callback_posted_four_times_is_handled_once(served: Served) -> None:
+    answer = await served.wecom.post(served.wecom.text(AGENT, "hi"), times=4)
+    assert (answer.status, answer.posts) == (200, 4)
+    await until(lambda: _all_handled(1))
+    assert len(await stored()) == 1
+    assert served.texts(AGENT) == [NOT_UNDERSTOOD]
+
+
+async def test_a_bind_code_sent_alone_binds_and_a_menu_click_is_its_command(
+        served: Served) -> None:
+    ids = await org_tree()
+    agent, _ = await person(ids["outlet_a"], Role.FIELD_AGENT, no="F1", name="陈展业")
+    code, _ = await binding.issue_bind_code(ROOT, agent.id)
+    await served.wecom.post(served.wecom.text(AGENT, code.lower()))
+    await until(lambda: _sent_to(served, AGENT, 1))
+    assert (await binding.bound_staff("wecom", AGENT)).id == agent.id  # type: ignore[union-attr]
+    before = len(served.fake.sent(AGENT))
+    await served.wecom.post(served.wecom.event(AGENT, "click", "/whoami"))
+    await until(lambda: _sent_to(served, AGENT, before + 1))
+    assert "陈展业" in served.texts(AGENT)[before]
+
+
+async def test_one_senders_messages_are_handled_one_at_a_time_in_arrival_order(
+        served: Served) -> None:
+    handled: list[str] = []
+    running: set[str] = set()
+    overlapped: list[str] = []
+    handle_update = served.bot.router.handle_update
+
+    async def watched(inbound: Inbound) -> Handled:
+        if inbound.external_user_id in running:
+            overlapped.append(inbound.text)
+        running.add(inbound.external_user_id)
+        await asyncio.sleep(0.01)  # long enough for another worker to step in
+        handled.append(inbound.text)
+        running.discard(inbound.external_user_id)
+        return await handle_update(inbound)
+
+    served.bot.router.handle_update = watched  # type: ignore[method-assign]
+    texts = [f"message {number}" for number in range(8)]
+    await asyncio.gather(*(served.wecom.post(served.wecom.text(AGENT, text, msg_id=number))
+                           for number, text in enumerate(texts)))
+    await until(lambda: _all_handled(len(texts)))
+    arrival = [texts[int(row.dedupe_key.removeprefix("msg:"))] for row in await stored()]
+    assert sorted(arrival) == sorted(texts)
+    assert handled == arrival and overlapped == []
+
+
+async def test_a_sender_being_handled_does_not_hold_up_another(served: Served) -> None:
+    release = asyncio.Event()
+    handle_update = served.bot.router.handle_update
+
+    async def slow_for_agent(inbound: Inbound) -> Handled:
+        if inbound.external_user_id == AGENT:
+            await release.wait()
+        return await handle_update(inbound)
+
+    served.bot.router.handle_update = slow_for_agent  # type: ignore[method-assign]
+    await served.wecom.post(served.wecom.text(AGENT, "first"))
+    await served.wecom.post(served.wecom.text(AGENT, "second"))
+    await served.wecom.post(served.wecom.text(REVIEWER, "meanwhile"))
+    await until(lambda: _all_handled(1))
+    assert len(served.fake.sent(REVIEWER)) == 1 and served.fake.sent(AGENT) == []
+    assert [row.status for row in await stored()] == [InboxStatus.PENDING,
+                                                      InboxStatus.PENDING,
+                                                      InboxStatus.HANDLED]
+    release.set()
+    await until(lambda: _all_handled(3))
+    assert served.texts(AGENT) == [NOT_UNDERSTOOD, NOT_UNDERSTOOD]
+
+
+async def test_a_message_whose_worker_died_is_taken_again_once_its_claim_lapses(
+        served: Served, test_clock: SteadyClock) -> None:
+    await served.callback.stop()  # only the dying worker below claims
+    await served.wecom.post(served.wecom.text(AGENT, "hi"))
+    (dying,) = await chat_inbox.claim("wecom", test_clock(), lease=timedelta(seconds=60))
+    await served.callback.start()
+    await asyncio.sleep(0.2)  # several sweeps: the claim still holds
+    assert served.fake.sent(AGENT) == []
+    test_clock.move_to(test_clock() + timedelta(seconds=61))
+    await until(lambda: _all_handled(1))
+    assert served.texts(AGENT) == [NOT_UNDERSTOOD]
+    row = (await stored())[0]
+    assert row.attempts == 2
+    assert not await chat_inbox.handled(dying, test_clock())  # the dead worker is fenced off
+
+
+async def test_a_message_failing_every_attempt_goes_dead_with_its_error(
+        served: Served, caplog: pytest.LogCaptureFixture) -> None:
+    async def broken(inbound: Inbound) -> Handled:
+        raise RuntimeError("the flows fell over")
+
+    served.bot.router.handle_update = broken  # type: ignore[method-assign]
+    await served.wecom.post(served.wecom.text(AGENT, "hi"))
+    await until(lambda: _count(InboxStatus.DEAD, 1))
+    (row,) = await stored()
+    assert row.attempts == 2 and "the flows fell over" in row.last_error
+    assert "is dead after 2 attempts" in caplog.text
+    assert served.fake.sent(AGENT) == []
+
+
+async def test_photos_come_through_media_get_and_the_same_photo_checks(
+        served: Served, tmp_path: Path) -> None:
+    desk = await capture_desk(tmp_path)
+    await binding.bind_chat("wecom", AGENT, AGENT, await code_for(desk.agent))
+    wecom = served.wecom
+    types = await _said(served, wecom.text(AGENT, "/new"))
+    assert TYPE in types
+    assert NAME_PROMPT in await _said(served, _press(served, TYPE))
+    for text in ("张三", ID_NUMBER, MOBILE):
+        await _said(served, wecom.text(AGENT, text))
+    assert FRONT_PROMPT in await _said(served, wecom.location(AGENT, 31.2304, 121.4737))
+    dark = io.BytesIO()
+    Image.new("RGB", (1200, 900), (3, 3, 3)).save(dark, format="JPEG")
+    refused = await _said(served, wecom.image(AGENT, served.fake.add_media(dark.getvalue())))
+    assert "too dark" in refused
+    accepted = await _said(served, wecom.image(AGENT, served.fake.add_media(noisy_jpeg(1))))
+    assert BACK_PROMPT in accepted
+    assert len(served.fake.called("media/get")) == 2
+    case = await Case.get(agent_id=desk.agent.id)
+    assert [photo.kind for photo in await CasePhoto.filter(case_id=case.id)] == [
+        PhotoKind.ID_FRONT]
+
+
+def _press(served: Served, label: str) -> str:
+    """The card press of the button with this label on the last card the agent got."""
+    card = served.fake.sent(AGENT)[-1]["template_card"]
+    key = next(b["key"] for b in card["button_list"] if b["text"] == label)
+    code = next(code for code, sent in served.fake.cards.items()
+                if sent["task_id"] == card["task_id"])
+    return served.wecom.card_press(AGENT, card["task_id"], key, code)
+
+
+async def _said(served: Served, message: str) -> str:
+    """Post a message as the agent and return all the bot answered, joined."""
+    before = len(served.fake.sent(AGENT))
+    await served.wecom.post(message)
+    await until(lambda: _sent_to(served, AGENT, before + 1))
+    await until(_all_pending_handled)
+    return "\n".join(served.texts(AGENT)[before:])
+
+
+async def _all_pending_handled() -> bool:
+    return not await ChatInboxMessage.exists(status=InboxStatus.PENDING)
+
+
+async def _sent_to(served: Served, user: str, count: int) -> bool:
+    return len(served.fake.sent(user)) >= count
+
+
+async def _all_handled(count: int) -> bool:
+    return await _count(InboxStatus.HANDLED, count)
+
+
+async def _count(status: InboxStatus, count: int) -> bool:
+    return await ChatInboxMessage.filter(status=status).count() >= count
