@@ -271,6 +271,7 @@ async def test_a_message_failing_every_attempt_goes_dead_with_its_error(
     (row,) = await stored()
     assert row.attempts == 2 and "the flows fell over" in row.last_error
     assert "is dead after 2 attempts" in caplog.text
+    assert await chat_inbox.status_counts() == {("wecom", "dead"): 1}  # shown in /metrics
     assert served.fake.sent(AGENT) == []
 
 

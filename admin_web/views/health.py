@@ -11,7 +11,7 @@ from tortoise.exceptions import BaseORMException
 
 from admin_web.state import CONFIG_KEY, REQUESTS_KEY
 from domain.people import staff
-from domain.platform import audit, outbox
+from domain.platform import audit, chat_inbox, outbox
 from domain.platform.actors import system_actor
 
 log = logging.getLogger("fieldops.admin_web")
@@ -56,6 +56,11 @@ async def metrics(request: web.Request) -> web.Response:
                     [("", await staff.count_staff(METRICS_ACTOR, active=True))])
     lines += _gauge("fieldops_audit_log_rows", "Rows in the audit log.",
                     [("", await audit.count_rows(METRICS_ACTOR))])
+    inbox = await chat_inbox.status_counts()
+    lines += _gauge("fieldops_chat_inbox_messages",
+                    "Pushed chat messages (WeCom) still to handle or dead, by channel and status.",
+                    [(f'{{channel="{_label(c)}",status="{_label(s)}"}}', n)
+                     for (c, s), n in sorted(inbox.items())])
     lines += ["# HELP fieldops_http_requests_total HTTP requests handled by the admin site.",
               "# TYPE fieldops_http_requests_total counter"]
     lines += [
