@@ -191,3 +191,19 @@ async def test_a_person_sets_his_own_channel_on_his_page_but_not_anothers(
     assert await ChatBinding.exists(staff_id=agent.id, channel="wecom")
     assert (await Staff.get(id=agent.id)).notify_channel is None
     assert (await Staff.get(id=outsider.id)).notify_channel is None
+
+
+async def test_a_notice_whose_chat_is_gone_moves_to_the_chosen_channel(database_url: str
+                                                                        ) -> None:
+    ids = await org_tree()
+    agent, actor = await person(ids["outlet_a"], Role.FIELD_AGENT, no="F1")
+    await webchat.bind_web_chat(agent.id)
+    await bind(agent, "telegram", "1001")
+    await bind(agent, "wecom", "zhangsan")
+    await channel_choice.choose_channel(actor, agent.id, "web")
+    queued = await notify(agent, "k1")
+    assert queued.channel == "web"
+    await channel_choice.choose_channel(actor, agent.id, "wecom")
+    await ChatBinding.filter(staff_id=agent.id, channel="web").delete()
+    [delivery] = await outbox.claim_due()
+    assert await outbox.wait_for_binding(delivery) == "moved to wecom"

@@ -412,7 +412,8 @@ def intent_of(message: OutboxMessage) -> Intent | None:
 
 async def wait_for_binding(delivery: Delivery) -> str:
     """Put back a message whose recipient has no chat on its channel, without counting an
-    attempt: moved to a channel he is bound on, else kept until he binds or it expires."""
+    attempt: moved to his `preferred_channel` (the one he chose, else the fallback order)
+    when he is bound there, else kept until he binds or it expires."""
     message = await OutboxMessage.get(id=delivery.message_id)
     channel = await preferred_channel(message.recipient_id)  # type: ignore[attr-defined]
     bound = await ChatBinding.exists(staff_id=message.recipient_id,  # type: ignore[attr-defined]
@@ -429,17 +430,15 @@ async def wait_for_binding(delivery: Delivery) -> str:
 
 
 async def release_for_binding(staff_id: int, channel: str) -> int:
-    """Send what waited for the staff member's chat once he bound `channel`: to his
-    `preferred_channel`, which is now a bound one (the new chat, unless he chose another
-    channel he is bound on); returns how many messages go out."""
+    """Send what waited for the staff member's chat to the chat he just bound; returns how
+    many messages go out. A message waits only while he is bound nowhere (`wait_for_binding`
+    moves it to his `preferred_channel` when that one is bound), so the new chat is then his
+    preferred channel, whatever he chose (issue 15)."""
     now = utcnow()
-    target = await preferred_channel(staff_id)
-    if not await ChatBinding.exists(staff_id=staff_id, channel=target):
-        target = channel  # called before the binding is written: the new chat itself
     released = await OutboxMessage.filter(
         recipient_id=staff_id, status=OutboxStatus.WAITING,
     ).filter(Q(expires_at=None) | Q(expires_at__gt=now)).update(
-        status=OutboxStatus.PENDING, channel=target, next_attempt_at=now)
+        status=OutboxStatus.PENDING, channel=channel, next_attempt_at=now)
     if released:
         await outbox_wake.queued()
     return released
