@@ -22,13 +22,15 @@ from bot.flows.router import CANCEL_PREFIX
 from bot.wecom import cards
 from bot.wecom.api import CHANNEL
 from bot.wecom.bot import WeComBot
-from bot.wecom.config import WeComConfig
+from bot.wecom.config import WeComConfig, wecom_config
 from domain.models import ChatCard, ChatCustomerMessage, OutboxMessage, OutboxStatus, Staff
 from domain.people import binding
-from domain.platform import chat_cards, outbox
+from domain.platform import chat_cards, housekeeping, outbox
 from domain.platform.clock import utcnow
 from domain.platform.intents import KINDS, Intent
+from fieldops.settings import SettingsError, load_settings
 from tests.capture_support import ALWAYS, NAME_PROMPT, TYPE
+from tests.clock_support import SteadyClock
 from tests.factories import ROOT, flow_context
 from tests.fake_wecom import AGENT_ID, CORP_ID, SECRET, FakeWeCom
 from tests.telegram_support import capture_desk
@@ -341,3 +343,29 @@ async def test_cancelling_a_draft_recalls_the_app_messages_that_echoed_it(
     assert sorted(fake.recalled) == sorted(row.message_id for row in rows)  # the question too
     assert set(noted) <= set(fake.recalled) and all(row.deleted_at for row in rows)
     assert "cancelled" in shown(fake)[-1]  # the draft is gone: its answer stays
+
+
+async def test_cards_past_the_retention_are_pruned_and_a_late_press_is_stale(
+        bot: WeComBot, fake: FakeWeCom, test_clock: SteadyClock) -> None:
+    old = await bot.send_text(AGENT, NOTICE, ((("Approve", "sp:approve:4"),),))
+    test_clock.move_to(utcnow() + timedelta(days=29))
+    recent = await bot.send_text(AGENT, NOTICE, ((("Approve", "sp:approve:5"),),))
+    test_clock.move_to(utcnow() + timedelta(days=2))
+    removed = await housekeeping.prune(housekeeping.Retention(days=30))
+    assert removed["chat_card"] == 1
+    assert await ChatCard.all().values_list("task_id", flat=True) == [recent]
+    assert await chat_cards.press(CHANNEL, AGENT, str(old), "k0", code_of(fake, str(old)),
+                                  utcnow()) is None
+
+
+def test_the_pacer_has_wecom_limits_from_the_settings(tmp_path: Path) -> None:
+    settings = load_settings(wecom_corp_id=CORP_ID, wecom_agent_id=str(AGENT_ID),
+                             wecom_secret=SECRET, wecom_token="cbtoken", wecom_aes_key=AES_KEY)
+    loaded = wecom_config(settings)
+    assert loaded is not None and (loaded.per_second, loaded.user_gap_seconds) == (20.0, 2.0)
+    pacer = WeComBot(loaded, flow_context(tmp_path), default_locale="zh_CN").pacer
+    assert (pacer.per_second, pacer.gap(AGENT)) == (20.0, 2.0)
+    with pytest.raises(SettingsError, match=r"^FIELDOPS_WECOM_PER_SECOND: "):
+        load_settings(wecom_per_second=0)
+    with pytest.raises(SettingsError, match=r"^FIELDOPS_WECOM_USER_GAP_SECONDS: "):
+        load_settings(wecom_user_gap_seconds=-1)

@@ -9,7 +9,9 @@ What goes, once older than the retention (FIELDOPS_RETENTION_DAYS, 30 days by de
 - one-time bind codes that expired (used, revoked or never used: only their hash is kept);
 - login-throttle keys whose last failure is that old and whose wait is over;
 - inbound-rate hits of the chat limits (their window is an hour at most);
-- arrival notes of webhook updates, which keep each chat's order for seconds (issue 14).
+- arrival notes of webhook updates, which keep each chat's order for seconds (issue 14);
+- chat cards with buttons (WeCom, issue 15) sent that long ago: their notices expired long
+  before, a press of one left in a chat is answered as a stale button.
 
 Never pruned here: the audit log (append-only), ledgers, cases and every other record.
 Ended web sessions (a day after they end) and the notes of deleted customer-data chat
@@ -33,6 +35,7 @@ from tortoise.models import Model
 
 from domain.models import (
     BindCode,
+    ChatCard,
     ChatInbound,
     ChatInboundHit,
     OutboxMessage,
@@ -99,6 +102,10 @@ def _inbound_arrivals(now: datetime, retention: timedelta) -> Q:
     return Q(received_at__lt=now - retention)
 
 
+def _sent_cards(now: datetime, retention: timedelta) -> Q:
+    return Q(sent_at__lt=now - retention)
+
+
 PRUNABLE: tuple[Prunable, ...] = (
     Prunable("outbox_message", OutboxMessage, _finished_outbox),
     Prunable("processed_update", ProcessedUpdate, _processed_updates),
@@ -106,6 +113,7 @@ PRUNABLE: tuple[Prunable, ...] = (
     Prunable("login_throttle", LoginThrottle, _forgotten_throttle_keys),
     Prunable("chat_inbound_hit", ChatInboundHit, _inbound_hits),
     Prunable("chat_inbound", ChatInbound, _inbound_arrivals),
+    Prunable("chat_card", ChatCard, _sent_cards),
 )
 
 
