@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -20,13 +19,11 @@ from bot.dispatcher import OutboxDispatcher
 from bot.telegram import TelegramBot
 from bot.telegram.polling import PollingElsewhere
 from bot.wecom.bot import WeComBot
+from bot.wecom.callback import WeComCallback
 from fieldops import db
 from fieldops.bootstrap import Graph, admin_app
 from fieldops.settings import Settings
 from scheduler.runner import build_scheduler
-
-if TYPE_CHECKING:
-    from bot.wecom.callback import WeComCallback
 
 log = logging.getLogger("fieldops.run")
 # How long a stopping process waits for its dispatcher to hand back its lease and claims.
@@ -104,8 +101,6 @@ async def _start_wecom(graph: Graph, stack: AsyncExitStack) -> WeComCallback | N
             _keep_wecom_up(bot, first, timedelta(seconds=settings.bot_retry_max_seconds)),
             name="wecom-bot-start")
         stack.push_async_callback(_cancel, task)
-    from bot.wecom.callback import WeComCallback  # W1's module; until it lands, WeCom only
-
     callback = WeComCallback(bot)
     await callback.start()
     stack.push_async_callback(callback.stop)

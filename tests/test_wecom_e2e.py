@@ -12,26 +12,62 @@ import asyncio
 import contextlib
 import secrets
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import aiohttp
 import pytest
+from tortoise.exceptions import OperationalError
 
+from bot.wecom.api import CHANNEL
 from bot.wecom.crypt import WeComCrypt
+from bot.wecom.inbound import parse_inbound
+from domain.cases import business_types, review_reasons
+from domain.cases.business_types import BusinessTypeForm
+from domain.models import (
+    BoxCount,
+    Case,
+    CaseDecision,
+    CasePhoto,
+    CaseStatus,
+    ChatBinding,
+    ChatCard,
+    ChatInboxMessage,
+    CountStatus,
+    InboxStatus,
+    Incident,
+    IncidentKind,
+    OutboxMessage,
+    OutboxStatus,
+    PhotoKind,
+    ReasonKind,
+    Role,
+    Staff,
+)
+from domain.people import binding
 from domain.platform.clock import utcnow
+from domain.vouchers import day_end_counts
+from locales import translate
+from tests.bot_support import code_for
+from tests.capture_support import KINDS, TYPE, capture_to_summary
+from tests.case_support import noisy_jpeg
 from tests.cli_support import FIELDOPS, cli_env, fieldops
 from tests.clock_support import subprocess_clock_env
-from tests.fake_wecom import AGENT_ID, FakeWeCom
+from tests.factories import operational, org_tree, person
+from tests.fake_wecom import AGENT_ID, CORP_ID, FakeWeCom, Json
 from tests.test_cli import free_port
+from tests.voucher_support import stock_box_directly
+from tests.wecom_client import AES_KEY, TOKEN, WeComClient
 
-TOKEN = "fieldopsCallbackToken"
-AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 CALLBACK_PATH = "/wecom/callback"
+AGENT, REVIEWER = "agent-f1", "reviewer-r1"  # members of the fake's corp
 PUBLIC_URL = "https://ops.example.com"
 # what a process answers at most this long after start; a test's whole run stays well under
 START_SECONDS = 30
+WAIT_SECONDS = 20  # for one answer or notification, on a busy machine
+T = TypeVar("T")
 
 
 def wecom_env(database_url: str, tmp_path: Path, fake: FakeWeCom, port: int,
@@ -43,8 +79,10 @@ def wecom_env(database_url: str, tmp_path: Path, fake: FakeWeCom, port: int,
         FIELDOPS_WECOM_CORP_ID=fake.corp_id, FIELDOPS_WECOM_AGENT_ID=str(AGENT_ID),
         FIELDOPS_WECOM_SECRET=fake.secret, FIELDOPS_WECOM_TOKEN=TOKEN,
         FIELDOPS_WECOM_AES_KEY=AES_KEY, FIELDOPS_WECOM_API_BASE_URL=fake.url,
-        FIELDOPS_WECOM_CALLBACK_PATH=CALLBACK_PATH, FIELDOPS_OUTBOX_POLL_SECONDS="0.1",
-        FIELDOPS_OUTBOX_BACKOFF_SECONDS="0.1", **extra)
+        FIELDOPS_WECOM_CALLBACK_PATH=CALLBACK_PATH, FIELDOPS_WECOM_PER_SECOND="100",
+        FIELDOPS_WECOM_USER_GAP_SECONDS="0", FIELDOPS_OUTBOX_POLL_SECONDS="0.1",
+        FIELDOPS_OUTBOX_BACKOFF_SECONDS="0.1", FIELDOPS_WORKING_DAYS="1,2,3,4,5,6,7",
+        FIELDOPS_WORKING_HOURS="00:00-23:59", **extra)
 
 
 @dataclass
@@ -98,23 +136,6 @@ async def answering(product: Product, process: asyncio.subprocess.Process) -> No
     raise AssertionError(f"fieldops run exited {process.returncode}:\n{product.log()}")
 
 
-def crypt() -> WeComCrypt:
-    """The crypt WeCom uses for the fake's app."""
-    return WeComCrypt(TOKEN, AES_KEY, FakeWeCom.corp_id)
-
-
-def verification(echo: str, *, forged: bool = False) -> dict[str, str]:
-    """The query of WeCom's URL verification (`GET` with `echostr`), its signature forged on
-    request."""
-    app, timestamp, nonce = crypt(), str(int(utcnow().timestamp())), secrets.token_hex(8)
-    echostr = app.encrypt(echo)
-    signature = app.sign(timestamp, nonce, echostr)
-    if forged:
-        signature = ("0" if signature[0] != "0" else "1") + signature[1:]
-    return {"msg_signature": signature, "timestamp": timestamp, "nonce": nonce,
-            "echostr": echostr}
-
-
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeWeCom]:
     """The fake WeCom API, with the agent and the reviewer as members of the corp."""
@@ -162,12 +183,11 @@ async def test_only_web_answers_the_callback_path_with_a_plain_404_naming_where_
 ) -> None:
     env = wecom_env(database_url, tmp_path, fake, free_port())
     async with fieldops_run(env, tmp_path, "--only", "web") as product, \
-            aiohttp.ClientSession() as session:
-        for method in ("GET", "POST"):
-            async with session.request(method, f"{product.url}{CALLBACK_PATH}",
-                                       params=verification("hello")) as response:
-                assert response.status == 404
-                assert "`fieldops run --only bot`, not by `--only web`" in await response.text()
+            WeComClient(product.url) as wecom, aiohttp.ClientSession() as session:
+        for answer in (await wecom.verify_url("hello"),
+                       await wecom.post(wecom.text(AGENT, "/help"))):
+            assert answer.status == 404
+            assert "`fieldops run --only bot`, not by `--only web`" in answer.body
         async with session.get(f"{product.url}/healthz") as response:
             assert response.status == 200
     assert fake.calls == []  # a web-only process neither fetches a token nor sets the menu
@@ -180,15 +200,277 @@ async def test_run_and_only_bot_serve_the_callback_beside_a_wecom_lane(
 ) -> None:
     env = wecom_env(database_url, tmp_path, fake, free_port())
     async with fieldops_run(env, tmp_path, *only) as product, \
-            aiohttp.ClientSession() as session:
-        url = f"{product.url}{CALLBACK_PATH}"
-        async with session.get(url, params=verification("echo-1234")) as response:
-            assert (response.status, await response.text()) == (200, "echo-1234")
-        async with session.get(url, params=verification("echo-1234", forged=True)) as response:
-            assert response.status >= 400
-            assert "echo-1234" not in await response.text()
+            WeComClient(product.url) as wecom:
+        answer = await wecom.verify_url("echo-1234")
+        assert (answer.status, answer.body) == (200, "echo-1234")
+        forged = await wecom.verify_url("echo-1234", signature="0" * 40)
+        assert forged.status == 403 and "echo-1234" not in forged.body
     log = product.log()
     assert f"WeCom callback served at {CALLBACK_PATH}" in log
     assert "outbox dispatcher started for web, wecom" in log
     assert "FIELDOPS_WECOM" not in log
     assert fake.menu, "the app's menu is set at start"
+
+
+# -- a member talking to the running product through WeCom -----------------------------------
+
+
+@dataclass(frozen=True)
+class Said:
+    """What the product sent a member for one callback: the texts and the cards' titles in
+    order, and the cards' buttons (full label → task id and key, what a press posts)."""
+
+    text: str
+    buttons: dict[str, str]
+
+
+async def said_of(messages: list[Json]) -> Said:
+    """The messages as the member reads them; the buttons' full labels from the recorded
+    cards (a card shows at most ten characters of a label)."""
+    lines: list[str] = []
+    buttons: dict[str, str] = {}
+    for message in messages:
+        if message["msgtype"] == "text":
+            lines.append(message["text"]["content"])
+            continue
+        card = message["template_card"]
+        lines.extend(part for part in ((card.get("main_title") or {}).get("title", ""),
+                                       card.get("sub_title_text", "")) if part)
+        recorded = await ChatCard.get(channel=CHANNEL, task_id=card["task_id"])
+        for key, (label, _) in recorded.keys.items():
+            buttons[label] = f"{card['task_id']} {key}"
+    return Said("\n".join(lines), buttons)
+
+
+@dataclass
+class Member:
+    """A WeCom member of the fake corp talking to the product's callback URL."""
+
+    wecom: WeComClient
+    fake: FakeWeCom
+    user: str
+
+    async def send(self, message: str) -> Said:
+        """Post a callback, wait until the product handled it, and return what it answered."""
+        before = len(self.fake.sent(self.user))
+        answer = await self.wecom.post(message)
+        assert (answer.status, answer.body) == (200, ""), answer
+        await handled(parse_inbound(message).dedupe_key)
+        return await said_of(self.fake.sent(self.user)[before:])
+
+    async def say(self, text: str) -> Said:
+        return await self.send(self.wecom.text(self.user, text))
+
+    async def tap_menu(self, command: str) -> Said:
+        """A click on the app's menu, whose key is the command."""
+        return await self.send(self.wecom.event(self.user, "click", command))
+
+    async def press(self, button: str) -> Said:
+        """Press a card's button (`Said.buttons` value) with the card's response code."""
+        task_id, key = button.split()
+        card = await ChatCard.get(channel=CHANNEL, task_id=task_id)
+        assert card.response_code
+        return await self.send(self.wecom.card_press(self.user, task_id, key,
+                                                     card.response_code))
+
+    async def photo(self, content: bytes) -> Said:
+        return await self.send(self.wecom.image(self.user, self.fake.add_media(content)))
+
+    async def file(self, content: bytes, name: str, mime_type: str) -> Said:
+        media_id = self.fake.add_media(content, mime_type)
+        return await self.send(self.wecom.file(self.user, media_id, name))
+
+    async def location(self, latitude: float, longitude: float) -> Said:
+        return await self.send(self.wecom.location(self.user, latitude, longitude))
+
+    def heard(self) -> int:
+        """How many messages the member got so far (for `told` to look past)."""
+        return len(self.fake.sent(self.user))
+
+    async def told(self, wanted: str, after: int = 0) -> Said:
+        """Wait for the newest card or text (a notification), of those after the first
+        `after`, whose text holds `wanted`."""
+        async with asyncio.timeout(WAIT_SECONDS):
+            while True:
+                for message in reversed(self.fake.sent(self.user)[after:]):
+                    said = await said_of([message])
+                    if wanted in said.text:
+                        return said
+                await asyncio.sleep(0.1)
+
+
+async def handled(dedupe_key: str) -> None:
+    """Wait until the product has handled a stored callback (its replies are sent then)."""
+    async with asyncio.timeout(WAIT_SECONDS):
+        while True:
+            if await ChatInboxMessage.exists(channel=CHANNEL, dedupe_key=dedupe_key,
+                                             status=InboxStatus.HANDLED):
+                return
+            await asyncio.sleep(0.05)
+
+
+@dataclass
+class Branch:
+    """The people of the journey: an agent with a tail box, a reviewer, both in WeCom."""
+
+    agent: Staff
+    reviewer: Staff
+
+
+@pytest.fixture
+async def branch(database_url: str) -> Branch:
+    ids = await org_tree()
+    _, ops = await person(ids["province"], Role.OPS_ADMIN, no="O1")
+    await business_types.create_business_type(
+        ops, "DEBIT_CARD", BusinessTypeForm("借记卡开户", TYPE, KINDS))
+    await review_reasons.seed_default_reasons()
+    agent, _ = await person(ids["outlet_a"], Role.FIELD_AGENT, no="F1", name="陈展业")
+    await operational(agent)
+    await stock_box_directly(agent, {"CARD": 3, "SIM": 2})
+    reviewer, _ = await person(ids["branch_a"], Role.REVIEWER, no="R1", name="周审核")
+    return Branch(agent, reviewer)
+
+
+@contextlib.asynccontextmanager
+async def members(product: Product, fake: FakeWeCom) -> AsyncIterator[tuple[Member, Member]]:
+    """The agent and the reviewer, talking to the product through its callback URL."""
+    async with WeComClient(product.url) as wecom:
+        yield Member(wecom, fake, AGENT), Member(wecom, fake, REVIEWER)
+
+
+async def beside_the_process(write: Callable[[], Awaitable[T]]) -> T:
+    """A write of the test while the product runs: on SQLite a transaction whose snapshot the
+    process's commit made stale is refused at once ("database is locked"); tried again."""
+    for _ in range(50):
+        try:
+            return await write()
+        except OperationalError as error:
+            if "locked" not in str(error):
+                raise
+            await asyncio.sleep(0.1)
+    return await write()
+
+
+def zh(msgid: str, **params: object) -> str:
+    return translate("zh_CN", msgid, **params)
+
+
+async def test_a_case_from_capture_to_approval_a_count_and_a_loss_all_in_wecom(
+    database_url: str, tmp_path: Path, fake: FakeWeCom, branch: Branch
+) -> None:
+    codes = [await code_for(branch.agent), await code_for(branch.reviewer)]  # from the admin
+    env = wecom_env(database_url, tmp_path, fake, free_port())
+    async with fieldops_run(env, tmp_path) as product, members(product, fake) as (agent,
+                                                                                   reviewer):
+        # 1. Both bind with their one-time codes: the agent types /bind, the reviewer the code.
+        bound = ("This chat is now bound to %(name)s (%(employee_no)s). Send /help to see "
+                 "what I can do.")
+        assert zh(bound, name="陈展业", employee_no="F1") in (
+            await agent.say(f"/bind {codes[0]}")).text
+        assert zh(bound, name="周审核", employee_no="R1") in (await reviewer.say(codes[1])).text
+        assert await ChatBinding.filter(channel=CHANNEL).count() == 2
+        languages = await agent.say("/language")
+        assert "From now on I answer in English." in (
+            await agent.press(languages.buttons["English"])).text
+
+        # 2. The agent captures a case: typed answers, a location, photos through media/get.
+        summary = await capture_to_summary(agent, seed=30)  # type: ignore[arg-type]
+        submitted = await agent.press(summary.buttons["Submit"])
+        case = await Case.get(agent_id=branch.agent.id)
+        assert case.status == CaseStatus.SUBMITTED and case.case_no
+        assert f"Case {case.case_no} was submitted." in submitted.text
+        assert (case.latitude, case.longitude) == (31.2304, 121.4737)
+        assert len(fake.called("media/get")) == 3
+        assert await CasePhoto.filter(case_id=case.id).count() == 3
+
+        # 3. The reviewer claims it from the card the outbox sent him, and returns it with
+        #    two reasons ticked on the cards of the return menu.
+        notice = await reviewer.told(case.case_no)
+        claimed = await reviewer.press(notice.buttons[zh("Claim")])
+        assert zh("You claimed case %(case_no)s.", case_no=case.case_no) in claimed.text
+        assert "11010519491231002X" not in claimed.text  # masked in WeCom too
+        fake.expire_token()  # mid-run: the next call is refused 42001, refreshed, retried
+        menu = await reviewer.press(claimed.buttons[zh("Return")])
+        reasons = {r.code: r.name_zh for r in await review_reasons.active_reasons(
+            ReasonKind.RETURN)}
+        ticked = await reviewer.press(menu.buttons[reasons["portrait_mismatch"]])
+        ticked = await reviewer.press(ticked.buttons[reasons["incomplete_papers"]])
+        assert f"✓ {reasons['portrait_mismatch']}" in ticked.buttons
+        returned = await reviewer.press(ticked.buttons[zh("Send return")])
+        heard = reviewer.heard()
+        assert case.case_no in returned.text
+        case = await Case.get(id=case.id)
+        assert case.status == CaseStatus.RETURNED
+        assert case.retake_items == [PhotoKind.ONSITE_WITH_AGENT.value]
+        assert sorted((await CaseDecision.get(case_id=case.id)).reason_codes) == [
+            "incomplete_papers", "portrait_mismatch"]
+        assert [call.errcode for call in fake.called("message/send")].count(42001) == 1
+        assert len(fake.called("gettoken")) == 2
+
+        # 4. The agent is told, retakes the on-site photo and submits revision 2.
+        told = await agent.told("returned for correction")
+        retake = await agent.press(told.buttons["Retake the flagged items"])
+        assert "on-site photo" in retake.text
+        again = await agent.photo(noisy_jpeg(40))
+        assert "Everything is there" in again.text
+        resubmitted = await agent.press(again.buttons["Submit"])
+        assert f"Case {case.case_no} was submitted again as revision 2." in resubmitted.text
+
+        # 5. The reviewer approves from the card of the resubmission; the agent is told.
+        corrected = await reviewer.told(case.case_no, after=heard)
+        await reviewer.press(corrected.buttons[zh("Approve")])
+        assert (await Case.get(id=case.id)).status == CaseStatus.APPROVED
+        assert case.case_no in (await agent.told("has been approved")).text
+        assert fake.updates, "a pressed card is updated to show the choice"
+
+        # 6. A day-end count from the card of the request.
+        assert await beside_the_process(
+            lambda: day_end_counts.request_day_end_counts(utcnow())) == 1
+        request = await agent.told("Day-end count of tail box")
+        assert (await agent.press(request.buttons["Count now"])).text.endswith(
+            "How many Debit card are in the box?")
+        assert (await agent.say("3")).text == "How many SIM card are in the box?"
+        assert "matches the ledger" in (await agent.say("2")).text
+        assert (await BoxCount.get()).status == CountStatus.MATCHED
+
+        # 7. A loss reported from the app's menu.
+        what = await agent.tap_menu("/loss")
+        assert "What was lost?" in what.text
+        await agent.press(what.buttons["Customer papers"])
+        for answer in ("客户张某的开户申请书", "now", "客户家中"):
+            await agent.say(answer)
+        loss = await agent.say("离开时遗落")
+        reported = await agent.press(loss.buttons["Report the loss"])
+        incident = await Incident.get()
+        assert f"Loss reported as incident #{incident.id}." in reported.text
+        assert incident.kind == IncidentKind.PAPERS_LOSS
+    assert not await ChatInboxMessage.filter(status=InboxStatus.DEAD).exists()
+    assert not await OutboxMessage.filter(status=OutboxStatus.DEAD).exists()
+
+
+async def test_a_callback_retried_three_times_is_handled_once_and_a_forged_one_is_refused(
+    database_url: str, tmp_path: Path, fake: FakeWeCom, branch: Branch
+) -> None:
+    await binding.bind_chat(CHANNEL, AGENT, AGENT, await code_for(branch.agent))
+    env = wecom_env(database_url, tmp_path, fake, free_port())
+    async with fieldops_run(env, tmp_path) as product, members(product, fake) as (agent, _):
+        whoami = agent.wecom.text(AGENT, "/whoami")
+        answer = await agent.wecom.post(whoami, times=4)  # WeCom's first post and 3 retries
+        assert (answer.status, answer.posts) == (200, 4)
+        await handled(parse_inbound(whoami).dedupe_key)
+        said = await agent.say("/help")  # handled after /whoami: its answers are all in
+        assert said.text.startswith(zh("Commands:").split("\n")[0])
+        texts = [(await said_of([m])).text for m in fake.sent(AGENT)]
+        assert sum("F1" in text for text in texts) == 1
+        assert await ChatInboxMessage.filter(channel=CHANNEL).count() == 2
+
+        sent = len(fake.sent())
+        forged = await agent.wecom.post(agent.wecom.text(AGENT, "/whoami"),
+                                        signature="0" * 40)
+        assert forged.status == 403 and forged.posts == 1
+        other_key = WeComCrypt(TOKEN, "A" * 43, CORP_ID)  # not the app's EncodingAESKey
+        garbled = await agent.wecom.post(agent.wecom.text(AGENT, "/whoami"), crypt=other_key)
+        assert garbled.status in (400, 403)
+        assert await ChatInboxMessage.filter(channel=CHANNEL).count() == 2
+        assert len(fake.sent()) == sent
+    assert "wecom callback refused (bad_signature, answered 403)" in product.log()
