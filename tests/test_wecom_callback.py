@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -193,6 +194,19 @@ async def test_a_bind_code_sent_alone_binds_and_a_menu_click_is_its_command(
     await served.wecom.post(served.wecom.event(AGENT, "click", "/whoami"))
     await until(lambda: _sent_to(served, AGENT, before + 1))
     assert "陈展业" in served.texts(AGENT)[before]
+
+
+async def test_events_that_ask_nothing_and_unknown_kinds_are_handled_unanswered(
+        served: Served, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="bot.wecom.convert")
+    wecom = served.wecom
+    await wecom.post(wecom.event(AGENT, "enter_agent"))
+    await wecom.post(wecom.event(AGENT, "pic_sysphoto", "photo",
+                                 "<SendPicsInfo><Count>1</Count></SendPicsInfo>"))
+    await wecom.post(wecom.message(AGENT, "voice", None, "<MediaId>v1</MediaId>"))
+    await until(lambda: _all_handled(3))
+    assert served.fake.sent(AGENT) == []
+    assert "wecom voice message" in caplog.text
 
 
 async def test_one_senders_messages_are_handled_one_at_a_time_in_arrival_order(

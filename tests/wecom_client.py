@@ -105,23 +105,23 @@ class WeComClient:
 
     def text(self, user: str, content: str, msg_id: int | None = None) -> str:
         """A text message of a member."""
-        return self._message(user, "text", msg_id, f"<Content>{_cdata(content)}</Content>")
+        return self.message(user, "text", msg_id, f"<Content>{_cdata(content)}</Content>")
 
     def image(self, user: str, media_id: str, msg_id: int | None = None) -> str:
         """An image message of a member (its bytes at `media/get` of the fake API)."""
-        return self._message(user, "image", msg_id,
+        return self.message(user, "image", msg_id,
                              f"<PicUrl>{_cdata('https://wework.qpic.cn/x')}</PicUrl>"
                              f"<MediaId>{_cdata(media_id)}</MediaId>")
 
     def file(self, user: str, media_id: str, name: str, msg_id: int | None = None) -> str:
         """A file message of a member."""
-        return self._message(user, "file", msg_id, f"<MediaId>{_cdata(media_id)}</MediaId>"
+        return self.message(user, "file", msg_id, f"<MediaId>{_cdata(media_id)}</MediaId>"
                                                    f"<FileName>{_cdata(name)}</FileName>")
 
     def location(self, user: str, latitude: float, longitude: float,
                  msg_id: int | None = None) -> str:
         """A location message of a member."""
-        return self._message(user, "location", msg_id,
+        return self.message(user, "location", msg_id,
                              f"<Location_X>{latitude}</Location_X><Location_Y>{longitude}"
                              f"</Location_Y><Scale>15</Scale><Label>{_cdata('网点')}</Label>")
 
@@ -138,7 +138,8 @@ class WeComClient:
                  f"<ResponseCode>{_cdata(response_code)}</ResponseCode>")
         return self.event(user, "template_card_event", key, extra)
 
-    def _message(self, user: str, kind: str, msg_id: int | None, fields: str) -> str:
+    def message(self, user: str, kind: str, msg_id: int | None, fields: str) -> str:
+        """A message of any kind with its own fields (a kind FieldOps does not read, …)."""
         number = msg_id if msg_id is not None else next(self._ids)
         return f"<xml>{self._head(user, kind)}{fields}<MsgId>{number}</MsgId></xml>"
 
