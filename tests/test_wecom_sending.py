@@ -251,9 +251,12 @@ async def test_an_edit_without_an_unused_code_or_of_a_text_is_sent_anew(
     await bot.edit_text(AGENT, str(task_id), "Claimed by R3.")  # the code was used
     assert len(fake.updates) == 1 and sent_texts(fake) == ["Claimed by R3."]
 
-    msgid = await bot.send_text(AGENT, "Your roles changed.")
-    await bot.edit_text(AGENT, str(msgid), "Your roles changed again.")
-    assert sent_texts(fake)[-1] == "Your roles changed again." and fake.recalled == [msgid]
+    handle = await bot.send_text(AGENT, "Your roles changed.")
+    first = fake.sent()[-1]
+    await bot.edit_text(AGENT, str(handle), "Your roles changed again.")
+    assert sent_texts(fake)[-1] == "Your roles changed again."
+    assert fake.recalled == [(await ChatCard.get(task_id=handle)).msgid]
+    assert first["text"]["content"] == "Your roles changed."
 
 
 async def test_the_menu_is_set_at_start_in_the_default_language(
@@ -340,8 +343,9 @@ async def test_cancelling_a_draft_recalls_the_app_messages_that_echoed_it(
                                 for entry in c.keys.values()
                                 if entry[1].startswith(CANCEL_PREFIX + "yes:")))
     rows = await ChatCustomerMessage.filter(channel=CHANNEL)
-    assert sorted(fake.recalled) == sorted(row.message_id for row in rows)  # the question too
-    assert set(noted) <= set(fake.recalled) and all(row.deleted_at for row in rows)
+    sent = await ChatCard.filter(task_id__in=[row.message_id for row in rows])
+    assert sorted(fake.recalled) == sorted(card.msgid for card in sent)  # the question too
+    assert set(noted) <= {card.task_id for card in sent} and all(r.deleted_at for r in rows)
     assert "cancelled" in shown(fake)[-1]  # the draft is gone: its answer stays
 
 

@@ -150,8 +150,8 @@ class WeComBot:
 
     async def send_text(self, chat_id: str, text: str, buttons: Buttons = ()) -> str | None:
         """Send a notification to a member: a text, or a card for its buttons (issue 15).
-        Returns the card's task id (what an edit updates), or the text's msgid; WeCom's
-        errors become `SendFailed` (a frequency limit is a pause)."""
+        Returns the card's task id (what an edit updates), or the id the text was recorded
+        under; WeCom's errors become `SendFailed` (a frequency limit is a pause)."""
         try:
             external_id, _ = await self._send(chat_id, text, buttons)
         except WeComError as error:
@@ -167,13 +167,14 @@ class WeComBot:
         one inert "No action needed" button, as a button_interaction card needs one. WeCom
         cannot edit a text message: the new text is sent, then the old one recalled (within
         24 hours, else it stays; a failed recall is logged). A card without a usable code,
-        or a new text too long for one card, is sent anew the same way, the old card kept.
+        or a new text too long for one card, is sent anew, the old card kept.
         """
         try:
             found = await chat_cards.card(CHANNEL, message_id)
-            if found is None or found.recipient != chat_id:
+            if found is None or not found.keys or found.recipient != chat_id:
                 await self._send(chat_id, text, buttons)
-                await self._recall_quietly(message_id)
+                if found is not None and found.recipient == chat_id:
+                    await self._recall_quietly(found.msgid)
                 return
             code = chat_cards.unused_code(found, utcnow())
             edited = self._edited_card(found.task_id, text, buttons)
@@ -209,7 +210,7 @@ class WeComBot:
         draft = await self._open_draft(user_id)
         for index, reply in enumerate(replies):
             try:
-                msgids = await self._reply(user_id, reply)
+                sent = await self._reply(user_id, reply)
             except (RateLimited, SendFailed) as error:
                 rest = [(r.text, [list(row) for row in r.buttons]) for r in replies[index:]]
                 queued = await outbox.enqueue_replies(CHANNEL, user_id,
@@ -221,20 +222,20 @@ class WeComBot:
                 log.error("reply to wecom member %s refused: %s", user_id, error)
                 continue
             if draft is not None:
-                for msgid in msgids:
-                    await chat_privacy.note_customer_message(draft, CHANNEL, user_id, msgid,
+                for handle in sent:
+                    await chat_privacy.note_customer_message(draft, CHANNEL, user_id, handle,
                                                              utcnow())
         if released:
             await self.recall_customer_messages(user_id)
 
     async def _reply(self, user_id: str, reply: Reply) -> list[str]:
         """One reply, tried again in place after a passing error or a short frequency limit
-        (which pauses the whole bot); its msgids."""
+        (which pauses the whole bot); the ids its messages were recorded under."""
         for attempt in range(1, self.reply_attempts + 1):
             try:
                 async with self.pacer.turn(user_id):
-                    _, msgids = await self._send(user_id, reply.text, reply.buttons)
-                return msgids
+                    _, sent = await self._send(user_id, reply.text, reply.buttons)
+                return sent
             except RateLimited as error:
                 await pause_bot(self.pacer, CHANNEL, error.retry_after)
                 if attempt == self.reply_attempts \
@@ -249,19 +250,23 @@ class WeComBot:
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def _send(self, user_id: str, text: str, buttons: Buttons) -> tuple[str, list[str]]:
-        """A text with buttons as WeCom messages (texts, then cards, each card recorded):
-        the id an edit takes (the first card's task id, else the text's msgid) and every
-        msgid sent."""
+        """A text with buttons as WeCom messages, texts then cards, each recorded in
+        `chat_cards` (a text without keys, under an id of ours: WeCom's msgids are too long
+        to be the outbox's or `chat_privacy`'s message id): the id an edit takes (the first
+        card's, else the first text's) and the ids of all."""
         layout = cards.layout(text, buttons, self.public_url)
-        msgids = [(await self.api.send_text(user_id, piece)).msgid for piece in layout.texts]
-        task_ids = []
+        texts, task_ids = [], []
+        for piece in layout.texts:
+            handle, sent = cards.new_task_id(), await self.api.send_text(user_id, piece)
+            await chat_cards.record_sent(CHANNEL, user_id, handle, sent.msgid, {}, None,
+                                         utcnow())
+            texts.append(handle)
         for card in layout.cards:
             sent = await self.api.send_card(user_id, card.body)
             await chat_cards.record_sent(CHANNEL, user_id, card.task_id, sent.msgid,
                                          card.keys, sent.response_code, utcnow())
-            msgids.append(sent.msgid)
             task_ids.append(card.task_id)
-        return (task_ids or msgids)[0], msgids
+        return (task_ids or texts)[0], texts + task_ids
 
     async def card_pressed(self, user_id: str, task_id: str, response_code: str,
                            chosen_label: str | None) -> None:
@@ -294,8 +299,9 @@ class WeComBot:
         (C10, issue 15); a failure is tried again by the next sweep."""
         recalled = 0
         for row in await chat_privacy.due_deletions(CHANNEL, utcnow(), user_id):
+            sent = await chat_cards.card(CHANNEL, row.message_id)
             try:
-                await self.api.recall(row.message_id)
+                await self.api.recall(sent.msgid if sent else row.message_id)
             except RateLimited as error:  # the next sweep goes on
                 await chat_privacy.deletion_failed(row, str(error))
                 break

@@ -13,7 +13,9 @@ class ChatCard(Model):
     template card, issue 15): `keys` maps each button's short key to [label, data], the
     flows' callback data or a link; `response_code` is the platform's latest code for
     updating the card, usable once (None when used or none was given), given at `code_at`;
-    `pressed_at`/`pressed_key` the one press the card takes until it is edited anew."""
+    `pressed_at`/`pressed_key` the one press the card takes until it is edited anew. A text
+    message is kept the same way without keys, `task_id` an id of ours for its `msgid`
+    (which a recall needs and is too long for the outbox's message id)."""
 
     id = fields.BigIntField(primary_key=True)
     channel = fields.CharField(max_length=16)

@@ -5,7 +5,9 @@ button a short key ("k0", "k1", …) and answers a press with the card's id (tas
 and a response code that updates the card once, within its validity. The card is kept here
 with its keys' labels and data, so that a press becomes the flows' callback data exactly
 once — a second press of the same card, or a press of someone else's card, resolves to
-nothing — and the card's latest unused response code is at hand to update it.
+nothing — and the card's latest unused response code is at hand to update it. A text
+message is kept too, without keys, under an id of ours: the platform's msgid (what a recall
+takes) can be longer than the message ids the outbox and `chat_privacy` keep.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ Keys = dict[str, tuple[str, str]]
 
 async def record_sent(channel: str, recipient: str, task_id: str, msgid: str, keys: Keys,
                       response_code: str | None, now: datetime) -> None:
-    """Keep a card the platform accepted: its keys' (label, data) and its response code."""
+    """Keep a card (or text) the platform accepted: its keys' (label, data) and its response
+    code."""
     await ChatCard.create(channel=channel, recipient=recipient, task_id=task_id, msgid=msgid,
                           keys={key: list(value) for key, value in keys.items()},
                           response_code=response_code,
