@@ -12,7 +12,9 @@ lifted as in `bench.bot_throughput`.
 
 Then the agents capture again while another user (a bound ops admin) sends /whoami, one
 after the other: the time from sending to the answer is reported (p50, p95), for all of
-them and for those sent while a photo was being checked.
+them and for those sent while a photo was being checked. Last, one agent captures alone
+with SQLite tracing every statement: the statements of one capture, and the transaction
+control among them (BEGIN, COMMIT, SAVEPOINT, RELEASE, ROLLBACK).
 
     .venv/bin/python -m bench.capture_throughput --agents 4 --captures 5 --rounds 3
 """
@@ -32,6 +34,8 @@ from contextlib import asynccontextmanager
 from datetime import time as clock_time
 from pathlib import Path
 from typing import Any
+
+from tortoise import connections
 
 from bench.bot_throughput import Rate, echo_rate, in_rounds, report, unpaced
 from domain.cases import business_types
@@ -54,6 +58,7 @@ PROBE_USER = 9099
 PROBE_GAP_SECONDS = 0.02
 ALWAYS = WorkingHours(weekdays=frozenset(range(7)), start=clock_time(0, 0),
                       end=clock_time(23, 59, 59))
+TRANSACTION_CONTROL = frozenset({"BEGIN", "COMMIT", "SAVEPOINT", "RELEASE", "ROLLBACK"})
 KINDS = frozenset({PhotoKind.ID_FRONT, PhotoKind.ID_BACK, PhotoKind.ONSITE_WITH_AGENT})
 
 
@@ -181,6 +186,28 @@ async def whoami_latencies(agents: int, captures: int, photos: list[bytes],
         return every, during
 
 
+async def statements_of_one_capture(photos: list[bytes], pool: CheckingPool) -> list[str]:
+    """Every SQL statement the bot runs for one capture of one agent alone (SQLite trace),
+    the poller's lease and getUpdates bookkeeping included."""
+    async with fieldops_bot(1, pool) as fake:
+        chat = Chat(fake, FIRST_USER)
+        await chat.say("/whoami")  # the chat's session and the bot's warm-up outside the count
+        traced: list[str] = []
+        connection = connections.get("default")._connection  # type: ignore[attr-defined]
+        await connection.set_trace_callback(traced.append)
+        await capture(chat, photos)
+        await connection.set_trace_callback(None)
+        return traced
+
+
+def statements(traced: list[str]) -> None:
+    """How many statements one capture ran, and how many of them were transaction control."""
+    control = sum(1 for sql in traced if sql.split(None, 1)[0].upper() in TRANSACTION_CONTROL)
+    print(f"one capture ({UPDATES_PER_CAPTURE} updates, one agent alone): {len(traced)} "
+          f"statements, {control} of them transaction control, "
+          f"{(len(traced) - control) / UPDATES_PER_CAPTURE:.1f} others per update")
+
+
 def percentiles(label: str, values: list[float]) -> None:
     """p50 and p95 of a list of milliseconds."""
     if len(values) < 2:
@@ -206,8 +233,10 @@ async def main(agents: int, captures: int, rounds: int) -> None:
         report(await in_rounds(rounds, lambda: fieldops_rate(agents, captures, photos, pool),
                                echo), "captures")
         every, during = await whoami_latencies(agents, captures, photos, pool)
+        traced = await statements_of_one_capture(photos, pool)
     percentiles("/whoami of another user while agents capture", every)
     percentiles("  of those, sent while a photo was being checked", during)
+    statements(traced)
 
 
 if __name__ == "__main__":

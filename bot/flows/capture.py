@@ -216,7 +216,7 @@ async def _skip_location(turn: Turn, case_id: int, arg: str) -> Outcome:
     if turn.step != CaptureStep.LOCATION or turn.data.get("case") != case_id or not optional:
         return await stale_button(turn)
     actor = await chat_actor(turn)
-    await _editable(turn, actor, case_id)
+    await _require_editable(turn, actor, case_id)
     await cases.skip_location(actor, case_id, turn.ctx.capture)
     return await _continue(turn, actor, case_id, turn.data)
 
@@ -267,23 +267,25 @@ BUTTONS: dict[str, ButtonAction] = {
 
 # --- steps ------------------------------------------------------------------------------
 
-CaseHandler = Callable[[Turn, Actor, CaseSummary], Awaitable[Outcome]]
+CaseHandler = Callable[[Turn, Actor, int], Awaitable[Outcome]]
 
 
 def _on_case(handler: CaseHandler) -> Handler:
-    """A step handler for the session's case; a case no longer editable ends the wizard."""
+    """A step handler for the session's case; a case no longer editable ends the wizard. The
+    handler reads the case's summary once, after its change (issue 14)."""
 
     async def run(turn: Turn) -> Outcome:
         actor = await chat_actor(turn)
+        case_id = int(turn.data.get("case", 0))
         try:
-            summary = await _editable(turn, actor, int(turn.data.get("case", 0)))
+            await _require_editable(turn, actor, case_id)
         except DomainError as refusal:
             return answer(Step.IDLE, turn._(refusal.key, **refusal.params))
         if turn.step in CUSTOMER_DATA_STEPS and turn.inbound.message_id:
             await chat_privacy.note_customer_message(
-                summary.case_id, turn.inbound.channel, turn.inbound.chat_id,
+                case_id, turn.inbound.channel, turn.inbound.chat_id,
                 turn.inbound.message_id, utcnow())
-        return await handler(turn, actor, summary)
+        return await handler(turn, actor, case_id)
 
     run.__doc__ = handler.__doc__
     return run
@@ -296,90 +298,88 @@ async def type_text(turn: Turn) -> Outcome:
 
 
 @_on_case
-async def name_text(turn: Turn, actor: Actor, summary: CaseSummary) -> Outcome:
+async def name_text(turn: Turn, actor: Actor, case_id: int) -> Outcome:
     """The customer's name (C1): checked and kept on the draft, then the ID number is asked."""
     try:
-        await cases.answer_customer_name(actor, summary.case_id, turn.inbound.text)
+        await cases.answer_customer_name(actor, case_id, turn.inbound.text)
     except DomainError as refusal:
-        return _go(turn, summary, CaptureStep.NAME, turn.data, _said(turn, refusal))
-    return _go(turn, summary, CaptureStep.ID_NUMBER, turn.data)
+        return await _again(turn, actor, case_id, CaptureStep.NAME, _said(turn, refusal))
+    return await _again(turn, actor, case_id, CaptureStep.ID_NUMBER)
 
 
 @_on_case
-async def id_number_text(turn: Turn, actor: Actor, summary: CaseSummary) -> Outcome:
+async def id_number_text(turn: Turn, actor: Actor, case_id: int) -> Outcome:
     """The ID number (C1): kept on the draft encrypted (C10), or the precise fault is named
     and the number asked again."""
     try:
-        await cases.answer_id_number(actor, summary.case_id, turn.inbound.text,
-                                     turn.ctx.capture)
+        await cases.answer_id_number(actor, case_id, turn.inbound.text, turn.ctx.capture)
     except DomainError as refusal:
-        return _go(turn, summary, CaptureStep.ID_NUMBER, turn.data, _said(turn, refusal))
-    return _go(turn, summary, CaptureStep.MOBILE, turn.data)
+        return await _again(turn, actor, case_id, CaptureStep.ID_NUMBER, _said(turn, refusal))
+    return await _again(turn, actor, case_id, CaptureStep.MOBILE)
 
 
 @_on_case
-async def mobile_text(turn: Turn, actor: Actor, summary: CaseSummary) -> Outcome:
+async def mobile_text(turn: Turn, actor: Actor, case_id: int) -> Outcome:
     """The customer's own mobile (C4): with name and ID number, stored on the case."""
-    data = turn.data
     try:
-        await cases.answer_mobile(actor, summary.case_id, turn.inbound.text, turn.ctx.capture)
+        await cases.answer_mobile(actor, case_id, turn.inbound.text, turn.ctx.capture)
     except DomainError as refusal:
-        return _go(turn, summary, CaptureStep.MOBILE, data, _said(turn, refusal))
-    return await _continue(turn, actor, summary.case_id, data,
-                           turn._("Customer data saved."))
+        return await _again(turn, actor, case_id, CaptureStep.MOBILE, _said(turn, refusal))
+    return await _continue(turn, actor, case_id, turn.data, turn._("Customer data saved."))
 
 
 @_on_case
-async def location_shared(turn: Turn, actor: Actor, summary: CaseSummary) -> Outcome:
+async def location_shared(turn: Turn, actor: Actor, case_id: int) -> Outcome:
     """A shared location of the visit; anything else is asked again."""
     if turn.inbound.location is None:
-        return _go(turn, summary, CaptureStep.LOCATION, turn.data,
-                   turn._("Please share the location from the attachment menu."))
+        return await _again(turn, actor, case_id, CaptureStep.LOCATION,
+                            turn._("Please share the location from the attachment menu."))
     latitude, longitude = turn.inbound.location
-    await cases.set_location(actor, summary.case_id, latitude, longitude)
-    return await _continue(turn, actor, summary.case_id, turn.data, turn._("Location saved."))
+    await cases.set_location(actor, case_id, latitude, longitude)
+    return await _continue(turn, actor, case_id, turn.data, turn._("Location saved."))
 
 
 @_on_case
-async def photo_received(turn: Turn, actor: Actor, summary: CaseSummary) -> Outcome:
-    """A photo or file of the asked kind: checked and stored, or refused with the reason (C7)."""
+async def photo_received(turn: Turn, actor: Actor, case_id: int) -> Outcome:
+    """A photo or file of the asked kind: checked and stored, or refused with the reason (C7).
+    The router has checked it before the update's transaction (issue 14)."""
     upload, limits = turn.inbound.attachment, turn.ctx.capture.photo_limits
     if upload is None:
-        return _go(turn, summary, CaptureStep.PHOTO, turn.data,
-                   turn._("A photo is expected here."))
+        return await _again(turn, actor, case_id, CaptureStep.PHOTO,
+                            turn._("A photo is expected here."))
     if upload.size is not None and upload.size > limits.max_bytes:
-        return _go(turn, summary, CaptureStep.PHOTO, turn.data, turn._(
+        return await _again(turn, actor, case_id, CaptureStep.PHOTO, turn._(
             "The photo is too large: at most %(limit)d MB is allowed.",
             limit=limits.max_bytes // MIB))
     try:
         content = await upload.fetch()
     except Exception:  # any channel's download failure: the agent can simply send it again
-        log.warning("download of %s for case %s failed", upload.name, summary.case_id,
-                    exc_info=True)
-        return _go(turn, summary, CaptureStep.PHOTO, turn.data,
-                   turn._("I could not download this file. Please send it again."))
+        log.warning("download of %s for case %s failed", upload.name, case_id, exc_info=True)
+        return await _again(turn, actor, case_id, CaptureStep.PHOTO,
+                            turn._("I could not download this file. Please send it again."))
     try:
-        await cases.add_photo(actor, summary.case_id, PhotoKind(turn.data["kind"]), content,
-                              upload.name, upload.content_type, turn.ctx.capture)
+        await cases.add_photo(actor, case_id, PhotoKind(turn.data["kind"]), content,
+                              upload.name, upload.content_type, turn.ctx.capture,
+                              upload.checked)
     except DomainError as refusal:
-        return _go(turn, summary, CaptureStep.PHOTO, turn.data, _said(turn, refusal))
-    return await _continue(turn, actor, summary.case_id, turn.data, turn._("Photo received."))
+        return await _again(turn, actor, case_id, CaptureStep.PHOTO, _said(turn, refusal))
+    return await _continue(turn, actor, case_id, turn.data, turn._("Photo received."))
 
 
 @_on_case
-async def voucher_received(turn: Turn, actor: Actor, summary: CaseSummary) -> Outcome:
+async def voucher_received(turn: Turn, actor: Actor, case_id: int) -> Outcome:
     """The serial handed over, typed or in a photo's caption: reserved from the agent's own
     box, or refused with the reason and asked again (V1)."""
     serial = read_serial(turn.inbound.text)
     if not serial:
         fault = (N_("Write the serial in the caption of the photo, or type it.")
                  if turn.inbound.attachment else N_("I found no serial in your message."))
-        return _go(turn, summary, CaptureStep.VOUCHER, turn.data, turn._(fault))
+        return await _again(turn, actor, case_id, CaptureStep.VOUCHER, turn._(fault))
     try:
-        voucher = await cases.set_voucher(actor, summary.case_id, serial, turn.ctx.capture)
+        voucher = await cases.set_voucher(actor, case_id, serial, turn.ctx.capture)
     except DomainError as refusal:
-        return _go(turn, summary, CaptureStep.VOUCHER, turn.data, _said(turn, refusal))
-    return await _continue(turn, actor, summary.case_id, turn.data, turn._(
+        return await _again(turn, actor, case_id, CaptureStep.VOUCHER, _said(turn, refusal))
+    return await _continue(turn, actor, case_id, turn.data, turn._(
         "Serial %(serial)s is reserved for this case.", serial=voucher.serial))
 
 
@@ -392,15 +392,15 @@ def read_serial(text: str) -> str:
 
 
 @_on_case
-async def risk_text(turn: Turn, actor: Actor, summary: CaseSummary) -> Outcome:
+async def risk_text(turn: Turn, actor: Actor, case_id: int) -> Outcome:
     """Text while the risk hints are shown: show them again."""
-    return _go(turn, summary, CaptureStep.RISK_HINT, turn.data)
+    return await _again(turn, actor, case_id, CaptureStep.RISK_HINT)
 
 
 @_on_case
-async def summary_text(turn: Turn, actor: Actor, summary: CaseSummary) -> Outcome:
+async def summary_text(turn: Turn, actor: Actor, case_id: int) -> Outcome:
     """Text while the summary is shown: show it again."""
-    return _go(turn, summary, CaptureStep.SUMMARY, turn.data)
+    return await _again(turn, actor, case_id, CaptureStep.SUMMARY)
 
 
 async def _continue(turn: Turn, actor: Actor, case_id: int, data: dict[str, Any],
@@ -408,6 +408,12 @@ async def _continue(turn: Turn, actor: Actor, case_id: int, data: dict[str, Any]
     """After a change: ask for the first item still missing."""
     summary = await _summary(turn, actor, case_id)
     return _ask(turn, summary, next_item(turn, summary), data, *lead)
+
+
+async def _again(turn: Turn, actor: Actor, case_id: int, step: CaptureStep,
+                 *lead: str) -> Outcome:
+    """Stay on or move to a step of the wizard, with the case as it stands now."""
+    return _go(turn, await _summary(turn, actor, case_id), step, turn.data, *lead)
 
 
 def _ask(turn: Turn, summary: CaseSummary, item: str, data: dict[str, Any],
@@ -451,15 +457,30 @@ async def _summary(turn: Turn, actor: Actor, case_id: int) -> CaseSummary:
 async def _editable(turn: Turn, actor: Actor, case_id: int) -> CaseSummary:
     """The agent's own draft or returned case; otherwise refused with the reason (C3)."""
     summary = await _summary(turn, actor, case_id)
-    own = summary.agent_id == actor.staff_id
-    if own and summary.status in (CaseStatus.DRAFT, CaseStatus.RETURNED):
-        return summary
-    if summary.status == CaseStatus.CANCELLED:
+    _refuse_unless_open(summary.agent_id == actor.staff_id, summary.status, summary.case_no)
+    return summary
+
+
+async def _require_editable(turn: Turn, actor: Actor, case_id: int) -> None:
+    """`_editable` without the summary: the agent's own case is judged on one row read, any
+    other gets the summary's refusal (C3, issue 14)."""
+    state = await case_summaries.case_state(case_id)
+    if state is None or state.agent_id != actor.staff_id:
+        await _editable(turn, actor, case_id)
+        return
+    _refuse_unless_open(True, state.status, state.case_no)
+
+
+def _refuse_unless_open(own: bool, status: CaseStatus, case_no: str | None) -> None:
+    """Refuse a change unless the case is the agent's own draft or returned case (C3)."""
+    if own and status in (CaseStatus.DRAFT, CaseStatus.RETURNED):
+        return
+    if status == CaseStatus.CANCELLED:
         raise DomainError(N_("This draft was cancelled and can no longer be changed."))
-    if summary.status in (CaseStatus.DRAFT, CaseStatus.RETURNED):
+    if status in (CaseStatus.DRAFT, CaseStatus.RETURNED):
         raise PermissionDenied(N_("Only the field agent who captured this case may change it."))
     raise DomainError(N_("Case %(case_no)s has already been submitted and can no longer be "
-                         "changed."), case_no=summary.case_no)
+                         "changed."), case_no=case_no)
 
 
 async def _release(turn: Turn, actor: Actor, case_id: int) -> None:
@@ -527,9 +548,9 @@ async def _types_again(turn: Turn) -> Outcome:
 
 
 @_on_case
-async def _step_again(turn: Turn, actor: Actor, summary: CaseSummary) -> Outcome:
+async def _step_again(turn: Turn, actor: Actor, case_id: int) -> Outcome:
     """The open step of the case shown again, as it stands."""
-    return _go(turn, summary, CaptureStep(turn.step), turn.data)
+    return await _again(turn, actor, case_id, CaptureStep(turn.step))
 
 
 PROMPTS: dict[str, Handler] = {step: _step_again for step in CaptureStep} | {

@@ -6,6 +6,9 @@ import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
+from domain.platform.errors import DomainError
+from domain.platform.images import PhotoInfo
+
 Buttons = tuple[tuple[tuple[str, str], ...], ...]
 URL_PREFIXES = ("https://", "http://")
 MAX_IDENTITY = 64  # the width of ProcessedUpdate.update_id; longer identities are hashed
@@ -16,7 +19,9 @@ class Attachment:
     """A photo or file sent in chat; `fetch` downloads its bytes from the channel.
 
     `size` is what the channel announced (None when unknown) so that oversized files are
-    refused before they are downloaded; `as_photo` is False for files sent as documents.
+    refused before they are downloaded; `as_photo` is False for files sent as documents;
+    `checked` is the photo checks' verdict when the router ran them before the update's
+    transaction (issue 14).
     """
 
     name: str
@@ -24,6 +29,7 @@ class Attachment:
     size: int | None
     fetch: Callable[[], Awaitable[bytes]]
     as_photo: bool = True
+    checked: PhotoInfo | DomainError | None = None
 
     async def prefetched(self) -> Attachment:
         """The attachment downloaded now: its `fetch` then returns these bytes, or raises

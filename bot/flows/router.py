@@ -8,8 +8,8 @@ effect, and the same update delivered again is then handled, once. Telegram deli
 an update whose webhook delivery was not answered, and in polling mode one not yet confirmed:
 `bot.telegram.polling` confirms an update only after it was handled (Telegram itself is the
 durable inbox). On SQLite the transaction holds the database for the length of one update,
-so a photo or file that the open step reads (a flow's `DOWNLOADS`) is downloaded before it
-opens.
+so a photo or file that the open step reads (a flow's `DOWNLOADS`) is downloaded and checked
+as a photo (in the process pool) before it opens, and the step is handed the verdict.
 
 A command sent while a flow waits for an answer (a side command: /box, /help, /whoami…),
 a button of another flow pressed then, or a side press of the open flow (its
@@ -42,6 +42,7 @@ from domain.platform import chat, chat_limits
 from domain.platform.chat_limits import Admission, InboundLimit
 from domain.platform.clock import utcnow
 from domain.platform.errors import N_, DomainError
+from domain.platform.images import PhotoInfo, inspect_off_loop
 from locales import DEFAULT_LOCALE, translate
 
 V = TypeVar("V")
@@ -225,18 +226,29 @@ class ChatRouter:
         return Handled(list(outcome.replies), bool(turn.released))
 
     async def _prefetched(self, inbound: Inbound) -> Inbound:
-        """The event with its attachment downloaded before the update's transaction opens
-        (on SQLite it holds the database), when the chat stands on a step that reads one and
-        the announced size is within the photo limit (a larger one is refused unread)."""
+        """The event with its attachment downloaded and checked as a photo before the
+        update's transaction opens (on SQLite it holds the database, and other chats would
+        wait for the check, issue 14), when the chat stands on a step that reads one and the
+        announced size is within the photo limit (a larger one is refused unread)."""
         upload = inbound.attachment
-        limit = self.ctx.capture.photo_limits.max_bytes
-        if upload is None or (upload.size is not None and upload.size > limit):
+        limits = self.ctx.capture.photo_limits
+        if upload is None or (upload.size is not None and upload.size > limits.max_bytes):
             return inbound
         session = await chat.session_for(inbound.channel, inbound.external_user_id,
                                          inbound.chat_id)
         if session.step not in ROUTES.downloads:
             return inbound
-        return replace(inbound, attachment=await upload.prefetched())
+        upload = await upload.prefetched()
+        try:
+            content = await upload.fetch()
+        except Exception:  # the download failed: the flow reads the failure and says so
+            return replace(inbound, attachment=upload)
+        try:
+            verdict: PhotoInfo | DomainError = await inspect_off_loop(
+                content, limits, self.ctx.capture.photo_checks)
+        except DomainError as refusal:
+            verdict = refusal
+        return replace(inbound, attachment=replace(upload, checked=verdict))
 
     async def _turn(self, inbound: Inbound) -> Turn:
         # session, binding, staff, org and roles in one statement, read under the chat's

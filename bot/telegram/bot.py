@@ -30,7 +30,7 @@ from bot.telegram.handlers import (
     retry_after_seconds,
 )
 from bot.telegram.ordering import in_chat_order
-from bot.telegram.polling import ConfirmingPoller
+from bot.telegram.polling import CHATS_AT_ONCE, ConfirmingPoller
 from domain.platform import leases
 from domain.platform.intents import Intent
 
@@ -42,6 +42,9 @@ DELETION_SWEEP = timedelta(minutes=1)
 DELETION_LEASE = "telegram_customer_messages"
 # How the Bot API answers an edit to the text the message already has.
 NOT_MODIFIED = "message is not modified"
+# Bot API connections beside getUpdates': one per chat handled at once (its download or its
+# answer) and a few for the dispatcher's notifications and the sweeps.
+API_CONNECTIONS = CHATS_AT_ONCE + 4
 
 
 class BotApiUnexpected(TelegramError):
@@ -184,9 +187,12 @@ class TelegramBot:
                 raise
 
     def _build(self) -> Application:  # type: ignore[type-arg]
+        # python-telegram-bot keeps one connection for all Bot API calls but getUpdates:
+        # a chat's photo download would hold every other chat's answer behind it (issue 14).
         builder = (ApplicationBuilder().token(self.config.token)
                    .base_url(self.config.api_base_url)
-                   .base_file_url(self.config.file_base_url))
+                   .base_file_url(self.config.file_base_url)
+                   .connection_pool_size(API_CONNECTIONS))
         application = builder.updater(None).build()  # polling: ConfirmingPoller
         self.handlers.install(application)
         return application

@@ -7,7 +7,17 @@ update to the application and waits until it is processed before the next getUpd
 confirms it. The flows commit an update's processed mark together with its effects (see
 `bot.flows.router`), so after a crash Telegram delivers the unconfirmed updates again, the
 ones already handled are recognised and dropped, and the one in flight is handled once.
-Updates are handled one after the other, so the updates of a chat keep their order.
+
+The updates of one batch are handled a chat at a time within the chat and concurrently
+across chats (issue 14): the batch is split into lanes, one per chat (updates that share a
+sender or a chat go in one lane, so a user's session and a chat's answers keep their
+order), each lane handles its updates one after the other, and at most `CHATS_AT_ONCE`
+lanes run at once. The batch is confirmed (the next getUpdates' offset) only once every
+lane is done, so a crash or a stop still leaves every unhandled update unconfirmed. One
+chat's slow photo no longer holds another chat's /whoami behind it in the batch. On SQLite
+the lanes share one connection whose transactions Tortoise takes one at a time (an asyncio
+lock, so no "database is locked" within the process); each lane holds it only for its
+update's transaction, and photos are downloaded and checked before it (`bot.flows.router`).
 
 Only one process may poll a bot (Telegram answers a second getUpdates 409 Conflict, and the
 two would split the updates between them): the poller holds the database lease
@@ -24,6 +34,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Sequence
 from datetime import timedelta
 
 from telegram import Update
@@ -36,8 +47,15 @@ log = logging.getLogger(__name__)
 
 RETRY_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)
 POLLER_LEASE = "telegram-poller"
-# The lease outlives one long poll by this much; it is renewed a third of the way through.
+# The lease outlives one long poll by this much. It is renewed once it is a third of the
+# margin old (not before every getUpdates), so at each getUpdates and each update at least
+# the long poll plus 40 s of it remain.
 LEASE_MARGIN = timedelta(seconds=60)
+RENEW_AFTER_SECONDS = LEASE_MARGIN.total_seconds() / 3
+# Chats whose updates are handled at the same time: each holds a database connection (or
+# waits for SQLite's) and possibly a downloaded photo in memory (up to the 20 MiB limit), and
+# the photo checks share the process pool's two workers, so more would only queue.
+CHATS_AT_ONCE = 8
 
 
 class PollingElsewhere(RuntimeError):
@@ -52,9 +70,10 @@ class ConfirmingPoller:
     """Fetches updates with getUpdates and confirms each one only after it was handled."""
 
     def __init__(self, application: Application, timeout_seconds: float,  # type: ignore[type-arg]
-                 holder: str | None = None) -> None:
+                 holder: str | None = None, chats_at_once: int = CHATS_AT_ONCE) -> None:
         self.application = application
         self.timeout_seconds = timeout_seconds
+        self.chats_at_once = chats_at_once
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
         self.lease_ttl = timedelta(seconds=timeout_seconds) + LEASE_MARGIN
         self.offset = 0
@@ -111,14 +130,20 @@ class ConfirmingPoller:
             log.error("telegram polling stopped: %s", ended)
             await leases.release(POLLER_LEASE, self.holder)
 
-    async def _renew(self, force: bool = False) -> None:
-        """Keep the poller lease, renewed a third of the way through its life."""
-        if not force and time.monotonic() - self._renewed < self.lease_ttl.total_seconds() / 3:
+    async def _renew(self) -> None:
+        """Keep the poller lease, renewed once it is `RENEW_AFTER_SECONDS` old; the lanes of
+        a batch renew it once between them."""
+        if time.monotonic() - self._renewed < RENEW_AFTER_SECONDS:
             return
-        if not await leases.acquire(POLLER_LEASE, self.holder, self.lease_ttl):
+        self._renewed = time.monotonic()  # the other lanes need not renew it meanwhile
+        try:
+            renewed = await leases.acquire(POLLER_LEASE, self.holder, self.lease_ttl)
+        except BaseException:
+            self._renewed = 0.0
+            raise
+        if not renewed:
             raise PollingEnded(f"the lease {POLLER_LEASE} was taken over: "
                                f"{await _refusal()}")
-        self._renewed = time.monotonic()
 
     async def _renew_between_updates(self) -> None:
         """Renew the lease during a long batch; a database error here waits for the renewal
@@ -135,7 +160,7 @@ class ConfirmingPoller:
         failures = 0
         while True:
             try:
-                await self._renew(force=True)
+                await self._renew()
                 updates = await self.application.bot.get_updates(
                     offset=self.offset, timeout=int(self.timeout_seconds),
                     allowed_updates=Update.ALL_TYPES)
@@ -154,10 +179,61 @@ class ConfirmingPoller:
                 await asyncio.sleep(wait)
                 continue
             failures = 0
-            for update in updates:
-                await self._renew_between_updates()
-                await self.application.process_update(update)
-                self.offset = update.update_id + 1
+            await self._handle_batch(updates)
+
+    async def _handle_batch(self, updates: Sequence[Update]) -> None:
+        """Handle a batch, each chat's updates in order and the chats concurrently (at most
+        `chats_at_once`); returns once all are handled, so the next getUpdates confirms the
+        batch only then. The offset passes an update only when it and every earlier one of
+        the batch were handled: stopping cancels the lanes, and `stop` confirms no more."""
+        chats = asyncio.Semaphore(self.chats_at_once)
+        waiting = sorted(update.update_id for update in updates)
+        handled: set[int] = set()
+
+        async def lane(in_order: list[Update]) -> None:
+            async with chats:
+                for update in in_order:
+                    await self._renew_between_updates()
+                    await self.application.process_update(update)
+                    handled.add(update.update_id)
+                    while waiting and waiting[0] in handled:
+                        self.offset = waiting.pop(0) + 1
+
+        running = [asyncio.create_task(lane(each)) for each in chat_lanes(updates)]
+        try:
+            await asyncio.gather(*running)
+        finally:
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+
+
+def chat_lanes(updates: Sequence[Update]) -> list[list[Update]]:
+    """The updates of a batch in lanes that may run concurrently, each in batch order:
+    updates sharing a sender or a chat are in one lane (issue 14)."""
+    lane_of: dict[str, str] = {}
+
+    def root(key: str) -> str:
+        while lane_of.setdefault(key, key) != key:
+            key = lane_of[key]
+        return key
+
+    for update in updates:
+        first, *others = _lane_keys(update)
+        for key in others:
+            lane_of[root(key)] = root(first)
+    lanes: dict[str, list[Update]] = {}
+    for update in updates:
+        lanes.setdefault(root(_lane_keys(update)[0]), []).append(update)
+    return list(lanes.values())
+
+
+def _lane_keys(update: Update) -> list[str]:
+    """What orders an update: its sender and its chat (one shared lane when it has neither)."""
+    keys = [f"user:{update.effective_user.id}"] if update.effective_user else []
+    if update.effective_chat:
+        keys.append(f"chat:{update.effective_chat.id}")
+    return keys or ["unattributed"]
 
 
 def _dead_here(holder: str) -> bool:

@@ -82,6 +82,27 @@ class CustomerData:
     mobile: str
 
 
+@dataclass(frozen=True)
+class CaseState:
+    """Who captured a case, where it stands and its number: what decides whether its agent
+    may still change it (C3)."""
+
+    agent_id: int | None
+    status: CaseStatus
+    case_no: str | None
+
+
+async def case_state(case_id: int) -> CaseState | None:
+    """The state of a case in one short read (None when there is none), for the wizard's
+    check before each step; not scoped: a case that is not the reader's own is read again
+    through `case_summary` (C3, issue 14)."""
+    row = await Case.filter(id=case_id).values_list("agent_id", "status", "case_no")
+    if not row:
+        return None
+    agent_id, status, case_no = row[0]
+    return CaseState(agent_id, CaseStatus(status), case_no)
+
+
 async def open_drafts(actor: Actor) -> list[Case]:
     """The acting agent's drafts, most recently changed first, for /resume."""
     return await Case.filter(agent_id=actor.staff_id, status=CaseStatus.DRAFT).prefetch_related(
@@ -99,8 +120,8 @@ async def case_summary(actor: Actor, case_id: int, ctx: CaptureContext) -> CaseS
 
     For a returned case the missing photos are the flagged ones not yet retaken (C7).
     """
-    case = await visible_case(actor, case_id)
-    business_type = await BusinessType.get(id=case.business_type_id)  # type: ignore[attr-defined]
+    case = await visible_case(actor, case_id, "business_type", "device")
+    business_type: BusinessType = case.business_type
     kinds = await photo_kinds(case)
     required = [PhotoKind(k) for k in business_type.required_photo_kinds]
     retaken = await retaken_items(case)
@@ -110,7 +131,7 @@ async def case_summary(actor: Actor, case_id: int, ctx: CaptureContext) -> CaseS
     else:
         missing = tuple(k for k in required if k not in kinds)
     customer = _decrypted(case, ctx.cipher)
-    device = await Device.get_or_none(id=case.device_id)  # type: ignore[attr-defined]
+    device: Device | None = case.device
     return CaseSummary(
         case_id=case.id, case_no=case.case_no, status=case.status, revision=case.revision,
         business_type_code=business_type.code, business_type_zh=business_type.name_zh,
@@ -124,7 +145,7 @@ async def case_summary(actor: Actor, case_id: int, ctx: CaptureContext) -> CaseS
         submitted_at=case.submitted_at, review_due_at=case.review_due_at,
         retake_items=tuple(case.retake_items),
         retaken_items=tuple(i for i in case.retake_items if i in retaken),
-        missing=tuple(await missing_items(case, business_type, ctx)
+        missing=tuple(await missing_items(case, business_type, ctx, kinds)
                       if case.status == CaseStatus.DRAFT else ()),
         answered_name=case.customer_answers.get("name", ""),
         answered_id_number="id" in case.customer_answers,
@@ -179,10 +200,11 @@ async def find_by_id_number(actor: Actor, id_number: str, ctx: CaptureContext) -
     return rows
 
 
-async def visible_case(actor: Actor, case_id: int) -> Case:
-    """A case its own agent or a case viewer of its org subtree may read (C10)."""
+async def visible_case(actor: Actor, case_id: int, *related: str) -> Case:
+    """A case its own agent or a case viewer of its org subtree may read (C10), read with
+    its `related` rows in the same statement."""
     missing = N_("No such case.")
-    case = await Case.get_or_none(id=case_id)
+    case = await Case.filter(id=case_id).select_related(*related).first()
     if case is None:
         raise NotFound(missing)
     if case.agent_id == actor.staff_id:  # type: ignore[attr-defined]

@@ -49,7 +49,7 @@ from domain.platform.identity import (
     validate_mobile,
     validate_resident_id,
 )
-from domain.platform.images import inspect_off_loop
+from domain.platform.images import PhotoInfo, inspect_off_loop
 from domain.platform.intents import Action, Intent
 from domain.vouchers import case_vouchers, mis_issues
 
@@ -227,11 +227,14 @@ async def set_location(actor: Actor, case_id: int, latitude: float, longitude: f
 
 
 async def add_photo(actor: Actor, case_id: int, kind: PhotoKind, data: bytes, original_name: str,
-                    content_type: str, ctx: CaptureContext) -> CasePhoto:
+                    content_type: str, ctx: CaptureContext,
+                    checked: PhotoInfo | DomainError | None = None) -> CasePhoto:
     """Check and store a photo as a new row, never replacing (C7, C9).
 
     A draft's photo belongs to its current revision; the retake of a flagged item on a
     returned case belongs to the next revision, so the returned revision stays as it was.
+    `checked` is the checks' verdict on `data` when they ran before the caller's transaction
+    (the bot checks a photo before the update's transaction opens, issue 14).
     """
     async with in_transaction():
         case = await case_for_change(actor, case_id, kind.value)
@@ -239,7 +242,9 @@ async def add_photo(actor: Actor, case_id: int, kind: PhotoKind, data: bytes, or
         if kind.value not in business_type.required_photo_kinds:
             raise DomainError(N_("This business type does not need a photo of this kind."),
                               kind=kind.value)
-        info = await inspect_off_loop(data, ctx.photo_limits, ctx.photo_checks)
+        if isinstance(checked, DomainError):
+            raise checked
+        info = checked or await inspect_off_loop(data, ctx.photo_limits, ctx.photo_checks)
         sha256 = await ctx.media.aput(data)
         revision = case.revision + 1 if case.status == CaseStatus.RETURNED else case.revision
         photo = await CasePhoto.create(
@@ -360,17 +365,19 @@ async def _check_retaken(case: Case) -> None:
         raise DomainError(RETAKE_PHOTO[PhotoKind(item)], kind=item)
 
 
-async def missing_items(case: Case, business_type: BusinessType,
-                        ctx: CaptureContext) -> list[MissingItem]:
+async def missing_items(case: Case, business_type: BusinessType, ctx: CaptureContext,
+                        present: set[PhotoKind] | None = None) -> list[MissingItem]:
     """What still stops a draft's submission, in the wizard's order: customer data (C1, C4),
     the location where the setting requires it, required photos (C5), the reserved voucher
-    serial (V1) and the risk hints (C11). The wizard lists these; submit refuses the first."""
+    serial (V1) and the risk hints (C11). The wizard lists these; submit refuses the first.
+    `present`: the photo kinds of the case when the caller has read them already."""
     missing: list[MissingItem] = []
     if case.id_number_enc is None or case.mobile_enc is None:
         missing.append(MissingItem(ITEM_CUSTOMER, MISSING_CUSTOMER))
     if ctx.location_mode == LocationMode.REQUIRED and case.latitude is None:
         missing.append(MissingItem(ITEM_LOCATION, MISSING_LOCATION))
-    present = await photo_kinds(case)
+    if present is None:
+        present = await photo_kinds(case)
     missing += [MissingItem(kind.value, MISSING_PHOTO[kind], {"kind": kind.value})
                 for kind in (PhotoKind(k) for k in business_type.required_photo_kinds)
                 if kind not in present]
