@@ -182,6 +182,34 @@ async def test_a_callback_posted_four_times_is_handled_once(served: Served) -> N
     assert served.texts(AGENT) == [NOT_UNDERSTOOD]
 
 
+async def test_wecom_posts_again_when_no_answer_comes_in_time_and_it_counts_once(
+        served: Served) -> None:
+    lost = asyncio.Event()
+    posts = 0
+
+    async def first_answer_lost(request: web.Request) -> web.StreamResponse:
+        nonlocal posts
+        posts += 1
+        if posts == 1:  # WeCom never sees this answer
+            await lost.wait()
+            return web.Response()
+        return await served.callback.handle(request)
+
+    app = web.Application()
+    app.router.add_post("/wecom/callback", first_answer_lost)
+    server = TestServer(app)
+    await server.start_server()
+    try:
+        async with WeComClient(str(server.make_url("/")), timeout=0.3) as wecom:
+            answer = await wecom.post(wecom.text(AGENT, "hi"))
+    finally:
+        lost.set()
+        await server.close()
+    assert (answer.status, answer.posts) == (200, 2)
+    await until(lambda: _all_handled(1))
+    assert served.texts(AGENT) == [NOT_UNDERSTOOD]
+
+
 async def test_a_bind_code_sent_alone_binds_and_a_menu_click_is_its_command(
         served: Served) -> None:
     ids = await org_tree()
@@ -312,13 +340,45 @@ async def test_photos_come_through_media_get_and_the_same_photo_checks(
         PhotoKind.ID_FRONT]
 
 
+async def test_a_card_button_counts_once_and_the_picker_and_files_reach_the_flows(
+        served: Served, tmp_path: Path) -> None:
+    desk = await capture_desk(tmp_path)
+    await binding.bind_chat("wecom", AGENT, AGENT, await code_for(desk.agent))
+    wecom = served.wecom
+    await _said(served, wecom.text(AGENT, "/new"))
+    card = _last_card(served)
+    assert NAME_PROMPT in await _said(served, _press(served, TYPE))
+    (update,) = served.fake.updates  # the card now shows the choice
+    assert TYPE in update["button"]["replace_name"]
+    pressed_again = wecom.card_press(AGENT, card["task_id"], card["button_list"][0]["key"],
+                                     "a-later-response-code", create_time=1)
+    assert "This button is no longer valid." in await _said(served, pressed_again)
+    assert await Case.filter(agent_id=desk.agent.id).count() == 1
+    for text in ("张三", ID_NUMBER, MOBILE):
+        await _said(served, wecom.text(AGENT, text))
+    picked = wecom.event(AGENT, "location_select", "location", (
+        "<SendLocationInfo><Location_X>31.2304</Location_X><Location_Y>121.4737</Location_Y>"
+        "<Scale>15</Scale><Label><![CDATA[网点]]></Label></SendLocationInfo>"))
+    assert FRONT_PROMPT in await _said(served, picked)
+    front = served.fake.add_media(noisy_jpeg(3), "application/octet-stream")
+    assert BACK_PROMPT in await _said(served, wecom.file(AGENT, front, "front.jpg"))
+    case = await Case.get(agent_id=desk.agent.id)
+    assert case.latitude == pytest.approx(31.2304)
+    assert await CasePhoto.filter(case_id=case.id, kind=PhotoKind.ID_FRONT).count() == 1
+
+
 def _press(served: Served, label: str) -> str:
     """The card press of the button with this label on the last card the agent got."""
-    card = served.fake.sent(AGENT)[-1]["template_card"]
+    card = _last_card(served)
     key = next(b["key"] for b in card["button_list"] if b["text"] == label)
     code = next(code for code, sent in served.fake.cards.items()
                 if sent["task_id"] == card["task_id"])
     return served.wecom.card_press(AGENT, card["task_id"], key, code)
+
+
+def _last_card(served: Served) -> dict[str, Any]:
+    return next(body["template_card"] for body in reversed(served.fake.sent(AGENT))
+                if body["msgtype"] == "template_card")
 
 
 async def _said(served: Served, message: str) -> str:

@@ -131,12 +131,13 @@ class WeComClient:
         return (f"<xml>{self._head(user, 'event', create_time)}<Event>{_cdata(event)}</Event>"
                 f"<EventKey>{_cdata(event_key)}</EventKey>{extra}</xml>")
 
-    def card_press(self, user: str, task_id: str, key: str, response_code: str) -> str:
+    def card_press(self, user: str, task_id: str, key: str, response_code: str,
+                   create_time: int | None = None) -> str:
         """A button pressed on a template card (`template_card_event`)."""
         extra = (f"<TaskId>{_cdata(task_id)}</TaskId>"
                  f"<CardType>{_cdata('button_interaction')}</CardType>"
                  f"<ResponseCode>{_cdata(response_code)}</ResponseCode>")
-        return self.event(user, "template_card_event", key, extra)
+        return self.event(user, "template_card_event", key, extra, create_time)
 
     def message(self, user: str, kind: str, msg_id: int | None, fields: str) -> str:
         """A message of any kind with its own fields (a kind FieldOps does not read, …)."""
