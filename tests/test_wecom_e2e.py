@@ -446,6 +446,7 @@ async def test_a_case_from_capture_to_approval_a_count_and_a_loss_all_in_wecom(
         assert incident.kind == IncidentKind.PAPERS_LOSS
     assert not await ChatInboxMessage.filter(status=InboxStatus.DEAD).exists()
     assert not await OutboxMessage.filter(status=OutboxStatus.DEAD).exists()
+    assert "Traceback" not in product.log()  # no message failed and was tried again
 
 
 async def test_a_callback_retried_three_times_is_handled_once_and_a_forged_one_is_refused(
