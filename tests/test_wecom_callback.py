@@ -27,7 +27,9 @@ from bot.wecom.config import WeComConfig
 from bot.wecom.crypt import WeComCrypt
 from domain.models import Case, CasePhoto, ChatInboxMessage, InboxStatus, PhotoKind, Role
 from domain.people import binding
-from domain.platform import chat_inbox
+from domain.platform import chat_inbox, chat_limits
+from domain.platform.chat_limits import InboundLimit
+from locales import translate
 from tests.bot_support import code_for
 from tests.capture_support import (
     ALWAYS,
@@ -235,6 +237,15 @@ async def test_events_that_ask_nothing_and_unknown_kinds_are_handled_unanswered(
     await until(lambda: _all_handled(3))
     assert served.fake.sent(AGENT) == []
     assert "wecom voice message" in caplog.text
+
+
+async def test_a_sender_past_the_inbound_limit_is_told_once_to_slow_down(
+        served: Served) -> None:
+    served.bot.inbound_limit = InboundLimit(events=1, window_seconds=60)
+    for number in range(3):
+        await served.wecom.post(served.wecom.text(AGENT, f"message {number}"))
+    await until(lambda: _all_handled(3))
+    assert served.texts(AGENT) == [NOT_UNDERSTOOD, translate("en", chat_limits.SLOW_DOWN)]
 
 
 async def test_one_senders_messages_are_handled_one_at_a_time_in_arrival_order(
