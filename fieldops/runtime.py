@@ -18,7 +18,6 @@ from aiohttp.typedefs import Handler
 from bot.dispatcher import OutboxDispatcher
 from bot.telegram import TelegramBot
 from bot.telegram.polling import PollingElsewhere
-from bot.wecom.bot import WeComBot
 from bot.wecom.callback import WeComCallback
 from fieldops import db
 from fieldops.bootstrap import Graph, admin_app
@@ -88,45 +87,19 @@ async def _try_start(bot: TelegramBot, next_try: timedelta) -> bool:
 
 async def _start_wecom(graph: Graph, stack: AsyncExitStack) -> WeComCallback | None:
     """The WeCom app's bot and its callback (issue 15), or None with one log line while the
-    channel is not configured; a WeCom API that fails at start is retried with back-off in
-    the background, the callback is served meanwhile (its replies wait in the outbox)."""
-    bot, settings = graph.wecom, graph.settings
+    channel is not configured. A WeCom that cannot be reached at start does not stop it: the
+    bot logs that its menu was not set, and what it cannot send waits in the outbox."""
+    bot = graph.wecom
     if bot is None:
         log.warning("FIELDOPS_WECOM_* are not set: the WeCom channel stays off")
         return None
     stack.push_async_callback(bot.stop)
-    first = timedelta(seconds=settings.bot_retry_first_seconds)
-    if not await _try_start_wecom(bot, first):
-        task = asyncio.create_task(
-            _keep_wecom_up(bot, first, timedelta(seconds=settings.bot_retry_max_seconds)),
-            name="wecom-bot-start")
-        stack.push_async_callback(_cancel, task)
+    await bot.start()
     callback = WeComCallback(bot)
     await callback.start()
     stack.push_async_callback(callback.stop)
     log.info("WeCom callback served at %s", bot.config.callback_path)
     return callback
-
-
-async def _keep_wecom_up(bot: WeComBot, first: timedelta, ceiling: timedelta) -> None:
-    """Try to start the WeCom bot until it is up, waiting `first`, doubling up to `ceiling`."""
-    wait = first
-    while True:
-        await asyncio.sleep(wait.total_seconds())
-        wait = min(wait * 2, ceiling)
-        if await _try_start_wecom(bot, wait):
-            return
-
-
-async def _try_start_wecom(bot: WeComBot, next_try: timedelta) -> bool:
-    try:
-        await bot.start()
-    except Exception as error:  # unreachable, refused or bad credentials: try again later
-        await bot.stop()
-        log.error("WeCom bot cannot start (%s: %s); the rest keeps running; next try in %d s",
-                  type(error).__name__, error, next_try.total_seconds())
-        return False
-    return True
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

@@ -475,3 +475,19 @@ async def test_a_callback_retried_three_times_is_handled_once_and_a_forged_one_i
         assert await ChatInboxMessage.filter(channel=CHANNEL).count() == 2
         assert len(fake.sent()) == sent
     assert "wecom callback refused (bad_signature, answered 403)" in product.log()
+
+
+async def test_wecom_unreachable_at_start_the_run_goes_on_and_replies_wait_in_the_outbox(
+    database_url: str, tmp_path: Path, branch: Branch
+) -> None:
+    await binding.bind_chat(CHANNEL, AGENT, AGENT, await code_for(branch.agent))
+    nowhere = FakeWeCom(url=f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    env = wecom_env(database_url, tmp_path, nowhere, free_port())
+    async with fieldops_run(env, tmp_path) as product, members(product, nowhere) as (agent, _):
+        assert (await agent.wecom.verify_url("still-here")).body == "still-here"
+        whoami = agent.wecom.text(AGENT, "/whoami")
+        assert (await agent.wecom.post(whoami)).status == 200
+        await handled(parse_inbound(whoami).dedupe_key)
+        waiting = await OutboxMessage.get(channel=CHANNEL, recipient_id=branch.agent.id)
+        assert waiting.status != OutboxStatus.SENT and "F1" in waiting.template
+    assert "wecom app menu not set" in product.log()
