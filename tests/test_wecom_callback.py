@@ -259,19 +259,27 @@ async def test_one_senders_messages_are_handled_one_at_a_time_in_arrival_order(
         if inbound.external_user_id in running:
             overlapped.append(inbound.text)
         running.add(inbound.external_user_id)
-        await asyncio.sleep(0.01)  # long enough for another worker to step in
         handled.append(inbound.text)
-        running.discard(inbound.external_user_id)
-        return await handle_update(inbound)
+        try:
+            await asyncio.sleep(0.01)  # long enough for another worker to step in
+            return await handle_update(inbound)
+        finally:
+            running.discard(inbound.external_user_id)
 
     served.bot.router.handle_update = watched  # type: ignore[method-assign]
+    other_process = WeComCallback(served.bot, sweep_seconds=0.05)  # claims from the same table
+    await other_process.start()
     texts = [f"message {number}" for number in range(8)]
-    await asyncio.gather(*(served.wecom.post(served.wecom.text(AGENT, text, msg_id=number))
-                           for number, text in enumerate(texts)))
-    await until(lambda: _all_handled(len(texts)))
+    try:
+        await asyncio.gather(*(served.wecom.post(served.wecom.text(AGENT, text, msg_id=number))
+                               for number, text in enumerate(texts)))
+        await until(lambda: _all_handled(len(texts)))
+    finally:
+        await other_process.stop()
     arrival = [texts[int(row.dedupe_key.removeprefix("msg:"))] for row in await stored()]
     assert sorted(arrival) == sorted(texts)
     assert handled == arrival and overlapped == []
+    assert served.texts(AGENT) == [NOT_UNDERSTOOD] * len(texts)
 
 
 async def test_a_sender_being_handled_does_not_hold_up_another(served: Served) -> None:
