@@ -142,7 +142,7 @@ class WeComCallback:
             try:
                 await self._claim_more()
                 await self._prune()
-            except (BaseORMException, OSError):
+            except Exception:  # the database gone a moment: the loop outlives the round
                 log.exception("wecom inbox sweep failed; trying again in %s s",
                               self.sweep_seconds)
             try:
