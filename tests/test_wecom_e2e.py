@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import secrets
 import signal
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,7 +58,6 @@ from tests.cli_support import FIELDOPS, cli_env, fieldops
 from tests.clock_support import subprocess_clock_env
 from tests.factories import operational, org_tree, person
 from tests.fake_wecom import AGENT_ID, CORP_ID, FakeWeCom, Json
-from tests.test_cli import free_port
 from tests.voucher_support import stock_box_directly
 from tests.wecom_client import AES_KEY, TOKEN, WeComClient
 
@@ -83,6 +83,13 @@ def wecom_env(database_url: str, tmp_path: Path, fake: FakeWeCom, port: int,
         FIELDOPS_WECOM_USER_GAP_SECONDS="0", FIELDOPS_OUTBOX_POLL_SECONDS="0.1",
         FIELDOPS_OUTBOX_BACKOFF_SECONDS="0.1", FIELDOPS_WORKING_DAYS="1,2,3,4,5,6,7",
         FIELDOPS_WORKING_HOURS="00:00-23:59", **extra)
+
+
+def free_port() -> int:
+    """A port nothing listens on now, for a process's web server or a WeCom that is down."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 @dataclass
