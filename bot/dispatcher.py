@@ -10,7 +10,9 @@ waiting for its gap never holds back another. Its claims and its lease are renew
 tick (`poll_seconds`) while it works, so a slow send is never claimed and sent again; every
 mark is fenced by the claim token. A 429 pauses the whole bot for `retry_after` and puts the
 message back without counting an attempt. A failed message blocks its chat until it is sent
-or dead: the chat's later messages go back to the queue and wait behind it.
+or dead: the chat's later messages go back to the queue and wait behind it. The flows' replies
+share the budget: the leader's process sends its own in place through the same pacer, the
+other processes queue theirs for the leader (`leads_with`, bot/telegram/handlers.py).
 """
 
 from __future__ import annotations
@@ -77,6 +79,23 @@ class Sender(Protocol):
     async def edit_text(self, chat_id: str, message_id: str, text: str,
                         buttons: Buttons = ()) -> None:
         """Replace the text and buttons of a message sent earlier (issue 14)."""
+
+
+# The lanes of this process's running dispatchers, each sending with its bot's pacer.
+_running: set[Lane] = set()
+
+
+def dispatches_with(pacer: Pacer) -> bool:
+    """Whether a running dispatcher of this process sends with `pacer` (a bot's budget here);
+    a process without one (a bare bot) sends its replies itself (issue 14)."""
+    return any(lane.pacer is pacer for lane in _running)
+
+
+def leads_with(pacer: Pacer) -> bool:
+    """Whether this process leads the sending of the bot `pacer` paces: its replies may go
+    in place; another process's go to the outbox for it, so the bot's rate and each chat's
+    gap stay one budget (issue 14)."""
+    return any(lane.pacer is pacer and lane.leading for lane in _running)
 
 
 def process_holder() -> str:
@@ -186,6 +205,7 @@ class Lane:
         or at once while a backlog is being worked off; start what is due; until `stopping`."""
         next_tick = next_claim = last_claim = -math.inf
         ticking: asyncio.Task[None] | None = None  # sends go on while a tick awaits the database
+        _running.add(self)
         try:
             while not stopping.is_set():
                 self.changed.clear()
@@ -203,6 +223,7 @@ class Lane:
                 wake_at = min(next_tick, self._start_due())
                 await self._nap(wake_at - self.d.clock())
         finally:
+            _running.discard(self)
             if ticking is not None:
                 await ticking
             await self._hand_over()

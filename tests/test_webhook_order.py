@@ -12,22 +12,20 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp import web
 from tortoise.transactions import in_transaction
 
 from bot.flows import ChatRouter, Inbound, Reply
-from bot.telegram import TelegramBot
 from domain.cases import business_types
 from domain.cases.business_types import BusinessTypeForm
 from domain.models import Case, ChatSession, Role
 from domain.platform import chat
-from tests.bot_support import bound_agent, config
-from tests.capture_support import ALWAYS, ID_NUMBER, ID_PROMPT, KINDS, MOBILE_PROMPT, TYPE
+from tests.bot_support import bound_agent
+from tests.capture_support import ID_NUMBER, ID_PROMPT, KINDS, MOBILE_PROMPT, TYPE
 from tests.factories import flow_context, operational, org_tree, person
 from tests.fake_telegram import FakeTelegram, Params
+from tests.webhook_support import SECRET, serve_webhook, webhook_bot
 
 AGENT = 7201
-SECRET = "s3cret"
 NAME = "张三"
 
 
@@ -61,17 +59,7 @@ class Workers:
 
 async def webhook_worker(fake: FakeTelegram, media_root: Path, stack: AsyncExitStack) -> str:
     """One bot in webhook mode behind its own aiohttp server; returns its hook URL."""
-    telegram = TelegramBot(config(fake, webhook_url="https://bot.example/hook",
-                                  webhook_secret=SECRET), flow_context(media_root, hours=ALWAYS))
-    app = web.Application()
-    app.router.add_post("/hook", telegram.handle_webhook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    stack.push_async_callback(runner.cleanup)
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    await telegram.start()
-    stack.push_async_callback(telegram.stop)
-    return f"http://127.0.0.1:{runner.addresses[0][1]}/hook"
+    return await serve_webhook(webhook_bot(fake, media_root), stack)
 
 
 @pytest.fixture

@@ -104,6 +104,15 @@ async def enqueue_replies(channel: str, external_user_id: str, update_key: str,
     return len(replies)
 
 
+async def waiting_for_chat(channel: str, external_user_id: str) -> bool:
+    """Whether a message to a chat account waits unsent in the outbox (due later, or being
+    sent): a reply sent at once would overtake it, so it queues behind (issue 14)."""
+    bound = await ChatBinding.get_or_none(channel=channel, external_user_id=external_user_id)
+    return bound is not None and await OutboxMessage.exists(
+        recipient_id=bound.staff_id, channel=channel,  # type: ignore[attr-defined]
+        status__in=(OutboxStatus.PENDING, OutboxStatus.SENDING))
+
+
 async def enqueue_edit(original_idempotency_key: str, template: str,
                        params: dict[str, Any] | None = None, *, intent: Intent,
                        idempotency_key: str) -> OutboxStatus | None:
