@@ -11,7 +11,10 @@ The baseline of each ratio is the platform's minimum, N / 30 s. Scenarios:
 - flood-ban: Telegram answers 429 retry_after=5 to everything for 60 s: what is lost;
 - idle-sqlite / idle-postgres: notifications enqueued one by one at random moments while the
   dispatcher idles, in this process (SQLite) or from this process to a dispatcher process
-  (PostgreSQL): latency from the commit to the arrival, p50 and p99.
+  (PostgreSQL): latency from the commit to the arrival, p50 and p99;
+- replies-postgres: two bot processes on PostgreSQL, /whoami posted to the webhook of the one
+  that does not lead the bot's sending (its reply goes through the outbox to the leader) and
+  of the leader (in place): latency from the post to the reply's arrival.
 
 Drain and latency are measured from the commit of the enqueuing transaction to the arrival at
 the fake server. Progress goes to stderr.
@@ -45,10 +48,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import aiohttp
 import asyncpg
 from tortoise.transactions import in_transaction
 
-from domain.models import ChatBinding, OutboxMessage, OutboxStatus, Staff
+from domain.models import ChatBinding, OutboxMessage, OutboxStatus, SendLease, Staff
 from domain.people import orgs
 from domain.platform import audit, outbox
 from domain.platform.actors import system_actor
@@ -64,6 +68,8 @@ PER_SECOND = 30  # Telegram's overall limit, the baseline of the drain ratio
 FIRST_CHAT = 500_000
 AUDIT_KEY = "a throwaway key of a throwaway bench database"
 HOOK = "https://bench.invalid/telegram/webhook"
+WEBHOOK_PATH = "/telegram/webhook"
+WEBHOOK_SECRET = "bench-webhook-secret"
 DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
 IDLE_GAP = 0.6  # the longest idle moment before the next enqueue, seconds
 STARTED = time.perf_counter()
@@ -157,7 +163,7 @@ def process_settings(url: str, fake: FakeTelegram, workdir: Path,
             "audit_key": audit_key, "audit_checkpoint_file": str(workdir / "checkpoints.log"),
             "telegram_bot_token": fake.token, "telegram_api_base_url": fake.api_base_url,
             "telegram_file_base_url": fake.file_base_url, "webhook_url": HOOK,
-            "webhook_secret": "bench-webhook-secret"}
+            "webhook_secret": WEBHOOK_SECRET}
 
 
 @asynccontextmanager
@@ -173,24 +179,26 @@ async def dispatcher_here(url: str, fake: FakeTelegram, workdir: Path,
 
 @asynccontextmanager
 async def dispatcher_processes(count: int, url: str, fake: FakeTelegram,
-                               workdir: Path) -> AsyncIterator[None]:
+                               workdir: Path) -> AsyncIterator[dict[int, str]]:
     """`count` processes of `fieldops run --only bot`, up when the block starts, stopped
-    (SIGTERM) when it ends."""
+    (SIGTERM) when it ends; yields their webhook URLs by process id."""
     started = len([c for c in fake.calls if c.method == "setWebhook"])
     processes = []
+    hooks: dict[int, str] = {}
     for number in range(count):
+        settings = process_settings(url, fake, workdir)
         env = {**os.environ, "PYTHONPATH": str(CODE),
-               **{f"FIELDOPS_{name.upper()}": value for name, value
-                  in process_settings(url, fake, workdir).items()}}
+               **{f"FIELDOPS_{name.upper()}": value for name, value in settings.items()}}
         log = (workdir / f"dispatcher-{number}.log").open("w")
         processes.append(await asyncio.create_subprocess_exec(
             sys.executable, "-m", "fieldops.cli", "run", "--only", "bot", cwd=workdir,
             env=env, stdout=log, stderr=log))
+        hooks[processes[-1].pid] = f"http://127.0.0.1:{settings['web_port']}{WEBHOOK_PATH}"
     try:
         await fake.wait_until(lambda: len([c for c in fake.calls if c.method == "setWebhook"])
                               >= started + count, seconds=90)
         progress(f"{count} dispatcher process(es) up")
-        yield
+        yield hooks
     finally:
         for process in processes:
             with contextlib.suppress(ProcessLookupError):
@@ -447,9 +455,73 @@ async def idle_postgres(sizes: Sizes, workdir: Path, server: str) -> Outcome:
             return await idle_latency(fake, recipients, sizes.idle, "idle-postgres")
 
 
+async def leader_pid() -> int:
+    """The process id of the process leading the bot's sending (its lease holder is
+    host:pid:dispatcher)."""
+    async with asyncio.timeout(30):
+        while True:
+            lease = await SendLease.get_or_none(name="telegram")
+            if lease is not None and lease.holder and lease.expires_at > utcnow():
+                return int(lease.holder.split(":")[1])
+            await asyncio.sleep(0.1)
+
+
+async def reply_latency(fake: FakeTelegram, hook: str, chats: list[int]) -> list[float]:
+    """Post /whoami from each chat to one worker's webhook, one at a time; the latency of
+    each reply from the post to its arrival."""
+    latencies = []
+    async with aiohttp.ClientSession() as session:
+        for chat in chats:
+            await asyncio.sleep(random.uniform(0.0, IDLE_GAP))
+            before = len(fake.accepted)
+            posted = time.monotonic()
+            async with session.post(hook, json=fake.message(chat, "/whoami", "en"),
+                                    headers={"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}
+                                    ) as response:
+                assert response.status == 200, response.status
+            await fake.wait_until(lambda chat=chat, before=before: arrival(
+                fake, chat, before) is not None, seconds=30)
+            latencies.append((arrival(fake, chat, before) or posted) - posted)
+    return latencies
+
+
+def arrival(fake: FakeTelegram, chat: int, since: int) -> float | None:
+    """When the fake accepted the first message to a chat among those after `since`."""
+    return next((a.at for a in fake.accepted[since:] if a.chat_id == str(chat)), None)
+
+
+def percentiles(latencies: list[float]) -> str:
+    """p50 / p99 / worst of latencies, in milliseconds."""
+    ordered = sorted(latencies)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return (f"p50 {statistics.median(ordered) * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, "
+            f"worst {ordered[-1] * 1000:.0f} ms")
+
+
+async def replies_postgres(sizes: Sizes, workdir: Path, server: str) -> Outcome:
+    """Two bot processes on PostgreSQL: /whoami posted to the one that does not lead the
+    bot's sending (its reply goes through the outbox to the leader) and to the leader (in
+    place); the latency from the post to the reply's arrival."""
+    async with fresh_database("postgres", server, workdir) as url, FakeTelegram(
+            limits=Limits(latency=sizes.latency)) as fake:
+        await seed_chats(2 * sizes.idle)
+        chats = [FIRST_CHAT + n for n in range(2 * sizes.idle)]
+        async with dispatcher_processes(2, url, fake, workdir) as hooks:
+            leader = await leader_pid()
+            [other] = [pid for pid in hooks if pid != leader]
+            via_outbox = await reply_latency(fake, hooks[other], chats[:sizes.idle])
+            in_place = await reply_latency(fake, hooks[leader], chats[sizes.idle:])
+        replies = await OutboxMessage.filter(kind=outbox.REPLY).count()
+        result = outcome("replies-postgres", fake, [], None,
+                         non_leader=f"{percentiles(via_outbox)} ({replies} through the outbox)",
+                         leader=percentiles(in_place))
+        result.partial = True
+        return result
+
+
 SCENARIOS = {"drain-sqlite": drain_sqlite, "drain-postgres": drain_postgres,
              "one-chat": one_chat, "flood-ban": flood_ban, "idle-sqlite": idle_sqlite,
-             "idle-postgres": idle_postgres}
+             "idle-postgres": idle_postgres, "replies-postgres": replies_postgres}
 
 
 async def postgres_reachable(server: str) -> bool:
