@@ -215,8 +215,8 @@ class Lane:
                 if (now >= next_tick or self.wanted or backlog) and (
                         ticking is None or ticking.done()):
                     claim = now >= next_claim or self.wanted or backlog
-                    self.wanted = False
-                    ticking = asyncio.create_task(self._safe_tick(claim))
+                    replies_first, self.wanted = self.wanted, False
+                    ticking = asyncio.create_task(self._safe_tick(claim, replies_first))
                     next_tick = now + self.d.tick_seconds
                     if claim:
                         last_claim, next_claim = now, now + self.d.poll_seconds
@@ -233,7 +233,7 @@ class Lane:
         nothing due is left, and hand the lease back."""
         self.sent = 0
         try:
-            await self._tick()
+            await self._tick(replies_first=True)
             while self.leading:
                 if not (self.queues or self.flying):
                     await self._tick()
@@ -265,17 +265,18 @@ class Lane:
             nap.cancel()
             woken.cancel()
 
-    async def _safe_tick(self, claim: bool) -> None:
+    async def _safe_tick(self, claim: bool, replies_first: bool) -> None:
         try:
-            await self._tick(claim=claim)
+            await self._tick(claim=claim, replies_first=replies_first)
         except Exception:
             log.exception("outbox lane %s: tick failed; the next one tries again", self.name)
         finally:
             self.changed.set()  # what it claimed may start now
 
-    async def _tick(self, *, claim: bool = True) -> None:
-        """Renew or take the lease, honour the bot-wide pause, renew claims, claim more; a
-        channel that cannot send (a bot still connecting) leaves the lead to another."""
+    async def _tick(self, *, claim: bool = True, replies_first: bool = False) -> None:
+        """Renew or take the lease, honour the bot-wide pause, renew claims, claim more (when
+        woken, the replies other processes handed over first, ahead of a backlog of notices);
+        a channel that cannot send (a bot still connecting) leaves the lead to another."""
         started = self.d.clock()
         if not self.sender.ready:
             self.more = False
@@ -299,9 +300,9 @@ class Lane:
         room = self._room() - len(held)
         failures_before = self.failures
         if claim and room > 0:
-            claimed = await outbox.claim_due(
-                room, (self.name,), token=lease.token, lease=self.d.claim_lease,
-                max_attempts=self.d.max_attempts, default_locale=self.d.default_locale)
+            claimed = await self._claim(lease, room, (outbox.REPLY,)) if replies_first else []
+            if len(claimed) < room:
+                claimed += await self._claim(lease, room - len(claimed))
             late = [d.message_id for d in claimed if self.failed.get(
                 d.chat_id or "", -1) > failures_before]
             for delivery in claimed:
@@ -311,6 +312,13 @@ class Lane:
                 await outbox.release_claims(lease.token, late)
             self.failed = {c: n for c, n in self.failed.items() if n > failures_before}
             self.more = len(claimed) >= room  # more may be due: claim again when half sent
+
+    async def _claim(self, lease: Lease, room: int, kinds: tuple[str, ...] | None = None
+                     ) -> list[Delivery]:
+        return await outbox.claim_due(
+            room, (self.name,), token=lease.token, lease=self.d.claim_lease,
+            max_attempts=self.d.max_attempts, default_locale=self.d.default_locale,
+            kinds=kinds)
 
     def _queued(self) -> int:
         return sum(len(queue) for queue in self.queues.values())
@@ -348,13 +356,14 @@ class Lane:
         return math.inf if not self.flying else self.d.clock() + self.d.poll_seconds
 
     def _next_chat(self, now: float) -> tuple[str | None, float]:
-        """The chat whose head message is oldest among those that may send now, else when
-        the first one may."""
-        best, best_id, soonest = None, math.inf, math.inf
+        """Among the chats that may receive now, the one whose head is a reply (a user waits
+        for it), else the oldest; else when the first one may."""
+        best, best_key, soonest = None, (True, math.inf), math.inf
         for chat, queue in self.queues.items():
             ready_at = self.pacer.chat_ready_at(chat) if queue[0].chat_id else -math.inf
-            if ready_at <= now and queue[0].message_id < best_id:
-                best, best_id = chat, queue[0].message_id
+            key = (queue[0].intent is not None, queue[0].message_id)  # replies carry none
+            if ready_at <= now and key < best_key:
+                best, best_key = chat, key
             soonest = min(soonest, ready_at)
         return best, soonest
 

@@ -242,6 +242,19 @@ async def test_a_reply_goes_ahead_of_queued_notices_within_the_budget(
     assert fake_time.now == pytest.approx(1 / 28)  # yet it waited for the next slot
 
 
+async def test_a_reply_handed_over_by_another_process_goes_ahead_of_a_backlog_of_notices(
+    database_url: str, fake_time: FakeTime
+) -> None:
+    *notified, _asking = await chats(80)
+    for staff_id in notified:
+        await notify(staff_id, str(staff_id))
+    assert await outbox.enqueue_replies(CHANNEL, "1080", "update-7", [("the reply", [])]) == 1
+    channel = channel_on(fake_time)  # Telegram's budget: about 2 s (56 messages) claimed ahead
+    await dispatcher(channel, fake_time).run_once()  # as when woken by the enqueue
+    order = [sent.text for sent in channel.log]
+    assert order[0] == "the reply" and len(order) == 80
+
+
 # --- 429 ------------------------------------------------------------------------------------
 
 

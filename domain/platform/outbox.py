@@ -197,11 +197,13 @@ def new_claim_token(prefix: str = "") -> str:
 async def claim_due(limit: int = 50, channels: tuple[str, ...] | None = None, *,
                     token: str | None = None, lease: timedelta = CLAIM_LEASE,
                     max_attempts: int = 8, default_locale: str = DEFAULT_LOCALE,
-                    now: datetime | None = None) -> list[Delivery]:
-    """Claim due messages of the given channels (all when None) under a fencing token, in one
-    statement (issue 14), oldest first and at most the head of each chat: a message is only
-    claimed while no earlier message to the same chat waits unsent, except one this same
-    token holds, so a chat's messages go out in order, retries included.
+                    now: datetime | None = None, kinds: tuple[str, ...] | None = None
+                    ) -> list[Delivery]:
+    """Claim due messages of the given channels (all when None; of the given kinds only when
+    `kinds` is set) under a fencing token, in one statement (issue 14), oldest first and at
+    most the head of each chat: a message is only claimed while no earlier message to the
+    same chat waits unsent, except one this same token holds, so a chat's messages go out in
+    order, retries included.
 
     Messages past their moment expire first. A claim that outlived its lease (a sender that
     stopped mid-send) counts as a failed attempt, so a message that brings a sender down goes
@@ -213,7 +215,7 @@ async def claim_due(limit: int = 50, channels: tuple[str, ...] | None = None, *,
     await expire_overdue(now)
     await _count_lost_claims(now, max_attempts, only)
     claimed: list[Delivery] = []
-    messages = await _claim(limit, channels, token, now + lease, now)
+    messages = await _claim(limit, channels, token, now + lease, now, kinds)
     chats = await _chats_of(messages) if messages else {}
     for message in messages:
         if message.edit_of is None and await _moment_passed(message):  # an edit always goes
@@ -228,7 +230,8 @@ async def claim_due(limit: int = 50, channels: tuple[str, ...] | None = None, *,
 
 
 async def _claim(limit: int, channels: tuple[str, ...] | None, token: str,
-                 until: datetime, now: datetime) -> list[OutboxMessage]:
+                 until: datetime, now: datetime, kinds: tuple[str, ...] | None = None
+                 ) -> list[OutboxMessage]:
     """The one claiming statement: UPDATE … RETURNING over the due chat heads (PostgreSQL
     skips rows another claim has locked; SQLite has one writer)."""
     connection = connections.get("default")
@@ -248,6 +251,8 @@ async def _claim(limit: int, channels: tuple[str, ...] | None, token: str,
         f'AND m."next_attempt_at" <= {mark(now)} ')
     if channels is not None:
         sql += f'AND m."channel" IN ({", ".join(mark(name) for name in channels)}) '
+    if kinds is not None:
+        sql += f'AND m."kind" IN ({", ".join(mark(kind) for kind in kinds)}) '
     sql += (
         'AND NOT EXISTS (SELECT 1 FROM "outbox_message" e '
         'WHERE e."recipient_id" = m."recipient_id" AND e."channel" = m."channel" '
