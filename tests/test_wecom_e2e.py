@@ -436,7 +436,7 @@ async def test_a_case_from_capture_to_approval_a_count_and_a_loss_all_in_wecom(
         request = await agent.told("Day-end count of tail box")
         assert (await agent.press(request.buttons["Count now"])).text.endswith(
             "How many Debit card are in the box?")
-        assert (await agent.say("3")).text == "How many SIM card are in the box?"
+        assert "How many SIM card are in the box?" in (await agent.say("3")).text
         assert "matches the ledger" in (await agent.say("2")).text
         assert (await BoxCount.get()).status == CountStatus.MATCHED
 
