@@ -40,6 +40,7 @@ from bot.flows.capture_steps import (
     next_item,
     position_of,
     previous_item,
+    refuse_unless_open,
     type_name,
 )
 from bot.flows.common import chat_actor, joined
@@ -55,7 +56,7 @@ from domain.people import binding
 from domain.platform import chat_privacy
 from domain.platform.actors import Actor
 from domain.platform.clock import SHORT_DATE_TIME, business_time, utcnow
-from domain.platform.errors import N_, DomainError, PermissionDenied
+from domain.platform.errors import N_, DomainError
 from domain.platform.identity import normalise_serial
 from domain.platform.images import MIB
 
@@ -457,7 +458,7 @@ async def _summary(turn: Turn, actor: Actor, case_id: int) -> CaseSummary:
 async def _editable(turn: Turn, actor: Actor, case_id: int) -> CaseSummary:
     """The agent's own draft or returned case; otherwise refused with the reason (C3)."""
     summary = await _summary(turn, actor, case_id)
-    _refuse_unless_open(summary.agent_id == actor.staff_id, summary.status, summary.case_no)
+    refuse_unless_open(summary.agent_id == actor.staff_id, summary.status, summary.case_no)
     return summary
 
 
@@ -468,19 +469,7 @@ async def _require_editable(turn: Turn, actor: Actor, case_id: int) -> None:
     if state is None or state.agent_id != actor.staff_id:
         await _editable(turn, actor, case_id)
         return
-    _refuse_unless_open(True, state.status, state.case_no)
-
-
-def _refuse_unless_open(own: bool, status: CaseStatus, case_no: str | None) -> None:
-    """Refuse a change unless the case is the agent's own draft or returned case (C3)."""
-    if own and status in (CaseStatus.DRAFT, CaseStatus.RETURNED):
-        return
-    if status == CaseStatus.CANCELLED:
-        raise DomainError(N_("This draft was cancelled and can no longer be changed."))
-    if status in (CaseStatus.DRAFT, CaseStatus.RETURNED):
-        raise PermissionDenied(N_("Only the field agent who captured this case may change it."))
-    raise DomainError(N_("Case %(case_no)s has already been submitted and can no longer be "
-                         "changed."), case_no=case_no)
+    refuse_unless_open(True, state.status, state.case_no)
 
 
 async def _release(turn: Turn, actor: Actor, case_id: int) -> None:

@@ -22,7 +22,7 @@ from domain.cases.cases import ITEM_LOCATION, ITEM_RISK, ITEM_VOUCHER
 from domain.cases.review_reasons import RETAKE_ITEM_LABELS
 from domain.models import CaseStatus, PhotoKind
 from domain.models.cases import RETAKE_CUSTOMER
-from domain.platform.errors import N_
+from domain.platform.errors import N_, DomainError, PermissionDenied
 
 PREFIX = "cap:"
 CUSTOMER = RETAKE_CUSTOMER
@@ -127,6 +127,18 @@ def previous_item(turn: Turn, summary: CaseSummary, item: str) -> str | None:
 def current_item(step: str, data: dict[str, Any]) -> str:
     """The item a step asks for (a photo step asks for the kind it keeps)."""
     return str(data.get("kind")) if step == CaptureStep.PHOTO else STEP_ITEMS[step]
+
+
+def refuse_unless_open(own: bool, status: CaseStatus, case_no: str | None) -> None:
+    """Refuse a change unless the case is the agent's own draft or returned case (C3)."""
+    if own and status in (CaseStatus.DRAFT, CaseStatus.RETURNED):
+        return
+    if status == CaseStatus.CANCELLED:
+        raise DomainError(N_("This draft was cancelled and can no longer be changed."))
+    if status in (CaseStatus.DRAFT, CaseStatus.RETURNED):
+        raise PermissionDenied(N_("Only the field agent who captured this case may change it."))
+    raise DomainError(N_("Case %(case_no)s has already been submitted and can no longer be "
+                         "changed."), case_no=case_no)
 
 
 def position_of(step: str, data: dict[str, Any]) -> str:
