@@ -66,8 +66,12 @@ async def worker(fake: FakeTelegram, media_root: Path, stack: AsyncExitStack,
                                   backoff_seconds=0.5, default_locale="en")
     one = Worker(url, dispatcher)
     start = telegram.pacer.start
-    monkeypatch.setattr(telegram.pacer, "start", lambda chat_id, now: (
-        one.starts.append(chat_id), start(chat_id, now)))
+
+    def counted(chat_id: str, now: float) -> None:
+        one.starts.append(chat_id)
+        start(chat_id, now)
+
+    monkeypatch.setattr(telegram.pacer, "start", counted)
     running = asyncio.create_task(dispatcher.run_forever())
 
     async def stop() -> None:
@@ -88,8 +92,9 @@ async def workers(database_url: str, fake: FakeTelegram, tmp_path: Path,
     async with AsyncExitStack() as stack:
         two = [await worker(fake, tmp_path / "media", stack, monkeypatch) for _ in range(2)]
 
-        async def elected() -> bool:
-            return any(one.leading for one in two)
+        async def elected() -> bool:  # and both asked for the lead once: both run
+            lanes = [one.dispatcher.lanes["telegram"] for one in two]
+            return any(one.leading for one in two) and all(lane.lease for lane in lanes)
 
         await until(elected)
         leader, other = two if two[0].leading else two[::-1]
