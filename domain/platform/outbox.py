@@ -107,10 +107,10 @@ async def enqueue_replies(channel: str, external_user_id: str, update_key: str,
 async def waiting_for_chat(channel: str, external_user_id: str) -> bool:
     """Whether a message to a chat account waits unsent in the outbox (due later, or being
     sent): a reply sent at once would overtake it, so it queues behind (issue 14)."""
-    bound = await ChatBinding.get_or_none(channel=channel, external_user_id=external_user_id)
-    return bound is not None and await OutboxMessage.exists(
-        recipient_id=bound.staff_id, channel=channel,  # type: ignore[attr-defined]
-        status__in=(OutboxStatus.PENDING, OutboxStatus.SENDING))
+    return await OutboxMessage.exists(
+        channel=channel, status__in=(OutboxStatus.PENDING, OutboxStatus.SENDING),
+        recipient__chat_bindings__channel=channel,
+        recipient__chat_bindings__external_user_id=external_user_id)
 
 
 async def enqueue_edit(original_idempotency_key: str, template: str,
