@@ -3,6 +3,8 @@ channel-neutral flows, and a system administrator's mapping of staff to UserIDs 
 
 from __future__ import annotations
 
+import asyncio
+import html
 import itertools
 import re
 from pathlib import Path
@@ -14,10 +16,11 @@ from aiohttp.test_utils import TestClient
 from bot.flows import ChatRouter, Inbound, Reply
 from domain.models import AuditLog, ChatBinding, OutboxMessage, OutboxStatus, Role
 from domain.people import binding
-from domain.platform import outbox
+from domain.platform import access, outbox
+from domain.platform.access import Permission
 from domain.platform.errors import DomainError, PermissionDenied
 from domain.platform.intents import Intent
-from tests.admin_support import admin_site, csrf_token, log_in, sysadmin_session
+from tests.admin_support import admin_site, csrf_token, log_in, sysadmin_session, zh
 from tests.chat_support import chat_router
 from tests.factories import ROOT, org_tree, person, web_user
 
@@ -180,6 +183,82 @@ async def test_a_mapping_releases_what_waited_and_maps_no_browser_chat(database_
     assert await outbox.release_for_binding(agent.id, WECOM) == 0
 
 
+async def test_only_wecom_userids_are_mapped(database_url: str) -> None:
+    ids = await org_tree()
+    _, admin = await person(ids["province"], Role.SYSADMIN, no="S1")
+    agent, _ = await person(ids["outlet_a"], Role.FIELD_AGENT, no="F1")
+    for channel in ("telegram", "web", "WeCom"):
+        with pytest.raises(DomainError):
+            await binding.preview_accounts(admin, channel, rows(("F1", "1001")))
+        with pytest.raises(DomainError):
+            await binding.map_accounts(admin, channel, rows(("F1", "1001")))
+    assert not await ChatBinding.exists(staff_id=agent.id)
+
+
+async def test_the_holder_of_an_account_is_named_only_within_scope(
+        database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A system administrator sees every org; should mapping ever be granted to a role bound
+    # to an org subtree, a holder outside it is not named.
+    monkeypatch.setitem(access.GRANTS, Permission.STAFF_MANAGE,
+                        frozenset({Role.SYSADMIN, Role.SUPERVISOR}))
+    ids = await org_tree()
+    _, admin = await person(ids["branch_a"], Role.SUPERVISOR, no="V1")
+    await person(ids["outlet_a"], Role.FIELD_AGENT, no="F1")
+    await person(ids["outlet_a"], Role.FIELD_AGENT, no="F2")
+    near, _ = await person(ids["outlet_a"], Role.FIELD_AGENT, no="F3", name="近邻")
+    far, _ = await person(ids["outlet_b"], Role.FIELD_AGENT, no="F4", name="远方")
+    for holder, account in ((near, "near"), (far, "far")):
+        await binding.bind_chat(WECOM, account, account,
+                                (await binding.issue_bind_code(ROOT, holder.id))[0])
+    checked = await binding.preview_accounts(admin, WECOM, rows(("F1", "far"), ("F2", "near")))
+    assert [(line.error, line.params) for line in checked] == [
+        ("The account %(account)s is already bound to another person.", {"account": "far"}),
+        ("The account %(account)s is already bound to %(staff)s.",
+         {"account": "near", "staff": "F3 近邻"})]
+
+
+def bind_meanwhile(monkeypatch: pytest.MonkeyPatch, staff_id: int, account: str) -> None:
+    """Let a /bind of the account land between a mapping's check and its bindings."""
+    check = binding.preview_accounts
+
+    async def checked_then_bound(*args: object) -> list[binding.AccountMapping]:
+        lines = await check(*args)  # type: ignore[arg-type]
+        code, _ = await binding.issue_bind_code(ROOT, staff_id)
+        await binding.bind_chat(WECOM, account, account, code)
+        return lines
+
+    monkeypatch.setattr(binding, "preview_accounts", checked_then_bound)
+
+
+async def test_a_binding_made_meanwhile_refuses_the_whole_mapping(
+        database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    ids = await org_tree()
+    admin, admin_actor = await person(ids["province"], Role.SYSADMIN, no="S1")
+    one, _ = await person(ids["outlet_a"], Role.FIELD_AGENT, no="F1")
+    await person(ids["outlet_a"], Role.FIELD_AGENT, no="F2")
+    other, _ = await person(ids["outlet_b"], Role.FIELD_AGENT, no="F3")
+    bind_meanwhile(monkeypatch, other.id, "lisi")
+    with pytest.raises(DomainError) as refused:
+        await binding.map_accounts(admin_actor, WECOM, rows(("F1", "zhangsan"), ("F2", "lisi")))
+    assert refused.value.key == binding.CHANGED_MEANWHILE
+    assert not await ChatBinding.exists(staff_id=one.id)
+    assert not await AuditLog.exists(action="chat.bind", actor_id=admin.id)
+
+
+async def test_two_applies_of_one_mapping_bind_it_once(database_url: str) -> None:
+    ids = await org_tree()
+    _, admin = await person(ids["province"], Role.SYSADMIN, no="S1")
+    agent, _ = await person(ids["outlet_a"], Role.FIELD_AGENT, no="F1")
+    mapping = rows(("F1", "zhangsan"))
+    answers = await asyncio.gather(*(binding.map_accounts(admin, WECOM, mapping)
+                                     for _ in range(2)), return_exceptions=True)
+    for answer in answers:
+        assert isinstance(answer, list) or (isinstance(answer, DomainError) and
+                                            answer.key == binding.CHANGED_MEANWHILE), answer
+    assert await ChatBinding.filter(channel=WECOM).values_list("staff_id", "external_user_id") \
+        == [(agent.id, "zhangsan")]
+
+
 # --- the admin pages ----------------------------------------------------------------------
 
 
@@ -266,3 +345,22 @@ async def test_a_supervisor_may_not_map_accounts_in_the_admin(database_url: str)
             "external_user_id": "zhangsan", "csrf_token": token})
         assert one.status in (403, 404)
     assert await binding.account_of(agent.id, WECOM) is None
+
+
+async def test_a_binding_made_meanwhile_is_explained_on_the_admin_pages(
+        database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    async with admin_site() as client:
+        ids = await sysadmin_session(client)
+        agent, _ = await person(ids["outlet_a"], Role.FIELD_AGENT, no="F1")
+        other, _ = await person(ids["outlet_b"], Role.FIELD_AGENT, no="F2")
+        bind_meanwhile(monkeypatch, other.id, "zhangsan")
+        applied = await post_csv(client, "apply", "employee_no,wecom_userid\nF1,zhangsan\n",
+                                 as_file=False)
+        assert applied.status == 400
+        assert zh(binding.CHANGED_MEANWHILE) in html.unescape(await applied.text())
+        page = f"/staff/{agent.id}"
+        one = await client.post(f"{page}/wecom-account", data={
+            "external_user_id": "zhangsan", "csrf_token": await csrf_token(client, page)})
+        assert one.status == 200
+        assert zh(binding.CHANGED_MEANWHILE) in html.unescape(await one.text())
+    assert not await ChatBinding.exists(channel=WECOM)

@@ -9,13 +9,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from domain.models import BindCode, ChatBinding, ConfidentialityPledge, Role, Staff
 from domain.people.staff import get_staff
 from domain.platform import audit, outbox
-from domain.platform.access import Permission, require, scope_prefix
+from domain.platform.access import Permission, in_scope, require
 from domain.platform.actors import Actor, person_label, system_actor
 from domain.platform.clock import utcnow
 from domain.platform.errors import N_, DomainError
@@ -209,8 +210,11 @@ async def confirm_pledge(staff_id: int, channel: str, version: str) -> bool:
 
 # A chat account id a system administrator may map: 1–64 letters, digits and _ - @ .
 ACCOUNT_ID = re.compile(r"[A-Za-z0-9_\-@.]{1,64}")
-# The browser chat binds itself when its user opens it; its log-in is the proof (Q6).
-SELF_BINDING = "web"
+# The one channel whose accounts a system administrator may map: the bank vouches for WeCom
+# UserIDs; any other account proves itself with a one-time code or a log-in (Q6).
+MAPPED_CHANNEL = "wecom"
+CHANGED_MEANWHILE = N_("The chat accounts changed while the mapping was applied; nothing was "
+                       "bound. Preview the mapping again.")
 
 
 @dataclass(frozen=True)
@@ -247,7 +251,7 @@ async def preview_accounts(actor: Actor, channel: str, rows: list[AccountRow]
                    await Staff.filter(employee_no__in=numbers).prefetch_related("org")}
     accounts = {row.external_user_id for row in rows}
     holders = {b.external_user_id: b for b in await ChatBinding.filter(
-        channel=channel, external_user_id__in=accounts).prefetch_related("staff")}
+        channel=channel, external_user_id__in=accounts).prefetch_related("staff", "staff__org")}
     own = {b.staff_id: b.external_user_id for b in await ChatBinding.filter(  # type: ignore[attr-defined]
         channel=channel, staff_id__in=[m.id for m in staff_by_no.values()])}
     seen_staff: dict[str, int] = {}
@@ -258,7 +262,7 @@ async def preview_accounts(actor: Actor, channel: str, rows: list[AccountRow]
         try:
             _check_line(actor, row, member, seen_staff, seen_account)
             assert member is not None
-            checked.append(_against_bindings(row, member, holders, own))
+            checked.append(_against_bindings(actor, row, member, holders, own))
         except DomainError as refused:
             checked.append(AccountMapping(row, member, error=refused.key, params=refused.params))
     return checked
@@ -268,24 +272,32 @@ async def map_accounts(actor: Actor, channel: str, rows: list[AccountRow]
                        ) -> list[AccountMapping]:
     """Bind staff to chat accounts by a system administrator's mapping, all or nothing in one
     transaction: with any refused line nothing is bound and the checked lines are returned;
-    each new binding is audited as made by him and releases what waited for it (Q6)."""
-    async with in_transaction():
-        checked = await preview_accounts(actor, channel, rows)
-        if any(line.error for line in checked):
-            return checked
-        now = utcnow()
-        for line in checked:
-            if line.unchanged or line.staff is None:
-                continue
-            account = line.row.external_user_id
-            await ChatBinding.create(staff=line.staff, channel=channel, external_user_id=account,
-                                     chat_id=account, bound_at=now)
-            await audit.record(actor, "chat.bind", "staff", line.staff.id,
-                               org_id=line.staff.org.id,
-                               detail={"channel": channel, "external_user_id": account,
-                                       "mapped": True, "line": line.row.line})
-            await outbox.release_for_binding(line.staff.id, channel)
+    each new binding is audited as made by him and releases what waited for it; a binding
+    made meanwhile refuses the whole mapping (Q6)."""
+    try:
+        async with in_transaction():
+            checked = await preview_accounts(actor, channel, rows)
+            if not any(line.error for line in checked):
+                await _bind_mapped(actor, channel, checked)
+    except IntegrityError:  # an account or person bound since the check: rolled back whole
+        raise DomainError(CHANGED_MEANWHILE) from None
     return checked
+
+
+async def _bind_mapped(actor: Actor, channel: str, checked: list[AccountMapping]) -> None:
+    """Create the bindings of a checked mapping's new lines, each audited and releasing what
+    waited for it."""
+    now = utcnow()
+    for line in checked:
+        if line.unchanged or line.staff is None:
+            continue
+        account = line.row.external_user_id
+        await ChatBinding.create(staff=line.staff, channel=channel, external_user_id=account,
+                                 chat_id=account, bound_at=now)
+        await audit.record(actor, "chat.bind", "staff", line.staff.id, org_id=line.staff.org.id,
+                           detail={"channel": channel, "external_user_id": account,
+                                   "mapped": True, "line": line.row.line})
+        await outbox.release_for_binding(line.staff.id, channel)
 
 
 async def map_account(actor: Actor, staff_id: int, channel: str, external_user_id: str
@@ -301,11 +313,11 @@ async def map_account(actor: Actor, staff_id: int, channel: str, external_user_i
 
 
 def _require_mapping(actor: Actor, channel: str) -> None:
-    """Only a system administrator maps accounts, and never the browser chat's."""
+    """Only a system administrator maps accounts, and only WeCom's (Q6)."""
     require(actor, Permission.STAFF_MANAGE)
-    if channel == SELF_BINDING:
-        raise DomainError(N_("The browser chat binds itself when its user opens it; it cannot "
-                             "be mapped."))
+    if channel != MAPPED_CHANNEL:
+        raise DomainError(N_("Only WeCom UserIDs can be mapped; other chat accounts are bound "
+                             "with a one-time code."))
 
 
 def _check_line(actor: Actor, row: AccountRow, member: Staff | None,
@@ -319,7 +331,7 @@ def _check_line(actor: Actor, row: AccountRow, member: Staff | None,
     if member is None:
         raise DomainError(N_("Unknown employee number %(employee_no)s."),
                           employee_no=row.employee_no)
-    if not member.org.path.startswith(scope_prefix(actor)):
+    if not in_scope(actor, member.org):
         raise DomainError(N_("Employee %(employee_no)s belongs to an organisation outside "
                              "your scope."), employee_no=row.employee_no)
     if not member.active:
@@ -330,12 +342,16 @@ def _check_line(actor: Actor, row: AccountRow, member: Staff | None,
         seen[key] = row.line
 
 
-def _against_bindings(row: AccountRow, member: Staff, holders: dict[str, ChatBinding],
-                      own: dict[int, str]) -> AccountMapping:
+def _against_bindings(actor: Actor, row: AccountRow, member: Staff,
+                      holders: dict[str, ChatBinding], own: dict[int, str]) -> AccountMapping:
     """A line checked against the bindings in place: the account bound to another person,
-    or the person bound to another account, is refused, never replaced (Q6)."""
+    or the person bound to another account, is refused, never replaced; the other person is
+    named only when he is in the actor's scope (Q6)."""
     holder = holders.get(row.external_user_id)
     if holder is not None and holder.staff_id != member.id:  # type: ignore[attr-defined]
+        if not in_scope(actor, holder.staff.org):
+            raise DomainError(N_("The account %(account)s is already bound to another person."),
+                              account=row.external_user_id)
         raise DomainError(N_("The account %(account)s is already bound to %(staff)s."),
                           account=row.external_user_id, staff=person_label(holder.staff))
     current = own.get(member.id)
