@@ -16,6 +16,7 @@ from markupsafe import Markup
 from admin_web.i18n import current_locale, gettext, ngettext
 from domain.cases.business_types import PHOTO_KIND_LABELS
 from domain.models import BusinessType, OrgLevel, PhotoKind, Role
+from domain.people.channel_choice import CHANNEL_LABELS
 from domain.people.duties import ROLE_LABELS
 from domain.people.orgs import LEVEL_LABELS
 from domain.platform.actors import person_label
@@ -27,6 +28,12 @@ TEMPLATE_DIR = Path(__file__).parent / "templates"
 def role_label(role: str) -> str:
     """The translated display name of a role key."""
     return gettext(ROLE_LABELS[Role(role)])
+
+
+def channel_label(channel: str) -> str:
+    """The translated name of a chat channel; a channel without a label keeps its key."""
+    label = CHANNEL_LABELS.get(channel)
+    return gettext(label) if label else channel
 
 
 def level_label(level: str) -> str:
@@ -74,6 +81,7 @@ def setup_templates(app: web.Application, zone: ZoneInfo) -> None:
         extensions=["jinja2.ext.i18n"],
         default_helpers=False,
         filters={"role_label": role_label, "level_label": level_label,
+                 "channel_label": channel_label,
                  "local_time": local_time_filter(zone), "detail_text": detail_text,
                  "photo_kind_label": photo_kind_label, "local_name": local_name,
                  "person_label": person_label},

@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestClient
 from bot.flows import ChatRouter, Inbound, Reply
 from domain.models import AuditLog, ChatBinding, OutboxMessage, OutboxStatus, Role
 from domain.people import binding
+from domain.people.channel_choice import CHANNEL_LABELS
 from domain.platform import access, outbox
 from domain.platform.access import Permission
 from domain.platform.errors import DomainError, PermissionDenied
@@ -364,3 +365,18 @@ async def test_a_binding_made_meanwhile_is_explained_on_the_admin_pages(
         assert one.status == 200
         assert zh(binding.CHANGED_MEANWHILE) in html.unescape(await one.text())
     assert not await ChatBinding.exists(channel=WECOM)
+
+
+async def test_the_staff_page_names_chat_channels_in_the_users_language(database_url: str
+                                                                       ) -> None:
+    async with admin_site() as client:
+        ids = await sysadmin_session(client)
+        agent, _ = await person(ids["outlet_a"], Role.FIELD_AGENT, no="F1")
+        await binding.bind_chat("telegram", "1001", "1001",
+                                (await binding.issue_bind_code(ROOT, agent.id))[0])
+        await binding.bind_chat(WECOM, "zhangsan", "zhangsan",
+                                (await binding.issue_bind_code(ROOT, agent.id))[0])
+        page = html.unescape(await (await client.get(f"/staff/{agent.id}")).text())
+    telegram, wecom = zh(CHANNEL_LABELS["telegram"]), zh(CHANNEL_LABELS[WECOM])
+    assert f"<dt>{zh('Chat accounts')}</dt><dd>{telegram}, {wecom}</dd>" in page
+    assert zh("Unbind chat account (%(channel)s)", channel=wecom) in page

@@ -19,7 +19,6 @@ from admin_web.state import CONFIG_KEY
 from domain.ledgers.ledger_csv import read_csv
 from domain.models import ChatBinding, Role, WebCredential
 from domain.people import binding, channel_choice, duties, orgs, role_grants, staff
-from domain.people.channel_choice import CHANNEL_LABELS
 from domain.people.staff import StaffForm
 from domain.platform.access import Permission, require
 from domain.platform.actors import Actor
@@ -80,8 +79,7 @@ async def _detail_page(request: web.Request, values: dict[str, Any] | None = Non
     context = {"profile": profile, "member": profile.staff, "error": error,
                "form": values or filled, "orgs": await orgs.list_orgs(actor),
                "wecom_account": await binding.account_of(profile.staff.id, WECOM),
-               "channels": await channel_choice.channel_choice(profile.staff.id),
-               "channel_labels": CHANNEL_LABELS}
+               "channels": await channel_choice.channel_choice(profile.staff.id)}
     return await render(request, "staff/detail.html", context, status=400 if error else 200)
 
 
