@@ -83,6 +83,7 @@ class Settings(BaseSettings):
     wecom_callback_path: str = "/wecom/callback"
     wecom_per_second: float = Field(default=20.0, gt=0, le=100)
     wecom_user_gap_seconds: float = Field(default=2.0, ge=0, le=60)
+    wecom_replay_seconds: int = Field(default=300, ge=30, le=3600)
     webhook_url: str = ""
     webhook_secret: str = ""
     bot_retry_first_seconds: float = Field(default=5.0, gt=0)

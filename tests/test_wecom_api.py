@@ -21,6 +21,7 @@ from bot.wecom.api import (
     send_failure,
 )
 from bot.wecom.config import WeComConfig, wecom_config
+from bot.wecom.errors import StaleTimestamp
 from domain.models import PlatformToken
 from fieldops.settings import SettingsError, load_settings
 from tests.clock_support import SteadyClock
@@ -132,6 +133,21 @@ async def test_permanent_errors(database_url: str, fake: FakeWeCom,
     assert (failure.retry_after, failure.permanent) == (None, False)
 
 
+def test_the_crypt_refuses_a_callback_outside_the_replay_window(
+        test_clock: SteadyClock) -> None:
+    crypt = WeComConfig(corp_id=CORP_ID, agent_id=AGENT_ID, secret=SECRET, token="cbtoken",
+                        aes_key=AES_KEY, replay_seconds=60).crypt()
+    for age, refused in ((50, False), (70, True)):
+        stamp = str(int((test_clock() - timedelta(seconds=age)).timestamp()))
+        envelope = crypt.encrypt_message("<xml><MsgType>text</MsgType></xml>", "n1", stamp)
+        signature = envelope.split("<MsgSignature><![CDATA[")[1].split("]]>")[0]
+        if refused:
+            with pytest.raises(StaleTimestamp):
+                crypt.decrypt_message(envelope, signature, stamp, "n1")
+        else:
+            assert "text" in crypt.decrypt_message(envelope, signature, stamp, "n1")
+
+
 async def test_media_get_and_upload(database_url: str, fake: FakeWeCom,
                                     session: aiohttp.ClientSession) -> None:
     api = WeComApi(session, config(fake), holder="p1")
@@ -143,6 +159,17 @@ async def test_media_get_and_upload(database_url: str, fake: FakeWeCom,
     assert raised.value.errcode == 40007
     media_id = await api.media_upload("file", "report.csv", b"a,b\n1,2\n", "text/csv")
     assert fake.media[media_id][0] == b"a,b\n1,2\n"
+
+
+async def test_a_capped_download_stops_just_past_its_cap(
+        database_url: str, fake: FakeWeCom, session: aiohttp.ClientSession) -> None:
+    api = WeComApi(session, config(fake), holder="p1")
+    photo = bytes(range(256)) * 1024  # 256 KiB, more than one piece read
+    media_id = fake.add_media(photo)
+    cut = await api.media_get(media_id, max_bytes=100_000)
+    assert (cut.content, cut.complete) == (photo[:100_001], False)
+    whole = await api.media_get(media_id, max_bytes=len(photo))
+    assert (whole.content, whole.complete) == (photo, True)
 
 
 async def test_a_card_is_sent_updated_once_and_recalled(
@@ -186,10 +213,13 @@ def test_settings_off_on_and_malformed() -> None:
     assert loaded is not None and loaded.agent_id == AGENT_ID
     assert loaded.api_base_url == "https://qyapi.weixin.qq.com"
     assert loaded.callback_path == "/wecom/callback"
+    assert loaded.replay_seconds == 300
+    assert wecom_config(load_settings(**on, wecom_replay_seconds=60)).replay_seconds == 60
     assert SECRET not in repr(loaded) and AES_KEY not in repr(loaded)
     for name, value in (("agent_id", "x12"), ("aes_key", AES_KEY[:-1]),
                         ("aes_key", AES_KEY[:-1] + "!"), ("secret", ""),
-                        ("api_base_url", "ftp://x")):
+                        ("api_base_url", "ftp://x"), ("replay_seconds", "5"),
+                        ("replay_seconds", "86400")):
         with pytest.raises(SettingsError) as raised:
             load_settings(**{**on, f"wecom_{name}": value})
         message = str(raised.value)

@@ -6,6 +6,7 @@ worker's message taken again, and photos downloaded through media/get."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -25,10 +26,19 @@ from bot.wecom.bot import WeComBot
 from bot.wecom.callback import WeComCallback
 from bot.wecom.config import WeComConfig
 from bot.wecom.crypt import WeComCrypt
-from domain.models import Case, CasePhoto, ChatInboxMessage, InboxStatus, PhotoKind, Role
+from domain.models import (
+    Case,
+    CasePhoto,
+    ChatCard,
+    ChatInboxMessage,
+    InboxStatus,
+    PhotoKind,
+    Role,
+)
 from domain.people import binding
 from domain.platform import chat_inbox, chat_limits
 from domain.platform.chat_limits import InboundLimit
+from domain.platform.images import PhotoLimits
 from locales import translate
 from tests.bot_support import code_for
 from tests.capture_support import (
@@ -99,8 +109,15 @@ async def fake() -> AsyncIterator[FakeWeCom]:
 async def served(database_url: str, fake: FakeWeCom, tmp_path: Path) -> AsyncIterator[Served]:
     """The bot and its callback at /wecom/callback of a test server, handling in the
     background (a fast sweep, retries due at once)."""
+    async with serving(fake, tmp_path) as running:
+        yield running
+
+
+@contextlib.asynccontextmanager
+async def serving(fake: FakeWeCom, tmp_path: Path, **settings: Any) -> AsyncIterator[Served]:
+    """`served`, with some of the app's settings of its own."""
     config = WeComConfig(corp_id=CORP_ID, agent_id=AGENT_ID, secret=SECRET, token=TOKEN,
-                         aes_key=AES_KEY, api_base_url=fake.url)
+                         aes_key=AES_KEY, api_base_url=fake.url, **settings)
     bot = WeComBot(config, flow_context(tmp_path / "media", hours=ALWAYS),
                    default_locale="en", per_second=None, user_gap_seconds=0.0)
     await bot.start()
@@ -331,9 +348,117 @@ async def test_a_message_failing_every_attempt_goes_dead_with_its_error(
     await until(lambda: _count(InboxStatus.DEAD, 1))
     (row,) = await stored()
     assert row.attempts == 2 and "the flows fell over" in row.last_error
+    assert row.payload == ""  # no customer data kept in a dead message
     assert "is dead after 2 attempts" in caplog.text
     assert await chat_inbox.status_counts() == {("wecom", "dead"): 1}  # shown in /metrics
     assert served.fake.sent(AGENT) == []
+
+
+async def test_a_lost_claim_goes_dead_emptied_and_dead_messages_are_pruned_in_time(
+        served: Served, test_clock: SteadyClock) -> None:
+    await served.callback.stop()  # only the dying workers below claim
+    await served.wecom.post(served.wecom.text(AGENT, "hi, 张三 110101199003070011"))
+    await served.wecom.post(served.wecom.text(REVIEWER, "hi"))
+    await chat_inbox.claim("wecom", test_clock(), max_attempts=1)
+    test_clock.move_to(test_clock() + timedelta(seconds=61))
+    assert await chat_inbox.claim("wecom", test_clock(), max_attempts=1) == []
+    dead = await stored(InboxStatus.DEAD)
+    assert len(dead) == 2 and {row.payload for row in dead} == {""}
+    await served.wecom.post(served.wecom.text(AGENT, "later"))
+    assert await chat_inbox.prune("wecom", test_clock() - timedelta(seconds=1)) == 2
+    assert [row.status for row in await stored()] == [InboxStatus.PENDING]
+
+
+async def test_a_slow_handling_renews_its_claim_so_no_worker_takes_the_message_meanwhile(
+        served: Served, test_clock: SteadyClock) -> None:
+    await served.callback.stop()
+    release, started = asyncio.Event(), asyncio.Event()
+    texts = _slowed(served, release, started)
+    renewing = WeComCallback(served.bot, sweep_seconds=0.05, renew_seconds=0.02)
+    await renewing.start()
+    try:
+        await served.wecom.post(served.wecom.text(AGENT, "hi"))
+        await asyncio.wait_for(started.wait(), 10)
+        test_clock.move_to(test_clock() + timedelta(seconds=61))  # past the first lease
+
+        async def renewed() -> bool:
+            (row,) = await stored()
+            return row.claimed_until is not None and row.claimed_until > test_clock()
+
+        await until(renewed)
+        assert await chat_inbox.claim("wecom", test_clock()) == []  # another process
+        release.set()
+        await until(lambda: _all_handled(1))
+    finally:
+        await renewing.stop()
+    assert texts == ["hi"] and (await stored())[0].attempts == 1
+    assert served.texts(AGENT) == [NOT_UNDERSTOOD]
+
+
+async def test_a_worker_never_takes_again_a_message_it_is_still_handling(
+        served: Served, test_clock: SteadyClock) -> None:
+    await served.callback.stop()
+    release, started = asyncio.Event(), asyncio.Event()
+    texts = _slowed(served, release, started)
+    unrenewed = WeComCallback(served.bot, sweep_seconds=0.05, renew_seconds=3600)
+    await unrenewed.start()
+    try:
+        await served.wecom.post(served.wecom.text(AGENT, "hi"))
+        await asyncio.wait_for(started.wait(), 10)
+        test_clock.move_to(test_clock() + timedelta(seconds=61))  # its claim lapsed
+        await asyncio.sleep(0.3)  # several sweeps of the same worker
+        assert texts == ["hi"]
+        release.set()
+        await until(lambda: _all_handled(1))
+    finally:
+        await unrenewed.stop()
+    assert texts == ["hi"] and served.texts(AGENT) == [NOT_UNDERSTOOD]
+
+
+async def test_a_failure_after_the_flows_committed_is_logged_not_retried(
+        served: Served, caplog: pytest.LogCaptureFixture) -> None:
+    send_replies = served.bot.send_replies
+    calls: list[list[str]] = []
+
+    async def failing_once(user: str, replies: list[Any], update_key: str, **kw: Any) -> None:
+        calls.append([reply.text for reply in replies])
+        if len(calls) == 1:
+            raise RuntimeError("the database went away while sending")
+        await send_replies(user, replies, update_key, **kw)
+
+    served.bot.send_replies = failing_once  # type: ignore[method-assign]
+    await served.wecom.post(served.wecom.text(AGENT, "hi"))
+    await until(lambda: _all_handled(1))
+    (row,) = await stored()
+    assert (row.attempts, row.last_error) == (1, "")
+    assert calls == [[NOT_UNDERSTOOD]]
+    assert "after the flows committed it" in caplog.text
+
+
+async def test_a_card_press_refused_by_the_inbound_limit_leaves_its_card_live(
+        served: Served, tmp_path: Path) -> None:
+    desk = await capture_desk(tmp_path)
+    await binding.bind_chat("wecom", AGENT, AGENT, await code_for(desk.agent))
+    await _said(served, served.wecom.text(AGENT, "/new"))
+    card = _last_card(served)
+    served.bot.inbound_limit = InboundLimit(events=1, window_seconds=60)
+    await _said(served, served.wecom.text(AGENT, "/help"))
+    refused = _press(served, TYPE, card)
+    assert translate("en", chat_limits.SLOW_DOWN) in await _said(served, refused)
+    assert (await ChatCard.get(task_id=card["task_id"])).pressed_at is None
+    served.bot.inbound_limit = None
+    assert NAME_PROMPT in await _said(served, _press(served, TYPE, card, create_time=2))
+
+
+async def test_the_replay_window_is_a_setting(fake: FakeWeCom, tmp_path: Path,
+                                              database_url: str,
+                                              test_clock: SteadyClock) -> None:
+    async with serving(fake, tmp_path, replay_seconds=60) as running:
+        wecom = running.wecom
+        late = str(int((test_clock() - timedelta(seconds=90)).timestamp()))
+        assert (await wecom.post(wecom.text(AGENT, "hi"), timestamp=late)).status == 403
+        recent = str(int((test_clock() - timedelta(seconds=30)).timestamp()))
+        assert (await wecom.post(wecom.text(AGENT, "hi"), timestamp=recent)).status == 200
 
 
 async def test_photos_come_through_media_get_and_the_same_photo_checks(
@@ -347,13 +472,16 @@ async def test_photos_come_through_media_get_and_the_same_photo_checks(
     for text in ("张三", ID_NUMBER, MOBILE):
         await _said(served, wecom.text(AGENT, text))
     assert FRONT_PROMPT in await _said(served, wecom.location(AGENT, 31.2304, 121.4737))
+    limit = PhotoLimits().max_bytes
+    huge = served.fake.add_media(b"\xff\xd8\xff\xe0" + bytes(limit))  # no size announced
+    assert "too large" in await _said(served, wecom.image(AGENT, huge))
     dark = io.BytesIO()
     Image.new("RGB", (1200, 900), (3, 3, 3)).save(dark, format="JPEG")
     refused = await _said(served, wecom.image(AGENT, served.fake.add_media(dark.getvalue())))
     assert "too dark" in refused
     accepted = await _said(served, wecom.image(AGENT, served.fake.add_media(noisy_jpeg(1))))
     assert BACK_PROMPT in accepted
-    assert len(served.fake.called("media/get")) == 2
+    assert len(served.fake.called("media/get")) == 3
     case = await Case.get(agent_id=desk.agent.id)
     assert [photo.kind for photo in await CasePhoto.filter(case_id=case.id)] == [
         PhotoKind.ID_FRONT]
@@ -386,13 +514,29 @@ async def test_a_card_button_counts_once_and_the_picker_and_files_reach_the_flow
     assert await CasePhoto.filter(case_id=case.id, kind=PhotoKind.ID_FRONT).count() == 1
 
 
-def _press(served: Served, label: str) -> str:
-    """The card press of the button with this label on the last card the agent got."""
-    card = _last_card(served)
+def _press(served: Served, label: str, card: dict[str, Any] | None = None,
+           create_time: int | None = None) -> str:
+    """The card press of the button with this label on a card (the last the agent got)."""
+    card = card or _last_card(served)
     key = next(b["key"] for b in card["button_list"] if b["text"] == label)
     code = next(code for code, sent in served.fake.cards.items()
                 if sent["task_id"] == card["task_id"])
-    return served.wecom.card_press(AGENT, card["task_id"], key, code)
+    return served.wecom.card_press(AGENT, card["task_id"], key, code, create_time=create_time)
+
+
+def _slowed(served: Served, release: asyncio.Event, started: asyncio.Event) -> list[str]:
+    """Make the flows wait for `release` on each update; the texts they were given."""
+    texts: list[str] = []
+    handle_update = served.bot.router.handle_update
+
+    async def slow(inbound: Inbound) -> Handled:
+        texts.append(inbound.text)
+        started.set()
+        await release.wait()
+        return await handle_update(inbound)
+
+    served.bot.router.handle_update = slow  # type: ignore[method-assign]
+    return texts
 
 
 def _last_card(served: Served) -> dict[str, Any]:

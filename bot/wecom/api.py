@@ -38,6 +38,7 @@ BAD_CREDENTIALS = frozenset({40001, 40013, 40056})  # bad secret, corp id, agent
 # 45033: concurrent calls).
 FREQUENCY_LIMITS = {45009: 60.0, 45011: 5.0, 45033: 1.0}
 BUSY = frozenset({-1})  # system busy: retry later, a failed attempt
+READ_CHUNK = 64 * 1024  # a capped download is read in pieces of this size
 
 Json = dict[str, Any]
 
@@ -83,11 +84,13 @@ class Sent:
 
 @dataclass(frozen=True)
 class Media:
-    """A media file downloaded through `media/get`."""
+    """A media file downloaded through `media/get`; `complete` is False when the download
+    stopped past its cap (`content` then holds the cap and one byte more)."""
 
     content: bytes
     content_type: str
     filename: str
+    complete: bool = True
 
 
 def send_failure(error: WeComError) -> SendFailed:
@@ -171,10 +174,12 @@ class WeComApi:
         """Recall a message the app sent (`message/recall`, within 24 hours)."""
         await self._call("POST", "/cgi-bin/message/recall", body={"msgid": msgid})
 
-    async def media_get(self, media_id: str) -> Media:
-        """Download a media file a member sent (`media/get`, e.g. an image's MediaId)."""
+    async def media_get(self, media_id: str, *, max_bytes: int | None = None) -> Media:
+        """Download a media file a member sent (`media/get`, e.g. an image's MediaId). WeCom
+        announces no size in the message: with `max_bytes` the download stops one byte past
+        it, whatever the answer's length says, so a file too large is never held whole."""
         return await self._call("GET", "/cgi-bin/media/get", params={"media_id": media_id},
-                                binary=True)
+                                binary=True, max_bytes=max_bytes)
 
     async def media_upload(self, kind: str, filename: str, content: bytes,
                            content_type: str = "application/octet-stream") -> str:
@@ -203,19 +208,20 @@ class WeComApi:
 
     async def _call(self, method: str, path: str, *, params: dict[str, str] | None = None,
                     body: Json | None = None, form: aiohttp.FormData | None = None,
-                    binary: bool = False) -> Any:
+                    binary: bool = False, max_bytes: int | None = None) -> Any:
         token = await self.access_token()
         try:
             return await self._request(method, path, token=token, params=params, body=body,
-                                       form=form, binary=binary)
+                                       form=form, binary=binary, max_bytes=max_bytes)
         except TokenRejected:
             token = await self.access_token(rejected=token)  # refreshed once, retried once
             return await self._request(method, path, token=token, params=params, body=body,
-                                       form=form, binary=binary)
+                                       form=form, binary=binary, max_bytes=max_bytes)
 
     async def _request(self, method: str, path: str, *, token: str | None = None,
                        params: dict[str, str] | None = None, body: Json | None = None,
-                       form: aiohttp.FormData | None = None, binary: bool = False) -> Any:
+                       form: aiohttp.FormData | None = None, binary: bool = False,
+                       max_bytes: int | None = None) -> Any:
         query = dict(params or {})
         if token is not None:
             query["access_token"] = token
@@ -229,9 +235,10 @@ class WeComApi:
                 if response.status >= 500:
                     raise TransientError(-1, f"HTTP {response.status} from {path}")
                 content_type = response.headers.get("Content-Type", "")
-                raw = await response.read()
+                raw = await _read(response, max_bytes)
                 if binary and not content_type.startswith(("application/json", "text/plain")):
-                    return Media(raw, content_type, _filename(response))
+                    return Media(raw, content_type, _filename(response),
+                                 complete=max_bytes is None or len(raw) <= max_bytes)
         except (aiohttp.ClientError, TimeoutError) as error:
             raise TransientError(-1, f"{path} unreachable: {type(error).__name__}") from None
         try:
@@ -240,6 +247,17 @@ class WeComApi:
             raise TransientError(-1, f"{path} answered no JSON") from None
         _raise_for(answer)
         return answer
+
+
+async def _read(response: aiohttp.ClientResponse, max_bytes: int | None) -> bytes:
+    """The answer's body, or with `max_bytes` its first `max_bytes` + 1 bytes at most."""
+    if max_bytes is None:
+        return await response.read()
+    body = bytearray()
+    while len(body) <= max_bytes and (chunk := await response.content.read(
+            min(READ_CHUNK, max_bytes + 1 - len(body)))):
+        body += chunk
+    return bytes(body)
 
 
 def _raise_for(answer: Json) -> None:

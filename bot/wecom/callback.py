@@ -12,9 +12,18 @@ signature, a replay, a message for another corp, unsafe or oversize XML) is answ
 The stored messages are handled in the background, per sender in arrival order and one at a
 time across any number of processes, senders side by side: each is converted to a flow
 input (`bot.wecom.convert`), admitted within the inbound limit, handled by the flows and its
-replies sent. A worker that dies mid-handling leaves its claim to lapse; the sweep `start`
-runs every few seconds takes such messages again, and a message that fails `max_attempts`
-times is marked dead with its error.
+replies sent. A card press is resolved only once the press is admitted, so a press refused
+by the limit leaves its card live. The worker renews its claim every `renew_seconds` while it
+handles a message (a reply can wait a minute on WeCom's timeouts), and never takes again a
+message it is still handling. A worker that dies mid-handling leaves its claim to lapse; the
+sweep `start` runs every few seconds takes such messages again, and a message that fails
+`max_attempts` times is marked dead with its error.
+
+Once the flows have committed an update, handling it again would find it processed and answer
+nothing: a failure while its replies are sent or its card marked is logged and the message
+counted handled, not retried. `WeComBot.send_replies` queues in the outbox what it could not
+send, whatever stopped it; a cancellation (`stop`) gives the message back, and its retry
+finds the update processed.
 """
 
 from __future__ import annotations
@@ -22,11 +31,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import timedelta
+from functools import partial
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 from tortoise.exceptions import BaseORMException
 
+from bot.flows import Reply
 from bot.wecom import convert
 from bot.wecom.api import CHANNEL
 from bot.wecom.errors import (
@@ -61,12 +72,16 @@ class WeComCallback:
 
     def __init__(self, bot: WeComBot, *, sweep_seconds: float = SWEEP_SECONDS,
                  workers: int = WORKERS, lease: timedelta = chat_inbox.CLAIM_LEASE,
+                 renew_seconds: float | None = None,
                  max_attempts: int = chat_inbox.MAX_ATTEMPTS,
                  retry_after: timedelta = chat_inbox.RETRY_AFTER) -> None:
         self.bot = bot
         self.sweep_seconds = sweep_seconds
         self.workers = workers
         self.lease = lease
+        # renewed three times a lease by default: two renewals may fail before it lapses
+        self.renew_seconds = (lease.total_seconds() / 3 if renew_seconds is None
+                              else renew_seconds)
         self.max_attempts = max_attempts
         self.retry_after = retry_after
         self._wake = asyncio.Event()
@@ -155,8 +170,9 @@ class WeComCallback:
         room = self.workers - len(self._handling)
         if room <= 0 or not self.bot.ready:  # the bot still connecting: messages wait
             return
+        handling = {item.id for item in self._handling.values()}
         for item in await chat_inbox.claim(CHANNEL, utcnow(), limit=room, lease=self.lease,
-                                           max_attempts=self.max_attempts):
+                                           max_attempts=self.max_attempts, skip=handling):
             task = asyncio.create_task(self._process(item), name=f"wecom-inbox-{item.id}")
             self._handling[task] = item
             task.add_done_callback(self._finished)
@@ -172,10 +188,12 @@ class WeComCallback:
         now = utcnow()
         if now - self._pruned_at >= PRUNE_EVERY:
             self._pruned_at = now
-            await chat_inbox.prune_handled(CHANNEL, now - chat_inbox.KEEP_HANDLED)
+            await chat_inbox.prune(CHANNEL, now - chat_inbox.KEEP_HANDLED)
 
     async def _process(self, item: InboxItem) -> None:
-        """Handle one stored message; a failure is counted, tried again, dead at the last."""
+        """Handle one stored message, its claim renewed meanwhile; a failure is counted,
+        tried again, dead at the last."""
+        renewing = asyncio.create_task(self._renew(item), name=f"wecom-renew-{item.id}")
         try:
             await self.handle_stored(item.payload)
         except Exception as error:  # any failure of the flows or of WeCom: counted, retried
@@ -185,28 +203,60 @@ class WeComCallback:
                                     max_attempts=self.max_attempts,
                                     retry_after=self.retry_after)
             return
+        finally:
+            renewing.cancel()
         if not await chat_inbox.handled(item, utcnow()):
             log.warning("wecom message %s of %s handled after its claim lapsed",
                         item.dedupe_key, item.sender)
 
+    async def _renew(self, item: InboxItem) -> None:
+        """Hold the claim of a message being handled, every `renew_seconds`; a lost claim is
+        logged (the handling goes on, fenced off at its end), a failed renewal tried again."""
+        while True:
+            await asyncio.sleep(self.renew_seconds)
+            try:
+                if not await chat_inbox.renew(item, utcnow() + self.lease):
+                    log.warning("wecom message %s of %s: its claim was lost during handling",
+                                item.dedupe_key, item.sender)
+                    return
+            except Exception:  # the database gone a moment: the next renewal tries again
+                log.exception("wecom message %s: claim not renewed", item.dedupe_key)
+
     async def handle_stored(self, payload: str) -> None:
-        """Convert a stored message, admit it within the inbound limit, let the flows handle
-        it and send their replies; a card press then shows the choice on its card."""
+        """Convert a stored message, admit it within the inbound limit (then resolve a card
+        press), let the flows handle it and send their replies; a card press then shows the
+        choice on its card."""
         message = parse_inbound(self.bot.crypt.decrypt(payload))
-        converted = await convert.to_inbound(message, self.bot.api.media_get, utcnow())
+        limit = self.bot.router.ctx.capture.photo_limits.max_bytes
+        converted = await convert.to_inbound(
+            message, partial(self.bot.api.media_get, max_bytes=limit))
         if converted is None:
             return
         inbound, user = converted.inbound, message.from_user
         refused = await self.bot.router.over_limit(inbound, self.bot.inbound_limit)
         if refused is not None:
-            await self.bot.send_replies(user, refused, inbound.update_id)
+            await self._answer(user, refused, inbound.update_id)
             return
+        if converted.unresolved_press:
+            converted = await convert.card_press(message, utcnow())
+            inbound = converted.inbound
         handled = await self.bot.router.handle_update(inbound)
-        await self.bot.send_replies(user, handled.replies, inbound.update_id,
-                                    released=handled.released)
-        if converted.press is not None:
-            press = converted.press
-            await self.bot.card_pressed(user, press.task_id, press.response_code, press.label)
+        await self._answer(user, handled.replies, inbound.update_id, handled.released,
+                           converted.press)
+
+    async def _answer(self, user: str, replies: list[Reply], update_key: str,
+                      released: bool = False, press: convert.CardPress | None = None) -> None:
+        """Send the replies of an update the flows committed, then mark its card; a failure
+        is logged, not raised: a retry would find the update processed and answer nothing
+        (`send_replies` has queued in the outbox what it did not send)."""
+        try:
+            await self.bot.send_replies(user, replies, update_key, released=released)
+            if press is not None:
+                await self.bot.card_pressed(user, press.task_id, press.response_code,
+                                            press.label)
+        except Exception:
+            log.exception("wecom update %s of %s: sending its replies failed after the "
+                          "flows committed it", update_key, user)
 
 
 def _params(request: web.Request, names: tuple[str, ...]) -> list[str]:

@@ -10,9 +10,10 @@ start-up stops with it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Protocol
 
-from bot.wecom.crypt import aes_key
+from bot.wecom.crypt import WeComCrypt, aes_key
 from bot.wecom.errors import BadSetting
 
 DEFAULT_API_BASE_URL = "https://qyapi.weixin.qq.com"
@@ -21,6 +22,8 @@ DEFAULT_CALLBACK_PATH = "/wecom/callback"
 # a minute per app; 20 a second overall leaves room for the token, card updates and recalls.
 DEFAULT_PER_SECOND = 20.0
 DEFAULT_USER_GAP_SECONDS = 2.0
+# A callback whose timestamp is further from now than this is refused as a replay.
+DEFAULT_REPLAY_SECONDS = 300
 REQUIRED = ("corp_id", "agent_id", "secret", "token", "aes_key")
 
 
@@ -36,13 +39,14 @@ class WeComSettings(Protocol):
     wecom_callback_path: str
     wecom_per_second: float
     wecom_user_gap_seconds: float
+    wecom_replay_seconds: int
 
 
 @dataclass(frozen=True)
 class WeComConfig:
     """A WeCom self-built app: corp id, agent id, app secret, callback token and AES key, the
-    API address (a private deployment or the tests set their own) and the callback path.
-    `repr` shows no secret."""
+    API address (a private deployment or the tests set their own), the callback path and
+    the replay window of callbacks. `repr` shows no secret."""
 
     corp_id: str
     agent_id: int
@@ -53,6 +57,12 @@ class WeComConfig:
     callback_path: str = DEFAULT_CALLBACK_PATH
     per_second: float | None = DEFAULT_PER_SECOND  # None: no overall limit (tests)
     user_gap_seconds: float = DEFAULT_USER_GAP_SECONDS
+    replay_seconds: int = DEFAULT_REPLAY_SECONDS
+
+    def crypt(self) -> WeComCrypt:
+        """The app's message crypt, refusing callbacks outside the replay window."""
+        return WeComCrypt(self.token, self.aes_key, self.corp_id,
+                          max_age=timedelta(seconds=self.replay_seconds))
 
 
 def wecom_config(settings: WeComSettings) -> WeComConfig | None:
@@ -78,7 +88,8 @@ def wecom_config(settings: WeComSettings) -> WeComConfig | None:
                        secret=values["secret"], token=values["token"],
                        aes_key=values["aes_key"], api_base_url=base, callback_path=path,
                        per_second=settings.wecom_per_second,
-                       user_gap_seconds=settings.wecom_user_gap_seconds)
+                       user_gap_seconds=settings.wecom_user_gap_seconds,
+                       replay_seconds=settings.wecom_replay_seconds)
 
 
 def _env(name: str) -> str:

@@ -8,12 +8,14 @@ note them for deletion. What WeCom says and what the flows get:
   alone by a user not bound yet → "/bind CODE" (typing "/" is awkward on a phone's Chinese
   keyboard; a bound user's text is never taken for a code);
 - image → a photo, downloaded through `media/get` when the flow reads it (size unknown until
-  then); file → a file (as_photo False);
+  then: the callback caps the download just past the photo limit, and a cut download is more
+  than the limit, so the photo checks refuse it as too large); file → a file (as_photo False);
 - location message and the menu's location picker (`location_select`) → a shared location;
 - menu `click` whose key is a command ("/new", "/box", …) → that command;
 - `template_card_event` (a card's button pressed) → the press of the button's own callback
-  data, resolved through `chat_cards.press` once; a card unknown, not the user's or already
-  pressed → an empty press, which the flows answer as a stale button;
+  data, resolved through `chat_cards.press` once (`card_press`, called after the inbound
+  limit admitted it: `to_inbound` leaves it unresolved); a card unknown, not the user's or
+  already pressed → an empty press, which the flows answer as a stale button;
 - entering the app, menu links and the photo pickers (their photos follow as images) → nothing.
 Anything else is logged and left unanswered.
 """
@@ -57,18 +59,19 @@ class CardPress:
 
 @dataclass(frozen=True)
 class Converted:
-    """A WeCom callback as a flow input, with the card press it was, if any."""
+    """A WeCom callback as a flow input, with the card press it was, if any;
+    `unresolved_press` when it is a card press not resolved yet (see `card_press`)."""
 
     inbound: Inbound
     press: CardPress | None = None
+    unresolved_press: bool = False
 
 
-async def to_inbound(message: WeComInbound, media_get: MediaGet, now: datetime
-                     ) -> Converted | None:
+async def to_inbound(message: WeComInbound, media_get: MediaGet) -> Converted | None:
     """The flow input of a WeCom message or event; None when it asks for no answer."""
     user, key = message.from_user, message.dedupe_key
     if message.is_event:
-        return await _event(message, now)
+        return _event(message)
     if message.msg_type == "text":
         return Converted(Inbound.message(CHANNEL, key, user, user,
                                          await _bind_code_as_command(user, message.content)))
@@ -82,21 +85,22 @@ async def to_inbound(message: WeComInbound, media_get: MediaGet, now: datetime
     return None
 
 
-async def _event(message: WeComInbound, now: datetime) -> Converted | None:
+def _event(message: WeComInbound) -> Converted | None:
     user, key = message.from_user, message.dedupe_key
     if message.event == "click" and message.event_key.startswith(COMMAND_PREFIX):
         return Converted(Inbound.message(CHANNEL, key, user, user, message.event_key))
     if message.event == "location_select":
         return _location(message)
-    if message.event == CARD_PRESS:
-        return await _card_press(message, now)
+    if message.event == CARD_PRESS:  # resolved once admitted: a refused press keeps its card
+        return Converted(Inbound.button(CHANNEL, key, user, user, "", message.task_id),
+                         unresolved_press=True)
     if message.event not in SILENT_EVENTS:
         log.info("wecom event %s (%s) of %s left unanswered: not one FieldOps reads",
                  message.event, message.event_key, user)
     return None
 
 
-async def _card_press(message: WeComInbound, now: datetime) -> Converted:
+async def card_press(message: WeComInbound, now: datetime) -> Converted:
     """A card's button: its own data once; a second press or a stranger's card is stale. The
     same press handled again (a failed attempt retried) resolves as the first time."""
     user, task_id, key = message.from_user, message.task_id, message.event_key

@@ -8,8 +8,17 @@ message of that sender is claimed — under a fencing token until its lease ends
 statement (`UPDATE … RETURNING`, skipping rows another claim has locked on PostgreSQL), like
 the outbox's head-of-chat claim. A worker that dies mid-handling leaves the claim to lapse;
 the message is then taken again, each claim counting an attempt, and after `max_attempts` it
-is marked dead with its error. The payload stays as the platform encrypted it and is emptied
-once the message is handled.
+is marked dead with its error. A worker handling a message renews its claim while it works
+(`renew`), so a slow platform does not let the claim lapse under it. The payload stays as the
+platform encrypted it and is emptied once the message is handled or dead; both are forgotten
+after `KEEP_HANDLED` (`prune`).
+
+Arrival order is the order of the rows' ids. On PostgreSQL an id is taken when the row is
+inserted, before its commit: two messages of one sender stored at the same moment by two
+processes can commit in the opposite order, and the later one be claimed in the few
+milliseconds before the earlier one commits. The bound: only messages whose stores overlap
+(WeCom pushes one at a time per callback, so in practice a sender's messages sent within the
+same instant); SQLite has one writer and keeps the order.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,7 +42,7 @@ log = logging.getLogger(__name__)
 CLAIM_LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 5
 RETRY_AFTER = timedelta(seconds=5)
-KEEP_HANDLED = timedelta(days=7)  # longer than any platform retries a push
+KEEP_HANDLED = timedelta(days=7)  # handled and dead rows: longer than any platform retries
 MAX_DEDUPE_KEY = 128  # the column's width; longer keys are hashed
 LOST_CLAIM = "the worker stopped during handling (claim expired)"
 
@@ -71,21 +81,22 @@ async def store(channel: str, dedupe_key: str, sender: str, payload: str, now: d
 
 
 async def claim(channel: str, now: datetime, *, limit: int = 10,
-                lease: timedelta = CLAIM_LEASE, max_attempts: int = MAX_ATTEMPTS
-                ) -> list[InboxItem]:
+                lease: timedelta = CLAIM_LEASE, max_attempts: int = MAX_ATTEMPTS,
+                skip: Collection[int] = ()) -> list[InboxItem]:
     """Claim the head pending message of up to `limit` senders whose messages none holds
     (issue 15), oldest first, each claim an attempt; a lapsed claim past `max_attempts` goes
-    dead first."""
-    await _bury_lost_claims(channel, now, max_attempts)
+    dead first. Messages in `skip` (the caller is still handling them) are never taken, even
+    when their claim lapsed."""
+    await _bury_lost_claims(channel, now, max_attempts, skip)
     token = secrets.token_hex(16)
-    ids = await _claim(channel, token, now + lease, now, limit)
+    ids = await _claim(channel, token, now + lease, now, limit, skip)
     rows = await ChatInboxMessage.filter(id__in=ids, claim_token=token).order_by("id")
     return [InboxItem(row.id, row.channel, row.sender, row.dedupe_key, row.payload,
                       row.attempts, token) for row in rows]
 
 
-async def _claim(channel: str, token: str, until: datetime, now: datetime, limit: int
-                 ) -> list[int]:
+async def _claim(channel: str, token: str, until: datetime, now: datetime, limit: int,
+                 skip: Collection[int]) -> list[int]:
     """The one claiming statement over the senders' head messages (PostgreSQL skips rows
     another claim has locked; SQLite has one writer)."""
     connection = connections.get("default")
@@ -104,6 +115,7 @@ async def _claim(channel: str, token: str, until: datetime, now: datetime, limit
         f'SELECT m."id" FROM "chat_inbox" m WHERE m."channel" = {mark(channel)} '
         f'AND m."status" = {mark(pending)} '
         f'AND (m."claimed_until" IS NULL OR m."claimed_until" <= {mark(now)}) '
+        f'{_not_in(skip, mark)}'
         'AND NOT EXISTS (SELECT 1 FROM "chat_inbox" e WHERE e."channel" = m."channel" '
         f'AND e."sender" = m."sender" AND e."status" = {mark(pending)} AND e."id" < m."id") '
         f'ORDER BY m."id" LIMIT {mark(limit)}'
@@ -112,16 +124,33 @@ async def _claim(channel: str, token: str, until: datetime, now: datetime, limit
     return [row["id"] for row in rows]
 
 
-async def _bury_lost_claims(channel: str, now: datetime, max_attempts: int) -> None:
-    """A message whose every attempt ended with its worker gone is dead, not taken again."""
+def _not_in(skip: Collection[int], mark: Callable[[Any], str]) -> str:
+    """The condition leaving out the messages in `skip` (none: no condition)."""
+    if not skip:
+        return ""
+    return f'AND m."id" NOT IN ({", ".join(mark(int(id_)) for id_ in sorted(skip))}) '
+
+
+async def _bury_lost_claims(channel: str, now: datetime, max_attempts: int,
+                            skip: Collection[int]) -> None:
+    """A message whose every attempt ended with its worker gone is dead, not taken again;
+    its payload is emptied."""
     lost = ChatInboxMessage.filter(channel=channel, status=InboxStatus.PENDING,
                                    claim_token__isnull=False, claimed_until__lte=now,
-                                   attempts__gte=max_attempts)
+                                   attempts__gte=max_attempts).exclude(id__in=list(skip))
     for row in await lost.only("id", "sender", "dedupe_key"):
         log.error("%s inbox message %s of %s is dead: %s", channel, row.dedupe_key,
                   row.sender, LOST_CLAIM)
     await lost.update(status=InboxStatus.DEAD, claim_token=None, claimed_until=None,
-                      last_error=LOST_CLAIM)
+                      last_error=LOST_CLAIM, payload="")
+
+
+async def renew(item: InboxItem, until: datetime) -> bool:
+    """Hold a claim longer while its message is being handled (issue 15); False when the
+    claim was lost (lapsed and taken by another worker, or the message no longer pending)."""
+    return bool(await ChatInboxMessage.filter(
+        id=item.id, status=InboxStatus.PENDING, claim_token=item.claim_token,
+    ).update(claimed_until=until))
 
 
 async def handled(item: InboxItem, now: datetime) -> bool:
@@ -137,13 +166,15 @@ async def failed(item: InboxItem, error: str, now: datetime, *,
                  max_attempts: int = MAX_ATTEMPTS, retry_after: timedelta = RETRY_AFTER
                  ) -> InboxStatus | None:
     """Record a failed attempt: tried again after `retry_after`, the sender's later messages
-    waiting behind it, or dead after `max_attempts` (logged); None when the claim was lost."""
+    waiting behind it, or dead after `max_attempts` (logged, its payload emptied); None when
+    the claim was lost."""
     dead = item.attempts >= max_attempts
     status = InboxStatus.DEAD if dead else InboxStatus.PENDING
+    emptied: dict[str, Any] = {"payload": ""} if dead else {}
     updated = await ChatInboxMessage.filter(
         id=item.id, status=InboxStatus.PENDING, claim_token=item.claim_token,
     ).update(status=status, last_error=error[:2000], claim_token=None,
-             claimed_until=None if dead else now + retry_after)
+             claimed_until=None if dead else now + retry_after, **emptied)
     if not updated:
         return None
     if dead:
@@ -159,10 +190,12 @@ async def release(item: InboxItem) -> bool:
     ).update(claim_token=None, claimed_until=None, attempts=max(item.attempts - 1, 0)))
 
 
-async def prune_handled(channel: str, before: datetime) -> int:
-    """Forget handled messages received before `before` (a retry cannot come that late)."""
-    return await ChatInboxMessage.filter(channel=channel, status=InboxStatus.HANDLED,
-                                         received_at__lt=before).delete()
+async def prune(channel: str, before: datetime) -> int:
+    """Forget handled and dead messages received before `before` (a retry cannot come that
+    late; a dead one's error has been seen in /metrics and the log by then)."""
+    return await ChatInboxMessage.filter(
+        channel=channel, status__in=[InboxStatus.HANDLED, InboxStatus.DEAD],
+        received_at__lt=before).delete()
 
 
 async def status_counts() -> dict[tuple[str, str], int]:
