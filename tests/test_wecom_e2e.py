@@ -49,6 +49,7 @@ from domain.models import (
 )
 from domain.people import binding
 from domain.platform.clock import utcnow
+from domain.platform.outbox import REPLY
 from domain.vouchers import day_end_counts
 from locales import translate
 from tests.bot_support import code_for
@@ -243,10 +244,21 @@ async def said_of(messages: list[Json]) -> Said:
         card = message["template_card"]
         lines.extend(part for part in ((card.get("main_title") or {}).get("title", ""),
                                        card.get("sub_title_text", "")) if part)
-        recorded = await ChatCard.get(channel=CHANNEL, task_id=card["task_id"])
+        recorded = await recorded_card(card["task_id"])
         for key, (label, _) in recorded.keys.items():
             buttons[label] = f"{card['task_id']} {key}"
     return Said("\n".join(lines), buttons)
+
+
+async def recorded_card(task_id: str) -> ChatCard:
+    """A sent card's record (a notice the dispatcher sends meanwhile is recorded just after
+    WeCom took it)."""
+    async with asyncio.timeout(WAIT_SECONDS):
+        while True:
+            found = await ChatCard.get_or_none(channel=CHANNEL, task_id=task_id)
+            if found is not None:
+                return found
+            await asyncio.sleep(0.05)
 
 
 @dataclass
@@ -307,11 +319,15 @@ class Member:
 
 
 async def handled(dedupe_key: str) -> None:
-    """Wait until the product has handled a stored callback (its replies are sent then)."""
+    """Wait until the product has handled a stored callback and sent its replies (those
+    queued behind a notice waiting in the outbox too)."""
     async with asyncio.timeout(WAIT_SECONDS):
         while True:
-            if await ChatInboxMessage.exists(channel=CHANNEL, dedupe_key=dedupe_key,
-                                             status=InboxStatus.HANDLED):
+            if await ChatInboxMessage.exists(
+                    channel=CHANNEL, dedupe_key=dedupe_key, status=InboxStatus.HANDLED
+            ) and not await OutboxMessage.exists(
+                    channel=CHANNEL, kind=REPLY,
+                    status__in=(OutboxStatus.PENDING, OutboxStatus.SENDING)):
                 return
             await asyncio.sleep(0.05)
 

@@ -6,8 +6,10 @@ echoed customer data when a draft is cancelled."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -25,15 +27,17 @@ from bot.wecom.bot import WeComBot
 from bot.wecom.config import WeComConfig, wecom_config
 from domain.models import ChatCard, ChatCustomerMessage, OutboxMessage, OutboxStatus, Staff
 from domain.people import binding
-from domain.platform import chat_cards, housekeeping, outbox
+from domain.platform import chat_cards, chat_privacy, housekeeping, outbox
 from domain.platform.clock import utcnow
 from domain.platform.intents import KINDS, Intent
+from domain.platform.outbox import REPLY
 from fieldops.settings import SettingsError, load_settings
 from tests.capture_support import ALWAYS, NAME_PROMPT, TYPE
 from tests.clock_support import SteadyClock
 from tests.factories import ROOT, flow_context
 from tests.fake_wecom import AGENT_ID, CORP_ID, SECRET, FakeWeCom
 from tests.telegram_support import capture_desk
+from tests.webhook_support import until
 
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 AGENT = "agent-f1"
@@ -373,3 +377,183 @@ def test_the_pacer_has_wecom_limits_from_the_settings(tmp_path: Path) -> None:
         load_settings(wecom_per_second=0)
     with pytest.raises(SettingsError, match=r"^FIELDOPS_WECOM_USER_GAP_SECONDS: "):
         load_settings(wecom_user_gap_seconds=-1)
+
+
+LONG = "Case 12 was returned.\n" + "The ID card photo is blurred. " * 8
+RETAKE = ((("Retake", "cap:retake:12"),),)
+
+
+def cards_fail(monkeypatch: pytest.MonkeyPatch, bot: WeComBot, fake: FakeWeCom,
+               errcode: int) -> None:
+    """WeCom answers the bot's next card with `errcode` (the texts before it go through)."""
+    send_card, armed = bot.api.send_card, [True]
+
+    async def failing(user_id: str, body: Json) -> Any:
+        if armed.pop() if armed else False:
+            fake.fail_next(errcode, path="message/send")
+        return await send_card(user_id, body)
+
+    monkeypatch.setattr(bot.api, "send_card", failing)
+
+
+async def test_a_reply_that_failed_at_its_card_goes_on_after_its_texts(
+        bot: WeComBot, fake: FakeWeCom, monkeypatch: pytest.MonkeyPatch) -> None:
+    cards_fail(monkeypatch, bot, fake, -1)  # tried again in place: the card only
+    await bot.send_replies(AGENT, [Reply(LONG, RETAKE)], "msg:1")
+    assert sent_texts(fake) == [LONG.strip()] and len(sent_cards(fake)) == 1
+
+    cards_fail(monkeypatch, bot, fake, 45009)  # left to the outbox: the card and the rest
+    await bot.send_replies(AGENT, [Reply(LONG, RETAKE), Reply("next")], "msg:2")
+    queued = await OutboxMessage.filter(channel=CHANNEL).order_by("id")
+    assert [(row.template, row.buttons) for row in queued] == [
+        ("Case 12 was returned.", [[["Retake", "cap:retake:12"]]]), ("next", [])]
+    assert len(sent_texts(fake)) == 2 and len(sent_cards(fake)) == 1
+
+    cards_fail(monkeypatch, bot, fake, -1)  # the dispatcher's retry: the card only
+    with pytest.raises(SendFailed):
+        await bot.send_text(AGENT, LONG, RETAKE)
+    task_id = await bot.send_text(AGENT, LONG, RETAKE)
+    assert len(sent_texts(fake)) == 3 and sent_cards(fake)[-1]["task_id"] == task_id
+
+
+async def test_replies_any_error_keeps_from_the_member_are_queued_and_the_error_raised(
+        bot: WeComBot, fake: FakeWeCom, monkeypatch: pytest.MonkeyPatch) -> None:
+    record, calls = chat_cards.record_sent, itertools.count()
+
+    async def database_gone(*args: Any) -> None:
+        if next(calls) == 1:
+            raise ConnectionError("database gone")
+        await record(*args)
+
+    monkeypatch.setattr(chat_cards, "record_sent", database_gone)
+    with pytest.raises(ConnectionError):
+        await bot.send_replies(AGENT, [Reply("one"), Reply("two"), Reply("three")], "msg:1")
+    assert sent_texts(fake) == ["one", "two"]  # "two" went out before its record failed
+    monkeypatch.setattr(chat_cards, "record_sent", record)
+
+    send_text = bot.api.send_text
+
+    async def stopping(user_id: str, text: str) -> Any:
+        if text == "five":
+            raise asyncio.CancelledError
+        return await send_text(user_id, text)
+
+    monkeypatch.setattr(bot.api, "send_text", stopping)
+    with pytest.raises(asyncio.CancelledError):
+        await bot.send_replies(AGENT, [Reply("four"), Reply("five"), Reply("six")], "msg:2")
+    queued = await OutboxMessage.filter(channel=CHANNEL).order_by("id")
+    assert [row.template for row in queued] == ["three", "five", "six"]
+    assert sent_texts(fake) == ["one", "two", "four"]
+
+
+async def test_an_edit_sent_anew_is_the_notice_message_and_retires_the_old_buttons(
+        bot: WeComBot, fake: FakeWeCom) -> None:
+    task_id = str(await bot.send_text(AGENT, NOTICE, ((("Approve", "sp:approve:4"),),)))
+    first_code = code_of(fake, task_id)
+    undo = ((("Undo", "sp:undo:4"),),)
+    await bot.edit_text(AGENT, task_id, "Claimed by R2.", undo)  # updated with its code
+    await bot.edit_text(AGENT, task_id, "Claimed by R3.", undo)  # no code left: anew
+    anew = sent_cards(fake)[-1]["task_id"]
+    assert anew != task_id and len(fake.updates) == 1
+    assert await chat_cards.press(CHANNEL, AGENT, task_id, "k0", first_code, utcnow()) is None
+    await bot.edit_text(AGENT, task_id, "Claimed by R4.", undo)  # the new card, updated
+    assert fake.updates[-1]["template_card"]["task_id"] == anew
+    assert fake.updates[-1]["template_card"]["main_title"]["title"] == "Claimed by R4."
+
+    handle = str(await bot.send_text(AGENT, "Your roles changed."))
+    msgids = [(await ChatCard.get(task_id=handle)).msgid]
+    await bot.edit_text(AGENT, handle, "Your roles changed again.")
+    msgids.append((await chat_cards.current(CHANNEL, handle)).msgid)  # type: ignore[union-attr]
+    await bot.edit_text(AGENT, handle, "Your roles changed a third time.")
+    assert fake.recalled == msgids  # each edit recalls the message shown before it
+
+
+async def test_recalls_past_wecom_24_hours_are_given_up_and_a_frequency_limit_pauses(
+        bot: WeComBot, fake: FakeWeCom, desk: Staff, test_clock: SteadyClock) -> None:
+    member = Member(bot, fake)
+    await member.say("/new")
+    await member.press(TYPE)
+    await member.say("张三")
+    [case_id] = {row.case_id for row in await ChatCustomerMessage.filter(channel=CHANNEL)}  # type: ignore[attr-defined]
+    await chat_privacy.release_case_messages(case_id, desk.id, utcnow())
+    fake.frequency_limit(45009)
+    assert await bot.recall_customer_messages() == 0
+    assert bot.pacer.paused_until > 0 and not fake.recalled
+
+    test_clock.move_to(utcnow() + timedelta(hours=25))
+    assert await bot.recall_customer_messages() == 0
+    assert not fake.recalled
+    assert all(row.gave_up_at for row in await ChatCustomerMessage.filter(channel=CHANNEL))
+
+
+@dataclass
+class Process:
+    """A bot process with its outbox dispatcher; `starts` are the members its pacer let a
+    message start to (the sends of this process)."""
+
+    bot: WeComBot
+    dispatcher: OutboxDispatcher
+    starts: list[str] = field(default_factory=list)
+
+
+async def process(fake: FakeWeCom, tmp_path: Path, stack: AsyncExitStack,
+                  monkeypatch: pytest.MonkeyPatch) -> Process:
+    """A started bot and its dispatcher, running until `stack` closes."""
+    wecom = await started(fake, tmp_path)
+    stack.push_async_callback(wecom.stop)
+    dispatcher = OutboxDispatcher({CHANNEL: wecom}, poll_seconds=0.2, backoff_seconds=0.5,
+                                  default_locale="en")
+    one = Process(wecom, dispatcher)
+    start = wecom.pacer.start
+
+    def counted(chat_id: str, now: float) -> None:
+        one.starts.append(chat_id)
+        start(chat_id, now)
+
+    monkeypatch.setattr(wecom.pacer, "start", counted)
+    running = asyncio.create_task(dispatcher.run_forever())
+
+    async def stop() -> None:
+        dispatcher.stop()
+        await running
+
+    stack.push_async_callback(stop)
+    return one
+
+
+def showing(fake: FakeWeCom, count: int) -> Callable[[], Awaitable[bool]]:
+    async def shown_enough() -> bool:
+        return len(fake.sent(AGENT)) >= count
+    return shown_enough
+
+
+async def test_replies_share_the_send_budget_of_the_process_that_leads_and_never_overtake(
+        desk: Staff, fake: FakeWeCom, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    async with AsyncExitStack() as stack:
+        two = [await process(fake, tmp_path, stack, monkeypatch) for _ in range(2)]
+
+        async def elected() -> bool:  # and both asked for the lead once: both run
+            lanes = [one.dispatcher.lanes[CHANNEL] for one in two]
+            return any(lane.leading for lane in lanes) and all(lane.lease for lane in lanes)
+
+        await until(elected)
+        leader, other = two if two[0].dispatcher.lanes[CHANNEL].leading else two[::-1]
+        await other.bot.send_replies(AGENT, [Reply("one")], "msg:1")
+        await until(showing(fake, 1))
+        assert other.starts == [] and leader.starts == [AGENT]
+        assert await OutboxMessage.filter(kind=REPLY).count() == 1  # through the outbox
+        await leader.bot.send_replies(AGENT, [Reply("two")], "msg:2")
+        assert sent_texts(fake) == ["one", "two"]  # the leader's own: in place
+        assert await OutboxMessage.filter(kind=REPLY).count() == 1
+
+        fake.fail_next(-1, path="message/send")
+        await outbox.enqueue(desk.id, NOTICE, intent=ASKED, idempotency_key="sp4",
+                             channel=CHANNEL)
+
+        async def refused() -> bool:
+            return any(call.errcode == -1 for call in fake.called("message/send"))
+
+        await until(refused)
+        await leader.bot.send_replies(AGENT, [Reply("three")], "msg:3")  # behind the notice
+        await until(showing(fake, 4))
+    assert shown(fake)[2:] == [f"{NOTICE}\n", "three"] and other.starts == []

@@ -12,9 +12,9 @@ from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.dispatcher import dispatches_with, leads_with
 from bot.flows import ChatRouter, Inbound, Reply
 from bot.pacer import Pacer, pause_bot
+from bot.replies import handed_over, rows
 from bot.telegram.convert import (
     CHANNEL,
     inbound_button,
@@ -26,7 +26,6 @@ from bot.telegram.convert import (
 from domain.platform import chat_privacy, outbox
 from domain.platform.chat_limits import InboundLimit
 from domain.platform.clock import utcnow
-from domain.platform.outbox import ButtonRows
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +126,8 @@ async def send_replies(bot: Bot, public_url: str, inbound: Inbound, replies: lis
     Each reply takes its turn from the bot's pacer, ahead of queued notifications, in the
     process that leads the bot's sending; elsewhere the leader sends them (issue 14)."""
     pacer = pacer or Pacer()
-    if replies and await _handed_to_leader(inbound, replies, pacer):
+    if await handed_over(pacer, CHANNEL, inbound.external_user_id, str(inbound.update_id),
+                         replies):
         return
     for index, reply in enumerate(replies):
         try:
@@ -139,29 +139,13 @@ async def send_replies(bot: Bot, public_url: str, inbound: Inbound, replies: lis
                 continue
             queued = await outbox.enqueue_replies(
                 CHANNEL, inbound.external_user_id, f"{inbound.update_id}:{index}",
-                _rows(replies[index:]))
+                rows(replies[index:]))
             log.warning("replies to chat %s failed (%s): %d of %d queued in the outbox",
                         inbound.chat_id, error, queued, len(replies) - index)
             return
         except TelegramError as error:  # blocked, chat gone: sending again cannot help
             log.error("reply to chat %s refused: %s", inbound.chat_id, error)
             return
-
-
-async def _handed_to_leader(inbound: Inbound, replies: list[Reply], pacer: Pacer) -> bool:
-    """Queue the replies in the outbox for the woken leader when a dispatcher runs here and
-    another process leads the bot's sending (one budget for the bot's rate and the chat's
-    gap), or an earlier message to the chat still waits there (a reply never overtakes it).
-    A chat account that is not bound has no outbox and is answered in place (issue 14)."""
-    if not dispatches_with(pacer) or (leads_with(pacer) and not await outbox.waiting_for_chat(
-            CHANNEL, inbound.external_user_id)):
-        return False
-    return await outbox.enqueue_replies(CHANNEL, inbound.external_user_id,
-                                        str(inbound.update_id), _rows(replies)) > 0
-
-
-def _rows(replies: list[Reply]) -> list[tuple[str, ButtonRows]]:
-    return [(reply.text, [list(row) for row in reply.buttons]) for reply in replies]
 
 
 async def delete_customer_messages(bot: Bot, chat_id: str | None = None) -> int:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import dataclass, field
 from datetime import timedelta
 from types import EllipsisType
 
@@ -33,6 +34,7 @@ from bot.flows.capture_steps import CAPTURE_STEPS
 from bot.flows.context import FlowContext
 from bot.flows.messages import Buttons
 from bot.pacer import Pacer, pause_bot
+from bot.replies import handed_over
 from bot.wecom import cards
 from bot.wecom.api import (
     CHANNEL,
@@ -44,8 +46,7 @@ from bot.wecom.api import (
 )
 from bot.wecom.api import process_holder as api_holder
 from bot.wecom.config import WeComConfig
-from bot.wecom.crypt import WeComCrypt
-from domain.models import ChatSession
+from domain.models import ChatCard, ChatSession
 from domain.people import binding
 from domain.platform import chat_cards, chat_privacy, leases, outbox
 from domain.platform.chat_limits import InboundLimit
@@ -68,6 +69,30 @@ NO_ACTION = N_("No action needed")
 MAX_WAIT_IN_PLACE_SECONDS = 5.0
 RECALL_SWEEP = timedelta(minutes=1)
 RECALL_LEASE = "wecom_customer_messages"
+# WeCom recalls an app's message within 24 hours of its sending.
+RECALLABLE_FOR = timedelta(hours=24)
+
+
+@dataclass
+class Sending:
+    """A message of the flows on its way to a member: its WeCom pieces, how many of them went
+    out and the ids they were recorded under, so that a retry goes on after them."""
+
+    text: str
+    buttons: Buttons
+    layout: cards.Layout
+    sent: int = 0
+    ids: list[str] = field(default_factory=list)
+
+    @property
+    def done(self) -> bool:
+        """Whether every piece went out."""
+        return self.sent == len(self.layout.pieces)
+
+    @property
+    def handle(self) -> str:
+        """The id an edit takes: the first card's, else the first text's."""
+        return self.layout.cards[0].task_id if self.layout.cards else self.ids[0]
 
 
 class WeComBot:
@@ -88,7 +113,7 @@ class WeComBot:
         self.default_locale = default_locale
         self.inbound_limit = inbound_limit
         self.router = ChatRouter(ctx, default_locale)
-        self.crypt = WeComCrypt(config.token, config.aes_key, config.corp_id)
+        self.crypt = config.crypt()
         gap = config.user_gap_seconds if user_gap_seconds is ... else user_gap_seconds
         self.pacer = Pacer(config.per_second if per_second is ... else per_second, gap, gap)
         self.reply_attempts = reply_attempts
@@ -96,6 +121,8 @@ class WeComBot:
         self._session: aiohttp.ClientSession | None = None
         self._api: WeComApi | None = None
         self._recalls: asyncio.Task[None] | None = None
+        # Per member, a notice the dispatcher's send left partly sent: its retry goes on.
+        self._partial: dict[str, Sending] = {}
 
     @property
     def api(self) -> WeComApi:
@@ -152,11 +179,20 @@ class WeComBot:
         """Send a notification to a member: a text, or a card for its buttons (issue 15).
         Returns the card's task id (what an edit updates), or the id the text was recorded
         under; WeCom's errors become `SendFailed` (a frequency limit is a pause)."""
+        sending = self._partial.pop(chat_id, None)
+        if sending is None or (sending.text, sending.buttons) != (text, buttons):
+            sending = self.sending(text, buttons)
         try:
-            external_id, _ = await self._send(chat_id, text, buttons)
+            await self._send(chat_id, sending)
         except WeComError as error:
+            if sending.sent:  # the dispatcher's retry of it sends only the rest
+                self._partial[chat_id] = sending
             raise send_failure(error) from error
-        return external_id
+        return sending.handle
+
+    def sending(self, text: str, buttons: Buttons) -> Sending:
+        """A text with buttons laid out as WeCom messages, none sent yet."""
+        return Sending(text, buttons, cards.layout(text, buttons, self.public_url))
 
     async def edit_text(self, chat_id: str, message_id: str, text: str,
                         buttons: Buttons = ()) -> None:
@@ -167,14 +203,17 @@ class WeComBot:
         one inert "No action needed" button, as a button_interaction card needs one. WeCom
         cannot edit a text message: the new text is sent, then the old one recalled (within
         24 hours, else it stays; a failed recall is logged). A card without a usable code,
-        or a new text too long for one card, is sent anew, the old card kept.
+        or a new text too long for one card, is sent anew, the old card kept but its buttons
+        retired. What is sent anew becomes the notice's message: the next edit takes it.
         """
         try:
-            found = await chat_cards.card(CHANNEL, message_id)
-            if found is None or not found.keys or found.recipient != chat_id:
-                await self._send(chat_id, text, buttons)
-                if found is not None and found.recipient == chat_id:
-                    await self._recall_quietly(found.msgid)
+            found = await chat_cards.current(CHANNEL, message_id)
+            if found is None or found.recipient != chat_id:
+                await self._send(chat_id, self.sending(text, buttons))
+                return
+            if not found.keys:
+                await self._send_anew(chat_id, message_id, found, text, buttons)
+                await self._recall_quietly(found.msgid)
                 return
             code = chat_cards.unused_code(found, utcnow())
             edited = self._edited_card(found.task_id, text, buttons)
@@ -187,9 +226,16 @@ class WeComBot:
                 else:
                     await chat_cards.replaced(found, edited.keys)
                     return
-            await self._send(chat_id, text, buttons)
+            await self._send_anew(chat_id, message_id, found, text, buttons)
         except WeComError as error:
             raise send_failure(error) from error
+
+    async def _send_anew(self, chat_id: str, message_id: str, found: ChatCard, text: str,
+                         buttons: Buttons) -> None:
+        """Send an edit as a new message, which replaces `found` as the notice's message."""
+        sending = self.sending(text, buttons)
+        await self._send(chat_id, sending)
+        await chat_cards.superseded(CHANNEL, message_id, found, sending.handle, utcnow())
 
     def _edited_card(self, task_id: str, text: str, buttons: Buttons) -> cards.Card | None:
         """The whole new card of an edit, None when the text and buttons need more than one."""
@@ -207,35 +253,58 @@ class WeComBot:
         (and what follows it) goes through the outbox, so he is told what his action did
         (DESIGN §3). Replies sent while a capture draft is open are noted for recall (C10);
         `released` (the update released a case's messages) recalls them at once."""
-        draft = await self._open_draft(user_id)
-        for index, reply in enumerate(replies):
-            try:
-                sent = await self._reply(user_id, reply)
-            except (RateLimited, SendFailed) as error:
-                rest = [(r.text, [list(row) for row in r.buttons]) for r in replies[index:]]
-                queued = await outbox.enqueue_replies(CHANNEL, user_id,
-                                                      f"{update_key}:{index}", rest)
-                log.warning("replies to wecom member %s failed (%s): %d of %d queued in the "
-                            "outbox", user_id, error, queued, len(rest))
-                break
-            except WeComError as error:  # refused as it is: sending it again cannot help
-                log.error("reply to wecom member %s refused: %s", user_id, error)
-                continue
-            if draft is not None:
-                for handle in sent:
-                    await chat_privacy.note_customer_message(draft, CHANNEL, user_id, handle,
-                                                             utcnow())
+        if not await handed_over(self.pacer, CHANNEL, user_id, update_key, replies):
+            await self._send_replies(user_id, replies, update_key)
         if released:
             await self.recall_customer_messages(user_id)
 
-    async def _reply(self, user_id: str, reply: Reply) -> list[str]:
+    async def _send_replies(self, user_id: str, replies: list[Reply], update_key: str) -> None:
+        """Send the replies here; whatever stops them — a passing failure, a database error,
+        the bot stopping — leaves what the member was not shown yet to the outbox."""
+        sendings = [self.sending(reply.text, reply.buttons) for reply in replies]
+        try:
+            draft = await self._open_draft(user_id)
+            for sending in sendings:
+                try:
+                    await self._reply(user_id, sending)
+                except (RateLimited, SendFailed) as error:
+                    await self._queue_unsent(user_id, update_key, sendings, error)
+                    return
+                except WeComError as error:  # refused as it is: sending it again cannot help
+                    log.error("reply to wecom member %s refused: %s", user_id, error)
+                    sending.sent = len(sending.layout.pieces)
+                    continue
+                if draft is not None:
+                    for handle in sending.ids:
+                        await chat_privacy.note_customer_message(draft, CHANNEL, user_id,
+                                                                 handle, utcnow())
+        except BaseException as error:
+            await self._queue_unsent(user_id, update_key, sendings, error)
+            raise
+
+    async def _queue_unsent(self, user_id: str, update_key: str, sendings: list[Sending],
+                            error: BaseException) -> None:
+        """Queue in the outbox what the member was not shown of the replies (DESIGN §3)."""
+        first = next((n for n, sending in enumerate(sendings) if not sending.done), None)
+        if first is None:
+            return
+        rest = [sending.layout.rest(sending.sent) for sending in sendings[first:]]
+        for sending in sendings[first:]:
+            sending.sent = len(sending.layout.pieces)  # given to the outbox
+        queued = await outbox.enqueue_replies(
+            CHANNEL, user_id, f"{update_key}:{first}",
+            [(text, [list(row) for row in buttons]) for text, buttons in rest])
+        log.warning("replies to wecom member %s failed (%r): %d of %d queued in the outbox",
+                    user_id, error, queued, len(rest))
+
+    async def _reply(self, user_id: str, sending: Sending) -> None:
         """One reply, tried again in place after a passing error or a short frequency limit
-        (which pauses the whole bot); the ids its messages were recorded under."""
+        (which pauses the whole bot), going on after the pieces that went out."""
         for attempt in range(1, self.reply_attempts + 1):
             try:
                 async with self.pacer.turn(user_id):
-                    _, sent = await self._send(user_id, reply.text, reply.buttons)
-                return sent
+                    await self._send(user_id, sending)
+                return
             except RateLimited as error:
                 await pause_bot(self.pacer, CHANNEL, error.retry_after)
                 if attempt == self.reply_attempts \
@@ -249,24 +318,21 @@ class WeComBot:
                 await asyncio.sleep(self.reply_backoff_seconds * 2 ** (attempt - 1))
         raise AssertionError("unreachable: the last attempt returns or raises")
 
-    async def _send(self, user_id: str, text: str, buttons: Buttons) -> tuple[str, list[str]]:
-        """A text with buttons as WeCom messages, texts then cards, each recorded in
+    async def _send(self, user_id: str, sending: Sending) -> None:
+        """Send the pieces of a message not sent yet, texts then cards, each recorded in
         `chat_cards` (a text without keys, under an id of ours: WeCom's msgids are too long
-        to be the outbox's or `chat_privacy`'s message id): the id an edit takes (the first
-        card's, else the first text's) and the ids of all."""
-        layout = cards.layout(text, buttons, self.public_url)
-        texts, task_ids = [], []
-        for piece in layout.texts:
-            handle, sent = cards.new_task_id(), await self.api.send_text(user_id, piece)
-            await chat_cards.record_sent(CHANNEL, user_id, handle, sent.msgid, {}, None,
-                                         utcnow())
-            texts.append(handle)
-        for card in layout.cards:
-            sent = await self.api.send_card(user_id, card.body)
-            await chat_cards.record_sent(CHANNEL, user_id, card.task_id, sent.msgid,
-                                         card.keys, sent.response_code, utcnow())
-            task_ids.append(card.task_id)
-        return (task_ids or texts)[0], texts + task_ids
+        to be the outbox's or `chat_privacy`'s message id)."""
+        for piece in sending.layout.pieces[sending.sent:]:
+            if isinstance(piece, str):
+                handle, keys, sent = cards.new_task_id(), {}, await self.api.send_text(
+                    user_id, piece)
+            else:
+                handle, keys, sent = piece.task_id, piece.keys, await self.api.send_card(
+                    user_id, piece.body)
+            sending.sent += 1
+            sending.ids.append(handle)
+            await chat_cards.record_sent(CHANNEL, user_id, handle, sent.msgid, keys,
+                                         sent.response_code if keys else None, utcnow())
 
     async def card_pressed(self, user_id: str, task_id: str, response_code: str,
                            chosen_label: str | None) -> None:
@@ -298,11 +364,13 @@ class WeComBot:
         """Recall the app's released messages with customer data, of one member or all
         (C10, issue 15); a failure is tried again by the next sweep."""
         recalled = 0
-        for row in await chat_privacy.due_deletions(CHANNEL, utcnow(), user_id):
+        for row in await chat_privacy.due_deletions(CHANNEL, utcnow(), user_id,
+                                                    deletable_for=RECALLABLE_FOR):
             sent = await chat_cards.card(CHANNEL, row.message_id)
             try:
                 await self.api.recall(sent.msgid if sent else row.message_id)
-            except RateLimited as error:  # the next sweep goes on
+            except RateLimited as error:  # the bot pauses; the next sweep goes on
+                await pause_bot(self.pacer, CHANNEL, error.retry_after)
                 await chat_privacy.deletion_failed(row, str(error))
                 break
             except WeComError as error:

@@ -51,6 +51,25 @@ class Layout:
     texts: tuple[str, ...]
     cards: tuple[Card, ...]
 
+    @property
+    def pieces(self) -> tuple[str | Card, ...]:
+        """The messages in the order they are sent: the texts, then the cards."""
+        return (*self.texts, *self.cards)
+
+    def rest(self, sent: int) -> tuple[str, Buttons]:
+        """What is left after the first `sent` pieces as a text with buttons, to queue
+        without what the member was shown already: the unsent texts with every card's
+        buttons, or the first unsent card's title with its and the later cards' buttons."""
+        pairs = tuple((label, data) for card in self.cards[max(sent - len(self.texts), 0):]
+                      for label, data in card.keys.values())
+        buttons: Buttons = (pairs,) if pairs else ()
+        if sent < len(self.texts):
+            return "\n".join(self.texts[sent:]), buttons
+        body = self.cards[sent - len(self.texts)].body
+        title = body.get("main_title", {}).get("title", "")
+        return "\n".join(part for part in (title, body.get("sub_title_text", "")) if part), \
+            buttons
+
 
 def new_task_id() -> str:
     """A card id unique per app: letters and digits within WeCom's 128 bytes."""

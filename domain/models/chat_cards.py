@@ -15,7 +15,8 @@ class ChatCard(Model):
     updating the card, usable once (None when used or none was given), given at `code_at`;
     `pressed_at`/`pressed_key` the one press the card takes until it is edited anew. A text
     message is kept the same way without keys, `task_id` an id of ours for its `msgid`
-    (which a recall needs and is too long for the outbox's message id)."""
+    (which a recall needs and is too long for the outbox's message id). `replaced_by` is the
+    task id of the message an edit sent anew in its place (what the next edit takes)."""
 
     id = fields.BigIntField(primary_key=True)
     channel = fields.CharField(max_length=16)
@@ -28,6 +29,7 @@ class ChatCard(Model):
     sent_at = fields.DatetimeField(db_index=True)
     pressed_at = fields.DatetimeField(null=True)
     pressed_key = fields.CharField(max_length=16, null=True)
+    replaced_by = fields.CharField(max_length=128, null=True)
 
     class Meta:
         table = "chat_card"

@@ -36,6 +36,24 @@ async def card(channel: str, task_id: str) -> ChatCard | None:
     return await ChatCard.get_or_none(channel=channel, task_id=task_id)
 
 
+async def current(channel: str, task_id: str) -> ChatCard | None:
+    """The message a notice sent under this task id shows now: the one an edit sent anew in
+    its place, else itself; None when unknown."""
+    found = await card(channel, task_id)
+    if found is None or found.replaced_by is None:
+        return found
+    return await card(channel, found.replaced_by) or found
+
+
+async def superseded(channel: str, task_id: str, found: ChatCard, by: str,
+                     now: datetime) -> None:
+    """An edit of the notice sent as `task_id` sent its current message `found` anew as `by`:
+    both resolve to the new one, and the replaced card's buttons take no press."""
+    await ChatCard.filter(channel=channel, task_id__in=(task_id, found.task_id)).update(
+        replaced_by=by)
+    await ChatCard.filter(id=found.id, pressed_at=None).update(pressed_at=now)
+
+
 async def press(channel: str, user_id: str, task_id: str, key: str, response_code: str,
                 now: datetime) -> str | None:
     """The flows' data of a pressed button, once per card: None for an unknown card or key,

@@ -106,17 +106,18 @@ async def release_case_messages(case_id: int, staff_id: int, now: datetime) -> i
         delete_from=now)
 
 
-async def due_deletions(channel: str, now: datetime, chat_id: str | None = None
-                        ) -> list[ChatCustomerMessage]:
-    """Released messages of a channel (or one chat) still to delete; those past the 48 hours
-    a chat lets a bot delete them are given up first, each logged (C10)."""
+async def due_deletions(channel: str, now: datetime, chat_id: str | None = None, *,
+                        deletable_for: timedelta = DELETABLE_FOR) -> list[ChatCustomerMessage]:
+    """Released messages of a channel (or one chat) still to delete; those past the time a
+    chat lets a bot delete them (`deletable_for`: Telegram's 48 hours, WeCom's 24) are given
+    up first, each logged (C10)."""
     expired = ChatCustomerMessage.filter(channel=channel, deleted_at=None, gave_up_at=None,
                                          delete_from__not_isnull=True,
-                                         sent_at__lt=now - DELETABLE_FOR)
+                                         sent_at__lt=now - deletable_for)
     for row in await expired:
         log.error("%s message %s in chat %s of case %s could not be deleted within %s: "
                   "given up after %d attempts", channel, row.message_id, row.chat_id,
-                  row.case_id, DELETABLE_FOR, row.attempts)  # type: ignore[attr-defined]
+                  row.case_id, deletable_for, row.attempts)  # type: ignore[attr-defined]
     await expired.update(gave_up_at=now)
     due = ChatCustomerMessage.filter(channel=channel, deleted_at=None, gave_up_at=None,
                                      delete_from__lte=now)
