@@ -12,7 +12,7 @@ mark is fenced by the claim token. A 429 pauses the whole bot for `retry_after` 
 message back without counting an attempt. A failed message blocks its chat until it is sent
 or dead: the chat's later messages go back to the queue and wait behind it. The flows' replies
 share the budget: the leader's process sends its own in place through the same pacer, the
-other processes queue theirs for the leader (`leads_with`, bot/telegram/handlers.py).
+other processes queue theirs for the leader (`leads_with`, bot/replies.py).
 """
 
 from __future__ import annotations
