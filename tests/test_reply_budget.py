@@ -4,7 +4,6 @@ sending hands its replies to the outbox and the leader sends them, through its p
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from domain.platform.outbox import REPLY
 from tests.bot_support import bound_agent
 from tests.factories import org_tree, person
 from tests.fake_telegram import FakeTelegram, Params
+from tests.outbox_support import counted_dispatcher
 from tests.webhook_support import SECRET, serve_webhook, until, webhook_bot
 
 AGENT = 7301
@@ -62,24 +62,9 @@ async def worker(fake: FakeTelegram, media_root: Path, stack: AsyncExitStack,
     """A webhook worker and its dispatcher running until `stack` closes."""
     telegram: TelegramBot = webhook_bot(fake, media_root)
     url = await serve_webhook(telegram, stack)
-    dispatcher = OutboxDispatcher({"telegram": telegram}, poll_seconds=0.2,  # type: ignore[dict-item]
-                                  backoff_seconds=0.5, default_locale="en")
-    one = Worker(url, dispatcher)
-    start = telegram.pacer.start
-
-    def counted(chat_id: str, now: float) -> None:
-        one.starts.append(chat_id)
-        start(chat_id, now)
-
-    monkeypatch.setattr(telegram.pacer, "start", counted)
-    running = asyncio.create_task(dispatcher.run_forever())
-
-    async def stop() -> None:
-        dispatcher.stop()
-        await running
-
-    stack.push_async_callback(stop)
-    return one
+    starts: list[str] = []
+    dispatcher = await counted_dispatcher("telegram", telegram, starts, stack, monkeypatch)
+    return Worker(url, dispatcher, starts)
 
 
 @pytest.fixture

@@ -36,6 +36,7 @@ from tests.capture_support import ALWAYS, NAME_PROMPT, TYPE
 from tests.clock_support import SteadyClock
 from tests.factories import ROOT, flow_context
 from tests.fake_wecom import AGENT_ID, CORP_ID, SECRET, FakeWeCom
+from tests.outbox_support import counted_dispatcher
 from tests.telegram_support import capture_desk
 from tests.webhook_support import until
 
@@ -501,24 +502,9 @@ async def process(fake: FakeWeCom, tmp_path: Path, stack: AsyncExitStack,
     """A started bot and its dispatcher, running until `stack` closes."""
     wecom = await started(fake, tmp_path)
     stack.push_async_callback(wecom.stop)
-    dispatcher = OutboxDispatcher({CHANNEL: wecom}, poll_seconds=0.2, backoff_seconds=0.5,
-                                  default_locale="en")
-    one = Process(wecom, dispatcher)
-    start = wecom.pacer.start
-
-    def counted(chat_id: str, now: float) -> None:
-        one.starts.append(chat_id)
-        start(chat_id, now)
-
-    monkeypatch.setattr(wecom.pacer, "start", counted)
-    running = asyncio.create_task(dispatcher.run_forever())
-
-    async def stop() -> None:
-        dispatcher.stop()
-        await running
-
-    stack.push_async_callback(stop)
-    return one
+    starts: list[str] = []
+    dispatcher = await counted_dispatcher(CHANNEL, wecom, starts, stack, monkeypatch)
+    return Process(wecom, dispatcher, starts)
 
 
 def showing(fake: FakeWeCom, count: int) -> Callable[[], Awaitable[bool]]:
