@@ -483,7 +483,7 @@ async def test_a_callback_retried_three_times_is_handled_once_and_a_forged_one_i
         assert (answer.status, answer.posts) == (200, 4)
         await handled(parse_inbound(whoami).dedupe_key)
         said = await agent.say("/help")  # handled after /whoami: its answers are all in
-        assert said.text.startswith(zh("Commands:").split("\n")[0])
+        assert "/whoami –" in said.text and "/channel –" in said.text  # the list of commands
         texts = [(await said_of([m])).text for m in fake.sent(AGENT)]
         assert sum("F1" in text for text in texts) == 1
         assert await ChatInboxMessage.filter(channel=CHANNEL).count() == 2
