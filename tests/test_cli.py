@@ -49,6 +49,7 @@ from fieldops.demo_history import STEPS as HISTORY_STEPS
 from tests.audit_support import owner_rights
 from tests.cli_support import FIELDOPS, cli_env, fieldops
 from tests.clock_support import subprocess_clock_env
+from tests.factories import org_tree, person
 
 LEDGER_MODELS = (QualificationEvent, Device, DeviceEvent, Incident, VoucherMovement, VoidRequest,
                  Case, Callback, CallbackAttempt, Inspection, AuditDraw, CaseAudit)
@@ -133,7 +134,9 @@ async def test_init_creates_the_first_system_admin_once(database_url: str, tmp_p
 
 async def test_audit_verify_catches_a_hand_edited_row(database_url: str, tmp_path: Path) -> None:
     env = cli_env(database_url, tmp_path)
-    assert (await fieldops(env, "demo", cwd=tmp_path)).returncode == 0
+    ids = await org_tree()  # audited changes, under the key the command is given
+    for number in ("F1", "F2"):
+        await person(ids["outlet_a"], Role.FIELD_AGENT, no=number)
     intact = await fieldops(env, "audit", "verify", cwd=tmp_path)
     assert intact.returncode == 0 and "intact" in intact.stdout
     victim = await AuditLog.filter(action="staff.create").order_by("id").first()
