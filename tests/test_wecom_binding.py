@@ -91,6 +91,34 @@ async def test_one_telegram_and_one_wecom_account_but_no_second_wecom(database_u
     assert (await binding.bound_staff(WECOM, "zhangsan2")).id == agent.id
 
 
+async def test_one_code_sent_from_two_accounts_at_once_binds_one(database_url: str) -> None:
+    ids = await org_tree()
+    agent, _ = await person(ids["outlet_a"], Role.FIELD_AGENT, no="F1")
+    code, _ = await binding.issue_bind_code(ROOT, agent.id)
+    outcomes = await asyncio.gather(binding.bind_chat("telegram", "1001", "1001", code),
+                                    binding.bind_chat(WECOM, "zhangsan", "zhangsan", code),
+                                    return_exceptions=True)
+    refused = [o for o in outcomes if isinstance(o, DomainError)]
+    assert [o.key for o in refused] == [binding.CODE_USED]
+    assert await ChatBinding.filter(staff_id=agent.id).count() == 1
+    assert await AuditLog.filter(action="chat.bind").count() == 1
+
+
+async def test_one_account_bound_to_two_people_at_once_is_answered_not_raised(
+        database_url: str) -> None:
+    ids = await org_tree()
+    first, _ = await person(ids["outlet_a"], Role.FIELD_AGENT, no="F1")
+    second, _ = await person(ids["outlet_a"], Role.FIELD_AGENT, no="F2")
+    codes = [(await binding.issue_bind_code(ROOT, one.id))[0] for one in (first, second)]
+    outcomes = await asyncio.gather(
+        *(binding.bind_chat(WECOM, "zhangsan", "zhangsan", code) for code in codes),
+        return_exceptions=True)
+    refused = [o for o in outcomes if isinstance(o, Exception)]
+    assert len(refused) == 1 and isinstance(refused[0], DomainError)
+    assert refused[0].key in (binding.BOUND_MEANWHILE, binding.ANOTHER_PERSON)
+    assert await ChatBinding.filter(channel=WECOM, external_user_id="zhangsan").count() == 1
+
+
 async def test_a_wecom_account_of_another_person_is_refused(database_url: str,
                                                             tmp_path: Path) -> None:
     ids = await org_tree()

@@ -36,6 +36,11 @@ PLEDGE = N_("Confidentiality pledge (version %(version)s)\n"
 SECOND_ACCOUNT = N_("You already have another account bound on this channel, and a person "
                     "has one account per channel. Ask your administrator to unbind it first.")
 STALE_PLEDGE = N_("The confidentiality pledge has changed. Read the new text and confirm it.")
+ANOTHER_PERSON = N_("This chat account is already bound to another staff member. "
+                    "Ask your administrator to unbind it first.")
+CODE_USED = N_("This bind code has already been used. Ask for a new one.")
+BOUND_MEANWHILE = N_("This chat account or staff member was bound by another message at the "
+                     "same moment. Send /whoami to see the binding.")
 
 
 def code_digest(code: str) -> str:
@@ -64,7 +69,18 @@ async def issue_bind_code(actor: Actor, staff_id: int) -> tuple[str, BindCode]:
 
 async def bind_chat(channel: str, external_user_id: str, chat_id: str, code: str) -> Staff:
     """Bind a chat account to the staff member the code was issued for, on any channel; an
-    account of another person, or a second account of his on the channel, is refused (Q6)."""
+    account of another person, or a second account of his on the channel, is refused (Q6).
+
+    The code is used up by a conditional update, so two accounts sending one code at the same
+    moment bind once (the other is told it was used); a binding made meanwhile by another
+    update is answered like a changed mapping, never with a database error."""
+    try:
+        return await _bind_chat(channel, external_user_id, chat_id, code)
+    except IntegrityError:  # an account or person bound meanwhile: its savepoint is undone
+        raise DomainError(BOUND_MEANWHILE) from None
+
+
+async def _bind_chat(channel: str, external_user_id: str, chat_id: str, code: str) -> Staff:
     now = utcnow()
     async with in_transaction():
         bind_code = await BindCode.get_or_none(code_hash=code_digest(code)).prefetch_related(
@@ -77,10 +93,7 @@ async def bind_chat(channel: str, external_user_id: str, chat_id: str, code: str
         staff: Staff = bind_code.staff
         other = await ChatBinding.get_or_none(channel=channel, external_user_id=external_user_id)
         if other is not None and other.staff_id != staff.id:  # type: ignore[attr-defined]
-            raise DomainError(
-                N_("This chat account is already bound to another staff member. "
-                   "Ask your administrator to unbind it first.")
-            )
+            raise DomainError(ANOTHER_PERSON)
         previous = await ChatBinding.get_or_none(staff=staff, channel=channel)
         if previous is not None and previous.external_user_id != external_user_id:
             raise DomainError(SECOND_ACCOUNT)
@@ -88,8 +101,8 @@ async def bind_chat(channel: str, external_user_id: str, chat_id: str, code: str
             await previous.delete()
         await ChatBinding.create(staff=staff, channel=channel, external_user_id=external_user_id,
                                  chat_id=chat_id, bound_at=now)
-        bind_code.used_at = now
-        await bind_code.save(update_fields=["used_at"])
+        if not await BindCode.filter(id=bind_code.id, used_at=None).update(used_at=now):
+            raise DomainError(CODE_USED)  # another account used it meanwhile
         await audit.record(system_actor(f"chat:{channel}"), "chat.bind", "staff", staff.id,
                            org_id=staff.org.id,
                            detail={"channel": channel, "external_user_id": external_user_id})
@@ -103,7 +116,7 @@ def _code_refusal(bind_code: BindCode | None, now: object) -> DomainError | None
     if not bind_code.staff.active:
         return DomainError(N_("Your staff account is deactivated. Contact your administrator."))
     if bind_code.used_at is not None:
-        return DomainError(N_("This bind code has already been used. Ask for a new one."))
+        return DomainError(CODE_USED)
     if bind_code.revoked_at is not None:
         return DomainError(N_("This bind code was replaced by a newer one. Use the newest code."))
     if bind_code.expires_at <= now:  # type: ignore[operator]
