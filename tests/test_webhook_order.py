@@ -15,17 +15,14 @@ import pytest
 from tortoise.transactions import in_transaction
 
 from bot.flows import ChatRouter, Inbound, Reply
-from domain.cases import business_types
-from domain.cases.business_types import BusinessTypeForm
-from domain.models import Case, ChatSession, Role
+from domain.models import Case, ChatSession
 from domain.platform import chat
-from tests.bot_support import bound_agent
-from tests.capture_support import ID_NUMBER, ID_PROMPT, KINDS, MOBILE_PROMPT, TYPE
-from tests.factories import flow_context, operational, org_tree, person
+from tests.capture_support import ID_NUMBER, ID_PROMPT, MOBILE_PROMPT, TYPE
+from tests.factories import flow_context
 from tests.fake_telegram import FakeTelegram, Params
+from tests.telegram_support import AGENT, capture_desk
 from tests.webhook_support import SECRET, serve_webhook, webhook_bot
 
-AGENT = 7201
 NAME = "张三"
 
 
@@ -67,13 +64,7 @@ async def workers(database_url: str, fake: FakeTelegram, tmp_path: Path
                   ) -> AsyncIterator[Workers]:
     """A bound, operational field agent at the name step of a new case, in English, and two
     webhook workers."""
-    ids = await org_tree()
-    _, ops = await person(ids["province"], Role.OPS_ADMIN, no="O1")
-    await business_types.create_business_type(
-        ops, "DEBIT_CARD", BusinessTypeForm("借记卡开户", TYPE, KINDS))
-    agent, _ = await person(ids["outlet_a"], Role.FIELD_AGENT, no="F1", name="陈展业")
-    await bound_agent(agent, AGENT)
-    await operational(agent)
+    await capture_desk(tmp_path)
     async with AsyncExitStack() as stack:
         urls = (await webhook_worker(fake, tmp_path / "media", stack),
                 await webhook_worker(fake, tmp_path / "media", stack))
