@@ -84,6 +84,7 @@ from domain.models.vouchers import (
     VoucherState,
     VoucherType,
 )
+from domain.models.web_notices import WebNotice
 
 MODEL_MODULES = [
     "domain.models.orgs",
@@ -104,6 +105,7 @@ MODEL_MODULES = [
     "domain.models.chat_cards",
     "domain.models.role_grants",
     "domain.models.review_duty",
+    "domain.models.web_notices",
 ]
 
 __all__ = [
@@ -197,6 +199,7 @@ __all__ = [
     "VoucherType",
     "WebChatMessage",
     "WebCredential",
+    "WebNotice",
     "WebSession",
     "WithdrawalReason",
 ]
