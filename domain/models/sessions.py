@@ -30,6 +30,9 @@ class WebSession(Model):
     user_agent = fields.CharField(max_length=255, default="")
     ended_at = fields.DatetimeField(null=True, db_index=True)
     end_reason = fields.CharField(max_length=32, null=True)
+    # What the session's next page shows once (a refused form's message and typed values, a
+    # bulk action's results), sealed by the admin site; taken when shown.
+    page_note = fields.TextField(null=True)
 
     class Meta:
         table = "web_session"
