@@ -221,6 +221,25 @@ class CaseEvent(Model):
         ordering = ["id"]
 
 
+class CasePhotoView(Model):
+    """A reviewer opened the photos of one revision of a case (its case page shows the ID
+    portrait beside the on-site photo); he may approve that revision only then (C6)."""
+
+    id = fields.IntField(primary_key=True)
+    case: fields.ForeignKeyRelation[Case] = fields.ForeignKeyField(
+        "models.Case", related_name="photo_views", on_delete=fields.CASCADE
+    )
+    revision = fields.IntField()
+    reviewer: fields.ForeignKeyRelation[Staff] = fields.ForeignKeyField(
+        "models.Staff", related_name="photo_views", on_delete=fields.CASCADE
+    )
+    viewed_at = fields.DatetimeField()
+
+    class Meta:
+        table = "case_photo_view"
+        unique_together = (("case", "revision", "reviewer"),)
+
+
 class ReviewReason(Model):
     """A managed reason code a reviewer picks when returning or rejecting (C6, C7).
 
