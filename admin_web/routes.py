@@ -26,6 +26,7 @@ from admin_web.views import (
     outbox,
     qualifications,
     review_reasons,
+    search,
     sessions,
     special_approvals,
     staff,
@@ -113,6 +114,8 @@ def setup_routes(app: web.Application) -> None:
     setup_inspection_routes(app)
     setup_callback_routes(app)
     setup_case_audit_routes(app)
+    _resource(app, "/search", "search", get=search.results_page)
+    _resource(app, "/customers/by-case/{case_id:\\d+}", "customer", get=search.customer_page)
     _resource(app, "/audit", "audit", get=audit.audit_log)
     _resource(app, "/outbox", "outbox", get=outbox.outbox_page)
     _resource(app, "/outbox/{message_id:\\d+}/retry", "outbox_retry", post=outbox.retry)

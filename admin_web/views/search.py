@@ -1,0 +1,64 @@
+"""The header's search box and its results page, and the page per customer (C10)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from admin_web.pages import actor_of, attempt, render
+from admin_web.params import path_id
+from admin_web.state import CONFIG_KEY
+from admin_web.views import callbacks, cases, devices, vouchers
+from domain.cases import customers
+from domain.oversight import search
+from domain.oversight.search import Kind
+from domain.platform.errors import N_
+from domain.platform.privacy import FieldCipher
+
+KIND_HEADINGS: dict[Kind, str] = {
+    Kind.CASE: N_("Cases by number"),
+    Kind.CUSTOMER: N_("Cases of the customer"),
+    Kind.CALLBACK: N_("Open callbacks"),
+    Kind.VOUCHER: N_("Voucher serials"),
+    Kind.DEVICE: N_("Tablets"),
+    Kind.STAFF: N_("Staff"),
+}
+STAFF_PAGE = "/staff/"  # a staff member's page, his id appended
+CUSTOMER_KINDS: dict[customers.CustomerKind, str] = {
+    customers.CustomerKind.ID_NUMBER: N_("ID number"),
+    customers.CustomerKind.MOBILE: N_("Mobile number"),
+    customers.CustomerKind.NAME: N_("Customer name"),
+}
+
+
+def cipher_of(request: web.Request) -> FieldCipher | None:
+    """The customer-data cipher when the site is set up for cases (C10)."""
+    capture = request.app[CONFIG_KEY].capture
+    return capture.cipher if capture is not None else None
+
+
+def labels() -> dict[str, object]:
+    """The labels of every kind a results page shows."""
+    return (cases.labels() | callbacks.labels() | vouchers.labels()
+            | {"device_state_label": devices.labels()["state_label"],
+               "kind_headings": KIND_HEADINGS, "customer_kinds": CUSTOMER_KINDS})
+
+
+async def results_page(request: web.Request) -> web.Response:
+    """GET /search?q=…: the groups the reader may see, or why the term was refused."""
+    actor = actor_of(request)
+    term = request.query.get("q", "")
+    found, error = await attempt(search.search(actor, term, cipher_of(request)))
+    return await render(request, "search/results.html", labels() | {
+        "search_term": "" if found is None or found.customer else found.term,
+        "found": found, "error": error,
+        "shows_customers": customers.sees_customers(actor), "staff_url": STAFF_PAGE},
+        status=200 if error is None else 400)
+
+
+async def customer_page(request: web.Request) -> web.Response:
+    """GET /customers/by-case/{case_id}: every case of that case's customer in scope, the
+    opening audited (C10); see customers.customer_cases for why the entry is a case id."""
+    case_id = path_id(request, "case_id")
+    customer = await customers.customer_cases(
+        actor_of(request), case_id, cases.capture_of(request).cipher)
+    return await render(request, "search/customer.html", labels() | {"customer": customer})
