@@ -15,7 +15,7 @@ from decimal import Decimal
 from PIL import Image
 from tortoise.transactions import in_transaction
 
-from domain.cases import business_types, cases, review, review_reasons
+from domain.cases import business_types, cases, review, review_photos, review_reasons
 from domain.cases.business_types import BusinessTypeForm
 from domain.cases.capture_gate import CaptureContext, WorkingHours
 from domain.ledgers import devices, incidents, qualification_basis, qualifications
@@ -475,5 +475,5 @@ async def _ensure_card_case(customer: DemoCustomer, index: int, ctx: CaptureCont
         await cases.submit(capturer, case.id, ctx)
         for employee_no in REVIEWERS:
             reviewer = await actor_for(await Staff.get(employee_no=employee_no))
-            await review.claim(reviewer, case.id)
+            await review_photos.note_photos_viewed(reviewer, await review.claim(reviewer, case.id))
             await review.approve(reviewer, case.id, ctx)

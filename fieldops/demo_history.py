@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from tortoise.transactions import in_transaction
 
-from domain.cases import cases, review
+from domain.cases import cases, review, review_photos
 from domain.cases.capture_gate import CaptureContext
 from domain.models import (
     AuditDraw,
@@ -146,7 +146,8 @@ async def _decide(history: History, case_id: int, number: int, at: datetime,
                   four_eyes: bool) -> None:
     """Approve (two reviewers where four eyes apply), return or reject (C6, C7, S2)."""
     first = await actor_for(await Staff.get(employee_no=REVIEWER))
-    await review.claim(first, case_id, at - timedelta(minutes=2))
+    claimed = await review.claim(first, case_id, at - timedelta(minutes=2))
+    await review_photos.note_photos_viewed(first, claimed, at - timedelta(minutes=1))
     if number % 9 == 4:
         await review.return_case(first, case_id, ["unclear_image"], "身份证正面反光，请重拍",
                                  history.ctx, now=at)
@@ -157,7 +158,8 @@ async def _decide(history: History, case_id: int, number: int, at: datetime,
         await review.approve(first, case_id, history.ctx, at)
         if four_eyes:
             second = await actor_for(await Staff.get(employee_no=SECOND_REVIEWER))
-            await review.claim(second, case_id, at + timedelta(minutes=1))
+            claimed = await review.claim(second, case_id, at + timedelta(minutes=1))
+            await review_photos.note_photos_viewed(second, claimed, at + timedelta(minutes=2))
             await review.approve(second, case_id, history.ctx, at + timedelta(minutes=3))
 
 

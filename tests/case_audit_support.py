@@ -13,7 +13,7 @@ from domain.oversight import case_audits
 from domain.platform.actors import Actor
 from domain.platform.calendar import Calendar
 from tests.case_support import MONDAY_10AM, ZONE
-from tests.review_support import Desk, submitted_case
+from tests.review_support import Desk, seen, submitted_case
 
 CALENDAR = Calendar(zone=ZONE)
 WEEK_48 = MONDAY_10AM  # Monday 2026-11-23, ISO week 2026-W48
@@ -27,7 +27,9 @@ async def approved(desk: Desk, count: int, *, agent: Actor | None = None,
     for _ in range(count):
         case = await submitted_case(desk, agent=agent or desk.agent, at=at, four_eyes=four_eyes)
         if four_eyes:
+            await seen(desk.reviewer, case.id)
             await review.approve(desk.reviewer, case.id, desk.ctx, case.submitted_at)
+        await seen(desk.second, case.id)
         done.append(await review.approve(desk.second, case.id, desk.ctx, case.submitted_at))
     return done
 

@@ -34,7 +34,7 @@ from domain.vouchers.voucher_stock import VoucherTypeForm
 from tests.case_support import MONDAY_10AM, ZONE, bound_agent
 from tests.clock_support import SteadyClock
 from tests.factories import ROOT, person
-from tests.review_support import Desk, build_desk, submitted_case
+from tests.review_support import Desk, build_desk, seen, submitted_case
 
 NOW = MONDAY_10AM + timedelta(hours=2)  # Monday 2026-11-23 12:00 in Shanghai
 TODAY = NOW.astimezone(ZONE).date()
@@ -78,6 +78,7 @@ async def seed_cases(desk: Desk, agent_b: Actor) -> list[Case]:
         case = await submitted_case(desk, seed=seed, at=at, agent=agent)
         moment = at + minutes(after)
         if decision == "approve":
+            await seen(reviewer, case.id)
             await review.approve(reviewer, case.id, desk.ctx, moment)
         elif decision == "return":
             await review.return_case(reviewer, case.id, ["unclear_image"], "", desk.ctx,

@@ -7,7 +7,7 @@ from datetime import datetime
 from functools import cache
 from pathlib import Path
 
-from domain.cases import business_types, cases, review_reasons
+from domain.cases import business_types, cases, review_photos, review_reasons
 from domain.cases.business_types import BusinessTypeForm
 from domain.cases.capture_gate import CaptureContext
 from domain.models import Case, OutboxMessage, PhotoKind, Role, Staff
@@ -101,3 +101,9 @@ def rendered(message: OutboxMessage, locale: str) -> str:
 async def set_locale(actor: Actor, locale: str) -> None:
     """Let a person read his messages in another language."""
     await Staff.filter(id=actor.staff_id).update(locale=locale)
+
+
+async def seen(reviewer: Actor, case_id: int) -> None:
+    """The reviewer opened the case's photos, as its web page does: he may approve it now
+    (C6, issue 16)."""
+    await review_photos.note_photos_viewed(reviewer, await Case.get(id=case_id))

@@ -297,6 +297,7 @@ async def test_second_decision_after_another_reviewer_is_refused(desk: Desk) -> 
     case = await submitted_case(desk, desk.agent_a, 1)
     async with session_of(desk, "R001") as first, session_of(desk, "R002") as second:
         await second.get(f"/cases/{case.id}")
+        await first.get(f"/cases/{case.id}")
         await submit(first, f"/cases/{case.id}/approve", {})
         late = await submit(second, f"/cases/{case.id}/reject", {"reason": CHECK_FAILED})
         text = await late.text()

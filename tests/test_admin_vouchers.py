@@ -40,7 +40,7 @@ from tests.admin_support import csrf_token, session, submit, zh
 from tests.case_support import ID_NUMBER, KINDS, MOBILE, MONDAY_10AM
 from tests.export_support import after_stamp
 from tests.factories import ROOT, capture_context, operational, org_tree, person
-from tests.review_support import photo
+from tests.review_support import photo, seen
 
 EXPORT = "voucher.reconciliation.export"
 
@@ -294,6 +294,7 @@ async def issued_by_case(ledger: Ledger, serial: str, media: Path) -> None:
     await cases.submit(agent, case.id, ctx, MONDAY_10AM)
     _, reviewer = await person(ledger.ids["branch_a"], Role.REVIEWER, no="R001")
     await review.claim(reviewer, case.id, MONDAY_10AM + timedelta(minutes=5))
+    await seen(reviewer, case.id)
     await review.approve(reviewer, case.id, ctx, MONDAY_10AM + timedelta(minutes=10))
 
 

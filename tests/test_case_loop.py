@@ -121,7 +121,8 @@ async def test_capture_return_retake_and_approve_from_chat(loop: Loop) -> None:
                                                         noisy_jpeg(11)),
         (1, PhotoKind.ONSITE_WITH_AGENT.value, noisy_jpeg(12))]
     new_case = await told(fake, REVIEWER, lambda text: case.case_no in text)
-    assert new_case.buttons["审核通过"] == f"rv:approve:{case.id}"
+    assert "审核通过" not in new_case.buttons  # not before the photos were opened (C6)
+    assert new_case.buttons["领取"] == f"rv:claim:{case.id}"
     assert new_case.buttons["在网页中打开"] == f"{PUBLIC_URL}/cases/{case.id}"
 
     # 2. The first reviewer returns it in the web with two reasons; only the on-site photo
@@ -161,7 +162,11 @@ async def test_capture_return_retake_and_approve_from_chat(loop: Loop) -> None:
     # 4. The second reviewer approves from his chat, through the resubmission notice.
     notice = await told(fake, REVIEWER, lambda text: "2" in text and case.case_no in text
                         and text != new_case.text)
-    await Chat(fake, REVIEWER).press(notice.buttons["审核通过"])
+    async with admin_site(loop.admin) as web:  # the case page shows the photos (C6)
+        await log_in(web, await web_login("R2"))
+        assert (await web.get(f"/cases/{case.id}")).status == 200
+    claimed = await Chat(fake, REVIEWER).press(notice.buttons["领取"])
+    await Chat(fake, REVIEWER).press(claimed.buttons["审核通过"])
     case = await Case.get(id=case.id)
     assert case.status == CaseStatus.APPROVED
     approval = await CaseDecision.get(case_id=case.id, kind=DecisionKind.APPROVE)

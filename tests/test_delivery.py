@@ -31,7 +31,7 @@ from tests.admin_support import admin_site, log_in, zh
 from tests.bot_support import config as bot_config
 from tests.factories import ROOT, flow_context, org_tree, person, web_user
 from tests.fake_telegram import FakeTelegram
-from tests.review_support import build_desk, submitted_case
+from tests.review_support import build_desk, seen, submitted_case
 
 AGENT = 7101
 SECRET = "s3cret"
@@ -311,6 +311,7 @@ async def test_a_reviewer_bound_late_gets_the_open_case_but_not_the_decided_one(
     assert {m.status for m in await reviewer_rows} == {OutboxStatus.WAITING}
     assert all(m.attempts == 0 for m in await reviewer_rows)
     await review.claim(desk.second, decided.id)
+    await seen(desk.second, decided.id)
     await review.approve(desk.second, decided.id, desk.ctx)
     await bind(await Staff.get(id=desk.reviewer.staff_id))
 

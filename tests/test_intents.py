@@ -60,7 +60,7 @@ from tests.case_support import MONDAY_8PM, MONDAY_10AM
 from tests.duties_support import grants_and_reveals
 from tests.factories import ISSUED_AT, ROOT, operational, org_tree, person
 from tests.inspection_support import NOV_1, NOV_DUE, STOCK, vault_world
-from tests.review_support import build_desk, submitted_case
+from tests.review_support import build_desk, seen, submitted_case
 from tests.voucher_support import card, voucher_world
 
 PUBLIC_URL = "https://fieldops.example"
@@ -100,7 +100,9 @@ async def review_desk(tmp_path: Path) -> None:
     """Submit, approve with four eyes, return, reject, hold, chase; special approvals."""
     desk = await build_desk(tmp_path)
     four = await submitted_case(desk, four_eyes=True, seed=1)
+    await seen(desk.reviewer, four.id)
     await review.approve(desk.reviewer, four.id, desk.ctx, LATER)
+    await seen(desk.second, four.id)
     await review.approve(desk.second, four.id, desk.ctx, LATER)
     for seed, decide in (
         (2, lambda c: review.return_case(desk.reviewer, c, ["portrait_mismatch"], "",
@@ -249,6 +251,7 @@ async def callbacks_due_and_answered(tmp_path: Path) -> None:
     for seed in (1, 2, 3):
         case = await submitted_case(desk, seed=seed)
         await review.claim(desk.reviewer, case.id, now=MONDAY_10AM)
+        await seen(desk.reviewer, case.id)
         await review.approve(desk.reviewer, case.id, desk.ctx, now=MONDAY_10AM)
     await callbacks.sample_callbacks(MONDAY_10AM, calendar)
     late, complained, denied = await Callback.all().order_by("id")

@@ -44,6 +44,7 @@ from tests.review_support import (
     messages_to,
     rendered,
     retake,
+    seen,
     set_locale,
     submitted_case,
 )
@@ -117,6 +118,7 @@ async def test_queue_lists_open_cases_oldest_first_with_time_left(desk: Desk) ->
     first = await submitted_case(desk, seed=1, at=MONDAY_10AM)
     second = await submitted_case(desk, seed=2, at=MONDAY_10AM + timedelta(minutes=10))
     done = await submitted_case(desk, seed=3, at=MONDAY_10AM)
+    await seen(desk.reviewer, done.id)
     await review.approve(desk.reviewer, done.id, desk.ctx, LATER)
     now = MONDAY_10AM + timedelta(minutes=25)
     queue = await review_queue.review_queue(desk.reviewer, QueueFilters(), now)
@@ -135,6 +137,7 @@ async def test_queue_lists_open_cases_oldest_first_with_time_left(desk: Desk) ->
 
 async def test_approval_tells_the_agent_with_the_case_number(desk: Desk) -> None:
     case = await submitted_case(desk)
+    await seen(desk.reviewer, case.id)
     approved = await review.approve(desk.reviewer, case.id, desk.ctx, LATER)
     assert approved.status == CaseStatus.APPROVED and approved.decided_at == LATER
     [message] = await messages_to(desk.agent)
@@ -150,11 +153,12 @@ async def test_approval_tells_the_agent_with_the_case_number(desk: Desk) -> None
 
 async def test_four_eyes_needs_a_second_different_reviewer(desk: Desk) -> None:
     case = await submitted_case(desk, four_eyes=True)
+    await seen(desk.reviewer, case.id)
     first = await review.approve(desk.reviewer, case.id, desk.ctx, LATER)
     assert first.status == CaseStatus.IN_REVIEW
     assert first.first_approved_by_id == desk.reviewer.staff_id  # type: ignore[attr-defined]
     asked = [m for m in await messages_to(desk.second) if "second approval" in m.template]
-    assert len(asked) == 1 and ["Approve", f"rv:approve:{case.id}"] in chat_buttons(asked[0])[0]
+    assert len(asked) == 1 and ["Claim", f"rv:claim:{case.id}"] in chat_buttons(asked[0])[0]
     assert not [m for m in await messages_to(desk.reviewer) if "second approval" in m.template]
     refused = await refusal(review.approve, desk.reviewer, case.id, desk.ctx, LATER)
     assert refused.key == review.SAME_REVIEWER
@@ -162,6 +166,7 @@ async def test_four_eyes_needs_a_second_different_reviewer(desk: Desk) -> None:
     assert refused.key == review.SAME_REVIEWER
     queue = await review_queue.review_queue(desk.second, QueueFilters(), LATER)
     assert queue[0].awaiting_second_approval
+    await seen(desk.second, case.id)
     final = await review.approve(desk.second, case.id, desk.ctx, LATER)
     assert final.status == CaseStatus.APPROVED
     kinds = await CaseDecision.filter(case_id=case.id).values_list("kind", flat=True)
@@ -248,6 +253,7 @@ async def test_hold_tells_the_agent_what_happens_and_alerts_operations_and_it(de
         assert "联网核查系统故障" in rendered(alert, "en")
     refused = await refusal(review.hold, desk.reviewer, case.id, "", desk.ctx)
     assert refused.key == "Case %(case_no)s is already on hold."
+    await seen(desk.reviewer, case.id)
     approved = await review.approve(desk.reviewer, case.id, desk.ctx, LATER)
     assert approved.status == CaseStatus.APPROVED
     kinds = await CaseDecision.filter(case_id=case.id).values_list("kind", flat=True)
@@ -276,6 +282,7 @@ async def test_a_decided_case_refuses_every_further_decision(
     status, msgid = status_msgid
     case = await submitted_case(desk)
     if status == CaseStatus.APPROVED:
+        await seen(desk.reviewer, case.id)
         await review.approve(desk.reviewer, case.id, desk.ctx)
     elif status == CaseStatus.RETURNED:
         await review.return_case(desk.reviewer, case.id, ["unclear_image"], "", desk.ctx)
@@ -295,6 +302,7 @@ async def test_a_decided_case_refuses_every_further_decision(
 async def test_a_stale_read_never_overwrites_a_decision(desk: Desk) -> None:
     case = await submitted_case(desk)
     stale = await Case.get(id=case.id)
+    await seen(desk.second, case.id)
     await review.approve(desk.second, case.id, desk.ctx, LATER)
     with pytest.raises(DomainError) as refused:
         await review._transition(desk.reviewer, stale, review.OPEN_STATUSES,
@@ -319,6 +327,8 @@ def deciding(desk: Desk, case_id: int, what: str, actor: Actor):  # type: ignore
 async def test_two_reviewers_deciding_at_once_make_exactly_one_decision(
         desk: Desk, pair: tuple[str, str]) -> None:
     case = await submitted_case(desk)
+    for reviewer in (desk.reviewer, desk.second):
+        await seen(reviewer, case.id)
     results = await asyncio.gather(deciding(desk, case.id, pair[0], desk.reviewer),
                                    deciding(desk, case.id, pair[1], desk.second),
                                    return_exceptions=True)
@@ -337,6 +347,8 @@ async def test_two_reviewers_deciding_at_once_make_exactly_one_decision(
 
 async def test_two_first_approvals_at_once_never_approve_alone(desk: Desk) -> None:
     case = await submitted_case(desk, four_eyes=True)
+    for reviewer in (desk.reviewer, desk.second):
+        await seen(reviewer, case.id)
     results = await asyncio.gather(deciding(desk, case.id, "approve", desk.reviewer),
                                    deciding(desk, case.id, "approve", desk.second),
                                    return_exceptions=True)
@@ -394,6 +406,7 @@ async def test_returned_case_is_corrected_and_resubmitted_as_revision_two(desk: 
     assert summary.missing_photo_kinds == () and len(summary.photo_kinds) == 3
     again = [m for m in await messages_to(desk.reviewer) if "revision" in m.template]
     assert len(again) == 1 and again[0].params["revision"] == 2
+    await seen(desk.reviewer, case.id)
     approved = await review.approve(desk.reviewer, case.id, desk.ctx, LATER)
     assert approved.status == CaseStatus.APPROVED
     revisions = await CaseDecision.filter(case_id=case.id).values_list("revision", flat=True)
@@ -420,9 +433,9 @@ async def test_reviewer_notice_of_a_new_case_has_buttons_in_his_language(desk: D
     [to_second] = await messages_to(desk.second)
     assert to_reviewer.params["business_type"] == "借记卡开户"
     assert to_second.params["business_type"] == "Debit card opening"
-    assert chat_buttons(to_second) == [
-        [["Claim", f"rv:claim:{case.id}"], ["Approve", f"rv:approve:{case.id}"]],
-        [["Return", f"rv:return:{case.id}"], ["Open in web", f"/cases/{case.id}"]]]
+    assert chat_buttons(to_second) == [  # Approve once the photos were opened (C6)
+        [["Claim", f"rv:claim:{case.id}"], ["Return", f"rv:return:{case.id}"]],
+        [["Open in web", f"/cases/{case.id}"]]]
     assert not await messages_to(desk.outsider)
 
 

@@ -30,7 +30,7 @@ from tests.case_support import MONDAY_10AM
 from tests.chat_support import chat_config
 from tests.factories import flow_context, org_tree, person, web_user
 from tests.fake_telegram import FakeTelegram
-from tests.review_support import Desk, build_desk, submitted_case
+from tests.review_support import Desk, build_desk, seen, submitted_case
 
 ZONE = ZoneInfo("Asia/Shanghai")  # the tests' business time zone
 HALF = MONDAY_10AM + timedelta(minutes=10)  # the desk's types have a 20-minute review SLA
@@ -121,6 +121,7 @@ async def test_the_second_approval_is_asked_of_the_other_on_duty_reviewers(desk:
     for actor in (desk.reviewer, desk.second):
         await on_duty(actor)
     case = await submitted_case(desk, four_eyes=True)
+    await seen(desk.reviewer, case.id)
     await review.approve(desk.reviewer, case.id, desk.ctx, MONDAY_10AM + timedelta(minutes=2))
     assert await told("case.second_approval", case.id) == {desk.second.staff_id}
     assert third.staff_id not in await told("case.submitted", case.id)
@@ -129,6 +130,7 @@ async def test_the_second_approval_is_asked_of_the_other_on_duty_reviewers(desk:
 async def test_the_second_approval_falls_back_to_the_chain(desk: Desk) -> None:
     await on_duty(desk.reviewer)  # the first approver is the only one on duty
     case = await submitted_case(desk, four_eyes=True)
+    await seen(desk.reviewer, case.id)
     await review.approve(desk.reviewer, case.id, desk.ctx, MONDAY_10AM + timedelta(minutes=2))
     assert await told("case.second_approval", case.id) == {desk.second.staff_id}
 
@@ -253,6 +255,7 @@ async def test_a_claim_rewrites_an_unsent_notice_in_place(desk: Desk) -> None:
 
 async def test_a_decision_without_a_claim_edits_the_notices_too(desk: Desk) -> None:
     case = await submitted_case(desk)
+    await seen(desk.second, case.id)
     await review.approve(desk.second, case.id, desk.ctx, MONDAY_10AM + timedelta(minutes=1))
     [notice] = [row for row in await notices_to(desk.reviewer) if row.edit_of is None]
     assert notice.template == review.CLAIMED_BY_OTHER and notice.actions == []
@@ -272,6 +275,7 @@ async def test_the_second_claim_edits_only_the_notices_still_asking(desk: Desk) 
     _, third = await person(desk.ids["branch_a"], Role.REVIEWER, no="R004")
     case = await submitted_case(desk, four_eyes=True)
     await review.claim(desk.reviewer, case.id, MONDAY_10AM + timedelta(minutes=1))
+    await seen(desk.reviewer, case.id)
     await review.approve(desk.reviewer, case.id, desk.ctx, MONDAY_10AM + timedelta(minutes=2))
     await OutboxMessage.all().update(status=OutboxStatus.SENT, external_message_id="7")
     await review.claim(desk.second, case.id, MONDAY_10AM + timedelta(minutes=3))

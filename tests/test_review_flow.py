@@ -35,12 +35,13 @@ from domain.models import (
     Staff,
 )
 from domain.people import binding
-from domain.platform.actors import Actor
+from domain.platform.actors import Actor, actor_for
 from locales import translate
 from tests.bot_support import NOT_BOUND, code_for, config, press, say
 from tests.case_support import ID_NUMBER, KINDS, MOBILE, noisy_jpeg
 from tests.factories import flow_context, operational, org_tree, person
 from tests.fake_telegram import FakeTelegram
+from tests.review_support import seen
 
 AGENT, FIRST, SECOND, OTHER_BRANCH = 7101, 7102, 7103, 7104
 PUBLIC_URL = "https://ops.example"
@@ -151,6 +152,11 @@ async def state(case: Case) -> tuple[CaseStatus, int | None, int]:
     return row.status, row.claimed_by_id, decisions  # type: ignore[attr-defined]
 
 
+async def opened(desk: Desk, user: int, case: Case) -> None:
+    """The reviewer of this chat opened the case's page, with its photos (C6, issue 16)."""
+    await seen(await actor_for(desk.reviewers[user]), case.id)
+
+
 async def reasons(kind: ReasonKind) -> list[ReviewReason]:
     """The reasons reviewers are offered."""
     return await review_reasons.active_reasons(kind)
@@ -160,6 +166,7 @@ async def test_claim_from_chat_shows_the_masked_case_with_decision_buttons(
     desk: Desk, fake: FakeTelegram
 ) -> None:
     case = await submitted(desk)
+    await opened(desk, FIRST, case)
     text = await press(fake, FIRST, f"rv:claim:{case.id}")
     assert text.startswith(zh("You claimed case %(case_no)s.", case_no=case.case_no))
     assert "张三" in text and "借记卡开户" in text
@@ -178,6 +185,7 @@ async def test_claim_from_chat_shows_the_masked_case_with_decision_buttons(
 async def test_approve_from_chat_approves_the_case(desk: Desk, fake: FakeTelegram) -> None:
     case = await submitted(desk)
     await press(fake, FIRST, f"rv:claim:{case.id}")
+    await opened(desk, FIRST, case)
     assert await press(fake, FIRST, f"rv:approve:{case.id}") == zh(APPROVED,
                                                                     case_no=case.case_no)
     assert await state(case) == (CaseStatus.APPROVED, desk.reviewers[FIRST].id, 1)
@@ -187,13 +195,16 @@ async def test_four_eyes_case_needs_a_second_reviewer_in_chat(
     desk: Desk, fake: FakeTelegram
 ) -> None:
     case = await submitted(desk, four_eyes=True)
+    await opened(desk, FIRST, case)
     first = await press(fake, FIRST, f"rv:approve:{case.id}")
     assert first == zh(FIRST_APPROVAL, case_no=case.case_no)
     assert (await state(case))[0] == CaseStatus.IN_REVIEW
+    await opened(desk, FIRST, case)
     again = await press(fake, FIRST, f"rv:approve:{case.id}")
     assert again == zh("You gave the first approval of case %(case_no)s; a different reviewer "
                        "must give the second approval.", case_no=case.case_no)
     assert (await state(case))[0] == CaseStatus.IN_REVIEW
+    await opened(desk, SECOND, case)
     assert await press(fake, SECOND, f"rv:approve:{case.id}") == zh(APPROVED,
                                                                      case_no=case.case_no)
     assert (await state(case))[0] == CaseStatus.APPROVED
@@ -239,8 +250,10 @@ async def test_approve_on_a_case_decided_by_another_reviewer_is_refused(
     desk: Desk, fake: FakeTelegram
 ) -> None:
     case = await submitted(desk)
+    await opened(desk, FIRST, case)
     await press(fake, FIRST, f"rv:approve:{case.id}")
     decided = await state(case)
+    await opened(desk, SECOND, case)
     late = await press(fake, SECOND, f"rv:approve:{case.id}")
     assert late != zh(APPROVED, case_no=case.case_no) and case.case_no in late
     assert await state(case) == decided == (CaseStatus.APPROVED, desk.reviewers[FIRST].id, 1)
@@ -277,6 +290,7 @@ async def test_the_same_button_update_delivered_twice_acts_once(
     desk: Desk, fake: FakeTelegram
 ) -> None:
     case = await submitted(desk, four_eyes=True)
+    await opened(desk, FIRST, case)
     update = fake.button(FIRST, f"rv:approve:{case.id}")
     fake.push(update, update, fake.message(FIRST, "/queue"))
     await fake.wait_until(lambda: len(fake.texts(FIRST)) >= 2)

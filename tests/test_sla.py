@@ -18,7 +18,15 @@ from tests.case_support import MONDAY_10AM
 from tests.clock_support import SteadyClock
 from tests.factories import person
 from tests.outbox_support import chat_buttons
-from tests.review_support import Desk, build_desk, messages_to, rendered, retake, submitted_case
+from tests.review_support import (
+    Desk,
+    build_desk,
+    messages_to,
+    rendered,
+    retake,
+    seen,
+    submitted_case,
+)
 
 REPEAT = timedelta(minutes=30)
 HALF = MONDAY_10AM + timedelta(minutes=10)  # the test types have a 20-minute review SLA
@@ -87,6 +95,7 @@ async def test_breach_escalates_to_the_supervisors_of_the_chain_and_repeats(desk
 async def test_decided_and_held_cases_are_not_chased(desk: Desk) -> None:
     approved = await submitted_case(desk, seed=1)
     held = await submitted_case(desk, seed=2)
+    await seen(desk.reviewer, approved.id)
     await review.approve(desk.reviewer, approved.id, desk.ctx, MONDAY_10AM + minutes(2))
     await review.hold(desk.reviewer, held.id, "核查系统故障", desk.ctx, MONDAY_10AM + minutes(2))
     before = await OutboxMessage.all().count()
@@ -133,6 +142,7 @@ async def test_dashboard_counts_open_overdue_and_deadlines_kept(desk: Desk) -> N
     late = await submitted_case(desk, seed=2)
     await submitted_case(desk, seed=3)
     await submitted_case(desk, seed=4, at=MONDAY_10AM + minutes(30))
+    await seen(desk.reviewer, in_time.id)
     await review.approve(desk.reviewer, in_time.id, desk.ctx, MONDAY_10AM + minutes(5))
     await review.reject(desk.reviewer, late.id, "identity_doubt", "", desk.ctx, DUE + minutes(1))
     now = MONDAY_10AM + minutes(40)

@@ -35,6 +35,7 @@ from tests.case_support import noisy_jpeg
 from tests.chat_driver import Chat, Said, running_bot
 from tests.factories import capture_context, operational, org_tree, person
 from tests.fake_telegram import FakeTelegram
+from tests.review_support import seen
 
 AGENT = 7301
 ALWAYS = WorkingHours(weekdays=frozenset(range(7)), start=time(0, 0), end=time(23, 59, 59))
@@ -176,6 +177,7 @@ async def test_typed_serial_is_reserved_and_approval_issues_it_to_the_customer(
     await chat.press(summary.buttons["Submit"])
     case = await Case.get(status=CaseStatus.SUBMITTED)
     assert await state_of(MINE[0]) == (VoucherState.RESERVED, desk.box.id, case.id)
+    await seen(desk.reviewer, case.id)
     await review.approve(desk.reviewer, case.id, capture_context(desk.media_root))
     assert (await state_of(MINE[0]))[0] == VoucherState.ISSUED
     assert (await state_of(MINE[1]))[0] == VoucherState.IN_BOX
@@ -302,6 +304,7 @@ async def test_returned_case_keeps_its_serial_through_the_retake_and_is_issued_o
     assert f"Debit card handed over: {MINE[0]}" in summary.text
     assert CHANGE_SERIAL not in summary.buttons
     await chat.press(summary.buttons["Submit"])
+    await seen(desk.reviewer, case.id)
     await review.approve(desk.reviewer, case.id, ctx)
     assert (await state_of(MINE[0]))[0] == VoucherState.ISSUED
 
@@ -314,8 +317,10 @@ async def test_four_eyes_first_approval_keeps_the_serial_reserved(
         "借记卡开户", TYPE, KINDS, four_eyes=True))
     case = await submitted_case(chat, MINE[0])
     ctx = capture_context(desk.media_root)
+    await seen(desk.reviewer, case.id)
     await review.approve(desk.reviewer, case.id, ctx)
     assert (await state_of(MINE[0]))[0] == VoucherState.RESERVED
     _, second = await person(desk.ids["branch_a"], Role.REVIEWER, no="R2")
+    await seen(second, case.id)
     await review.approve(second, case.id, ctx)
     assert (await state_of(MINE[0]))[0] == VoucherState.ISSUED

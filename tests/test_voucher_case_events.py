@@ -30,6 +30,7 @@ from tests.admin_support import admin_site, log_in, zh
 from tests.chat_driver import Chat
 from tests.factories import capture_context, web_user
 from tests.outbox_support import chat_buttons
+from tests.review_support import seen
 
 desk = capture.desk
 fake = capture.fake
@@ -57,6 +58,7 @@ async def test_reserving_and_approval_write_the_case_timeline(
 ) -> None:
     case = await capture.submitted_case(chat, MINE[0])
     assert await voucher_events(case.id) == [reserved(MINE[0])]
+    await seen(desk.reviewer, case.id)
     await review.approve(desk.reviewer, case.id, capture_context(desk.media_root))
     assert await voucher_events(case.id) == [reserved(MINE[0]), (
         "voucher_issued", {"serial": MINE[0], "voucher_type": "DEBIT_CARD"})]

@@ -1,4 +1,4 @@
-"""The account flow: bind a chat account, say who it is, choose the language, get help."""
+"""The account flow: bind a chat account, say who it is, choose the language and channel."""
 
 from __future__ import annotations
 
@@ -133,25 +133,6 @@ def _channel_reply(turn: Turn, choice: channel_choice.ChannelChoice) -> Reply:
     return Reply(text, buttons)
 
 
-async def help_(turn: Turn) -> Outcome:
-    """/help: the commands this bot understands, with a button that starts a new case."""
-    text = turn._(
-        "Commands:\n/bind <code> – bind this chat to your staff account\n"
-        "/whoami – show who this chat is bound to\n/language – choose the language\n"
-        "/channel – choose the chat your notifications go to\n"
-        "/new – capture a new case\n/resume – continue a draft or a returned case\n"
-        "/cancel – cancel the draft you are capturing\n"
-        "/special – ask for a special approval to work outside working hours\n"
-        "/loss – report a lost tablet, vouchers or customer papers\n"
-        "/box – show the vouchers in your tail box and any count to do\n"
-        "/handover <employee no.> – hand your tail box over to another agent\n"
-        "/inspect – vault inspections waiting for you\n"
-        "/queue – open cases of your orgs (reviewers)\n"
-        "/duty – say whether you are on duty (reviewers)\n"
-        "/help – show this help")
-    return answer(Step.IDLE, Reply(text, (((turn._("New case"), "cap:start"),),)))
-
-
 async def unknown_text(turn: Turn) -> Outcome:
     """Anything not understood: a short hint."""
     return answer(Step.IDLE, turn._("I did not understand that. Send /help to see what I can do."))
@@ -171,7 +152,6 @@ COMMANDS: dict[str, Handler] = {
     "whoami": whoami,
     "language": language,
     "channel": channel,
-    "help": help_,
 }
 CALLBACKS: dict[str, Handler] = {LANGUAGE_CALLBACK: language_chosen,
                                   PLEDGE_BUTTON: pledge_confirmed,

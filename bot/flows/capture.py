@@ -41,6 +41,7 @@ from bot.flows.capture_steps import (
     position_of,
     previous_item,
     refuse_unless_open,
+    submit_rows,
     type_name,
 )
 from bot.flows.common import chat_actor, joined
@@ -428,12 +429,14 @@ def _ask(turn: Turn, summary: CaseSummary, item: str, data: dict[str, Any],
 
 def _go(turn: Turn, summary: CaseSummary, step: CaptureStep, data: dict[str, Any],
         *lead: str) -> Outcome:
-    """Move to a step: its prompt after any lead texts, its buttons and a Back button."""
+    """Move to a step: its prompt after any lead texts, its buttons and a Back button; on
+    the summary, Submit last, set apart from the others (issue 16)."""
     data = data | {"case": summary.case_id}
     screen = SCREENS[step](turn, summary, data)
     back = ((turn._("« Back"), f"{PREFIX}back:{summary.case_id}:{position_of(step, data)}"),)
-    return answer(step, Reply("\n\n".join((*lead, screen.text)), (*screen.buttons, back)),
-                  data=data)
+    final = submit_rows(turn, summary) if step == CaptureStep.SUMMARY else ()
+    return answer(step, Reply("\n\n".join((*lead, screen.text)),
+                              (*screen.buttons, back, *final)), data=data)
 
 
 # --- small helpers ----------------------------------------------------------------------

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from bot.flows.common import joined
-from bot.flows.messages import Reply
+from bot.flows.messages import APART, Buttons, Reply
 from bot.flows.turn import Turn
 from domain.cases.business_types import PHOTO_KIND_LABELS
 from domain.cases.capture_gate import LocationMode
@@ -186,7 +186,7 @@ def _risk_screen(turn: Turn, summary: CaseSummary, data: dict[str, Any]) -> Repl
 
 
 def _summary_screen(turn: Turn, summary: CaseSummary, data: dict[str, Any]) -> Reply:
-    """The case as it stands, ID and mobile masked (C10), with change and Submit buttons."""
+    """The case as it stands, ID and mobile masked (C10), with a change button per item."""
     missing = _missing(turn, summary, data)
     lines = [*_summary_lines(turn, summary), ""]
     lines += [turn._("Still missing:"), *(f"• {text}" for text in missing)] if missing else [
@@ -195,8 +195,12 @@ def _summary_screen(turn: Turn, summary: CaseSummary, data: dict[str, Any]) -> R
                 f"{PREFIX}edit:{summary.case_id}:{item}")
                for item in case_items(turn, summary) if item != RISK]
     rows = tuple(tuple(changes[i:i + 2]) for i in range(0, len(changes), 2))
-    return Reply("\n".join(lines),
-                 (*rows, ((turn._("Submit"), f"{PREFIX}submit:{summary.case_id}"),)))
+    return Reply("\n".join(lines), rows)
+
+
+def submit_rows(turn: Turn, summary: CaseSummary) -> Buttons:
+    """Submit alone on the last row, set apart from the change buttons and Back (issue 16)."""
+    return APART, ((turn._("Submit"), f"{PREFIX}submit:{summary.case_id}"),)
 
 
 def _summary_lines(turn: Turn, summary: CaseSummary) -> list[str]:

@@ -7,7 +7,12 @@ buttons; `domain.ledgers.incidents.report_loss` checks and stores it and alerts 
 chain. The fourth choice, a voucher handed to a customer by mistake, asks only for the
 serial (and the case number, if any) and what happened, and records a mis-issue with
 `domain.vouchers.mis_issues.record_mis_issue` (V6). /cancel during /loss is answered by the
-capture flow's /cancel. Buttons carry "dev:what:<kind>", "dev:item:<device id>",
+capture flow's /cancel.
+
+Every question carries Cancel, and from the second one on Back (to the question before,
+the answers given kept); the time of the loss has a Now button (issue 16). Buttons carry
+"dev:what:<kind>", "dev:item:<device id>", "dev:back:<step>", "dev:stop:<step>",
+"dev:now:<step>" (the step they were shown on: a press on an older question is stale),
 "dev:send", "dev:drop" and, under the issue message of the outbox, "dev:confirm:<device
 id>".
 """
@@ -16,13 +21,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from bot.flows.account import stale_button
 from bot.flows.common import chat_actor, typed_date, typed_time
-from bot.flows.confirming import ConfirmStep
+from bot.flows.confirming import CANCEL, ConfirmStep
 from bot.flows.messages import Reply
 from bot.flows.turn import Outcome, Step, Turn, answer
 from domain.cases.case_numbers import CASE_NO
@@ -35,7 +41,8 @@ from domain.vouchers import mis_issues
 
 Handler = Callable[[Turn], Awaitable[Outcome]]
 PREFIX = "dev:"
-PRESS = re.compile(r"dev:(confirm|what|item):([a-z]{1,16}|[1-9][0-9]{0,8})", re.ASCII)
+PRESS = re.compile(r"dev:(confirm|what|item|back|stop|now):([a-z_]{1,24}|[1-9][0-9]{0,8})",
+                   re.ASCII)
 WHEN = re.compile(r"(?:(\d{4}-\d{1,2}-\d{1,2})\s+)?(\d{1,2}:\d{2})", re.ASCII)
 NOW_WORDS = frozenset({"now", "现在", "刚才"})
 MAX_TEXT = 200
@@ -87,7 +94,7 @@ async def loss_command(turn: Turn) -> Outcome:
 
 async def what_text(turn: Turn) -> Outcome:
     """Text while the kinds are offered: ask again with the buttons."""
-    return answer(LossStep.WHAT, _what_question(turn))
+    return answer(LossStep.WHAT, _what_question(turn), data=turn.data)
 
 
 async def item_text(turn: Turn) -> Outcome:
@@ -98,11 +105,10 @@ async def item_text(turn: Turn) -> Outcome:
                       data=turn.data)
     item = " ".join(turn.inbound.text.split())
     if not item or len(item) > MAX_TEXT:
-        return _again(turn, LossStep.ITEM, ITEM_PROMPTS[what], MAX_TEXT, bool(item))
+        return _again(turn, LossStep.ITEM, MAX_TEXT, bool(item))
     if what == MIS_ISSUE:
-        return answer(LossStep.DESCRIPTION, turn._(DESCRIPTION_PROMPT),
-                      data=turn.data | {"item": item})
-    return answer(LossStep.WHEN, turn._(WHEN_PROMPT), data=turn.data | {"item": item})
+        return _ask(turn, LossStep.DESCRIPTION, turn.data | {"item": item})
+    return _ask(turn, LossStep.WHEN, turn.data | {"item": item})
 
 
 async def when_text(turn: Turn) -> Outcome:
@@ -110,28 +116,28 @@ async def when_text(turn: Turn) -> Outcome:
     try:
         occurred_at = parse_when(turn.inbound.text, utcnow(), turn.ctx.capture.zone)
     except DomainError as refusal:
-        return answer(LossStep.WHEN, "\n\n".join(
-            (turn._(refusal.key, **refusal.params), turn._(WHEN_PROMPT))), data=turn.data)
-    return answer(LossStep.PLACE, turn._(PLACE_PROMPT),
-                  data=turn.data | {"when": occurred_at.isoformat()})
+        return _ask(turn, LossStep.WHEN, turn.data, turn._(refusal.key, **refusal.params))
+    return _ask(turn, LossStep.PLACE, turn.data | {"when": occurred_at.isoformat()})
 
 
 async def place_text(turn: Turn) -> Outcome:
     """Where the loss happened, in a few words."""
     place = " ".join(turn.inbound.text.split())
     if not place or len(place) > MAX_TEXT:
-        return _again(turn, LossStep.PLACE, PLACE_PROMPT, MAX_TEXT, bool(place))
-    return answer(LossStep.DESCRIPTION, turn._(DESCRIPTION_PROMPT),
-                  data=turn.data | {"place": place})
+        return _again(turn, LossStep.PLACE, MAX_TEXT, bool(place))
+    return _ask(turn, LossStep.DESCRIPTION, turn.data | {"place": place})
 
 
 async def description_text(turn: Turn) -> Outcome:
     """What happened; then the whole report is shown for confirmation."""
     description = " ".join(turn.inbound.text.split())
     if not description or len(description) > MAX_DESCRIPTION:
-        return _again(turn, LossStep.DESCRIPTION, DESCRIPTION_PROMPT, MAX_DESCRIPTION,
-                      bool(description))
-    data = turn.data | {"description": description}
+        return _again(turn, LossStep.DESCRIPTION, MAX_DESCRIPTION, bool(description))
+    return _report(turn, turn.data | {"description": description})
+
+
+def _report(turn: Turn, data: dict[str, str]) -> Outcome:
+    """The whole loss report shown for confirmation, with Report, Cancel and Back (D3)."""
     if data["what"] == MIS_ISSUE:
         return _confirm_mis_issue(turn, data)
     what = WHAT_LABELS[data["what"]]
@@ -139,8 +145,8 @@ async def description_text(turn: Turn) -> Outcome:
                   "Where: %(place)s\nWhat happened: %(description)s",
                   what=turn._(what), item=data["item"],
                   when=_when_label(turn, data["when"]), place=data["place"],
-                  description=description)
-    return CONFIRM.ask(turn, text, N_("Report the loss"), data)
+                  description=data["description"])
+    return _with_back(turn, CONFIRM.ask(turn, text, N_("Report the loss"), data))
 
 
 async def pressed(turn: Turn) -> Outcome:
@@ -153,6 +159,8 @@ async def pressed(turn: Turn) -> Outcome:
     action, arg = match[1], match[2]
     if action == "confirm" and arg.isdigit():
         return await _confirm(turn, int(arg))
+    if action in STEP_BUTTONS and arg == turn.step:
+        return await STEP_BUTTONS[action](turn)
     if action == "what" and arg in WHAT_LABELS and turn.step == LossStep.WHAT:
         return await _what_chosen(turn, arg)
     if action == "item" and arg.isdigit() and turn.step == LossStep.ITEM:
@@ -170,14 +178,15 @@ async def _confirm(turn: Turn, device_id: int) -> Outcome:
 async def _what_chosen(turn: Turn, what: str) -> Outcome:
     """Ask which item: the agent's tablets as buttons, or a typed description."""
     if what != "device":
-        return answer(LossStep.ITEM, turn._(ITEM_PROMPTS[what]), data={"what": what})
+        return _ask(turn, LossStep.ITEM, {"what": what})
     tablets = await devices.my_devices(await chat_actor(turn))
     if not tablets:
         return answer(Step.IDLE, "\n\n".join((turn._(
             "No tablet is issued to you, so there is none to report lost."), turn._(NOT_SENT))))
     rows = tuple(((f"{tablet.asset_tag} {tablet.model}", f"{PREFIX}item:{tablet.id}"),)
                  for tablet in tablets)
-    return answer(LossStep.ITEM, Reply(turn._("Which tablet was lost?"), rows),
+    return answer(LossStep.ITEM, Reply(turn._("Which tablet was lost?"),
+                                       (*rows, _controls(turn, LossStep.ITEM))),
                   data={"what": what})
 
 
@@ -189,14 +198,14 @@ async def _tablet_chosen(turn: Turn, device_id: int) -> Outcome:
     tablet = next((t for t in tablets if t.id == device_id), None)
     if tablet is None:
         return await stale_button(turn)
-    return answer(LossStep.WHEN, turn._(WHEN_PROMPT), data=turn.data | {"item": tablet.asset_tag})
+    return _ask(turn, LossStep.WHEN, turn.data | {"item": tablet.asset_tag})
 
 
 def _confirm_mis_issue(turn: Turn, data: dict[str, str]) -> Outcome:
     """The mis-issue as it will be reported, with Report and Cancel buttons (V6)."""
     text = turn._("Report this mis-issue?\nSerial and case: %(item)s\nWhat happened: "
                   "%(description)s", item=data["item"], description=data["description"])
-    return CONFIRM.ask(turn, text, N_("Report the mis-issue"), data)
+    return _with_back(turn, CONFIRM.ask(turn, text, N_("Report the mis-issue"), data))
 
 
 async def _send_mis_issue(turn: Turn) -> Outcome:
@@ -265,15 +274,70 @@ def parse_when(text: str, now: datetime, zone: ZoneInfo) -> datetime:
 
 
 def _what_question(turn: Turn) -> Reply:
-    """The question what was lost, one button per kind."""
-    return Reply(turn._(WHAT_PROMPT), tuple(((turn._(label), f"{PREFIX}what:{what}"),)
-                                            for what, label in WHAT_LABELS.items()))
+    """The question what was lost, one button per kind, and Cancel (nothing before it to go
+    back to)."""
+    kinds = tuple(((turn._(label), f"{PREFIX}what:{what}"),) for what, label in WHAT_LABELS.items())
+    return Reply(turn._(WHAT_PROMPT), (*kinds, _controls(turn, LossStep.WHAT)))
 
 
-def _again(turn: Turn, step: LossStep, prompt: str, limit: int, too_long: bool) -> Outcome:
+def _again(turn: Turn, step: LossStep, limit: int, too_long: bool) -> Outcome:
     """Ask for the same answer again, saying it was too long when it was."""
-    lead = turn._("Please keep it to at most %(max)s characters.", max=limit) if too_long else ""
-    return answer(step, "\n\n".join(p for p in (lead, turn._(prompt)) if p), data=turn.data)
+    lead = [turn._("Please keep it to at most %(max)s characters.", max=limit)] if too_long \
+        else []
+    return _ask(turn, step, turn.data, *lead)
+
+
+def _ask(turn: Turn, step: LossStep, data: dict[str, str], *lead: str) -> Outcome:
+    """A typed answer's question after any lead texts, with Now for the time of the loss and
+    Back and Cancel (issue 16)."""
+    prompt = ITEM_PROMPTS[data["what"]] if step == LossStep.ITEM else TYPED_PROMPTS[step]
+    now = (((turn._("Now"), f"{PREFIX}now:{step}"),),) if step == LossStep.WHEN else ()
+    return answer(step, Reply("\n\n".join((*lead, turn._(prompt))),
+                              (*now, _controls(turn, step))), data=data)
+
+
+def _controls(turn: Turn, step: LossStep) -> tuple[tuple[str, str], ...]:
+    """Back (from the second question on) and Cancel, for the question of `step`."""
+    back = ((turn._("« Back"), f"{PREFIX}back:{step}"),) if step != LossStep.WHAT else ()
+    return (*back, (turn._(CANCEL), f"{PREFIX}stop:{step}"))
+
+
+def _with_back(turn: Turn, outcome: Outcome) -> Outcome:
+    """The confirmation with a Back button under Report and Cancel."""
+    reply = outcome.replies[0]
+    back = ((turn._("« Back"), f"{PREFIX}back:{LossStep.CONFIRM}"),)
+    return replace(outcome, replies=(Reply(reply.text, (*reply.buttons, back)),))
+
+
+async def _now(turn: Turn) -> Outcome:
+    """Now: the loss happened at this moment (D3)."""
+    return _ask(turn, LossStep.PLACE, turn.data | {"when": utcnow().isoformat()})
+
+
+async def _stop(turn: Turn) -> Outcome:
+    """Cancel: nothing of the report is sent."""
+    return answer(Step.IDLE, turn._(not_sent(turn.data)))
+
+
+async def _back(turn: Turn) -> Outcome:
+    """Back: the question before the open one, the answers given kept."""
+    data, step = turn.data, LossStep(turn.step)
+    if step == LossStep.CONFIRM:
+        return _ask(turn, LossStep.DESCRIPTION, data)
+    if step == LossStep.DESCRIPTION and data.get("what") == MIS_ISSUE:
+        return await _item_again(turn)
+    if step == LossStep.ITEM:
+        return answer(LossStep.WHAT, _what_question(turn), data=data)
+    before = {LossStep.WHEN: LossStep.ITEM, LossStep.PLACE: LossStep.WHEN,
+              LossStep.DESCRIPTION: LossStep.PLACE}[step]
+    if before == LossStep.ITEM:
+        return await _item_again(turn)
+    return _ask(turn, before, data)
+
+
+def not_sent(data: dict[str, str]) -> str:
+    """What is said when the report is dropped: of a mis-issue, or of a loss."""
+    return MIS_ISSUE_NOT_SENT if data.get("what") == MIS_ISSUE else NOT_SENT
 
 
 def _when_label(turn: Turn, when: str) -> str:
@@ -282,6 +346,9 @@ def _when_label(turn: Turn, when: str) -> str:
 
 CONFIRM = ConfirmStep(LossStep.CONFIRM, PREFIX, N_("Press Report the loss or Cancel."),
                       NOT_SENT, _send)
+TYPED_PROMPTS: dict[str, str] = {LossStep.WHEN: WHEN_PROMPT, LossStep.PLACE: PLACE_PROMPT,
+                                 LossStep.DESCRIPTION: DESCRIPTION_PROMPT}
+STEP_BUTTONS: dict[str, Handler] = {"back": _back, "stop": _stop, "now": _now}
 
 COMMANDS: dict[str, Handler] = {"loss": loss_command}
 CALLBACKS: dict[str, Handler] = {PREFIX: pressed, **CONFIRM.callbacks}
@@ -296,18 +363,21 @@ STEPS: dict[str, Handler] = {
 
 
 async def _item_again(turn: Turn) -> Outcome:
-    """Which item was lost, asked again (the agent's tablets as buttons again)."""
+    """Which item was lost, asked again (the agent's tablets as buttons again), the answers
+    given kept."""
     what = turn.data.get("what", "")
     if what == "device":
-        return await _what_chosen(turn, what)
-    return answer(LossStep.ITEM, turn._(ITEM_PROMPTS[what]), data=turn.data)
+        asked = await _what_chosen(turn, what)
+        return replace(asked, data=turn.data | asked.data) if asked.step == LossStep.ITEM \
+            else asked
+    return _ask(turn, LossStep.ITEM, turn.data)
 
 
-def _asked(step: LossStep, prompt: str) -> Handler:
-    """A step that re-asks its question, keeping what was answered."""
+def _asked(step: LossStep) -> Handler:
+    """A step that re-asks its question with its buttons, keeping what was answered."""
 
     async def again(turn: Turn) -> Outcome:
-        return answer(step, turn._(prompt), data=turn.data)
+        return _ask(turn, step, turn.data)
 
     return again
 
@@ -315,8 +385,8 @@ def _asked(step: LossStep, prompt: str) -> Handler:
 PROMPTS: dict[str, Handler] = {
     LossStep.WHAT: what_text,
     LossStep.ITEM: _item_again,
-    LossStep.WHEN: _asked(LossStep.WHEN, WHEN_PROMPT),
-    LossStep.PLACE: _asked(LossStep.PLACE, PLACE_PROMPT),
-    LossStep.DESCRIPTION: _asked(LossStep.DESCRIPTION, DESCRIPTION_PROMPT),
+    LossStep.WHEN: _asked(LossStep.WHEN),
+    LossStep.PLACE: _asked(LossStep.PLACE),
+    LossStep.DESCRIPTION: _asked(LossStep.DESCRIPTION),
     LossStep.CONFIRM: CONFIRM.text,
 }

@@ -10,6 +10,11 @@ from domain.platform.errors import DomainError
 from domain.platform.images import PhotoInfo
 
 Buttons = tuple[tuple[tuple[str, str], ...], ...]
+# An empty row among a reply's buttons: the rows after it stand apart from those before (a
+# final action such as Submit, away from the "Change …" buttons). Telegram and the browser
+# chat show rows as they come (an empty row is dropped, or shows as a gap); WeCom, whose
+# cards have no rows, puts each group on a card of its own (`groups`).
+APART: tuple[tuple[str, str], ...] = ()
 URL_PREFIXES = ("https://", "http://")
 MAX_IDENTITY = 64  # the width of ProcessedUpdate.update_id; longer identities are hashed
 
@@ -130,6 +135,17 @@ def absolute_links(buttons: Buttons, public_url: str) -> Buttons:
                   for label, data in row if not data.startswith("/") or public_url)
             for row in buttons)
     return tuple(row for row in rows if row)
+
+
+def groups(buttons: Buttons) -> list[Buttons]:
+    """The rows of buttons in the groups `APART` separates, empty groups left out."""
+    found: list[Buttons] = [()]
+    for row in buttons:
+        if row:
+            found[-1] = (*found[-1], row)
+        else:
+            found.append(())
+    return [group for group in found if group]
 
 
 def parse_command(text: str) -> tuple[str, tuple[str, ...]]:

@@ -2,6 +2,9 @@
 
 Every decision goes through `domain.cases.review`, so chat and web follow the same rules;
 this module only parses buttons, asks for reasons and notes, and words the answers.
+Approve is offered only to a reviewer who opened the case's photos (C6, issue 16): until
+then the case shows "View photos" (its page in the web admin, which shows the ID portrait
+beside the on-site photo) and "I have looked" ("rv:case:<id>"), which shows the case again.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from bot.flows.account import stale_button, unknown_text
 from bot.flows.common import chat_actor, joined
 from bot.flows.messages import Buttons, Reply
 from bot.flows.turn import Outcome, Step, Turn, answer
-from domain.cases import case_summaries, review, review_queue, review_reasons
+from domain.cases import case_summaries, review, review_photos, review_queue, review_reasons
 from domain.cases.business_types import PHOTO_KIND_LABELS
 from domain.models import CaseStatus, ReasonKind, ReviewReason
 from domain.platform.access import Permission, require
@@ -27,6 +30,9 @@ from domain.platform.errors import N_
 Handler = Callable[[Turn], Awaitable[Outcome]]
 PRESS = re.compile(r"rv:([a-z]+):([1-9][0-9]{0,8})(?::([A-Za-z0-9_.-]{1,32}))?", re.ASCII)
 QUEUE_LIMIT = 10
+PHOTOS_HINT = N_("Approve comes once you have opened the photos: View photos shows the ID "
+                 "portrait beside the on-site photo on the case's page in the web admin. "
+                 "Then press I have looked.")
 
 
 class ReviewStep(StrEnum):
@@ -60,14 +66,27 @@ def button(action: Action, with_code: bool = False) -> Handler:
     return handle
 
 
-def action_buttons(turn: Turn, case_id: int) -> Buttons:
-    """The decision buttons under a claimed case, with the link to its page in the admin."""
+def action_buttons(turn: Turn, case_id: int, seen: bool) -> Buttons:
+    """The decision buttons under a claimed case, with the link to its page in the admin;
+    Approve only once the reviewer opened the photos, "View photos" until then (C6)."""
+    first = (((turn._("Approve"), f"rv:approve:{case_id}"),) if seen else
+             ((turn._("View photos"), f"/cases/{case_id}"),
+              (turn._("I have looked"), f"rv:case:{case_id}")))
     return (
-        ((turn._("Approve"), f"rv:approve:{case_id}"), (turn._("Return"), f"rv:return:{case_id}")),
-        ((turn._("Reject"), f"rv:reject:{case_id}"), (turn._("Hold"), f"rv:hold:{case_id}")),
-        ((turn._("Release"), f"rv:release:{case_id}"),
-         (turn._("Open in web"), f"/cases/{case_id}")),
+        first,
+        ((turn._("Return"), f"rv:return:{case_id}"), (turn._("Reject"), f"rv:reject:{case_id}")),
+        ((turn._("Hold"), f"rv:hold:{case_id}"), (turn._("Release"), f"rv:release:{case_id}")),
+        ((turn._("Open in web"), f"/cases/{case_id}"),),
     )
+
+
+async def decision_reply(turn: Turn, press: Press, *lead: str) -> Reply:
+    """The case card with its decision buttons; until the reviewer opened the photos, a line
+    saying where to see them (C6)."""
+    seen = await review_photos.photos_viewed(press.actor, press.case_id)
+    hint = () if seen else (turn._(PHOTOS_HINT),)
+    return Reply("\n\n".join((*lead, await case_card(turn, press), *hint)),
+                 action_buttons(turn, press.case_id, seen))
 
 
 def local(turn: Turn, name_zh: str, name_en: str) -> str:
@@ -99,15 +118,13 @@ async def open_case(press: Press) -> str:
 async def claim(turn: Turn, press: Press) -> Outcome:
     """Claim: take the case, then show it with the decision buttons (C8)."""
     text = turn._("You claimed case %(case_no)s.", case_no=await open_case(press))
-    card = await case_card(turn, press)
-    return answer(Step.IDLE, Reply(f"{text}\n\n{card}", action_buttons(turn, press.case_id)))
+    return answer(Step.IDLE, await decision_reply(turn, press, text))
 
 
 async def show(turn: Turn, press: Press) -> Outcome:
     """Back: the case with its decision buttons again; any selection is dropped."""
     await open_case(press)
-    return answer(Step.IDLE, Reply(await case_card(turn, press),
-                                   action_buttons(turn, press.case_id)))
+    return answer(Step.IDLE, await decision_reply(turn, press))
 
 
 async def approve(turn: Turn, press: Press) -> Outcome:

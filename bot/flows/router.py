@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 
 from tortoise.transactions import in_transaction
 
-from bot.flows import account, capture, devices, inspections, review, special, vouchers
+from bot.flows import account, capture, devices, inspections, menu, review, scan, special, vouchers
 from bot.flows.context import FlowContext
 from bot.flows.messages import Inbound, Reply
 from bot.flows.turn import Outcome, Step, Turn, answer
@@ -149,6 +149,7 @@ async def end_flow(turn: Turn) -> Outcome:
 FLOWS: dict[str, ModuleType] = {
     "account": account, "capture": capture, "review": review, "special": special,
     "devices": devices, "vouchers": vouchers, "inspections": inspections,
+    "scan": scan, "menu": menu,
 }
 # The flows whose steps /cancel (capture.cancel) knows how to end; the others just stop.
 FLOW_CANCELS = frozenset({"capture", "devices", "special"})
@@ -258,7 +259,8 @@ class ChatRouter:
         staff = account.staff
         locale = chat.preferred_locale(account.session.locale, staff.locale if staff else None,
                                        inbound.language_code, self.default_locale)
-        return Turn(inbound, account, locale, self.ctx)
+        # a /help button runs its command as if typed (issue 16)
+        return Turn(menu.as_typed(inbound), account, locale, self.ctx)
 
 
 async def outcome_of(turn: Turn) -> Outcome:
@@ -347,4 +349,6 @@ def handler_for(turn: Turn) -> account.Handler:
         return CALLBACKS[prefix] if prefix else account.stale_button
     if inbound.command:
         return COMMANDS.get(inbound.command, account.unknown_text)
+    if turn.step == Step.IDLE and scan.label_code(inbound.text):
+        return scan.scanned_address  # a scanned label: no step waits for this text
     return STEPS.get(turn.step, STEPS[Step.IDLE])

@@ -5,7 +5,8 @@ WeCom has no rows of buttons under a text: a card carries the text as its title 
 line) and sub-title (the rest) — or, a first line too long for a title, as its sub-title
 alone — and at most six buttons. A text too long for a card goes
 first as text messages (each within WeCom's 2,048 bytes) and the card follows with a short
-title; more than six buttons make several cards. Each button gets a short key ("k0".."k5")
+title; more than six buttons make several cards, and rows set apart (`messages.APART`, the
+wizard's Submit) go on a card of their own. Each button gets a short key ("k0".."k5")
 kept with its label and data in `domain.platform.chat_cards`; a link (admin path or URL)
 becomes a URL button, absolute with the public address and dropped without one.
 """
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from unicodedata import east_asian_width
 
-from bot.flows.messages import Buttons, absolute_links, is_url
+from bot.flows.messages import Buttons, absolute_links, groups, is_url
 from domain.platform.chat_cards import Keys
 
 CARD_TYPE = "button_interaction"
@@ -78,8 +79,8 @@ def new_task_id() -> str:
 
 def layout(text: str, buttons: Buttons, public_url: str) -> Layout:
     """A text with rows of buttons as WeCom messages (see the module doc)."""
-    pairs = [pair for row in absolute_links(buttons, public_url) for pair in row]
-    if not pairs:
+    batches = card_batches(buttons, public_url)
+    if not batches:
         return Layout(tuple(split_text(text)), ())
     titles = card_titles(text)
     texts: tuple[str, ...] = ()
@@ -87,10 +88,20 @@ def layout(text: str, buttons: Buttons, public_url: str) -> Layout:
         texts, titles = tuple(split_text(text)), (short(first_line(text), TITLE_MAX), "")
     title, sub_title = titles
     following = title or short(first_line(text), TITLE_MAX)  # the next cards' title
-    cards = (card(new_task_id(), title, sub_title, pairs[:BUTTONS_MAX]), *(
-        card(new_task_id(), following, "", pairs[start:start + BUTTONS_MAX])
-        for start in range(BUTTONS_MAX, len(pairs), BUTTONS_MAX)))
+    cards = (card(new_task_id(), title, sub_title, batches[0]),
+             *(card(new_task_id(), following, "", batch) for batch in batches[1:]))
     return Layout(texts, cards)
+
+
+def card_batches(buttons: Buttons, public_url: str) -> list[list[tuple[str, str]]]:
+    """The buttons of each card: at most six, and a group of rows set `APART` (a final
+    Submit) on cards of its own, since a card has no rows to set it apart in."""
+    batches = []
+    for group in groups(buttons):
+        pairs = [pair for row in absolute_links(group, public_url) for pair in row]
+        batches += [pairs[start:start + BUTTONS_MAX]
+                    for start in range(0, len(pairs), BUTTONS_MAX)]
+    return batches
 
 
 def card(task_id: str, title: str, sub_title: str, pairs: list[tuple[str, str]]) -> Card:

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from tortoise.transactions import in_transaction
 
+from domain.cases import review_photos
 from domain.cases.capture_gate import CaptureContext
 from domain.cases.case_summaries import CaseSummary, case_summary, visible_case
 from domain.models import Case, CaseDecision, CaseEvent, CasePhoto
@@ -79,6 +80,7 @@ async def case_detail(actor: Actor, case_id: int, ctx: CaptureContext) -> CaseDe
                            detail={"case_no": case.case_no})
     return CaseDetail(
         summary=summary, agent_name=case.agent.name, org_name=case.org.name,
+        await review_photos.note_photos_viewed(actor, case)  # the page shows them (C6)
         claimed_by_id=case.claimed_by_id,  # type: ignore[attr-defined]
         claimed_by_name=case.claimed_by.name if case.claimed_by else "",
         first_approved_by_id=case.first_approved_by_id,  # type: ignore[attr-defined]

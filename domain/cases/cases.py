@@ -398,9 +398,9 @@ async def _check_complete(case: Case, business_type: BusinessType,
 
 
 def reviewer_intent(kind: str, case: Case) -> Intent:
-    """A notice of this revision of a case offering reviewers to claim, approve, return or
-    open it (C8)."""
-    return Intent.of(kind, case.id, Action.CLAIM, Action.APPROVE, Action.RETURN, Action.OPEN,
+    """A notice of this revision of a case offering reviewers to claim, return or open it
+    (C8); Approve waits until the reviewer opened the photos (C6, issue 16)."""
+    return Intent.of(kind, case.id, Action.CLAIM, Action.RETURN, Action.OPEN,
                      revision=case.revision)
 
 

@@ -23,6 +23,7 @@ release edits them back to offer the case (issue 14).
 A first approval gives the claim back, so any other reviewer may give the second one; the
 first approver may no longer decide that revision. An on-hold case keeps its claimer; its
 claimer may release it and another reviewer may then claim it.
+A reviewer approves a revision only once he opened its photos (`review_photos`, C6).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from domain.cases import review_duty
 from domain.cases.capture_gate import CaptureContext
 from domain.cases.case_timeline import record_event
 from domain.cases.cases import reviewer_intent
+from domain.cases.review_photos import refuse_unseen
 from domain.models import (
     BusinessType,
     Case,
@@ -201,7 +203,8 @@ async def release(actor: Actor, case_id: int) -> Case:
 async def approve(actor: Actor, case_id: int, ctx: CaptureContext,
                   now: datetime | None = None) -> Case:
     """Approve; four-eyes types need a second, different reviewer (C6, S2); the final
-    approval issues the reserved voucher serial to the customer (V1)."""
+    approval issues the reserved voucher serial to the customer (V1); only by a reviewer who
+    opened the revision's photos (C6)."""
     moment = now or utcnow()
     async with in_transaction():
         case, business_type = await _open_for_decision(actor, case_id, OPEN_STATUSES)
@@ -212,6 +215,7 @@ async def approve(actor: Actor, case_id: int, ctx: CaptureContext,
             await _ask_second_approval(actor, updated, business_type, moment)
             await _tell_agent(updated, business_type, "first_approved", FIRST_APPROVED_TO_AGENT)
         else:
+        await refuse_unseen(actor, case)
             updated = await _decide(actor, case, _Outcome(
                 DecisionKind.APPROVE, CaseStatus.APPROVED, CaseEventKind.APPROVED), moment)
             await events.publish(CaseApproved(actor, case.id, moment))
