@@ -78,9 +78,9 @@ async def case_detail(actor: Actor, case_id: int, ctx: CaptureContext) -> CaseDe
         await audit.record(actor, "case.view", "case", case.id,
                            org_id=case.org_id,  # type: ignore[attr-defined]
                            detail={"case_no": case.case_no})
+        await review_photos.note_photos_viewed(actor, case)  # the page shows them (C6)
     return CaseDetail(
         summary=summary, agent_name=case.agent.name, org_name=case.org.name,
-        await review_photos.note_photos_viewed(actor, case)  # the page shows them (C6)
         claimed_by_id=case.claimed_by_id,  # type: ignore[attr-defined]
         claimed_by_name=case.claimed_by.name if case.claimed_by else "",
         first_approved_by_id=case.first_approved_by_id,  # type: ignore[attr-defined]

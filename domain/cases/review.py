@@ -208,6 +208,7 @@ async def approve(actor: Actor, case_id: int, ctx: CaptureContext,
     moment = now or utcnow()
     async with in_transaction():
         case, business_type = await _open_for_decision(actor, case_id, OPEN_STATUSES)
+        await refuse_unseen(actor, case)
         if business_type.four_eyes and case.first_approved_by_id is None:  # type: ignore[attr-defined]
             updated = await _decide(actor, case, _Outcome(
                 DecisionKind.FIRST_APPROVAL, CaseStatus.IN_REVIEW, CaseEventKind.FIRST_APPROVED),
@@ -215,7 +216,6 @@ async def approve(actor: Actor, case_id: int, ctx: CaptureContext,
             await _ask_second_approval(actor, updated, business_type, moment)
             await _tell_agent(updated, business_type, "first_approved", FIRST_APPROVED_TO_AGENT)
         else:
-        await refuse_unseen(actor, case)
             updated = await _decide(actor, case, _Outcome(
                 DecisionKind.APPROVE, CaseStatus.APPROVED, CaseEventKind.APPROVED), moment)
             await events.publish(CaseApproved(actor, case.id, moment))
