@@ -26,6 +26,7 @@ from domain.models import Device, Role
 from domain.people import orgs, staff
 from domain.platform import audit
 from domain.platform.actors import system_actor
+from domain.platform.paging import PageRequest
 from domain.vouchers import tail_boxes, voucher_reports, voucher_stock
 from fieldops.db import apply_migrations, close_database, open_database
 
@@ -111,7 +112,7 @@ async def main(sizes: list[int]) -> None:
                 done = size
                 results["balances"].append(await timed(lambda: voucher_reports.balances(ROOT)))
                 results["journal first page"].append(
-                    await timed(lambda: voucher_reports.journal(ROOT, limit=50)))
+                    await timed(lambda: voucher_reports.journal(ROOT, PageRequest())))
                 results["box detail"].append(
                     await timed(lambda: tail_boxes.box_detail(ROOT, boxes[0]), repeat=1))
                 results["month report"].append(

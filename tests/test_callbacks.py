@@ -337,15 +337,17 @@ async def test_the_queue_shows_due_callbacks_masked_to_their_agent(bench: Bench)
     rows = [await scheduled(bench) for _ in range(3)]
     await Callback.filter(id=rows[2].id).update(assigned_to_id=None)
     due = max(row.scheduled_at for row in rows)
-    mine = await callbacks.callback_queue(bench.caller, due, bench.desk.ctx.cipher)
+    mine = (await callbacks.callback_queue(bench.caller, due, bench.desk.ctx.cipher)).rows
     expected = {row.id for row in rows
                 if row.assigned_to_id in (bench.caller.staff_id, None)}  # type: ignore[attr-defined]
     assert {view.callback.id for view in mine} == expected | {rows[2].id}
     assert all(view.mobile_masked == "138****5678" for view in mine)
-    assert await callbacks.callback_queue(bench.caller, MONDAY_10AM, bench.desk.ctx.cipher) == []
+    assert (await callbacks.callback_queue(bench.caller, MONDAY_10AM, bench.desk.ctx.cipher)
+            ).rows == []
     overseen = await callbacks.callback_queue(bench.desk.supervisor, due, bench.desk.ctx.cipher)
-    assert len(overseen) == 3
-    assert await callbacks.callback_queue(bench.far_caller, due, bench.desk.ctx.cipher) == []
+    assert len(overseen.rows) == overseen.total == 3
+    assert (await callbacks.callback_queue(bench.far_caller, due, bench.desk.ctx.cipher)
+            ).rows == []
 
 
 async def test_revealing_the_mobile_is_audited(bench: Bench) -> None:

@@ -25,6 +25,7 @@ from domain.models import (
     VoucherState,
 )
 from domain.platform.errors import DomainError, NotFound, PermissionDenied
+from domain.platform.paging import PageRequest
 from domain.vouchers import (
     _ledger,
     case_vouchers,
@@ -254,17 +255,20 @@ async def test_an_unfrozen_box_takes_allocations_again(world: World) -> None:
 
 async def test_the_journal_and_box_detail_show_each_movement(world: World) -> None:
     await voucher_stock.allocate(world.ops, world.box.id, world.card_type.id, count=2, now=T0)
-    page = await voucher_reports.journal(world.ops, org_id=world.ids["outlet_a"], limit=3)
+    page = (await voucher_reports.journal(world.ops, PageRequest(3),
+                                          org_id=world.ids["outlet_a"])).rows
     assert [m.kind.value for m in page] == ["allocated", "allocated", "received"]
-    older = await voucher_reports.journal(world.ops, kind="received", before_id=page[-1].id,
-                                          limit=50)
-    assert len(older) == 39 and all(m.id < page[-1].id for m in older)
-    assert [m.voucher.serial for m in await voucher_reports.journal(world.ops, serial=card(2))] == [
-        card(2), card(2)]
+    received = await voucher_reports.journal(world.ops, PageRequest(1), kind="received")
+    older = await voucher_reports.journal(world.ops, PageRequest(50, received.following),
+                                          kind="received")
+    assert received.total == 40 and len(older.rows) == 39
+    assert all(m.id < received.rows[0].id for m in older.rows)
+    by_serial = await voucher_reports.journal(world.ops, PageRequest(), serial=card(2))
+    assert [m.voucher.serial for m in by_serial.rows] == [card(2), card(2)]
     box, held, moves = await tail_boxes.box_detail(world.ops, world.box.id)
     assert box.holder.id == world.agent.staff_id
     assert [v.serial for v in held] == [card(1), card(2)] and len(moves) == 2
     _, outsider = await person(world.ids["outlet_b"], Role.OPS_ADMIN, no="O009")
-    assert await voucher_reports.journal(outsider) == []
+    assert (await voucher_reports.journal(outsider, PageRequest())).rows == []
     with pytest.raises(NotFound):
         await tail_boxes.box_detail(outsider, world.box.id)

@@ -20,6 +20,7 @@ from admin_web.pages import (
     form_of,
     render,
 )
+from admin_web.paging import page_request, pager
 from admin_web.params import choice, date_or, path_id, whole_number
 from admin_web.state import CONFIG_KEY, TIMEZONE_KEY
 from admin_web.views.cases import capture_of
@@ -67,11 +68,13 @@ async def queue(request: web.Request) -> web.Response:
     S1)."""
     upcoming = request.query.get("show") == "upcoming"
     chosen = choice(request.query.get("due"), Due)
-    rows = await callbacks.callback_queue(actor_of(request), clock.utcnow(),
-                                          capture_of(request).cipher, upcoming=upcoming,
+    page = await callbacks.callback_queue(actor_of(request), clock.utcnow(),
+                                          capture_of(request).cipher,
+                                          page_request(request.query), upcoming=upcoming,
                                           due=chosen, zone=request.app[TIMEZONE_KEY])
-    return await render(request, "callbacks/queue.html",
-                        {"rows": rows, "upcoming": upcoming, "due": chosen} | labels())
+    return await render(request, "callbacks/queue.html", {
+        "rows": page.rows, "paging": pager(request, page), "upcoming": upcoming,
+        "due": chosen} | labels())
 
 
 async def _detail_view(request: web.Request, *, mobile: str | None = None,

@@ -24,6 +24,7 @@ from admin_web.pages import (
     form_of,
     render,
 )
+from admin_web.paging import page_request, pager
 from admin_web.params import (
     choice,
     int_or_none,
@@ -104,7 +105,6 @@ MIS_ISSUE_LABELS: dict[MisIssueStatus, str] = {
     MisIssueStatus.TAKEN_BACK: N_("Taken back into the box (case closed)"),
     MisIssueStatus.UNRECOVERABLE: N_("Unrecoverable, counted as lost"),
 }
-JOURNAL_PAGE = 50
 SERIAL_PAGE = 100  # serials per page of a box
 MOVEMENT_PAGE = 50  # movements per page of a box
 VOUCHER_TYPE = Form(VoucherTypeForm, (
@@ -385,16 +385,13 @@ def journal_filters(query: MultiMapping[str]) -> dict[str, Any]:
 
 
 async def journal_page(request: web.Request) -> web.Response:
-    """The movement journal, newest first, filtered and paged by id (V1)."""
+    """The movement journal, newest first, filtered, page by page (V1)."""
     actor = actor_of(request)
     filters = journal_filters(request.query)
-    rows = await voucher_reports.journal(actor, **filters, limit=JOURNAL_PAGE,
-                                         before_id=int_or_none(request.query.get("before_id")))
-    older = None
-    if len(rows) == JOURNAL_PAGE:
-        kept = {key: value for key, value in filters.items() if value}
-        older = "/vouchers/journal?" + urlencode(kept | {"before_id": rows[-1].id})
-    context = {"rows": rows, "filters": filters, "older": older, "kinds": list(MovementKind),
+    page = await voucher_reports.journal(actor, page_request(request.query), **filters)
+    rows = page.rows
+    context = {"rows": rows, "filters": filters, "paging": pager(request, page),
+               "kinds": list(MovementKind),
                "orgs": await orgs.list_orgs(actor),
                "serial_of": await voucher_reports.serials_of({row.voucher_id for row in rows})}
     return await voucher_page(request, "vouchers/journal.html", context)

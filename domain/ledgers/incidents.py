@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from domain.ledgers import devices, major_incidents
@@ -43,6 +44,7 @@ from domain.platform.errors import N_, DomainError, NotFound, PermissionDenied
 from domain.platform.events import DeviceLost, VouchersLost
 from domain.platform.identity import normalise_serial
 from domain.platform.intents import Intent
+from domain.platform.paging import Page, PageRequest, keyset_page
 
 REPEATABLE_LOSSES = (IncidentKind.VOUCHER_LOSS, IncidentKind.PAPERS_LOSS)
 MAX_TEXT_LENGTH = 200
@@ -236,11 +238,24 @@ async def _incident_in_scope(actor: Actor, incident_id: int) -> Incident:
     return incident
 
 
-async def list_incidents(actor: Actor, *, status: str | None = None) -> list[Incident]:
-    """Incidents of the actor's org subtree, newest first (D3, Q4)."""
+def _incidents(actor: Actor, status: str | None) -> QuerySet[Incident]:
+    """Incidents of the actor's org subtree, in one state or all (D3, Q4)."""
     require(actor, Permission.INCIDENT_VIEW)
     query = Incident.filter(org__path__startswith=scope_prefix(actor))
-    if status:
-        query = query.filter(status=IncidentStatus(status))
-    return await query.prefetch_related("org", "staff", "device", "reported_by",
-                                        "closed_by").order_by("-id")
+    return query.filter(status=IncidentStatus(status)) if status else query
+
+
+def _listed(query: QuerySet[Incident]) -> QuerySet[Incident]:
+    """What the incident list shows of each row."""
+    return query.prefetch_related("org", "staff", "device", "reported_by", "closed_by")
+
+
+async def list_incidents(actor: Actor, *, status: str | None = None) -> list[Incident]:
+    """Incidents of the actor's org subtree, newest first (D3, Q4)."""
+    return await _listed(_incidents(actor, status)).order_by("-id")
+
+
+async def incident_page(actor: Actor, paging: PageRequest, *, status: str | None = None
+                        ) -> Page[Incident]:
+    """One page of the incidents of the actor's org subtree, newest first (D3, Q4)."""
+    return await keyset_page(_incidents(actor, status), ("-id",), paging, _listed)

@@ -49,6 +49,7 @@ from domain.platform.clock import day_bounds, utcnow
 from domain.platform.errors import N_, DomainError, NotFound, PermissionDenied
 from domain.platform.identity import mask_mobile
 from domain.platform.intents import Intent
+from domain.platform.paging import PAGE_ONE, Page, PageRequest, keyset_page
 from domain.platform.privacy import (
     DEFAULT_REVEAL_LIMITS,
     FieldCipher,
@@ -208,9 +209,10 @@ def due_condition(due: Due, now: datetime, zone: ZoneInfo) -> Q:
     return Q(due_at__gte=now, due_at__lt=day_bounds(now.astimezone(zone).date(), zone)[1])
 
 
-async def callback_queue(actor: Actor, now: datetime, cipher: FieldCipher, *,
-                         upcoming: bool = False, due: Due | None = None,
-                         zone: ZoneInfo = DEFAULT_ZONE) -> list[CallbackView]:
+async def callback_queue(actor: Actor, now: datetime, cipher: FieldCipher,
+                         paging: PageRequest = PAGE_ONE, *, upcoming: bool = False,
+                         due: Due | None = None, zone: ZoneInfo = DEFAULT_ZONE
+                         ) -> Page[CallbackView]:
     """Open callbacks the actor may see that are due to be called (all open ones with
     `upcoming`; those due today or overdue with `due`), earliest slot first (K1, S1)."""
     query = open_callbacks(actor)
@@ -218,9 +220,10 @@ async def callback_queue(actor: Actor, now: datetime, cipher: FieldCipher, *,
         query = query.filter(due_condition(due, now, zone))
     elif not upcoming:
         query = query.filter(scheduled_at__lte=now)
-    rows = await query.prefetch_related("case", "business_type", "org", "field_agent",
-                                        "assigned_to").order_by("scheduled_at", "id")
-    return [_view(actor, row, cipher, now) for row in rows]
+    page = await keyset_page(query, ("scheduled_at", "id"), paging, lambda rows: rows.
+                             prefetch_related("case", "business_type", "org", "field_agent",
+                                              "assigned_to"))
+    return page.map(lambda row: _view(actor, row, cipher, now))
 
 
 def _view(actor: Actor, callback: Callback, cipher: FieldCipher, now: datetime,

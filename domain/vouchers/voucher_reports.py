@@ -32,6 +32,7 @@ from domain.platform.actors import Actor
 from domain.platform.calendar import DEFAULT_ZONE
 from domain.platform.errors import N_, DomainError, NotFound
 from domain.platform.identity import normalise_serial
+from domain.platform.paging import Page, PageRequest, keyset_page
 from domain.vouchers import voucher_balances
 from domain.vouchers._ledger import org_in_scope
 from domain.vouchers.tail_boxes import box_for_device
@@ -103,10 +104,10 @@ async def balances(actor: Actor, *, org_id: int | None = None) -> list[Balance]:
     return await _balance_rows(prefix)
 
 
-async def journal(actor: Actor, *, kind: str | None = None, org_id: int | None = None,
-                  serial: str | None = None, before_id: int | None = None, limit: int = 50
-                  ) -> list[VoucherMovement]:
-    """The movement journal of the actor's subtree, newest first, keyset-paged (V1)."""
+async def journal(actor: Actor, paging: PageRequest, *, kind: str | None = None,
+                  org_id: int | None = None, serial: str | None = None
+                  ) -> Page[VoucherMovement]:
+    """One page of the movement journal of the actor's subtree, newest first (V1)."""
     require(actor, Permission.VOUCHER_VIEW)
     query = VoucherMovement.all()
     if org_id is not None or not sees_everything(actor):
@@ -119,10 +120,8 @@ async def journal(actor: Actor, *, kind: str | None = None, org_id: int | None =
         query = query.filter(kind=MovementKind(kind))
     if serial and normalise_serial(serial):
         query = query.filter(voucher__serial=normalise_serial(serial))
-    if before_id is not None:
-        query = query.filter(id__lt=before_id)
-    return list(await query.order_by("-id").limit(max(1, min(limit, 500))).prefetch_related(
-        "voucher__voucher_type"))
+    return await keyset_page(query, ("-id",), paging,
+                             lambda rows: rows.prefetch_related("voucher__voucher_type"))
 
 
 async def pending_voids(actor: Actor) -> list[VoidRequest]:
