@@ -129,6 +129,8 @@ async def _create_database(name: str, template: str | None = None) -> None:
     server = await asyncpg.connect(PG_SERVER_URL)
     copy_of = f' TEMPLATE "{template}"' if template else ""
     await server.execute(f'CREATE DATABASE "{name}"{copy_of}')
+    # a test database outlives no crash: commits need not wait for the disk (5-10x faster)
+    await server.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
     await server.close()
 
 
@@ -139,13 +141,27 @@ async def _drop_database(name: str) -> None:
 
 
 async def _truncate_all() -> None:
+    """Empty the tables earlier tests wrote to and restart the sequences they used.
+
+    DELETE of the written tables, not TRUNCATE of all: a TRUNCATE syncs new files to disk at
+    commit (~0.2 s for the ~60 tables, every test), a DELETE of a few small tables costs
+    milliseconds.
+    """
     connection = connections.get("default")
     tables = [model._meta.db_table for model in Tortoise.apps["models"].values()]
-    quoted = ", ".join(f'"{table}"' for table in tables)
-    # replica role: past the audit log's append-only triggers (migration 0016)
-    await connection.execute_script(
-        "BEGIN; SET LOCAL session_replication_role = replica; "
-        f"TRUNCATE {quoted} RESTART IDENTITY CASCADE; COMMIT")
+    probe = " UNION ALL ".join(
+        f"SELECT '{table}' AS name WHERE EXISTS (SELECT 1 FROM \"{table}\")" for table in tables)
+    written = [row["name"] for row in await connection.execute_query_dict(probe)]
+    used = await connection.execute_query_dict(
+        "SELECT sequencename FROM pg_sequences "
+        "WHERE schemaname = current_schema() AND last_value IS NOT NULL")
+    statements = [f"SELECT setval('\"{row['sequencename']}\"', 1, false)" for row in used]
+    statements += [f'DELETE FROM "{table}"' for table in written]
+    if statements:
+        # replica role: past the foreign keys and the audit log's append-only triggers (0016)
+        await connection.execute_script(
+            "BEGIN; SET LOCAL session_replication_role = replica; "
+            + "; ".join(statements) + "; COMMIT")
 
 
 @pytest.fixture
