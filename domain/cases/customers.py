@@ -101,17 +101,22 @@ def mask_name(name: str) -> str:
 
 
 def customer_term(text: str) -> CustomerTerm | None:
-    """The term as an ID number, a mobile or a name, in that order; None when it is none."""
+    """The term as an ID number, a mobile or a name, in that order; None when it is none.
+    Names on resident ID cards are written in Chinese characters: a term of ASCII only is a
+    code (a case number prefix, an asset tag), not searched as a name (C1)."""
     number = normalise_resident_id(text)
     if _ID_SHAPE.fullmatch(number):
         return CustomerTerm(CustomerKind.ID_NUMBER, number)
-    for kind, validate in ((CustomerKind.MOBILE, validate_mobile),
-                           (CustomerKind.NAME, validate_customer_name)):
-        try:
-            return CustomerTerm(kind, validate(text))
-        except DomainError:
-            continue
-    return None
+    try:
+        return CustomerTerm(CustomerKind.MOBILE, validate_mobile(text))
+    except DomainError:
+        pass
+    if text.isascii():
+        return None
+    try:
+        return CustomerTerm(CustomerKind.NAME, validate_customer_name(text))
+    except DomainError:
+        return None
 
 
 def customer_condition(term: CustomerTerm, cipher: FieldCipher, via: str = "") -> Q:
