@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any, NoReturn, TypeVar
@@ -11,21 +12,22 @@ from urllib.parse import urlsplit
 import aiohttp_jinja2
 from aiohttp import web
 from aiohttp_session import get_session
-from multidict import MultiDict
+from multidict import MultiDict, MultiMapping
 
 from admin_web import sessions
 from admin_web.i18n import current_locale, error_text, gettext
-from admin_web.params import path_id
+from admin_web.params import path_id, refuse_control_characters
 from admin_web.state import ACTOR_KEY, TIMEZONE_KEY
-from domain.platform import clock
+from domain.platform import clock, web_notices
 from domain.platform.access import Permission, can
 from domain.platform.actors import Actor
-from domain.platform.errors import DomainError, NotFound, PermissionDenied
+from domain.platform.errors import N_, DomainError, NotFound, PermissionDenied
 from domain.platform.exports import XLSX_TYPE
 from locales import LOCALES
 
 T = TypeVar("T")
 ACTIVE_FILTER = {"1": True, "0": False}
+NOT_KEPT = frozenset({"csrf_token", "password", "new_password", "current_password"})
 
 
 def actor_of(request: web.Request) -> Actor:
@@ -34,7 +36,8 @@ def actor_of(request: web.Request) -> Actor:
 
 
 async def base_context(request: web.Request) -> dict[str, Any]:
-    """What every page may use: user, permissions, CSRF token, language, flash, error."""
+    """What every page may use: user, permissions, CSRF token, language, flash, error, the
+    results of a bulk action."""
     session = await get_session(request)
     actor = request.get(ACTOR_KEY)
     return {
@@ -46,6 +49,8 @@ async def base_context(request: web.Request) -> dict[str, Any]:
         "flash": sessions.pop_flash(session),
         "path": request.path_qs,
         "error": None,
+        "results": None,
+        "unread_notices": await web_notices.unread_count(actor) if actor else 0,  # the bell
     }
 
 
@@ -53,8 +58,15 @@ async def render(
     request: web.Request, template: str, context: dict[str, Any] | None = None, *,
     status: int = 200,
 ) -> web.Response:
-    """Render a template inside the layout."""
+    """Render a template inside the layout, with the refusal kept for this page by `refuse`
+    (its message, and the typed values over the form's own)."""
     page = await base_context(request) | (context or {})
+    note = await sessions.take_note(request, await get_session(request))
+    if note.get("path") == request.path:
+        page["error"] = page.get("error") or note.get("error")
+        if note.get("values") is not None:
+            page["form"] = dict(page.get("form") or {}) | note["values"]
+        page["results"] = note.get("results")
     return aiohttp_jinja2.render_template(template, request, page, status=status)
 
 
@@ -67,6 +79,41 @@ async def flash_and_redirect(request: web.Request, location: str, message: str) 
     """Show a (translated) message on the next page and go there."""
     sessions.set_flash(await get_session(request), message)
     redirect(location)
+
+
+def sent(form: MultiMapping[str]) -> dict[str, Any]:
+    """A posted form as typed, to keep with its refusal: one value per field, or the list of
+    a field sent several times (ticked boxes)."""
+    return {name: values if len(values := form.getall(name)) > 1 else values[0]
+            for name in form.keys() if name not in NOT_KEPT}
+
+
+async def refuse(request: web.Request, location: str, error: str,
+                 values: dict[str, Any] | None = None) -> NoReturn:
+    """Post/redirect/get after a refused form: back to `location` (a page of this site), which
+    shows the message and the typed values once; a refresh there sends nothing again."""
+    await note_and_redirect(request, location, {"error": error, "values": values})
+
+
+async def note_and_redirect(request: web.Request, location: str, note: dict[str, Any]
+                            ) -> NoReturn:
+    """Go to `location` (a page of this site), which shows the note once: its "error", typed
+    "values" over its form, "results" of a bulk action."""
+    target = local_path(location)
+    await sessions.keep_note(request, await get_session(request),
+                             note | {"path": urlsplit(target).path})
+    redirect(target)
+
+
+async def attempt_or_back(request: web.Request, call: Awaitable[T], location: str,
+                          values: dict[str, Any] | None = None) -> T:
+    """Await a service call; on a business rule's refusal go back to `location` with the
+    translated message and the typed values (`refuse`). Permission and not-found refusals
+    propagate to the error pages."""
+    result, error = await attempt(call)
+    if error is not None:
+        await refuse(request, location, error, values)
+    return result  # type: ignore[return-value]
 
 
 async def attempt(call: Awaitable[T]) -> tuple[T | None, str | None]:
@@ -131,3 +178,20 @@ def configured(part: T | None, refusal: str) -> T:
     if part is None:
         raise DomainError(refusal)
     return part
+
+
+async def uploaded_text(request: web.Request) -> str:
+    """The CSV of the chosen file, or else of the text field `csv_text` (a preview sends it
+    back): UTF-8, no control characters."""
+    posted = await request.post()
+    upload = posted.get("file")
+    if isinstance(upload, web.FileField) and upload.filename:
+        data = await asyncio.to_thread(upload.file.read)
+        try:
+            typed = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise DomainError(N_("The file is not UTF-8 text.")) from None
+    else:
+        typed = str(posted.get("csv_text", ""))
+    refuse_control_characters(MultiDict(file=typed))
+    return typed

@@ -16,14 +16,19 @@ from admin_web.views import (
     case_audits,
     cases,
     chat,
+    labels,
     dashboard,
     devices,
     health,
+    imports,
     incidents,
     inspections,
     language,
+    list_exports,
+    notifications,
     orgs,
     outbox,
+    people,
     qualifications,
     review_reasons,
     search,
@@ -88,11 +93,13 @@ def setup_routes(app: web.Application) -> None:
     _actions(app, "/staff/wecom-accounts", "staff_wecom_accounts", {
         "preview": staff.preview_accounts, "apply": staff.apply_accounts})
     _resource(app, "/duties", "duties", get=staff.duties_page)
+    _resource(app, "/people/{staff_id:\\d+}", "person", get=people.person_page)
     _resource(app, "/staff/{staff_id:\\d+}/bind-code", "bind_code", post=bind_codes.issue)
     _editor(app, "/business-types", "business_type", "business_type_id", (
         business_types.business_type_list, business_types.new_form, business_types.create,
         business_types.business_type_page, business_types.update, business_types.set_active))
     _resource(app, "/cases", "cases", get=cases.queue)
+    _resource(app, "/cases/claim", "cases_claim", post=cases.bulk_claim)
     case = "/cases/{case_id:\\d+}"
     _resource(app, case, "case", get=cases.case_page)
     _actions(app, case, "case", {
@@ -114,11 +121,18 @@ def setup_routes(app: web.Application) -> None:
     setup_inspection_routes(app)
     setup_callback_routes(app)
     setup_case_audit_routes(app)
+    setup_export_routes(app)
     _resource(app, "/search", "search", get=search.results_page)
     _resource(app, "/customers/by-case/{case_id:\\d+}", "customer", get=search.customer_page)
     _resource(app, "/audit", "audit", get=audit.audit_log)
     _resource(app, "/outbox", "outbox", get=outbox.outbox_page)
     _resource(app, "/outbox/{message_id:\\d+}/retry", "outbox_retry", post=outbox.retry)
+    _resource(app, "/notifications", "notifications", get=notifications.notification_list)
+    _resource(app, "/notifications/status", "notifications_status", get=notifications.status)
+    _resource(app, "/notifications/read-all", "notifications_read_all",
+              post=notifications.mark_all_read)
+    _resource(app, "/notifications/{notice_id:\\d+}/read", "notification_read",
+              post=notifications.mark_read)
     _resource(app, "/chat", "chat", get=chat.chat_page, post=chat.post)
     _resource(app, "/chat/messages", "chat_messages", get=chat.new_messages)
     _resource(app, "/chat/photos/{sha256:[0-9a-f]{64}}", "chat_photo", get=chat.photo)
@@ -143,12 +157,17 @@ def setup_ledger_routes(app: web.Application) -> None:
               post=qualifications.keep_account)
     _resource(app, "/devices", "devices", get=devices.device_list, post=devices.register)
     device = "/devices/{device_id:\\d+}"
+    _resource(app, "/devices/issue", "devices_issue", post=devices.issue_many)
+    _resource(app, "/imports/{ledger:[a-z]+}", "ledger_import", get=imports.import_page)
+    _actions(app, "/imports/{ledger:[a-z]+}", "ledger_import", {
+        "preview": imports.preview, "commit": imports.commit})
     _resource(app, device, "device", get=devices.device_page)
     _actions(app, device, "device", {"issue": devices.issue} | {
         name: devices.transition(name) for name in devices.TRANSITIONS})
     _resource(app, "/incidents", "incidents", get=incidents.incident_list)
     _actions(app, "/incidents/{incident_id:\\d+}", "incident", {
         "close": incidents.close, "major": incidents.mark_major})
+    _resource(app, "/incidents/close", "incidents_close", post=incidents.close_many)
 
 
 def setup_voucher_routes(app: web.Application) -> None:
@@ -171,6 +190,7 @@ def setup_voucher_routes(app: web.Application) -> None:
               post=voids.request_void)
     _actions(app, "/vouchers/voids/{void_id:\\d+}", "voucher_void", {
         "sign": voids.sign_void, "refuse": voids.refuse_void})
+    _resource(app, "/vouchers/voids/sign", "voucher_voids_sign", post=voids.sign_voids)
     _resource(app, "/vouchers/mis-issues", "voucher_mis_issues", get=voids.mis_issues_page,
               post=voids.record_mis_issue)
     _actions(app, "/vouchers/mis-issues/{mis_issue_id:\\d+}", "voucher_mis_issue", {
@@ -220,3 +240,20 @@ def setup_inspection_routes(app: web.Application) -> None:
               get=inspections.surprise_page, post=inspections.launch)
     _resource(app, "/inspections/samples/{sample_id:\\d+}", "inspection_sample",
               get=inspections.sample_page)
+
+
+def setup_export_routes(app: web.Application) -> None:
+    """The lists exported with a purpose (S4), the printed QR labels and their scan."""
+    for path, name, build in (
+            ("/devices", "devices", list_exports.device_sheet),
+            ("/staff", "staff", list_exports.staff_sheet),
+            ("/qualifications", "qualifications", list_exports.qualification_sheet),
+            ("/cases", "cases", list_exports.case_sheet),
+            ("/incidents", "incidents", list_exports.incident_sheet),
+            ("/vouchers/journal", "voucher_journal", list_exports.journal_sheet),
+            ("/audit", "audit", list_exports.audit_sheet)):
+        _resource(app, f"{path}/export", f"{name}_export",
+                  post=list_exports.export_view(path, build))
+    _resource(app, "/labels/tablets", "labels_tablets", get=labels.tablet_labels)
+    _resource(app, "/labels/boxes", "labels_boxes", get=labels.box_labels)
+    _resource(app, "/scan/{code:.+}", "scan", get=labels.scan)

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import secrets
 from datetime import timedelta
+from typing import Any
 
 from aiohttp import web
 from aiohttp_session import Session
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
-from cryptography.fernet import Fernet
+from cryptography.fernet import Fernet, InvalidToken
 
 from admin_web.config import AdminConfig
+from admin_web.state import CONFIG_KEY
+from domain.people import sessions as web_sessions
 from domain.people.sessions import ActiveSession, SessionRules
 
 COOKIE_NAME = "fieldops_admin"
@@ -21,6 +25,8 @@ SESSION_ID = "sid"
 CSRF = "csrf"
 LOCALE = "locale"
 FLASH = "flash"
+NOTE = "note"  # a page note waits on the server session (or, before log-in, the note itself)
+NOTE_CONTEXT = b"fieldops/page-note/v1\n"
 # The server session a request belongs to, once admin_web.middlewares.resume_session found it.
 SERVER_SESSION_KEY = web.RequestKey("server_session", ActiveSession)
 
@@ -59,6 +65,43 @@ def pop_flash(session: Session) -> str | None:
     """Take the pending message, if any."""
     message = session.pop(FLASH, None)
     return str(message) if message else None
+
+
+async def keep_note(request: web.Request, session: Session, note: dict[str, Any]) -> None:
+    """Keep what the next page shows once (post/redirect/get): a refused form's message and
+    typed values, a bulk action's results. Sealed under the site's key on the server session;
+    before log-in, only the message, in the cookie."""
+    server = request.get(SERVER_SESSION_KEY)
+    if server is None:
+        session[NOTE] = {"path": note.get("path"), "error": note.get("error")}
+        return
+    sealed = _note_key(request).encrypt(json.dumps(note).encode("utf-8")).decode("ascii")
+    await web_sessions.keep_page_note(server.id, sealed)
+    session[NOTE] = True
+
+
+async def take_note(request: web.Request, session: Session) -> dict[str, Any]:
+    """Take the note kept for the next page, once; empty when none waits."""
+    flag = session.pop(NOTE, None)
+    if isinstance(flag, dict):
+        return flag
+    server = request.get(SERVER_SESSION_KEY)
+    if not flag or server is None:
+        return {}
+    sealed = await web_sessions.take_page_note(server.id)
+    if sealed is None:
+        return {}
+    try:
+        kept = json.loads(_note_key(request).decrypt(sealed.encode("ascii")))
+    except InvalidToken:  # sealed under a key the site no longer has: nothing to show
+        return {}
+    return kept if isinstance(kept, dict) else {}
+
+
+def _note_key(request: web.Request) -> Fernet:
+    """The key page notes are sealed with, derived from the site's secret key."""
+    secret = request.app[CONFIG_KEY].secret_key.encode("utf-8")
+    return Fernet(base64.urlsafe_b64encode(hashlib.sha256(NOTE_CONTEXT + secret).digest()))
 
 
 def start_login(session: Session, token: str) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from domain.cases import review_reasons
 from domain.ledgers import device_imports, qualification_basis
 from domain.ledgers.ledger_csv import ImportReport
-from domain.people import staff
+from domain.people import staff, staff_imports
 from domain.people.bootstrap import create_first_sysadmin
 from domain.platform import audit, housekeeping
 from domain.platform.actors import system_actor
@@ -187,6 +187,7 @@ IMPORT_FORMATS = {
     "training": "employee_no,course,completed_on,hours,trainer",
     "exams": "employee_no,exam,taken_on,score,pass_mark",
     "devices": "asset_tag,serial,imei,model,purchase_date,org_code",
+    "staff": "employee_no,name,org_code,phone,roles",
 }
 
 
@@ -198,6 +199,7 @@ def _importer(graph: Graph, ledger: str) -> Callable[..., Awaitable[ImportReport
         "training": partial(qualification_basis.import_training_csv, today=today),
         "exams": partial(qualification_basis.import_exams_csv, today=today),
         "devices": partial(device_imports.import_devices_csv, zone=zone),
+        "staff": staff_imports.import_staff_csv,
     }[ledger]
 
 
@@ -290,7 +292,7 @@ def _positive(value: str) -> int:
 
 
 def _add_import_parser(sub: argparse._SubParsersAction) -> None:
-    """`fieldops import training|exams|devices FILE [--all-or-nothing]`."""
+    """`fieldops import training|exams|devices|staff FILE [--all-or-nothing]`."""
     importer = sub.add_parser("import", help="import ledger records from a CSV file")
     ledgers = importer.add_subparsers(dest="ledger", required=True)
     for ledger, columns in IMPORT_FORMATS.items():

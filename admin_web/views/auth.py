@@ -13,6 +13,7 @@ from admin_web.i18n import gettext as _
 from admin_web.pages import (
     actor_of,
     attempt,
+    attempt_or_back,
     flash_and_redirect,
     form_of,
     local_path,
@@ -98,13 +99,13 @@ async def logout(request: web.Request) -> web.Response:
     await flash_and_redirect(request, "/login", _("You have logged out."))
 
 
-async def _password_page(request: web.Request, error: str | None = None) -> web.Response:
-    """The password change form: why a change is due, the policy, and a refusal."""
+async def _password_page(request: web.Request) -> web.Response:
+    """The password change form: why a change is due, the policy (and a refusal kept for it:
+    the passwords typed are never kept)."""
     policy = request.app[CONFIG_KEY].login.passwords
     forced = await auth.forced_change(actor_of(request).staff_id, policy)
-    context = {"forced": _(forced[0]) % forced[1] if forced else None, "policy": policy,
-               "error": error}
-    return await render(request, "auth/password.html", context, status=400 if error else 200)
+    context = {"forced": _(forced[0]) % forced[1] if forced else None, "policy": policy}
+    return await render(request, "auth/password.html", context)
 
 
 async def password_form(request: web.Request) -> web.Response:
@@ -116,10 +117,8 @@ async def change_password(request: web.Request) -> web.Response:
     """Change one's own password, ending one's other sessions; the first log-in and an aged
     password must pass here."""
     form = await form_of(request)
-    _done, error = await attempt(server_sessions.change_password(
+    await attempt_or_back(request, server_sessions.change_password(
         actor_of(request), request[SERVER_SESSION_KEY].id, form.get("current", ""),
         form.get("new", ""), form.get("repeat", ""), request.app[CONFIG_KEY].login,
-        address=client_address(request)))
-    if error:
-        return await _password_page(request, error)
+        address=client_address(request)), "/password")
     await flash_and_redirect(request, "/", _("Your password has been changed."))

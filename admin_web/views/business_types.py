@@ -7,11 +7,12 @@ from typing import Any
 from aiohttp import web
 
 from admin_web.forms import Field, Form, Kind
+from admin_web.i18n import current_locale
 from admin_web.i18n import gettext as _
 from admin_web.pages import (
     ACTIVE_FILTER,
     actor_of,
-    attempt,
+    attempt_or_back,
     flash_and_redirect,
     form_of,
     render,
@@ -23,6 +24,7 @@ from domain.cases.business_types import BusinessTypeForm
 from domain.models import BusinessType, PhotoKind
 from domain.platform.access import Permission, require
 from domain.platform.errors import N_
+from domain.vouchers.voucher_names import type_names
 
 BUSINESS_TYPE = Form(BusinessTypeForm, (
     Field("code", to=None), Field("name_zh"), Field("name_en"),
@@ -37,7 +39,8 @@ async def business_type_list(request: web.Request) -> web.Response:
     state = request.query.get("active", "")
     rows = await business_types.list_business_types(actor_of(request),
                                                     active=ACTIVE_FILTER.get(state))
-    return await render(request, "business_types/list.html", {"rows": rows, "state": state})
+    return await render(request, "business_types/list.html", {
+        "rows": rows, "state": state, "type_names": await type_names(current_locale())})
 
 
 async def new_form(request: web.Request) -> web.Response:
@@ -48,21 +51,19 @@ async def new_form(request: web.Request) -> web.Response:
     return await _edit_page(request, None, defaults)
 
 
-async def _edit_page(request: web.Request, row: BusinessType | None, values: dict[str, Any],
-                     error: str | None = None) -> web.Response:
-    context = {"business_type": row, "form": values, "error": error}
-    return await render(request, "business_types/edit.html", context,
-                        status=400 if error else 200)
+async def _edit_page(request: web.Request, row: BusinessType | None, values: dict[str, Any]
+                     ) -> web.Response:
+    context = {"business_type": row, "form": values,
+               "type_names": await type_names(current_locale())}
+    return await render(request, "business_types/edit.html", context)
 
 
 async def create(request: web.Request) -> web.Response:
     """Add a business type."""
     form = await form_of(request)
-    row, error = await attempt(business_types.create_business_type(
+    row = await attempt_or_back(request, business_types.create_business_type(
         actor_of(request), form.get("code", ""), BUSINESS_TYPE.parse(form)
-    ))
-    if row is None:
-        return await _edit_page(request, None, BUSINESS_TYPE.as_sent(form), error)
+    ), "/business-types/new", BUSINESS_TYPE.as_sent(form))
     message = _("Business type %(code)s added.") % {"code": row.code}
     await flash_and_redirect(request, f"/business-types/{row.id}", message)
 
@@ -78,12 +79,9 @@ async def update(request: web.Request) -> web.Response:
     """Save the edited fields of a business type."""
     form = await form_of(request)
     actor, type_id = actor_of(request), path_id(request, "business_type_id")
-    row, error = await attempt(business_types.update_business_type(
+    await attempt_or_back(request, business_types.update_business_type(
         actor, type_id, BUSINESS_TYPE.parse(form)
-    ))
-    if row is None:
-        current = await business_types.get_business_type(actor, type_id)
-        return await _edit_page(request, current, BUSINESS_TYPE.as_sent(form), error)
+    ), f"/business-types/{type_id}", BUSINESS_TYPE.as_sent(form))
     await flash_and_redirect(request, f"/business-types/{type_id}", _("Changes saved."))
 
 

@@ -4,21 +4,24 @@ audited reveal of the mobile, and the report with its audited export (K1, Q4, S1
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 from typing import Any
 
 from aiohttp import web
 from multidict import MultiMapping
 
-from admin_web.i18n import current_locale
+from admin_web.i18n import current_locale, status_text
 from admin_web.i18n import gettext as _
 from admin_web.pages import (
     actor_of,
     attempt,
+    attempt_or_back,
     business_today,
     download,
     flash_and_redirect,
     form_of,
     render,
+    sent,
 )
 from admin_web.paging import page_request, pager
 from admin_web.params import choice, date_or, path_id, whole_number
@@ -30,13 +33,6 @@ from domain.oversight.callbacks import CallRecord, Due
 from domain.platform import clock
 from domain.platform.errors import N_
 
-STATUS_LABELS: dict[CallbackStatus, str] = {
-    CallbackStatus.SCHEDULED: N_("Scheduled"),
-    CallbackStatus.ATTEMPTED: N_("Not reached yet"),
-    CallbackStatus.COMPLETED: N_("Completed"),
-    CallbackStatus.UNREACHABLE: N_("Unreachable"),
-    CallbackStatus.CANCELLED: N_("Cancelled"),
-}
 OUTCOME_LABELS: dict[str, str] = {
     CallbackOutcome.CONFIRMED: N_("Customer confirmed the business"),
     CallbackOutcome.DENIED: N_("Customer denies the business"),
@@ -56,7 +52,7 @@ DONE_MESSAGES: dict[str, str] = {
 
 def labels() -> dict[str, Any]:
     """Label helpers the callback templates use."""
-    return {"callback_status_label": lambda value: _(STATUS_LABELS[CallbackStatus(value)]),
+    return {"callback_status_label": partial(status_text, CallbackStatus),
             "outcome_label": lambda value: _(OUTCOME_LABELS[value]),
             "results": list(OUTCOME_LABELS),
             "groupings": callback_reports.GROUPINGS}
@@ -77,16 +73,12 @@ async def queue(request: web.Request) -> web.Response:
         "due": chosen} | labels())
 
 
-async def _detail_view(request: web.Request, *, mobile: str | None = None,
-                       error: str | None = None, form: MultiMapping[str] | None = None,
-                       status: int = 200) -> web.Response:
+async def _detail_view(request: web.Request, *, mobile: str | None = None) -> web.Response:
     """Render a callback, with the clear mobile only right after a reveal (C10)."""
     view = await callbacks.callback_detail(actor_of(request), path_id(request, "callback_id"),
                                            capture_of(request).cipher, clock.utcnow())
-    context = {"view": view, "callback": view.callback, "mobile": mobile, "error": error,
-               "form": form or {}}
-    response = await render(request, "callbacks/detail.html", context | labels(),
-                            status=status)
+    context = {"view": view, "callback": view.callback, "mobile": mobile, "form": {}}
+    response = await render(request, "callbacks/detail.html", context | labels())
     response.headers["Cache-Control"] = "private, no-store"
     return response
 
@@ -100,10 +92,11 @@ async def reveal(request: web.Request) -> web.Response:
     """Show the customer's mobile in clear once, audited and rate-limited by the service
     (C10)."""
     capture = capture_of(request)
-    mobile, error = await attempt(callbacks.reveal_mobile(
-        actor_of(request), path_id(request, "callback_id"), capture.cipher,
-        capture.reveal_limits))
-    return await _detail_view(request, mobile=mobile, error=error, status=400 if error else 200)
+    callback_id = path_id(request, "callback_id")
+    mobile = await attempt_or_back(request, callbacks.reveal_mobile(
+        actor_of(request), callback_id, capture.cipher, capture.reveal_limits),
+        f"/callbacks/{callback_id}")
+    return await _detail_view(request, mobile=mobile)
 
 
 def _call_record(form: MultiMapping[str]) -> CallRecord:
@@ -120,11 +113,10 @@ async def record(request: web.Request) -> web.Response:
     """Record one call against the script (K1, Q4)."""
     form = await form_of(request)
     call = _call_record(form)
-    done, error = await attempt(callbacks.record_call(
-        actor_of(request), path_id(request, "callback_id"), call,
-        request.app[CONFIG_KEY].calendar, rules=request.app[CONFIG_KEY].incidents))
-    if done is None:
-        return await _detail_view(request, error=error, form=form, status=409)
+    callback_id = path_id(request, "callback_id")
+    done = await attempt_or_back(request, callbacks.record_call(
+        actor_of(request), callback_id, call, request.app[CONFIG_KEY].calendar,
+        rules=request.app[CONFIG_KEY].incidents), f"/callbacks/{callback_id}", sent(form))
     await done.fetch_related("case")
     await flash_and_redirect(request, "/callbacks",
                              _(DONE_MESSAGES[call.result]) % {"case_no": done.case.case_no})

@@ -12,23 +12,27 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiDict, MultiMapping
 
-from admin_web.i18n import current_locale, error_text
+from admin_web.bulk import apply_each, chosen_ids
+from admin_web.i18n import current_locale, error_text, status_text
 from admin_web.i18n import gettext as _
 from admin_web.pages import (
     actor_of,
     attempt,
+    attempt_or_back,
     configured,
     flash_and_redirect,
     form_of,
     local_path,
     render,
 )
-from admin_web.params import int_or_none, parse_date, path_id
+from admin_web.paging import page_request, pager
+from admin_web.params import choice, int_or_none, parse_date, path_id
 from admin_web.state import CONFIG_KEY, TIMEZONE_KEY
 from domain.cases import (
     business_types,
     case_file,
     case_summaries,
+    case_timeline,
     review,
     review_desk,
     review_duty,
@@ -39,7 +43,7 @@ from domain.cases.capture_gate import CaptureContext
 from domain.cases.case_file import CaseDetail, PhotoView
 from domain.cases.case_summaries import CustomerData
 from domain.cases.review import DECIDED_STATUSES, OPEN_STATUSES
-from domain.cases.review_queue import QueueFilters
+from domain.cases.review_queue import QueueFilters, QueueView
 from domain.cases.review_reasons import RETAKE_ITEM_LABELS
 from domain.models import (
     Case,
@@ -67,16 +71,6 @@ PHOTO_ORDER = (PhotoKind.ID_FRONT, PhotoKind.ONSITE_WITH_AGENT, PhotoKind.ID_BAC
                PhotoKind.SIGNED_FORM, PhotoKind.OTHER)
 FACE_PAIR = frozenset({PhotoKind.ID_FRONT.value, PhotoKind.ONSITE_WITH_AGENT.value})
 QUEUE_STATUSES = OPEN_STATUSES + DECIDED_STATUSES
-STATUS_LABELS: dict[CaseStatus, str] = {
-    CaseStatus.DRAFT: N_("Draft"),
-    CaseStatus.SUBMITTED: N_("Waiting for review"),
-    CaseStatus.IN_REVIEW: N_("In review"),
-    CaseStatus.APPROVED: N_("Approved"),
-    CaseStatus.RETURNED: N_("Returned for correction"),
-    CaseStatus.REJECTED: N_("Rejected"),
-    CaseStatus.ON_HOLD: N_("On hold"),
-    CaseStatus.CANCELLED: N_("Cancelled"),
-}
 EVENT_LABELS: dict[CaseEventKind, str] = {
     CaseEventKind.CREATED: N_("Draft started"),
     CaseEventKind.CUSTOMER_SET: N_("Customer data entered"),
@@ -100,6 +94,13 @@ EVENT_LABELS: dict[CaseEventKind, str] = {
     CaseEventKind.VOUCHER_TO_RECOVER: N_("Voucher to be taken back from the customer"),
     CaseEventKind.VOUCHER_TAKEN_BACK: N_("Voucher taken back into the box"),
 }
+VIEW_LABELS: dict[QueueView, str] = {
+    QueueView.MINE: N_("Claimed by me"),
+    QueueView.SECOND: N_("Waiting for my second approval"),
+    QueueView.UNCLAIMED: N_("Unclaimed"),
+    QueueView.OVERDUE: N_("Overdue"),
+    QueueView.DECIDED_TODAY: N_("Decided today"),
+}
 DECISION_LABELS: dict[DecisionKind, str] = {
     DecisionKind.FIRST_APPROVAL: N_("First approval"),
     DecisionKind.APPROVE: N_("Approved"),
@@ -117,12 +118,20 @@ def capture_of(request: web.Request) -> CaptureContext:
 
 def status_label(status: str) -> str:
     """The translated name of a case status."""
-    return _(STATUS_LABELS[CaseStatus(status)])
+    return status_text(CaseStatus, status)
 
 
 def item_label(item: str) -> str:
     """The translated name of an item to retake: a photo kind or the customer data."""
     return _(RETAKE_ITEM_LABELS.get(item, item))
+
+
+def taken_text(seconds: int) -> str:
+    """How long a decided case took from submission to decision (C8)."""
+    hours, minutes = divmod(max(seconds, 0) // 60, 60)
+    if hours:
+        return _("took %(hours)s h %(minutes)s min") % {"hours": hours, "minutes": minutes}
+    return _("took %(minutes)s min") % {"minutes": minutes}
 
 
 def sla_text(seconds_left: int) -> str:
@@ -140,6 +149,7 @@ def seconds_until(moment: datetime | None) -> int | None:
 def labels() -> dict[str, Any]:
     """Label helpers every case template uses."""
     return {"status_label": status_label, "item_label": item_label, "sla_text": sla_text,
+            "taken_text": taken_text,
             "event_label": lambda kind: _(EVENT_LABELS.get(CaseEventKind(kind), kind)),
             "decision_label": lambda kind: _(DECISION_LABELS[DecisionKind(kind)])}
 
@@ -154,21 +164,44 @@ def queue_filters(query: MultiMapping[str]) -> QueueFilters:
         overdue_only=query.get("overdue") == "1",
         captured_on=parse_date(query.get("captured")),
         decided_on=parse_date(query.get("decided")),
+        view=choice(query.get("view"), QueueView),
     )
 
 
+def view_links(request: web.Request) -> dict[str, str]:
+    """The address of each saved view (and of the whole queue, key ""), keeping the filters
+    but starting at the first page."""
+    url = request.rel_url.without_query_params("cursor", "view")
+    return {"": str(url)} | {view.value: str(url.update_query(view=view.value))
+                             for view in QueueView}
+
+
 async def queue(request: web.Request) -> web.Response:
-    """The review queue of the actor's org subtree, oldest first (C8, S1)."""
-    actor = actor_of(request)
+    """The review queue of the actor's org subtree in the chosen view, page by page, with a
+    count per view and the results of a bulk claim (C8, S1)."""
+    actor, zone = actor_of(request), request.app[TIMEZONE_KEY]
     filters = queue_filters(request.query)
+    page = await review_queue.queue_page(actor, filters, page_request(request.query), zone=zone)
     context = {
-        "rows": await review_queue.review_queue(actor, filters, zone=request.app[TIMEZONE_KEY]),
-        "filters": filters, "statuses": QUEUE_STATUSES,
+        "rows": page.rows, "paging": pager(request, page), "filters": filters,
+        "statuses": QUEUE_STATUSES, "view_labels": VIEW_LABELS,
+        "view_links": view_links(request), "newest_first": review_queue.newest_first(filters),
+        "counts": await review_queue.view_counts(actor, filters, zone=zone),
         "business_types": await business_types.list_business_types(actor),
         "orgs": await orgs.list_orgs(actor), "agents": await review_desk.agent_choices(actor),
         "on_duty": await review_duty.on_duty_roster(actor),
     }
     return await render(request, "cases/queue.html", context | labels())
+
+
+async def bulk_claim(request: web.Request) -> web.Response:
+    """Claim the ticked cases, each through the claim service, checked and audited on its
+    own, then show the queue with a result per case (C8)."""
+    form, actor = await form_of(request), actor_of(request)
+    ids = chosen_ids(form)
+    await apply_each(request, local_path(form.get("next"), "/cases"), ids,
+                     lambda case_id: review.claim(actor, case_id),
+                     await review_queue.case_numbers(actor, ids), N_("Claimed"))
 
 
 async def claim(request: web.Request) -> web.Response:
@@ -213,14 +246,14 @@ def approve_label(detail: CaseDetail) -> str:
     return _("Second approval (four eyes)")
 
 
-async def _case_view(request: web.Request, case_id: int, *, customer: CustomerData | None = None,
-                     error: str | None = None, status: int = 200) -> web.Response:
+async def _case_view(request: web.Request, case_id: int, *, customer: CustomerData | None = None
+                     ) -> web.Response:
     """Render the case page, with the clear customer data only right after a reveal (C10)."""
     detail = await case_file.case_detail(actor_of(request), case_id, capture_of(request))
     current, earlier = arrange_photos(detail.photos)
     summary = detail.summary
     context = {
-        "case": detail, "summary": summary, "customer": customer, "error": error,
+        "case": detail, "summary": summary, "customer": customer,
         "current_photos": current, "earlier_photos": earlier, "face_pair": FACE_PAIR,
         "open": summary.status in OPEN_STATUSES, "approve_label": approve_label(detail),
         "seconds_left": seconds_until(summary.review_due_at),
@@ -230,8 +263,9 @@ async def _case_view(request: web.Request, case_id: int, *, customer: CustomerDa
         "retake_choices": [k.value for k in summary.photo_kinds + summary.missing_photo_kinds]
         + [RETAKE_CUSTOMER],
         "hidden_kinds": set() if may_see_id_images(actor_of(request)) else ID_CARD_KINDS,
+        "timeline": await case_timeline.timeline(detail.events),
     }
-    response = await render(request, "cases/detail.html", context | labels(), status=status)
+    response = await render(request, "cases/detail.html", context | labels())
     response.headers.update(NO_STORE)
     return response
 
@@ -244,18 +278,16 @@ async def case_page(request: web.Request) -> web.Response:
 async def reveal(request: web.Request) -> web.Response:
     """Show the customer's ID number and mobile in clear once, audited by the service (C10)."""
     case_id = path_id(request, "case_id")
-    customer, error = await attempt(case_summaries.reveal_customer(actor_of(request), case_id,
-                                                                   capture_of(request)))
-    return await _case_view(request, case_id, customer=customer, error=error,
-                            status=400 if error else 200)
+    customer = await attempt_or_back(request, case_summaries.reveal_customer(
+        actor_of(request), case_id, capture_of(request)), f"/cases/{case_id}")
+    return await _case_view(request, case_id, customer=customer)
 
 
 async def _decided(request: web.Request, case_id: int, call: Awaitable[Case],
                    done: Callable[[Case], str]) -> web.Response:
-    """Report a decision; a refusal (for example another reviewer decided first) is shown."""
-    case, error = await attempt(call)
-    if case is None:
-        return await _case_view(request, case_id, error=error, status=409)
+    """Report a decision; a refusal (for example another reviewer decided first) is shown on
+    the case page the browser goes back to."""
+    case = await attempt_or_back(request, call, f"/cases/{case_id}")
     await flash_and_redirect(request, f"/cases/{case_id}",
                              _(done(case)) % {"case_no": case.case_no})
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -11,9 +12,11 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from multidict import MultiDict, MultiMapping
 
+from admin_web import bulk
 from admin_web.forms import Field, Form, Kind
 from admin_web.i18n import gettext as _
-from admin_web.pages import actor_of, attempt, flash_and_redirect, form_of, render
+from admin_web.i18n import status_text
+from admin_web.pages import actor_of, attempt_or_back, flash_and_redirect, form_of, render
 from admin_web.params import choice, int_or_none, path_id
 from admin_web.state import TIMEZONE_KEY
 from domain.ledgers import devices
@@ -21,16 +24,10 @@ from domain.ledgers.devices import RECEIPT_DEADLINE_HOURS, DeviceForm, receipt_o
 from domain.models import Device, DeviceEventKind, DeviceState, Role, Staff
 from domain.people import orgs, staff
 from domain.platform import clock
+from domain.platform.access import Permission, can
 from domain.platform.actors import Actor
 from domain.platform.errors import N_, DomainError
 
-STATE_LABELS: dict[DeviceState, str] = {
-    DeviceState.IN_STOCK: N_("In stock"),
-    DeviceState.ISSUED: N_("Issued"),
-    DeviceState.LOST: N_("Lost"),
-    DeviceState.IN_REPAIR: N_("In repair"),
-    DeviceState.RETIRED: N_("Retired"),
-}
 EVENT_LABELS: dict[DeviceEventKind, str] = {
     DeviceEventKind.REGISTERED: N_("Registered"),
     DeviceEventKind.ISSUED: N_("Issued"),
@@ -82,6 +79,7 @@ ACTIONS: dict[DeviceState, tuple[str, ...]] = {
     DeviceState.IN_REPAIR: ("repaired", "retire"),
     DeviceState.RETIRED: (),
 }
+ISSUE_TO = "issue_to_"  # a bulk issue's select beside each tablet: issue_to_<device id>
 DEVICE = Form(DeviceForm, (
     Field("asset_tag", Kind.STRIPPED), Field("serial", Kind.STRIPPED),
     Field("imei", Kind.OPTIONAL), Field("model", Kind.STRIPPED),
@@ -91,14 +89,14 @@ DEVICE = Form(DeviceForm, (
 
 def labels() -> dict[str, Any]:
     """Label helpers the device templates use."""
-    return {"state_label": lambda value: _(STATE_LABELS[DeviceState(value)]),
+    return {"state_label": partial(status_text, DeviceState),
             "event_label": lambda value: _(EVENT_LABELS[DeviceEventKind(value)]),
             "transitions": TRANSITIONS}
 
 
-async def field_agents(actor: Actor, org_id: int | None = None) -> list[Staff]:
-    """Active field agents of the actor's subtree, or of one org's subtree."""
-    rows = await staff.list_staff(actor, org_id=org_id, active=True)
+async def field_agents(actor: Actor) -> list[Staff]:
+    """Active field agents of the actor's subtree (the holder filter)."""
+    rows = await staff.list_staff(actor, active=True)
     return [row for row in rows if any(r.role == Role.FIELD_AGENT for r in row.roles)]
 
 
@@ -111,12 +109,12 @@ def list_filters(query: MultiMapping[str]) -> dict[str, Any]:
 
 async def device_list(request: web.Request) -> web.Response:
     """Tablets of the actor's subtree filtered by state, org and holder (D1)."""
-    return await _list_view(request, {})
+    return await _list_view(request)
 
 
-async def _list_view(request: web.Request, values: dict[str, str], error: str | None = None
-                     ) -> web.Response:
-    """Render the list with the register form (filled again after a refusal)."""
+async def _list_view(request: web.Request) -> web.Response:
+    """Render the list with the register form (filled again after a refusal) and, for those
+    who manage devices, the agents each tablet in stock may be issued to (D1)."""
     actor = actor_of(request)
     filters = list_filters(request.query)
     unconfirmed = request.query.get("unconfirmed") == "1"
@@ -126,10 +124,12 @@ async def _list_view(request: web.Request, values: dict[str, str], error: str | 
         "rows": rows, "filters": filters, "unconfirmed": unconfirmed,
         "overdue": {row.id for row in rows if receipt_overdue(row, now)},
         "states": list(DeviceState), "orgs": await orgs.list_orgs(actor),
-        "holders": await field_agents(actor), "form": values, "error": error,
+        "holders": await field_agents(actor), "form": {},
+        "eligible": await devices.eligible_holders(
+            actor, [row for row in rows if row.state == DeviceState.IN_STOCK],
+            zone=request.app[TIMEZONE_KEY]) if can(actor, Permission.DEVICE_MANAGE) else {},
     }
-    return await render(request, "devices/list.html", context | labels(),
-                        status=400 if error else 200)
+    return await render(request, "devices/list.html", context | labels())
 
 
 async def _register(request: web.Request, form: MultiDict[str]) -> Device:
@@ -140,9 +140,8 @@ async def _register(request: web.Request, form: MultiDict[str]) -> Device:
 async def register(request: web.Request) -> web.Response:
     """Register a tablet in stock (D1)."""
     form = await form_of(request)
-    row, error = await attempt(_register(request, form))
-    if row is None:
-        return await _list_view(request, DEVICE.as_sent(form), error)
+    row = await attempt_or_back(request, _register(request, form), "/devices",
+                                DEVICE.as_sent(form))
     message = _("Tablet %(asset_tag)s registered.") % {"asset_tag": row.asset_tag}
     await flash_and_redirect(request, f"/devices/{row.id}", message)
 
@@ -152,28 +151,27 @@ async def device_page(request: web.Request) -> web.Response:
     return await _device_view(request, path_id(request, "device_id"))
 
 
-async def _device_view(request: web.Request, device_id: int, error: str | None = None
-                       ) -> web.Response:
-    """Render the tablet page, with the refusal of an action when there is one."""
+async def _device_view(request: web.Request, device_id: int) -> web.Response:
+    """Render the tablet page (with the refusal of an action `refuse` kept for it); only the
+    agents it may be issued to are offered (D1)."""
     actor = actor_of(request)
     device, events = await devices.device_history(actor, device_id)
     actions = ACTIONS[DeviceState(device.state)]
+    eligible = await devices.eligible_holders(actor, [device], zone=request.app[TIMEZONE_KEY]
+                                              ) if "issue" in actions else {}
     context = {
         "device": device, "events": sorted(events, key=lambda e: -e.id), "actions": actions,
-        "agents": await field_agents(actor, device.org.id) if "issue" in actions else [],
-        "overdue": receipt_overdue(device, clock.utcnow()), "error": error,
+        "agents": eligible.get(device.id, []),
+        "overdue": receipt_overdue(device, clock.utcnow()),
         "deadline_hours": RECEIPT_DEADLINE_HOURS,
     }
-    return await render(request, "devices/detail.html", context | labels(),
-                        status=409 if error else 200)
+    return await render(request, "devices/detail.html", context | labels())
 
 
 async def _acted(request: web.Request, call: Awaitable[Device], done: str) -> web.Response:
     """Report an action on a tablet; a refused transition is shown with its reason."""
     device_id = path_id(request, "device_id")
-    row, error = await attempt(call)
-    if row is None:
-        return await _device_view(request, device_id, error)
+    row = await attempt_or_back(request, call, f"/devices/{device_id}")
     await flash_and_redirect(request, f"/devices/{device_id}",
                              _(done) % {"asset_tag": row.asset_tag})
 
@@ -193,6 +191,20 @@ async def issue(request: web.Request) -> web.Response:
                   request.app[TIMEZONE_KEY])
     return await _acted(request, call, N_(
         "Tablet %(asset_tag)s issued. The field agent is asked to confirm receipt in chat."))
+
+
+async def issue_many(request: web.Request) -> web.Response:
+    """Issue each tablet in stock to the agent chosen beside it, each on its own (D1)."""
+    form, actor = await form_of(request), actor_of(request)
+    pairs = {device_id: agent_id for name, value in form.items()
+             if name.startswith(ISSUE_TO) and (device_id := int_or_none(name[len(ISSUE_TO):]))
+             and (agent_id := int_or_none(value))}
+    tablets = await devices.list_devices(actor, state=DeviceState.IN_STOCK)
+    labels = {row.id: row.asset_tag for row in tablets}
+    zone = request.app[TIMEZONE_KEY]
+    await bulk.apply_each(request, "/devices", list(pairs), lambda device_id: devices.issue_device(
+        actor, device_id, pairs[device_id], zone=zone), labels, N_(
+        "Issued. The field agent is asked to confirm receipt in chat."))
 
 
 def transition(name: str) -> Handler:

@@ -3,15 +3,27 @@ inspection with its start and count forms, surprise samples and their check (V5,
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from functools import partial
 from typing import Any
-from urllib.parse import urlencode
 
 from aiohttp import web
 from multidict import MultiMapping
 
 from admin_web.i18n import gettext as _
-from admin_web.pages import actor_of, attempt, business_today, flash_and_redirect, form_of, render
+from admin_web.i18n import status_text
+from admin_web.pages import (
+    actor_of,
+    attempt,
+    attempt_or_back,
+    business_today,
+    flash_and_redirect,
+    form_of,
+    refuse,
+    render,
+    sent,
+)
+from admin_web.paging import page_request, pager
 from admin_web.params import choice, int_or_none, path_id, whole_number
 from admin_web.state import CONFIG_KEY, TIMEZONE_KEY
 from domain.models import Inspection, InspectionKind, InspectionResult, InspectionStatus
@@ -22,30 +34,20 @@ from domain.platform.access import Permission, can
 from domain.platform.errors import N_
 from domain.vouchers import voucher_counts
 
-STATUS_LABELS: dict[InspectionStatus, str] = {
-    InspectionStatus.SCHEDULED: N_("Scheduled"),
-    InspectionStatus.IN_PROGRESS: N_("In progress"),
-    InspectionStatus.COMPLETED: N_("Completed"),
-    InspectionStatus.OVERDUE: N_("Overdue"),
-}
 KIND_LABELS: dict[InspectionKind, str] = {
     InspectionKind.MONTHLY: N_("Monthly"),
     InspectionKind.SURPRISE: N_("Surprise"),
 }
-RESULT_LABELS: dict[InspectionResult, str] = {
-    InspectionResult.OK: N_("Matches the ledger"),
-    InspectionResult.DISCREPANCY: N_("Discrepancy"),
-}
-PAGE = 100
 COUNT_FIELD = "count_"
+SURPRISE = "/inspections/surprise"  # the surprise samples and the launch form
 NOT_COMPLETED = "open"  # the status filter of every inspection not completed yet
 
 
 def labels() -> dict[str, Any]:
     """Label helpers the inspection templates use."""
-    return {"inspection_status_label": lambda value: _(STATUS_LABELS[InspectionStatus(value)]),
+    return {"inspection_status_label": partial(status_text, InspectionStatus),
             "inspection_kind_label": lambda value: _(KIND_LABELS[InspectionKind(value)]),
-            "inspection_result_label": lambda value: _(RESULT_LABELS[InspectionResult(value)])}
+            "inspection_result_label": partial(status_text, InspectionResult)}
 
 
 async def _page(request: web.Request, template: str, context: dict[str, Any],
@@ -74,20 +76,15 @@ def list_terms(request: web.Request) -> InspectionFilter:
 async def inspection_list(request: web.Request) -> web.Response:
     """The month's inspections of the subtree, filtered by org, status and kind (V5, K3)."""
     actor = actor_of(request)
-    page = int_or_none(request.query.get("page")) or 1
     terms = list_terms(request)
-    rows, error = await attempt(inspection_reports.list_inspections(
-        actor, terms, zone=request.app[TIMEZONE_KEY], offset=(page - 1) * PAGE,
-        limit=PAGE + 1))
+    page, error = await attempt(inspection_reports.list_inspections(
+        actor, terms, page_request(request.query), zone=request.app[TIMEZONE_KEY]))
     status = NOT_COMPLETED if terms.not_completed else terms.status
-    kept = {key: value for key, value in (("month", terms.month), ("org_id", terms.org_id),
-                                          ("status", status), ("kind", terms.kind))
-            if value}
-    context = {"rows": (rows or [])[:PAGE], "terms": terms, "orgs": await orgs.list_orgs(actor),
+    context = {"rows": page.rows if page else [], "terms": terms,
+               "paging": pager(request, page) if page else None,
+               "orgs": await orgs.list_orgs(actor),
                "status": status or "", "not_completed": NOT_COMPLETED,
-               "statuses": list(InspectionStatus), "kinds": list(InspectionKind),
-               "next_page": f"/inspections?{urlencode(kept | {'page': page + 1})}"
-               if rows and len(rows) > PAGE else None}
+               "statuses": list(InspectionStatus), "kinds": list(InspectionKind)}
     return await _page(request, "inspections/list.html", context, error)
 
 
@@ -111,8 +108,7 @@ async def inspection_page(request: web.Request) -> web.Response:
     return await _detail_view(request, path_id(request, "inspection_id"))
 
 
-async def _detail_view(request: web.Request, inspection_id: int, error: str | None = None,
-                       form: MultiMapping[str] | None = None) -> web.Response:
+async def _detail_view(request: web.Request, inspection_id: int) -> web.Response:
     actor = actor_of(request)
     row = await inspection_reports.inspection_detail(actor, inspection_id)
     me = actor.staff_id
@@ -121,20 +117,17 @@ async def _detail_view(request: web.Request, inspection_id: int, error: str | No
     may_count = (row.status == InspectionStatus.IN_PROGRESS and me is not None
                  and me == row.supervisor_id  # type: ignore[attr-defined]
                  and row.supervisor_counted_at is None)
-    context = {"row": row, "may_start": may_start, "may_count": may_count, "form": form or {},
+    context = {"row": row, "may_start": may_start, "may_count": may_count, "form": {},
                "types": await voucher_counts.types_to_count(row.expected),
                "shown": row.status == InspectionStatus.COMPLETED}
-    return await _page(request, "inspections/detail.html", context, error)
+    return await _page(request, "inspections/detail.html", context)
 
 
-async def _act(request: web.Request, call: Awaitable[Any], done: str,
-               again: Callable[[str], Awaitable[web.Response]], location: str
-               ) -> web.Response:
-    """Run one change: on to `location` with its message, or the page again with the
-    refusal."""
-    result, error = await attempt(call)
-    if error is not None:
-        return await again(error)
+async def _act(request: web.Request, call: Awaitable[Any], done: str, back: str,
+               location: str, form: MultiMapping[str] | None = None) -> web.Response:
+    """Run one change: on to `location` with its message, or back with the refusal and the
+    typed form (post/redirect/get)."""
+    result = await attempt_or_back(request, call, back, None if form is None else sent(form))
     await flash_and_redirect(request, location.format(result=result), _(done))
 
 
@@ -144,8 +137,7 @@ async def start(request: web.Request) -> web.Response:
     return await _act(request, inspections.start_inspection(actor_of(request), inspection_id),
                       N_("Inspection started: the holder has been asked for his count in "
                          "chat. Count the box yourself and enter your figures."),
-                      lambda error: _detail_view(request, inspection_id, error),
-                      f"/inspections/{inspection_id}")
+                      f"/inspections/{inspection_id}", f"/inspections/{inspection_id}")
 
 
 async def _count(request: web.Request, form: MultiMapping[str]) -> Inspection:
@@ -160,8 +152,7 @@ async def count(request: web.Request) -> web.Response:
     inspection_id = path_id(request, "inspection_id")
     form = await form_of(request)
     return await _act(request, _count(request, form), N_("Your count is recorded."),
-                      lambda error: _detail_view(request, inspection_id, error, form),
-                      f"/inspections/{inspection_id}")
+                      f"/inspections/{inspection_id}", f"/inspections/{inspection_id}", form)
 
 
 async def surprise_page(request: web.Request) -> web.Response:
@@ -170,13 +161,12 @@ async def surprise_page(request: web.Request) -> web.Response:
     return await _surprise_view(request)
 
 
-async def _surprise_view(request: web.Request, error: str | None = None,
-                         form: MultiMapping[str] | None = None) -> web.Response:
+async def _surprise_view(request: web.Request) -> web.Response:
     actor = actor_of(request)
     context = {"samples": await inspection_reports.samples(actor),
-               "orgs": await orgs.list_orgs(actor), "form": form or {},
+               "orgs": await orgs.list_orgs(actor), "form": {},
                "due_hours": request.app[CONFIG_KEY].calendar.surprise_due_hours}
-    return await _page(request, "inspections/surprise.html", context, error)
+    return await _page(request, "inspections/surprise.html", context)
 
 
 async def launch(request: web.Request) -> web.Response:
@@ -184,15 +174,14 @@ async def launch(request: web.Request) -> web.Response:
     form = await form_of(request)
     org_id = int_or_none(form.get("org_id"))
     if org_id is None:
-        return await _surprise_view(request, _("Choose the organisation."), form)
+        await refuse(request, SURPRISE, _("Choose the organisation."), sent(form))
     call = inspections.launch_surprise(
         actor_of(request), org_id,
         percent=whole_number(form.get("percent")), count=whole_number(form.get("count")),
         note=form.get("note", ""), due_hours=request.app[CONFIG_KEY].calendar.surprise_due_hours,
         zone=request.app[CONFIG_KEY].calendar.zone)
-    return await _act(request, call, N_("Surprise inspection launched."),
-                      lambda error: _surprise_view(request, error, form),
-                      "/inspections/samples/{result.id}")
+    return await _act(request, call, N_("Surprise inspection launched."), SURPRISE,
+                      "/inspections/samples/{result.id}", form)
 
 
 async def sample_page(request: web.Request) -> web.Response:

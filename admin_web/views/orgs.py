@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 from multidict import MultiDict
 
 from admin_web.i18n import gettext as _
-from admin_web.pages import actor_of, attempt, flash_and_redirect, form_of, render
+from admin_web.pages import actor_of, attempt_or_back, flash_and_redirect, form_of, render, sent
 from admin_web.params import int_or_none, max_length, path_id, text
 from domain.models import Org, OrgLevel
 from domain.people import orgs
@@ -16,13 +14,13 @@ from domain.platform.actors import Actor
 from domain.platform.errors import N_
 
 
-async def _tree_page(request: web.Request, status: int = 200, **extra: Any) -> web.Response:
+async def _tree_page(request: web.Request) -> web.Response:
     tree = await orgs.list_orgs(actor_of(request))
     top = min((org.path.count("/") for org in tree), default=0)
     rows = [(org, org.path.count("/") - top) for org in tree]
     parents = [org for org in tree if org.level != OrgLevel.OUTLET]
-    context = {"rows": rows, "parents": parents, "form": {}} | extra
-    return await render(request, "orgs/list.html", context, status=status)
+    context = {"rows": rows, "parents": parents, "form": {}}
+    return await render(request, "orgs/list.html", context)
 
 
 async def org_list(request: web.Request) -> web.Response:
@@ -49,9 +47,7 @@ async def _rename(actor: Actor, org_id: int, form: MultiDict[str]) -> Org:
 async def create(request: web.Request) -> web.Response:
     """Add a child org (system admins)."""
     form = await form_of(request)
-    org, error = await attempt(_create(actor_of(request), form))
-    if org is None:
-        return await _tree_page(request, 400, form=dict(form), error=error)
+    org = await attempt_or_back(request, _create(actor_of(request), form), "/orgs", sent(form))
     message = _("Organisation %(name)s added.") % {"name": org.name}
     await flash_and_redirect(request, "/orgs", message)
 
@@ -66,10 +62,7 @@ async def rename(request: web.Request) -> web.Response:
     """Change an org's names (system admins)."""
     form = await form_of(request)
     org_id = path_id(request, "org_id")
-    org, error = await attempt(_rename(actor_of(request), org_id, form))
-    if org is None:
-        current = await orgs.get_org(actor_of(request), org_id)
-        context = {"org": current, "form": dict(form), "error": error}
-        return await render(request, "orgs/edit.html", context, status=400)
+    org = await attempt_or_back(request, _rename(actor_of(request), org_id, form),
+                                f"/orgs/{org_id}", sent(form))
     message = _("Organisation %(name)s saved.") % {"name": org.name}
     await flash_and_redirect(request, "/orgs", message)

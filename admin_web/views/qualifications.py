@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -11,7 +12,17 @@ from multidict import MultiDict, MultiMapping
 
 from admin_web.forms import Field, Form, Kind
 from admin_web.i18n import gettext as _
-from admin_web.pages import actor_of, attempt, business_today, flash_and_redirect, form_of, render
+from admin_web.i18n import status_text
+from admin_web.pages import (
+    actor_of,
+    attempt,
+    business_today,
+    flash_and_redirect,
+    form_of,
+    refuse,
+    render,
+    sent,
+)
 from admin_web.params import (
     choice,
     int_or_none,
@@ -40,13 +51,6 @@ from domain.platform.access import Permission
 from domain.platform.actors import Actor
 from domain.platform.errors import N_, DomainError
 
-STATUS_LABELS: dict[QualificationStatus, str] = {
-    QualificationStatus.ACTIVE: N_("Valid"),
-    QualificationStatus.SUSPENDED: N_("Suspended"),
-    QualificationStatus.REVOKED: N_("Withdrawn (may qualify again)"),
-    QualificationStatus.REVOKED_PERMANENTLY: N_("Withdrawn for good"),
-    QualificationStatus.EXPIRED: N_("Expired"),
-}
 BASIS_LABELS: dict[QualificationBasis, str] = {
     QualificationBasis.COUNTER: N_("Counter qualification"),
     QualificationBasis.TRAINING_AND_EXAM: N_("Training and passed exam"),
@@ -87,7 +91,7 @@ def event_reason(event: QualificationEvent) -> str:
 def labels() -> dict[str, Any]:
     """Label helpers the qualification templates use."""
     return {
-        "status_label": lambda value: _(STATUS_LABELS[QualificationStatus(value)]),
+        "status_label": partial(status_text, QualificationStatus),
         "basis_label": lambda value: _(BASIS_LABELS[QualificationBasis(value)]),
         "withdrawal_label": lambda value: _(WITHDRAWAL_REASON_LABELS[WithdrawalReason(value)]),
         "event_label": lambda value: _(EVENT_LABELS[QualificationEventKind(value)]),
@@ -124,15 +128,14 @@ async def ledger_page(request: web.Request) -> web.Response:
     return await _ledger_view(request, path_id(request, "staff_id"))
 
 
-async def _ledger_view(request: web.Request, staff_id: int, error: str | None = None
-                       ) -> web.Response:
-    """Render the ledger, with the refusal of a form when there is one."""
+async def _ledger_view(request: web.Request, staff_id: int) -> web.Response:
+    """Render the ledger (with the refusal of a form `refuse` kept for it)."""
     actor = actor_of(request)
     ledger = await qualifications.staff_ledger(actor, staff_id)
     member = await staff.get_staff(actor, staff_id, Permission.QUALIFICATION_VIEW)
     today = business_today(request)
     context = {
-        "member": member, "error": error, "today": today, "tomorrow": today + timedelta(days=1),
+        "member": member, "today": today, "form": {}, "tomorrow": today + timedelta(days=1),
         "field_agent": any(r.role == Role.FIELD_AGENT for r in member.roles),
         "training": ledger["training"], "exams": ledger["exams"],
         "counter": ledger["counter"][0] if ledger["counter"] else None,
@@ -140,16 +143,16 @@ async def _ledger_view(request: web.Request, staff_id: int, error: str | None = 
         "grantable_types": await business_types.list_business_types(actor, active=True),
         "withdrawal_reasons": list(WithdrawalReason), "permanent_reasons": PERMANENT_REASONS,
     }
-    return await render(request, "qualifications/ledger.html", context | labels(),
-                        status=400 if error else 200)
+    return await render(request, "qualifications/ledger.html", context | labels())
 
 
-async def _done(request: web.Request, staff_id: int, error: str | None, message: str
-                ) -> web.Response:
-    """Back to the ledger with the message, or the ledger again showing the refusal."""
+async def _done(request: web.Request, staff_id: int, error: str | None, message: str,
+                form: MultiDict[str] | None = None) -> web.Response:
+    """Back to the ledger with the message, or with the refusal and the typed values (PRG)."""
+    location = f"/staff/{staff_id}/qualifications"
     if error is not None:
-        return await _ledger_view(request, staff_id, error)
-    await flash_and_redirect(request, f"/staff/{staff_id}/qualifications", message)
+        await refuse(request, location, error, sent(form) if form is not None else None)
+    await flash_and_redirect(request, location, message)
 
 
 async def _add_training(actor: Actor, staff_id: int, form: MultiDict[str]) -> TrainingRecord:
@@ -171,21 +174,21 @@ async def add_training(request: web.Request) -> web.Response:
     """Record a completed training course (Q2)."""
     form, staff_id = await form_of(request), path_id(request, "staff_id")
     _row, error = await attempt(_add_training(actor_of(request), staff_id, form))
-    return await _done(request, staff_id, error, _("Training record added."))
+    return await _done(request, staff_id, error, _("Training record added."), form)
 
 
 async def add_exam(request: web.Request) -> web.Response:
     """Record an exam result (Q2)."""
     form, staff_id = await form_of(request), path_id(request, "staff_id")
     _row, error = await attempt(_add_exam(actor_of(request), staff_id, form))
-    return await _done(request, staff_id, error, _("Exam result added."))
+    return await _done(request, staff_id, error, _("Exam result added."), form)
 
 
 async def add_counter(request: web.Request) -> web.Response:
     """Record the counter qualification (Q2)."""
     form, staff_id = await form_of(request), path_id(request, "staff_id")
     _row, error = await attempt(_add_counter(actor_of(request), staff_id, form))
-    return await _done(request, staff_id, error, _("Counter qualification recorded."))
+    return await _done(request, staff_id, error, _("Counter qualification recorded."), form)
 
 
 async def _grant(actor: Actor, staff_id: int, form: MultiDict[str]) -> list[Qualification]:
@@ -208,7 +211,7 @@ async def grant(request: web.Request) -> web.Response:
     granted, error = await attempt(_grant(actor_of(request), staff_id, form))
     count = len(granted or [])
     return await _done(request, staff_id, error,
-                       _("Qualifications granted: %(count)s.") % {"count": count})
+                       _("Qualifications granted: %(count)s.") % {"count": count}, form)
 
 
 async def _status_change(request: web.Request,
@@ -260,4 +263,4 @@ async def keep_account(request: web.Request) -> web.Response:
     """Keep a flagged idle account active until a date (Q7)."""
     form, staff_id = await form_of(request), path_id(request, "staff_id")
     _none, error = await attempt(_keep(actor_of(request), staff_id, form))
-    return await _done(request, staff_id, error, _("The account is kept active."))
+    return await _done(request, staff_id, error, _("The account is kept active."), form)

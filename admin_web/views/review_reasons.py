@@ -8,7 +8,15 @@ from aiohttp import web
 
 from admin_web.forms import Field, Form, Kind
 from admin_web.i18n import gettext as _
-from admin_web.pages import actor_of, attempt, flash_and_redirect, form_of, render, switch_active
+from admin_web.pages import (
+    actor_of,
+    attempt_or_back,
+    flash_and_redirect,
+    form_of,
+    refuse,
+    render,
+    switch_active,
+)
 from admin_web.params import path_id
 from domain.cases import review_reasons
 from domain.cases.review_reasons import RETAKE_ITEM_LABELS, ReasonForm
@@ -35,11 +43,10 @@ async def reason_list(request: web.Request) -> web.Response:
     return await render(request, "review_reasons/list.html", {"rows": rows} | _context())
 
 
-async def _edit_page(request: web.Request, row: ReviewReason | None, values: dict[str, Any],
-                     error: str | None = None) -> web.Response:
-    context = {"reason": row, "form": values, "error": error} | _context()
-    return await render(request, "review_reasons/edit.html", context,
-                        status=400 if error else 200)
+async def _edit_page(request: web.Request, row: ReviewReason | None, values: dict[str, Any]
+                     ) -> web.Response:
+    context = {"reason": row, "form": values} | _context()
+    return await render(request, "review_reasons/edit.html", context)
 
 
 async def new_form(request: web.Request) -> web.Response:
@@ -56,12 +63,12 @@ async def create(request: web.Request) -> web.Response:
     form = await form_of(request)
     kind = form.get("kind", "")
     if kind not in {k.value for k in ReasonKind}:
-        return await _edit_page(request, None, REASON.as_sent(form),
-                                _("Choose whether the reason is for a return or a rejection."))
-    row, error = await attempt(review_reasons.create_reason(
-        actor_of(request), form.get("code", ""), ReasonKind(kind), REASON.parse(form)))
-    if row is None:
-        return await _edit_page(request, None, REASON.as_sent(form), error)
+        await refuse(request, "/review-reasons/new",
+                     _("Choose whether the reason is for a return or a rejection."),
+                     REASON.as_sent(form))
+    row = await attempt_or_back(request, review_reasons.create_reason(
+        actor_of(request), form.get("code", ""), ReasonKind(kind), REASON.parse(form)),
+        "/review-reasons/new", REASON.as_sent(form))
     message = _("Review reason %(code)s added.") % {"code": row.code}
     await flash_and_redirect(request, f"/review-reasons/{row.id}", message)
 
@@ -76,11 +83,9 @@ async def update(request: web.Request) -> web.Response:
     """Save the edited names, items to retake and position of a reason."""
     form = await form_of(request)
     actor, reason_id = actor_of(request), path_id(request, "reason_id")
-    row, error = await attempt(review_reasons.update_reason(actor, reason_id, REASON.parse(form)))
-    if row is None:
-        current = await review_reasons.get_reason(actor, reason_id)
-        values = REASON.as_sent(form) | {"code": current.code, "kind": current.kind.value}
-        return await _edit_page(request, current, values, error)
+    await attempt_or_back(request, review_reasons.update_reason(
+        actor, reason_id, REASON.parse(form)), f"/review-reasons/{reason_id}",
+        REASON.as_sent(form))
     await flash_and_redirect(request, f"/review-reasons/{reason_id}", _("Changes saved."))
 
 

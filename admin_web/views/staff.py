@@ -4,7 +4,6 @@ a system administrator and the channel notifications go to."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -13,8 +12,17 @@ from multidict import MultiDict
 
 from admin_web.forms import Field, Form, Kind
 from admin_web.i18n import gettext as _
-from admin_web.pages import ACTIVE_FILTER, actor_of, attempt, flash_and_redirect, form_of, render
-from admin_web.params import int_or_none, max_length, path_id, refuse_control_characters, text
+from admin_web.pages import (
+    ACTIVE_FILTER,
+    actor_of,
+    attempt,
+    attempt_or_back,
+    flash_and_redirect,
+    form_of,
+    render,
+    uploaded_text,
+)
+from admin_web.params import int_or_none, max_length, path_id, text
 from admin_web.state import CONFIG_KEY
 from domain.ledgers.ledger_csv import read_csv
 from domain.models import ChatBinding, Role, WebCredential
@@ -50,18 +58,16 @@ async def new_form(request: web.Request) -> web.Response:
     return await _new_page(request, {"roles": []})
 
 
-async def _new_page(request: web.Request, values: dict[str, Any], error: str | None = None
-                    ) -> web.Response:
-    context = {"form": values, "error": error, "orgs": await orgs.list_orgs(actor_of(request))}
-    return await render(request, "staff/new.html", context, status=400 if error else 200)
+async def _new_page(request: web.Request, values: dict[str, Any]) -> web.Response:
+    context = {"form": values, "orgs": await orgs.list_orgs(actor_of(request))}
+    return await render(request, "staff/new.html", context)
 
 
 async def create(request: web.Request) -> web.Response:
     """Add a staff member."""
     form = await form_of(request)
-    member, error = await attempt(staff.create_staff(actor_of(request), STAFF.parse(form)))
-    if member is None:
-        return await _new_page(request, STAFF.as_sent(form), error)
+    member = await attempt_or_back(request, staff.create_staff(
+        actor_of(request), STAFF.parse(form)), "/staff/new", STAFF.as_sent(form))
     message = _("Staff member %(name)s added.") % {"name": member.name}
     await flash_and_redirect(request, f"/staff/{member.id}", message)
 
@@ -71,26 +77,24 @@ async def staff_page(request: web.Request) -> web.Response:
     return await _detail_page(request)
 
 
-async def _detail_page(request: web.Request, values: dict[str, Any] | None = None,
-                       error: str | None = None) -> web.Response:
+async def _detail_page(request: web.Request) -> web.Response:
     actor = actor_of(request)
     profile = await staff.get_profile(actor, path_id(request, "staff_id"))
     filled = STAFF.filled(profile.staff, roles=sorted(profile.roles))
-    context = {"profile": profile, "member": profile.staff, "error": error,
-               "form": values or filled, "orgs": await orgs.list_orgs(actor),
+    context = {"profile": profile, "member": profile.staff,
+               "form": filled, "orgs": await orgs.list_orgs(actor),
                "wecom_account": await binding.account_of(profile.staff.id, WECOM),
                "channels": await channel_choice.channel_choice(profile.staff.id)}
-    return await render(request, "staff/detail.html", context, status=400 if error else 200)
+    return await render(request, "staff/detail.html", context)
 
 
 async def update(request: web.Request) -> web.Response:
     """Save the edited fields and roles of a staff member."""
     form = await form_of(request)
     staff_id = path_id(request, "staff_id")
-    member, error = await attempt(staff.update_staff(actor_of(request), staff_id,
-                                                     STAFF.parse(form)))
-    if member is None:
-        return await _detail_page(request, STAFF.as_sent(form), error)
+    await attempt_or_back(request, staff.update_staff(actor_of(request), staff_id,
+                                                      STAFF.parse(form)),
+                          f"/staff/{staff_id}", STAFF.as_sent(form))
     await flash_and_redirect(request, f"/staff/{staff_id}", _("Changes saved."))
 
 
@@ -232,7 +236,7 @@ async def _mapping(request: web.Request, run: Mapper, *, apply: bool = False
                    ) -> web.Response:
     actor = actor_of(request)
     require(actor, Permission.STAFF_MANAGE)  # before the file is read
-    csv_text, error = await attempt(_uploaded_text(request))
+    csv_text, error = await attempt(uploaded_text(request))
     if csv_text is None:
         return await _accounts_view(request, error=error)
     lines, error = await attempt(_checked(actor, csv_text, run))
@@ -251,19 +255,3 @@ async def _checked(actor: Actor, csv_text: str, run: Mapper) -> list[binding.Acc
     if not rows:
         raise DomainError(N_("The file has no data rows."))
     return await run(actor, WECOM, rows)
-
-
-async def _uploaded_text(request: web.Request) -> str:
-    """The CSV of the chosen file, or else of the text field (the preview sends it back)."""
-    posted = await request.post()
-    upload = posted.get("file")
-    if isinstance(upload, web.FileField) and upload.filename:
-        data = await asyncio.to_thread(upload.file.read)
-        try:
-            typed = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise DomainError(N_("The file is not UTF-8 text.")) from None
-    else:
-        typed = str(posted.get("csv_text", ""))
-    refuse_control_characters(MultiDict(file=typed))
-    return typed

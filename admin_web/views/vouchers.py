@@ -3,9 +3,9 @@ journal, pending voids and the monthly reconciliation with its export (V1–V6, 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
@@ -13,16 +13,20 @@ from aiohttp import web
 from multidict import MultiDict, MultiMapping
 
 from admin_web.forms import Field, Form, Kind
-from admin_web.i18n import current_locale
+from admin_web.i18n import current_locale, status_text
 from admin_web.i18n import gettext as _
 from admin_web.pages import (
     actor_of,
     attempt,
+    attempt_or_back,
     business_today,
     download,
     flash_and_redirect,
     form_of,
+    refuse,
     render,
+    sent,
+    uploaded_text,
 )
 from admin_web.paging import page_request, pager
 from admin_web.params import (
@@ -32,7 +36,6 @@ from admin_web.params import (
     month_or,
     optional_date,
     path_id,
-    refuse_control_characters,
     text,
     whole_number,
 )
@@ -58,18 +61,9 @@ from domain.vouchers import (
     voucher_stock,
 )
 from domain.vouchers.day_end_counts import DayEndRow
+from domain.vouchers.voucher_names import box_labels, type_names
 from domain.vouchers.voucher_stock import VoucherTypeForm
 
-STATE_LABELS: dict[VoucherState, str] = {
-    VoucherState.IN_VAULT: N_("In the vault"),
-    VoucherState.IN_BOX: N_("In the tail box"),
-    VoucherState.RESERVED: N_("Reserved by a case"),
-    VoucherState.ISSUED: N_("Issued to the customer"),
-    VoucherState.MIS_ISSUED: N_("Mis-issued, being recovered"),
-    VoucherState.LOST: N_("Lost"),
-    VoucherState.VOID_PENDING: N_("Void pending"),
-    VoucherState.VOIDED: N_("Voided"),
-}
 KIND_LABELS: dict[MovementKind, str] = {
     MovementKind.RECEIVED: N_("Received into the vault"),
     MovementKind.ALLOCATED: N_("Allocated to a tail box"),
@@ -92,19 +86,6 @@ VOID_KIND_LABELS: dict[VoidKind, str] = {
     VoidKind.MIS_ISSUED: N_("Mis-issued and recovered"),
     VoidKind.EXPIRED: N_("Expired"),
 }
-COUNT_LABELS: dict[CountStatus, str] = {
-    CountStatus.REQUESTED: N_("Not answered yet"),
-    CountStatus.RETRY: N_("First count did not match, counting again"),
-    CountStatus.MATCHED: N_("Matches the ledger"),
-    CountStatus.DISCREPANCY: N_("Discrepancy"),
-    CountStatus.UNANSWERED: N_("Not answered, escalated"),
-}
-MIS_ISSUE_LABELS: dict[MisIssueStatus, str] = {
-    MisIssueStatus.RECOVERING: N_("Being recovered"),
-    MisIssueStatus.RECOVERED: N_("Recovered, void requested"),
-    MisIssueStatus.TAKEN_BACK: N_("Taken back into the box (case closed)"),
-    MisIssueStatus.UNRECOVERABLE: N_("Unrecoverable, counted as lost"),
-}
 SERIAL_PAGE = 100  # serials per page of a box
 MOVEMENT_PAGE = 50  # movements per page of a box
 VOUCHER_TYPE = Form(VoucherTypeForm, (
@@ -116,11 +97,11 @@ VOUCHER_TYPE = Form(VoucherTypeForm, (
 
 def labels() -> dict[str, Any]:
     """Label helpers the voucher templates use."""
-    return {"voucher_state_label": lambda value: _(STATE_LABELS[VoucherState(value)]),
+    return {"voucher_state_label": partial(status_text, VoucherState),
             "movement_label": lambda value: _(KIND_LABELS[MovementKind(value)]),
             "void_kind_label": lambda value: _(VOID_KIND_LABELS[VoidKind(value)]),
-            "mis_issue_label": lambda value: _(MIS_ISSUE_LABELS[MisIssueStatus(value)]),
-            "count_status_label": lambda value: _(COUNT_LABELS[CountStatus(value)])}
+            "mis_issue_label": partial(status_text, MisIssueStatus),
+            "count_status_label": partial(status_text, CountStatus)}
 
 
 def serial_lines(typed: str) -> list[str]:
@@ -133,16 +114,17 @@ def serial_lines(typed: str) -> list[str]:
 async def voucher_page(request: web.Request, template: str, context: dict[str, Any],
                 error: str | None = None, refused: int = 409) -> web.Response:
     """Render a voucher page, with the refusal of an action when there is one."""
-    return await render(request, template, context | labels() | {"error": error},
+    names = {"type_names": await type_names(current_locale())}
+    return await render(request, template, names | context | labels() | {"error": error},
                         status=refused if error else 200)
 
 
-async def act(request: web.Request, call: Awaitable[Any], location: str, message: str,
-               again: Callable[[str], Awaitable[web.Response]]) -> web.Response:
-    """Run one change: go on with its message, or show the page again with the refusal."""
-    result, error = await attempt(call)
-    if error is not None:
-        return await again(error)
+async def act(request: web.Request, call: Awaitable[Any], location: str, message: str, *,
+              back: str | None = None, form: MultiMapping[str] | None = None) -> web.Response:
+    """Run one change: go on to `location` with its message, or back (to `back`, else
+    `location`) with the refusal and the typed form (post/redirect/get)."""
+    result = await attempt_or_back(request, call, back or location,
+                                   None if form is None else sent(form))
     await flash_and_redirect(request, location, _(message) % _params(result))
 
 
@@ -163,15 +145,17 @@ async def balance_page(request: web.Request) -> web.Response:
     return await _balance_view(request)
 
 
-async def _balance_view(request: web.Request, error: str | None = None) -> web.Response:
+async def _balance_view(request: web.Request) -> web.Response:
     actor = actor_of(request)
     org_id = int_or_none(request.query.get("org_id"))
     tablets = []
     if can(actor, Permission.VOUCHER_MANAGE) and can(actor, Permission.DEVICE_VIEW):
         tablets = await devices.list_devices(actor, state=DeviceState.ISSUED)
-    context = {"rows": await voucher_reports.balances(actor, org_id=org_id), "org_id": org_id,
+    rows = await voucher_reports.balances(actor, org_id=org_id)
+    context = {"rows": rows, "org_id": org_id,
+               "box_labels": await box_labels(row.box_id for row in rows if row.box_id),
                "orgs": await orgs.list_orgs(actor), "tablets": tablets}
-    return await voucher_page(request, "vouchers/balances.html", context, error)
+    return await voucher_page(request, "vouchers/balances.html", context)
 
 
 async def open_box(request: web.Request) -> web.Response:
@@ -179,10 +163,9 @@ async def open_box(request: web.Request) -> web.Response:
     form = await form_of(request)
     device_id = int_or_none(form.get("device_id"))
     if device_id is None:
-        return await _balance_view(request, _("Choose a tablet."))
-    box, error = await attempt(voucher_reports.tail_box_of_device(actor_of(request), device_id))
-    if box is None:
-        return await _balance_view(request, error)
+        await refuse(request, "/vouchers", _("Choose a tablet."))
+    box = await attempt_or_back(request, voucher_reports.tail_box_of_device(
+        actor_of(request), device_id), "/vouchers")
     raise web.HTTPSeeOther(f"/vouchers/boxes/{box.id}")
 
 
@@ -191,8 +174,7 @@ async def box_page(request: web.Request) -> web.Response:
     return await _box_view(request, path_id(request, "box_id"))
 
 
-async def _box_view(request: web.Request, box_id: int, error: str | None = None,
-                    form: MultiMapping[str] | None = None) -> web.Response:
+async def _box_view(request: web.Request, box_id: int) -> web.Response:
     actor = actor_of(request)
     after = text(request.query.get("after"), N_("Serial"), max_length(Voucher, "serial")) or None
     before = int_or_none(request.query.get("before"))
@@ -203,15 +185,15 @@ async def _box_view(request: web.Request, box_id: int, error: str | None = None,
     types = await voucher_reports.voucher_types(actor)
     context = {"box": box, "serials": serials, "types": types,
                "history": await tail_boxes.histories([row.id for row in serials]),
-               "type_codes": {row.id: row.code for row in types},
+               "type_of": {row.id: row.name_in(current_locale()) for row in types},
                "totals": await tail_boxes.expected_in_box(box.id),
                "serial_of": await voucher_reports.serials_of({m.voucher_id for m in movements}),
-               "movements": movements, "form": form or {},
+               "movements": movements, "form": {},
                "more_serials": _box_link(box.id, after=serials[-1].serial, before=before)
                if len(serials) == SERIAL_PAGE else None,
                "older_movements": _box_link(box.id, after=after, before=movements[-1].id)
                if len(movements) == MOVEMENT_PAGE else None}
-    return await voucher_page(request, "vouchers/box.html", context, error)
+    return await voucher_page(request, "vouchers/box.html", context)
 
 
 def _box_link(box_id: int, **cursors: Any) -> str:
@@ -225,8 +207,7 @@ async def _box_action(request: web.Request, action: Callable[[web.Request], Awai
     """Run an action on a box; a refusal is shown on the box page with its reason."""
     box_id = path_id(request, "box_id")
     form = await form_of(request)
-    return await act(request, action(request), f"/vouchers/boxes/{box_id}", message,
-                     lambda error: _box_view(request, box_id, error, form))
+    return await act(request, action(request), f"/vouchers/boxes/{box_id}", message, form=form)
 
 
 async def _allocate(request: web.Request) -> list[Any]:
@@ -284,13 +265,12 @@ async def types_page(request: web.Request) -> web.Response:
     return await _types_view(request)
 
 
-async def _types_view(request: web.Request, error: str | None = None,
-                      form: MultiMapping[str] | None = None) -> web.Response:
+async def _types_view(request: web.Request) -> web.Response:
     actor = actor_of(request)
     context = {"types": await voucher_reports.voucher_types(actor),
                "caps": await voucher_reports.caps(actor), "orgs": await orgs.list_orgs(actor),
-               "form": form or {}}
-    return await voucher_page(request, "vouchers/types.html", context, error, refused=400)
+               "form": {}}
+    return await voucher_page(request, "vouchers/types.html", context)
 
 
 async def _define(request: web.Request, form: MultiDict[str]) -> Any:
@@ -302,8 +282,7 @@ async def define_type(request: web.Request) -> web.Response:
     """Define a voucher type with its serial pattern and check rule (V1)."""
     form = await form_of(request)
     return await act(request, _define(request, form), "/vouchers/types",
-                     N_("Voucher type defined."),
-                     lambda error: _types_view(request, error, form))
+                     N_("Voucher type defined."), form=form)
 
 
 async def _cap(request: web.Request, form: MultiDict[str]) -> Any:
@@ -318,7 +297,7 @@ async def set_cap(request: web.Request) -> web.Response:
     """Set the most vouchers of a type the boxes of an org may hold (V2)."""
     form = await form_of(request)
     return await act(request, _cap(request, form), "/vouchers/types", N_("Cap saved."),
-                     lambda error: _types_view(request, error, form))
+                     form=form)
 
 
 async def receive_page(request: web.Request) -> web.Response:
@@ -328,26 +307,11 @@ async def receive_page(request: web.Request) -> web.Response:
     return await _receive_view(request)
 
 
-async def _receive_view(request: web.Request, error: str | None = None,
-                        form: MultiMapping[str] | None = None) -> web.Response:
+async def _receive_view(request: web.Request) -> web.Response:
     actor = actor_of(request)
     context = {"types": await voucher_reports.voucher_types(actor),
-               "orgs": await orgs.list_orgs(actor), "form": form or {}}
-    return await voucher_page(request, "vouchers/receive.html", context, error, refused=400)
-
-
-async def _uploaded_serials(request: web.Request) -> list[str]:
-    """The serials of the chosen file, one per line; empty when no file was chosen."""
-    field = (await request.post()).get("file")
-    if not isinstance(field, web.FileField) or not field.filename:
-        return []
-    data = await asyncio.to_thread(field.file.read)
-    try:
-        typed = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise DomainError(N_("The file is not UTF-8 text.")) from None
-    refuse_control_characters(MultiDict(file=typed))
-    return serial_lines(typed)
+               "orgs": await orgs.list_orgs(actor), "form": {}}
+    return await voucher_page(request, "vouchers/receive.html", context)
 
 
 async def _receive(request: web.Request, form: MultiDict[str]) -> int:
@@ -356,7 +320,7 @@ async def _receive(request: web.Request, form: MultiDict[str]) -> int:
     org_id, type_id = int_or_none(form.get("org_id")), int_or_none(form.get("voucher_type_id"))
     if org_id is None or type_id is None:
         raise DomainError(N_("Choose the organisation and the voucher type."))
-    serials = await _uploaded_serials(request)
+    serials = serial_lines(await uploaded_text(request))  # the chosen file's, if any
     if serials:
         return await voucher_stock.receive_serials(actor, org_id, type_id, serials)
     first, last = form.get("first", "").strip(), form.get("last", "").strip()
@@ -369,8 +333,8 @@ async def receive(request: web.Request) -> web.Response:
     """Receive a range or a file of serials into an org's vault, all or nothing (V1)."""
     form = await form_of(request)
     return await act(request, _receive(request, form), "/vouchers",
-                     N_("Received into the vault: %(n)s vouchers."),
-                     lambda error: _receive_view(request, error, form))
+                     N_("Received into the vault: %(n)s vouchers."), back="/vouchers/receive",
+                     form=form)
 
 
 # Journal and day-end counts
@@ -393,7 +357,9 @@ async def journal_page(request: web.Request) -> web.Response:
     context = {"rows": rows, "filters": filters, "paging": pager(request, page),
                "kinds": list(MovementKind),
                "orgs": await orgs.list_orgs(actor),
-               "serial_of": await voucher_reports.serials_of({row.voucher_id for row in rows})}
+               "serial_of": await voucher_reports.serials_of({row.voucher_id for row in rows}),
+               "box_labels": await box_labels(
+                   box for row in rows for box in (row.to_box_id, row.from_box_id) if box)}
     return await voucher_page(request, "vouchers/journal.html", context)
 
 

@@ -187,25 +187,63 @@ async def _issuable_agent(actor: Actor, staff_id: int, device: Device, moment: d
     if agent is None:
         raise NotFound(N_("No such staff member."))
     require_scope(actor, agent.org)
-    if not agent.active:
-        raise DomainError(N_("%(name)s is deactivated; a tablet cannot be issued to him."),
-                          name=agent.name)
-    if not await StaffRole.exists(staff_id=agent.id, role=Role.FIELD_AGENT):
-        raise DomainError(N_("%(name)s is not a field agent; tablets are issued only to field "
-                             "agents."), name=agent.name)
-    if not await qualifications.is_qualified(agent.id, moment, zone):
-        raise DomainError(N_("%(name)s holds no active qualification; a tablet is issued only "
-                             "to a qualified field agent."), name=agent.name)
     device_org = await Org.get(id=device.org_id)  # type: ignore[attr-defined]
-    if not agent.org.path.startswith(device_org.path):
-        raise DomainError(N_("Tablet %(asset_tag)s belongs to %(org)s; it can be issued only to "
-                             "an agent of that organisation or below it."),
-                          asset_tag=device.asset_tag, org=device_org.name)
-    held = await Device.filter(holder_id=agent.id, state=DeviceState.ISSUED).first()
-    if held is not None:
-        raise DomainError(N_("%(name)s already holds tablet %(asset_tag)s; it must be returned "
-                             "first."), name=agent.name, asset_tag=held.asset_tag)
+    refusal = (await _agent_refusal(agent, moment, zone) or _org_refusal(agent, device, device_org)
+               or await _held_refusal(agent))
+    if refusal is not None:
+        raise refusal
     return agent
+
+
+async def eligible_holders(actor: Actor, tablets: list[Device], now: datetime | None = None, *,
+                           zone: ZoneInfo = DEFAULT_ZONE) -> dict[int, list[Staff]]:
+    """For each tablet, the staff it may be issued to: active, qualified field agents of its
+    org or below, in the actor's scope, holding no tablet (D1); the same checks as the issue."""
+    require(actor, Permission.DEVICE_MANAGE)
+    moment = now or utcnow()
+    candidates = await Staff.filter(
+        active=True, org__path__startswith=scope_prefix(actor), roles__role=Role.FIELD_AGENT,
+    ).distinct().prefetch_related("org").order_by("name")
+    agents = [agent for agent in candidates
+              if await _agent_refusal(agent, moment, zone) is None
+              and await _held_refusal(agent) is None]
+    orgs = {org.id: org for org in await Org.filter(
+        id__in={device.org_id for device in tablets})}  # type: ignore[attr-defined]
+    return {device.id: [agent for agent in agents if _org_refusal(
+        agent, device, orgs[device.org_id]) is None]  # type: ignore[attr-defined]
+        for device in tablets}
+
+
+async def _agent_refusal(agent: Staff, moment: datetime, zone: ZoneInfo) -> DomainError | None:
+    """Why no tablet may be issued to this person: deactivated, no field agent, not qualified."""
+    if not agent.active:
+        return DomainError(N_("%(name)s is deactivated; a tablet cannot be issued to him."),
+                           name=agent.name)
+    if not await StaffRole.exists(staff_id=agent.id, role=Role.FIELD_AGENT):
+        return DomainError(N_("%(name)s is not a field agent; tablets are issued only to field "
+                              "agents."), name=agent.name)
+    if not await qualifications.is_qualified(agent.id, moment, zone):
+        return DomainError(N_("%(name)s holds no active qualification; a tablet is issued only "
+                              "to a qualified field agent."), name=agent.name)
+    return None
+
+
+def _org_refusal(agent: Staff, device: Device, device_org: Org) -> DomainError | None:
+    """Why this tablet may not go to this agent: he works outside the tablet's org (D1)."""
+    if agent.org.path.startswith(device_org.path):
+        return None
+    return DomainError(N_("Tablet %(asset_tag)s belongs to %(org)s; it can be issued only to "
+                          "an agent of that organisation or below it."),
+                       asset_tag=device.asset_tag, org=device_org.name)
+
+
+async def _held_refusal(agent: Staff) -> DomainError | None:
+    """Why no second tablet may go to this agent: he holds one (D1)."""
+    held = await Device.filter(holder_id=agent.id, state=DeviceState.ISSUED).first()
+    if held is None:
+        return None
+    return DomainError(N_("%(name)s already holds tablet %(asset_tag)s; it must be returned "
+                          "first."), name=agent.name, asset_tag=held.asset_tag)
 
 
 async def confirm_receipt(actor: Actor, device_id: int, now: datetime | None = None) -> Device:

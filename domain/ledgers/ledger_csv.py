@@ -53,6 +53,14 @@ class _RolledBack(Exception):
     """Raised inside an all-or-nothing import to roll its transaction back."""
 
 
+class _Previewed(Exception):
+    """Raised after an import's preview to roll back all it wrote."""
+
+    def __init__(self, report: ImportReport) -> None:
+        super().__init__(report.read)
+        self.report = report
+
+
 def read_csv(text: str, columns: tuple[str, ...]) -> list[CsvRow]:
     """The data rows of a CSV text whose header names every column, blank lines skipped."""
     reader = csv.reader(io.StringIO(text))
@@ -139,3 +147,14 @@ async def import_csv(text: str, columns: tuple[str, ...], key_columns: tuple[str
     except _RolledBack:
         return ImportReport(len(rows), 0, tuple(errors), all_or_nothing)
     return ImportReport(len(rows), len(rows) - len(errors), tuple(errors), all_or_nothing)
+
+
+async def preview_import(run: Callable[[], Awaitable[ImportReport]]) -> ImportReport:
+    """What an import would do, row by row, with nothing kept: `run` (an all-or-nothing
+    import) goes through every check and write in a transaction that is always rolled back,
+    audit rows and notifications included."""
+    try:
+        async with in_transaction():
+            raise _Previewed(await run())
+    except _Previewed as previewed:
+        return previewed.report

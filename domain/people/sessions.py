@@ -218,3 +218,19 @@ async def _end_rows(rows: list[WebSession], reason: EndReason, actor: Actor, now
                                staff.id, org_id=staff.org_id,  # type: ignore[attr-defined]
                                detail={"session": row.id, "reason": str(reason)})
     return ended
+
+
+async def keep_page_note(session_id: int, note: str) -> None:
+    """Keep what the session's next page shows once (sealed by the web site; opaque here)."""
+    await WebSession.filter(id=session_id).update(page_note=note)
+
+
+async def take_page_note(session_id: int) -> str | None:
+    """Take the session's page note, once: a second request taking it at the same moment
+    finds it gone."""
+    notes = await WebSession.filter(id=session_id).values_list("page_note", flat=True)
+    note = notes[0] if notes else None
+    if not note or not await WebSession.filter(id=session_id, page_note=note).update(
+            page_note=None):
+        return None
+    return str(note)
