@@ -196,10 +196,11 @@ async def test_customer_searches_are_audited_with_the_term_masked(world: World) 
     rows = await AuditLog.filter(action="customer.search").order_by("id")
     assert [(row.actor_id, row.detail) for row in rows] == [
         (world.actors["reviewer"].staff_id,
-         {"kind": "id_number", "term": "110105********002X", "hits": 2}),
+         {"kind": "id_number", "term": "110105********002X", "hits": 2, "more": False}),
         (world.actors["callback_agent"].staff_id,
-         {"kind": "mobile", "term": "138****5678", "hits": 1}),
-        (world.actors["reviewer"].staff_id, {"kind": "name", "term": "王*", "hits": 1})]
+         {"kind": "mobile", "term": "138****5678", "hits": 1, "more": False}),
+        (world.actors["reviewer"].staff_id,
+         {"kind": "name", "term": "王*", "hits": 1, "more": False})]
     logged = json.dumps([row.detail for row in await AuditLog.all()], ensure_ascii=False)
     assert ID_NUMBER not in logged and MOBILE not in logged and "王五" not in logged
 

@@ -147,11 +147,13 @@ def case_line(case: Case, show_customer: bool) -> CustomerCase:
         created_at=case.created_at, submitted_at=case.submitted_at, decided_at=case.decided_at)
 
 
-async def record_search(actor: Actor, term: CustomerTerm, hits: int) -> None:
-    """Audit a search for customer data: what kind, the term masked, how many hits (C10)."""
+async def record_search(actor: Actor, term: CustomerTerm, hits: int, more: bool) -> None:
+    """Audit a search for customer data: what kind, the term masked, the hits shown and
+    whether there were more (C10)."""
     async with in_transaction():
         await audit.record(actor, "customer.search", "customer", org_id=actor.org_id,
-                           detail={"kind": term.kind.value, "term": term.masked, "hits": hits})
+                           detail={"kind": term.kind.value, "term": term.masked, "hits": hits,
+                                   "more": more})
 
 
 async def customer_cases(actor: Actor, case_id: int, cipher: FieldCipher) -> Customer:

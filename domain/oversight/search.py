@@ -5,10 +5,11 @@ reader's org subtree (C10, S3)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
 from tortoise.expressions import Q
@@ -92,27 +93,30 @@ def clean_term(text: str) -> str:
 
 async def search(actor: Actor, text: str, cipher: FieldCipher | None) -> SearchResults:
     """Every kind the actor may read matched against the term; a search that could find
-    customer data is audited with its kind, the term masked and the hit count (C10, S3)."""
+    customer data is audited with its kind, the term masked and the hits shown (C10, S3)."""
     term = clean_term(text)
     customer = customer_term(term) if cipher is not None and sees_customers(actor) else None
-    found: list[tuple[Kind, Awaitable[list[Any]]]] = []
+    of_customer = None if customer is None or cipher is None else partial(
+        customer_condition, customer, cipher)
+    groups: list[Group] = []
     if can(actor, Permission.CASE_VIEW):
-        found.append((Kind.CASE, _cases_by_number(actor, term)))
-        if customer is not None and cipher is not None:
-            found.append((Kind.CUSTOMER, _customer_cases(actor, customer, cipher)))
+        groups.append(_group(Kind.CASE, await _cases_by_number(actor, term)))
+        if of_customer is not None:
+            groups.append(_group(Kind.CUSTOMER, await _customer_cases(actor, of_customer())))
     if can(actor, Permission.CALLBACK_VIEW):
-        found.append((Kind.CALLBACK, _callbacks(actor, term, customer, cipher)))
+        groups.append(_group(Kind.CALLBACK, await _callbacks(
+            actor, term, of_customer(via="case__") if of_customer is not None else None)))
     if can(actor, Permission.VOUCHER_VIEW):
-        found.append((Kind.VOUCHER, _vouchers(actor, term)))
+        groups.append(_group(Kind.VOUCHER, await _vouchers(actor, term)))
     if can(actor, Permission.DEVICE_VIEW):
-        found.append((Kind.DEVICE, _devices(actor, term)))
+        groups.append(_group(Kind.DEVICE, await _devices(actor, term)))
     if can(actor, Permission.STAFF_VIEW):
-        found.append((Kind.STAFF, _staff(actor, term)))
-    groups = tuple([_group(kind, await rows) for kind, rows in found])
+        groups.append(_group(Kind.STAFF, await _staff(actor, term)))
     if customer is not None:
-        await record_search(actor, customer, sum(
-            len(g.hits) for g in groups if g.kind in (Kind.CUSTOMER, Kind.CALLBACK)))
-    return SearchResults(term, customer, groups)
+        sensitive = [g for g in groups if g.kind in (Kind.CUSTOMER, Kind.CALLBACK)]
+        await record_search(actor, customer, sum(len(g.hits) for g in sensitive),
+                            any(g.more for g in sensitive))
+    return SearchResults(term, customer, tuple(groups))
 
 
 def _group(kind: Kind, rows: Sequence[Any]) -> Group:
@@ -133,21 +137,18 @@ async def _cases_by_number(actor: Actor, term: str) -> list[CustomerCase]:
     return [case_line(row, sees_customers(actor)) for row in rows]
 
 
-async def _customer_cases(actor: Actor, customer: CustomerTerm, cipher: FieldCipher
-                          ) -> list[CustomerCase]:
+async def _customer_cases(actor: Actor, condition: Q) -> list[CustomerCase]:
     """The cases of the customer the term names, newest first (C10)."""
-    rows = await _first(scoped_cases(actor).filter(customer_condition(customer, cipher))
-                        .order_by("-id"))
+    rows = await _first(scoped_cases(actor).filter(condition).order_by("-id"))
     return [case_line(row, True) for row in rows]
 
 
-async def _callbacks(actor: Actor, term: str, customer: CustomerTerm | None,
-                     cipher: FieldCipher | None) -> list[CallbackHit]:
-    """Open callbacks the actor may see whose case has the number or the customer (K1)."""
-    number = "".join(term.split()).upper()
-    condition = Q(case__case_no__startswith=number)
-    if customer is not None and cipher is not None:
-        condition |= customer_condition(customer, cipher, via="case__")
+async def _callbacks(actor: Actor, term: str, by_customer: Q | None) -> list[CallbackHit]:
+    """Open callbacks the actor may see whose case has the number or, with `by_customer`,
+    the customer searched (K1)."""
+    condition = Q(case__case_no__startswith="".join(term.split()).upper())
+    if by_customer is not None:
+        condition |= by_customer
     rows = await _first(open_callbacks(actor).filter(condition).prefetch_related("case")
                         .order_by("due_at", "id"))
     show = sees_customers(actor)
