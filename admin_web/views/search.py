@@ -44,15 +44,17 @@ def labels() -> dict[str, object]:
 
 
 async def results_page(request: web.Request) -> web.Response:
-    """GET /search?q=…: the groups the reader may see, or why the term was refused."""
+    """GET /search?q=…: the groups the reader may see, or why the term was refused; without
+    a term, what to type (a page, not an error)."""
     actor = actor_of(request)
     term = request.query.get("q", "")
     found, error = await attempt(search.search(actor, term, cipher_of(request)))
+    blank = not term.strip()
     return await render(request, "search/results.html", labels() | {
         "search_term": "" if found is None or found.customer else found.term,
-        "found": found, "error": error,
+        "found": found, "error": None if blank else error, "prompt": error if blank else None,
         "shows_customers": customers.sees_customers(actor), "staff_url": STAFF_PAGE},
-        status=200 if error is None else 400)
+        status=400 if error and not blank else 200)
 
 
 async def customer_page(request: web.Request) -> web.Response:
