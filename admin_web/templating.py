@@ -14,6 +14,7 @@ from aiohttp import web
 from markupsafe import Markup
 
 from admin_web.i18n import current_locale, gettext, ngettext
+from admin_web.words import term_html, words
 from domain.cases.business_types import PHOTO_KIND_LABELS
 from domain.models import BusinessType, OrgLevel, PhotoKind, Role
 from domain.people.channel_choice import CHANNEL_LABELS
@@ -84,7 +85,8 @@ def setup_templates(app: web.Application, zone: ZoneInfo) -> None:
                  "channel_label": channel_label,
                  "local_time": local_time_filter(zone), "detail_text": detail_text,
                  "photo_kind_label": photo_kind_label, "local_name": local_name,
-                 "person_label": person_label},
+                 "person_label": person_label, "words": words,
+                 "word": term_html},
     )
     env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.globals.update(csrf_field=csrf_field, role_choices=list(ROLE_LABELS),

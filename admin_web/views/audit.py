@@ -1,4 +1,5 @@
-"""The audit log (S3): filtered by actor, action, object and date, newest first."""
+"""The audit log (S3) in words: filtered by person (chosen or typed), action (by its name),
+object and date, newest first; each row a sentence with its details for the auditor."""
 
 from __future__ import annotations
 
@@ -8,20 +9,23 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from multidict import MultiMapping
 
-from admin_web.i18n import error_text
+from admin_web.i18n import error_text, gettext
 from admin_web.pages import actor_of, render
-from admin_web.params import max_length, optional_date, text
+from admin_web.params import int_or_none, max_length, optional_date, text
 from admin_web.state import TIMEZONE_KEY
 from domain.models import AuditLog
+from domain.oversight.audit_words import action_labels, audit_lines
+from domain.people import staff
 from domain.platform import audit
+from domain.platform.actors import Actor
 from domain.platform.errors import N_, DomainError
 
 # name: (label msgid, column) of the text filters, each no longer than its column
 TEXT_FILTERS: dict[str, tuple[str, str]] = {
-    "actor": (N_("Actor"), "actor_label"), "action": (N_("Action"), "action"),
+    "actor": (N_("Name"), "actor_label"), "action": (N_("Action"), "action"),
     "object_type": (N_("Object type"), "object_type"), "object_id": (N_("Object id"), "object_id"),
 }
-ALL_FILTERS = (*TEXT_FILTERS, "date_from", "date_to")
+ALL_FILTERS = (*TEXT_FILTERS, "person", "date_from", "date_to")
 
 
 def day_start(value: str, label: str, zone: ZoneInfo, days_after: int = 0) -> datetime | None:
@@ -38,18 +42,30 @@ def audit_filter(query: MultiMapping[str], zone: ZoneInfo) -> audit.AuditFilter:
              for name, (label, column) in TEXT_FILTERS.items()}
     return audit.AuditFilter(
         **texts,
+        person_id=int_or_none(query.get("person")),
         date_from=day_start(query.get("date_from", ""), N_("From"), zone),
         date_to=day_start(query.get("date_to", ""), N_("To"), zone, days_after=1),
     )
 
 
+async def filter_choices(actor: Actor) -> dict[str, list[tuple[str, str]]]:
+    """The people in the actor's scope and the actions by their names, for the selects."""
+    people = await staff.list_staff(actor)
+    actions = sorted(((code, gettext(label)) for code, label in action_labels().items()),
+                     key=lambda pair: pair[1])
+    return {"people": [(str(p.id), f"{p.name} {p.employee_no}") for p in people],
+            "actions": actions}
+
+
 async def audit_log(request: web.Request) -> web.Response:
-    """Show the audit rows the actor may read."""
+    """Show the audit rows the actor may read, in words."""
+    actor = actor_of(request)
     filters = {name: request.query.get(name, "") for name in ALL_FILTERS}
+    context = {"filters": filters, "choices": await filter_choices(actor)}
     try:
         terms = audit_filter(request.query, request.app[TIMEZONE_KEY])
     except DomainError as err:
-        context = {"rows": [], "filters": filters, "error": error_text(err)}
+        context |= {"rows": [], "error": error_text(err)}
         return await render(request, "audit/list.html", context, status=400)
-    rows = await audit.search(actor_of(request), terms)
-    return await render(request, "audit/list.html", {"rows": rows, "filters": filters})
+    rows = await audit_lines(await audit.search(actor, terms))
+    return await render(request, "audit/list.html", context | {"rows": rows})

@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from tortoise import connections
+from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
 
 from domain.models import AuditLog, Org
 from domain.platform.access import Permission, require, scope_prefix
@@ -306,9 +308,11 @@ async def verify_chain(checkpoints: Sequence[Checkpoint] = (), batch: int = 1000
 
 @dataclass(frozen=True)
 class AuditFilter:
-    """Search terms for the audit log page."""
+    """Search terms for the audit log page: a person (rows by or about him) or a typed name,
+    an action code, an object, a period."""
 
     actor: str = ""
+    person_id: int | None = None
     action: str = ""
     object_type: str = ""
     object_id: str = ""
@@ -316,21 +320,28 @@ class AuditFilter:
     date_to: datetime | None = None
 
 
-async def search(actor: Actor, terms: AuditFilter, limit: int = 200) -> list[AuditLog]:
-    """Audit rows the actor may read (S3), newest first, within the actor's org subtree."""
+async def matching(actor: Actor, terms: AuditFilter) -> QuerySet[AuditLog]:
+    """The audit rows the actor may read (S3) that match the terms, within his org subtree."""
     require(actor, Permission.AUDIT_VIEW)
     query = AuditLog.all()
     prefix = scope_prefix(actor)
     if prefix != "/":
         org_ids = await Org.filter(path__startswith=prefix).values_list("id", flat=True)
         query = query.filter(org_id__in=list(org_ids))
-    for condition, value in (("actor_label__icontains", terms.actor),
-                             ("action__icontains", terms.action),
+    if terms.person_id is not None:
+        query = query.filter(Q(actor_id=terms.person_id)
+                             | Q(object_type="staff", object_id=str(terms.person_id)))
+    for condition, value in (("actor_label__icontains", terms.actor), ("action", terms.action),
                              ("object_type", terms.object_type), ("object_id", terms.object_id),
                              ("at__gte", terms.date_from), ("at__lt", terms.date_to)):
         if value:
             query = query.filter(**{condition: value})
-    return await query.order_by("-id").limit(limit)
+    return query
+
+
+async def search(actor: Actor, terms: AuditFilter, limit: int = 200) -> list[AuditLog]:
+    """Audit rows the actor may read (S3), newest first, within the actor's org subtree."""
+    return await (await matching(actor, terms)).order_by("-id").limit(limit)
 
 
 async def count_rows(actor: Actor) -> int:
