@@ -223,9 +223,9 @@ async def test_an_auditor_of_another_org_or_a_non_auditor_is_refused(world: Audi
         await case_audits.record_finding(world.auditor_b, row.id, Finding("ok"), CALENDAR)
     with pytest.raises(PermissionDenied):
         await case_audits.record_finding(world.desk.ops, row.id, Finding("ok"), CALENDAR)
-    assert await case_audits.list_case_audits(world.auditor_b, AuditFilters()) == []
-    assert [r.id for r in await case_audits.list_case_audits(world.desk.ops, AuditFilters())
-            ] == [row.id]
+    assert (await case_audits.list_case_audits(world.auditor_b, AuditFilters())).rows == []
+    listed = await case_audits.list_case_audits(world.desk.ops, AuditFilters())
+    assert [r.id for r in listed.rows] == [row.id]
     assert (await CaseAudit.get(id=row.id)).status == CaseAuditStatus.PENDING
 
 

@@ -143,10 +143,11 @@ async def test_lists_show_the_scope_and_the_agents_own_requests(desk: Desk) -> N
     first = await ask(desk, -1, 0)
     second = await ask(desk, 0, 1)
     await special.decide_special(desk.supervisor, first.id, True, now=ASKED_AT)
-    assert [r.id for r in await special.list_special(desk.supervisor)] == [second.id, first.id]
-    waiting = await special.list_special(desk.supervisor, SpecialApprovalStatus.REQUESTED)
+    listed = (await special.list_special(desk.supervisor)).rows
+    assert [r.id for r in listed] == [second.id, first.id]
+    waiting = (await special.list_special(desk.supervisor, SpecialApprovalStatus.REQUESTED)).rows
     assert [r.id for r in waiting] == [second.id] and waiting[0].staff.name == "员工F001"
-    assert await special.list_special(desk.far_supervisor) == []
+    assert (await special.list_special(desk.far_supervisor)).rows == []
     with pytest.raises(PermissionDenied):
         await special.list_special(desk.reviewer)
     assert [r.id for r in await special.my_requests(desk.agent)] == [second.id, first.id]

@@ -31,6 +31,7 @@ from domain.platform.chains import staff_in_chain
 from domain.platform.clock import business_time, utcnow
 from domain.platform.errors import N_, DomainError, PermissionDenied
 from domain.platform.intents import Action, Intent
+from domain.platform.paging import PAGE_ONE, Page, PageRequest, keyset_page
 
 MAX_WINDOW = timedelta(hours=12)
 MAX_REASON_LENGTH = 500
@@ -130,14 +131,16 @@ async def decide_special(actor: Actor, approval_id: int, approve: bool, note: st
     return decided
 
 
-async def list_special(actor: Actor, status: SpecialApprovalStatus | None = None
-                       ) -> list[SpecialApproval]:
-    """Requests of the actor's org subtree, newest first, with staff prefetched (C2)."""
+async def list_special(actor: Actor, status: SpecialApprovalStatus | None = None,
+                       paging: PageRequest = PAGE_ONE) -> Page[SpecialApproval]:
+    """A page of the requests of the actor's org subtree, newest first, with staff
+    prefetched (C2)."""
     require(actor, Permission.SPECIAL_APPROVAL_VIEW)
     query = SpecialApproval.filter(org__path__startswith=scope_prefix(actor))
     if status is not None:
         query = query.filter(status=status)
-    return await query.prefetch_related("staff", "org", "decided_by").order_by("-id")
+    return await keyset_page(query, ("-id",), paging,
+                             lambda rows: rows.prefetch_related("staff", "org", "decided_by"))
 
 
 async def my_requests(actor: Actor) -> list[SpecialApproval]:

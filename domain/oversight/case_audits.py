@@ -50,11 +50,11 @@ from domain.platform.actors import Actor, person_label, system_actor
 from domain.platform.calendar import Calendar
 from domain.platform.clock import utcnow
 from domain.platform.errors import N_, DomainError, NotFound
+from domain.platform.paging import PAGE_ONE, Page, PageRequest, keyset_page
 from locales import DEFAULT_LOCALE, translate
 
 RETRAINING_WINDOW = timedelta(days=90)
 MAX_NOTE = 1000
-QUEUE_LIMIT = 500
 WEEK_PATTERN = re.compile(r"\d{4}-W\d{2}")
 OUTCOMES = frozenset({CaseAuditStatus.OK.value, CaseAuditStatus.ERROR.value})
 
@@ -244,8 +244,9 @@ async def verify_draw(actor: Actor, draw_id: int) -> DrawCheck:
 # --- the auditors' queue and findings -------------------------------------------------------
 
 
-async def list_case_audits(actor: Actor, filters: AuditFilters) -> list[CaseAudit]:
-    """Drawn cases of the actor's org subtree, newest week first (K3)."""
+async def list_case_audits(actor: Actor, filters: AuditFilters, paging: PageRequest = PAGE_ONE
+                           ) -> Page[CaseAudit]:
+    """A page of the drawn cases of the actor's org subtree, newest draw first (K3)."""
     require(actor, Permission.CASE_AUDIT_VIEW)
     query = CaseAudit.filter(org__path__startswith=scope_prefix(actor))
     if filters.org_id is not None:
@@ -254,9 +255,9 @@ async def list_case_audits(actor: Actor, filters: AuditFilters) -> list[CaseAudi
         query = query.filter(draw__week=filters.week)
     if filters.status is not None:
         query = query.filter(status=filters.status)
-    return await query.prefetch_related(
-        "draw", "org", "case__business_type", "field_agent", "reviewer", "audited_by",
-    ).order_by("-draw_id", "id").limit(QUEUE_LIMIT)
+    return await keyset_page(query, ("-draw_id", "id"), paging, lambda rows: rows.
+                             prefetch_related("draw", "org", "case__business_type",
+                                              "field_agent", "reviewer", "audited_by"))
 
 
 async def audit_weeks(actor: Actor) -> list[str]:
@@ -426,7 +427,8 @@ async def export_error_rates(actor: Actor, start: date, end: date, purpose: str,
     mark = exports.stamp(actor, purpose, (N_("From"), start.isoformat()),
                          (N_("To"), end.isoformat()))
     data = exports.export_bytes(_report_table(rates, locale), fmt, "case-audit-errors", mark,
-                                locale=locale, zone=zone)
+                                locale=locale, zone=zone,
+                                heading=translate(locale, N_("Error rates")))
     async with in_transaction():
         await audit.record(actor, "case_audit.report.export", "case_audit_report", label,
                            org_id=actor.org_id, detail={

@@ -28,6 +28,7 @@ from domain.platform.access import (
 from domain.platform.actors import Actor
 from domain.platform.calendar import DEFAULT_ZONE
 from domain.platform.errors import N_, DomainError, NotFound
+from domain.platform.paging import PAGE_ONE, Page, PageRequest, keyset_page
 
 RELATED = ("box__device", "org", "holder", "supervisor", "incident", "sample")
 BAD_MONTH = N_("%(value)s is not a month; write it as YYYY-MM.")
@@ -85,11 +86,12 @@ async def _prefix(actor: Actor, org_id: int | None) -> str:
     return org.path
 
 
-async def list_inspections(actor: Actor, terms: InspectionFilter, *,
-                           zone: ZoneInfo = DEFAULT_ZONE, offset: int = 0, limit: int = 100
-                           ) -> list[Inspection]:
-    """The month's inspections of the subtree (every month's without one): the monthly round
-    of that month and the surprise inspections launched in it, by due time (V5, K3)."""
+async def list_inspections(actor: Actor, terms: InspectionFilter,
+                           paging: PageRequest = PAGE_ONE, *, zone: ZoneInfo = DEFAULT_ZONE
+                           ) -> Page[Inspection]:
+    """A page of the month's inspections of the subtree (every month's without one): the
+    monthly round of that month and the surprise inspections launched in it, by due time
+    (V5, K3)."""
     require(actor, Permission.INSPECTION_VIEW)
     query = Inspection.filter(org__path__startswith=await _prefix(actor, terms.org_id))
     if terms.month is not None:
@@ -103,8 +105,8 @@ async def list_inspections(actor: Actor, terms: InspectionFilter, *,
         query = query.exclude(status=InspectionStatus.COMPLETED)
     if terms.kind is not None:
         query = query.filter(kind=terms.kind)
-    return list(await query.order_by("due_at", "id").offset(max(0, offset)).limit(limit)
-                .prefetch_related(*RELATED))
+    return await keyset_page(query, ("due_at", "id"), paging,
+                             lambda rows: rows.prefetch_related(*RELATED))
 
 
 async def completion_rates(actor: Actor, month: str, org_id: int | None = None
