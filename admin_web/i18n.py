@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from contextvars import ContextVar, Token
+from enum import StrEnum
 
 from domain.platform.errors import DomainError
+from domain.platform.status_labels import status_label
 from locales import DEFAULT_LOCALE, translate, translations
 
 _locale: ContextVar[str] = ContextVar("admin_web_locale", default=DEFAULT_LOCALE)
@@ -33,6 +35,16 @@ def gettext(message: str) -> str:
 def ngettext(singular: str, plural: str, n: int) -> str:
     """Translate a plural msgid into the request's locale."""
     return translations(_locale.get()).ngettext(singular, plural, n)
+
+
+def pgettext(context: str, message: str) -> str:
+    """Translate a msgid of one context (msgctxt) into the request's locale."""
+    return translations(_locale.get()).pgettext(context, message)
+
+
+def status_text(enum: type[StrEnum], value: str) -> str:
+    """The translated label of one state of a record, in that record's own context."""
+    return pgettext(*status_label(enum, value))
 
 
 def error_text(err: DomainError) -> str:

@@ -13,15 +13,16 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
-from admin_web.i18n import current_locale, gettext, ngettext
-from admin_web.words import term_html, words
+from admin_web.i18n import current_locale, gettext, ngettext, pgettext
+from admin_web.menu import menu_for
 from domain.cases.business_types import PHOTO_KIND_LABELS
-from domain.models import BusinessType, OrgLevel, PhotoKind, Role
+from domain.models import BusinessType, Org, OrgLevel, PhotoKind, Role
 from domain.people.channel_choice import CHANNEL_LABELS
 from domain.people.duties import ROLE_LABELS
 from domain.people.orgs import LEVEL_LABELS
 from domain.platform.actors import person_label
 from domain.platform.clock import business_time
+from domain.vouchers.voucher_names import box_label, label_of
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 
@@ -45,6 +46,11 @@ def level_label(level: str) -> str:
 def photo_kind_label(kind: str) -> str:
     """The translated name of a photo kind."""
     return gettext(PHOTO_KIND_LABELS[PhotoKind(kind)])
+
+
+def org_name(org: Org) -> str:
+    """An org's name in the request's locale (its Chinese name when it has no English one)."""
+    return org.name_in(current_locale())
 
 
 def local_name(business_type: BusinessType) -> str:
@@ -85,9 +91,11 @@ def setup_templates(app: web.Application, zone: ZoneInfo) -> None:
                  "channel_label": channel_label,
                  "local_time": local_time_filter(zone), "detail_text": detail_text,
                  "photo_kind_label": photo_kind_label, "local_name": local_name,
-                 "person_label": person_label, "words": words,
-                 "word": term_html},
+                 "box_label": label_of, "org_name": org_name,
+                 "person_label": person_label},
     )
-    env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
-    env.globals.update(csrf_field=csrf_field, role_choices=list(ROLE_LABELS),
+    env.install_gettext_callables(gettext, ngettext, newstyle=True,  # type: ignore[attr-defined]
+                                  pgettext=pgettext)
+    env.globals.update(csrf_field=csrf_field, menu_for=menu_for, box_label=box_label,
+                       role_choices=list(ROLE_LABELS),
                        photo_kind_choices=list(PHOTO_KIND_LABELS))

@@ -123,8 +123,8 @@ async def test_matching_counts_of_both_people_close_the_inspection_ok(
             "Send the number of USB key as a whole number, 0 or more.")
         assert (await holder.say("-1")).text.startswith("Send the number of USB key")
         assert await holder_counts(holder, 3, 2) == (
-            "Your count of tail box PAD00001 is recorded. The result follows once the other "
-            "person has counted too.")
+            "Your count of tail box PAD00001 · F001 员工F001 is recorded. The result follows "
+            "once the other person has counted too.")
         page = await (await client.get(f"/inspections/{row.id}")).text()
         assert 'class="list ledger figures"' not in page
         counted = await submit(client, f"/inspections/{row.id}/count",
@@ -225,7 +225,8 @@ async def test_supervisor_starts_in_chat_and_the_holder_cannot_be_second(
     await delivered(bot)
     assert (await holder.press(holder.last().buttons["Count now"])).text.endswith(ASK_KEY)
     assert await holder_counts(holder, *STOCK.values()) == (
-        "Vault inspection of tail box PAD00001 complete: the counts match the ledger.")
+        "Vault inspection of tail box PAD00001 · F001 员工F001 complete: the counts match the "
+        "ledger.")
     assert (await holder.say("/inspect")).text == "No vault inspection is waiting for you."
 
 

@@ -116,7 +116,8 @@ async def test_day_end_count_that_matches_is_recorded(bot: TelegramBot, chat: Ch
         "Send the number of Debit card as a whole number, 0 or more.")
     assert (await chat.say("-1")).text.startswith("Send the number of Debit card")
     assert (await chat.say("3")).text == ASK_SIM
-    assert (await chat.say("2")).text == "Count recorded: tail box PAD00001 matches the ledger."
+    assert (await chat.say("2")).text == (
+        "Count recorded: tail box PAD00001 · F1 陈展业 matches the ledger.")
     box = await TailBox.get(id=(await BoxCount.get()).box_id)  # type: ignore[attr-defined]
     assert box.last_count_matched is True
     assert (await chat.say("2")).text.startswith("I did not understand that.")
@@ -131,7 +132,8 @@ async def test_count_now_pressed_again_inside_the_count_keeps_its_place(
     refused, again = await chat.send_all(fake.button(AGENT, count_now), 2)
     assert (refused.text, again.text) == (
         "Finish this step first, or send /cancel to stop it.", ASK_SIM)
-    assert (await chat.say("2")).text == "Count recorded: tail box PAD00001 matches the ledger."
+    assert (await chat.say("2")).text == (
+        "Count recorded: tail box PAD00001 · F1 陈展业 matches the ledger.")
 
 
 async def test_two_mismatching_counts_open_an_incident_and_tell_the_supervisor(
@@ -185,7 +187,8 @@ async def test_silence_is_reminded_then_escalated_to_the_supervisor(
 
 async def test_box_shows_the_balance_but_hides_it_while_a_count_waits(
         bot: TelegramBot, chat: Chat, fake: FakeTelegram) -> None:
-    assert (await chat.say("/box")).text == "Tail box PAD00001:\nDebit card: 3\nSIM card: 2"
+    assert (await chat.say("/box")).text == (
+        "Tail box PAD00001 · F1 陈展业:\nDebit card: 3\nSIM card: 2")
     assert await day_end_counts.request_day_end_counts(utcnow()) == 1
     shown = await chat.say("/box")
     assert "is waiting for your count." in shown.text
@@ -194,7 +197,8 @@ async def test_box_shows_the_balance_but_hides_it_while_a_count_waits(
     assert (await chat.press(shown.buttons["Count now"])).text.endswith(ASK_CARD)
     await chat.say("3")
     assert (await chat.say("2")).text.startswith("Count recorded")
-    assert (await chat.say("/box")).text == "Tail box PAD00001:\nDebit card: 3\nSIM card: 2"
+    assert (await chat.say("/box")).text == (
+        "Tail box PAD00001 · F1 陈展业:\nDebit card: 3\nSIM card: 2")
     other = await english_chat(fake, OTHER)
     assert (await other.say("/box")).text == "You hold no tail box."
 
@@ -215,7 +219,8 @@ async def test_handover_in_chat_moves_the_box_after_both_counts(
     await delivered(bot)
     confirm = other.last()
     assert confirm.text.startswith("F1 陈展业 hands tail box PAD00001 over to you.")
-    assert (await other.say("/box")).text.startswith("Tail box PAD00001 is being handed over")
+    assert (await other.say("/box")).text.startswith(
+        "Tail box PAD00001 · F1 陈展业 is being handed over")
     assert (await other.press(confirm.buttons["Count and confirm"])).text.startswith(
         "Hand-over of tail box PAD00001 from F1 陈展业.")
     await other.say("3")

@@ -55,6 +55,7 @@ async def _edit_page(request: web.Request, row: BusinessType | None, values: dic
                      ) -> web.Response:
     context = {"business_type": row, "form": values,
                "type_names": await type_names(current_locale())}
+    context["type_names"] = await type_names(current_locale())
     return await render(request, "business_types/edit.html", context)
 
 

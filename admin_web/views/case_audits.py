@@ -4,12 +4,13 @@ form, a draw and its verification, the error-rate report and its export (K2, K3,
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 from typing import Any
 
 from aiohttp import web
 from multidict import MultiMapping
 
-from admin_web.i18n import current_locale, error_text
+from admin_web.i18n import current_locale, error_text, status_text
 from admin_web.i18n import gettext as _
 from admin_web.pages import (
     actor_of,
@@ -20,7 +21,6 @@ from admin_web.pages import (
     form_of,
     render,
 )
-from admin_web.paging import page_request, pager
 from admin_web.params import choice, date_or, int_or_none, path_id
 from admin_web.state import CONFIG_KEY, TIMEZONE_KEY
 from admin_web.views import cases
@@ -29,19 +29,13 @@ from domain.models import AuditErrorCode, CaseAuditStatus
 from domain.oversight import case_audits
 from domain.oversight.case_audits import ERROR_LABELS, AuditFilters, Finding
 from domain.people import orgs
-from domain.platform.errors import N_, DomainError, NotFound, PermissionDenied
-
-STATUS_LABELS: dict[CaseAuditStatus, str] = {
-    CaseAuditStatus.PENDING: N_("Waiting for audit"),
-    CaseAuditStatus.OK: N_("No error found"),
-    CaseAuditStatus.ERROR: N_("Error found"),
-}
+from domain.platform.errors import DomainError, NotFound, PermissionDenied
 
 
 def labels() -> dict[str, Any]:
     """Label helpers of the audit templates, with those of the case pages."""
     return cases.labels() | {
-        "audit_status_label": lambda value: _(STATUS_LABELS[CaseAuditStatus(value)]),
+        "audit_status_label": partial(status_text, CaseAuditStatus),
         "audit_error_label": lambda value: _(ERROR_LABELS[AuditErrorCode(value)]),
     }
 
@@ -58,9 +52,8 @@ async def queue(request: web.Request) -> web.Response:
     """The drawn cases of the actor's subtree, filtered by week, org and state (K3)."""
     actor = actor_of(request)
     filters = queue_filters(request.query)
-    page = await case_audits.list_case_audits(actor, filters, page_request(request.query))
     context = {
-        "rows": page.rows, "paging": pager(request, page), "filters": filters,
+        "rows": await case_audits.list_case_audits(actor, filters), "filters": filters,
         "statuses": list(CaseAuditStatus), "weeks": await case_audits.audit_weeks(actor),
         "orgs": await orgs.list_orgs(actor),
     }

@@ -11,6 +11,14 @@ from markupsafe import Markup
 
 from admin_web.charts import Line, line_chart
 from admin_web.i18n import gettext as _
+from admin_web.menu import (
+    ADMINISTRATION,
+    CALENDAR,
+    CASES,
+    LEDGERS,
+    VOUCHERS,
+    areas_for,
+)
 from admin_web.pages import actor_of, redirect, render
 from admin_web.state import CONFIG_KEY, TIMEZONE_KEY
 from domain.models import Staff
@@ -20,11 +28,6 @@ from domain.platform.access import Permission, can
 from domain.platform.actors import person_label
 from domain.platform.errors import N_
 
-CASES = N_("Cases today")
-VOUCHERS = N_("Vouchers")
-CALENDAR = N_("Inspections and callbacks")
-LEDGERS = N_("Ledgers")
-ADMINISTRATION = N_("Administration")
 AREAS = (CASES, VOUCHERS, CALENDAR, LEDGERS, ADMINISTRATION)
 # Per figure: its area, caption and the list behind it ({day}: today, {month}: this month).
 FIGURES: dict[FigureKey, tuple[str, str, str]] = {
@@ -121,14 +124,16 @@ def _figure_text(key: FigureKey, value: int | None) -> str:
     return f"{value}%" if key in PERCENT else str(value)
 
 
-def _areas(board: Dashboard) -> list[tuple[str, list[Tile]]]:
-    """The figures as linked cards, area by area, leaving out empty areas."""
+def _areas(board: Dashboard, used: frozenset[str]) -> list[tuple[str, list[Tile]]]:
+    """The figures of the areas the viewer works with as linked cards, area by area,
+    leaving out empty areas."""
     links = {"day": board.today.isoformat(), "month": f"{board.today:%Y-%m}"}
-    tiles: dict[str, list[Tile]] = {area: [] for area in AREAS}
+    tiles: dict[str, list[Tile]] = {area: [] for area in AREAS if area in used}
     for figure in board.figures:
         area, title, href = FIGURES[figure.key]
-        tiles[area].append(Tile(title, href.format(**links),
-                                _figure_text(figure.key, figure.value), figure.alert))
+        if area in tiles:
+            tiles[area].append(Tile(title, href.format(**links),
+                                    _figure_text(figure.key, figure.value), figure.alert))
     return [(area, cards) for area, cards in tiles.items() if cards]
 
 
@@ -183,11 +188,12 @@ def _task_lists(board: Dashboard) -> list[TaskList]:
 
 
 async def index(request: web.Request) -> web.Response:
-    """Show the figures, trends and task lists the actor may see; staff without a dashboard
-    (field agents) go to chat."""
+    """Show the figures of the areas the actor works with (admin_web.menu), the trends and
+    task lists he may see; staff without a dashboard (field agents) go to chat."""
     actor = actor_of(request)
     if not can(actor, Permission.DASHBOARD_VIEW) and request.app[CONFIG_KEY].chat is not None:
         redirect("/chat")
     board = await dashboard.overview(actor, request.app[TIMEZONE_KEY])
     return await render(request, "dashboard/index.html", {
-        "areas": _areas(board), "charts": _charts(board), "tasks": _task_lists(board)})
+        "areas": _areas(board, areas_for(actor)), "charts": _charts(board),
+        "tasks": _task_lists(board)})

@@ -12,6 +12,7 @@ from tortoise.transactions import in_transaction
 from domain.cases import review_photos
 from domain.cases.capture_gate import CaptureContext
 from domain.cases.case_summaries import CaseSummary, case_summary, visible_case
+from domain.cases.review import awaiting_second_approval
 from domain.models import Case, CaseDecision, CaseEvent, CasePhoto
 from domain.platform import audit
 from domain.platform.actors import Actor
@@ -58,6 +59,7 @@ class CaseDetail:
     claimed_by_name: str
     first_approved_by_id: int | None
     first_approved_by_name: str
+    awaiting_second_approval: bool
     four_eyes: bool
     retake_items: tuple[str, ...]
     photos: tuple[PhotoView, ...]
@@ -85,6 +87,7 @@ async def case_detail(actor: Actor, case_id: int, ctx: CaptureContext) -> CaseDe
         claimed_by_name=case.claimed_by.name if case.claimed_by else "",
         first_approved_by_id=case.first_approved_by_id,  # type: ignore[attr-defined]
         first_approved_by_name=case.first_approved_by.name if case.first_approved_by else "",
+        awaiting_second_approval=awaiting_second_approval(case),
         four_eyes=case.business_type.four_eyes, retake_items=tuple(case.retake_items),
         photos=tuple(PhotoView(p.id, p.kind.value, p.revision, p.sha256, p.width, p.height,
                                p.uploaded_at) for p in photos),

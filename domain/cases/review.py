@@ -153,6 +153,13 @@ class _Outcome:
 # --- claim and release ------------------------------------------------------------------
 
 
+def awaiting_second_approval(case: Case) -> bool:
+    """A four-eyes case with its first approval that is still open for the second (S2); a
+    decided case awaits nothing, whoever approved it first."""
+    return (case.first_approved_by_id is not None  # type: ignore[attr-defined]
+            and case.status in OPEN_STATUSES)
+
+
 async def claim(actor: Actor, case_id: int, now: datetime | None = None) -> Case:
     """Take a submitted case for review; refused when another reviewer holds it; the other
     reviewers' notices of it are edited to say who reviews it (C8, issue 14)."""

@@ -50,6 +50,11 @@ class Org(Model):
         table = "org"
         ordering = ["path"]
 
+    def name_in(self, locale: str) -> str:
+        """The display name for a locale: the Chinese name for zh locales and when there is
+        no English one."""
+        return self.name if locale.startswith("zh") or not self.name_en else self.name_en
+
 
 class Staff(Model):
     """A person (real name, employee number, org) who may hold several roles."""

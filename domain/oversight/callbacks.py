@@ -201,25 +201,28 @@ def open_callbacks(actor: Actor) -> QuerySet[Callback]:
     return query
 
 
-def due_condition(due: Due, now: datetime, zone: ZoneInfo) -> Q:
-    """Due today: from now to the end of the business day; overdue: past the due time (K1,
-    S1)."""
+def due_condition(due: Due | None, now: datetime, zone: ZoneInfo) -> Q:
+    """The one definition of the callbacks to work, shared by the list and the dashboard
+    (K1, S1): due today, those whose call slot falls before the end of the business day
+    (in the business time zone, not UTC) and whose deadline has not passed; overdue, those
+    past their deadline; None, both: the day's work."""
     if due is Due.OVERDUE:
         return Q(due_at__lt=now)
-    return Q(due_at__gte=now, due_at__lt=day_bounds(now.astimezone(zone).date(), zone)[1])
+    today = Q(due_at__gte=now,
+              scheduled_at__lt=day_bounds(now.astimezone(zone).date(), zone)[1])
+    return today if due is Due.TODAY else today | Q(due_at__lt=now)
 
 
 async def callback_queue(actor: Actor, now: datetime, cipher: FieldCipher,
                          paging: PageRequest = PAGE_ONE, *, upcoming: bool = False,
                          due: Due | None = None, zone: ZoneInfo = DEFAULT_ZONE
                          ) -> Page[CallbackView]:
-    """Open callbacks the actor may see that are due to be called (all open ones with
-    `upcoming`; those due today or overdue with `due`), earliest slot first (K1, S1)."""
+    """Open callbacks the actor may see that are to be called today or overdue (all open
+    ones with `upcoming`; only those due today or only the overdue ones with `due`),
+    earliest slot first (K1, S1)."""
     query = open_callbacks(actor)
-    if due is not None:
+    if due is not None or not upcoming:
         query = query.filter(due_condition(due, now, zone))
-    elif not upcoming:
-        query = query.filter(scheduled_at__lte=now)
     page = await keyset_page(query, ("scheduled_at", "id"), paging, lambda rows: rows.
                              prefetch_related("case", "business_type", "org", "field_agent",
                                               "assigned_to"))

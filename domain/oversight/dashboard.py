@@ -7,8 +7,9 @@ business days in the given zone. Definitions the linked lists share:
 - captured on a day: first submitted that day (the case number carries the day, C3);
 - approved / returned / rejected today: in that state, decided today;
 - callbacks due today: open (scheduled or attempted) ones the viewer may see (a callback
-  agent his own and the unassigned ones), due from now to the end of the day; overdue: open
-  and past their due time (K1, S1);
+  agent his own and the unassigned ones) whose call slot falls before the end of the
+  business day, deadline not passed; overdue: open and past their due time; together, what
+  the callback list shows by default (callbacks.due_condition, K1, S1);
 - inspections of this month: its monthly round and the surprise inspections launched in
   it, not completed; overdue: in that state, of any month (V5);
 - day-end counts missing: today's day-end counts requested and not answered (V3);

@@ -64,6 +64,7 @@ from domain.platform.clock import business_time, utcnow
 from domain.platform.errors import N_, DomainError, NotFound, PermissionDenied
 from domain.platform.intents import Action, Intent
 from domain.vouchers import tail_boxes, voucher_counts
+from domain.vouchers.voucher_names import label_of
 
 STARTABLE = (InspectionStatus.SCHEDULED, InspectionStatus.OVERDUE)
 SIDES = ("holder", "supervisor")
@@ -167,7 +168,7 @@ async def second_persons(org: Org, holder_id: int) -> list[Staff]:
 
 
 async def _box(box_id: int) -> TailBox:
-    return await TailBox.get(id=box_id).prefetch_related("device", "org")
+    return await TailBox.get(id=box_id).prefetch_related("device", "org", "holder")
 
 
 # --- the monthly round -------------------------------------------------------------------
@@ -376,7 +377,7 @@ async def count_request(actor: Actor, inspection_id: int) -> CountRequest:
         raise NotFound(NO_SUCH_INSPECTION)
     _require_countable(row, _side(actor, row))
     box = await _box(row.box_id)  # type: ignore[attr-defined]
-    return CountRequest(row, box.device.asset_tag,
+    return CountRequest(row, label_of(box),
                         await voucher_counts.types_to_count(row.expected))
 
 

@@ -62,6 +62,7 @@ from domain.platform.clock import utcnow
 from domain.platform.errors import N_, DomainError, NotFound, PermissionDenied
 from domain.platform.intents import Action, Intent
 from domain.vouchers import tail_boxes
+from domain.vouchers.voucher_names import label_of
 
 OPEN_STATUSES = (CountStatus.REQUESTED, CountStatus.RETRY)
 ANSWERABLE = (*OPEN_STATUSES, CountStatus.UNANSWERED)
@@ -132,7 +133,7 @@ def figures_text(types: dict[str, VoucherType], figures: dict[str, int], locale:
 
 async def box_with_device(box_id: int) -> TailBox:
     """A tail box with its device and org."""
-    box = await TailBox.get_or_none(id=box_id).prefetch_related("device", "org")
+    box = await TailBox.get_or_none(id=box_id).prefetch_related("device", "org", "holder")
     if box is None:
         raise NotFound(N_("No such tail box."))
     return box
@@ -160,7 +161,7 @@ async def count_to_answer(actor: Actor, count_id: int) -> CountRequest:
     if count.kind == CountKind.HANDOVER and box.holder_id is not None:  # type: ignore[attr-defined]
         giver = person_label(await Staff.get(id=box.holder_id))  # type: ignore[attr-defined]
     types = await types_to_count(await tail_boxes.expected_in_box(box.id))
-    return CountRequest(count, box.device.asset_tag, types, giver)
+    return CountRequest(count, label_of(box), types, giver)
 
 
 async def answer_count(actor: Actor, count_id: int, counted: dict[str, int],
@@ -362,14 +363,14 @@ async def my_boxes(actor: Actor) -> list[BoxSummary]:
     (V3, V5)."""
     summaries = []
     for box in await TailBox.filter(holder_id=actor.staff_id).prefetch_related(
-            "device").order_by("id"):
+            "device", "holder").order_by("id"):
         open_counts = await BoxCount.filter(box_id=box.id, holder_id=actor.staff_id,
                                             status__in=list(ANSWERABLE)).order_by("id")
         blind = bool(open_counts) or await _inspection_waits(box.id)
         expected = {} if blind else await tail_boxes.expected_in_box(box.id)
         balance = [] if blind else [(t, expected.get(t.code, 0))
                                     for t in await types_to_count(expected)]
-        summaries.append(BoxSummary(box.device.asset_tag, balance, open_counts, blind))
+        summaries.append(BoxSummary(label_of(box), balance, open_counts, blind))
     return summaries
 
 
@@ -383,5 +384,5 @@ async def hand_overs_to_confirm(actor: Actor) -> list[tuple[str, BoxCount]]:
     """Open hand-overs waiting for the actor's count, with the box label (V3)."""
     rows = await BoxCount.filter(kind=CountKind.HANDOVER, holder_id=actor.staff_id,
                                  status__in=list(OPEN_STATUSES)).prefetch_related(
-        "box__device").order_by("id")
-    return [(row.box.device.asset_tag, row) for row in rows]
+        "box__device", "box__holder").order_by("id")
+    return [(label_of(row.box), row) for row in rows]
