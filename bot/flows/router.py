@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 
 from tortoise.transactions import in_transaction
 
-from bot.flows import account, capture, devices, inspections, menu, review, special, vouchers
+from bot.flows import account, capture, devices, inspections, menu, review, scan, special, vouchers
 from bot.flows.context import FlowContext
 from bot.flows.messages import Inbound, Reply
 from bot.flows.turn import Outcome, Step, Turn, answer
@@ -148,7 +148,8 @@ async def end_flow(turn: Turn) -> Outcome:
 
 FLOWS: dict[str, ModuleType] = {
     "account": account, "capture": capture, "review": review, "special": special,
-    "devices": devices, "vouchers": vouchers, "inspections": inspections, "menu": menu,
+    "devices": devices, "vouchers": vouchers, "inspections": inspections,
+    "scan": scan, "menu": menu,
 }
 # The flows whose steps /cancel (capture.cancel) knows how to end; the others just stop.
 FLOW_CANCELS = frozenset({"capture", "devices", "special"})
@@ -348,4 +349,6 @@ def handler_for(turn: Turn) -> account.Handler:
         return CALLBACKS[prefix] if prefix else account.stale_button
     if inbound.command:
         return COMMANDS.get(inbound.command, account.unknown_text)
+    if turn.step == Step.IDLE and scan.label_code(inbound.text):
+        return scan.scanned_address  # a scanned label: no step waits for this text
     return STEPS.get(turn.step, STEPS[Step.IDLE])

@@ -148,7 +148,7 @@ async def export_callback_report(actor: Actor, start: date, end: date, by: str, 
                          (N_("To"), end.isoformat()),
                          (N_("Group by"), translate(locale, GROUPINGS[by])))
     data = exports.export_bytes(_table(rows, by, locale), fmt, by, mark, locale=locale,
-                                zone=zone)
+                                zone=zone, heading=translate(locale, N_("Callback report")))
     async with in_transaction():
         await audit.record(actor, "callback.report.export", "callback_report", label,
                            org_id=actor.org_id, detail={

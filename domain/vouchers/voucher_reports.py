@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from tortoise.expressions import Subquery
 from tortoise.functions import Count, Max
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from domain.models import (
@@ -108,6 +109,14 @@ async def journal(actor: Actor, paging: PageRequest, *, kind: str | None = None,
                   org_id: int | None = None, serial: str | None = None
                   ) -> Page[VoucherMovement]:
     """One page of the movement journal of the actor's subtree, newest first (V1)."""
+    query = await journal_query(actor, kind=kind, org_id=org_id, serial=serial)
+    return await keyset_page(query, ("-id",), paging,
+                             lambda rows: rows.prefetch_related("voucher__voucher_type"))
+
+
+async def journal_query(actor: Actor, *, kind: str | None = None, org_id: int | None = None,
+                        serial: str | None = None) -> QuerySet[VoucherMovement]:
+    """The movements of the actor's subtree (or of one org's) of a kind and serial (V1)."""
     require(actor, Permission.VOUCHER_VIEW)
     query = VoucherMovement.all()
     if org_id is not None or not sees_everything(actor):
@@ -120,8 +129,7 @@ async def journal(actor: Actor, paging: PageRequest, *, kind: str | None = None,
         query = query.filter(kind=MovementKind(kind))
     if serial and normalise_serial(serial):
         query = query.filter(voucher__serial=normalise_serial(serial))
-    return await keyset_page(query, ("-id",), paging,
-                             lambda rows: rows.prefetch_related("voucher__voucher_type"))
+    return query
 
 
 async def pending_voids(actor: Actor) -> list[VoidRequest]:
@@ -235,7 +243,8 @@ async def export_reconciliation(actor: Actor, month: date, purpose: str, fmt: st
     label = f"{month.year:04d}-{month.month:02d}"
     data = exports.export_bytes(_table(rows, locale), fmt, label,
                                 exports.stamp(actor, purpose, (N_("Month"), label)),
-                                locale=locale, zone=zone)
+                                locale=locale, zone=zone,
+                                heading=translate(locale, N_("Monthly reconciliation")))
     async with in_transaction():
         await audit.record(actor, "voucher.reconciliation.export", "voucher_reconciliation",
                            label, org_id=actor.org_id, detail={
