@@ -15,6 +15,7 @@ from markupsafe import Markup
 
 from admin_web.i18n import current_locale, gettext, ngettext, pgettext
 from admin_web.menu import menu_for
+from admin_web.words import term_html, words
 from domain.cases.business_types import PHOTO_KIND_LABELS
 from domain.models import BusinessType, Org, OrgLevel, PhotoKind, Role
 from domain.people.channel_choice import CHANNEL_LABELS
@@ -92,7 +93,8 @@ def setup_templates(app: web.Application, zone: ZoneInfo) -> None:
                  "local_time": local_time_filter(zone), "detail_text": detail_text,
                  "photo_kind_label": photo_kind_label, "local_name": local_name,
                  "box_label": label_of, "org_name": org_name,
-                 "person_label": person_label},
+                 "person_label": person_label, "words": words,
+                 "word": term_html},
     )
     env.install_gettext_callables(gettext, ngettext, newstyle=True,  # type: ignore[attr-defined]
                                   pgettext=pgettext)

@@ -21,6 +21,7 @@ from admin_web.pages import (
     form_of,
     render,
 )
+from admin_web.paging import page_request, pager
 from admin_web.params import choice, date_or, int_or_none, path_id
 from admin_web.state import CONFIG_KEY, TIMEZONE_KEY
 from admin_web.views import cases
@@ -52,8 +53,9 @@ async def queue(request: web.Request) -> web.Response:
     """The drawn cases of the actor's subtree, filtered by week, org and state (K3)."""
     actor = actor_of(request)
     filters = queue_filters(request.query)
+    page = await case_audits.list_case_audits(actor, filters, page_request(request.query))
     context = {
-        "rows": await case_audits.list_case_audits(actor, filters), "filters": filters,
+        "rows": page.rows, "paging": pager(request, page), "filters": filters,
         "statuses": list(CaseAuditStatus), "weeks": await case_audits.audit_weeks(actor),
         "orgs": await orgs.list_orgs(actor),
     }

@@ -9,6 +9,7 @@ from aiohttp import web
 from admin_web.i18n import gettext as _
 from admin_web.i18n import status_text
 from admin_web.pages import actor_of, attempt, flash_and_redirect, form_of, local_path, render
+from admin_web.paging import page_request, pager
 from admin_web.params import choice, path_id
 from admin_web.state import TIMEZONE_KEY
 from domain.cases import special
@@ -19,8 +20,9 @@ async def special_list(request: web.Request) -> web.Response:
     """Requests of the actor's org subtree, newest first, optionally of one status (C2)."""
     state = request.query.get("status", "")
     status = choice(state, SpecialApprovalStatus)
-    rows = await special.list_special(actor_of(request), status)
-    context = {"rows": rows, "state": state, "statuses": list(SpecialApprovalStatus),
+    page = await special.list_special(actor_of(request), status, page_request(request.query))
+    context = {"rows": page.rows, "paging": pager(request, page), "state": state,
+                "statuses": list(SpecialApprovalStatus),
                "status_label": partial(status_text, SpecialApprovalStatus)}
     return await render(request, "special_approvals/list.html", context)
 
