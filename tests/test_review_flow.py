@@ -362,10 +362,14 @@ async def test_reviewers_decide_from_the_buttons_of_their_notifications(
     assert case.case_no in await delivered(bot, fake, FIRST)
     offered = keyboard(fake, FIRST)
     assert offered[zh("Open in web")] == f"{PUBLIC_URL}/cases/{case.id}"
+    assert zh("Approve") not in offered  # not before the photos were opened (C6)
+    await opened(desk, FIRST, case)
     assert (await press(fake, FIRST, offered[zh("Claim")])).startswith(
         zh("You claimed case %(case_no)s.", case_no=case.case_no))
-    await press(fake, FIRST, offered[zh("Approve")])
+    await press(fake, FIRST, keyboard(fake, FIRST)[zh("Approve")])
     assert case.case_no in await delivered(bot, fake, SECOND)
+    await opened(desk, SECOND, case)
+    await press(fake, SECOND, keyboard(fake, SECOND)[zh("Claim")])
     assert await press(fake, SECOND, keyboard(fake, SECOND)[zh("Approve")]) == zh(
         APPROVED, case_no=case.case_no)
     assert (await state(case))[0] == CaseStatus.APPROVED
