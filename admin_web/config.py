@@ -59,5 +59,6 @@ class AdminConfig:
 # Route names the request pipeline treats apart (admin_web.routes gives every route its name).
 PUBLIC_ROUTES = frozenset({"login", "language", "healthz", "metrics", "static"})
 PASSWORD_CHANGE_ROUTES = frozenset({"password", "logout"})
-# Requests a page makes by itself (the chat's polling) do not count as activity (S3).
-PASSIVE_ROUTES = frozenset({"chat_messages"})
+# Requests a page makes by itself (the chat's and the bell's polling) do not count as
+# activity (S3).
+PASSIVE_ROUTES = frozenset({"chat_messages", "notifications_status"})

@@ -1,21 +1,32 @@
-"""Notification intents on the admin site: the `open` action as a link to its subject's page.
+"""Notification intents on the admin site: the link to each subject's page.
 
-The one table of the admin: which page shows each kind of subject a notice may offer to open.
+The one table of the admin: which page shows each kind of subject a notice is about, and who
+may open it. The `open` action of a chat notice leads there; the admin's own notices (the
+bell, issue 16) and the outbox page link their subjects there for those who may read them.
 A kind of the domain offering `open` on a subject without a page stops the site at import,
 so a gap shows at start-up and in the tests.
 """
 
 from __future__ import annotations
 
-from domain.models import OutboxMessage
-from domain.platform import outbox
-from domain.platform.intents import KINDS, Action, Intent, Kind, SubjectType
+from domain.platform.access import Permission, can
+from domain.platform.actors import Actor
+from domain.platform.intents import KINDS, Action, Intent, Kind, Subject, SubjectType
 
-PAGES: dict[SubjectType, str] = {
-    SubjectType.CASE: "/cases/{id}",
-    SubjectType.CALLBACK: "/callbacks/{id}",
-    SubjectType.SPECIAL_APPROVAL: "/special-approvals",
-    SubjectType.STAFF: "/staff/{id}",
+_T, _P = SubjectType, Permission
+PAGES: dict[SubjectType, tuple[str, Permission]] = {
+    _T.CASE: ("/cases/{id}", _P.CASE_VIEW),
+    _T.CALLBACK: ("/callbacks/{id}", _P.CALLBACK_VIEW),
+    _T.SPECIAL_APPROVAL: ("/special-approvals", _P.SPECIAL_APPROVAL_VIEW),
+    _T.STAFF: ("/staff/{id}", _P.STAFF_VIEW),
+    _T.DEVICE: ("/devices/{id}", _P.DEVICE_VIEW),
+    _T.INCIDENT: ("/incidents", _P.INCIDENT_VIEW),
+    _T.QUALIFICATION: ("/qualifications", _P.QUALIFICATION_VIEW),
+    _T.VOID_REQUEST: ("/vouchers/voids", _P.VOUCHER_VIEW),
+    _T.TAIL_BOX: ("/vouchers/boxes/{id}", _P.VOUCHER_VIEW),
+    _T.MIS_ISSUE: ("/vouchers/mis-issues", _P.VOUCHER_VIEW),
+    _T.BOX_COUNT: ("/vouchers/counts", _P.VOUCHER_VIEW),
+    _T.INSPECTION: ("/inspections/{id}", _P.INSPECTION_VIEW),
 }
 
 
@@ -23,15 +34,15 @@ def open_link(intent: Intent | None) -> str | None:
     """The page the intent's `open` action leads to; None when it offers none."""
     if intent is None or Action.OPEN not in intent.actions:
         return None
-    return PAGES[intent.subject.type].format(id=intent.subject.id)
+    return PAGES[intent.subject.type][0].format(id=intent.subject.id)
 
 
-def message_links(messages: list[OutboxMessage]) -> dict[int, str]:
-    """The `open` link of each outbox message that offers one, by message id (a kind this
-    version no longer sends offers none)."""
-    links = {message.id: open_link(outbox.intent_of(message)) for message in messages
-             if message.kind in KINDS}
-    return {message_id: link for message_id, link in links.items() if link}
+def subject_link(actor: Actor, subject: Subject) -> str | None:
+    """The page of a notice's subject, None when there is none or the actor may not read it."""
+    page = PAGES.get(subject.type)
+    if page is None or not can(actor, page[1]):
+        return None
+    return page[0].format(id=subject.id)
 
 
 def unlinked(kinds: dict[str, Kind]) -> list[str]:

@@ -43,6 +43,7 @@ from domain.models import (
     Voucher,
     VoucherState,
     WebCredential,
+    WebNotice,
     WebSession,
 )
 from domain.people import auth, staff
@@ -66,6 +67,7 @@ PATH_MODELS: dict[str, type[Model]] = {
     "inspection_id": Inspection, "message_id": OutboxMessage, "mis_issue_id": MisIssue,
     "org_id": Org, "qualification_id": Qualification, "reason_id": ReviewReason,
     "sample_id": InspectionSample, "session_id": WebSession, "void_id": VoidRequest,
+    "notice_id": WebNotice,
 }
 # A path parameter of a route pattern, with or without its regular expression.
 PARAMETER = re.compile(r"\{(\w+)(?::[^{}]*(?:\{\d+\}[^{}]*)*)?\}")

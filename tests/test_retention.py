@@ -88,7 +88,7 @@ async def test_prune_removes_old_bookkeeping_of_every_kind(database_url: str) ->
 
     assert removed == {"outbox_message": 0, "processed_update": 1, "bind_code": 1,
                        "login_throttle": 1, "chat_inbound_hit": 1, "chat_inbound": 1,
-                       "chat_card": 0}
+                       "chat_card": 0, "web_notice": 0}
     assert await ProcessedUpdate.all().values_list("update_id", flat=True) == ["2"]
     assert await BindCode.all().values_list("code_hash", flat=True) == [f"{2:064d}"]
     assert await ChatInboundHit.all().values_list("sender", flat=True) == ["2"]

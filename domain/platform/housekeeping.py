@@ -11,7 +11,8 @@ What goes, once older than the retention (FIELDOPS_RETENTION_DAYS, 30 days by de
 - inbound-rate hits of the chat limits (their window is an hour at most);
 - arrival notes of webhook updates, which keep each chat's order for seconds (issue 14);
 - chat cards with buttons (WeCom, issue 15) sent that long ago: their notices expired long
-  before, a press of one left in a chat is answered as a stale button.
+  before, a press of one left in a chat is answered as a stale button;
+- web notices (issue 16) read that long ago (by `read_at`); an unread one stays.
 
 Never pruned here: the audit log (append-only), ledgers, cases and every other record.
 Ended web sessions (a day after they end) and the notes of deleted customer-data chat
@@ -41,6 +42,7 @@ from domain.models import (
     OutboxMessage,
     OutboxStatus,
     ProcessedUpdate,
+    WebNotice,
 )
 from domain.models.orgs import LoginThrottle
 from domain.platform.clock import utcnow
@@ -106,6 +108,10 @@ def _sent_cards(now: datetime, retention: timedelta) -> Q:
     return Q(sent_at__lt=now - retention)
 
 
+def _read_notices(now: datetime, retention: timedelta) -> Q:
+    return Q(read_at__lt=now - retention)
+
+
 PRUNABLE: tuple[Prunable, ...] = (
     Prunable("outbox_message", OutboxMessage, _finished_outbox),
     Prunable("processed_update", ProcessedUpdate, _processed_updates),
@@ -114,6 +120,7 @@ PRUNABLE: tuple[Prunable, ...] = (
     Prunable("chat_inbound_hit", ChatInboundHit, _inbound_hits),
     Prunable("chat_inbound", ChatInbound, _inbound_arrivals),
     Prunable("chat_card", ChatCard, _sent_cards),
+    Prunable("web_notice", WebNotice, _read_notices),
 )
 
 

@@ -26,7 +26,7 @@ from domain.models import (
     OutboxStatus,
     Staff,
 )
-from domain.platform import audit, outbox_wake
+from domain.platform import audit, outbox_wake, web_notices
 from domain.platform.access import Permission, require
 from domain.platform.actors import Actor
 from domain.platform.chat import preferred_locale
@@ -43,6 +43,11 @@ CLAIM_TOKEN_LENGTH = 64
 EDITED_FIELDS = ("subject_type", "subject_id", "subject_revision", "actions", "template",
                  "params")
 APPLIED_IN_PLACE = "applied in place to the unsent original"
+# What a message that was not sent notes as its last error (the outbox page explains them).
+SETTLED_NOTE = "its subject no longer waits for this"
+NOTHING_TO_EDIT = "nothing to edit: the original message was not sent"
+CLAIM_LOST = "the sender stopped during the attempt (claim expired)"
+WAITING_NOTE = "waiting for a {channel} chat binding"
 MAX_BACKOFF = timedelta(minutes=30)
 
 # The order a notification falls back in when its recipient chose no channel or is not bound
@@ -74,15 +79,21 @@ async def enqueue(
     chose, else Telegram, WeCom, the browser chat). A second call with the same idempotency
     key adds nothing. The message expires after the lifetime of its kind. A kind that is not
     urgent is held for the recipient's daily digest (`domain.platform.digest`, issue 14).
+    An alert also waits in the admin site, written here so the two cannot drift
+    (`domain.platform.web_notices`, issue 16).
     """
     now, subject = utcnow(), intent.subject
-    await _add(OutboxMessage(
+    message = OutboxMessage(
         recipient_id=recipient_id, channel=channel or await preferred_channel(recipient_id),
         kind=intent.kind, subject_type=subject.type.value, subject_id=subject.id,
         subject_revision=subject.revision, actions=[a.value for a in intent.actions],
         template=template, params=params or {}, idempotency_key=idempotency_key,
         next_attempt_at=now, created_at=now, expires_at=now + intent.lifetime,
-        status=OutboxStatus.DIGEST if intent.for_digest else OutboxStatus.PENDING))
+        status=OutboxStatus.DIGEST if intent.for_digest else OutboxStatus.PENDING)
+    async with in_transaction():  # the caller's, or one of its own: both rows or neither
+        await web_notices.record(recipient_id, template, params or {}, intent=intent,
+                                 idempotency_key=idempotency_key)
+        await _add(message)
 
 
 async def enqueue_replies(channel: str, external_user_id: str, update_key: str,
@@ -133,6 +144,7 @@ async def enqueue_edit(original_idempotency_key: str, template: str,
     original = await OutboxMessage.get_or_none(idempotency_key=original_idempotency_key)
     if original is None:
         return None
+    await web_notices.rewrite(original_idempotency_key, template, params or {}, intent=intent)
     now, subject = utcnow(), intent.subject
     edit = OutboxMessage(
         recipient_id=original.recipient_id, channel=original.channel,  # type: ignore[attr-defined]
@@ -219,8 +231,7 @@ async def claim_due(limit: int = 50, channels: tuple[str, ...] | None = None, *,
     chats = await _chats_of(messages) if messages else {}
     for message in messages:
         if message.edit_of is None and await _moment_passed(message):  # an edit always goes
-            await _settle(message.id, token, OutboxStatus.EXPIRED,
-                          "its subject no longer waits for this")
+            await _settle(message.id, token, OutboxStatus.EXPIRED, SETTLED_NOTE)
             continue
         try:
             claimed.append(_delivery(message, chats, default_locale, token))
@@ -301,7 +312,7 @@ async def expire_overdue(now: datetime) -> int:
 
 async def _count_lost_claims(now: datetime, max_attempts: int, only: dict[str, Any]) -> None:
     lost = OutboxMessage.filter(status=OutboxStatus.SENDING, claimed_until__lt=now, **only)
-    error = "the sender stopped during the attempt (claim expired)"
+    error = CLAIM_LOST
     await lost.filter(attempts__gte=max_attempts - 1).update(
         status=OutboxStatus.DEAD, attempts=F("attempts") + 1, claimed_until=None,
         claim_token=None, last_error=error)
@@ -397,7 +408,7 @@ async def resolve_edit(delivery: Delivery) -> str | None:
                  claim_token=None, last_error=APPLIED_IN_PLACE)
         return None
     await _settle(delivery.message_id, delivery.claim_token, OutboxStatus.EXPIRED,
-                  "nothing to edit: the original message was not sent")
+                  NOTHING_TO_EDIT)
     return None
 
 
@@ -439,7 +450,7 @@ async def wait_for_binding(delivery: Delivery) -> str:
                              claim_token=None, next_attempt_at=utcnow())
         return f"moved to {channel}"
     await claimed.update(status=OutboxStatus.WAITING, claimed_until=None, claim_token=None,
-                         last_error=f"waiting for a {message.channel} chat binding")
+                         last_error=WAITING_NOTE.format(channel=message.channel))
     return "waiting for a binding"
 
 
@@ -497,15 +508,6 @@ async def postpone(delivery: Delivery, until: datetime, reason: str) -> bool:
         id=delivery.message_id, status=OutboxStatus.SENDING, claim_token=delivery.claim_token,
     ).update(status=OutboxStatus.PENDING, next_attempt_at=until, claimed_until=None,
              claim_token=None, last_error=reason[:2000]))
-
-
-async def list_messages(actor: Actor, status: OutboxStatus, limit: int = 200
-                        ) -> list[OutboxMessage]:
-    """Outbox rows in one state, newest first, for the admin."""
-    require(actor, Permission.OUTBOX_VIEW)
-    return await OutboxMessage.filter(status=status).prefetch_related("recipient").order_by(
-        "-id"
-    ).limit(limit)
 
 
 async def count_messages(actor: Actor, status: OutboxStatus) -> int:
