@@ -252,8 +252,15 @@ async def test_results_page_links_each_kind_and_masks_the_customer(world: World)
         assert f'href="/devices/{world.rows["tablet_a"]}"' in devices_page
         box_page = await (await client.get("/search", params={"q": "6222"})).text()
         assert f'href="/vouchers/boxes/{world.rows["box_a"]}"' in box_page
+        staff_page = await (await client.get("/search", params={"q": "E0101"})).text()
+        assert f'href="/people/{world.actors["agent_a"].staff_id}"' in staff_page
         customer = await client.get(f"/customers/by-case/{world.cases['a1']}")
         assert customer.status == 200 and NUMBERS["a2"] in await customer.text()
+    async with admin_site(world.config) as client:  # no person pages: the staff record
+        _, username = await web_user(world.ids["province"], Role.SYSADMIN, no="W3")
+        await log_in(client, username)
+        staff_page = await (await client.get("/search", params={"q": "E0101"})).text()
+        assert f'href="/staff/{world.actors["agent_a"].staff_id}"' in staff_page
 
 
 async def test_search_box_in_chromium_leads_to_the_case(world: World, chromium: str) -> None:

@@ -10,7 +10,9 @@ from admin_web.state import CONFIG_KEY
 from admin_web.views import callbacks, cases, devices, vouchers
 from domain.cases import customers
 from domain.oversight import search
+from domain.oversight.person_history import READERS as PERSON_READERS
 from domain.oversight.search import Kind
+from domain.platform.actors import Actor
 from domain.platform.errors import N_
 from domain.platform.privacy import FieldCipher
 
@@ -22,7 +24,6 @@ KIND_HEADINGS: dict[Kind, str] = {
     Kind.DEVICE: N_("Tablets"),
     Kind.STAFF: N_("Staff"),
 }
-STAFF_PAGE = "/staff/"  # a staff member's page, his id appended
 CUSTOMER_KINDS: dict[customers.CustomerKind, str] = {
     customers.CustomerKind.ID_NUMBER: N_("ID number"),
     customers.CustomerKind.MOBILE: N_("Mobile number"),
@@ -34,6 +35,12 @@ def cipher_of(request: web.Request) -> FieldCipher | None:
     """The customer-data cipher when the site is set up for cases (C10)."""
     capture = request.app[CONFIG_KEY].capture
     return capture.cipher if capture is not None else None
+
+
+def staff_page(actor: Actor) -> str:
+    """Where a found staff member links, his id appended: his history for its readers, his
+    staff record for the other staff readers (system and IT administrators)."""
+    return "/people/" if actor.has(*PERSON_READERS) else "/staff/"
 
 
 def labels() -> dict[str, object]:
@@ -53,7 +60,7 @@ async def results_page(request: web.Request) -> web.Response:
     return await render(request, "search/results.html", labels() | {
         "search_term": "" if found is None or found.customer else found.term,
         "found": found, "error": None if blank else error, "prompt": error if blank else None,
-        "shows_customers": customers.sees_customers(actor), "staff_url": STAFF_PAGE},
+        "shows_customers": customers.sees_customers(actor), "staff_url": staff_page(actor)},
         status=400 if error and not blank else 200)
 
 
