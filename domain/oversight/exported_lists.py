@@ -22,13 +22,13 @@ from domain.models import (
     VoucherMovement,
     VoucherType,
 )
+from domain.people.orgs import get_org
 from domain.platform.access import Permission, require, scope_prefix
 from domain.platform.actors import Actor, person_label
 from domain.platform.clock import day_bounds
 from domain.platform.errors import N_, DomainError
 from domain.platform.exports import MAX_ROWS
 from domain.vouchers import voucher_reports
-from domain.vouchers._ledger import org_in_scope
 
 MAX_DAYS = 366
 ROW_LIMIT = MAX_ROWS + 1  # one past the export's limit, so that an export past it is refused
@@ -74,7 +74,7 @@ async def cases_submitted(actor: Actor, start: date, end: date, zone: ZoneInfo, 
     (C10)."""
     require(actor, Permission.CASE_VIEW)
     since, until = period_bounds(start, end, zone)
-    prefix = scope_prefix(actor) if org_id is None else (await org_in_scope(actor, org_id)).path
+    prefix = scope_prefix(actor) if org_id is None else (await get_org(actor, org_id)).path
     query = Case.filter(org__path__startswith=prefix, submitted_at__gte=since,
                         submitted_at__lt=until)
     for name in ("status", "business_type_id", "agent_id"):
