@@ -49,7 +49,7 @@ async def base_context(request: web.Request) -> dict[str, Any]:
         "flash": sessions.pop_flash(session),
         "path": request.path_qs,
         "error": None,
-        "results": None,
+        "item_results": None,
         "unread_notices": await web_notices.unread_count(actor) if actor else 0,  # the bell
     }
 
@@ -66,7 +66,8 @@ async def render(
         page["error"] = page.get("error") or note.get("error")
         if note.get("values") is not None:
             page["form"] = dict(page.get("form") or {}) | note["values"]
-        page["results"] = note.get("results")
+        if note.get("results") is not None:
+            page["item_results"] = note["results"]
     return aiohttp_jinja2.render_template(template, request, page, status=status)
 
 
@@ -110,10 +111,12 @@ async def attempt_or_back(request: web.Request, call: Awaitable[T], location: st
     """Await a service call; on a business rule's refusal go back to `location` with the
     translated message and the typed values (`refuse`). Permission and not-found refusals
     propagate to the error pages."""
-    result, error = await attempt(call)
-    if error is not None:
-        await refuse(request, location, error, values)
-    return result  # type: ignore[return-value]
+    try:
+        return await call
+    except (PermissionDenied, NotFound):
+        raise
+    except DomainError as err:
+        await refuse(request, location, error_text(err), values)
 
 
 async def attempt(call: Awaitable[T]) -> tuple[T | None, str | None]:

@@ -100,6 +100,12 @@ async def submit(client: TestClient, url: str, data: dict[str, str] | list[tuple
     return await client.post(url, data=[*fields, ("csrf_token", await csrf_token(client, page))])
 
 
+def sent_back(response: ClientResponse, page: str) -> bool:
+    """A refused form answered 303 back to its page (post/redirect/get), now shown."""
+    return (response.status == 200 and response.url.path == page
+            and [step.status for step in response.history] == [303])
+
+
 async def log_in(client: TestClient, username: str, password: str = PASSWORD) -> ClientResponse:
     """Fill in the log-in form."""
     return await submit(client, "/login", {"username": username, "password": password},
@@ -196,6 +202,7 @@ async def valid_path_values() -> dict[str, str]:
     values["staff_id"] = str(agent.staff_id if agent else 1)  # type: ignore[attr-defined]
     tablet = await Device.all().order_by("id").first()
     values["code"] = tablet.asset_tag if tablet else "_"  # a printed label's code
+    values["ledger"] = "training"  # a web import (admin_web/views/imports.py)
     photo = await CasePhoto.all().order_by("id").first()
     values["sha256"] = photo.sha256 if photo else "0" * 64
     if photo:

@@ -39,7 +39,7 @@ from domain.models import (
 )
 from domain.platform import clock
 from domain.platform.actors import Actor, actor_for
-from tests.admin_support import admin_site, log_in, submit, web_login, zh
+from tests.admin_support import admin_site, log_in, sent_back, submit, web_login, zh
 from tests.case_support import ID_NUMBER, KINDS, MOBILE, World, bound_agent, noisy_jpeg, ready_draft
 from tests.factories import capture_context, org_tree, person
 
@@ -233,7 +233,7 @@ async def test_return_without_a_reason_is_refused_and_writes_nothing(desk: Desk)
     async with session_of(desk, "R001") as client:
         response = await submit(client, f"/cases/{case.id}/return", {"note": "x"})
         text = await response.text()
-    assert response.status == 409 and 'class="error"' in text
+    assert sent_back(response, f"/cases/{case.id}") and 'class="error"' in text
     assert not await CaseDecision.exists(case_id=case.id)
     assert (await Case.get(id=case.id)).status == CaseStatus.SUBMITTED
 
@@ -264,7 +264,7 @@ async def test_four_eyes_type_needs_a_second_reviewer(desk: Desk) -> None:
         await submit(second, f"/cases/{case.id}/approve", {})
     assert zh("First approval") in page
     assert middle == CaseStatus.IN_REVIEW
-    assert again.status == 409
+    assert sent_back(again, f"/cases/{case.id}")
     assert zh("Awaiting second approval") in queue
     assert zh("Second approval (four eyes)") in second_page
     assert (await Case.get(id=case.id)).status == CaseStatus.APPROVED
@@ -283,7 +283,7 @@ async def test_reject_and_hold_record_their_decisions(desk: Desk) -> None:
         response = await submit(client, f"/cases/{held.id}/hold", {"note": "核查系统故障"})
         text = await response.text()
     assert "联网核查未通过" in page
-    assert no_reason.status == 409
+    assert sent_back(no_reason, f"/cases/{rejected.id}")
     assert (await Case.get(id=rejected.id)).status == CaseStatus.REJECTED
     decision = await CaseDecision.get(case_id=rejected.id)
     assert (decision.kind, decision.reason_codes, decision.note) == (
@@ -301,7 +301,7 @@ async def test_second_decision_after_another_reviewer_is_refused(desk: Desk) -> 
         await submit(first, f"/cases/{case.id}/approve", {})
         late = await submit(second, f"/cases/{case.id}/reject", {"reason": CHECK_FAILED})
         text = await late.text()
-    assert late.status == 409 and 'class="error"' in text
+    assert sent_back(late, f"/cases/{case.id}") and 'class="error"' in text
     assert (await Case.get(id=case.id)).status == CaseStatus.APPROVED
     assert await CaseDecision.filter(case_id=case.id).count() == 1
 

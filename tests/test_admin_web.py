@@ -19,6 +19,7 @@ from tests.admin_support import (
     PASSWORD,
     admin_site,
     log_in,
+    sent_back,
     submit,
     sysadmin_session,
     zh,
@@ -269,7 +270,7 @@ async def test_org_is_added_and_renamed_with_rule_messages(database_url: str) ->
         renamed = await submit(client, f"/orgs/{ids['sub_a']}",
                                {"name": "城东支行", "name_en": "East"}, page="/orgs")
         renamed_text = await renamed.text()
-    assert duplicate.status == 400
+    assert sent_back(duplicate, "/orgs")
     assert zh("Organisation code %(code)s is already used.", code="Ba") in duplicate_text
     assert added.url.path == "/orgs" and "新支行" in added_text
     assert "城东支行" in renamed_text and "支行a" not in renamed_text

@@ -203,7 +203,9 @@ def upload_forms() -> list[tuple[str, str]]:
     found = []
     for path in ADMIN_SOURCES.rglob("*.html"):
         for action, body in UPLOAD_FORM.findall(path.read_text()):
-            found += [(action, field) for field in FILE_FIELD.findall(body)]
+            # the web imports share one template: its action names the ledger, as training's
+            found += [(action.replace("{{ name }}", "training"), field)
+                      for field in FILE_FIELD.findall(body)]
     return sorted(found)
 
 
@@ -223,7 +225,9 @@ async def post_files(client: TestClient, token: str, action: str, field: str,
         response = await client.post(action, data=form)
         html = await response.text()
         message = re.search(r'<p class="error" role="alert">(.*?)</p>', html, re.S)
-        refusals[label] = (response.status, message[1] if message else "")
+        # a form's refusal goes back to its page (303), which shows the message once
+        status = response.history[0].status if response.history else response.status
+        refusals[label] = (status, message[1] if message else "")
     return refusals
 
 
@@ -253,7 +257,7 @@ async def test_no_malformed_upload_answers_500_or_writes_anything(every_kind_med
                     break
             refusals |= {(action, label): answer for label, answer in answers.items()}
         after = await written()
-    assert all(status in (400, 413) for status, _text in refusals.values()), refusals
+    assert all(status in (303, 400, 413) for status, _text in refusals.values()), refusals
     assert all(CHINESE.search(text) for _status, text in refusals.values()), refusals
     assert zh("The file is not UTF-8 text.") in refusals[("/vouchers/receive", "not UTF-8")][1]
     assert after == before

@@ -9,7 +9,7 @@ from domain.cases.business_types import BusinessTypeForm
 from domain.models import AuditLog, BusinessType, PhotoKind, Role
 from domain.platform.actors import Actor
 from domain.platform.errors import DomainError, PermissionDenied
-from tests.admin_support import admin_site, log_in, submit, zh
+from tests.admin_support import admin_site, log_in, sent_back, submit, zh
 from tests.factories import org_tree, person, web_user
 
 BOTH_MANDATORY = frozenset({PhotoKind.ID_FRONT, PhotoKind.ONSITE_WITH_AGENT})
@@ -164,7 +164,7 @@ async def test_admin_form_shows_the_photo_rule_when_id_front_is_missing(database
         await log_in(client, username)
         response = await submit(client, "/business-types/new", form, page="/business-types/new")
         page = await response.text()
-    assert response.status == 400
+    assert sent_back(response, "/business-types/new")
     assert zh(PHOTOS_MSGID) in page and 'value="短信签约"' in page
     assert not await BusinessType.exists()
 

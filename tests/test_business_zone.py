@@ -70,7 +70,7 @@ async def test_allocation_and_tablet_issue_read_the_configured_business_date(
         issued = await submit(client, f"/devices/{tablet.id}/issue", {
             "staff_id": str(waiting.id), "note": ""}, page=f"/devices/{tablet.id}")
     in_box = await Voucher.filter(box_id=box.id, state=VoucherState.IN_BOX).count()
-    assert (allocated.status, in_box) == ((200, 3) if holds else (409, 0))
+    assert (allocated.status, in_box) == (200, 3 if holds else 0)  # refused: shown on the box
     await tablet.refresh_from_db()
     assert (tablet.holder_id == waiting.id) is holds
-    assert issued.status == (200 if holds else 409)
+    assert issued.status == 200

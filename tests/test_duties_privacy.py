@@ -27,7 +27,7 @@ from domain.platform.calendar import Calendar
 from domain.platform.clock import utcnow
 from domain.platform.errors import DomainError
 from domain.platform.privacy import RevealLimits
-from tests.admin_support import admin_site, log_in, submit, web_login, zh
+from tests.admin_support import admin_site, log_in, sent_back, submit, web_login, zh
 from tests.callback_support import approved
 from tests.case_support import ID_NUMBER, MOBILE
 from tests.factories import person
@@ -80,7 +80,7 @@ async def test_reveals_past_the_hourly_rate_are_refused_and_supervisors_alerted(
         answers = [await submit(client, f"{page}/reveal", {}, page=page) for _ in range(4)]
         texts = [await answer.text() for answer in answers]
     assert [ID_NUMBER in text for text in texts] == [True, True, True, False]
-    assert answers[3].status == 400 and zh(REFUSED, n=3) in texts[3]
+    assert sent_back(answers[3], page) and zh(REFUSED, n=3) in texts[3]
     reviewer = desk.reviewer.staff_id
     assert await AuditLog.filter(action="case.customer_reveal", actor_id=reviewer).count() == 3
     alerted = await OutboxMessage.filter(kind="staff.reveals_alert", subject_id=reviewer
@@ -109,7 +109,8 @@ async def test_refused_reveals_are_audited_with_who_what_and_why(
     async with admin_site(AdminConfig(secret_key="test-secret", capture=ctx)) as client:
         await log_in(client, await web_login("R001"))
         answers = [await submit(client, f"{page}/reveal", {}, page=page) for _ in range(2)]
-    assert (by_admin.status, image.status, [a.status for a in answers]) == (403, 403, [200, 400])
+    assert (by_admin.status, image.status, answers[0].status) == (403, 403, 200)
+    assert sent_back(answers[1], page)
     no_permission = "You do not have permission for this action."
     assert await refusals("case.customer_reveal") == [
         (admin.id, str(case.id), no_permission), (desk.reviewer.staff_id, str(case.id), REFUSED)]
@@ -134,7 +135,7 @@ async def test_mobile_reveals_share_the_rate_and_the_alert_of_id_reveals(
         answers = [await submit(client, f"{page}/reveal", {}, page=page) for _ in range(3)]
         texts = [await answer.text() for answer in answers]
     assert [MOBILE in text for text in texts] == [True, True, False]
-    assert answers[2].status == 400 and zh(REFUSED, n=2) in texts[2]
+    assert sent_back(answers[2], page) and zh(REFUSED, n=2) in texts[2]
     assert await refusals("callback.customer_reveal") == [
         (caller_row.id, str(callback.id), REFUSED)]
     alerted = await OutboxMessage.filter(kind="staff.reveals_alert", subject_id=caller_row.id

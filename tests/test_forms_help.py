@@ -13,9 +13,11 @@ from aiohttp.test_utils import TestClient
 
 from domain.cases import business_types
 from domain.cases.business_types import MANDATORY_PHOTO_KINDS, BusinessTypeForm
-from domain.ledgers import devices
+from domain.ledgers import devices, qualifications
 from domain.ledgers.devices import DeviceForm
 from domain.models import Device, DeviceState, Role, Staff, TrainingRecord, WebSession
+from domain.vouchers import tail_boxes
+from domain.vouchers.voucher_stock import HOLDER_UNQUALIFIED
 from tests.admin_support import csrf_token, session, zh
 from tests.factories import ROOT, operational, org_tree, person
 
@@ -66,6 +68,25 @@ async def test_a_tablet_is_offered_only_to_qualified_agents_of_its_org_without_o
     assert zh("%(name)s holds no active qualification; a tablet is issued only to a qualified "
               "field agent.", name="王五") in shown
     assert (await Device.get(id=tablet.id)).state == DeviceState.IN_STOCK
+
+
+async def test_a_box_that_may_not_receive_shows_why_instead_of_the_allocation_form(
+        ids: dict[str, int]) -> None:
+    ready, _ = await person(ids["outlet_a"], Role.FIELD_AGENT, no="F001", name="张三")
+    suspended, _ = await person(ids["outlet_a"], Role.FIELD_AGENT, no="F002", name="王五")
+    for agent in (ready, suspended):
+        await operational(agent)
+    await qualifications.suspend_all_for_staff(ROOT, suspended.id, "整改中")
+    boxes = {agent.id: await tail_boxes.box_for_device((await Device.get(holder=agent)).id)
+             for agent in (ready, suspended)}
+    async with session(ids["province"], Role.OPS_ADMIN, "O001") as client:
+        pages = {agent_id: await (await client.get(f"/vouchers/boxes/{box.id}")).text()
+                 for agent_id, box in boxes.items()}
+    assert f"/vouchers/boxes/{boxes[ready.id].id}/allocate" in pages[ready.id]
+    assert f"/vouchers/boxes/{boxes[suspended.id].id}/allocate" not in pages[suspended.id]
+    device = await Device.get(holder=suspended)
+    assert zh(HOLDER_UNQUALIFIED, holder="F002 王五", asset_tag=device.asset_tag) in pages[
+        suspended.id]
 
 
 async def test_a_refused_form_redirects_and_shows_the_message_and_typed_values_once(

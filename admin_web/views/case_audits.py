@@ -10,16 +10,18 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiMapping
 
-from admin_web.i18n import current_locale, error_text, status_text
+from admin_web.i18n import current_locale, status_text
 from admin_web.i18n import gettext as _
 from admin_web.pages import (
     actor_of,
     attempt,
+    attempt_or_back,
     business_today,
     download,
     flash_and_redirect,
     form_of,
     render,
+    sent,
 )
 from admin_web.paging import page_request, pager
 from admin_web.params import choice, date_or, int_or_none, path_id
@@ -30,7 +32,6 @@ from domain.models import AuditErrorCode, CaseAuditStatus
 from domain.oversight import case_audits
 from domain.oversight.case_audits import ERROR_LABELS, AuditFilters, Finding
 from domain.people import orgs
-from domain.platform.errors import DomainError, NotFound, PermissionDenied
 
 
 def labels() -> dict[str, Any]:
@@ -62,18 +63,15 @@ async def queue(request: web.Request) -> web.Response:
     return await render(request, "case_audits/queue.html", context | labels())
 
 
-async def _audit_view(request: web.Request, audit_id: int, *, error: str | None = None,
-                      status: int = 200, form: MultiMapping[str] | None = None
-                      ) -> web.Response:
+async def _audit_view(request: web.Request, audit_id: int) -> web.Response:
     """The drawn case read-only (facts, photos, decision trail) and the finding form (K3)."""
     actor = actor_of(request)
     row = await case_audits.get_case_audit(actor, audit_id)
     detail = await case_file.case_detail(actor, row.case.id, cases.capture_of(request))
     current, _earlier = cases.arrange_photos(detail.photos)
     context = {"audit": row, "case": detail, "summary": detail.summary, "photos": current,
-               "error_codes": list(AuditErrorCode), "error": error, "form": form or {}}
-    response = await render(request, "case_audits/detail.html", context | labels(),
-                            status=status)
+               "error_codes": list(AuditErrorCode), "form": {}}
+    response = await render(request, "case_audits/detail.html", context | labels())
     response.headers.update(cases.NO_STORE)
     return response
 
@@ -90,15 +88,9 @@ async def record(request: web.Request) -> web.Response:
                       against_agent=form.get("against_agent") == "1",
                       against_reviewer=form.get("against_reviewer") == "1",
                       note=form.get("note", ""))
-    try:
-        row = await case_audits.record_finding(actor_of(request), audit_id, finding,
-                                               request.app[CONFIG_KEY].calendar)
-    except (PermissionDenied, NotFound):
-        raise
-    except DomainError as err:
-        stale = err.key == case_audits.ALREADY_AUDITED
-        return await _audit_view(request, audit_id, error=error_text(err),
-                                 status=409 if stale else 400, form=None if stale else form)
+    row = await attempt_or_back(request, case_audits.record_finding(
+        actor_of(request), audit_id, finding, request.app[CONFIG_KEY].calendar),
+        f"/case-audits/{audit_id}", sent(form))
     case = await row.case
     await flash_and_redirect(request, "/case-audits", _(
         "The audit of case %(case_no)s is recorded.") % {"case_no": case.case_no})

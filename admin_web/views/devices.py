@@ -200,11 +200,14 @@ async def issue_many(request: web.Request) -> web.Response:
              if name.startswith(ISSUE_TO) and (device_id := int_or_none(name[len(ISSUE_TO):]))
              and (agent_id := int_or_none(value))}
     tablets = await devices.list_devices(actor, state=DeviceState.IN_STOCK)
-    labels = {row.id: row.asset_tag for row in tablets}
     zone = request.app[TIMEZONE_KEY]
-    await bulk.apply_each(request, "/devices", list(pairs), lambda device_id: devices.issue_device(
-        actor, device_id, pairs[device_id], zone=zone), labels, N_(
-        "Issued. The field agent is asked to confirm receipt in chat."))
+
+    async def issue_one(device_id: int) -> Device:
+        return await devices.issue_device(actor, device_id, pairs[device_id], zone=zone)
+
+    await bulk.apply_each(request, "/devices", list(pairs), issue_one,
+                          {row.id: row.asset_tag for row in tablets},
+                          N_("Issued. The field agent is asked to confirm receipt in chat."))
 
 
 def transition(name: str) -> Handler:

@@ -17,6 +17,7 @@ from admin_web.i18n import error_text
 from admin_web.i18n import gettext as _
 from admin_web.pages import (
     actor_of,
+    attempt_or_back,
     business_today,
     flash_and_redirect,
     form_of,
@@ -30,7 +31,7 @@ from domain.ledgers import device_imports, qualification_basis
 from domain.ledgers.ledger_csv import ImportReport, ImportRow, preview_import, read_csv
 from domain.people import staff_imports
 from domain.platform.access import Permission, require
-from domain.platform.errors import N_, DomainError, NotFound, PermissionDenied
+from domain.platform.errors import N_, DomainError
 
 Importer = Callable[..., Awaitable[ImportReport]]
 
@@ -105,17 +106,26 @@ async def preview(request: web.Request) -> web.Response:
     """Check every row as the import would, write nothing, and show what would be added and
     the refused rows with their reasons."""
     name, ledger = _ledger(request)
-    actor = actor_of(request)
-    text, report = await _checked(request, name, lambda run, text: preview_import(
-        partial(run, actor, text, all_or_nothing=True)))
+    back = f"/imports/{name}"
+    text = await attempt_or_back(request, _upload(request), back)
+    report = await attempt_or_back(request, preview_import(partial(
+        ledger.importer(request), actor_of(request), text, all_or_nothing=True)), back)
     errors = {row.line: _row_error(row) for row in report.errors}
     if not report.read:
-        await refuse(request, f"/imports/{name}", next(iter(errors.values()), _(NO_ROWS)))
+        await refuse(request, back, next(iter(errors.values()), _(NO_ROWS)))
     rows = read_csv(text, ledger.columns)
     return await _page(request, name, ledger, preview={
         "rows": [(row.line, [row.values.get(c, "") for c in ledger.columns],
                   errors.get(row.line)) for row in rows],
         "refused": len(report.errors), "text": text, "digest": digest(text)})
+
+
+async def _upload(request: web.Request) -> str:
+    """The uploaded CSV with LF line breaks; an empty one is refused."""
+    text = one_kind_of_line_break(await uploaded_text(request))
+    if not text.strip():
+        raise DomainError(NO_ROWS)
+    return text
 
 
 async def commit(request: web.Request) -> web.Response:
@@ -137,22 +147,6 @@ async def commit(request: web.Request) -> web.Response:
                         for row in report.errors]})
     await flash_and_redirect(request, ledger.listed_at,
                              _("%(count)s rows imported.") % {"count": report.imported})
-
-
-async def _checked(request: web.Request, name: str,
-                   check: Callable[[Importer, str], Awaitable[ImportReport]]
-                   ) -> tuple[str, ImportReport]:
-    """The uploaded text and its checked report; a file that cannot be read at all goes back
-    to the upload form with the reason."""
-    try:
-        text = one_kind_of_line_break(await uploaded_text(request))
-        if not text.strip():
-            raise DomainError(NO_ROWS)
-        return text, await check(LEDGERS[name].importer(request), text)
-    except (PermissionDenied, NotFound):
-        raise
-    except DomainError as refusal:
-        await refuse(request, f"/imports/{name}", error_text(refusal))
 
 
 def _row_error(row: ImportRow) -> str:

@@ -13,7 +13,7 @@ from aiohttp import web
 from multidict import MultiDict, MultiMapping
 
 from admin_web.forms import Field, Form, Kind
-from admin_web.i18n import current_locale, status_text
+from admin_web.i18n import current_locale, error_text, status_text
 from admin_web.i18n import gettext as _
 from admin_web.pages import (
     actor_of,
@@ -189,11 +189,25 @@ async def _box_view(request: web.Request, box_id: int) -> web.Response:
                "totals": await tail_boxes.expected_in_box(box.id),
                "serial_of": await voucher_reports.serials_of({m.voucher_id for m in movements}),
                "movements": movements, "form": {},
+               "allocation_refusal": await _allocation_refusal(request, box.id),
                "more_serials": _box_link(box.id, after=serials[-1].serial, before=before)
                if len(serials) == SERIAL_PAGE else None,
                "older_movements": _box_link(box.id, after=after, before=movements[-1].id)
                if len(movements) == MOVEMENT_PAGE else None}
     return await voucher_page(request, "vouchers/box.html", context)
+
+
+async def _allocation_refusal(request: web.Request, box_id: int) -> str | None:
+    """Why the box may not receive an allocation now, for those who allocate; the page then
+    offers the reason instead of the form (V1, V4, V5, Q1)."""
+    actor = actor_of(request)
+    if not can(actor, Permission.VOUCHER_MANAGE):
+        return None
+    refusal = await voucher_stock.allocation_refusal(
+        actor, box_id, count_max_age=timedelta(
+            hours=request.app[CONFIG_KEY].box_count_max_age_hours),
+        zone=request.app[TIMEZONE_KEY])
+    return error_text(refusal) if refusal is not None else None
 
 
 def _box_link(box_id: int, **cursors: Any) -> str:

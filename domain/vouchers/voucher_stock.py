@@ -358,6 +358,19 @@ async def allocate(actor: Actor, box_id: int, voucher_type_id: int, *,
     return rows
 
 
+async def allocation_refusal(actor: Actor, box_id: int, *, now: datetime | None = None,
+                             count_max_age: timedelta = timedelta(hours=24),
+                             zone: ZoneInfo = DEFAULT_ZONE) -> DomainError | None:
+    """Why the box may receive no allocation now, by the checks `allocate` makes; None when
+    it may (V1, V4, V5, Q1)."""
+    box, _org, device = await managed_box(actor, box_id)
+    try:
+        await _check_box_may_receive(box, device, moment_or_now(now), count_max_age, zone)
+    except DomainError as refusal:
+        return refusal
+    return None
+
+
 async def return_to_vault(actor: Actor, box_id: int, serials: list[str],
                           now: datetime | None = None) -> int:
     """Take serials from a box back into the vault (V1)."""
