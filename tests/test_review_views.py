@@ -131,16 +131,17 @@ async def test_bulk_claim_reports_each_case(queue: Queue) -> None:
         token = re.search(r'name="csrf_token" value="([^"]+)"', page)
         assert token
         posted = await client.post("/cases/claim", allow_redirects=False, data=[
-            *(("case_id", str(case.id)) for case in chosen), ("next", "/cases?view=unclaimed"),
+            *(("ids", str(case.id)) for case in chosen), ("next", "/cases?view=unclaimed"),
             ("csrf_token", token.group(1))])
         assert posted.status == 303 and posted.headers["Location"] == "/cases?view=unclaimed"
         shown = await (await client.get(posted.headers["Location"])).text()
         again = await (await client.get("/cases?view=unclaimed")).text()
-    results = shown.split('class="panel claim-results"')[1].split("</section>")[0]
+    listed = shown.split("bulk-results")[1].split("</section>")[0]
+    outcome = {label: state for state, label in re.findall(
+        r'class="bulk-item (done|refused)">.*?<strong>([^<]+)</strong>', listed)}
     fresh, theirs, late = (case.case_no or "" for case in chosen)
-    assert f'class="claimed">{fresh}:' in results and f'class="claimed">{late}:' in results
-    assert f'class="refused">{theirs}:' in results and "审核乙" in results
-    assert 'claim-results' not in again
+    assert outcome == {fresh: "done", theirs: "refused", late: "done"}
+    assert "审核乙" in listed and "bulk-results" not in again
     claimed = await Case.filter(id__in=[c.id for c in chosen]).values_list("claimed_by_id",
                                                                            flat=True)
     me, other = queue.desk.reviewer.staff_id, queue.desk.second.staff_id

@@ -11,6 +11,7 @@ from multidict import MultiMapping
 
 from admin_web.i18n import error_text, gettext
 from admin_web.pages import actor_of, render
+from admin_web.paging import page_request, pager
 from admin_web.params import int_or_none, max_length, optional_date, text
 from admin_web.state import TIMEZONE_KEY
 from domain.models import AuditLog
@@ -67,5 +68,7 @@ async def audit_log(request: web.Request) -> web.Response:
     except DomainError as err:
         context |= {"rows": [], "error": error_text(err)}
         return await render(request, "audit/list.html", context, status=400)
-    rows = await audit_lines(await audit.search(actor, terms))
-    return await render(request, "audit/list.html", context | {"rows": rows})
+    page = await audit.search_page(actor, terms, page_request(request.query))
+    rows = await audit_lines(page.rows)
+    return await render(request, "audit/list.html",
+                        context | {"rows": rows, "paging": pager(request, page)})

@@ -34,6 +34,7 @@ from domain.platform.access import Permission, require, scope_prefix
 from domain.platform.actors import Actor, system_actor
 from domain.platform.clock import utcnow
 from domain.platform.errors import N_
+from domain.platform.paging import Page, PageRequest, keyset_page
 
 GENESIS_HASH = "0" * 64
 _PG_AUDIT_LOCK = 7_301_001
@@ -342,6 +343,12 @@ async def matching(actor: Actor, terms: AuditFilter) -> QuerySet[AuditLog]:
 async def search(actor: Actor, terms: AuditFilter, limit: int = 200) -> list[AuditLog]:
     """Audit rows the actor may read (S3), newest first, within the actor's org subtree."""
     return await (await matching(actor, terms)).order_by("-id").limit(limit)
+
+
+async def search_page(actor: Actor, terms: AuditFilter, paging: PageRequest) -> Page[AuditLog]:
+    """One page of the audit rows the actor may read (S3), newest first: every row can be
+    reached, however long the log."""
+    return await keyset_page(await matching(actor, terms), ("-id",), paging)
 
 
 async def count_rows(actor: Actor) -> int:
