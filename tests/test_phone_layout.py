@@ -23,6 +23,8 @@ DESKTOP = {"width": 1280, "height": 800}
 # pages of each kind); the other roles the pages of their menu.
 EVERY_PAGE = ("ops", "admin")
 OWN_PAGES = ("auditor", "reviewer", "callback", "supervisor", "bizhead", "it")
+# Label sheets are laid out for A4 paper (printed, not read on a phone).
+PRINT_SHEETS = frozenset({"/labels/boxes", "/labels/tablets"})
 WIDTH = "document.documentElement.scrollWidth"
 
 
@@ -42,7 +44,7 @@ async def pages_of(client: TestClient, username: str) -> list[str]:
     if username not in EVERY_PAGE:
         return menu
     pages, seen = [], Counter[str]()
-    for page in list_pages(client):
+    for page in sorted(set(list_pages(client)) - PRINT_SHEETS):
         if html := await html_page(client, page):
             pages.append(page)
             pages += [link for link in detail_links(html, seen) if await html_page(client, link)]
