@@ -15,9 +15,10 @@ from markupsafe import Markup
 
 from admin_web.i18n import current_locale, gettext, ngettext, pgettext
 from admin_web.menu import menu_for
-from admin_web.words import term_html, words
+from admin_web.words import word_filter, words_filter
 from domain.cases.business_types import PHOTO_KIND_LABELS
 from domain.models import BusinessType, Org, OrgLevel, PhotoKind, Role
+from domain.oversight.person_history import reads_people
 from domain.people.channel_choice import CHANNEL_LABELS
 from domain.people.duties import ROLE_LABELS
 from domain.people.orgs import LEVEL_LABELS
@@ -93,11 +94,11 @@ def setup_templates(app: web.Application, zone: ZoneInfo) -> None:
                  "local_time": local_time_filter(zone), "detail_text": detail_text,
                  "photo_kind_label": photo_kind_label, "local_name": local_name,
                  "box_label": label_of, "org_name": org_name,
-                 "person_label": person_label, "words": words,
-                 "word": term_html},
+                 "person_label": person_label, "words": words_filter,
+                 "word": word_filter},
     )
     env.install_gettext_callables(gettext, ngettext, newstyle=True,  # type: ignore[attr-defined]
                                   pgettext=pgettext)
     env.globals.update(csrf_field=csrf_field, menu_for=menu_for, box_label=box_label,
-                       role_choices=list(ROLE_LABELS),
+                       role_choices=list(ROLE_LABELS), reads_people=reads_people,
                        photo_kind_choices=list(PHOTO_KIND_LABELS))

@@ -52,6 +52,7 @@ async def test_supervisor_reads_his_agents_history(database_url: str, tmp_path: 
         await log_in(client, await web_login("S001"))
         page = await client.get(f"/people/{agent}")
         text = await page.text()
+        staff_list = await (await client.get("/staff")).text()
     assert page.status == 200
     assert "员工F001" in text and translate("zh_CN", "Field agent") in text
     assert "借记卡开户" in text and "PAD00001" in text  # qualification, tablet and box
@@ -61,6 +62,7 @@ async def test_supervisor_reads_his_agents_history(database_url: str, tmp_path: 
     assert translate("zh_CN", "Device lost") in text
     assert translate("zh_CN", "Customer confirmed the business") in text
     assert "person-audit" not in text  # the audit log is the auditor's
+    assert f'<a href="/people/{agent}">员工F001</a>' in staff_list
 
 
 async def test_the_auditor_sees_the_audit_lines_about_him(database_url: str,

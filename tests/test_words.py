@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestServer
 
 from admin_web.app import init_app
 from admin_web.i18n import reset_locale, use_locale
-from admin_web.words import words
+from admin_web.words import pages_for, term_html, words
 from domain.cases import case_timeline, review
 from domain.ledgers import devices
 from domain.models import (
@@ -33,9 +33,9 @@ from domain.oversight.action_words import ACTIONS, GENERIC
 from domain.oversight.audit_words import audit_lines
 from domain.people.sessions import END_ACTIONS
 from domain.platform import audit, privacy
-from domain.platform.actors import system_actor
+from domain.platform.actors import Actor, system_actor
 from domain.platform.identity import mask_mobile, mask_resident_id
-from domain.platform.sentences import Sentence
+from domain.platform.sentences import Ref, Sentence, Term
 from tests.admin_support import CONFIG, PASSWORD, admin_site, log_in, web_login
 from tests.browser_support import browser_page
 from tests.case_support import ID_NUMBER, MOBILE
@@ -238,7 +238,7 @@ async def test_the_case_timeline_shows_photo_thumbnails_in_chromium(
         database_url: str, tmp_path: Path, chromium: str) -> None:
     desk = await build_desk(tmp_path)
     case = await submitted_case(desk)
-    username = await web_login("R001")
+    username = await web_login("O001")  # operations management: ID images, person pages
     server = TestServer(init_app(replace(CONFIG, capture=desk.ctx)), host="127.0.0.1")
     await server.start_server()
     try:
@@ -262,3 +262,19 @@ async def test_the_case_timeline_shows_photo_thumbnails_in_chromium(
     assert shown == 3
     assert agent_link == f"/people/{desk.agent.staff_id}"
     assert "{" not in sentences and "sha256" not in sentences
+
+
+def test_a_word_links_only_to_a_page_its_reader_may_open() -> None:
+    def reader(*roles: Role) -> Actor:
+        return Actor(staff_id=1, label="x", roles=frozenset(roles))
+
+    agent = Term(text="员工F001", ref=Ref.PERSON, ref_id=7)
+    case = Term(text="YD1", ref=Ref.CASE, ref_id=3)
+    linked_for = {role: (term_html(agent, pages_for(reader(role))),
+                         term_html(case, pages_for(reader(role))))
+                  for role in (Role.SUPERVISOR, Role.SYSADMIN, Role.REVIEWER, Role.FIELD_AGENT)}
+    assert linked_for[Role.SUPERVISOR] == ('<a href="/people/7">员工F001</a>',
+                                           '<a href="/cases/3">YD1</a>')
+    assert linked_for[Role.SYSADMIN][0] == '<a href="/staff/7">员工F001</a>'
+    assert linked_for[Role.REVIEWER] == ("员工F001", '<a href="/cases/3">YD1</a>')
+    assert linked_for[Role.FIELD_AGENT] == ("员工F001", "YD1")

@@ -47,7 +47,6 @@ from domain.cases.review_queue import QueueFilters, QueueView
 from domain.cases.review_reasons import RETAKE_ITEM_LABELS
 from domain.models import (
     Case,
-    CaseEventKind,
     CaseStatus,
     DecisionKind,
     PhotoKind,
@@ -71,29 +70,6 @@ PHOTO_ORDER = (PhotoKind.ID_FRONT, PhotoKind.ONSITE_WITH_AGENT, PhotoKind.ID_BAC
                PhotoKind.SIGNED_FORM, PhotoKind.OTHER)
 FACE_PAIR = frozenset({PhotoKind.ID_FRONT.value, PhotoKind.ONSITE_WITH_AGENT.value})
 QUEUE_STATUSES = OPEN_STATUSES + DECIDED_STATUSES
-EVENT_LABELS: dict[CaseEventKind, str] = {
-    CaseEventKind.CREATED: N_("Draft started"),
-    CaseEventKind.CUSTOMER_SET: N_("Customer data entered"),
-    CaseEventKind.LOCATION_SET: N_("Location shared"),
-    CaseEventKind.PHOTO_ADDED: N_("Photo uploaded"),
-    CaseEventKind.RISK_HINT_CONFIRMED: N_("Risk hints confirmed"),
-    CaseEventKind.SUBMITTED: N_("Submitted"),
-    CaseEventKind.CANCELLED: N_("Cancelled"),
-    CaseEventKind.CLAIMED: N_("Claimed for review"),
-    CaseEventKind.RELEASED: N_("Released to the queue"),
-    CaseEventKind.FIRST_APPROVED: N_("First approval"),
-    CaseEventKind.APPROVED: N_("Approved"),
-    CaseEventKind.RETURNED: N_("Returned for correction"),
-    CaseEventKind.REJECTED: N_("Rejected"),
-    CaseEventKind.HELD: N_("Put on hold"),
-    CaseEventKind.SLA_REMINDED: N_("Review reminder sent"),
-    CaseEventKind.SLA_ESCALATED: N_("Review escalated"),
-    CaseEventKind.VOUCHER_RESERVED: N_("Voucher reserved"),
-    CaseEventKind.VOUCHER_ISSUED: N_("Voucher issued to the customer"),
-    CaseEventKind.VOUCHER_RELEASED: N_("Voucher released back to the box"),
-    CaseEventKind.VOUCHER_TO_RECOVER: N_("Voucher to be taken back from the customer"),
-    CaseEventKind.VOUCHER_TAKEN_BACK: N_("Voucher taken back into the box"),
-}
 VIEW_LABELS: dict[QueueView, str] = {
     QueueView.MINE: N_("Claimed by me"),
     QueueView.SECOND: N_("Waiting for my second approval"),
@@ -150,7 +126,6 @@ def labels() -> dict[str, Any]:
     """Label helpers every case template uses."""
     return {"status_label": status_label, "item_label": item_label, "sla_text": sla_text,
             "taken_text": taken_text,
-            "event_label": lambda kind: _(EVENT_LABELS.get(CaseEventKind(kind), kind)),
             "decision_label": lambda kind: _(DECISION_LABELS[DecisionKind(kind)])}
 
 

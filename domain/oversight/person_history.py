@@ -27,12 +27,13 @@ from domain.people.staff import NO_SUCH_STAFF
 from domain.platform import audit
 from domain.platform.access import Permission, can, require_scope
 from domain.platform.actors import Actor
-from domain.platform.errors import NotFound, PermissionDenied
+from domain.platform.errors import N_, NotFound, PermissionDenied
 from domain.vouchers.tail_boxes import expected_in_box
 
 # Who reads another person's page; anyone reads his own.
 READERS = frozenset({Role.SUPERVISOR, Role.OPS_ADMIN, Role.AUDITOR})
 LATEST = 10
+NOT_YOURS = N_("You may open only your own person page.")
 
 
 @dataclass(frozen=True)
@@ -62,16 +63,22 @@ class PersonHistory:
     audit_lines: list[AuditLine] | None
 
 
+def reads_people(actor: Actor) -> bool:
+    """True when the actor may open the pages of the people in his org subtree."""
+    return actor.has(*READERS)
+
+
 async def readable_person(actor: Actor, staff_id: int) -> Staff:
     """The staff member whose page the actor may open: himself, or anyone of his org subtree
-    for a supervisor, operations management or an auditor; NotFound otherwise."""
+    for a supervisor, operations management or an auditor; refused otherwise, and NotFound
+    outside the subtree."""
     staff = await Staff.get_or_none(id=staff_id).prefetch_related("org", "roles")
     if staff is None:
         raise NotFound(NO_SUCH_STAFF)
     if actor.staff_id == staff.id:
         return staff
-    if not actor.has(*READERS):
-        raise PermissionDenied(NO_SUCH_STAFF)
+    if not reads_people(actor):
+        raise PermissionDenied(NOT_YOURS)
     require_scope(actor, staff.org, NO_SUCH_STAFF)
     return staff
 
