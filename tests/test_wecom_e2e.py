@@ -48,6 +48,7 @@ from domain.models import (
     Staff,
 )
 from domain.people import binding
+from domain.platform.actors import actor_for
 from domain.platform.clock import utcnow
 from domain.platform.outbox import REPLY
 from domain.vouchers import day_end_counts
@@ -59,6 +60,7 @@ from tests.cli_support import FIELDOPS, cli_env, fieldops
 from tests.clock_support import subprocess_clock_env
 from tests.factories import operational, org_tree, person
 from tests.fake_wecom import AGENT_ID, CORP_ID, FakeWeCom, Json
+from tests.review_support import seen
 from tests.voucher_support import stock_box_directly
 from tests.wecom_client import AES_KEY, TOKEN, WeComClient
 
@@ -439,9 +441,13 @@ async def test_a_case_from_capture_to_approval_a_count_and_a_loss_all_in_wecom(
         resubmitted = await agent.press(again.buttons["Submit"])
         assert f"Case {case.case_no} was submitted again as revision 2." in resubmitted.text
 
-        # 5. The reviewer approves from the card of the resubmission; the agent is told.
+        # 5. The reviewer opens the case page (its photos, C6), claims the resubmission from
+        #    its card and approves from the case card; the agent is told.
         corrected = await reviewer.told(case.case_no, after=heard)
-        await reviewer.press(corrected.buttons[zh("Approve")])
+        assert zh("Approve") not in corrected.buttons
+        await seen(await actor_for(await Staff.get(employee_no="R1")), case.id)
+        reclaimed = await reviewer.press(corrected.buttons[zh("Claim")])
+        await reviewer.press(reclaimed.buttons[zh("Approve")])
         assert (await Case.get(id=case.id)).status == CaseStatus.APPROVED
         assert case.case_no in (await agent.told("has been approved")).text
         assert fake.updates, "a pressed card is updated to show the choice"
