@@ -12,12 +12,10 @@ from zoneinfo import ZoneInfo
 from domain.models import (
     Case,
     CaseStatus,
-    Device,
     Incident,
     IncidentStatus,
     MovementKind,
     Org,
-    TailBox,
     Voucher,
     VoucherMovement,
     VoucherType,
@@ -29,6 +27,7 @@ from domain.platform.clock import day_bounds
 from domain.platform.errors import N_, DomainError
 from domain.platform.exports import MAX_ROWS
 from domain.vouchers import voucher_reports
+from domain.vouchers.voucher_names import box_labels
 
 MAX_DAYS = 366
 ROW_LIMIT = MAX_ROWS + 1  # one past the export's limit, so that an export past it is refused
@@ -141,14 +140,13 @@ async def _journal_lines(rows: list[VoucherMovement]) -> list[JournalLine]:
     types = {t.id: t for t in await VoucherType.filter(id__in={r.voucher_type_id for r in rows})}
     orgs = dict(await Org.filter(id__in={r.org_id for r in rows}).values_list("id", "name"))
     box_ids = {r.to_box_id or r.from_box_id for r in rows} - {None}
-    boxes = dict(await TailBox.filter(id__in=box_ids).values_list("id", "device_id"))
-    tags = dict(await Device.filter(id__in=set(boxes.values())).values_list("id", "asset_tag"))
+    boxes = await box_labels(box_ids)
     cases = dict(await Case.filter(id__in={r.case_id for r in rows} - {None}
                                    ).values_list("id", "case_no"))
     return [JournalLine(
         at=r.at, kind=r.kind, serial=vouchers.get(r.voucher_id, ""),  # type: ignore[attr-defined]
         voucher_type=types[r.voucher_type_id], from_state=r.from_state, to_state=r.to_state,
         org_name=orgs.get(r.org_id, ""),
-        box=tags.get(boxes.get(r.to_box_id or r.from_box_id or 0), ""),
+        box=boxes.get(r.to_box_id or r.from_box_id or 0, ""),
         case_no=cases.get(r.case_id) or "", actor_label=r.actor_label,
         note=r.note) for r in rows]
