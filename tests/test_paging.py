@@ -9,7 +9,14 @@ from datetime import timedelta
 from aiohttp.test_utils import TestClient
 from tortoise.transactions import in_transaction
 
-from domain.models import AuditLog, Role
+from domain.models import (
+    AuditLog,
+    Qualification,
+    QualificationBasis,
+    QualificationStatus,
+    Role,
+    Staff,
+)
 from domain.platform import clock
 from domain.platform.paging import BAD_CURSOR, Cursor, encode_cursor
 from tests.admin_support import zh
@@ -23,6 +30,7 @@ from tests.queue_support import (
     signed_in,
 )
 
+EMPLOYEE_NO = re.compile(r">(N\d{4})<")
 ROW_ACTION = re.compile(r'(?:data-action="|<code>)(paging\.row\d{4})')
 
 
@@ -92,3 +100,25 @@ async def test_a_damaged_page_link_is_refused_with_400(database_url: str) -> Non
         texts = [await answer.text() for answer in answers]
     assert [answer.status for answer in answers] == [400] * 4
     assert all(zh(BAD_CURSOR) in text for text in texts)
+
+
+async def test_staff_and_qualifications_page_through_every_row(database_url: str) -> None:
+    desk = await queue_desk()
+    await person(desk.ids["province"], Role.OPS_ADMIN, Role.SYSADMIN, no="Z001")
+    async with in_transaction():
+        await Staff.bulk_create([Staff(employee_no=f"N{index:04d}", name=f"员工{index}",
+                                       org_id=desk.ids["outlet_a"]) for index in range(130)])
+    people = await Staff.filter(employee_no__startswith="N").order_by("employee_no")
+    async with in_transaction():
+        await Qualification.bulk_create([Qualification(
+            staff_id=row.id, business_type_id=desk.plain_type_id,
+            status=QualificationStatus.ACTIVE, basis=QualificationBasis.COUNTER,
+            granted_at=clock.utcnow()) for row in people])
+    async with signed_in("Z001") as client:
+        staff_seen, _ = await walk(client, f"/staff?org_id={desk.ids['outlet_a']}&size=50",
+                                   EMPLOYEE_NO, "org_id=")
+        qualified, pages = await walk(
+            client, f"/qualifications?business_type_id={desk.plain_type_id}&size=50",
+            EMPLOYEE_NO, "business_type_id=")
+    assert staff_seen == [row.employee_no for row in people]
+    assert qualified == staff_seen and len(pages) == 3

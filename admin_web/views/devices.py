@@ -17,6 +17,7 @@ from admin_web.forms import Field, Form, Kind
 from admin_web.i18n import gettext as _
 from admin_web.i18n import status_text
 from admin_web.pages import actor_of, attempt_or_back, flash_and_redirect, form_of, render
+from admin_web.paging import page_request, pager
 from admin_web.params import choice, int_or_none, path_id
 from admin_web.state import TIMEZONE_KEY
 from domain.ledgers import devices
@@ -118,10 +119,12 @@ async def _list_view(request: web.Request) -> web.Response:
     actor = actor_of(request)
     filters = list_filters(request.query)
     unconfirmed = request.query.get("unconfirmed") == "1"
-    rows = await devices.list_devices(actor, **filters, unconfirmed=unconfirmed)
-    now = clock.utcnow()
+    page = await devices.device_page(actor, page_request(request.query), **filters,
+                                     unconfirmed=unconfirmed)
+    rows, now = page.rows, clock.utcnow()
     context = {
-        "rows": rows, "filters": filters, "unconfirmed": unconfirmed,
+        "rows": rows, "paging": pager(request, page), "filters": filters,
+        "unconfirmed": unconfirmed,
         "overdue": {row.id for row in rows if receipt_overdue(row, now)},
         "states": list(DeviceState), "orgs": await orgs.list_orgs(actor),
         "holders": await field_agents(actor), "form": {},

@@ -23,6 +23,7 @@ from admin_web.pages import (
     render,
     sent,
 )
+from admin_web.paging import page_request, pager
 from admin_web.params import (
     choice,
     int_or_none,
@@ -114,9 +115,11 @@ async def qualification_list(request: web.Request) -> web.Response:
     days = int_or_none(request.query.get("expiring"))
     expiring = days if days is not None and 0 < days <= MAX_EXPIRY_DAYS else None
     by = None if expiring is None else business_today(request) + timedelta(days=expiring)
+    page = await qualifications.qualification_page(actor, page_request(request.query),
+                                                   **filters, expiring_by=by)
     context = {
-        "rows": await qualifications.list_qualifications(actor, **filters, expiring_by=by),
-        "filters": filters, "statuses": list(QualificationStatus), "expiring": expiring,
+        "rows": page.rows, "paging": pager(request, page), "filters": filters,
+        "statuses": list(QualificationStatus), "expiring": expiring,
         "business_types": await business_types.list_business_types(actor),
         "orgs": await orgs.list_orgs(actor),
     }

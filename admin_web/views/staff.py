@@ -22,6 +22,7 @@ from admin_web.pages import (
     render,
     uploaded_text,
 )
+from admin_web.paging import page_request, pager
 from admin_web.params import int_or_none, max_length, path_id, text
 from admin_web.state import CONFIG_KEY
 from domain.ledgers.ledger_csv import read_csv
@@ -46,9 +47,10 @@ async def staff_list(request: web.Request) -> web.Response:
     actor = actor_of(request)
     filters = {"org_id": int_or_none(request.query.get("org_id")),
                "q": request.query.get("q", "").strip(), "active": request.query.get("active", "")}
-    rows = await staff.list_staff(actor, org_id=filters["org_id"], query=filters["q"],
-                                  active=ACTIVE_FILTER.get(filters["active"]))
-    context = {"rows": rows, "filters": filters, "orgs": await orgs.list_orgs(actor)}
+    page = await staff.staff_page(actor, page_request(request.query), org_id=filters["org_id"],
+                                  query=filters["q"], active=ACTIVE_FILTER.get(filters["active"]))
+    context = {"rows": page.rows, "paging": pager(request, page), "filters": filters,
+               "orgs": await orgs.list_orgs(actor)}
     return await render(request, "staff/list.html", context)
 
 

@@ -29,6 +29,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from domain.ledgers import qualifications
@@ -54,6 +55,7 @@ from domain.platform.clock import business_time, utcnow
 from domain.platform.errors import N_, DomainError, NotFound, PermissionDenied
 from domain.platform.identity import normalise_serial
 from domain.platform.intents import Action, Intent
+from domain.platform.paging import Page, PageRequest, keyset_page
 from domain.platform.sweeps import SweepReport
 
 RECEIPT_DEADLINE_HOURS = 24
@@ -447,6 +449,22 @@ async def list_devices(actor: Actor, *, state: DeviceState | None = None,
                        unconfirmed: bool = False) -> list[Device]:
     """Tablets of the actor's org subtree with org and holder prefetched, only those whose
     receipt is overdue when `unconfirmed` (D1)."""
+    query = await _matching_devices(actor, state, org_id, holder_id, unconfirmed)
+    return await query.prefetch_related("org", "holder").order_by("asset_tag")
+
+
+async def device_page(actor: Actor, paging: PageRequest, *, state: DeviceState | None = None,
+                      org_id: int | None = None, holder_id: int | None = None,
+                      unconfirmed: bool = False) -> Page[Device]:
+    """One page of the tablets of the actor's org subtree, by asset tag (D1)."""
+    query = await _matching_devices(actor, state, org_id, holder_id, unconfirmed)
+    return await keyset_page(query, ("asset_tag", "id"), paging,
+                             lambda rows: rows.prefetch_related("org", "holder"))
+
+
+async def _matching_devices(actor: Actor, state: DeviceState | None, org_id: int | None,
+                            holder_id: int | None, unconfirmed: bool) -> QuerySet[Device]:
+    """The tablets of the list's filters, within the actor's org subtree (D1)."""
     require(actor, Permission.DEVICE_VIEW)
     prefix = scope_prefix(actor)
     if org_id is not None:
@@ -462,7 +480,7 @@ async def list_devices(actor: Actor, *, state: DeviceState | None = None,
         query = query.filter(holder_id=holder_id)
     if unconfirmed:
         query = query.filter(_receipt_overdue_filter(utcnow()))
-    return await query.prefetch_related("org", "holder").order_by("asset_tag")
+    return query
 
 
 async def device_history(actor: Actor, device_id: int) -> tuple[Device, list[DeviceEvent]]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from domain.ledgers._staff_records import (
@@ -56,11 +57,13 @@ from domain.platform.chat import locale_of
 from domain.platform.clock import business_date, utcnow
 from domain.platform.errors import N_, DomainError, NotFound
 from domain.platform.intents import Intent
+from domain.platform.paging import Page, PageRequest, offset_page
 from domain.platform.sweeps import SweepReport
 
 PERMANENT_REASONS = frozenset({WithdrawalReason.REPEATED_MAJOR_INCIDENTS,
                                WithdrawalReason.MALICIOUS_OPERATION})
 EXPIRY_WARNING_DAYS = 7
+LIST_ORDER = ("staff__employee_no", "business_type__code", "id")
 
 WITHDRAWAL_REASON_LABELS: dict[WithdrawalReason, str] = {
     WithdrawalReason.BUSINESS_DEPT_NOTICE: N_("Notice of the business department"),
@@ -451,6 +454,29 @@ async def list_qualifications(actor: Actor, *, status: str | None = None,
                               ) -> list[Qualification]:
     """Qualifications of the actor's org subtree with staff and business type prefetched,
     only those valid until `expiring_by` at the latest when it is given."""
+    query = await _matching_qualifications(actor, status, business_type_id, org_id,
+                                           expiring_by)
+    return await _listed(query).order_by(*LIST_ORDER)
+
+
+async def qualification_page(actor: Actor, paging: PageRequest, *, status: str | None = None,
+                             business_type_id: int | None = None, org_id: int | None = None,
+                             expiring_by: date | None = None) -> Page[Qualification]:
+    """One page of the qualification list, by employee number and business type."""
+    query = await _matching_qualifications(actor, status, business_type_id, org_id,
+                                           expiring_by)
+    return await offset_page(query, LIST_ORDER, paging, _listed)
+
+
+def _listed(query: QuerySet[Qualification]) -> QuerySet[Qualification]:
+    """What the qualification list shows of each row."""
+    return query.prefetch_related("staff__org", "business_type")
+
+
+async def _matching_qualifications(actor: Actor, status: str | None,
+                                   business_type_id: int | None, org_id: int | None,
+                                   expiring_by: date | None) -> QuerySet[Qualification]:
+    """The qualifications of the list's filters, within the actor's org subtree."""
     require(actor, Permission.QUALIFICATION_VIEW)
     prefix = scope_prefix(actor)
     query = Qualification.filter(staff__org__path__startswith=prefix)
@@ -462,8 +488,7 @@ async def list_qualifications(actor: Actor, *, status: str | None = None,
         query = query.filter(business_type_id=business_type_id)
     if expiring_by is not None:
         query = query.filter(valid_until__lte=expiring_by)
-    return await query.prefetch_related("staff__org", "business_type").order_by(
-        "staff__employee_no", "business_type__code")
+    return query
 
 
 

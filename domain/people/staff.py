@@ -6,6 +6,7 @@ import secrets
 from dataclasses import dataclass
 
 from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from domain.models import (
@@ -29,6 +30,7 @@ from domain.platform.actors import Actor
 from domain.platform.clock import utcnow
 from domain.platform.errors import N_, DomainError, NotFound, PermissionDenied
 from domain.platform.intents import Intent
+from domain.platform.paging import Page, PageRequest, keyset_page
 
 NO_SUCH_STAFF = N_("No such staff member.")
 SERVER_ONLY = N_("A system administrator's password is reset only on the server, with the "
@@ -50,20 +52,33 @@ class StaffForm:
     phone: str = ""
 
 
-async def list_staff(
-    actor: Actor, *, org_id: int | None = None, query: str = "", active: bool | None = None
-) -> list[Staff]:
+async def _matching_staff(actor: Actor, org_id: int | None, query: str, active: bool | None
+                          ) -> QuerySet[Staff]:
     """Staff of the actor's subtree, optionally of one org and matching a name or number."""
     require(actor, Permission.STAFF_VIEW)
     prefix = scope_prefix(actor)
     if org_id:
         prefix = (await get_org(actor, org_id)).path
-    rows = Staff.filter(org__path__startswith=prefix).prefetch_related("org", "roles")
+    rows = Staff.filter(org__path__startswith=prefix)
     if query:
         rows = rows.filter(Q(name__icontains=query) | Q(employee_no__icontains=query))
-    if active is not None:
-        rows = rows.filter(active=active)
-    return await rows.order_by("employee_no")
+    return rows if active is None else rows.filter(active=active)
+
+
+async def list_staff(
+    actor: Actor, *, org_id: int | None = None, query: str = "", active: bool | None = None
+) -> list[Staff]:
+    """Staff of the actor's subtree, optionally of one org and matching a name or number."""
+    return await (await _matching_staff(actor, org_id, query, active)).prefetch_related(
+        "org", "roles").order_by("employee_no")
+
+
+async def staff_page(actor: Actor, paging: PageRequest, *, org_id: int | None = None,
+                     query: str = "", active: bool | None = None) -> Page[Staff]:
+    """One page of the staff list, by employee number."""
+    return await keyset_page(await _matching_staff(actor, org_id, query, active),
+                             ("employee_no", "id"), paging,
+                             lambda rows: rows.prefetch_related("org", "roles"))
 
 
 async def get_staff(actor: Actor, staff_id: int, permission: Permission = Permission.STAFF_VIEW

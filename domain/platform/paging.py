@@ -152,15 +152,45 @@ def encode_cursor(cursor: Cursor) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def decode_cursor(text: str, model: type[Model], order: tuple[str, ...]) -> Cursor:
-    """The cursor of a list of `model` in `order`; refused (BAD_CURSOR) unless it holds one
-    value of the right type per sort field."""
+async def offset_page(query: QuerySet[M], order: tuple[str, ...], request: PageRequest,
+                      prepare: Callable[[QuerySet[M]], QuerySet[M]] = lambda q: q
+                      ) -> Page[M]:
+    """One page of `query` in `order` counted from the start, for lists sorted by the fields
+    of related rows, which a cursor cannot seek; the cursor holds the first row's position."""
+    first = _position(request.cursor) if request.cursor else 1
+    total = await query.count()
+    rows = list(await prepare(query).order_by(*order).offset(first - 1).limit(
+        request.size + 1))
+    shown = rows[:request.size]
+    following = (encode_cursor(Cursor((), False, first + len(shown)))
+                 if len(rows) > request.size else None)
+    previous = (encode_cursor(Cursor((), True, max(1, first - request.size)))
+                if first > 1 else None)
+    return Page(shown, first, total, previous, following)
+
+
+def _raw(text: str) -> Any:
+    """The decoded contents of a cursor text, refused (BAD_CURSOR) when not one."""
     if len(text) > MAX_CURSOR:
         raise DomainError(BAD_CURSOR)
     try:
-        raw = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        return json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise DomainError(BAD_CURSOR) from None
+
+
+def _position(text: str) -> int:
+    """The first row's position an offset cursor holds."""
+    raw = _raw(text)
+    if not isinstance(raw, list) or len(raw) != 2 or raw[0] not in (0, 1):
+        raise DomainError(BAD_CURSOR)
+    return _whole(raw[1])
+
+
+def decode_cursor(text: str, model: type[Model], order: tuple[str, ...]) -> Cursor:
+    """The cursor of a list of `model` in `order`; refused (BAD_CURSOR) unless it holds one
+    value of the right type per sort field."""
+    raw = _raw(text)
     pairs = _order(order)
     if not isinstance(raw, list) or len(raw) != len(pairs) + 2 or raw[0] not in (0, 1):
         raise DomainError(BAD_CURSOR)
