@@ -1,4 +1,6 @@
-/* Browser chat: append new lines every 2 s and keep the newest in view; the page works without it. */
+/* Browser chat: append new lines every 2 s (following them only when the newest were in view, so
+   the reader's place and a half-typed message stay), load earlier lines on demand; the page
+   works without it. */
 (function () {
   "use strict";
   var POLL_MS = 2000;
@@ -16,16 +18,44 @@
     window.scrollTo(0, document.body.scrollHeight);
   }
 
+  function atBottom() {
+    return window.innerHeight + window.scrollY >= document.body.scrollHeight - 80;
+  }
+
   function append(html) {
     if (!html.trim()) {
       return;
     }
+    var follow = atBottom();
     var empty = chat.querySelector(".chat-empty");
     if (empty) {
       empty.remove();
     }
     chat.insertAdjacentHTML("beforeend", html);
-    toBottom();
+    if (follow) {
+      toBottom();
+    }
+  }
+
+  function loadEarlier(event) {
+    var link = event.target.closest("[data-earlier]");
+    if (!link) {
+      return;
+    }
+    event.preventDefault();
+    var before = link.getAttribute("data-earlier");
+    fetch("/chat/messages?before=" + encodeURIComponent(before), {credentials: "same-origin"})
+      .then(function (response) { return response.ok ? response.text() : ""; })
+      .then(function (html) {
+        if (!html.trim()) {
+          return;
+        }
+        var height = document.body.scrollHeight;
+        link.closest(".chat-earlier").remove();
+        chat.insertAdjacentHTML("afterbegin", html);
+        window.scrollBy(0, document.body.scrollHeight - height);  // the read line stays put
+      })
+      .catch(function () { return null; });
   }
 
   function poll() {
@@ -58,6 +88,7 @@
   if (photoForm) {
     photoForm.addEventListener("submit", checkPhotoSize);
   }
+  chat.addEventListener("click", loadEarlier);
   toBottom();
   window.setTimeout(poll, POLL_MS);
 })();

@@ -30,27 +30,43 @@ def new_client_id() -> str:
 
 
 async def chat_page(request: web.Request) -> web.Response:
-    """Show the user's chat as bubbles, with the forms to write and to send a photo."""
+    """Show the user's latest chat lines (or those before `?before=<id>`) as bubbles, with
+    the forms to write, to send a photo and to share a location."""
     port, actor = request.app[CONFIG_KEY].chat, actor_of(request)
     if port is not None and actor.staff_id is not None:
         await port.open(actor.staff_id, current_locale())
-    lines = await webchat.transcript(actor) if port else []
+    lines = await webchat.transcript(actor, before_id=_before(request)) if port else []
     return await render(request, "chat/index.html", {
         "enabled": port is not None, "lines": lines, "client_id": new_client_id,
+        "earlier": await _earlier(request, lines),
         "max_bytes": port.max_upload_bytes if port else 0,
         "max_mb": port.max_upload_bytes // MIB if port else 0,
     })
 
 
 async def new_messages(request: web.Request) -> web.Response:
-    """The chat lines after `?after=<id>` as an HTML fragment, for the page's polling."""
+    """The chat lines after `?after=<id>` (the page's polling), or the page of lines before
+    `?before=<id>` with its own "earlier" link, as an HTML fragment."""
     after = whole_number(request.query.get("after")) or 0
-    lines = await webchat.transcript(actor_of(request), after_id=after)
+    lines = await webchat.transcript(actor_of(request), after_id=after,
+                                     before_id=None if after else _before(request))
     context: dict[str, Any] = {
         "lines": lines, "client_id": new_client_id,
+        "earlier": None if after else await _earlier(request, lines),
         "csrf_token": sessions.csrf_token(request, await get_session(request)),
     }
     return aiohttp_jinja2.render_template("chat/_lines.html", request, context)
+
+
+def _before(request: web.Request) -> int | None:
+    return whole_number(request.query.get("before"))
+
+
+async def _earlier(request: web.Request, lines: list[webchat.ChatLine]) -> int | None:
+    """The id to load the lines before the shown ones from; None when there are none."""
+    if lines and await webchat.has_earlier(actor_of(request), lines[0].id):
+        return lines[0].id
+    return None
 
 
 async def post(request: web.Request) -> web.Response:

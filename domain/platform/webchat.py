@@ -16,7 +16,7 @@ from domain.platform.clock import utcnow
 from domain.platform.errors import N_, DomainError, NotFound
 
 CHANNEL = "web"
-TRANSCRIPT_LIMIT = 200
+TRANSCRIPT_PAGE = 50  # lines shown at once; "earlier" loads the page before them
 ButtonRows = tuple[tuple[tuple[str, str], ...], ...]
 
 
@@ -92,14 +92,26 @@ async def replace(staff_id: int, line_id: int, text: str, buttons: ButtonRows = 
         text=text, buttons=[[[label, data] for label, data in row] for row in buttons]))
 
 
-async def transcript(actor: Actor, after_id: int = 0, limit: int = TRANSCRIPT_LIMIT
-                     ) -> list[ChatLine]:
-    """The actor's own latest lines after `after_id`, oldest first (C10: nobody reads another's)."""
+async def transcript(actor: Actor, after_id: int = 0, before_id: int | None = None,
+                     limit: int = TRANSCRIPT_PAGE) -> list[ChatLine]:
+    """The actor's own lines, oldest first (C10: nobody reads another's), keyset by id: the
+    first `limit` after `after_id` when it is given (the new ones), else the last `limit`
+    before `before_id` (the newest when None)."""
     if actor.staff_id is None:
         return []
-    rows = await WebChatMessage.filter(staff_id=actor.staff_id, id__gt=after_id).order_by(
-        "-id").limit(limit)
-    return [_line(row) for row in reversed(rows)]
+    mine = WebChatMessage.filter(staff_id=actor.staff_id)
+    if after_id:
+        return [_line(row) for row in await mine.filter(id__gt=after_id).order_by("id")
+                .limit(limit)]
+    if before_id is not None:
+        mine = mine.filter(id__lt=before_id)
+    return [_line(row) for row in reversed(await mine.order_by("-id").limit(limit))]
+
+
+async def has_earlier(actor: Actor, line_id: int) -> bool:
+    """Whether the actor's transcript holds a line before `line_id`."""
+    return actor.staff_id is not None and await WebChatMessage.exists(
+        staff_id=actor.staff_id, id__lt=line_id)
 
 
 async def require_own_photo(actor: Actor, sha256: str) -> None:
