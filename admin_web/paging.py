@@ -9,7 +9,7 @@ from aiohttp import web
 from multidict import MultiMapping
 
 from admin_web.params import whole
-from domain.platform.paging import DEFAULT_SIZE, MAX_SIZE, Page, PageRequest
+from domain.platform.paging import DEFAULT_SIZE, Page, PageRequest
 
 
 @dataclass(frozen=True)
@@ -25,10 +25,9 @@ class Pager:
 
 
 def page_request(query: MultiMapping[str]) -> PageRequest:
-    """The page of the address: `size` rows (default 50, at most 200) at `cursor`."""
-    size = whole(query.get("size"), 1)
-    return PageRequest(min(size, MAX_SIZE) if size else DEFAULT_SIZE,
-                       query.get("cursor") or None)
+    """The page of the address: `size` rows (default 50; the domain caps it at 200) at
+    `cursor`."""
+    return PageRequest(whole(query.get("size"), 1) or DEFAULT_SIZE, query.get("cursor") or None)
 
 
 def pager(request: web.Request, page: Page[object]) -> Pager:

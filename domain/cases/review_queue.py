@@ -15,7 +15,7 @@ from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
 from domain.cases.case_numbers import case_no_prefix
-from domain.cases.review import DECIDED_STATUSES, OPEN_STATUSES
+from domain.cases.review import DECIDED_STATUSES, OPEN_STATUSES, awaiting_second_approval
 from domain.models import Case, CaseStatus, Org
 from domain.platform.access import Permission, can, require, scope_prefix
 from domain.platform.actors import Actor
@@ -204,8 +204,7 @@ def _queue_item(case: Case, moment: datetime) -> QueueItem:
         review_due_at=case.review_due_at, decided_at=case.decided_at,
         claimed_by_id=case.claimed_by_id,  # type: ignore[attr-defined]
         claimed_by_name=case.claimed_by.name if case.claimed_by else "",
-        awaiting_second_approval=(case.first_approved_by_id is not None  # type: ignore[attr-defined]
-                                  and case.status in OPEN_STATUSES),
+        awaiting_second_approval=awaiting_second_approval(case),
         seconds_left=int((case.review_due_at - until).total_seconds()),
     )
 
