@@ -160,8 +160,9 @@ async def _device_view(request: web.Request, device_id: int) -> web.Response:
     actor = actor_of(request)
     device, events = await devices.device_history(actor, device_id)
     actions = ACTIONS[DeviceState(device.state)]
-    eligible = await devices.eligible_holders(actor, [device], zone=request.app[TIMEZONE_KEY]
-                                              ) if "issue" in actions else {}
+    issuer = "issue" in actions and can(actor, Permission.DEVICE_MANAGE)
+    eligible = await devices.eligible_holders(
+        actor, [device], zone=request.app[TIMEZONE_KEY]) if issuer else {}
     context = {
         "device": device, "events": sorted(events, key=lambda e: -e.id), "actions": actions,
         "agents": eligible.get(device.id, []),
