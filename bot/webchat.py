@@ -25,6 +25,7 @@ CHANNEL = webchat.CHANNEL
 # the router then claims the same id under "web" for the flows.
 FORM_CHANNEL = "web-form"
 Upload = tuple[str, str, bytes]
+Location = tuple[float, float]  # latitude, longitude
 
 
 class WebChat:
@@ -43,12 +44,14 @@ class WebChat:
         self.pacer = Pacer(per_second=None, chat_gap=0.0, group_gap=0.0)  # no platform limits
 
     async def post(self, staff_id: int, *, client_id: str, text: str = "", button: str = "",
-                   upload: Upload | None = None, locale: str | None = None) -> None:
-        """Handle one submitted chat form once: a text, a button press or a photo."""
+                   upload: Upload | None = None, location: Location | None = None,
+                   locale: str | None = None) -> None:
+        """Handle one submitted chat form once: a text, a button press, a photo with its
+        caption or the browser's location (as Telegram's shared location)."""
         if upload is not None and len(upload[2]) > self.max_upload_bytes:
             raise DomainError(N_("The photo is too large: at most %(limit)d MB is allowed."),
                               limit=self.max_upload_bytes // MIB)
-        if not (text.strip() or button or upload):
+        if not (text.strip() or button or upload or location):
             return
         async with in_transaction():  # a form that fails midway can be sent again
             if not await chat.claim_update(FORM_CHANNEL, client_id):
@@ -62,6 +65,10 @@ class WebChat:
             elif button:
                 inbound = Inbound.button(CHANNEL, client_id, address, address, button,
                                          client_id, locale)
+            elif location:
+                await webchat.record(staff_id, False, "📍 {:.5f}, {:.5f}".format(*location))
+                inbound = Inbound.shared_location(CHANNEL, client_id, address, address,
+                                                  *location, language_code=locale)
             else:
                 await webchat.record(staff_id, False, text)
                 inbound = Inbound.message(CHANNEL, client_id, address, address, text, locale)

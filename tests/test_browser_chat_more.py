@@ -7,11 +7,18 @@ from pathlib import Path
 
 from bot.dispatcher import OutboxDispatcher
 from bot.webchat import WebChat
-from domain.models import Role
+from domain.cases import business_types
+from domain.cases.business_types import BusinessTypeForm
+from domain.models import Case, Device, Role, Voucher
 from domain.platform import outbox, webchat
 from domain.platform.intents import Intent
-from tests.browser_chat_support import POLL_WAIT_MS, chat_in_browser
-from tests.factories import flow_context, org_tree, web_user
+from domain.vouchers import tail_boxes, voucher_stock
+from domain.vouchers.voucher_stock import VoucherTypeForm
+from locales import translate
+from tests.browser_chat_support import POLL_WAIT_MS, chat_in_browser, send, send_photo, tap
+from tests.case_support import ID_NUMBER, KINDS, noisy_jpeg
+from tests.factories import ROOT, flow_context, operational, org_tree, web_user
+from tests.test_voucher_capture import card
 
 
 async def test_the_chat_shows_the_last_50_lines_and_the_earlier_ones_on_demand(
@@ -51,3 +58,43 @@ async def test_a_pushed_line_appears_while_a_half_typed_message_stays(
         await pushed.wait_for(timeout=POLL_WAIT_MS)
         kept = await box.input_value()
     assert kept == "half typ"
+
+
+async def test_the_browsers_location_and_a_photo_caption_reach_the_capture_flow(
+        database_url: str, chromium: str, tmp_path: Path) -> None:
+    ids = await org_tree()
+    agent, username = await web_user(ids["outlet_a"], Role.FIELD_AGENT, no="F1")
+    card_type = await voucher_stock.define_voucher_type(
+        ROOT, "DEBIT_CARD", VoucherTypeForm("借记卡", "Debit card", r"\d{19}", "luhn"))
+    await business_types.create_business_type(
+        ROOT, "DEBIT_CARD_OPENING", BusinessTypeForm("借记卡开户", "Debit card opening",
+                                                     frozenset(KINDS)),
+        voucher_type_code="DEBIT_CARD")
+    await operational(agent)
+    serial = card(1)
+    await voucher_stock.receive_serials(ROOT, ids["outlet_a"], card_type.id, [serial])
+    await voucher_stock.set_cap(ROOT, ids["province"], card_type.id, 10)
+    device = await Device.get(holder_id=agent.id)
+    box = await tail_boxes.box_for_device(device.id)
+    await voucher_stock.allocate(ROOT, box.id, card_type.id, serials=[serial])
+    photo = tmp_path / "card.jpg"
+    photo.write_bytes(noisy_jpeg(0))
+    async with chat_in_browser(chromium, tmp_path, username) as page:
+        for text in ("/new", None, "张三", ID_NUMBER, "13800138000"):
+            await (send(page, text) if text else tap(page, "借记卡开户"))
+        await page.click("form.chat-location button")  # no permission: the hint, nothing sent
+        refused = page.locator(".chat-location-refused")
+        await refused.wait_for(timeout=POLL_WAIT_MS)
+        await page.context.grant_permissions(["geolocation"])
+        await page.context.set_geolocation({"latitude": 32.0603, "longitude": 118.7969})
+        async with page.expect_navigation():
+            await page.click("form.chat-location button")
+        for _kind in KINDS:
+            await send_photo(page, photo)
+        await page.fill("form.chat-photo-form input[name=text]", f"卡号 {serial}")
+        reserved = await send_photo(page, photo)
+    case = await Case.get(agent_id=agent.id)
+    assert (case.latitude, case.longitude) == (32.0603, 118.7969)
+    assert reserved.startswith(translate("zh_CN", "Serial %(serial)s is reserved for this case.",
+                                         serial=serial))
+    assert (await Voucher.get(serial=serial)).case_id == case.id

@@ -1,6 +1,6 @@
 /* Browser chat: append new lines every 2 s (following them only when the newest were in view, so
-   the reader's place and a half-typed message stay), load earlier lines on demand; the page
-   works without it. */
+   the reader's place and a half-typed message stay), load earlier lines on demand, send the
+   browser's location; the page works without it (all but the location). */
 (function () {
   "use strict";
   var POLL_MS = 2000;
@@ -84,6 +84,28 @@
     }
   }
 
+  function shareLocation(event) {
+    var form = event.target;
+    if (form.elements.latitude.value) {
+      return;  // filled in below: this is the real submit
+    }
+    event.preventDefault();
+    var refused = form.querySelector(".chat-location-refused");
+    navigator.geolocation.getCurrentPosition(function (position) {
+      refused.hidden = true;
+      form.elements.latitude.value = String(position.coords.latitude);
+      form.elements.longitude.value = String(position.coords.longitude);
+      form.submit();
+    }, function () {
+      refused.hidden = false;
+    }, {enableHighAccuracy: true, timeout: 20000});
+  }
+
+  var locationForm = document.querySelector("form[data-location]");
+  if (locationForm && navigator.geolocation) {
+    locationForm.hidden = false;
+    locationForm.addEventListener("submit", shareLocation);
+  }
   var photoForm = document.querySelector("form[data-max-bytes]");
   if (photoForm) {
     photoForm.addEventListener("submit", checkPhotoSize);

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 import secrets
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 from aiohttp_session import get_session
+from multidict import MultiDictProxy
 
 from admin_web import sessions
 from admin_web.config import ChatPort
@@ -81,7 +83,7 @@ async def post(request: web.Request) -> web.Response:
     _done, error = await attempt(port.post(
         staff_id, client_id=client_id, text=_text(form.get("text")),
         button=_text(form.get("button")), upload=await _upload(form.get("photo")),
-        locale=current_locale(),
+        location=_location(form), locale=current_locale(),
     ))
     if error:
         await flash_and_redirect(request, "/chat", error)
@@ -106,6 +108,21 @@ def _port(request: web.Request) -> ChatPort:
 
 def _text(value: object) -> str:
     return value if isinstance(value, str) else ""
+
+
+def _location(form: MultiDictProxy[str | bytes | web.FileField]) -> tuple[float, float] | None:
+    """(latitude, longitude) the page's location button read from the browser; None when
+    the form carries none; a value that is no number is refused as the flows refuse one."""
+    latitude, longitude = _text(form.get("latitude")), _text(form.get("longitude"))
+    if not (latitude or longitude):
+        return None
+    try:
+        place = float(latitude), float(longitude)
+    except ValueError:
+        place = (math.nan, math.nan)
+    if not all(map(math.isfinite, place)):
+        raise DomainError(N_("This location is not valid. Please share it again."))
+    return place
 
 
 async def _upload(field: object) -> tuple[str, str, bytes] | None:
