@@ -222,6 +222,8 @@ async def test_audit_log_filters_by_person_and_action_name(
         returned = await (await client.get(
             f"/audit?person={reviewer}&action=case.returned")).text()
         typed = await (await client.get("/audit?actor=审核甲&action=case.claimed")).text()
+        bad_day = await client.get("/audit?action=case.claimed&date_from=2026-13-45")
+        refused = await bad_day.text()
     assert '<option value="case.returned">' in page
     assert re.search(r'<option value="case.returned">[^<]*Case returned for correction'
                      r'|<option value="case.returned">[^<]+<', page)
@@ -232,6 +234,7 @@ async def test_audit_log_filters_by_person_and_action_name(
     assert re.findall(r'data-action="([^"]+)"', returned) == ["case.returned"]
     assert re.findall(r'data-action="([^"]+)"', typed) == ["case.claimed"]
     assert "<details>" in returned and "reason_codes" in returned
+    assert bad_day.status == 400 and 'role="alert"' in refused
 
 
 async def test_the_case_timeline_shows_photo_thumbnails_in_chromium(

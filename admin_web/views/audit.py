@@ -66,7 +66,7 @@ async def audit_log(request: web.Request) -> web.Response:
     try:
         terms = audit_filter(request.query, request.app[TIMEZONE_KEY])
     except DomainError as err:
-        context |= {"rows": [], "error": error_text(err)}
+        context |= {"rows": [], "paging": None, "error": error_text(err)}
         return await render(request, "audit/list.html", context, status=400)
     page = await audit.search_page(actor, terms, page_request(request.query))
     rows = await audit_lines(page.rows)
