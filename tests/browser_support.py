@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+from aiohttp.test_utils import TestServer
 from playwright.async_api import Page, async_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -60,3 +61,12 @@ async def browser_page(chromium: str) -> AsyncIterator[Page]:
         finally:
             await context.close()
             await browser.close()
+
+
+async def log_in(page: Page, server: TestServer, username: str, password: str) -> None:
+    """Log a user in through the form; he lands on the dashboard."""
+    await page.goto(str(server.make_url("/login")))
+    await page.fill("input[name=username]", username)
+    await page.fill("input[name=password]", password)
+    await page.click("main form button.primary")
+    await page.wait_for_url(str(server.make_url("/")))

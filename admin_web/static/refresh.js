@@ -1,7 +1,7 @@
 /* Pages that stay current (issue 16): every 20 s while the tab is visible, the bell asks for
    the unread count, and the parts of the page marked data-refresh (the review queue, the
    dashboard's figures) are replaced by those of a fresh copy of the same address. A part the
-   user is working in (focus inside, a box ticked, a field changed) is left alone, so nothing
+   user is working in (typing in it, a box ticked, a field changed) is left alone, so nothing
    half-filled is lost; the page is never reloaded. Short polling, not server-sent events:
    see admin_web/views/notifications.py. The page works without this script. */
 (function () {
@@ -32,8 +32,14 @@
     return control.type !== "hidden" && control.value !== control.defaultValue;
   }
 
+  function typing(element) {
+    return element.tagName === "TEXTAREA" || element.tagName === "SELECT"
+      || (element.tagName === "INPUT" && !/^(checkbox|radio|button|submit|reset|hidden)$/.test(element.type));
+  }
+
   function busy(part) {
-    return (part.contains(document.activeElement) && document.activeElement !== document.body)
+    var focused = document.activeElement;
+    return (focused && part.contains(focused) && typing(focused))
       || Array.prototype.some.call(part.querySelectorAll("input, select, textarea"), changed);
   }
 
