@@ -249,3 +249,13 @@ async def test_a_form_that_fails_midway_records_nothing_and_can_be_sent_again(
     assert (await post_chat(agent.client, fields)).status == 200
     await post_chat(agent.client, fields)
     assert await lines_of(agent.row) == [(False, "/halfdone"), (True, "done")]
+
+
+async def test_a_location_that_is_no_number_is_refused_and_nothing_is_sent(agent: Agent
+                                                                         ) -> None:
+    response = await post_chat(agent.client, {"latitude": "north", "longitude": "118.8",
+                                              "client_id": await text_form_id(agent.client)})
+    page = html.unescape(await response.text())
+    assert response.status < 500
+    assert zh("This location is not valid. Please share it again.") in page
+    assert not [text for from_bot, text in await lines_of(agent.row) if not from_bot]
