@@ -30,6 +30,9 @@ from tests.queue_support import (
     signed_in,
 )
 
+# the paged lists an auditor reads besides the queue
+LISTS = ("/audit", "/vouchers/journal", "/incidents", "/staff", "/qualifications", "/devices",
+         "/inspections", "/special-approvals", "/case-audits")
 EMPLOYEE_NO = re.compile(r">(N\d{4})<")
 ROW_ACTION = re.compile(r'(?:data-action="|<code>)(paging\.row\d{4})')
 
@@ -92,14 +95,20 @@ async def test_the_audit_log_pages_through_888_rows_each_once(database_url: str)
 
 
 async def test_a_damaged_page_link_is_refused_with_400(database_url: str) -> None:
-    await queue_desk()
+    desk = await queue_desk()
+    await person(desk.ids["province"], Role.AUDITOR, no="A001")
     wrong_type = encode_cursor(Cursor(("yesterday", 5)))
     async with signed_in("R001") as client:
         answers = [await client.get(f"/cases?cursor={cursor}")
                    for cursor in ("not-a-cursor", wrong_type, "W10", "x" * 2000)]
         texts = [await answer.text() for answer in answers]
+    async with signed_in("A001") as client:
+        lists = {path: await client.get(f"{path}?status=&cursor=W10") for path in LISTS}
+        listed = {path: await answer.text() for path, answer in lists.items()}
     assert [answer.status for answer in answers] == [400] * 4
     assert all(zh(BAD_CURSOR) in text for text in texts)
+    assert {path: answer.status for path, answer in lists.items()} == dict.fromkeys(LISTS, 400)
+    assert all(zh(BAD_CURSOR) in text for text in listed.values())
 
 
 async def test_staff_and_qualifications_page_through_every_row(database_url: str) -> None:

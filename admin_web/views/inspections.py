@@ -51,10 +51,11 @@ def labels() -> dict[str, Any]:
 
 
 async def _page(request: web.Request, template: str, context: dict[str, Any],
-                error: str | None = None) -> web.Response:
-    """Render an inspection page, with the refusal of an action when there is one."""
+                error: str | None = None, refused: int = 409) -> web.Response:
+    """Render an inspection page, with the refusal of an action (409) or of the request
+    itself (400) when there is one."""
     return await render(request, template, context | labels() | {"error": error},
-                        status=409 if error else 200)
+                        status=refused if error else 200)
 
 
 def _month(request: web.Request) -> str:
@@ -85,7 +86,7 @@ async def inspection_list(request: web.Request) -> web.Response:
                "orgs": await orgs.list_orgs(actor),
                "status": status or "", "not_completed": NOT_COMPLETED,
                "statuses": list(InspectionStatus), "kinds": list(InspectionKind)}
-    return await _page(request, "inspections/list.html", context, error)
+    return await _page(request, "inspections/list.html", context, error, refused=400)
 
 
 async def completion_page(request: web.Request) -> web.Response:
