@@ -18,7 +18,7 @@ from domain.cases.review_queue import QueueFilters, QueueView
 from domain.models import AuditLog, Case, CaseStatus
 from domain.platform.paging import PageRequest
 from tests.admin_support import CONFIG, PASSWORD, web_login, zh
-from tests.browser_support import browser_page
+from tests.browser_support import browser_page, log_in
 from tests.clock_support import SteadyClock
 from tests.queue_support import SHOWING, QueueDesk, queue_desk, seed_cases, signed_in
 
@@ -158,11 +158,7 @@ async def test_in_chromium_tabs_switch_views_and_the_pager_pages_on(queue: Queue
     await server.start_server()
     try:
         async with browser_page(chromium) as page:
-            await page.goto(str(server.make_url("/login")))
-            await page.fill("input[name=username]", username)
-            await page.fill("input[name=password]", PASSWORD)
-            await page.click("main form button.primary")
-            await page.wait_for_url(str(server.make_url("/")))
+            await log_in(page, server, username, PASSWORD)
             await page.goto(str(server.make_url("/cases")))
             await page.click(f"nav.views a:has-text('{zh('Claimed by me')}')")
             await page.wait_for_url("**/cases?view=mine")
