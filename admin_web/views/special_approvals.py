@@ -22,7 +22,7 @@ async def special_list(request: web.Request) -> web.Response:
     status = choice(state, SpecialApprovalStatus)
     page = await special.list_special(actor_of(request), status, page_request(request.query))
     context = {"rows": page.rows, "paging": pager(request, page), "state": state,
-                "statuses": list(SpecialApprovalStatus),
+               "statuses": list(SpecialApprovalStatus),
                "status_label": partial(status_text, SpecialApprovalStatus)}
     return await render(request, "special_approvals/list.html", context)
 
