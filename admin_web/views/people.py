@@ -7,8 +7,8 @@ from functools import partial
 
 from aiohttp import web
 
+from admin_web.i18n import current_locale, status_text
 from admin_web.i18n import gettext as _
-from admin_web.i18n import status_text
 from admin_web.pages import actor_of, render
 from admin_web.params import path_id
 from admin_web.views.callbacks import OUTCOME_LABELS
@@ -23,6 +23,7 @@ from domain.models import (
 )
 from domain.oversight.case_audits import ERROR_LABELS
 from domain.oversight.person_history import person_history
+from domain.vouchers.voucher_names import type_names
 
 
 def labels() -> dict[str, object]:
@@ -42,4 +43,5 @@ async def person_page(request: web.Request) -> web.Response:
     """One person's history, for his supervisors, operations management, auditors and
     himself; the service checks who may read it."""
     history = await person_history(actor_of(request), path_id(request, "staff_id"))
-    return await render(request, "people/person.html", {"person": history} | labels())
+    context = {"person": history, "type_names": await type_names(current_locale())}
+    return await render(request, "people/person.html", context | labels())
