@@ -161,7 +161,9 @@ async def count_to_answer(actor: Actor, count_id: int) -> CountRequest:
     if count.kind == CountKind.HANDOVER and box.holder_id is not None:  # type: ignore[attr-defined]
         giver = person_label(await Staff.get(id=box.holder_id))  # type: ignore[attr-defined]
     types = await types_to_count(await tail_boxes.expected_in_box(box.id))
-    return CountRequest(count, label_of(box), types, giver)
+    # A hand-over changes the holder: its texts name the tablet and, apart, the giver.
+    label = box.device.asset_tag if giver else label_of(box)
+    return CountRequest(count, label, types, giver)
 
 
 async def answer_count(actor: Actor, count_id: int, counted: dict[str, int],
