@@ -222,7 +222,7 @@ async def test_handover_in_chat_moves_the_box_after_both_counts(
     assert (await other.say("/box")).text.startswith(
         "Tail box PAD00001 · F1 陈展业 is being handed over")
     assert (await other.press(confirm.buttons["Count and confirm"])).text.startswith(
-        "Hand-over of tail box PAD00001 · F1 陈展业 from F1 陈展业.")
+        "Hand-over of tail box PAD00001 from F1 陈展业.")
     await other.say("3")
     assert (await other.say("2")).text == "Hand-over confirmed: you now hold tail box PAD00001."
     assert (await TailBox.get(id=outlet.box.id)).holder_id == outlet.other.id  # type: ignore[attr-defined]
