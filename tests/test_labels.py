@@ -82,6 +82,7 @@ async def test_a_scan_opens_the_item_by_the_users_permissions(every_kind_media: 
         it_tablet, it_box = (await scanned(client, tablet.asset_tag),
                              await scanned(client, box_code(tablet.asset_tag)))
         unknown = await scanned(client, "NO-SUCH-TAG")
+        too_long = await scanned(client, "BOX-" + "X" * 300)
     async with admin_site(site_config(every_kind_media)) as client:
         await demo_log_in(client, "supervisor")
         supervisor_box = await scanned(client, box_code(tablet.asset_tag))
@@ -92,6 +93,7 @@ async def test_a_scan_opens_the_item_by_the_users_permissions(every_kind_media: 
     assert supervisor_box == (303, f"/vouchers/boxes/{box.id}")
     assert outsider[0] == 404 and zh(UNKNOWN_CODE, code=tablet.asset_tag) in outsider[1]
     assert unknown[0] == 404 and zh(UNKNOWN_CODE, code="NO-SUCH-TAG") in unknown[1]
+    assert too_long[0] == 404
 
 
 async def test_chat_scan_answers_the_status_within_scope(every_kind_media: Path,

@@ -21,7 +21,8 @@ from domain.vouchers import voucher_counts
 from domain.vouchers.tail_boxes import expected_in_box
 
 BOX_PREFIX = "BOX-"
-MAX_CODE = 64
+TAG_LENGTH = Device._meta.fields_map["asset_tag"].max_length  # type: ignore[attr-defined]
+MAX_CODE = len(BOX_PREFIX) + TAG_LENGTH
 UNKNOWN_CODE = N_("No tablet or tail box you may see has the code %(code)s.")
 
 
@@ -46,9 +47,10 @@ class Scanned:
 
 async def _named(code: str) -> Scanned | None:
     """The tablet or box a code names, None when none does."""
-    tablet = await Device.get_or_none(asset_tag=code).prefetch_related("org", "holder")
-    if tablet is not None:
-        return Scanned(tablet=tablet)
+    if len(code) <= TAG_LENGTH:  # a longer text is no asset tag (nor sent to the database)
+        tablet = await Device.get_or_none(asset_tag=code).prefetch_related("org", "holder")
+        if tablet is not None:
+            return Scanned(tablet=tablet)
     if code.startswith(BOX_PREFIX):
         box = await TailBox.filter(device__asset_tag=code.removeprefix(BOX_PREFIX)
                                    ).prefetch_related("org", "holder", "device").first()
