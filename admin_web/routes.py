@@ -122,7 +122,8 @@ def setup_routes(app: web.Application) -> None:
     setup_callback_routes(app)
     setup_case_audit_routes(app)
     setup_export_routes(app)
-    _resource(app, "/search", "search", get=search.results_page)
+    _resource(app, "/search", "search", get=search.results_page,
+              post=search.results_page)
     _resource(app, "/customers/by-case/{case_id:\\d+}", "customer", get=search.customer_page)
     _resource(app, "/audit", "audit", get=audit.audit_log)
     _resource(app, "/outbox", "outbox", get=outbox.outbox_page)

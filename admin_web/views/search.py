@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from admin_web.pages import actor_of, attempt, render
+from admin_web.pages import actor_of, attempt, form_of, render
 from admin_web.params import path_id
 from admin_web.state import CONFIG_KEY
 from admin_web.views import callbacks, cases, devices, vouchers
@@ -13,7 +13,7 @@ from domain.oversight import search
 from domain.oversight.person_history import READERS as PERSON_READERS
 from domain.oversight.search import Kind
 from domain.platform.actors import Actor
-from domain.platform.errors import N_
+from domain.platform.errors import N_, DomainError
 from domain.platform.privacy import FieldCipher
 
 KIND_HEADINGS: dict[Kind, str] = {
@@ -29,6 +29,8 @@ CUSTOMER_KINDS: dict[customers.CustomerKind, str] = {
     customers.CustomerKind.MOBILE: N_("Mobile number"),
     customers.CustomerKind.NAME: N_("Customer name"),
 }
+IN_ADDRESS = N_("Customer data is searched from the search box only, never through a page's "
+                "address (it would stay in browser histories and server logs).")
 
 
 def cipher_of(request: web.Request) -> FieldCipher | None:
@@ -51,17 +53,34 @@ def labels() -> dict[str, object]:
 
 
 async def results_page(request: web.Request) -> web.Response:
-    """GET /search?q=…: the groups the reader may see, or why the term was refused; without
-    a term, what to type (a page, not an error)."""
+    """POST /search (the header box) or GET /search?q=… (codes only): the groups the reader
+    may see, or why the term was refused; without a term, what to type (a page, not an
+    error)."""
     actor = actor_of(request)
-    term = request.query.get("q", "")
-    found, error = await attempt(search.search(actor, term, cipher_of(request)))
+    term = await term_of(request)
+    found, error = await attempt(searched(actor, term, request))
     blank = not term.strip()
     return await render(request, "search/results.html", labels() | {
         "search_term": "" if found is None or found.customer else found.term,
         "found": found, "error": None if blank else error, "prompt": error if blank else None,
-        "shows_customers": customers.sees_customers(actor), "staff_url": staff_page(actor)},
+        "shows_customers": customers.sees_customers(actor), "staff_url": staff_page(actor),
+        "path": request.path},  # the language switch returns without the term (C10)
         status=400 if error and not blank else 200)
+
+
+async def term_of(request: web.Request) -> str:
+    """The term posted by the header box, or given in the address."""
+    if request.method == "POST":
+        return (await form_of(request)).get("q", "")
+    return request.query.get("q", "")
+
+
+async def searched(actor: Actor, term: str, request: web.Request) -> search.SearchResults:
+    """The search, refused when customer data came in the page's address (C10)."""
+    if request.method != "POST" and term.strip() and customers.customer_term(
+            search.clean_term(term)) is not None:
+        raise DomainError(IN_ADDRESS)
+    return await search.search(actor, term, cipher_of(request))
 
 
 async def customer_page(request: web.Request) -> web.Response:
