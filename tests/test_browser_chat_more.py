@@ -18,7 +18,7 @@ from locales import translate
 from tests.browser_chat_support import POLL_WAIT_MS, chat_in_browser, send, send_photo, tap
 from tests.case_support import ID_NUMBER, KINDS, noisy_jpeg
 from tests.factories import ROOT, flow_context, operational, org_tree, web_user
-from tests.test_voucher_capture import card
+from tests.voucher_support import CARD_PATTERN, card
 
 
 async def test_the_chat_shows_the_last_50_lines_and_the_earlier_ones_on_demand(
@@ -65,7 +65,7 @@ async def test_the_browsers_location_and_a_photo_caption_reach_the_capture_flow(
     ids = await org_tree()
     agent, username = await web_user(ids["outlet_a"], Role.FIELD_AGENT, no="F1")
     card_type = await voucher_stock.define_voucher_type(
-        ROOT, "DEBIT_CARD", VoucherTypeForm("借记卡", "Debit card", r"\d{19}", "luhn"))
+        ROOT, "DEBIT_CARD", VoucherTypeForm("借记卡", "Debit card", CARD_PATTERN, "luhn"))
     await business_types.create_business_type(
         ROOT, "DEBIT_CARD_OPENING", BusinessTypeForm("借记卡开户", "Debit card opening",
                                                      frozenset(KINDS)),
