@@ -4,7 +4,9 @@ values shown once, so a refresh sends nothing again."""
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Awaitable
 from datetime import date
 
 import pytest
@@ -68,6 +70,38 @@ async def test_a_tablet_is_offered_only_to_qualified_agents_of_its_org_without_o
     assert zh("%(name)s holds no active qualification; a tablet is issued only to a qualified "
               "field agent.", name="王五") in shown
     assert (await Device.get(id=tablet.id)).state == DeviceState.IN_STOCK
+
+
+async def statements(call: Awaitable[object]) -> int:
+    """How many statements a call sends to the database (Tortoise logs each one)."""
+    sent: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = sent.append  # type: ignore[method-assign]
+    logger = logging.getLogger("tortoise.db_client")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        await call
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    return len(sent)
+
+
+async def test_the_agents_a_tablet_may_go_to_take_the_same_queries_for_two_or_eight(
+        ids: dict[str, int]) -> None:
+    _, it_admin = await person(ids["province"], Role.IT_ADMIN, no="I001")
+    tablet = await devices.register_device(ROOT, DeviceForm(
+        "PAD09999", "SN9999", None, "Huawei MatePad", date(2025, 3, 1), ids["branch_a"]))
+    for number in range(1, 9):
+        if number == 3:
+            few = await statements(devices.eligible_holders(it_admin, [tablet]))
+        agent, _ = await person(ids["outlet_a"], Role.FIELD_AGENT, no=f"F{number:03d}")
+        await operational(agent, tablet=False)
+    many = await statements(devices.eligible_holders(it_admin, [tablet]))
+    assert len((await devices.eligible_holders(it_admin, [tablet]))[tablet.id]) == 8
+    assert many == few
 
 
 async def test_a_box_that_may_not_receive_shows_why_instead_of_the_allocation_form(

@@ -202,13 +202,16 @@ async def eligible_holders(actor: Actor, tablets: list[Device], now: datetime | 
     """For each tablet, the staff it may be issued to: active, qualified field agents of its
     org or below, in the actor's scope, holding no tablet (D1); the same checks as the issue."""
     require(actor, Permission.DEVICE_MANAGE)
-    moment = now or utcnow()
+    if not tablets:
+        return {}
+    prefix = scope_prefix(actor)
     candidates = await Staff.filter(
-        active=True, org__path__startswith=scope_prefix(actor), roles__role=Role.FIELD_AGENT,
+        active=True, org__path__startswith=prefix, roles__role=Role.FIELD_AGENT,
     ).distinct().prefetch_related("org").order_by("name")
-    agents = [agent for agent in candidates
-              if await _agent_refusal(agent, moment, zone) is None
-              and await _held_refusal(agent) is None]
+    qualified = await qualifications.qualified_within(prefix, now or utcnow(), zone)
+    holding = set(await Device.filter(state=DeviceState.ISSUED, holder__org__path__startswith=prefix
+                                      ).values_list("holder_id", flat=True))
+    agents = [agent for agent in candidates if agent.id in qualified - holding]
     orgs = {org.id: org for org in await Org.filter(
         id__in={device.org_id for device in tablets})}  # type: ignore[attr-defined]
     return {device.id: [agent for agent in agents if _org_refusal(
