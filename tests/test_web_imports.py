@@ -11,7 +11,9 @@ import pytest
 from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 
+from admin_web.views.imports import digest
 from domain.ledgers import qualification_basis
+from domain.ledgers.ledger_csv import MOST_WEB_ROWS
 from domain.ledgers.qualification_basis import TrainingForm
 from domain.models import AuditLog, Device, Org, Role, Staff, TrainingRecord
 from tests.admin_support import csrf_token, session, submit, zh
@@ -128,3 +130,24 @@ async def test_staff_are_imported_from_the_web_through_the_staff_rules(ids: dict
     assert committed.url.path == "/staff"
     assert await Staff.filter(employee_no="F010", name="周七").exists()
     assert not await Staff.filter(employee_no="F011").exists()
+
+
+async def test_a_file_too_long_for_the_web_or_unreadable_as_csv_is_refused(ids: dict[str, int]
+                                                                           ) -> None:
+    rows = "".join(ROW.format(f"F{n:05d}") for n in range(MOST_WEB_ROWS + 1))
+    long_cell = TRAINING + ROW.format("F001").replace("王老师", '"' + "王" * 140_000 + '"')
+    async with session(ids["province"], Role.OPS_ADMIN, "O001") as client:
+        too_long = await preview(client, "training", (TRAINING + rows).encode("utf-8"))
+        fields = {"csv_text": TRAINING + rows, "digest": digest(TRAINING + rows)}
+        committed = await submit(client, "/imports/training/commit", fields,
+                                 page="/imports/training")
+        sent_back = await committed.text()
+        unreadable = await preview(client, "training", long_cell.encode("utf-8"))
+    assert zh("The file has %(count)s rows; import at most %(most)s at a time (split the "
+              "file).", count=MOST_WEB_ROWS + 1, most=MOST_WEB_ROWS) in too_long
+    assert committed.url.path == "/imports/training"
+    assert zh("The file has %(count)s rows; import at most %(most)s at a time (split the "
+              "file).", count=MOST_WEB_ROWS + 1, most=MOST_WEB_ROWS) in sent_back
+    assert zh("Line %(line)s cannot be read as CSV (a cell is too long or badly quoted).",
+              line=2) in unreadable
+    assert not await TrainingRecord.exists()

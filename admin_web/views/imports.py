@@ -28,7 +28,13 @@ from admin_web.pages import (
 )
 from admin_web.state import TIMEZONE_KEY
 from domain.ledgers import device_imports, qualification_basis
-from domain.ledgers.ledger_csv import ImportReport, ImportRow, preview_import, read_csv
+from domain.ledgers.ledger_csv import (
+    ImportReport,
+    ImportRow,
+    preview_import,
+    read_csv,
+    require_rows_at_most,
+)
 from domain.people import staff_imports
 from domain.platform.access import Permission, require
 from domain.platform.errors import N_, DomainError
@@ -121,10 +127,17 @@ async def preview(request: web.Request) -> web.Response:
 
 
 async def _upload(request: web.Request) -> str:
-    """The uploaded CSV with LF line breaks; an empty one is refused."""
-    text = one_kind_of_line_break(await uploaded_text(request))
+    """The uploaded CSV with LF line breaks; an empty one, or one over the rows a web import
+    takes, is refused."""
+    return _importable(one_kind_of_line_break(await uploaded_text(request)))
+
+
+def _importable(text: str) -> str:
+    """The text, refused when empty or longer than a web import takes (it holds the database's
+    write lock through all its rows, for the preview and again for the commit)."""
     if not text.strip():
         raise DomainError(NO_ROWS)
+    require_rows_at_most(text)
     return text
 
 
@@ -137,6 +150,10 @@ async def commit(request: web.Request) -> web.Response:
     if not text or form.get("digest") != digest(text):
         await refuse(request, f"/imports/{name}",
                      _("The file differs from its preview. Preview it again."))
+    try:
+        _importable(text)
+    except DomainError as refused:
+        await refuse(request, f"/imports/{name}", error_text(refused))
     actor = actor_of(request)
     report = await ledger.importer(request)(actor, text, all_or_nothing=True)
     if report.errors:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -61,10 +61,33 @@ class _Previewed(Exception):
         self.report = report
 
 
+MOST_WEB_ROWS = 2000  # a web import's preview and commit each hold the write lock this long
+UNREADABLE = N_("Line %(line)s cannot be read as CSV (a cell is too long or badly quoted).")
+
+
+def _lines(text: str) -> Iterator[tuple[int, list[str]]]:
+    """The CSV rows of a text with the line each ends on; one that cannot be read (a cell over
+    the csv module's limit) is refused with its line."""
+    reader = csv.reader(io.StringIO(text))
+    try:
+        for cells in reader:
+            yield reader.line_num, cells
+    except csv.Error:
+        raise DomainError(UNREADABLE, line=reader.line_num) from None
+
+
+def require_rows_at_most(text: str, most: int = MOST_WEB_ROWS) -> None:
+    """Refuse a CSV text with more than `most` data rows (blank lines not counted)."""
+    count = sum(1 for _line, cells in _lines(text) if any(cell.strip() for cell in cells)) - 1
+    if count > most:
+        raise DomainError(N_("The file has %(count)s rows; import at most %(most)s at a time "
+                             "(split the file)."), count=count, most=most)
+
+
 def read_csv(text: str, columns: tuple[str, ...]) -> list[CsvRow]:
     """The data rows of a CSV text whose header names every column, blank lines skipped."""
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
+    reader = _lines(text)
+    _line, header = next(reader, (0, None))
     if header is None or not any(cell.strip() for cell in header):
         raise DomainError(N_("The file is empty; it needs a header row: %(columns)s."),
                           columns=",".join(columns))
@@ -72,9 +95,9 @@ def read_csv(text: str, columns: tuple[str, ...]) -> list[CsvRow]:
     missing = [column for column in columns if column not in names]
     if missing:
         raise DomainError(N_("The header row lacks the column %(column)s."), column=missing[0])
-    return [CsvRow(reader.line_num, dict(zip(names, (c.strip() for c in cells), strict=False)),
+    return [CsvRow(line, dict(zip(names, (c.strip() for c in cells), strict=False)),
                    len(cells) > len(names))
-            for cells in reader if any(cell.strip() for cell in cells)]
+            for line, cells in reader if any(cell.strip() for cell in cells)]
 
 
 def cell(row: CsvRow, column: str) -> str:
