@@ -13,9 +13,9 @@ from functools import partial
 from pathlib import Path
 
 from domain.cases import review_reasons
-from domain.ledgers import device_imports, qualification_basis
+from domain.ledgers import device_imports, qualification_basis, staff_imports
 from domain.ledgers.ledger_csv import ImportReport
-from domain.people import staff, staff_imports
+from domain.people import staff
 from domain.people.bootstrap import create_first_sysadmin
 from domain.platform import audit, housekeeping
 from domain.platform.actors import system_actor

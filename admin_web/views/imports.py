@@ -27,7 +27,7 @@ from admin_web.pages import (
     uploaded_text,
 )
 from admin_web.state import TIMEZONE_KEY
-from domain.ledgers import device_imports, qualification_basis
+from domain.ledgers import device_imports, qualification_basis, staff_imports
 from domain.ledgers.ledger_csv import (
     ImportReport,
     ImportRow,
@@ -35,7 +35,6 @@ from domain.ledgers.ledger_csv import (
     read_csv,
     require_rows_at_most,
 )
-from domain.people import staff_imports
 from domain.platform.access import Permission, require
 from domain.platform.errors import N_, DomainError
 
