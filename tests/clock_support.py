@@ -38,13 +38,20 @@ class SteadyClock:
     def __init__(self, start: datetime) -> None:
         self.start = start
         self.started = time.monotonic()
+        self.rate = 1.0
 
     def __call__(self) -> datetime:
-        return self.start + timedelta(seconds=time.monotonic() - self.started)
+        return self.start + timedelta(seconds=(time.monotonic() - self.started) * self.rate)
 
     def move_to(self, moment: datetime) -> None:
         """Go on from `moment`: a test whose records sit at fixed dates reads its pages then."""
-        self.start, self.started = moment, time.monotonic()
+        self.start, self.started, self.rate = moment, time.monotonic(), 1.0
+
+    def stand_still(self) -> datetime:
+        """Stop at the present moment, for a test whose page shows minutes left however
+        slowly a loaded machine runs it; returns that moment."""
+        self.start, self.started, self.rate = self(), time.monotonic(), 0.0
+        return self.start
 
 
 def install(steady: SteadyClock) -> Callable[[], None]:
