@@ -27,6 +27,8 @@ from domain.models import (
 )
 from domain.platform import clock
 from domain.platform.actors import actor_for
+from domain.platform.status_labels import status_label
+from locales import translations
 from tests.admin_support import sent_back, session, submit, zh
 from tests.factories import ROOT, org_tree, person
 
@@ -208,7 +210,8 @@ async def test_grant_on_training_and_a_passed_exam(ledgers: Ledgers) -> None:
     assert row.status == QualificationStatus.ACTIVE and row.valid_until.isoformat() == valid_until
     assert zh("Qualifications granted: %(count)s.", count=1) in page
     assert all(text in page for text in ("移动展业岗前培训", "王老师", zh("failed"), zh("passed"),
-                                         zh("Valid"), valid_until, zh("Granted")))
+                                         valid_until, zh("Granted")))
+    assert translations("zh_CN").pgettext(*status_label(QualificationStatus, row.status)) in page
 
 
 async def test_suspend_and_withdraw_for_good_from_the_ledger(ledgers: Ledgers) -> None:

@@ -85,7 +85,7 @@ async def viewer(seeded: World, org: str, role: Role, agent: str) -> str:
 
 def listed_rows(page: str) -> list[str]:
     """The body rows of the page's list, without the row saying that nothing matches."""
-    found = re.search(r'<table class="list[^"]*">.*?<tbody>(.*?)</tbody>', page, re.S)
+    found = re.search(r'<table class="list[^"]*"[^>]*>.*?<tbody>(.*?)</tbody>', page, re.S)
     assert found, page
     rows = re.findall(r"<tr[\s>].*?</tr>", found.group(1), re.S)
     return [row for row in rows if "colspan" not in row]

@@ -53,8 +53,7 @@ async def new_form(request: web.Request) -> web.Response:
 
 async def _edit_page(request: web.Request, row: BusinessType | None, values: dict[str, Any]
                      ) -> web.Response:
-    context = {"business_type": row, "form": values,
-               "type_names": await type_names(current_locale())}
+    context = {"business_type": row, "form": values}
     context["type_names"] = await type_names(current_locale())
     return await render(request, "business_types/edit.html", context)
 
