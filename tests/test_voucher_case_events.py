@@ -9,6 +9,7 @@ import re
 from admin_web.app import AdminConfig
 from bot.actions import TOOK_IT_BACK
 from domain.cases import review
+from domain.cases.case_words import CASE_SENTENCES
 from domain.models import (
     Case,
     CaseEvent,
@@ -22,6 +23,7 @@ from domain.models import (
     Voucher,
     VoucherMovement,
     VoucherState,
+    VoucherType,
 )
 from domain.vouchers import mis_issues, voucher_stock
 from tests import test_admin_vouchers as ledgers
@@ -96,10 +98,11 @@ async def test_a_rejected_case_asks_the_agent_to_take_the_card_back_then_it_is_i
     async with admin_site(config) as client:
         assert (await log_in(client, username)).url.path == "/"
         page = await (await client.get(f"/cases/{case.id}")).text()
-    assert zh("Voucher reserved") in page
-    assert zh("Voucher to be taken back from the customer") in page
-    assert zh("Voucher taken back into the box") in page
-    assert MINE[1] in page
+    words = {"actor": desk.agent.name, "serial": MINE[1],
+             "voucher_type": (await VoucherType.get(id=voucher.voucher_type_id)).name_zh}
+    assert all(zh(CASE_SENTENCES[kind], **words) in page for kind in (
+        CaseEventKind.VOUCHER_RESERVED, CaseEventKind.VOUCHER_TO_RECOVER,
+        CaseEventKind.VOUCHER_TAKEN_BACK)), page
 
 
 async def test_changing_the_serial_in_the_draft_releases_the_old_one_on_the_timeline(
@@ -114,9 +117,10 @@ async def test_changing_the_serial_in_the_draft_releases_the_old_one_on_the_time
         "voucher_reserved", "voucher_released", "voucher_reserved"]
 
 
-def serial_cells(page: str) -> list[str]:
-    """The serials listed in the serial table of a box page."""
-    return re.findall(r'<td class="serial">(\d{8})</td>\s*<td>USB_KEY</td>', page)
+def serial_cells(page: str, type_name: str) -> list[str]:
+    """The serials of one voucher type listed in the serial table of a box page."""
+    return re.findall(r'<td class="serial">(\d{8})</td>\s*<td>' + re.escape(type_name) + '</td>',
+                      page)
 
 
 async def test_a_big_box_lists_its_serials_a_hundred_at_a_time(
@@ -132,7 +136,7 @@ async def test_a_big_box_lists_its_serials_a_hundred_at_a_time(
                          first)
         assert more is not None
         second = await (await client.get(more.group(1).replace("&amp;", "&"))).text()
-    assert serial_cells(first) == [str(n) for n in range(10000001, 10000101)]
-    assert serial_cells(second) == [str(n) for n in range(10000101, 10000151)]
-    assert zh("%(type)s: %(count)s serials", type="USB_KEY", count=150) in first
+    assert serial_cells(first, ledger.key.name_zh) == [str(n) for n in range(10000001, 10000101)]
+    assert serial_cells(second, ledger.key.name_zh) == [str(n) for n in range(10000101, 10000151)]
+    assert zh("%(type)s: %(count)s serials", type=ledger.key.name_zh, count=150) in first
     assert zh("More serials") not in second
