@@ -47,7 +47,9 @@ class Scanned:
 
 async def _named(code: str) -> Scanned | None:
     """The tablet or box a code names, None when none does."""
-    if len(code) <= TAG_LENGTH:  # a longer text is no asset tag (nor sent to the database)
+    # a longer or unprintable text is no asset tag (nor sent to the database: PostgreSQL
+    # refuses a NUL in text)
+    if len(code) <= TAG_LENGTH and code.isprintable():
         tablet = await Device.get_or_none(asset_tag=code).prefetch_related("org", "holder")
         if tablet is not None:
             return Scanned(tablet=tablet)
